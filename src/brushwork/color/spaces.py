@@ -1,0 +1,59 @@
+"""Colour-space conversions on numpy arrays ``(..., 3)``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["rgb_to_yiq", "yiq_to_rgb", "srgb_to_linear", "linear_to_srgb", "rgb_to_oklab", "oklab_to_rgb"]
+
+# NTSC YIQ (FCC 1953 coefficients), as used by Gatys et al. 2016 for luminance-only transfer.
+_RGB2YIQ = np.array(
+    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
+)
+_YIQ2RGB = np.linalg.inv(_RGB2YIQ)
+
+
+def rgb_to_yiq(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (gamma-encoded) -> YIQ. Y in [0, 1] is the luma."""
+    return rgb @ _RGB2YIQ.T.astype(rgb.dtype)
+
+
+def yiq_to_rgb(yiq: np.ndarray) -> np.ndarray:
+    """YIQ -> sRGB (not clipped)."""
+    return yiq @ _YIQ2RGB.T.astype(yiq.dtype)
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 sRGB transfer function, inverse."""
+    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 sRGB transfer function (input clipped at 0)."""
+    lin = np.maximum(lin, 0.0)
+    return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
+
+
+# Björn Ottosson's OKLab (2020) matrices.
+_M1 = np.array(
+    [[0.4122214708, 0.5363325363, 0.0514459929],
+     [0.2119034982, 0.6806995451, 0.1073969566],
+     [0.0883024619, 0.2817188376, 0.6299787005]]
+)
+_M2 = np.array(
+    [[0.2104542553, 0.7936177850, -0.0040720468],
+     [1.9779984951, -2.4285922050, 0.4505937099],
+     [0.0259040371, 0.7827717662, -0.8086757660]]
+)
+
+
+def rgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1] -> OKLab (L in [0, 1])."""
+    lms = srgb_to_linear(rgb) @ _M1.T
+    return np.cbrt(lms) @ _M2.T
+
+
+def oklab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """OKLab -> sRGB (not clipped)."""
+    lms = (lab @ np.linalg.inv(_M2).T) ** 3
+    return linear_to_srgb(lms @ np.linalg.inv(_M1).T)

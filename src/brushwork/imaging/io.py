@@ -1,0 +1,278 @@
+"""Reading and writing images: PIL <-> float arrays/tensors in [0, 1].
+
+Reading handles EXIF orientation, alpha (kept separately, RGB composited over white), 16-bit and
+32-bit integer greyscale, float images, palette images, greyscale and CMYK. Writing is atomic: the
+image goes to a temporary file beside the target and is renamed into place, so a failure never
+leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import ImageError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["LoadedImage", "read_image", "save_image", "check_output_path", "to_tensor", "from_tensor"]
+
+#: Default limit on decoded pixels (about a 9000 x 9000 image): protects against decompression bombs.
+DEFAULT_MAX_PIXELS = 80_000_000
+
+WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
+                     ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image decoded to float RGB.
+
+    Attributes:
+        rgb: ``(H, W, 3)`` float32 in [0, 1], alpha already composited over white.
+        alpha: ``(H, W)`` float32 in [0, 1], or None for opaque images.
+        source: where it came from (a path, or ``"<array>"``/``"<PIL>"``).
+        mode: the PIL mode of the file before conversion (e.g. ``"I;16"``, ``"CMYK"``).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    source: str
+    mode: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``, as Pillow orders it."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def _describe(source: Any) -> str:
+    return str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
+
+
+def _pil_to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convert any PIL mode to ``(rgb (H,W,3), alpha (H,W) | None)`` floats in [0, 1]."""
+    mode = img.mode
+    alpha = None
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        grey = np.asarray(img, dtype=np.float32) / 65535.0
+        rgb = np.repeat(grey[..., None], 3, axis=2)
+    elif mode == "I":
+        arr = np.asarray(img, dtype=np.float64)
+        # 32-bit integer mode is how Pillow opens most 16-bit greyscale PNGs.
+        scale = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        rgb = np.repeat((arr / scale).astype(np.float32)[..., None], 3, axis=2)
+    elif mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        if arr.max(initial=0) > 1.0:
+            arr = arr / 255.0
+        rgb = np.repeat(arr[..., None], 3, axis=2)
+    else:
+        if mode == "P":
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        elif mode in ("1", "L"):
+            img = img.convert("RGB")
+        elif mode == "LA" or mode == "PA":
+            img = img.convert("RGBA")
+        elif mode not in ("RGB", "RGBA"):
+            img = img.convert("RGBA" if "A" in mode else "RGB")  # CMYK, YCbCr, LAB, HSV, RGBX...
+        arr = np.asarray(img, dtype=np.float32) / 255.0
+        if img.mode == "RGBA":
+            alpha = arr[..., 3]
+            rgb = arr[..., :3] * alpha[..., None] + (1.0 - alpha[..., None])
+            if float(alpha.min()) >= 1.0:
+                alpha = None
+        else:
+            rgb = arr
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32), alpha
+
+
+def read_image(
+    source: str | os.PathLike | Image.Image | np.ndarray,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_side: int = 2,
+    what: str = "image",
+) -> LoadedImage:
+    """Read an image file (or take a PIL image / uint8 or float array) as float RGB.
+
+    Args:
+        source: a path, a ``PIL.Image.Image``, or an ``(H, W[, C])`` array (uint8 0-255 or float 0-1).
+        max_pixels: refuse images with more pixels than this (before any decoding).
+        min_side: refuse images whose shorter side is below this.
+        what: a word for error messages, e.g. ``"content image"``.
+
+    Raises:
+        ImageError: missing, unreadable, truncated, too small or too large; the message names the
+            file and what to do.
+    """
+    name = _describe(source)
+    if isinstance(source, np.ndarray):
+        arr = source
+        if arr.ndim == 2:
+            arr = arr[..., None]
+        if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+            raise ImageError(f"{what} array has shape {source.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+        if arr.dtype == np.uint8:
+            arr = arr.astype(np.float32) / 255.0
+        arr = np.clip(arr.astype(np.float32), 0.0, 1.0)
+        if arr.shape[2] == 1:
+            arr = np.repeat(arr, 3, axis=2)
+        alpha = None
+        if arr.shape[2] == 4:
+            alpha = arr[..., 3]
+            arr = arr[..., :3] * alpha[..., None] + (1.0 - alpha[..., None])
+        loaded = LoadedImage(np.ascontiguousarray(arr), alpha, "<array>", "array")
+    else:
+        if isinstance(source, Image.Image):
+            img, name = source, "<PIL image>"
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise ImageError(f"{what} '{path}' does not exist: check the path")
+            if path.is_dir():
+                raise ImageError(f"{what} '{path}' is a folder, not an image file")
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    img = Image.open(path)
+            except UnidentifiedImageError:
+                raise ImageError(
+                    f"{what} '{path}' is not an image Pillow can read: use PNG, JPEG, WebP, TIFF or BMP"
+                ) from None
+            except Image.DecompressionBombError:
+                raise ImageError(
+                    f"{what} '{path}' is far too large to decode safely: downscale it first"
+                ) from None
+            except OSError as exc:
+                raise ImageError(f"{what} '{path}' could not be opened ({exc}): check the file") from None
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ImageError(
+                f"{what} '{name}' is {w}x{h} = {w * h / 1e6:.1f} MP, more than the limit of "
+                f"{max_pixels / 1e6:.1f} MP: downscale it or raise --max-pixels"
+            )
+        if min(w, h) < min_side:
+            raise ImageError(
+                f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}"
+            )
+        mode = img.mode
+        try:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageError(
+                f"{what} '{name}' is truncated or corrupt ({exc}): re-export or re-download it"
+            ) from None
+        rgb, alpha = _pil_to_float(img)
+        loaded = LoadedImage(rgb, alpha, name, mode)
+    h, w = loaded.rgb.shape[:2]
+    if min(h, w) < min_side:
+        raise ImageError(f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}")
+    if h * w > max_pixels:
+        raise ImageError(
+            f"{what} '{name}' has {w * h / 1e6:.1f} MP, more than the limit of {max_pixels / 1e6:.1f} MP: "
+            "downscale it or raise --max-pixels"
+        )
+    return loaded
+
+
+def to_tensor(rgb: np.ndarray, device: Any = "cpu") -> torch.Tensor:
+    """``(H, W, 3)`` float array -> ``(1, 3, H, W)`` float32 tensor (a copy)."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).unsqueeze(0).to(
+        device=device, dtype=torch.float32, copy=True
+    )
+
+
+def from_tensor(x: torch.Tensor) -> np.ndarray:
+    """``(1, 3, H, W)`` or ``(3, H, W)`` tensor in [0, 1] -> ``(H, W, 3)`` float32 array."""
+    if x.dim() == 4:
+        if x.shape[0] != 1:
+            raise ValueError(f"expected a single image (1, 3, H, W), got {tuple(x.shape)}")
+        x = x[0]
+    return x.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
+    """Float ``(H, W, 3)`` in [0, 1] (and optional alpha) -> 8-bit PIL image, rounded."""
+    arr = np.clip(rgb, 0.0, 1.0)
+    if alpha is not None:
+        arr = np.concatenate([arr, np.clip(alpha, 0.0, 1.0)[..., None]], axis=2)
+    return Image.fromarray(np.round(arr * 255.0).astype(np.uint8))
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Fail early (before any work) if ``path`` cannot be written as an image.
+
+    Raises:
+        ImageError: unknown extension, missing or unwritable folder, or the path is a folder.
+    """
+    p = Path(path)
+    fmt = WRITABLE_SUFFIXES.get(p.suffix.lower())
+    if fmt is None:
+        raise ImageError(
+            f"output '{p}' has an unknown extension: use one of {', '.join(sorted(WRITABLE_SUFFIXES))}"
+        )
+    if p.is_dir():
+        raise ImageError(f"output '{p}' is a folder: give a file name such as {p / 'out.png'}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ImageError(f"output folder '{parent}' does not exist: create it first")
+    if not os.access(parent, os.W_OK):
+        raise ImageError(f"output folder '{parent}' is not writable: choose another -o path")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise ImageError(f"output '{p}' exists and is not writable: choose another -o path")
+    return p
+
+
+def save_image(
+    image: Image.Image | np.ndarray,
+    path: str | os.PathLike,
+    *,
+    alpha: np.ndarray | None = None,
+    pnginfo: Any = None,
+    quality: int = 95,
+) -> Path:
+    """Write an image atomically (temporary file in the same folder, then rename).
+
+    Args:
+        image: a PIL image or a float ``(H, W, 3)`` array in [0, 1].
+        path: target; the format follows the extension.
+        alpha: optional ``(H, W)`` alpha for float arrays (dropped for formats without alpha).
+        pnginfo: optional ``PIL.PngImagePlugin.PngInfo`` for PNG text chunks.
+        quality: JPEG/WebP quality.
+    """
+    p = check_output_path(path)
+    fmt = WRITABLE_SUFFIXES[p.suffix.lower()]
+    img = to_pil(image, alpha) if isinstance(image, np.ndarray) else image
+    if fmt in ("JPEG", "BMP") and img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    kwargs: dict[str, Any] = {}
+    if fmt in ("JPEG", "WEBP"):
+        kwargs["quality"] = quality
+    if fmt == "PNG" and pnginfo is not None:
+        kwargs["pnginfo"] = pnginfo
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            img.save(fh, format=fmt, **kwargs)
+        os.replace(tmp, p)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(exc, OSError):
+            raise ImageError(f"could not write '{p}' ({exc}): check the disk and the path") from None
+        raise
+    return p
