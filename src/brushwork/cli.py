@@ -1,0 +1,194 @@
+"""The ``brushwork`` command line: a thin shell over the Python API.
+
+``main(argv)`` returns the exit code, so tests call it directly. Heavy modules (torch, the models)
+are imported only inside the commands that need them, so ``brushwork --help`` stays fast.
+User mistakes print one line, ``brushwork: error: ...``, and exit with code 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import BrushworkError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        self.exit(EXIT_USAGE, f"brushwork: error: {message} (see {self.prog} --help)\n")
+
+
+def _float_in(lo: float, hi: float | None = None):
+    """An argparse type: a float in ``[lo, hi]`` (``hi=None``: no upper bound)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not v >= lo:  # also rejects NaN
+            raise argparse.ArgumentTypeError(
+                f"{text} is outside [{lo:g}, {hi:g}]" if hi is not None else f"{text} must be >= {lo:g}")
+        if hi is not None and v > hi:
+            raise argparse.ArgumentTypeError(f"{text} is outside [{lo:g}, {hi:g}]")
+        return v
+
+    return parse
+
+
+_fraction = _float_in(0.0, 1.0)
+_nonneg = _float_in(0.0)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return v
+
+
+def _weights_list(text: str) -> list[float]:
+    try:
+        values = [float(t) for t in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of numbers such as 0.7,0.3") from None
+    if not values or any(v < 0 for v in values) or sum(values) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: weights must be non-negative and not all zero")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="brushwork",
+        description="Neural tools for artists, offline on your own machine.",
+    )
+    parser.add_argument("--version", action="version", version=f"brushwork {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    st = sub.add_parser(
+        "stylize",
+        help="paint a photo in the style of one or more images",
+        description="Paint CONTENT in the style of STYLE (several styles are blended). "
+        "Example: brushwork stylize photo.jpg painting.jpg -o out.png --strength 0.7",
+    )
+    st.add_argument("content", nargs="?", metavar="CONTENT", help="the photo to paint")
+    st.add_argument("styles", nargs="*", metavar="STYLE", help="one or more style images")
+    st.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
+    st.add_argument("--method", default="gatys", choices=["gatys"], help="algorithm (default: gatys)")
+    st.add_argument("--strength", "--alpha", type=_fraction, default=0.5, dest="strength",
+                    help="0 keeps the content, 1 is the most stylized (default 0.5)")
+    st.add_argument("--style-weights", type=_weights_list, metavar="W1,W2,...",
+                    help="blend weights, one per style (default equal)")
+    st.add_argument("--mask", action="append", metavar="PATH", dest="masks",
+                    help="a mask per style, in style order (white = that style; '-' = everywhere); "
+                    "pixels no mask covers keep the content")
+    st.add_argument("--size", type=_positive_int, default=512, help="long side of the output (default 512)")
+    st.add_argument("--max-pixels", type=_positive_int, default=80_000_000,
+                    help="refuse larger images (default 80000000)")
+    st.add_argument("--preserve-color", default="none", choices=["none", "luminance", "histogram"],
+                    help="keep the content's colours: luminance-only transfer or histogram matching")
+    st.add_argument("--init", default="content", choices=["content", "noise"], help="starting image")
+    st.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    st.add_argument("--encoder", default="efficientnet-lite0",
+                    help="feature encoder (default efficientnet-lite0; see `brushwork encoders`)")
+    st.add_argument("--weights", metavar="PATH", help="encoder weights file (torchvision format for VGG/ResNet)")
+    st.add_argument("--download", action="store_true",
+                    help="allow downloading missing encoder weights (online only; sha256-checked)")
+    st.add_argument("--trust-weights", action="store_true",
+                    help="load a --weights file whose sha256 is not the published one")
+    expert = st.add_argument_group("expert overrides of the encoder's tuned preset")
+    expert.add_argument("--steps", type=_positive_int, help="evaluations at the finest scale")
+    expert.add_argument("--scales", type=_positive_int, help="coarse-to-fine scales (1 = single scale)")
+    expert.add_argument("--optimizer", choices=["lbfgs", "adam"])
+    expert.add_argument("--content-weight", type=_nonneg)
+    expert.add_argument("--style-weight", type=_nonneg)
+    expert.add_argument("--tv-weight", type=_nonneg)
+    st.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    st.add_argument("--sample-content", action="store_true", help="use the bundled sample photo as CONTENT")
+    st.add_argument("--sample-style", action="store_true", help="use the bundled sample painting as STYLE")
+    st.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    st.set_defaults(func=_cmd_stylize)
+
+    enc = sub.add_parser("encoders", help="list the feature encoders and where their weights come from")
+    enc.set_defaults(func=_cmd_encoders)
+    return parser
+
+
+def _cmd_stylize(args: argparse.Namespace) -> int:
+    from .imaging.io import check_output_path
+    from .pipelines.stylize import sample_path
+
+    positional = [p for p in [args.content, *args.styles] if p is not None]
+    content = str(sample_path("content")) if args.sample_content else None
+    styles = [str(sample_path("style"))] if args.sample_style else []
+    if content is None:
+        if not positional:
+            raise BrushworkError("no CONTENT image given: brushwork stylize CONTENT STYLE -o OUT")
+        content = positional.pop(0)
+    styles = positional + styles
+    if not styles:
+        raise BrushworkError("no STYLE image given: brushwork stylize CONTENT STYLE [STYLE ...] -o OUT")
+    check_output_path(args.output)  # fail before minutes of work, not after
+    masks = None
+    if args.masks:
+        masks = [None if m == "-" else m for m in args.masks]
+
+    from .pipelines.stylize import stylize
+
+    result = stylize(
+        content, styles, method=args.method, strength=args.strength, style_weights=args.style_weights,
+        masks=masks, size=args.size, preserve_color=args.preserve_color, init=args.init, seed=args.seed,
+        encoder=args.encoder, weights=args.weights, allow_download=args.download,
+        trust_weights=args.trust_weights, steps=args.steps, scales=args.scales, optimizer=args.optimizer,
+        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        device=args.device, max_pixels=args.max_pixels, progress=not args.quiet,
+    )
+    path = result.save(args.output)
+    if result.interrupted:
+        print(f"interrupted: wrote the best result so far to {path}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        print(f"wrote {path} ({result.image.width}x{result.image.height}, {result.seconds:.1f} s)")
+    return 0
+
+
+def _cmd_encoders(args: argparse.Namespace) -> int:
+    from .models.encoders import ENCODERS
+    from .weights import WEIGHTS
+
+    for name, spec in ENCODERS.items():
+        w = WEIGHTS[spec.weights]
+        print(f"{name:20s} {spec.description}  [env {w.env_var}]")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args))
+    except BrushworkError as exc:
+        print(f"brushwork: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("brushwork: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Inference pipelines: one call each, returning a dataclass result."""

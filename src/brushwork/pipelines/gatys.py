@@ -1,0 +1,324 @@
+"""Optimisation-based style transfer (Gatys, Ecker & Bethge, CVPR 2016), tuned for small encoders.
+
+The image is optimised so that its encoder features keep the content's structure while their
+statistics match the style's. Departures from the paper, each measured (see docs/style-transfer.md):
+
+* **Relative losses.** Each style layer's loss is ``||G(x) - G(s)||^2 / ||G(s)||^2`` and the content
+  loss ``||F(x) - F(c)||^2 / ||F(c)||^2``. The paper's absolute losses need per-encoder weights spanning
+  orders of magnitude; relative losses make one set of weights work across layers and encoders.
+* **Taps inside the blocks** for EfficientNet-Lite: the ReLU6 activations after the 1x1 expansions
+  rather than the linear block outputs (see ``models/efficientnet_lite.py``).
+* **Coarse-to-fine**: solve at a fraction of the size, upsample, refine. Most iterations run on few
+  pixels, and structure settles at the coarse scale, which suppresses high-frequency speckle.
+* **Total variation** regularisation, as in Johnson et al. 2016 and Mahendran & Vedaldi 2015.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+
+import torch
+import torch.nn.functional as F
+
+from ..functional import gram_matrix
+from ..imaging.resize import fit_long_side, resize
+from ..losses import content_loss, gram_loss, mean_std_loss, total_variation
+from ..models.encoders import FeatureEncoder
+
+__all__ = ["GatysConfig", "GATYS_PRESETS", "gatys_config_for", "optimize"]
+
+
+@dataclass(frozen=True)
+class GatysConfig:
+    """Everything that defines a Gatys run besides the images.
+
+    Attributes:
+        style_taps: encoder taps whose Gram matrices (and/or mean/std) are matched.
+        style_tap_weights: one weight per style tap (normalised to sum to 1).
+        content_taps: taps whose features are kept close to the content's.
+        style_loss: ``"gram"``, ``"meanstd"`` or ``"gram+meanstd"``.
+        relative: relative (scale-free) losses; ``False`` gives the textbook absolute ones.
+        content_weight / style_weight: base weights; ``strength`` a in [0, 1] scales them as
+            ``(1 - a) * content_weight`` and ``a * style_weight``.
+        tv_weight: total-variation weight (on the unclamped image, so that it also pulls pixels that
+            overshoot [0, 1] back: through the clamp they get no gradient from the encoder).
+        range_weight: weight of a squared penalty on values outside [0, 1]; without it, channels
+            that overshoot stay stuck and show as saturated single-pixel specks.
+        optimizer: ``"lbfgs"`` or ``"adam"``.
+        steps: function evaluations at the finest scale (L-BFGS) or Adam steps.
+        coarse_steps: evaluations at each coarser scale.
+        scales: number of scales (1 = single scale); each coarser one is half the size.
+        lr: step size (Adam) or initial step (L-BFGS, 1.0 with strong-Wolfe line search).
+        history_size: L-BFGS memory (the most); each entry holds two image-sized vectors, so for
+            large images it is lowered to keep them within ``history_bytes`` (at least 5).
+        history_bytes: memory budget of the L-BFGS history.
+    """
+
+    style_taps: tuple[str, ...]
+    style_tap_weights: tuple[float, ...]
+    content_taps: tuple[str, ...]
+    style_loss: str = "gram"
+    relative: bool = True
+    content_weight: float = 1.0
+    style_weight: float = 50.0
+    tv_weight: float = 3.0
+    range_weight: float = 100.0
+    optimizer: str = "lbfgs"
+    steps: int = 40
+    coarse_steps: int = 80
+    scales: int = 3
+    lr: float = 1.0
+    history_size: int = 20
+    history_bytes: int = 256 * 2**20
+
+    def __post_init__(self) -> None:
+        if len(self.style_taps) != len(self.style_tap_weights):
+            raise ValueError("style_taps and style_tap_weights need the same length")
+        if self.style_loss not in ("gram", "meanstd", "gram+meanstd"):
+            raise ValueError(f"style_loss must be gram, meanstd or gram+meanstd, got {self.style_loss!r}")
+        if self.optimizer not in ("lbfgs", "adam"):
+            raise ValueError(f"optimizer must be lbfgs or adam, got {self.optimizer!r}")
+
+
+#: Tuned defaults per encoder (how they were chosen: docs/style-transfer.md). Encoders without a
+#: preset (VGG, ResNet: no weights offline to tune with) use their registry taps with equal weights
+#: and the same loss weights and schedule, which the relative losses make a reasonable start.
+GATYS_PRESETS: dict[str, GatysConfig] = {
+    "efficientnet-lite0": GatysConfig(
+        style_taps=("stem", "block1.expand", "block3.expand", "block5.expand", "block8.expand"),
+        style_tap_weights=(1.0, 1.0, 1.0, 1.0, 1.0),
+        content_taps=("block8.expand",),
+        content_weight=1.0,
+        style_weight=50.0,
+        tv_weight=3.0,
+        range_weight=100.0,
+        steps=40,
+        coarse_steps=80,
+        scales=3,
+    ),
+}
+
+
+def gatys_config_for(encoder_name: str, spec_style_taps: Sequence[str], spec_content_taps: Sequence[str]) -> GatysConfig:
+    """The preset for ``encoder_name``, or a generic one built from the encoder's registry taps."""
+    if encoder_name in GATYS_PRESETS:
+        return GATYS_PRESETS[encoder_name]
+    return GatysConfig(
+        style_taps=tuple(spec_style_taps),
+        style_tap_weights=tuple(1.0 for _ in spec_style_taps),
+        content_taps=tuple(spec_content_taps),
+    )
+
+
+@dataclass
+class _StyleTarget:
+    grams: dict[str, torch.Tensor]
+    means: dict[str, torch.Tensor]
+    stds: dict[str, torch.Tensor]
+    weight: float
+    mask: torch.Tensor | None  # (1, 1, H, W) at the current scale, or None for everywhere
+
+
+class Interrupted(Exception):
+    """Raised inside the optimiser loop to stop early (e.g. on Ctrl-C); the best image is kept."""
+
+
+def _style_targets(
+    encoder: FeatureEncoder, style: torch.Tensor, taps: Sequence[str]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    with torch.no_grad():
+        feats = encoder(style, taps)
+    grams = {t: gram_matrix(f) for t, f in feats.items()}
+    means = {t: f.mean(dim=(2, 3), keepdim=True) for t, f in feats.items()}
+    stds = {t: (f.var(dim=(2, 3), keepdim=True, correction=0) + 1e-5).sqrt() for t, f in feats.items()}
+    return grams, means, stds
+
+
+def _scale_sizes(width: int, height: int, scales: int, min_side: int = 64) -> list[tuple[int, int]]:
+    sizes = []
+    for k in range(scales - 1, -1, -1):
+        w, h = max(1, round(width / 2**k)), max(1, round(height / 2**k))
+        if min(w, h) >= min_side or k == 0:
+            sizes.append((w, h))
+    return sizes
+
+
+def optimize(
+    encoder: FeatureEncoder,
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    *,
+    config: GatysConfig,
+    strength: float = 0.5,
+    style_weights: Sequence[float] | None = None,
+    masks: Sequence[torch.Tensor | None] | None = None,
+    init: str = "content",
+    generator: torch.Generator | None = None,
+    on_step: Callable[[int, int, float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[torch.Tensor, dict]:
+    """Optimise an image. Pure tensor function: no file I/O, inputs are not modified.
+
+    Args:
+        encoder: a frozen feature encoder in eval mode.
+        content: ``(1, 3, H, W)`` in [0, 1] at the output size.
+        styles: ``(1, 3, H_i, W_i)`` in [0, 1] each, already at the scale to match (their long side
+            is usually the content's).
+        config: the losses, taps and schedule.
+        strength: a in [0, 1]; 0 reproduces the content, 1 is style only.
+        style_weights: one per style, normalised to sum to 1 (default equal).
+        masks: one per style, ``(1, 1, H, W)`` in [0, 1] or None (= everywhere).
+        init: ``"content"`` or ``"noise"`` (uniform noise from ``generator``).
+        on_step: called as ``on_step(evaluations_done, total_evaluations, loss)``.
+        should_stop: polled every evaluation; returning True stops early.
+
+    Returns:
+        ``(image, info)``: the image with the lowest loss seen at the finest scale ``(1, 3, H, W)``,
+        and a dict with ``losses`` (per evaluation), ``evaluations``, ``interrupted``, ``seconds``.
+    """
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    n = len(styles)
+    weights = list(style_weights) if style_weights is not None else [1.0] * n
+    if len(weights) != n:
+        raise ValueError(f"{n} styles but {len(weights)} style weights")
+    total_w = sum(weights)
+    if total_w <= 0 or any(w < 0 for w in weights):
+        raise ValueError("style weights must be non-negative with a positive sum")
+    weights = [w / total_w for w in weights]
+    masks = list(masks) if masks is not None else [None] * n
+    tap_w = torch.tensor(config.style_tap_weights, dtype=torch.float64)
+    tap_w = (tap_w / tap_w.sum()).tolist()
+    tap_weight = dict(zip(config.style_taps, tap_w))
+    all_taps = list(dict.fromkeys([*config.style_taps, *config.content_taps]))
+
+    if strength == 0.0:  # "keep the content": nothing to optimise
+        info = {"losses": [], "evaluations": 0, "interrupted": False, "seconds": 0.0, "scales": [],
+                "config": asdict(config)}
+        return content.detach().clone(), info
+    cw = (1.0 - strength) * config.content_weight
+    sw = strength * config.style_weight
+    height, width = content.shape[-2:]
+    sizes = _scale_sizes(width, height, config.scales)
+    steps_per_scale = [config.coarse_steps] * (len(sizes) - 1) + [config.steps]
+    total_evals = sum(steps_per_scale)
+    losses: list[float] = []
+    done = 0
+    interrupted = False
+    t0 = time.perf_counter()
+    x = None
+    best = content.detach().clone()
+
+    for (w, h), steps in zip(sizes, steps_per_scale):
+        c = resize(content, (w, h))
+        scale = w / width
+        targets = []
+        for s, sw_i, m in zip(styles, weights, masks):
+            s_w, s_h = fit_long_side(s.shape[-1], s.shape[-2], max(2, round(max(s.shape[-2:]) * scale)))
+            grams, means, stds = _style_targets(encoder, resize(s, (s_w, s_h)), config.style_taps)
+            mm = None if m is None else F.interpolate(m, size=(h, w), mode="area")
+            targets.append(_StyleTarget(grams, means, stds, sw_i, mm))
+        with torch.no_grad():
+            c_feats = encoder(c, config.content_taps)
+        if x is None:
+            if init == "noise":
+                start = torch.rand(c.shape, generator=generator, device="cpu").to(c)
+            elif init == "content":
+                start = c
+            else:
+                raise ValueError(f"init must be 'content' or 'noise', got {init!r}")
+        else:
+            start = resize(x.detach(), (w, h))
+        x = start.detach().clone().requires_grad_(True)
+        best_loss = math.inf
+        best = x.detach().clone()
+
+        def loss_fn() -> torch.Tensor:
+            xc = x.clamp(0.0, 1.0)
+            feats = encoder(xc, all_taps)
+            loss = xc.new_zeros(())
+            if cw > 0:
+                for t in config.content_taps:
+                    loss = loss + cw / len(config.content_taps) * content_loss(
+                        feats[t], c_feats[t], relative=config.relative)
+            if sw > 0:
+                for tgt in targets:
+                    for t in config.style_taps:
+                        f = feats[t]
+                        lw = sw * tgt.weight * tap_weight[t]
+                        if "gram" in config.style_loss:
+                            loss = loss + lw * gram_loss(f, tgt.grams[t], relative=config.relative, mask=tgt.mask)
+                        if "meanstd" in config.style_loss:
+                            loss = loss + lw * mean_std_loss(f, tgt.means[t], tgt.stds[t])
+            if config.tv_weight > 0:
+                loss = loss + config.tv_weight * total_variation(x)
+            if config.range_weight > 0:
+                loss = loss + config.range_weight * (x - xc).pow(2).mean()
+            return loss
+
+        evals = 0
+
+        def closure() -> torch.Tensor:
+            nonlocal evals, done, best_loss, best
+            if should_stop is not None and should_stop():
+                raise Interrupted
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn()
+            loss.backward()
+            val = float(loss.detach())
+            if val < best_loss:
+                best_loss = val
+                best = x.detach().clamp(0.0, 1.0).clone()
+            losses.append(val)
+            evals += 1
+            done += 1
+            if on_step is not None:
+                on_step(done, total_evals, val)
+            return loss
+
+        if config.optimizer == "lbfgs":
+            # At 2048 px one history entry is ~67 MB; 20 of them were a quarter of the peak memory.
+            history = min(config.history_size, max(5, config.history_bytes // (2 * x.numel() * x.element_size())))
+            opt = torch.optim.LBFGS(
+                [x], lr=config.lr, max_iter=steps, max_eval=steps, history_size=history,
+                tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe",
+            )
+        else:
+            opt = torch.optim.Adam([x], lr=config.lr)
+        try:
+            if config.optimizer == "lbfgs":
+                # One call runs up to `steps` evaluations; repeat if the line search ended it early.
+                while evals < steps:
+                    before = evals
+                    opt.step(closure)
+                    if evals == before:
+                        break
+            else:
+                for _ in range(steps):
+                    opt.step(closure)
+        except (Interrupted, KeyboardInterrupt):
+            interrupted = True
+        x = best
+        if interrupted:
+            break
+        # Skip the remaining evaluations' share in the progress count if the optimiser converged.
+        done += steps - evals
+
+    out = resize(best, (width, height)) if best.shape[-2:] != (height, width) else best
+    info = {
+        "losses": losses,
+        "evaluations": len(losses),
+        "interrupted": interrupted,
+        "seconds": time.perf_counter() - t0,
+        "scales": [list(s) for s in sizes],
+        "config": asdict(config),
+    }
+    return out.detach(), info
+
+
+def with_overrides(config: GatysConfig, **overrides) -> GatysConfig:
+    """``config`` with the non-None ``overrides`` applied."""
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,301 @@
+"""``brushwork.stylize``: paint a content image in the style of one or more style images."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..errors import BrushworkError
+from ..imaging.io import DEFAULT_MAX_PIXELS, LoadedImage, read_image, to_pil
+
+__all__ = ["StylizeResult", "stylize", "sample_path", "PRESERVE_COLOR"]
+
+ImageLike = str | os.PathLike | Image.Image | np.ndarray
+PRESERVE_COLOR = ("none", "luminance", "histogram")
+METHODS = ("gatys",)
+#: The encoder's receptive field makes smaller images meaningless.
+MIN_SIDE = 16
+
+_SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+
+def sample_path(name: str) -> Path:
+    """Path of a bundled sample image: ``"content"`` (a photo), ``"style"`` (a painting) or a file name."""
+    files = {"content": "chelsea.jpg", "style": "starry_night.jpg"}
+    return _SAMPLES / files.get(name, name)
+
+
+@dataclass
+class StylizeResult:
+    """What :func:`stylize` returns.
+
+    Attributes:
+        image: the stylized RGB (or RGBA, when the content had alpha) image.
+        params: every parameter that produced it (JSON-serialisable): the recipe.
+        losses: loss per function evaluation.
+        seconds: wall time of the optimisation.
+        interrupted: True if stopped early (Ctrl-C); ``image`` is then the best so far.
+    """
+
+    image: Image.Image
+    params: dict[str, Any]
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the image atomically, with the recipe in a PNG text chunk."""
+        import json
+
+        from PIL.PngImagePlugin import PngInfo
+
+        from ..imaging.io import save_image
+
+        info = None
+        if str(path).lower().endswith(".png"):
+            info = PngInfo()
+            info.add_itxt("brushwork", json.dumps(self.params, sort_keys=True))
+        return save_image(self.image, path, pnginfo=info)
+
+
+def _as_list(x: Any) -> list:
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+def _check_range(name: str, value: float | None, lo: float, hi: float | None = None) -> None:
+    if value is None:
+        return
+    if not (value >= lo and (hi is None or value <= hi)) or value != value:
+        bound = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise BrushworkError(f"{name} must be {bound}, got {value}")
+
+
+def stylize(
+    content: ImageLike,
+    style: ImageLike | Sequence[ImageLike],
+    *,
+    method: str = "gatys",
+    strength: float = 0.5,
+    style_weights: Sequence[float] | None = None,
+    masks: Sequence[ImageLike | None] | None = None,
+    size: int | None = 512,
+    preserve_color: str = "none",
+    init: str = "content",
+    seed: int = 0,
+    encoder: str = "efficientnet-lite0",
+    weights: str | os.PathLike | None = None,
+    allow_download: bool = False,
+    trust_weights: bool = False,
+    steps: int | None = None,
+    scales: int | None = None,
+    optimizer: str | None = None,
+    content_weight: float | None = None,
+    style_weight: float | None = None,
+    tv_weight: float | None = None,
+    device: str = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+) -> StylizeResult:
+    """Stylize ``content`` with one or more ``style`` images.
+
+    Args:
+        content: path, PIL image or array of the photo to paint.
+        style: one or several style images.
+        method: ``"gatys"`` (optimisation; ``"adain"`` arrives with the feed-forward models).
+        strength: a in [0, 1]: 0 keeps the content, 1 is the most stylized.
+        style_weights: blend weights, one per style (default equal).
+        masks: one mask image per style (white = apply that style, black = not; greyscale is soft);
+            pixels that no mask covers keep the content. None applies every style everywhere.
+        size: long side of the output in pixels (None keeps the content's size).
+        preserve_color: ``"none"``, ``"luminance"`` (keep the content's colours: only luminance is
+            stylized, Gatys et al. 2016) or ``"histogram"`` (match the style's colours to the
+            content's before optimising).
+        init: start from ``"content"`` or ``"noise"``.
+        seed: seeds the noise (and any other randomness).
+        encoder: feature encoder name (see ``brushwork encoders``).
+        weights: weights file for the encoder (required for VGG/ResNet offline).
+        allow_download / trust_weights: see :func:`brushwork.weights.find_weights`.
+        steps, scales, optimizer, content_weight, style_weight, tv_weight: expert overrides of the
+            encoder's tuned preset.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        max_pixels: refuse larger input images.
+        progress: show a progress bar with the loss.
+        should_stop: polled during optimisation; True stops early and keeps the best image so far.
+
+    Returns:
+        StylizeResult with the image and the recipe.
+
+    Raises:
+        BrushworkError: bad input (the message says what and how to fix it).
+    """
+    import torch
+
+    from .. import runtime
+    from ..color import match_histograms, transfer_luminance
+    from ..imaging.io import from_tensor, to_tensor
+    from ..imaging.resize import fit_long_side, resize
+    from ..models.encoders import ENCODERS
+    from ..weights import load_encoder, sha256_file
+    from .gatys import gatys_config_for, optimize, with_overrides
+
+    if method not in METHODS:
+        raise BrushworkError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    _check_range("strength", strength, 0.0, 1.0)
+    if preserve_color not in PRESERVE_COLOR:
+        raise BrushworkError(f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}, got {preserve_color!r}")
+    if init not in ("content", "noise"):
+        raise BrushworkError(f"init must be 'content' or 'noise', got {init!r}")
+    if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
+        raise BrushworkError(f"size must be an integer of at least {MIN_SIDE} pixels, got {size}")
+    if steps is not None and steps < 1:
+        raise BrushworkError(f"steps must be at least 1, got {steps}")
+    if scales is not None and not 1 <= scales <= 6:
+        raise BrushworkError(f"scales must be between 1 and 6, got {scales}")
+    if optimizer is not None and optimizer not in ("lbfgs", "adam"):
+        raise BrushworkError(f"optimizer must be lbfgs or adam, got {optimizer!r}")
+    for name, v in (("content_weight", content_weight), ("style_weight", style_weight), ("tv_weight", tv_weight)):
+        _check_range(name, v, 0.0)
+    if encoder not in ENCODERS:
+        raise BrushworkError(f"unknown encoder {encoder!r}: choose one of {', '.join(ENCODERS)}")
+    styles_in = _as_list(style)
+    if not styles_in:
+        raise BrushworkError("at least one style image is needed")
+    if style_weights is not None:
+        if len(style_weights) != len(styles_in):
+            raise BrushworkError(
+                f"{len(styles_in)} style image(s) but {len(style_weights)} style weight(s): give one weight per style"
+            )
+        if any(w < 0 for w in style_weights) or sum(style_weights) <= 0:
+            raise BrushworkError("style weights must be non-negative and not all zero")
+    masks_in = _as_list(masks)
+    if masks_in and len(masks_in) != len(styles_in):
+        raise BrushworkError(
+            f"{len(styles_in)} style image(s) but {len(masks_in)} mask(s): give one mask per style"
+        )
+
+    dev = runtime.resolve_device(device)
+    c_img = read_image(content, max_pixels=max_pixels, min_side=MIN_SIDE, what="content image")
+    s_imgs = [read_image(s, max_pixels=max_pixels, min_side=MIN_SIDE, what="style image") for s in styles_in]
+    m_imgs: list[LoadedImage | None] = [
+        None if m is None else read_image(m, max_pixels=max_pixels, min_side=2, what="mask image")
+        for m in masks_in
+    ]
+
+    cw, ch = c_img.size
+    out_w, out_h = (cw, ch) if size is None else fit_long_side(cw, ch, size)
+    if out_w * out_h > max_pixels:
+        raise BrushworkError(
+            f"output {out_w}x{out_h} exceeds --max-pixels {max_pixels}: lower --size or raise --max-pixels"
+        )
+    net = load_encoder(encoder, weights, device=dev, allow_download=allow_download, trust_weights=trust_weights)
+    spec = ENCODERS[encoder]
+    config = with_overrides(
+        gatys_config_for(encoder, spec.style_taps, spec.content_taps),
+        steps=steps, scales=scales, optimizer=optimizer, content_weight=content_weight,
+        style_weight=style_weight, tv_weight=tv_weight,
+    )
+    if config.optimizer == "adam" and optimizer == "adam" and config.lr == 1.0:
+        config = with_overrides(config, lr=0.02)
+
+    c_t = resize(to_tensor(c_img.rgb, dev), (out_w, out_h))
+    s_ts = []
+    for s in s_imgs:
+        rgb = s.rgb
+        if preserve_color == "histogram":
+            rgb = match_histograms(rgb, c_img.rgb).astype(np.float32)
+        sw_, sh_ = fit_long_side(*s.size, max(out_w, out_h))
+        s_ts.append(resize(to_tensor(rgb, dev), (sw_, sh_)))
+    m_ts: list[torch.Tensor | None] = []
+    for m in m_imgs:
+        if m is None:
+            m_ts.append(None)
+            continue
+        grey = m.rgb.mean(axis=2) if m.alpha is None else m.rgb.mean(axis=2) * m.alpha
+        mt = torch.from_numpy(np.ascontiguousarray(grey))[None, None].to(dev, torch.float32)
+        m_ts.append(torch.nn.functional.interpolate(mt, size=(out_h, out_w), mode="bilinear", align_corners=False).clamp(0, 1))
+
+    bar = None
+    on_step = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=1, unit="eval", desc="stylize", leave=False)
+
+        def on_step(done: int, total: int, loss: float) -> None:
+            bar.total = total
+            bar.n = done
+            bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+            bar.refresh()
+
+    gen = runtime.make_generator(seed, "cpu")
+    torch_threads = torch.get_num_threads()
+    t0 = time.perf_counter()
+    try:
+        out_t, info = optimize(
+            net, c_t, s_ts, config=config, strength=strength, style_weights=style_weights,
+            masks=m_ts if masks_in else None, init=init, generator=gen, on_step=on_step,
+            should_stop=should_stop,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - t0
+
+    if masks_in:
+        cover = torch.zeros_like(c_t[:, :1])
+        for m in m_ts:
+            cover = cover + (torch.ones_like(cover) if m is None else m)
+        cover = cover.clamp(0, 1)
+        out_t = cover * out_t + (1 - cover) * c_t  # where no mask covers a pixel, the content stays
+    out = from_tensor(out_t)
+    if preserve_color == "luminance":
+        out = transfer_luminance(out, from_tensor(c_t))
+    alpha = None
+    if c_img.alpha is not None:
+        a_t = torch.from_numpy(c_img.alpha)[None, None]
+        alpha = resize(a_t, (out_w, out_h))[0, 0].numpy()
+    image = to_pil(out, alpha)
+
+    def _src(x: Any, loaded: LoadedImage) -> dict[str, Any]:
+        d: dict[str, Any] = {"source": loaded.source}
+        if isinstance(x, (str, os.PathLike)):
+            d["sha256"] = sha256_file(x)
+        return d
+
+    params = {
+        "operation": "stylize",
+        "method": method,
+        "content": _src(content, c_img),
+        "styles": [_src(s, li) for s, li in zip(styles_in, s_imgs)],
+        "masks": [None if m is None else _src(m, li) for m, li in zip(masks_in, m_imgs)] if masks_in else None,
+        "strength": strength,
+        "style_weights": list(style_weights) if style_weights is not None else None,
+        "size": [out_w, out_h],
+        "preserve_color": preserve_color,
+        "init": init,
+        "seed": seed,
+        "encoder": encoder,
+        "gatys": info["config"],
+        "evaluations": info["evaluations"],
+        "device": str(dev),
+        "dtype": "float32",
+        "torch": torch.__version__,
+        "threads": torch_threads,
+        "machine": platform.machine(),
+        "brushwork": __import__("brushwork").__version__,
+    }
+    return StylizeResult(image=image, params=params, losses=info["losses"], seconds=seconds,
+                         interrupted=info["interrupted"])
