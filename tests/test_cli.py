@@ -1,0 +1,136 @@
+"""The CLI through main(argv), and every bad input: one line, exit code 2, no output file."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from brushwork.cli import main
+
+FAST = ["--size", "64", "--steps", "4", "--scales", "1", "-q"]
+
+
+def test_help_is_fast_and_does_not_import_torch():
+    code = "import sys, time; t=time.perf_counter(); from brushwork.cli import main; main(['--help']); " \
+           "print(time.perf_counter()-t, 'torch' in sys.modules, file=sys.stderr)"
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    assert p.returncode == 0 and "stylize" in p.stdout
+    inner, torch_loaded = p.stderr.split()
+    assert torch_loaded == "False"
+    assert float(inner) < 0.5, f"--help took {inner}s inside the interpreter ({wall:.2f}s with start-up)"
+
+
+def test_stylize_writes_png_with_recipe(small_images, tmp_path, capsys):
+    content, style = small_images
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(content), str(style), "-o", str(out), "--strength", "0.6", *FAST]) == 0
+    im = Image.open(out)
+    assert im.size == (64, 43)
+    recipe = json.loads(im.text["brushwork"])
+    assert recipe["strength"] == 0.6 and recipe["content"]["sha256"] and recipe["encoder"] == "efficientnet-lite0"
+
+
+def test_samples_and_alpha_alias(tmp_path):
+    out = tmp_path / "s.jpg"
+    assert main(["stylize", "--sample-content", "--sample-style", "-o", str(out), "--alpha", "0.3", *FAST]) == 0
+    assert Image.open(out).format == "JPEG"
+
+
+def test_masks_and_several_styles(small_images, tmp_path):
+    content, style = small_images
+    m = tmp_path / "m.png"
+    Image.fromarray(np.full((10, 10), 255, np.uint8)).save(m)  # different size: resized to the content
+    out = tmp_path / "o.png"
+    rc = main(["stylize", str(content), str(style), str(content), "--style-weights", "0.7,0.3",
+               "--mask", str(m), "--mask", "-", "-o", str(out), *FAST])
+    assert rc == 0 and out.exists()
+
+
+def _truncated(p: Path) -> None:
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(p)
+    p.write_bytes(p.read_bytes()[:300])
+
+
+BAD = {
+    "missing file": (lambda d: ["stylize", str(d / "nope.jpg"), "{style}"], "does not exist"),
+    "not an image": (lambda d: (d / "x.png").write_text("text") and ["stylize", str(d / "x.png"), "{style}"],
+                     "not an image"),
+    "truncated": (lambda d: _truncated(d / "t.png") or ["stylize", str(d / "t.png"), "{style}"],
+                  "truncated or corrupt"),
+    "one pixel": (lambda d: Image.new("RGB", (1, 1)).save(d / "p.png") or ["stylize", str(d / "p.png"), "{style}"],
+                  "too small"),
+    "huge": (lambda d: ["stylize", "{content}", "{style}", "--max-pixels", "1000"], "max-pixels"),
+    "unknown encoder": (lambda d: ["stylize", "{content}", "{style}", "--encoder", "alexnet"], "unknown encoder"),
+    "vgg offline": (lambda d: ["stylize", "{content}", "{style}", "--encoder", "vgg19"], "--weights"),
+    "corrupt weights": (lambda d: (d / "w.pth").write_bytes(b"junk" * 50) and
+                        ["stylize", "{content}", "{style}", "--encoder", "vgg19", "--weights", str(d / "w.pth"),
+                         "--trust-weights"], "corrupt"),
+    "unverified weights": (lambda d: (d / "w.pth").write_bytes(b"junk" * 50) and
+                           ["stylize", "{content}", "{style}", "--encoder", "vgg19", "--weights",
+                            str(d / "w.pth")], "--trust-weights"),
+    "strength out of range": (lambda d: ["stylize", "{content}", "{style}", "--strength", "2"], "outside [0, 1]"),
+    "strength not a number": (lambda d: ["stylize", "{content}", "{style}", "--strength", "lots"], "not a number"),
+    "bad size": (lambda d: ["stylize", "{content}", "{style}", "--size", "0"], "at least 1"),
+    "weights count": (lambda d: ["stylize", "{content}", "{style}", "--style-weights", "1,2"], "one weight per style"),
+    "mask count": (lambda d: ["stylize", "{content}", "{style}", "--mask", "-", "--mask", "-"], "one mask per style"),
+    "no style": (lambda d: ["stylize", "{content}"], "no STYLE"),
+    "bad choice": (lambda d: ["stylize", "{content}", "{style}", "--preserve-color", "sepia"], "invalid choice"),
+    "unknown device": (lambda d: ["stylize", "{content}", "{style}", "--device", "tpu"], "device"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_one_line_exit_2_no_output(case, small_images, tmp_path, capsys):
+    content, style = small_images
+    make, match = BAD[case]
+    argv = [a.format(content=content, style=style) for a in make(tmp_path)]
+    out = tmp_path / "out.png"
+    before = set(tmp_path.iterdir())
+    rc = main([*argv, "-o", str(out), *FAST])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.count("\n") == 1 and err.startswith("brushwork: error:") and match in err, err
+    assert "Traceback" not in err
+    assert set(tmp_path.iterdir()) == before  # no output, no temporary file
+
+
+def test_unwritable_output(small_images, tmp_path, capsys):
+    content, style = small_images
+    rc = main(["stylize", str(content), str(style), "-o", str(tmp_path / "no" / "dir" / "o.png"), *FAST])
+    assert rc == 2 and "does not exist" in capsys.readouterr().err
+    rc = main(["stylize", str(content), str(style), "-o", str(tmp_path / "o.gif2"), *FAST])
+    assert rc == 2 and "unknown extension" in capsys.readouterr().err
+
+
+def test_ctrl_c_writes_best_so_far(small_images, tmp_path, monkeypatch):
+    content, style = small_images
+    import brushwork.pipelines.gatys as gatys
+
+    real = gatys.total_variation
+    calls = {"n": 0}
+
+    def interrupting(x):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(x)
+
+    monkeypatch.setattr(gatys, "total_variation", interrupting)
+    out = tmp_path / "o.png"
+    rc = main(["stylize", str(content), str(style), "-o", str(out), "--tv-weight", "1", *FAST])
+    assert rc == 130 and out.exists()
+
+
+def test_encoders_lists_all(capsys):
+    assert main(["encoders"]) == 0
+    text = capsys.readouterr().out
+    for name in ("efficientnet-lite0", "vgg19", "vgg16", "resnet50"):
+        assert name in text

@@ -1,0 +1,119 @@
+import io
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from brushwork.errors import ImageError
+from brushwork.imaging import check_output_path, fit_long_side, read_image, resize, save_image, to_tensor
+
+
+def test_rgba_keeps_alpha_and_composites_over_white(tmp_path):
+    arr = np.zeros((4, 5, 4), np.uint8)
+    arr[..., 0] = 255
+    arr[:, :2, 3] = 255  # left opaque red, right transparent
+    Image.fromarray(arr, "RGBA").save(tmp_path / "a.png")
+    im = read_image(tmp_path / "a.png")
+    assert im.size == (5, 4) and im.alpha is not None
+    np.testing.assert_allclose(im.rgb[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(im.rgb[0, 4], [1, 1, 1])
+    np.testing.assert_allclose(im.alpha[0], [1, 1, 0, 0, 0])
+
+
+def test_16bit_greyscale_png_keeps_precision(tmp_path):
+    arr = np.array([[0, 1000, 65535, 32768]], dtype=np.uint16).repeat(3, axis=0)
+    Image.fromarray(arr).save(tmp_path / "g16.png")
+    im = read_image(tmp_path / "g16.png")
+    np.testing.assert_allclose(im.rgb[0, :, 0], arr[0] / 65535.0, atol=1e-6)
+    assert np.all(im.rgb[..., 0] == im.rgb[..., 2])
+
+
+def test_greyscale_cmyk_and_palette(tmp_path):
+    Image.new("L", (6, 4), 128).save(tmp_path / "l.png")
+    np.testing.assert_allclose(read_image(tmp_path / "l.png").rgb, 128 / 255, atol=1e-6)
+    Image.new("CMYK", (6, 4), (0, 255, 255, 0)).save(tmp_path / "c.jpg")  # pure red in CMYK
+    rgb = read_image(tmp_path / "c.jpg").rgb
+    assert rgb[..., 0].mean() > 0.9 and rgb[..., 1].mean() < 0.1
+    p = Image.new("P", (6, 4), 1)
+    p.putpalette([0, 0, 0, 0, 255, 0] + [0] * 762)
+    p.save(tmp_path / "p.png")
+    np.testing.assert_allclose(read_image(tmp_path / "p.png").rgb[0, 0], [0, 1, 0])
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    img = Image.new("RGB", (8, 4), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    img.save(tmp_path / "o.jpg", exif=exif)
+    assert read_image(tmp_path / "o.jpg").size == (4, 8)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.write_text("hello, not an image"), "not an image"),
+    (lambda p: Image.new("RGB", (1, 1)).save(p, format="PNG"), "too small"),
+])
+def test_bad_files(tmp_path, make, match):
+    p = tmp_path / "bad.png"
+    make(p)
+    with pytest.raises(ImageError, match=match):
+        read_image(p)
+
+
+def test_truncated_image(tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(buf, "PNG")
+    (tmp_path / "t.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        read_image(tmp_path / "t.png")
+
+
+def test_too_many_pixels(tmp_path):
+    Image.new("RGB", (100, 100)).save(tmp_path / "big.png")
+    with pytest.raises(ImageError, match="max-pixels"):
+        read_image(tmp_path / "big.png", max_pixels=5000)
+
+
+def test_arrays_and_tensors_round_trip(rng):
+    arr = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    im = read_image(arr)
+    t = to_tensor(im.rgb)
+    assert t.shape == (1, 3, 5, 7) and t.dtype == torch.float32
+    np.testing.assert_allclose(t[0].permute(1, 2, 0).numpy(), arr / 255.0, atol=1e-6)
+
+
+def test_resize_and_fit():
+    assert fit_long_side(600, 400, 300) == (300, 200)
+    assert fit_long_side(400, 600, 300) == (200, 300)
+    x = torch.rand(1, 3, 40, 60)
+    y = resize(x, (30, 20))
+    assert y.shape == (1, 3, 20, 30) and y.min() >= 0 and y.max() <= 1
+    assert resize(x, (60, 40)) is x
+
+
+def test_save_is_atomic_and_checks_paths(tmp_path):
+    arr = np.full((4, 4, 3), 0.5, np.float32)
+    out = save_image(arr, tmp_path / "x.png")
+    assert out.exists() and [p.name for p in tmp_path.iterdir()] == ["x.png"]
+    with pytest.raises(ImageError, match="unknown extension"):
+        check_output_path(tmp_path / "x.xyz")
+    with pytest.raises(ImageError, match="does not exist"):
+        check_output_path(tmp_path / "missing" / "x.png")
+    if os.geteuid() != 0:  # root can write anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        with pytest.raises(ImageError, match="not writable"):
+            check_output_path(ro / "x.png")
+
+
+def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
+    def boom(self, fp, *a, **k):
+        fp.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", boom)
+    with pytest.raises(ImageError, match="could not write"):
+        save_image(np.zeros((4, 4, 3), np.float32), tmp_path / "y.png")
+    assert list(tmp_path.iterdir()) == []

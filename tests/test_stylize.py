@@ -1,0 +1,143 @@
+"""Seeded small stylizations, checked numerically."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import brushwork
+from brushwork.color import rgb_to_yiq
+from brushwork.errors import BrushworkError
+from brushwork.functional import gram_matrix
+from brushwork.imaging import read_image, resize, to_tensor
+from brushwork.pipelines.gatys import GATYS_PRESETS, optimize
+
+FAST = dict(size=96, steps=20, scales=1)
+
+
+def _distances(enc, img, content, style, style_taps):
+    """Relative Gram distance to the style (over ``style_taps``) and feature distance to the content."""
+    x = to_tensor(np.asarray(img, np.float32)[..., :3] / 255.0)
+    c = resize(to_tensor(read_image(content).rgb), (x.shape[-1], x.shape[-2]))
+    s = to_tensor(read_image(style).rgb)
+    taps = list(style_taps)
+    with torch.no_grad():
+        fx, fs, fc = enc(x, taps + ["stage3"]), enc(s, taps), enc(c, ["stage3"])
+    sd = sum(float(((gram_matrix(fx[t]) - gram_matrix(fs[t])) ** 2).sum() / (gram_matrix(fs[t]) ** 2).sum())
+             for t in taps) / len(taps)
+    cd = float(((fx["stage3"] - fc["stage3"]) ** 2).sum() / (fc["stage3"] ** 2).sum())
+    return sd, cd
+
+
+def test_stylization_moves_style_and_keeps_content(small_images, lite0):
+    content, style = small_images
+    r = brushwork.stylize(content, style, strength=0.5, **FAST)
+    assert r.image.size == (96, 64)
+    assert r.losses[-1] < 0.5 * r.losses[0]
+    photo = Image.open(content).convert("RGB")
+    painting = Image.open(style).convert("RGB").resize((96, 64))
+    for taps, factor in ((GATYS_PRESETS["efficientnet-lite0"].style_taps, 0.5),  # the optimised taps
+                         (("stage1", "stage2", "stage3"), 0.9)):  # taps it never saw
+        sd_out, cd_out = _distances(lite0, r.image, content, style, taps)
+        sd_in, _ = _distances(lite0, photo, content, style, taps)
+        assert sd_out < factor * sd_in, (taps, sd_out, sd_in)  # style statistics moved toward the style
+    # content stays recognisable: the coarse light/dark layout (24x16 luminance) still follows the photo
+    def layout(im):
+        return np.asarray(im.convert("L").resize((24, 16), Image.Resampling.BOX), np.float64).ravel()
+
+    r_photo = np.corrcoef(layout(r.image), layout(photo))[0, 1]
+    r_painting = np.corrcoef(layout(r.image), layout(painting))[0, 1]
+    assert r_photo > 0.7 and r_photo > r_painting + 0.4
+
+
+def test_strength_zero_returns_the_content(small_images):
+    content, style = small_images
+    r = brushwork.stylize(content, style, strength=0.0, **FAST)
+    ref = Image.open(content).convert("RGB")
+    diff = np.abs(np.asarray(r.image, np.int16) - np.asarray(ref, np.int16))
+    assert diff.max() <= 1
+
+
+def test_same_seed_same_bytes(small_images):
+    content, style = small_images
+    kw = dict(FAST, init="noise", seed=7, steps=5)
+    a = brushwork.stylize(content, style, **kw).image
+    b = brushwork.stylize(content, style, **kw).image
+    c = brushwork.stylize(content, style, **dict(kw, seed=8)).image
+    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() != c.tobytes()
+
+
+def test_masks_leave_uncovered_pixels_as_content(small_images, tmp_path):
+    content, style = small_images
+    mask = np.zeros((64, 96), np.uint8)
+    mask[:, :48] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    r = brushwork.stylize(content, style, masks=[tmp_path / "m.png"], **FAST)
+    out = np.asarray(r.image, np.int16)
+    ref = np.asarray(Image.open(content).convert("RGB"), np.int16)
+    assert np.abs(out[:, 50:] - ref[:, 50:]).max() <= 1  # right half: no mask covers it
+    assert np.abs(out[:, :46] - ref[:, :46]).mean() > 5  # left half stylized
+
+
+def test_two_styles_with_weights(small_images, tmp_path):
+    content, style = small_images
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(flat)
+    only_red = brushwork.stylize(content, [style, flat], style_weights=[0, 1], **FAST)
+    only_style = brushwork.stylize(content, [style, flat], style_weights=[1, 0], **FAST)
+    red_share = lambda im: np.asarray(im, np.float32)[..., 0].mean() - np.asarray(im, np.float32)[..., 2].mean()
+    assert red_share(only_red.image) > red_share(only_style.image) + 10
+    assert only_red.params["style_weights"] == [0, 1]
+
+
+def test_preserve_color_luminance_keeps_content_chroma(small_images):
+    content, style = small_images
+    r = brushwork.stylize(content, style, preserve_color="luminance", **FAST)
+    out = rgb_to_yiq(np.asarray(r.image, np.float32) / 255)
+    ref = rgb_to_yiq(np.asarray(Image.open(content).convert("RGB"), np.float32) / 255)
+    assert np.abs(out[..., 1:] - ref[..., 1:]).mean() < 0.02
+    plain = rgb_to_yiq(np.asarray(brushwork.stylize(content, style, **FAST).image, np.float32) / 255)
+    assert np.abs(plain[..., 1:] - ref[..., 1:]).mean() > 2 * np.abs(out[..., 1:] - ref[..., 1:]).mean()
+
+
+def test_histogram_and_adam_and_multiscale_run(small_images):
+    content, style = small_images
+    r = brushwork.stylize(content, style, preserve_color="histogram", optimizer="adam", size=192, steps=5,
+                          scales=2)
+    assert r.params["gatys"]["optimizer"] == "adam" and r.params["evaluations"] == GATYS_PRESETS["efficientnet-lite0"].coarse_steps + 5
+
+
+def test_interrupt_returns_best_so_far(small_images):
+    content, style = small_images
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 4
+
+    r = brushwork.stylize(content, style, should_stop=stop, **FAST)
+    assert r.interrupted and len(r.losses) == 4 and r.image.size == (96, 64)
+
+
+def test_optimize_does_not_modify_inputs(lite0):
+    c = torch.rand(1, 3, 32, 32)
+    s = torch.rand(1, 3, 32, 32)
+    c0, s0 = c.clone(), s.clone()
+    optimize(lite0, c, [s], config=GATYS_PRESETS["efficientnet-lite0"].__class__(
+        style_taps=("stem",), style_tap_weights=(1.0,), content_taps=("stem",), steps=3, scales=1))
+    assert torch.equal(c, c0) and torch.equal(s, s0)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(strength=1.5), "strength"),
+    (dict(style_weights=[1, 2]), "one weight per style"),
+    (dict(preserve_color="sepia"), "preserve_color"),
+    (dict(encoder="alexnet"), "unknown encoder"),
+    (dict(size=4), "size"),
+    (dict(method="magic"), "unknown method"),
+])
+def test_bad_arguments(small_images, kwargs, match):
+    content, style = small_images
+    with pytest.raises(BrushworkError, match=match):
+        brushwork.stylize(content, style, **kwargs)

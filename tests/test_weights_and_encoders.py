@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+import torch
+
+from brushwork.errors import WeightsError
+from brushwork.imaging import read_image, resize, to_tensor
+from brushwork.models import ENCODERS, build_encoder
+from brushwork.weights import WEIGHTS, find_weights, load_encoder, load_state_dict, sha256_file
+
+
+def test_packaged_lite0_is_found_and_verified():
+    p = find_weights("efficientnet-lite0")
+    assert sha256_file(p) == WEIGHTS["efficientnet-lite0"].sha256
+
+
+def test_lite0_classifies_the_cat(lite0, content_path):
+    # Known value: the bundled photo is a tabby; ImageNet class 285 is "Egyptian cat", 281 "tabby".
+    x = resize(to_tensor(read_image(content_path).rgb), (224, 224))
+    with torch.no_grad():
+        logits = lite0.net(lite0.normalize(x))
+    assert int(logits.argmax()) in (281, 282, 285)
+
+
+def test_lite0_taps_shapes_and_early_stop(lite0):
+    x = torch.rand(1, 3, 64, 96)
+    f = lite0(x, ["stem", "stage2", "block3.expand", "stage4"])
+    assert f["stem"].shape == (1, 32, 32, 48)
+    assert f["stage2"].shape == (1, 24, 16, 24)
+    assert f["block3.expand"].shape == (1, 144, 16, 24)
+    assert f["stage4"].shape == (1, 80, 4, 6)
+    assert (f["block3.expand"] >= 0).all() and (f["block3.expand"] <= 6).all()  # ReLU6
+    with pytest.raises(ValueError, match="unknown tap"):
+        lite0(x, ["nope"])
+
+
+def test_offline_vgg_without_file_says_how_to_provide(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("BRUSHWORK_VGG19_WEIGHTS", raising=False)
+    with pytest.raises(WeightsError) as exc:
+        load_encoder("vgg19")
+    msg = str(exc.value)
+    assert "--weights" in msg and "BRUSHWORK_VGG19_WEIGHTS" in msg and "--download" in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize("name", ["vgg19", "vgg16", "resnet50"])
+def test_torchvision_format_round_trip(tmp_path, name):
+    torch.manual_seed(0)
+    src = build_encoder(name)
+    sd = src.state_dict()
+    # torchvision files also carry the classifier head, which the encoder ignores
+    sd.update({"classifier.0.weight": torch.zeros(2, 2)} if name.startswith("vgg") else {"fc.weight": torch.zeros(2, 2)})
+    path = tmp_path / f"{name}.pth"
+    torch.save(sd, path)
+    with pytest.raises(WeightsError, match="--trust-weights"):
+        load_encoder(name, path)  # not the published file
+    enc = load_encoder(name, path, trust_weights=True)
+    x = torch.rand(1, 3, 64, 64)
+    taps = ENCODERS[name].style_taps
+    with torch.no_grad():
+        a, b = src.eval()(x, taps), enc(x, taps)
+    for t in taps:
+        torch.testing.assert_close(a[t], b[t])
+
+
+def test_env_var_is_used(tmp_path, monkeypatch):
+    torch.save(build_encoder("vgg16").state_dict(), tmp_path / "v.pth")
+    monkeypatch.setenv("BRUSHWORK_VGG16_WEIGHTS", str(tmp_path / "v.pth"))
+    assert find_weights("vgg16", trust=True) == tmp_path / "v.pth"
+
+
+def test_corrupt_and_wrong_architecture(tmp_path):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(WeightsError, match="corrupt"):
+        load_state_dict(bad)
+    with pytest.raises(WeightsError, match="corrupt"):
+        load_encoder("vgg19", bad, trust_weights=True)
+    torch.save(build_encoder("vgg16").state_dict(), tmp_path / "v16.pth")
+    with pytest.raises(WeightsError, match="not a vgg19 state dict"):
+        load_encoder("vgg19", tmp_path / "v16.pth", trust_weights=True)
+
+
+def test_missing_user_file():
+    with pytest.raises(WeightsError, match="does not exist"):
+        find_weights("vgg19", "/no/such/file.pth")
+
+
+def test_download_is_verified_and_atomic(tmp_path, monkeypatch):
+    # A file:// URL exercises the real download code without a network.
+    import dataclasses
+
+    from brushwork import weights as W
+
+    sd = build_encoder("vgg16").state_dict()
+    src = tmp_path / "src.pth"
+    torch.save(sd, src)
+    good = dataclasses.replace(W.WEIGHTS["vgg16"], url=src.as_uri(), sha256=sha256_file(src))
+    monkeypatch.setitem(W.WEIGHTS, "vgg16", good)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("BRUSHWORK_VGG16_WEIGHTS", raising=False)
+    with pytest.raises(WeightsError, match="no vgg16 weights found"):
+        find_weights("vgg16")  # downloads only when allowed
+    p = find_weights("vgg16", allow_download=True)
+    assert p.parent == tmp_path / "home" / "hub" / "checkpoints" and sha256_file(p) == good.sha256
+    bad = dataclasses.replace(good, sha256="0" * 64, filename="other.pth")
+    monkeypatch.setitem(W.WEIGHTS, "vgg16", bad)
+    with pytest.raises(WeightsError, match="corrupt"):
+        find_weights("vgg16", allow_download=True)
+    assert not (p.parent / "other.pth").exists()
+    assert [q.name for q in p.parent.iterdir()] == [p.name]
+
+
+def test_fused_batchnorm_matches_unfused(lite0):
+    from brushwork.weights import find_weights
+
+    plain = build_encoder("efficientnet-lite0")
+    plain.load_backbone_state_dict(load_state_dict(find_weights("efficientnet-lite0")))
+    plain.eval()
+    assert lite0.fused and not plain.fused
+    x = torch.rand(1, 3, 72, 100)
+    taps = ["stem", "block1.expand", "block3.dw", "stage4", "stage6"]
+    with torch.no_grad():
+        a, b = plain(x, taps), lite0(x, taps)
+    for t in taps:
+        torch.testing.assert_close(a[t], b[t], rtol=1e-4, atol=1e-4)
+    # gradients through the in-place activations agree as well
+    xa = x.clone().requires_grad_(True)
+    xb = x.clone().requires_grad_(True)
+    plain(xa, ["block5.expand"])["block5.expand"].pow(2).mean().backward()
+    lite0(xb, ["block5.expand"])["block5.expand"].pow(2).mean().backward()
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-3, atol=1e-6)
