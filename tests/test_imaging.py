@@ -95,8 +95,13 @@ def test_resize_and_fit():
 
 def test_save_is_atomic_and_checks_paths(tmp_path):
     arr = np.full((4, 4, 3), 0.5, np.float32)
-    out = save_image(arr, tmp_path / "x.png")
+    old = os.umask(0o022)
+    try:
+        out = save_image(arr, tmp_path / "x.png")
+    finally:
+        os.umask(old)
     assert out.exists() and [p.name for p in tmp_path.iterdir()] == ["x.png"]
+    assert out.stat().st_mode & 0o777 == 0o644  # like any new file, not mkstemp's 0600
     with pytest.raises(ImageError, match="unknown extension"):
         check_output_path(tmp_path / "x.xyz")
     with pytest.raises(ImageError, match="does not exist"):

@@ -235,6 +235,14 @@ def check_output_path(path: str | os.PathLike) -> Path:
     return p
 
 
+def _new_file_mode(path: Path) -> int:
+    if path.exists():
+        return path.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save_image(
     image: Image.Image | np.ndarray,
     path: str | os.PathLike,
@@ -266,6 +274,7 @@ def save_image(
     try:
         with os.fdopen(fd, "wb") as fh:
             img.save(fh, format=fmt, **kwargs)
+        os.chmod(tmp, _new_file_mode(p))  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, p)
     except BaseException as exc:
         try:

@@ -232,7 +232,7 @@ def stylize(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=1, unit="eval", desc="stylize", leave=False)
+        bar = tqdm(total=1, unit="eval", desc="stylize", leave=False, disable=None)  # off when not a TTY
 
         def on_step(done: int, total: int, loss: float) -> None:
             bar.total = total
