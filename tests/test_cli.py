@@ -44,7 +44,7 @@ def test_samples_and_alpha_alias(tmp_path):
     assert Image.open(out).format == "JPEG"
 
 
-def test_masks_and_several_styles(small_images, tmp_path):
+def test_masks_and_several_styles(small_images, tmp_path, capsys):
     content, style = small_images
     m = tmp_path / "m.png"
     Image.fromarray(np.full((10, 10), 255, np.uint8)).save(m)  # different size: resized to the content
@@ -52,6 +52,8 @@ def test_masks_and_several_styles(small_images, tmp_path):
     rc = main(["stylize", str(content), str(style), str(content), "--style-weights", "0.7,0.3",
                "--mask", str(m), "--mask", "-", "-o", str(out), *FAST])
     assert rc == 0 and out.exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "brushwork: note: mask" in err and "resized to fit" in err
 
 
 def _truncated(p: Path) -> None:

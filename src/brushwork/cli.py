@@ -151,6 +151,8 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         device=args.device, max_pixels=args.max_pixels, progress=not args.quiet,
     )
+    for note in result.notes:
+        print(f"brushwork: note: {note}", file=sys.stderr)
     path = result.save(args.output)
     if result.interrupted:
         print(f"interrupted: wrote the best result so far to {path}", file=sys.stderr)

@@ -43,6 +43,7 @@ class StylizeResult:
         losses: loss per function evaluation.
         seconds: wall time of the optimisation.
         interrupted: True if stopped early (Ctrl-C); ``image`` is then the best so far.
+        notes: things the user should know that were handled (e.g. a mask resized to the content).
     """
 
     image: Image.Image
@@ -50,6 +51,7 @@ class StylizeResult:
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the image atomically, with the recipe in a PNG text chunk."""
@@ -218,11 +220,14 @@ def stylize(
             rgb = match_histograms(rgb, c_img.rgb).astype(np.float32)
         sw_, sh_ = fit_long_side(*s.size, max(out_w, out_h))
         s_ts.append(resize(to_tensor(rgb, dev), (sw_, sh_)))
+    notes: list[str] = []
     m_ts: list[torch.Tensor | None] = []
     for m in m_imgs:
         if m is None:
             m_ts.append(None)
             continue
+        if m.size != c_img.size:
+            notes.append(f"mask '{m.source}' is {m.size[0]}x{m.size[1]}, the content {cw}x{ch}: resized to fit")
         grey = m.rgb.mean(axis=2) if m.alpha is None else m.rgb.mean(axis=2) * m.alpha
         mt = torch.from_numpy(np.ascontiguousarray(grey))[None, None].to(dev, torch.float32)
         m_ts.append(torch.nn.functional.interpolate(mt, size=(out_h, out_w), mode="bilinear", align_corners=False).clamp(0, 1))
@@ -298,4 +303,4 @@ def stylize(
         "brushwork": __import__("brushwork").__version__,
     }
     return StylizeResult(image=image, params=params, losses=info["losses"], seconds=seconds,
-                         interrupted=info["interrupted"])
+                         interrupted=info["interrupted"], notes=notes)
