@@ -1,0 +1,181 @@
+"""Fetch image collections that ship inside Debian packages (and scikit-image).
+
+``fetch("mate-backgrounds")`` runs ``apt-get download`` (no root, no install), unpacks the ``.deb``
+with ``dpkg-deb -x``, copies the images that the source selects into
+``<data root>/<name>/images/`` and writes ``manifest.json`` (package, version, licence, file list)
+and the package's ``COPYRIGHT`` file beside them. The data root is ``$BRUSHWORK_DATA`` or
+``~/.cache/brushwork/data``. The collection appears atomically (built in a temporary folder, then
+renamed), so an interrupted fetch never leaves half a dataset; a second fetch is a no-op.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BrushworkError
+
+__all__ = ["DataSource", "SOURCES", "data_root", "fetch", "list_images", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A collection of images inside a Debian package.
+
+    Attributes:
+        name: the name ``brushwork data fetch`` takes.
+        package: Debian package (None for scikit-image's bundled samples).
+        patterns: ``fnmatch`` patterns on paths inside the package (``*`` also matches ``/``).
+        licence: the licence, as the package's copyright file states it (copied beside the data).
+        role: ``"content"`` (photos) or ``"style"`` (artwork, patterns).
+        description: one line for ``brushwork data list``.
+    """
+
+    name: str
+    package: str | None
+    patterns: tuple[str, ...]
+    licence: str
+    role: str
+    description: str
+
+
+SOURCES: dict[str, DataSource] = {
+    s.name: s
+    for s in [
+        DataSource("mate-backgrounds", "mate-backgrounds", ("usr/share/backgrounds/mate/*.jpg",
+                   "usr/share/backgrounds/mate/*.png"), "GPL-2+ (Debian copyright file)", "content",
+                   "MATE desktop photos and art, up to 4K (30 images)"),
+        DataSource("plasma-wallpapers", "plasma-workspace-wallpapers", ("usr/share/wallpapers/*.jpg",
+                   "usr/share/wallpapers/*.png"), "LGPL-3 / CC-BY-SA (per image, Debian copyright file)",
+                   "content", "KDE Plasma wallpapers, photos up to 5K"),
+        DataSource("opencv-samples", "opencv-doc", ("usr/share/doc/opencv-doc/examples/data/*.jpg",
+                   "usr/share/doc/opencv-doc/examples/data/*.png"), "BSD-3-Clause and others (Debian copyright file)",
+                   "content", "OpenCV's sample photos (includes starry_night.jpg)"),
+        DataSource("wesnoth-art", "wesnoth-1.16-data", ("usr/share/games/wesnoth/1.16/data/core/images/portraits/*.png",
+                   "usr/share/games/wesnoth/1.16/data/core/images/story/*.jpg"), "GPL-2+", "style",
+                   "Battle for Wesnoth painted portraits and story art"),
+        DataSource("krita-patterns", "krita-data", ("usr/share/krita/patterns/*.png", "usr/share/krita/patterns/*.jpg"),
+                   "GPL-3+ and others (Debian copyright file)", "style", "Krita's texture patterns"),
+        DataSource("gimp-patterns", "gimp-data", ("usr/share/gimp/2.0/patterns/*.png", "usr/share/gimp/2.0/patterns/*.jpg"),
+                   "GPL-3+ (Debian copyright file)", "style", "GIMP's texture patterns"),
+        DataSource("openclipart", "openclipart-png", ("usr/share/openclipart/png/*.png",), "Public domain",
+                   "style", "8,000 public-domain clip-art images in 22 categories"),
+        DataSource("skimage-samples", None, ("*.png", "*.jpg"), "CC0 / public domain (scikit-image data/README)",
+                   "content", "scikit-image's bundled sample photos (needs scikit-image installed)"),
+    ]
+}
+
+
+def data_root() -> Path:
+    """``$BRUSHWORK_DATA`` or ``~/.cache/brushwork/data``."""
+    env = os.environ.get("BRUSHWORK_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "brushwork" / "data"
+
+
+def list_images(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
+    """Image files under ``folder`` by extension, sorted (corrupt files are the reader's business)."""
+    root = Path(folder)
+    it = root.rglob("*") if recursive else root.glob("*")
+    return sorted(p for p in it if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _apt_download(package: str, workdir: Path) -> Path:
+    """``apt-get download PACKAGE`` into ``workdir``; returns the ``.deb``."""
+    if shutil.which("apt-get") is None:
+        raise BrushworkError(f"'apt-get' is not available: fetching '{package}' needs a Debian-based system")
+    proc = subprocess.run(["apt-get", "download", package], cwd=workdir, capture_output=True, text=True)
+    debs = sorted(workdir.glob("*.deb"))
+    if proc.returncode != 0 or not debs:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BrushworkError(f"could not download Debian package '{package}' ({last}): run 'apt-get update' first")
+    return debs[0]
+
+
+def _deb_version(deb: Path) -> str:
+    proc = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], capture_output=True, text=True)
+    return proc.stdout.strip() or "unknown"
+
+
+def _select(tree: Path, patterns: tuple[str, ...]) -> list[Path]:
+    files = []
+    for p in sorted(tree.rglob("*")):
+        rel = p.relative_to(tree).as_posix()
+        if p.is_file() and not p.is_symlink() and any(fnmatch.fnmatch(rel, pat) for pat in patterns):
+            files.append(p)
+    return files
+
+
+def fetch(
+    name: str,
+    *,
+    root: str | os.PathLike | None = None,
+    downloader: Callable[[str, Path], Path] = _apt_download,
+    force: bool = False,
+) -> Path:
+    """Fetch collection ``name`` and return its ``images/`` folder.
+
+    Args:
+        name: a key of :data:`SOURCES`.
+        root: where collections live (default :func:`data_root`).
+        downloader: ``(package, workdir) -> .deb path``; tests pass one that builds a local package.
+        force: fetch again even if the collection is already there.
+
+    Raises:
+        BrushworkError: unknown name, download or unpack failure, or no images found.
+    """
+    if name not in SOURCES:
+        raise BrushworkError(f"unknown dataset {name!r}: choose one of {', '.join(SOURCES)}")
+    src = SOURCES[name]
+    base = Path(root) if root is not None else data_root()
+    dest = base / name
+    if (dest / "manifest.json").is_file() and not force:
+        return dest / "images"
+    base.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=base, prefix=f".{name}.") as tmp_s:
+        tmp = Path(tmp_s)
+        build = tmp / name
+        (build / "images").mkdir(parents=True)
+        if src.package is None:
+            try:
+                import skimage
+            except ImportError:
+                raise BrushworkError("scikit-image is not installed: pip install scikit-image") from None
+            tree = Path(skimage.__file__).parent / "data"
+            version = skimage.__version__
+            copyright_file = tree / "README.txt"
+        else:
+            work = tmp / "download"
+            work.mkdir()
+            deb = downloader(src.package, work)
+            tree = tmp / "tree"
+            proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise BrushworkError(f"could not unpack '{deb.name}' ({proc.stderr.strip()}): fetch it again")
+            version = _deb_version(deb)
+            copyright_file = tree / "usr" / "share" / "doc" / src.package / "copyright"
+        files = _select(tree, src.patterns)
+        if not files:
+            raise BrushworkError(f"package for '{name}' holds no images matching {list(src.patterns)}")
+        names = []
+        for i, f in enumerate(files):
+            target = f"{i:05d}_{f.name}"
+            shutil.copyfile(f, build / "images" / target)
+            names.append({"file": target, "source": f.relative_to(tree).as_posix()})
+        if copyright_file.is_file():
+            shutil.copyfile(copyright_file, build / "COPYRIGHT")
+        manifest = {"name": name, "package": src.package, "version": version, "licence": src.licence,
+                    "role": src.role, "count": len(names), "files": names}
+        (build / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(build, dest)
+    return dest / "images"
