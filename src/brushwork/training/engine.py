@@ -1,0 +1,201 @@
+"""A generic trainer that knows nothing of the model it trains (in the spirit of minGPT's).
+
+A recipe gives it a module, an optimizer and a ``step_fn(batch) -> (loss, logs)``; the trainer owns
+the loop: device and precision (autocast, gradient scaling on CUDA fp16), gradient clipping,
+progress bar, a CSV log, checkpoints (``model.safetensors`` + ``config.json`` for the model and
+``trainer_state.pt`` for optimizer, scaler, step and RNG state) written atomically, resume,
+callbacks (sample grids, early stopping) and Ctrl-C, which saves a checkpoint before stopping.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..runtime import autocast, resolve_device
+
+__all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state"]
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Loop settings. ``out_dir`` receives checkpoints, ``log.csv`` and whatever callbacks write."""
+
+    out_dir: str
+    steps: int
+    device: str = "auto"
+    precision: str = "fp32"
+    grad_clip: float | None = 1.0
+    log_every: int = 10
+    checkpoint_every: int = 200
+    seed: int = 0
+    progress: bool = True
+
+
+class Callback:
+    """Hooks; return True from ``on_step_end`` to stop training (early stopping)."""
+
+    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> bool | None:
+        return None
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        return None
+
+
+def _atomic_save(write: Callable[[str], None], path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(str(tmp))
+    os.replace(tmp, path)
+
+
+def save_model(module: nn.Module, config: dict[str, Any], folder: str | os.PathLike) -> None:
+    """Write ``config.json`` + ``model.safetensors`` (atomically) into ``folder``."""
+    from safetensors.torch import save_file
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    _atomic_save(lambda p: save_file(state, p), out / "model.safetensors")
+    _atomic_save(lambda p: Path(p).write_text(json.dumps(config, indent=1, sort_keys=True)), out / "config.json")
+
+
+def load_model_state(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read ``model.safetensors`` and ``config.json`` from ``folder``."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    return load_file(str(folder / "model.safetensors")), json.loads((folder / "config.json").read_text())
+
+
+class Trainer:
+    """Runs ``step_fn`` over batches from ``batches`` for ``config.steps`` optimizer steps.
+
+    Args:
+        model: the trainable module (saved in checkpoints).
+        model_config: JSON-serialisable dict that rebuilds ``model`` (saved as config.json).
+        optimizer: over ``model``'s trainable parameters.
+        step_fn: ``batch -> (loss, logs)``; runs under autocast.
+        batches: an endless iterator of batches (already on the device).
+        config: loop settings.
+        callbacks: sample grids, early stopping...
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        model_config: dict[str, Any],
+        optimizer: torch.optim.Optimizer,
+        step_fn: Callable[[Any], tuple[torch.Tensor, dict[str, float]]],
+        batches: Iterator[Any],
+        config: TrainerConfig,
+        callbacks: list[Callback] | None = None,
+        extra_state: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.model_config = model_config
+        self.optimizer = optimizer
+        self.step_fn = step_fn
+        self.batches = batches
+        self.config = config
+        self.callbacks = callbacks or []
+        self.extra_state = extra_state or {}
+        self.device = resolve_device(config.device)
+        self.out = Path(config.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.step = 0
+        use_scaler = self.device.type == "cuda" and config.precision in ("fp16", "float16")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+        self.history: list[dict[str, float]] = []
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def save_checkpoint(self) -> Path:
+        ckpt = self.out / "checkpoint"
+        save_model(self.model, self.model_config, ckpt)
+        state = {"step": self.step, "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+                 "rng": torch.get_rng_state(), "trainer_config": asdict(self.config), "extra": self.extra_state}
+        _atomic_save(lambda p: torch.save(state, p), ckpt / "trainer_state.pt")
+        return ckpt
+
+    def resume(self) -> bool:
+        """Load ``out_dir/checkpoint`` if present; returns whether it did."""
+        ckpt = self.out / "checkpoint"
+        if not (ckpt / "trainer_state.pt").is_file():
+            return False
+        weights, _ = load_model_state(ckpt)
+        self.model.load_state_dict(weights)
+        state = torch.load(ckpt / "trainer_state.pt", map_location="cpu", weights_only=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"])
+        self.step = int(state["step"])
+        self.extra_state.update(state.get("extra", {}))
+        return True
+
+    # -- loop --------------------------------------------------------------------------------
+    def fit(self) -> list[dict[str, float]]:
+        cfg = self.config
+        bar = None
+        if cfg.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, unit="step", desc="train", disable=None)
+        log_path = self.out / "log.csv"
+        new_log = not log_path.exists() or self.step == 0
+        log_file = open(log_path, "w" if new_log else "a", newline="")
+        writer: csv.DictWriter | None = None
+        t0 = time.perf_counter()
+        stop = False
+        try:
+            self.model.train()
+            while self.step < cfg.steps and not stop:
+                batch = next(self.batches)
+                with autocast(self.device, cfg.precision):
+                    loss, logs = self.step_fn(batch)
+                if not math.isfinite(float(loss.detach())):
+                    raise FloatingPointError(f"loss became {float(loss)} at step {self.step}: lower the learning rate")
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                if cfg.grad_clip:
+                    self.scaler.unscale_(self.optimizer)
+                    nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.step += 1
+                logs = {"step": self.step, "loss": float(loss.detach()), **logs, "seconds": time.perf_counter() - t0}
+                self.history.append(logs)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    if writer is None:
+                        writer = csv.DictWriter(log_file, fieldnames=list(logs))
+                        if new_log:
+                            writer.writeheader()
+                    writer.writerow(logs)
+                    log_file.flush()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
+                for cb in self.callbacks:
+                    stop = bool(cb.on_step_end(self, self.step, logs)) or stop
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+        except KeyboardInterrupt:
+            self.save_checkpoint()
+            raise
+        finally:
+            log_file.close()
+            if bar is not None:
+                bar.close()
+        self.save_checkpoint()
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        self.model.eval()
+        return self.history
