@@ -79,3 +79,35 @@ def test_stylize_adain_api_and_cli(small_images, random_decoder_dir, tmp_path):
                str(random_decoder_dir), "--size", "80", "-q"])
     assert rc == 0 and Image.open(out).size == (80, 53)
     assert json.loads(Image.open(out).text["brushwork"])["method"] == "adain"
+
+
+def test_original_adain_files_load_with_their_keys(tmp_path, small_images):
+    """Synthetic state dicts with the published files' keys and shapes (the files themselves are
+    not redistributable here): vgg_normalised.pth holds the whole VGG-19 (53 modules), decoder.pth
+    the mirrored decoder."""
+    from brushwork.models.vgg_adain import VGGAdaINDecoder, VGGNormalisedEncoder
+    from brushwork.weights import load_encoder
+
+    torch.manual_seed(0)
+    enc = VGGNormalisedEncoder()
+    vgg_sd = {k.removeprefix("layers."): v for k, v in enc.state_dict().items()}
+    vgg_sd.update({"32.weight": torch.zeros(512, 512, 3, 3), "32.bias": torch.zeros(512)})  # past relu4_1
+    torch.save(vgg_sd, tmp_path / "vgg_normalised.pth")
+    dec = VGGAdaINDecoder()
+    torch.save(dec.state_dict(), tmp_path / "decoder.pth")
+    assert sorted({int(k.split(".")[0]) for k in dec.state_dict()}) == [1, 5, 8, 11, 14, 18, 21, 25, 28]
+    assert sorted({int(k.split(".")[0]) for k in vgg_sd})[:4] == [0, 2, 5, 9]
+
+    loaded = load_encoder("vgg19-adain", tmp_path / "vgg_normalised.pth")
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, ["relu4_1"])["relu4_1"], enc(x, ["relu4_1"])["relu4_1"])
+    d = load_decoder(tmp_path / "decoder.pth")
+    assert isinstance(d, VGGAdaINDecoder) and d.stride == 8
+    torch.save(Decoder().state_dict(), tmp_path / "wrong.pth")
+    with pytest.raises(WeightsError, match="original AdaIN decoder"):
+        load_decoder(tmp_path / "wrong.pth")
+    content, style = small_images
+    r = brushwork.stylize(content, style, method="adain", encoder="vgg19-adain",
+                          weights=tmp_path / "vgg_normalised.pth", decoder=tmp_path / "decoder.pth", size=64)
+    assert r.params["encoder"] == "vgg19-adain" and r.image.size == (64, 43)

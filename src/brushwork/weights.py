@@ -90,6 +90,9 @@ WEIGHTS: dict[str, WeightsSpec] = {
                     url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", licence="BSD-3-Clause"),
         WeightsSpec("vgg16", "vgg16-397923af.pth", "397923af",
                     url="https://download.pytorch.org/models/vgg16-397923af.pth", licence="BSD-3-Clause"),
+        # The original AdaIN release publishes no checksum: sha256 "" accepts any file whose keys
+        # and shapes match (checked on load).
+        WeightsSpec("vgg19-adain", "vgg_normalised.pth", "", licence="MIT (pytorch-AdaIN release)"),
         WeightsSpec("resnet50", "resnet50-0676ba61.pth", "0676ba61",
                     url="https://download.pytorch.org/models/resnet50-0676ba61.pth", licence="BSD-3-Clause"),
     ]
@@ -312,6 +315,17 @@ def load_decoder(
         if not trust:
             find_weights(name, file)
     cfg_path = file.parent / "config.json"
+    if not cfg_path.is_file() and file.suffix in (".pth", ".pt"):
+        # The original AdaIN release's decoder.pth: a bare state dict of the paper's decoder.
+        from .models.vgg_adain import VGGAdaINDecoder
+
+        vgg_dec = VGGAdaINDecoder()
+        state = load_state_dict(file, what="decoder weights")
+        try:
+            vgg_dec.load_state_dict(check_state_dict(vgg_dec, state, "original AdaIN decoder (decoder.pth)"))
+        except ValueError as exc:
+            raise WeightsError(f"'{file}': {exc}") from None
+        return vgg_dec.requires_grad_(False).eval().to(device)
     try:
         raw = json.loads(cfg_path.read_text())
         config = DecoderConfig.from_dict(raw.get("decoder", raw))

@@ -128,6 +128,12 @@ def _vgg(depth: int) -> Callable[[], FeatureEncoder]:
     return build
 
 
+def _vgg_adain() -> FeatureEncoder:
+    from .vgg_adain import VGGNormalisedEncoder
+
+    return VGGNormalisedEncoder()
+
+
 def _resnet50() -> FeatureEncoder:
     from .resnet import ResNet50Encoder
 
@@ -176,6 +182,14 @@ ENCODERS: dict[str, EncoderSpec] = {
             style_taps=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
             content_taps=("relu3_3",),
             description="VGG16 (torchvision format; --weights FILE or download when online)",
+        ),
+        EncoderSpec(
+            "vgg19-adain",
+            _vgg_adain,
+            weights="vgg19-adain",
+            style_taps=("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
+            content_taps=("relu4_1",),
+            description="the AdaIN paper's normalised VGG-19 (your vgg_normalised.pth via --weights)",
         ),
         EncoderSpec(
             "resnet50",
