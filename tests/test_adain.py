@@ -111,3 +111,33 @@ def test_original_adain_files_load_with_their_keys(tmp_path, small_images):
     r = brushwork.stylize(content, style, method="adain", encoder="vgg19-adain",
                           weights=tmp_path / "vgg_normalised.pth", decoder=tmp_path / "decoder.pth", size=64)
     assert r.params["encoder"] == "vgg19-adain" and r.image.size == (64, 43)
+
+
+def test_folder_batch_resumes_and_skips_corrupt(small_images, random_decoder_dir, tmp_path, capsys):
+    content, style = small_images
+    src = tmp_path / "photos"
+    (src / "sub").mkdir(parents=True)
+    Image.open(content).save(src / "a.png")
+    Image.open(content).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(src / "sub" / "b.jpg")
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    out = tmp_path / "out"
+    argv = ["stylize", str(src), str(style), str(content), "-o", str(out), "--method", "adain",
+            "--decoder", str(random_decoder_dir), "--size", "48", "--each-style", "-q"]
+    assert main(argv) == 0
+    io = capsys.readouterr()
+    assert "4 written, 0 already done, 1 unreadable and skipped" in io.out and "broken.jpg" in io.err
+    names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert names == ["a__content.png", "a__style.png", "sub/b__content.png", "sub/b__style.png"]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    assert main(argv) == 0
+    assert "0 written, 4 already done" in capsys.readouterr().out
+    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+
+
+def test_empty_folder_and_each_style_without_folder(tmp_path, small_images, capsys):
+    content, style = small_images
+    (tmp_path / "empty").mkdir()
+    assert main(["stylize", str(tmp_path / "empty"), str(style), "-o", str(tmp_path / "o")]) == 2
+    assert "holds no images" in capsys.readouterr().err
+    assert main(["stylize", str(content), str(style), "-o", str(tmp_path / "o.png"), "--each-style"]) == 2
+    assert "--each-style needs a CONTENT folder" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 
 from . import __version__
@@ -79,9 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Paint CONTENT in the style of STYLE (several styles are blended). "
         "Example: brushwork stylize photo.jpg painting.jpg -o out.png --strength 0.7",
     )
-    st.add_argument("content", nargs="?", metavar="CONTENT", help="the photo to paint")
+    st.add_argument("content", nargs="?", metavar="CONTENT", help="the photo to paint, or a folder of photos")
     st.add_argument("styles", nargs="*", metavar="STYLE", help="one or more style images")
-    st.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
+    st.add_argument("-o", "--output", required=True,
+                    help="output image (.png, .jpg, .webp, .tif); a folder when CONTENT is a folder")
+    st.add_argument("--each-style", action="store_true",
+                    help="with a CONTENT folder: one output per style instead of blending them")
     st.add_argument("--method", default="gatys", choices=["gatys", "adain"],
                     help="gatys: optimisation, slow, best quality (default); adain: one pass, fast")
     st.add_argument("--strength", "--alpha", type=_fraction, default=0.5, dest="strength",
@@ -171,22 +175,33 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     styles = positional + styles
     if not styles:
         raise BrushworkError("no STYLE image given: brushwork stylize CONTENT STYLE [STYLE ...] -o OUT")
-    check_output_path(args.output)  # fail before minutes of work, not after
     masks = None
     if args.masks:
         masks = [None if m == "-" else m for m in args.masks]
-
-    from .pipelines.stylize import stylize
-
-    result = stylize(
-        content, styles, method=args.method, strength=args.strength, style_weights=args.style_weights,
+    options = dict(
+        method=args.method, strength=args.strength, style_weights=args.style_weights,
         masks=masks, size=args.size, preserve_color=args.preserve_color, init=args.init, seed=args.seed,
         encoder=args.encoder, weights=args.weights, allow_download=args.download,
         trust_weights=args.trust_weights, steps=args.steps, scales=args.scales, optimizer=args.optimizer,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         decoder=args.decoder, tile=args.tile, device=args.device, max_pixels=args.max_pixels,
-        progress=not args.quiet,
     )
+    if Path(content).is_dir():
+        from .pipelines.batch import stylize_folder
+
+        report = stylize_folder(content, styles, args.output, each_style=args.each_style,
+                                progress=not args.quiet, **options)
+        for f, msg in report.failed:
+            print(f"brushwork: note: skipped {msg}", file=sys.stderr)
+        print(f"{args.output}: {report.summary()}")
+        return 0
+    if args.each_style:
+        raise BrushworkError("--each-style needs a CONTENT folder; for one image, run once per style")
+    check_output_path(args.output)  # fail before minutes of work, not after
+
+    from .pipelines.stylize import stylize
+
+    result = stylize(content, styles, progress=not args.quiet, **options)
     for note in result.notes:
         print(f"brushwork: note: {note}", file=sys.stderr)
     path = result.save(args.output)

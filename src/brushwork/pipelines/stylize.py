@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -68,6 +69,21 @@ class StylizeResult:
             info = PngInfo()
             info.add_itxt("brushwork", json.dumps(self.params, sort_keys=True))
         return save_image(self.image, path, pnginfo=info)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_encoder(name: str, weights: str | None, device: Any, allow_download: bool, trust: bool):
+    # Folders of images call stylize() once per file: load each model once, not once per image.
+    from ..weights import load_encoder
+
+    return load_encoder(name, weights, device=device, allow_download=allow_download, trust_weights=trust)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_decoder(source: str | None, device: Any):
+    from ..weights import load_decoder
+
+    return load_decoder(source, device=device)
 
 
 def _as_list(x: Any) -> list:
@@ -158,7 +174,7 @@ def stylize(
     from ..imaging.io import from_tensor, to_tensor
     from ..imaging.resize import fit_long_side, resize
     from ..models.encoders import ENCODERS
-    from ..weights import load_encoder, sha256_file
+    from ..weights import sha256_file
     from .gatys import gatys_config_for, optimize, with_overrides
 
     if tile is not None and (not isinstance(tile, int) or tile < 64):
@@ -215,20 +231,18 @@ def stylize(
         )
     if method == "adain":
         from ..models.adain import AdaINNet
-        from ..weights import load_decoder
-
-        dec = load_decoder(decoder, device=dev)
+        dec = _cached_decoder(None if decoder is None else str(decoder), dev)
         if encoder != dec.config.encoder and encoder != "efficientnet-lite0":
             raise BrushworkError(
                 f"this decoder was trained on {dec.config.encoder} features, not {encoder}: drop --encoder "
                 "or give a --decoder trained for that encoder"
             )
         encoder = dec.config.encoder
-        net = AdaINNet(load_encoder(encoder, weights, device=dev, allow_download=allow_download,
-                                    trust_weights=trust_weights), dec)
+        net = AdaINNet(_cached_encoder(encoder, None if weights is None else str(weights), dev,
+                                       allow_download, trust_weights), dec)
         style_side = min(max(out_w, out_h), ADAIN_STYLE_MAX_SIDE)
     else:
-        net = load_encoder(encoder, weights, device=dev, allow_download=allow_download, trust_weights=trust_weights)
+        net = _cached_encoder(encoder, None if weights is None else str(weights), dev, allow_download, trust_weights)
         spec = ENCODERS[encoder]
         config = with_overrides(
             gatys_config_for(encoder, spec.style_taps, spec.content_taps),
