@@ -51,3 +51,15 @@ def lite0():
     from brushwork.weights import load_encoder
 
     return load_encoder("efficientnet-lite0")
+
+
+@pytest.fixture(scope="session")
+def random_decoder_dir(tmp_path_factory):
+    """A saved AdaIN decoder with seeded random weights (for plumbing, not for looks)."""
+    from brushwork.models.adain import Decoder, DecoderConfig
+    from brushwork.training.engine import save_model
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("dec")
+    save_model(Decoder(), {"decoder": DecoderConfig().to_dict()}, folder)
+    return folder

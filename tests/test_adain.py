@@ -17,14 +17,6 @@ from brushwork.weights import load_decoder
 
 
 @pytest.fixture(scope="module")
-def random_decoder_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("dec")
-    save_model(Decoder(), {"decoder": DecoderConfig().to_dict()}, folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def net(lite0, random_decoder_dir):
     return AdaINNet(lite0, load_decoder(random_decoder_dir))
 

