@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -32,11 +31,11 @@ import torch
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from common import load_resized, update_benchmarks_md  # noqa: E402
 from metrics import Judge  # noqa: E402
 from textbook_gatys import textbook_gatys  # noqa: E402
 
-from brushwork.imaging.io import read_image, to_tensor  # noqa: E402
-from brushwork.imaging.resize import fit_long_side, resize  # noqa: E402
+from brushwork.imaging.resize import resize  # noqa: E402
 from brushwork.models.adain import AdaINNet  # noqa: E402
 from brushwork.models.encoders import ENCODERS  # noqa: E402
 from brushwork.models.vgg_adain import VGGAdaINDecoder, VGGNormalisedEncoder  # noqa: E402
@@ -44,10 +43,6 @@ from brushwork.pipelines.adain import adain_transfer  # noqa: E402
 from brushwork.pipelines.stylize import sample_path  # noqa: E402
 from brushwork.weights import load_decoder, load_encoder  # noqa: E402
 
-
-def _load(src, size):
-    x = to_tensor(read_image(src).rgb)
-    return resize(x, fit_long_side(x.shape[-1], x.shape[-2], size))
 
 
 def _time(fn, repeats: int) -> float:
@@ -65,9 +60,9 @@ def speed(repeats: int) -> dict[str, float]:
     ours = AdaINNet(load_encoder("efficientnet-lite0"), load_decoder())
     torch.manual_seed(0)
     orig = AdaINNet(VGGNormalisedEncoder().eval(), VGGAdaINDecoder().eval())
-    c = _load(sample_path("coffee.jpg"), 512)  # 512 x 341
+    c = load_resized(sample_path("coffee.jpg"), 512)  # 512 x 341
     c = resize(c, (512, 512))
-    s = _load(sample_path("starry_night.jpg"), 512)
+    s = load_resized(sample_path("starry_night.jpg"), 512)
     t_ours = _time(lambda: ours(c, s), repeats)
     t_orig = _time(lambda: orig(c, s), repeats)
     params = sum(p.numel() for p in ours.decoder.parameters())
@@ -84,7 +79,7 @@ def quality(size: int):
     rows = []
     for name, cp in (("chelsea", sample_path("chelsea.jpg")), ("coffee", sample_path("coffee.jpg")),
                      ("astronaut", data.astronaut())):
-        c, s = _load(cp, size), _load(sample_path("starry_night.jpg"), size)
+        c, s = load_resized(cp, size), load_resized(sample_path("starry_night.jpg"), size)
         base = textbook_gatys(enc, c, s, spec.style_taps, spec.content_taps)
         with torch.no_grad():
             ours = adain_transfer(net, c, [s], alpha=1.0, tile=None)
@@ -101,7 +96,7 @@ def reconstruction(size: int) -> list[tuple[str, float]]:
     out = []
     for name in ("chelsea", "coffee", "astronaut", "rocket", "immunohistochemistry", "motorcycle_left"):
         arr = getattr(data, name)() if name != "motorcycle_left" else data.stereo_motorcycle()[0]
-        c = _load(arr, size)
+        c = load_resized(arr, size)
         y = adain_transfer(net, c, [c], alpha=0.0, tile=None)
         mse = float((y - c).pow(2).mean())
         out.append((name, 10 * np.log10(1.0 / mse)))
@@ -161,12 +156,6 @@ def write(sp, rows, recon, mem) -> str:
     return "\n".join(lines)
 
 
-def update(section: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text()
-    pat = re.compile(r"<!-- adain-benchmark:start -->.*<!-- adain-benchmark:end -->", re.S)
-    text = pat.sub(section, text) if pat.search(text) else text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
 
 
 def main(argv=None) -> None:
@@ -182,7 +171,7 @@ def main(argv=None) -> None:
     rows = quality(args.size)
     mem = None if args.skip_memory else memory_4096()
     section = write(sp, rows, recon, mem)
-    update(section)
+    update_benchmarks_md("adain-benchmark", section)
     print(section)
 
 

@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -28,10 +27,11 @@ import torch
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from common import load_resized, update_benchmarks_md  # noqa: E402
 from metrics import Judge  # noqa: E402
 from textbook_gatys import textbook_gatys  # noqa: E402
 
-from brushwork.imaging.io import from_tensor, read_image, save_image, to_tensor  # noqa: E402
+from brushwork.imaging.io import from_tensor, save_image  # noqa: E402
 from brushwork.imaging.resize import fit_long_side, resize  # noqa: E402
 from brushwork.models.encoders import ENCODERS  # noqa: E402
 from brushwork.pipelines.gatys import GATYS_PRESETS, optimize  # noqa: E402
@@ -52,10 +52,6 @@ def _pairs():
     ]
 
 
-def _load(src, size):
-    x = to_tensor(read_image(src).rgb)
-    return resize(x, fit_long_side(x.shape[-1], x.shape[-2], size))
-
 
 def quality(size: int, strength: float):
     enc = load_encoder(ENCODER)
@@ -63,7 +59,7 @@ def quality(size: int, strength: float):
     judge = Judge("efficientnet-lite1")
     rows, sheet = [], []
     for name, cp, sp in _pairs():
-        c, s = _load(cp, size), _load(sp, size)
+        c, s = load_resized(cp, size), load_resized(sp, size)
         t = time.perf_counter()
         base = textbook_gatys(enc, c, s, spec.style_taps, spec.content_taps)
         t_base = time.perf_counter() - t
@@ -151,12 +147,6 @@ def write_markdown(rows, size, strength, mem) -> str:
     return "\n".join(lines)
 
 
-def update_benchmarks_md(section: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nMeasured side by side; never part of the test suite.\n"
-    pattern = re.compile(r"<!-- gatys-benchmark:start -->.*<!-- gatys-benchmark:end -->", re.S)
-    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
 
 
 def main(argv=None) -> None:
@@ -175,7 +165,7 @@ def main(argv=None) -> None:
         mem = (gib, secs, args.memory_size)
         print(f"peak memory at {args.memory_size}px: {gib:.2f} GiB in {secs:.0f}s")
     section = write_markdown(rows, args.size, args.strength, mem)
-    update_benchmarks_md(section)
+    update_benchmarks_md("gatys-benchmark", section)
     print(section)
 
 
