@@ -18,12 +18,12 @@ def _quiet_torch():
     yield
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def content_path() -> Path:
     return sample_path("content")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def style_path() -> Path:
     return sample_path("style")
 

@@ -9,17 +9,7 @@ from brushwork.cli import main
 from brushwork.models.adain import AdaINNet
 from brushwork.pipelines.video import read_frames, stylize_frames
 from brushwork.weights import load_decoder
-
-
-def pan_frames(path, n=8, width=96, height=64, step=2, noise=0.0, seed=0):
-    """A slow pan across the bundled photo (``step`` px per frame), optional sensor noise."""
-    im = np.asarray(Image.open(path).convert("RGB").resize((width + n * step, height)), np.float32) / 255
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        f = im[:, i * step:i * step + width] + rng.normal(0, noise, (height, width, 3))
-        out.append(torch.from_numpy(np.clip(f, 0, 1).astype(np.float32)).permute(2, 0, 1)[None])
-    return out
+from helpers import pan_frames
 
 
 def test_video_file_and_frame_folder_round_trip(small_images, tmp_path, random_decoder_dir):

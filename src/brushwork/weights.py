@@ -93,6 +93,10 @@ WEIGHTS: dict[str, WeightsSpec] = {
         # The original AdaIN release publishes no checksum: sha256 "" accepts any file whose keys
         # and shapes match (checked on load).
         WeightsSpec("vgg19-adain", "vgg_normalised.pth", "", licence="MIT (pytorch-AdaIN release)"),
+        # The AdaIN decoder shipped with brushwork (training recipe and data: its MANIFEST.json).
+        WeightsSpec("adain-lite0", "model.safetensors",
+                    "31b34c869ca335f1ea904b072c7a667ac3204f63ef82d1de0bca450ba80cc6d2",
+                    bundled="data/models/adain-lite0/model.safetensors", licence="Apache-2.0"),
         WeightsSpec("resnet50", "resnet50-0676ba61.pth", "0676ba61",
                     url="https://download.pytorch.org/models/resnet50-0676ba61.pth", licence="BSD-3-Clause"),
     ]
