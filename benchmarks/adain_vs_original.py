@@ -31,7 +31,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from common import load_resized, update_benchmarks_md  # noqa: E402
+from common import load_resized, quality_ratio_lines, update_benchmarks_md  # noqa: E402
 from metrics import Judge  # noqa: E402
 from textbook_gatys import textbook_gatys  # noqa: E402
 
@@ -117,9 +117,6 @@ def memory_4096() -> tuple[float, float]:
 
 
 def write(sp, rows, recon, mem) -> str:
-    def mean(key, side):
-        return float(np.mean([r[side][key] for r in rows]))
-
     lines = [
         "<!-- adain-benchmark:start -->",
         "## AdaIN: brushwork's default model vs the original AdaIN network",
@@ -138,12 +135,7 @@ def write(sp, rows, recon, mem) -> str:
         "",
         "| mean over pairs | textbook Gatys | brushwork AdaIN | ratio | target |",
         "|---|---|---|---|---|",
-        f"| style distance | {mean('style', 'base'):.4f} | {mean('style', 'ours'):.4f} | "
-        f"{mean('style', 'ours') / mean('style', 'base'):.2f} | <= 1.00 |",
-        f"| content distance | {mean('content', 'base'):.4f} | {mean('content', 'ours'):.4f} | "
-        f"{mean('content', 'ours') / mean('content', 'base'):.2f} | <= 1.00 |",
-        f"| high-frequency energy | {mean('hf', 'base'):.5f} | {mean('hf', 'ours'):.5f} | "
-        f"{mean('hf', 'ours') / mean('hf', 'base'):.2f} | |",
+        *quality_ratio_lines(rows, {"style": "<= 1.00", "content": "<= 1.00"}),
         "",
         "Decoder reconstruction at strength 0 (PSNR, 512 px, scikit-image photos held out of training): "
         + ", ".join(f"{n} {p:.1f} dB" for n, p in recon)
@@ -154,8 +146,6 @@ def write(sp, rows, recon, mem) -> str:
                   f"**{mem[0]:.2f} GiB** (target < 4 GB), {mem[1]:.0f} s."]
     lines += ["", "GPU figures (benchmarks/adain_gpu.py): not yet measured.", "<!-- adain-benchmark:end -->"]
     return "\n".join(lines)
-
-
 
 
 def main(argv=None) -> None:

@@ -26,3 +26,21 @@ def update_benchmarks_md(name: str, section: str) -> None:
     pattern = re.compile(rf"<!-- {name}:start -->.*<!-- {name}:end -->", re.S)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
     path.write_text(text)
+
+
+def quality_ratio_lines(rows: list[dict], targets: dict[str, str]) -> list[str]:
+    """Table rows "| measure | baseline mean | ours mean | ratio | target |" for the Lite1 measures.
+
+    ``rows`` hold ``{"base": {...}, "ours": {...}}`` judge results; ``targets`` maps each of
+    ``style``, ``content``, ``hf`` to its target text.
+    """
+    import numpy as np
+
+    labels = {"style": ("style distance", ".4f"), "content": ("content distance", ".4f"),
+              "hf": ("high-frequency energy", ".5f")}
+    out = []
+    for key, (label, fmt) in labels.items():
+        b = float(np.mean([r["base"][key] for r in rows]))
+        o = float(np.mean([r["ours"][key] for r in rows]))
+        out.append(f"| {label} | {b:{fmt}} | {o:{fmt}} | {o / b:.2f} | {targets.get(key, '')} |")
+    return out

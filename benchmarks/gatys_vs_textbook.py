@@ -27,7 +27,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from common import load_resized, update_benchmarks_md  # noqa: E402
+from common import load_resized, quality_ratio_lines, update_benchmarks_md  # noqa: E402
 from metrics import Judge  # noqa: E402
 from textbook_gatys import textbook_gatys  # noqa: E402
 
@@ -103,9 +103,6 @@ def peak_memory(size: int) -> tuple[float, float]:
 
 
 def write_markdown(rows, size, strength, mem) -> str:
-    def mean(key, side):
-        return float(np.mean([r[side][key] for r in rows]))
-
     t_b = float(np.mean([r["t_base"] for r in rows]))
     t_o = float(np.mean([r["t_ours"] for r in rows]))
     lines = [
@@ -128,12 +125,7 @@ def write_markdown(rows, size, strength, mem) -> str:
         "",
         "| mean over pairs | textbook | brushwork | brushwork / textbook | target |",
         "|---|---|---|---|---|",
-        f"| style distance | {mean('style', 'base'):.4f} | {mean('style', 'ours'):.4f} | "
-        f"{mean('style', 'ours') / mean('style', 'base'):.2f} | <= 1.00 |",
-        f"| content distance | {mean('content', 'base'):.4f} | {mean('content', 'ours'):.4f} | "
-        f"{mean('content', 'ours') / mean('content', 'base'):.2f} | <= 1.00 |",
-        f"| high-frequency energy | {mean('hf', 'base'):.5f} | {mean('hf', 'ours'):.5f} | "
-        f"{mean('hf', 'ours') / mean('hf', 'base'):.2f} | <= 0.70 |",
+        *quality_ratio_lines(rows, {"style": "<= 1.00", "content": "<= 1.00", "hf": "<= 0.70"}),
         f"| wall time (s) | {t_b:.1f} | {t_o:.1f} | {t_o / t_b:.2f} | <= 0.33 |",
     ]
     if mem is not None:
@@ -145,8 +137,6 @@ def write_markdown(rows, size, strength, mem) -> str:
               "[docs/images/gatys_contact_sheet.jpg](docs/images/gatys_contact_sheet.jpg)",
               "<!-- gatys-benchmark:end -->"]
     return "\n".join(lines)
-
-
 
 
 def main(argv=None) -> None:
