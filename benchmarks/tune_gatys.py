@@ -31,7 +31,7 @@ B1DW = ("stem", "block1.dw", "block3.expand", "block5.expand", "block8.expand")
 
 # Round 1 varied one thing at a time around the untuned start (expand taps, no TV, 100+100 evals,
 # style weight 10); round 2 refined around the best of round 1 (TV 1) for speed and style match.
-START = replace(BASE, tv_weight=0.0, style_weight=10.0, steps=100, coarse_steps=100, scales=2)
+START = replace(BASE, tv_weight=0.0, range_weight=0.0, style_weight=10.0, steps=100, coarse_steps=100, scales=2)
 # The chosen preset is round 7's "range100-tv3-sw50-3scales-80+80+40".
 ROUNDS = {
     1: {

@@ -286,20 +286,31 @@ def load_encoder(
     return encoder.to(device)
 
 
+def _load_checked(module, file: Path, model_name: str):
+    """Load ``file`` into ``module`` with its keys and shapes checked; freeze it for inference."""
+    from .models.encoders import check_state_dict
+
+    state = load_state_dict(file, what="decoder weights")
+    try:
+        module.load_state_dict(check_state_dict(module, state, model_name))
+    except ValueError as exc:
+        raise WeightsError(f"'{file}': {exc}") from None
+    return module.requires_grad_(False).eval()
+
+
 def load_decoder(
     source: str | os.PathLike | None = None,
     *,
     name: str = "adain-lite0",
     device: torch.device | str = "cpu",
-    trust: bool = True,
 ):
     """Load an AdaIN decoder saved as a folder (``config.json`` + ``model.safetensors``).
 
     Args:
-        source: a saved folder, or its ``model.safetensors``; None takes the weights entry ``name``
-            (the decoder shipped with brushwork).
-        trust: a user's own folder is loaded without a published checksum (its config and
-            layout are still checked); the shipped decoder is always checked.
+        source: a saved folder, its ``model.safetensors``, or the original AdaIN release's
+            ``decoder.pth``; None takes the weights entry ``name`` (the decoder shipped with
+            brushwork, sha256-checked). A user's own files have no published checksum: their config
+            and layout are checked instead.
 
     Raises:
         WeightsError: missing, corrupt, or not a decoder of the architecture its config names.
@@ -307,7 +318,6 @@ def load_decoder(
     import json
 
     from .models.adain import Decoder, DecoderConfig
-    from .models.encoders import check_state_dict
 
     if source is None:
         file = find_weights(name)
@@ -316,20 +326,12 @@ def load_decoder(
         file = p / "model.safetensors" if p.is_dir() else p
         if not file.is_file():
             raise WeightsError(f"decoder '{p}' not found: give a folder with config.json and model.safetensors")
-        if not trust:
-            find_weights(name, file)
     cfg_path = file.parent / "config.json"
     if not cfg_path.is_file() and file.suffix in (".pth", ".pt"):
         # The original AdaIN release's decoder.pth: a bare state dict of the paper's decoder.
         from .models.vgg_adain import VGGAdaINDecoder
 
-        vgg_dec = VGGAdaINDecoder()
-        state = load_state_dict(file, what="decoder weights")
-        try:
-            vgg_dec.load_state_dict(check_state_dict(vgg_dec, state, "original AdaIN decoder (decoder.pth)"))
-        except ValueError as exc:
-            raise WeightsError(f"'{file}': {exc}") from None
-        return vgg_dec.requires_grad_(False).eval().to(device)
+        return _load_checked(VGGAdaINDecoder(), file, "original AdaIN decoder (decoder.pth)").to(device)
     try:
         raw = json.loads(cfg_path.read_text())
         config = DecoderConfig.from_dict(raw.get("decoder", raw))
@@ -338,10 +340,4 @@ def load_decoder(
             f"decoder config '{cfg_path}' is missing or invalid ({type(exc).__name__}): a saved decoder folder "
             "has config.json beside model.safetensors"
         ) from None
-    decoder = Decoder(config)
-    state = load_state_dict(file, what="decoder weights")
-    try:
-        decoder.load_state_dict(check_state_dict(decoder, state, f"AdaIN decoder for {config.encoder}:{config.tap}"))
-    except ValueError as exc:
-        raise WeightsError(f"'{file}': {exc}") from None
-    return decoder.requires_grad_(False).eval().to(device)
+    return _load_checked(Decoder(config), file, f"AdaIN decoder for {config.encoder}:{config.tap}").to(device)

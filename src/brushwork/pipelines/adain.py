@@ -111,11 +111,11 @@ def adain_transfer(
             over video frames); by default computed here, the content's over the whole image.
     """
     n = len(styles)
-    weights = list(style_weights) if style_weights is not None else [1.0] * n
-    total = sum(weights)
-    weights = [w / total for w in weights]
-    if masks is not None:
-        weights = [1.0] * n if style_weights is None else weights
+    if style_weights is None:
+        # With masks each style owns its region outright; without, equal shares everywhere.
+        weights = [1.0] * n if masks is not None else [1.0 / n] * n
+    else:
+        weights = [w / sum(style_weights) for w in style_weights]
     stride = net.decoder.stride
     x, h, w = _pad_to_multiple(content, stride)
     if masks is not None:

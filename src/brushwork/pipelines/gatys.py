@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from ..functional import gram_matrix
+from ..functional import gram_matrix, mean_std
 from ..imaging.resize import fit_long_side, resize
 from ..losses import content_loss, gram_loss, mean_std_loss, total_variation
 from ..models.encoders import FeatureEncoder
@@ -51,7 +51,8 @@ class GatysConfig:
         steps: function evaluations at the finest scale (L-BFGS) or Adam steps.
         coarse_steps: evaluations at each coarser scale.
         scales: number of scales (1 = single scale); each coarser one is half the size.
-        lr: step size (Adam) or initial step (L-BFGS, 1.0 with strong-Wolfe line search).
+        lr: step size (Adam) or initial step (L-BFGS); None takes 1.0 for L-BFGS (with the strong-Wolfe
+            line search) and 0.02 for Adam.
         history_size: L-BFGS memory (the most); each entry holds two image-sized vectors, so for
             large images it is lowered to keep them within ``history_bytes`` (at least 5).
         history_bytes: memory budget of the L-BFGS history.
@@ -70,7 +71,7 @@ class GatysConfig:
     steps: int = 40
     coarse_steps: int = 80
     scales: int = 3
-    lr: float = 1.0
+    lr: float | None = None
     history_size: int = 20
     history_bytes: int = 256 * 2**20
 
@@ -83,21 +84,15 @@ class GatysConfig:
             raise ValueError(f"optimizer must be lbfgs or adam, got {self.optimizer!r}")
 
 
-#: Tuned defaults per encoder (how they were chosen: docs/style-transfer.md). Encoders without a
-#: preset (VGG, ResNet: no weights offline to tune with) use their registry taps with equal weights
-#: and the same loss weights and schedule, which the relative losses make a reasonable start.
+#: Taps per encoder. The loss weights and schedule are GatysConfig's defaults, tuned on Lite0 (how:
+#: docs/style-transfer.md). Encoders without a preset (VGG, ResNet: no weights offline to tune with)
+#: use their registry taps with equal weights and the same defaults, which the relative losses make a
+#: reasonable start.
 GATYS_PRESETS: dict[str, GatysConfig] = {
     "efficientnet-lite0": GatysConfig(
         style_taps=("stem", "block1.expand", "block3.expand", "block5.expand", "block8.expand"),
         style_tap_weights=(1.0, 1.0, 1.0, 1.0, 1.0),
         content_taps=("block8.expand",),
-        content_weight=1.0,
-        style_weight=50.0,
-        tv_weight=3.0,
-        range_weight=100.0,
-        steps=40,
-        coarse_steps=80,
-        scales=3,
     ),
 }
 
@@ -132,9 +127,8 @@ def _style_targets(
     with torch.no_grad():
         feats = encoder(style, taps)
     grams = {t: gram_matrix(f) for t, f in feats.items()}
-    means = {t: f.mean(dim=(2, 3), keepdim=True) for t, f in feats.items()}
-    stds = {t: (f.var(dim=(2, 3), keepdim=True, correction=0) + 1e-5).sqrt() for t, f in feats.items()}
-    return grams, means, stds
+    stats = {t: mean_std(f) for t, f in feats.items()}
+    return grams, {t: m for t, (m, _) in stats.items()}, {t: sd for t, (_, sd) in stats.items()}
 
 
 def _scale_sizes(width: int, height: int, scales: int, min_side: int = 64) -> list[tuple[int, int]]:
@@ -210,7 +204,6 @@ def optimize(
     interrupted = False
     t0 = time.perf_counter()
     x = None
-    best = content.detach().clone()
 
     for (w, h), steps in zip(sizes, steps_per_scale):
         c = resize(content, (w, h))
@@ -283,11 +276,11 @@ def optimize(
             # At 2048 px one history entry is ~67 MB; 20 of them were a quarter of the peak memory.
             history = min(config.history_size, max(5, config.history_bytes // (2 * x.numel() * x.element_size())))
             opt = torch.optim.LBFGS(
-                [x], lr=config.lr, max_iter=steps, max_eval=steps, history_size=history,
+                [x], lr=1.0 if config.lr is None else config.lr, max_iter=steps, max_eval=steps, history_size=history,
                 tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe",
             )
         else:
-            opt = torch.optim.Adam([x], lr=config.lr)
+            opt = torch.optim.Adam([x], lr=0.02 if config.lr is None else config.lr)
         try:
             if config.optimizer == "lbfgs":
                 # One call runs up to `steps` evaluations; repeat if the line search ended it early.
@@ -307,7 +300,7 @@ def optimize(
         # Skip the remaining evaluations' share in the progress count if the optimiser converged.
         done += steps - evals
 
-    out = resize(best, (width, height)) if best.shape[-2:] != (height, width) else best
+    out = resize(best, (width, height))
     info = {
         "losses": losses,
         "evaluations": len(losses),

@@ -229,8 +229,10 @@ def stylize(
         raise BrushworkError(
             f"output {out_w}x{out_h} exceeds --max-pixels {max_pixels}: lower --size or raise --max-pixels"
         )
+    weights_key = None if weights is None else str(weights)  # hashable, for the model cache
     if method == "adain":
         from ..models.adain import AdaINNet
+
         dec = _cached_decoder(None if decoder is None else str(decoder), dev)
         if encoder != dec.config.encoder and encoder != "efficientnet-lite0":
             raise BrushworkError(
@@ -238,19 +240,16 @@ def stylize(
                 "or give a --decoder trained for that encoder"
             )
         encoder = dec.config.encoder
-        net = AdaINNet(_cached_encoder(encoder, None if weights is None else str(weights), dev,
-                                       allow_download, trust_weights), dec)
+        net = AdaINNet(_cached_encoder(encoder, weights_key, dev, allow_download, trust_weights), dec)
         style_side = min(max(out_w, out_h), ADAIN_STYLE_MAX_SIDE)
     else:
-        net = _cached_encoder(encoder, None if weights is None else str(weights), dev, allow_download, trust_weights)
+        net = _cached_encoder(encoder, weights_key, dev, allow_download, trust_weights)
         spec = ENCODERS[encoder]
         config = with_overrides(
             gatys_config_for(encoder, spec.style_taps, spec.content_taps),
             steps=steps, scales=scales, optimizer=optimizer, content_weight=content_weight,
             style_weight=style_weight, tv_weight=tv_weight,
         )
-        if config.optimizer == "adam" and optimizer == "adam" and config.lr == 1.0:
-            config = with_overrides(config, lr=0.02)
         style_side = max(out_w, out_h)
 
     c_t = resize(to_tensor(c_img.rgb, dev), (out_w, out_h))
