@@ -69,17 +69,33 @@ def speed(repeats: int) -> dict[str, float]:
     return {"ours": t_ours, "original": t_orig, "decoder_params": params}
 
 
-def quality(size: int):
+RECON_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "immunohistochemistry", "motorcycle_left")
+
+
+def quality_pairs(size: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """The Gatys benchmark's pairs: (name, content, style) at ``size``."""
     from skimage import data
 
+    style = load_resized(sample_path("starry_night.jpg"), size)
+    return [(name, load_resized(cp, size), style)
+            for name, cp in (("chelsea", sample_path("chelsea.jpg")), ("coffee", sample_path("coffee.jpg")),
+                             ("astronaut", data.astronaut()))]
+
+
+def recon_image(name: str, size: int) -> torch.Tensor:
+    """A scikit-image photo held out of decoder training, at ``size``."""
+    from skimage import data
+
+    return load_resized(getattr(data, name)() if name != "motorcycle_left" else data.stereo_motorcycle()[0], size)
+
+
+def quality(size: int):
     enc = load_encoder("efficientnet-lite0")
     net = AdaINNet(enc, load_decoder())
     spec = ENCODERS["efficientnet-lite0"]
     judge = Judge("efficientnet-lite1")
     rows = []
-    for name, cp in (("chelsea", sample_path("chelsea.jpg")), ("coffee", sample_path("coffee.jpg")),
-                     ("astronaut", data.astronaut())):
-        c, s = load_resized(cp, size), load_resized(sample_path("starry_night.jpg"), size)
+    for name, c, s in quality_pairs(size):
         base = textbook_gatys(enc, c, s, spec.style_taps, spec.content_taps)
         with torch.no_grad():
             ours = adain_transfer(net, c, [s], alpha=1.0, tile=None)
@@ -90,13 +106,10 @@ def quality(size: int):
 
 @torch.no_grad()
 def reconstruction(size: int) -> list[tuple[str, float]]:
-    from skimage import data
-
     net = AdaINNet(load_encoder("efficientnet-lite0"), load_decoder())
     out = []
-    for name in ("chelsea", "coffee", "astronaut", "rocket", "immunohistochemistry", "motorcycle_left"):
-        arr = getattr(data, name)() if name != "motorcycle_left" else data.stereo_motorcycle()[0]
-        c = load_resized(arr, size)
+    for name in RECON_PHOTOS:
+        c = recon_image(name, size)
         y = adain_transfer(net, c, [c], alpha=0.0, tile=None)
         mse = float((y - c).pow(2).mean())
         out.append((name, 10 * np.log10(1.0 / mse)))

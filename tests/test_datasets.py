@@ -16,12 +16,19 @@ from brushwork.errors import BrushworkError
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
 
 
+def build_deb(root: Path, package: str, version: str, out_dir: Path) -> Path:
+    """``dpkg-deb --build`` the tree ``root`` (files already in place) as ``package``."""
+    (root / "DEBIAN").mkdir(parents=True, exist_ok=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {package}\nVersion: {version}\nArchitecture: all\nMaintainer: t <t@t>\nDescription: test\n")
+    deb = out_dir / f"{package}_{version}_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
+    return deb
+
+
 @pytest.fixture
 def fake_deb(tmp_path: Path) -> Path:
     root = tmp_path / "pkg"
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(
-        "Package: mate-backgrounds\nVersion: 9.9-1\nArchitecture: all\nMaintainer: t <t@t>\nDescription: test\n")
     imgs = root / "usr/share/backgrounds/mate/nature"
     imgs.mkdir(parents=True)
     for i in range(3):
@@ -30,9 +37,7 @@ def fake_deb(tmp_path: Path) -> Path:
     doc = root / "usr/share/doc/mate-backgrounds"
     doc.mkdir(parents=True)
     (doc / "copyright").write_text("Licence: GPL-2+\n")
-    deb = tmp_path / "mate-backgrounds_9.9-1_all.deb"
-    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
-    return deb
+    return build_deb(root, "mate-backgrounds", "9.9-1", tmp_path)
 
 
 def test_fetch_unpacks_selects_and_records(fake_deb, tmp_path):
@@ -66,3 +71,33 @@ def test_unknown_dataset_cli(capsys, tmp_path):
     assert "unknown dataset" in capsys.readouterr().err
     assert main(["data", "list"]) == 0
     assert "wesnoth-art" in capsys.readouterr().out
+
+
+def _gimp_pattern(w: int, h: int, pixels: bytes, depth: int = 3, name: bytes = b"tile") -> bytes:
+    import struct
+
+    header = struct.pack(">5I", 24 + len(name) + 1, 1, w, h, depth) + b"GPAT" + name + b"\0"
+    return header + pixels
+
+
+def test_gimp_patterns_are_decoded_and_tiled(tmp_path):
+    from brushwork.datasets.fetch import read_gimp_pattern
+
+    rgb = bytes(np.arange(2 * 3 * 3, dtype=np.uint8) * 10)
+    f = tmp_path / "t.pat"
+    f.write_bytes(_gimp_pattern(3, 2, rgb))
+    img = np.asarray(read_gimp_pattern(f))
+    assert img.shape == (2, 3, 3) and img.tobytes() == rgb
+    (tmp_path / "bad.pat").write_bytes(_gimp_pattern(30, 20, rgb))  # truncated pixel data
+    with pytest.raises(ValueError, match="truncated"):
+        read_gimp_pattern(tmp_path / "bad.pat")
+
+    pats = tmp_path / "pkg" / "usr/share/gimp/2.0/patterns"
+    pats.mkdir(parents=True)
+    (pats / "t.pat").write_bytes(_gimp_pattern(3, 2, rgb))
+    deb = build_deb(tmp_path / "pkg", "gimp-data", "1-1", tmp_path)
+    images = fetch("gimp-patterns", root=tmp_path / "data", downloader=lambda package, work: deb)
+    (out,) = list_images(images)
+    tiled = np.asarray(Image.open(out))
+    assert out.suffix == ".png" and tiled.shape[0] >= 512 and tiled.shape[1] >= 512
+    assert np.array_equal(tiled[2:4, 3:6], img)  # the tile repeats

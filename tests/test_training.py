@@ -1,9 +1,11 @@
 """The training engine and the AdaIN recipe on tiny models and synthetic images."""
 
 import numpy as np
+import pytest
 import torch
 
 from brushwork.cli import main
+from brushwork.errors import BrushworkError
 from brushwork.models.adain import AdaINNet, Decoder, DecoderConfig
 from brushwork.training.adain import AdaINTrainConfig, train_adain
 from brushwork.training.engine import load_model_state
@@ -53,3 +55,51 @@ def test_cli_dry_run_and_missing_data(tmp_path, capsys):
     assert main(["adain", "train", "--out", str(tmp_path / "o2"), "--content", str(tmp_path / "nothing"),
                  "--style", str(tmp_path)]) == 2
     assert "neither a folder nor a dataset" in capsys.readouterr().err
+
+
+def test_decoder_config_for_a_tap_and_the_default():
+    assert DecoderConfig.for_tap("efficientnet-lite0", "block5.expand", 240, 8) == DecoderConfig()
+    assert DecoderConfig.for_tap("e", "t", 480, 16).widths == (128, 64, 32, 16, 16)
+    with pytest.raises(ValueError, match="power of two"):
+        DecoderConfig.for_tap("e", "t", 8, 12)
+
+
+def test_image_pool_composites_transparency_over_white_and_skips_small(tmp_path):
+    from PIL import Image
+
+    from brushwork.training.adain import ImagePool
+
+    rgba = np.zeros((64, 80, 4), np.uint8)  # fully transparent black
+    Image.fromarray(rgba).save(tmp_path / "clear.png")
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "small.png")
+    pool = ImagePool([tmp_path / "clear.png", tmp_path / "small.png"], max_side=80, min_side=32)
+    assert len(pool.images) == 1 and pool.skipped == [str(tmp_path / "small.png")]
+    crops = pool.crops(3, 32, torch.Generator().manual_seed(0))
+    assert crops.shape == (3, 3, 32, 32) and float(crops.min()) > 0.999  # white, up to resampling
+
+
+def test_time_limit_and_init_from_a_decoder(tmp_path):
+    kw = dict(decoder_config=TINY, dry_run=True, progress=False)
+    first = train_adain([], [], str(tmp_path / "a"), config=AdaINTrainConfig(size=32, batch=2, steps=2), **kw)
+    limited = train_adain([], [], str(tmp_path / "b"), config=AdaINTrainConfig(size=32, batch=2, steps=10_000),
+                          time_limit=0.0, init=str(tmp_path / "a" / "checkpoint"), **kw)
+    assert limited.step == 1  # stops after the first step once the limit is spent, with a checkpoint
+    assert (tmp_path / "b" / "checkpoint" / "model.safetensors").is_file()
+    assert (tmp_path / "b" / "samples" / "step_000001.png").is_file()  # the final grid
+    with pytest.raises(BrushworkError, match="pick a matching decoder"):
+        train_adain([], [], str(tmp_path / "c"), config=AdaINTrainConfig(size=32, batch=2, steps=1),
+                    init="", **kw)  # the shipped decoder is not TINY
+    del first
+
+
+def test_cli_tap_and_widths_are_checked(tmp_path, capsys):
+    base = ["adain", "train", "--out", str(tmp_path / "o"), "--dry-run", "--steps", "1", "--size", "32", "--batch", "2"]
+    assert main([*base, "--tap", "nope"]) == 2
+    assert "unknown --tap 'nope'" in capsys.readouterr().err
+    assert main([*base, "--widths", "8,8"]) == 2
+    assert "--widths needs 4 numbers" in capsys.readouterr().err
+    assert main([*base, "--widths", "a,b"]) == 2
+    assert "comma-separated list of positive integers" in capsys.readouterr().err
+    assert main([*base, "--tap", "block3.expand", "--widths", "8,8,8", "-q"]) == 0
+    _, config = load_model_state(tmp_path / "o" / "checkpoint")
+    assert config["decoder"]["widths"] == [8, 8, 8] and config["decoder"]["in_channels"] == 144

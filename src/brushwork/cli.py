@@ -43,6 +43,18 @@ def _float_in(lo: float, hi: float | None = None):
 
 
 _fraction = _float_in(0.0, 1.0)
+
+
+def _widths_list(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of positive integers (e.g. 64,32,16,16)")
+    return widths
+
+
 _nonneg = _float_in(0.0)
 
 
@@ -139,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     vid.add_argument("--size", type=_positive_int, help="long side of the output frames (default: as the input)")
     vid.add_argument("--smoothing", type=_float_in(0.0, 0.999), default=0.9,
                      help="temporal smoothing of the statistics, 0 = per frame (default 0.9)")
+    vid.add_argument("--consistency", type=_float_in(0.0, 0.99), default=0.7,
+                     help="blend with the previous output warped by optical flow, 0 = off (default 0.7)")
     vid.add_argument("--decoder", metavar="DIR")
     vid.add_argument("--tile", type=_positive_int, default=1024)
     vid.add_argument("--device", default="auto")
@@ -168,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--style-weight", type=_nonneg, default=3.0)
     tr.add_argument("--recon-weight", type=_nonneg, default=1.0)
     tr.add_argument("--sample-every", type=_positive_int, default=200)
+    tr.add_argument("--max-side", type=_positive_int, default=768,
+                    help="images are held with this long side; crops cut between the short side and --size")
+    tr.add_argument("--tap", default="block5.expand",
+                    help="encoder layer the decoder paints from (default block5.expand: stride 8; "
+                         "block8.expand, block11.expand: deeper, stride 16)")
+    tr.add_argument("--widths", type=_widths_list, metavar="W0,W1,...",
+                    help="decoder channels per level, one more than the upsamplings (default 64,32,16,16)")
+    tr.add_argument("--init", metavar="DIR", help="start from a decoder folder's weights ('shipped': brushwork's own)")
+    tr.add_argument("--minutes", type=_float_in(0.0), help="stop (with a checkpoint) after this much training time")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="auto")
     tr.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
@@ -245,6 +268,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
 
     n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
                       style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
+                      consistency=args.consistency,
                       decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet)
     print(f"wrote {n} frames to {args.output}")
     return 0
@@ -268,16 +292,34 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_adain_train(args: argparse.Namespace) -> int:
+    from .models.adain import DecoderConfig
     from .training.adain import AdaINTrainConfig, train_adain
+    from .weights import load_encoder
 
     if not args.dry_run and (not args.content or not args.style):
         raise BrushworkError("give --content and --style folders or dataset names (or --dry-run)")
     cfg = AdaINTrainConfig(size=args.size, batch=args.batch, steps=args.steps, lr=args.lr,
                            style_weight=args.style_weight, recon_weight=args.recon_weight,
-                           sample_every=args.sample_every, seed=args.seed)
-    trainer = train_adain(args.content, args.style, args.out, config=cfg, device=args.device,
-                          precision=args.precision, resume=not args.no_resume, dry_run=args.dry_run,
-                          progress=not args.quiet)
+                           sample_every=args.sample_every, seed=args.seed, max_side=args.max_side)
+    dec_cfg = DecoderConfig()
+    if args.tap != dec_cfg.tap or args.widths:
+        encoder = load_encoder(dec_cfg.encoder)
+        if args.tap not in encoder.tap_names:
+            raise BrushworkError(f"unknown --tap {args.tap!r}: choose one of {', '.join(encoder.tap_names)}")
+        try:
+            dec_cfg = DecoderConfig.for_tap(dec_cfg.encoder, args.tap, *encoder.tap_shape(args.tap))
+        except ValueError as exc:
+            raise BrushworkError(f"{exc}: choose another --tap") from None
+        if args.widths:
+            if len(args.widths) != len(dec_cfg.widths):
+                raise BrushworkError(f"--widths needs {len(dec_cfg.widths)} numbers for {args.tap} "
+                                     f"(stride {2 ** (len(dec_cfg.widths) - 1)}), got {len(args.widths)}")
+            dec_cfg = DecoderConfig(dec_cfg.encoder, dec_cfg.tap, dec_cfg.in_channels, args.widths)
+    init = None if args.init is None else ("" if args.init == "shipped" else args.init)
+    trainer = train_adain(args.content, args.style, args.out, config=cfg, decoder_config=dec_cfg,
+                          device=args.device, precision=args.precision, resume=not args.no_resume,
+                          dry_run=args.dry_run, progress=not args.quiet, init=init,
+                          time_limit=None if args.minutes is None else 60 * args.minutes)
     if trainer.skipped:
         print(f"brushwork: note: skipped {trainer.skipped} unreadable or too small image(s)", file=sys.stderr)
     last = trainer.history[-1] if trainer.history else {}

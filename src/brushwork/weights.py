@@ -95,7 +95,7 @@ WEIGHTS: dict[str, WeightsSpec] = {
         WeightsSpec("vgg19-adain", "vgg_normalised.pth", "", licence="MIT (pytorch-AdaIN release)"),
         # The AdaIN decoder shipped with brushwork (training recipe and data: its MANIFEST.json).
         WeightsSpec("adain-lite0", "model.safetensors",
-                    "31b34c869ca335f1ea904b072c7a667ac3204f63ef82d1de0bca450ba80cc6d2",
+                    "b4dc1aaf7ec6ab2f84b5ad2dba390103f56b5532dc8f4ee94529af95bbaa521f",
                     bundled="data/models/adain-lite0/model.safetensors", licence="Apache-2.0"),
         WeightsSpec("resnet50", "resnet50-0676ba61.pth", "0676ba61",
                     url="https://download.pytorch.org/models/resnet50-0676ba61.pth", licence="BSD-3-Clause"),

@@ -14,11 +14,14 @@ import fnmatch
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image
 
 from ..errors import BrushworkError
 
@@ -65,7 +68,7 @@ SOURCES: dict[str, DataSource] = {
                    "Battle for Wesnoth painted portraits and story art"),
         DataSource("krita-patterns", "krita-data", ("usr/share/krita/patterns/*.png", "usr/share/krita/patterns/*.jpg"),
                    "GPL-3+ and others (Debian copyright file)", "style", "Krita's texture patterns"),
-        DataSource("gimp-patterns", "gimp-data", ("usr/share/gimp/2.0/patterns/*.png", "usr/share/gimp/2.0/patterns/*.jpg"),
+        DataSource("gimp-patterns", "gimp-data", ("usr/share/gimp/2.0/patterns/*.pat", "usr/share/gimp/2.0/patterns/*.png"),
                    "GPL-3+ (Debian copyright file)", "style", "GIMP's texture patterns"),
         DataSource("openclipart", "openclipart-png", ("usr/share/openclipart/png/*.png",), "Public domain",
                    "style", "8,000 public-domain clip-art images in 22 categories"),
@@ -103,6 +106,19 @@ def _apt_download(package: str, workdir: Path) -> Path:
 def _deb_version(deb: Path) -> str:
     proc = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], capture_output=True, text=True)
     return proc.stdout.strip() or "unknown"
+
+
+def read_gimp_pattern(path: str | os.PathLike) -> Image.Image:
+    """Decode a GIMP pattern (``.pat``): a big-endian header (size, version, width, height, bytes per
+    pixel, ``GPAT``, name) followed by raw grey/grey+alpha/RGB/RGBA pixels. Pillow does not read it."""
+    data = Path(path).read_bytes()
+    if len(data) < 24 or data[20:24] != b"GPAT":
+        raise ValueError(f"{path}: not a GIMP pattern")
+    header, _version, w, h, depth = struct.unpack(">5I", data[:20])
+    modes = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+    if depth not in modes or len(data) < header + w * h * depth:
+        raise ValueError(f"{path}: truncated or unsupported GIMP pattern")
+    return Image.frombytes(modes[depth], (w, h), data[header:header + w * h * depth]).convert("RGB")
 
 
 def _select(tree: Path, patterns: tuple[str, ...]) -> list[Path]:
@@ -168,7 +184,17 @@ def fetch(
         names = []
         for i, f in enumerate(files):
             target = f"{i:05d}_{f.name}"
-            shutil.copyfile(f, build / "images" / target)
+            if f.suffix == ".pat":  # GIMP's own format: stored as PNG so that any reader takes it,
+                target = f"{i:05d}_{f.stem}.png"  # tiled to 512+ px (seamless tiles, made to repeat)
+                im = read_gimp_pattern(f)
+                reps = (-(-512 // im.width), -(-512 // im.height))
+                tiled = Image.new("RGB", (im.width * reps[0], im.height * reps[1]))
+                for x in range(reps[0]):
+                    for y in range(reps[1]):
+                        tiled.paste(im, (x * im.width, y * im.height))
+                tiled.save(build / "images" / target)
+            else:
+                shutil.copyfile(f, build / "images" / target)
             names.append({"file": target, "source": f.relative_to(tree).as_posix()})
         if copyright_file.is_file():
             shutil.copyfile(copyright_file, build / "COPYRIGHT")

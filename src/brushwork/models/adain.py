@@ -24,21 +24,32 @@ class DecoderConfig:
 
     Attributes:
         encoder: registry name of the encoder whose features it decodes.
-        tap: the encoder tap (e.g. ``block8.expand``: 480 channels at stride 16 on Lite0).
+        tap: the encoder tap (default ``block5.expand``: 240 channels at stride 8 on Lite0, which
+            beat ``block8.expand`` and ``block11.expand`` (stride 16) on every measure; docs/adain.md).
         in_channels: channels at that tap.
         widths: channels after the 1x1 reduction and after each 2x upsampling; ``len(widths) - 1``
             upsamplings, so ``2 ** (len(widths) - 1)`` must equal the tap's stride.
     """
 
     encoder: str = "efficientnet-lite0"
-    tap: str = "block8.expand"
-    in_channels: int = 480
-    widths: tuple[int, ...] = (128, 64, 32, 16, 16)
+    tap: str = "block5.expand"
+    in_channels: int = 240
+    widths: tuple[int, ...] = (64, 32, 16, 16)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["widths"] = list(self.widths)
         return d
+
+    @classmethod
+    def for_tap(cls, encoder: str, tap: str, in_channels: int, stride: int) -> DecoderConfig:
+        """Default widths for a tap at ``stride`` (a power of two, 2..32): 16 at the last two levels,
+        doubling towards the tap, at most 128 (stride 8: 64-32-16-16; stride 16: 128-64-32-16-16)."""
+        levels = stride.bit_length() - 1
+        if stride < 2 or stride != 2 ** levels or levels > 5:
+            raise ValueError(f"tap {tap} has stride {stride}: a decoder needs a power of two from 2 to 32")
+        widths = [min(128, 16 << max(0, levels - 1 - i)) for i in range(levels + 1)]
+        return cls(encoder=encoder, tap=tap, in_channels=in_channels, widths=tuple(widths))
 
     @classmethod
     def from_dict(cls, d: dict) -> DecoderConfig:
@@ -56,7 +67,7 @@ class Decoder(nn.Module):
     """Features ``(B, in_channels, H/s, W/s)`` -> image ``(B, 3, H, W)`` (unclamped; ~[0, 1]).
 
     1x1 reduction, then per level: nearest 2x upsampling and two 3x3 convs with ReLU. A mirror of the
-    encoder in resolution, not in width: it is deliberately small (~0.35 M parameters) for CPUs.
+    encoder in resolution, not in width: it is deliberately small (92 k parameters by default) for CPUs.
     """
 
     def __init__(self, config: DecoderConfig | None = None) -> None:

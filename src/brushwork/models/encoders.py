@@ -44,6 +44,13 @@ class FeatureEncoder(nn.Module):
             )
         return wanted
 
+    @torch.no_grad()
+    def tap_shape(self, tap: str) -> tuple[int, int]:
+        """``(channels, stride)`` of ``tap``, by running a small probe image."""
+        p = next(self.parameters())
+        f = self(torch.zeros(1, 3, 64, 64, device=p.device, dtype=p.dtype), [tap])[tap]
+        return f.shape[1], 64 // f.shape[-1]
+
     def load_backbone_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
         raise NotImplementedError
 

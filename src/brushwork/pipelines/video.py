@@ -1,10 +1,18 @@
-"""Stylize video frames with AdaIN, with the content statistics smoothed over time.
+"""Stylize video frames with AdaIN, steady over time.
 
-Stylizing each frame on its own re-normalises every frame by its own feature statistics; as the
-picture changes (and with sensor noise even when it does not), those statistics jitter and the
-whole frame's colour and texture flicker. Here the content's mean and std per channel follow an
-exponential moving average across frames, ``m_t = b m_(t-1) + (1 - b) m(frame_t)``, with
-``b = smoothing``; 0 is per-frame stylization.
+Stylizing each frame on its own flickers in two ways:
+
+* globally: every frame is re-normalised by its own feature statistics, which jitter as the picture
+  changes. The content's mean and std per channel follow an exponential moving average across
+  frames, ``m_t = b m_(t-1) + (1 - b) m(frame_t)`` with ``b = smoothing``;
+* per pixel: the decoder paints strokes anew from features that sensor noise and small motions
+  change. Each stylized frame is blended with the previous *output* warped along the optical flow
+  between the two input frames (OpenCV's DIS flow), ``y_t = (1 - w) s_t + w warp(y_(t-1))``, with
+  ``w = consistency`` lowered where the warp does not explain the new frame (occlusions, cuts), so
+  moving content does not leave ghosts: the flow-guided blending of video-consistency work
+  (e.g. Lai et al., ECCV 2018, whose baseline this is).
+
+``smoothing=0, consistency=0`` is per-frame stylization.
 
 Video files are read and written with imageio's ffmpeg plugin (``pip install brushwork[video]``);
 a folder of frames (sorted by name) works without it.
@@ -38,15 +46,21 @@ def stylize_frames(
     alpha: float = 1.0,
     style_weights: Sequence[float] | None = None,
     smoothing: float = 0.9,
+    consistency: float = 0.7,
     tile: int | None = 1024,
 ) -> Iterator[torch.Tensor]:
     """Yield stylized frames ``(1, 3, H, W)`` for frames ``(1, 3, H, W)`` in [0, 1].
 
     Args:
         smoothing: b in [0, 1) of the moving average of the content statistics (0: per frame).
+        consistency: w in [0, 1) of the flow-guided blend with the previous output (0: none;
+            needs opencv-python-headless, part of ``brushwork[video]``).
     """
     if not 0.0 <= smoothing < 1.0:
         raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+    if not 0.0 <= consistency < 1.0:
+        raise ValueError(f"consistency must be in [0, 1), got {consistency}")
+    blend = _FlowBlend(consistency) if consistency > 0 else None
     s_stats = [mean_std(net.features(s)) for s in styles]
     state: tuple[torch.Tensor, torch.Tensor] | None = None
     for frame in frames:
@@ -57,8 +71,44 @@ def stylize_frames(
             state = (mean, std)
         else:
             state = (smoothing * state[0] + (1 - smoothing) * mean, smoothing * state[1] + (1 - smoothing) * std)
-        yield adain_transfer(net, frame, styles, alpha=alpha, style_weights=style_weights, tile=tile,
-                             content_stats=state, style_stats=s_stats)
+        y = adain_transfer(net, frame, styles, alpha=alpha, style_weights=style_weights, tile=tile,
+                           content_stats=state, style_stats=s_stats)
+        yield y if blend is None else blend(frame, y)
+
+
+class _FlowBlend:
+    """``y_t = (1 - w m) s_t + w m warp(y_(t-1))``; ``m = exp(-(e / 0.1)^2)`` where ``e`` is how badly
+    the warped previous input frame matches this one (0 at occlusions and cuts, 1 where it fits)."""
+
+    def __init__(self, weight: float) -> None:
+        try:
+            import cv2
+        except ImportError:
+            raise BrushworkError("temporal consistency needs OpenCV: pip install 'brushwork[video]' "
+                                 "(or pass consistency=0 / --consistency 0)") from None
+        self.cv2 = cv2
+        self.weight = weight
+        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # grey, frame, output (H, W, C)
+
+    def __call__(self, frame: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        cv2 = self.cv2
+        f = frame[0].permute(1, 2, 0).float().cpu().numpy()
+        y = out[0].permute(1, 2, 0).float().cpu().numpy()
+        grey = cv2.cvtColor((f * 255 + 0.5).clip(0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+        if self.prev is not None and self.prev[0].shape == grey.shape:
+            p_grey, p_frame, p_out = self.prev
+            flow = self.flow.calc(grey, p_grey, None)  # for each pixel now: where it was before
+            h, w = grey.shape
+            gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            mx, my = gx + flow[..., 0], gy + flow[..., 1]
+            warp = lambda a: cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # noqa: E731
+            err = np.abs(warp(p_frame) - f).mean(axis=2, keepdims=True)
+            inside = ((mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1))[..., None]
+            m = self.weight * np.exp(-((err / 0.1) ** 2)) * inside
+            y = (1 - m) * y + m * warp(p_out)
+        self.prev = (grey, f, y.astype(np.float32))
+        return torch.from_numpy(np.ascontiguousarray(y)).permute(2, 0, 1)[None].to(out.device, out.dtype)
 
 
 def _tiled_stats(net: AdaINNet, x: torch.Tensor, tile: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,6 +198,7 @@ def stylize_video(
     style_weights: Sequence[float] | None = None,
     size: int | None = None,
     smoothing: float = 0.9,
+    consistency: float = 0.7,
     decoder: str | os.PathLike | None = None,
     tile: int | None = 1024,
     device: str = "auto",
@@ -163,6 +214,8 @@ def stylize_video(
         raise BrushworkError(f"strength must be in [0, 1], got {strength}")
     if not 0.0 <= smoothing < 1.0:
         raise BrushworkError(f"smoothing must be in [0, 1), got {smoothing}")
+    if not 0.0 <= consistency < 1.0:
+        raise BrushworkError(f"consistency must be in [0, 1), got {consistency}")
     if not styles:
         raise BrushworkError("at least one style image is needed")
     if style_weights is not None and len(style_weights) != len(styles):
@@ -172,6 +225,8 @@ def stylize_video(
         raise BrushworkError(f"output '{out}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or a folder")
     if not out.parent.is_dir():
         raise BrushworkError(f"output folder '{out.parent}' does not exist: create it first")
+    if consistency > 0:
+        _FlowBlend(consistency)  # fails now, not after the first frame, when OpenCV is missing
     frames, fps = read_frames(source)  # checks the input before any model is loaded
     dev = runtime.resolve_device(device)
     dec = _cached_decoder(None if decoder is None else str(decoder), dev)
@@ -196,7 +251,7 @@ def stylize_video(
 
     def arrays() -> Iterator[np.ndarray]:
         for y in stylize_frames(net, tensors(), style_ts, alpha=strength, style_weights=style_weights,
-                                smoothing=smoothing, tile=tile):
+                                smoothing=smoothing, consistency=consistency, tile=tile):
             if bar is not None:
                 bar.update(1)
             yield (y[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)

@@ -52,44 +52,46 @@ class ImagePool:
     """Images held in memory (long side at most ``max_side``) for random square crops.
 
     Large photos give many different crops: each crop first picks a random scale between "the
-    crop covers the whole short side" and "native resolution". Unreadable files are skipped and
-    counted in ``skipped``.
+    crop covers the whole short side" and "native resolution", cuts that square and resizes it.
+    Transparent pixels are composited over white. Unreadable or too small files are skipped and
+    counted in ``skipped``. With ``device="cuda"`` the images live on the GPU and cropping costs
+    the host nothing.
     """
 
-    def __init__(self, files: Sequence[Path], *, max_side: int, min_side: int) -> None:
+    def __init__(self, files: Sequence[Path], *, max_side: int, min_side: int, device: str | torch.device = "cpu") -> None:
         self.images: list[torch.Tensor] = []
         self.skipped: list[str] = []
         for f in files:
             try:
                 with Image.open(f) as im:
                     im.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale, fast
-                    im = im.convert("RGB")
                     im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
                     if min(im.size) < min_side:
                         raise ValueError("too small")
-                    arr = np.asarray(im, dtype=np.uint8).copy()
+                    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                        im = Image.alpha_composite(white, im.convert("RGBA"))
+                    arr = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
                 self.skipped.append(str(f))
                 continue
-            self.images.append(torch.from_numpy(arr).permute(2, 0, 1))  # (3, H, W) uint8
+            self.images.append(torch.from_numpy(arr).permute(2, 0, 1).to(device))  # (3, H, W) uint8
         if not self.images:
             raise BrushworkError(f"no usable images among {len(files)} files (need a short side of {min_side}+ px)")
 
     def crops(self, n: int, size: int, gen: torch.Generator) -> torch.Tensor:
-        """``(n, 3, size, size)`` float crops in [0, 1]."""
+        """``(n, 3, size, size)`` float crops in [0, 1] on the pool's device (``gen`` is a CPU generator)."""
         out = []
         for _ in range(n):
             img = self.images[int(torch.randint(len(self.images), (1,), generator=gen))]
             h, w = img.shape[-2:]
-            lo = size / min(h, w)
-            scale = lo + (1.0 - lo) * float(torch.rand((), generator=gen)) if lo < 1 else lo
-            nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-            x = img.unsqueeze(0).float() / 255.0
-            if (nh, nw) != (h, w):
-                x = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
-            top = int(torch.randint(nh - size + 1, (1,), generator=gen))
-            left = int(torch.randint(nw - size + 1, (1,), generator=gen))
-            crop = x[..., top:top + size, left:left + size]
+            short = min(h, w)
+            side = size + int(torch.randint(short - size + 1, (1,), generator=gen))  # the square cut, then resized
+            top = int(torch.randint(h - side + 1, (1,), generator=gen))
+            left = int(torch.randint(w - side + 1, (1,), generator=gen))
+            crop = img[:, top:top + side, left:left + side].unsqueeze(0).float() / 255.0
+            if side != size:
+                crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
             if float(torch.rand((), generator=gen)) < 0.5:
                 crop = crop.flip(-1)
             out.append(crop)
@@ -99,7 +101,8 @@ class ImagePool:
 def _batches(content: ImagePool, style: ImagePool, cfg: AdaINTrainConfig, device: torch.device,
              gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     while True:
-        yield (content.crops(cfg.batch, cfg.size, gen).to(device), style.crops(cfg.batch, cfg.size, gen).to(device))
+        yield (content.crops(cfg.batch, cfg.size, gen).to(device, non_blocking=True),
+               style.crops(cfg.batch, cfg.size, gen).to(device, non_blocking=True))
 
 
 class SampleGrid(Callback):
@@ -109,10 +112,17 @@ class SampleGrid(Callback):
         self.encoder, self.decoder, self.every, self.out = encoder, decoder, every, out / "samples"
         self.content, self.style = content, style
 
-    @torch.no_grad()
     def on_step_end(self, trainer, step, logs):
-        if self.every <= 0 or step % self.every:
-            return None
+        if self.every > 0 and step % self.every == 0:
+            self._write(step)
+        return None
+
+    def on_train_end(self, trainer):
+        if self.every > 0 and trainer.step % self.every:  # the final weights, unless just written
+            self._write(trainer.step)
+
+    @torch.no_grad()
+    def _write(self, step: int) -> None:
         from ..imaging.io import save_image
 
         self.decoder.eval()
@@ -124,7 +134,6 @@ class SampleGrid(Callback):
         self.out.mkdir(parents=True, exist_ok=True)
         save_image(rows.permute(1, 2, 0).cpu().numpy(), self.out / f"step_{step:06d}.png")
         self.decoder.train()
-        return None
 
 
 def _files(sources: Sequence[str]) -> list[Path]:
@@ -173,8 +182,14 @@ def train_adain(
     resume: bool = True,
     dry_run: bool = False,
     progress: bool = True,
+    init: str | None = None,
+    time_limit: float | None = None,
 ) -> Trainer:
-    """Train (or resume training) a decoder; the result is ``out_dir/checkpoint``."""
+    """Train (or resume training) a decoder; the result is ``out_dir/checkpoint``.
+
+    ``init`` starts a new run from a decoder folder's weights ("" for the shipped decoder) (its architecture must match
+    ``decoder_config``); ``time_limit`` (seconds) ends the run early, checkpointed, when spent.
+    """
     from ..runtime import make_generator, resolve_device
     from ..weights import load_encoder
 
@@ -184,11 +199,21 @@ def train_adain(
     if dry_run:
         c_pool = s_pool = _dry_run_pool(config.seed, config.size)
     else:
-        c_pool = ImagePool(_files(content), max_side=config.max_side, min_side=config.size)
-        s_pool = ImagePool(_files(style), max_side=config.max_side, min_side=config.size)
+        pool_dev = dev if dev.type == "cuda" else "cpu"  # on a GPU, crops are cut there
+        c_pool = ImagePool(_files(content), max_side=config.max_side, min_side=config.size, device=pool_dev)
+        s_pool = ImagePool(_files(style), max_side=config.max_side, min_side=config.size, device=pool_dev)
     skipped = len(c_pool.skipped) + (0 if s_pool is c_pool else len(s_pool.skipped))
     encoder = load_encoder(decoder_config.encoder, device=dev)
-    decoder = Decoder(decoder_config).to(dev)
+    decoder = Decoder(decoder_config)
+    if init is not None:
+        from ..weights import load_decoder
+
+        start = load_decoder(init or None)  # "" (or None): the decoder shipped with brushwork
+        if start.config != decoder_config:
+            raise BrushworkError(f"--init decoder '{init or 'shipped'}' is for {start.config.encoder} {start.config.tap}, "
+                                 f"not {decoder_config.encoder} {decoder_config.tap}: pick a matching decoder")
+        decoder.load_state_dict(start.state_dict())
+    decoder = decoder.to(dev)
     taps = list(dict.fromkeys([*config.style_taps, decoder_config.tap]))
 
     def step_fn(batch):
@@ -214,12 +239,13 @@ def train_adain(
     samples = SampleGrid(encoder, decoder, c_pool.crops(3, config.size, sample_gen).to(dev),
                          s_pool.crops(3, config.size, sample_gen).to(dev), config.sample_every, Path(out_dir))
     model_config = {"decoder": decoder_config.to_dict(), "train": {**asdict(config), "style_taps": list(config.style_taps)},
-                    "data": {"content": list(content), "style": list(style), "skipped": skipped}}
+                    "data": {"content": list(content), "style": list(style), "skipped": skipped},
+                    "init": init}
     trainer = Trainer(
         decoder, model_config, torch.optim.Adam(decoder.parameters(), lr=config.lr),
         step_fn, _batches(c_pool, s_pool, config, dev, gen),
         TrainerConfig(out_dir=out_dir, steps=config.steps, device=str(dev), precision=precision,
-                      checkpoint_every=max(1, min(200, config.steps)), progress=progress),
+                      checkpoint_every=max(1, min(500, config.steps)), progress=progress, time_limit=time_limit),
         callbacks=[samples],
     )
     trainer.skipped = skipped  # type: ignore[attr-defined]

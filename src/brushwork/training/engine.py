@@ -40,6 +40,7 @@ class TrainerConfig:
     checkpoint_every: int = 200
     seed: int = 0
     progress: bool = True
+    time_limit: float | None = None  # seconds of this run; stops cleanly (with a checkpoint) when spent
 
 
 class Callback:
@@ -187,6 +188,8 @@ class Trainer:
                     stop = bool(cb.on_step_end(self, self.step, logs)) or stop
                 if self.step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
+                if cfg.time_limit is not None and time.perf_counter() - t0 > cfg.time_limit:
+                    break
         except KeyboardInterrupt:
             self.save_checkpoint()
             raise
