@@ -27,7 +27,10 @@ test: install
 
 bench: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[bench]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps pylette==6.0.0
 	$(BIN)/python benchmarks/gatys_vs_textbook.py
+	$(BIN)/python benchmarks/adain_vs_original.py
+	$(BIN)/python benchmarks/palette_vs_libraries.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

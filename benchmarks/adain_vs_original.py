@@ -35,7 +35,7 @@ from common import load_resized, quality_ratio_lines, update_benchmarks_md  # no
 from metrics import Judge  # noqa: E402
 from textbook_gatys import textbook_gatys  # noqa: E402
 
-from brushwork.imaging.resize import resize  # noqa: E402
+from brushwork.imaging.resampling import resize  # noqa: E402
 from brushwork.models.adain import AdaINNet  # noqa: E402
 from brushwork.models.encoders import ENCODERS  # noqa: E402
 from brushwork.models.vgg_adain import VGGAdaINDecoder, VGGNormalisedEncoder  # noqa: E402
@@ -157,8 +157,30 @@ def write(sp, rows, recon, mem) -> str:
     if mem is not None:
         lines += ["", f"Peak memory (max RSS) of a 4096 x 4096 `--method adain` stylization in a fresh process: "
                   f"**{mem[0]:.2f} GiB** (target < 4 GB), {mem[1]:.0f} s."]
-    lines += ["", "GPU figures (benchmarks/adain_gpu.py): not yet measured.", "<!-- adain-benchmark:end -->"]
+    lines += ["", *gpu_lines(), "<!-- adain-benchmark:end -->"]
     return "\n".join(lines)
+
+
+def gpu_lines() -> list[str]:
+    """The newest GPU run of benchmarks/adain_gpu.py saved under benchmarks/gpu/ (measured there, not here)."""
+    import json
+
+    runs = sorted((HERE / "gpu").glob("adain_gpu_*.json"))
+    if not runs:
+        return ["GPU figures (benchmarks/adain_gpu.py): not yet measured."]
+    r = json.loads(runs[-1].read_text())
+    ms = r["ms_per_image"]
+    lines = [f"GPU, from `{runs[-1].relative_to(ROOT)}` (`python benchmarks/adain_gpu.py` on an {r['device']}, "
+             f"torch {r['torch']}, {r['size']} px, batch {r['batch']}; ms per image; inference):", "",
+             "| variant | " + " | ".join(k.split(": ")[0] for k in ms if k.endswith("eager fp32")) + " |",
+             "|---|" + "---|" * sum(k.endswith("eager fp32") for k in ms)]
+    models = [k.split(": ")[0] for k in ms if k.endswith("eager fp32")]
+    variants = list(dict.fromkeys(k.split(": ", 1)[1] for k in ms))
+    for v in variants:
+        cells = [f"{ms[f'{m}: {v}']:.3f}" if f"{m}: {v}" in ms else "" for m in models]
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    lines += ["", *(f"* {m}: {note}" for m, note in r.get("notes", {}).items())]
+    return lines
 
 
 def main(argv=None) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from brushwork.imaging.io import read_image, to_tensor
-from brushwork.imaging.resize import fit_long_side, resize
+from brushwork.imaging.resampling import fit_long_side, resize
 
 ROOT = Path(__file__).resolve().parent.parent
 

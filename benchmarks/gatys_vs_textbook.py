@@ -32,7 +32,7 @@ from metrics import Judge  # noqa: E402
 from textbook_gatys import textbook_gatys  # noqa: E402
 
 from brushwork.imaging.io import from_tensor, save_image  # noqa: E402
-from brushwork.imaging.resize import fit_long_side, resize  # noqa: E402
+from brushwork.imaging.resampling import fit_long_side, resize  # noqa: E402
 from brushwork.models.encoders import ENCODERS  # noqa: E402
 from brushwork.pipelines.gatys import GATYS_PRESETS, optimize  # noqa: E402
 from brushwork.pipelines.stylize import sample_path  # noqa: E402

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from brushwork.functional import gram_matrix, laplacian_energy
-from brushwork.imaging.resize import fit_long_side, resize
+from brushwork.imaging.resampling import fit_long_side, resize
 from brushwork.weights import load_encoder
 
 STYLE_TAPS = ("stage1", "stage2", "stage3", "stage4", "stage5")

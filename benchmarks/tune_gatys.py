@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from metrics import Judge  # noqa: E402
 
 from brushwork.imaging.io import read_image, to_tensor  # noqa: E402
-from brushwork.imaging.resize import fit_long_side, resize  # noqa: E402
+from brushwork.imaging.resampling import fit_long_side, resize  # noqa: E402
 from brushwork.pipelines.gatys import GATYS_PRESETS, optimize  # noqa: E402
 from brushwork.pipelines.stylize import sample_path  # noqa: E402
 from brushwork.weights import load_encoder  # noqa: E402

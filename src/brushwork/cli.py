@@ -110,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--size", type=_positive_int, default=512, help="long side of the output (default 512)")
     st.add_argument("--max-pixels", type=_positive_int, default=80_000_000,
                     help="refuse larger images (default 80000000)")
-    st.add_argument("--preserve-color", default="none", choices=["none", "luminance", "histogram"],
-                    help="keep the content's colours: luminance-only transfer or histogram matching")
+    st.add_argument("--preserve-color", default="none", choices=["none", "luminance", "histogram", "stats", "palette"],
+                    help="keep the content's colours: luminance-only transfer, histogram matching, or "
+                         "recolouring the result (OKLab statistics or palette mapping)")
     st.add_argument("--init", default="content", choices=["content", "noise"], help="starting image")
     st.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     st.add_argument("--encoder", default="efficientnet-lite0",
@@ -141,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     enc.set_defaults(func=_cmd_encoders)
 
     vid = sub.add_parser("video", help="stylize a video or a folder of frames (AdaIN, flicker-free)",
-                         description="Stylize every frame with the AdaIN model; the content statistics are "
-                         "smoothed over time so the picture does not flicker.")
+                         description="Stylize every frame with the AdaIN model, steady over time: the content "
+                         "statistics are smoothed across frames, and each output is blended with the "
+                         "previous one carried along the optical flow (not across cuts or occlusions).")
     vid.add_argument("input", metavar="INPUT", help="a video file (.mp4, .mov, ...) or a folder of frames")
     vid.add_argument("styles", nargs="+", metavar="STYLE")
     vid.add_argument("-o", "--output", required=True, help="a video file (.mp4, .gif, ...) or a folder for PNG frames")
@@ -198,6 +200,69 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images (CI, smoke test)")
     tr.add_argument("-q", "--quiet", action="store_true")
     tr.set_defaults(func=_cmd_adain_train)
+
+    pal = sub.add_parser("palette", help="the main colours of an image (k-means in OKLab)",
+                         description="Extract IMAGE's palette: k-means++ in OKLab on a seeded sample of the opaque "
+                         "pixels, colours sorted by share. Example: brushwork palette photo.jpg -k 6 --gpl p.gpl")
+    pal.add_argument("image", metavar="IMAGE")
+    pal.add_argument("-k", type=_positive_int, default=6, help="number of colours (default 6)")
+    pal.add_argument("--seed", type=int, default=0)
+    pal.add_argument("--saliency", action="store_true", help="weight pixels by saliency (the subject counts more)")
+    pal.add_argument("--max-side", type=_positive_int, default=512,
+                     help="analyse a copy this large (JPEGs decode at reduced scale: fast; default 512)")
+    pal.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pal.add_argument("--swatch", metavar="PNG", help="write a swatch image")
+    pal.add_argument("--css", metavar="FILE", help="write CSS custom properties")
+    pal.add_argument("--gpl", metavar="FILE", help="write a GIMP palette (.gpl)")
+    pal.add_argument("--ase", metavar="FILE", help="write an Adobe swatch exchange file (.ase)")
+    pal.set_defaults(func=_cmd_palette)
+
+    har = sub.add_parser("harmony", help="name a palette's colour harmony, complete it, check contrast",
+                         description="Classify the hue relation of IMAGE's palette or of --colors; suggest colours "
+                         "that complete a harmony; WCAG contrast of every pair. "
+                         "Example: brushwork harmony --colors '#1e90ff,#ff8c1e' --complete triadic")
+    har.add_argument("image", nargs="?", metavar="IMAGE")
+    har.add_argument("--colors", metavar="HEX,HEX,...", help="a palette as hex colours instead of an image")
+    har.add_argument("-k", type=_positive_int, default=6)
+    har.add_argument("--complete", metavar="HARMONY", help="suggest colours completing this harmony")
+    har.add_argument("--contrast", action="store_true", help="WCAG contrast ratios of every pair")
+    har.add_argument("--json", action="store_true")
+    har.set_defaults(func=_cmd_harmony)
+
+    rec = sub.add_parser("recolor", help="move an image's colours towards a reference image or a palette",
+                         description="Recolour IMAGE in OKLab: stats (Reinhard), histogram matching, or palette "
+                         "mapping. Example: brushwork recolor photo.jpg --reference sunset.jpg -o out.png")
+    rec.add_argument("image", metavar="IMAGE")
+    rec.add_argument("-o", "--output", required=True)
+    target = rec.add_mutually_exclusive_group(required=True)
+    target.add_argument("--reference", metavar="IMAGE", help="take colours from this image")
+    target.add_argument("--palette", metavar="HEX,HEX,...|FILE.gpl|FILE.ase", help="take colours from a palette")
+    rec.add_argument("--method", choices=["stats", "histogram", "palette"], default="stats")
+    rec.add_argument("--strength", type=_fraction, default=1.0)
+    rec.add_argument("-k", type=_positive_int, default=6, help="palette method: colours per image (default 6)")
+    rec.add_argument("--seed", type=int, default=0)
+    rec.set_defaults(func=_cmd_recolor)
+
+    com = sub.add_parser("compose", help="composition scores and crop suggestions",
+                         description="Saliency, rule of thirds, golden ratio, balance, horizon tilt and the best "
+                         "crop for each aspect ratio. Example: brushwork compose photo.jpg --overlay o.png")
+    com.add_argument("image", metavar="IMAGE")
+    com.add_argument("--ratios", default="1:1,4:5,3:2,16:9", help="crop aspect ratios (default 1:1,4:5,3:2,16:9)")
+    com.add_argument("--overlay", metavar="PNG", help="write the image with thirds grid, saliency and crops drawn on")
+    com.add_argument("--apply", metavar="OUT", help="write the best crop of the first ratio")
+    com.add_argument("--json", action="store_true")
+    com.set_defaults(func=_cmd_compose)
+
+    sug = sub.add_parser("suggest", help="rank styles for a photo, with a strength and a palette",
+                         description="Rank the bundled example styles and any --styles (files or folders) for "
+                         "CONTENT by colour and texture compatibility; propose a strength and a palette, each "
+                         "with its reason. Example: brushwork suggest photo.jpg --styles my_styles/ --previews p/")
+    sug.add_argument("content", metavar="CONTENT")
+    sug.add_argument("--styles", nargs="+", default=[], metavar="PATH", help="style images or folders of them")
+    sug.add_argument("--top", type=_positive_int, default=5, help="how many to list (default 5)")
+    sug.add_argument("--previews", metavar="DIR", help="render 256 px AdaIN previews of the top three into DIR")
+    sug.add_argument("--json", action="store_true")
+    sug.set_defaults(func=_cmd_suggest)
     return parser
 
 
@@ -325,6 +390,225 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
     last = trainer.history[-1] if trainer.history else {}
     print(f"trained to step {trainer.step}; loss {last.get('loss', float('nan')):.4f}; "
           f"checkpoint in {trainer.out / 'checkpoint'}")
+    return 0
+
+
+def _read(path: str, what: str = "image", draft: int | None = None):
+    from .imaging.io import read_image
+
+    return read_image(path, what=what, draft=draft)
+
+
+def _check_outputs(*paths: str | None) -> None:
+    from .imaging.io import check_output_path
+
+    for p in paths:
+        if p is None:
+            continue
+        parent = Path(p).parent
+        if not parent.is_dir():
+            raise BrushworkError(f"output folder '{parent}' does not exist: create it first")
+        if Path(p).is_dir():
+            raise BrushworkError(f"output '{p}' is a folder: give a file name")
+        if Path(p).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"):
+            check_output_path(p)
+
+
+def _parse_palette(text: str):
+    from .color.palette import Palette
+
+    p = Path(text)
+    if p.suffix.lower() in (".gpl", ".ase"):
+        if not p.is_file():
+            raise BrushworkError(f"palette file '{p}' does not exist: check the path")
+        if p.suffix.lower() == ".ase":
+            from .color.export import read_ase
+
+            try:
+                colors = [c for _, c in read_ase(p.read_bytes())]
+            except (ValueError, IndexError, UnicodeDecodeError, __import__("struct").error):
+                raise BrushworkError(f"'{p}' is not a readable .ase file: export it again") from None
+            if not colors:
+                raise BrushworkError(f"'{p}' holds no RGB colours")
+            import numpy as np
+
+            return Palette(np.clip(np.array(colors, dtype=np.float64), 0, 1), np.full(len(colors), 1 / len(colors)))
+        hexes = []
+        for line in p.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and all(x.isdigit() for x in parts[:3]):
+                hexes.append("#" + "".join(f"{min(255, int(x)):02x}" for x in parts[:3]))
+        if not hexes:
+            raise BrushworkError(f"'{p}' holds no colours: is it a GIMP palette?")
+        return Palette.from_hex(hexes)
+    items = [t for t in text.replace(" ", ",").split(",") if t]
+    if not items:
+        raise BrushworkError("--palette/--colors is empty: give hex colours such as '#1e90ff,#ff8c1e'")
+    return Palette.from_hex(items)
+
+
+def _cmd_palette(args: argparse.Namespace) -> int:
+    import json
+
+    from .color.export import swatch_image, terminal_table, to_ase, to_css, to_gpl, write_bytes_atomic, write_text_atomic
+    from .color.palette import extract_palette
+
+    _check_outputs(args.swatch, args.css, args.gpl, args.ase)
+    img = _read(args.image, draft=args.max_side)
+    pal = extract_palette(img.rgb, img.alpha, k=args.k, seed=args.seed, saliency=args.saliency)
+    if args.swatch:
+        from .imaging.io import save_image
+
+        save_image(swatch_image(pal), args.swatch)
+    if args.css:
+        write_text_atomic(args.css, to_css(pal))
+    if args.gpl:
+        write_text_atomic(args.gpl, to_gpl(pal, Path(args.image).stem))
+    if args.ase:
+        write_bytes_atomic(args.ase, to_ase(pal))
+    print(json.dumps(pal.to_dict(), indent=1) if args.json else terminal_table(pal))
+    return 0
+
+
+def _cmd_harmony(args: argparse.Namespace) -> int:
+    import json
+
+    from .color.harmony import classify, complete, contrast_table
+    from .color.palette import extract_palette
+
+    if (args.image is None) == (args.colors is None):
+        raise BrushworkError("give an IMAGE or --colors (one of the two)")
+    if args.colors is not None:
+        pal = _parse_palette(args.colors)
+    else:
+        img = _read(args.image, draft=512)
+        pal = extract_palette(img.rgb, img.alpha, k=args.k)
+    res = classify(pal)
+    out = {"palette": pal.hex, **res.to_dict()}
+    if args.complete:
+        out["complete"] = complete(pal, args.complete)
+    if args.contrast:
+        out["contrast"] = contrast_table(pal)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"palette: {' '.join(pal.hex)}")
+    print(f"harmony: {res.label} (score {res.score:.2f}): {res.reason}")
+    others = sorted(((n, s) for n, (s, _) in res.scores.items() if n != res.label), key=lambda t: -t[1])
+    print("others:  " + ", ".join(f"{n} {s:.2f}" for n, s in others))
+    for c in out.get("complete", []):
+        print(f"add {c['hex']} (hue {c['hue']:.0f}): {c['reason']}")
+    if args.complete and not out["complete"]:
+        print(f"the palette already covers every hue of {args.complete}")
+    for row in out.get("contrast", []):
+        verdict = "AAA" if row["AAA"] else "AA" if row["AA"] else "AA large text only" if row["AA_large"] else "fails"
+        print(f"{row['foreground']} on {row['background']}: {row['ratio']:5.2f}:1  {verdict}")
+    return 0
+
+
+def _cmd_recolor(args: argparse.Namespace) -> int:
+    from .color.recolor import recolor
+    from .imaging.io import check_output_path, save_image
+
+    check_output_path(args.output)
+    img = _read(args.image)
+    ref = None if args.reference is None else _read(args.reference, "reference image", draft=1024)
+    pal = None if args.palette is None else _parse_palette(args.palette)
+    out = recolor(img.rgb, method=args.method, reference=None if ref is None else ref.rgb,
+                  reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
+                  strength=args.strength, k=args.k, seed=args.seed)
+    save_image(out, args.output, alpha=img.alpha)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _cmd_compose(args: argparse.Namespace) -> int:
+    import json
+
+    from .composition import analyze, parse_ratio, suggest_crops
+
+    ratios = [r.strip() for r in args.ratios.split(",") if r.strip()]
+    if not ratios:
+        raise BrushworkError("--ratios is empty: give ratios such as 1:1,4:5")
+    for r in ratios:
+        parse_ratio(r)
+    _check_outputs(args.overlay, args.apply)
+    img = _read(args.image)
+    comp = analyze(img.rgb)
+    crops = suggest_crops(img.rgb, ratios)
+    if args.overlay:
+        from .composition.overlay import draw_overlay
+        from .imaging.io import save_image
+
+        save_image(draw_overlay(img.rgb, crops), args.overlay)
+    if args.apply:
+        from .imaging.io import save_image
+
+        l, t, r, b = crops[0].box
+        save_image(img.rgb[t:b, l:r], args.apply, alpha=None if img.alpha is None else img.alpha[t:b, l:r])
+    if args.json:
+        print(json.dumps({**comp.to_dict(), "crops": [c.to_dict() for c in crops]}, indent=1))
+        return 0
+    print(f"thirds  {comp.thirds:.2f}  {comp.reasons['thirds']}")
+    print(f"golden  {comp.golden:.2f}  {comp.reasons['golden']}")
+    print(f"balance {comp.balance:.2f}  {comp.reasons['balance']}")
+    print(f"horizon       {comp.reasons['horizon']}; {comp.reasons['tilt']}")
+    for c in crops:
+        print(f"crop {c.ratio:5s} {c.score:.2f}  box {c.box}: " + "; ".join(c.reasons))
+    if args.apply:
+        print(f"wrote the best {crops[0].ratio} crop to {args.apply}")
+    return 0
+
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    import json
+
+    from .color.suggest import rank_styles
+    from .datasets import list_images
+    from .imaging.io import read_image
+    from .pipelines.stylize import sample_path
+
+    if args.previews is not None and not Path(args.previews).parent.is_dir():
+        raise BrushworkError(f"folder '{Path(args.previews).parent}' does not exist: create it first")
+    content = _read(args.content, "content image", draft=512)
+    files = [sample_path("starry_night.jpg")]
+    for p in args.styles:
+        found = list_images(p) if Path(p).is_dir() else [Path(p)]
+        if Path(p).is_dir() and not found:
+            raise BrushworkError(f"folder '{p}' holds no images (.png, .jpg, .webp, ...)")
+        files += found
+    styles, skipped = {}, 0
+    for f in files:
+        try:
+            img = read_image(f, what="style image", draft=512)
+            styles[str(f)] = (img.rgb, img.alpha)
+        except BrushworkError:
+            if Path(f) in [Path(p) for p in args.styles]:
+                raise
+            skipped += 1  # an unreadable file inside a folder: skip it, say so below
+    ranked = rank_styles(content.rgb, styles)[: args.top]
+    previews = []
+    if args.previews is not None:
+        from .pipelines.stylize import stylize
+
+        out_dir = Path(args.previews)
+        out_dir.mkdir(exist_ok=True)
+        for i, s in enumerate(ranked[:3], 1):
+            target = out_dir / f"preview_{i}.png"
+            stylize(args.content, s.style, method="adain", strength=s.strength, size=256).save(target)
+            previews.append(str(target))
+    if args.json:
+        print(json.dumps({"suggestions": [s.to_dict() for s in ranked], "previews": previews,
+                          "skipped": skipped}, indent=1))
+        return 0
+    for i, s in enumerate(ranked, 1):
+        print(f"{i}. {s.style}  score {s.score:.2f}  strength {s.strength}  palette {' '.join(s.palette)}")
+        for r in s.reasons:
+            print(f"     {r}")
+    for p in previews:
+        print(f"preview: {p}")
+    if skipped:
+        print(f"brushwork: note: skipped {skipped} unreadable image(s)", file=sys.stderr)
     return 0
 
 

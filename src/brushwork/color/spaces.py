@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-__all__ = ["rgb_to_yiq", "yiq_to_rgb", "srgb_to_linear", "linear_to_srgb", "rgb_to_oklab", "oklab_to_rgb"]
+__all__ = ["rgb_to_yiq", "yiq_to_rgb", "srgb_to_linear", "linear_to_srgb", "rgb_to_oklab", "oklab_to_rgb",
+           "oklab_to_oklch", "oklch_to_oklab", "rgb_to_hex", "hex_to_rgb", "relative_luminance", "contrast_ratio"]
 
 # NTSC YIQ (FCC 1953 coefficients), as used by Gatys et al. 2016 for luminance-only transfer.
 _RGB2YIQ = np.array(
@@ -57,3 +60,58 @@ def oklab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """OKLab -> sRGB (not clipped)."""
     lms = (lab @ np.linalg.inv(_M2).T) ** 3
     return linear_to_srgb(lms @ np.linalg.inv(_M1).T)
+
+
+def oklab_to_oklch(lab: np.ndarray) -> np.ndarray:
+    """OKLab -> OKLCH: lightness, chroma, hue in degrees [0, 360)."""
+    lab = np.asarray(lab, dtype=np.float64)
+    c = np.hypot(lab[..., 1], lab[..., 2])
+    h = np.degrees(np.arctan2(lab[..., 2], lab[..., 1])) % 360.0
+    return np.stack([lab[..., 0], c, h], axis=-1)
+
+
+def oklch_to_oklab(lch: np.ndarray) -> np.ndarray:
+    """OKLCH (hue in degrees) -> OKLab."""
+    lch = np.asarray(lch, dtype=np.float64)
+    h = np.radians(lch[..., 2])
+    return np.stack([lch[..., 0], lch[..., 1] * np.cos(h), lch[..., 1] * np.sin(h)], axis=-1)
+
+
+_HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
+
+
+def hex_to_rgb(text: str) -> np.ndarray:
+    """``"#1e90ff"``, ``"1e90ff"`` or ``"#19f"`` -> sRGB ``(3,)`` in [0, 1].
+
+    Raises:
+        BrushworkError: not a 3- or 6-digit hex colour.
+    """
+    m = _HEX.fullmatch(text.strip())
+    if m is None:
+        from ..errors import BrushworkError
+
+        raise BrushworkError(f"'{text}' is not a hex colour: write it as #rrggbb (e.g. #1e90ff) or #rgb")
+    digits = m.group(1)
+    if len(digits) == 3:
+        digits = "".join(ch * 2 for ch in digits)
+    return np.array([int(digits[i:i + 2], 16) for i in (0, 2, 4)], dtype=np.float64) / 255.0
+
+
+def rgb_to_hex(rgb: np.ndarray) -> str:
+    """sRGB ``(3,)`` in [0, 1] -> ``"#rrggbb"`` (clipped, rounded)."""
+    v = np.clip(np.round(np.asarray(rgb, dtype=np.float64) * 255), 0, 255).astype(int)
+    return "#{:02x}{:02x}{:02x}".format(*v)
+
+
+def relative_luminance(rgb: np.ndarray) -> np.ndarray:
+    """WCAG 2.x relative luminance of sRGB in [0, 1] (its 0.03928 threshold, as the standard writes it)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    lin = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return lin @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def contrast_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """WCAG contrast ratio (L1 + 0.05) / (L2 + 0.05) between two sRGB colours, from 1 to 21."""
+    la, lb = float(relative_luminance(a)), float(relative_luminance(b))
+    hi, lo = max(la, lb), min(la, lb)
+    return (hi + 0.05) / (lo + 0.05)

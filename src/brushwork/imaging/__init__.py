@@ -1,4 +1,8 @@
-"""Image I/O and resizing. Tensors are float ``(B, 3, H, W)`` RGB in [0, 1]."""
+"""Image I/O and resizing. Tensors are float ``(B, 3, H, W)`` RGB in [0, 1].
+
+``imaging.io`` needs only numpy and Pillow, so torch-free commands (palette, compose) can use it;
+``resize`` and ``fit_long_side`` (``imaging.resampling``, torch) are imported on first use.
+"""
 
 from .io import (
     LoadedImage,
@@ -8,7 +12,6 @@ from .io import (
     save_image,
     to_tensor,
 )
-from .resize import fit_long_side, resize
 
 __all__ = [
     "LoadedImage",
@@ -20,3 +23,11 @@ __all__ = [
     "save_image",
     "to_tensor",
 ]
+
+
+def __getattr__(name: str):
+    if name in ("fit_long_side", "resize"):
+        from . import resampling
+
+        return getattr(resampling, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

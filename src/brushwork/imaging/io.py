@@ -101,6 +101,7 @@ def read_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_side: int = 2,
     what: str = "image",
+    draft: int | None = None,
 ) -> LoadedImage:
     """Read an image file (or take a PIL image / uint8 or float array) as float RGB.
 
@@ -109,6 +110,9 @@ def read_image(
         max_pixels: refuse images with more pixels than this (before any decoding).
         min_side: refuse images whose shorter side is below this.
         what: a word for error messages, e.g. ``"content image"``.
+        draft: decode at reduced scale, long side at least ``draft`` px where that is cheap: JPEG's
+            DCT-domain scaling (1/2, 1/4, 1/8: the decoder skips most of the work), then a box
+            reduction for any format. For analyses that need a few hundred pixels, not the photo.
 
     Raises:
         ImageError: missing, unreadable, truncated, too small or too large; the message names the
@@ -166,7 +170,12 @@ def read_image(
             )
         mode = img.mode
         try:
+            if draft is not None and img.format == "JPEG":
+                f = draft / max(w, h)  # keeps the long side >= draft (Pillow keeps both sides >= asked)
+                img.draft("RGB", (max(1, int(w * f)), max(1, int(h * f))))
             img.load()
+            if draft is not None and max(img.size) >= 2 * draft:
+                img = img.reduce(max(img.size) // draft)
             img = ImageOps.exif_transpose(img)
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageError(

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..functional import gram_matrix, mean_std
-from ..imaging.resize import fit_long_side, resize
+from ..imaging.resampling import fit_long_side, resize
 from ..losses import content_loss, gram_loss, mean_std_loss, total_variation
 from ..models.encoders import FeatureEncoder
 

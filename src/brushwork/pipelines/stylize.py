@@ -20,7 +20,7 @@ from ..imaging.io import DEFAULT_MAX_PIXELS, LoadedImage, read_image, to_pil
 __all__ = ["StylizeResult", "stylize", "sample_path", "PRESERVE_COLOR"]
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
-PRESERVE_COLOR = ("none", "luminance", "histogram")
+PRESERVE_COLOR = ("none", "luminance", "histogram", "stats", "palette")
 METHODS = ("gatys", "adain")
 #: AdaIN encodes style images at most this large (their statistics barely change above it).
 ADAIN_STYLE_MAX_SIDE = 1024
@@ -145,8 +145,9 @@ def stylize(
             pixels that no mask covers keep the content. None applies every style everywhere.
         size: long side of the output in pixels (None keeps the content's size).
         preserve_color: ``"none"``, ``"luminance"`` (keep the content's colours: only luminance is
-            stylized, Gatys et al. 2016) or ``"histogram"`` (match the style's colours to the
-            content's before optimising).
+            stylized, Gatys et al. 2016), ``"histogram"`` (match the style's colours to the
+            content's before optimising), or a recolouring of the result towards the content's
+            colours afterwards: ``"stats"`` (OKLab mean/std) or ``"palette"`` (palette mapping).
         init: start from ``"content"`` or ``"noise"``.
         seed: seeds the noise (and any other randomness).
         encoder: feature encoder name (see ``brushwork encoders``).
@@ -172,7 +173,7 @@ def stylize(
     from .. import runtime
     from ..color import match_histograms, transfer_luminance
     from ..imaging.io import from_tensor, to_tensor
-    from ..imaging.resize import fit_long_side, resize
+    from ..imaging.resampling import fit_long_side, resize
     from ..models.encoders import ENCODERS
     from ..weights import sha256_file
     from .gatys import gatys_config_for, optimize, with_overrides
@@ -316,6 +317,10 @@ def stylize(
     out = from_tensor(out_t)
     if preserve_color == "luminance":
         out = transfer_luminance(out, from_tensor(c_t))
+    elif preserve_color in ("stats", "palette"):
+        from ..color.recolor import recolor
+
+        out = recolor(out, method=preserve_color, reference=from_tensor(c_t), seed=seed)
     alpha = None
     if c_img.alpha is not None:
         a_t = torch.from_numpy(c_img.alpha)[None, None]

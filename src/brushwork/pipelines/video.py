@@ -207,7 +207,7 @@ def stylize_video(
     """Stylize a video file or a folder of frames into ``output``; returns the number of frames."""
     from .. import runtime
     from ..imaging.io import read_image, to_tensor
-    from ..imaging.resize import fit_long_side, resize
+    from ..imaging.resampling import fit_long_side, resize
     from .stylize import ADAIN_STYLE_MAX_SIDE, MIN_SIDE, _cached_decoder, _cached_encoder
 
     if not 0.0 <= strength <= 1.0:

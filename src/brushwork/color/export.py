@@ -1,0 +1,121 @@
+"""Palette files and views: CSS variables, GIMP .gpl, Adobe .ase, a swatch PNG, a terminal table.
+
+The .ase writer follows Adobe's swatch exchange layout (as documented by the open implementations,
+e.g. GIMP's and Krita's readers): ``ASEF``, version 1.0, a block count, then one colour-entry block
+(0x0001) per colour with a UTF-16BE name, the ``RGB `` model, three big-endian float32 values in
+[0, 1] and a colour type (2 = normal). Files are written atomically (temporary name, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .palette import Palette
+
+__all__ = ["to_css", "to_gpl", "to_ase", "read_ase", "swatch_image", "terminal_table", "write_text_atomic",
+           "write_bytes_atomic"]
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.part")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _names(palette: Palette, prefix: str) -> list[str]:
+    return [f"{prefix}-{i + 1}" for i in range(len(palette))]
+
+
+def to_css(palette: Palette, prefix: str = "color") -> str:
+    """``:root { --color-1: #rrggbb; ... }`` with each colour's share and OKLCH as a comment."""
+    lines = [":root {"]
+    for name, h, lch, s in zip(_names(palette, prefix), palette.hex, palette.oklch, palette.shares):
+        lines.append(f"  --{name}: {h};  /* {100 * s:.1f}% - oklch({lch[0]:.3f} {lch[1]:.3f} {lch[2]:.1f}) */")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_gpl(palette: Palette, name: str = "brushwork") -> str:
+    """A GIMP palette (also read by Inkscape and Krita)."""
+    lines = ["GIMP Palette", f"Name: {name}", "Columns: 0", "#"]
+    for i, (c, h) in enumerate(zip(palette.rgb, palette.hex)):
+        r, g, b = (int(round(v * 255)) for v in c)
+        lines.append(f"{r:3d} {g:3d} {b:3d}\t{h} ({i + 1})")
+    return "\n".join(lines) + "\n"
+
+
+def to_ase(palette: Palette, prefix: str = "color") -> bytes:
+    """An Adobe swatch exchange file (Photoshop, Illustrator, Affinity...)."""
+    blocks = []
+    for name, c in zip(_names(palette, prefix), palette.rgb):
+        utf16 = (name + "\0").encode("utf-16-be")
+        body = struct.pack(">H", len(name) + 1) + utf16 + b"RGB " + struct.pack(">3f", *map(float, c)) + struct.pack(">H", 2)
+        blocks.append(struct.pack(">HI", 0x0001, len(body)) + body)
+    return b"ASEF" + struct.pack(">HHI", 1, 0, len(blocks)) + b"".join(blocks)
+
+
+def read_ase(data: bytes) -> list[tuple[str, tuple[float, float, float]]]:
+    """Parse RGB colour entries of an .ase file (for tests and for palettes given as .ase)."""
+    if data[:4] != b"ASEF":
+        raise ValueError("not an Adobe swatch exchange file")
+    (count,) = struct.unpack(">I", data[8:12])
+    pos, out = 12, []
+    for _ in range(count):
+        kind, length = struct.unpack(">HI", data[pos:pos + 6])
+        body = data[pos + 6:pos + 6 + length]
+        pos += 6 + length
+        if kind != 0x0001:
+            continue
+        (n,) = struct.unpack(">H", body[:2])
+        name = body[2:2 + 2 * n].decode("utf-16-be").rstrip("\0")
+        model = body[2 + 2 * n:6 + 2 * n]
+        if model == b"RGB ":
+            out.append((name, struct.unpack(">3f", body[6 + 2 * n:18 + 2 * n])))
+    return out
+
+
+def swatch_image(palette: Palette, width: int = 600, height: int = 120):
+    """A PIL image: one block per colour, as wide as its share, labelled with its hex code."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+    edges = np.concatenate([[0], np.cumsum(palette.shares)]) * width
+    for i, (c, h) in enumerate(zip(palette.rgb, palette.hex)):
+        x0, x1 = int(round(edges[i])), int(round(edges[i + 1]))
+        fill = tuple(int(round(v * 255)) for v in c)
+        draw.rectangle([x0, 0, max(x0, x1 - 1), height - 1], fill=fill)
+        luminance = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+        if x1 - x0 >= 48:
+            draw.text((x0 + 4, height - 16), h, fill="black" if luminance > 0.5 else "white")
+    return img
+
+
+def _truecolor() -> bool:
+    return sys.stdout.isatty() and os.environ.get("COLORTERM", "") in ("truecolor", "24bit") \
+        and "NO_COLOR" not in os.environ
+
+
+def terminal_table(palette: Palette, color: bool | None = None) -> str:
+    """hex, RGB, OKLCH and share per colour, with a colour block where the terminal shows 24-bit colour."""
+    color = _truecolor() if color is None else color
+    lines = [f"{'':4}{'hex':9}{'rgb':15}{'oklch (L C h)':24}share"]
+    for c, h, lch, s in zip(palette.rgb, palette.hex, palette.oklch, palette.shares):
+        r, g, b = (int(round(v * 255)) for v in c)
+        block = f"\x1b[48;2;{r};{g};{b}m   \x1b[0m " if color else "    "
+        lines.append(f"{block}{h:9}{f'{r},{g},{b}':15}{f'{lch[0]:.3f} {lch[1]:.3f} {lch[2]:5.1f}':24}{100 * s:5.1f}%")
+    return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""Colour harmony: which classic hue relation a palette follows, what would complete it, and contrast.
+
+Hues are OKLCH hues (perceptual, unlike HSV's). Colours with chroma under ``GREY_CHROMA`` are greys
+and carry no hue; they do not count for or against a harmony. Each harmony is a set of hue arcs
+around a base hue that is searched over the circle (1 degree steps):
+
+=====================  ==========================  ============
+harmony                arcs (centre +- half-width)  completes with
+=====================  ==========================  ============
+monochrome             0 +- 12                      -
+analogous              0 +- 35                      -
+complementary          0, 180 (+- 15)               the missing side
+split-complementary    0, 150, 210 (+- 15)          the missing hues
+triadic                0, 120, 240 (+- 15)          the missing hues
+tetradic               0, 90, 180, 270 or           the missing hues
+                       0, 60, 180, 240 (+- 15)
+=====================  ==========================  ============
+
+A palette's **fit** to a placement is the share-weighted mean of ``exp(-(d / 15)^2)``, ``d`` each
+hue's distance in degrees outside the nearest arc; its **coverage** is the fraction of arcs that hold
+a colour. The score is fit x coverage, so a two-hue palette cannot pass for triadic. The label is
+the best score, the simpler harmony winning within 0.05 (listed first above).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BrushworkError
+from .palette import Palette
+from .spaces import contrast_ratio, oklab_to_rgb, oklch_to_oklab, rgb_to_hex
+
+__all__ = ["HARMONIES", "HarmonyResult", "classify", "complete", "contrast_table"]
+
+GREY_CHROMA = 0.03
+HARMONIES: dict[str, list[list[tuple[float, float]]]] = {
+    "monochrome": [[(0, 12)]],
+    "analogous": [[(0, 35)]],
+    "complementary": [[(0, 15), (180, 15)]],
+    "split-complementary": [[(0, 15), (150, 15), (210, 15)]],
+    "triadic": [[(0, 15), (120, 15), (240, 15)]],
+    "tetradic": [[(0, 15), (90, 15), (180, 15), (270, 15)], [(0, 15), (60, 15), (180, 15), (240, 15)]],
+}
+
+
+def _hue_dist(a: np.ndarray, b: float) -> np.ndarray:
+    d = np.abs((a - b) % 360.0)
+    return np.minimum(d, 360.0 - d)
+
+
+@dataclass(frozen=True)
+class HarmonyResult:
+    """The best harmony, every harmony's score with its base hue, and why."""
+
+    label: str
+    score: float
+    base_hue: float
+    scores: dict[str, tuple[float, float]]  # name -> (score, base hue)
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"harmony": self.label, "score": round(self.score, 3), "base_hue": round(self.base_hue, 1),
+                "reason": self.reason,
+                "scores": {k: {"score": round(s, 3), "base_hue": round(h, 1)} for k, (s, h) in self.scores.items()}}
+
+
+def _chromatic(palette: Palette) -> tuple[np.ndarray, np.ndarray]:
+    lch = palette.oklch
+    keep = lch[:, 1] >= GREY_CHROMA
+    return lch[keep, 2], palette.shares[keep]
+
+
+def _fit(hues: np.ndarray, w: np.ndarray, arcs: list[tuple[float, float]], base: float) -> tuple[float, float]:
+    d = np.stack([np.maximum(_hue_dist(hues, base + c) - hw, 0.0) for c, hw in arcs])  # (arcs, colours)
+    fit = float((np.exp(-((d.min(0) / 15.0) ** 2)) * w).sum() / w.sum())
+    coverage = float((d.min(1) == 0).mean())
+    return fit, coverage
+
+
+def classify(palette: Palette) -> HarmonyResult:
+    """Label ``palette``'s hue relation.
+
+    Raises:
+        BrushworkError: the palette has no chromatic colour (all greys): no hue relation to name.
+    """
+    hues, w = _chromatic(palette)
+    if hues.size == 0:
+        raise BrushworkError("the palette is all greys (no colour has chroma): there is no hue harmony to name")
+    scores: dict[str, tuple[float, float]] = {}
+    for name, variants in HARMONIES.items():
+        best = (-1.0, 0.0)
+        for arcs in variants:
+            for base in np.arange(0.0, 360.0, 1.0):
+                fit, cov = _fit(hues, w, arcs, base)
+                if fit * cov > best[0]:
+                    best = (fit * cov, float(base))
+        scores[name] = best
+    names = list(HARMONIES)
+    top = max(s for s, _ in scores.values())
+    label = next(n for n in names if scores[n][0] >= top - 0.05)
+    score, base = scores[label]
+    hue_list = ", ".join(f"{h:.0f}" for h in sorted(hues))
+    arcs = HARMONIES[label][0]
+    centres = ", ".join(f"{(base + c) % 360:.0f}" for c, _ in arcs)
+    reason = (f"chromatic hues {hue_list} (OKLCH degrees) fit the {label} set at {centres} "
+              f"with score {score:.2f}")
+    if len(hues) < len(palette):
+        reason += f"; {len(palette) - len(hues)} grey(s) ignored"
+    return HarmonyResult(label, score, base, scores, reason)
+
+
+def complete(palette: Palette, harmony: str) -> list[dict]:
+    """Colours that would complete ``harmony``: one per arc that holds no palette colour.
+
+    Each suggestion takes the arc's centre hue and the median lightness and chroma of the palette's
+    chromatic colours (reduced until it fits in sRGB). Returns ``[{"hex", "hue", "reason"}]``.
+
+    Raises:
+        BrushworkError: unknown harmony name, or an all-grey palette.
+    """
+    if harmony not in HARMONIES:
+        raise BrushworkError(f"unknown harmony '{harmony}': choose one of {', '.join(HARMONIES)}")
+    hues, w = _chromatic(palette)
+    if hues.size == 0:
+        raise BrushworkError("the palette is all greys (no colour has chroma): pick a base colour first")
+    lch = palette.oklch[palette.oklch[:, 1] >= GREY_CHROMA]
+    light, chroma = float(np.median(lch[:, 0])), float(np.median(lch[:, 1]))
+    # place the set so the palette's hues sit as close as possible to its arcs' centres
+    best = max(((_fit(hues, w, [(c, 0.0) for c, _ in arcs], b)[0], b, arcs) for arcs in HARMONIES[harmony]
+                for b in np.arange(0.0, 360.0, 1.0)), key=lambda t: t[0])
+    _, base, arcs = best
+    out = []
+    for c, hw in arcs:
+        centre = (base + c) % 360
+        if (_hue_dist(hues, centre) <= hw).any():
+            continue
+        cc = chroma
+        while True:  # the most saturated version of that hue that sRGB can show, at the palette's lightness
+            rgb = oklab_to_rgb(oklch_to_oklab(np.array([light, cc, centre])))
+            if (rgb >= -1e-4).all() and (rgb <= 1 + 1e-4).all() or cc < 1e-3:
+                break
+            cc *= 0.9
+        out.append({"hex": rgb_to_hex(np.clip(rgb, 0, 1)), "hue": round(float(centre), 1),
+                    "reason": f"the {harmony} set based at {base:.0f} has no colour near hue {centre:.0f}"})
+    return out
+
+
+def contrast_table(palette: Palette) -> list[dict]:
+    """WCAG 2.x contrast of every pair of palette colours, highest first, with AA/AAA pass or fail
+    (normal text: AA >= 4.5, AAA >= 7; large text: AA >= 3, AAA >= 4.5)."""
+    rows = []
+    hexes = palette.hex
+    for i in range(len(palette)):
+        for j in range(i + 1, len(palette)):
+            r = contrast_ratio(palette.rgb[i], palette.rgb[j])
+            rows.append({"foreground": hexes[i], "background": hexes[j], "ratio": round(r, 2),
+                         "AA": r >= 4.5, "AAA": r >= 7.0, "AA_large": r >= 3.0, "AAA_large": r >= 4.5})
+    return sorted(rows, key=lambda r: -r["ratio"])

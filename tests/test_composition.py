@@ -1,0 +1,91 @@
+"""Saliency, composition scores, horizon tilt and crop suggestions on constructed images."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from brushwork.cli import main
+from brushwork.composition import analyze, parse_ratio, saliency_map, suggest_crops
+from brushwork.errors import BrushworkError
+
+
+def _planted(background: str, top=50, left=100, size=24, h=150, w=220):
+    rng = np.random.default_rng(0)
+    if background == "flat":
+        img = np.full((h, w, 3), 0.5)
+    else:  # a busy, textured field
+        img = np.clip(0.5 + 0.15 * rng.standard_normal((h, w, 1)) + 0.05 * rng.standard_normal((h, w, 3)), 0, 1)
+    img[top:top + size, left:left + size] = (0.95, 0.75, 0.05)
+    return img, (top, left, size)
+
+
+@pytest.mark.parametrize("background", ["flat", "textured"])
+def test_saliency_peaks_on_a_planted_object(background):
+    img, (top, left, size) = _planted(background)
+    sal = saliency_map(img)
+    assert sal.shape == img.shape[:2] and sal.min() >= 0 and sal.max() <= 1
+    y, x = np.unravel_index(sal.argmax(), sal.shape)
+    assert top - 3 <= y < top + size + 3 and left - 3 <= x < left + size + 3
+    assert sal[top:top + size, left:left + size].mean() > 4 * sal.mean()
+
+
+def test_subject_on_a_thirds_point_scores_high():
+    on, _ = _planted("flat", top=50 - 12, left=147 - 12)  # centre at (1/3 H, 2/3 W)
+    off, _ = _planted("flat", top=75 - 12, left=110 - 12)  # dead centre
+    a, b = analyze(on), analyze(off)
+    assert a.thirds > 0.95 and b.thirds < 0.8
+    assert b.balance > a.balance  # a centred subject balances the frame
+    assert "thirds point (0.67, 0.33)" in a.reasons["thirds"]
+
+
+@pytest.mark.parametrize("degrees", [0.0, 4.0, -3.0])
+def test_horizon_and_tilt(degrees):
+    h, w = 300, 450
+    yy, xx = np.mgrid[0:h, 0:w]
+    line = h * 0.4 + (xx - w / 2) * np.tan(np.radians(degrees))
+    img = np.where((yy > line)[..., None], [0.25, 0.35, 0.15], [0.6, 0.75, 0.95])
+    c = analyze(img + np.random.default_rng(1).normal(0, 0.01, img.shape))
+    assert c.horizon == pytest.approx(0.4, abs=0.03)
+    assert c.tilt_degrees == pytest.approx(degrees, abs=0.5)
+    assert (c.reasons["tilt"] == "level") == (degrees == 0.0)
+
+
+def test_no_horizon_means_no_tilt():
+    img, _ = _planted("textured")
+    c = analyze(img)
+    assert c.horizon is None and c.tilt_degrees == 0.0
+
+
+@pytest.mark.parametrize("ratio", ["1:1", "4:5", "3:2", "16:9", "9:16"])
+def test_crops_stay_inside_have_the_ratio_and_keep_the_subject(ratio):
+    img, (top, left, size) = _planted("textured", h=180, w=320)
+    (crop,) = suggest_crops(img, [ratio])
+    l, t, r, b = crop.box
+    assert 0 <= l < r <= 320 and 0 <= t < b <= 180
+    assert abs((r - l) / (b - t) - parse_ratio(ratio)) < 0.02
+    assert l <= left and left + size <= r and t <= top and top + size <= b  # the subject is kept
+    assert crop.reasons and 0 < crop.score
+
+
+def test_ratio_parsing():
+    assert parse_ratio("4:5") == 0.8 and parse_ratio("1.5") == 1.5
+    for bad in ["4:0", "a:b", "0:1", "100:1", "-1"]:
+        with pytest.raises(BrushworkError):
+            parse_ratio(bad)
+
+
+def test_compose_cli(tmp_path, content_path, capsys):
+    overlay, crop = tmp_path / "o.png", tmp_path / "c.jpg"
+    assert main(["compose", str(content_path), "--ratios", "1:1,16:9", "--overlay", str(overlay),
+                 "--apply", str(crop), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [c["ratio"] for c in data["crops"]] == ["1:1", "16:9"]
+    l, t, r, b = data["crops"][0]["box"]
+    assert Image.open(crop).size == (r - l, b - t) and r - l == b - t
+    assert Image.open(overlay).size == Image.open(content_path).size
+    assert main(["compose", str(content_path), "--ratios", "3:0"]) == 2
+    assert "aspect ratio '3:0'" in capsys.readouterr().err
+    assert main(["compose", str(content_path), "--apply", str(tmp_path / "x.gif")]) == 2
+    assert not (tmp_path / "x.gif").exists()

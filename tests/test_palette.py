@@ -1,0 +1,186 @@
+"""Colour spaces against coloraide, palettes, harmony, contrast and the export formats."""
+
+import json
+
+import numpy as np
+import pytest
+from coloraide import Color
+
+from brushwork.cli import main
+from brushwork.color.export import read_ase, swatch_image, terminal_table, to_ase, to_css, to_gpl
+from brushwork.color.harmony import classify, complete, contrast_table
+from brushwork.color.palette import Palette, extract_palette, kmeans, palette_error
+from brushwork.color.spaces import (contrast_ratio, hex_to_rgb, oklab_to_oklch, oklab_to_rgb, oklch_to_oklab,
+                                    rgb_to_hex, rgb_to_oklab)
+from brushwork.errors import BrushworkError
+
+COLOURS = np.random.default_rng(3).random((40, 3))
+
+
+def test_oklab_and_oklch_match_coloraide():
+    for c in COLOURS:
+        ref_lab = Color("srgb", list(c)).convert("oklab").coords()
+        ref_lch = Color("srgb", list(c)).convert("oklch").coords()
+        np.testing.assert_allclose(rgb_to_oklab(c), ref_lab, atol=2e-5)
+        lch = oklab_to_oklch(rgb_to_oklab(c))
+        np.testing.assert_allclose(lch[:2], ref_lch[:2], atol=2e-5)
+        if ref_lch[1] > 1e-3:  # hue is undefined for greys
+            assert abs((lch[2] - ref_lch[2] + 180) % 360 - 180) < 1e-3
+    np.testing.assert_allclose(oklab_to_rgb(oklch_to_oklab(oklab_to_oklch(rgb_to_oklab(COLOURS)))), COLOURS, atol=1e-6)
+
+
+def test_hex_and_contrast_match_coloraide():
+    for c in COLOURS[:10]:
+        h = rgb_to_hex(c)
+        assert h == Color("srgb", list(np.round(c * 255) / 255)).to_string(hex=True)
+        np.testing.assert_allclose(hex_to_rgb(h), np.round(c * 255) / 255)
+    assert hex_to_rgb("#19f").tolist() == hex_to_rgb("1199ff").tolist()
+    for a, b in [("#ffffff", "#777777"), ("#000000", "#ffffff"), ("#1e90ff", "#202020")]:
+        ref = Color(a).contrast(Color(b), method="wcag21")
+        assert contrast_ratio(hex_to_rgb(a), hex_to_rgb(b)) == pytest.approx(ref, rel=2e-3)
+    for bad in ["#12345", "red", "#ggg000", ""]:
+        with pytest.raises(BrushworkError, match="not a hex colour"):
+            hex_to_rgb(bad)
+
+
+def _stripes(colours, h=60, w=40):
+    return np.concatenate([np.tile(np.asarray(c, np.float64), (h, w, 1)) for c in colours], axis=1)
+
+
+def test_palette_recovers_known_colours_with_their_shares():
+    known = [hex_to_rgb(h) for h in ("#d62828", "#2a9d8f", "#264653", "#e9c46a")]
+    img = _stripes(known)
+    img[:, :40] = known[0]  # equal shares
+    noisy = np.clip(img + np.random.default_rng(0).normal(0, 0.01, img.shape), 0, 1)
+    pal = extract_palette(noisy, k=4, seed=1)
+    for c in known:
+        assert np.min(np.linalg.norm(rgb_to_oklab(pal.rgb) - rgb_to_oklab(c), axis=1)) < 0.01
+    np.testing.assert_allclose(pal.shares, 0.25, atol=0.02)
+    assert palette_error(noisy, pal) < 0.02
+    again = extract_palette(noisy, k=4, seed=1)
+    assert again.hex == pal.hex  # deterministic by seed
+
+
+def test_transparent_pixels_are_ignored_and_saliency_weights():
+    img = _stripes([(1, 0, 0), (0, 0, 1)])
+    alpha = np.ones(img.shape[:2])
+    alpha[:, 40:] = 0  # the blue half is invisible
+    with pytest.raises(BrushworkError, match="only 1 distinct colour"):
+        extract_palette(img, alpha, k=2)
+    assert extract_palette(img, alpha, k=1).hex == ["#ff0000"]
+    with pytest.raises(BrushworkError, match="no opaque pixels"):
+        extract_palette(img, np.zeros_like(alpha), k=1)
+    # a small bright subject on a large grey field: saliency gives it a larger share
+    field = np.full((120, 160, 3), 0.5)
+    field[50:70, 70:90] = (1.0, 0.8, 0.0)
+    plain = extract_palette(field, k=2)
+    salient = extract_palette(field, k=2, saliency=True)
+    share = lambda p: p.shares[int(np.argmax(p.oklch[:, 1]))]  # noqa: E731
+    assert share(salient) > 2 * share(plain)
+
+
+def test_kmeans_beats_a_single_centre_and_handles_weights():
+    x = np.concatenate([np.random.default_rng(0).normal(m, 0.01, (100, 2)) for m in (0, 1, 2)])
+    centers, labels = kmeans(x, 3, seed=0)
+    np.testing.assert_allclose(np.sort(centers[:, 0]), [0, 1, 2], atol=0.01)
+    assert len(set(labels.tolist())) == 3
+
+
+def _pal(*hexes):
+    return Palette.from_hex(list(hexes))
+
+
+@pytest.mark.parametrize("hexes,label", [
+    (("#2b4c7e", "#567ebb", "#a3c4f3", "#1a2f4f"), "monochrome"),
+    (("#e63946", "#f4a261", "#e9c46a"), "analogous"),
+    (("#1e90ff", "#ff8c1e"), "complementary"),
+    (("#ff0000", "#00ff00", "#0000ff"), "triadic"),
+])
+def test_harmony_classification(hexes, label):
+    res = classify(_pal(*hexes))
+    assert res.label == label, res.scores
+    assert res.score > 0.7 and label in res.reason
+
+
+def test_constructed_hue_sets_classify_as_built():
+    def at(hues, L=0.7, C=0.1):
+        return Palette(np.clip(oklab_to_rgb(np.array([oklch_to_oklab([L, C, h]) for h in hues])), 0, 1),
+                       np.full(len(hues), 1 / len(hues)))
+    assert classify(at([40, 190, 250])).label == "split-complementary"
+    assert classify(at([20, 110, 200, 290])).label == "tetradic"
+    assert classify(at([30, 150, 270])).label == "triadic"
+    # completing: a complementary pair needs a third hue for triadic
+    adds = complete(at([30, 210]), "complementary")
+    assert adds == []
+    tri = complete(at([30, 150]), "triadic")
+    assert len(tri) == 1 and abs(((tri[0]["hue"] - 270) + 180) % 360 - 180) < 3
+    with pytest.raises(BrushworkError, match="unknown harmony"):
+        complete(at([30]), "pentadic")
+    with pytest.raises(BrushworkError, match="all greys"):
+        classify(_pal("#000000", "#808080", "#ffffff"))
+
+
+def test_contrast_table_pass_fail():
+    rows = contrast_table(_pal("#000000", "#ffffff", "#777777"))
+    assert rows[0]["ratio"] == 21.0 and rows[0]["AAA"]
+    grey = [r for r in rows if {r["foreground"], r["background"]} == {"#ffffff", "#777777"}][0]
+    assert grey["AA_large"] and not grey["AA"]
+
+
+def test_exports_round_trip(tmp_path):
+    pal = _pal("#d62828", "#2a9d8f", "#264653")
+    assert "--color-1: #d62828;" in to_css(pal)
+    gpl = to_gpl(pal, "test")
+    assert gpl.startswith("GIMP Palette") and "214  40  40" in gpl
+    back = read_ase(to_ase(pal))
+    assert [n for n, _ in back] == ["color-1", "color-2", "color-3"]
+    np.testing.assert_allclose([c for _, c in back], pal.rgb, atol=1e-6)
+    img = swatch_image(pal, 300, 50)
+    assert img.size == (300, 50) and img.getpixel((10, 10)) == (214, 40, 40)
+    assert "\x1b[48;2;214;40;40m" in terminal_table(pal, color=True)
+    assert "\x1b" not in terminal_table(pal, color=False)
+
+
+def test_palette_cli_writes_every_format(tmp_path, content_path, capsys):
+    out = {ext: tmp_path / f"p.{ext}" for ext in ("png", "css", "gpl", "ase")}
+    assert main(["palette", str(content_path), "-k", "5", "--json", "--swatch", str(out["png"]),
+                 "--css", str(out["css"]), "--gpl", str(out["gpl"]), "--ase", str(out["ase"])]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["colors"]) == 5 and abs(sum(c["share"] for c in data["colors"]) - 1) < 1e-3
+    assert all(p.is_file() for p in out.values())
+    assert len(read_ase(out["ase"].read_bytes())) == 5
+    # a palette file feeds harmony and recolouring
+    assert main(["harmony", "--colors", str(out["gpl"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["palette"] == [c["hex"] for c in data["colors"]]
+
+
+def test_palette_cli_bad_input(tmp_path, capsys):
+    flat = tmp_path / "flat.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), (10, 200, 30)).save(flat)
+    assert main(["palette", str(flat), "-k", "3"]) == 2
+    assert "only 1 distinct colour(s), fewer than -k 3: use -k 1" in capsys.readouterr().err
+    clear = tmp_path / "clear.png"
+    Image.new("RGBA", (40, 40), (0, 0, 0, 0)).save(clear)
+    assert main(["palette", str(clear)]) == 2
+    assert "no opaque pixels" in capsys.readouterr().err
+    assert main(["palette", str(flat), "-k", "1", "--swatch", str(tmp_path / "nope" / "s.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["harmony", "--colors", "#12,#ffffff"]) == 2
+    assert "'#12' is not a hex colour" in capsys.readouterr().err
+    assert main(["harmony"]) == 2
+    assert "give an IMAGE or --colors" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*"))
+
+
+def test_palette_and_compose_do_not_import_torch(content_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from brushwork.cli import main; "
+            f"assert main(['palette', {str(content_path)!r}, '-k', '3']) == 0; "
+            f"assert main(['compose', {str(content_path)!r}]) == 0; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

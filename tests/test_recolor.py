@@ -1,0 +1,92 @@
+"""Recolouring moves colour statistics to the target; as a post-process of stylization too."""
+
+import numpy as np
+import pytest
+
+from brushwork.cli import main
+from brushwork.color.palette import Palette, extract_palette
+from brushwork.color.recolor import match_palettes, recolor
+from brushwork.color.spaces import rgb_to_oklab
+from brushwork.errors import BrushworkError
+from brushwork.imaging import read_image
+
+
+@pytest.fixture(scope="module")
+def images(content_path, style_path):
+    return read_image(content_path).rgb[::2, ::2], read_image(style_path).rgb[::2, ::2]
+
+
+def _stats(rgb):
+    lab = rgb_to_oklab(rgb.reshape(-1, 3).astype(np.float64))
+    return lab.mean(0), lab.std(0)
+
+
+@pytest.mark.parametrize("method", ["stats", "histogram"])
+def test_statistics_move_to_the_reference(images, method):
+    photo, painting = images
+    out = recolor(photo, method=method, reference=painting)
+    assert out.shape == photo.shape and out.dtype == np.float32
+    (m0, s0), (m1, s1), (mt, st) = _stats(photo), _stats(out), _stats(painting)
+    assert np.abs(m1 - mt).sum() < 0.25 * np.abs(m0 - mt).sum()
+    assert np.abs(s1 - st).sum() < 0.5 * np.abs(s0 - st).sum()
+    half = recolor(photo, method=method, reference=painting, strength=0.5)
+    m_half = _stats(half)[0]
+    assert np.abs(m_half - mt).sum() < np.abs(m0 - mt).sum()  # strength moves part of the way
+    np.testing.assert_allclose(recolor(photo, method=method, reference=painting, strength=0.0), photo, atol=2e-3)
+
+
+def test_palette_mapping_moves_each_cluster_to_its_match(images):
+    photo, _ = images
+    own = extract_palette(photo, k=4)
+    target = Palette(own.rgb[::-1].copy(), own.shares)  # same colours, shuffled: a permutation
+    shift = Palette(np.clip(own.rgb * 0.5 + np.array([0.4, 0.1, 0.0]), 0, 1), own.shares)
+    out = recolor(photo, method="palette", palette=shift, k=4)
+    # pixels of each source cluster end up, on average, at their matched target colour
+    src = rgb_to_oklab(photo.reshape(-1, 3).astype(np.float64))
+    labels = np.linalg.norm(src[:, None] - own.oklab[None], axis=2).argmin(1)
+    got = rgb_to_oklab(out.reshape(-1, 3).astype(np.float64))
+    match = match_palettes(own.oklab, shift.oklab)
+    d = [np.linalg.norm(got[labels == j].mean(0) - shift.oklab[match[j]]) for j in range(4)]
+    assert max(d) < 0.04, d
+    assert np.array_equal(match_palettes(own.oklab, target.oklab), [3, 2, 1, 0])
+    # smooth: neighbouring pixels stay neighbours (no hard jumps between clusters)
+    grad_in = np.abs(np.diff(photo, axis=1)).mean()
+    grad_out = np.abs(np.diff(out, axis=1)).mean()
+    assert grad_out < 1.5 * grad_in
+
+
+def test_transparent_pixels_are_kept(images):
+    photo, painting = images
+    alpha = np.ones(photo.shape[:2], np.float32)
+    alpha[:10] = 0
+    out = recolor(photo, method="stats", reference=painting, alpha=alpha)
+    np.testing.assert_array_equal(out[:10], photo[:10].astype(np.float32))
+
+
+def test_bad_recolour_requests(images):
+    photo, painting = images
+    with pytest.raises(BrushworkError, match="exactly one target"):
+        recolor(photo)
+    with pytest.raises(BrushworkError, match="unknown recolour method"):
+        recolor(photo, method="magic", reference=painting)
+    with pytest.raises(BrushworkError, match="strength"):
+        recolor(photo, reference=painting, strength=2)
+
+
+def test_recolor_cli_and_preserve_color(tmp_path, content_path, style_path, capsys):
+    out = tmp_path / "r.png"
+    assert main(["recolor", str(content_path), "--reference", str(style_path), "-o", str(out)]) == 0
+    assert out.is_file()
+    assert main(["recolor", str(content_path), "--palette", "#112233,#ddeeff", "--method", "palette",
+                 "-o", str(tmp_path / "p.png")]) == 0
+    assert main(["recolor", str(content_path), "--palette", "#11223", "-o", str(tmp_path / "bad.png")]) == 2
+    assert "not a hex colour" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
+    assert main(["recolor", str(content_path), "--palette", str(tmp_path / "none.gpl"), "-o",
+                 str(tmp_path / "bad.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    styled = tmp_path / "s.png"
+    assert main(["stylize", str(content_path), str(style_path), "--method", "adain", "--size", "128",
+                 "--preserve-color", "stats", "-o", str(styled), "-q"]) == 0
+    photo = read_image(content_path).rgb
+    got = read_image(styled).rgb
+    assert np.abs(_stats(got)[0] - _stats(photo)[0]).sum() < 0.03
