@@ -263,6 +263,42 @@ def build_parser() -> argparse.ArgumentParser:
     sug.add_argument("--previews", metavar="DIR", help="render 256 px AdaIN previews of the top three into DIR")
     sug.add_argument("--json", action="store_true")
     sug.set_defaults(func=_cmd_suggest)
+
+    cls = sub.add_parser("classify", help="train, evaluate and use image classifiers")
+    cls_sub = cls.add_subparsers(dest="classify_command", metavar="ACTION", parser_class=_Parser, required=True)
+    ct = cls_sub.add_parser("train", help="train on a dataset (mnist, fashion-mnist) or a folder of class folders",
+                            description="Example: brushwork classify train mnist --model seed-cnn --out runs/digits")
+    ct.add_argument("data", metavar="DATA", help="mnist, fashion-mnist, or a folder with one sub-folder per class")
+    ct.add_argument("--out", required=True, help="output folder (checkpoint/, best/, metrics.json, plots)")
+    ct.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "small-cnn", "efficientnet-lite0"])
+    ct.add_argument("--epochs", type=_positive_int, default=30)
+    ct.add_argument("--batch", type=_positive_int, default=64)
+    ct.add_argument("--lr", type=_float_in(0.0), default=2e-3, help="peak learning rate (one-cycle schedule)")
+    ct.add_argument("--weight-decay", type=_nonneg, default=1e-4)
+    ct.add_argument("--label-smoothing", type=_fraction, default=0.05)
+    ct.add_argument("--dropout", type=_fraction, default=0.25)
+    ct.add_argument("--augment", default="auto", choices=["auto", "none", "shift", "photo"])
+    ct.add_argument("--patience", type=_positive_int, default=5, help="early stopping: epochs without improvement")
+    ct.add_argument("--size", type=_positive_int, help="input side for folders (default 64)")
+    ct.add_argument("--seed", type=int, default=0)
+    ct.add_argument("--device", default="auto")
+    ct.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    ct.add_argument("--no-resume", action="store_true")
+    ct.add_argument("-q", "--quiet", action="store_true")
+    ct.set_defaults(func=_cmd_classify_train)
+    ce = cls_sub.add_parser("eval", help="metrics of a trained classifier; --kfold K cross-validates its recipe")
+    ce.add_argument("model", metavar="MODEL_DIR")
+    ce.add_argument("data", metavar="DATA", help="a dataset name (its test set) or a folder of class folders")
+    ce.add_argument("--kfold", type=_positive_int, help="stratified k-fold: train K models with the same recipe")
+    ce.add_argument("--out", help="write metrics.json, confusion.csv/.png here (default: MODEL_DIR)")
+    ce.add_argument("-q", "--quiet", action="store_true")
+    ce.set_defaults(func=_cmd_classify_eval)
+    cp = cls_sub.add_parser("predict", help="top-k labels for images")
+    cp.add_argument("model", metavar="MODEL_DIR")
+    cp.add_argument("images", nargs="+", metavar="IMAGE")
+    cp.add_argument("--top-k", type=_positive_int, default=3)
+    cp.add_argument("--json", action="store_true")
+    cp.set_defaults(func=_cmd_classify_predict)
     return parser
 
 
@@ -340,19 +376,31 @@ def _cmd_video(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
-    from .datasets import fetch
+    from .datasets import ARRAY_SOURCES, SOURCES, fetch, fetch_arrays
 
+    unknown = [n for n in args.names if n not in SOURCES and n not in ARRAY_SOURCES]
+    if unknown:
+        raise BrushworkError(f"unknown dataset {unknown[0]!r}: choose one of {', '.join([*SOURCES, *ARRAY_SOURCES])}")
     for name in args.names:
+        if name in ARRAY_SOURCES:
+            import json
+
+            path = fetch_arrays(name, root=args.root, force=args.force)
+            m = json.loads((path.parent / "manifest.json").read_text())
+            print(f"{name}: {m['train']} training and {m['test']} test images in {path}")
+            continue
         path = fetch(name, root=args.root, force=args.force)
         print(f"{name}: {sum(1 for _ in path.iterdir())} images in {path}")
     return 0
 
 
 def _cmd_data_list(args: argparse.Namespace) -> int:
-    from .datasets import SOURCES
+    from .datasets import ARRAY_SOURCES, SOURCES
 
     for s in SOURCES.values():
         print(f"{s.name:18s} {s.role:8s} {s.licence:45s} {s.description}")
+    for a in ARRAY_SOURCES.values():
+        print(f"{a.name:18s} {'labelled':8s} {a.licence[:45]:45s} {a.description}")
     return 0
 
 
@@ -609,6 +657,115 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         print(f"preview: {p}")
     if skipped:
         print(f"brushwork: note: skipped {skipped} unreadable image(s)", file=sys.stderr)
+    return 0
+
+
+def _write_eval(out: Path, metrics: dict, classes: list[str], epochs: list[dict] | None = None) -> None:
+    import json
+
+    from .pipelines.classify import plot_curves, write_confusion
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    if "confusion_matrix" in metrics:
+        write_confusion(metrics["confusion_matrix"], classes, out / "confusion.csv", out / "confusion.png")
+    if epochs:
+        plot_curves(epochs, out / "curves.png")
+
+
+def _print_metrics(m: dict, label: str) -> None:
+    print(f"{label}: accuracy {m['accuracy']:.4f}; macro precision {m['macro']['precision']:.4f} "
+          f"recall {m['macro']['recall']:.4f} F1 {m['macro']['f1']:.4f}; weighted F1 {m['weighted']['f1']:.4f}")
+
+
+def _cmd_classify_train(args: argparse.Namespace) -> int:
+    from .pipelines.classify import classification_metrics
+    from .training.classify import ClassifyTrainConfig, predict_proba, train_classifier
+
+    cfg = ClassifyTrainConfig(arch=args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
+                              weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
+                              dropout=args.dropout, augment=args.augment, patience=args.patience,
+                              size=args.size, seed=args.seed)
+    trainer, summary = train_classifier(args.data, args.out, config=cfg, device=args.device,
+                                        precision=args.precision, resume=not args.no_resume, progress=not args.quiet)
+    if summary["skipped"]:
+        print(f"brushwork: note: skipped {summary['skipped']} unreadable image(s)", file=sys.stderr)
+    has_test = summary["x_test"] is not None
+    x, y = (summary["x_test"], summary["y_test"]) if has_test else (summary["x_val"], summary["y_val"])
+    pred = predict_proba(trainer.model, x, device=trainer.device).argmax(1)
+    m = classification_metrics(y, pred, summary["classes"])
+    m["evaluated_on"] = "test set" if has_test else "validation split (a folder has no separate test set)"
+    m["best_epoch"] = summary["best_epoch"]
+    _write_eval(Path(args.out), m, summary["classes"], summary["epochs"])
+    print(f"trained {len(summary['epochs'])} epoch(s), best epoch {summary['best_epoch']}; "
+          f"checkpoint in {Path(args.out) / 'checkpoint'}")
+    _print_metrics(m, m["evaluated_on"])
+    return 0
+
+
+def _cmd_classify_eval(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from .pipelines.classify import classification_metrics, load_classifier
+    from .training.classify import ClassifyTrainConfig, load_data, predict_proba, train_classifier
+    from .training.classify import folds as kfolds
+
+    model, cfg = load_classifier(args.model)
+    x, y, x_test, y_test, classes, skipped, channels = load_data(args.data, cfg.size if args.data not in
+                                                                 ("mnist", "fashion-mnist") else None)
+    if list(classes) != list(cfg.classes):
+        raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}: "
+                             "evaluate on data with the same classes")
+    out = Path(args.out or args.model)
+    if args.kfold:
+        import tempfile
+
+        raw = json.loads((Path(args.model) / "checkpoint" / "config.json").read_text()) \
+            if (Path(args.model) / "checkpoint").is_dir() else json.loads((Path(args.model) / "config.json").read_text())
+        recipe = ClassifyTrainConfig(**{**raw.get("train", {}), "patience": raw.get("train", {}).get("patience", 5)})
+        results = []
+        for i, (tr, te) in enumerate(kfolds(y, args.kfold, recipe.seed), 1):
+            with tempfile.TemporaryDirectory() as tmp:
+                t, _ = train_classifier((x[tr], y[tr], classes, channels), tmp, config=recipe, progress=not args.quiet)
+                pred = predict_proba(t.model, x[te]).argmax(1)
+            m = classification_metrics(y[te], pred, classes)
+            results.append(m)
+            print(f"fold {i}/{args.kfold}: accuracy {m['accuracy']:.4f}, macro F1 {m['macro']['f1']:.4f}", flush=True)
+        summary = {}
+        for key, get in (("accuracy", lambda m: m["accuracy"]), ("macro_precision", lambda m: m["macro"]["precision"]),
+                         ("macro_recall", lambda m: m["macro"]["recall"]), ("macro_f1", lambda m: m["macro"]["f1"]),
+                         ("weighted_f1", lambda m: m["weighted"]["f1"])):
+            v = np.array([get(m) for m in results])
+            summary[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1))}
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "kfold.json").write_text(json.dumps({"k": args.kfold, "summary": summary, "folds": results}, indent=1))
+        for key, v in summary.items():
+            print(f"{key}: {v['mean']:.4f} +- {v['std']:.4f}")
+        return 0
+    xe, ye = (x_test, y_test) if x_test is not None else (x, y)
+    if skipped:
+        print(f"brushwork: note: skipped {skipped} unreadable image(s)", file=sys.stderr)
+    m = classification_metrics(ye, predict_proba(model, xe).argmax(1), classes)
+    m["evaluated_on"] = "test set" if x_test is not None else f"all of {args.data}"
+    _write_eval(out, m, classes)
+    _print_metrics(m, m["evaluated_on"])
+    return 0
+
+
+def _cmd_classify_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from .pipelines.classify import load_classifier, predict_images
+
+    model, cfg = load_classifier(args.model)
+    results = predict_images(model, cfg, args.images, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return 0
+    for r in results:
+        print(f"{r['image']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top"]))
     return 0
 
 

