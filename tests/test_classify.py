@@ -240,3 +240,34 @@ def test_classify_bad_input(tmp_path, capsys):
     (out / "checkpoint" / "config.json").write_text(json.dumps(cfg))
     assert main(["classify", "predict", str(out), str(one / "only" / "a.png")]) == 2
     assert "do not fit a small-cnn model" in capsys.readouterr().err
+
+
+def test_slim_prunes_quantises_and_keeps_the_model_working(tmp_path, capsys):
+    from brushwork.training import slim
+
+    x, y = _blobs(n_per=30)
+    cfg = ClassifyTrainConfig(arch="seed-cnn", epochs=12, batch=16, lr=5e-3, augment="none", patience=12,
+                              dropout=0.0)
+    trainer, _ = train_classifier((x, y, ["top", "mid", "low"], 1), str(tmp_path / "m"), config=cfg, progress=False)
+    model = trainer.model.cpu().eval()
+    xf = torch.from_numpy(x).float() / 255
+    base = model(xf).argmax(1)
+    pruned = slim.make_permanent(slim.prune_global(__import__("copy").deepcopy(model), 0.5))
+    assert 0.49 < slim.sparsity(pruned) < 0.51
+    assert set(pruned.state_dict()) == set(model.state_dict())  # masks folded away: a plain checkpoint again
+    dyn = slim.quantize_dynamic(__import__("copy").deepcopy(model))
+    stat = slim.quantize_static(__import__("copy").deepcopy(model), xf)
+    for q in (dyn, stat):
+        agree = float((q(xf).argmax(1) == base).float().mean())
+        assert agree > 0.9, agree
+    assert slim.size_bytes(pruned, compressed=True) < 0.8 * slim.size_bytes(model, compressed=True)
+    # the CLI on a folder
+    root = _folder(tmp_path)
+    out = tmp_path / "run"
+    assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "2", "--size", "16", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["classify", "slim", str(out), str(root), "--finetune-epochs", "1", "-q"]) == 0
+    table = json.loads((out / "slim" / "slim.json").read_text())
+    assert [r["variant"].split()[0] for r in table] == ["fp32", "pruned", "pruned", "dynamic", "static"]
+    assert (out / "slim" / "pruned" / "model.safetensors").is_file()
+    assert main(["classify", "predict", str(out / "slim" / "pruned"), str(next((root / "ink").glob("*.png")))]) == 0

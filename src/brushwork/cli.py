@@ -293,6 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
     ce.add_argument("--out", help="write metrics.json, confusion.csv/.png here (default: MODEL_DIR)")
     ce.add_argument("-q", "--quiet", action="store_true")
     ce.set_defaults(func=_cmd_classify_eval)
+    cs = cls_sub.add_parser("slim", help="prune (with fine-tuning) and quantise a classifier; compare them",
+                            description="Global magnitude pruning + fine-tuning, dynamic and static int8; a table "
+                            "of accuracy, size and CPU latency. Example: brushwork classify slim runs/digits mnist")
+    cs.add_argument("model", metavar="MODEL_DIR")
+    cs.add_argument("data", metavar="DATA", help="the dataset (or folder) the model was trained on")
+    cs.add_argument("--sparsity", type=_fraction, default=0.5, help="fraction of weights pruned (default 0.5)")
+    cs.add_argument("--finetune-epochs", type=_positive_int, default=3)
+    cs.add_argument("--out", help="folder for the pruned model and slim.json (default MODEL_DIR/slim)")
+    cs.add_argument("-q", "--quiet", action="store_true")
+    cs.set_defaults(func=_cmd_classify_slim)
     cp = cls_sub.add_parser("predict", help="top-k labels for images")
     cp.add_argument("model", metavar="MODEL_DIR")
     cp.add_argument("images", nargs="+", metavar="IMAGE")
@@ -751,6 +761,71 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     m["evaluated_on"] = "test set" if x_test is not None else f"all of {args.data}"
     _write_eval(out, m, classes)
     _print_metrics(m, m["evaluated_on"])
+    return 0
+
+
+def _cmd_classify_slim(args: argparse.Namespace) -> int:
+    import copy
+    import json
+
+    import torch
+
+    from .pipelines.classify import load_classifier
+    from .training import slim
+    from .training.classify import ClassifyTrainConfig, load_data, predict_proba, train_classifier
+    from .training.engine import save_model
+
+    model, cfg = load_classifier(args.model)
+    if cfg.arch == "efficientnet-lite0":
+        raise BrushworkError("slimming supports seed-cnn and small-cnn (Lite0's folded depthwise blocks do not "
+                             "quantise with the FX x86 backend)")
+    x, y, x_test, y_test, classes, _, channels = load_data(args.data, cfg.size if args.data not in
+                                                           ("mnist", "fashion-mnist") else None)
+    if list(classes) != list(cfg.classes):
+        raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}")
+    if x_test is None:  # a folder: hold out the same 10 % the recipe validates on
+        from .training.classify import stratified_split
+
+        tr, te = stratified_split(y, 0.1, 0)
+        x, y, x_test, y_test = x[tr], y[tr], x[te], y[te]
+    out = Path(args.out or Path(args.model) / "slim")
+    xb = torch.from_numpy(x_test[:64]).float() / 255.0
+
+    def row(name, m, note=""):
+        acc = float((predict_proba(m, x_test).argmax(1) == y_test).mean())
+        return {"variant": name, "accuracy": acc, "size_bytes": slim.size_bytes(m),
+                "size_compressed_bytes": slim.size_bytes(m, compressed=True),
+                "latency_ms_per_64": 1000 * slim.latency(m, xb), "note": note}
+
+    rows = [row("fp32", model)]
+    pruned = slim.prune_global(copy.deepcopy(model), args.sparsity)
+    rows.append(row(f"pruned {args.sparsity:.0%}, before fine-tuning", pruned))
+    raw = json.loads((Path(args.model) / ("checkpoint" if (Path(args.model) / "checkpoint").is_dir() else ".")
+                      / "config.json").read_text())
+    recipe = ClassifyTrainConfig(**{**raw.get("train", {}), "epochs": args.finetune_epochs,
+                                    "lr": raw.get("train", {}).get("lr", 2e-3) / 10, "patience": args.finetune_epochs})
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer, _ = train_classifier((x, y, classes, channels), tmp, config=recipe, model=pruned,
+                                      progress=not args.quiet, resume=False)
+    pruned = slim.make_permanent(trainer.model.cpu().eval())
+    rows.append(row(f"pruned {args.sparsity:.0%}, fine-tuned {args.finetune_epochs} epoch(s)", pruned,
+                    f"sparsity {slim.sparsity(pruned):.3f}"))
+    rows.append(row("dynamic int8 (linear layers)", slim.quantize_dynamic(copy.deepcopy(model))))
+    calib = torch.from_numpy(x[:512]).float() / 255.0
+    rows.append(row("static int8 (all layers)", slim.quantize_static(copy.deepcopy(model), calib)))
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(pruned, {"classifier": cfg.to_dict(), "train": raw.get("train", {}),
+                        "pruned": {"sparsity": slim.sparsity(pruned)}}, out / "pruned")
+    (out / "slim.json").write_text(json.dumps(rows, indent=1))
+    base = rows[0]
+    print(f"{'variant':44s} {'accuracy':>9s} {'size':>9s} {'zipped':>9s} {'ms/64':>7s} {'speed-up':>8s}")
+    for r in rows:
+        print(f"{r['variant']:44s} {r['accuracy']:9.4f} {r['size_bytes'] / 1e6:8.2f}M "
+              f"{r['size_compressed_bytes'] / 1e6:8.2f}M {r['latency_ms_per_64']:7.2f} "
+              f"{base['latency_ms_per_64'] / r['latency_ms_per_64']:7.2f}x  {r['note']}")
+    print(f"pruned model in {out / 'pruned'}; table in {out / 'slim.json'}")
     return 0
 
 

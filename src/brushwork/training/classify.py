@@ -209,8 +209,11 @@ def train_classifier(
     precision: str = "fp32",
     resume: bool = True,
     progress: bool = True,
+    model: nn.Module | None = None,
 ) -> tuple[Trainer, dict]:
     """Train on ``data`` (a dataset name, a folder, or ``(x, y, classes, channels)`` arrays).
+
+    ``model`` continues training a given model (e.g. fine-tuning after pruning) instead of a new one.
 
     Returns the trainer (its model holds the best weights) and a summary: classes, data sizes,
     epochs run, best epoch, and the held-out arrays for evaluation (``x_test``/``y_test`` when the
@@ -233,7 +236,9 @@ def train_classifier(
     gen = make_generator(config.seed)
     cfg = ClassifierConfig(arch=config.arch, num_classes=len(classes), in_channels=channels, size=size,
                            dropout=config.dropout, classes=tuple(classes))
-    model = build_classifier(cfg, pretrained=config.arch == "efficientnet-lite0").to(dev)
+    if model is None:
+        model = build_classifier(cfg, pretrained=config.arch == "efficientnet-lite0")
+    model = model.to(dev)
     augment = config.augment if config.augment != "auto" else ("shift" if channels == 1 else "photo")
     steps_per_epoch = max(1, len(tr) // config.batch)
     total = steps_per_epoch * config.epochs
