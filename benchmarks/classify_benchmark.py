@@ -97,7 +97,7 @@ def throughput(steps: int = 150, batch: int = 64) -> tuple[float, float]:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-fashion", action="store_true")
-    ap.add_argument("--fashion-epochs", type=int, default=12)
+    ap.add_argument("--fashion-epochs", type=int, default=16)
     ap.add_argument("--slim", metavar="MODEL_DIR", help="only the slimming table, for this MNIST seed-cnn")
     args = ap.parse_args(argv)
     if args.slim:

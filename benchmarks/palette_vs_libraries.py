@@ -173,7 +173,8 @@ def write(rows: list[dict]) -> str:
         "## Palettes: `brushwork palette` vs colorthief and Pylette",
         "",
         f"Measured {dt.date.today().isoformat()} by `python benchmarks/palette_vs_libraries.py` on {platform.machine()}, "
-        f"{os.cpu_count()} cores: a 5120 x 2880 photo (14.7 MP, plasma-wallpapers), k = 6, median of {RUNS} runs. "
+        f"{os.cpu_count()} cores: two 5120 x 2880 photos (14.7 MP; plasma-wallpapers' Altai and SafeLanding), k = 6, "
+        f"median of {RUNS} runs. "
         "brushwork is timed as a fresh `brushwork palette --json` process (start-up included); the libraries "
         "in-process (decoding included, start-up not). Error: mean OKLab distance from every pixel to its "
         "nearest palette colour (lower is better).",
