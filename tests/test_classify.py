@@ -217,7 +217,7 @@ def test_classify_cli_on_a_folder(tmp_path, capsys):
     pred = json.loads(capsys.readouterr().out)
     assert len(pred[0]["top"]) == 2 and abs(sum(t["probability"] for t in pred[0]["top"]) - 1) < 1e-5
     assert main(["classify", "eval", str(out), str(root), "--kfold", "2", "-q"]) == 0
-    summary = json.loads((out / "kfold.json").read_text())["summary"]
+    summary = json.loads((out / "eval" / "kfold.json").read_text())["summary"]
     assert set(summary) >= {"accuracy", "macro_f1"} and "std" in summary["accuracy"]
 
 
@@ -271,3 +271,24 @@ def test_slim_prunes_quantises_and_keeps_the_model_working(tmp_path, capsys):
     assert [r["variant"].split()[0] for r in table] == ["fp32", "pruned", "pruned", "dynamic", "static"]
     assert (out / "slim" / "pruned" / "model.safetensors").is_file()
     assert main(["classify", "predict", str(out / "slim" / "pruned"), str(next((root / "ink").glob("*.png")))]) == 0
+
+
+def test_resume_refuses_other_settings_and_bad_sizes(tmp_path, capsys):
+    root = _folder(tmp_path)
+    out = tmp_path / "r"
+    base = ["classify", "train", str(root), "--out", str(out), "--size", "16", "-q"]
+    assert main([*base, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--epochs", "2"]) == 2
+    assert "use --no-resume" in capsys.readouterr().err
+    assert main([*base, "--epochs", "2", "--no-resume"]) == 0
+    capsys.readouterr()
+    assert main(["classify", "train", str(root), "--out", str(tmp_path / "s"), "--size", "4"]) == 2
+    assert "--size 16 or more" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")
+    assert main(["classify", "train", str(root), "--out", str(tmp_path / "afile"), "--size", "16"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert main(["classify", "eval", str(out), str(root)]) == 0  # the validation split, into out/eval
+    assert "validation split" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["evaluated_on"].startswith("validation split")
+    assert (out / "eval" / "metrics.json").is_file()

@@ -89,3 +89,17 @@ def test_compose_cli(tmp_path, content_path, capsys):
     assert "aspect ratio '3:0'" in capsys.readouterr().err
     assert main(["compose", str(content_path), "--apply", str(tmp_path / "x.gif")]) == 2
     assert not (tmp_path / "x.gif").exists()
+
+
+def test_tiny_images(tmp_path, capsys):
+    tiny = tmp_path / "t.png"
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tiny)
+    assert main(["compose", str(tiny), "--apply", str(tmp_path / "c.png")]) == 2
+    assert "too small" in capsys.readouterr().err and not (tmp_path / "c.png").exists()
+    crops = suggest_crops(np.random.default_rng(0).random((9, 30, 3)), ["1:1", "16:9"])
+    assert len(crops) == 2 and all(c.box[2] <= 30 and c.box[3] <= 9 for c in crops)
+
+
+def test_a_flat_picture_has_no_fake_subject():
+    c = analyze(np.full((90, 120, 3), 0.3))
+    assert c.subject == (0.5, 0.5) and c.center_of_mass == (0.5, 0.5) and c.balance == 1.0

@@ -184,3 +184,12 @@ def test_palette_and_compose_do_not_import_torch(content_path):
             "assert 'torch' not in sys.modules, 'torch was imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_large_palette_mode_images_are_read(tmp_path, capsys):
+    from PIL import Image
+
+    big = tmp_path / "big.gif"
+    Image.new("RGB", (1100, 1100), (200, 10, 10)).save(big)
+    assert main(["palette", str(big), "-k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["colors"][0]["hex"] == "#c80a0a"

@@ -90,3 +90,12 @@ def test_recolor_cli_and_preserve_color(tmp_path, content_path, style_path, caps
     photo = read_image(content_path).rgb
     got = read_image(styled).rgb
     assert np.abs(_stats(got)[0] - _stats(photo)[0]).sum() < 0.03
+
+
+def test_histogram_matching_uses_the_opaque_pixels_only(images):
+    photo, painting = images
+    alpha = np.zeros(photo.shape[:2], np.float32)
+    alpha[40:120, 60:200] = 1
+    whole = recolor(photo, method="histogram", reference=painting, alpha=alpha)
+    crop = recolor(photo[40:120, 60:200], method="histogram", reference=painting)
+    np.testing.assert_allclose(whole[40:120, 60:200], crop, atol=1e-5)

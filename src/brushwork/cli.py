@@ -8,6 +8,7 @@ User mistakes print one line, ``brushwork: error: ...``, and exit with code 2; n
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from collections.abc import Sequence
@@ -290,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     ce.add_argument("model", metavar="MODEL_DIR")
     ce.add_argument("data", metavar="DATA", help="a dataset name (its test set) or a folder of class folders")
     ce.add_argument("--kfold", type=_positive_int, help="stratified k-fold: train K models with the same recipe")
-    ce.add_argument("--out", help="write metrics.json, confusion.csv/.png here (default: MODEL_DIR)")
+    ce.add_argument("--out", help="write metrics.json, confusion.csv/.png, kfold.json here (default: MODEL_DIR/eval)")
     ce.add_argument("-q", "--quiet", action="store_true")
     ce.set_defaults(func=_cmd_classify_eval)
     cs = cls_sub.add_parser("slim", help="prune (with fine-tuning) and quantise a classifier; compare them",
@@ -451,6 +452,16 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_folder(path: str | os.PathLike) -> None:
+    """An output folder: it may exist (as a folder) or be created, with its parents, below a folder."""
+    p = Path(path).absolute()
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                raise BrushworkError(f"'{q}' is a file, not a folder: give a folder for the output")
+            return
+
+
 def _read(path: str, what: str = "image", draft: int | None = None):
     from .imaging.io import read_image
 
@@ -591,7 +602,9 @@ def _cmd_compose(args: argparse.Namespace) -> int:
     for r in ratios:
         parse_ratio(r)
     _check_outputs(args.overlay, args.apply)
-    img = _read(args.image)
+    from .imaging.io import read_image
+
+    img = read_image(args.image, min_side=8)  # thirds and crops need a few pixels per third
     comp = analyze(img.rgb)
     crops = suggest_crops(img.rgb, ratios)
     if args.overlay:
@@ -626,8 +639,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from .imaging.io import read_image
     from .pipelines.stylize import sample_path
 
-    if args.previews is not None and not Path(args.previews).parent.is_dir():
-        raise BrushworkError(f"folder '{Path(args.previews).parent}' does not exist: create it first")
+    if args.previews is not None:
+        _check_folder(args.previews)
     content = _read(args.content, "content image", draft=512)
     files = [sample_path("starry_night.jpg")]
     for p in args.styles:
@@ -639,6 +652,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     for f in files:
         try:
             img = read_image(f, what="style image", draft=512)
+            if img.alpha is not None and not (img.alpha >= 0.5).any():
+                raise BrushworkError(f"style image '{f}' is fully transparent: it has no colours to compare")
             styles[str(f)] = (img.rgb, img.alpha)
         except BrushworkError:
             if Path(f) in [Path(p) for p in args.styles]:
@@ -692,6 +707,7 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     from .pipelines.classify import classification_metrics
     from .training.classify import ClassifyTrainConfig, predict_proba, train_classifier
 
+    _check_folder(args.out)
     cfg = ClassifyTrainConfig(arch=args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
                               weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
                               dropout=args.dropout, augment=args.augment, patience=args.patience,
@@ -713,6 +729,15 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_config(model_dir: str) -> dict:
+    """The ``train`` settings saved with a classifier checkpoint."""
+    import json
+
+    p = Path(model_dir)
+    cfg = p / "checkpoint" / "config.json" if (p / "checkpoint").is_dir() else p / "config.json"
+    return dict(json.loads(cfg.read_text()).get("train", {}))
+
+
 def _cmd_classify_eval(args: argparse.Namespace) -> int:
     import json
 
@@ -722,24 +747,24 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     from .training.classify import ClassifyTrainConfig, load_data, predict_proba, train_classifier
     from .training.classify import folds as kfolds
 
+    if args.out is not None:
+        _check_folder(args.out)
     model, cfg = load_classifier(args.model)
     x, y, x_test, y_test, classes, skipped, channels = load_data(args.data, cfg.size if args.data not in
                                                                  ("mnist", "fashion-mnist") else None)
     if list(classes) != list(cfg.classes):
         raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}: "
                              "evaluate on data with the same classes")
-    out = Path(args.out or args.model)
+    out = Path(args.out or Path(args.model) / "eval")  # never over train's own metrics.json
     if args.kfold:
         import tempfile
 
-        raw = json.loads((Path(args.model) / "checkpoint" / "config.json").read_text()) \
-            if (Path(args.model) / "checkpoint").is_dir() else json.loads((Path(args.model) / "config.json").read_text())
-        recipe = ClassifyTrainConfig(**{**raw.get("train", {}), "patience": raw.get("train", {}).get("patience", 5)})
+        recipe = ClassifyTrainConfig(**_train_config(args.model))
         results = []
         for i, (tr, te) in enumerate(kfolds(y, args.kfold, recipe.seed), 1):
             with tempfile.TemporaryDirectory() as tmp:
                 t, _ = train_classifier((x[tr], y[tr], classes, channels), tmp, config=recipe, progress=not args.quiet)
-                pred = predict_proba(t.model, x[te]).argmax(1)
+                pred = predict_proba(t.model, x[te], device=t.device).argmax(1)
             m = classification_metrics(y[te], pred, classes)
             results.append(m)
             print(f"fold {i}/{args.kfold}: accuracy {m['accuracy']:.4f}, macro F1 {m['macro']['f1']:.4f}", flush=True)
@@ -754,11 +779,18 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         for key, v in summary.items():
             print(f"{key}: {v['mean']:.4f} +- {v['std']:.4f}")
         return 0
-    xe, ye = (x_test, y_test) if x_test is not None else (x, y)
+    if x_test is not None:
+        xe, ye, where = x_test, y_test, "test set"
+    else:  # a folder: the images the recipe held out for validation (the rest were trained on)
+        from .training.classify import stratified_split
+
+        raw = _train_config(args.model)
+        _, va = stratified_split(y, raw.get("val_fraction", 0.1), raw.get("seed", 0))
+        xe, ye, where = x[va], y[va], f"the validation split of {args.data} (use --kfold for an unbiased estimate)"
     if skipped:
         print(f"brushwork: note: skipped {skipped} unreadable image(s)", file=sys.stderr)
     m = classification_metrics(ye, predict_proba(model, xe).argmax(1), classes)
-    m["evaluated_on"] = "test set" if x_test is not None else f"all of {args.data}"
+    m["evaluated_on"] = where
     _write_eval(out, m, classes)
     _print_metrics(m, m["evaluated_on"])
     return 0
@@ -775,6 +807,8 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     from .training.classify import ClassifyTrainConfig, load_data, predict_proba, train_classifier
     from .training.engine import save_model
 
+    if args.out is not None:
+        _check_folder(args.out)
     model, cfg = load_classifier(args.model)
     if cfg.arch == "efficientnet-lite0":
         raise BrushworkError("slimming supports seed-cnn and small-cnn (Lite0's folded depthwise blocks do not "
@@ -786,7 +820,8 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     if x_test is None:  # a folder: hold out the same 10 % the recipe validates on
         from .training.classify import stratified_split
 
-        tr, te = stratified_split(y, 0.1, 0)
+        recipe_cfg = _train_config(args.model)
+        tr, te = stratified_split(y, recipe_cfg.get("val_fraction", 0.1), recipe_cfg.get("seed", 0))
         x, y, x_test, y_test = x[tr], y[tr], x[te], y[te]
     out = Path(args.out or Path(args.model) / "slim")
     xb = torch.from_numpy(x_test[:64]).float() / 255.0
@@ -800,10 +835,9 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     rows = [row("fp32", model)]
     pruned = slim.prune_global(copy.deepcopy(model), args.sparsity)
     rows.append(row(f"pruned {args.sparsity:.0%}, before fine-tuning", pruned))
-    raw = json.loads((Path(args.model) / ("checkpoint" if (Path(args.model) / "checkpoint").is_dir() else ".")
-                      / "config.json").read_text())
-    recipe = ClassifyTrainConfig(**{**raw.get("train", {}), "epochs": args.finetune_epochs,
-                                    "lr": raw.get("train", {}).get("lr", 2e-3) / 10, "patience": args.finetune_epochs})
+    train_cfg = _train_config(args.model)
+    recipe = ClassifyTrainConfig(**{**train_cfg, "epochs": args.finetune_epochs,
+                                    "lr": train_cfg.get("lr", 2e-3) / 10, "patience": args.finetune_epochs})
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -816,7 +850,7 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     calib = torch.from_numpy(x[:512]).float() / 255.0
     rows.append(row("static int8 (all layers)", slim.quantize_static(copy.deepcopy(model), calib)))
     out.mkdir(parents=True, exist_ok=True)
-    save_model(pruned, {"classifier": cfg.to_dict(), "train": raw.get("train", {}),
+    save_model(pruned, {"classifier": cfg.to_dict(), "train": train_cfg,
                         "pruned": {"sparsity": slim.sparsity(pruned)}}, out / "pruned")
     (out / "slim.json").write_text(json.dumps(rows, indent=1))
     base = rows[0]

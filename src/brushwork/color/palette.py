@@ -133,11 +133,12 @@ def kmeans(x: np.ndarray, k: int, *, weights: np.ndarray | None = None, seed: in
 
 
 def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int = 6, seed: int = 0,
-                    sample: int = 40_000, saliency: bool = False) -> Palette:
+                    sample: int = 40_000, saliency: bool = False, at_most: bool = False) -> Palette:
     """The ``k``-colour palette of an image ``(H, W, 3)`` in [0, 1] (``alpha`` ``(H, W)`` or None).
 
     ``saliency=True`` weights each pixel by the spectral-residual saliency (composition module), so
-    a small bright subject is not drowned by a large background.
+    a small bright subject is not drowned by a large background. ``at_most=True`` returns fewer
+    colours when the image has fewer than ``k`` distinct ones, instead of raising.
 
     Raises:
         BrushworkError: ``k`` < 1, no opaque pixels, or fewer distinct colours than ``k``.
@@ -152,7 +153,9 @@ def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int 
     lab, w = palette_pixels(rgb, alpha, weights, sample=sample, seed=seed)
     q = np.round(lab * 1000).astype(np.int64) + 1000  # one integer per (0.001-rounded) OKLab colour
     distinct = len(np.unique((q[:, 0] * 4096 + q[:, 1]) * 4096 + q[:, 2]))
-    if distinct < k:
+    if distinct < k and at_most:
+        k = distinct
+    elif distinct < k:
         raise BrushworkError(f"the image has only {distinct} distinct colour(s), fewer than -k {k}: "
                              f"use -k {distinct} or fewer")
     centers, labels = kmeans(lab, k, weights=w, seed=seed)

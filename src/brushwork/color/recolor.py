@@ -79,8 +79,10 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
     lab = rgb_to_oklab(rgb.astype(np.float64))
     src = _opaque(lab, alpha)
     if method == "palette":
-        target = palette if palette is not None else extract_palette(reference, reference_alpha, k=k, seed=seed)
-        own = extract_palette(rgb, alpha, k=min(len(target), k) if palette is None else len(target), seed=seed)
+        target = palette if palette is not None else extract_palette(reference, reference_alpha, k=k, seed=seed,
+                                                                     at_most=True)
+        own = extract_palette(rgb, alpha, k=min(len(target), k) if palette is None else len(target), seed=seed,
+                              at_most=True)
         s_lab, t_lab = own.oklab, target.oklab
         moves = t_lab[match_palettes(s_lab, t_lab)] - s_lab
         flat = lab.reshape(-1, 3)
@@ -99,7 +101,10 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         if method == "stats":
             out = (lab - src.mean(0)) / (src.std(0) + 1e-6) * ref.std(0) + ref.mean(0)
         else:
-            out = np.stack([_match_channel(lab[..., c], ref[:, c]) for c in range(3)], axis=-1)
+            out = lab.copy()
+            keep = np.ones(lab.shape[:-1], bool) if alpha is None else alpha >= 0.5
+            for c in range(3):  # the mapping is built from (and applied to) the opaque pixels
+                out[..., c][keep] = _match_channel(lab[..., c][keep], ref[:, c])
     out = lab + strength * (out - lab)
     result = np.clip(oklab_to_rgb(out), 0.0, 1.0)
     if alpha is not None:

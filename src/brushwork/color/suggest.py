@@ -65,12 +65,12 @@ def rank_styles(content: np.ndarray, styles: dict[str, np.ndarray | tuple[np.nda
     ``styles`` maps a name to an image ``(H, W, 3)`` or ``(rgb, alpha)``: transparent pixels of a
     style (a cut-out figure, say) do not count towards its palette.
     """
-    c_pal = extract_palette(content, k=6, seed=seed)
+    c_pal = extract_palette(content, k=6, seed=seed, at_most=True)
     c_detail = detail_energy(content)
     out = []
     for name, item in styles.items():
         rgb, alpha = item if isinstance(item, tuple) else (item, None)
-        s_pal = extract_palette(rgb, alpha, k=6, seed=seed)
+        s_pal = extract_palette(rgb, alpha, k=6, seed=seed, at_most=True)
         dist = palette_distance(c_pal, s_pal)
         colour = float(np.exp(-dist / 0.12))
         ratio = detail_energy(rgb) / max(c_detail, 1e-6)

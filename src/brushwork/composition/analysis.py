@@ -57,8 +57,10 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1]; a map with no real contrast (a flat picture) becomes all zeros, not amplified noise."""
     x = x - x.min()
-    return x / max(float(x.max()), 1e-12)
+    top = float(x.max())
+    return x / top if top > 1e-6 else np.zeros_like(x)
 
 
 def _blur_channels(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -77,6 +79,8 @@ def saliency_map(rgb: np.ndarray, *, size: int | None = None) -> np.ndarray:
     lab = rgb_to_oklab(small.astype(np.float64))
     sal = np.zeros(small.shape[:2])
     for c in range(3):
+        if float(lab[..., c].std()) < 1e-4:  # a flat channel has no spectrum to find surprises in
+            continue
         f = np.fft.fft2(lab[..., c] - lab[..., c].mean())
         log_amp = np.log(np.abs(f) + 1e-9)
         pad = np.pad(log_amp, 1, mode="wrap")
@@ -148,6 +152,8 @@ class Composition:
 def _subject(sal: np.ndarray) -> tuple[float, float]:
     """Saliency-weighted centre of the top 10 % most salient pixels, as (x, y) fractions."""
     h, w = sal.shape
+    if float(sal.max()) <= 0:  # nothing stands out: the centre
+        return 0.5, 0.5
     thr = np.quantile(sal, 0.9)
     wts = np.where(sal >= thr, sal, 0.0)
     ys, xs = np.mgrid[0:h, 0:w]
@@ -172,12 +178,14 @@ def _horizon(grey: np.ndarray) -> tuple[float | None, float]:
     columns more than 2 px off the first fit). Without a horizon there is nothing to level: tilt 0.
     """
     h = grey.shape[0]
+    if h < 8:  # a strip too thin to hold a horizon band
+        return None, 0.0
     gy = np.abs(np.diff(grey, axis=0)).mean(axis=1)
     row = int(gy.argmax())
     frac = (row + 1) / h
     if gy[row] < 3.0 * (gy.mean() + 1e-9) or not 0.1 < frac < 0.9:
         return None, 0.0
-    lo, hi = max(0, row - h // 8), min(h - 1, row + h // 8)
+    lo, hi = max(0, row - max(1, h // 8)), min(h - 1, row + max(1, h // 8))
     d = np.abs(np.diff(_blur(grey, 1.0), axis=0))[lo:hi]
     rows = d.argmax(axis=0) + lo
     xs = np.arange(len(rows), dtype=np.float64)
@@ -202,7 +210,9 @@ def analyze(rgb: np.ndarray) -> Composition:
     golden, gp = _power_score(x, y, (1 - PHI, PHI))
     h, w = sal.shape
     ys, xs = np.mgrid[0:h, 0:w]
-    cx, cy = float((xs * sal).sum() / sal.sum() + 0.5) / w, float((ys * sal).sum() / sal.sum() + 0.5) / h
+    mass = float(sal.sum())
+    cx, cy = ((float((xs * sal).sum() / mass + 0.5) / w, float((ys * sal).sum() / mass + 0.5) / h) if mass > 0
+              else (0.5, 0.5))
     balance = float(max(0.0, 1 - 2 * np.hypot(cx - 0.5, cy - 0.5) / np.hypot(0.5, 0.5)))
     grey = small @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     horizon, tilt = _horizon(grey)
@@ -252,7 +262,7 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str], *, top: int = 1) -> list[C
         cw0, ch0 = (w, w / r) if w / r <= h else (h * r, h)
         for scale in (1.0, 0.9, 0.8, 0.7, 0.6):
             cw, ch = cw0 * scale, ch0 * scale
-            if cw < 8 or ch < 8:
+            if (cw < 8 or ch < 8) and scale < 1.0:  # tiny pictures: only the largest crop
                 continue
             icw, ich = max(1, int(round(cw))), max(1, int(round(ch)))
             for top_ in np.linspace(0, h - ich, 9):

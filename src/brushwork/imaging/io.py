@@ -175,7 +175,9 @@ def read_image(
                 img.draft("RGB", (max(1, int(w * f)), max(1, int(h * f))))
             img.load()
             if draft is not None and max(img.size) >= 2 * draft:
-                img = img.reduce(max(img.size) // draft)
+                if img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # modes Image.reduce cannot take
+                    img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
+                img = img.reduce(max(1, min(max(img.size) // draft, min(img.size) // 8)))
             img = ImageOps.exif_transpose(img)
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageError(

@@ -230,6 +230,8 @@ def train_classifier(
     else:
         x, y, x_test, y_test, classes, skipped, channels = load_data(data, config.size)
     size = int(x.shape[-1])
+    if size < 16:
+        raise BrushworkError(f"images of {size} px are too small for the models (three 2x poolings): use --size 16 or more")
     tr, va = stratified_split(y, config.val_fraction, config.seed)
     dev = resolve_device(device)
     torch.manual_seed(config.seed)
@@ -262,7 +264,16 @@ def train_classifier(
                       TrainerConfig(out_dir=out_dir, steps=total, device=str(dev), precision=precision,
                                     checkpoint_every=steps_per_epoch, progress=progress, grad_clip=None),
                       callbacks=[stopper], scheduler=sched)
-    if resume:
+    if resume and (out / "checkpoint" / "config.json").is_file():
+        import json
+
+        saved = json.loads((out / "checkpoint" / "config.json").read_text())
+        same = saved.get("classifier") == cfg.to_dict() and {k: v for k, v in saved.get("train", {}).items()
+                                                             if k != "patience"} == {
+            k: v for k, v in asdict(config).items() if k != "patience"}
+        if not same:
+            raise BrushworkError(f"'{out_dir}' holds a run with other settings (model, size, epochs or other "
+                                 "hyperparameters): use --no-resume to start over, or another --out")
         trainer.resume()
     else:
         for f in ("epochs.csv", "log.csv"):
