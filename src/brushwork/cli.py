@@ -594,7 +594,7 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
 def _cmd_compose(args: argparse.Namespace) -> int:
     import json
 
-    from .composition import analyze, parse_ratio, suggest_crops
+    from .composition import analyze, parse_ratio, suggest_crops, working_saliency
 
     ratios = [r.strip() for r in args.ratios.split(",") if r.strip()]
     if not ratios:
@@ -605,13 +605,14 @@ def _cmd_compose(args: argparse.Namespace) -> int:
     from .imaging.io import read_image
 
     img = read_image(args.image, min_side=8)  # thirds and crops need a few pixels per third
-    comp = analyze(img.rgb)
-    crops = suggest_crops(img.rgb, ratios)
+    sal = working_saliency(img.rgb)  # one saliency map serves the scores, the crops and the overlay
+    comp = analyze(img.rgb, saliency=sal)
+    crops = suggest_crops(img.rgb, ratios, saliency=sal)
     if args.overlay:
         from .composition.overlay import draw_overlay
         from .imaging.io import save_image
 
-        save_image(draw_overlay(img.rgb, crops), args.overlay)
+        save_image(draw_overlay(img.rgb, crops, saliency=sal), args.overlay)
     if args.apply:
         from .imaging.io import save_image
 
@@ -750,8 +751,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_folder(args.out)
     model, cfg = load_classifier(args.model)
-    x, y, x_test, y_test, classes, skipped, channels = load_data(args.data, cfg.size if args.data not in
-                                                                 ("mnist", "fashion-mnist") else None)
+    x, y, x_test, y_test, classes, skipped, channels = load_data(args.data, cfg.size)
     if list(classes) != list(cfg.classes):
         raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}: "
                              "evaluate on data with the same classes")
@@ -813,8 +813,7 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     if cfg.arch == "efficientnet-lite0":
         raise BrushworkError("slimming supports seed-cnn and small-cnn (Lite0's folded depthwise blocks do not "
                              "quantise with the FX x86 backend)")
-    x, y, x_test, y_test, classes, _, channels = load_data(args.data, cfg.size if args.data not in
-                                                           ("mnist", "fashion-mnist") else None)
+    x, y, x_test, y_test, classes, _, channels = load_data(args.data, cfg.size)
     if list(classes) != list(cfg.classes):
         raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}")
     if x_test is None:  # a folder: hold out the same 10 % the recipe validates on

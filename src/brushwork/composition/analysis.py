@@ -30,7 +30,8 @@ from PIL import Image
 
 from ..errors import BrushworkError
 
-__all__ = ["saliency_map", "analyze", "suggest_crops", "parse_ratio", "Crop", "Composition"]
+__all__ = ["saliency_map", "working_saliency", "resize_map", "analyze", "suggest_crops", "parse_ratio", "Crop",
+           "Composition"]
 
 WORK = 256  # long side of the working copy
 PHI = (np.sqrt(5) - 1) / 2  # 0.618
@@ -93,7 +94,18 @@ def saliency_map(rgb: np.ndarray, *, size: int | None = None) -> np.ndarray:
     r2 = ((yy + 0.5) / sal.shape[0] - 0.5) ** 2 + ((xx + 0.5) / sal.shape[1] - 0.5) ** 2
     sal = _unit(sal * (0.6 + 0.4 * np.exp(-r2 / (2 * 0.3**2))))
     out_w, out_h = (w, h) if size is None else (max(1, round(w * size / max(h, w))), max(1, round(h * size / max(h, w))))
-    return np.asarray(Image.fromarray(sal.astype(np.float32), mode="F").resize((out_w, out_h), Image.Resampling.BILINEAR))
+    return resize_map(sal, out_w, out_h)
+
+
+def resize_map(sal: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A float map resized (bilinear) to ``(height, width)``."""
+    return np.asarray(Image.fromarray(sal.astype(np.float32), mode="F").resize((width, height), Image.Resampling.BILINEAR))
+
+
+def working_saliency(rgb: np.ndarray) -> np.ndarray:
+    """Saliency of the working copy (long side ``WORK``) that :func:`analyze` and :func:`suggest_crops`
+    use; compute it once and pass it to both (and to the overlay) to analyse one picture."""
+    return saliency_map(_small(rgb, WORK))
 
 
 def parse_ratio(text: str) -> float:
@@ -201,10 +213,10 @@ def _horizon(grey: np.ndarray) -> tuple[float | None, float]:
     return float(centre), float(np.degrees(np.arctan(slope)))
 
 
-def analyze(rgb: np.ndarray) -> Composition:
-    """Composition scores of ``rgb (H, W, 3)`` in [0, 1]."""
+def analyze(rgb: np.ndarray, *, saliency: np.ndarray | None = None) -> Composition:
+    """Composition scores of ``rgb (H, W, 3)`` in [0, 1] (``saliency``: its :func:`working_saliency`)."""
     small = _small(rgb, WORK)
-    sal = saliency_map(small)
+    sal = saliency_map(small) if saliency is None else saliency
     x, y = _subject(sal)
     thirds, tp = _power_score(x, y, (1 / 3, 2 / 3))
     golden, gp = _power_score(x, y, (1 - PHI, PHI))
@@ -242,16 +254,17 @@ def _side(cx: float, cy: float) -> str:
     return " ".join(parts) or "centre"
 
 
-def suggest_crops(rgb: np.ndarray, ratios: list[str], *, top: int = 1) -> list[Crop]:
-    """The best ``top`` crops for each aspect ratio (``"W:H"``), in original pixels, best first per ratio.
+def suggest_crops(rgb: np.ndarray, ratios: list[str], *, top: int = 1,
+                  saliency: np.ndarray | None = None) -> list[Crop]:
+    """The best ``top`` crops for each aspect ratio (``"W:H"``), in original pixels, best first per ratio
+    (``saliency``: the picture's :func:`working_saliency`, if already computed).
 
     Raises:
         BrushworkError: a malformed or impossible ratio.
     """
     values = [(r, parse_ratio(r)) for r in ratios]
     H, W = rgb.shape[:2]
-    small = _small(rgb, WORK)
-    sal = saliency_map(small)
+    sal = working_saliency(rgb) if saliency is None else saliency
     h, w = sal.shape
     integ = np.pad(sal.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     total = float(integ[-1, -1]) or 1.0

@@ -5,18 +5,20 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .analysis import Crop, saliency_map
+from .analysis import Crop, resize_map, working_saliency
 
 __all__ = ["draw_overlay"]
 
 _CROP_COLOURS = [(255, 214, 10), (0, 200, 255), (255, 80, 160), (120, 255, 90), (255, 140, 0)]
 
 
-def draw_overlay(rgb: np.ndarray, crops: list[Crop], *, heat: float = 0.45) -> Image.Image:
+def draw_overlay(rgb: np.ndarray, crops: list[Crop], *, heat: float = 0.45,
+                 saliency: np.ndarray | None = None) -> Image.Image:
     """``rgb (H, W, 3)`` in [0, 1] with the saliency as a red heat map (opacity ``heat``), the
-    rule-of-thirds grid, and each crop's box labelled with its ratio and score."""
+    rule-of-thirds grid, and each crop's box labelled with its ratio and score (``saliency``: the
+    picture's ``working_saliency``, if already computed)."""
     h, w = rgb.shape[:2]
-    sal = saliency_map(rgb)
+    sal = resize_map(working_saliency(rgb) if saliency is None else saliency, w, h)
     base = np.clip(rgb, 0, 1)
     red = np.zeros_like(base)
     red[..., 0] = 1.0

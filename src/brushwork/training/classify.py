@@ -14,7 +14,7 @@ import csv
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -284,9 +284,6 @@ def train_classifier(
                "x_val": x[va], "y_val": y[va], "x_test": x_test, "y_test": y_test, "config": cfg}
     return trainer, summary
 
-
-def with_overrides(cfg: ClassifyTrainConfig, **kw) -> ClassifyTrainConfig:
-    return replace(cfg, **{k: v for k, v in kw.items() if v is not None})
 
 
 def folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
