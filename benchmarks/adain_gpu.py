@@ -1,6 +1,7 @@
 """GPU throughput of AdaIN: brushwork's default model and the original architecture, side by side.
 
-For each model, at batch 16 and 512 px (milliseconds per image, inference):
+For each model (and brushwork's with the style's statistics computed once and reused, as for a folder
+or a video with one style), at batch 16 and 512 px (milliseconds per image, inference):
 
 * eager fp32 (TF32 allowed);
 * eager bf16 autocast + channels_last;
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from brushwork.functional import mean_std
 from brushwork.models.adain import AdaINNet, Decoder, DecoderConfig
 from brushwork.models.vgg_adain import VGGAdaINDecoder, VGGNormalisedEncoder
 from brushwork.weights import load_decoder, load_encoder
@@ -44,6 +46,25 @@ def _models(device, taps):
         enc = load_encoder("efficientnet-lite0")
         models[f"brushwork@{tap}"] = AdaINNet(enc, Decoder(DecoderConfig.for_tap(enc_name, tap, *enc.tap_shape(tap))))
     return {k: m.to(device).eval() for k, m in models.items()}
+
+
+class CachedStyle(torch.nn.Module):
+    """brushwork's model with the style's AdaIN statistics computed once (a folder or a video with one
+    style encodes it once); called like the others, ``net(content, style)``, the style is ignored."""
+
+    def __init__(self, net: AdaINNet, style: torch.Tensor) -> None:
+        super().__init__()
+        self.net = net
+        with torch.no_grad():
+            mean, std = mean_std(net.features(style))
+        self.register_buffer("s_mean", mean)
+        self.register_buffer("s_std", std)
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+        c = self.net.features(content)
+        c_mean, c_std = mean_std(c)
+        t = c + alpha * ((c - c_mean) / c_std * self.s_std + self.s_mean - c)
+        return self.net.decoder(t).clamp(0.0, 1.0)
 
 
 def _sync(device):
@@ -84,7 +105,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--budget", type=float, default=150.0, help="seconds; compiled variants start only within it")
     ap.add_argument("--no-compile", action="store_true")
-    ap.add_argument("--taps", default="block5.expand,block11.expand",
+    ap.add_argument("--compile-mode", default="reduce-overhead",
+                    help="torch.compile mode (default reduce-overhead; max-autotune also autotunes the convolutions)")
+    ap.add_argument("--compile", default="brushwork,cached,original",
+                    help="models to compile, in order: brushwork, cached (style statistics reused), original")
+    ap.add_argument("--no-eager", action="store_true", help="skip the eager and CUDA-graph figures")
+    ap.add_argument("--taps", default="",
                     help="other decoder taps to time (random weights), comma-separated; '' for none")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
@@ -101,6 +127,8 @@ def main(argv=None) -> dict:
     x = torch.rand(batch, 3, size, size, device=device)
     s = torch.rand(batch, 3, size, size, device=device)
     x_cl, s_cl = (t.contiguous(memory_format=torch.channels_last) for t in (x, s))
+    models = {"brushwork": models["brushwork"], "brushwork, style cached": CachedStyle(models["brushwork"], s).eval(),
+              **{k: v for k, v in models.items() if k != "brushwork"}}
 
     def record(key: str, measure) -> None:
         try:
@@ -118,17 +146,22 @@ def main(argv=None) -> dict:
         return run
 
     for name, net in models.items():
+        if args.no_eager and cuda:
+            break
         record(f"{name}: eager fp32", lambda: _bench(call(net, x, s, torch.float32), iters, device))
     if not cuda:
         return results
     for name, net in models.items():
         net.to(memory_format=torch.channels_last)
+        if args.no_eager:
+            continue
         fn = call(net, x_cl, s_cl, torch.bfloat16)
         record(f"{name}: eager bf16 channels_last", lambda: _bench(fn, iters, device))
         record(f"{name}: CUDA graph bf16 channels_last", lambda: _bench(_graphed(fn, device), iters, device))
     if args.no_compile:
         return results
-    for name in ("brushwork", "original"):
+    aliases = {"brushwork": "brushwork", "cached": "brushwork, style cached", "original": "original"}
+    for name in (aliases[k] for k in args.compile.split(",") if k):
         net = models[name]
         if time.perf_counter() - t_start > args.budget:
             print(f"{name}: compiled variant skipped (budget spent)", flush=True)
@@ -136,13 +169,13 @@ def main(argv=None) -> dict:
 
         def measure(net=net, name=name):
             t = time.perf_counter()
-            fn = call(torch.compile(net, mode="reduce-overhead"), x_cl, s_cl, torch.bfloat16)
+            fn = call(torch.compile(net, mode=args.compile_mode), x_cl, s_cl, torch.bfloat16)
             fn()
             _sync(device)
             results.setdefault("compile_seconds", {})[name] = time.perf_counter() - t
             return _bench(fn, iters, device)
 
-        record(f"{name}: compiled (reduce-overhead) bf16 channels_last", measure)
+        record(f"{name}: compiled ({args.compile_mode}) bf16 channels_last", measure)
     return results
 
 

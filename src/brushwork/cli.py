@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=_float_in(0.0), default=1e-3)
     tr.add_argument("--style-weight", type=_nonneg, default=3.0)
     tr.add_argument("--recon-weight", type=_nonneg, default=1.0)
+    tr.add_argument("--gram-weight", type=_nonneg, default=0.0,
+                    help="weight of a Gram-matrix style term beside AdaIN's mean/std loss (default 0: the paper's loss)")
     tr.add_argument("--sample-every", type=_positive_int, default=200)
     tr.add_argument("--max-side", type=_positive_int, default=768,
                     help="images are held with this long side; crops cut between the short side and --size")
@@ -424,7 +426,7 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
         raise BrushworkError("give --content and --style folders or dataset names (or --dry-run)")
     cfg = AdaINTrainConfig(size=args.size, batch=args.batch, steps=args.steps, lr=args.lr,
                            style_weight=args.style_weight, recon_weight=args.recon_weight,
-                           sample_every=args.sample_every, seed=args.seed, max_side=args.max_side)
+                           gram_weight=args.gram_weight, sample_every=args.sample_every, seed=args.seed, max_side=args.max_side)
     dec_cfg = DecoderConfig()
     if args.tap != dec_cfg.tap or args.widths:
         encoder = load_encoder(dec_cfg.encoder)

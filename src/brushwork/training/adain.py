@@ -5,6 +5,9 @@ Loss per batch (content crops c, style crops s, target t = AdaIN(f(c), f(s)) at 
 * content: ``||f(g(t)) - t||^2 / ||t||^2`` at the tap (the paper's content loss, relative);
 * style: relative mean/std error of ``f(g(t))`` against ``f(s)`` at several taps (the paper's style
   loss, relative so that taps of different scale weigh alike), weighted by ``style_weight``;
+* Gram (our addition, off by default): relative Gram-matrix error of ``f(g(t))`` against ``f(s)`` at the
+  same taps, weighted by ``gram_weight``: AdaIN's loss matches each channel's mean and std only, while
+  a style's look also lives in how channels co-vary, which Gatys' loss (and brushwork's judge) measure;
 * reconstruction (our addition): ``|g(f(c)) - c|_1``, weighted by ``recon_weight``, so that strength
   0 gives the photo back; the paper's decoder is never asked to reconstruct.
 """
@@ -22,8 +25,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..errors import BrushworkError
-from ..functional import adain, mean_std
-from ..losses import content_loss, mean_std_loss
+from ..functional import adain, gram_matrix, mean_std
+from ..losses import content_loss, gram_loss, mean_std_loss
 from ..models.adain import Decoder, DecoderConfig
 from .engine import Callback, Trainer, TrainerConfig
 
@@ -42,6 +45,7 @@ class AdaINTrainConfig:
     lr: float = 1e-3
     style_weight: float = 3.0
     recon_weight: float = 1.0
+    gram_weight: float = 0.0
     style_taps: tuple[str, ...] = STYLE_TAPS
     max_side: int = 768
     sample_every: int = 200
@@ -223,12 +227,17 @@ def train_adain(
             fs = encoder(s, taps)
             t = adain(fc, fs[decoder_config.tap])
             s_stats = {k: mean_std(fs[k]) for k in config.style_taps}
+            s_grams = {k: gram_matrix(fs[k]) for k in config.style_taps} if config.gram_weight > 0 else {}
         y = decoder(t)
         fy = encoder(y, taps)
         l_content = content_loss(fy[decoder_config.tap], t)
         l_style = sum(mean_std_loss(fy[k], *s_stats[k]) for k in config.style_taps) / len(config.style_taps)
         loss = l_content + config.style_weight * l_style
         logs = {"content": float(l_content.detach()), "style": float(l_style.detach())}
+        if config.gram_weight > 0:
+            l_gram = sum(gram_loss(fy[k], s_grams[k]) for k in config.style_taps) / len(config.style_taps)
+            loss = loss + config.gram_weight * l_gram
+            logs["gram"] = float(l_gram.detach())
         if config.recon_weight > 0:
             l_recon = (decoder(fc) - c).abs().mean()
             loss = loss + config.recon_weight * l_recon
