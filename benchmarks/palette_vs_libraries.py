@@ -113,14 +113,19 @@ def _decode(path: Path) -> tuple[float, float]:
             im.draft("RGB", (im.width // 8, im.height // 8))
             im.load()
 
-    return _median_time(full)[0], _median_time(draft)[0]
+    def ours():  # brushwork's read_image: for a progressive JPEG at 1/8, only what that scale reads
+        from brushwork.imaging.io import read_image
+
+        read_image(path, draft=512)
+
+    return _median_time(full)[0], _median_time(draft)[0], _median_time(ours)[0]
 
 
 def palettes(photo: str, base: Path, prog: Path, pixels: np.ndarray) -> list[dict]:
     rows = []
     for label, path in (("baseline", base), ("progressive", prog)):
-        t_full, t_draft = _decode(path)
-        row = {"file": f"{photo}, {label}", "decode": t_full, "decode_draft": t_draft,
+        t_full, t_draft, t_ours = _decode(path)
+        row = {"file": f"{photo}, {label}", "decode": t_full, "decode_draft": t_draft, "decode_ours": t_ours,
                "in_process": _brushwork_in_process(path)}
         row["brushwork"] = (lambda t, c: (t, palette_error(pixels, c)))(*_brushwork(path))
         row["colorthief"] = (lambda t, c: (t, palette_error(pixels, c)))(*_colorthief(path))
@@ -176,16 +181,17 @@ def write(rows: list[dict]) -> str:
         f"{os.cpu_count()} cores: two 5120 x 2880 photos (14.7 MP; plasma-wallpapers' Altai and SafeLanding), k = 6, "
         f"median of {RUNS} runs. "
         "brushwork is timed as a fresh `brushwork palette --json` process (start-up included); the libraries "
-        "in-process (decoding included, start-up not). Error: mean OKLab distance from every pixel to its "
+        "in-process (decoding included, start-up not). brushwork's read_image decodes a progressive JPEG's DC "
+        "scans (and chroma's AC scans) only, the same pixels as Pillow's 1/8 draft (docs/creative.md). Error: mean OKLab distance from every pixel to its "
         "nearest palette colour (lower is better).",
         "",
-        "| photo, JPEG | decode (full / draft 1/8) | brushwork command | brushwork in-process | colorthief (quality 10) "
+        "| photo, JPEG | decode (full / Pillow draft 1/8 / brushwork's read_image) | brushwork command | brushwork in-process | colorthief (quality 10) "
         "| Pylette KMeans | Pylette MedianCut |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         cells = [f"{r[k][0]:.3f} s, {r[k][1]:.4f}" for k in ("colorthief", "pylette_kmeans", "pylette_mediancut")]
-        lines.append(f"| {r['file']} | {r['decode']:.3f} / {r['decode_draft']:.3f} s | {r['brushwork'][0]:.3f} s, "
+        lines.append(f"| {r['file']} | {r['decode']:.3f} / {r['decode_draft']:.3f} / {r['decode_ours']:.3f} s | {r['brushwork'][0]:.3f} s, "
                      f"{r['brushwork'][1]:.4f} | {r['in_process']:.3f} s | " + " | ".join(cells) + " |")
     lines += ["", "| photo, JPEG | command time (target: baseline < 0.25 s; progressive < draft decode + 0.15 s) | "
               "Pylette KMeans time / brushwork command (/ in-process) (target >= 5x) | error vs Pylette KMeans "

@@ -152,7 +152,8 @@ def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int 
         weights = 0.1 + saliency_map(rgb)  # the background still counts a little
     lab, w = palette_pixels(rgb, alpha, weights, sample=sample, seed=seed)
     q = np.round(lab * 1000).astype(np.int64) + 1000  # one integer per (0.001-rounded) OKLab colour
-    distinct = len(np.unique((q[:, 0] * 4096 + q[:, 1]) * 4096 + q[:, 2]))
+    keys = np.sort((q[:, 0] * 4096 + q[:, 1]) * 4096 + q[:, 2])
+    distinct = int(np.count_nonzero(np.diff(keys))) + 1  # (np.unique would import numpy.ma: 7 ms of start-up)
     if distinct < k and at_most:
         k = distinct
     elif distinct < k:

@@ -95,6 +95,25 @@ def _pil_to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.clip(rgb, 0.0, 1.0).astype(np.float32), alpha
 
 
+def _dc_only(path: Path, img: Image.Image, asked: tuple[int, int]) -> Image.Image:
+    """A progressive JPEG reopened as its DC scans alone (same pixels at 1/8 scale, read faster);
+    ``img`` itself when the file's markers do not allow it."""
+    import io
+
+    from .jpeg import dc_only_stream
+
+    try:
+        dc = dc_only_stream(path.read_bytes())
+        if dc is not None:
+            small = Image.open(io.BytesIO(dc))
+            if small.size == img.size and small.mode == img.mode:
+                img.close()
+                return small
+    except (OSError, SyntaxError, ValueError):
+        pass
+    return img
+
+
 def read_image(
     source: str | os.PathLike | Image.Image | np.ndarray,
     *,
@@ -172,7 +191,10 @@ def read_image(
         try:
             if draft is not None and img.format == "JPEG":
                 f = draft / max(w, h)  # keeps the long side >= draft (Pillow keeps both sides >= asked)
-                img.draft("RGB", (max(1, int(w * f)), max(1, int(h * f))))
+                asked = (max(1, int(w * f)), max(1, int(h * f)))
+                if img.info.get("progressive") and min(w // asked[0], h // asked[1]) >= 8 and not isinstance(source, Image.Image):
+                    img = _dc_only(path, img, asked)  # 1/8 scale needs only the DC scans
+                img.draft("RGB", asked)
             img.load()
             if draft is not None and max(img.size) >= 2 * draft:
                 if img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # modes Image.reduce cannot take

@@ -1,0 +1,82 @@
+"""The 1/8-scale fast path for progressive JPEGs gives exactly the pixels of a full draft decode."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import brushwork.imaging.io as io_mod
+from brushwork.errors import ImageError
+from brushwork.imaging.io import read_image
+from brushwork.imaging.jpeg import dc_only_stream
+
+
+def _picture(w=250, h=190, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(w, h)
+    base = np.stack([np.sin(6 * x + 1), np.cos(5 * y), np.sin(4 * (x + y))], -1) * 90 + 128
+    return Image.fromarray(np.clip(base + rng.normal(0, 30, base.shape), 0, 255).astype(np.uint8))
+
+
+VARIANTS = {
+    "420": dict(),
+    "444": dict(subsampling=0),
+    "422": dict(subsampling=1),
+    "restarts": dict(restart_marker_blocks=3),
+}
+
+
+def _plain(path, draft, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(io_mod, "_dc_only", lambda path, img, asked: img)
+        return read_image(path, draft=draft).rgb
+
+
+@pytest.mark.parametrize("variant", [*VARIANTS, "grey", "cmyk", "rotated"])
+def test_fast_path_matches_a_full_draft_decode(tmp_path, monkeypatch, variant):
+    img = _picture()
+    kw = dict(VARIANTS.get(variant, {}))
+    if variant == "grey":
+        img = img.convert("L")
+    elif variant == "cmyk":
+        img = img.convert("CMYK")
+    elif variant == "rotated":
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotate 90 degrees on display
+        kw["exif"] = exif.tobytes()
+    path = tmp_path / f"{variant}.jpg"
+    img.save(path, quality=90, progressive=True, **kw)
+    data = path.read_bytes()
+    small = dc_only_stream(data)
+    assert small is not None and len(small) < len(data)
+    used = []
+    real = io_mod._dc_only
+    monkeypatch.setattr(io_mod, "_dc_only", lambda *a: used.append(1) or real(*a))
+    fast = read_image(path, draft=31).rgb
+    assert used, "the fast path was not taken"
+    plain = _plain(path, 31, monkeypatch)
+    assert fast.shape == plain.shape and max(fast.shape[:2]) >= 31
+    np.testing.assert_array_equal(fast, plain)
+    if variant == "rotated":
+        assert fast.shape[0] > fast.shape[1]
+
+
+def test_baseline_truncated_and_other_files_take_the_usual_path(tmp_path):
+    img = _picture()
+    img.save(tmp_path / "base.jpg", quality=90)
+    assert dc_only_stream((tmp_path / "base.jpg").read_bytes()) is None
+    img.save(tmp_path / "p.png")
+    assert dc_only_stream((tmp_path / "p.png").read_bytes()) is None
+    img.save(tmp_path / "prog.jpg", quality=90, progressive=True)
+    data = (tmp_path / "prog.jpg").read_bytes()
+    assert dc_only_stream(data[: len(data) // 2]) is None
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        read_image(tmp_path / "cut.jpg", draft=31)
+
+
+def test_small_draft_factors_decode_the_whole_file(tmp_path, monkeypatch):
+    _picture().save(tmp_path / "prog.jpg", quality=90, progressive=True)
+    used = []
+    monkeypatch.setattr(io_mod, "_dc_only", lambda *a: used.append(1))
+    assert read_image(tmp_path / "prog.jpg", draft=100).rgb.shape[1] >= 100  # 1/2 scale: AC needed
+    assert not used
