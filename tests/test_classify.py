@@ -292,3 +292,33 @@ def test_resume_refuses_other_settings_and_bad_sizes(tmp_path, capsys):
     assert "validation split" in capsys.readouterr().out
     assert json.loads((out / "metrics.json").read_text())["evaluated_on"].startswith("validation split")
     assert (out / "eval" / "metrics.json").is_file()
+
+
+def test_flip_augmentation_is_exact_and_small_images_keep_hard_edges():
+    from brushwork.imaging.io import fit_square
+
+    x = torch.rand(16, 3, 8, 8)
+    a = augment_batch(x, "flip", torch.Generator().manual_seed(0))
+    flipped = [torch.equal(a[i], x[i].flip(-1)) for i in range(16)]
+    assert all(f or torch.equal(a[i], x[i]) for i, f in enumerate(flipped)) and 0 < sum(flipped) < 16
+    checker = Image.fromarray((np.indices((8, 8)).sum(0) % 2 * 255).astype(np.uint8))
+    big = np.asarray(fit_square(checker, 32))
+    assert set(np.unique(big)) == {0, 255}  # enlarged nearest-neighbour: no blurred greys
+    assert len(np.unique(np.asarray(fit_square(checker.resize((64, 64), Image.NEAREST), 24)))) > 2  # shrunk: filtered
+
+
+def test_freeze_encoder_trains_the_head_only(tmp_path, lite0):
+    x, y = _blobs(n_per=6, size=32)
+    cfg = ClassifyTrainConfig(arch="efficientnet-lite0", epochs=1, batch=8, freeze_encoder=True)
+    trainer, _ = train_classifier((np.repeat(x, 3, 1), y, ["a", "b", "c"], 3), str(tmp_path), config=cfg,
+                                  progress=False)
+    start = build_classifier(ClassifierConfig(arch="efficientnet-lite0", num_classes=3, in_channels=3, size=32),
+                             pretrained=True)
+    after = trainer.model.cpu().state_dict()
+    for k, v in start.state_dict().items():
+        if k.startswith("encoder."):
+            assert torch.equal(v, after[k]), k
+    assert not torch.equal(start.state_dict()["head.3.weight"], after["head.3.weight"])
+    with pytest.raises(BrushworkError, match="freeze-encoder"):
+        train_classifier((x, y, ["a", "b", "c"], 1), str(tmp_path / "s"), config=ClassifyTrainConfig(
+            arch="small-cnn", epochs=1, freeze_encoder=True), progress=False)

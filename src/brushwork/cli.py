@@ -8,6 +8,7 @@ User mistakes print one line, ``brushwork: error: ...``, and exit with code 2; n
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -269,9 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cls = sub.add_parser("classify", help="train, evaluate and use image classifiers")
     cls_sub = cls.add_subparsers(dest="classify_command", metavar="ACTION", parser_class=_Parser, required=True)
-    ct = cls_sub.add_parser("train", help="train on a dataset (mnist, fashion-mnist) or a folder of class folders",
+    ct = cls_sub.add_parser("train", help="train on a dataset (mnist, fashion-mnist, art-medium) or a folder of class folders",
                             description="Example: brushwork classify train mnist --model seed-cnn --out runs/digits")
-    ct.add_argument("data", metavar="DATA", help="mnist, fashion-mnist, or a folder with one sub-folder per class")
+    ct.add_argument("data", metavar="DATA", help="mnist, fashion-mnist, art-medium, or a folder with one sub-folder per class "
+                         "(images in <class>/<group>/ sub-folders are kept together in validation and k-fold)")
     ct.add_argument("--out", required=True, help="output folder (checkpoint/, best/, metrics.json, plots)")
     ct.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "small-cnn", "efficientnet-lite0"])
     ct.add_argument("--epochs", type=_positive_int, default=30)
@@ -280,7 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("--weight-decay", type=_nonneg, default=1e-4)
     ct.add_argument("--label-smoothing", type=_fraction, default=0.05)
     ct.add_argument("--dropout", type=_fraction, default=0.25)
-    ct.add_argument("--augment", default="auto", choices=["auto", "none", "shift", "photo"])
+    ct.add_argument("--augment", default="auto", choices=["auto", "none", "shift", "photo", "flip"],
+                    help="auto: shifts for digits, shifts + flips for photos; flip: flips only (keeps pixel edges)")
+    ct.add_argument("--freeze-encoder", action="store_true",
+                    help="efficientnet-lite0: keep the pretrained encoder fixed, train the head (a linear probe)")
     ct.add_argument("--patience", type=_positive_int, default=5, help="early stopping: epochs without improvement")
     ct.add_argument("--size", type=_positive_int, help="input side for folders (default 64)")
     ct.add_argument("--seed", type=int, default=0)
@@ -306,12 +311,61 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--out", help="folder for the pruned model and slim.json (default MODEL_DIR/slim)")
     cs.add_argument("-q", "--quiet", action="store_true")
     cs.set_defaults(func=_cmd_classify_slim)
-    cp = cls_sub.add_parser("predict", help="top-k labels for images")
-    cp.add_argument("model", metavar="MODEL_DIR")
-    cp.add_argument("images", nargs="+", metavar="IMAGE")
+    cp = cls_sub.add_parser("predict", help="top-k labels for images",
+                            description="Example: brushwork classify predict --model medium art.png "
+                            "(the shipped art-medium classifier), or brushwork classify predict runs/digits 7.png")
+    cp.add_argument("inputs", nargs="+", metavar="[MODEL_DIR] IMAGE",
+                    help="a trained model's folder (unless --model is given), then the images")
+    cp.add_argument("--model", metavar="NAME_OR_DIR",
+                    help="'medium' (shipped: clip-art, painting, photo, pixel-art, texture) or a model folder")
     cp.add_argument("--top-k", type=_positive_int, default=3)
     cp.add_argument("--json", action="store_true")
     cp.set_defaults(func=_cmd_classify_predict)
+    gan = sub.add_parser("gan", help="train a GAN on a folder of images, sample and interpolate")
+    gan_sub = gan.add_subparsers(dest="gan_command", metavar="ACTION", parser_class=_Parser, required=True)
+    gt = gan_sub.add_parser("train", help="train a GAN on a folder of images (recursive)",
+                            description="Example: brushwork gan train my_sprites/ --size 64 --steps 5000 --out runs/gan")
+    gt.add_argument("data", metavar="DATA_DIR", help="a folder of images (searched recursively)")
+    gt.add_argument("--out", required=True, help="output folder (checkpoint/, samples/, log.csv, collapse.csv)")
+    gt.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256])
+    gt.add_argument("--steps", type=_positive_int, default=5000)
+    gt.add_argument("--batch", type=_positive_int, default=32)
+    gt.add_argument("--z-dim", type=_positive_int, default=128)
+    gt.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution (doubling per level)")
+    gt.add_argument("--lr-g", type=_float_in(0.0), default=2e-4)
+    gt.add_argument("--lr-d", type=_float_in(0.0), default=2e-4)
+    gt.add_argument("--loss", default="ns", choices=["ns", "hinge"], help="non-saturating (default) or hinge")
+    gt.add_argument("--r1", type=_nonneg, default=0.0, metavar="GAMMA", help="R1 penalty weight (default 0: off)")
+    gt.add_argument("--diffaugment", default="color,translation,cutout",
+                    help="DiffAugment policies for small datasets ('' for none)")
+    gt.add_argument("--ema", type=_fraction, default=0.999, help="decay of the generator's moving average")
+    gt.add_argument("--no-spectral-norm", action="store_true")
+    gt.add_argument("--sample-every", type=_positive_int, default=500)
+    gt.add_argument("--seed", type=int, default=0)
+    gt.add_argument("--device", default="auto")
+    gt.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    gt.add_argument("--no-resume", action="store_true")
+    gt.add_argument("-q", "--quiet", action="store_true")
+    gt.set_defaults(func=_cmd_gan_train)
+    gs = gan_sub.add_parser("sample", help="images for seeds (the same seed gives the same image)",
+                            description="Example: brushwork gan sample runs/gan --seeds 0-63 --grid -o grid.png")
+    gs.add_argument("checkpoint", metavar="CKPT")
+    gs.add_argument("--seeds", default="0-15", help="e.g. 0-63 or 3,17,42 (default 0-15)")
+    gs.add_argument("--truncation", type=_float_in(0.0, 1.0), default=1.0, help="psi in (0, 1]: less variety, fewer odd samples")
+    gs.add_argument("--grid", action="store_true", help="one grid image instead of one file per seed")
+    gs.add_argument("-o", "--out", required=True, help="a folder (one PNG per seed) or, with --grid, a .png file")
+    gs.add_argument("--device", default="auto")
+    gs.set_defaults(func=_cmd_gan_sample)
+    gi = gan_sub.add_parser("interpolate", help="a walk through the latents of some seeds (GIF, or MP4 with imageio)",
+                            description="Example: brushwork gan interpolate runs/gan --seeds 3,17,42 --frames 60 -o walk.gif")
+    gi.add_argument("checkpoint", metavar="CKPT")
+    gi.add_argument("--seeds", required=True)
+    gi.add_argument("--frames", type=_positive_int, default=60)
+    gi.add_argument("--fps", type=_positive_int, default=20)
+    gi.add_argument("--truncation", type=_float_in(0.0, 1.0), default=1.0)
+    gi.add_argument("-o", "--out", required=True, help="walk.gif, or walk.mp4 (needs imageio[ffmpeg])")
+    gi.add_argument("--device", default="auto")
+    gi.set_defaults(func=_cmd_gan_interpolate)
     return parser
 
 
@@ -391,10 +445,22 @@ def _cmd_video(args: argparse.Namespace) -> int:
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
     from .datasets import ARRAY_SOURCES, SOURCES, fetch, fetch_arrays
 
-    unknown = [n for n in args.names if n not in SOURCES and n not in ARRAY_SOURCES]
+    unknown = [n for n in args.names if n not in SOURCES and n not in ARRAY_SOURCES and n != "art-medium"]
     if unknown:
-        raise BrushworkError(f"unknown dataset {unknown[0]!r}: choose one of {', '.join([*SOURCES, *ARRAY_SOURCES])}")
+        raise BrushworkError(f"unknown dataset {unknown[0]!r}: choose one of "
+                             f"{', '.join([*SOURCES, *ARRAY_SOURCES, 'art-medium'])}")
     for name in args.names:
+        if name == "art-medium":
+            import json
+
+            from .datasets.medium import medium_folder
+
+            folder = medium_folder(args.root, force=args.force)
+            counts = json.loads((folder / "manifest.json").read_text())["counts"]
+            print(f"art-medium: {', '.join(f'{v} {k}' for k, v in counts.items())} in {folder} (built from "
+                  "wesnoth-art, wesnoth-sprites, openclipart, mate-backgrounds, plasma-wallpapers, opencv-samples, "
+                  "krita-patterns, gimp-patterns)")
+            continue
         if name in ARRAY_SOURCES:
             import json
 
@@ -414,6 +480,8 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
         print(f"{s.name:18s} {s.role:8s} {s.licence:45s} {s.description}")
     for a in ARRAY_SOURCES.values():
         print(f"{a.name:18s} {'labelled':8s} {a.licence[:45]:45s} {a.description}")
+    print(f"{'art-medium':18s} {'labelled':8s} {'per image (GPL-2+, public domain, ...)':45s} "
+          "1,600 images in five media, built from the packages above (manifest.json has each licence)")
     return 0
 
 
@@ -714,7 +782,7 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     cfg = ClassifyTrainConfig(arch=args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
                               weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
                               dropout=args.dropout, augment=args.augment, patience=args.patience,
-                              size=args.size, seed=args.seed)
+                              size=args.size, seed=args.seed, freeze_encoder=args.freeze_encoder)
     trainer, summary = train_classifier(args.data, args.out, config=cfg, device=args.device,
                                         precision=args.precision, resume=not args.no_resume, progress=not args.quiet)
     if summary["skipped"]:
@@ -753,7 +821,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_folder(args.out)
     model, cfg = load_classifier(args.model)
-    x, y, x_test, y_test, classes, skipped, channels = load_data(args.data, cfg.size)
+    x, y, x_test, y_test, classes, skipped, channels, groups = load_data(args.data, cfg.size)
     if list(classes) != list(cfg.classes):
         raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}: "
                              "evaluate on data with the same classes")
@@ -763,9 +831,10 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
 
         recipe = ClassifyTrainConfig(**_train_config(args.model))
         results = []
-        for i, (tr, te) in enumerate(kfolds(y, args.kfold, recipe.seed), 1):
+        for i, (tr, te) in enumerate(kfolds(y, args.kfold, recipe.seed, groups), 1):
             with tempfile.TemporaryDirectory() as tmp:
-                t, _ = train_classifier((x[tr], y[tr], classes, channels), tmp, config=recipe, progress=not args.quiet)
+                t, _ = train_classifier((x[tr], y[tr], classes, channels, None if groups is None else groups[tr]),
+                                        tmp, config=recipe, progress=not args.quiet)
                 pred = predict_proba(t.model, x[te], device=t.device).argmax(1)
             m = classification_metrics(y[te], pred, classes)
             results.append(m)
@@ -787,7 +856,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         from .training.classify import stratified_split
 
         raw = _train_config(args.model)
-        _, va = stratified_split(y, raw.get("val_fraction", 0.1), raw.get("seed", 0))
+        _, va = stratified_split(y, raw.get("val_fraction", 0.1), raw.get("seed", 0), groups)
         xe, ye, where = x[va], y[va], f"the validation split of {args.data} (use --kfold for an unbiased estimate)"
     if skipped:
         print(f"brushwork: note: skipped {skipped} unreadable image(s)", file=sys.stderr)
@@ -815,15 +884,16 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     if cfg.arch == "efficientnet-lite0":
         raise BrushworkError("slimming supports seed-cnn and small-cnn (Lite0's folded depthwise blocks do not "
                              "quantise with the FX x86 backend)")
-    x, y, x_test, y_test, classes, _, channels = load_data(args.data, cfg.size)
+    x, y, x_test, y_test, classes, _, channels, groups = load_data(args.data, cfg.size)
     if list(classes) != list(cfg.classes):
         raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}")
     if x_test is None:  # a folder: hold out the same 10 % the recipe validates on
         from .training.classify import stratified_split
 
         recipe_cfg = _train_config(args.model)
-        tr, te = stratified_split(y, recipe_cfg.get("val_fraction", 0.1), recipe_cfg.get("seed", 0))
+        tr, te = stratified_split(y, recipe_cfg.get("val_fraction", 0.1), recipe_cfg.get("seed", 0), groups)
         x, y, x_test, y_test = x[tr], y[tr], x[te], y[te]
+        groups = None if groups is None else groups[tr]
     out = Path(args.out or Path(args.model) / "slim")
     xb = torch.from_numpy(x_test[:64]).float() / 255.0
 
@@ -842,7 +912,7 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        trainer, _ = train_classifier((x, y, classes, channels), tmp, config=recipe, model=pruned,
+        trainer, _ = train_classifier((x, y, classes, channels, groups), tmp, config=recipe, model=pruned,
                                       progress=not args.quiet, resume=False)
     pruned = slim.make_permanent(trainer.model.cpu().eval())
     rows.append(row(f"pruned {args.sparsity:.0%}, fine-tuned {args.finetune_epochs} epoch(s)", pruned,
@@ -869,13 +939,100 @@ def _cmd_classify_predict(args: argparse.Namespace) -> int:
 
     from .pipelines.classify import load_classifier, predict_images
 
+    if args.model is None:
+        if len(args.inputs) < 2:
+            raise BrushworkError("give a model folder and at least one image, or --model medium IMAGE...")
+        args.model, images = args.inputs[0], args.inputs[1:]
+    else:
+        images = args.inputs
     model, cfg = load_classifier(args.model)
-    results = predict_images(model, cfg, args.images, top_k=args.top_k)
+    results = predict_images(model, cfg, images, top_k=args.top_k)
     if args.json:
         print(json.dumps(results, indent=1))
         return 0
     for r in results:
         print(f"{r['image']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top"]))
+    return 0
+
+
+def _cmd_gan_train(args: argparse.Namespace) -> int:
+    from .training.gan import GANTrainConfig, train_gan
+
+    _check_folder(args.out)
+    cfg = GANTrainConfig(size=args.size, z_dim=args.z_dim, width=args.width, batch=args.batch, steps=args.steps,
+                         lr_g=args.lr_g, lr_d=args.lr_d, loss=args.loss, r1_gamma=args.r1,
+                         diffaugment=args.diffaugment, ema_decay=args.ema, spectral_norm=not args.no_spectral_norm,
+                         sample_every=args.sample_every, seed=args.seed)
+    trainer = train_gan(args.data, args.out, config=cfg, device=args.device, precision=args.precision,
+                        resume=not args.no_resume, progress=not args.quiet)
+    if trainer.skipped:  # type: ignore[attr-defined]
+        print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
+    last = trainer.history[-1] if trainer.history else {}
+    print(f"trained to step {trainer.step}; generator loss {last.get('loss', float('nan')):.4f}, "
+          f"discriminator loss {last.get('d_loss', float('nan')):.4f}; checkpoint in {Path(args.out) / 'checkpoint'}")
+    return 0
+
+
+def _gan_recipe(op: str, args: argparse.Namespace, sha: str, **extra) -> dict:
+    from . import __version__
+
+    return {"operation": op, "checkpoint_sha256": sha, "truncation": args.truncation, "brushwork": __version__, **extra}
+
+
+def _cmd_gan_sample(args: argparse.Namespace) -> int:
+    from .pipelines.gan import grid_image, load_gan, parse_seeds, sample, save_png
+    from .runtime import resolve_device
+
+    seeds = parse_seeds(args.seeds)
+    out = Path(args.out)
+    if args.grid:
+        if out.suffix.lower() != ".png":
+            raise BrushworkError(f"--grid writes one PNG: give -o a .png file, not '{out}'")
+        _check_outputs(str(out))
+    else:
+        _check_folder(out)
+    gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
+    images = sample(gan, seeds, truncation=args.truncation)
+    if args.grid:
+        save_png(grid_image(images), out, _gan_recipe("gan sample", args, sha, seeds=args.seeds))
+        print(f"wrote a grid of {len(seeds)} samples to {out}")
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    from PIL import Image
+
+    for s, img in zip(seeds, images):
+        save_png(Image.fromarray(img), out / f"seed{s:04d}.png", _gan_recipe("gan sample", args, sha, seed=s))
+    print(f"wrote {len(seeds)} samples to {out}")
+    return 0
+
+
+def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
+    from .pipelines.gan import interpolate, load_gan, parse_seeds
+    from .runtime import resolve_device
+
+    seeds = parse_seeds(args.seeds)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".gif", ".mp4"):
+        raise BrushworkError(f"-o '{out}' must end in .gif or .mp4")
+    _check_outputs(str(out))
+    gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
+    frames = interpolate(gan, seeds, args.frames, truncation=args.truncation)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    if out.suffix.lower() == ".gif":
+        from PIL import Image
+
+        pics = [Image.fromarray(f) for f in frames]
+        pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=round(1000 / args.fps),
+                     loop=0, comment=json.dumps(_gan_recipe("gan interpolate", args, sha, seeds=args.seeds,
+                                                           frames=args.frames)).encode())
+    else:
+        try:
+            import imageio.v3 as iio
+        except ImportError:
+            raise BrushworkError("MP4 needs imageio with ffmpeg: pip install 'brushwork[video]', or write a .gif") from None
+        iio.imwrite(tmp, frames, fps=args.fps, codec="libx264")
+    os.replace(tmp, out)
+    print(f"wrote {len(frames)} frames through seeds {', '.join(map(str, seeds))} to {out}")
     return 0
 
 

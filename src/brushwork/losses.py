@@ -6,10 +6,11 @@ All take feature or image tensors ``(B, C, H, W)`` and return a scalar tensor on
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .functional import gram_matrix, masked_gram_matrix, mean_std
 
-__all__ = ["content_loss", "gram_loss", "mean_std_loss", "total_variation"]
+__all__ = ["content_loss", "gram_loss", "mean_std_loss", "total_variation", "d_loss", "g_loss", "r1_penalty"]
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor, *, relative: bool = True) -> torch.Tensor:
@@ -62,3 +63,43 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     dh = image[..., 1:, :] - image[..., :-1, :]
     dw = image[..., :, 1:] - image[..., :, :-1]
     return dh.pow(2).mean() + dw.pow(2).mean()
+
+
+# -- GAN losses -------------------------------------------------------------------------------------
+# D(x) is a logit; sigma is the logistic sigmoid, so sigma(D(x)) is the probability that x is real.
+#
+# Non-saturating loss (Goodfellow et al. 2014, section 3):
+#   discriminator  L_D = -E_x[ log sigma(D(x)) ] - E_z[ log(1 - sigma(D(G(z)))) ]
+#   generator      L_G = -E_z[ log sigma(D(G(z))) ]
+# (the generator maximises log D(G(z)) instead of minimising log(1 - D(G(z))), whose gradient
+# vanishes while D rejects every sample). With -log sigma(t) = softplus(-t) and
+# -log(1 - sigma(t)) = softplus(t) both are computed stably from the logits:
+#   L_D = E[softplus(-D(x))] + E[softplus(D(G(z)))],   L_G = E[softplus(-D(G(z)))].
+#
+# Hinge loss (Lim & Ye 2017; Miyato et al. 2018):
+#   L_D = E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))],   L_G = -E[D(G(z))].
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "ns") -> torch.Tensor:
+    """Discriminator loss from logits on real and generated images (``kind``: ``ns`` or ``hinge``)."""
+    if kind == "ns":
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    if kind == "hinge":
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    raise ValueError(f"unknown GAN loss {kind!r}: use 'ns' or 'hinge'")
+
+
+def g_loss(fake_logits: torch.Tensor, kind: str = "ns") -> torch.Tensor:
+    """Generator loss from the discriminator's logits on generated images."""
+    if kind == "ns":
+        return F.softplus(-fake_logits).mean()
+    if kind == "hinge":
+        return -fake_logits.mean()
+    raise ValueError(f"unknown GAN loss {kind!r}: use 'ns' or 'hinge'")
+
+
+def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """R1 regulariser (Mescheder et al. 2018): ``E[ ||grad_x D(x)||^2 ]`` on real images; ``real``
+    must require grad. Multiply by ``gamma / 2`` in the loss."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()

@@ -97,6 +97,10 @@ WEIGHTS: dict[str, WeightsSpec] = {
         WeightsSpec("adain-lite0", "model.safetensors",
                     "b4dc1aaf7ec6ab2f84b5ad2dba390103f56b5532dc8f4ee94529af95bbaa521f",
                     bundled="data/models/adain-lite0/model.safetensors", licence="Apache-2.0"),
+        # The art-medium classifier shipped with brushwork (recipe and data: its MANIFEST.json).
+        WeightsSpec("classifier-medium", "model.safetensors",
+                    "9b2254b359601233a25258f43709acf217732d15b321b250aa0aa914bdbcf66a",
+                    bundled="data/models/classifier-medium/model.safetensors", licence="Apache-2.0 (see MANIFEST.json)"),
         WeightsSpec("resnet50", "resnet50-0676ba61.pth", "0676ba61",
                     url="https://download.pytorch.org/models/resnet50-0676ba61.pth", licence="BSD-3-Clause"),
     ]

@@ -23,7 +23,8 @@ from ..errors import ImageError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LoadedImage", "read_image", "save_image", "check_output_path", "to_tensor", "from_tensor"]
+__all__ = ["LoadedImage", "read_image", "save_image", "check_output_path", "to_tensor", "from_tensor", "fit_square",
+           "read_square"]
 
 #: Default limit on decoded pixels (about a 9000 x 9000 image): protects against decompression bombs.
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -216,6 +217,30 @@ def read_image(
             "downscale it or raise --max-pixels"
         )
     return loaded
+
+
+def fit_square(im: Image.Image, size: int) -> Image.Image:
+    """Centre-crop ``im`` to a square and resize it to ``size``: bilinear when shrinking,
+    nearest-neighbour when enlarging, so a small picture keeps its hard pixel edges (pixel art stays
+    pixel art) instead of being blurred. The training recipes and prediction use it."""
+    grow = min(im.size) < size
+    return ImageOps.fit(im, (size, size), Image.Resampling.NEAREST if grow else Image.Resampling.BILINEAR)
+
+
+def read_square(path: str | os.PathLike, size: int, channels: int = 3) -> np.ndarray | None:
+    """A training image: ``uint8 (channels, size, size)``, EXIF-rotated, transparency composited over
+    white, centre-cropped (:func:`fit_square`); ``None`` when the file cannot be read (callers skip
+    and count it)."""
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (size * 2, size * 2))
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
+            arr = np.asarray(fit_square(im.convert("L" if channels == 1 else "RGB"), size), np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
 
 def to_tensor(rgb: np.ndarray, device: Any = "cpu") -> torch.Tensor:

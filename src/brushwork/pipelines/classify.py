@@ -83,8 +83,13 @@ def plot_curves(epochs: list[dict], png_path: Path) -> None:
     plt.close(fig)
 
 
+#: Classifiers shipped with brushwork: the name ``classify predict --model`` takes -> weights entry.
+SHIPPED = {"medium": "classifier-medium"}
+
+
 def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu"):
-    """``(model, ClassifierConfig)`` from a folder with ``config.json`` + ``model.safetensors``.
+    """``(model, ClassifierConfig)`` from a folder with ``config.json`` + ``model.safetensors``, or a
+    shipped classifier by name (``"medium"``: the art-medium classifier).
 
     Raises:
         BrushworkError: missing files, not a classifier, or weights of another architecture.
@@ -93,6 +98,10 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
 
     from ..models.classifier import ClassifierConfig, build_classifier
 
+    if str(folder) in SHIPPED:
+        from ..weights import find_weights
+
+        folder = find_weights(SHIPPED[str(folder)]).parent  # sha256-checked
     p = Path(folder)
     if (p / "checkpoint" / "model.safetensors").is_file():
         p = p / "checkpoint"
@@ -105,7 +114,7 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
     cfg = ClassifierConfig.from_dict(raw["classifier"])
     model = build_classifier(cfg)
     try:
-        model.load_state_dict(load_file(str(p / "model.safetensors")))
+        model.load_state_dict(load_file(str(p / "model.safetensors")))  # (fp16 files are cast to fp32)
     except RuntimeError:
         raise BrushworkError(f"the weights in '{p}' do not fit a {cfg.arch} model: the checkpoint is damaged "
                              "or its config.json belongs to another model") from None
@@ -114,17 +123,17 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
 
 def predict_images(model, cfg, files: list[str], top_k: int = 3) -> list[dict]:
     """Top-k labels with probabilities for each image file (resized like the training images)."""
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     from ..imaging.io import read_image
+    from ..imaging.io import fit_square
     from ..training.classify import predict_proba
 
     xs = []
     for f in files:
         img = read_image(f, what="image")
         pil = Image.fromarray((img.rgb * 255 + 0.5).astype(np.uint8))
-        pil = ImageOps.fit(pil.convert("L" if cfg.in_channels == 1 else "RGB"), (cfg.size, cfg.size),
-                           Image.Resampling.BILINEAR)
+        pil = fit_square(pil.convert("L" if cfg.in_channels == 1 else "RGB"), cfg.size)
         arr = np.asarray(pil, np.uint8)
         if cfg.in_channels == 1 and arr.mean() > 127:  # dark ink on light paper: the datasets are light on dark
             arr = 255 - arr

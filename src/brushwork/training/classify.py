@@ -41,19 +41,35 @@ class ClassifyTrainConfig:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
     dropout: float = 0.25
-    augment: str = "auto"  # none | shift (digits, clothes) | photo (adds flips) | auto
+    augment: str = "auto"  # none | shift (digits, clothes) | photo (adds flips) | flip (flips only) | auto
+    freeze_encoder: bool = False  # efficientnet-lite0: train the head only (a linear probe)
     patience: int = 5
     val_fraction: float = 0.1
     size: int | None = None  # input side; None: 28 for the built-in datasets, 64 for folders
     seed: int = 0
 
 
-def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``(train, val)``: ``fraction`` of every class (at least one image) goes to val."""
+def stratified_split(y: np.ndarray, fraction: float, seed: int,
+                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, val)``: ``fraction`` of every class (at least one image) goes to val.
+
+    With ``groups``, whole groups go to val (a group's images stay on one side), as many as make up
+    about ``fraction`` of the class, while at least one group stays in train.
+    """
     rng = np.random.default_rng(seed)
     tr, va = [], []
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
+        if groups is not None and len(np.unique(groups[idx])) > 1:
+            take: list[int] = []
+            names = list(dict.fromkeys(groups[idx]))  # in the shuffled order
+            for g in names[:-1]:
+                if len(take) >= max(1, round(len(idx) * fraction)):
+                    break
+                take += [i for i in idx if groups[i] == g]
+            va.append(np.asarray(take, dtype=np.int64))
+            tr.append(np.setdiff1d(idx, take))
+            continue
         n = max(1, int(round(len(idx) * fraction))) if len(idx) > 1 else 0
         va.append(idx[:n])
         tr.append(idx[n:])
@@ -63,64 +79,68 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 def load_folder(folder: str | os.PathLike, size: int, channels: int = 3):
     """Images under ``folder/<class>/...`` resized to ``size x size`` (aspect kept by centre crop).
 
-    Returns ``(x uint8 (N, C, size, size), y int64 (N,), classes, skipped)``.
+    Returns ``(x uint8 (N, C, size, size), y int64 (N,), classes, skipped, groups)``: an image in a
+    sub-folder of its class folder (``<class>/<group>/...``) belongs to that group, one directly in the
+    class folder is a group of its own; k-fold and the validation split keep each group on one side.
 
     Raises:
         BrushworkError: not a folder, fewer than two non-empty class folders.
     """
-    from PIL import Image, ImageOps
-
     from ..datasets import list_images
+    from ..imaging.io import read_square
 
     root = Path(folder)
     if not root.is_dir():
-        raise BrushworkError(f"'{folder}' is neither a folder of class folders nor a dataset name (mnist, fashion-mnist)")
+        raise BrushworkError(f"'{folder}' is neither a folder of class folders nor a dataset name (mnist, fashion-mnist, art-medium)")
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir())
     empty = [d.name for d in class_dirs if not list_images(d)]
     classes = [d.name for d in class_dirs if d.name not in empty]
     if len(classes) < 2:
         raise BrushworkError(f"'{folder}' has {len(classes)} class folder(s) with images: a classifier needs at "
                              "least two (one sub-folder per class)" + (f"; empty: {', '.join(empty)}" if empty else ""))
-    xs, ys, skipped = [], [], 0
+    xs, ys, gs, skipped = [], [], [], 0
     for label, name in enumerate(classes):
         for f in list_images(root / name):
-            try:
-                with Image.open(f) as im:
-                    im.draft("RGB", (size * 2, size * 2))
-                    im = ImageOps.exif_transpose(im)
-                    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                        im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
-                    im = ImageOps.fit(im.convert("L" if channels == 1 else "RGB"), (size, size),
-                                      Image.Resampling.BILINEAR)
-                    arr = np.asarray(im, np.uint8)
-            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            rel = f.relative_to(root / name).parts
+            arr = read_square(f, size, channels)
+            if arr is None:
                 skipped += 1
                 continue
-            xs.append(arr[None] if channels == 1 else arr.transpose(2, 0, 1))
+            xs.append(arr)
             ys.append(label)
+            gs.append(f"{name}/{rel[0]}")
     if len(set(ys)) < 2:
         raise BrushworkError(f"'{folder}': fewer than two classes have readable images")
-    return np.stack(xs), np.asarray(ys, np.int64), classes, skipped
+    return np.stack(xs), np.asarray(ys, np.int64), classes, skipped, np.asarray(gs)
 
 
 def load_data(data: str, size: int | None = None):
-    """``(x_train, y_train, x_test | None, y_test | None, classes, skipped, channels)`` for a built-in
-    dataset name or a folder of class folders (folders have no separate test set)."""
+    """``(x_train, y_train, x_test | None, y_test | None, classes, skipped, channels, groups | None)``
+    for a built-in dataset name (``mnist``, ``fashion-mnist``, ``art-medium``) or a folder of class
+    folders (folders have no separate test set; ``groups`` as in :func:`load_folder`)."""
     from ..datasets import ARRAY_SOURCES, load_arrays
 
     if data in ARRAY_SOURCES:
         xtr, ytr, xte, yte, classes = load_arrays(data)
         if size not in (None, 28):
             raise BrushworkError(f"{data} images are 28 x 28: leave --size out")
-        return xtr[:, None], ytr, xte[:, None], yte, classes, 0, 1
-    x, y, classes, skipped = load_folder(data, size or 64, 3)
-    return x, y, None, None, classes, skipped, 3
+        return xtr[:, None], ytr, xte[:, None], yte, classes, 0, 1, None
+    if data == "art-medium":
+        from ..datasets.medium import medium_folder
+
+        data = str(medium_folder())
+    x, y, classes, skipped, groups = load_folder(data, size or 64, 3)
+    return x, y, None, None, classes, skipped, 3, groups
 
 
 def augment_batch(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
-    """Random affine warps (rotation +-10 deg, scale 0.9-1.1, shift +-8 %), plus flips for photos."""
+    """Random affine warps (rotation +-10 deg, scale 0.9-1.1, shift +-8 %), plus flips for photos;
+    ``flip``: horizontal flips alone (exact: no resampling blurs hard pixel edges)."""
     if kind == "none":
         return x
+    if kind == "flip":
+        flip = torch.rand(x.shape[0], generator=gen) < 0.5
+        return torch.where(flip[:, None, None, None], x.flip(-1), x)
     b = x.shape[0]
     angle = (torch.rand(b, generator=gen) * 2 - 1) * math.radians(10)
     scale = 1 + (torch.rand(b, generator=gen) * 2 - 1) * 0.1
@@ -211,7 +231,7 @@ def train_classifier(
     progress: bool = True,
     model: nn.Module | None = None,
 ) -> tuple[Trainer, dict]:
-    """Train on ``data`` (a dataset name, a folder, or ``(x, y, classes, channels)`` arrays).
+    """Train on ``data`` (a dataset name, a folder, or ``(x, y, classes, channels[, groups])`` arrays).
 
     ``model`` continues training a given model (e.g. fine-tuning after pruning) instead of a new one.
 
@@ -224,15 +244,16 @@ def train_classifier(
     if config.arch not in ARCHITECTURES:
         raise BrushworkError(f"unknown model '{config.arch}': choose one of {', '.join(ARCHITECTURES)}")
     if isinstance(data, tuple):
-        x, y, classes, channels = data
+        x, y, classes, channels, *rest = data
+        groups = rest[0] if rest else None
         x_test = y_test = None
         skipped = 0
     else:
-        x, y, x_test, y_test, classes, skipped, channels = load_data(data, config.size)
+        x, y, x_test, y_test, classes, skipped, channels, groups = load_data(data, config.size)
     size = int(x.shape[-1])
     if size < 16:
         raise BrushworkError(f"images of {size} px are too small for the models (three 2x poolings): use --size 16 or more")
-    tr, va = stratified_split(y, config.val_fraction, config.seed)
+    tr, va = stratified_split(y, config.val_fraction, config.seed, groups)
     dev = resolve_device(device)
     torch.manual_seed(config.seed)
     gen = make_generator(config.seed)
@@ -240,6 +261,11 @@ def train_classifier(
                            dropout=config.dropout, classes=tuple(classes))
     if model is None:
         model = build_classifier(cfg, pretrained=config.arch == "efficientnet-lite0")
+    if config.freeze_encoder:
+        if not hasattr(model, "encoder"):
+            raise BrushworkError(f"--freeze-encoder is for efficientnet-lite0 (a pretrained encoder), not {config.arch}")
+        for p in model.encoder.parameters():
+            p.requires_grad_(False)
     model = model.to(dev)
     augment = config.augment if config.augment != "auto" else ("shift" if channels == 1 else "photo")
     steps_per_epoch = max(1, len(tr) // config.batch)
@@ -286,9 +312,10 @@ def train_classifier(
 
 
 
-def folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified k-fold ``(train, test)`` index pairs (scikit-learn's StratifiedKFold, shuffled by seed)."""
-    from sklearn.model_selection import StratifiedKFold
+def folds(y: np.ndarray, k: int, seed: int, groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified k-fold ``(train, test)`` index pairs, shuffled by seed (scikit-learn's StratifiedKFold,
+    or StratifiedGroupKFold when ``groups`` has groups of several images: a group is never split)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     if k < 2:
         raise BrushworkError(f"--kfold needs at least 2 folds, got {k}")
@@ -296,4 +323,10 @@ def folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray
     if counts[counts > 0].min() < k:
         raise BrushworkError(f"the smallest class has {counts[counts > 0].min()} images, fewer than --kfold {k}: "
                              "use fewer folds")
+    if groups is not None and len(np.unique(groups)) < len(groups):
+        fewest = min(len(np.unique(groups[y == c])) for c in np.unique(y))
+        if fewest < k:
+            raise BrushworkError(f"a class has only {fewest} group(s) (sub-folders), fewer than --kfold {k}: "
+                                 "use fewer folds")
+        return list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
     return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))

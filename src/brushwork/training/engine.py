@@ -91,6 +91,8 @@ class Trainer:
         callbacks: sample grids, early stopping...
         extra_state: JSON-able state that callbacks keep across resume (e.g. early stopping's best).
         scheduler: optional learning-rate scheduler, stepped per optimizer step, saved with checkpoints.
+        extra_optimizers: optimizers that ``step_fn`` steps itself (a GAN's discriminator), named;
+            saved with checkpoints and restored on resume like the main one.
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class Trainer:
         callbacks: list[Callback] | None = None,
         extra_state: dict[str, Any] | None = None,
         scheduler: Any | None = None,
+        extra_optimizers: dict[str, torch.optim.Optimizer] | None = None,
     ) -> None:
         self.model = model
         self.model_config = model_config
@@ -114,6 +117,7 @@ class Trainer:
         self.callbacks = callbacks or []
         self.extra_state = extra_state or {}
         self.scheduler = scheduler  # a torch LR scheduler stepped after every optimizer step
+        self.extra_optimizers = extra_optimizers or {}
         self.device = resolve_device(config.device)
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +132,8 @@ class Trainer:
         save_model(self.model, self.model_config, ckpt)
         state = {"step": self.step, "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
                  "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-                 "rng": torch.get_rng_state(), "trainer_config": asdict(self.config), "extra": self.extra_state}
+                 "rng": torch.get_rng_state(), "trainer_config": asdict(self.config), "extra": self.extra_state,
+                 "extra_optimizers": {k: o.state_dict() for k, o in self.extra_optimizers.items()}}
         _atomic_save(lambda p: torch.save(state, p), ckpt / "trainer_state.pt")
         return ckpt
 
@@ -144,6 +149,9 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        for k, o in self.extra_optimizers.items():
+            if k in state.get("extra_optimizers", {}):
+                o.load_state_dict(state["extra_optimizers"][k])
         torch.set_rng_state(state["rng"])
         self.step = int(state["step"])
         self.extra_state.update(state.get("extra", {}))

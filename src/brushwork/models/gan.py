@@ -1,0 +1,110 @@
+"""DCGAN-family generator and discriminator for square images of 32 to 256 px.
+
+The generator maps ``z ~ N(0, I)`` to an image in [-1, 1]: a linear layer to a 4 x 4 feature map,
+then one "upsample x2 (nearest) + 3x3 conv + batch norm + ReLU" block per doubling (nearest
+upsampling + conv avoids the checkerboard artefacts of transposed convolutions, Odena et al. 2016),
+and a 3x3 conv to RGB with tanh. The discriminator mirrors it with strided 4x4 convs and leaky
+ReLUs, optionally spectrally normalised (Miyato et al. 2018), ending in one logit per image.
+Channel widths scale with the size: ``min(max_width, width * 2 ** (levels - 1 - i))`` at level ``i``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["GANConfig", "Generator", "Discriminator", "GAN"]
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Rebuilds a GAN; saved in ``config.json`` beside the weights."""
+
+    size: int = 64
+    z_dim: int = 128
+    channels: int = 3
+    width: int = 32  # channels at the last (full-resolution) level
+    max_width: int = 256
+    spectral_norm: bool = True
+
+    def __post_init__(self) -> None:
+        if self.size not in (32, 64, 128, 256):
+            raise ValueError(f"size must be 32, 64, 128 or 256, got {self.size}")
+
+    @property
+    def levels(self) -> int:
+        return int(math.log2(self.size // 4))
+
+    def widths(self) -> list[int]:
+        """Channels from the 4 x 4 map (index 0) to full resolution (index ``levels``)."""
+        return [min(self.max_width, self.width * 2 ** (self.levels - i)) for i in range(self.levels + 1)]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GANConfig:
+        return cls(**d)
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: GANConfig) -> None:
+        super().__init__()
+        w = cfg.widths()
+        self.cfg = cfg
+        self.stem = nn.Sequential(nn.Linear(cfg.z_dim, w[0] * 16), nn.Unflatten(1, (w[0], 4, 4)),
+                                  nn.BatchNorm2d(w[0]), nn.ReLU(inplace=True))
+        self.blocks = nn.Sequential(*[
+            nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(w[i], w[i + 1], 3, padding=1, bias=False),
+                          nn.BatchNorm2d(w[i + 1]), nn.ReLU(inplace=True))
+            for i in range(cfg.levels)
+        ])
+        self.to_rgb = nn.Conv2d(w[-1], cfg.channels, 3, padding=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``z (B, z_dim)`` -> images ``(B, channels, size, size)`` in [-1, 1]."""
+        return torch.tanh(self.to_rgb(self.blocks(self.stem(z))))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: GANConfig) -> None:
+        super().__init__()
+        w = cfg.widths()[::-1]  # full resolution first
+        sn = nn.utils.parametrizations.spectral_norm if cfg.spectral_norm else (lambda m: m)
+        self.from_rgb = nn.Sequential(sn(nn.Conv2d(cfg.channels, w[0], 3, padding=1)), nn.LeakyReLU(0.2, inplace=True))
+        self.blocks = nn.Sequential(*[
+            nn.Sequential(sn(nn.Conv2d(w[i], w[i + 1], 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True))
+            for i in range(cfg.levels)
+        ])
+        self.head = sn(nn.Conv2d(w[-1], 1, 4))  # 4 x 4 -> 1 x 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] -> logits ``(B,)``."""
+        return self.head(self.blocks(self.from_rgb(x))).flatten()
+
+
+class GAN(nn.Module):
+    """Generator, discriminator and the generator's exponential moving average, saved together.
+
+    ``g_ema`` is what sampling uses: averaging the generator's weights over recent steps smooths out
+    the oscillation of adversarial training (Karras et al. 2018; Yazici et al. 2019).
+    """
+
+    def __init__(self, cfg: GANConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.g = Generator(cfg)
+        self.d = Discriminator(cfg)
+        self.g_ema = Generator(cfg)
+        self.g_ema.load_state_dict(self.g.state_dict())
+        self.g_ema.requires_grad_(False)
+
+    @torch.no_grad()
+    def update_ema(self, decay: float) -> None:
+        for p_ema, p in zip(self.g_ema.parameters(), self.g.parameters()):
+            p_ema.lerp_(p, 1.0 - decay)
+        for b_ema, b in zip(self.g_ema.buffers(), self.g.buffers()):
+            b_ema.copy_(b)

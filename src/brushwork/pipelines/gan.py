@@ -1,0 +1,158 @@
+"""Exploring a trained GAN: sample by seed, interpolate between seeds, write images with their recipe.
+
+A seed always gives the same latent vector (drawn alone from ``torch.Generator().manual_seed(seed)``,
+whatever the other seeds asked for), so ``gan sample CKPT --seeds 42`` repeats an image seen in a
+grid of ``--seeds 0-63``. Every written image records its seed, truncation and the checkpoint's
+sha256 (a PNG text chunk ``brushwork``, JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import BrushworkError
+
+__all__ = ["latents", "load_gan", "sample", "slerp", "interpolate", "grid_image", "parse_seeds", "save_png"]
+
+MAX_SEEDS = 4096
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-63"``, ``"3,17,42"`` or a mix (``"0-3,10"``) -> a list of seeds.
+
+    Raises:
+        BrushworkError: malformed, negative, or more than ``MAX_SEEDS`` seeds.
+    """
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        lo, sep, hi = part.partition("-")
+        try:
+            a, b = int(lo), int(hi) if sep else int(lo)
+        except ValueError:
+            raise BrushworkError(f"--seeds {text!r} is not a list of seeds: write e.g. 0-63 or 3,17,42") from None
+        if a < 0 or b < a:
+            raise BrushworkError(f"--seeds range {part!r} is empty or negative: write e.g. 0-63")
+        seeds.extend(range(a, b + 1))
+        if len(seeds) > MAX_SEEDS:
+            raise BrushworkError(f"--seeds asks for more than {MAX_SEEDS} images: split the request")
+    if not seeds:
+        raise BrushworkError("--seeds is empty: write e.g. 0-63 or 3,17,42")
+    return seeds
+
+
+def latents(seeds: Iterable[int], z_dim: int) -> torch.Tensor:
+    """``(len(seeds), z_dim)`` latent vectors, one independent draw per seed."""
+    return torch.stack([torch.randn(z_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+
+
+def load_gan(folder: str | os.PathLike, device: torch.device | str = "cpu"):
+    """``(gan, sha256 of its weights)`` from a checkpoint folder (``config.json`` + ``model.safetensors``,
+    or a training run's folder).
+
+    Raises:
+        BrushworkError: missing files, not a GAN checkpoint, or weights that do not fit.
+    """
+    from safetensors.torch import load_file
+
+    from ..models.gan import GAN, GANConfig
+    from ..weights import sha256_file
+
+    p = Path(folder)
+    if (p / "checkpoint" / "model.safetensors").is_file():
+        p = p / "checkpoint"
+    if not (p / "model.safetensors").is_file() or not (p / "config.json").is_file():
+        raise BrushworkError(f"'{folder}' holds no GAN checkpoint (config.json + model.safetensors): give the --out "
+                             "folder of 'brushwork gan train'")
+    raw = json.loads((p / "config.json").read_text())
+    if "gan" not in raw:
+        kind = next((k for k in ("classifier", "decoder") if k in raw), "different")
+        raise BrushworkError(f"'{folder}' is not a GAN checkpoint (it holds a {kind} model): give a 'gan train' --out folder")
+    gan = GAN(GANConfig.from_dict(raw["gan"]))
+    try:
+        gan.load_state_dict(load_file(str(p / "model.safetensors")))
+    except RuntimeError:
+        raise BrushworkError(f"the weights in '{p}' do not fit the GAN its config.json describes: the checkpoint "
+                             "is damaged") from None
+    return gan.to(device).eval(), sha256_file(p / "model.safetensors")
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """``(B, C, H, W)`` in [-1, 1] -> ``(B, H, W, C)`` uint8 (C = 3 or 1 -> 3)."""
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return np.repeat(x, 3, axis=3) if x.shape[3] == 1 else x
+
+
+@torch.no_grad()
+def sample(gan, seeds: Sequence[int], *, truncation: float = 1.0, batch: int = 64) -> np.ndarray:
+    """Images ``uint8 (len(seeds), H, W, 3)`` from the EMA generator; ``truncation`` psi in (0, 1]
+    scales each latent toward the mean (0): fewer odd samples, less variety."""
+    if not 0 < truncation <= 1:
+        raise BrushworkError(f"--truncation must be in (0, 1], got {truncation}")
+    dev = next(gan.parameters()).device
+    out = []
+    for i in range(0, len(seeds), batch):
+        z = latents(seeds[i:i + batch], gan.cfg.z_dim).to(dev) * truncation
+        out.append(_to_uint8(gan.g_ema(z)))
+    return np.concatenate(out)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation between latent vectors (White 2016): stays where a Gaussian's mass is,
+    which a straight line through the middle does not."""
+    an, bn = a / a.norm(), b / b.norm()
+    omega = torch.arccos(torch.clamp((an * bn).sum(), -1.0, 1.0))
+    if omega.abs() < 1e-6:
+        return (1 - t) * a + t * b
+    so = torch.sin(omega)
+    return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
+
+
+@torch.no_grad()
+def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1.0, loop: bool = True) -> np.ndarray:
+    """``frames`` images walking through the seeds' latents (back to the first when ``loop``)."""
+    if len(seeds) < 2:
+        raise BrushworkError("interpolation needs at least two seeds, e.g. --seeds 3,17,42")
+    if frames < len(seeds):
+        raise BrushworkError(f"--frames {frames} is fewer than the {len(seeds)} seeds: ask for more frames")
+    z = latents(seeds, gan.cfg.z_dim) * truncation
+    stops = list(range(len(seeds))) + ([0] if loop else [])
+    segments = len(stops) - 1
+    ts = np.linspace(0, segments, frames, endpoint=not loop)
+    zs = []
+    for t in ts:
+        i = min(int(t), segments - 1)
+        zs.append(slerp(z[stops[i]], z[stops[i + 1]], float(t - i)))
+    dev = next(gan.parameters()).device
+    return np.concatenate([_to_uint8(gan.g_ema(torch.stack(zs[i:i + 64]).to(dev))) for i in range(0, frames, 64)])
+
+
+def grid_image(images: torch.Tensor | np.ndarray, cols: int | None = None, pad: int = 2) -> Image.Image:
+    """A grid of images (a tensor in [-1, 1] or ``uint8 (N, H, W, 3)``), ``cols`` wide."""
+    arr = _to_uint8(images) if isinstance(images, torch.Tensor) else images
+    n, h, w, _ = arr.shape
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    sheet = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        sheet[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = arr[i]
+    return Image.fromarray(sheet)
+
+
+def save_png(image: Image.Image, path: str | os.PathLike, recipe: dict) -> None:
+    """Write a PNG with ``recipe`` (JSON) in a ``brushwork`` text chunk, atomically."""
+    from PIL.PngImagePlugin import PngInfo
+
+    path = Path(path)
+    info = PngInfo()
+    info.add_itxt("brushwork", json.dumps(recipe, sort_keys=True))
+    tmp = path.with_name(f".{path.name}.tmp")
+    image.save(tmp, format="PNG", pnginfo=info)
+    os.replace(tmp, path)

@@ -1,0 +1,257 @@
+"""Recipe: train a GAN on a folder of images (any sizes, recursive), on the shared engine.
+
+Each step first updates the discriminator on a batch of real images and a batch of generated ones
+(both through DiffAugment when it is on; R1 on the real ones every step when ``r1_gamma > 0``),
+then returns the generator's loss to the engine, which steps the generator. The discriminator's
+optimizer is the engine's "extra" optimizer, saved and restored with checkpoints. After every step
+the generator's exponential moving average is updated; it is what samples come from.
+
+Callbacks write a grid of fixed seeds every ``sample_every`` steps and check for mode collapse every
+``collapse_every`` steps: when the mean pairwise distance between samples (in EfficientNet-Lite0
+features) falls below ``COLLAPSE_FRACTION`` of the same distance between training images, a warning
+says so and ``log.csv``/``collapse.csv`` record it.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import BrushworkError
+from ..losses import d_loss, g_loss, r1_penalty
+from ..models.gan import GAN, GANConfig
+from .diffaugment import diff_augment
+from .engine import Callback, Trainer, TrainerConfig
+
+__all__ = ["GANTrainConfig", "train_gan", "load_images", "diversity", "COLLAPSE_FRACTION"]
+
+#: Samples whose diversity is below this fraction of the data's count as collapsed.
+COLLAPSE_FRACTION = 0.35
+
+
+@dataclass(frozen=True)
+class GANTrainConfig:
+    size: int = 64
+    z_dim: int = 128
+    width: int = 32
+    batch: int = 32
+    steps: int = 5000
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    loss: str = "ns"  # ns (non-saturating) | hinge
+    r1_gamma: float = 0.0
+    diffaugment: str = "color,translation,cutout"
+    ema_decay: float = 0.999
+    spectral_norm: bool = True
+    sample_every: int = 500
+    collapse_every: int = 500
+    seed: int = 0
+
+
+def load_images(folder: str, size: int) -> tuple[torch.Tensor, int]:
+    """Every readable image under ``folder`` (recursive), centre-cropped and resized to ``size``, as
+    ``uint8 (N, 3, size, size)``; unreadable files are skipped and counted.
+
+    Raises:
+        BrushworkError: not a folder, or fewer than 2 readable images.
+    """
+    from ..datasets import list_images
+    from ..imaging.io import read_square
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise BrushworkError(f"'{folder}' is not a folder of images: give a folder (searched recursively)")
+    xs, skipped = [], 0
+    for f in list_images(root):
+        arr = read_square(f, size)
+        if arr is None:
+            skipped += 1
+        else:
+            xs.append(arr)
+    if len(xs) < 2:
+        raise BrushworkError(f"'{folder}' has {len(xs)} readable image(s)" + (f" ({skipped} unreadable)" if skipped else "")
+                             + ": a GAN needs a folder of many images")
+    return torch.from_numpy(np.stack(xs)), skipped
+
+
+def _to_model(x: torch.Tensor) -> torch.Tensor:
+    return x.float() / 127.5 - 1.0
+
+
+def _batches(data: torch.Tensor, batch: int, gen: torch.Generator, device: torch.device) -> Iterator[torch.Tensor]:
+    data = data.to(device)
+    while True:
+        idx = torch.randint(0, len(data), (batch,), generator=gen).to(device)
+        x = _to_model(data[idx])
+        flip = (torch.rand(batch, generator=gen) < 0.5).to(device)
+        yield torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+@torch.no_grad()
+def diversity(images: torch.Tensor, encoder) -> float:
+    """Mean pairwise distance between the L2-normalised, pooled EfficientNet-Lite0 features of
+    ``images`` (in [-1, 1]); about 0 for identical images."""
+    x = (images.float().cpu() + 1) / 2
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    f = encoder(x, ["block8"])["block8"].mean(dim=(2, 3))
+    f = torch.nn.functional.normalize(f, dim=1)
+    d = torch.cdist(f, f)
+    n = len(f)
+    return float(d.sum() / (n * (n - 1)))
+
+
+class _EMA(Callback):
+    def __init__(self, decay: float) -> None:
+        self.decay = decay
+
+    def on_step_end(self, trainer, step, logs):
+        trainer.model.update_ema(self.decay)
+
+
+class _Samples(Callback):
+    """A grid of the EMA generator's images for 16 fixed seeds, every ``every`` steps and at the end."""
+
+    def __init__(self, every: int, out: Path, z_dim: int) -> None:
+        from ..pipelines.gan import latents
+
+        self.every, self.out = every, out / "samples"
+        self.z = latents(range(16), z_dim)
+
+    def on_step_end(self, trainer, step, logs):
+        if step % self.every == 0:
+            self._write(trainer, step)
+
+    def on_train_end(self, trainer):
+        self._write(trainer, trainer.step)
+
+    def _write(self, trainer, step):
+        from ..pipelines.gan import grid_image
+
+        gan = trainer.model
+        gan.g_ema.eval()
+        with torch.no_grad():
+            imgs = gan.g_ema(self.z.to(next(gan.parameters()).device)).cpu()
+        self.out.mkdir(parents=True, exist_ok=True)
+        grid_image(imgs, 4).save(self.out / f"step_{step:06d}.png")
+
+
+class _CollapseCheck(Callback):
+    def __init__(self, every: int, data: torch.Tensor, out: Path, z_dim: int, seed: int) -> None:
+        from ..weights import load_encoder
+
+        self.every, self.out, self.z_dim = every, out, z_dim
+        self.encoder = load_encoder("efficientnet-lite0")
+        g = torch.Generator().manual_seed(seed)
+        pick = torch.randperm(len(data), generator=g)[:64]
+        self.data_div = diversity(_to_model(data[pick]), self.encoder)
+
+    def check(self, gan: GAN) -> tuple[float, bool]:
+        from ..pipelines.gan import latents
+
+        gan.g_ema.eval()
+        with torch.no_grad():
+            imgs = gan.g_ema(latents(range(1000, 1064), self.z_dim).to(next(gan.parameters()).device))
+        ratio = diversity(imgs, self.encoder) / max(self.data_div, 1e-12)
+        return ratio, ratio < COLLAPSE_FRACTION
+
+    def on_step_end(self, trainer, step, logs):
+        if step % self.every:
+            return None
+        ratio, collapsed = self.check(trainer.model)
+        path = self.out / "collapse.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as fh:
+            w = csv.writer(fh)
+            if new:
+                w.writerow(["step", "diversity_ratio", "collapsed"])
+            w.writerow([step, f"{ratio:.4f}", int(collapsed)])
+        if collapsed:
+            warnings.warn(f"step {step}: the samples look alike (diversity {ratio:.2f} of the data's, below "
+                          f"{COLLAPSE_FRACTION}): the GAN may have collapsed; try --diffaugment, a lower --lr-g "
+                          "or an earlier checkpoint", stacklevel=1)
+        return None
+
+
+def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig = GANTrainConfig(),
+              device: str = "auto", precision: str = "fp32", resume: bool = True, progress: bool = True,
+              collapse_check: bool = True) -> Trainer:
+    """Train (or resume) a GAN on a folder of images (or a ``uint8 (N, C, H, W)`` tensor)."""
+    from ..runtime import make_generator, resolve_device
+
+    if config.loss not in ("ns", "hinge"):
+        raise BrushworkError(f"unknown --loss {config.loss!r}: use ns or hinge")
+    if precision in ("fp16", "float16"):
+        raise BrushworkError("GAN training uses fp32 or bf16 (fp16 would need a gradient scaler per network)")
+    diff_augment(torch.zeros(1, 3, 8, 8), config.diffaugment)  # fails early on an unknown policy
+    if isinstance(data, torch.Tensor):
+        images, skipped = data, 0
+    else:
+        images, skipped = load_images(data, config.size)
+    if images.shape[-1] != config.size:
+        raise BrushworkError(f"images are {images.shape[-1]} px, the model is {config.size} px")
+    dev = resolve_device(device)
+    torch.manual_seed(config.seed)
+    gen = make_generator(config.seed)
+    cfg = GANConfig(size=config.size, z_dim=config.z_dim, channels=int(images.shape[1]), width=config.width,
+                    spectral_norm=config.spectral_norm)
+    gan = GAN(cfg).to(dev)
+    opt_g = torch.optim.Adam(gan.g.parameters(), lr=config.lr_g, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(gan.d.parameters(), lr=config.lr_d, betas=(0.0, 0.99))
+    aug_gen = make_generator(config.seed + 1)
+
+    def aug(x):
+        return diff_augment(x, config.diffaugment, aug_gen) if config.diffaugment else x
+
+    def step_fn(real):
+        n = real.shape[0]
+        gan.d.requires_grad_(True)
+        with torch.no_grad():
+            fake = gan.g(torch.randn(n, cfg.z_dim, device=dev))
+        real = real.detach().requires_grad_(config.r1_gamma > 0)
+        real_logits, fake_logits = gan.d(aug(real)), gan.d(aug(fake))
+        loss_d = d_loss(real_logits, fake_logits, config.loss)
+        logs = {}
+        if config.r1_gamma > 0:
+            r1 = r1_penalty(real_logits, real)
+            loss_d = loss_d + config.r1_gamma / 2 * r1
+            logs["r1"] = float(r1.detach())
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        gan.d.requires_grad_(False)  # the generator's step must not touch the discriminator
+        fake_logits = gan.d(aug(gan.g(torch.randn(n, cfg.z_dim, device=dev))))
+        loss_g = g_loss(fake_logits, config.loss)
+        logs.update({"d_loss": float(loss_d.detach()), "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
+                     "d_fake": float(torch.sigmoid(fake_logits.detach()).mean())})
+        return loss_g, logs
+
+    out = Path(out_dir)
+    callbacks: list[Callback] = [_EMA(config.ema_decay), _Samples(config.sample_every, out, cfg.z_dim)]
+    if collapse_check:
+        callbacks.append(_CollapseCheck(config.collapse_every, images, out, cfg.z_dim, config.seed))
+    model_config = {"gan": cfg.to_dict(), "train": asdict(config),
+                    "data": {"source": data if isinstance(data, str) else "<tensor>", "images": int(len(images)),
+                             "skipped": skipped}}
+    trainer = Trainer(gan, model_config, opt_g, step_fn, _batches(images, config.batch, gen, dev),
+                      TrainerConfig(out_dir=out_dir, steps=config.steps, device=str(dev), precision=precision,
+                                    grad_clip=None, checkpoint_every=max(1, min(500, config.steps)),
+                                    progress=progress), callbacks=callbacks, extra_optimizers={"discriminator": opt_d})
+    trainer.skipped = skipped  # type: ignore[attr-defined]
+    if resume and (out / "checkpoint" / "config.json").is_file():
+        import json
+
+        saved = json.loads((out / "checkpoint" / "config.json").read_text())
+        if saved.get("gan") != cfg.to_dict() or {k: v for k, v in saved.get("train", {}).items() if k != "steps"} != {
+                k: v for k, v in asdict(config).items() if k != "steps"}:
+            raise BrushworkError(f"'{out_dir}' holds a GAN run with other settings: use --no-resume to start over, "
+                                 "or another --out")
+        trainer.resume()
+    trainer.fit()
+    return trainer

@@ -1,0 +1,169 @@
+"""GANs: the losses as written, DiffAugment, the models, training on the engine, sampling by seed,
+interpolation, the collapse warning, CLI and bad input."""
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from brushwork.cli import main
+from brushwork.errors import BrushworkError
+from brushwork.losses import d_loss, g_loss, r1_penalty
+from brushwork.models.gan import GAN, Discriminator, GANConfig, Generator
+from brushwork.pipelines.gan import interpolate, latents, load_gan, parse_seeds, sample, slerp
+from brushwork.training.diffaugment import diff_augment
+from brushwork.training.gan import COLLAPSE_FRACTION, GANTrainConfig, _CollapseCheck, train_gan
+
+
+def test_losses_match_the_formulas_with_logs_and_signs():
+    real, fake = torch.tensor([2.0, -0.5, 0.3]), torch.tensor([-1.0, 0.7, 0.0])
+    s = torch.sigmoid
+    expected_d = -(torch.log(s(real)).mean()) - torch.log(1 - s(fake)).mean()
+    assert d_loss(real, fake, "ns").item() == pytest.approx(expected_d.item(), rel=1e-6)
+    assert g_loss(fake, "ns").item() == pytest.approx(-torch.log(s(fake)).mean().item(), rel=1e-6)
+    assert d_loss(real, fake, "hinge").item() == pytest.approx(
+        (torch.relu(1 - real).mean() + torch.relu(1 + fake).mean()).item())
+    assert g_loss(fake, "hinge").item() == pytest.approx(-fake.mean().item())
+    # stable where the naive form overflows
+    assert math.isfinite(d_loss(torch.tensor([-200.0]), torch.tensor([200.0])).item())
+    with pytest.raises(ValueError, match="unknown GAN loss"):
+        d_loss(real, fake, "wasserstein")
+
+
+def test_r1_is_the_squared_input_gradient():
+    w = torch.randn(3 * 4 * 4)
+    x = torch.randn(5, 3, 4, 4, requires_grad=True)
+    logits = x.flatten(1) @ w  # a linear D: its input gradient is w for every image
+    assert r1_penalty(logits, x).item() == pytest.approx(float(w.pow(2).sum()), rel=1e-5)
+
+
+def test_diffaugment_shapes_gradients_and_policies():
+    x = (torch.rand(6, 3, 16, 16) * 2 - 1).requires_grad_(True)
+    g = torch.Generator().manual_seed(0)
+    y = diff_augment(x, "color,translation,cutout", g)
+    assert y.shape == x.shape
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0  # differentiable: the generator learns through it
+    ones = torch.ones(4, 3, 16, 16)
+    cut = diff_augment(ones, "cutout", torch.Generator().manual_seed(1))
+    assert ((cut == 0).flatten(1).float().mean(1) > 0.05).all()  # a square is cut out of every image
+    shifted = diff_augment(ones, "translation", torch.Generator().manual_seed(2))
+    assert set(torch.unique(shifted).tolist()) <= {0.0, 1.0}  # shifted and zero-padded, not resampled
+    assert torch.equal(diff_augment(ones, ""), ones)
+    with pytest.raises(ValueError, match="policy"):
+        diff_augment(ones, "zoom")
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_models_shapes_widths_and_range(size):
+    cfg = GANConfig(size=size, z_dim=16, width=8)
+    assert len(cfg.widths()) == cfg.levels + 1 and cfg.widths()[0] >= cfg.widths()[-1]
+    g, d = Generator(cfg), Discriminator(cfg)
+    x = g(torch.randn(3, 16))
+    assert x.shape == (3, 3, size, size) and x.min() >= -1 and x.max() <= 1
+    assert d(x).shape == (3,)
+    with pytest.raises(ValueError, match="size"):
+        GANConfig(size=48)
+
+
+def test_seeds_latents_slerp_and_parse():
+    assert parse_seeds("0-3,10") == [0, 1, 2, 3, 10]
+    for bad in ("a-b", "5-2", "", "-3"):
+        with pytest.raises(BrushworkError):
+            parse_seeds(bad)
+    torch.testing.assert_close(latents([5], 8)[0], latents([1, 2, 5], 8)[2])  # a seed's latent never changes
+    a, b = torch.randn(32), torch.randn(32)
+    torch.testing.assert_close(slerp(a, b, 0.0), a)
+    torch.testing.assert_close(slerp(a, b, 1.0), b)
+    mid = slerp(a, b, 0.5)
+    assert mid.norm() > (0.5 * (a + b)).norm()  # keeps the norm a straight line loses
+
+
+def _toy_folder(path, n=24, size=40, corrupt=True):
+    rng = np.random.default_rng(0)
+    path.mkdir(parents=True)
+    for i in range(n):
+        a = np.full((size, size, 3), 30, np.uint8)
+        c = rng.integers(60, 255, 3)
+        y, x = rng.integers(8, size - 8, 2)
+        a[y - 6:y + 6, x - 6:x + 6] = c
+        (path / f"sub{i % 2}").mkdir(exist_ok=True)
+        Image.fromarray(a).save(path / f"sub{i % 2}" / f"{i}.png")
+    if corrupt:
+        (path / "broken.png").write_bytes(b"not an image")
+    return path
+
+
+def test_training_runs_resumes_and_samples_reproducibly(tmp_path):
+    data = _toy_folder(tmp_path / "imgs")
+    cfg = GANTrainConfig(size=32, z_dim=16, width=8, batch=4, steps=4, sample_every=2, collapse_every=1000)
+    t = train_gan(str(data), str(tmp_path / "run"), config=cfg, progress=False, collapse_check=False)
+    assert t.step == 4 and t.skipped == 1 and all(math.isfinite(h["loss"]) and math.isfinite(h["d_loss"]) for h in t.history)
+    assert (tmp_path / "run" / "samples" / "step_000002.png").is_file()
+    ema_before = {k: v.clone() for k, v in t.model.g_ema.state_dict().items()}
+    state = torch.load(tmp_path / "run" / "checkpoint" / "trainer_state.pt", weights_only=False)
+    assert "discriminator" in state["extra_optimizers"]  # the D optimizer is checkpointed
+    t2 = train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 6}),
+                   progress=False, collapse_check=False)
+    assert t2.step == 6 and len(t2.history) == 2
+    assert t2.extra_optimizers["discriminator"].state_dict()["state"][0]["step"] == 6  # D's Adam resumed
+    assert any(not torch.equal(ema_before[k], v) for k, v in t2.model.g_ema.state_dict().items())
+    gan, sha = load_gan(tmp_path / "run")
+    a, b = sample(gan, [7]), sample(gan, [3, 7, 9])[1:2]
+    assert a.dtype == np.uint8 and np.array_equal(a, b) and len(sha) == 64
+    frames = interpolate(gan, [3, 7], 6)
+    assert frames.shape == (6, 32, 32, 3) and np.array_equal(frames[0], sample(gan, [3])[0])
+    with pytest.raises(BrushworkError, match="other settings"):
+        train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "lr_g": 1e-3}),
+                  progress=False, collapse_check=False)
+
+
+def test_collapse_warning_fires_for_a_collapsed_generator(tmp_path, lite0):
+    data = torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("RGB").resize((32, 32))).transpose(2, 0, 1)
+                                      for p in sorted(_toy_folder(tmp_path / "d", corrupt=False).rglob("*.png"))]))
+    cfg = GANConfig(size=32, z_dim=16, width=8)
+    check = _CollapseCheck(1, data, tmp_path, 16, 0)
+    gan = GAN(cfg)
+    with torch.no_grad():  # every latent gives the same image: the stem ignores z
+        gan.g_ema.stem[0].weight.zero_()
+    ratio, collapsed = check.check(gan)
+    assert collapsed and ratio < COLLAPSE_FRACTION
+
+    class T:
+        model = gan
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        check.on_step_end(T, 1, {})
+    assert any("collapsed" in str(x.message) for x in w)
+    assert (tmp_path / "collapse.csv").read_text().splitlines()[1].endswith(",1")
+
+
+def test_cli_train_sample_interpolate_and_bad_input(tmp_path, capsys):
+    data = _toy_folder(tmp_path / "imgs")
+    run = tmp_path / "run"
+    assert main(["gan", "train", str(data), "--size", "32", "--steps", "2", "--batch", "4", "--z-dim", "16",
+                 "--width", "8", "--out", str(run), "-q"]) == 0
+    assert "skipped 1 unreadable" in capsys.readouterr().err
+    assert main(["gan", "sample", str(run), "--seeds", "0-3", "-o", str(tmp_path / "s")]) == 0
+    recipe = json.loads(Image.open(tmp_path / "s" / "seed0002.png").text["brushwork"])
+    assert recipe["seed"] == 2 and len(recipe["checkpoint_sha256"]) == 64
+    assert main(["gan", "sample", str(run), "--seeds", "0-3", "--grid", "-o", str(tmp_path / "g.png")]) == 0
+    assert main(["gan", "interpolate", str(run), "--seeds", "1,2,3", "--frames", "9", "-o", str(tmp_path / "w.gif")]) == 0
+    assert Image.open(tmp_path / "w.gif").n_frames == 9
+    capsys.readouterr()
+    bad = [
+        (["gan", "train", str(tmp_path / "none"), "--out", str(tmp_path / "o")], "not a folder"),
+        (["gan", "sample", str(run), "--seeds", "x", "-o", str(tmp_path / "s2")], "not a list of seeds"),
+        (["gan", "sample", str(tmp_path), "-o", str(tmp_path / "s3")], "no GAN checkpoint"),
+        (["gan", "sample", str(run), "--grid", "-o", str(tmp_path / "g.jpg")], ".png file"),
+        (["gan", "interpolate", str(run), "--seeds", "4", "-o", str(tmp_path / "w2.gif")], "at least two seeds"),
+        (["gan", "interpolate", str(run), "--seeds", "1,2", "-o", str(tmp_path / "w.avi")], ".gif or .mp4"),
+    ]
+    for argv, msg in bad:
+        assert main(argv) == 2, argv
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "w2.gif").exists() and not (tmp_path / "s2").exists()
