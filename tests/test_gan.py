@@ -167,3 +167,28 @@ def test_cli_train_sample_interpolate_and_bad_input(tmp_path, capsys):
         assert main(argv) == 2, argv
         assert msg in capsys.readouterr().err
     assert not (tmp_path / "w2.gif").exists() and not (tmp_path / "s2").exists()
+
+
+def test_fid_and_kid_behave():
+    from brushwork.pipelines.gan import fid, kid
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(400, 8)), rng.normal(size=(400, 8))
+    shifted = rng.normal(size=(400, 8)) + 1.0
+    assert fid(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert fid(a, b) < 0.5 < fid(a, shifted)
+    assert fid(a, shifted) == pytest.approx(8.0, rel=0.2)  # ||mu difference||^2 = 8 for equal covariances
+    k_same, _ = kid(a, b)
+    k_far, _ = kid(a, shifted)
+    assert abs(k_same) < 0.05 < k_far  # unbiased: about 0 for the same distribution
+
+
+def test_gan_eval_command(tmp_path, capsys, lite0):
+    data = _toy_folder(tmp_path / "imgs", corrupt=False)
+    run = tmp_path / "run"
+    assert main(["gan", "train", str(data), "--size", "32", "--steps", "1", "--batch", "4", "--z-dim", "16",
+                 "--width", "8", "--out", str(run), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["gan", "eval", str(run), "--data", str(data), "--samples", "24"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["fid"] > 0 and result["real_images"] == 24 and len(result["checkpoint_sha256"]) == 64

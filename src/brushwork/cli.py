@@ -341,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     gt.add_argument("--ema", type=_fraction, default=0.999, help="decay of the generator's moving average")
     gt.add_argument("--no-spectral-norm", action="store_true")
     gt.add_argument("--sample-every", type=_positive_int, default=500)
+    gt.add_argument("--minutes", type=_float_in(0.0), help="stop (with a checkpoint) after this much training time")
     gt.add_argument("--seed", type=int, default=0)
     gt.add_argument("--device", default="auto")
     gt.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
@@ -349,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     gt.set_defaults(func=_cmd_gan_train)
     gs = gan_sub.add_parser("sample", help="images for seeds (the same seed gives the same image)",
                             description="Example: brushwork gan sample runs/gan --seeds 0-63 --grid -o grid.png")
-    gs.add_argument("checkpoint", metavar="CKPT")
+    gs.add_argument("checkpoint", metavar="CKPT", nargs="?",
+                    help="a 'gan train' --out folder (default: the GAN shipped with brushwork, 64 px Wesnoth sprites)")
     gs.add_argument("--seeds", default="0-15", help="e.g. 0-63 or 3,17,42 (default 0-15)")
     gs.add_argument("--truncation", type=_float_in(0.0, 1.0), default=1.0, help="psi in (0, 1]: less variety, fewer odd samples")
     gs.add_argument("--grid", action="store_true", help="one grid image instead of one file per seed")
@@ -358,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     gs.set_defaults(func=_cmd_gan_sample)
     gi = gan_sub.add_parser("interpolate", help="a walk through the latents of some seeds (GIF, or MP4 with imageio)",
                             description="Example: brushwork gan interpolate runs/gan --seeds 3,17,42 --frames 60 -o walk.gif")
-    gi.add_argument("checkpoint", metavar="CKPT")
+    gi.add_argument("checkpoint", metavar="CKPT", nargs="?", help="default: the GAN shipped with brushwork")
     gi.add_argument("--seeds", required=True)
     gi.add_argument("--frames", type=_positive_int, default=60)
     gi.add_argument("--fps", type=_positive_int, default=20)
@@ -366,6 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
     gi.add_argument("-o", "--out", required=True, help="walk.gif, or walk.mp4 (needs imageio[ffmpeg])")
     gi.add_argument("--device", default="auto")
     gi.set_defaults(func=_cmd_gan_interpolate)
+    ge = gan_sub.add_parser("eval", help="FID and KID of a GAN's samples against a folder of images",
+                            description="Example: brushwork gan eval runs/gan --data my_sprites/ --samples 500")
+    ge.add_argument("checkpoint", metavar="CKPT")
+    ge.add_argument("--data", required=True, help="the folder (or dataset name) to compare with")
+    ge.add_argument("--samples", type=_positive_int, default=500, help="generated images (default 500)")
+    ge.add_argument("--device", default="auto")
+    ge.set_defaults(func=_cmd_gan_eval)
     return parser
 
 
@@ -964,12 +973,37 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
                          diffaugment=args.diffaugment, ema_decay=args.ema, spectral_norm=not args.no_spectral_norm,
                          sample_every=args.sample_every, seed=args.seed)
     trainer = train_gan(args.data, args.out, config=cfg, device=args.device, precision=args.precision,
-                        resume=not args.no_resume, progress=not args.quiet)
+                        resume=not args.no_resume, progress=not args.quiet,
+                        time_limit=None if args.minutes is None else 60 * args.minutes)
     if trainer.skipped:  # type: ignore[attr-defined]
         print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
     last = trainer.history[-1] if trainer.history else {}
     print(f"trained to step {trainer.step}; generator loss {last.get('loss', float('nan')):.4f}, "
           f"discriminator loss {last.get('d_loss', float('nan')):.4f}; checkpoint in {Path(args.out) / 'checkpoint'}")
+    return 0
+
+
+def _cmd_gan_eval(args: argparse.Namespace) -> int:
+    from .pipelines.gan import features, fid, kid, load_gan, sample
+    from .runtime import resolve_device
+    from .training.gan import load_images
+    from .weights import load_encoder
+
+    gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
+    real, skipped = load_images(args.data, gan.cfg.size)
+    if len(real) < 10:
+        raise BrushworkError(f"'{args.data}' has {len(real)} images: FID and KID need at least 10 (hundreds for "
+                             "stable numbers)")
+    encoder = load_encoder("efficientnet-lite0")
+    f_real = features(real.permute(0, 2, 3, 1).numpy(), encoder)
+    f_fake = features(sample(gan, list(range(args.samples))), encoder)
+    k_mean, k_std = kid(f_real, f_fake)
+    result = {"fid": fid(f_real, f_fake), "kid": k_mean, "kid_std": k_std, "real_images": int(len(real)),
+              "samples": args.samples, "skipped": skipped, "checkpoint_sha256": sha,
+              "features": "efficientnet-lite0 block15, pooled, 224 px"}
+    print(f"FID {result['fid']:.2f}, KID {k_mean:.4f} +- {k_std:.4f} ({len(real)} real images, {args.samples} samples; "
+          "EfficientNet-Lite0 features, comparable between brushwork runs only)")
+    print(json.dumps(result))
     return 0
 
 

