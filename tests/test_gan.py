@@ -48,11 +48,17 @@ def test_diffaugment_shapes_gradients_and_policies():
     assert y.shape == x.shape
     y.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0  # differentiable: the generator learns through it
-    ones = torch.ones(4, 3, 16, 16)
+    ones = torch.ones(64, 3, 16, 16)
     cut = diff_augment(ones, "cutout", torch.Generator().manual_seed(1))
-    assert ((cut == 0).flatten(1).float().mean(1) > 0.05).all()  # a square is cut out of every image
-    shifted = diff_augment(ones, "translation", torch.Generator().manual_seed(2))
-    assert set(torch.unique(shifted).tolist()) <= {0.0, 1.0}  # shifted and zero-padded, not resampled
+    zeros = (cut[:, 0] == 0).flatten(1).sum(1)
+    assert zeros.max() == 8 * 8 and (zeros > 0).all()  # an 8 x 8 square (half the side), clipped at borders
+    ramp = torch.arange(16.0).expand(8, 3, 16, 16).contiguous()
+    shifted = diff_augment(ramp, "translation", torch.Generator().manual_seed(2))
+    moved = [not torch.equal(shifted[i], ramp[i]) for i in range(8)]
+    assert any(moved)
+    for i in range(8):  # every kept pixel is a ramp value shifted by a whole number: no resampling
+        row = shifted[i, 0, 8]
+        assert set(row[row > 0].tolist()) <= set(range(16))
     assert torch.equal(diff_augment(ones, ""), ones)
     with pytest.raises(ValueError, match="policy"):
         diff_augment(ones, "zoom")
@@ -162,11 +168,16 @@ def test_cli_train_sample_interpolate_and_bad_input(tmp_path, capsys):
         (["gan", "sample", str(run), "--grid", "-o", str(tmp_path / "g.jpg")], ".png file"),
         (["gan", "interpolate", str(run), "--seeds", "4", "-o", str(tmp_path / "w2.gif")], "at least two seeds"),
         (["gan", "interpolate", str(run), "--seeds", "1,2", "-o", str(tmp_path / "w.avi")], ".gif or .mp4"),
+        (["gan", "interpolate", str(run), "--seeds", "1,2", "--truncation", "0", "-o", str(tmp_path / "w3.gif")],
+         "truncation"),
+        (["gan", "train", str(data), "--diffaugment", "colour", "--out", str(tmp_path / "o2")], "--diffaugment"),
+        (["gan", "train", str(data), "--ema", "1", "--out", str(tmp_path / "o3")], "--ema"),
+        (["gan", "eval", str(run), "--data", str(data), "--samples", "1"], "too few"),
     ]
     for argv, msg in bad:
         assert main(argv) == 2, argv
         assert msg in capsys.readouterr().err
-    assert not (tmp_path / "w2.gif").exists() and not (tmp_path / "s2").exists()
+    assert not (tmp_path / "w2.gif").exists() and not (tmp_path / "s2").exists() and not (tmp_path / "w3.gif").exists()
 
 
 def test_fid_and_kid_behave():

@@ -80,3 +80,55 @@ def test_small_draft_factors_decode_the_whole_file(tmp_path, monkeypatch):
     monkeypatch.setattr(io_mod, "_dc_only", lambda *a: used.append(1))
     assert read_image(tmp_path / "prog.jpg", draft=100).rgb.shape[1] >= 100  # 1/2 scale: AC needed
     assert not used
+
+
+def _frame(width, height, sampling):
+    """An SOF2 payload: precision, height, width, then (id, HV, table) per component."""
+    comps = b"".join(bytes([i + 1, (h << 4) | v, 0]) for i, (h, v) in enumerate(sampling))
+    return bytes([8]) + height.to_bytes(2, "big") + width.to_bytes(2, "big") + bytes([len(sampling)]) + comps
+
+
+def _eob_blocks(stream):
+    """Decode the synthetic scans: per component id, the number of blocks their end-of-band runs cover."""
+    from brushwork.imaging.jpeg import _EOB_TABLE, _NO_RESTARTS
+
+    assert stream.startswith(_NO_RESTARTS + _EOB_TABLE)
+    rest, out = stream[len(_NO_RESTARTS + _EOB_TABLE):], {}
+    while rest:
+        assert rest[:5] == b"\xff\xda\x00\x08\x01" and rest[6:10] == bytes([0, 1, 63, 0])  # Ss=1, Se=63, Ah=Al=0
+        cid, rest = rest[5], rest[10:]
+        end = rest.find(b"\xff\xda")
+        data, rest = (rest, b"") if end < 0 else (rest[:end], rest[end:])
+        bits = "".join(f"{b:08b}" for b in data.replace(b"\xff\x00", b"\xff"))
+        total, i = 0, 0
+        while i + 4 <= len(bits) and bits[i:i + 4] != "1111":  # 1111 is padding (no code is all ones)
+            r = int(bits[i:i + 4], 2)
+            extra = int(bits[i + 4:i + 4 + r], 2) if r else 0
+            total += (1 << r) + extra
+            i += 4 + r
+        assert set(bits[i:]) <= {"1"} and len(bits) - i < 8  # padded with ones to a byte
+        out[cid] = total
+    return out
+
+
+@pytest.mark.parametrize("width,height,sampling,expected", [
+    (232, 190, [(2, 2), (1, 1), (1, 1)], {1: 29 * 24}),  # 29 blocks wide, not the 30 of whole MCUs
+    (232, 190, [(1, 1), (1, 1), (1, 1)], {1: 696, 2: 696, 3: 696}),
+    (5120, 2880, [(2, 1), (1, 1), (1, 1)], {1: 640 * 360}),  # several maximal runs (32767 blocks each)
+])
+def test_zero_ac_scans_cover_exactly_the_component_blocks(width, height, sampling, expected):
+    from brushwork.imaging.jpeg import _zero_ac_scans
+
+    assert _eob_blocks(_zero_ac_scans(_frame(width, height, sampling))) == expected
+
+
+def test_malformed_headers_fall_back_to_the_normal_decode(tmp_path):
+    _picture().save(tmp_path / "p.jpg", quality=90, progressive=True)
+    data = bytearray((tmp_path / "p.jpg").read_bytes())
+    sof = data.find(b"\xff\xc2")
+    data[sof + 11] = 0x00  # first component's sampling factors 0 x 0
+    (tmp_path / "bad.jpg").write_bytes(bytes(data))
+    try:
+        read_image(tmp_path / "bad.jpg", draft=31)
+    except ImageError:
+        pass  # the normal decoder's clear error is fine; a ZeroDivisionError is not

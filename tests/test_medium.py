@@ -104,3 +104,8 @@ def test_shipped_medium_classifier_loads_and_predicts(tmp_path, capsys):
     probs = [t["probability"] for t in out[0]["top"]]
     assert sorted(t["label"] for t in out[0]["top"]) == list(medium.MEDIA) and abs(sum(probs) - 1) < 1e-4
     assert main(["classify", "predict", "--model", "medium"]) == 2
+
+
+def test_shipped_classifier_name_in_eval_asks_for_an_out_folder(tmp_path, capsys):
+    assert main(["classify", "eval", "medium", str(tmp_path)]) == 2
+    assert "give --out" in capsys.readouterr().err

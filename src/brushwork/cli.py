@@ -338,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     gt.add_argument("--r1", type=_nonneg, default=0.0, metavar="GAMMA", help="R1 penalty weight (default 0: off)")
     gt.add_argument("--diffaugment", default="color,translation,cutout",
                     help="DiffAugment policies for small datasets ('' for none)")
-    gt.add_argument("--ema", type=_fraction, default=0.999, help="decay of the generator's moving average")
+    gt.add_argument("--ema", type=_float_in(0.0), default=0.999,
+                    help="decay of the generator's moving average, in [0, 1) (default 0.999)")
     gt.add_argument("--no-spectral-norm", action="store_true")
     gt.add_argument("--sample-every", type=_positive_int, default=500)
     gt.add_argument("--minutes", type=_float_in(0.0), help="stop (with a checkpoint) after this much training time")
@@ -809,13 +810,29 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_config(model_dir: str) -> dict:
-    """The ``train`` settings saved with a classifier checkpoint."""
+def _model_dir(name_or_dir: str) -> str:
+    """A shipped classifier's name (``medium``) -> its folder (sha256-checked); a folder stays as it is."""
+    from .pipelines.classify import SHIPPED
+
+    if name_or_dir in SHIPPED and not Path(name_or_dir).exists():
+        from .weights import find_weights
+
+        return str(find_weights(SHIPPED[name_or_dir]).parent)
+    return name_or_dir
+
+
+def _train_config(model_dir: str, part: str = "train") -> dict:
+    """The ``train`` settings (or ``data`` summary) saved with a classifier checkpoint."""
     import json
 
     p = Path(model_dir)
     cfg = p / "checkpoint" / "config.json" if (p / "checkpoint").is_dir() else p / "config.json"
-    return dict(json.loads(cfg.read_text()).get("train", {}))
+    return dict(json.loads(cfg.read_text()).get(part, {}))
+
+
+def _split_groups(model_dir: str, groups):
+    """The groups to split by, as the model's own training split did (older checkpoints: per image)."""
+    return groups if _train_config(model_dir, "data").get("grouped_split") else None
 
 
 def _cmd_classify_eval(args: argparse.Namespace) -> int:
@@ -829,6 +846,9 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         _check_folder(args.out)
+    args.model = _model_dir(args.model)
+    if args.out is None and Path(args.model).resolve().is_relative_to(Path(__file__).resolve().parent):
+        raise BrushworkError("give --out for the metrics of a shipped model (its folder is inside the package)")
     model, cfg = load_classifier(args.model)
     x, y, x_test, y_test, classes, skipped, channels, groups = load_data(args.data, cfg.size)
     if list(classes) != list(cfg.classes):
@@ -865,7 +885,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         from .training.classify import stratified_split
 
         raw = _train_config(args.model)
-        _, va = stratified_split(y, raw.get("val_fraction", 0.1), raw.get("seed", 0), groups)
+        _, va = stratified_split(y, raw.get("val_fraction", 0.1), raw.get("seed", 0), _split_groups(args.model, groups))
         xe, ye, where = x[va], y[va], f"the validation split of {args.data} (use --kfold for an unbiased estimate)"
     if skipped:
         print(f"brushwork: note: skipped {skipped} unreadable image(s)", file=sys.stderr)
@@ -900,6 +920,7 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
         from .training.classify import stratified_split
 
         recipe_cfg = _train_config(args.model)
+        groups = _split_groups(args.model, groups)
         tr, te = stratified_split(y, recipe_cfg.get("val_fraction", 0.1), recipe_cfg.get("seed", 0), groups)
         x, y, x_test, y_test = x[tr], y[tr], x[te], y[te]
         groups = None if groups is None else groups[tr]
@@ -967,6 +988,8 @@ def _cmd_classify_predict(args: argparse.Namespace) -> int:
 def _cmd_gan_train(args: argparse.Namespace) -> int:
     from .training.gan import GANTrainConfig, train_gan
 
+    if not 0 <= args.ema < 1:
+        raise BrushworkError(f"--ema must be in [0, 1), got {args.ema}: 0.999 is usual")
     _check_folder(args.out)
     cfg = GANTrainConfig(size=args.size, z_dim=args.z_dim, width=args.width, batch=args.batch, steps=args.steps,
                          lr_g=args.lr_g, lr_d=args.lr_d, loss=args.loss, r1_gamma=args.r1,
@@ -989,6 +1012,9 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
     from .training.gan import load_images
     from .weights import load_encoder
 
+    if args.samples < 10:
+        raise BrushworkError(f"--samples {args.samples} is too few for FID and KID: use at least 10 (hundreds for "
+                             "stable numbers)")
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
     real, skipped = load_images(args.data, gan.cfg.size)
     if len(real) < 10:
@@ -1064,7 +1090,11 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
             import imageio.v3 as iio
         except ImportError:
             raise BrushworkError("MP4 needs imageio with ffmpeg: pip install 'brushwork[video]', or write a .gif") from None
-        iio.imwrite(tmp, frames, fps=args.fps, codec="libx264")
+        try:
+            iio.imwrite(tmp, frames, fps=args.fps, codec="libx264")
+        except Exception as exc:  # noqa: BLE001 - imageio without ffmpeg, or a codec missing
+            tmp.unlink(missing_ok=True)
+            raise BrushworkError(f"could not write MP4 ({type(exc).__name__}): install imageio[ffmpeg] or write a .gif") from None
     os.replace(tmp, out)
     print(f"wrote {len(frames)} frames through seeds {', '.join(map(str, seeds))} to {out}")
     return 0

@@ -106,5 +106,23 @@ class GAN(nn.Module):
     def update_ema(self, decay: float) -> None:
         for p_ema, p in zip(self.g_ema.parameters(), self.g.parameters()):
             p_ema.lerp_(p, 1.0 - decay)
-        for b_ema, b in zip(self.g_ema.buffers(), self.g.buffers()):
-            b_ema.copy_(b)
+
+    @torch.no_grad()
+    def recalibrate_ema(self, batches: int = 16, batch: int = 64, seed: int = 0) -> None:
+        """Re-estimate ``g_ema``'s batch-norm statistics for its averaged weights (the live generator's
+        statistics belong to its own, newer weights): a cumulative average over ``batches`` batches of
+        seeded latents, run in training mode without gradients."""
+        bns = [m for m in self.g_ema.modules() if isinstance(m, nn.BatchNorm2d)]
+        saved = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        was_training = self.g_ema.training
+        self.g_ema.train()
+        gen = torch.Generator().manual_seed(seed)
+        dev = next(self.g_ema.parameters()).device
+        for _ in range(batches):
+            self.g_ema(torch.randn(batch, self.cfg.z_dim, generator=gen).to(dev))
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+        self.g_ema.train(was_training)

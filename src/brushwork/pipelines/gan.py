@@ -125,6 +125,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 @torch.no_grad()
 def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1.0, loop: bool = True) -> np.ndarray:
     """``frames`` images walking through the seeds' latents (back to the first when ``loop``)."""
+    if not 0 < truncation <= 1:
+        raise BrushworkError(f"--truncation must be in (0, 1], got {truncation}")
     if len(seeds) < 2:
         raise BrushworkError("interpolation needs at least two seeds, e.g. --seeds 3,17,42")
     if frames < len(seeds):

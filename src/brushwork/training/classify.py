@@ -285,7 +285,8 @@ def train_classifier(
     stopper = EarlyStopping(x[va], y[va], steps_per_epoch, config.patience, out, dev)
     model_config = {"classifier": cfg.to_dict(), "train": asdict(config),
                     "data": {"source": data if isinstance(data, str) else "<arrays>", "train": int(len(tr)),
-                             "val": int(len(va)), "skipped": skipped}}
+                             "val": int(len(va)), "skipped": skipped,
+                             "grouped_split": groups is not None and len(np.unique(groups)) < len(groups)}}
     trainer = Trainer(model, model_config, opt, step_fn, _batches(xt, yt, config.batch, augment, gen, dev),
                       TrainerConfig(out_dir=out_dir, steps=total, device=str(dev), precision=precision,
                                     checkpoint_every=steps_per_epoch, progress=progress, grad_clip=None),

@@ -54,7 +54,9 @@ def _cutout(x: torch.Tensor, gen: torch.Generator | None, ratio: float = 0.5) ->
     cx = torch.randint(0, w + (1 - cw % 2), (n,), generator=gen).to(x.device)
     ys = torch.arange(h, device=x.device)[None, :, None]
     xs = torch.arange(w, device=x.device)[None, None, :]
-    inside = ((ys - cy[:, None, None]).abs() <= ch // 2) & ((xs - cx[:, None, None]).abs() <= cw // 2)
+    dy = ys - cy[:, None, None] + ch // 2  # rows cy - ch//2 .. cy - ch//2 + ch - 1: exactly ch of them
+    dx = xs - cx[:, None, None] + cw // 2
+    inside = (dy >= 0) & (dy < ch) & (dx >= 0) & (dx < cw)
     return x * (~inside)[:, None].to(x.dtype)
 
 

@@ -113,11 +113,20 @@ def diversity(images: torch.Tensor, encoder) -> float:
 
 
 class _EMA(Callback):
-    def __init__(self, decay: float) -> None:
-        self.decay = decay
+    """Updates the averaged generator every step; before each checkpoint (and at the end) re-estimates
+    its batch-norm statistics for the averaged weights."""
+
+    def __init__(self, decay: float, every: int) -> None:
+        self.decay, self.every = decay, every
 
     def on_step_end(self, trainer, step, logs):
         trainer.model.update_ema(self.decay)
+        if step % self.every == 0:
+            trainer.model.recalibrate_ema()
+
+    def on_train_end(self, trainer):
+        trainer.model.recalibrate_ema()
+        trainer.save_checkpoint()
 
 
 class _Samples(Callback):
@@ -194,7 +203,10 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         raise BrushworkError(f"unknown --loss {config.loss!r}: use ns or hinge")
     if precision in ("fp16", "float16"):
         raise BrushworkError("GAN training uses fp32 or bf16 (fp16 would need a gradient scaler per network)")
-    diff_augment(torch.zeros(1, 3, 8, 8), config.diffaugment)  # fails early on an unknown policy
+    try:
+        diff_augment(torch.zeros(1, 3, 8, 8), config.diffaugment)  # fails early on an unknown policy
+    except ValueError as exc:
+        raise BrushworkError(f"--diffaugment: {exc}") from None
     if isinstance(data, torch.Tensor):
         images, skipped = data, 0
     else:
@@ -238,7 +250,8 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         return loss_g, logs
 
     out = Path(out_dir)
-    callbacks: list[Callback] = [_EMA(config.ema_decay), _Samples(config.sample_every, out, cfg.z_dim)]
+    checkpoint_every = max(1, min(500, config.steps))
+    callbacks: list[Callback] = [_EMA(config.ema_decay, checkpoint_every), _Samples(config.sample_every, out, cfg.z_dim)]
     if collapse_check:
         callbacks.append(_CollapseCheck(config.collapse_every, images, out, cfg.z_dim, config.seed))
     model_config = {"gan": cfg.to_dict(), "train": asdict(config),
@@ -246,7 +259,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
                              "skipped": skipped}}
     trainer = Trainer(gan, model_config, opt_g, step_fn, _batches(images, config.batch, gen, dev),
                       TrainerConfig(out_dir=out_dir, steps=config.steps, device=str(dev), precision=precision,
-                                    grad_clip=None, checkpoint_every=max(1, min(500, config.steps)),
+                                    grad_clip=None, checkpoint_every=checkpoint_every,
                                     progress=progress, time_limit=time_limit), callbacks=callbacks, extra_optimizers={"discriminator": opt_d})
     trainer.skipped = skipped  # type: ignore[attr-defined]
     if resume and (out / "checkpoint" / "config.json").is_file():
@@ -257,6 +270,8 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
                 k: v for k, v in asdict(config).items() if k != "steps"}:  # (more --steps or --minutes continue)
             raise BrushworkError(f"'{out_dir}' holds a GAN run with other settings: use --no-resume to start over, "
                                  "or another --out")
-        trainer.resume()
+        if trainer.resume():  # fresh random streams for the steps to come, not a replay of the first ones
+            gen.manual_seed(config.seed + 7919 * trainer.step)
+            aug_gen.manual_seed(config.seed + 1 + 7919 * trainer.step)
     trainer.fit()
     return trainer
