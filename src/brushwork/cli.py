@@ -327,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Example: brushwork gan train my_sprites/ --size 64 --steps 5000 --out runs/gan")
     gt.add_argument("data", metavar="DATA_DIR", help="a folder of images (searched recursively)")
     gt.add_argument("--out", required=True, help="output folder (checkpoint/, samples/, log.csv, collapse.csv)")
+    gt.add_argument("--model", default="gan", choices=["gan", "vae"],
+                    help="gan (default) or vae: a variational autoencoder with a smooth latent space")
     gt.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256])
     gt.add_argument("--steps", type=_positive_int, default=5000)
     gt.add_argument("--batch", type=_positive_int, default=32)
@@ -991,7 +993,7 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if not 0 <= args.ema < 1:
         raise BrushworkError(f"--ema must be in [0, 1), got {args.ema}: 0.999 is usual")
     _check_folder(args.out)
-    cfg = GANTrainConfig(size=args.size, z_dim=args.z_dim, width=args.width, batch=args.batch, steps=args.steps,
+    cfg = GANTrainConfig(model=args.model, size=args.size, z_dim=args.z_dim, width=args.width, batch=args.batch, steps=args.steps,
                          lr_g=args.lr_g, lr_d=args.lr_d, loss=args.loss, r1_gamma=args.r1,
                          diffaugment=args.diffaugment, ema_decay=args.ema, spectral_norm=not args.no_spectral_norm,
                          sample_every=args.sample_every, seed=args.seed)
@@ -1001,8 +1003,13 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if trainer.skipped:  # type: ignore[attr-defined]
         print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
     last = trainer.history[-1] if trainer.history else {}
-    print(f"trained to step {trainer.step}; generator loss {last.get('loss', float('nan')):.4f}, "
-          f"discriminator loss {last.get('d_loss', float('nan')):.4f}; checkpoint in {Path(args.out) / 'checkpoint'}")
+    if args.model == "vae":
+        print(f"trained to step {trainer.step}; loss {last.get('loss', float('nan')):.4f} (reconstruction "
+              f"{last.get('reconstruction', float('nan')):.2f}, KL {last.get('kl', float('nan')):.2f}); checkpoint in "
+              f"{Path(args.out) / 'checkpoint'}")
+    else:
+        print(f"trained to step {trainer.step}; generator loss {last.get('loss', float('nan')):.4f}, "
+              f"discriminator loss {last.get('d_loss', float('nan')):.4f}; checkpoint in {Path(args.out) / 'checkpoint'}")
     return 0
 
 

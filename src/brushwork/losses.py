@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from .functional import gram_matrix, masked_gram_matrix, mean_std
 
-__all__ = ["content_loss", "gram_loss", "mean_std_loss", "total_variation", "d_loss", "g_loss", "r1_penalty"]
+__all__ = ["content_loss", "gram_loss", "mean_std_loss", "total_variation", "d_loss", "g_loss", "r1_penalty",
+           "vae_loss"]
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor, *, relative: bool = True) -> torch.Tensor:
@@ -103,3 +104,17 @@ def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     must require grad. Multiply by ``gamma / 2`` in the loss."""
     (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
     return grad.pow(2).flatten(1).sum(1).mean()
+
+
+def vae_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+             beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The negative evidence lower bound per image, ``(total, reconstruction, kl)``.
+
+    With a Gaussian decoder of fixed variance the reconstruction term is, up to constants, the
+    squared error summed over pixels; the KL divergence of ``q(z|x) = N(mu, sigma^2)`` from the
+    prior ``N(0, I)`` is ``-1/2 * sum(1 + log sigma^2 - mu^2 - sigma^2)`` over the latent dimensions.
+    ``beta`` weighs the KL term (Higgins et al. 2017; 1 is the plain ELBO).
+    """
+    rec = (recon - x).pow(2).flatten(1).sum(1).mean()
+    kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
+    return rec + beta * kl, rec, kl

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-__all__ = ["GANConfig", "Generator", "Discriminator", "GAN"]
+__all__ = ["GANConfig", "Generator", "Discriminator", "GAN", "VAE", "build_model"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,13 @@ class GANConfig:
     width: int = 32  # channels at the last (full-resolution) level
     max_width: int = 256
     spectral_norm: bool = True
+    model: str = "gan"  # gan | vae
 
     def __post_init__(self) -> None:
         if self.size not in (32, 64, 128, 256):
             raise ValueError(f"size must be 32, 64, 128 or 256, got {self.size}")
+        if self.model not in ("gan", "vae"):
+            raise ValueError(f"model must be 'gan' or 'vae', got {self.model!r}")
 
     @property
     def levels(self) -> int:
@@ -126,3 +129,42 @@ class GAN(nn.Module):
         for m, mom in zip(bns, saved):
             m.momentum = mom
         self.g_ema.train(was_training)
+
+
+class VAE(nn.Module):
+    """A convolutional variational autoencoder (Kingma & Welling 2014) with the GAN's generator as
+    its decoder: the encoder (the discriminator's layout, without spectral norm) gives the mean and
+    log-variance of ``q(z | x)``. Its latent space is smooth, which makes interpolations gentle.
+
+    ``g_ema`` is the decoder, so sampling and interpolation treat a VAE like a GAN.
+    """
+
+    def __init__(self, cfg: GANConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.widths()[::-1]
+        self.encoder = nn.Sequential(
+            nn.Conv2d(cfg.channels, w[0], 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
+            *[m for i in range(cfg.levels) for m in (nn.Conv2d(w[i], w[i + 1], 4, stride=2, padding=1),
+                                                      nn.BatchNorm2d(w[i + 1]), nn.LeakyReLU(0.2, inplace=True))],
+            nn.Flatten(), nn.Linear(w[-1] * 16, 2 * cfg.z_dim),
+        )
+        self.decoder = Generator(cfg)
+
+    @property
+    def g_ema(self) -> Generator:
+        return self.decoder
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar.clamp(-30.0, 20.0)
+
+    def forward(self, x: torch.Tensor, gen: torch.Generator | None = None):
+        """``x`` in [-1, 1] -> (reconstruction, mu, logvar), sampling ``z = mu + sigma * eps``."""
+        mu, logvar = self.encode(x)
+        eps = torch.randn(mu.shape, generator=gen, device="cpu").to(mu) if gen is not None else torch.randn_like(mu)
+        return self.decoder(mu + torch.exp(0.5 * logvar) * eps), mu, logvar
+
+
+def build_model(cfg: GANConfig) -> nn.Module:
+    return VAE(cfg) if cfg.model == "vae" else GAN(cfg)

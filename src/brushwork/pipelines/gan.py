@@ -65,7 +65,7 @@ def load_gan(folder: str | os.PathLike | None, device: torch.device | str = "cpu
     """
     from safetensors.torch import load_file
 
-    from ..models.gan import GAN, GANConfig
+    from ..models.gan import GANConfig, build_model
     from ..weights import sha256_file
 
     if folder is None:
@@ -82,7 +82,7 @@ def load_gan(folder: str | os.PathLike | None, device: torch.device | str = "cpu
     if "gan" not in raw:
         kind = next((k for k in ("classifier", "decoder") if k in raw), "different")
         raise BrushworkError(f"'{folder}' is not a GAN checkpoint (it holds a {kind} model): give a 'gan train' --out folder")
-    gan = GAN(GANConfig.from_dict(raw["gan"]))
+    gan = build_model(GANConfig.from_dict(raw["gan"]))
     try:
         gan.load_state_dict(load_file(str(p / "model.safetensors")))
     except RuntimeError:

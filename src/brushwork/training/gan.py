@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from ..errors import BrushworkError
-from ..losses import d_loss, g_loss, r1_penalty
-from ..models.gan import GAN, GANConfig
+from ..losses import d_loss, g_loss, r1_penalty, vae_loss
+from ..models.gan import GAN, GANConfig, build_model
 from .diffaugment import diff_augment
 from .engine import Callback, Trainer, TrainerConfig
 
@@ -37,6 +37,7 @@ COLLAPSE_FRACTION = 0.35
 
 @dataclass(frozen=True)
 class GANTrainConfig:
+    model: str = "gan"  # gan | vae (lr_g is the VAE's learning rate; the GAN-only settings are ignored)
     size: int = 64
     z_dim: int = 128
     width: int = 32
@@ -149,9 +150,11 @@ class _Samples(Callback):
         from ..pipelines.gan import grid_image
 
         gan = trainer.model
+        was = gan.g_ema.training
         gan.g_ema.eval()
         with torch.no_grad():
             imgs = gan.g_ema(self.z.to(next(gan.parameters()).device)).cpu()
+        gan.g_ema.train(was)
         self.out.mkdir(parents=True, exist_ok=True)
         grid_image(imgs, 4).save(self.out / f"step_{step:06d}.png")
 
@@ -169,9 +172,11 @@ class _CollapseCheck(Callback):
     def check(self, gan: GAN) -> tuple[float, bool]:
         from ..pipelines.gan import latents
 
+        was = gan.g_ema.training
         gan.g_ema.eval()
         with torch.no_grad():
             imgs = gan.g_ema(latents(range(1000, 1064), self.z_dim).to(next(gan.parameters()).device))
+        gan.g_ema.train(was)
         ratio = diversity(imgs, self.encoder) / max(self.data_div, 1e-12)
         return ratio, ratio < COLLAPSE_FRACTION
 
@@ -216,15 +221,26 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     dev = resolve_device(device)
     torch.manual_seed(config.seed)
     gen = make_generator(config.seed)
+    if config.model not in ("gan", "vae"):
+        raise BrushworkError(f"unknown --model {config.model!r}: use gan or vae")
     cfg = GANConfig(size=config.size, z_dim=config.z_dim, channels=int(images.shape[1]), width=config.width,
-                    spectral_norm=config.spectral_norm)
-    gan = GAN(cfg).to(dev)
-    opt_g = torch.optim.Adam(gan.g.parameters(), lr=config.lr_g, betas=(0.0, 0.99))
-    opt_d = torch.optim.Adam(gan.d.parameters(), lr=config.lr_d, betas=(0.0, 0.99))
+                    spectral_norm=config.spectral_norm, model=config.model)
+    gan = build_model(cfg).to(dev)
     aug_gen = make_generator(config.seed + 1)
+    if config.model == "vae":
+        opt_g = torch.optim.Adam(gan.parameters(), lr=config.lr_g)
+        opt_d = None
+    else:
+        opt_g = torch.optim.Adam(gan.g.parameters(), lr=config.lr_g, betas=(0.0, 0.99))
+        opt_d = torch.optim.Adam(gan.d.parameters(), lr=config.lr_d, betas=(0.0, 0.99))
 
     def aug(x):
         return diff_augment(x, config.diffaugment, aug_gen) if config.diffaugment else x
+
+    def vae_step(real):
+        recon, mu, logvar = gan(real)
+        loss, rec, kl = vae_loss(recon, real, mu, logvar)
+        return loss, {"reconstruction": float(rec.detach()), "kl": float(kl.detach())}
 
     def step_fn(real):
         n = real.shape[0]
@@ -251,16 +267,20 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
 
     out = Path(out_dir)
     checkpoint_every = max(1, min(500, config.steps))
-    callbacks: list[Callback] = [_EMA(config.ema_decay, checkpoint_every), _Samples(config.sample_every, out, cfg.z_dim)]
+    callbacks: list[Callback] = [_Samples(config.sample_every, out, cfg.z_dim)]
+    if config.model == "gan":
+        callbacks.insert(0, _EMA(config.ema_decay, checkpoint_every))
     if collapse_check:
         callbacks.append(_CollapseCheck(config.collapse_every, images, out, cfg.z_dim, config.seed))
     model_config = {"gan": cfg.to_dict(), "train": asdict(config),
                     "data": {"source": data if isinstance(data, str) else "<tensor>", "images": int(len(images)),
                              "skipped": skipped}}
-    trainer = Trainer(gan, model_config, opt_g, step_fn, _batches(images, config.batch, gen, dev),
+    trainer = Trainer(gan, model_config, opt_g, vae_step if config.model == "vae" else step_fn,
+                      _batches(images, config.batch, gen, dev),
                       TrainerConfig(out_dir=out_dir, steps=config.steps, device=str(dev), precision=precision,
                                     grad_clip=None, checkpoint_every=checkpoint_every,
-                                    progress=progress, time_limit=time_limit), callbacks=callbacks, extra_optimizers={"discriminator": opt_d})
+                                    progress=progress, time_limit=time_limit), callbacks=callbacks,
+                      extra_optimizers={"discriminator": opt_d} if opt_d is not None else None)
     trainer.skipped = skipped  # type: ignore[attr-defined]
     if resume and (out / "checkpoint" / "config.json").is_file():
         import json
