@@ -83,8 +83,12 @@ def load_gan(folder: str | os.PathLike | None, device: torch.device | str = "cpu
         kind = next((k for k in ("classifier", "decoder") if k in raw), "different")
         raise BrushworkError(f"'{folder}' is not a GAN checkpoint (it holds a {kind} model): give a 'gan train' --out folder")
     gan = build_model(GANConfig.from_dict(raw["gan"]))
+    state = load_file(str(p / "model.safetensors"))
     try:
-        gan.load_state_dict(load_file(str(p / "model.safetensors")))
+        if state and all(k.startswith("g_ema.") for k in state):  # a shipped, sampling-only file
+            gan.g_ema.load_state_dict({k[len("g_ema."):]: v for k, v in state.items()})
+        else:
+            gan.load_state_dict(state)
     except RuntimeError:
         raise BrushworkError(f"the weights in '{p}' do not fit the GAN its config.json describes: the checkpoint "
                              "is damaged") from None
