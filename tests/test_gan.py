@@ -242,3 +242,17 @@ def test_a_sampling_only_checkpoint_loads(tmp_path):
     loaded, _ = load_gan(tmp_path)
     a, b = sample(gan, [0, 1]), sample(loaded, [0, 1])
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 2  # float16 storage: within a couple of levels
+
+
+def test_the_shipped_gan_samples_out_of_the_box(tmp_path, capsys):
+    from brushwork.weights import find_weights, sha256_file
+
+    file = find_weights("gan-sprites64")  # sha256-checked
+    assert main(["gan", "sample", "--seeds", "4,5", "-o", str(tmp_path / "s")]) == 0
+    recipe = json.loads(Image.open(tmp_path / "s" / "seed0005.png").text["brushwork"])
+    assert recipe["checkpoint_sha256"] == sha256_file(file)
+    img = np.asarray(Image.open(tmp_path / "s" / "seed0005.png"))
+    assert img.shape == (64, 64, 3) and img.std() > 10  # a picture, not a flat field
+    again = tmp_path / "again"
+    assert main(["gan", "sample", "--seeds", "5", "-o", str(again)]) == 0
+    assert np.array_equal(np.asarray(Image.open(again / "seed0005.png")), img)  # same seed, same image

@@ -101,6 +101,10 @@ WEIGHTS: dict[str, WeightsSpec] = {
         WeightsSpec("classifier-medium", "model.safetensors",
                     "9b2254b359601233a25258f43709acf217732d15b321b250aa0aa914bdbcf66a",
                     bundled="data/models/classifier-medium/model.safetensors", licence="Apache-2.0 (see MANIFEST.json)"),
+        # The GAN shipped with brushwork: 64 px Wesnoth sprites (recipe and data: its MANIFEST.json).
+        WeightsSpec("gan-sprites64", "model.safetensors",
+                    "8fe353792c6f7f2190d03a184a1128c01f2fccb4a794efa7cc952fbca9f8dcd7",
+                    bundled="data/models/gan-sprites64/model.safetensors", licence="GPL-2+ (trained on GPL-2+ sprites)"),
         WeightsSpec("resnet50", "resnet50-0676ba61.pth", "0676ba61",
                     url="https://download.pytorch.org/models/resnet50-0676ba61.pth", licence="BSD-3-Clause"),
     ]

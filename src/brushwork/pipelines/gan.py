@@ -102,9 +102,13 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def sample(gan, seeds: Sequence[int], *, truncation: float = 1.0, batch: int = 64) -> np.ndarray:
+def sample(gan, seeds: Sequence[int], *, truncation: float = 1.0, batch: int = 1) -> np.ndarray:
     """Images ``uint8 (len(seeds), H, W, 3)`` from the EMA generator; ``truncation`` psi in (0, 1]
-    scales each latent toward the mean (0): fewer odd samples, less variety."""
+    scales each latent toward the mean (0): fewer odd samples, less variety.
+
+    One image per pass by default: batched convolutions round differently for different batch
+    sizes, and a seed's pixels must not depend on which other seeds were asked for.
+    """
     if not 0 < truncation <= 1:
         raise BrushworkError(f"--truncation must be in (0, 1], got {truncation}")
     dev = next(gan.parameters()).device
@@ -144,7 +148,7 @@ def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1
         i = min(int(t), segments - 1)
         zs.append(slerp(z[stops[i]], z[stops[i + 1]], float(t - i)))
     dev = next(gan.parameters()).device
-    return np.concatenate([_to_uint8(gan.g_ema(torch.stack(zs[i:i + 64]).to(dev))) for i in range(0, frames, 64)])
+    return np.concatenate([_to_uint8(gan.g_ema(z[None].to(dev))) for z in zs])  # one per pass, as in sample()
 
 
 def grid_image(images: torch.Tensor | np.ndarray, cols: int | None = None, pad: int = 2) -> Image.Image:
