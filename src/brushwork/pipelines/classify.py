@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 from pathlib import Path
 
@@ -97,20 +96,13 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
     from safetensors.torch import load_file
 
     from ..models.classifier import ClassifierConfig, build_classifier
+    from ..training.engine import find_checkpoint
 
     if str(folder) in SHIPPED:
         from ..weights import find_weights
 
         folder = find_weights(SHIPPED[str(folder)]).parent  # sha256-checked
-    p = Path(folder)
-    if (p / "checkpoint" / "model.safetensors").is_file():
-        p = p / "checkpoint"
-    if not (p / "model.safetensors").is_file() or not (p / "config.json").is_file():
-        raise BrushworkError(f"'{folder}' holds no classifier (config.json + model.safetensors): "
-                             "give the --out folder of 'brushwork classify train'")
-    raw = json.loads((p / "config.json").read_text())
-    if "classifier" not in raw:
-        raise BrushworkError(f"'{folder}' is not a classifier checkpoint (it is a {', '.join(raw)} model)")
+    p, raw = find_checkpoint(folder, "classifier", "classifier", "classify train")
     cfg = ClassifierConfig.from_dict(raw["classifier"])
     model = build_classifier(cfg)
     try:

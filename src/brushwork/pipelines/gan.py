@@ -66,22 +66,14 @@ def load_gan(folder: str | os.PathLike | None, device: torch.device | str = "cpu
     from safetensors.torch import load_file
 
     from ..models.gan import GANConfig, build_model
+    from ..training.engine import find_checkpoint
     from ..weights import sha256_file
 
     if folder is None:
         from ..weights import find_weights
 
         folder = find_weights(SHIPPED_GAN).parent
-    p = Path(folder)
-    if (p / "checkpoint" / "model.safetensors").is_file():
-        p = p / "checkpoint"
-    if not (p / "model.safetensors").is_file() or not (p / "config.json").is_file():
-        raise BrushworkError(f"'{folder}' holds no GAN checkpoint (config.json + model.safetensors): give the --out "
-                             "folder of 'brushwork gan train'")
-    raw = json.loads((p / "config.json").read_text())
-    if "gan" not in raw:
-        kind = next((k for k in ("classifier", "decoder") if k in raw), "different")
-        raise BrushworkError(f"'{folder}' is not a GAN checkpoint (it holds a {kind} model): give a 'gan train' --out folder")
+    p, raw = find_checkpoint(folder, "gan", "GAN", "gan train")
     gan = build_model(GANConfig.from_dict(raw["gan"]))
     state = load_file(str(p / "model.safetensors"))
     try:

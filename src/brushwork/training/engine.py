@@ -24,7 +24,7 @@ from torch import nn
 
 from ..runtime import autocast, resolve_device
 
-__all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state"]
+__all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state", "find_checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,30 @@ def load_model_state(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor]
 
     folder = Path(folder)
     return load_file(str(folder / "model.safetensors")), json.loads((folder / "config.json").read_text())
+
+
+def find_checkpoint(folder: str | os.PathLike, kind: str, what: str, command: str) -> tuple[Path, dict[str, Any]]:
+    """``(checkpoint folder, its config)`` for ``folder``: a run's ``--out`` folder or the checkpoint
+    itself, whose ``config.json`` must have the section ``kind`` (``"classifier"``, ``"gan"``...).
+
+    Raises:
+        BrushworkError: no ``config.json`` + ``model.safetensors`` there, or a checkpoint of another kind;
+            the message names the command (``command``) that makes the right one.
+    """
+    from ..errors import BrushworkError
+
+    p = Path(folder)
+    if (p / "checkpoint" / "model.safetensors").is_file():
+        p = p / "checkpoint"
+    if not (p / "model.safetensors").is_file() or not (p / "config.json").is_file():
+        raise BrushworkError(f"'{folder}' holds no {what} checkpoint (config.json + model.safetensors): give the "
+                             f"--out folder of 'brushwork {command}'")
+    raw = json.loads((p / "config.json").read_text())
+    if kind not in raw:
+        other = next((k for k in ("classifier", "gan", "decoder") if k in raw), "different")
+        raise BrushworkError(f"'{folder}' is not a {what} checkpoint (it holds a {other} model): give the --out "
+                             f"folder of 'brushwork {command}'")
+    return p, raw
 
 
 class Trainer:
