@@ -126,16 +126,16 @@ def _sources(root: Path | None) -> dict[str, list[tuple[Path, str, str]]]:
         return [(folder / f["file"], f["source"], name) for f in manifest["files"]]
 
     photos = [f for f in files("mate-backgrounds") if "/mate/nature/" in f[1]]
-    plasma: dict[str, tuple[Path, str, str]] = {}
+    plasma: dict[str, tuple[int, tuple[Path, str, str]]] = {}
     for f in files("plasma-wallpapers"):
         wall = f[1].split("/")[3]
         if wall in PLASMA_PHOTOS:  # the largest size of each wallpaper (the others are the same picture)
-            size = Image.open(f[0]).size
-            if wall not in plasma or size[0] * size[1] > np.prod(Image.open(plasma[wall][0]).size):
-                plasma[wall] = f
+            w, h = Image.open(f[0]).size
+            if wall not in plasma or w * h > plasma[wall][0]:
+                plasma[wall] = (w * h, f)
     opencv = [f for f in files("opencv-samples") if f[1].rsplit("/", 1)[1] in OPENCV_PHOTOS]
     return {
-        "photo": photos + [plasma[w] for w in sorted(plasma)] + opencv,
+        "photo": photos + [plasma[w][1] for w in sorted(plasma)] + opencv,
         "painting": files("wesnoth-art"),
         "pixel-art": [f for f in files("wesnoth-sprites") if f[1].count("/") >= 10],  # units/<faction>/...
         "clip-art": files("openclipart"),

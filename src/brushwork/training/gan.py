@@ -113,6 +113,17 @@ def diversity(images: torch.Tensor, encoder) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
+@torch.no_grad()
+def _generate(gan, z: torch.Tensor) -> torch.Tensor:
+    """The sampling generator's images for ``z`` in eval mode, its training mode restored after (a
+    VAE's ``g_ema`` is its decoder, which is still training)."""
+    was = gan.g_ema.training
+    gan.g_ema.eval()
+    imgs = gan.g_ema(z.to(next(gan.parameters()).device))
+    gan.g_ema.train(was)
+    return imgs
+
+
 class _EMA(Callback):
     """Updates the averaged generator every step; before each checkpoint (and at the end) re-estimates
     its batch-norm statistics for the averaged weights."""
@@ -149,12 +160,7 @@ class _Samples(Callback):
     def _write(self, trainer, step):
         from ..pipelines.gan import grid_image
 
-        gan = trainer.model
-        was = gan.g_ema.training
-        gan.g_ema.eval()
-        with torch.no_grad():
-            imgs = gan.g_ema(self.z.to(next(gan.parameters()).device)).cpu()
-        gan.g_ema.train(was)
+        imgs = _generate(trainer.model, self.z).cpu()
         self.out.mkdir(parents=True, exist_ok=True)
         grid_image(imgs, 4).save(self.out / f"step_{step:06d}.png")
 
@@ -172,11 +178,7 @@ class _CollapseCheck(Callback):
     def check(self, gan: GAN) -> tuple[float, bool]:
         from ..pipelines.gan import latents
 
-        was = gan.g_ema.training
-        gan.g_ema.eval()
-        with torch.no_grad():
-            imgs = gan.g_ema(latents(range(1000, 1064), self.z_dim).to(next(gan.parameters()).device))
-        gan.g_ema.train(was)
+        imgs = _generate(gan, latents(range(1000, 1064), self.z_dim))
         ratio = diversity(imgs, self.encoder) / max(self.data_div, 1e-12)
         return ratio, ratio < COLLAPSE_FRACTION
 
