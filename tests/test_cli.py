@@ -27,6 +27,17 @@ def test_help_is_fast_and_does_not_import_torch():
     assert float(inner) < 0.5, f"--help took {inner}s inside the interpreter ({wall:.2f}s with start-up)"
 
 
+def test_single_command_parser_parses_like_the_full_one():
+    from brushwork.cli import COMMANDS, build_parser
+
+    full = build_parser()
+    sub = next(a for a in full._actions if a.dest == "command")
+    assert tuple(sub.choices) == COMMANDS
+    for argv in (["palette", "x.jpg", "-k", "4", "--json"], ["gan", "sample", "--seeds", "0-3", "-o", "d"],
+                 ["compose", "x.jpg", "--ratios", "1:1"]):
+        assert vars(build_parser(argv[0]).parse_args(argv)) == vars(full.parse_args(argv))
+
+
 def test_stylize_writes_png_with_recipe(small_images, tmp_path, capsys):
     content, style = small_images
     out = tmp_path / "out.png"

@@ -9,7 +9,7 @@ from coloraide import Color
 from brushwork.cli import main
 from brushwork.color.export import read_ase, swatch_image, terminal_table, to_ase, to_css, to_gpl
 from brushwork.color.harmony import classify, complete, contrast_table
-from brushwork.color.palette import Palette, extract_palette, kmeans, palette_error
+from brushwork.color.palette import Palette, _Stream, extract_palette, kmeans, median_steps, palette_error
 from brushwork.color.spaces import (contrast_ratio, hex_to_rgb, oklab_to_oklch, oklab_to_rgb, oklch_to_oklab,
                                     rgb_to_hex, rgb_to_oklab)
 from brushwork.errors import BrushworkError
@@ -84,6 +84,32 @@ def test_kmeans_beats_a_single_centre_and_handles_weights():
     centers, labels = kmeans(x, 3, seed=0)
     np.testing.assert_allclose(np.sort(centers[:, 0]), [0, 1, 2], atol=0.01)
     assert len(set(labels.tolist())) == 3
+
+
+def test_median_steps_lower_the_mean_distance_on_skewed_clusters():
+    rng = np.random.default_rng(1)  # a tight cluster with a long tail of outliers pulls the k-means centre
+    x = np.concatenate([rng.normal(0, 0.02, (900, 3)), rng.normal(0, 0.02, (100, 3)) + [0.6, 0, 0],
+                        rng.normal(3, 0.02, (500, 3))])
+    w = np.ones(len(x))
+    centers, _ = kmeans(x, 2, seed=0)
+    after = median_steps(x, centers, w)
+
+    def mean_dist(c):
+        return np.sqrt(((x[:, None] - c[None]) ** 2).sum(-1)).min(1).mean()
+
+    assert mean_dist(after) < mean_dist(centers) - 0.01
+    np.testing.assert_allclose(after[np.argmin(after[:, 0])], 0, atol=0.02)  # the median sits in the dense part
+
+
+def test_palette_stream_is_seeded_and_uniform():
+    a, b = _Stream(3).uniform(20_000), _Stream(3).uniform(20_000)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, _Stream(4).uniform(20_000))
+    assert 0 <= a.min() and a.max() < 1 and abs(a.mean() - 0.5) < 0.01 and abs(a.std() - 12 ** -0.5) < 0.01
+    counts = np.bincount([_Stream(s).choice(np.array([1.0, 0.0, 3.0])) for s in range(4000)], minlength=3)
+    assert counts[1] == 0 and 0.2 < counts[0] / 4000 < 0.3
+    picked = _Stream(0).subset(np.arange(100, 200), 30)
+    assert len(set(picked.tolist())) == 30 and np.all(np.diff(picked) > 0) and picked.min() >= 100
 
 
 def _pal(*hexes):
@@ -181,7 +207,8 @@ def test_palette_and_compose_do_not_import_torch(content_path):
     code = ("import sys; from brushwork.cli import main; "
             f"assert main(['palette', {str(content_path)!r}, '-k', '3']) == 0; "
             f"assert main(['compose', {str(content_path)!r}]) == 0; "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
+            "assert 'torch' not in sys.modules, 'torch was imported'; "
+            "assert 'numpy.random' not in sys.modules, 'numpy.random costs 9 ms of start-up'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 

@@ -65,6 +65,40 @@ class Palette:
         return cls(rgb, sh / sh.sum())
 
 
+class _Stream:
+    """A seeded stream of uniform numbers from the splitmix64 hash (Steele et al. 2014), in plain numpy.
+
+    The palette command is timed start-up included, and ``numpy.random`` alone costs 9 ms of import
+    (it pulls in ``secrets``, ``hmac`` and ``hashlib``); this is all the randomness a palette needs.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.state = np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
+        self.count = 0
+
+    def bits(self, n: int) -> np.ndarray:
+        i = np.arange(self.count + 1, self.count + n + 1, dtype=np.uint64)
+        self.count += n
+        z = self.state + i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+    def uniform(self, n: int) -> np.ndarray:
+        """``n`` floats in [0, 1) from the top 53 bits."""
+        return (self.bits(n) >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+    def choice(self, p: np.ndarray) -> int:
+        """One index drawn with probabilities proportional to ``p`` (non-negative, positive sum)."""
+        c = np.cumsum(p)
+        return int(min(np.searchsorted(c, self.uniform(1)[0] * c[-1], side="right"), len(p) - 1))
+
+    def subset(self, idx: np.ndarray, m: int) -> np.ndarray:
+        """``m`` of ``idx`` without replacement, in their original order."""
+        keys = self.bits(len(idx))
+        return np.sort(idx[np.argpartition(keys, m - 1)[:m]])
+
+
 def palette_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, weights: np.ndarray | None = None,
                    *, sample: int = 40_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A seeded sample of the opaque pixels in OKLab, ``(n, 3)``, with their weights ``(n,)``.
@@ -79,7 +113,7 @@ def palette_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, weights: np
     if idx.size == 0:
         raise BrushworkError("the image has no opaque pixels to take colours from: use an image with visible content")
     if idx.size > sample:
-        idx = np.sort(np.random.default_rng(seed).choice(idx, sample, replace=False))
+        idx = _Stream(seed).subset(idx, sample)
     return rgb_to_oklab(flat[idx].astype(np.float64)), w[idx]
 
 
@@ -89,23 +123,25 @@ def _sq_dist(x: np.ndarray, c: np.ndarray, x2: np.ndarray | None = None) -> np.n
 
 
 def kmeans(x: np.ndarray, k: int, *, weights: np.ndarray | None = None, seed: int = 0, n_init: int = 3,
-           iters: int = 50, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+           iters: int = 50, tol: float = 1e-7, medians: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Weighted k-means with k-means++ seeding (Arthur & Vassilvitskii 2007), best of ``n_init``.
 
+    ``medians > 0`` follows each run with that many k-medians steps (:func:`median_steps`) and keeps
+    the run with the lowest mean distance instead of the lowest squared one.
     Returns ``(centers (k, d), labels (n,))``. Deterministic for a given ``seed``.
     """
     w = np.ones(len(x)) if weights is None else weights
     x2 = (x * x).sum(1)
     rows = np.arange(len(x))
-    rng = np.random.default_rng(seed)
+    rng = _Stream(seed)
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     for _ in range(n_init):
         centers = np.empty((k, x.shape[1]))
-        centers[0] = x[rng.choice(len(x), p=w / w.sum())]
+        centers[0] = x[rng.choice(w)]
         d2 = _sq_dist(x, centers[:1], x2)[:, 0]
         for j in range(1, k):
             p = d2 * w
-            centers[j] = x[rng.choice(len(x), p=p / p.sum())] if p.sum() > 0 else x[rng.integers(len(x))]
+            centers[j] = x[rng.choice(p)] if p.sum() > 0 else x[int(rng.bits(1)[0] % np.uint64(len(x)))]
             d2 = np.minimum(d2, _sq_dist(x, centers[j:j + 1], x2)[:, 0])
         prev = np.inf
         for _ in range(iters):
@@ -123,13 +159,37 @@ def kmeans(x: np.ndarray, k: int, *, weights: np.ndarray | None = None, seed: in
             if prev - inertia <= tol * max(prev, 1e-12):
                 break
             prev = inertia
+        if medians:
+            centers = median_steps(x, centers, w, medians)
         dist = _sq_dist(x, centers, x2)
         labels = dist.argmin(1)
-        inertia = float((dist[rows, labels] * w).sum())
+        near = dist[rows, labels]
+        inertia = float(((np.sqrt(near) if medians else near) * w).sum())
         if best is None or inertia < best[0]:
             best = (inertia, centers.copy(), labels)
     assert best is not None
     return best[1], best[2]
+
+
+def median_steps(x: np.ndarray, centers: np.ndarray, weights: np.ndarray, steps: int = 5) -> np.ndarray:
+    """Lloyd steps of k-medians from k-means' ``centers``: each centre moves to its cluster's
+    geometric median (one Weiszfeld step, weights ``w / distance``), then points are reassigned.
+
+    k-means minimises the squared distance; the mean distance is what a palette's error is (and the
+    median is less pulled by a few outlying pixels). From k-means' centres a few steps suffice, and they
+    make the palette less dependent on the seed.
+    """
+    x2 = (x * x).sum(1)
+    rows = np.arange(len(x))
+    c = centers.copy()
+    for _ in range(steps):
+        d2 = _sq_dist(x, c, x2)
+        labels = d2.argmin(1)
+        ww = weights / np.maximum(np.sqrt(d2[rows, labels]), 1e-4)
+        mass = np.bincount(labels, weights=ww, minlength=len(c))
+        sums = np.stack([np.bincount(labels, weights=ww * x[:, d], minlength=len(c)) for d in range(x.shape[1])], 1)
+        c = np.where(mass[:, None] > 0, sums / np.maximum(mass, 1e-300)[:, None], c)
+    return c
 
 
 def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int = 6, seed: int = 0,
@@ -159,7 +219,9 @@ def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int 
     elif distinct < k:
         raise BrushworkError(f"the image has only {distinct} distinct colour(s), fewer than -k {k}: "
                              f"use -k {distinct} or fewer")
-    centers, labels = kmeans(lab, k, weights=w, seed=seed)
+    # Two k-means runs, each refined by k-medians steps, the one with the lower mean distance kept: on
+    # the benchmark's 14.7 MP photos this lowers the error by 4-8% for 12 ms (BENCHMARKS.md)
+    centers, labels = kmeans(lab, k, weights=w, seed=seed, n_init=2, iters=15, medians=5)
     shares = np.bincount(labels, weights=w, minlength=k) / w.sum()
     order = np.argsort(-shares, kind="stable")
     return Palette(np.clip(oklab_to_rgb(centers[order]), 0.0, 1.0), shares[order])
