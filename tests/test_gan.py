@@ -256,3 +256,28 @@ def test_the_shipped_gan_samples_out_of_the_box(tmp_path, capsys):
     again = tmp_path / "again"
     assert main(["gan", "sample", "--seeds", "5", "-o", str(again)]) == 0
     assert np.array_equal(np.asarray(Image.open(again / "seed0005.png")), img)  # same seed, same image
+
+
+def test_dataset_names_greyscale_arrays_and_clipart_categories(tmp_path, monkeypatch):
+    import brushwork.datasets as datasets
+    from brushwork.training.gan import load_images
+
+    digits = np.zeros((6, 28, 28), np.uint8)
+    digits[:, 10:18, 10:18] = 255
+    monkeypatch.setattr(datasets, "load_arrays", lambda name: (digits, None, None, None, []))
+    x, skipped = load_images("fashion-mnist", 32)  # greyscale: one channel, resized like torchvision's Resize
+    assert x.shape == (6, 1, 32, 32) and x.dtype == torch.uint8 and skipped == 0
+    assert x[0, 0, 16, 16] == 255 and x[0, 0, 0, 0] == 0 and 0 < x[0, 0, 11, 16] <= 255
+
+    folder = tmp_path / "openclipart" / "images"
+    folder.mkdir(parents=True)
+    files = []
+    for i, cat in enumerate(["animals", "animals", "animals", "food"]):
+        Image.new("RGBA", (40, 30), (200, 10 * i, 0, 255)).save(folder / f"{i:05d}.png")
+        files.append({"file": f"{i:05d}.png", "source": f"usr/share/openclipart/png/{cat}/x{i}.png"})
+    (folder.parent / "manifest.json").write_text(json.dumps({"files": files}))
+    monkeypatch.setattr(datasets, "fetch", lambda name: folder)
+    x, _ = load_images("openclipart:animals", 32)
+    assert x.shape == (3, 3, 32, 32)
+    with pytest.raises(BrushworkError, match="no category 'cats'.*animals, food"):
+        load_images("openclipart:cats", 32)

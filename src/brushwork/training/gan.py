@@ -55,26 +55,65 @@ class GANTrainConfig:
     seed: int = 0
 
 
+def _array_images(name: str, size: int) -> torch.Tensor:
+    """The training images of an array dataset (``mnist``, ``fashion-mnist``): 28 px greyscale,
+    resized to ``size`` (bilinear, as torchvision's ``Resize`` does), ``uint8 (N, 1, size, size)``."""
+    import torch.nn.functional as F
+
+    from ..datasets import load_arrays
+
+    x = torch.from_numpy(load_arrays(name)[0])[:, None]
+    if x.shape[-1] == size:
+        return x.contiguous()
+    out = [F.interpolate(x[i:i + 4096].float(), size=(size, size), mode="bilinear", align_corners=False)
+           for i in range(0, len(x), 4096)]
+    return torch.cat(out).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _clipart_category(name: str) -> list[Path]:
+    """The files of one openclipart category (``openclipart:animals``), from the fetched manifest."""
+    import json
+
+    from ..datasets import fetch
+
+    category = name.split(":", 1)[1]
+    folder = fetch("openclipart")
+    manifest = json.loads((folder.parent / "manifest.json").read_text())
+    by_cat: dict[str, list[Path]] = {}
+    for f in manifest["files"]:
+        by_cat.setdefault(f["source"].split("/")[4], []).append(folder / f["file"])
+    if category not in by_cat:
+        raise BrushworkError(f"openclipart has no category '{category}': use one of {', '.join(sorted(by_cat))}")
+    return by_cat[category]
+
+
 def load_images(folder: str, size: int) -> tuple[torch.Tensor, int]:
     """Every readable image under ``folder`` (recursive), centre-cropped and resized to ``size``, as
-    ``uint8 (N, 3, size, size)``; unreadable files are skipped and counted.
+    ``uint8 (N, C, size, size)`` (C = 3; 1 for the greyscale datasets); unreadable files are skipped
+    and counted. ``folder`` may also name a dataset: a folder dataset of ``brushwork data list`` (e.g.
+    ``wesnoth-sprites``), ``mnist`` or ``fashion-mnist`` (their 60,000 training images), or one
+    openclipart category (``openclipart:animals``).
 
     Raises:
-        BrushworkError: not a folder, or fewer than 2 readable images.
+        BrushworkError: not a folder or dataset, or fewer than 2 readable images.
     """
-    from ..datasets import list_images
+    from ..datasets import ARRAY_SOURCES, SOURCES, fetch, list_images
     from ..imaging.io import read_square
 
-    from ..datasets import SOURCES, fetch
-
     root = Path(folder)
-    if not root.exists() and folder in SOURCES:  # a packaged collection, e.g. wesnoth-sprites
-        root = fetch(folder)
-    if not root.is_dir():
-        raise BrushworkError(f"'{folder}' is not a folder of images: give a folder (searched recursively) or a "
-                             "dataset name (brushwork data list)")
+    if not root.exists() and folder in ARRAY_SOURCES:
+        return _array_images(folder, size), 0
+    if not root.exists() and folder.startswith("openclipart:"):
+        files = _clipart_category(folder)
+    else:
+        if not root.exists() and folder in SOURCES:  # a packaged collection, e.g. wesnoth-sprites
+            root = fetch(folder)
+        if not root.is_dir():
+            raise BrushworkError(f"'{folder}' is not a folder of images: give a folder (searched recursively) or a "
+                                 "dataset name (brushwork data list; openclipart:CATEGORY)")
+        files = list_images(root)
     xs, skipped = [], 0
-    for f in list_images(root):
+    for f in files:
         arr = read_square(f, size)
         if arr is None:
             skipped += 1
@@ -124,15 +163,24 @@ def _generate(gan, z: torch.Tensor) -> torch.Tensor:
     return imgs
 
 
+def ema_decay(decay: float, step: int) -> float:
+    """The averaging rate at ``step``: ``min(decay, (1 + step) / (10 + step))``. A fixed 0.999 would
+    average over the last ~1,000 steps from the start, so for the first few thousand steps the average
+    would hold the early, poor generators (on Fashion-MNIST after 1,600 steps: KID 14.2 against 7.0 for
+    the raw generator); the ramp keeps the average over the last ~10 % of training until it reaches
+    ``decay``."""
+    return min(decay, (1 + step) / (10 + step))
+
+
 class _EMA(Callback):
-    """Updates the averaged generator every step; before each checkpoint (and at the end) re-estimates
-    its batch-norm statistics for the averaged weights."""
+    """Updates the averaged generator every step (:func:`ema_decay`); before each checkpoint (and at
+    the end) re-estimates its batch-norm statistics for the averaged weights."""
 
     def __init__(self, decay: float, every: int) -> None:
         self.decay, self.every = decay, every
 
     def on_step_end(self, trainer, step, logs):
-        trainer.model.update_ema(self.decay)
+        trainer.model.update_ema(ema_decay(self.decay, step))
         if step % self.every == 0:
             trainer.model.recalibrate_ema()
 

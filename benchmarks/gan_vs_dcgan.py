@@ -1,0 +1,362 @@
+"""brushwork's GAN against the pytorch/examples DCGAN on Fashion-MNIST at 32 px, side by side in one run.
+
+* Throughput (images/s) of each recipe's training step on this machine, each alone with every core,
+  after a warm-up, with the parameter counts of both (the target asks for >= 1.5x at equal or larger size).
+* Quality at equal time: for each seed, both train at once, one core each (``torch.set_num_threads(1)``,
+  so the two runs share the machine evenly), for ``--minutes`` of wall-clock time; then KID (and FID) of
+  2,048 samples against 2,048 Fashion-MNIST test images on EfficientNet-Lite0 features (not comparable
+  with Inception-based numbers). brushwork's run uses its own defaults (EMA generator, spectral norm,
+  DiffAugment, the collapse check every 500 steps) at ``--width``; the reference samples as its script
+  does (batch statistics, batches of 64).
+* ``--gpu``: training throughput at 64 px, batch 128, on CUDA: the reference in fp32 and bf16 autocast,
+  brushwork in bf16 with channels_last and torch.compile. Without CUDA, ``--gpu-smoke`` runs the same
+  code on the CPU at 32 px for a few steps (to test the script) and the GPU rows say "not yet measured".
+
+The reference is rewritten in benchmarks/dcgan_reference.py (its script imports torchvision, which does
+not import beside brushwork's torch). Writes a section of BENCHMARKS.md and benchmarks/results/gan_vs_dcgan.json.
+Usage: ``python benchmarks/gan_vs_dcgan.py [--minutes 30] [--seeds 0,1,2]`` (needs the fashion-mnist
+dataset: ``brushwork data fetch fashion-mnist``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import ROOT, update_benchmarks_md  # noqa: E402
+from dcgan_reference import DCGAN  # noqa: E402
+
+from brushwork.training.gan import GANTrainConfig, load_images, train_gan  # noqa: E402
+
+SIZE, BATCH, EVAL_N = 32, 64, 2048
+
+
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+DIFFAUGMENT = GANTrainConfig.diffaugment
+
+
+def _ours_config(width: int, seed: int, steps: int = 10**9) -> GANTrainConfig:
+    return GANTrainConfig(size=SIZE, width=width, batch=BATCH, steps=steps, seed=seed, diffaugment=DIFFAUGMENT)
+
+
+def _ref_batches(data: torch.Tensor, seed: int):
+    """Like the script's DataLoader(shuffle=True): every image once per epoch, in a seeded order."""
+    gen = torch.Generator().manual_seed(seed)
+    while True:
+        perm = torch.randperm(len(data), generator=gen)
+        for i in range(0, len(perm), BATCH):
+            yield data[perm[i:i + BATCH]].float() / 127.5 - 1.0
+
+
+def train_ref(data: torch.Tensor, seed: int, seconds: float, out: Path) -> dict:
+    torch.manual_seed(seed)
+    model = DCGAN(SIZE, nc=data.shape[1])
+    batches = _ref_batches(data, seed)
+    t0, c0, steps = time.perf_counter(), _cpu_seconds(), 0
+    while time.perf_counter() - t0 < seconds:
+        model.step(next(batches))
+        steps += 1
+    wall = time.perf_counter() - t0
+    torch.save(model.g.state_dict(), out / "netG.pth")
+    return {"steps": steps, "images": steps * BATCH, "wall_s": wall, "cpu_s": _cpu_seconds() - c0,
+            "params": model.parameters()}
+
+
+def train_ours(data: torch.Tensor, seed: int, seconds: float, out: Path, width: int) -> dict:
+    t0, c0 = time.perf_counter(), _cpu_seconds()
+    trainer = train_gan(data, str(out), config=_ours_config(width, seed), progress=False, time_limit=seconds)
+    wall = time.perf_counter() - t0
+    gan = trainer.model
+    params = sum(p.numel() for p in gan.g.parameters()) + sum(p.numel() for p in gan.d.parameters())
+    return {"steps": trainer.step, "images": trainer.step * BATCH, "wall_s": wall, "cpu_s": _cpu_seconds() - c0,
+            "params": params}
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One training run in its own process (so each has its own thread count)."""
+    torch.set_num_threads(args.threads)
+    data = load_images("fashion-mnist", SIZE)[0]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds = args.minutes * 60
+    res = train_ref(data, args.seed, seconds, out) if args.worker == "ref" else train_ours(data, args.seed, seconds, out,
+                                                                                          args.width)
+    (out / "result.json").write_text(json.dumps(res))
+
+
+def throughput(kind: str, width: int, seconds: float, warmup: int = 5) -> dict:
+    """Images/s of one recipe's training, alone on the machine (all cores)."""
+    data = load_images("fashion-mnist", SIZE)[0][:8192]
+    if kind == "ref":
+        model = DCGAN(SIZE, nc=1)
+        batches = _ref_batches(data, 0)
+        for _ in range(warmup):
+            model.step(next(batches))
+        t0, steps = time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            model.step(next(batches))
+            steps += 1
+        return {"images_per_s": steps * BATCH / (time.perf_counter() - t0), "params": model.parameters()}
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:  # the real recipe: engine, EMA, DiffAugment, logging
+        trainer = train_gan(data, tmp, config=_ours_config(width, 0, warmup + 100_000), progress=False,
+                            collapse_check=False, time_limit=seconds + 60)
+        h = trainer.history
+        # time_limit counts from the first step; measure from the end of the warm-up instead
+        t, n = h[-1]["seconds"] - h[warmup - 1]["seconds"], len(h) - warmup
+        gan = trainer.model
+        params = sum(p.numel() for p in gan.g.parameters()) + sum(p.numel() for p in gan.d.parameters())
+        return {"images_per_s": n * BATCH / t, "params": params}
+
+
+def _real_test_images(n: int) -> np.ndarray:
+    import torch.nn.functional as F
+
+    from brushwork.datasets import load_arrays
+
+    x = torch.from_numpy(load_arrays("fashion-mnist")[2][:n])[:, None].float()
+    x = F.interpolate(x, size=(SIZE, SIZE), mode="bilinear", align_corners=False).round().clamp(0, 255)
+    return np.repeat(x.to(torch.uint8).permute(0, 2, 3, 1).numpy(), 3, axis=3)
+
+
+def _samples_ref(path: Path, n: int) -> np.ndarray:
+    from dcgan_reference import NetG
+
+    g = NetG(SIZE, nc=1)
+    g.load_state_dict(torch.load(path, weights_only=True))
+    g.train()  # as the script samples: batch statistics
+    gen = torch.Generator().manual_seed(12345)
+    out = []
+    with torch.no_grad():
+        for i in range(0, n, 64):
+            x = g(torch.randn(min(64, n - i), 100, 1, 1, generator=gen))
+            out.append(((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
+    return np.repeat(np.concatenate(out), 3, axis=3)
+
+
+def _samples_ours(folder: Path, n: int) -> np.ndarray:
+    from brushwork.pipelines.gan import load_gan, sample
+
+    gan, _ = load_gan(folder)
+    return sample(gan, list(range(10_000, 10_000 + n)), batch=256)
+
+
+def evaluate(run_dirs: dict[str, Path]) -> dict:
+    from brushwork.pipelines.gan import features, fid, kid
+    from brushwork.weights import load_encoder
+
+    encoder = load_encoder("efficientnet-lite0")
+    f_real = features(_real_test_images(EVAL_N), encoder)
+    out = {}
+    for name, d in run_dirs.items():
+        imgs = _samples_ref(d / "netG.pth", EVAL_N) if name.startswith("ref") else _samples_ours(d, EVAL_N)
+        f = features(imgs, encoder)
+        k, k_std = kid(f_real, f, subsets=100, subset_size=1000)
+        out[name] = {"kid": k, "kid_std": k_std, "fid": fid(f_real, f)}
+        print(name, out[name], flush=True)
+    return out
+
+
+def gpu_throughput(device: str, size: int, batch: int, steps: int) -> list[dict]:
+    """Training images/s at ``size`` px: the reference fp32 and bf16, brushwork bf16 + channels_last + compile."""
+
+    rows = []
+    dev = torch.device(device)
+    real = torch.rand(batch, 3, size, size, device=dev) * 2 - 1
+
+    def timed(step) -> float:
+        for _ in range(5):
+            step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return batch * steps / (time.perf_counter() - t)
+
+    for prec in ("fp32", "bf16"):
+        ref = DCGAN(size, nc=3, device=device)
+
+        def ref_step():
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=prec == "bf16"):
+                ref.step(real)
+
+        rows.append({"model": "reference DCGAN", "precision": prec, "images_per_s": timed(ref_step),
+                     "params": ref.parameters()})
+    from brushwork.losses import d_loss, g_loss
+    from brushwork.models.gan import GAN, GANConfig
+    from brushwork.training.diffaugment import diff_augment
+
+    cfg = GANConfig(size=size, width=int(os.environ.get("BW_GPU_WIDTH", 64)))
+    gan = GAN(cfg).to(dev).to(memory_format=torch.channels_last)
+    opt_g = torch.optim.Adam(gan.g.parameters(), lr=2e-4, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(gan.d.parameters(), lr=2e-4, betas=(0.0, 0.99))
+    g_fwd = torch.compile(gan.g) if dev.type == "cuda" else gan.g
+    d_fwd = torch.compile(gan.d) if dev.type == "cuda" else gan.d
+    real_cl = real.contiguous(memory_format=torch.channels_last)
+
+    def ours_step():
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
+            fake = g_fwd(torch.randn(batch, cfg.z_dim, device=dev))
+            loss_d = d_loss(d_fwd(diff_augment(real_cl, "translation,cutout")),
+                            d_fwd(diff_augment(fake.detach(), "translation,cutout")))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
+            loss_g = g_loss(d_fwd(diff_augment(fake, "translation,cutout")))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        gan.update_ema(0.999)
+
+    params = sum(p.numel() for p in gan.g.parameters()) + sum(p.numel() for p in gan.d.parameters())
+    rows.append({"model": f"brushwork GAN (width {cfg.width})", "precision": "bf16, channels_last"
+                 + (", compiled" if dev.type == "cuda" else ""), "images_per_s": timed(ours_step), "params": params})
+    return rows
+
+
+def write(res: dict) -> str:
+    tp, seeds = res["throughput"], res["seeds"]
+    ref_tp, our_tp = tp["ref"], tp["ours"]
+    lines = [
+        "<!-- gan-benchmark:start -->",
+        "## GANs: brushwork vs the pytorch/examples DCGAN (Fashion-MNIST, 32 px)",
+        "",
+        f"Measured {res['date']} by `python benchmarks/gan_vs_dcgan.py --minutes {res['minutes']:g}` on "
+        f"{res['machine']}, {res['cores']} cores, torch {res['torch']}. The reference is the script's networks, "
+        "initialisation, loss and training step at 32 px (benchmarks/dcgan_reference.py); brushwork runs "
+        f"`train_gan` with its defaults at width {res['width']} (EMA generator, spectral norm, DiffAugment "
+        f"'{res['diffaugment']}', non-saturating loss, the collapse check every 500 steps), batch 64 like the "
+        "reference. KID and FID: 2,048 samples against 2,048 Fashion-MNIST test images, EfficientNet-Lite0 pooled "
+        "features at 224 px (not comparable with Inception-based numbers); KID over 100 subsets of 1,000.",
+        "",
+        "Training throughput, each alone with every core:",
+        "",
+        "| recipe | parameters (G + D) | images/s | ratio |",
+        "|---|---|---|---|",
+        f"| reference DCGAN | {ref_tp['params'] / 1e6:.2f} M | {ref_tp['images_per_s']:.0f} | 1.00x |",
+        f"| brushwork GAN, width {res['width']} | {our_tp['params'] / 1e6:.2f} M | {our_tp['images_per_s']:.0f} | "
+        f"{our_tp['images_per_s'] / ref_tp['images_per_s']:.2f}x |",
+    ]
+    for extra in tp.get("sized", []):
+        lines.append(f"| brushwork GAN, width {extra['width']} (size >= reference) | {extra['params'] / 1e6:.2f} M | "
+                     f"{extra['images_per_s']:.0f} | {extra['images_per_s'] / ref_tp['images_per_s']:.2f}x |")
+    lines += [
+        "",
+        f"Quality after {res['minutes']:g} minutes of training per run, both runs of a seed at once with one core each "
+        "(steps, KID +- its spread over subsets, FID; lower is better):",
+        "",
+        "| seed | reference: steps, KID, FID | brushwork: steps, KID, FID |",
+        "|---|---|---|",
+    ]
+    kr, ko = [], []
+    for s in seeds:
+        r, o = s["ref"], s["ours"]
+        kr.append(r["kid"])
+        ko.append(o["kid"])
+        lines.append(f"| {s['seed']} | {r['steps']}, {r['kid']:.3f} +- {r['kid_std']:.3f}, {r['fid']:.1f} | "
+                     f"{o['steps']}, {o['kid']:.3f} +- {o['kid_std']:.3f}, {o['fid']:.1f} |")
+    lines += [f"| mean KID | {np.mean(kr):.3f} | {np.mean(ko):.3f} (ratio {np.mean(ko) / np.mean(kr):.2f}; "
+              "target < 1.00) |", ""]
+    gpu = res.get("gpu")
+    if gpu and gpu["device"] == "cuda":
+        lines += [f"GPU ({gpu['name']}), 64 px, batch 128:", "", "| model | precision | parameters | images/s |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['precision']} | {r['params'] / 1e6:.2f} M | {r['images_per_s']:.0f} |"
+                  for r in gpu["rows"]]
+    else:
+        lines.append("GPU (64 px, batch 128; target >= 3x the reference's 9,000 fp32 / 12,000 bf16 images/s on an "
+                     "H200): not yet measured (`--gpu` on a CUDA machine).")
+    lines.append("<!-- gan-benchmark:end -->")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=30.0, help="training time per run (wall clock, one core)")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--width", type=int, default=16, help="brushwork's --width for the quality runs")
+    ap.add_argument("--sized-width", type=int, default=36,
+                    help="also time brushwork at this width (parameters >= the reference's)")
+    ap.add_argument("--throughput-seconds", type=float, default=60.0)
+    ap.add_argument("--runs", default=str(ROOT / "runs" / "gan_vs_dcgan"), help="where the trained runs go")
+    ap.add_argument("--gpu", action="store_true", help="also measure GPU throughput (CUDA)")
+    ap.add_argument("--gpu-smoke", action="store_true", help="run the GPU measurement on the CPU, tiny (a test)")
+    ap.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
+    ap.add_argument("--diffaugment", default=GANTrainConfig.diffaugment, help="brushwork's DiffAugment policy ('' for none)")
+    ap.add_argument("--worker", choices=["ref", "ours"], help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    global DIFFAUGMENT
+    DIFFAUGMENT = args.diffaugment
+    if args.worker:
+        return worker(args)
+    if args.gpu_smoke:
+        print(json.dumps(gpu_throughput("cpu", 32, 8, 2), indent=1))
+        return
+    res = {"date": dt.date.today().isoformat(), "machine": platform.machine(), "cores": os.cpu_count(),
+           "torch": torch.__version__, "minutes": args.minutes, "width": args.width,
+           "diffaugment": args.diffaugment}
+    torch.set_num_threads(os.cpu_count() or 1)
+    res["throughput"] = {"ref": throughput("ref", 0, args.throughput_seconds),
+                         "ours": throughput("ours", args.width, args.throughput_seconds)}
+    if args.sized_width:
+        res["throughput"]["sized"] = [{"width": args.sized_width,
+                                       **throughput("ours", args.sized_width, args.throughput_seconds)}]
+    print(json.dumps(res["throughput"]), flush=True)
+    runs = Path(args.runs)
+    res["seeds"] = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        dirs = {"ref": runs / f"ref_seed{seed}", "ours": runs / f"ours_w{args.width}_seed{seed}"}
+        procs = []
+        for kind, d in dirs.items():
+            cmd = [sys.executable, __file__, "--worker", kind, "--seed", str(seed), "--threads", "1",
+                   "--minutes", str(args.minutes), "--width", str(args.width), "--out", str(d),
+                   "--diffaugment", args.diffaugment]
+            procs.append(subprocess.Popen(cmd))
+        if any(p.wait() != 0 for p in procs):
+            raise SystemExit(f"a training run of seed {seed} failed")
+        quality = evaluate(dirs)
+        row = {"seed": seed}
+        for kind, d in dirs.items():
+            row[kind] = {**json.loads((d / "result.json").read_text()), **quality[kind]}
+        res["seeds"].append(row)
+        print(json.dumps(row), flush=True)
+        (runs / "partial.json").write_text(json.dumps(res, indent=1))  # a crash later keeps the seeds done
+    if args.gpu and torch.cuda.is_available():
+        res["gpu"] = {"device": "cuda", "name": torch.cuda.get_device_name(),
+                      "rows": gpu_throughput("cuda", 64, 128, 50)}
+    out = HERE / "results" / "gan_vs_dcgan.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    section = write(res)
+    print(section)
+    if not args.no_write:
+        update_benchmarks_md("gan-benchmark", section)
+
+
+if __name__ == "__main__":
+    main()
