@@ -21,7 +21,7 @@ from .errors import BrushworkError
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 COMMANDS = ("stylize", "encoders", "video", "data", "adain", "palette", "harmony", "recolor", "compose", "suggest",
-            "classify", "gan")  # build_parser's top-level commands (a test keeps the two in step)
+            "classify", "inspect", "reproduce", "gan")  # build_parser's top-level commands (a test keeps the two in step)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,6 +103,13 @@ class _OnlyCommand:
         return self.sub.add_parser(name, **kwargs) if name == self.only else _Skipped()
 
 
+def _metadata_flags(p: Any) -> None:
+    """``--no-metadata`` and ``--sidecar`` for a command that writes images (brushwork.provenance)."""
+    p.add_argument("--no-metadata", action="store_true",
+                   help="write no recipe into the output (privacy; `brushwork reproduce` then cannot rerun it)")
+    p.add_argument("--sidecar", action="store_true", help="also write the recipe beside each output as NAME.EXT.json")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The CLI's parser; with ``only``, just that command's subparser (for speed; same parsing)."""
     parser = _Parser(
@@ -124,6 +131,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     st.add_argument("styles", nargs="*", metavar="STYLE", help="one or more style images")
     st.add_argument("-o", "--output", required=True,
                     help="output image (.png, .jpg, .webp, .tif); a folder when CONTENT is a folder")
+    _metadata_flags(st)
     st.add_argument("--each-style", action="store_true",
                     help="with a CONTENT folder: one output per style instead of blending them")
     st.add_argument("--method", default="gatys", choices=["gatys", "adain"],
@@ -242,6 +250,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      help="analyse a copy this large (JPEGs decode at reduced scale: fast; default 512)")
     pal.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pal.add_argument("--swatch", metavar="PNG", help="write a swatch image")
+    _metadata_flags(pal)
     pal.add_argument("--css", metavar="FILE", help="write CSS custom properties")
     pal.add_argument("--gpl", metavar="FILE", help="write a GIMP palette (.gpl)")
     pal.add_argument("--ase", metavar="FILE", help="write an Adobe swatch exchange file (.ase)")
@@ -264,6 +273,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                          "mapping. Example: brushwork recolor photo.jpg --reference sunset.jpg -o out.png")
     rec.add_argument("image", metavar="IMAGE")
     rec.add_argument("-o", "--output", required=True)
+    _metadata_flags(rec)
     target = rec.add_mutually_exclusive_group(required=True)
     target.add_argument("--reference", metavar="IMAGE", help="take colours from this image")
     target.add_argument("--palette", metavar="HEX,HEX,...|FILE.gpl|FILE.ase", help="take colours from a palette")
@@ -279,6 +289,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     com.add_argument("image", metavar="IMAGE")
     com.add_argument("--ratios", default="1:1,4:5,3:2,16:9", help="crop aspect ratios (default 1:1,4:5,3:2,16:9)")
     com.add_argument("--overlay", metavar="PNG", help="write the image with thirds grid, saliency and crops drawn on")
+    _metadata_flags(com)
     com.add_argument("--apply", metavar="OUT", help="write the best crop of the first ratio")
     com.add_argument("--json", action="store_true")
     com.set_defaults(func=_cmd_compose)
@@ -347,11 +358,26 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     cp.add_argument("--top-k", type=_positive_int, default=3)
     cp.add_argument("--json", action="store_true")
     cp.set_defaults(func=_cmd_classify_predict)
+    ins = sub.add_parser("inspect", help="print the recipe an image was made with",
+                         description="Example: brushwork inspect out.png")
+    ins.add_argument("image", metavar="IMAGE")
+    ins.add_argument("--json", action="store_true", help="print the recipe as JSON")
+    ins.set_defaults(func=_cmd_inspect)
+    rep_ = sub.add_parser("reproduce", help="make an image again from its recipe and compare the pixels",
+                          description="Example: brushwork reproduce out.png --inputs ~/Pictures")
+    rep_.add_argument("image", metavar="IMAGE")
+    rep_.add_argument("--inputs", action="append", metavar="DIR",
+                      help="a folder to search (recursively) for the inputs, found by sha256 (repeatable)")
+    rep_.add_argument("-o", "--output", help="keep the reproduced image here")
+    rep_.add_argument("--strict", action="store_true", help="exit with code 1 unless the pixels are bit-identical")
+    rep_.set_defaults(func=_cmd_reproduce)
+
     gan = sub.add_parser("gan", help="train a GAN on a folder of images, sample and interpolate")
     gan_sub = gan.add_subparsers(dest="gan_command", metavar="ACTION", parser_class=_Parser, required=True)
     gt = gan_sub.add_parser("train", help="train a GAN on a folder of images (recursive)",
                             description="Example: brushwork gan train my_sprites/ --size 64 --steps 5000 --out runs/gan")
-    gt.add_argument("data", metavar="DATA_DIR", help="a folder of images (searched recursively)")
+    gt.add_argument("data", metavar="DATA_DIR", help="a folder of images (searched recursively), or a dataset: "
+                    "fashion-mnist, mnist, wesnoth-sprites, openclipart:CATEGORY (e.g. openclipart:animals)")
     gt.add_argument("--out", required=True, help="output folder (checkpoint/, samples/, log.csv, collapse.csv)")
     gt.add_argument("--model", default="gan", choices=["gan", "vae"],
                     help="gan (default) or vae: a variational autoencoder with a smooth latent space")
@@ -385,6 +411,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gs.add_argument("--truncation", type=_float_in(0.0, 1.0), default=1.0, help="psi in (0, 1]: less variety, fewer odd samples")
     gs.add_argument("--grid", action="store_true", help="one grid image instead of one file per seed")
     gs.add_argument("-o", "--out", required=True, help="a folder (one PNG per seed) or, with --grid, a .png file")
+    _metadata_flags(gs)
     gs.add_argument("--device", default="auto")
     gs.set_defaults(func=_cmd_gan_sample)
     gi = gan_sub.add_parser("interpolate", help="a walk through the latents of some seeds (GIF, or MP4 with imageio)",
@@ -395,6 +422,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gi.add_argument("--fps", type=_positive_int, default=20)
     gi.add_argument("--truncation", type=_float_in(0.0, 1.0), default=1.0)
     gi.add_argument("-o", "--out", required=True, help="walk.gif, or walk.mp4 (needs imageio[ffmpeg])")
+    _metadata_flags(gi)
     gi.add_argument("--device", default="auto")
     gi.set_defaults(func=_cmd_gan_interpolate)
     ge = gan_sub.add_parser("eval", help="FID and KID of a GAN's samples against a folder of images",
@@ -435,8 +463,14 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     if Path(content).is_dir():
         from .pipelines.batch import stylize_folder
 
+        def save(result, target: Path, source: Path, used: list) -> None:
+            swap: dict[str, str | None] = {content: str(source), args.output: str(target)}
+            if args.each_style:  # recorded as the one-style command that makes this file
+                swap.update({"--each-style": None, **{str(s): None for s in styles if str(s) != str(used[0])}})
+            result.save(target, **_save_kwargs(args, target, result.params, swap))
+
         report = stylize_folder(content, styles, args.output, each_style=args.each_style,
-                                progress=not args.quiet, **options)
+                                progress=not args.quiet, save=save, **options)
         for f, msg in report.failed:
             print(f"brushwork: note: skipped {msg}", file=sys.stderr)
         print(f"{args.output}: {report.summary()}")
@@ -450,7 +484,7 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     result = stylize(content, styles, progress=not args.quiet, **options)
     for note in result.notes:
         print(f"brushwork: note: {note}", file=sys.stderr)
-    path = result.save(args.output)
+    path = result.save(args.output, **_save_kwargs(args, args.output, result.params))
     if result.interrupted:
         print(f"interrupted: wrote the best result so far to {path}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -570,6 +604,25 @@ def _check_folder(path: str | os.PathLike) -> None:
             return
 
 
+_OUTPUT_DESTS = ("output", "out", "apply", "overlay", "swatch", "css", "gpl", "ase", "previews")
+
+
+def _save_kwargs(args: argparse.Namespace, output: str | Path, params: dict,
+                 swap: dict[str, str | None] | None = None) -> dict:
+    """``save_image`` keywords for ``output``: its recipe (brushwork.provenance; None with
+    ``--no-metadata``) and ``--sidecar``. ``swap`` rewrites arguments (None drops one), for a folder
+    run whose outputs are each recorded as the one-file command that makes them."""
+    if getattr(args, "no_metadata", False):
+        return {"recipe": None}
+    from .provenance.recipe import command_recipe
+
+    swap = swap or {}
+    argv = [v for t in getattr(args, "argv", []) if (v := swap.get(t, t)) is not None]
+    outs = tuple(swap.get(v, v) for d in _OUTPUT_DESTS if isinstance(v := getattr(args, d, None), str))
+    return {"recipe": command_recipe(argv, output, params, output_args=outs),
+            "sidecar": bool(getattr(args, "sidecar", False))}
+
+
 def _read(path: str, what: str = "image", draft: int | None = None):
     from .imaging.io import read_image
 
@@ -636,7 +689,8 @@ def _cmd_palette(args: argparse.Namespace) -> int:
     if args.swatch:
         from .imaging.io import save_image
 
-        save_image(swatch_image(pal), args.swatch)
+        save_image(swatch_image(pal), args.swatch, **_save_kwargs(
+            args, args.swatch, {"operation": "palette swatch", "k": args.k, "seed": args.seed, "colors": pal.hex}))
     if args.css:
         write_text_atomic(args.css, to_css(pal))
     if args.gpl:
@@ -694,7 +748,8 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
     out = recolor(img.rgb, method=args.method, reference=None if ref is None else ref.rgb,
                   reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
                   strength=args.strength, k=args.k, seed=args.seed)
-    save_image(out, args.output, alpha=img.alpha)
+    params = {"operation": "recolor", "method": args.method, "strength": args.strength, "k": args.k, "seed": args.seed}
+    save_image(out, args.output, alpha=img.alpha, **_save_kwargs(args, args.output, params))
     print(f"wrote {args.output}")
     return 0
 
@@ -720,12 +775,15 @@ def _cmd_compose(args: argparse.Namespace) -> int:
         from .composition.overlay import draw_overlay
         from .imaging.io import save_image
 
-        save_image(draw_overlay(img.rgb, crops, saliency=sal), args.overlay)
+        save_image(draw_overlay(img.rgb, crops, saliency=sal), args.overlay,
+                   **_save_kwargs(args, args.overlay, {"operation": "compose overlay", "ratios": ratios}))
     if args.apply:
         from .imaging.io import save_image
 
         l, t, r, b = crops[0].box
-        save_image(img.rgb[t:b, l:r], args.apply, alpha=None if img.alpha is None else img.alpha[t:b, l:r])
+        save_image(img.rgb[t:b, l:r], args.apply, alpha=None if img.alpha is None else img.alpha[t:b, l:r],
+                   **_save_kwargs(args, args.apply, {"operation": "compose crop", "ratio": ratios[0],
+                                                     "box": [int(v) for v in crops[0].box]}))
     if args.json:
         print(json.dumps({**comp.to_dict(), "crops": [c.to_dict() for c in crops]}, indent=1))
         return 0
@@ -1073,7 +1131,8 @@ def _gan_recipe(op: str, args: argparse.Namespace, sha: str, **extra) -> dict:
 
 
 def _cmd_gan_sample(args: argparse.Namespace) -> int:
-    from .pipelines.gan import grid_image, load_gan, parse_seeds, sample, save_png
+    from .imaging.io import save_image
+    from .pipelines.gan import grid_image, load_gan, parse_seeds, sample
     from .runtime import resolve_device
 
     seeds = parse_seeds(args.seeds)
@@ -1087,14 +1146,16 @@ def _cmd_gan_sample(args: argparse.Namespace) -> int:
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
     images = sample(gan, seeds, truncation=args.truncation)
     if args.grid:
-        save_png(grid_image(images), out, _gan_recipe("gan sample", args, sha, seeds=args.seeds))
+        save_image(grid_image(images), out, **_save_kwargs(args, out, _gan_recipe("gan sample", args, sha,
+                                                                                  seeds=args.seeds)))
         print(f"wrote a grid of {len(seeds)} samples to {out}")
         return 0
     out.mkdir(parents=True, exist_ok=True)
     from PIL import Image
 
     for s, img in zip(seeds, images):
-        save_png(Image.fromarray(img), out / f"seed{s:04d}.png", _gan_recipe("gan sample", args, sha, seed=s))
+        target = out / f"seed{s:04d}.png"
+        save_image(Image.fromarray(img), target, **_save_kwargs(args, target, _gan_recipe("gan sample", args, sha, seed=s)))
     print(f"wrote {len(seeds)} samples to {out}")
     return 0
 
@@ -1110,14 +1171,14 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
     _check_outputs(str(out))
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
     frames = interpolate(gan, seeds, args.frames, truncation=args.truncation)
+    meta = _save_kwargs(args, out, _gan_recipe("gan interpolate", args, sha, seeds=args.seeds, frames=args.frames))
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     if out.suffix.lower() == ".gif":
         from PIL import Image
 
         pics = [Image.fromarray(f) for f in frames]
         pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=round(1000 / args.fps),
-                     loop=0, comment=json.dumps(_gan_recipe("gan interpolate", args, sha, seeds=args.seeds,
-                                                           frames=args.frames)).encode())
+                     loop=0, **({} if meta["recipe"] is None else {"comment": json.dumps(meta["recipe"]).encode()}))
     else:
         try:
             import imageio.v3 as iio
@@ -1129,8 +1190,58 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
             tmp.unlink(missing_ok=True)
             raise BrushworkError(f"could not write MP4 ({type(exc).__name__}): install imageio[ffmpeg] or write a .gif") from None
     os.replace(tmp, out)
+    if meta.get("sidecar"):
+        from .provenance.recipe import write_sidecar
+
+        write_sidecar(out, meta["recipe"])
     print(f"wrote {len(frames)} frames through seeds {', '.join(map(str, seeds))} to {out}")
     return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .provenance.recipe import read_recipe
+
+    if not Path(args.image).is_file():
+        raise BrushworkError(f"'{args.image}' does not exist: check the path")
+    try:
+        recipe, where = read_recipe(args.image)
+    except OSError:
+        raise BrushworkError(f"'{args.image}' is not an image brushwork can read") from None
+    if recipe is None:
+        raise BrushworkError(f"'{args.image}' carries no brushwork recipe (written with --no-metadata, or by "
+                             "another program)")
+    if args.json:
+        print(json.dumps(recipe, indent=1, sort_keys=True))
+        return 0
+    print(f"recipe of {args.image} (from its {where})")
+    print(f"  operation: {recipe.get('operation', '?')}")
+    inputs = recipe.get("inputs", [])
+    if "command" in recipe:
+        def show(tok: str) -> str:
+            if tok.startswith("{input:") and tok.endswith("}"):
+                return inputs[int(tok[7:-1])]["name"]
+            return tok
+
+        print("  command:   brushwork " + " ".join(show(str(t)) for t in recipe["command"]))
+    for e in inputs:
+        print(f"  input:     {e['name']}  sha256 {e['sha256'][:16]}...  {e['bytes']} bytes")
+    skip = {"command", "inputs", "environment", "operation"}
+    for k in sorted(set(recipe) - skip):
+        print(f"  {k}: {json.dumps(recipe[k])}")
+    env = recipe.get("environment")
+    if env:
+        print("  environment: " + ", ".join(f"{k} {v}" for k, v in env.items()))
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .provenance.reproduce import reproduce
+
+    if args.output:
+        _check_outputs(args.output)
+    result = reproduce(args.image, inputs=args.inputs, keep=args.output)
+    print(f"{args.image}: {result.summary()}" + (f"; the new image is {result.kept}" if result.kept else ""))
+    return 1 if args.strict and not result.identical else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1144,6 +1255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    args.argv = argv  # the recipes record the command that made each output
     try:
         return int(args.func(args))
     except BrushworkError as exc:

@@ -17,6 +17,7 @@ structure (keys and shapes) is always checked.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import os
@@ -112,7 +113,14 @@ WEIGHTS: dict[str, WeightsSpec] = {
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
+    """Hex sha256 of a file, read in 1 MiB chunks (remembered per path, size and modification time:
+    a weights file is checked when found and named again in each output's recipe)."""
+    st = os.stat(path)
+    return _sha256_cached(os.fspath(Path(path).resolve()), st.st_size, st.st_mtime_ns, chunk)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_cached(path: str, size: int, mtime_ns: int, chunk: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -288,6 +296,7 @@ def load_encoder(
     except ValueError as exc:
         raise WeightsError(f"'{path}': {exc}") from None
     encoder.requires_grad_(False).eval()
+    encoder.weights_sha256 = sha256_file(path)  # type: ignore[attr-defined]  # for the recipes
     fuse = getattr(encoder, "fuse_batchnorm", None)
     if fuse is not None:
         fuse()  # frozen encoder: fold BatchNorm into the convs (faster, far less autograd memory)
@@ -303,6 +312,7 @@ def _load_checked(module, file: Path, model_name: str):
         module.load_state_dict(check_state_dict(module, state, model_name))
     except ValueError as exc:
         raise WeightsError(f"'{file}': {exc}") from None
+    module.weights_sha256 = sha256_file(file)  # for the recipes
     return module.requires_grad_(False).eval()
 
 

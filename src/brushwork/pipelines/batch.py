@@ -37,6 +37,7 @@ def stylize_folder(
     suffix: str = ".png",
     progress: bool = True,
     stylize_fn: Callable[..., Any] | None = None,
+    save: Callable[[Any, Path, Path, list], None] | None = None,
     **kwargs: Any,
 ) -> BatchReport:
     """Stylize each image in ``content_dir`` (recursively) into ``out_dir``.
@@ -44,7 +45,8 @@ def stylize_folder(
     Outputs keep the input's relative path with ``suffix``; with ``each_style`` one output per
     style, named ``<name>__<style name>``, else the styles are blended as in :func:`stylize`.
     Outputs are written atomically, so one that exists is finished: a re-run skips it. A file that
-    is not a readable image is skipped and reported; every other error stops the run.
+    is not a readable image is skipped and reported; every other error stops the run. ``save``
+    (``save(result, target, source, styles)``) writes each result instead of ``result.save(target)``.
     """
     from ..datasets import list_images
     from .stylize import stylize
@@ -89,7 +91,10 @@ def stylize_folder(
                     bad.add(f)
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    result.save(target)
+                    if save is None:
+                        result.save(target)
+                    else:  # the caller writes it (the CLI: with the one-file command in the recipe)
+                        save(result, target, f, sty)
                     report.written.append(target)
             if bar is not None:
                 bar.update(1)

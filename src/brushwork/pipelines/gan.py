@@ -8,10 +8,8 @@ sha256 (a PNG text chunk ``brushwork``, JSON).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,7 +17,7 @@ from PIL import Image
 
 from ..errors import BrushworkError
 
-__all__ = ["latents", "load_gan", "sample", "slerp", "interpolate", "grid_image", "parse_seeds", "save_png"]
+__all__ = ["latents", "load_gan", "sample", "slerp", "interpolate", "grid_image", "parse_seeds"]
 
 MAX_SEEDS = 4096
 
@@ -154,18 +152,6 @@ def grid_image(images: torch.Tensor | np.ndarray, cols: int | None = None, pad: 
         r, c = divmod(i, cols)
         sheet[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = arr[i]
     return Image.fromarray(sheet)
-
-
-def save_png(image: Image.Image, path: str | os.PathLike, recipe: dict) -> None:
-    """Write a PNG with ``recipe`` (JSON) in a ``brushwork`` text chunk, atomically."""
-    from PIL.PngImagePlugin import PngInfo
-
-    path = Path(path)
-    info = PngInfo()
-    info.add_itxt("brushwork", json.dumps(recipe, sort_keys=True))
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG", pnginfo=info)
-    os.replace(tmp, path)
 
 
 # -- evaluation: FID and KID ------------------------------------------------------------------------

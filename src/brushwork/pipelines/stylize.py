@@ -56,19 +56,19 @@ class StylizeResult:
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the image atomically, with the recipe in a PNG text chunk."""
-        import json
-
-        from PIL.PngImagePlugin import PngInfo
-
+    def save(self, path: str | os.PathLike, recipe: dict | None | bool = True, sidecar: bool = False) -> Path:
+        """Write the image atomically with its recipe (``params``, or the ``recipe`` given; ``None``
+        or ``False``: no metadata) in the file (PNG, JPEG, WebP, TIFF) and, with ``sidecar``, beside it."""
         from ..imaging.io import save_image
 
-        info = None
-        if str(path).lower().endswith(".png"):
-            info = PngInfo()
-            info.add_itxt("brushwork", json.dumps(self.params, sort_keys=True))
-        return save_image(self.image, path, pnginfo=info)
+        rec = self.params if recipe is True else (recipe or None)
+        return save_image(self.image, path, recipe=rec, sidecar=sidecar)
+
+
+def _weights_sha256(net: Any) -> dict[str, str]:
+    """The sha256 of the weights files behind ``net`` (an encoder, or an AdaIN encoder + decoder)."""
+    parts = {"encoder": getattr(net, "encoder", net), "decoder": getattr(net, "decoder", None)}
+    return {k: m.weights_sha256 for k, m in parts.items() if getattr(m, "weights_sha256", None)}
 
 
 @functools.lru_cache(maxsize=4)
@@ -346,6 +346,7 @@ def stylize(
         "init": init,
         "seed": seed,
         "encoder": encoder,
+        "weights_sha256": _weights_sha256(net),
         method: info["config"],
         "evaluations": info["evaluations"],
         "device": str(dev),

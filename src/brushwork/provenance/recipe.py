@@ -1,0 +1,178 @@
+"""Recipes: what made an image, written into the image itself.
+
+A recipe is a JSON object: the operation, every parameter, the seed, brushwork's version, the sha256 of
+the model weights and of every input file, the device and dtype, and the environment that decides
+whether the same recipe gives the same bytes (torch's version, the thread count, the CPU's instruction
+set). It is written
+
+* into PNGs as an iTXt chunk named ``brushwork``;
+* into JPEG and WebP files as an XMP packet (``brushwork:recipe``; Adobe tools show XMP, and it
+  survives most editors that keep metadata);
+* into TIFFs as their XMP tag (700);
+* beside any file as ``NAME.EXT.json`` with ``--sidecar`` (the only place for GIF, MP4 and BMP).
+
+``--no-metadata`` leaves it out. brushwork builds every output from pixels, so an input's EXIF (camera,
+GPS position, time) is never copied into it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import platform
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RECIPE_KEY", "command_recipe", "environment", "file_sha256", "read_recipe", "embed_kwargs", "sidecar_path",
+           "write_sidecar", "XMP_LIMIT"]
+
+RECIPE_KEY = "brushwork"
+XMP_LIMIT = 60_000  # a JPEG APP1 segment holds 65,502 bytes; larger recipes go to a sidecar only
+_XMP_RE = re.compile(r"<brushwork:recipe>(.*?)</brushwork:recipe>", re.S)
+
+
+def environment() -> dict[str, Any]:
+    """What decides whether a recipe reproduces bit for bit: versions, threads, instruction set."""
+    from .. import __version__
+
+    env: dict[str, Any] = {"brushwork": __version__, "python": platform.python_version(),
+                           "machine": platform.machine(), "system": platform.system()}
+    torch = sys.modules.get("torch")  # recorded when the operation used torch; never imported for it
+    if torch is not None:
+        env.update({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "cpu_capability": torch.backends.cpu.get_cpu_capability()})
+    np = sys.modules.get("numpy")
+    if np is not None:
+        env["numpy"] = np.__version__
+    return env
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    from ..weights import sha256_file  # the one file hasher (weights.py is light to import)
+
+    return sha256_file(path)
+
+
+def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
+                   output_args: tuple[str | None, ...] = ()) -> dict:
+    """The recipe of ``output``, written by the CLI command ``argv`` (without ``brushwork``).
+
+    The command is kept with placeholders so that ``brushwork reproduce`` can run it again elsewhere:
+    every argument that is an existing file becomes ``{input:N}`` (``inputs[N]`` holds its name,
+    size and sha256; a relative path is kept, an absolute one is not, as it may name the user), the
+    argument that is this output (or the folder holding it) becomes ``{output}`` (``{output_dir}``,
+    with ``output`` the file's path inside it), and the command's other outputs become
+    ``{scratch:.EXT}``. ``params`` (the operation's own record: seeds, strengths, model hashes) come
+    first; the environment is added under ``environment``.
+    """
+    out = Path(output).resolve()
+    outs = {str(a) for a in output_args if a}
+    cmd: list[str] = []
+    inputs: list[dict] = []
+    rel_output = None
+    for tok in argv:
+        if tok in outs:
+            t = Path(tok).resolve()
+            if t == out:
+                cmd.append("{output}")
+            elif out.is_relative_to(t):
+                cmd.append("{output_dir}")
+                rel_output = out.relative_to(t).as_posix()
+            else:
+                cmd.append("{scratch:" + Path(tok).suffix + "}")
+            continue
+        p = Path(tok)
+        if not tok.startswith("-") and p.is_file():
+            entry = {"name": p.name, "bytes": p.stat().st_size, "sha256": file_sha256(p)}
+            if not p.is_absolute():
+                entry["path"] = tok
+            inputs.append(entry)
+            cmd.append(f"{{input:{len(inputs) - 1}}}")
+        else:
+            cmd.append(tok)
+    recipe = {**params, "command": cmd, "inputs": inputs, "environment": environment()}
+    if rel_output is not None:
+        recipe["output"] = rel_output
+    return recipe
+
+
+def _xmp_packet(text: str) -> bytes:
+    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:brushwork="https://github.com/brushwork/ns/recipe/1.0/">'
+            f'<brushwork:recipe>{html.escape(text, quote=False)}</brushwork:recipe>'
+            '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode("utf-8")
+
+
+def embed_kwargs(fmt: str, recipe: dict) -> dict[str, Any]:
+    """Pillow ``save`` keyword arguments that carry ``recipe`` in a file of format ``fmt`` (PNG, JPEG,
+    WEBP, TIFF); empty where the format has no place for it (or the recipe is too large for one)."""
+    text = json.dumps(recipe, sort_keys=True)
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_itxt(RECIPE_KEY, text, zip=len(text) > 1024)
+        return {"pnginfo": info}
+    packet = _xmp_packet(text)
+    if fmt in ("JPEG", "WEBP") and len(packet) <= XMP_LIMIT:
+        return {"xmp": packet}
+    if fmt == "TIFF":
+        return {"tiffinfo": {700: packet}}
+    return {}
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    return p.with_name(p.name + ".json")
+
+
+def write_sidecar(path: str | os.PathLike, recipe: dict) -> Path:
+    """Write ``NAME.EXT.json`` beside ``path`` atomically."""
+    side = sidecar_path(path)
+    tmp = side.with_name(f".{side.name}.tmp")
+    tmp.write_text(json.dumps(recipe, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, side)
+    return side
+
+
+def read_recipe(path: str | os.PathLike) -> tuple[dict | None, str]:
+    """``(recipe, where)``: from the file's own metadata, else from its sidecar; ``(None, "")`` if neither.
+
+    Raises:
+        OSError: the file cannot be opened as an image (and has no sidecar).
+    """
+    from PIL import Image
+
+    p = Path(path)
+    text = None
+    try:
+        with Image.open(p) as im:
+            if RECIPE_KEY in getattr(im, "text", {}) or RECIPE_KEY in im.info:
+                text, where = im.info.get(RECIPE_KEY) or im.text[RECIPE_KEY], "PNG iTXt chunk"
+            elif im.format == "GIF" and isinstance(im.info.get("comment"), bytes):
+                text, where = im.info["comment"].decode("utf-8", "replace"), "GIF comment"
+            else:
+                xmp = im.info.get("xmp")
+                if xmp is None and im.format == "TIFF":
+                    xmp = im.tag_v2.get(700)
+                if isinstance(xmp, (bytes, bytearray)):
+                    xmp = bytes(xmp).decode("utf-8", "replace")
+                m = _XMP_RE.search(xmp) if isinstance(xmp, str) else None
+                if m:
+                    text, where = html.unescape(m.group(1)), "XMP"
+    except OSError:
+        if not sidecar_path(p).is_file():
+            raise
+    if text is None and sidecar_path(p).is_file():
+        text, where = sidecar_path(p).read_text(), f"sidecar {sidecar_path(p).name}"
+    if text is None:
+        return None, ""
+    try:
+        recipe = json.loads(text)
+    except json.JSONDecodeError:
+        return None, ""
+    return (recipe, where) if isinstance(recipe, dict) else (None, "")

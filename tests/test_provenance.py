@@ -1,0 +1,151 @@
+"""Recipes in every output, `brushwork inspect`, and `brushwork reproduce` (bit-identical on the CPU)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from brushwork.cli import main
+from brushwork.provenance.recipe import XMP_LIMIT, embed_kwargs, read_recipe, sidecar_path, write_sidecar
+from brushwork.provenance.reproduce import reproduce
+
+ADAIN = ["--method", "adain", "--size", "64", "-q"]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif"])
+def test_recipe_round_trips_in_each_format(tmp_path, suffix):
+    from brushwork.imaging.io import save_image
+
+    recipe = {"operation": "test", "text": "quotes \" & <tags> and ünïcode", "n": [1, 2.5, None]}
+    out = save_image(np.full((8, 8, 3), 0.5, np.float32), tmp_path / f"a{suffix}", recipe=recipe)
+    assert read_recipe(out)[0] == recipe
+    plain = save_image(np.full((8, 8, 3), 0.5, np.float32), tmp_path / f"b{suffix}", recipe=None)
+    assert read_recipe(plain) == (None, "")
+
+
+def test_sidecar_and_formats_without_room(tmp_path):
+    big = {"blob": "x" * (XMP_LIMIT + 10)}
+    assert embed_kwargs("JPEG", big) == {} and embed_kwargs("BMP", {"a": 1}) == {}
+    img = tmp_path / "a.bmp"
+    Image.new("RGB", (4, 4)).save(img)
+    assert read_recipe(img) == (None, "")
+    write_sidecar(img, {"operation": "x"})
+    assert sidecar_path(img).name == "a.bmp.json"
+    assert read_recipe(img) == ({"operation": "x"}, "sidecar a.bmp.json")
+
+
+def _jpeg_with_gps(path):
+    im = Image.open(path).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0)}  # GPS latitude
+    out = path.with_suffix(".jpg")
+    im.save(out, exif=exif)
+    return out
+
+
+def test_stylize_recipe_inspect_reproduce_and_privacy(small_images, tmp_path, capsys, monkeypatch):
+    content, style = small_images
+    monkeypatch.chdir(tmp_path)
+    photo = _jpeg_with_gps(content)
+    assert Image.open(photo).getexif()
+    assert main(["stylize", photo.name, style.name, "-o", "out.jpg", *ADAIN]) == 0
+    out = tmp_path / "out.jpg"
+    assert not Image.open(out).getexif(), "the photo's EXIF (camera, GPS) must not reach the output"
+    recipe, where = read_recipe(out)
+    assert where == "XMP"
+    assert recipe["command"][:3] == ["stylize", "{input:0}", "{input:1}"] and "{output}" in recipe["command"]
+    assert [i["name"] for i in recipe["inputs"]] == [photo.name, style.name]
+    assert len(recipe["weights_sha256"]["decoder"]) == 64 and len(recipe["weights_sha256"]["encoder"]) == 64
+    env = recipe["environment"]
+    assert {"torch", "threads", "cpu_capability", "brushwork"} <= set(env)
+    capsys.readouterr()
+    assert main(["inspect", "out.jpg"]) == 0
+    text = capsys.readouterr().out
+    assert f"brushwork stylize {photo.name} {style.name} -o {{output}}" in text and "sha256" in text
+
+    assert main(["reproduce", "out.jpg", "--strict"]) == 0
+    assert "bit-identical pixels" in capsys.readouterr().out
+
+    # inputs moved away: found by hash under --inputs, else a clear error
+    (tmp_path / "elsewhere" / "deep").mkdir(parents=True)
+    for f in (photo, style):
+        shutil.move(f, tmp_path / "elsewhere" / "deep" / f.name)
+    assert main(["reproduce", "out.jpg"]) == 2
+    assert "pass --inputs DIR" in capsys.readouterr().err
+    assert main(["reproduce", "out.jpg", "--inputs", "elsewhere", "-o", "again.jpg"]) == 0
+    assert "bit-identical" in capsys.readouterr().out and (tmp_path / "again.jpg").is_file()
+
+    # a changed pixel is found and reported (recipe kept)
+    rgb = np.asarray(Image.open(out)).copy()
+    rgb[0, 0] = 255 - rgb[0, 0]
+    Image.fromarray(rgb).save(tmp_path / "changed.png", pnginfo=embed_kwargs("PNG", recipe)["pnginfo"])
+    res = reproduce(tmp_path / "changed.png", inputs=["elsewhere"])
+    assert not res.identical and res.max_difference > 0 and res.differing_pixels >= 1
+    assert main(["reproduce", "changed.png", "--inputs", "elsewhere", "--strict"]) == 1
+
+    # --no-metadata: nothing to inspect; --sidecar: the recipe beside the file too
+    assert main(["stylize", "elsewhere/deep/" + photo.name, "elsewhere/deep/" + style.name, "-o", "bare.png",
+                 "--no-metadata", *ADAIN]) == 0
+    capsys.readouterr()
+    assert main(["inspect", "bare.png"]) == 2
+    assert "no brushwork recipe" in capsys.readouterr().err
+    assert main(["stylize", "elsewhere/deep/" + photo.name, "elsewhere/deep/" + style.name, "-o", "side.png",
+                 "--sidecar", *ADAIN]) == 0
+    assert json.loads((tmp_path / "side.png.json").read_text())["command"][0] == "stylize"
+
+
+def test_folder_outputs_record_their_one_file_command(small_images, tmp_path, monkeypatch):
+    content, style = small_images
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    shutil.copy(content, tmp_path / "photos" / "a.png")
+    assert main(["stylize", "photos", style.name, "-o", "outs", *ADAIN]) == 0
+    recipe, _ = read_recipe(tmp_path / "outs" / "a.png")
+    assert recipe["command"][:3] == ["stylize", "{input:0}", "{input:1}"] and "{output}" in recipe["command"]
+    assert reproduce(tmp_path / "outs" / "a.png").identical
+
+
+def test_gan_samples_recolor_and_crops_reproduce(tmp_path, monkeypatch, small_images, capsys):
+    content, _ = small_images
+    monkeypatch.chdir(tmp_path)
+    assert main(["gan", "sample", "--seeds", "3-4", "-o", "samples"]) == 0
+    recipe, _ = read_recipe(tmp_path / "samples" / "seed0004.png")
+    assert recipe["seed"] == 4 and recipe["output"] == "seed0004.png" and "{output_dir}" in recipe["command"]
+    assert reproduce(tmp_path / "samples" / "seed0004.png").identical
+    shutil.copy(content, "photo.png")
+    assert main(["recolor", "photo.png", "--palette", "#1e90ff,#ff8c1e", "--method", "palette", "-o", "re.png"]) == 0
+    assert reproduce(tmp_path / "re.png").identical
+    assert main(["compose", "photo.png", "--ratios", "1:1", "--apply", "crop.png", "--overlay", "ov.png"]) == 0
+    crop, _ = read_recipe(tmp_path / "crop.png")
+    assert crop["operation"] == "compose crop" and "{scratch:.png}" in crop["command"]
+    assert reproduce(tmp_path / "crop.png").identical and reproduce(tmp_path / "ov.png").identical
+    capsys.readouterr()
+
+
+def test_reproduce_bad_input(tmp_path, capsys):
+    Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
+    (tmp_path / "x.txt").write_text("hi")
+    for argv, msg in [(["reproduce", str(tmp_path / "none.png")], "does not exist"),
+                      (["reproduce", str(tmp_path / "plain.png")], "no brushwork recipe"),
+                      (["reproduce", str(tmp_path / "x.txt")], "not an image"),
+                      (["inspect", str(tmp_path / "x.txt")], "not an image")]:
+        assert main(argv) == 2, argv
+        assert msg in capsys.readouterr().err
+    api = tmp_path / "api.png"
+    from brushwork.imaging.io import save_image
+
+    save_image(np.zeros((8, 8, 3), np.float32), api, recipe={"operation": "stylize"})
+    assert main(["reproduce", str(api)]) == 2
+    assert "no command" in capsys.readouterr().err
+
+
+def test_gatys_webp_reproduces_bit_identically(small_images, tmp_path, monkeypatch):
+    content, style = small_images
+    monkeypatch.chdir(tmp_path)
+    assert main(["stylize", content.name, style.name, "-o", "g.webp", "--size", "48", "--steps", "3",
+                 "--scales", "1", "-q"]) == 0
+    res = reproduce(tmp_path / "g.webp")
+    assert res.identical and res.same_bytes and not res.environment_differences
