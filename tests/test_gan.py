@@ -200,9 +200,34 @@ def test_gan_eval_command(tmp_path, capsys, lite0):
     assert main(["gan", "train", str(data), "--size", "32", "--steps", "1", "--batch", "4", "--z-dim", "16",
                  "--width", "8", "--out", str(run), "-q"]) == 0
     capsys.readouterr()
-    assert main(["gan", "eval", str(run), "--data", str(data), "--samples", "24"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["fid"] > 0 and result["real_images"] == 24 and len(result["checkpoint_sha256"]) == 64
+    assert main(["gan", "eval", str(run), "--data", str(data), "--samples", "24", "--nearest",
+                 str(tmp_path / "near.png")]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["fid"] is None and "FID not computed" in out  # 24 < 2048 images: KID only
+    assert result["kid"] > 0 and result["real_images"] == 24 and len(result["checkpoint_sha256"]) == 64
+    mem = result["memorisation"]
+    assert 0 <= mem["copies"] <= 24 and -1 <= mem["median_similarity"] <= 1
+    assert Image.open(tmp_path / "near.png").size[0] > 2 * 32  # sample | nearest training image, 8 rows
+    assert main(["gan", "eval", str(run), "--data", str(data), "--nearest", str(tmp_path / "n.jpg")]) == 2
+
+
+def test_memorisation_finds_copies_and_not_strangers(lite0):
+    from brushwork.provenance.neighbors import EmbeddingIndex, embed, memorisation
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:48, 0:48]
+    train = np.stack([np.stack([(np.sin(xx / (3 + i)) * 120 + 128), (yy * 5 % 255), np.full_like(xx, 40 * i)], -1)
+                      for i in range(6)]).astype(np.uint8)
+    index = EmbeddingIndex(embed(train, lite0), [f"t{i}" for i in range(6)])
+    copies = memorisation(embed(train[[4, 1]], lite0), index)
+    assert copies["copies"] == 2 and copies["nearest"][0]["training_image"] == "t4"
+    assert copies["max_similarity"] > 0.999
+    noise = rng.integers(0, 256, (4, 48, 48, 3), dtype=np.uint8)
+    strangers = memorisation(embed(noise, lite0), index)
+    assert strangers["copies"] == 0 and strangers["median_similarity"] < copies["median_similarity"]
+    sims, idx = index.query(index.vectors, 2, exclude_self=True)
+    assert (idx[:, 0] != np.arange(6)).all() and (sims[:, 0] >= sims[:, 1]).all()
 
 
 def test_vae_loss_is_the_elbo():

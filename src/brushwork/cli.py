@@ -431,6 +431,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ge.add_argument("--data", required=True, help="the folder (or dataset name) to compare with")
     ge.add_argument("--samples", type=_positive_int, default=500, help="generated images (default 500)")
     ge.add_argument("--device", default="auto")
+    ge.add_argument("--nearest", metavar="PNG", help="write the 8 samples closest to a training image beside it")
     ge.set_defaults(func=_cmd_gan_eval)
     return parser
 
@@ -1097,8 +1098,14 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     return 0
 
 
+FID_MIN_IMAGES = 2048  # below this FID is strongly biased (it depends on the set size): KID only
+
+
 def _cmd_gan_eval(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .pipelines.gan import features, fid, kid, load_gan, sample
+    from .provenance.neighbors import EmbeddingIndex, memorisation, normalise
     from .runtime import resolve_device
     from .training.gan import load_images
     from .weights import load_encoder
@@ -1106,20 +1113,47 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
     if args.samples < 10:
         raise BrushworkError(f"--samples {args.samples} is too few for FID and KID: use at least 10 (hundreds for "
                              "stable numbers)")
+    if args.nearest:
+        if Path(args.nearest).suffix.lower() != ".png":
+            raise BrushworkError(f"--nearest writes a PNG sheet: give a .png file, not '{args.nearest}'")
+        _check_outputs(args.nearest)
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
     real, skipped = load_images(args.data, gan.cfg.size)
     if len(real) < 10:
         raise BrushworkError(f"'{args.data}' has {len(real)} images: FID and KID need at least 10 (hundreds for "
                              "stable numbers)")
     encoder = load_encoder("efficientnet-lite0")
-    f_real = features(real.permute(0, 2, 3, 1).numpy(), encoder)
-    f_fake = features(sample(gan, list(range(args.samples))), encoder)
-    k_mean, k_std = kid(f_real, f_fake)
-    result = {"fid": fid(f_real, f_fake), "kid": k_mean, "kid_std": k_std, "real_images": int(len(real)),
-              "samples": args.samples, "skipped": skipped, "checkpoint_sha256": sha,
-              "features": "efficientnet-lite0 block15, pooled, 224 px"}
-    print(f"FID {result['fid']:.2f}, KID {k_mean:.4f} +- {k_std:.4f} ({len(real)} real images, {args.samples} samples; "
+    real_u8 = real.permute(0, 2, 3, 1).numpy()
+    if real_u8.shape[3] == 1:
+        real_u8 = np.repeat(real_u8, 3, axis=3)
+    fake_u8 = sample(gan, list(range(args.samples)))
+    r_raw, f_raw = features(real_u8, encoder), features(fake_u8, encoder)  # FID and KID on the raw features
+    f_real, f_fake = normalise(r_raw), normalise(f_raw)  # nearest neighbours by cosine similarity
+    k_mean, k_std = kid(r_raw, f_raw)
+    enough = min(len(real), args.samples) >= FID_MIN_IMAGES
+    mem = memorisation(f_fake, EmbeddingIndex(f_real, [f"#{i}" for i in range(len(real))]))
+    result = {"fid": fid(r_raw, f_raw) if enough else None, "kid": k_mean, "kid_std": k_std,
+              "real_images": int(len(real)), "samples": args.samples, "skipped": skipped, "checkpoint_sha256": sha,
+              "features": "efficientnet-lite0 block15, pooled, 224 px",
+              "memorisation": {k: v for k, v in mem.items() if k != "nearest"}}
+    fid_text = (f"FID {result['fid']:.2f}, " if enough else
+                f"FID not computed (it needs {FID_MIN_IMAGES} images on each side; biased below that), ")
+    print(fid_text + f"KID {k_mean:.4f} +- {k_std:.4f} ({len(real)} real images, {args.samples} samples; "
           "EfficientNet-Lite0 features, comparable between brushwork runs only)")
+    print(f"memorisation: nearest training image at median similarity {mem['median_similarity']:.3f} (the training "
+          f"images among themselves: {mem['training_median_similarity']:.3f}); {mem['copies']} of {args.samples} "
+          f"samples at or above {mem['threshold']:.2f} (near copies); closest {mem['max_similarity']:.3f}")
+    if args.nearest:
+        from .imaging.io import save_image
+        from .pipelines.gan import grid_image
+
+        order = np.argsort([-n["similarity"] for n in mem["nearest"]])[:8]
+        pairs = []
+        for i in order:
+            pairs += [fake_u8[i], real_u8[int(mem["nearest"][i]["training_image"][1:])]]
+        save_image(grid_image(np.stack(pairs), cols=2), args.nearest,
+                   **_save_kwargs(args, args.nearest, {"operation": "gan eval nearest", "checkpoint_sha256": sha}))
+        print(f"wrote the 8 samples closest to a training image (left) beside it (right) to {args.nearest}")
     print(json.dumps(result))
     return 0
 
