@@ -78,13 +78,17 @@ def test_stylize_recipe_inspect_reproduce_and_privacy(small_images, tmp_path, ca
     assert main(["reproduce", "out.jpg", "--inputs", "elsewhere", "-o", "again.jpg"]) == 0
     assert "bit-identical" in capsys.readouterr().out and (tmp_path / "again.jpg").is_file()
 
-    # a changed pixel is found and reported (recipe kept)
-    rgb = np.asarray(Image.open(out)).copy()
-    rgb[0, 0] = 255 - rgb[0, 0]
-    Image.fromarray(rgb).save(tmp_path / "changed.png", pnginfo=embed_kwargs("PNG", recipe)["pnginfo"])
-    res = reproduce(tmp_path / "changed.png", inputs=["elsewhere"])
-    assert not res.identical and res.max_difference > 0 and res.differing_pixels >= 1
-    assert main(["reproduce", "changed.png", "--inputs", "elsewhere", "--strict"]) == 1
+    # a changed pixel is found and reported: one pixel of a PNG output, its recipe kept
+    assert main(["stylize", "elsewhere/deep/" + photo.name, "elsewhere/deep/" + style.name, "--output=p.png",
+                 *ADAIN]) == 0
+    rec_png, _ = read_recipe(tmp_path / "p.png")
+    assert rec_png["command"][3:5] == ["--output", "{output}"]  # the --opt=value form is split
+    rgb = np.asarray(Image.open(tmp_path / "p.png")).copy()
+    rgb[5, 7, 0] = 255 - rgb[5, 7, 0]
+    Image.fromarray(rgb).save(tmp_path / "changed.png", pnginfo=embed_kwargs("PNG", rec_png)["pnginfo"])
+    res = reproduce(tmp_path / "changed.png")
+    assert not res.identical and res.differing_pixels == 1 and res.max_difference > 0
+    assert main(["reproduce", "changed.png", "--strict"]) == 1
 
     # --no-metadata: nothing to inspect; --sidecar: the recipe beside the file too
     assert main(["stylize", "elsewhere/deep/" + photo.name, "elsewhere/deep/" + style.name, "-o", "bare.png",
@@ -149,3 +153,44 @@ def test_gatys_webp_reproduces_bit_identically(small_images, tmp_path, monkeypat
                  "--scales", "1", "-q"]) == 0
     res = reproduce(tmp_path / "g.webp")
     assert res.identical and res.same_bytes and not res.environment_differences
+
+
+def test_recipes_survive_odd_command_lines_and_stale_sidecars(small_images, tmp_path, monkeypatch, capsys):
+    content, style = small_images
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(content, "img.png")
+    from brushwork.provenance.recipe import file_sha256
+
+    original = file_sha256("img.png")
+    # -oVALUE form, and the output overwriting its own input: the input is hashed before it is replaced
+    assert main(["recolor", "img.png", "--reference", style.name, "-oimg.png"]) == 0
+    recipe, _ = read_recipe(tmp_path / "img.png")
+    assert recipe["command"][:2] == ["recolor", "{input:0}"] and recipe["command"][-2:] == ["-o", "{output}"]
+    assert recipe["inputs"][0]["sha256"] == original != file_sha256("img.png")
+    capsys.readouterr()
+    assert main(["reproduce", "img.png"]) == 2  # the original input is gone: a clear message, no traceback
+    assert "pass --inputs DIR" in capsys.readouterr().err
+    # a sidecar left from an earlier image of the same name is removed, not attributed to the new one
+    assert main(["stylize", content.name, style.name, "-o", "x.png", "--sidecar", *ADAIN]) == 0
+    assert (tmp_path / "x.png.json").is_file()
+    assert main(["stylize", content.name, style.name, "-o", "x.png", "--no-metadata", *ADAIN]) == 0
+    assert not (tmp_path / "x.png.json").exists() and read_recipe(tmp_path / "x.png") == (None, "")
+
+
+def test_gif_frames_and_unsafe_recipes(tmp_path, monkeypatch, capsys):
+    from brushwork.imaging.io import save_image
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["gan", "interpolate", "--seeds", "1,2", "--frames", "4", "-o", "walk.gif"]) == 0
+    assert reproduce(tmp_path / "walk.gif").pixels == 4 * 64 * 64  # every frame compared
+    capsys.readouterr()
+    unsafe = [({"command": ["data", "fetch", "mnist"]}, "does not run"),
+              ({"command": ["stylize", "a.png", "-o", "/tmp/elsewhere.png"]}, "fixed path"),
+              ({"command": ["stylize", "a.png", "--download", "-o", "{output}"]}, "offline"),
+              ({"command": ["gan", "sample", "-o", "{output_dir}"], "output": "../../x.png"}, "outside")]
+    for i, (recipe, msg) in enumerate(unsafe):
+        save_image(np.zeros((8, 8, 3), np.float32), tmp_path / f"u{i}.png", recipe=recipe)
+        assert main(["reproduce", f"u{i}.png"]) == 2
+        assert msg in capsys.readouterr().err
+    (tmp_path / "folder").mkdir()
+    assert main(["inspect", "folder"]) == 2 and "is a folder" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from .errors import BrushworkError
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 COMMANDS = ("stylize", "encoders", "video", "data", "adain", "palette", "harmony", "recolor", "compose", "suggest",
-            "classify", "inspect", "reproduce", "gan")  # build_parser's top-level commands (a test keeps the two in step)
+            "classify", "inspect", "reproduce", "index", "originality", "gan")  # build_parser's top-level commands (a test keeps the two in step)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -372,6 +372,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     rep_.add_argument("--strict", action="store_true", help="exit with code 1 unless the pixels are bit-identical")
     rep_.set_defaults(func=_cmd_reproduce)
 
+    idx = sub.add_parser("index", help="index reference images for near-duplicate checks")
+    idx_sub = idx.add_subparsers(dest="index_command", metavar="ACTION", parser_class=_Parser, required=True)
+    ib = idx_sub.add_parser("build", help="hash and embed every image under a folder",
+                            description="Example: brushwork index build my_references/ -o refs.npz")
+    ib.add_argument("folder", metavar="DIR", help="reference images (searched recursively)")
+    ib.add_argument("-o", "--output", required=True, help="the index file (.npz)")
+    ib.add_argument("-q", "--quiet", action="store_true")
+    ib.set_defaults(func=_cmd_index_build)
+    org = sub.add_parser("originality", help="is an image a copy of, or derived from, an indexed reference?",
+                         description="Example: brushwork originality out.png --index refs.npz --sheet matches.png")
+    org.add_argument("images", nargs="+", metavar="IMAGE")
+    org.add_argument("--index", required=True, help="an index from `brushwork index build`")
+    org.add_argument("--top", type=_positive_int, default=3, help="closest references to list (default 3)")
+    org.add_argument("--sheet", metavar="PNG", help="draw each image beside its closest references")
+    org.add_argument("--json", action="store_true")
+    org.set_defaults(func=_cmd_originality)
+
     gan = sub.add_parser("gan", help="train a GAN on a folder of images, sample and interpolate")
     gan_sub = gan.add_subparsers(dest="gan_command", metavar="ACTION", parser_class=_Parser, required=True)
     gt = gan_sub.add_parser("train", help="train a GAN on a folder of images (recursive)",
@@ -605,7 +622,38 @@ def _check_folder(path: str | os.PathLike) -> None:
             return
 
 
-_OUTPUT_DESTS = ("output", "out", "apply", "overlay", "swatch", "css", "gpl", "ase", "previews")
+_OUTPUT_DESTS = ("output", "out", "apply", "overlay", "swatch", "css", "gpl", "ase", "previews", "nearest", "sheet")
+
+
+def _option_kinds(parser: argparse.ArgumentParser) -> tuple[set[str], set[str]]:
+    """``(options that take a value, options whose value is an output path)`` of ``parser`` and its
+    subcommands."""
+    valued, outputs = set(), set()
+    stack = [parser]
+    while stack:
+        p = stack.pop()
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                stack.extend(a.choices.values())
+            elif a.option_strings and a.nargs != 0:
+                valued.update(a.option_strings)
+                if a.dest in _OUTPUT_DESTS:
+                    outputs.update(a.option_strings)
+    return valued, outputs
+
+
+def _canonical_argv(argv: list[str], valued: set[str]) -> list[str]:
+    """``--opt=value`` and ``-oVALUE`` split into two arguments, so that every option value stands
+    alone (the recipes replace input and output values by placeholders)."""
+    out: list[str] = []
+    for tok in argv:
+        if tok.startswith("--") and "=" in tok and tok.split("=", 1)[0] in valued:
+            out += tok.split("=", 1)
+        elif len(tok) > 2 and tok[0] == "-" and tok[1] != "-" and tok[:2] in valued:
+            out += [tok[:2], tok[2:]]
+        else:
+            out.append(tok)
+    return out
 
 
 def _save_kwargs(args: argparse.Namespace, output: str | Path, params: dict,
@@ -619,8 +667,7 @@ def _save_kwargs(args: argparse.Namespace, output: str | Path, params: dict,
 
     swap = swap or {}
     argv = [v for t in getattr(args, "argv", []) if (v := swap.get(t, t)) is not None]
-    outs = tuple(swap.get(v, v) for d in _OUTPUT_DESTS if isinstance(v := getattr(args, d, None), str))
-    return {"recipe": command_recipe(argv, output, params, output_args=outs),
+    return {"recipe": command_recipe(argv, output, params, output_options=getattr(args, "output_options", set())),
             "sidecar": bool(getattr(args, "sidecar", False))}
 
 
@@ -1224,17 +1271,86 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
             tmp.unlink(missing_ok=True)
             raise BrushworkError(f"could not write MP4 ({type(exc).__name__}): install imageio[ffmpeg] or write a .gif") from None
     os.replace(tmp, out)
-    if meta.get("sidecar"):
-        from .provenance.recipe import write_sidecar
+    from .provenance.recipe import sidecar_path, write_sidecar
 
-        write_sidecar(out, meta["recipe"])
+    if meta["recipe"] is not None and (meta.get("sidecar") or out.suffix.lower() == ".mp4"):
+        write_sidecar(out, meta["recipe"])  # an MP4 has no place for it: always beside it
+    elif sidecar_path(out).is_file():
+        sidecar_path(out).unlink()
     print(f"wrote {len(frames)} frames through seeds {', '.join(map(str, seeds))} to {out}")
+    return 0
+
+
+def _cmd_index_build(args: argparse.Namespace) -> int:
+    from .provenance.originality import build_index
+
+    if Path(args.output).suffix != ".npz":
+        raise BrushworkError(f"the index is written as .npz: give -o a name such as refs.npz, not '{args.output}'")
+    _check_outputs(args.output)
+    index = build_index(args.folder, progress=not args.quiet)
+    index.save(args.output)
+    note = f" ({index.skipped} unreadable files skipped)" if index.skipped else ""
+    print(f"indexed {len(index.names)} images from {args.folder} into {args.output}{note}")
+    return 0
+
+
+def _originality_sheet(results, index, path: str) -> None:
+    from PIL import Image, ImageDraw
+
+    from .imaging.io import save_image
+
+    side, pad, label = 128, 6, 28
+
+    def thumb(p: Path | None) -> Image.Image:
+        if p is None or not p.is_file():
+            return Image.new("RGB", (side, side), (200, 200, 200))
+        with Image.open(p) as im:
+            im = im.convert("RGB")
+            im.thumbnail((side, side))
+            tile = Image.new("RGB", (side, side), "white")
+            tile.paste(im, ((side - im.width) // 2, (side - im.height) // 2))
+            return tile
+
+    cols = 1 + max(len(r.matches) for r in results)
+    sheet = Image.new("RGB", (cols * (side + pad) + pad, len(results) * (side + label + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, r in enumerate(results):
+        y = pad + row * (side + label + pad)
+        sheet.paste(thumb(Path(r.image)), (pad, y))
+        draw.text((pad, y + side + 2), r.verdict, fill=(0, 0, 0))
+        for c, m in enumerate(r.matches, start=1):
+            x = pad + c * (side + pad)
+            sheet.paste(thumb(Path(index.root) / m.name if index.root else None), (x, y))
+            draw.text((x, y + side + 2), f"sim {m.similarity:.3f} pHash {m.hash_distance}", fill=(0, 0, 0))
+    save_image(sheet, path)
+
+
+def _cmd_originality(args: argparse.Namespace) -> int:
+    from .provenance.originality import ReferenceIndex, check
+
+    if args.sheet:
+        if Path(args.sheet).suffix.lower() != ".png":
+            raise BrushworkError(f"--sheet writes a PNG: give a .png file, not '{args.sheet}'")
+        _check_outputs(args.sheet)
+    index = ReferenceIndex.load(args.index)
+    results = check(args.images, index, top=args.top)
+    if args.sheet:
+        _originality_sheet(results, index, args.sheet)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=1))
+        return 0
+    for r in results:
+        print(f"{r.image}: {r.verdict.upper()} - {r.reason}")
+        for m in r.matches:
+            print(f"    {m.name}  similarity {m.similarity:.3f}  pHash distance {m.hash_distance}")
     return 0
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from .provenance.recipe import read_recipe
 
+    if Path(args.image).is_dir():
+        raise BrushworkError(f"'{args.image}' is a folder: give an image file")
     if not Path(args.image).is_file():
         raise BrushworkError(f"'{args.image}' does not exist: check the path")
     try:
@@ -1289,7 +1405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    args.argv = argv  # the recipes record the command that made each output
+    valued, args.output_options = _option_kinds(parser)
+    args.argv = _canonical_argv(argv, valued)  # the recipes record the command that made each output
     try:
         return int(args.func(args))
     except BrushworkError as exc:

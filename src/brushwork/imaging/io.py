@@ -316,7 +316,9 @@ def save_image(
         path: target; the format follows the extension.
         alpha: optional ``(H, W)`` alpha for float arrays (dropped for formats without alpha).
         recipe: what made the image (``brushwork.provenance``): embedded in PNG (iTXt), JPEG and WebP
-            (XMP) and TIFF (XMP tag); None writes no metadata at all.
+            (XMP) and TIFF (XMP tag), else (BMP, or too large for XMP) written beside it as
+            ``NAME.EXT.json``; None writes no metadata at all (and removes a sidecar left by an
+            earlier image of that name).
         sidecar: also write the recipe to ``NAME.EXT.json`` beside the image.
         quality: JPEG/WebP quality.
     """
@@ -328,10 +330,13 @@ def save_image(
     kwargs: dict[str, Any] = {}
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality
+    embedded = False
     if recipe is not None:
         from ..provenance.recipe import embed_kwargs
 
-        kwargs.update(embed_kwargs(fmt, recipe))
+        meta = embed_kwargs(fmt, recipe)
+        embedded = bool(meta)
+        kwargs.update(meta)
     import tempfile  # here, not at the top: 2.4 ms of the palette command's start-up
 
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
@@ -348,8 +353,10 @@ def save_image(
         if isinstance(exc, OSError):
             raise ImageError(f"could not write '{p}' ({exc}): check the disk and the path") from None
         raise
-    if sidecar and recipe is not None:
-        from ..provenance.recipe import write_sidecar
+    from ..provenance.recipe import sidecar_path, write_sidecar
 
+    if recipe is not None and (sidecar or not embedded):  # BMP, or a recipe too large for XMP: beside it
         write_sidecar(p, recipe)
+    elif sidecar_path(p).is_file():
+        sidecar_path(p).unlink()  # an earlier image's recipe must not pass for this one's
     return p

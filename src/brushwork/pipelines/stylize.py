@@ -328,7 +328,8 @@ def stylize(
     image = to_pil(out, alpha)
 
     def _src(x: Any, loaded: LoadedImage) -> dict[str, Any]:
-        d: dict[str, Any] = {"source": loaded.source}
+        src = loaded.source  # a relative path as given; an absolute one may name the user: its file name only
+        d: dict[str, Any] = {"source": Path(src).name if os.path.isabs(src) else src}
         if isinstance(x, (str, os.PathLike)):
             d["sha256"] = sha256_file(x)
         return d

@@ -43,11 +43,19 @@ class EmbeddingIndex:
         """Cosine similarities and indices of the ``k`` nearest rows for each query row ``(M, d)``,
         best first. ``exclude_self``: the queries are this index's own rows (leave-one-out)."""
         k = min(k, len(self.vectors) - int(exclude_self))
-        sims = q @ self.vectors.T
-        if exclude_self:
-            np.fill_diagonal(sims, -np.inf)
-        idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(sims, idx, axis=1), idx
+        out_s, out_i = [], []
+        for start in range(0, len(q), 1024):  # in chunks: 60,000 x 60,000 similarities would not fit
+            sims = q[start:start + 1024] @ self.vectors.T
+            if exclude_self:
+                rows = np.arange(len(sims))
+                sims[rows, rows + start] = -np.inf
+            part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.tile(
+                np.arange(sims.shape[1]), (len(sims), 1))
+            top = np.take_along_axis(sims, part, axis=1)
+            order = np.argsort(-top, axis=1, kind="stable")
+            out_i.append(np.take_along_axis(part, order, axis=1))
+            out_s.append(np.take_along_axis(top, order, axis=1))
+        return np.concatenate(out_s), np.concatenate(out_i)
 
 
 def memorisation(samples: np.ndarray, index: EmbeddingIndex, *, threshold: float = COPY_SIMILARITY) -> dict:
@@ -56,10 +64,16 @@ def memorisation(samples: np.ndarray, index: EmbeddingIndex, *, threshold: float
     Returns the nearest training image of each sample with its similarity, the number of samples at
     or above ``threshold`` (copies), and for scale the same nearest-neighbour similarity among the
     training images themselves (each against the others): a generator that memorises sits near 1.0,
-    above the training set's own level; one that generalises sits at or below it.
+    above the training set's own level (measured on up to 5,000 of its images, each against the others);
+    one that generalises sits at or below it.
     """
     sims, idx = index.query(samples, 1)
-    own = index.query(index.vectors, 1, exclude_self=True)[0][:, 0] if len(index.vectors) > 1 else np.ones(1)
+    if len(index.vectors) > 1:  # the training set's own level, from (at most) 5,000 of its images
+        pick = np.linspace(0, len(index.vectors) - 1, min(5000, len(index.vectors))).astype(int)
+        sub = EmbeddingIndex(index.vectors[pick], [index.names[i] for i in pick])
+        own = sub.query(sub.vectors, 1, exclude_self=True)[0][:, 0]
+    else:
+        own = np.ones(1)
     return {
         "nearest": [{"training_image": index.names[int(i)], "similarity": float(s)} for s, i in zip(sims[:, 0], idx[:, 0])],
         "median_similarity": float(np.median(sims[:, 0])),

@@ -9,7 +9,8 @@ set). It is written
 * into JPEG and WebP files as an XMP packet (``brushwork:recipe``; Adobe tools show XMP, and it
   survives most editors that keep metadata);
 * into TIFFs as their XMP tag (700);
-* beside any file as ``NAME.EXT.json`` with ``--sidecar`` (the only place for GIF, MP4 and BMP).
+* beside any file as ``NAME.EXT.json`` with ``--sidecar``, and always where the file has no room for
+  it (BMP, MP4, a recipe too large for XMP).
 
 ``--no-metadata`` leaves it out. brushwork builds every output from pixels, so an input's EXIF (camera,
 GPS position, time) is never copied into it.
@@ -30,7 +31,7 @@ __all__ = ["RECIPE_KEY", "command_recipe", "environment", "file_sha256", "read_r
            "write_sidecar", "XMP_LIMIT"]
 
 RECIPE_KEY = "brushwork"
-XMP_LIMIT = 60_000  # a JPEG APP1 segment holds 65,502 bytes; larger recipes go to a sidecar only
+XMP_LIMIT = 60_000  # a JPEG APP1 segment holds 65,502 bytes; save_image writes larger recipes to a sidecar
 _XMP_RE = re.compile(r"<brushwork:recipe>(.*?)</brushwork:recipe>", re.S)
 
 
@@ -57,24 +58,26 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
-                   output_args: tuple[str | None, ...] = ()) -> dict:
-    """The recipe of ``output``, written by the CLI command ``argv`` (without ``brushwork``).
+                   output_options: set[str] = frozenset()) -> dict:
+    """The recipe of ``output``, written by the CLI command ``argv`` (without ``brushwork``; every
+    option value its own argument).
 
     The command is kept with placeholders so that ``brushwork reproduce`` can run it again elsewhere:
-    every argument that is an existing file becomes ``{input:N}`` (``inputs[N]`` holds its name,
-    size and sha256; a relative path is kept, an absolute one is not, as it may name the user), the
-    argument that is this output (or the folder holding it) becomes ``{output}`` (``{output_dir}``,
-    with ``output`` the file's path inside it), and the command's other outputs become
-    ``{scratch:.EXT}``. ``params`` (the operation's own record: seeds, strengths, model hashes) come
-    first; the environment is added under ``environment``.
+    the value of an output option (``output_options``, e.g. ``-o``) becomes ``{output}`` when it is this
+    output, ``{output_dir}`` when it is the folder holding it (``output`` then records the file's path
+    inside it), and ``{scratch:.EXT}`` for the command's other outputs; every other argument that is
+    an existing file becomes ``{input:N}`` (``inputs[N]``: its name, size and sha256, and its path when
+    relative: an absolute one may name the user). ``params`` (the operation's own record) come first;
+    ``output_name`` keeps this output's file name (its format) and ``environment`` the setup.
     """
     out = Path(output).resolve()
-    outs = {str(a) for a in output_args if a}
     cmd: list[str] = []
     inputs: list[dict] = []
     rel_output = None
+    after_output_option = False
     for tok in argv:
-        if tok in outs:
+        if after_output_option:
+            after_output_option = False
             t = Path(tok).resolve()
             if t == out:
                 cmd.append("{output}")
@@ -83,6 +86,10 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
                 rel_output = out.relative_to(t).as_posix()
             else:
                 cmd.append("{scratch:" + Path(tok).suffix + "}")
+            continue
+        if tok in output_options:
+            after_output_option = True
+            cmd.append(tok)
             continue
         p = Path(tok)
         if not tok.startswith("-") and p.is_file():
@@ -93,7 +100,7 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
             cmd.append(f"{{input:{len(inputs) - 1}}}")
         else:
             cmd.append(tok)
-    recipe = {**params, "command": cmd, "inputs": inputs, "environment": environment()}
+    recipe = {**params, "command": cmd, "inputs": inputs, "output_name": out.name, "environment": environment()}
     if rel_output is not None:
         recipe["output"] = rel_output
     return recipe

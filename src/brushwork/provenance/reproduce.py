@@ -23,6 +23,12 @@ from .recipe import environment, file_sha256, read_recipe
 __all__ = ["Reproduction", "find_input", "reproduce"]
 
 _ENV_KEYS = ("brushwork", "torch", "threads", "cpu_capability", "machine", "numpy")
+# What a recipe may run: the commands that write images, and nothing that downloads or writes elsewhere
+# (a recipe is data from a file that may come from anyone)
+_ALLOWED = (("stylize",), ("recolor",), ("compose",), ("palette",), ("gan", "sample"), ("gan", "interpolate"))
+_OUTPUT_OPTIONS = ("-o", "--output", "--out", "--apply", "--overlay", "--swatch", "--css", "--gpl", "--ase",
+                   "--previews", "--nearest", "--sheet")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 
 
 @dataclass
@@ -74,11 +80,25 @@ def find_input(entry: dict, search: list[Path]) -> Path:
 
 
 def _pixels(path: Path) -> np.ndarray:
-    from PIL import Image
+    """Every frame (one for a still image) as ``int16 (frames, H, W, 4)``."""
+    from PIL import Image, ImageSequence
 
     with Image.open(path) as im:
-        im.seek(0)
-        return np.asarray(im.convert("RGBA"), dtype=np.int16)
+        return np.stack([np.asarray(f.convert("RGBA"), dtype=np.int16) for f in ImageSequence.Iterator(im)])
+
+
+def _check_command(cmd: list, path: Path) -> None:
+    """Refuse recipes that would run anything but an image-writing command into the temporary folder."""
+    toks = [str(t) for t in cmd]
+    if not any(tuple(toks[:len(a)]) == a for a in _ALLOWED):
+        raise BrushworkError(f"the recipe in '{path}' runs 'brushwork {' '.join(toks[:2])}', which reproduce does not "
+                             "run (only stylize, recolor, compose, palette, gan sample and gan interpolate)")
+    for i, t in enumerate(toks):
+        if t == "--download" or t.startswith("--download="):
+            raise BrushworkError(f"the recipe in '{path}' asks to download weights: reproduce runs offline only")
+        if t in _OUTPUT_OPTIONS and (i + 1 >= len(toks) or not toks[i + 1].startswith("{")):
+            raise BrushworkError(f"the recipe in '{path}' writes to a fixed path ({t} {toks[i + 1] if i + 1 < len(toks) else ''})"
+                                 ": reproduce only writes into its temporary folder")
 
 
 def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None = None,
@@ -89,8 +109,13 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         BrushworkError: no recipe, inputs missing, or the command fails.
     """
     path = Path(image)
+    if path.is_dir():
+        raise BrushworkError(f"'{path}' is a folder: give an image file")
     if not path.is_file():
         raise BrushworkError(f"'{path}' does not exist: check the path")
+    if path.suffix.lower() not in _IMAGE_SUFFIXES:
+        raise BrushworkError(f"'{path}' is not an image brushwork can compare (videos are not supported yet): give "
+                             "a PNG, JPEG, WebP, TIFF, BMP or GIF")
     try:
         recipe, _ = read_recipe(path)
     except OSError:
@@ -102,6 +127,10 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     if not isinstance(cmd, list) or not cmd:
         raise BrushworkError(f"the recipe in '{path}' has no command (made through the Python API): only images "
                              "made by the brushwork command can be reproduced")
+    _check_command(cmd, path)
+    rel = str(recipe.get("output", ""))
+    if rel and (Path(rel).is_absolute() or ".." in Path(rel).parts):
+        raise BrushworkError(f"the recipe in '{path}' names an output outside its folder ('{rel}'): not run")
     search = [Path(p) for p in (inputs or [])]
     for s in search:
         if not s.is_dir():
@@ -110,7 +139,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     env = recipe.get("environment", {})
     with tempfile.TemporaryDirectory(prefix="brushwork-reproduce-") as tmp_s:
         tmp = Path(tmp_s)
-        out_file = tmp / "out" / path.name
+        out_file = tmp / "out" / Path(str(recipe.get("output_name", path.name))).name
         out_dir = tmp / "out_dir"
         argv: list[str] = []
         for i, tok in enumerate(cmd):
@@ -141,14 +170,18 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         now = environment()
         diffs = [f"{k} {env.get(k)} here {now.get(k)}" for k in _ENV_KEYS
                  if k in env and k in now and env.get(k) != now.get(k)]
+        new_recipe = read_recipe(out_file)[0] or {}
+        for key in ("weights_sha256", "checkpoint_sha256"):  # the models are not inputs: say if they changed
+            if key in recipe and recipe[key] != new_recipe.get(key):
+                diffs.append(f"the model weights differ ({key})")
         if a.shape != b.shape:
-            raise BrushworkError(f"the rerun made a {b.shape[1]}x{b.shape[0]} image, not {a.shape[1]}x{a.shape[0]}"
-                                 + (f" ({'; '.join(diffs)})" if diffs else ""))
+            raise BrushworkError(f"the rerun made {b.shape[0]} frame(s) of {b.shape[2]}x{b.shape[1]}, not {a.shape[0]} of "
+                                 f"{a.shape[2]}x{a.shape[1]}" + (f" ({'; '.join(diffs)})" if diffs else ""))
         d = np.abs(a - b)
         kept = None
         if keep is not None:
             kept = Path(keep)
             shutil.copyfile(out_file, kept)
         return Reproduction(identical=not d.any(), max_difference=int(d.max()), differing_pixels=int(d.any(-1).sum()),
-                            pixels=int(d.shape[0] * d.shape[1]), same_bytes=path.read_bytes() == out_file.read_bytes(),
+                            pixels=int(d.shape[0] * d.shape[1] * d.shape[2]), same_bytes=path.read_bytes() == out_file.read_bytes(),
                             environment_differences=diffs, kept=kept)

@@ -1,0 +1,234 @@
+"""Near-duplicate checks: is this image a copy of, or derived from, one of a set of references?
+
+``brushwork index build DIR -o refs.npz`` records, for every image under DIR (a GAN's training set,
+style references, any collection): its sha256, a 64-bit perceptual hash (imagehash's DCT pHash: robust
+to resizing and recompression, not to crops or restyling) and its embedding (EfficientNet-Lite0's pooled
+features, unit length: robust to crops and restyling, see :mod:`.neighbors`).
+
+``brushwork originality IMAGE --index refs.npz`` compares an image with every reference and gives a
+verdict from its closest one:
+
+* **exact copy**: the same file (sha256), or the same picture (pHash distance 0 and similarity >= 0.995);
+* **near duplicate**: similarity >= ``NEAR_SIMILARITY``, or pHash distance <= ``NEAR_HASH_DISTANCE``
+  with similarity >= ``DERIVATIVE_SIMILARITY`` (pHash sees only luminance structure: flat or simple
+  pictures can share a hash by chance) (resized, recompressed, cropped);
+* **derivative**: similarity >= ``DERIVATIVE_SIMILARITY`` (restyled, recoloured, heavily edited);
+* **original**: none of these.
+
+The thresholds were tuned on one half of constructed cases and measured on the other half
+(``benchmarks/originality_thresholds.py``; precision and recall in BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BrushworkError
+
+__all__ = ["ReferenceIndex", "build_index", "check", "verdict", "Match", "EMBED_SIDE",
+           "NEAR_HASH_DISTANCE", "NEAR_SIMILARITY", "DERIVATIVE_SIMILARITY", "EXACT_SIMILARITY"]
+
+INDEX_VERSION = 1
+SEVERITY = ("exact copy", "near duplicate", "derivative", "original")
+EMBED_SIDE = 224
+EXACT_SIMILARITY = 0.995
+NEAR_HASH_DISTANCE = 8
+NEAR_SIMILARITY = 0.90
+DERIVATIVE_SIMILARITY = 0.60
+
+
+def _phash(im) -> int:
+    import imagehash
+
+    return int(str(imagehash.phash(im)), 16)
+
+
+def _hamming(a: np.ndarray, b: int) -> np.ndarray:
+    x = np.bitwise_xor(a.astype(np.uint64), np.uint64(b))
+    return np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(1)
+
+
+def describe(path: str | os.PathLike) -> tuple[int, np.ndarray] | None:
+    """``(phash, 224 x 224 RGB uint8)`` of an image file; None when it cannot be read."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (2 * EMBED_SIDE, 2 * EMBED_SIDE))
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
+            im = im.convert("RGB")
+            return _phash(im), np.asarray(im.resize((EMBED_SIDE, EMBED_SIDE), Image.Resampling.BILINEAR))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
+@dataclass
+class ReferenceIndex:
+    names: list[str]  # paths relative to root
+    sha256: list[str]
+    phash: np.ndarray  # (N,) uint64
+    vectors: np.ndarray  # (N, d) unit rows, float32
+    root: str = ""
+    skipped: int = 0
+
+    def save(self, path: str | os.PathLike) -> Path:
+        p = Path(path)
+        if p.suffix != ".npz":
+            raise BrushworkError(f"the index is written as .npz: give a name such as refs.npz, not '{p.name}'")
+        meta = {"version": INDEX_VERSION, "root": self.root, "skipped": self.skipped, "names": self.names,
+                "sha256": self.sha256, "encoder": "efficientnet-lite0 block15 pooled, 224 px, unit length",
+                "hash": "imagehash.phash 64-bit"}
+        tmp = p.with_name(f".{p.name}.tmp.npz")
+        np.savez_compressed(tmp, phash=self.phash.astype(np.uint64), vectors=self.vectors.astype(np.float16),
+                            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        os.replace(tmp, p)
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ReferenceIndex:
+        p = Path(path)
+        if not p.is_file():
+            raise BrushworkError(f"index '{p}' does not exist: build it with brushwork index build DIR -o {p.name}")
+        try:
+            with np.load(p) as d:
+                meta = json.loads(bytes(d["meta"]).decode())
+                phash, vectors = d["phash"], d["vectors"].astype(np.float32)
+            names, shas = list(meta["names"]), list(meta["sha256"])
+            if not (len(names) == len(shas) == len(phash) == len(vectors)):
+                raise ValueError("inconsistent")
+        except Exception:  # noqa: BLE001 - np.load and a foreign file can fail in many ways
+            raise BrushworkError(f"'{p}' is not a brushwork index: build one with brushwork index build DIR -o "
+                                 "refs.npz") from None
+        if meta.get("version") != INDEX_VERSION:
+            raise BrushworkError(f"index '{p}' has version {meta.get('version')}, this brushwork reads "
+                                 f"{INDEX_VERSION}: build it again")
+        return cls(names, shas, phash, vectors, meta.get("root", ""), meta.get("skipped", 0))
+
+
+def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=None) -> ReferenceIndex:
+    """Index every readable image under ``folder`` (recursive); unreadable files are skipped, counted.
+
+    Raises:
+        BrushworkError: not a folder, or no readable image in it.
+    """
+    from ..datasets import list_images
+    from ..weights import sha256_file
+    from .neighbors import embed
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise BrushworkError(f"'{root}' is not a folder: give the folder of reference images")
+    files = list_images(root)
+    names, shas, hashes, vecs, skipped = [], [], [], [], 0
+    batch: list[np.ndarray] = []
+
+    def flush():
+        if batch:
+            vecs.append(embed(np.stack(batch), encoder))
+            batch.clear()
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(files), unit="img", desc="index", disable=None)
+    for f in files:
+        d = describe(f)
+        if bar is not None:
+            bar.update(1)
+        if d is None:
+            skipped += 1
+            continue
+        names.append(f.relative_to(root).as_posix())
+        shas.append(sha256_file(f))
+        hashes.append(d[0])
+        batch.append(d[1])
+        if len(batch) == 64:
+            flush()
+    flush()
+    if bar is not None:
+        bar.close()
+    if not names:
+        raise BrushworkError(f"'{root}' holds no readable images" + (f" ({skipped} unreadable)" if skipped else ""))
+    return ReferenceIndex(names, shas, np.array(hashes, dtype=np.uint64), np.concatenate(vecs), str(root.resolve()),
+                          skipped)
+
+
+def verdict(same_file: bool, hash_distance: int, similarity: float) -> tuple[str, str]:
+    """``(verdict, reason)`` from the closest reference's measures."""
+    if same_file:
+        return "exact copy", "the same file (sha256)"
+    if hash_distance == 0 and similarity >= EXACT_SIMILARITY:
+        return "exact copy", f"the same picture (pHash identical, similarity {similarity:.3f})"
+    hash_near = hash_distance <= NEAR_HASH_DISTANCE and similarity >= DERIVATIVE_SIMILARITY
+    if hash_near or similarity >= NEAR_SIMILARITY:
+        why = [f"pHash {hash_distance} bits apart (<= {NEAR_HASH_DISTANCE})" if hash_near else "", f"similarity {similarity:.3f} (>= {NEAR_SIMILARITY})" if similarity >= NEAR_SIMILARITY else ""]
+        return "near duplicate", " and ".join(w for w in why if w) + ": the picture resized, recompressed or cropped"
+    if similarity >= DERIVATIVE_SIMILARITY:
+        return "derivative", (f"similarity {similarity:.3f} (>= {DERIVATIVE_SIMILARITY}) with pHash {hash_distance} "
+                              "bits apart: the same picture restyled, recoloured or heavily edited")
+    return "original", f"closest similarity {similarity:.3f} (< {DERIVATIVE_SIMILARITY}), pHash {hash_distance} bits apart"
+
+
+@dataclass
+class Match:
+    name: str
+    similarity: float
+    hash_distance: int
+
+
+@dataclass
+class Result:
+    image: str
+    verdict: str
+    reason: str
+    matches: list[Match] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"image": self.image, "verdict": self.verdict, "reason": self.reason,
+                "matches": [m.__dict__ for m in self.matches]}
+
+
+def check(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: int = 3, encoder=None) -> list[Result]:
+    """Compare images with the index; the closest references first (by similarity, then hash).
+
+    Raises:
+        BrushworkError: an image that does not exist or cannot be read.
+    """
+    from ..weights import sha256_file
+    from .neighbors import embed
+
+    described = []
+    for p in paths:
+        if Path(p).is_dir():
+            raise BrushworkError(f"'{p}' is a folder: give image files")
+        if not Path(p).is_file():
+            raise BrushworkError(f"'{p}' does not exist: check the path")
+        d = describe(p)
+        if d is None:
+            raise BrushworkError(f"'{p}' is not an image brushwork can read: use PNG, JPEG, WebP, TIFF or BMP")
+        described.append(d)
+    vecs = embed(np.stack([d[1] for d in described]), encoder)
+    out = []
+    for p, (h, _), v in zip(paths, described, vecs):
+        sha = sha256_file(p)
+        sims = index.vectors @ v
+        dists = _hamming(index.phash, h)
+        same = np.array([s == sha for s in index.sha256])
+        # candidates: the same file, the most similar references, and the nearest by hash; the verdict
+        # is the most severe any of them earns, and that reference is listed first
+        order = [int(i) for i in np.lexsort((dists, -sims, ~same))[:top]]
+        cands = order + [int(np.argmin(dists))]
+        judged = [(SEVERITY.index(verdict(bool(same[i]), int(dists[i]), float(sims[i]))[0]), -sims[i], i) for i in cands]
+        best = min(judged)[2]
+        v_, reason = verdict(bool(same[best]), int(dists[best]), float(sims[best]))
+        shown = [best] + [i for i in order if i != best][:top - 1]
+        out.append(Result(str(p), v_, reason, [Match(index.names[i], float(sims[i]), int(dists[i])) for i in shown]))
+    return out

@@ -1,0 +1,85 @@
+"""Near-duplicate checks: the index, the verdicts and their thresholds, the commands and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from brushwork.cli import main
+from brushwork.errors import BrushworkError
+from brushwork.pipelines.stylize import sample_path
+from brushwork.provenance import originality as org
+
+
+@pytest.fixture
+def refs(tmp_path):
+    folder = tmp_path / "refs"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("chelsea.jpg", "coffee.jpg"):
+        Image.open(sample_path(name)).convert("RGB").resize((240, 160)).save(folder / name.replace(".jpg", ".png"))
+    Image.open(sample_path("starry_night.jpg")).convert("RGB").resize((200, 160)).save(folder / "sub" / "starry.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    return folder
+
+
+def test_verdict_thresholds():
+    assert org.verdict(True, 40, 0.0)[0] == "exact copy"
+    assert org.verdict(False, 0, org.EXACT_SIMILARITY)[0] == "exact copy"
+    assert org.verdict(False, org.NEAR_HASH_DISTANCE, org.DERIVATIVE_SIMILARITY)[0] == "near duplicate"
+    assert org.verdict(False, 0, 0.1)[0] == "original"  # a hash collision alone (flat pictures) is not a copy
+    assert org.verdict(False, 32, org.NEAR_SIMILARITY)[0] == "near duplicate"
+    assert org.verdict(False, 32, org.DERIVATIVE_SIMILARITY)[0] == "derivative"
+    v, reason = org.verdict(False, 32, org.DERIVATIVE_SIMILARITY - 0.01)
+    assert v == "original" and "closest similarity" in reason
+
+
+def test_index_round_trip_and_verdicts(refs, tmp_path, lite0):
+    index = org.build_index(refs, encoder=lite0)
+    assert sorted(index.names) == ["chelsea.png", "coffee.png", "sub/starry.png"] and index.skipped == 1
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1, atol=1e-3)
+    index.save(tmp_path / "i.npz")
+    again = org.ReferenceIndex.load(tmp_path / "i.npz")
+    assert again.names == index.names and again.sha256 == index.sha256 and (again.phash == index.phash).all()
+
+    cat = Image.open(refs / "chelsea.png")
+    cat.save(tmp_path / "same.png", compress_level=1)  # same pixels, other bytes
+    cat.resize((120, 80)).save(tmp_path / "small.jpg", quality=80)
+    w, h = cat.size
+    cat.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(tmp_path / "crop.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (160, 240, 3), dtype=np.uint8)).save(tmp_path / "noise.png")
+    files = [refs / "coffee.png", tmp_path / "same.png", tmp_path / "small.jpg", tmp_path / "crop.png",
+             tmp_path / "noise.png"]
+    res = org.check(files, again, encoder=lite0)
+    assert [r.verdict for r in res] == ["exact copy", "exact copy", "near duplicate", "near duplicate", "original"]
+    assert res[0].reason.startswith("the same file") and res[1].matches[0].name == "chelsea.png"
+    assert res[2].matches[0].name == "chelsea.png" and len(res[2].matches) == 3
+
+
+def test_commands_and_bad_input(refs, tmp_path, capsys):
+    idx = tmp_path / "refs.npz"
+    assert main(["index", "build", str(refs), "-o", str(idx), "-q"]) == 0
+    assert "indexed 3 images" in capsys.readouterr().out
+    assert main(["originality", str(refs / "coffee.png"), "--index", str(idx), "--json", "--sheet",
+                 str(tmp_path / "sheet.png")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out[0]["verdict"] == "exact copy" and out[0]["matches"][0]["name"] == "coffee.png"
+    assert Image.open(tmp_path / "sheet.png").size[0] > 4 * 128
+    (tmp_path / "notes.txt").write_text("x")
+    bad = [
+        (["index", "build", str(tmp_path / "nope"), "-o", str(tmp_path / "x.npz")], "not a folder"),
+        (["index", "build", str(refs), "-o", str(tmp_path / "x.json")], ".npz"),
+        (["originality", str(refs / "coffee.png"), "--index", str(tmp_path / "none.npz")], "does not exist"),
+        (["originality", str(refs / "coffee.png"), "--index", str(tmp_path / "notes.txt")], "not a brushwork index"),
+        (["originality", str(tmp_path / "none.png"), "--index", str(idx)], "does not exist"),
+        (["originality", str(tmp_path / "notes.txt"), "--index", str(idx)], "not an image"),
+        (["originality", str(refs / "coffee.png"), "--index", str(idx), "--sheet", str(tmp_path / "s.jpg")], ".png"),
+    ]
+    for argv, msg in bad:
+        assert main(argv) == 2, argv
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "s.jpg").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(BrushworkError, match="no readable images"):
+        org.build_index(empty)
