@@ -210,6 +210,8 @@ def test_gan_eval_command(tmp_path, capsys, lite0):
     assert 0 <= mem["copies"] <= 24 and -1 <= mem["median_similarity"] <= 1
     assert Image.open(tmp_path / "near.png").size[0] > 2 * 32  # sample | nearest training image, 8 rows
     assert main(["gan", "eval", str(run), "--data", str(data), "--nearest", str(tmp_path / "n.jpg")]) == 2
+    assert main(["gan", "eval", str(run), "--data", str(data), "--samples", "12", "--max-real", "12"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["real_images"] == 12
 
 
 def test_memorisation_finds_copies_and_not_strangers(lite0):
