@@ -308,3 +308,10 @@ def test_dataset_names_greyscale_arrays_and_clipart_categories(tmp_path, monkeyp
     assert x.shape == (3, 3, 32, 32)
     with pytest.raises(BrushworkError, match="no category 'cats'.*animals, food"):
         load_images("openclipart:cats", 32)
+
+
+def test_small_pictures_are_enlarged_and_counted(tmp_path, capsys):
+    data = _toy_folder(tmp_path / "imgs", n=6, corrupt=False)  # 40 px pictures
+    assert main(["gan", "train", str(data), "--size", "64", "--steps", "1", "--batch", "2", "--z-dim", "8",
+                 "--width", "4", "--out", str(tmp_path / "run"), "-q"]) == 0
+    assert "6 image(s) smaller than --size 64 were enlarged" in capsys.readouterr().err

@@ -1136,6 +1136,9 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
                         time_limit=None if args.minutes is None else 60 * args.minutes)
     if trainer.skipped:  # type: ignore[attr-defined]
         print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
+    if trainer.enlarged:  # type: ignore[attr-defined]
+        print(f"brushwork: note: {trainer.enlarged} image(s) smaller than --size {args.size} were enlarged "  # type: ignore[attr-defined]
+              "(nearest-neighbour, keeping hard pixel edges); a smaller --size may suit them better", file=sys.stderr)
     last = trainer.history[-1] if trainer.history else {}
     if args.model == "vae":
         print(f"trained to step {trainer.step}; loss {last.get('loss', float('nan')):.4f} (reconstruction "

@@ -87,12 +87,13 @@ def _clipart_category(name: str) -> list[Path]:
     return by_cat[category]
 
 
-def load_images(folder: str, size: int) -> tuple[torch.Tensor, int]:
+def load_images(folder: str, size: int, stats: dict | None = None) -> tuple[torch.Tensor, int]:
     """Every readable image under ``folder`` (recursive), centre-cropped and resized to ``size``, as
     ``uint8 (N, C, size, size)`` (C = 3; 1 for the greyscale datasets); unreadable files are skipped
     and counted. ``folder`` may also name a dataset: a folder dataset of ``brushwork data list`` (e.g.
     ``wesnoth-sprites``), ``mnist`` or ``fashion-mnist`` (their 60,000 training images), or one
-    openclipart category (``openclipart:animals``).
+    openclipart category (``openclipart:animals``). Pictures whose shorter side is below ``size`` are
+    enlarged (nearest-neighbour: pixel art keeps its hard edges); ``stats["enlarged"]`` counts them.
 
     Raises:
         BrushworkError: not a folder or dataset, or fewer than 2 readable images.
@@ -112,13 +113,22 @@ def load_images(folder: str, size: int) -> tuple[torch.Tensor, int]:
             raise BrushworkError(f"'{folder}' is not a folder of images: give a folder (searched recursively) or a "
                                  "dataset name (brushwork data list; openclipart:CATEGORY)")
         files = list_images(root)
-    xs, skipped = [], 0
+    from PIL import Image
+
+    xs, skipped, enlarged = [], 0, 0
     for f in files:
+        try:
+            with Image.open(f) as im:
+                enlarged += min(im.size) < size
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            pass  # read_square below says None and the file is counted as skipped
         arr = read_square(f, size)
         if arr is None:
             skipped += 1
         else:
             xs.append(arr)
+    if stats is not None:
+        stats["enlarged"] = enlarged
     if len(xs) < 2:
         raise BrushworkError(f"'{folder}' has {len(xs)} readable image(s)" + (f" ({skipped} unreadable)" if skipped else "")
                              + ": a GAN needs a folder of many images")
@@ -262,10 +272,11 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         diff_augment(torch.zeros(1, 3, 8, 8), config.diffaugment)  # fails early on an unknown policy
     except ValueError as exc:
         raise BrushworkError(f"--diffaugment: {exc}") from None
+    load_stats: dict = {}
     if isinstance(data, torch.Tensor):
         images, skipped = data, 0
     else:
-        images, skipped = load_images(data, config.size)
+        images, skipped = load_images(data, config.size, load_stats)
     if images.shape[-1] != config.size:
         raise BrushworkError(f"images are {images.shape[-1]} px, the model is {config.size} px")
     dev = resolve_device(device)
@@ -332,6 +343,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
                                     progress=progress, time_limit=time_limit), callbacks=callbacks,
                       extra_optimizers={"discriminator": opt_d} if opt_d is not None else None)
     trainer.skipped = skipped  # type: ignore[attr-defined]
+    trainer.enlarged = load_stats.get("enlarged", 0)  # type: ignore[attr-defined]
     if resume and (out / "checkpoint" / "config.json").is_file():
         import json
 
