@@ -161,6 +161,13 @@ def test_cli_train_sample_interpolate_and_bad_input(tmp_path, capsys):
     assert main(["gan", "interpolate", str(run), "--seeds", "1,2,3", "--frames", "9", "-o", str(tmp_path / "w.gif")]) == 0
     assert Image.open(tmp_path / "w.gif").n_frames == 9
     capsys.readouterr()
+    assert (run / "train_index.npz").is_file()  # gan train indexed its training images
+    assert main(["gan", "sample", str(run), "--seeds", "0-2", "-o", str(tmp_path / "o1"), "--originality"]) == 0
+    assert "originality against 24 training images: " in capsys.readouterr().out
+    for argv, msg in [(["gan", "sample", "--seeds", "0", "-o", str(tmp_path / "o2"), "--originality"], "train_index"),
+                      (["gan", "sample", str(run), "--grid", "-o", str(tmp_path / "o3.png"), "--originality"], "--grid")]:
+        assert main(argv) == 2
+        assert msg in capsys.readouterr().err
     bad = [
         (["gan", "train", str(tmp_path / "none"), "--out", str(tmp_path / "o")], "not a folder"),
         (["gan", "sample", str(run), "--seeds", "x", "-o", str(tmp_path / "s2")], "not a list of seeds"),

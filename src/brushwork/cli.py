@@ -395,7 +395,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                             description="Example: brushwork gan train my_sprites/ --size 64 --steps 5000 --out runs/gan")
     gt.add_argument("data", metavar="DATA_DIR", help="a folder of images (searched recursively), or a dataset: "
                     "fashion-mnist, mnist, wesnoth-sprites, openclipart:CATEGORY (e.g. openclipart:animals)")
-    gt.add_argument("--out", required=True, help="output folder (checkpoint/, samples/, log.csv, collapse.csv)")
+    gt.add_argument("--out", required=True, help="output folder (checkpoint/, samples/, log.csv, collapse.csv, "
+                    "train_index.npz)")
+    gt.add_argument("--no-index", action="store_true",
+                    help="do not index the training images for `gan sample --originality` (up to 5,000 of them)")
     gt.add_argument("--model", default="gan", choices=["gan", "vae"],
                     help="gan (default) or vae: a variational autoencoder with a smooth latent space")
     gt.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256])
@@ -428,6 +431,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gs.add_argument("--truncation", type=_float_in(0.0, 1.0), default=1.0, help="psi in (0, 1]: less variety, fewer odd samples")
     gs.add_argument("--grid", action="store_true", help="one grid image instead of one file per seed")
     gs.add_argument("-o", "--out", required=True, help="a folder (one PNG per seed) or, with --grid, a .png file")
+    gs.add_argument("--originality", nargs="?", const="auto", metavar="INDEX",
+                    help="check each sample against the training images: the run's train_index.npz (written by gan "
+                         "train) or an index from `brushwork index build`")
     _metadata_flags(gs)
     gs.add_argument("--device", default="auto")
     gs.set_defaults(func=_cmd_gan_sample)
@@ -1136,6 +1142,15 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
                         time_limit=None if args.minutes is None else 60 * args.minutes)
     if trainer.skipped:  # type: ignore[attr-defined]
         print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
+    root = Path(args.data)
+    if not root.is_dir() and not args.data.startswith("openclipart:"):
+        from .datasets import SOURCES, fetch
+
+        root = fetch(args.data) if args.data in SOURCES else root
+    if args.model == "gan" and root.is_dir() and not args.no_index:
+        from .provenance.originality import build_index
+
+        build_index(root, limit=5000).save(Path(args.out) / "train_index.npz")  # for gan sample --originality
     if trainer.enlarged:  # type: ignore[attr-defined]
         print(f"brushwork: note: {trainer.enlarged} image(s) smaller than --size {args.size} were enlarged "  # type: ignore[attr-defined]
               "(nearest-neighbour, keeping hard pixel edges); a smaller --size may suit them better", file=sys.stderr)
@@ -1232,6 +1247,19 @@ def _cmd_gan_sample(args: argparse.Namespace) -> int:
         _check_outputs(str(out))
     else:
         _check_folder(out)
+    index = None
+    if args.originality:
+        from .provenance.originality import ReferenceIndex
+
+        if args.grid:
+            raise BrushworkError("--originality checks one file per seed: leave out --grid")
+        where = Path(args.originality) if args.originality != "auto" else next(
+            (d / "train_index.npz" for d in (Path(args.checkpoint or "."), Path(args.checkpoint or ".").parent)
+             if args.checkpoint and (d / "train_index.npz").is_file()), None)
+        if where is None:
+            raise BrushworkError("no train_index.npz beside this checkpoint (gan train writes one for a folder of "
+                                 "images): pass --originality INDEX, made by brushwork index build DATA -o INDEX")
+        index = ReferenceIndex.load(where)
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
     images = sample(gan, seeds, truncation=args.truncation)
     if args.grid:
@@ -1242,10 +1270,24 @@ def _cmd_gan_sample(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     from PIL import Image
 
+    targets = []
     for s, img in zip(seeds, images):
         target = out / f"seed{s:04d}.png"
         save_image(Image.fromarray(img), target, **_save_kwargs(args, target, _gan_recipe("gan sample", args, sha, seed=s)))
+        targets.append(target)
     print(f"wrote {len(seeds)} samples to {out}")
+    if index is not None:
+        from collections import Counter
+
+        from .provenance.originality import check
+
+        results = check(targets, index, top=1)
+        counts = Counter(r.verdict for r in results)
+        for r in results:
+            if r.verdict != "original":
+                print(f"  {Path(r.image).name}: {r.verdict} of {r.matches[0].name} - {r.reason}")
+        print(f"originality against {len(index.names)} training images: "
+              + ", ".join(f"{counts.get(v, 0)} {v}" for v in ("original", "derivative", "near duplicate", "exact copy")))
     return 0
 
 

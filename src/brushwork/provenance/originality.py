@@ -112,8 +112,10 @@ class ReferenceIndex:
         return cls(names, shas, phash, vectors, meta.get("root", ""), meta.get("skipped", 0))
 
 
-def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=None) -> ReferenceIndex:
-    """Index every readable image under ``folder`` (recursive); unreadable files are skipped, counted.
+def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=None,
+                limit: int | None = None) -> ReferenceIndex:
+    """Index every readable image under ``folder`` (recursive; at most ``limit``, evenly spaced);
+    unreadable files are skipped, counted.
 
     Raises:
         BrushworkError: not a folder, or no readable image in it.
@@ -126,6 +128,8 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
     if not root.is_dir():
         raise BrushworkError(f"'{root}' is not a folder: give the folder of reference images")
     files = list_images(root)
+    if limit is not None and len(files) > limit:
+        files = [files[i] for i in np.linspace(0, len(files) - 1, limit).astype(int)]
     names, shas, hashes, vecs, skipped = [], [], [], [], 0
     batch: list[np.ndarray] = []
 
