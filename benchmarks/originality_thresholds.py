@@ -122,10 +122,10 @@ def measures(cases, index) -> list[list[tuple[bool, int, float]]]:
     return out
 
 
-def judge(cands, near_hash: int, near_sim: float, deriv_sim: float) -> str:
+def judge(cands, near_hash: int, near_sim: float, deriv_sim: float, exact_sim: float) -> str:
     best = 3
     for same, d, s in cands:
-        if same or (d == 0 and s >= org.EXACT_SIMILARITY):
+        if same or (d == 0 and s >= exact_sim):
             v = 0
         elif (d <= near_hash and s >= deriv_sim) or s >= near_sim:  # as originality.verdict
             v = 1
@@ -159,10 +159,11 @@ def main() -> None:
         meas = measures(cases, index)
     tune = [i for i, c in enumerate(cases) if c[2] == 0]
     held = [i for i, c in enumerate(cases) if c[2] == 1]
-    grid = itertools.product(range(0, 17, 2), np.arange(0.80, 0.99, 0.01), np.arange(0.30, 0.90, 0.025))
+    grid = itertools.product(range(0, 17, 2), np.arange(0.80, 0.99, 0.01), np.arange(0.30, 0.90, 0.025),
+                             (0.995, 0.998, 0.999, 0.9995, 0.9999))
     best = max(grid, key=lambda t: scores([judge(meas[i], *t) for i in tune], [cases[i][1] for i in tune])["macro_f1"])
-    tuned = (int(best[0]), round(float(best[1]), 3), round(float(best[2]), 3))
-    shipped = (org.NEAR_HASH_DISTANCE, org.NEAR_SIMILARITY, org.DERIVATIVE_SIMILARITY)
+    tuned = (int(best[0]), round(float(best[1]), 3), round(float(best[2]), 3), float(best[3]))
+    shipped = (org.NEAR_HASH_DISTANCE, org.NEAR_SIMILARITY, org.DERIVATIVE_SIMILARITY, org.EXACT_SIMILARITY)
     rows = {name: scores([judge(meas[i], *t) for i in held], [cases[i][1] for i in held])
             for name, t in (("tuned", tuned), ("shipped", shipped))}
     tune_f1 = scores([judge(meas[i], *tuned) for i in tune], [cases[i][1] for i in tune])["macro_f1"]
@@ -177,9 +178,10 @@ def main() -> None:
         "left 75% crop; AdaIN at strength 0.6 and 1.0, OKLab recolour, greyscale; and unindexed images as they are "
         "and AdaIN-stylized). References and originals alternate between the tuning and held-out splits.",
         "",
-        f"Tuned on {len(tune)} queries (macro-F1 {tune_f1:.3f}): near duplicate at pHash distance <= {tuned[0]} or "
-        f"similarity >= {tuned[1]}; derivative at similarity >= {tuned[2]}. brushwork uses pHash <= {shipped[0]}, "
-        f"similarity >= {shipped[1]} and >= {shipped[2]}.",
+        f"Tuned on {len(tune)} queries (macro-F1 {tune_f1:.3f}): exact copy at pHash 0 and similarity >= {tuned[3]}; "
+        f"near duplicate at pHash distance <= {tuned[0]} or similarity >= {tuned[1]}; derivative at similarity >= "
+        f"{tuned[2]}. brushwork uses {shipped[3]}, pHash <= {shipped[0]}, similarity >= {shipped[1]} and >= "
+        f"{shipped[2]}.",
         "",
         f"Held-out split ({len(held)} queries):",
         "",

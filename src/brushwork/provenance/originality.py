@@ -8,7 +8,7 @@ features, unit length: robust to crops and restyling, see :mod:`.neighbors`).
 ``brushwork originality IMAGE --index refs.npz`` compares an image with every reference and gives a
 verdict from its closest one:
 
-* **exact copy**: the same file (sha256), or the same picture (pHash distance 0 and similarity >= 0.995);
+* **exact copy**: the same file (sha256), or the same picture (pHash distance 0 and similarity >= 0.9999);
 * **near duplicate**: similarity >= ``NEAR_SIMILARITY``, or pHash distance <= ``NEAR_HASH_DISTANCE``
   with similarity >= ``DERIVATIVE_SIMILARITY`` (pHash sees only luminance structure: flat or simple
   pictures can share a hash by chance) (resized, recompressed, cropped);
@@ -36,10 +36,11 @@ __all__ = ["ReferenceIndex", "build_index", "check", "verdict", "Match", "EMBED_
 INDEX_VERSION = 1
 SEVERITY = ("exact copy", "near duplicate", "derivative", "original")
 EMBED_SIDE = 224
-EXACT_SIMILARITY = 0.995
-NEAR_HASH_DISTANCE = 8
-NEAR_SIMILARITY = 0.90
-DERIVATIVE_SIMILARITY = 0.60
+# tuned by benchmarks/originality_thresholds.py (BENCHMARKS.md: precision and recall on held-out cases)
+EXACT_SIMILARITY = 0.9999
+NEAR_HASH_DISTANCE = 0
+NEAR_SIMILARITY = 0.84
+DERIVATIVE_SIMILARITY = 0.35
 
 
 def _phash(im) -> int:
@@ -86,7 +87,7 @@ class ReferenceIndex:
                 "sha256": self.sha256, "encoder": "efficientnet-lite0 block15 pooled, 224 px, unit length",
                 "hash": "imagehash.phash 64-bit"}
         tmp = p.with_name(f".{p.name}.tmp.npz")
-        np.savez_compressed(tmp, phash=self.phash.astype(np.uint64), vectors=self.vectors.astype(np.float16),
+        np.savez_compressed(tmp, phash=self.phash.astype(np.uint64), vectors=self.vectors.astype(np.float32),
                             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
         os.replace(tmp, p)
         return p
