@@ -1128,7 +1128,7 @@ def _cmd_classify_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_gan_train(args: argparse.Namespace) -> int:
-    from .training.gan import GANTrainConfig, train_gan
+    from .training.gan import GANTrainConfig, image_folder, train_gan
 
     if not 0 <= args.ema < 1:
         raise BrushworkError(f"--ema must be in [0, 1), got {args.ema}: 0.999 is usual")
@@ -1142,12 +1142,8 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
                         time_limit=None if args.minutes is None else 60 * args.minutes)
     if trainer.skipped:  # type: ignore[attr-defined]
         print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
-    root = Path(args.data)
-    if not root.is_dir() and not args.data.startswith("openclipart:"):
-        from .datasets import SOURCES, fetch
-
-        root = fetch(args.data) if args.data in SOURCES else root
-    if args.model == "gan" and root.is_dir() and not args.no_index:
+    root = image_folder(args.data)  # the same folder train_gan read
+    if args.model == "gan" and root is not None and root.is_dir() and not args.no_index:
         from .provenance.originality import build_index
 
         build_index(root, limit=5000).save(Path(args.out) / "train_index.npz")  # for gan sample --originality

@@ -87,6 +87,19 @@ def _clipart_category(name: str) -> list[Path]:
     return by_cat[category]
 
 
+def image_folder(data: str) -> Path | None:
+    """The folder that ``data`` names: itself, or a packaged folder dataset (fetched, e.g.
+    ``wesnoth-sprites``); None for the array datasets and openclipart categories, which are no folder."""
+    from ..datasets import ARRAY_SOURCES, SOURCES, fetch
+
+    root = Path(data)
+    if root.exists():
+        return root
+    if data in ARRAY_SOURCES or data.startswith("openclipart:"):
+        return None
+    return fetch(data) if data in SOURCES else root
+
+
 def load_images(folder: str, size: int, stats: dict | None = None) -> tuple[torch.Tensor, int]:
     """Every readable image under ``folder`` (recursive), centre-cropped and resized to ``size``, as
     ``uint8 (N, C, size, size)`` (C = 3; 1 for the greyscale datasets); unreadable files are skipped
@@ -98,17 +111,15 @@ def load_images(folder: str, size: int, stats: dict | None = None) -> tuple[torc
     Raises:
         BrushworkError: not a folder or dataset, or fewer than 2 readable images.
     """
-    from ..datasets import ARRAY_SOURCES, SOURCES, fetch, list_images
+    from ..datasets import ARRAY_SOURCES, list_images
     from ..imaging.io import read_square
 
-    root = Path(folder)
-    if not root.exists() and folder in ARRAY_SOURCES:
+    root = image_folder(folder)
+    if root is None and folder in ARRAY_SOURCES:
         return _array_images(folder, size), 0
-    if not root.exists() and folder.startswith("openclipart:"):
+    if root is None:
         files = _clipart_category(folder)
     else:
-        if not root.exists() and folder in SOURCES:  # a packaged collection, e.g. wesnoth-sprites
-            root = fetch(folder)
         if not root.is_dir():
             raise BrushworkError(f"'{folder}' is not a folder of images: give a folder (searched recursively) or a "
                                  "dataset name (brushwork data list; openclipart:CATEGORY)")
