@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from brushwork.imaging.io import read_image, to_tensor
 from brushwork.imaging.resampling import fit_long_side, resize
 
 ROOT = Path(__file__).resolve().parent.parent
+# Benchmark outputs (and the CLI processes they time) stay out of the developer's gallery.
+os.environ.setdefault("BRUSHWORK_GALLERY", "off")
 
 
 def load_resized(src, size: int) -> torch.Tensor:

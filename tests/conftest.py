@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,9 @@ import torch
 from PIL import Image
 
 from brushwork.pipelines.stylize import sample_path
+
+# Outputs made by tests stay out of the user's gallery; the gallery tests point it at a temporary file.
+os.environ["BRUSHWORK_GALLERY"] = "off"
 
 
 @pytest.fixture(autouse=True)

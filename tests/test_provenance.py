@@ -144,6 +144,14 @@ def test_reproduce_bad_input(tmp_path, capsys):
     save_image(np.zeros((8, 8, 3), np.float32), api, recipe={"operation": "stylize"})
     assert main(["reproduce", str(api)]) == 2
     assert "no command" in capsys.readouterr().err
+    cmd = {"command": ["stylize", "{input:0}", "{input:1}", "-o", "{output}"]}
+    for recipe, msg in [({**cmd, "brushwork": "99.0"}, "newer than this"),
+                        ({**cmd, "brushwork": "banana"}, "not a version"),
+                        ({**cmd, "inputs": [{"name": "a.png"}]}, "malformed 'inputs'"),
+                        ({**cmd, "inputs": "a.png"}, "malformed 'inputs'")]:
+        save_image(np.zeros((8, 8, 3), np.float32), api, recipe=recipe)
+        assert main(["reproduce", str(api)]) == 2, recipe
+        assert msg in capsys.readouterr().err
 
 
 def test_gatys_webp_reproduces_bit_identically(small_images, tmp_path, monkeypatch):

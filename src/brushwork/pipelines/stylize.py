@@ -56,13 +56,16 @@ class StylizeResult:
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
 
-    def save(self, path: str | os.PathLike, recipe: dict | None | bool = True, sidecar: bool = False) -> Path:
+    def save(self, path: str | os.PathLike, recipe: dict | None | bool = True, sidecar: bool = False,
+             watermark: bool = True, record: str | None = "stylize") -> Path:
         """Write the image atomically with its recipe (``params``, or the ``recipe`` given; ``None``
-        or ``False``: no metadata) in the file (PNG, JPEG, WebP, TIFF) and, with ``sidecar``, beside it."""
+        or ``False``: no metadata) in the file (PNG, JPEG, WebP, TIFF) and, with ``sidecar``, beside it.
+        ``watermark`` adds brushwork's invisible mark to the file (``self.image`` stays unmarked);
+        ``record`` names the operation in the user's gallery (None: not recorded)."""
         from ..imaging.io import save_image
 
         rec = self.params if recipe is True else (recipe or None)
-        return save_image(self.image, path, recipe=rec, sidecar=sidecar)
+        return save_image(self.image, path, recipe=rec, sidecar=sidecar, watermark=watermark, record=record)
 
 
 def _weights_sha256(net: Any) -> dict[str, str]:

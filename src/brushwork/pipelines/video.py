@@ -203,8 +203,12 @@ def stylize_video(
     tile: int | None = 1024,
     device: str = "auto",
     progress: bool = True,
+    watermark: bool = True,
 ) -> int:
-    """Stylize a video file or a folder of frames into ``output``; returns the number of frames."""
+    """Stylize a video file or a folder of frames into ``output``; returns the number of frames.
+
+    ``watermark`` adds brushwork's invisible mark to every frame (``brushwork.provenance.watermark``).
+    """
     from .. import runtime
     from ..imaging.io import read_image, to_tensor
     from ..imaging.resampling import fit_long_side, resize
@@ -254,7 +258,14 @@ def stylize_video(
                                 smoothing=smoothing, consistency=consistency, tile=tile):
             if bar is not None:
                 bar.update(1)
-            yield (y[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+            frame = (y[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+            if watermark:
+                from PIL import Image
+
+                from ..provenance.watermark import embed_watermark
+
+                frame = np.asarray(embed_watermark(Image.fromarray(frame)))
+            yield frame
 
     try:
         return write_frames(arrays(), out, fps)

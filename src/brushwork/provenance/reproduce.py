@@ -25,10 +25,12 @@ __all__ = ["Reproduction", "find_input", "reproduce"]
 _ENV_KEYS = ("brushwork", "torch", "threads", "cpu_capability", "machine", "numpy")
 # What a recipe may run: the commands that write images, and nothing that downloads or writes elsewhere
 # (a recipe is data from a file that may come from anyone)
-_ALLOWED = (("stylize",), ("recolor",), ("compose",), ("palette",), ("gan", "sample"), ("gan", "interpolate"))
+_ALLOWED = (("stylize",), ("recolor",), ("compose",), ("palette",), ("gan", "sample"), ("gan", "interpolate"),
+            ("video",))
 _OUTPUT_OPTIONS = ("-o", "--output", "--out", "--apply", "--overlay", "--swatch", "--css", "--gpl", "--ase",
                    "--previews", "--nearest", "--sheet")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+_VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")  # `brushwork video` outputs: recipe in a sidecar
 
 
 @dataclass
@@ -74,17 +76,31 @@ def find_input(entry: dict, search: list[Path]) -> Path:
                     continue
                 if file_sha256(p) == want:
                     return p
-    where = ", ".join(f"'{r}'" for r in search) if search else "no folder"
-    raise BrushworkError(f"input '{entry.get('name')}' (sha256 {str(want)[:12]}...) is not at its recorded path nor in "
-                         f"{where}: pass --inputs DIR with a folder that holds it")
+    where = " nor in " + ", ".join(f"'{r}'" for r in search) if search else ""
+    raise BrushworkError(f"input '{entry.get('name')}' (sha256 {str(want)[:12]}...) is not at its recorded path{where}: "
+                         "pass --inputs DIR with a folder that holds it")
 
 
 def _pixels(path: Path) -> np.ndarray:
-    """Every frame (one for a still image) as ``int16 (frames, H, W, 4)``."""
+    """Every frame (one for a still image) as ``int16 (frames, H, W, 4)``; a video file or a folder of
+    frames is decoded frame by frame (opaque)."""
     from PIL import Image, ImageSequence
 
+    if path.is_dir() or path.suffix.lower() in _VIDEO_SUFFIXES:
+        from ..pipelines.video import read_frames
+
+        frames = np.stack([np.asarray(f, dtype=np.int16) for f in read_frames(path)[0]])
+        return np.concatenate([frames, np.full(frames.shape[:-1] + (1,), 255, np.int16)], axis=-1)
     with Image.open(path) as im:
         return np.stack([np.asarray(f.convert("RGBA"), dtype=np.int16) for f in ImageSequence.Iterator(im)])
+
+
+def _bytes(path: Path) -> list[bytes]:
+    """The file's bytes; for a folder, every file's name and bytes in order."""
+    if not path.is_dir():
+        return [path.read_bytes()]
+    return [f.relative_to(path).as_posix().encode() + b"\0" + f.read_bytes()
+            for f in sorted(q for q in path.rglob("*") if q.is_file())]
 
 
 def _check_command(cmd: list, path: Path) -> None:
@@ -92,13 +108,32 @@ def _check_command(cmd: list, path: Path) -> None:
     toks = [str(t) for t in cmd]
     if not any(tuple(toks[:len(a)]) == a for a in _ALLOWED):
         raise BrushworkError(f"the recipe in '{path}' runs 'brushwork {' '.join(toks[:2])}', which reproduce does not "
-                             "run (only stylize, recolor, compose, palette, gan sample and gan interpolate)")
+                             "run (only stylize, recolor, compose, palette, gan sample, gan interpolate and video)")
     for i, t in enumerate(toks):
         if t == "--download" or t.startswith("--download="):
             raise BrushworkError(f"the recipe in '{path}' asks to download weights: reproduce runs offline only")
         if t in _OUTPUT_OPTIONS and (i + 1 >= len(toks) or not toks[i + 1].startswith("{")):
             raise BrushworkError(f"the recipe in '{path}' writes to a fixed path ({t} {toks[i + 1] if i + 1 < len(toks) else ''})"
                                  ": reproduce only writes into its temporary folder")
+
+
+def _check_version(recipe: dict, path: Path) -> None:
+    """Refuse a recipe from a newer brushwork (its options may mean something this one does not know)."""
+    from packaging.version import InvalidVersion, Version
+
+    from .. import __version__
+
+    made = recipe.get("brushwork")
+    if made is None:
+        return
+    try:
+        newer = Version(str(made)) > Version(__version__)
+    except InvalidVersion:
+        raise BrushworkError(f"the recipe in '{path}' names brushwork version '{made}', which is not a version "
+                             "(edited by hand?): it cannot be reproduced") from None
+    if newer:
+        raise BrushworkError(f"'{path}' was made by brushwork {made}, newer than this {__version__}: upgrade "
+                             "(pip install -U brushwork) to reproduce it")
 
 
 def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None = None,
@@ -108,14 +143,17 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     Raises:
         BrushworkError: no recipe, inputs missing, or the command fails.
     """
+    from .recipe import sidecar_path
+
     path = Path(image)
-    if path.is_dir():
-        raise BrushworkError(f"'{path}' is a folder: give an image file")
-    if not path.is_file():
+    if path.is_dir() and not sidecar_path(path).is_file():
+        raise BrushworkError(f"'{path}' is a folder without a recipe beside it ({sidecar_path(path).name}): give an "
+                             "image, a video, or a frames folder written by `brushwork video`")
+    if not path.exists():
         raise BrushworkError(f"'{path}' does not exist: check the path")
-    if path.suffix.lower() not in _IMAGE_SUFFIXES:
-        raise BrushworkError(f"'{path}' is not an image brushwork can compare (videos are not supported yet): give "
-                             "a PNG, JPEG, WebP, TIFF, BMP or GIF")
+    if not path.is_dir() and path.suffix.lower() not in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES:
+        raise BrushworkError(f"'{path}' is not an image brushwork can compare: give a PNG, JPEG, WebP, TIFF, BMP or "
+                             "GIF, a video (MP4, MOV, MKV, AVI, WebM) or a frames folder")
     try:
         recipe, _ = read_recipe(path)
     except OSError:
@@ -123,6 +161,11 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     if recipe is None:
         raise BrushworkError(f"'{path}' carries no brushwork recipe (written with --no-metadata, or by another "
                              "program; a NAME.EXT.json sidecar beside it is read too)")
+    _check_version(recipe, path)
+    ins = recipe.get("inputs", [])
+    if not isinstance(ins, list) or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in ins):
+        raise BrushworkError(f"the recipe in '{path}' has a malformed 'inputs' list (edited by hand?): it cannot be "
+                             "reproduced")
     cmd = recipe.get("command")
     if not isinstance(cmd, list) or not cmd:
         raise BrushworkError(f"the recipe in '{path}' has no command (made through the Python API): only images "
@@ -142,6 +185,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         out_file = tmp / "out" / Path(str(recipe.get("output_name", path.name))).name
         out_dir = tmp / "out_dir"
         argv: list[str] = []
+        toks = [str(t) for t in cmd]
         for i, tok in enumerate(cmd):
             tok = str(tok)
             if tok.startswith("{input:") and tok.endswith("}"):
@@ -156,14 +200,25 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                 argv.append(str(tmp / f"scratch{i}{tok[9:-1]}"))
             else:
                 argv.append(tok)
+        marking = toks[0] in ("stylize", "video") or tuple(toks[:2]) in (("gan", "sample"), ("gan", "interpolate"))
+        if marking and "watermark" not in recipe and "--no-watermark" not in toks:
+            argv.append("--no-watermark")  # made before brushwork marked its outputs: rerun it unmarked
         if "threads" in env:
             import torch
 
             torch.set_num_threads(int(env["threads"]))
         from ..cli import main
 
-        rc = main(argv)
-        if rc != 0 or not out_file.is_file():
+        saved = os.environ.get("BRUSHWORK_GALLERY")
+        os.environ["BRUSHWORK_GALLERY"] = "off"  # a check, not a new picture: keep it out of the gallery
+        try:
+            rc = main(argv)
+        finally:
+            if saved is None:
+                del os.environ["BRUSHWORK_GALLERY"]
+            else:
+                os.environ["BRUSHWORK_GALLERY"] = saved
+        if rc != 0 or not out_file.exists():
             raise BrushworkError(f"running the recipe again failed (exit code {rc}; see above): brushwork "
                                  f"{' '.join(argv)}")
         a, b = _pixels(path), _pixels(out_file)
@@ -181,7 +236,10 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         kept = None
         if keep is not None:
             kept = Path(keep)
-            shutil.copyfile(out_file, kept)
+            if out_file.is_dir():
+                shutil.copytree(out_file, kept, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(out_file, kept)
         return Reproduction(identical=not d.any(), max_difference=int(d.max()), differing_pixels=int(d.any(-1).sum()),
-                            pixels=int(d.shape[0] * d.shape[1] * d.shape[2]), same_bytes=path.read_bytes() == out_file.read_bytes(),
+                            pixels=int(d.shape[0] * d.shape[1] * d.shape[2]), same_bytes=_bytes(path) == _bytes(out_file),
                             environment_differences=diffs, kept=kept)

@@ -1,0 +1,599 @@
+"""The gallery: a record of every image brushwork writes, with its recipe, inputs, tags and a thumbnail.
+
+Where it lives: ``$BRUSHWORK_GALLERY`` (a file path, or a database URL such as
+``postgresql+psycopg://user@host/brushwork``), else ``$XDG_DATA_HOME/brushwork/gallery.db`` (by default
+``~/.local/share/brushwork/gallery.db``), a SQLite file. ``BRUSHWORK_GALLERY=off`` turns recording off.
+
+The schema is managed by Alembic (``provenance/migrations``); opening a gallery upgrades an older one in
+place, and refuses one written by a newer brushwork rather than guess. Every write is one transaction:
+SQLite runs in WAL mode and takes the write lock up front (``BEGIN IMMEDIATE``), waiting up to 30 s for
+another process, so two processes writing at once both land, and a crash mid-write leaves the database
+as it was before the write. Thumbnails (256 px WebP) live in the database, so an item stays viewable
+after its file is moved; similarity search embeds thumbnails with the originality encoder
+(EfficientNet-Lite0) on first use and keeps the embeddings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from PIL import Image
+
+from ..errors import BrushworkError
+
+__all__ = ["Gallery", "GalleryError", "Item", "gallery_url", "record_output", "REVISIONS"]
+
+REVISIONS = ("0001",)  # every migration shipped, oldest first; the last is the head
+THUMB_SIDE = 256
+LOCK_TIMEOUT_S = 30
+_OFF = ("off", "none", "0", "false", "no")
+
+metadata = sa.MetaData()
+# Prefixed names (and a version table of its own): a gallery may share a PostgreSQL database with
+# other applications, whose "items" or "alembic_version" it must never touch.
+VERSION_TABLE = "brushwork_gallery_version"
+items = sa.Table(
+    "gallery_items", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("operation", sa.String(64), nullable=False, index=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("recipe", sa.JSON, nullable=True),
+    sa.Column("thumbnail", sa.LargeBinary, nullable=False),
+    sa.Column("embedding", sa.LargeBinary, nullable=True),
+)
+inputs = sa.Table(
+    "gallery_inputs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("gallery_items.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=True, index=True),
+)
+tags = sa.Table(
+    "gallery_tags", metadata,
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("gallery_items.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag", sa.String(64), primary_key=True, index=True),
+)
+
+
+class GalleryError(BrushworkError):
+    """The gallery cannot be opened or written: locked, newer schema, unreachable, not a gallery."""
+
+
+@dataclass
+class Item:
+    """One recorded image."""
+
+    id: int
+    created_at: dt.datetime
+    operation: str
+    path: str
+    sha256: str
+    width: int
+    height: int
+    recipe: dict | None
+    tags: list[str] = field(default_factory=list)
+    inputs: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["created_at"] = self.created_at.isoformat()
+        d["file_exists"] = Path(self.path).exists()
+        return d
+
+
+def _default_path() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "brushwork" / "gallery.db"
+
+
+def gallery_url(where: str | os.PathLike | None = None) -> str | None:
+    """The database URL for ``where`` (a path or URL), ``$BRUSHWORK_GALLERY``, or the default file;
+    None when recording is turned off (``off``)."""
+    raw = str(where) if where is not None else os.environ.get("BRUSHWORK_GALLERY", "")
+    if raw.strip().lower() in _OFF:
+        return None
+    if "://" in raw:
+        return raw
+    path = Path(raw).expanduser() if raw else _default_path()
+    return sa.engine.URL.create("sqlite", database=str(path.resolve())).render_as_string()
+
+
+def _where(url: str) -> str:
+    """For messages: a SQLite gallery's file, else the URL without its password."""
+    try:
+        u = sa.engine.make_url(url)
+        return f"'{u.database}'" if u.get_backend_name() == "sqlite" else u.render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return "(an unreadable URL)"
+
+
+def _engine(url: str) -> sa.Engine:
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise GalleryError(f"the gallery URL is not a database URL ({exc}): give a file path, or e.g. "
+                           "postgresql+psycopg://user@host/db") from None
+    if parsed.get_backend_name() == "sqlite":  # (a file path becomes sqlite:///ABSOLUTE_PATH)
+        db = parsed.database or ""
+        if db and db != ":memory:":
+            try:
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise GalleryError(f"cannot create the gallery's folder '{Path(db).parent}' ({exc.strerror or exc}): "
+                                   "set BRUSHWORK_GALLERY (or --gallery) to a writable place") from None
+        engine = sa.create_engine(parsed, connect_args={"timeout": LOCK_TIMEOUT_S})
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, _record) -> None:
+            dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" below open transactions
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {LOCK_TIMEOUT_S * 1000}")
+            cur.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn) -> None:
+            # A writing transaction takes the write lock at its start: one that read first and then
+            # wrote could fail with SQLITE_BUSY (which the busy timeout does not retry) when another
+            # writer got in between. Readers use a plain (deferred) BEGIN and never wait for writers.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+        return engine
+    try:
+        extra = {"connect_args": {"connect_timeout": 10}} if parsed.get_backend_name() == "postgresql" else {}
+        return sa.create_engine(parsed, pool_pre_ping=True, **extra)
+    except sa.exc.NoSuchModuleError:
+        raise GalleryError(f"gallery URL {_where(url)} names an unknown kind of database: give a file path, or "
+                           "e.g. postgresql+psycopg://user@host/db") from None
+    except ImportError as exc:
+        raise GalleryError(f"the gallery URL needs a database driver ({exc.name}) that is not installed: for "
+                           "PostgreSQL, pip install 'brushwork[postgres]' and write the URL as "
+                           "postgresql+psycopg://...") from None
+
+
+def _friendly(exc: Exception, url: str) -> GalleryError:
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return GalleryError(f"the gallery {_where(url)} is locked by another program (waited {LOCK_TIMEOUT_S} s): "
+                            "close it and try again")
+    if "not a database" in low or "malformed" in low:
+        return GalleryError(f"{_where(url)} is not a readable gallery database ({text}): move it aside, or set "
+                            "BRUSHWORK_GALLERY to another file")
+    return GalleryError(f"cannot use the gallery {_where(url)} ({text}): check the path or the database server")
+
+
+def _thumbnail(image: Image.Image) -> bytes:
+    im = image.copy()
+    if im.mode not in ("RGB", "RGBA"):
+        im = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
+    im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    im.save(buf, format="WEBP", quality=82)
+    return buf.getvalue()
+
+
+def _sha256(p: Path) -> str:
+    """A file's sha256; for a folder (video frames), the sha256 of its files' names and hashes."""
+    import hashlib
+
+    from .recipe import file_sha256
+
+    if not p.is_dir():
+        return file_sha256(p)
+    h = hashlib.sha256()
+    for f in sorted(q for q in p.rglob("*") if q.is_file()):
+        h.update(f"{f.relative_to(p).as_posix()}\0{file_sha256(f)}\n".encode())
+    return h.hexdigest()
+
+
+def _inputs_of(recipe: dict | None) -> list[dict]:
+    """The input files of a recipe with a role: content, style, or input.
+
+    A CLI recipe lists every input file (``inputs``); a stylize recipe also names its content and styles
+    (``content``, ``styles``: source and sha256), which is all an API ``save()`` has, and what a
+    ``--sample-style`` run adds (the style is not on its command line).
+    """
+    if not recipe:
+        return []
+
+    def entries(v) -> list[dict]:
+        return [e for e in (v if isinstance(v, list) else [v]) if isinstance(e, dict)]
+
+    styles = {e.get("sha256") for e in entries(recipe.get("styles"))}
+    content = {e.get("sha256") for e in entries(recipe.get("content"))}
+    out, seen = [], set()
+    for e in entries(recipe.get("inputs")):
+        if "name" not in e:
+            continue
+        sha = e.get("sha256")
+        role = "style" if sha in styles else "content" if sha in content else "input"
+        out.append({"role": role, "name": str(e["name"]), "sha256": sha})
+        seen.add(sha)
+    for role, key in (("content", "content"), ("style", "styles")):
+        for e in entries(recipe.get(key)):
+            if e.get("sha256") not in seen and e.get("source"):
+                out.append({"role": role, "name": Path(str(e["source"])).name, "sha256": e.get("sha256")})
+                seen.add(e.get("sha256"))
+    return out
+
+
+class Gallery:
+    """A gallery database (see the module docstring). Open with :meth:`open`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _engine(url)
+        try:
+            self._migrate()
+        except GalleryError:
+            self.engine.dispose()
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise _friendly(exc, url) from None
+
+    @classmethod
+    def open(cls, where: str | os.PathLike | None = None) -> Gallery | None:
+        """The gallery at ``where`` (or ``$BRUSHWORK_GALLERY``, or the default file); None when off."""
+        url = gallery_url(where)
+        return None if url is None else cls(url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- schema ------------------------------------------------------------------------------------
+    @staticmethod
+    def _revision(conn: sa.Connection) -> str | None:
+        insp = sa.inspect(conn)
+        if not insp.has_table(VERSION_TABLE):
+            if insp.has_table(items.name):
+                raise GalleryError(f"this database has a '{items.name}' table but no brushwork schema version: it is "
+                                   "not a brushwork gallery; set BRUSHWORK_GALLERY to another file or database")
+            return None
+        return conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+
+    def _migrate(self) -> None:
+        with self._tx() as conn:
+            rev = self._revision(conn)
+        if rev == REVISIONS[-1]:
+            return
+        if rev is not None and rev not in REVISIONS:
+            raise GalleryError(f"the gallery {_where(self.url)} has schema '{rev}', newer than this brushwork "
+                               f"knows (up to '{REVISIONS[-1]}'): upgrade brushwork (pip install -U brushwork)")
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+        with self._tx(write=True) as conn:  # SQLite: BEGIN IMMEDIATE, so one process migrates at a time
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7260601)"))
+            if self._revision(conn) == REVISIONS[-1]:
+                return  # another process upgraded it while we waited
+            cfg.attributes["connection"] = conn
+            try:
+                command.upgrade(cfg, "head")
+            except sa.exc.SQLAlchemyError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Alembic's CommandError and friends: a broken install
+                raise GalleryError(f"could not set up the gallery's tables ({type(exc).__name__}: {exc}): "
+                                   "reinstall brushwork") from None
+
+    def _tx(self, *, write: bool = False) -> _Tx:
+        """``with gallery._tx() as conn``: one transaction (``write``: SQLite takes its write lock
+        first), database errors turned into :class:`GalleryError`."""
+        return _Tx(self, write)
+
+    # -- writing -----------------------------------------------------------------------------------
+    def add(self, path: str | os.PathLike, image: Image.Image | None = None, recipe: dict | None = None,
+            operation: str | None = None) -> int:
+        """Record the file (or frames folder) at ``path``, already written; returns its item id."""
+        p = Path(path).resolve()
+        if image is None:
+            with Image.open(p) as im:
+                im.seek(0)
+                image = im.copy()
+        op = operation or (recipe or {}).get("operation") or "image"
+        row = dict(created_at=dt.datetime.now(dt.timezone.utc), operation=str(op)[:64], path=str(p),
+                   sha256=_sha256(p), width=image.width, height=image.height,
+                   recipe=recipe, thumbnail=_thumbnail(image))
+        ins = _inputs_of(recipe)
+        with self._tx(write=True) as conn:
+            item_id = conn.execute(items.insert().values(**row)).inserted_primary_key[0]
+            if ins:
+                conn.execute(inputs.insert(), [{**e, "item_id": item_id} for e in ins])
+        return int(item_id)
+
+    def tag(self, item_id: int, names: list[str], *, remove: bool = False) -> list[str]:
+        """Add (or remove) tags; returns the item's tags afterwards."""
+        clean = []
+        for t in names:
+            t = t.strip().lower()
+            if not t or len(t) > 64 or "," in t:
+                raise GalleryError(f"tag '{t}' must be 1-64 characters without commas")
+            clean.append(t)
+        with self._tx(write=True) as conn:
+            self._exists(conn, item_id)
+            if remove:
+                conn.execute(tags.delete().where(tags.c.item_id == item_id, tags.c.tag.in_(clean)))
+            else:
+                # INSERT ... ON CONFLICT DO NOTHING: two processes adding the same tag both succeed.
+                from sqlalchemy.dialects import postgresql, sqlite
+
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                rows = [{"item_id": item_id, "tag": t} for t in dict.fromkeys(clean)]
+                conn.execute(dialect.insert(tags).on_conflict_do_nothing(), rows)
+            return sorted(conn.execute(sa.select(tags.c.tag).where(tags.c.item_id == item_id)).scalars())
+
+    def delete(self, ids: list[int], *, files: bool = False) -> tuple[list[Item], list[str]]:
+        """Remove items and, with ``files``, their files when unchanged since recorded (a frames folder
+        is never deleted). Returns the items and notes on files that were kept."""
+        gone = [self.get(i) for i in ids]  # every id checked before anything is deleted
+        with self._tx(write=True) as conn:
+            conn.execute(items.delete().where(items.c.id.in_(ids)))
+        notes = []
+        if files:
+            for it in gone:
+                p = Path(it.path)
+                try:
+                    if p.is_file() and _sha256(p) == it.sha256:
+                        p.unlink()
+                    elif p.exists():
+                        notes.append(f"kept {p}: {'a folder' if p.is_dir() else 'changed since it was made'}")
+                except OSError as exc:
+                    notes.append(f"could not delete {p} ({exc.strerror or exc})")
+        return gone, notes
+
+    # -- reading -----------------------------------------------------------------------------------
+    @staticmethod
+    def _exists(conn: sa.Connection, item_id: int) -> None:
+        if conn.execute(sa.select(items.c.id).where(items.c.id == item_id)).first() is None:
+            raise GalleryError(f"no gallery item {item_id}: see `brushwork gallery list`")
+
+    def _items(self, conn: sa.Connection, rows: list) -> list[Item]:
+        ids = [r.id for r in rows]
+        tag_map: dict[int, list[str]] = {i: [] for i in ids}
+        in_map: dict[int, list[dict]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            part = ids[start:start + 500]
+            for t in conn.execute(sa.select(tags).where(tags.c.item_id.in_(part)).order_by(tags.c.tag)):
+                tag_map[t.item_id].append(t.tag)
+            for e in conn.execute(sa.select(inputs).where(inputs.c.item_id.in_(part)).order_by(inputs.c.id)):
+                in_map[e.item_id].append({"role": e.role, "name": e.name, "sha256": e.sha256})
+        return [Item(r.id, _aware(r.created_at), r.operation, r.path, r.sha256, r.width, r.height, r.recipe,
+                     tag_map[r.id], in_map[r.id]) for r in rows]
+
+    _COLUMNS = [c for c in items.c if c.name not in ("thumbnail", "embedding")]
+
+    def get(self, item_id: int) -> Item:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(*self._COLUMNS).where(items.c.id == item_id)).first()
+            if row is None:
+                raise GalleryError(f"no gallery item {item_id}: see `brushwork gallery list`")
+            return self._items(conn, [row])[0]
+
+    def thumbnail(self, item_id: int) -> Image.Image:
+        with self._tx() as conn:
+            data = conn.execute(sa.select(items.c.thumbnail).where(items.c.id == item_id)).scalar()
+        if data is None:
+            raise GalleryError(f"no gallery item {item_id}: see `brushwork gallery list`")
+        return Image.open(io.BytesIO(data))
+
+    def search(self, *, operation: str | None = None, style: str | None = None, tag: str | None = None,
+               since: dt.datetime | None = None, until: dt.datetime | None = None, text: str | None = None,
+               limit: int | None = 50) -> list[Item]:
+        """Items matching every filter given, newest first.
+
+        Args:
+            operation: e.g. ``stylize``, ``gan sample`` (exact).
+            style: part of a style image's file name (case-insensitive).
+            tag: an exact tag.
+            since, until: creation time bounds (naive datetimes are taken as UTC).
+            text: part of the output's path (case-insensitive).
+            limit: at most this many (None: all).
+        """
+        q = sa.select(*self._COLUMNS)
+        if operation:
+            q = q.where(items.c.operation == operation)
+        if style:
+            q = q.where(items.c.id.in_(sa.select(inputs.c.item_id).where(
+                inputs.c.role == "style", sa.func.lower(inputs.c.name).contains(style.lower(), autoescape=True))))
+        if tag:
+            q = q.where(items.c.id.in_(sa.select(tags.c.item_id).where(tags.c.tag == tag.strip().lower())))
+        # Times are stored in UTC; SQLite keeps no zone, so every bound is converted to UTC first.
+        if since:
+            q = q.where(items.c.created_at >= _utc(since))
+        if until:
+            q = q.where(items.c.created_at < _utc(until))
+        if text:
+            q = q.where(sa.func.lower(items.c.path).contains(text.lower(), autoescape=True))
+        q = q.order_by(items.c.created_at.desc(), items.c.id.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        with self._tx() as conn:
+            return self._items(conn, list(conn.execute(q)))
+
+    def similar(self, image: Image.Image, candidates: list[Item], *, top: int = 10) -> list[tuple[Item, float]]:
+        """``candidates`` ranked by cosine similarity of their thumbnails' embeddings to ``image``'s.
+
+        Embeddings (EfficientNet-Lite0 pooled features, as the originality index uses) missing so far
+        are computed in batches and stored; an item deleted meanwhile is left out.
+        """
+        from .neighbors import embed
+
+        vecs: dict[int, np.ndarray] = {}
+        for start in range(0, len(candidates), 256):
+            ids = [c.id for c in candidates[start:start + 256]]
+            with self._tx() as conn:
+                rows = list(conn.execute(sa.select(items.c.id, items.c.thumbnail, items.c.embedding)
+                                         .where(items.c.id.in_(ids))))
+            missing = [r for r in rows if r.embedding is None]
+            vecs.update({r.id: np.frombuffer(r.embedding, dtype=np.float32) for r in rows if r.embedding is not None})
+            if missing:
+                new = embed(np.stack([_embed_pixels(Image.open(io.BytesIO(r.thumbnail))) for r in missing]))
+                with self._tx(write=True) as conn:
+                    for r, v in zip(missing, new):
+                        conn.execute(items.update().where(items.c.id == r.id)
+                                     .values(embedding=v.astype(np.float32).tobytes()))
+                        vecs[r.id] = v
+        if not vecs:
+            return []
+        q = embed(_embed_pixels(image)[None])[0]
+        sims = [(c, float(vecs[c.id] @ q)) for c in candidates if c.id in vecs]
+        return sorted(sims, key=lambda t: -t[1])[:top]
+
+    def export(self, ids: list[int], folder: str | os.PathLike) -> tuple[list[Path], list[str]]:
+        """Copy the items' files (or, when a file is gone or changed, their thumbnails) into ``folder``
+        with their recipes beside them (``NAME.EXT.json``) and ``gallery.json`` listing everything.
+        Every file is written under a temporary name and renamed when complete. Returns the files
+        written and notes on what could not be copied."""
+        chosen = [self.get(i) for i in ids]
+        out = Path(folder)
+        written, notes = [], []
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for it in chosen:
+                src = Path(it.path)
+                if src.exists() and _sha256(src) == it.sha256:
+                    dst = out / f"{it.id:05d}_{src.name}"
+                    if src.is_dir():  # video frames
+                        if out.resolve().is_relative_to(src.resolve()):
+                            notes.append(f"item {it.id}: not copied into a folder inside itself ({src})")
+                            continue
+                        shutil.copytree(src, dst, dirs_exist_ok=True)
+                    else:
+                        _atomic(dst, lambda t, s=src: shutil.copy2(s, t))
+                else:
+                    dst = out / f"{it.id:05d}_{src.stem}.thumb.webp"
+                    thumb = self.thumbnail(it.id)
+                    _atomic(dst, lambda t, im=thumb: im.save(t, format="WEBP", quality=90))
+                    notes.append(f"item {it.id}: {src} is {'changed' if src.exists() else 'gone'}; exported its "
+                                 "thumbnail")
+                if it.recipe is not None:
+                    text = json.dumps(it.recipe, indent=1, sort_keys=True)
+                    _atomic(dst.with_name(dst.name + ".json"), lambda t, x=text: Path(t).write_text(x))
+                written.append((it, dst))
+            listing = json.dumps([{**it.to_dict(), "exported_as": w.name} for it, w in written], indent=1,
+                                 sort_keys=True)
+            _atomic(out / "gallery.json", lambda t: Path(t).write_text(listing))
+        except OSError as exc:
+            raise GalleryError(f"could not export to '{out}' ({exc.strerror or exc}): check the folder and the "
+                               "free space") from None
+        return [w for _, w in written], notes
+
+
+def _atomic(target: Path, write) -> None:
+    """``write(tmp)`` then rename to ``target``: never a half-written file under the real name."""
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class _Tx:
+    """One transaction with database errors turned into :class:`GalleryError`."""
+
+    def __init__(self, gallery: Gallery, write: bool) -> None:
+        self.g, self.write = gallery, write
+        self.conn: sa.Connection | None = None
+        self.tx = None
+
+    def __enter__(self) -> sa.Connection:
+        try:
+            self.conn = self.g.engine.connect().execution_options(write=self.write)
+            self.tx = self.conn.begin()
+            return self.conn
+        except (sa.exc.SQLAlchemyError, OverflowError) as exc:
+            self._close()
+            raise _friendly(exc, self.g.url) from None
+
+    def _close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    def __exit__(self, et, ev, tb) -> bool:
+        try:
+            if et is None:
+                self.tx.commit()
+            else:
+                self.tx.rollback()
+        except sa.exc.SQLAlchemyError as exc:
+            self._close()
+            raise _friendly(exc, self.g.url) from None
+        self._close()
+        if isinstance(ev, (sa.exc.SQLAlchemyError, OverflowError)):
+            raise _friendly(ev, self.g.url) from None
+        return False
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    return _aware(t).astimezone(dt.timezone.utc)
+
+
+def _embed_pixels(image: Image.Image) -> np.ndarray:
+    from .originality import EMBED_SIDE
+
+    im = image.convert("RGBA")
+    flat = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im).convert("RGB")
+    return np.array(flat.resize((EMBED_SIDE, EMBED_SIDE), Image.Resampling.BILINEAR))
+
+
+_session: dict[str, Gallery | None] = {}  # $BRUSHWORK_GALLERY -> the gallery this run records into (None: failed)
+
+
+def record_output(path: str | os.PathLike, image: Image.Image | None, recipe: dict | None,
+                  operation: str | None = None) -> int | None:
+    """Record a file brushwork has just written in the user's gallery (unless turned off).
+
+    Never raises: the file is already written, and a gallery problem must not cost the user's work.
+    The problem is logged once per process (one line on stderr for the CLI), and later outputs of the
+    same run are not tried again (a folder run does not wait 30 s per file on a locked gallery).
+    """
+    import logging
+
+    key = str(os.environ.get("BRUSHWORK_GALLERY", ""))
+    try:
+        if key in _session and _session[key] is None:
+            return None  # failed earlier in this run: said so then
+        if key not in _session:
+            url = gallery_url()
+            if url is None:
+                return None
+            _session[key] = Gallery(url)
+        return _session[key].add(path, image, recipe, operation)
+    except Exception as exc:  # noqa: BLE001 - best effort by design (KeyboardInterrupt still stops)
+        _session[key] = None
+        text = str(exc) if isinstance(exc, BrushworkError) else f"{type(exc).__name__}: {exc}"
+        logging.getLogger("brushwork").warning(f"brushwork: warning: {path} was written but not recorded in the "
+                                               f"gallery (later outputs of this run are not tried): {text}")
+        return None

@@ -1,0 +1,320 @@
+"""The gallery: migrations, recording, search, tags, export, delete, concurrency, crashes, bad databases.
+
+Every store test runs on SQLite and on PostgreSQL. PostgreSQL needs a server: ``$BRUSHWORK_TEST_POSTGRES``
+(a SQLAlchemy URL of a database the tests may wipe); `.ci/run` installs and starts Debian's postgresql and
+sets ``BRUSHWORK_REQUIRE_POSTGRES=1``, so in CI these tests fail rather than skip when it is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from brushwork.cli import main
+from brushwork.provenance import gallery as gal
+from brushwork.provenance.gallery import Gallery, GalleryError
+
+PG_URL = os.environ.get("BRUSHWORK_TEST_POSTGRES")
+
+
+def _wipe_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request, tmp_path) -> str:
+    """A fresh, empty gallery location: a SQLite file, or the test PostgreSQL database wiped clean."""
+    if request.param == "sqlite":
+        return str(tmp_path / "gallery.db")
+    if not PG_URL:
+        if os.environ.get("BRUSHWORK_REQUIRE_POSTGRES") == "1":
+            pytest.fail("BRUSHWORK_REQUIRE_POSTGRES=1 but BRUSHWORK_TEST_POSTGRES is not set")
+        pytest.skip("no PostgreSQL server: set BRUSHWORK_TEST_POSTGRES (as .ci/run does)")
+    _wipe_postgres(PG_URL)
+    return PG_URL
+
+
+def _picture(path: Path, colour=(200, 40, 40), size=(96, 64)) -> Path:
+    rng = np.random.default_rng(sum(colour))
+    arr = np.clip(np.array(colour)[None, None] + rng.normal(0, 20, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def _recipe(op: str = "stylize", style: str = "starry_night.jpg") -> dict:
+    return {"operation": op, "content": {"sha256": "c" * 64, "source": "photo.jpg"},
+            "styles": [{"sha256": "s" * 64, "source": style}],
+            "inputs": [{"name": "photo.jpg", "sha256": "c" * 64}, {"name": style, "sha256": "s" * 64}],
+            "command": ["stylize", "{input:0}", "{input:1}", "-o", "{output}"]}
+
+
+def test_migrations_from_empty_and_revision_list(where):
+    from alembic.script import ScriptDirectory
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(gal.__file__).with_name("migrations")))
+    script = ScriptDirectory.from_config(cfg)
+    assert tuple(r.revision for r in reversed(list(script.walk_revisions()))) == gal.REVISIONS
+    with Gallery.open(where) as g:
+        insp = sa.inspect(g.engine)
+        assert {"gallery_items", "gallery_inputs", "gallery_tags", gal.VERSION_TABLE} <= set(insp.get_table_names())
+        with g.engine.connect() as conn:
+            assert conn.execute(sa.text(f"SELECT version_num FROM {gal.VERSION_TABLE}")).scalar() == gal.REVISIONS[-1]
+    with Gallery.open(where) as g:  # opening again is a no-op
+        assert g.search() == []
+
+
+def test_record_search_tag_export_delete(where, tmp_path):
+    a = _picture(tmp_path / "a.png", (200, 40, 40))
+    b = _picture(tmp_path / "b.png", (30, 60, 220))
+    c = _picture(tmp_path / "c.png", (40, 200, 60))
+    with Gallery.open(where) as g:
+        ia = g.add(a, recipe=_recipe())
+        ib = g.add(b, recipe=_recipe(style="waves.png"))
+        ic = g.add(c, recipe={"operation": "gan sample", "seed": 3})
+        assert [it.id for it in g.search()] == [ic, ib, ia]  # newest first
+        assert [it.id for it in g.search(operation="stylize")] == [ib, ia]
+        assert [it.id for it in g.search(style="STARRY")] == [ia]
+        assert g.search(style="photo") == []  # the content is not a style
+        assert [it.id for it in g.search(text="b.png")] == [ib]
+        assert g.tag(ia, ["Cats", "favourite"]) == ["cats", "favourite"]
+        assert g.tag(ia, ["cats"]) == ["cats", "favourite"]  # no duplicates
+        assert [it.id for it in g.search(tag="cats")] == [ia]
+        assert g.tag(ia, ["favourite"], remove=True) == ["cats"]
+        now = dt.datetime.now(dt.timezone.utc)
+        assert len(g.search(since=now - dt.timedelta(minutes=5))) == 3
+        assert g.search(until=now - dt.timedelta(minutes=5)) == []
+        item = g.get(ia)
+        assert item.width == 96 and item.height == 64 and item.recipe["operation"] == "stylize"
+        assert [(e["role"], e["name"]) for e in item.inputs] == [("content", "photo.jpg"), ("style", "starry_night.jpg")]
+        assert g.thumbnail(ia).size == (96, 64)
+        # Likeness: a reddish query ranks the red picture first.
+        ranked = g.similar(Image.open(_picture(tmp_path / "q.png", (210, 50, 35))), g.search())
+        assert ranked[0][0].id == ia and ranked[0][1] > ranked[-1][1]
+        assert g.similar(Image.open(a), g.search())[0][0].id == ia  # embeddings now stored: same answer
+        # Export: the file when unchanged, the thumbnail when it changed; recipes beside; a listing.
+        _picture(b, (0, 0, 0))
+        files, notes = g.export([ia, ib], tmp_path / "export")
+        assert [f.name for f in files] == [f"{ia:05d}_a.png", f"{ib:05d}_b.thumb.webp"]
+        assert len(notes) == 1 and "changed" in notes[0]
+        assert json.loads((tmp_path / "export" / f"{ia:05d}_a.png.json").read_text())["operation"] == "stylize"
+        assert len(json.loads((tmp_path / "export" / "gallery.json").read_text())) == 2
+        # Delete: rows (and tags, inputs) go; files only with files=True and only if unchanged.
+        with pytest.raises(GalleryError, match="no gallery item 999"):
+            g.delete([ia, 999])
+        assert g.get(ia)  # nothing was deleted by the failed call
+        gone, notes = g.delete([ia, ib], files=True)
+        assert not a.exists() and b.exists()  # b changed since it was made: kept
+        assert [it.id for it in gone] == [ia, ib] and "changed" in notes[0]
+        assert [it.id for it in g.search()] == [ic]
+        with g.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM gallery_tags")).scalar() == 0
+            assert conn.execute(sa.text("SELECT count(*) FROM gallery_inputs")).scalar() == 0
+        with pytest.raises(GalleryError, match="tag"):
+            g.tag(ic, ["a,b"])
+
+
+_WRITER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from brushwork.provenance.gallery import Gallery
+    where, pic, tag, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    with Gallery.open(where) as g:
+        for i in range(n):
+            g.add(pic, recipe={"operation": "stylize", "writer": tag, "i": i})
+""")
+
+
+def test_two_processes_writing_at_once_lose_nothing(where, tmp_path):
+    pic = _picture(tmp_path / "p.png")
+    Gallery.open(where).close()  # half the runs race on creating the schema too: see below
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, where, str(pic), t, "30"]) for t in ("a", "b")]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    with Gallery.open(where) as g:
+        found = g.search(limit=None)
+    assert len(found) == 60 and len({it.id for it in found}) == 60
+    assert sorted((it.recipe["writer"], it.recipe["i"]) for it in found) == sorted(
+        (t, i) for t in "ab" for i in range(30))
+
+
+def test_two_processes_creating_a_new_gallery_at_once(tmp_path):
+    where = str(tmp_path / "new.db")
+    pic = _picture(tmp_path / "p.png")
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, where, str(pic), t, "5"]) for t in ("a", "b")]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    with Gallery.open(where) as g:
+        assert len(g.search(limit=None)) == 10
+
+
+_CRASHER = textwrap.dedent("""
+    import os, sys
+    import sqlalchemy as sa
+    from brushwork.provenance import gallery as gal
+    g = gal.Gallery.open(sys.argv[1])
+    with g.engine.begin() as conn:
+        conn.execute(gal.items.insert().values(created_at=sa.func.now(), operation="half", path="x", sha256="0" * 64,
+                                               width=1, height=1, thumbnail=b""))
+        os._exit(9)  # killed mid-write: no commit, no cleanup
+""")
+
+
+def test_a_crash_mid_write_leaves_the_gallery_consistent(where, tmp_path):
+    pic = _picture(tmp_path / "p.png")
+    with Gallery.open(where) as g:
+        g.add(pic, recipe=_recipe())
+    assert subprocess.run([sys.executable, "-c", _CRASHER, where]).returncode == 9
+    with Gallery.open(where) as g:
+        assert [it.operation for it in g.search()] == ["stylize"]
+        g.add(pic, recipe=_recipe())  # and it still takes writes
+        assert len(g.search()) == 2
+    if "://" not in where:
+        assert sqlite3.connect(where).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_bad_databases_give_clear_errors(tmp_path, monkeypatch):
+    newer = tmp_path / "newer.db"
+    Gallery.open(newer).close()
+    with sqlite3.connect(newer) as db:
+        db.execute(f"UPDATE {gal.VERSION_TABLE} SET version_num = '9999'")
+    with pytest.raises(GalleryError, match="newer than this brushwork.*upgrade brushwork"):
+        Gallery.open(newer)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(GalleryError, match="not a readable gallery"):
+        Gallery.open(junk)
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE gallery_items (x INTEGER)")
+    with pytest.raises(GalleryError, match="not a brushwork gallery"):
+        Gallery.open(foreign)
+    # A database shared with another application (its own "items" and Alembic version table): the
+    # gallery lives beside them and leaves them alone.
+    shared = tmp_path / "shared.db"
+    with sqlite3.connect(shared) as db:
+        db.execute("CREATE TABLE items (x INTEGER)")
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version VALUES ('their_head')")
+    with Gallery.open(shared) as g:
+        g.add(_picture(tmp_path / "s.png"))
+    with sqlite3.connect(shared) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("their_head",)]
+        assert db.execute("SELECT count(*) FROM items").fetchone() == (0,)
+    with pytest.raises(GalleryError, match="unknown kind of database"):
+        Gallery.open("nonsense://")
+    # Locked: another connection holds the write lock; we wait (briefly here), then say so.
+    locked = tmp_path / "locked.db"
+    Gallery.open(locked).close()
+    monkeypatch.setattr(gal, "LOCK_TIMEOUT_S", 0.3)
+    holder = sqlite3.connect(locked, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(GalleryError, match="locked by another program"):
+            Gallery.open(locked).add(_picture(tmp_path / "p.png"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert gal.gallery_url("off") is None
+
+
+def test_cli_records_and_manages(small_images, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "g.db"
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(db))
+    content, style = small_images
+    assert main(["stylize", str(content), str(style), "-o", "out.png", "--method", "adain", "-q"]) == 0
+    assert main(["palette", "out.png", "--swatch", "sw.png"]) == 0
+    assert main(["reproduce", "out.png", "--inputs", str(tmp_path)]) == 0  # a check: not recorded
+    capsys.readouterr()
+    assert main(["gallery", "list", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["operation"] for r in rows] == ["palette swatch", "stylize"]
+    sid = rows[1]["id"]
+    assert rows[1]["path"] == str(tmp_path / "out.png") and rows[1]["recipe"]["watermark"]
+    assert main(["gallery", "tag", str(sid), "Keeper"]) == 0
+    assert main(["gallery", "search", "--tag", "keeper", "--op", "stylize", "--style", "style",
+                 "--since", dt.date.today().isoformat(), "--until", dt.date.today().isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert "out.png" in out and "[keeper]" in out and "sw.png" not in out
+    assert main(["gallery", "search", "--like", "out.png", "--limit", "1"]) == 0
+    assert "out.png" in capsys.readouterr().out
+    assert main(["gallery", "show", str(sid), "--thumbnail", "thumb.png"]) == 0
+    assert "command: brushwork stylize" in capsys.readouterr().out and Image.open("thumb.png").size[0] <= 256
+    assert main(["gallery", "export", str(sid), "-o", "picked"]) == 0
+    assert (tmp_path / "picked" / f"{sid:05d}_out.png").is_file()
+    assert main(["gallery", "delete", str(sid)]) == 0 and Path("out.png").is_file()
+    # Bad input: one line, exit code 2.
+    capsys.readouterr()
+    assert main(["gallery", "show", "424242"]) == 2
+    assert "no gallery item 424242" in capsys.readouterr().err
+    assert main(["gallery", "search", "--since", "last tuesday"]) == 2
+    assert main(["gallery", "export", "-o", "x"]) == 2
+    monkeypatch.setenv("BRUSHWORK_GALLERY", "off")
+    assert main(["gallery", "list"]) == 2
+    assert "turned off" in capsys.readouterr().err
+
+
+def test_a_broken_gallery_never_costs_the_output(small_images, tmp_path, caplog, monkeypatch):
+    newer = tmp_path / "newer.db"
+    Gallery.open(newer).close()
+    with sqlite3.connect(newer) as db:
+        db.execute(f"UPDATE {gal.VERSION_TABLE} SET version_num = '9999'")
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(newer))
+    content, style = small_images
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(content), str(style), "-o", str(out), "--method", "adain", "-q"]) == 0
+    assert out.is_file()
+    err = caplog.text  # the CLI has no log handler: Python prints the warning's one line on stderr
+    assert "written but not recorded in the gallery" in err and "upgrade brushwork" in err
+
+
+def test_time_bounds_hold_in_any_timezone(where, tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # UTC+9: a naive-local bound compared as UTC would be 9 h off
+    time.tzset()
+    try:
+        with Gallery.open(where) as g:
+            g.add(_picture(tmp_path / "a.png"))
+            local_now = dt.datetime.now().astimezone()  # aware, +09:00
+            assert len(g.search(since=local_now - dt.timedelta(minutes=2))) == 1
+            assert g.search(since=local_now + dt.timedelta(minutes=2)) == []
+            assert g.search(until=local_now - dt.timedelta(minutes=2)) == []
+            assert len(g.search(until=local_now + dt.timedelta(minutes=2))) == 1
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_cli_bad_gallery_input(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not sqlite at all" * 64)
+    for argv, msg in [(["gallery", "list", "--gallery", str(junk)], "not a readable gallery"),
+                      (["gallery", "show", "99999999999999999999"], "too large"),
+                      (["gallery", "list", "--gallery", "postgresql://u:p@h:notaport/db"], "not a database URL"),
+                      (["gallery", "list", "--gallery", str(tmp_path / "a.txt" / "g.db")], "cannot create"),
+                      (["gallery", "search", "--like", "missing.png", "--gallery", "g.db"], "does not exist"),
+                      (["gallery", "search", "--until", "9999-12-31", "--gallery", "g.db"], None)]:
+        (tmp_path / "a.txt").write_text("a file, not a folder")
+        rc = main(argv)
+        err = capsys.readouterr().err
+        if msg is None:
+            assert rc == 0, err
+        else:
+            assert rc == 2 and msg in err and "Traceback" not in err, (argv, err)
