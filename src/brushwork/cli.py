@@ -21,7 +21,7 @@ from .errors import BrushworkError
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 COMMANDS = ("stylize", "encoders", "video", "data", "adain", "palette", "harmony", "recolor", "compose", "suggest",
-            "classify", "inspect", "reproduce", "index", "gallery", "watermark", "originality", "gan")  # build_parser's top-level commands (a test keeps the two in step)
+            "classify", "inspect", "reproduce", "index", "gallery", "watermark", "originality", "gan", "serve")  # build_parser's top-level commands (a test keeps the two in step)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -537,6 +537,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="compare with at most this many of the data's images, evenly spaced (default 5000)")
     ge.add_argument("--nearest", metavar="PNG", help="write the 8 samples closest to a training image beside it")
     ge.set_defaults(func=_cmd_gan_eval)
+    srv = sub.add_parser("serve", help="the web studio and REST API on this machine",
+                         description="Example: brushwork serve  (then open http://127.0.0.1:7860)")
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine only; anything else needs a token)")
+    srv.add_argument("--port", type=_positive_int, default=7860)
+    srv.add_argument("--token", help="require this token on the API (default: none on 127.0.0.1, a new random "
+                     "one, printed, when listening elsewhere); also $BRUSHWORK_TOKEN")
+    srv.add_argument("--workers", type=_positive_int, default=1, help="stylize jobs at once (default 1)")
+    srv.add_argument("--queue", type=_positive_int, default=8, help="jobs that may wait (default 8; then 429)")
+    srv.add_argument("--data", metavar="DIR", help="uploads and results (default ~/.local/share/brushwork/studio)")
+    srv.add_argument("--max-upload-mb", type=_positive_int, default=25)
+    srv.add_argument("--device", default="cpu")
+    srv.set_defaults(func=_cmd_serve)
     return parser
 
 
@@ -1644,6 +1657,44 @@ def _watermark_frames(p: str, most: int = 5) -> list:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise BrushworkError(f"'{p}' is not an image brushwork can read: give a PNG, JPEG, WebP, TIFF, GIF, a video "
                              "or a frames folder") from None
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import secrets
+
+    try:
+        from .web.app import StudioConfig, serve
+    except ImportError as exc:
+        raise BrushworkError(f"the studio needs {exc.name}: pip install 'brushwork' again (fastapi, uvicorn, "
+                             "python-multipart)") from None
+    from .provenance.gallery import _default_path
+
+    token = args.token or os.environ.get("BRUSHWORK_TOKEN")
+    local = args.host in ("127.0.0.1", "localhost", "::1")
+    if not local and not token:
+        token = secrets.token_urlsafe(18)  # never open to the network without one
+    data = Path(args.data).expanduser() if args.data else _default_path().parent / "studio"
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BrushworkError(f"cannot use '{data}' for the studio's files ({exc.strerror}): pass --data DIR") from None
+    config = StudioConfig(data_dir=data, token=token, workers=args.workers, max_waiting=args.queue,
+                          max_upload_bytes=args.max_upload_mb * 2**20, device=args.device)
+    shown = "[" + args.host + "]" if ":" in args.host else args.host
+    url = f"http://{shown}:{args.port}/" + (f"#token={token}" if token else "")
+    import socket
+
+    try:  # fail with one line now, rather than in uvicorn's log after the models load
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((args.host, args.port))
+    except OSError as exc:
+        raise BrushworkError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}): choose another --port "
+                             "or --host") from None
+    print(f"brushwork studio on {url}  (API docs at /docs; Ctrl-C stops)", flush=True)
+    serve(config, host=args.host, port=args.port)
+    return 0
 
 
 def _cmd_watermark_check(args: argparse.Namespace) -> int:

@@ -133,6 +133,7 @@ def stylize(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = False,
     should_stop: Callable[[], bool] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> StylizeResult:
     """Stylize ``content`` with one or more ``style`` images.
 
@@ -164,6 +165,7 @@ def stylize(
         max_pixels: refuse larger input images.
         progress: show a progress bar with the loss.
         should_stop: polled during optimisation; True stops early and keeps the best image so far.
+        on_progress: called as ``(done, total)`` function evaluations during optimisation (Gatys).
 
     Returns:
         StylizeResult with the image and the recipe.
@@ -277,17 +279,19 @@ def stylize(
         m_ts.append(torch.nn.functional.interpolate(mt, size=(out_h, out_w), mode="bilinear", align_corners=False).clamp(0, 1))
 
     bar = None
-    on_step = None
     if progress and method == "gatys":
         from tqdm.auto import tqdm
 
         bar = tqdm(total=1, unit="eval", desc="stylize", leave=False, disable=None)  # off when not a TTY
 
-        def on_step(done: int, total: int, loss: float) -> None:
+    def on_step(done: int, total: int, loss: float) -> None:
+        if bar is not None:
             bar.total = total
             bar.n = done
             bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
             bar.refresh()
+        if on_progress is not None:
+            on_progress(done, total)
 
     gen = runtime.make_generator(seed, "cpu")
     torch_threads = torch.get_num_threads()
@@ -303,7 +307,8 @@ def stylize(
         else:
             out_t, info = optimize(
                 net, c_t, s_ts, config=config, strength=strength, style_weights=style_weights,
-                masks=m_ts if masks_in else None, init=init, generator=gen, on_step=on_step,
+                masks=m_ts if masks_in else None, init=init, generator=gen,
+                on_step=on_step if bar is not None or on_progress is not None else None,
                 should_stop=should_stop,
             )
     finally:

@@ -1,0 +1,623 @@
+"""The REST API and the studio page: ``create_app()`` gives the FastAPI (ASGI) application.
+
+Design:
+
+- Long work (stylize) goes through :class:`~brushwork.web.jobs.JobQueue`: bounded workers and a bounded
+  waiting line (429 with ``Retry-After`` beyond it), progress as server-sent events, cancellation.
+  Quick work (palette, harmony, recolour, composition, GAN samples, classification, the AdaIN preview)
+  is answered directly.
+- Every picture the service makes is written (with its recipe and the watermark) under
+  ``DATA_DIR/results`` and recorded in the gallery, so a restart loses no finished result. A stylize
+  result's recipe is the equivalent ``brushwork stylize`` command over the stored uploads, so the CLI
+  can reproduce it: ``brushwork reproduce RESULT --inputs DATA_DIR/uploads``.
+- Safety: uploads are limited in bytes and pixels, their type is sniffed from the content (never the
+  file name), files are stored under names the server makes (a sha256), and every client-supplied
+  name is checked against a pattern, so no path traversal is possible. A token is required for the API
+  when the server listens beyond this machine. User mistakes are 4xx JSON ``{"error": "..."}``; only
+  real bugs are 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from PIL import Image
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import BrushworkError
+from .jobs import Cancelled, Job, JobQueue, QueueFull
+
+__all__ = ["create_app", "StudioConfig"]
+
+STATIC = Path(__file__).with_name("static")
+SNIFFED = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
+_NAME = re.compile(r"^[0-9a-f]{16}(-[0-9a-z]+)?\.(png|webp)$")  # result files the server names
+_PREVIEW_SIDE = 256
+
+
+@dataclass
+class StudioConfig:
+    """What ``brushwork serve`` decides.
+
+    Attributes:
+        data_dir: uploads and results live here (``uploads/``, ``results/``).
+        token: required on every API request when set (``Authorization: Bearer TOKEN``, an
+            ``X-Brushwork-Token`` header, or ``?token=`` for links and event streams).
+        workers: stylize jobs run at once; max_waiting: jobs accepted beyond them (then 429).
+        max_upload_bytes, max_pixels: per uploaded image.
+        gallery: where results are recorded (a path or URL; None: ``$BRUSHWORK_GALLERY`` or the
+            default; ``"off"``: not recorded).
+        device: torch device for the models.
+    """
+
+    data_dir: Path
+    token: str | None = None
+    workers: int = 1
+    max_waiting: int = 8
+    max_upload_bytes: int = 25 * 2**20
+    max_pixels: int = 40_000_000
+    gallery: str | None = None
+    device: str = "cpu"
+    bundled_styles: dict[str, Path] = field(default_factory=dict)
+
+
+class ApiError(Exception):
+    """A client mistake: ``status`` and a one-line ``message`` that names the fix."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+class HarmonyRequest(BaseModel):
+    colors: list[str] = Field(min_length=1, max_length=32, description="hex colours, e.g. #1e90ff")
+    complete: str | None = Field(None, description="a harmony to complete (analogous, triadic, ...)")
+    contrast: bool = False
+
+
+class TagRequest(BaseModel):
+    tags: list[str] = Field(min_length=1, max_length=32)
+    remove: bool = False
+
+
+class GanSampleRequest(BaseModel):
+    seeds: str = Field("0-7", max_length=200, description="e.g. 0-7 or 3,17,42")
+    truncation: float = Field(1.0, gt=0.0, le=2.0)
+
+
+def _bundled_styles() -> dict[str, Path]:
+    from ..pipelines.stylize import sample_path
+
+    return {"starry_night": sample_path("style")}
+
+
+class _Previewer:
+    """The studio's strength slider: AdaIN at 256 px with the encoder's features cached per image, so a
+    slider move costs one blend and one decoder pass."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self._net = None
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _model(self):
+        if self._net is None:
+            from ..models.adain import AdaINNet
+            from ..pipelines.stylize import _cached_decoder, _cached_encoder
+
+            dec = _cached_decoder(None, self.device)
+            self._net = AdaINNet(_cached_encoder(dec.config.encoder, None, self.device, False, False), dec).eval()
+        return self._net
+
+    def _features(self, key: str, path: Path, content: bool):
+        import torch
+
+        from ..functional import mean_std
+        from ..imaging.io import read_image, to_tensor
+        from ..imaging.resampling import fit_long_side, resize
+        from ..pipelines.adain import _pad_to_multiple
+
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        net = self._model()
+        img = read_image(path, draft=2 * _PREVIEW_SIDE)
+        x = to_tensor(img.rgb, self.device)
+        x = resize(x, fit_long_side(x.shape[-1], x.shape[-2], _PREVIEW_SIDE))
+        with torch.no_grad():
+            if content:
+                padded, h, w = _pad_to_multiple(x, net.decoder.stride)
+                f = net.features(padded)
+                value = (f, mean_std(f), h, w)
+            else:
+                value = mean_std(net.features(x))
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > 32:
+                self._cache.popitem(last=False)
+        return value
+
+    def render(self, content: tuple[str, Path], style: tuple[str, Path], strength: float) -> bytes:
+        import torch
+
+        from ..pipelines.adain import _target
+
+        c, c_stats, h, w = self._features("c:" + content[0], content[1], True)
+        s_stats = self._features("s:" + style[0], style[1], False)
+        with torch.no_grad():
+            y = self._model().decoder(_target(c, c_stats, [s_stats], [1.0], None, strength))[..., :h, :w]
+        arr = (y[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
+        return buf.getvalue()
+
+
+def create_app(config: StudioConfig) -> FastAPI:
+    """The studio application for ``config`` (see :class:`StudioConfig`)."""
+    from ..provenance.gallery import Gallery, GalleryError
+
+    uploads, results = config.data_dir / "uploads", config.data_dir / "results"
+    uploads.mkdir(parents=True, exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
+    styles = config.bundled_styles or _bundled_styles()
+    queue = JobQueue(workers=config.workers, max_waiting=config.max_waiting)
+    previewer = _Previewer(config.device)
+    gallery_lock = threading.Lock()
+    state: dict[str, Any] = {"gallery": None, "gallery_error": None}
+
+    def gallery() -> Gallery:
+        with gallery_lock:
+            if state["gallery"] is None:
+                g = Gallery.open(config.gallery)
+                if g is None:
+                    raise ApiError(404, "the gallery is turned off on this server (BRUSHWORK_GALLERY=off)")
+                state["gallery"] = g
+            return state["gallery"]
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        queue.shutdown()  # running jobs are asked to stop; finished results are already on disk
+        if state["gallery"] is not None:
+            state["gallery"].close()
+
+    app = FastAPI(title="brushwork studio", version=__version__, lifespan=lifespan,
+                  description="Neural tools for artists, on your own machine: style transfer, palettes, "
+                              "composition, GAN samples, and the gallery of everything made.")
+
+    # -- errors: one JSON shape, 4xx for every user mistake ----------------------------------------
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError):
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(BrushworkError)
+    async def _brushwork_error(_: Request, exc: BrushworkError):
+        status = 404 if str(exc).startswith("no gallery item") else 400
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        first = errs[0] if errs else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+        return JSONResponse({"error": f"{where or 'request'}: {first.get('msg', 'invalid')}",
+                             "detail": json.loads(json.dumps(errs, default=str))}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _bug(_: Request, exc: Exception):
+        return JSONResponse({"error": f"internal error ({type(exc).__name__}); please report it"}, status_code=500)
+
+    # -- the token and the upload size, before anything is read ------------------------------------
+    @app.middleware("http")
+    async def _guard(request: Request, call_next):
+        path = request.url.path
+        if config.token and path.startswith("/api/"):
+            auth = request.headers.get("authorization", "")
+            given = (auth[7:] if auth.lower().startswith("bearer ") else None) or request.headers.get(
+                "x-brushwork-token") or request.query_params.get("token") or ""
+            if not secrets.compare_digest(given.encode(), config.token.encode()):
+                return JSONResponse({"error": "a token is required: send 'Authorization: Bearer TOKEN' (printed "
+                                     "by brushwork serve)"}, status_code=401)
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return JSONResponse({"error": "bad Content-Length header"}, status_code=400)
+            if int(length) > config.max_upload_bytes * 2 + 2**20:  # a request holds at most two images
+                return JSONResponse({"error": f"request too large: each image may be up to "
+                                     f"{config.max_upload_bytes // 2**20} MB"}, status_code=413)
+        return await call_next(request)
+
+    # -- uploads -------------------------------------------------------------------------------------
+    def store(upload: UploadFile | None, what: str) -> tuple[str, Path]:
+        """Check and store an uploaded image under its sha256; returns ``(sha256, path)``."""
+        if upload is None:
+            raise ApiError(422, f"{what}: an image file is required")
+        data = upload.file.read(config.max_upload_bytes + 1)
+        if len(data) > config.max_upload_bytes:
+            raise ApiError(413, f"{what} is larger than {config.max_upload_bytes // 2**20} MB: send a smaller file")
+        if not data:
+            raise ApiError(422, f"{what} is empty")
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                fmt, (w, h) = im.format, im.size
+                if fmt not in SNIFFED:
+                    raise ApiError(415, f"{what} is a {fmt} image: send PNG, JPEG, WebP, GIF, BMP or TIFF")
+                if w * h > config.max_pixels:
+                    raise ApiError(413, f"{what} has {w}x{h} pixels, more than {config.max_pixels:,}: scale it down")
+                im.verify()
+        except ApiError:
+            raise
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            raise ApiError(415, f"{what} is not an image (the content was checked, not the file name): send "
+                                "PNG, JPEG, WebP, GIF, BMP or TIFF") from None
+        sha = hashlib.sha256(data).hexdigest()
+        path = uploads / f"{sha}{SNIFFED[fmt]}"
+        if not path.exists():
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        return sha, path
+
+    def style_source(style: UploadFile | None, style_name: str | None) -> tuple[str, Path]:
+        if style is not None and style_name:
+            raise ApiError(422, "give a style upload or a style_name, not both")
+        if style is not None:
+            return store(style, "style")
+        if not style_name:
+            raise ApiError(422, "style: upload an image or name one (see GET /api/styles)")
+        if style_name in styles:
+            p = styles[style_name]
+            return hashlib.sha256(p.read_bytes()).hexdigest(), p
+        m = re.fullmatch(r"gallery:(\d{1,9})", style_name)
+        if m:
+            it = gallery().get(int(m.group(1)))
+            p = Path(it.path)
+            if not p.is_file():
+                raise ApiError(410, f"gallery item {it.id}'s file is gone: choose another style")
+            return it.sha256, p
+        raise ApiError(404, f"no style named '{style_name[:60]}': see GET /api/styles, or use gallery:ID")
+
+    def record(path: Path, image: Image.Image, recipe: dict | None, operation: str) -> int | None:
+        try:
+            return gallery().add(path, image, recipe, operation)
+        except (ApiError, GalleryError) as exc:
+            state["gallery_error"] = getattr(exc, "message", str(exc))
+            return None
+
+    def save_result(image: Image.Image, name: str, recipe: dict | None, operation: str, mark: bool) -> dict:
+        from ..imaging.io import save_image
+
+        path = results / name
+        save_image(image, path, recipe=recipe, watermark=mark)
+        gid = record(path, image, recipe, operation)
+        return {"image_url": f"/api/results/{name}", "gallery_id": gid, "width": image.width, "height": image.height}
+
+    # -- service -------------------------------------------------------------------------------------
+    @app.get("/api/health", tags=["service"])
+    def health() -> dict:
+        return {"status": "ok", "version": __version__, "jobs_active": queue.active(),
+                "workers": config.workers, "max_waiting": config.max_waiting}
+
+    @app.get("/api/styles", tags=["stylize"])
+    def list_styles() -> dict:
+        return {"styles": [{"name": n, "url": f"/api/styles/{n}"} for n in styles]}
+
+    @app.get("/api/styles/{name}", tags=["stylize"])
+    def style_image(name: str):
+        if name not in styles:
+            raise ApiError(404, f"no bundled style '{name[:60]}': see GET /api/styles")
+        return FileResponse(styles[name])
+
+    @app.post("/api/preview", tags=["stylize"], responses={200: {"content": {"image/png": {}}}})
+    def preview(content: UploadFile = File(...), style: UploadFile | None = File(None),
+                style_name: str | None = Form(None), strength: float = Form(0.5, ge=0.0, le=1.0)) -> Response:
+        """A quick 256 px AdaIN preview (not saved, not recorded): what the strength slider shows."""
+        c = store(content, "content")
+        s = style_source(style, style_name)
+        return Response(previewer.render(c, s, strength), media_type="image/png")
+
+    @app.post("/api/stylize", status_code=202, tags=["stylize"])
+    def stylize_job(content: UploadFile = File(...), style: UploadFile | None = File(None),
+                    style_name: str | None = Form(None), method: str = Form("adain"),
+                    strength: float = Form(0.5, ge=0.0, le=1.0), size: int = Form(512, ge=64, le=4096),
+                    preserve_color: str = Form("none"), seed: int = Form(0, ge=0, le=2**31 - 1)) -> dict:
+        """Queue a stylization; follow it at ``/api/jobs/{id}`` (or ``/events``), fetch ``result.image_url``."""
+        from ..pipelines.stylize import METHODS, PRESERVE_COLOR
+
+        if method not in METHODS:
+            raise ApiError(422, f"method must be one of {', '.join(METHODS)}")
+        if preserve_color not in PRESERVE_COLOR:
+            raise ApiError(422, f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}")
+        (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
+
+        def work(job: Job) -> dict:
+            from ..pipelines.stylize import stylize
+            from ..provenance.recipe import command_recipe
+
+            result = stylize(c_path, [s_path], method=method, strength=strength, size=size,
+                             preserve_color=preserve_color, seed=seed, device=config.device,
+                             should_stop=lambda: job.cancel_requested,
+                             on_progress=lambda d, t: job.update(progress=min(0.99, d / max(t, 1))))
+            if job.cancel_requested:
+                raise Cancelled
+            name = f"{job.id}.png"
+            argv = ["stylize", str(c_path), str(s_path), "-o", str(results / name), "--method", method,
+                    "--strength", str(strength), "--size", str(size), "--preserve-color", preserve_color,
+                    "--seed", str(seed)]
+            recipe = command_recipe(argv, results / name, {**result.params, "studio": True},
+                                    output_options={"-o"})
+            out = save_result(result.image, name, recipe, "stylize", mark=True)
+            return {**out, "seconds": round(result.seconds, 2), "notes": result.notes}
+
+        try:
+            job = queue.submit("stylize", work)
+        except QueueFull:
+            raise ApiError(429, f"busy: {queue.active()} jobs running or waiting; try again shortly",
+                           headers={"Retry-After": "5"}) from None
+        return job.to_dict()
+
+    @app.get("/api/jobs/{job_id}", tags=["jobs"])
+    def job_status(job_id: str) -> dict:
+        return _job(job_id).to_dict()
+
+    @app.delete("/api/jobs/{job_id}", tags=["jobs"])
+    def job_cancel(job_id: str) -> dict:
+        job = queue.cancel(job_id)
+        if job is None:
+            raise ApiError(404, f"no job '{job_id[:40]}' (finished results are in the gallery)")
+        return job.to_dict()
+
+    @app.get("/api/jobs/{job_id}/events", tags=["jobs"])
+    async def job_events(job_id: str) -> StreamingResponse:
+        """Server-sent events: the job as JSON on every change, until it is done."""
+        job = _job(job_id)
+
+        async def stream():
+            seen = -1
+            while True:
+                version = await asyncio.to_thread(job.wait_change, seen, 10.0)
+                if version == seen:
+                    yield ": keep-alive\n\n"
+                    continue
+                seen = version
+                yield f"data: {json.dumps(job.to_dict())}\n\n"
+                if job.done:
+                    return
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    def _job(job_id: str) -> Job:
+        job = queue.get(job_id)
+        if job is None:
+            raise ApiError(404, f"no job '{job_id[:40]}' (after a restart, finished results are in the gallery)")
+        return job
+
+    @app.get("/api/results/{name}", tags=["jobs"])
+    def result_file(name: str):
+        if not _NAME.fullmatch(name) or not (results / name).is_file():
+            raise ApiError(404, f"no result '{name[:60]}'")
+        return FileResponse(results / name, media_type="image/png" if name.endswith(".png") else "image/webp")
+
+    # -- colour and composition ----------------------------------------------------------------------
+    @app.post("/api/palette", tags=["colour"])
+    def palette(image: UploadFile = File(...), k: int = Form(6, ge=1, le=16), seed: int = Form(0, ge=0)) -> dict:
+        from ..color.harmony import classify
+        from ..color.palette import extract_palette
+        from ..imaging.io import read_image
+
+        img = read_image(store(image, "image")[1], draft=512)
+        pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed)
+        return {**pal.to_dict(), "harmony": classify(pal).to_dict()}
+
+    @app.post("/api/harmony", tags=["colour"])
+    def harmony(req: HarmonyRequest) -> dict:
+        from ..color.harmony import HARMONIES, classify, complete, contrast_table
+        from ..color.palette import Palette
+
+        pal = Palette.from_hex(req.colors)
+        out = {"palette": pal.hex, **classify(pal).to_dict()}
+        if req.complete is not None:
+            if req.complete not in HARMONIES:
+                raise ApiError(422, f"complete must be one of {', '.join(HARMONIES)}")
+            out["complete"] = complete(pal, req.complete)
+        if req.contrast:
+            out["contrast"] = contrast_table(pal)
+        return out
+
+    @app.post("/api/recolor", tags=["colour"])
+    def recolor_image(image: UploadFile = File(...), reference: UploadFile | None = File(None),
+                      palette: str | None = Form(None, max_length=2000), method: str = Form("stats"),
+                      strength: float = Form(1.0, ge=0.0, le=1.0)) -> dict:
+        from ..color.palette import Palette
+        from ..color.recolor import METHODS as RECOLOR_METHODS, recolor
+        from ..imaging.io import read_image, to_pil
+
+        if method not in RECOLOR_METHODS:
+            raise ApiError(422, f"method must be one of {', '.join(RECOLOR_METHODS)}")
+        if (reference is None) == (not palette):
+            raise ApiError(422, "give a reference image or a palette (one of the two)")
+        img = read_image(store(image, "image")[1])
+        ref = None if reference is None else read_image(store(reference, "reference")[1], draft=1024)
+        pal = Palette.from_hex([t for t in palette.replace(" ", ",").split(",") if t]) if palette else None
+        out = recolor(img.rgb, method=method, reference=None if ref is None else ref.rgb,
+                      reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
+                      strength=strength)
+        params = {"operation": "recolor", "method": method, "strength": strength, "studio": True,
+                  "brushwork": __version__}
+        return save_result(to_pil(out, img.alpha), f"{secrets.token_hex(8)}-recolor.png", params, "recolor",
+                           mark=False)
+
+    @app.post("/api/compose", tags=["composition"])
+    def compose(image: UploadFile = File(...), ratios: str = Form("1:1,4:5,3:2,16:9", max_length=200),
+                overlay: bool = Form(False)) -> dict:
+        from ..composition import analyze, parse_ratio, suggest_crops, working_saliency
+        from ..imaging.io import read_image
+
+        rs = [r.strip() for r in ratios.split(",") if r.strip()]
+        if not rs:
+            raise ApiError(422, "ratios is empty: give ratios such as 1:1,4:5")
+        for r in rs:
+            parse_ratio(r)
+        img = read_image(store(image, "image")[1], min_side=8)
+        sal = working_saliency(img.rgb)
+        comp, crops = analyze(img.rgb, saliency=sal), suggest_crops(img.rgb, rs, saliency=sal)
+        out = {**comp.to_dict(), "crops": [c.to_dict() for c in crops]}
+        if overlay:
+            from ..composition.overlay import draw_overlay
+
+            out["overlay"] = save_result(draw_overlay(img.rgb, crops, saliency=sal),
+                                         f"{secrets.token_hex(8)}-overlay.png",
+                                         {"operation": "compose overlay", "ratios": rs, "studio": True},
+                                         "compose overlay", mark=False)
+        return out
+
+    # -- models -------------------------------------------------------------------------------------
+    @app.post("/api/gan/sample", tags=["gan"])
+    def gan_sample(req: GanSampleRequest) -> dict:
+        from ..pipelines.gan import grid_image, load_gan, parse_seeds, sample
+
+        seeds = parse_seeds(req.seeds)
+        if len(seeds) > 64:
+            raise ApiError(422, f"{len(seeds)} seeds: ask for at most 64 at a time")
+        gan, sha = load_gan(None, config.device)
+        images = sample(gan, seeds, truncation=req.truncation)
+        params = {"operation": "gan sample", "checkpoint_sha256": sha, "seeds": req.seeds,
+                  "truncation": req.truncation, "brushwork": __version__, "studio": True}
+        return {**save_result(grid_image(images), f"{secrets.token_hex(8)}-gan.png", params, "gan sample", mark=True),
+                "seeds": seeds}
+
+    @app.post("/api/classify", tags=["classify"])
+    def classify_image(image: UploadFile = File(...), model: str = Form("medium"),
+                       top_k: int = Form(3, ge=1, le=20)) -> dict:
+        from ..pipelines.classify import load_classifier, predict_images
+
+        if model != "medium":
+            raise ApiError(422, "model: the studio serves the shipped classifier 'medium' (photo, painting, ...)")
+        net, cfg = load_classifier(model)
+        return predict_images(net, cfg, [str(store(image, "image")[1])], top_k=top_k)[0] | {"image": None}
+
+    # -- gallery -------------------------------------------------------------------------------------
+    def item_json(it) -> dict:
+        d = it.to_dict()
+        d["thumbnail_url"] = f"/api/gallery/{it.id}/thumbnail"
+        d["file_url"] = f"/api/gallery/{it.id}/file"
+        return d
+
+    @app.get("/api/gallery", tags=["gallery"])
+    def gallery_search(op: str | None = Query(None, max_length=64), style: str | None = Query(None, max_length=200),
+                       tag: str | None = Query(None, max_length=64), since: str | None = None,
+                       until: str | None = None, limit: int = Query(50, ge=1, le=1000)) -> dict:
+        import datetime as dt
+
+        def when(v: str | None, name: str):
+            if v is None:
+                return None
+            try:
+                t = dt.datetime.fromisoformat(v)
+            except ValueError:
+                raise ApiError(422, f"{name}: '{v[:40]}' is not a date (YYYY-MM-DD[THH:MM])") from None
+            return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+        found = gallery().search(operation=op, style=style, tag=tag, since=when(since, "since"),
+                                 until=when(until, "until"), limit=limit)
+        return {"items": [item_json(it) for it in found]}
+
+    @app.get("/api/gallery/{item_id}", tags=["gallery"])
+    def gallery_item(item_id: int) -> dict:
+        return item_json(gallery().get(_id(item_id)))
+
+    @app.get("/api/gallery/{item_id}/thumbnail", tags=["gallery"], responses={200: {"content": {"image/webp": {}}}})
+    def gallery_thumbnail(item_id: int) -> Response:
+        buf = io.BytesIO()
+        gallery().thumbnail(_id(item_id)).save(buf, format="WEBP")
+        return Response(buf.getvalue(), media_type="image/webp")
+
+    @app.get("/api/gallery/{item_id}/file", tags=["gallery"])
+    def gallery_file(item_id: int):
+        from ..provenance.gallery import _sha256
+
+        it = gallery().get(_id(item_id))
+        p = Path(it.path)
+        if not p.is_file():
+            raise ApiError(410, f"item {it.id}'s file is gone (moved or deleted); its thumbnail remains")
+        if _sha256(p) != it.sha256:
+            raise ApiError(409, f"item {it.id}'s file has changed since it was made")
+        return FileResponse(p, filename=p.name)
+
+    @app.post("/api/gallery/{item_id}/tags", tags=["gallery"])
+    def gallery_tag(item_id: int, req: TagRequest) -> dict:
+        return {"id": item_id, "tags": gallery().tag(_id(item_id), req.tags, remove=req.remove)}
+
+    @app.post("/api/gallery/{item_id}/reproduce", status_code=202, tags=["gallery"])
+    def gallery_reproduce(item_id: int) -> dict:
+        """Queue a rerun of the item's recipe and a pixel comparison (a job; its result says
+        ``identical`` and the largest difference). Inputs are looked for among the studio's uploads and
+        the bundled examples."""
+        it = gallery().get(_id(item_id))
+        if not Path(it.path).is_file():
+            raise ApiError(410, f"item {it.id}'s file is gone: nothing to compare with")
+
+        def work(job: Job) -> dict:
+            from ..provenance.reproduce import reproduce
+
+            r = reproduce(it.path, inputs=[str(uploads), *{str(p.parent) for p in styles.values()}])
+            return {"identical": r.identical, "max_difference": r.max_difference, "summary": r.summary()}
+
+        try:
+            return queue.submit("reproduce", work).to_dict()
+        except QueueFull:
+            raise ApiError(429, "busy: try again shortly", headers={"Retry-After": "5"}) from None
+
+    @app.delete("/api/gallery/{item_id}", tags=["gallery"])
+    def gallery_delete(item_id: int) -> dict:
+        gone, _ = gallery().delete([_id(item_id)])
+        return {"deleted": [it.id for it in gone]}
+
+    def _id(item_id: int) -> int:
+        if not 1 <= item_id <= 2**31 - 1:
+            raise ApiError(404, f"no gallery item {item_id}")
+        return item_id
+
+    # -- the studio page -----------------------------------------------------------------------------
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.state.queue = queue
+    app.state.config = config
+    return app
+
+
+def serve(config: StudioConfig, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Run the studio with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+
