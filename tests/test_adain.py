@@ -123,6 +123,28 @@ def test_folder_batch_resumes_and_skips_corrupt(small_images, random_decoder_dir
     assert main(argv) == 0
     assert "0 written, 4 already done" in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    # Other settings: the recipes say so, and the outputs are made again.
+    assert main([*argv, "--strength", "0.9"]) == 0
+    assert "4 written, 0 already done, 4 of them redone" in capsys.readouterr().out
+
+
+def test_folder_batch_is_split_over_torchrun_processes(small_images, random_decoder_dir, tmp_path, capsys, monkeypatch):
+    content, style = small_images
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(5):
+        Image.open(content).rotate(i * 10).save(src / f"{i}.png")
+    out = tmp_path / "out"
+    argv = ["stylize", str(src), str(style), "-o", str(out), "--method", "adain", "--decoder", str(random_decoder_dir),
+            "--size", "48", "-q"]
+    made = []
+    for rank in (1, 0):  # as torchrun would start them (no process group is needed to split files)
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        assert main(argv) == 0
+        assert f"process {rank + 1} of 2: {3 - rank} written" in capsys.readouterr().out
+        made.append(sorted(p.name for p in out.glob("*.png")))
+    assert made == [["1.png", "3.png"], ["0.png", "1.png", "2.png", "3.png", "4.png"]]
 
 
 def test_empty_folder_and_each_style_without_folder(tmp_path, small_images, capsys):

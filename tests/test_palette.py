@@ -220,3 +220,32 @@ def test_large_palette_mode_images_are_read(tmp_path, capsys):
     Image.new("RGB", (1100, 1100), (200, 10, 10)).save(big)
     assert main(["palette", str(big), "-k", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["colors"][0]["hex"] == "#c80a0a"
+
+
+def test_palette_over_a_folder_is_resumable_and_split(tmp_path, capsys, monkeypatch):
+    import json
+
+    from PIL import Image
+
+    from brushwork.cli import main
+
+    src = tmp_path / "imgs"
+    (src / "sub").mkdir(parents=True)
+    for i, c in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
+        im = Image.new("RGB", (40, 30), c)
+        im.paste((250, 250, 250), (0, 0, 20, 30))  # two colours, half and half
+        im.save((src / "sub" if i == 2 else src) / f"{i}.png")
+    (src / "broken.png").write_bytes(b"nope")
+    out = tmp_path / "pal"
+    assert main(["palette", str(src), "--out", str(out), "-k", "2", "-q"]) == 0
+    io = capsys.readouterr()
+    assert "3 written, 0 already done, 1 failed and skipped" in io.out and "broken.png" in io.err
+    got = json.loads((out / "sub" / "2.png.json").read_text())
+    assert got["settings"]["k"] == 2 and {c["hex"] for c in got["colors"]} == {"#1e1ec8", "#fafafa"}
+    assert main(["palette", str(src), "--out", str(out), "-k", "2", "-q"]) == 0
+    assert "0 written, 3 already done" in capsys.readouterr().out
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["palette", str(src), "--out", str(tmp_path / "half"), "-k", "2", "-q"]) == 0
+    assert "process 2 of 2: 2 written" in capsys.readouterr().out  # files 1 and 3 of 0..3 (sorted)
+    assert main(["palette", str(src), "-q"]) == 2 and "--out DIR" in capsys.readouterr().err

@@ -54,6 +54,14 @@ def test_stylize_recipe_inspect_reproduce_and_privacy(small_images, tmp_path, ca
     assert main(["stylize", photo.name, style.name, "-o", "out.jpg", *ADAIN]) == 0
     out = tmp_path / "out.jpg"
     assert not Image.open(out).getexif(), "the photo's EXIF (camera, GPS) must not reach the output"
+    # Unless asked for: the camera with --keep-exif, the position only with --keep-gps as well.
+    assert main(["stylize", photo.name, style.name, "-o", "kept.jpg", *ADAIN, "--keep-exif"]) == 0
+    kept = Image.open(tmp_path / "kept.jpg").getexif()
+    assert kept[0x010F] == "CameraMaker" and 0x8825 not in kept
+    assert main(["recolor", photo.name, "--palette", "#1e90ff,#ff8c1e", "-o", "gps.png", "--keep-exif", "--keep-gps"]) == 0
+    assert Image.open(tmp_path / "gps.png").getexif().get_ifd(0x8825)[1] == "N"
+    assert main(["stylize", photo.name, style.name, "-o", "x.jpg", *ADAIN, "--keep-gps"]) == 2
+    assert "--keep-gps goes with --keep-exif" in capsys.readouterr().err
     recipe, where = read_recipe(out)
     assert where == "XMP"
     assert recipe["command"][:3] == ["stylize", "{input:0}", "{input:1}"] and "{output}" in recipe["command"]

@@ -114,3 +114,66 @@ def test_gram_term_is_logged_and_its_gradient_reaches_the_decoder(tmp_path):
     first_p, first_g = plain.history[0], gram.history[0]
     assert first_g["loss"] == pytest.approx(first_p["loss"] + 5.0 * first_g["gram"], rel=1e-4)
     assert any(not torch.equal(a, b) for a, b in zip(plain.model.state_dict().values(), gram.model.state_dict().values()))
+
+
+def test_gradient_accumulation_matches_one_larger_batch(tmp_path):
+    from brushwork.training.engine import Trainer, TrainerConfig
+
+    def data(batch):
+        g = torch.Generator().manual_seed(3)
+        w = torch.randn(5, 1, generator=g)
+        while True:
+            x = torch.randn(8, 5, generator=g)
+            if batch == 8:
+                yield x, x @ w
+            else:  # the same 8 examples as two batches of 4
+                yield x[:4], x[:4] @ w
+                yield x[4:], x[4:] @ w
+
+    weights = []
+    for batch, acc in ((8, 1), (4, 2)):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(5, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        step = lambda b, m=model: (torch.nn.functional.mse_loss(m(b[0]), b[1]), {})  # noqa: E731
+        t = Trainer(model, {}, opt, step, data(batch), TrainerConfig(out_dir=str(tmp_path / f"{batch}"), steps=5,
+                                                                    progress=False, accumulate=acc, grad_clip=None))
+        t.fit()
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.allclose(weights[0], weights[1], atol=1e-6), (weights[0] - weights[1]).abs().max()
+    assert float((weights[0] - torch.cat([p.detach().flatten() for p in torch.nn.Linear(5, 1).parameters()])).abs().max()) > 1e-3
+
+
+def test_tensorboard_logging_is_optional(tmp_path, monkeypatch):
+    from brushwork.errors import BrushworkError
+    from brushwork.training import engine
+
+    scalars = []
+
+    class FakeWriter:
+        def __init__(self, folder):
+            self.folder = folder
+
+        def add_scalar(self, k, v, step):
+            scalars.append((k, step))
+
+        def close(self):
+            scalars.append(("closed", -1))
+
+    monkeypatch.setattr(engine, "_summary_writer", lambda folder: FakeWriter(folder))
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def batches():
+        while True:
+            x = torch.randn(4, 2)
+            yield x, x.sum(1, keepdim=True)
+
+    t = engine.Trainer(model, {}, opt, lambda b: (torch.nn.functional.mse_loss(model(b[0]), b[1]), {"extra": 1.0}),
+                       batches(), engine.TrainerConfig(out_dir=str(tmp_path), steps=4, log_every=2, progress=False,
+                                                       tensorboard=True))
+    t.fit()
+    assert ("loss", 2) in scalars and ("extra", 4) in scalars and scalars[-1] == ("closed", -1)
+    with pytest.raises(BrushworkError, match="accumulate"):
+        engine.Trainer(model, {}, opt, None, batches(), engine.TrainerConfig(out_dir=str(tmp_path), steps=1,
+                                                                            accumulate=0))

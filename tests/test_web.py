@@ -235,3 +235,18 @@ def test_serve_refuses_a_busy_port_in_one_line(capsys):
         assert main(["serve", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert "cannot listen" in err and "Traceback" not in err
+
+
+def test_a_restart_keeps_finished_results(studio):
+    with studio() as c:
+        r = c.post("/api/stylize", files={"content": ("c.jpg", _photo(200), "image/jpeg")},
+                   data={"style_name": "starry_night", "size": "128"})
+        job = _wait(c, r.json()["id"])
+        assert job["status"] == "done"
+        before = c.get(job["result"]["image_url"]).content
+    with studio() as c:  # a new server process on the same data folder and gallery
+        gone = c.get(f"/api/jobs/{job['id']}")
+        assert gone.status_code == 404 and "gallery" in gone.json()["error"]
+        items = c.get("/api/gallery").json()["items"]
+        assert [it["id"] for it in items] == [job["result"]["gallery_id"]]
+        assert c.get(items[0]["file_url"]).content == before == c.get(job["result"]["image_url"]).content

@@ -122,6 +122,22 @@ def _metadata_flags(p: Any) -> None:
     p.add_argument("--sidecar", action="store_true", help="also write the recipe beside each output as NAME.EXT.json")
 
 
+def _exif_flags(p: Any) -> None:
+    """``--keep-exif``/``--keep-gps``: copy the input photo's EXIF into the output (off by default)."""
+    p.add_argument("--keep-exif", action="store_true",
+                   help="copy the input photo's EXIF (camera, lens, dates) into the output; its GPS position only "
+                        "with --keep-gps")
+    p.add_argument("--keep-gps", action="store_true", help="with --keep-exif, keep the GPS position too")
+
+
+def _exif(args: argparse.Namespace, source: str | Path) -> dict:
+    if not args.keep_exif:
+        return {}
+    from .imaging.io import input_exif
+
+    return {"exif": input_exif(source, keep_gps=args.keep_gps)}
+
+
 def _watermark_flag(p: Any) -> None:
     """``--no-watermark`` for a command that writes generated or stylized images."""
     p.add_argument("--no-watermark", dest="watermark", action="store_false",
@@ -151,6 +167,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="output image (.png, .jpg, .webp, .tif); a folder when CONTENT is a folder")
     _metadata_flags(st)
     _watermark_flag(st)
+    _exif_flags(st)
     st.add_argument("--each-style", action="store_true",
                     help="with a CONTENT folder: one output per style instead of blending them")
     st.add_argument("--method", default="gatys", choices=["gatys", "adain"],
@@ -257,14 +274,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     tr.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     tr.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
     tr.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images (CI, smoke test)")
+    tr.add_argument("--accumulate", type=_positive_int, default=1, help="batches per optimizer step (default 1)")
+    tr.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard (pip install tensorboard)")
     tr.add_argument("-q", "--quiet", action="store_true")
     tr.set_defaults(func=_cmd_adain_train)
 
     pal = sub.add_parser("palette", help="the main colours of an image (k-means in OKLab)",
                          description="Extract IMAGE's palette: k-means++ in OKLab on a seeded sample of the opaque "
                          "pixels, colours sorted by share. Example: brushwork palette photo.jpg -k 6 --gpl p.gpl")
-    pal.add_argument("image", metavar="IMAGE")
+    pal.add_argument("image", metavar="IMAGE", help="an image, or a folder of them (then --out DIR)")
     pal.add_argument("-k", type=_positive_int, default=6, help="number of colours (default 6)")
+    pal.add_argument("--out", metavar="DIR", help="for a folder: one JSON per image here (resumable; split over "
+                     "torchrun's processes)")
+    pal.add_argument("-q", "--quiet", action="store_true", help="no progress bar (folders)")
     pal.add_argument("--seed", type=int, default=0)
     pal.add_argument("--saliency", action="store_true", help="weight pixels by saliency (the subject counts more)")
     pal.add_argument("--max-side", type=_positive_int, default=512,
@@ -295,6 +317,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     rec.add_argument("image", metavar="IMAGE")
     rec.add_argument("-o", "--output", required=True)
     _metadata_flags(rec)
+    _exif_flags(rec)
     target = rec.add_mutually_exclusive_group(required=True)
     target.add_argument("--reference", metavar="IMAGE", help="take colours from this image")
     target.add_argument("--palette", metavar="HEX,HEX,...|FILE.gpl|FILE.ase", help="take colours from a palette")
@@ -346,6 +369,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ct.add_argument("--freeze-encoder", action="store_true",
                     help="efficientnet-lite0: keep the pretrained encoder fixed, train the head (a linear probe)")
     ct.add_argument("--patience", type=_positive_int, default=5, help="early stopping: epochs without improvement")
+    ct.add_argument("--accumulate", type=_positive_int, default=1, help="batches per optimizer step (default 1)")
+    ct.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard (pip install tensorboard)")
     ct.add_argument("--size", type=_positive_int, help="input side for folders (default 64)")
     ct.add_argument("--seed", type=int, default=0)
     ct.add_argument("--device", default="auto")
@@ -498,6 +523,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gt.add_argument("--device", default="auto")
     gt.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     gt.add_argument("--no-resume", action="store_true")
+    gt.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard (pip install tensorboard)")
     gt.add_argument("-q", "--quiet", action="store_true")
     gt.set_defaults(func=_cmd_gan_train)
     gs = gan_sub.add_parser("sample", help="images for seeds (the same seed gives the same image)",
@@ -555,6 +581,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def _cmd_stylize(args: argparse.Namespace) -> int:
     from .imaging.io import check_output_path
+
+    if args.keep_gps and not args.keep_exif:
+        raise BrushworkError("--keep-gps goes with --keep-exif")
     from .pipelines.stylize import sample_path
 
     positional = [p for p in [args.content, *args.styles] if p is not None]
@@ -585,14 +614,10 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
             swap: dict[str, str | None] = {content: str(source), args.output: str(target)}
             if args.each_style:  # recorded as the one-style command that makes this file
                 swap.update({"--each-style": None, **{str(s): None for s in styles if str(s) != str(used[0])}})
-            result.save(target, **_save_kwargs(args, target, result.params, swap))
+            result.save(target, **_save_kwargs(args, target, result.params, swap), **_exif(args, source))
 
-        report = stylize_folder(content, styles, args.output, each_style=args.each_style,
-                                progress=not args.quiet, save=save, **options)
-        for f, msg in report.failed:
-            print(f"brushwork: note: skipped {msg}", file=sys.stderr)
-        print(f"{args.output}: {report.summary()}")
-        return 0
+        return _folder_report(args.output, stylize_folder(content, styles, args.output, each_style=args.each_style,
+                                                          progress=not args.quiet, save=save, **options))
     if args.each_style:
         raise BrushworkError("--each-style needs a CONTENT folder; for one image, run once per style")
     check_output_path(args.output)  # fail before minutes of work, not after
@@ -602,12 +627,20 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     result = stylize(content, styles, progress=not args.quiet, **options)
     for note in result.notes:
         print(f"brushwork: note: {note}", file=sys.stderr)
-    path = result.save(args.output, **_save_kwargs(args, args.output, result.params))
+    path = result.save(args.output, **_save_kwargs(args, args.output, result.params), **_exif(args, content))
     if result.interrupted:
         print(f"interrupted: wrote the best result so far to {path}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"wrote {path} ({result.image.width}x{result.image.height}, {result.seconds:.1f} s)")
+    return 0
+
+
+def _folder_report(out: str, report) -> int:
+    """A folder run's notes (one per skipped file) and its one-line summary."""
+    for _, msg in report.failed:
+        print(f"brushwork: note: skipped {msg}", file=sys.stderr)
+    print(f"{out}: {report.summary()}")
     return 0
 
 
@@ -736,7 +769,12 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
     trainer = train_adain(args.content, args.style, args.out, config=cfg, decoder_config=dec_cfg,
                           device=args.device, precision=args.precision, resume=not args.no_resume,
                           dry_run=args.dry_run, progress=not args.quiet, init=init,
-                          time_limit=None if args.minutes is None else 60 * args.minutes)
+                          time_limit=None if args.minutes is None else 60 * args.minutes,
+                          accumulate=args.accumulate, tensorboard=args.tensorboard)
+    from . import distributed
+
+    if not distributed.is_main():  # under torchrun: rank 0 writes and reports
+        return 0
     if trainer.skipped:
         print(f"brushwork: note: skipped {trainer.skipped} unreadable or too small image(s)", file=sys.stderr)
     last = trainer.history[-1] if trainer.history else {}
@@ -866,6 +904,18 @@ def _cmd_palette(args: argparse.Namespace) -> int:
     from .color.export import swatch_image, terminal_table, to_ase, to_css, to_gpl, write_bytes_atomic, write_text_atomic
     from .color.palette import extract_palette
 
+    if Path(args.image).is_dir():
+        if not args.out:
+            raise BrushworkError("IMAGE is a folder: give --out DIR for one JSON palette per image")
+        if args.swatch or args.css or args.gpl or args.ase:
+            raise BrushworkError("--swatch/--css/--gpl/--ase are for one image; a folder run writes JSON per image")
+        from .pipelines.batch import palette_folder
+
+        return _folder_report(args.out, palette_folder(args.image, args.out, k=args.k, seed=args.seed,
+                                                       saliency=args.saliency, max_side=args.max_side,
+                                                       progress=not args.quiet))
+    if args.out:
+        raise BrushworkError("--out is for a folder of images; for one image use --json, --swatch, --css, --gpl or --ase")
     _check_outputs(args.swatch, args.css, args.gpl, args.ase)
     img = _read(args.image, draft=args.max_side)
     pal = extract_palette(img.rgb, img.alpha, k=args.k, seed=args.seed, saliency=args.saliency)
@@ -922,6 +972,9 @@ def _cmd_harmony(args: argparse.Namespace) -> int:
 
 def _cmd_recolor(args: argparse.Namespace) -> int:
     from .color.recolor import recolor
+
+    if args.keep_gps and not args.keep_exif:
+        raise BrushworkError("--keep-gps goes with --keep-exif")
     from .imaging.io import check_output_path, save_image
 
     check_output_path(args.output)
@@ -932,7 +985,7 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
                   reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
                   strength=args.strength, k=args.k, seed=args.seed)
     params = {"operation": "recolor", "method": args.method, "strength": args.strength, "k": args.k, "seed": args.seed}
-    save_image(out, args.output, alpha=img.alpha, **_save_kwargs(args, args.output, params))
+    save_image(out, args.output, alpha=img.alpha, **_save_kwargs(args, args.output, params), **_exif(args, args.image))
     print(f"wrote {args.output}")
     return 0
 
@@ -1065,7 +1118,12 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
                               dropout=args.dropout, augment=args.augment, patience=args.patience,
                               size=args.size, seed=args.seed, freeze_encoder=args.freeze_encoder)
     trainer, summary = train_classifier(args.data, args.out, config=cfg, device=args.device,
-                                        precision=args.precision, resume=not args.no_resume, progress=not args.quiet)
+                                        precision=args.precision, resume=not args.no_resume, progress=not args.quiet,
+                                        accumulate=args.accumulate, tensorboard=args.tensorboard)
+    from . import distributed
+
+    if not distributed.is_main():  # under torchrun: rank 0 evaluates, writes and reports
+        return 0
     if summary["skipped"]:
         print(f"brushwork: note: skipped {summary['skipped']} unreadable image(s)", file=sys.stderr)
     has_test = summary["x_test"] is not None
@@ -1268,7 +1326,11 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
                          sample_every=args.sample_every, seed=args.seed)
     trainer = train_gan(args.data, args.out, config=cfg, device=args.device, precision=args.precision,
                         resume=not args.no_resume, progress=not args.quiet,
-                        time_limit=None if args.minutes is None else 60 * args.minutes)
+                        time_limit=None if args.minutes is None else 60 * args.minutes, tensorboard=args.tensorboard)
+    from . import distributed
+
+    if not distributed.is_main():  # under torchrun: rank 0 indexes, writes and reports
+        return 0
     if trainer.skipped:  # type: ignore[attr-defined]
         print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
     root = image_folder(args.data)  # the same folder train_gan read
@@ -1812,6 +1874,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `brushwork inspect x.png | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 0
+    finally:
+        if "torch" in sys.modules and os.environ.get("WORLD_SIZE"):  # under torchrun: leave the group cleanly
+            from . import distributed
+
+            distributed.cleanup()
 
 
 if __name__ == "__main__":

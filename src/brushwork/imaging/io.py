@@ -22,7 +22,7 @@ from ..errors import ImageError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LoadedImage", "read_image", "save_image", "check_output_path", "to_tensor", "from_tensor", "fit_square",
+__all__ = ["LoadedImage", "read_image", "save_image", "input_exif", "check_output_path", "to_tensor", "from_tensor", "fit_square",
            "read_square"]
 
 #: Default limit on decoded pixels (about a 9000 x 9000 image): protects against decompression bombs.
@@ -300,6 +300,24 @@ def _new_file_mode(path: Path) -> int:
     return 0o666 & ~umask
 
 
+def input_exif(path: str | os.PathLike, *, keep_gps: bool = False) -> bytes | None:
+    """An input photo's EXIF for an output, when the user asks to keep it (``--keep-exif``): camera,
+    lens, dates and the rest, with the orientation reset (brushwork's outputs are already upright) and
+    the GPS position removed unless ``keep_gps``. None when the file has no EXIF or is not readable."""
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+    except (OSError, ValueError):
+        return None
+    if not exif:
+        return None
+    if 0x0112 in exif:
+        exif[0x0112] = 1  # Orientation: the pixels were turned upright on reading
+    if not keep_gps:
+        exif.pop(0x8825, None)  # the GPS IFD: where the photo was taken
+    return exif.tobytes() if exif else None
+
+
 def save_image(
     image: Image.Image | np.ndarray,
     path: str | os.PathLike,
@@ -310,6 +328,7 @@ def save_image(
     quality: int = 95,
     watermark: bool = False,
     record: str | None = None,
+    exif: bytes | None = None,
 ) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename).
 
@@ -327,6 +346,8 @@ def save_image(
             recipe then says so.
         record: the operation's name, to record the written file in the user's gallery
             (``brushwork.provenance.gallery``; a gallery problem is reported, never raised); None: not.
+        exif: EXIF bytes to write (JPEG, PNG, WebP, TIFF), only when the user asked to keep an input's
+            (:func:`input_exif`); by default an output carries none.
     """
     p = check_output_path(path)
     fmt = WRITABLE_SUFFIXES[p.suffix.lower()]
@@ -341,6 +362,8 @@ def save_image(
     kwargs: dict[str, Any] = {}
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality
+    if exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        kwargs["exif"] = exif
     embedded = False
     if recipe is not None:
         from ..provenance.recipe import embed_kwargs

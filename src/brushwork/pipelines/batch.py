@@ -1,4 +1,6 @@
-"""Stylize every image in a folder: resumable, corrupt files skipped and counted."""
+"""Stylize every image in a folder: streaming, resumable, corrupt files skipped and counted, and split
+over processes when launched by torchrun (``torchrun --nproc-per-node N -m brushwork stylize DIR ...``:
+each process takes every N-th file; no process group is needed)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 
 from ..errors import BrushworkError, ImageError
 
-__all__ = ["BatchReport", "stylize_folder"]
+__all__ = ["BatchReport", "stylize_folder", "palette_folder"]
 
 
 @dataclass
@@ -20,11 +22,18 @@ class BatchReport:
     written: list[Path] = field(default_factory=list)
     skipped_existing: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    redone: list[Path] = field(default_factory=list)  # existed, but made with other settings
+    shard: tuple[int, int] = (0, 1)  # (this process's rank, processes)
+    failed_label: str = "unreadable and skipped"
 
     def summary(self) -> str:
         parts = [f"{len(self.written)} written", f"{len(self.skipped_existing)} already done"]
+        if self.redone:
+            parts.append(f"{len(self.redone)} of them redone (made with other settings)")
+        if self.shard[1] > 1:
+            parts[0] = f"process {self.shard[0] + 1} of {self.shard[1]}: {parts[0]}"
         if self.failed:
-            parts.append(f"{len(self.failed)} unreadable and skipped")
+            parts.append(f"{len(self.failed)} {self.failed_label}")
         return ", ".join(parts)
 
 
@@ -44,21 +53,17 @@ def stylize_folder(
 
     Outputs keep the input's relative path with ``suffix``; with ``each_style`` one output per
     style, named ``<name>__<style name>``, else the styles are blended as in :func:`stylize`.
-    Outputs are written atomically, so one that exists is finished: a re-run skips it. A file that
-    is not a readable image is skipped and reported; every other error stops the run. ``save``
-    (``save(result, target, source, styles)``) writes each result instead of ``result.save(target)``.
+    Outputs are written atomically, so one that exists is finished: a re-run skips it when its recipe
+    says it was made with the same settings (``batch_settings``: a hash of the options and the style
+    files' contents) or has no recipe, and makes it again otherwise. Files are listed, not loaded: one
+    image is in memory at a time. A file that is not a readable image is skipped and reported; every
+    other error stops the run. ``save`` (``save(result, target, source, styles)``) writes each result
+    instead of ``result.save(target)``; ``result.params["batch_settings"]`` is set before it is called.
     """
-    from ..datasets import list_images
     from .stylize import stylize
 
     fn = stylize_fn or stylize
-    src = Path(content_dir)
-    files = list_images(src)
-    if not files:
-        raise BrushworkError(f"folder '{src}' holds no images (.png, .jpg, .webp, ...): check the path")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise BrushworkError(f"output '{out}' is a file: with a CONTENT folder, -o names a folder")
+    src, files, out = _folder_run(content_dir, out_dir, "with a CONTENT folder, -o names a folder")
     out.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[Path, list, Path]] = []
     for f in files:
@@ -68,9 +73,15 @@ def stylize_folder(
                 jobs.append((f, [s], out / rel.parent / f"{rel.name}__{Path(s).stem}{suffix}"))
         else:
             jobs.append((f, list(styles), out / rel.parent / f"{rel.name}{suffix}"))
-    report = BatchReport()
+    from .. import distributed
+    from ..provenance.recipe import file_sha256, read_recipe
+
+    settings = _settings_key(styles, each_style, suffix, kwargs, file_sha256)
+    world = distributed.info()
+    jobs = distributed.shard_list(jobs)  # under torchrun: every N-th output, by rank
+    report = BatchReport(shard=(world.rank, world.world_size))
     bar = None
-    if progress:
+    if progress and world.rank == 0:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(jobs), unit="img", desc="stylize", disable=None)
@@ -79,9 +90,11 @@ def stylize_folder(
         for f, sty, target in jobs:
             if f in bad:
                 pass  # already reported once
-            elif target.exists():
+            elif target.exists() and _same_settings(target, settings, read_recipe):
                 report.skipped_existing.append(target)
             else:
+                if target.exists():
+                    report.redone.append(target)
                 try:
                     result = fn(f, sty, progress=False, **kwargs)
                 except ImageError as exc:
@@ -91,10 +104,113 @@ def stylize_folder(
                     bad.add(f)
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
+                    result.params["batch_settings"] = settings
                     if save is None:
                         result.save(target)
                     else:  # the caller writes it (the CLI: with the one-file command in the recipe)
                         save(result, target, f, sty)
+                    report.written.append(target)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return report
+
+
+def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path]:
+    """The images under ``src_dir`` (checked: some exist) and the output folder (checked: not a file)."""
+    from ..datasets import list_images
+
+    src = Path(src_dir)
+    files = list_images(src)
+    if not files:
+        raise BrushworkError(f"folder '{src}' holds no images (.png, .jpg, .webp, ...): check the path")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BrushworkError(f"'{out}' is a file: {out_hint}")
+    return src, files, out
+
+
+def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha256) -> str:
+    """A hash of what decides every output of a folder run (not which file it is)."""
+    import hashlib
+    import json
+
+    style_ids = [file_sha256(s) if Path(s).is_file() else str(s) for s in styles]
+    blob = json.dumps({"styles": style_ids, "each_style": each_style, "suffix": suffix,
+                       "options": {k: v for k, v in sorted(kwargs.items()) if k not in ("progress",)}},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _same_settings(target: Path, settings: str, read_recipe) -> bool:
+    """An existing output counts as done unless its recipe names other settings."""
+    try:
+        recipe, _ = read_recipe(target)
+    except OSError:
+        return False  # not readable: make it again
+    return recipe is None or recipe.get("batch_settings", settings) == settings
+
+
+def palette_folder(
+    src_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    k: int = 6,
+    seed: int = 0,
+    saliency: bool = False,
+    max_side: int = 512,
+    progress: bool = True,
+) -> BatchReport:
+    """The palette of every image under ``src_dir`` as ``out_dir/<relative path>.json`` (what
+    ``brushwork palette IMAGE --json`` prints, plus the settings).
+
+    Streaming (one image in memory at a time), resumable (a JSON whose settings match is kept; each is
+    written atomically), unreadable images skipped and reported, and split over torchrun's processes.
+    """
+    import json
+
+    from .. import distributed
+    from ..color.palette import extract_palette
+    from ..imaging.io import read_image
+
+    src, files, out = _folder_run(src_dir, out_dir, "with an IMAGE folder, --out names a folder")
+    settings = {"k": k, "seed": seed, "saliency": saliency, "max_side": max_side}
+    world = distributed.info()
+    files = distributed.shard_list(files)  # under torchrun: every N-th file, by rank (no torch needed)
+    report = BatchReport(shard=(world.rank, world.world_size), failed_label="failed and skipped (see the notes)")
+    bar = None
+    if progress and world.rank == 0:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(files), unit="img", desc="palette", disable=None)
+    try:
+        for f in files:
+            target = out / f"{f.relative_to(src).as_posix()}.json"
+            done = None
+            if target.is_file():
+                try:
+                    done = json.loads(target.read_text()).get("settings")
+                except (OSError, ValueError, AttributeError):
+                    done = None
+            if done == settings:
+                report.skipped_existing.append(target)
+            else:
+                if target.exists():
+                    report.redone.append(target)
+                try:
+                    img = read_image(f, draft=max_side)
+                    pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed, saliency=saliency)
+                except BrushworkError as exc:
+                    msg = str(exc)
+                    report.failed.append((f, msg if str(f) in msg else f"'{f}': {msg}"))
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = target.with_name(f".{target.name}.part")
+                    tmp.write_text(json.dumps({"image": f.relative_to(src).as_posix(), "settings": settings,
+                                               **pal.to_dict()}, indent=1))
+                    os.replace(tmp, target)
                     report.written.append(target)
             if bar is not None:
                 bar.update(1)

@@ -57,15 +57,16 @@ class StylizeResult:
     notes: list[str] = field(default_factory=list)
 
     def save(self, path: str | os.PathLike, recipe: dict | None | bool = True, sidecar: bool = False,
-             watermark: bool = True, record: str | None = "stylize") -> Path:
+             watermark: bool = True, record: str | None = "stylize", exif: bytes | None = None) -> Path:
         """Write the image atomically with its recipe (``params``, or the ``recipe`` given; ``None``
         or ``False``: no metadata) in the file (PNG, JPEG, WebP, TIFF) and, with ``sidecar``, beside it.
         ``watermark`` adds brushwork's invisible mark to the file (``self.image`` stays unmarked);
-        ``record`` names the operation in the user's gallery (None: not recorded)."""
+        ``record`` names the operation in the user's gallery (None: not recorded); ``exif`` is written
+        only when given (``brushwork.imaging.io.input_exif``: the user asked to keep the photo's)."""
         from ..imaging.io import save_image
 
         rec = self.params if recipe is True else (recipe or None)
-        return save_image(self.image, path, recipe=rec, sidecar=sidecar, watermark=watermark, record=record)
+        return save_image(self.image, path, recipe=rec, sidecar=sidecar, watermark=watermark, record=record, exif=exif)
 
 
 def _weights_sha256(net: Any) -> dict[str, str]:

@@ -188,6 +188,8 @@ def train_adain(
     progress: bool = True,
     init: str | None = None,
     time_limit: float | None = None,
+    accumulate: int = 1,
+    tensorboard: bool = False,
 ) -> Trainer:
     """Train (or resume training) a decoder; the result is ``out_dir/checkpoint``.
 
@@ -197,9 +199,15 @@ def train_adain(
     from ..runtime import make_generator, resolve_device
     from ..weights import load_encoder
 
-    dev = resolve_device(device)
+    from .. import distributed
+
+    dev = distributed.device_for(resolve_device(device))
+    world = distributed.setup(dev)  # under torchrun: join the process group (one process: nothing)
+    if config.batch % world.world_size:
+        raise BrushworkError(f"--batch {config.batch} does not split evenly over {world.world_size} processes: "
+                             f"use a multiple of {world.world_size}")
     torch.manual_seed(config.seed)
-    gen = make_generator(config.seed)
+    gen = make_generator(config.seed)  # every process draws the same global batch of crops
     if dry_run:
         c_pool = s_pool = _dry_run_pool(config.seed, config.size)
     else:
@@ -218,28 +226,39 @@ def train_adain(
                                  f"not {decoder_config.encoder} {decoder_config.tap}: pick a matching decoder")
         decoder.load_state_dict(start.state_dict())
     decoder = decoder.to(dev)
+    ddp_decoder = distributed.wrap(decoder)  # DDP averages the processes' gradients
     taps = list(dict.fromkeys([*config.style_taps, decoder_config.tap]))
 
+    def share(loss: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+        # The losses are relative (a sum over the batch divided by the target's sum). Under DDP each
+        # process holds half the batch: rescale its ratio to (its numerator) / (the global denominator)
+        # x processes, so that DDP's average of the gradients is the global batch's gradient exactly.
+        if not world.distributed:
+            return loss
+        return loss * (denominator / distributed.global_sum(denominator).clamp_min(1e-12) * world.world_size)
+
     def step_fn(batch):
-        c, s = batch
+        c, s = distributed.shard_batch(*batch)  # this process's slice of the global batch
         with torch.no_grad():
             fc = encoder(c, [decoder_config.tap])[decoder_config.tap]
             fs = encoder(s, taps)
             t = adain(fc, fs[decoder_config.tap])
             s_stats = {k: mean_std(fs[k]) for k in config.style_taps}
             s_grams = {k: gram_matrix(fs[k]) for k in config.style_taps} if config.gram_weight > 0 else {}
-        y = decoder(t)
+        y = ddp_decoder(t)
         fy = encoder(y, taps)
-        l_content = content_loss(fy[decoder_config.tap], t)
-        l_style = sum(mean_std_loss(fy[k], *s_stats[k]) for k in config.style_taps) / len(config.style_taps)
+        l_content = share(content_loss(fy[decoder_config.tap], t), t.pow(2).sum())
+        l_style = sum(share(mean_std_loss(fy[k], *s_stats[k]), s_stats[k][0].pow(2).sum() + s_stats[k][1].pow(2).sum())
+                      for k in config.style_taps) / len(config.style_taps)
         loss = l_content + config.style_weight * l_style
         logs = {"content": float(l_content.detach()), "style": float(l_style.detach())}
         if config.gram_weight > 0:
-            l_gram = sum(gram_loss(fy[k], s_grams[k]) for k in config.style_taps) / len(config.style_taps)
+            l_gram = sum(share(gram_loss(fy[k], s_grams[k]), s_grams[k].pow(2).sum())
+                         for k in config.style_taps) / len(config.style_taps)
             loss = loss + config.gram_weight * l_gram
             logs["gram"] = float(l_gram.detach())
         if config.recon_weight > 0:
-            l_recon = (decoder(fc) - c).abs().mean()
+            l_recon = (ddp_decoder(fc) - c).abs().mean()
             loss = loss + config.recon_weight * l_recon
             logs["recon"] = float(l_recon.detach())
         return loss, logs
@@ -251,10 +270,11 @@ def train_adain(
                     "data": {"content": list(content), "style": list(style), "skipped": skipped},
                     "init": init}
     trainer = Trainer(
-        decoder, model_config, torch.optim.Adam(decoder.parameters(), lr=config.lr),
+        ddp_decoder, model_config, torch.optim.Adam(decoder.parameters(), lr=config.lr),
         step_fn, _batches(c_pool, s_pool, config, dev, gen),
         TrainerConfig(out_dir=out_dir, steps=config.steps, device=str(dev), precision=precision,
-                      checkpoint_every=max(1, min(500, config.steps)), progress=progress, time_limit=time_limit),
+                      checkpoint_every=max(1, min(500, config.steps)), progress=progress, time_limit=time_limit,
+                      accumulate=accumulate, tensorboard=tensorboard),
         callbacks=[samples],
     )
     trainer.skipped = skipped  # type: ignore[attr-defined]

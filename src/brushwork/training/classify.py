@@ -230,10 +230,14 @@ def train_classifier(
     resume: bool = True,
     progress: bool = True,
     model: nn.Module | None = None,
+    accumulate: int = 1,
+    tensorboard: bool = False,
 ) -> tuple[Trainer, dict]:
     """Train on ``data`` (a dataset name, a folder, or ``(x, y, classes, channels[, groups])`` arrays).
 
     ``model`` continues training a given model (e.g. fine-tuning after pruning) instead of a new one.
+    ``accumulate`` batches make one optimizer step (gradient accumulation: an epoch has fewer, larger
+    steps); ``tensorboard`` also logs to ``out_dir/tensorboard``.
 
     Returns the trainer (its model holds the best weights) and a summary: classes, data sizes,
     epochs run, best epoch, and the held-out arrays for evaluation (``x_test``/``y_test`` when the
@@ -254,7 +258,13 @@ def train_classifier(
     if size < 16:
         raise BrushworkError(f"images of {size} px are too small for the models (three 2x poolings): use --size 16 or more")
     tr, va = stratified_split(y, config.val_fraction, config.seed, groups)
-    dev = resolve_device(device)
+    from .. import distributed
+
+    dev = distributed.device_for(resolve_device(device))
+    world = distributed.setup(dev)  # under torchrun: join the process group (one process: nothing)
+    if config.batch % world.world_size:
+        raise BrushworkError(f"--batch {config.batch} does not split evenly over {world.world_size} processes: "
+                             f"use a multiple of {world.world_size}")
     torch.manual_seed(config.seed)
     gen = make_generator(config.seed)
     cfg = ClassifierConfig(arch=config.arch, num_classes=len(classes), in_channels=channels, size=size,
@@ -267,8 +277,11 @@ def train_classifier(
         for p in model.encoder.parameters():
             p.requires_grad_(False)
     model = model.to(dev)
+    if world.distributed and dev.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # global batch statistics (CUDA only)
+    ddp_model = distributed.wrap(model)  # DDP averages the gradients of the processes' slices
     augment = config.augment if config.augment != "auto" else ("shift" if channels == 1 else "photo")
-    steps_per_epoch = max(1, len(tr) // config.batch)
+    steps_per_epoch = max(1, len(tr) // (config.batch * accumulate))
     total = steps_per_epoch * config.epochs
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
                             weight_decay=config.weight_decay)
@@ -276,8 +289,9 @@ def train_classifier(
     xt, yt = torch.from_numpy(x[tr]), torch.from_numpy(y[tr])
 
     def step_fn(batch):
-        xb, yb = batch
-        logits = model(xb)
+        # Every process drew the same global batch (same generator, same augmentation): train on its slice.
+        xb, yb = distributed.shard_batch(*batch)
+        logits = ddp_model(xb)
         loss = F.cross_entropy(logits.float(), yb, label_smoothing=config.label_smoothing)
         return loss, {"accuracy": float((logits.argmax(1) == yb).float().mean())}
 
@@ -287,9 +301,10 @@ def train_classifier(
                     "data": {"source": data if isinstance(data, str) else "<arrays>", "train": int(len(tr)),
                              "val": int(len(va)), "skipped": skipped,
                              "grouped_split": groups is not None and len(np.unique(groups)) < len(groups)}}
-    trainer = Trainer(model, model_config, opt, step_fn, _batches(xt, yt, config.batch, augment, gen, dev),
+    trainer = Trainer(ddp_model, model_config, opt, step_fn, _batches(xt, yt, config.batch, augment, gen, dev),
                       TrainerConfig(out_dir=out_dir, steps=total, device=str(dev), precision=precision,
-                                    checkpoint_every=steps_per_epoch, progress=progress, grad_clip=None),
+                                    checkpoint_every=steps_per_epoch, progress=progress, grad_clip=None,
+                                    accumulate=accumulate, tensorboard=tensorboard),
                       callbacks=[stopper], scheduler=sched)
     if resume and (out / "checkpoint" / "config.json").is_file():
         import json
@@ -302,7 +317,7 @@ def train_classifier(
             raise BrushworkError(f"'{out_dir}' holds a run with other settings (model, size, epochs or other "
                                  "hyperparameters): use --no-resume to start over, or another --out")
         trainer.resume()
-    else:
+    elif distributed.is_main():
         for f in ("epochs.csv", "log.csv"):
             (out / f).unlink(missing_ok=True)
     trainer.fit()

@@ -5,6 +5,11 @@ the loop: device and precision (autocast, gradient scaling on CUDA fp16), gradie
 progress bar, a CSV log, checkpoints (``model.safetensors`` + ``config.json`` for the model and
 ``trainer_state.pt`` for optimizer, scaler, step and RNG state) written atomically, resume,
 callbacks (sample grids, early stopping) and Ctrl-C, which saves a checkpoint before stopping.
+
+Under torchrun (``brushwork.distributed``) the recipe wraps its model in DDP and trains each process on
+its slice of the global batch; the trainer keeps the unwrapped model, lets only rank 0 write (checkpoints,
+``log.csv``, callbacks' files) and show progress, and stops every process when a callback on rank 0
+says stop. Checkpoints are the same for any number of processes, so a run resumes on any number.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import distributed
 from ..runtime import autocast, resolve_device
 
 __all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state", "find_checkpoint"]
@@ -41,6 +47,8 @@ class TrainerConfig:
     seed: int = 0
     progress: bool = True
     time_limit: float | None = None  # seconds of this run; stops cleanly (with a checkpoint) when spent
+    accumulate: int = 1  # micro-batches per optimizer step (gradient accumulation)
+    tensorboard: bool = False  # also log scalars to out_dir/tensorboard (needs the tensorboard package)
 
 
 class Callback:
@@ -51,6 +59,17 @@ class Callback:
 
     def on_train_end(self, trainer: Trainer) -> None:
         return None
+
+
+def _summary_writer(folder: Path):
+    """TensorBoard's writer (imported only when asked for)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        from ..errors import BrushworkError
+
+        raise BrushworkError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+    return SummaryWriter(str(folder))
 
 
 def _atomic_save(write: Callable[[str], None], path: Path) -> None:
@@ -106,7 +125,8 @@ class Trainer:
     """Runs ``step_fn`` over batches from ``batches`` for ``config.steps`` optimizer steps.
 
     Args:
-        model: the trainable module (saved in checkpoints).
+        model: the trainable module (saved in checkpoints; a DDP wrapper is unwrapped: ``step_fn`` is
+            what calls the wrapper).
         model_config: JSON-serialisable dict that rebuilds ``model`` (saved as config.json).
         optimizer: over ``model``'s trainable parameters.
         step_fn: ``batch -> (loss, logs)``; runs under autocast.
@@ -132,7 +152,8 @@ class Trainer:
         scheduler: Any | None = None,
         extra_optimizers: dict[str, torch.optim.Optimizer] | None = None,
     ) -> None:
-        self.model = model
+        self.model = distributed.unwrap(model)
+        self._ddp = model if model is not self.model else None  # for no_sync() while accumulating
         self.model_config = model_config
         self.optimizer = optimizer
         self.step_fn = step_fn
@@ -149,10 +170,21 @@ class Trainer:
         use_scaler = self.device.type == "cuda" and config.precision in ("fp16", "float16")
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
         self.history: list[dict[str, float]] = []
+        if config.accumulate < 1:
+            from ..errors import BrushworkError
+
+            raise BrushworkError(f"accumulate must be at least 1, got {config.accumulate}")
+        if config.accumulate > 1 and self.extra_optimizers:
+            from ..errors import BrushworkError
+
+            raise BrushworkError("gradient accumulation is for recipes with one optimizer (classify, adain): a GAN "
+                                 "steps its discriminator on every batch")
 
     # -- checkpoints -------------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
         ckpt = self.out / "checkpoint"
+        if not distributed.is_main():
+            return ckpt  # every process holds the same weights: rank 0 writes them
         save_model(self.model, self.model_config, ckpt)
         state = {"step": self.step, "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
                  "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
@@ -182,29 +214,48 @@ class Trainer:
         return True
 
     # -- loop --------------------------------------------------------------------------------
-    def fit(self) -> list[dict[str, float]]:
-        cfg = self.config
-        bar = None
-        if cfg.progress:
-            from tqdm.auto import tqdm
+    def _accumulated_backward(self, cfg: TrainerConfig) -> tuple[torch.Tensor, dict[str, float]]:
+        """Backward over ``cfg.accumulate`` micro-batches (each loss divided by their number, so the
+        gradient is the mean over all of them); under DDP the gradients are averaged across processes
+        once, on the last micro-batch. Returns the mean loss and the last micro-batch's logs."""
+        import contextlib
 
-            bar = tqdm(total=cfg.steps, initial=self.step, unit="step", desc="train", disable=None)
-        log_path = self.out / "log.csv"
-        new_log = not log_path.exists() or self.step == 0
-        log_file = open(log_path, "w" if new_log else "a", newline="")
-        writer: csv.DictWriter | None = None
-        t0 = time.perf_counter()
-        stop = False
-        try:
-            self.model.train()
-            while self.step < cfg.steps and not stop:
+        total = 0.0
+        logs: dict[str, float] = {}
+        for i in range(cfg.accumulate):
+            last = i == cfg.accumulate - 1
+            sync = contextlib.nullcontext() if last or self._ddp is None else self._ddp.no_sync()
+            with sync:
                 batch = next(self.batches)
                 with autocast(self.device, cfg.precision):
                     loss, logs = self.step_fn(batch)
                 if not math.isfinite(float(loss.detach())):
                     raise FloatingPointError(f"loss became {float(loss)} at step {self.step}: lower the learning rate")
+                self.scaler.scale(loss / cfg.accumulate).backward()
+            total += float(loss.detach())
+        return torch.tensor(total / cfg.accumulate), logs
+
+    def fit(self) -> list[dict[str, float]]:
+        cfg = self.config
+        main = distributed.is_main()
+        multi = distributed.info().distributed
+        bar = None
+        if cfg.progress and main:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, unit="step", desc="train", disable=None)
+        log_path = self.out / "log.csv"
+        new_log = not log_path.exists() or self.step == 0
+        log_file = open(log_path if main else os.devnull, "w" if new_log else "a", newline="")
+        writer: csv.DictWriter | None = None
+        tb = _summary_writer(self.out / "tensorboard") if cfg.tensorboard and main else None
+        t0 = time.perf_counter()
+        stop = False
+        try:
+            self.model.train()
+            while self.step < cfg.steps and not stop:
                 self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
+                loss, logs = self._accumulated_backward(cfg)
                 if cfg.grad_clip:
                     self.scaler.unscale_(self.optimizer)
                     nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -222,24 +273,37 @@ class Trainer:
                             writer.writeheader()
                     writer.writerow(logs)
                     log_file.flush()
+                    if tb is not None:
+                        for k, v in logs.items():
+                            if k not in ("step", "seconds") and isinstance(v, (int, float)):
+                                tb.add_scalar(k, v, self.step)
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
-                for cb in self.callbacks:
-                    stop = bool(cb.on_step_end(self, self.step, logs)) or stop
+                if main:  # callbacks write files (samples, best weights): rank 0's business
+                    for cb in self.callbacks:
+                        stop = bool(cb.on_step_end(self, self.step, logs)) or stop
+                if multi:
+                    stop = distributed.any_true(stop)  # every process stops at the same step
                 if self.step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
-                if cfg.time_limit is not None and time.perf_counter() - t0 > cfg.time_limit:
-                    break
+                if cfg.time_limit is not None:
+                    over = time.perf_counter() - t0 > cfg.time_limit
+                    if distributed.any_true(over) if multi else over:  # all processes stop together
+                        break
         except KeyboardInterrupt:
             self.save_checkpoint()
             raise
         finally:
             log_file.close()
+            if tb is not None:
+                tb.close()
             if bar is not None:
                 bar.close()
         self.save_checkpoint()
-        for cb in self.callbacks:
-            cb.on_train_end(self)
+        if main:
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        distributed.barrier()  # rank 0's files are complete before anyone moves on
         self.model.eval()
         return self.history

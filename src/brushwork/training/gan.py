@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..errors import BrushworkError
 from ..losses import d_loss, g_loss, r1_penalty, vae_loss
@@ -271,7 +272,7 @@ class _CollapseCheck(Callback):
 
 def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig = GANTrainConfig(),
               device: str = "auto", precision: str = "fp32", resume: bool = True, progress: bool = True,
-              collapse_check: bool = True, time_limit: float | None = None) -> Trainer:
+              collapse_check: bool = True, time_limit: float | None = None, tensorboard: bool = False) -> Trainer:
     """Train (or resume) a GAN on a folder of images (or a ``uint8 (N, C, H, W)`` tensor)."""
     from ..runtime import make_generator, resolve_device
 
@@ -290,15 +291,32 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         images, skipped = load_images(data, config.size, load_stats)
     if images.shape[-1] != config.size:
         raise BrushworkError(f"images are {images.shape[-1]} px, the model is {config.size} px")
-    dev = resolve_device(device)
-    torch.manual_seed(config.seed)
+    from .. import distributed
+
+    dev = distributed.device_for(resolve_device(device))
+    world = distributed.setup(dev)  # under torchrun: join the process group (one process: nothing)
+    if config.batch % world.world_size:
+        raise BrushworkError(f"--batch {config.batch} does not split evenly over {world.world_size} processes: "
+                             f"use a multiple of {world.world_size}")
+    # The data batch is global (same generator everywhere, each process trains on its slice); latents and
+    # augmentations are drawn per process, so the processes' fakes differ.
+    torch.manual_seed(config.seed + 104729 * world.rank)
     gen = make_generator(config.seed)
     if config.model not in ("gan", "vae"):
         raise BrushworkError(f"unknown --model {config.model!r}: use gan or vae")
     cfg = GANConfig(size=config.size, z_dim=config.z_dim, channels=int(images.shape[1]), width=config.width,
                     spectral_norm=config.spectral_norm, model=config.model)
     gan = build_model(cfg).to(dev)
-    aug_gen = make_generator(config.seed + 1)
+    if world.distributed and dev.type == "cuda":  # batch norm over the global batch (SyncBatchNorm needs CUDA)
+        if config.model == "vae":
+            gan = nn.SyncBatchNorm.convert_sync_batchnorm(gan)
+        else:  # the training generator only: the EMA copy is recalibrated on rank 0 alone
+            gan.g = nn.SyncBatchNorm.convert_sync_batchnorm(gan.g)
+    aug_gen = make_generator(config.seed + 1 + 104729 * world.rank)
+    # DDP wrappers average gradients; the generator's step uses the plain discriminator (frozen there),
+    # and the discriminator's step the plain generator (under no_grad).
+    train_g = distributed.wrap(gan) if config.model == "vae" else distributed.wrap(gan.g)
+    train_d = None if config.model == "vae" else distributed.wrap(gan.d)
     if config.model == "vae":
         opt_g = torch.optim.Adam(gan.parameters(), lr=config.lr_g)
         opt_d = None
@@ -310,17 +328,19 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         return diff_augment(x, config.diffaugment, aug_gen) if config.diffaugment else x
 
     def vae_step(real):
-        recon, mu, logvar = gan(real)
+        (real,) = distributed.shard_batch(real)
+        recon, mu, logvar = train_g(real)
         loss, rec, kl = vae_loss(recon, real, mu, logvar)
         return loss, {"reconstruction": float(rec.detach()), "kl": float(kl.detach())}
 
     def step_fn(real):
+        (real,) = distributed.shard_batch(real)
         n = real.shape[0]
         gan.d.requires_grad_(True)
         with torch.no_grad():
             fake = gan.g(torch.randn(n, cfg.z_dim, device=dev))
         real = real.detach().requires_grad_(config.r1_gamma > 0)
-        real_logits, fake_logits = gan.d(aug(real)), gan.d(aug(fake))
+        real_logits, fake_logits = train_d(aug(real)), train_d(aug(fake))
         loss_d = d_loss(real_logits, fake_logits, config.loss)
         logs = {}
         if config.r1_gamma > 0:
@@ -331,7 +351,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         loss_d.backward()
         opt_d.step()
         gan.d.requires_grad_(False)  # the generator's step must not touch the discriminator
-        fake_logits = gan.d(aug(gan.g(torch.randn(n, cfg.z_dim, device=dev))))
+        fake_logits = gan.d(aug(train_g(torch.randn(n, cfg.z_dim, device=dev))))
         loss_g = g_loss(fake_logits, config.loss)
         logs.update({"d_loss": float(loss_d.detach()), "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
                      "d_fake": float(torch.sigmoid(fake_logits.detach()).mean())})
@@ -342,7 +362,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     callbacks: list[Callback] = [_Samples(config.sample_every, out, cfg.z_dim)]
     if config.model == "gan":
         callbacks.insert(0, _EMA(config.ema_decay, checkpoint_every))
-    if collapse_check:
+    if collapse_check and distributed.is_main():  # callbacks run on rank 0 only
         callbacks.append(_CollapseCheck(config.collapse_every, images, out, cfg.z_dim, config.seed))
     model_config = {"gan": cfg.to_dict(), "train": asdict(config),
                     "data": {"source": data if isinstance(data, str) else "<tensor>", "images": int(len(images)),
@@ -351,7 +371,8 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
                       _batches(images, config.batch, gen, dev),
                       TrainerConfig(out_dir=out_dir, steps=config.steps, device=str(dev), precision=precision,
                                     grad_clip=None, checkpoint_every=checkpoint_every,
-                                    progress=progress, time_limit=time_limit), callbacks=callbacks,
+                                    progress=progress, time_limit=time_limit, tensorboard=tensorboard),
+                      callbacks=callbacks,
                       extra_optimizers={"discriminator": opt_d} if opt_d is not None else None)
     trainer.skipped = skipped  # type: ignore[attr-defined]
     trainer.enlarged = load_stats.get("enlarged", 0)  # type: ignore[attr-defined]

@@ -1,0 +1,165 @@
+"""Running on several processes: PyTorch DDP under torchrun, on CPUs (gloo) or GPUs (nccl).
+
+Nothing here starts processes: ``torchrun --nproc-per-node N -m brushwork ...`` does, and sets
+``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; brushwork reads them. Without torchrun every function is
+a no-op for one process, so the same code runs either way.
+
+The rules the training recipes follow:
+
+- every process draws the same *global* batch from the same seeded generator and trains on its own
+  slice of it (``shard_batch``), and DDP averages the gradients: the global batch and the seed give the
+  same weights as one process (up to the order of floating-point sums);
+- only rank 0 writes (checkpoints, logs, sample grids, the gallery) and prints progress;
+- checkpoints hold the unwrapped model and are the same for any number of processes, so a run can
+  resume on a different number of them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # torch is imported where it is used: info() and shard_list() serve torch-free commands
+    import torch
+    from torch import nn
+
+__all__ = ["DistInfo", "info", "setup", "device_for", "is_main", "barrier", "wrap", "unwrap", "shard_batch",
+           "shard_list", "global_sum", "any_true", "cleanup"]
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def info() -> DistInfo:
+    """This process's place, from torchrun's environment (one process when it is not set)."""
+    try:
+        return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                        int(os.environ.get("LOCAL_RANK", 0)))
+    except ValueError:
+        return DistInfo()
+
+
+def _initialized() -> bool:
+    import sys
+
+    if "torch" not in sys.modules:  # nothing can have started a process group without torch
+        return False
+    import torch
+
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def setup(device: torch.device) -> DistInfo:
+    """Join the process group when launched by torchrun (gloo on CPUs, nccl on CUDA GPUs; each process
+    on GPU ``LOCAL_RANK``). Returns this process's :class:`DistInfo`."""
+    import torch
+
+    d = info()
+    if not d.distributed or _initialized():
+        return d
+    if device.type == "cuda":
+        torch.cuda.set_device(d.local_rank)
+    torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return d
+
+
+def device_for(device: torch.device) -> torch.device:
+    """The device this process should use: its own GPU under torchrun on CUDA."""
+    import torch
+
+    d = info()
+    if d.distributed and device.type == "cuda":
+        return torch.device("cuda", d.local_rank)
+    return device
+
+
+def is_main() -> bool:
+    return info().rank == 0
+
+
+def barrier() -> None:
+    if _initialized():
+        import torch
+
+        torch.distributed.barrier()
+
+
+def wrap(model: nn.Module, **kwargs: Any) -> nn.Module:
+    """``DistributedDataParallel(model)`` when running under torchrun, else ``model`` itself."""
+    import torch
+
+    if not _initialized() or torch.distributed.get_world_size() == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    dev = next(model.parameters()).device
+    return DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None, **kwargs)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside a DDP wrapper (what checkpoints hold)."""
+    return model.module if type(model).__name__ == "DistributedDataParallel" else model
+
+
+def shard_batch(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """This process's contiguous slice of a global batch (every process holds the same global batch).
+
+    The global batch size must divide evenly: unequal slices would weight the processes' gradients
+    unequally when DDP averages them.
+    """
+    d = info()
+    if not d.distributed:
+        return tensors
+    n = len(tensors[0])
+    if n % d.world_size:
+        from .errors import BrushworkError
+
+        raise BrushworkError(f"the batch of {n} does not split evenly over {d.world_size} processes: choose a "
+                             f"--batch that is a multiple of {d.world_size}")
+    per = n // d.world_size
+    return tuple(t[d.rank * per:(d.rank + 1) * per] for t in tensors)
+
+
+def shard_list(items: list) -> list:
+    """Every ``world_size``-th item, starting at this rank: a folder's files split over processes."""
+    d = info()
+    return items[d.rank::d.world_size] if d.distributed else items
+
+
+def global_sum(x: torch.Tensor) -> torch.Tensor:
+    """The sum of ``x`` over all processes (no gradient): e.g. the denominator of a relative loss, so
+    that each process's share adds up to the global batch's ratio."""
+    x = x.detach().clone()
+    if _initialized():
+        import torch
+
+        torch.distributed.all_reduce(x, op=torch.distributed.ReduceOp.SUM)
+    return x
+
+
+def any_true(flag: bool) -> bool:
+    """True on every process when any process says True (e.g. early stopping decided on rank 0)."""
+    if not _initialized():
+        return flag
+    import torch
+
+    dev = torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" else "cpu"
+    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=dev)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def cleanup() -> None:
+    if _initialized():
+        import torch
+
+        torch.distributed.destroy_process_group()
