@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from brushwork.cli import main
+from brushwork.errors import BrushworkError
 from brushwork.provenance import gallery as gal
 from brushwork.provenance.gallery import Gallery, GalleryError
 
@@ -126,7 +127,7 @@ def test_record_search_tag_export_delete(where, tmp_path):
         with g.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM gallery_tags")).scalar() == 0
             assert conn.execute(sa.text("SELECT count(*) FROM gallery_inputs")).scalar() == 0
-        with pytest.raises(GalleryError, match="tag"):
+        with pytest.raises(BrushworkError, match="tag"):
             g.tag(ic, ["a,b"])
 
 

@@ -247,5 +247,18 @@ def test_palette_over_a_folder_is_resumable_and_split(tmp_path, capsys, monkeypa
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["palette", str(src), "--out", str(tmp_path / "half"), "-k", "2", "-q"]) == 0
-    assert "process 2 of 2: 2 written" in capsys.readouterr().out  # files 1 and 3 of 0..3 (sorted)
+    assert "process 2 of 2:" in capsys.readouterr().out
+    half = {p.name for p in (tmp_path / "half").rglob("*.json")}
+    monkeypatch.setenv("RANK", "0")
+    assert main(["palette", str(src), "--out", str(tmp_path / "half"), "-k", "2", "-q"]) == 0
+    assert "0 already done" in capsys.readouterr().out  # rank 0 has none of rank 1's files
+    assert half < {p.name for p in (tmp_path / "half").rglob("*.json")} == {"0.png.json", "1.png.json", "2.png.json"}
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    Image.new("RGB", (40, 30), (9, 9, 9)).save(src / "0.png")  # an edited source is done again
+    im = Image.open(src / "0.png")
+    im.paste((250, 250, 250), (0, 0, 20, 30))
+    im.save(src / "0.png")
+    assert main(["palette", str(src), "--out", str(out), "-k", "2", "-q"]) == 0
+    assert "1 written, 2 already done, 1 of them redone" in capsys.readouterr().out
     assert main(["palette", str(src), "-q"]) == 2 and "--out DIR" in capsys.readouterr().err

@@ -28,6 +28,12 @@ def _png(side: int = 96, seed: int = 0) -> bytes:
     return buf.getvalue()
 
 
+def _png_size(w: int, h: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray((np.random.default_rng(1).random((h, w, 3)) * 255).astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def _photo(side: int = 320) -> bytes:
     im = Image.open(sample_path("content")).convert("RGB")
     im.thumbnail((side, side))
@@ -184,10 +190,33 @@ def test_gallery_endpoints(client):
         assert resp.status_code in (404, 422) and "error" in resp.json()
 
 
+def test_host_and_origin_guard_against_other_sites(studio):
+    with studio(allowed_hosts=("127.0.0.1", "localhost", "::1", "testserver")) as c:
+        assert c.get("/api/health").status_code == 200
+        r = c.get("/api/health", headers={"Host": "rebound.example"})
+        assert r.status_code == 400 and "Host" in r.json()["error"]
+        r = c.get("/api/health", headers={"Origin": "http://evil.example"})
+        assert r.status_code == 403
+        assert c.get("/api/health", headers={"Origin": "http://localhost:7860"}).status_code == 200
+
+
+def test_a_chunked_upload_is_counted_as_it_arrives(studio):
+    with studio(max_upload_bytes=1000) as c:
+        def body():  # a real multipart start, then more bytes than allowed, without a Content-Length
+            yield (b'--x\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+                   b"Content-Type: image/png\r\n\r\n")
+            for _ in range(300):  # 3 MB: past 2 images of 1000 bytes plus 1 MiB of room for the form
+                yield b"x" * 10_000
+
+        r = c.post("/api/palette", content=body(), headers={"Content-Type": "multipart/form-data; boundary=x"})
+        assert r.status_code == 413 and "too large" in r.json()["error"]
+
+
 @pytest.mark.parametrize("case", ["not-image", "empty", "bad-strength", "no-style", "both-styles", "unknown-style",
                                   "bad-method", "huge-upload", "too-many-pixels", "bad-hex", "bad-ratio",
                                   "bad-seeds", "too-many-seeds", "recolor-neither", "traversal", "bad-model",
-                                  "bad-json", "gallery-style-missing"])
+                                  "bad-json", "gallery-style-missing", "huge-seed-range", "huge-seed",
+                                  "bad-truncation", "empty-palette", "narrow-style", "far-date"])
 def test_bad_input_is_a_clear_4xx(studio, case):
     with studio(max_upload_bytes=200_000, max_pixels=300_000) as c:
         photo = ("c.jpg", _photo(200), "image/jpeg")
@@ -211,6 +240,12 @@ def test_bad_input_is_a_clear_4xx(studio, case):
             "bad-model": lambda: c.post("/api/classify", files={"image": photo}, data={"model": "/etc/passwd"}),
             "bad-json": lambda: c.post("/api/harmony", content=b"{not json", headers={"Content-Type": "application/json"}),
             "gallery-style-missing": lambda: c.post("/api/stylize", files={"content": photo}, data={"style_name": "gallery:77"}),
+            "huge-seed-range": lambda: c.post("/api/gan/sample", json={"seeds": "0-999999999999"}),
+            "huge-seed": lambda: c.post("/api/gan/sample", json={"seeds": "18446744073709551616"}),
+            "bad-truncation": lambda: c.post("/api/gan/sample", json={"seeds": "1", "truncation": 1.5}),
+            "empty-palette": lambda: c.post("/api/recolor", files={"image": photo}, data={"palette": ","}),
+            "narrow-style": lambda: c.post("/api/preview", files={"content": photo, "style": ("s.png", _png_size(400, 2), "image/png")}),
+            "far-date": lambda: c.get("/api/gallery?since=0001-01-01T00:00%2B01:00"),
         }
         r = calls[case]()
         assert 400 <= r.status_code < 500, (case, r.status_code, r.text)

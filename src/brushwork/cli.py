@@ -1156,12 +1156,28 @@ def _train_config(model_dir: str, part: str = "train") -> dict:
 
     p = Path(model_dir)
     cfg = p / "checkpoint" / "config.json" if (p / "checkpoint").is_dir() else p / "config.json"
-    return dict(json.loads(cfg.read_text()).get(part, {}))
+    saved = dict(json.loads(cfg.read_text()).get(part, {}))
+    if part == "train":  # the recipe's own fields (the engine's, such as accumulate, are saved beside them)
+        from dataclasses import fields
+
+        from .training.classify import ClassifyTrainConfig
+
+        saved = {k: v for k, v in saved.items() if k in {f.name for f in fields(ClassifyTrainConfig)}}
+    return saved
 
 
 def _split_groups(model_dir: str, groups):
     """The groups to split by, as the model's own training split did (older checkpoints: per image)."""
     return groups if _train_config(model_dir, "data").get("grouped_split") else None
+
+
+def _one_process(command: str) -> None:
+    """k-fold evaluation and pruning train several models one after another and write their reports:
+    they run in one process (torchrun is for `classify train`, `gan train`, `adain train` and folders)."""
+    from . import distributed
+
+    if distributed.info().distributed:
+        raise BrushworkError(f"`{command}` runs in one process: launch it without torchrun")
 
 
 def _cmd_classify_eval(args: argparse.Namespace) -> int:
@@ -1173,6 +1189,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     from .training.classify import ClassifyTrainConfig, load_data, predict_proba, train_classifier
     from .training.classify import folds as kfolds
 
+    _one_process("classify eval")
     if args.out is not None:
         _check_folder(args.out)
     args.model = _model_dir(args.model)
@@ -1226,6 +1243,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_classify_slim(args: argparse.Namespace) -> int:
+    _one_process("classify slim")
     import copy
     import json
 
@@ -1740,8 +1758,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         data.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BrushworkError(f"cannot use '{data}' for the studio's files ({exc.strerror}): pass --data DIR") from None
+    # On this machine only, any Host or Origin but the loopback names is refused (no DNS rebinding, no
+    # other web site driving the studio); beyond it, the token guards every request.
     config = StudioConfig(data_dir=data, token=token, workers=args.workers, max_waiting=args.queue,
-                          max_upload_bytes=args.max_upload_mb * 2**20, device=args.device)
+                          max_upload_bytes=args.max_upload_mb * 2**20, device=args.device,
+                          allowed_hosts=("127.0.0.1", "localhost", "::1") if local else None)
     shown = "[" + args.host + "]" if ":" in args.host else args.host
     url = f"http://{shown}:{args.port}/" + (f"#token={token}" if token else "")
     import socket

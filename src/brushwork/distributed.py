@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: info() and shard_list()
     from torch import nn
 
 __all__ = ["DistInfo", "info", "setup", "device_for", "is_main", "barrier", "wrap", "unwrap", "shard_batch",
-           "shard_list", "global_sum", "any_true", "cleanup"]
+           "shard_list", "global_sum", "any_flags", "any_true", "cleanup"]
 
 
 @dataclass(frozen=True)
@@ -146,16 +146,22 @@ def global_sum(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def any_true(flag: bool) -> bool:
-    """True on every process when any process says True (e.g. early stopping decided on rank 0)."""
+def any_flags(*flags: bool) -> tuple[bool, ...]:
+    """Each flag True on every process when any process says True (one collective for all of them):
+    e.g. early stopping decided on rank 0, or a failure on one process."""
     if not _initialized():
-        return flag
+        return tuple(bool(f) for f in flags)
     import torch
 
     dev = torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" else "cpu"
-    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=dev)
+    t = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32, device=dev)
     torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-    return bool(t.item())
+    return tuple(bool(v) for v in t.tolist())
+
+
+def any_true(flag: bool) -> bool:
+    """True on every process when any process says True."""
+    return any_flags(flag)[0]
 
 
 def cleanup() -> None:

@@ -65,6 +65,14 @@ def stylize_folder(
     fn = stylize_fn or stylize
     src, files, out = _folder_run(content_dir, out_dir, "with a CONTENT folder, -o names a folder")
     out.mkdir(parents=True, exist_ok=True)
+    from .. import distributed
+
+    world = distributed.info()
+    if world.distributed and str(kwargs.get("device", "auto")) in ("auto", "cuda"):
+        import torch
+
+        if torch.cuda.is_available():  # under torchrun: each process on its own GPU
+            kwargs["device"] = f"cuda:{world.local_rank}"
     jobs: list[tuple[Path, list, Path]] = []
     for f in files:
         rel = f.relative_to(src).with_suffix("")
@@ -73,12 +81,12 @@ def stylize_folder(
                 jobs.append((f, [s], out / rel.parent / f"{rel.name}__{Path(s).stem}{suffix}"))
         else:
             jobs.append((f, list(styles), out / rel.parent / f"{rel.name}{suffix}"))
-    from .. import distributed
     from ..provenance.recipe import file_sha256, read_recipe
 
-    settings = _settings_key(styles, each_style, suffix, kwargs, file_sha256)
-    world = distributed.info()
-    jobs = distributed.shard_list(jobs)  # under torchrun: every N-th output, by rank
+    _check_collisions([(f, t) for f, _, t in jobs])
+    settings = _settings_key(styles, each_style, suffix, {k: v for k, v in kwargs.items() if k != "device"},
+                             file_sha256)
+    jobs = [j for j in jobs if _mine(j[2].relative_to(out), world)]  # under torchrun: this rank's outputs
     report = BatchReport(shard=(world.rank, world.world_size))
     bar = None
     if progress and world.rank == 0:
@@ -90,7 +98,7 @@ def stylize_folder(
         for f, sty, target in jobs:
             if f in bad:
                 pass  # already reported once
-            elif target.exists() and _same_settings(target, settings, read_recipe):
+            elif target.exists() and _same_settings(target, settings, read_recipe, f, file_sha256):
                 report.skipped_existing.append(target)
             else:
                 if target.exists():
@@ -118,12 +126,32 @@ def stylize_folder(
     return report
 
 
+def _mine(rel: Path, world) -> bool:
+    """Whether this process takes the file at ``rel``: by a hash of its path, not its place in a listing,
+    so processes agree even when their listings differ (a file added mid-run)."""
+    import hashlib
+
+    digest = int.from_bytes(hashlib.sha1(rel.as_posix().encode()).digest()[:8], "big")  # (CRC32 is too linear)
+    return world.world_size == 1 or digest % world.world_size == world.rank
+
+
+def _check_collisions(pairs: list[tuple[Path, Path]]) -> None:
+    seen: dict[Path, Path] = {}
+    for f, t in pairs:
+        if t in seen and seen[t] != f:
+            raise BrushworkError(f"'{seen[t]}' and '{f}' would both be written to '{t}': rename one of them")
+        seen[t] = f
+
+
 def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path]:
-    """The images under ``src_dir`` (checked: some exist) and the output folder (checked: not a file)."""
+    """The images under ``src_dir`` (checked: some exist; an output folder inside it is left out) and the
+    output folder (checked: not a file)."""
     from ..datasets import list_images
 
     src = Path(src_dir)
     files = list_images(src)
+    inside = Path(out_dir).resolve()
+    files = [f for f in files if not f.resolve().is_relative_to(inside)]  # `-o photos/styled`: not inputs
     if not files:
         raise BrushworkError(f"folder '{src}' holds no images (.png, .jpg, .webp, ...): check the path")
     out = Path(out_dir)
@@ -144,13 +172,19 @@ def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha2
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _same_settings(target: Path, settings: str, read_recipe) -> bool:
-    """An existing output counts as done unless its recipe names other settings."""
+def _same_settings(target: Path, settings: str, read_recipe, source: Path, file_sha256) -> bool:
+    """An existing output counts as done unless its recipe names other settings or another version of
+    its source image (the content's sha256 it records)."""
     try:
         recipe, _ = read_recipe(target)
     except OSError:
         return False  # not readable: make it again
-    return recipe is None or recipe.get("batch_settings", settings) == settings
+    if recipe is None:
+        return True  # written with --no-metadata: nothing to compare, so it stands
+    content = recipe.get("content") if isinstance(recipe.get("content"), dict) else {}
+    if content.get("sha256") and content["sha256"] != file_sha256(source):
+        return False
+    return recipe.get("batch_settings", settings) == settings
 
 
 def palette_folder(
@@ -176,9 +210,9 @@ def palette_folder(
     from ..imaging.io import read_image
 
     src, files, out = _folder_run(src_dir, out_dir, "with an IMAGE folder, --out names a folder")
-    settings = {"k": k, "seed": seed, "saliency": saliency, "max_side": max_side}
+    base_settings = {"k": k, "seed": seed, "saliency": saliency, "max_side": max_side}
     world = distributed.info()
-    files = distributed.shard_list(files)  # under torchrun: every N-th file, by rank (no torch needed)
+    files = [f for f in files if _mine(f.relative_to(src), world)]  # under torchrun: this rank's files
     report = BatchReport(shard=(world.rank, world.world_size), failed_label="failed and skipped (see the notes)")
     bar = None
     if progress and world.rank == 0:
@@ -188,6 +222,9 @@ def palette_folder(
     try:
         for f in files:
             target = out / f"{f.relative_to(src).as_posix()}.json"
+            from ..provenance.recipe import file_sha256
+
+            settings = {**base_settings, "source_sha256": file_sha256(f)}  # an edited image is done again
             done = None
             if target.is_file():
                 try:

@@ -30,7 +30,7 @@ from PIL import Image
 
 from ..errors import BrushworkError
 
-__all__ = ["Gallery", "GalleryError", "Item", "gallery_url", "record_output", "REVISIONS"]
+__all__ = ["Gallery", "GalleryError", "Item", "gallery_url", "record_output", "not_recorded", "REVISIONS"]
 
 REVISIONS = ("0001",)  # every migration shipped, oldest first; the last is the head
 THUMB_SIDE = 256
@@ -333,7 +333,7 @@ class Gallery:
         for t in names:
             t = t.strip().lower()
             if not t or len(t) > 64 or "," in t:
-                raise GalleryError(f"tag '{t}' must be 1-64 characters without commas")
+                raise BrushworkError(f"tag '{t}' must be 1-64 characters without commas")  # the user's, not the database's
             clean.append(t)
         with self._tx(write=True) as conn:
             self._exists(conn, item_id)
@@ -568,6 +568,23 @@ def _embed_pixels(image: Image.Image) -> np.ndarray:
     return np.array(flat.resize((EMBED_SIDE, EMBED_SIDE), Image.Resampling.BILINEAR))
 
 
+import contextlib
+import contextvars
+
+_recording = contextvars.ContextVar("brushwork_gallery_recording", default=True)
+
+
+@contextlib.contextmanager
+def not_recorded():
+    """Within this block (this thread or task only), :func:`record_output` records nothing: e.g. the
+    reruns of ``brushwork reproduce``, which are checks, not new pictures."""
+    token = _recording.set(False)
+    try:
+        yield
+    finally:
+        _recording.reset(token)
+
+
 _session: dict[str, Gallery | None] = {}  # $BRUSHWORK_GALLERY -> the gallery this run records into (None: failed)
 
 
@@ -581,6 +598,8 @@ def record_output(path: str | os.PathLike, image: Image.Image | None, recipe: di
     """
     import logging
 
+    if not _recording.get():
+        return None
     key = str(os.environ.get("BRUSHWORK_GALLERY", ""))
     try:
         if key in _session and _session[key] is None:

@@ -203,21 +203,23 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         marking = toks[0] in ("stylize", "video") or tuple(toks[:2]) in (("gan", "sample"), ("gan", "interpolate"))
         if marking and "watermark" not in recipe and "--no-watermark" not in toks:
             argv.append("--no-watermark")  # made before brushwork marked its outputs: rerun it unmarked
-        if "threads" in env:
-            import torch
+        import contextlib
+        import io
 
-            torch.set_num_threads(int(env["threads"]))
+        import torch
+
         from ..cli import main
+        from .gallery import not_recorded
 
-        saved = os.environ.get("BRUSHWORK_GALLERY")
-        os.environ["BRUSHWORK_GALLERY"] = "off"  # a check, not a new picture: keep it out of the gallery
+        threads = torch.get_num_threads()
         try:
-            rc = main(argv)
+            if "threads" in env:
+                torch.set_num_threads(int(env["threads"]))
+            # A check, not a new picture: kept out of the gallery; the rerun's own "wrote ..." lines are noise.
+            with not_recorded(), contextlib.redirect_stdout(io.StringIO()):
+                rc = main(argv)
         finally:
-            if saved is None:
-                del os.environ["BRUSHWORK_GALLERY"]
-            else:
-                os.environ["BRUSHWORK_GALLERY"] = saved
+            torch.set_num_threads(threads)  # the caller (e.g. the studio's server) keeps its own setting
         if rc != 0 or not out_file.exists():
             raise BrushworkError(f"running the recipe again failed (exit code {rc}; see above): brushwork "
                                  f"{' '.join(argv)}")

@@ -279,6 +279,6 @@ def train_adain(
     )
     trainer.skipped = skipped  # type: ignore[attr-defined]
     if resume:
-        trainer.resume()
+        trainer.resume(fast_forward=True)  # the crops continue where the checkpoint left them
     trainer.fit()
     return trainer

@@ -280,6 +280,7 @@ def train_classifier(
     if world.distributed and dev.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # global batch statistics (CUDA only)
     ddp_model = distributed.wrap(model)  # DDP averages the gradients of the processes' slices
+    torch.manual_seed(config.seed + 104729 * world.rank)  # dropout masks: drawn per process (same init above)
     augment = config.augment if config.augment != "auto" else ("shift" if channels == 1 else "photo")
     steps_per_epoch = max(1, len(tr) // (config.batch * accumulate))
     total = steps_per_epoch * config.epochs
@@ -297,7 +298,7 @@ def train_classifier(
 
     out = Path(out_dir)
     stopper = EarlyStopping(x[va], y[va], steps_per_epoch, config.patience, out, dev)
-    model_config = {"classifier": cfg.to_dict(), "train": asdict(config),
+    model_config = {"classifier": cfg.to_dict(), "train": {**asdict(config), "accumulate": accumulate},
                     "data": {"source": data if isinstance(data, str) else "<arrays>", "train": int(len(tr)),
                              "val": int(len(va)), "skipped": skipped,
                              "grouped_split": groups is not None and len(np.unique(groups)) < len(groups)}}
@@ -310,13 +311,13 @@ def train_classifier(
         import json
 
         saved = json.loads((out / "checkpoint" / "config.json").read_text())
-        same = saved.get("classifier") == cfg.to_dict() and {k: v for k, v in saved.get("train", {}).items()
-                                                             if k != "patience"} == {
-            k: v for k, v in asdict(config).items() if k != "patience"}
+        same = saved.get("classifier") == cfg.to_dict() and {"accumulate": 1, **{
+            k: v for k, v in saved.get("train", {}).items() if k != "patience"}} == {
+            k: v for k, v in model_config["train"].items() if k != "patience"}  # (accumulate changes the schedule)
         if not same:
             raise BrushworkError(f"'{out_dir}' holds a run with other settings (model, size, epochs or other "
                                  "hyperparameters): use --no-resume to start over, or another --out")
-        trainer.resume()
+        trainer.resume(fast_forward=True)  # the data stream continues where the checkpoint left it
     elif distributed.is_main():
         for f in ("epochs.csv", "log.csv"):
             (out / f).unlink(missing_ok=True)

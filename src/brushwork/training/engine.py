@@ -61,15 +61,15 @@ class Callback:
         return None
 
 
-def _summary_writer(folder: Path):
-    """TensorBoard's writer (imported only when asked for)."""
+def _summary_writer(folder: Path | None):
+    """TensorBoard's writer (imported only when asked for; ``None``: only check that it imports)."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         from ..errors import BrushworkError
 
         raise BrushworkError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
-    return SummaryWriter(str(folder))
+    return None if folder is None else SummaryWriter(str(folder))
 
 
 def _atomic_save(write: Callable[[str], None], path: Path) -> None:
@@ -154,6 +154,7 @@ class Trainer:
     ) -> None:
         self.model = distributed.unwrap(model)
         self._ddp = model if model is not self.model else None  # for no_sync() while accumulating
+        self._multi = False
         self.model_config = model_config
         self.optimizer = optimizer
         self.step_fn = step_fn
@@ -179,6 +180,8 @@ class Trainer:
 
             raise BrushworkError("gradient accumulation is for recipes with one optimizer (classify, adain): a GAN "
                                  "steps its discriminator on every batch")
+        if config.tensorboard:
+            _summary_writer(None)  # every process fails here, together, when tensorboard is missing
 
     # -- checkpoints -------------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
@@ -193,8 +196,12 @@ class Trainer:
         _atomic_save(lambda p: torch.save(state, p), ckpt / "trainer_state.pt")
         return ckpt
 
-    def resume(self) -> bool:
-        """Load ``out_dir/checkpoint`` if present; returns whether it did."""
+    def resume(self, fast_forward: bool = False) -> bool:
+        """Load ``out_dir/checkpoint`` if present; returns whether it did.
+
+        ``fast_forward`` draws (and drops) the batches the checkpoint's steps used, for a data stream
+        that a seed makes the same every run: training then continues exactly where it stopped, on any
+        number of processes."""
         ckpt = self.out / "checkpoint"
         if not (ckpt / "trainer_state.pt").is_file():
             return False
@@ -211,6 +218,9 @@ class Trainer:
         torch.set_rng_state(state["rng"])
         self.step = int(state["step"])
         self.extra_state.update(state.get("extra", {}))
+        if fast_forward:
+            for _ in range(self.step * self.config.accumulate):
+                next(self.batches)
         return True
 
     # -- loop --------------------------------------------------------------------------------
@@ -229,7 +239,11 @@ class Trainer:
                 batch = next(self.batches)
                 with autocast(self.device, cfg.precision):
                     loss, logs = self.step_fn(batch)
-                if not math.isfinite(float(loss.detach())):
+                bad = not math.isfinite(float(loss.detach()))
+                if self._multi and distributed.any_true(bad) and not bad:  # all processes stop together
+                    raise FloatingPointError(f"the loss became NaN or infinite on another process at step {self.step}: "
+                                             "lower the learning rate")
+                if bad:
                     raise FloatingPointError(f"loss became {float(loss)} at step {self.step}: lower the learning rate")
                 self.scaler.scale(loss / cfg.accumulate).backward()
             total += float(loss.detach())
@@ -238,7 +252,7 @@ class Trainer:
     def fit(self) -> list[dict[str, float]]:
         cfg = self.config
         main = distributed.is_main()
-        multi = distributed.info().distributed
+        multi = self._multi = distributed.info().distributed
         bar = None
         if cfg.progress and main:
             from tqdm.auto import tqdm
@@ -280,11 +294,19 @@ class Trainer:
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
+                failure: BaseException | None = None
                 if main:  # callbacks write files (samples, best weights): rank 0's business
-                    for cb in self.callbacks:
-                        stop = bool(cb.on_step_end(self, self.step, logs)) or stop
-                if multi:
-                    stop = distributed.any_true(stop)  # every process stops at the same step
+                    try:
+                        for cb in self.callbacks:
+                            stop = bool(cb.on_step_end(self, self.step, logs)) or stop
+                    except Exception as exc:  # noqa: BLE001 - re-raised below, after telling the others
+                        failure = exc
+                if multi:  # every process stops (or fails) at the same step
+                    stop, failed = distributed.any_flags(stop, failure is not None)
+                    if failed and failure is None:
+                        raise RuntimeError(f"rank 0 failed at step {self.step} (its message is above)")
+                if failure is not None:
+                    raise failure
                 if self.step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
                 if cfg.time_limit is not None:

@@ -385,7 +385,8 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
             raise BrushworkError(f"'{out_dir}' holds a GAN run with other settings: use --no-resume to start over, "
                                  "or another --out")
         if trainer.resume():  # fresh random streams for the steps to come, not a replay of the first ones
-            gen.manual_seed(config.seed + 7919 * trainer.step)
-            aug_gen.manual_seed(config.seed + 1 + 7919 * trainer.step)
+            gen.manual_seed(config.seed + 7919 * trainer.step)  # the data: the same on every process
+            aug_gen.manual_seed(config.seed + 1 + 7919 * trainer.step + 104729 * world.rank)  # per process
+            torch.manual_seed(config.seed + 7919 * trainer.step + 104729 * world.rank)  # latents: per process
     trainer.fit()
     return trainer

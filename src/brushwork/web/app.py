@@ -65,6 +65,8 @@ class StudioConfig:
         gallery: where results are recorded (a path or URL; None: ``$BRUSHWORK_GALLERY`` or the
             default; ``"off"``: not recorded).
         device: torch device for the models.
+        allowed_hosts: the host names a request's ``Host`` and ``Origin`` may carry; anything else is
+            refused (a web page elsewhere, or DNS rebinding, cannot drive a studio on 127.0.0.1).
     """
 
     data_dir: Path
@@ -76,6 +78,7 @@ class StudioConfig:
     gallery: str | None = None
     device: str = "cpu"
     bundled_styles: dict[str, Path] = field(default_factory=dict)
+    allowed_hosts: tuple[str, ...] | None = None  # Host/Origin names accepted (None: any; serve sets loopback)
 
 
 class ApiError(Exception):
@@ -99,7 +102,7 @@ class TagRequest(BaseModel):
 
 class GanSampleRequest(BaseModel):
     seeds: str = Field("0-7", max_length=200, description="e.g. 0-7 or 3,17,42")
-    truncation: float = Field(1.0, gt=0.0, le=2.0)
+    truncation: float = Field(1.0, gt=0.0, le=1.0)
 
 
 def _bundled_styles() -> dict[str, Path]:
@@ -119,13 +122,14 @@ class _Previewer:
         self._lock = threading.Lock()
 
     def _model(self):
-        if self._net is None:
-            from ..models.adain import AdaINNet
-            from ..pipelines.stylize import _cached_decoder, _cached_encoder
+        with self._lock:  # concurrent first requests load the model once
+            if self._net is None:
+                from ..models.adain import AdaINNet
+                from ..pipelines.stylize import _cached_decoder, _cached_encoder
 
-            dec = _cached_decoder(None, self.device)
-            self._net = AdaINNet(_cached_encoder(dec.config.encoder, None, self.device, False, False), dec).eval()
-        return self._net
+                dec = _cached_decoder(None, self.device)
+                self._net = AdaINNet(_cached_encoder(dec.config.encoder, None, self.device, False, False), dec).eval()
+            return self._net
 
     def _features(self, key: str, path: Path, content: bool):
         import torch
@@ -143,6 +147,9 @@ class _Previewer:
         img = read_image(path, draft=2 * _PREVIEW_SIDE)
         x = to_tensor(img.rgb, self.device)
         x = resize(x, fit_long_side(x.shape[-1], x.shape[-2], _PREVIEW_SIDE))
+        if min(x.shape[-2:]) < 32:
+            raise ApiError(422, f"the {'content' if content else 'style'} image is too narrow for a preview "
+                                f"({img.size[0]}x{img.size[1]}): its short side must be at least 1/8 of its long side")
         with torch.no_grad():
             if content:
                 padded, h, w = _pad_to_multiple(x, net.decoder.stride)
@@ -213,7 +220,7 @@ def create_app(config: StudioConfig) -> FastAPI:
 
     @app.exception_handler(BrushworkError)
     async def _brushwork_error(_: Request, exc: BrushworkError):
-        status = 404 if str(exc).startswith("no gallery item") else 400
+        status = 404 if str(exc).startswith("no gallery item") else 503 if isinstance(exc, GalleryError) else 400
         return JSONResponse({"error": str(exc)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
@@ -232,10 +239,20 @@ def create_app(config: StudioConfig) -> FastAPI:
     async def _bug(_: Request, exc: Exception):
         return JSONResponse({"error": f"internal error ({type(exc).__name__}); please report it"}, status_code=500)
 
-    # -- the token and the upload size, before anything is read ------------------------------------
+    # -- host and origin, the token and the upload size, before anything is read ------------------
     @app.middleware("http")
     async def _guard(request: Request, call_next):
         path = request.url.path
+        if config.allowed_hosts is not None:
+            from urllib.parse import urlsplit
+
+            host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]").lower()
+            if host not in config.allowed_hosts:
+                return JSONResponse({"error": f"unexpected Host '{host[:60]}': open the studio at the address "
+                                     "brushwork serve printed"}, status_code=400)
+            origin = request.headers.get("origin")
+            if origin and (urlsplit(origin).hostname or "") not in config.allowed_hosts:
+                return JSONResponse({"error": "requests from other web sites are refused"}, status_code=403)
         if config.token and path.startswith("/api/"):
             auth = request.headers.get("authorization", "")
             given = (auth[7:] if auth.lower().startswith("bearer ") else None) or request.headers.get(
@@ -251,6 +268,67 @@ def create_app(config: StudioConfig) -> FastAPI:
                 return JSONResponse({"error": f"request too large: each image may be up to "
                                      f"{config.max_upload_bytes // 2**20} MB"}, status_code=413)
         return await call_next(request)
+
+    # A request body is counted as it arrives (a chunked upload has no Content-Length to check first):
+    # past the limit the request ends with 413, and nothing more is read or spooled to disk.
+    limit = config.max_upload_bytes * 2 + 2**20
+
+    class _BodyLimit:
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope, receive, send):
+            if scope["type"] != "http":
+                return await self.inner(scope, receive, send)
+            seen, over, started = 0, False, False
+
+            async def counted():
+                nonlocal seen, over
+                if over:
+                    return {"type": "http.disconnect"}
+                message = await receive()
+                if message["type"] == "http.request":
+                    seen += len(message.get("body", b""))
+                    if seen > limit:  # stop reading: to the app, the client has gone
+                        over = True
+                        return {"type": "http.disconnect"}
+                return message
+
+            async def guarded(message):
+                nonlocal started
+                if over:
+                    return  # the app's answer to a body it never got; ours follows
+                started = True
+                await send(message)
+
+            try:
+                await self.inner(scope, counted, guarded)
+            except Exception:  # noqa: BLE001 - the app's reaction to the cut-off body
+                if not over:
+                    raise
+            if over and not started:
+                await JSONResponse({"error": f"request too large: each image may be up to "
+                                    f"{max(1, config.max_upload_bytes // 2**20)} MB"}, status_code=413)(scope, receive, send)
+
+    app.add_middleware(_BodyLimit)
+
+    # Quick operations (preview, palette, recolour, composition, GAN samples, classification) run in the
+    # request threads; at most this many at once, so a burst of large images cannot exhaust memory.
+    quick = threading.BoundedSemaphore(config.workers + 1)
+
+    def bounded(fn):
+        import functools
+
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            if not quick.acquire(timeout=30):
+                raise ApiError(429, "busy: try again shortly", headers={"Retry-After": "5"})
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                quick.release()
+
+        return run
 
     # -- uploads -------------------------------------------------------------------------------------
     def store(upload: UploadFile | None, what: str) -> tuple[str, Path]:
@@ -302,6 +380,22 @@ def create_app(config: StudioConfig) -> FastAPI:
             return it.sha256, p
         raise ApiError(404, f"no style named '{style_name[:60]}': see GET /api/styles, or use gallery:ID")
 
+    loaded: dict[str, Any] = {}
+
+    def models(name: str):
+        """The shipped GAN or classifier, loaded (and sha256-checked) once per server."""
+        with gallery_lock:
+            if name not in loaded:
+                if name == "gan":
+                    from ..pipelines.gan import load_gan
+
+                    loaded[name] = load_gan(None, config.device)
+                else:
+                    from ..pipelines.classify import load_classifier
+
+                    loaded[name] = load_classifier("medium")
+            return loaded[name]
+
     def record(path: Path, image: Image.Image, recipe: dict | None, operation: str) -> int | None:
         try:
             return gallery().add(path, image, recipe, operation)
@@ -315,7 +409,10 @@ def create_app(config: StudioConfig) -> FastAPI:
         path = results / name
         save_image(image, path, recipe=recipe, watermark=mark)
         gid = record(path, image, recipe, operation)
-        return {"image_url": f"/api/results/{name}", "gallery_id": gid, "width": image.width, "height": image.height}
+        out = {"image_url": f"/api/results/{name}", "gallery_id": gid, "width": image.width, "height": image.height}
+        if gid is None and state["gallery_error"]:
+            out["note"] = f"not recorded in the gallery: {state['gallery_error']}"
+        return out
 
     # -- service -------------------------------------------------------------------------------------
     @app.get("/api/health", tags=["service"])
@@ -334,6 +431,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return FileResponse(styles[name])
 
     @app.post("/api/preview", tags=["stylize"], responses={200: {"content": {"image/png": {}}}})
+    @bounded
     def preview(content: UploadFile = File(...), style: UploadFile | None = File(None),
                 style_name: str | None = Form(None), strength: float = Form(0.5, ge=0.0, le=1.0)) -> Response:
         """A quick 256 px AdaIN preview (not saved, not recorded): what the strength slider shows."""
@@ -393,17 +491,23 @@ def create_app(config: StudioConfig) -> FastAPI:
         return job.to_dict()
 
     @app.get("/api/jobs/{job_id}/events", tags=["jobs"])
-    async def job_events(job_id: str) -> StreamingResponse:
+    async def job_events(job_id: str, request: Request) -> StreamingResponse:
         """Server-sent events: the job as JSON on every change, until it is done."""
         job = _job(job_id)
 
         async def stream():
-            seen = -1
+            seen, idle = -1, 0
             while True:
-                version = await asyncio.to_thread(job.wait_change, seen, 10.0)
+                # Short waits: a thread is held at most a second, and a client that left is noticed.
+                version = await asyncio.to_thread(job.wait_change, seen, 1.0)
+                if await request.is_disconnected():
+                    return
                 if version == seen:
-                    yield ": keep-alive\n\n"
+                    idle += 1
+                    if idle % 10 == 0:
+                        yield ": keep-alive\n\n"
                     continue
+                idle = 0
                 seen = version
                 yield f"data: {json.dumps(job.to_dict())}\n\n"
                 if job.done:
@@ -425,6 +529,7 @@ def create_app(config: StudioConfig) -> FastAPI:
 
     # -- colour and composition ----------------------------------------------------------------------
     @app.post("/api/palette", tags=["colour"])
+    @bounded
     def palette(image: UploadFile = File(...), k: int = Form(6, ge=1, le=16), seed: int = Form(0, ge=0)) -> dict:
         from ..color.harmony import classify
         from ..color.palette import extract_palette
@@ -450,6 +555,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return out
 
     @app.post("/api/recolor", tags=["colour"])
+    @bounded
     def recolor_image(image: UploadFile = File(...), reference: UploadFile | None = File(None),
                       palette: str | None = Form(None, max_length=2000), method: str = Form("stats"),
                       strength: float = Form(1.0, ge=0.0, le=1.0)) -> dict:
@@ -463,7 +569,10 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, "give a reference image or a palette (one of the two)")
         img = read_image(store(image, "image")[1])
         ref = None if reference is None else read_image(store(reference, "reference")[1], draft=1024)
-        pal = Palette.from_hex([t for t in palette.replace(" ", ",").split(",") if t]) if palette else None
+        hexes = [t for t in (palette or "").replace(" ", ",").split(",") if t]
+        if palette and not hexes:
+            raise ApiError(422, "palette is empty: give hex colours such as #1e90ff,#ff8c1e")
+        pal = Palette.from_hex(hexes) if hexes else None
         out = recolor(img.rgb, method=method, reference=None if ref is None else ref.rgb,
                       reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
                       strength=strength)
@@ -473,6 +582,7 @@ def create_app(config: StudioConfig) -> FastAPI:
                            mark=False)
 
     @app.post("/api/compose", tags=["composition"])
+    @bounded
     def compose(image: UploadFile = File(...), ratios: str = Form("1:1,4:5,3:2,16:9", max_length=200),
                 overlay: bool = Form(False)) -> dict:
         from ..composition import analyze, parse_ratio, suggest_crops, working_saliency
@@ -498,13 +608,14 @@ def create_app(config: StudioConfig) -> FastAPI:
 
     # -- models -------------------------------------------------------------------------------------
     @app.post("/api/gan/sample", tags=["gan"])
+    @bounded
     def gan_sample(req: GanSampleRequest) -> dict:
-        from ..pipelines.gan import grid_image, load_gan, parse_seeds, sample
+        from ..pipelines.gan import grid_image, parse_seeds, sample
 
         seeds = parse_seeds(req.seeds)
         if len(seeds) > 64:
             raise ApiError(422, f"{len(seeds)} seeds: ask for at most 64 at a time")
-        gan, sha = load_gan(None, config.device)
+        gan, sha = models("gan")
         images = sample(gan, seeds, truncation=req.truncation)
         params = {"operation": "gan sample", "checkpoint_sha256": sha, "seeds": req.seeds,
                   "truncation": req.truncation, "brushwork": __version__, "studio": True}
@@ -512,13 +623,14 @@ def create_app(config: StudioConfig) -> FastAPI:
                 "seeds": seeds}
 
     @app.post("/api/classify", tags=["classify"])
+    @bounded
     def classify_image(image: UploadFile = File(...), model: str = Form("medium"),
                        top_k: int = Form(3, ge=1, le=20)) -> dict:
-        from ..pipelines.classify import load_classifier, predict_images
+        from ..pipelines.classify import predict_images
 
         if model != "medium":
             raise ApiError(422, "model: the studio serves the shipped classifier 'medium' (photo, painting, ...)")
-        net, cfg = load_classifier(model)
+        net, cfg = models("classifier")
         return predict_images(net, cfg, [str(store(image, "image")[1])], top_k=top_k)[0] | {"image": None}
 
     # -- gallery -------------------------------------------------------------------------------------
@@ -539,9 +651,10 @@ def create_app(config: StudioConfig) -> FastAPI:
                 return None
             try:
                 t = dt.datetime.fromisoformat(v)
-            except ValueError:
-                raise ApiError(422, f"{name}: '{v[:40]}' is not a date (YYYY-MM-DD[THH:MM])") from None
-            return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+                t = t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+                return t.astimezone(dt.timezone.utc)
+            except (ValueError, OverflowError):
+                raise ApiError(422, f"{name}: '{v[:40]}' is not a usable date (YYYY-MM-DD[THH:MM])") from None
 
         found = gallery().search(operation=op, style=style, tag=tag, since=when(since, "since"),
                                  until=when(until, "until"), limit=limit)
@@ -563,6 +676,8 @@ def create_app(config: StudioConfig) -> FastAPI:
 
         it = gallery().get(_id(item_id))
         p = Path(it.path)
+        if p.is_dir():
+            raise ApiError(415, f"item {it.id} is a folder of video frames: `brushwork gallery export {it.id}` copies it")
         if not p.is_file():
             raise ApiError(410, f"item {it.id}'s file is gone (moved or deleted); its thumbnail remains")
         if _sha256(p) != it.sha256:
@@ -585,7 +700,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         def work(job: Job) -> dict:
             from ..provenance.reproduce import reproduce
 
-            r = reproduce(it.path, inputs=[str(uploads), *{str(p.parent) for p in styles.values()}])
+            r = reproduce(it.path, inputs=[str(uploads), str(results), *{str(p.parent) for p in styles.values()}])
             return {"identical": r.identical, "max_difference": r.max_difference, "summary": r.summary()}
 
         try:
@@ -619,5 +734,6 @@ def serve(config: StudioConfig, host: str = "127.0.0.1", port: int = 7860) -> No
     """Run the studio with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    # A running Gatys job would hold Ctrl-C until it finished: give open streams 5 s, then cancel the jobs.
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 

@@ -82,10 +82,11 @@ class JobQueue:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="brushwork-job")
         self._jobs: dict[str, Job] = {}
         self._futures: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def active(self) -> int:
-        return sum(1 for j in self._jobs.values() if not j.done)
+        with self._lock:
+            return sum(1 for j in list(self._jobs.values()) if not j.done)
 
     def submit(self, kind: str, work: Callable[[Job], dict[str, Any]]) -> Job:
         """Queue ``work(job) -> result dict``; it may call ``job.update(progress=...)`` and should raise
@@ -123,20 +124,24 @@ class JobQueue:
             self._futures.pop(j.id, None)
 
     def get(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
+        with self._lock:
+            return self._jobs.get(job_id)
 
     def cancel(self, job_id: str) -> Job | None:
-        job = self._jobs.get(job_id)
+        with self._lock:
+            job = self._jobs.get(job_id)
+            fut = self._futures.get(job_id)
         if job is None:
             return None
         job._cancel.set()
-        fut = self._futures.get(job_id)
         if fut is not None and fut.cancel():  # never started: it will not run
             job.update(status="cancelled", message="cancelled before it started", finished=time.time())
         return job
 
     def shutdown(self) -> None:
-        for j in list(self._jobs.values()):
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for j in jobs:
             if not j.done:
                 j._cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)

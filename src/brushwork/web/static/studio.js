@@ -3,7 +3,10 @@
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.hash.slice(1));
-if (params.get("token")) sessionStorage.setItem("brushwork-token", params.get("token"));
+if (params.get("token")) {
+  sessionStorage.setItem("brushwork-token", params.get("token"));
+  history.replaceState(null, "", location.pathname);  // keep the token out of the address bar and history
+}
 const TOKEN = sessionStorage.getItem("brushwork-token");
 
 function withToken(url) {
@@ -240,8 +243,11 @@ $("gan-go").addEventListener("click", async () => {
 
 // -- gallery ------------------------------------------------------------------------------------------
 async function loadGallery() {
+  let items = [];
   try {
-    const { items } = await (await api("/api/gallery?limit=40")).json();
+    items = (await (await api("/api/gallery?limit=40")).json()).items;
+  } catch (err) { say("Gallery: " + err.message, true); }  // the styles still load without it
+  try {
     const select = $("style-select");
     const keep = select.value;
     const styles = (await (await api("/api/styles")).json()).styles;
