@@ -34,8 +34,8 @@ def _need_browser():
         pytest.skip(f"no headless browser here ({', '.join(missing)}): apt install chromium chromium-driver")
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(params=[None, "s3cret"], ids=["loopback", "with-token"])
+def server(tmp_path, request):
     import uvicorn
 
     from brushwork.web.app import StudioConfig, create_app
@@ -43,7 +43,8 @@ def server(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = StudioConfig(data_dir=tmp_path / "studio", gallery=str(tmp_path / "gallery.db"))
+    cfg = StudioConfig(data_dir=tmp_path / "studio", gallery=str(tmp_path / "gallery.db"), token=request.param,
+                       allowed_hosts=("127.0.0.1", "localhost", "::1"))
     srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -51,7 +52,7 @@ def server(tmp_path):
     while not srv.started:
         assert time.time() - t0 < 30, "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}", request.param
     srv.should_exit = True
     thread.join(timeout=30)
 
@@ -59,6 +60,7 @@ def server(tmp_path):
 @pytest.mark.slow
 def test_upload_slide_stylize_and_find_it_in_the_gallery(server, tmp_path):
     _need_browser()
+    base, token = server
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must not try to download a driver
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
@@ -81,7 +83,7 @@ def test_upload_slide_stylize_and_find_it_in_the_gallery(server, tmp_path):
     artifacts.mkdir(parents=True, exist_ok=True)
     try:
         wait = WebDriverWait(driver, 120)
-        driver.get(server + "/")
+        driver.get(base + "/" + (f"#token={token}" if token else ""))
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#style-select option")) >= 2)
         assert driver.find_element(By.ID, "style-select").get_attribute("value") == "starry_night"
         driver.find_element(By.ID, "content-file").send_keys(str(photo))
@@ -100,12 +102,17 @@ def test_upload_slide_stylize_and_find_it_in_the_gallery(server, tmp_path):
         wait.until(lambda d: d.execute_script(
             "const r = document.getElementById('result'); return r.complete && r.naturalWidth > 0"))
         wait.until(lambda d: "stylize" in d.find_element(By.ID, "gallery").text)
-        driver.save_screenshot(str(artifacts / "studio.png"))
+        name = "studio.png" if token is None else "studio-token.png"
+        driver.save_screenshot(str(artifacts / name))
         status = driver.find_element(By.ID, "status").text
         assert status.startswith("Done"), status
-        items = driver.execute_script("return fetch('/api/gallery').then(r => r.json())")["items"]
+        items = driver.execute_script("return api('/api/gallery').then(r => r.json())")["items"]
         assert items[0]["operation"] == "stylize" and items[0]["recipe"]["strength"] == pytest.approx(0.7)
+        if token:  # the token is neither in the address bar nor in any image's address
+            assert "token" not in driver.current_url
+            srcs = driver.execute_script("return [...document.images].map(i => i.src)")
+            assert not any("token" in s for s in srcs), srcs
     finally:
         driver.save_screenshot(str(artifacts / "studio-last.png"))
         driver.quit()
-    assert (artifacts / "studio.png").stat().st_size > 10_000
+    assert (artifacts / name).stat().st_size > 10_000

@@ -9,8 +9,30 @@ if (params.get("token")) {
 }
 const TOKEN = sessionStorage.getItem("brushwork-token");
 
-function withToken(url) {
+function withToken(url) {  // only for the event stream: EventSource cannot send a header
   return TOKEN ? url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN) : url;
+}
+
+// Images and downloads: with a token, fetched with the header and shown from a blob URL, so the
+// token never sits in an address, a link or the browser's history.
+function show(img, url) {
+  if (!TOKEN) { img.src = url; return; }
+  api(url).then((r) => r.blob()).then((b) => { img.src = URL.createObjectURL(b); })
+    .catch((err) => say(err.message, true));
+}
+
+function downloadLink(a, url, name) {
+  a.href = TOKEN ? "#" : url;
+  a.onclick = TOKEN ? async (e) => {
+    e.preventDefault();
+    try {
+      const blob = await (await api(url)).blob();
+      const tmp = document.createElement("a");
+      tmp.href = URL.createObjectURL(blob);
+      tmp.download = name || "";
+      tmp.click();
+    } catch (err) { say(err.message, true); }
+  } : null;
 }
 
 async function api(path, options = {}) {
@@ -95,7 +117,7 @@ function showNamedStyle() {
   if (!name) return;
   chosen.style = null;
   const thumb = $("style-thumb");
-  thumb.src = withToken(name.startsWith("gallery:") ? "/api/gallery/" + name.slice(8) + "/thumbnail" : "/api/styles/" + name);
+  show(thumb, name.startsWith("gallery:") ? "/api/gallery/" + name.slice(8) + "/thumbnail" : "/api/styles/" + name);
   thumb.alt = "style: " + $("style-select").selectedOptions[0].textContent;
   thumb.hidden = false;
   $("style-help").hidden = true;
@@ -171,9 +193,8 @@ function finish(job) {
   $("progress").hidden = true;
   if (!job) return;
   if (job.status === "done") {
-    const url = withToken(job.result.image_url);
-    $("result").src = url;
-    $("download").href = url;
+    show($("result"), job.result.image_url);
+    downloadLink($("download"), job.result.image_url, job.result.image_url.split("/").pop());
     $("download").hidden = false;
     say("Done in " + job.result.seconds + " s" + (job.result.gallery_id ? " (gallery item " + job.result.gallery_id + ")." : "."));
     loadGallery();
@@ -217,7 +238,7 @@ $("compose-go").addEventListener("click", async () => {
   form.append("overlay", "true");
   try {
     const c = await (await api("/api/compose", { method: "POST", body: form })).json();
-    $("overlay").src = withToken(c.overlay.image_url);
+    show($("overlay"), c.overlay.image_url);
     $("overlay").alt = "Composition overlay: thirds, saliency and suggested crops";
     $("overlay").hidden = false;
     $("crops").replaceChildren(...c.crops.map((k) => {
@@ -234,7 +255,7 @@ $("gan-go").addEventListener("click", async () => {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ seeds: $("seeds").value }),
     })).json();
-    $("gan").src = withToken(r.image_url);
+    show($("gan"), r.image_url);
     $("gan").alt = "GAN samples for seeds " + r.seeds.join(", ");
     $("gan").hidden = false;
     loadGallery();
@@ -264,7 +285,7 @@ async function loadGallery() {
 function galleryItem(it) {
   const li = document.createElement("li");
   const img = document.createElement("img");
-  img.src = withToken(it.thumbnail_url);
+  show(img, it.thumbnail_url);
   img.alt = it.operation + " " + it.id;
   const text = document.createElement("div");
   const when = new Date(it.created_at).toLocaleString();
@@ -282,7 +303,7 @@ function galleryItem(it) {
   const actions = document.createElement("div");
   actions.className = "actions";
   const download = document.createElement("a");
-  download.href = withToken(it.file_url);
+  downloadLink(download, it.file_url, it.path.split("/").pop());
   download.textContent = "download";
   download.setAttribute("download", "");
   const useStyle = document.createElement("button");
