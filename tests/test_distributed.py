@@ -99,6 +99,22 @@ def test_adain_and_gan_recipes_under_torchrun(tmp_path):
     diff = _max_diff(tmp_path / "a1" / "checkpoint" / "model.safetensors", tmp_path / "a2" / "checkpoint" / "model.safetensors")
     print(f"adain: 1 vs 2 processes after one step max |dw| = {diff:.2e}")
     assert diff < TOL, diff
+    # Resume on another number of processes, a real recipe: one step on two processes (a time limit
+    # that is spent at once), then one process to step 3, against three steps on one process. The data
+    # stream continues (the resumed run skips the batch the first step used), so step 3's loss is the
+    # straight run's: a replayed batch would give another loss (step 1's was 2.43 here, step 3's 2.33).
+    ad3 = [*ad[:4], "3", *ad[5:]]  # --steps 3
+    straight = subprocess.run([sys.executable, "-m", "brushwork", *ad3, "--out", str(tmp_path / "s")],
+                              capture_output=True, text=True, env=env, timeout=600)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    first = _torchrun(2, ["-m", "brushwork", *ad3, "--out", str(tmp_path / "r"), "--minutes", "0.000001"], tmp_path)
+    assert first.returncode == 0 and "trained to step 1;" in first.stdout, first.stderr[-3000:]
+    rest = subprocess.run([sys.executable, "-m", "brushwork", *ad3, "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert rest.returncode == 0, rest.stderr[-2000:]
+    last = lambda d: float((tmp_path / d / "log.csv").read_text().strip().splitlines()[-1].split(",")[1])  # noqa: E731
+    assert (tmp_path / "r" / "log.csv").read_text().startswith("step,loss")
+    assert abs(last("r") - last("s")) < 1e-3 * last("s"), (last("r"), last("s"))
     # The GAN: the generator's batch norm sees each process's half on CPUs (SyncBatchNorm needs CUDA) and
     # each process draws its own latents, so no equality is claimed: it trains, rank 0 writes once, and
     # the checkpoint resumes on one process.

@@ -259,7 +259,7 @@ class Trainer:
 
             bar = tqdm(total=cfg.steps, initial=self.step, unit="step", desc="train", disable=None)
         log_path = self.out / "log.csv"
-        new_log = not log_path.exists() or self.step == 0
+        new_log = not log_path.exists() or self.step == 0 or log_path.stat().st_size == 0  # (a run that logged nothing)
         log_file = open(log_path if main else os.devnull, "w" if new_log else "a", newline="")
         writer: csv.DictWriter | None = None
         tb = _summary_writer(self.out / "tensorboard") if cfg.tensorboard and main else None
