@@ -187,3 +187,26 @@ def test_resume_on_a_different_number_of_processes(tmp_path):
     assert diff < TOL, diff
     log = (tmp_path / "b" / "log.csv").read_text().strip().splitlines()
     assert len(log) == 1 + 20  # one header, every step once: rank 1 wrote nothing
+
+
+@pytest.mark.slow
+def test_folder_work_split_over_two_processes_at_once(tmp_path, random_decoder_dir):
+    from brushwork.pipelines.stylize import sample_path
+
+    src = tmp_path / "photos"
+    src.mkdir()
+    base = Image.open(sample_path("content")).convert("RGB")
+    base.thumbnail((96, 96))
+    for i in range(8):
+        base.rotate(i * 7).save(src / f"p{i}.png")
+    out = tmp_path / "styled"
+    run = _torchrun(2, ["-m", "brushwork", "stylize", str(src), str(sample_path("style")), "-o", str(out),
+                        "--method", "adain", "--decoder", str(random_decoder_dir), "--size", "64", "-q"], tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    written = [int(line.split("process ")[1].split(":")[1].split()[0]) for line in run.stdout.splitlines()
+               if "process " in line]
+    assert len(written) == 2 and sum(written) == 8 and min(written) > 0  # each did a share, none twice
+    assert sorted(p.name for p in out.glob("*.png")) == [f"p{i}.png" for i in range(8)]
+    pal = _torchrun(2, ["-m", "brushwork", "palette", str(src), "--out", str(tmp_path / "pal"), "-q"], tmp_path)
+    assert pal.returncode == 0, pal.stderr[-3000:]
+    assert len(list((tmp_path / "pal").glob("*.json"))) == 8
