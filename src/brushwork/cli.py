@@ -130,6 +130,11 @@ def _exif_flags(p: Any) -> None:
     p.add_argument("--keep-gps", action="store_true", help="with --keep-exif, keep the GPS position too")
 
 
+def _check_exif_flags(args: argparse.Namespace) -> None:
+    if args.keep_gps and not args.keep_exif:
+        raise BrushworkError("--keep-gps goes with --keep-exif")
+
+
 def _exif(args: argparse.Namespace, source: str | Path) -> dict:
     if not args.keep_exif:
         return {}
@@ -582,8 +587,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def _cmd_stylize(args: argparse.Namespace) -> int:
     from .imaging.io import check_output_path
 
-    if args.keep_gps and not args.keep_exif:
-        raise BrushworkError("--keep-gps goes with --keep-exif")
+    _check_exif_flags(args)
     from .pipelines.stylize import sample_path
 
     positional = [p for p in [args.content, *args.styles] if p is not None]
@@ -973,8 +977,7 @@ def _cmd_harmony(args: argparse.Namespace) -> int:
 def _cmd_recolor(args: argparse.Namespace) -> int:
     from .color.recolor import recolor
 
-    if args.keep_gps and not args.keep_exif:
-        raise BrushworkError("--keep-gps goes with --keep-exif")
+    _check_exif_flags(args)
     from .imaging.io import check_output_path, save_image
 
     check_output_path(args.output)

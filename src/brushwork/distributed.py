@@ -129,10 +129,20 @@ def shard_batch(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return tuple(t[d.rank * per:(d.rank + 1) * per] for t in tensors)
 
 
-def shard_list(items: list) -> list:
-    """Every ``world_size``-th item, starting at this rank: a folder's files split over processes."""
+def shard_list(items: list, key=str) -> list:
+    """This process's share of ``items`` (a folder's files): those whose ``key`` hashes to this rank.
+
+    By a hash of each item's key, not its place in a listing, so processes agree even when their
+    listings differ (a file added mid-run). SHA-1, not CRC32: CRC32's low bits follow names that differ
+    in one character too closely to split ``0.png``..``4.png`` evenly.
+    """
+    import hashlib
+
     d = info()
-    return items[d.rank::d.world_size] if d.distributed else items
+    if not d.distributed:
+        return items
+    return [it for it in items
+            if int.from_bytes(hashlib.sha1(key(it).encode()).digest()[:8], "big") % d.world_size == d.rank]
 
 
 def global_sum(x: torch.Tensor) -> torch.Tensor:

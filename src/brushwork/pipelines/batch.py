@@ -1,6 +1,6 @@
 """Stylize every image in a folder: streaming, resumable, corrupt files skipped and counted, and split
 over processes when launched by torchrun (``torchrun --nproc-per-node N -m brushwork stylize DIR ...``:
-each process takes every N-th file; no process group is needed)."""
+each process takes the files whose path hashes to its rank; no process group is needed)."""
 
 from __future__ import annotations
 
@@ -69,10 +69,10 @@ def stylize_folder(
 
     world = distributed.info()
     if world.distributed and str(kwargs.get("device", "auto")) in ("auto", "cuda"):
-        import torch
+        from ..runtime import resolve_device
 
-        if torch.cuda.is_available():  # under torchrun: each process on its own GPU
-            kwargs["device"] = f"cuda:{world.local_rank}"
+        # under torchrun: each process on its own GPU
+        kwargs["device"] = str(distributed.device_for(resolve_device(kwargs.get("device", "auto"))))
     jobs: list[tuple[Path, list, Path]] = []
     for f in files:
         rel = f.relative_to(src).with_suffix("")
@@ -86,14 +86,9 @@ def stylize_folder(
     _check_collisions([(f, t) for f, _, t in jobs])
     settings = _settings_key(styles, each_style, suffix, {k: v for k, v in kwargs.items() if k != "device"},
                              file_sha256)
-    jobs = [j for j in jobs if _mine(j[2].relative_to(out), world)]  # under torchrun: this rank's outputs
+    jobs = distributed.shard_list(jobs, key=lambda j: j[2].relative_to(out).as_posix())  # this rank's outputs
     report = BatchReport(shard=(world.rank, world.world_size))
-    bar = None
-    if progress and world.rank == 0:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(jobs), unit="img", desc="stylize", disable=None)
-    try:
+    with _progress(len(jobs), "stylize", progress and world.rank == 0) as bar:
         bad: set[Path] = set()
         for f, sty, target in jobs:
             if f in bad:
@@ -118,21 +113,15 @@ def stylize_folder(
                     else:  # the caller writes it (the CLI: with the one-file command in the recipe)
                         save(result, target, f, sty)
                     report.written.append(target)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+            bar.update(1)
     return report
 
 
-def _mine(rel: Path, world) -> bool:
-    """Whether this process takes the file at ``rel``: by a hash of its path, not its place in a listing,
-    so processes agree even when their listings differ (a file added mid-run)."""
-    import hashlib
+def _progress(total: int, desc: str, show: bool):
+    """A progress bar for a folder run (a silent one when not shown); use it as a context manager."""
+    from tqdm.auto import tqdm
 
-    digest = int.from_bytes(hashlib.sha1(rel.as_posix().encode()).digest()[:8], "big")  # (CRC32 is too linear)
-    return world.world_size == 1 or digest % world.world_size == world.rank
+    return tqdm(total=total, unit="img", desc=desc, disable=None if show else True)
 
 
 def _check_collisions(pairs: list[tuple[Path, Path]]) -> None:
@@ -208,22 +197,16 @@ def palette_folder(
     from .. import distributed
     from ..color.palette import extract_palette
     from ..imaging.io import read_image
+    from ..provenance.recipe import file_sha256
 
     src, files, out = _folder_run(src_dir, out_dir, "with an IMAGE folder, --out names a folder")
     base_settings = {"k": k, "seed": seed, "saliency": saliency, "max_side": max_side}
     world = distributed.info()
-    files = [f for f in files if _mine(f.relative_to(src), world)]  # under torchrun: this rank's files
+    files = distributed.shard_list(files, key=lambda f: f.relative_to(src).as_posix())  # this rank's files
     report = BatchReport(shard=(world.rank, world.world_size), failed_label="failed and skipped (see the notes)")
-    bar = None
-    if progress and world.rank == 0:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(files), unit="img", desc="palette", disable=None)
-    try:
+    with _progress(len(files), "palette", progress and world.rank == 0) as bar:
         for f in files:
             target = out / f"{f.relative_to(src).as_posix()}.json"
-            from ..provenance.recipe import file_sha256
-
             settings = {**base_settings, "source_sha256": file_sha256(f)}  # an edited image is done again
             done = None
             if target.is_file():
@@ -249,9 +232,5 @@ def palette_folder(
                                                **pal.to_dict()}, indent=1))
                     os.replace(tmp, target)
                     report.written.append(target)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+            bar.update(1)
     return report
