@@ -41,6 +41,8 @@ from brushwork.color.palette import palette_error  # noqa: E402
 from brushwork.datasets import fetch, list_images  # noqa: E402
 
 RUNS = 5
+COMMAND_RUNS = 11
+SEEDS = 10
 
 
 def _median_time(fn, runs: int = RUNS):
@@ -79,6 +81,16 @@ def _brushwork_in_process(path: Path) -> float:
     return _median_time(run)[0]
 
 
+def _seed_errors(path: Path, pixels: np.ndarray) -> tuple[float, float]:
+    """The lowest and highest error of brushwork's palette over seeds 0-9 (the command uses seed 0)."""
+    from brushwork.color.palette import extract_palette
+    from brushwork.imaging.io import read_image
+
+    img = read_image(path, draft=512)
+    errors = [palette_error(pixels, extract_palette(img.rgb, img.alpha, k=6, seed=s)) for s in range(SEEDS)]
+    return min(errors), max(errors)
+
+
 def _script(name: str) -> list[str]:
     """The console script a user types (``brushwork``, ``pylette``), installed beside this Python."""
     exe = Path(sys.executable).parent / name
@@ -87,7 +99,8 @@ def _script(name: str) -> list[str]:
 
 def _brushwork(path: Path) -> tuple[float, np.ndarray]:
     exe = [*_script("brushwork"), "palette", str(path), "-k", "6", "--json"]
-    t, outs = _median_time(lambda: subprocess.run(exe, check=True, capture_output=True, text=True).stdout)
+    t, outs = _median_time(lambda: subprocess.run(exe, check=True, capture_output=True, text=True).stdout,
+                           COMMAND_RUNS)
     colors = np.array([c["rgb"] for c in json.loads(outs[0])["colors"]]) / 255.0
     return t, colors
 
@@ -142,9 +155,12 @@ def palettes(photo: str, base: Path, prog: Path, pixels: np.ndarray) -> list[dic
         row = {"file": f"{photo}, {label}", "decode": t_full, "decode_draft": t_draft, "decode_ours": t_ours,
                "in_process": _brushwork_in_process(path)}
         row["brushwork"] = (lambda t, c: (t, palette_error(pixels, c)))(*_brushwork(path))
+        row["seeds"] = _seed_errors(path, pixels)
         row["colorthief"] = (lambda t, c: (t, palette_error(pixels, c)))(*_colorthief(path))
         t, pals = _pylette(path, "KMeans")
-        row["pylette_kmeans"] = (t, statistics.median(palette_error(pixels, p) for p in pals))
+        errors = [palette_error(pixels, p) for p in pals]
+        row["pylette_kmeans"] = (t, statistics.median(errors))
+        row["pylette_runs"] = (min(errors), max(errors))
         row["pylette_command"] = _pylette_command(path)
         t, pals = _pylette(path, "MedianCut")
         row["pylette_mediancut"] = (t, palette_error(pixels, pals[0]))
@@ -194,7 +210,7 @@ def write(rows: list[dict]) -> str:
         "",
         f"Measured {dt.date.today().isoformat()} by `python benchmarks/palette_vs_libraries.py` on {platform.machine()}, "
         f"{os.cpu_count()} cores: two 5120 x 2880 photos (14.7 MP; plasma-wallpapers' Altai and SafeLanding), k = 6, "
-        f"median of {RUNS} runs. "
+        f"median of {RUNS} runs ({COMMAND_RUNS} for the brushwork command: a start-up-bound time is noisy). "
         "brushwork is timed as a fresh `brushwork palette --json` process (start-up included), and Pylette's "
         "KMeans both as its own command (`pylette FILE --mode KMeans --palette-size 6`, start-up included) and "
         "in-process; the libraries in-process include decoding, not start-up. brushwork's read_image decodes a progressive JPEG's DC "
@@ -211,14 +227,16 @@ def write(rows: list[dict]) -> str:
                      f"{r['brushwork'][1]:.4f} | {r['in_process']:.3f} s | " + " | ".join(cells) + " |")
     lines += ["", "| photo, JPEG | command time (target: baseline < 0.25 s; progressive < draft decode + 0.15 s) | "
               "Pylette KMeans command / brushwork command (target >= 5x) | Pylette KMeans in-process / brushwork "
-              "command (/ brushwork in-process) | error vs Pylette KMeans (target <= 1.00) |", "|---|---|---|---|---|"]
+              "command (/ brushwork in-process) | error vs Pylette KMeans (target <= 1.00) | error range: brushwork "
+              f"seeds 0-{SEEDS - 1} / Pylette KMeans {RUNS} runs |", "|---|---|---|---|---|---|"]
     for r in rows:
         limit = 0.25 if "baseline" in r["file"] else r["decode_draft"] + 0.15
         lines.append(f"| {r['file']} | {r['brushwork'][0]:.3f} s (limit {limit:.3f} s) | "
                      f"{r['pylette_command']:.2f} s / {r['brushwork'][0]:.3f} s = "
                      f"{r['pylette_command'] / r['brushwork'][0]:.1f}x | "
                      f"{r['pylette_kmeans'][0] / r['brushwork'][0]:.1f}x ({r['pylette_kmeans'][0] / r['in_process']:.1f}x) | "
-                     f"{r['brushwork'][1] / r['pylette_kmeans'][1]:.2f} |")
+                     f"{r['brushwork'][1] / r['pylette_kmeans'][1]:.2f} | {r['seeds'][0]:.4f}-{r['seeds'][1]:.4f} / "
+                     f"{r['pylette_runs'][0]:.4f}-{r['pylette_runs'][1]:.4f} |")
     lines += [
         "",
         "Crops: docs/images/crops_vs_smartcrop.jpg shows brushwork's best 1:1 crop (yellow) and smartcrop.py's "

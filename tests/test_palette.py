@@ -9,7 +9,8 @@ from coloraide import Color
 from brushwork.cli import main
 from brushwork.color.export import read_ase, swatch_image, terminal_table, to_ase, to_css, to_gpl
 from brushwork.color.harmony import classify, complete, contrast_table
-from brushwork.color.palette import Palette, _Stream, extract_palette, kmeans, median_steps, palette_error
+from brushwork.color.palette import (Palette, _Stream, extract_palette, kmeans, median_steps, palette_error,
+                                     palette_pixels)
 from brushwork.color.spaces import (contrast_ratio, hex_to_rgb, oklab_to_oklch, oklab_to_rgb, oklch_to_oklab,
                                     rgb_to_hex, rgb_to_oklab)
 from brushwork.errors import BrushworkError
@@ -99,6 +100,21 @@ def test_median_steps_lower_the_mean_distance_on_skewed_clusters():
 
     assert mean_dist(after) < mean_dist(centers) - 0.01
     np.testing.assert_allclose(after[np.argmin(after[:, 0])], 0, atol=0.02)  # the median sits in the dense part
+
+
+def test_palette_hardly_depends_on_the_seed():
+    # ten colour clouds of unequal size for six colours: single k-means starts land in different basins
+    rng = np.random.default_rng(0)
+    means, sizes = rng.random((10, 3)), rng.dirichlet(np.ones(10) * 0.7)
+    px = np.concatenate([np.clip(rng.normal(m, 0.06, (max(int(s * 65536), 1), 3)), 0, 1) for m, s in zip(means, sizes)])
+    img = rng.permutation(px)[:250 * 256].reshape(250, 256, 3).astype(np.float32)
+    ours = [palette_error(img, extract_palette(img, k=6, seed=s)) for s in range(8)]
+    single = []
+    for s in range(8):
+        lab, w = palette_pixels(img, sample=40_000, seed=s)
+        single.append(palette_error(img, np.clip(oklab_to_rgb(kmeans(lab, 6, weights=w, seed=s, n_init=1)[0]), 0, 1)))
+    assert max(single) / min(single) > 1.1  # the problem is real on this image
+    assert max(ours) / min(ours) < 1.01 and min(ours) <= min(single) * 1.005
 
 
 def test_palette_stream_is_seeded_and_uniform():
