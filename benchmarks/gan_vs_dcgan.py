@@ -42,6 +42,7 @@ from dcgan_reference import DCGAN  # noqa: E402
 from brushwork.training.gan import GANTrainConfig, load_images, train_gan  # noqa: E402
 
 SIZE, BATCH, EVAL_N = 32, 64, 2048
+FC = 384  # brushwork's fully connected stem and epilogue for the comparison (models/gan.py)
 
 
 def _cpu_seconds() -> float:
@@ -52,8 +53,20 @@ def _cpu_seconds() -> float:
 DIFFAUGMENT = GANTrainConfig.diffaugment
 
 
-def _ours_config(width: int, seed: int, steps: int = 10**9) -> GANTrainConfig:
-    return GANTrainConfig(size=SIZE, width=width, batch=BATCH, steps=steps, seed=seed, diffaugment=DIFFAUGMENT)
+def _ours_config(width: int, seed: int, steps: int = 10**9, fc: int = 0) -> GANTrainConfig:
+    return GANTrainConfig(size=SIZE, width=width, fc=fc, batch=BATCH, steps=steps, seed=seed, diffaugment=DIFFAUGMENT)
+
+
+def _forward_flops(g: torch.nn.Module, d: torch.nn.Module, z: torch.Tensor) -> float:
+    """FLOPs of one generator and one discriminator forward pass per image (torch's flop counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was = g.training, d.training
+    g.eval(), d.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        d(g(z))
+    g.train(was[0]), d.train(was[1])
+    return float(counter.get_total_flops())
 
 
 def _ref_batches(data: torch.Tensor, seed: int):
@@ -79,9 +92,9 @@ def train_ref(data: torch.Tensor, seed: int, seconds: float, out: Path) -> dict:
             "params": model.parameters()}
 
 
-def train_ours(data: torch.Tensor, seed: int, seconds: float, out: Path, width: int) -> dict:
+def train_ours(data: torch.Tensor, seed: int, seconds: float, out: Path, width: int, fc: int) -> dict:
     t0, c0 = time.perf_counter(), _cpu_seconds()
-    trainer = train_gan(data, str(out), config=_ours_config(width, seed), progress=False, time_limit=seconds)
+    trainer = train_gan(data, str(out), config=_ours_config(width, seed, fc=fc), progress=False, time_limit=seconds)
     wall = time.perf_counter() - t0
     gan = trainer.model
     params = sum(p.numel() for p in gan.g.parameters()) + sum(p.numel() for p in gan.d.parameters())
@@ -97,11 +110,11 @@ def worker(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     seconds = args.minutes * 60
     res = train_ref(data, args.seed, seconds, out) if args.worker == "ref" else train_ours(data, args.seed, seconds, out,
-                                                                                          args.width)
+                                                                                          args.width, args.fc)
     (out / "result.json").write_text(json.dumps(res))
 
 
-def throughput(kind: str, width: int, seconds: float, warmup: int = 5) -> dict:
+def throughput(kind: str, width: int, seconds: float, warmup: int = 5, fc: int = 0) -> dict:
     """Images/s of one recipe's training, alone on the machine (all cores)."""
     data = load_images("fashion-mnist", SIZE)[0][:8192]
     if kind == "ref":
@@ -113,18 +126,33 @@ def throughput(kind: str, width: int, seconds: float, warmup: int = 5) -> dict:
         while time.perf_counter() - t0 < seconds:
             model.step(next(batches))
             steps += 1
-        return {"images_per_s": steps * BATCH / (time.perf_counter() - t0), "params": model.parameters()}
+        return {"images_per_s": steps * BATCH / (time.perf_counter() - t0), "params": model.parameters(),
+                "flops": _forward_flops(model.g, model.d, torch.randn(1, model.nz, 1, 1))}
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:  # the real recipe: engine, EMA, DiffAugment, logging
-        trainer = train_gan(data, tmp, config=_ours_config(width, 0, warmup + 100_000), progress=False,
+        trainer = train_gan(data, tmp, config=_ours_config(width, 0, warmup + 100_000, fc), progress=False,
                             collapse_check=False, time_limit=seconds + 60)
         h = trainer.history
         # time_limit counts from the first step; measure from the end of the warm-up instead
         t, n = h[-1]["seconds"] - h[warmup - 1]["seconds"], len(h) - warmup
         gan = trainer.model
         params = sum(p.numel() for p in gan.g.parameters()) + sum(p.numel() for p in gan.d.parameters())
-        return {"images_per_s": n * BATCH / t, "params": params}
+        return {"images_per_s": n * BATCH / t, "params": params, "flops": _forward_flops(gan.g, gan.d, torch.randn(1, gan.cfg.z_dim))}
+
+
+def interleaved(recipes: dict[str, tuple[str, int, int]], seconds: float, rounds: int = 5) -> dict[str, dict]:
+    """Each recipe's throughput as the median of ``rounds`` turns of ``seconds / rounds``, the recipes
+    taking turns: the machine's speed drifts by 10-20% over minutes, and turns spread the drift evenly."""
+    runs: dict[str, list[dict]] = {name: [] for name in recipes}
+    for _ in range(rounds):
+        for name, (kind, width, fc) in recipes.items():
+            runs[name].append(throughput(kind, width, seconds / rounds, fc=fc))
+    out = {}
+    for name, rs in runs.items():
+        ips = sorted(r["images_per_s"] for r in rs)
+        out[name] = {**rs[0], "images_per_s": ips[len(ips) // 2], "turns": [r["images_per_s"] for r in rs]}
+    return out
 
 
 def _real_test_images(n: int) -> np.ndarray:
@@ -246,22 +274,22 @@ def write(res: dict) -> str:
         f"Measured {res['date']} by `python benchmarks/gan_vs_dcgan.py --minutes {res['minutes']:g}` on "
         f"{res['machine']}, {res['cores']} cores, torch {res['torch']}. The reference is the script's networks, "
         "initialisation, loss and training step at 32 px (benchmarks/dcgan_reference.py); brushwork runs "
-        f"`train_gan` with its defaults at width {res['width']} (EMA generator, spectral norm, DiffAugment "
+        f"`train_gan` with its defaults at {_label(res['width'], res.get('fc', 0))} (EMA generator, spectral norm, DiffAugment "
         f"'{res['diffaugment']}', non-saturating loss, the collapse check every 500 steps), batch 64 like the "
         "reference. KID and FID: 2,048 samples against 2,048 Fashion-MNIST test images, EfficientNet-Lite0 pooled "
         "features at 224 px (not comparable with Inception-based numbers); KID over 100 subsets of 1,000.",
         "",
-        "Training throughput, each alone with every core:",
+        f"Training throughput, each alone with every core, the median of 5 turns of {res.get('throughput_seconds', 60) / 5:g} s, the recipes taking turns:",
         "",
-        "| recipe | parameters (G + D) | images/s | ratio |",
-        "|---|---|---|---|",
-        f"| reference DCGAN | {ref_tp['params'] / 1e6:.2f} M | {ref_tp['images_per_s']:.0f} | 1.00x |",
-        f"| brushwork GAN, width {res['width']} | {our_tp['params'] / 1e6:.2f} M | {our_tp['images_per_s']:.0f} | "
-        f"{our_tp['images_per_s'] / ref_tp['images_per_s']:.2f}x |",
+        "| recipe | parameters (G + D) | forward MFLOPs per image (G + D) | images/s | ratio |",
+        "|---|---|---|---|---|",
     ]
-    for extra in tp.get("sized", []):
-        lines.append(f"| brushwork GAN, width {extra['width']} (size >= reference) | {extra['params'] / 1e6:.2f} M | "
-                     f"{extra['images_per_s']:.0f} | {extra['images_per_s'] / ref_tp['images_per_s']:.2f}x |")
+    rows = [("reference DCGAN", ref_tp), (f"brushwork GAN, {_label(res['width'], res.get('fc', 0))}", our_tp)]
+    rows += [(f"brushwork GAN, {_label(e['width'], e.get('fc', 0))}", e) for e in tp.get("sized", [])]
+    for name, r in rows:
+        flops = f"{r['flops'] / 1e6:.0f}" if "flops" in r else "-"
+        lines.append(f"| {name} | {r['params'] / 1e6:.2f} M | {flops} | {r['images_per_s']:.0f} | "
+                     f"{r['images_per_s'] / ref_tp['images_per_s']:.2f}x |")
     lines += [
         "",
         f"Quality after {res['minutes']:g} minutes of training per run, both runs of a seed at once with one core each "
@@ -279,6 +307,12 @@ def write(res: dict) -> str:
                      f"{o['steps']}, {o['kid']:.3f} +- {o['kid_std']:.3f}, {o['fid']:.1f} |")
     lines += [f"| mean KID | {np.mean(kr):.3f} | {np.mean(ko):.3f} (ratio {np.mean(ko) / np.mean(kr):.2f}; "
               "target < 1.00) |", ""]
+    ratio = our_tp["images_per_s"] / ref_tp["images_per_s"]
+    sized = our_tp["params"] >= ref_tp["params"]
+    lines += [f"Targets: KID below the reference's at equal time: {'met' if np.mean(ko) < np.mean(kr) else 'not met'} "
+              f"({np.mean(ko) / np.mean(kr):.2f}x, {sum(o < r for o, r in zip(ko, kr))} of {len(kr)} seeds). Throughput "
+              f">= 1.5x at equal or larger size: {'met' if sized and ratio >= 1.5 else 'not met'} ({ratio:.2f}x at "
+              f"{our_tp['params'] / 1e6:.2f} M parameters against {ref_tp['params'] / 1e6:.2f} M).", ""]
     gpu = res.get("gpu")
     if gpu and gpu["device"] == "cuda":
         lines += [f"GPU ({gpu['name']}), 64 px, batch 128:", "", "| model | precision | parameters | images/s |",
@@ -292,13 +326,18 @@ def write(res: dict) -> str:
     return "\n".join(lines)
 
 
+def _label(width: int, fc: int) -> str:
+    return f"width {width}" + (f", fc {fc}" if fc else "")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=30.0, help="training time per run (wall clock, one core)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--width", type=int, default=16, help="brushwork's --width for the quality runs")
+    ap.add_argument("--fc", type=int, default=FC, help="brushwork's --fc for the quality runs")
     ap.add_argument("--sized-width", type=int, default=36,
-                    help="also time brushwork at this width (parameters >= the reference's)")
+                    help="also time brushwork at this width without fc layers (parameters >= the reference's; 0: skip)")
     ap.add_argument("--throughput-seconds", type=float, default=60.0)
     ap.add_argument("--runs", default=str(ROOT / "runs" / "gan_vs_dcgan"), help="where the trained runs go")
     ap.add_argument("--gpu", action="store_true", help="also measure GPU throughput (CUDA)")
@@ -318,23 +357,26 @@ def main() -> None:
         print(json.dumps(gpu_throughput("cpu", 32, 8, 2), indent=1))
         return
     res = {"date": dt.date.today().isoformat(), "machine": platform.machine(), "cores": os.cpu_count(),
-           "torch": torch.__version__, "minutes": args.minutes, "width": args.width,
+           "torch": torch.__version__, "minutes": args.minutes, "width": args.width, "fc": args.fc,
+           "throughput_seconds": args.throughput_seconds,
            "diffaugment": args.diffaugment}
     torch.set_num_threads(os.cpu_count() or 1)
-    res["throughput"] = {"ref": throughput("ref", 0, args.throughput_seconds),
-                         "ours": throughput("ours", args.width, args.throughput_seconds)}
+    recipes = {"ref": ("ref", 0, 0), "ours": ("ours", args.width, args.fc)}
     if args.sized_width:
-        res["throughput"]["sized"] = [{"width": args.sized_width,
-                                       **throughput("ours", args.sized_width, args.throughput_seconds)}]
+        recipes["sized"] = ("ours", args.sized_width, 0)
+    found = interleaved(recipes, args.throughput_seconds)
+    res["throughput"] = {"ref": found["ref"], "ours": found["ours"]}
+    if args.sized_width:
+        res["throughput"]["sized"] = [{"width": args.sized_width, **found["sized"]}]
     print(json.dumps(res["throughput"]), flush=True)
     runs = Path(args.runs)
     res["seeds"] = []
     for seed in [int(s) for s in args.seeds.split(",")]:
-        dirs = {"ref": runs / f"ref_seed{seed}", "ours": runs / f"ours_w{args.width}_seed{seed}"}
+        dirs = {"ref": runs / f"ref_seed{seed}", "ours": runs / f"ours_w{args.width}_fc{args.fc}_seed{seed}"}
         procs = []
         for kind, d in dirs.items():
             cmd = [sys.executable, __file__, "--worker", kind, "--seed", str(seed), "--threads", "1",
-                   "--minutes", str(args.minutes), "--width", str(args.width), "--out", str(d),
+                   "--minutes", str(args.minutes), "--width", str(args.width), "--fc", str(args.fc), "--out", str(d),
                    "--diffaugment", args.diffaugment]
             procs.append(subprocess.Popen(cmd))
         if any(p.wait() != 0 for p in procs):
