@@ -11,7 +11,7 @@ Channel widths scale with the size: ``min(max_width, width * 2 ** (levels - 1 - 
 becomes ``z -> fc -> 4 x 4 map`` (two linear layers) and the discriminator ends in
 ``4 x 4 map -> fc -> logit`` instead of a 4 x 4 conv (StyleGAN2's discriminator epilogue, Karras et
 al. 2020). On a CPU the cost of a GAN step is in its full-resolution convolutions; these layers
-hold most of the parameters for about a thousandth of the arithmetic (docs/gan.md).
+hold most of the parameters for about a tenth of the arithmetic (docs/gan.md).
 """
 
 from __future__ import annotations
