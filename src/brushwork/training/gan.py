@@ -346,7 +346,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
             fake = gan.g(torch.randn(n, cfg.z_dim, device=dev))
         real = real.detach().requires_grad_(config.r1_gamma > 0)
         # one discriminator pass over both halves (it has no batch norm, so this is the same function):
-        # larger matrix products and one spectral-norm update instead of two (about 8% of a CPU step)
+        # larger matrix products and one spectral-norm update instead of two
         real_logits, fake_logits = train_d(torch.cat([aug(real), aug(fake)])).split([n, len(fake)])
         loss_d = d_loss(real_logits, fake_logits, config.loss)
         logs = {}
