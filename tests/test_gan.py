@@ -139,13 +139,32 @@ def test_training_runs_resumes_and_samples_reproducibly(tmp_path):
     # a run saved before a setting existed resumes (the setting counts as its default); another value does not
     saved = tmp_path / "run" / "checkpoint" / "config.json"
     raw = json.loads(saved.read_text())
-    del raw["gan"]["fc"], raw["train"]["fc"]
+    raw["gan"].pop("fc", None), raw["train"].pop("fc")
     saved.write_text(json.dumps(raw))
     t3 = train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 7}),
                    progress=False, collapse_check=False)
     assert t3.step == 7
     with pytest.raises(BrushworkError, match="other settings"):
         train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 8, "fc": 32}),
+                  progress=False, collapse_check=False)
+    # Adam moments saved for NCHW weights (before training switched to channels_last) take the weights' layout
+    state_path = tmp_path / "run" / "checkpoint" / "trainer_state.pt"
+    state = torch.load(state_path, weights_only=False)
+    for opt in (state["optimizer"], *state["extra_optimizers"].values()):
+        for st in opt["state"].values():
+            for key in ("exp_avg", "exp_avg_sq"):
+                st[key] = st[key].contiguous()
+    torch.save(state, state_path)
+    t4 = train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 8}),
+                   progress=False, collapse_check=False)
+    for opt in (t4.optimizer, t4.extra_optimizers["discriminator"]):
+        for p in (q for g in opt.param_groups for q in g["params"]):
+            assert all(opt.state[p][key].stride() == p.stride() for key in ("exp_avg", "exp_avg_sq"))
+    # another kind of run in the folder is refused in one line, not a state-dict traceback
+    cfg_path = tmp_path / "run" / "checkpoint" / "config.json"
+    cfg_path.write_text(json.dumps({"classifier": {}, "train": {}}))
+    with pytest.raises(BrushworkError, match="another kind"):
+        train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 9}),
                   progress=False, collapse_check=False)
 
 

@@ -117,6 +117,18 @@ def test_palette_hardly_depends_on_the_seed():
     assert max(ours) / min(ours) < 1.01 and min(ours) <= min(single) * 1.005
 
 
+def test_a_colour_of_one_pixel_is_not_lost_to_the_sample():
+    img = np.zeros((300, 300, 3), np.float32)
+    img[:, 150:] = [1.0, 1.0, 1.0]
+    img[7, 11] = [1.0, 0.0, 0.0]  # one pixel in 90,000: the 12,000-pixel sample misses it
+    lab, _ = palette_pixels(img)
+    assert not np.any(np.all(np.isclose(lab, rgb_to_oklab(np.array([[1.0, 0.0, 0.0]]))[0], atol=1e-6), axis=1))
+    pal = extract_palette(img, k=3)
+    assert "#ff0000" in pal.hex and pal.shares[-1] < 1e-4
+    with pytest.raises(BrushworkError, match="only 3 distinct"):
+        extract_palette(img, k=4)
+
+
 def test_palette_stream_is_seeded_and_uniform():
     a, b = _Stream(3).uniform(20_000), _Stream(3).uniform(20_000)
     np.testing.assert_array_equal(a, b)

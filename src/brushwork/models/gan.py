@@ -7,7 +7,8 @@ and a 3x3 conv to RGB with tanh. The discriminator mirrors it with strided 4x4 c
 ReLUs, optionally spectrally normalised (Miyato et al. 2018), ending in one logit per image.
 Channel widths scale with the size: ``min(max_width, width * 2 ** (levels - 1 - i))`` at level ``i``.
 
-``fc > 0`` adds fully connected layers at the 4 x 4 end of both networks: the generator's stem
+``fc > 0`` adds fully connected layers at the 4 x 4 end of both networks (of the VAE's decoder
+only; its encoder is unchanged): the generator's stem
 becomes ``z -> fc -> 4 x 4 map`` (two linear layers) and the discriminator ends in
 ``4 x 4 map -> fc -> logit`` instead of a 4 x 4 conv (StyleGAN2's discriminator epilogue, Karras et
 al. 2020). On a CPU the cost of a GAN step is in its full-resolution convolutions; these layers
@@ -55,7 +56,10 @@ class GANConfig:
         return [min(self.max_width, self.width * 2 ** (self.levels - i)) for i in range(self.levels + 1)]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not d["fc"]:  # as before fc existed: older brushwork versions load the checkpoint
+            del d["fc"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> GANConfig:

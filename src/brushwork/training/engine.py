@@ -78,6 +78,18 @@ def _atomic_save(write: Callable[[str], None], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _match_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor its parameter's memory layout. ``load_state_dict`` keeps
+    the saved strides, so moments saved for NCHW weights would meet channels_last ones (a run saved
+    before training switched layout), and a fused optimizer reads memory in order: it would pair each
+    weight with another weight's moments."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    optimizer.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
 def save_model(module: nn.Module, config: dict[str, Any], folder: str | os.PathLike) -> None:
     """Write ``config.json`` + ``model.safetensors`` (atomically) into ``folder``."""
     from safetensors.torch import save_file
@@ -215,6 +227,8 @@ class Trainer:
         for k, o in self.extra_optimizers.items():
             if k in state.get("extra_optimizers", {}):
                 o.load_state_dict(state["extra_optimizers"][k])
+        for o in (self.optimizer, *self.extra_optimizers.values()):
+            _match_layout(o)
         torch.set_rng_state(state["rng"])
         self.step = int(state["step"])
         self.extra_state.update(state.get("extra", {}))
