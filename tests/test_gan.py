@@ -76,16 +76,6 @@ def test_models_shapes_widths_and_range(size):
         GANConfig(size=48)
 
 
-def test_fc_layers_hold_parameters_without_changing_shapes():
-    plain, fc = GANConfig(size=32, z_dim=16, width=8), GANConfig(size=32, z_dim=16, width=8, fc=64)
-    for cls in (Generator, Discriminator):
-        assert sum(p.numel() for p in cls(fc).parameters()) > sum(p.numel() for p in cls(plain).parameters())
-    g, d = Generator(fc), Discriminator(fc)
-    x = g(torch.randn(3, 16))
-    assert x.shape == (3, 3, 32, 32) and d(x).shape == (3,)
-    assert GANConfig.from_dict({k: v for k, v in plain.to_dict().items() if k != "fc"}) == plain  # older configs
-
-
 def test_seeds_latents_slerp_and_parse():
     assert parse_seeds("0-3,10") == [0, 1, 2, 3, 10]
     for bad in ("a-b", "5-2", "", "-3"):
@@ -136,17 +126,14 @@ def test_training_runs_resumes_and_samples_reproducibly(tmp_path):
     with pytest.raises(BrushworkError, match="other settings"):
         train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "lr_g": 1e-3}),
                   progress=False, collapse_check=False)
-    # a run saved before a setting existed resumes (the setting counts as its default); another value does not
+    # a run saved before a setting existed resumes (the setting counts as its default)
     saved = tmp_path / "run" / "checkpoint" / "config.json"
     raw = json.loads(saved.read_text())
-    raw["gan"].pop("fc", None), raw["train"].pop("fc")
+    raw["gan"].pop("max_width"), raw["train"].pop("r1_gamma")
     saved.write_text(json.dumps(raw))
     t3 = train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 7}),
                    progress=False, collapse_check=False)
     assert t3.step == 7
-    with pytest.raises(BrushworkError, match="other settings"):
-        train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 8, "fc": 32}),
-                  progress=False, collapse_check=False)
     # Adam moments saved for NCHW weights (before training switched to channels_last) take the weights' layout
     state_path = tmp_path / "run" / "checkpoint" / "trainer_state.pt"
     state = torch.load(state_path, weights_only=False)

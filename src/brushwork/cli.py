@@ -513,8 +513,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gt.add_argument("--batch", type=_positive_int, default=32)
     gt.add_argument("--z-dim", type=_positive_int, default=128)
     gt.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution (doubling per level)")
-    gt.add_argument("--fc", type=_positive_int, default=None, metavar="UNITS",
-                    help="fully connected stem and discriminator epilogue of this many units (default: none)")
     gt.add_argument("--lr-g", type=_float_in(0.0), default=2e-4)
     gt.add_argument("--lr-d", type=_float_in(0.0), default=2e-4)
     gt.add_argument("--loss", default="ns", choices=["ns", "hinge"], help="non-saturating (default) or hinge")
@@ -1343,8 +1341,7 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if not 0 <= args.ema < 1:
         raise BrushworkError(f"--ema must be in [0, 1), got {args.ema}: 0.999 is usual")
     _check_folder(args.out)
-    cfg = GANTrainConfig(model=args.model, size=args.size, z_dim=args.z_dim, width=args.width, fc=args.fc or 0,
-                         batch=args.batch, steps=args.steps,
+    cfg = GANTrainConfig(model=args.model, size=args.size, z_dim=args.z_dim, width=args.width, batch=args.batch, steps=args.steps,
                          lr_g=args.lr_g, lr_d=args.lr_d, loss=args.loss, r1_gamma=args.r1,
                          diffaugment=args.diffaugment, ema_decay=args.ema, spectral_norm=not args.no_spectral_norm,
                          sample_every=args.sample_every, seed=args.seed)

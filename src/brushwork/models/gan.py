@@ -6,13 +6,6 @@ upsampling + conv avoids the checkerboard artefacts of transposed convolutions, 
 and a 3x3 conv to RGB with tanh. The discriminator mirrors it with strided 4x4 convs and leaky
 ReLUs, optionally spectrally normalised (Miyato et al. 2018), ending in one logit per image.
 Channel widths scale with the size: ``min(max_width, width * 2 ** (levels - 1 - i))`` at level ``i``.
-
-``fc > 0`` adds fully connected layers at the 4 x 4 end of both networks (of the VAE's decoder
-only; its encoder is unchanged): the generator's stem
-becomes ``z -> fc -> 4 x 4 map`` (two linear layers) and the discriminator ends in
-``4 x 4 map -> fc -> logit`` instead of a 4 x 4 conv (StyleGAN2's discriminator epilogue, Karras et
-al. 2020). On a CPU the cost of a GAN step is in its full-resolution convolutions; these layers
-hold most of the parameters for about a tenth of the arithmetic (docs/gan.md).
 """
 
 from __future__ import annotations
@@ -39,7 +32,6 @@ class GANConfig:
     max_width: int = 256
     spectral_norm: bool = True
     model: str = "gan"  # gan | vae
-    fc: int = 0  # units of the fully connected stem and epilogue (0: a linear stem and a 4 x 4 conv head)
 
     def __post_init__(self) -> None:
         if self.size not in (32, 64, 128, 256):
@@ -56,10 +48,7 @@ class GANConfig:
         return [min(self.max_width, self.width * 2 ** (self.levels - i)) for i in range(self.levels + 1)]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        if not d["fc"]:  # as before fc existed: older brushwork versions load the checkpoint
-            del d["fc"]
-        return d
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> GANConfig:
@@ -71,8 +60,7 @@ class Generator(nn.Module):
         super().__init__()
         w = cfg.widths()
         self.cfg = cfg
-        mlp = [nn.Linear(cfg.z_dim, cfg.fc), nn.ReLU(inplace=True)] if cfg.fc else []
-        self.stem = nn.Sequential(*mlp, nn.Linear(cfg.fc or cfg.z_dim, w[0] * 16), nn.Unflatten(1, (w[0], 4, 4)),
+        self.stem = nn.Sequential(nn.Linear(cfg.z_dim, w[0] * 16), nn.Unflatten(1, (w[0], 4, 4)),
                                   nn.BatchNorm2d(w[0]), nn.ReLU(inplace=True))
         self.blocks = nn.Sequential(*[
             # upsample x2 + 3x3 conv in one layer (models/layers.py: the same function, 2-3x faster); the
@@ -98,11 +86,7 @@ class Discriminator(nn.Module):
             nn.Sequential(sn(nn.Conv2d(w[i], w[i + 1], 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True))
             for i in range(cfg.levels)
         ])
-        if cfg.fc:  # 4 x 4 map -> fc units -> logit
-            self.head = nn.Sequential(nn.Flatten(), sn(nn.Linear(w[-1] * 16, cfg.fc)), nn.LeakyReLU(0.2, inplace=True),
-                                      sn(nn.Linear(cfg.fc, 1)))
-        else:
-            self.head = sn(nn.Conv2d(w[-1], 1, 4))  # 4 x 4 -> 1 x 1
+        self.head = sn(nn.Conv2d(w[-1], 1, 4))  # 4 x 4 -> 1 x 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images in [-1, 1] -> logits ``(B,)``."""

@@ -42,7 +42,6 @@ class GANTrainConfig:
     size: int = 64
     z_dim: int = 128
     width: int = 32
-    fc: int = 0
     batch: int = 32
     steps: int = 5000
     lr_g: float = 2e-4
@@ -306,7 +305,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     if config.model not in ("gan", "vae"):
         raise BrushworkError(f"unknown --model {config.model!r}: use gan or vae")
     cfg = GANConfig(size=config.size, z_dim=config.z_dim, channels=int(images.shape[1]), width=config.width,
-                    spectral_norm=config.spectral_norm, model=config.model, fc=config.fc)
+                    spectral_norm=config.spectral_norm, model=config.model)
     # channels_last: oneDNN's (and cuDNN's) preferred layout for convolutions
     gan = build_model(cfg).to(dev, memory_format=torch.channels_last)
     if world.distributed and dev.type == "cuda":  # batch norm over the global batch (SyncBatchNorm needs CUDA)
