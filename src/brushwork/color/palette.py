@@ -99,6 +99,14 @@ class _Stream:
         return np.sort(idx[np.argpartition(keys, m - 1)[:m]])
 
 
+def _usable(rgb: np.ndarray, alpha: np.ndarray | None, weights: np.ndarray | None):
+    """``(pixels (n, 3), weights (n,), mask (n,))``: the mask marks the opaque (alpha >= 0.5), weighted pixels."""
+    flat = rgb.reshape(-1, 3)
+    w = np.ones(len(flat)) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    keep = w > 0 if alpha is None else (w > 0) & (alpha.reshape(-1) >= 0.5)
+    return flat, w, keep
+
+
 def palette_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, weights: np.ndarray | None = None,
                    *, sample: int = 12_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A seeded sample of the opaque pixels in OKLab, ``(n, 3)``, with their weights ``(n,)``.
@@ -106,10 +114,8 @@ def palette_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, weights: np
     Raises:
         BrushworkError: no pixel is opaque enough (alpha >= 0.5) to count.
     """
-    flat = rgb.reshape(-1, 3)
-    w = np.ones(len(flat)) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
-    keep = np.ones(len(flat), bool) if alpha is None else alpha.reshape(-1) >= 0.5
-    idx = np.flatnonzero(keep & (w > 0))
+    flat, w, keep = _usable(rgb, alpha, weights)
+    idx = np.flatnonzero(keep)
     if idx.size == 0:
         raise BrushworkError("the image has no opaque pixels to take colours from: use an image with visible content")
     if idx.size > 8 * sample:  # a large photo: draws with replacement (at most 6% repeats) skip a 4 ms partition
@@ -117,6 +123,13 @@ def palette_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, weights: np
     elif idx.size > sample:
         idx = _Stream(seed).subset(idx, sample)
     return rgb_to_oklab(flat[idx].astype(np.float64)), w[idx]
+
+
+def _centroids(x: np.ndarray, labels: np.ndarray, w: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's ``w``-weighted mean (an empty cluster keeps its centre) and the clusters' masses."""
+    mass = np.bincount(labels, weights=w, minlength=len(centers))
+    sums = np.stack([np.bincount(labels, weights=w * x[:, d], minlength=len(centers)) for d in range(x.shape[1])], 1)
+    return np.where(mass[:, None] > 0, sums / np.maximum(mass, 1e-300)[:, None], centers), mass
 
 
 def _sq_dist(x: np.ndarray, c: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
@@ -159,11 +172,8 @@ def kmeans(x: np.ndarray, k: int, *, weights: np.ndarray | None = None, seed: in
             labels = dist.argmin(1)
             near = dist[rows, labels] * w
             inertia = float(near.sum())
-            mass = np.bincount(labels, weights=w, minlength=k)
-            sums = np.stack([np.bincount(labels, weights=w * x[:, d], minlength=k) for d in range(x.shape[1])], 1)
-            empty = mass <= 0
-            centers = np.where(empty[:, None], centers, sums / np.maximum(mass, 1e-300)[:, None])
-            for j in np.flatnonzero(empty):  # an empty cluster restarts at the worst-served point
+            centers, mass = _centroids(x, labels, w, centers)
+            for j in np.flatnonzero(mass <= 0):  # an empty cluster restarts at the worst-served point
                 centers[j] = x[int(near.argmax())]
                 near[int(near.argmax())] = 0
             if prev - inertia <= tol * max(prev, 1e-12):
@@ -195,10 +205,7 @@ def median_steps(x: np.ndarray, centers: np.ndarray, weights: np.ndarray, steps:
     for _ in range(steps):
         d2 = _sq_dist(x, c, x2)
         labels = d2.argmin(1)
-        ww = weights / np.maximum(np.sqrt(d2[rows, labels]), 1e-4)
-        mass = np.bincount(labels, weights=ww, minlength=len(c))
-        sums = np.stack([np.bincount(labels, weights=ww * x[:, d], minlength=len(c)) for d in range(x.shape[1])], 1)
-        c = np.where(mass[:, None] > 0, sums / np.maximum(mass, 1e-300)[:, None], c)
+        c = _centroids(x, labels, weights / np.maximum(np.sqrt(d2[rows, labels]), 1e-4), c)[0]
     return c
 
 
@@ -212,20 +219,11 @@ def _distinct(lab: np.ndarray) -> int:
 def _every_colour(rgb: np.ndarray, alpha: np.ndarray | None, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Every distinct (8-bit) colour of the opaque pixels once, in OKLab, weighted by its pixels: for
     images of a few flat colours, which a sample can miss."""
-    flat = rgb.reshape(-1, 3)
-    w = np.ones(len(flat)) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
-    keep = (w > 0) if alpha is None else (w > 0) & (alpha.reshape(-1) >= 0.5)
+    flat, w, keep = _usable(rgb, alpha, weights)
     q = np.round(np.clip(flat[keep], 0.0, 1.0) * 255).astype(np.int64)
     colours, inverse = np.unique((q[:, 0] << 16) | (q[:, 1] << 8) | q[:, 2], return_inverse=True)
     rgb8 = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], 1) / 255.0
     return rgb_to_oklab(rgb8), np.bincount(inverse.reshape(-1), weights=w[keep], minlength=len(colours))
-
-
-def _lloyd_step(x: np.ndarray, w: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    labels = _sq_dist(x, centers).argmin(1)
-    mass = np.bincount(labels, weights=w, minlength=len(centers))
-    sums = np.stack([np.bincount(labels, weights=w * x[:, d], minlength=len(centers)) for d in range(x.shape[1])], 1)
-    return np.where(mass[:, None] > 0, sums / np.maximum(mass, 1e-300)[:, None], centers)
 
 
 def _mean_distance(x: np.ndarray, w: np.ndarray, centers: np.ndarray) -> float:
@@ -256,7 +254,7 @@ def fit_palette(lab: np.ndarray, w: np.ndarray, k: int, seed: int = 0, coarse: i
     best: tuple[float, np.ndarray] | None = None
     for _, _, c in sorted(runs, key=lambda r: r[:2])[:keep]:
         if few is not lab:
-            c = median_steps(lab, _lloyd_step(lab, w, c), w, 5)
+            c = median_steps(lab, _centroids(lab, _sq_dist(lab, c).argmin(1), w, c)[0], w, 5)  # one Lloyd step first
         d = _mean_distance(lab, w, c)
         if best is None or d < best[0]:
             best = (d, c)
