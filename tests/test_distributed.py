@@ -11,6 +11,7 @@ dozen steps. The tests allow 1e-4 and also check that a different seed moves the
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -203,9 +204,10 @@ def test_folder_work_split_over_two_processes_at_once(tmp_path, random_decoder_d
     run = _torchrun(2, ["-m", "brushwork", "stylize", str(src), str(sample_path("style")), "-o", str(out),
                         "--method", "adain", "--decoder", str(random_decoder_dir), "--size", "64", "-q"], tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    written = [int(line.split("process ")[1].split(":")[1].split()[0]) for line in run.stdout.splitlines()
-               if "process " in line]
-    assert len(written) == 2 and sum(written) == 8 and min(written) > 0  # each did a share, none twice
+    shares = sorted(re.findall(r"process (\d) of 2: (\d+) written", run.stdout))  # anywhere in a line
+    written = [int(n) for _, n in shares]
+    assert [r for r, _ in shares] == ["1", "2"], run.stdout
+    assert sum(written) == 8 and min(written) > 0  # each did a share, none twice
     assert sorted(p.name for p in out.glob("*.png")) == [f"p{i}.png" for i in range(8)]
     pal = _torchrun(2, ["-m", "brushwork", "palette", str(src), "--out", str(tmp_path / "pal"), "-q"], tmp_path)
     assert pal.returncode == 0, pal.stderr[-3000:]

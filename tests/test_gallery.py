@@ -163,6 +163,52 @@ def test_two_processes_creating_a_new_gallery_at_once(tmp_path):
         assert len(g.search(limit=None)) == 10
 
 
+def _open_after(barrier, url: str, failures) -> None:
+    barrier.wait()
+    try:
+        gal._engine(url).connect().close()
+    except sa.exc.OperationalError:
+        failures.put(1)
+
+
+def test_two_processes_switching_a_new_file_to_wal_at_once(tmp_path):
+    # SQLite answers "database is locked" at once (no busy timeout) to one of two connections that switch a
+    # new file to WAL together: without gallery._set_wal's retry most of these rounds fail.
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    failures = ctx.Queue()
+    for i in range(20):
+        url = f"sqlite:///{tmp_path / f'race{i}.db'}"
+        barrier = ctx.Barrier(2)
+        procs = [ctx.Process(target=_open_after, args=(barrier, url, failures)) for _ in range(2)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0, 0]
+    assert failures.empty()
+
+
+def test_wal_switch_retries_only_a_lock():
+    class Cursor:
+        def __init__(self, errors):
+            self.errors, self.calls = list(errors), 0
+
+        def execute(self, sql):
+            self.calls += 1
+            if self.errors:
+                raise sqlite3.OperationalError(self.errors.pop(0))
+
+    cur = Cursor(["database is locked"] * 3)
+    gal._set_wal(cur)
+    assert cur.calls == 4
+    cur = Cursor(["disk I/O error"])
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        gal._set_wal(cur)
+    assert cur.calls == 1
+
+
 _CRASHER = textwrap.dedent("""
     import os, sys
     import sqlalchemy as sa

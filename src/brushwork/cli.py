@@ -641,10 +641,13 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
 
 
 def _folder_report(out: str, report) -> int:
-    """A folder run's notes (one per skipped file) and its one-line summary."""
+    """A folder run's notes (one per skipped file) and its one-line summary. Each line goes out in one
+    write: under torchrun the processes share the terminal, and print's separate write of the newline
+    (unbuffered output) let two processes' lines run together."""
     for _, msg in report.failed:
-        print(f"brushwork: note: skipped {msg}", file=sys.stderr)
-    print(f"{out}: {report.summary()}")
+        sys.stderr.write(f"brushwork: note: skipped {msg}\n")
+    sys.stdout.write(f"{out}: {report.summary()}\n")
+    sys.stdout.flush()
     return 0
 
 
