@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import brushwork.imaging.io as io_mod
+import brushwork.imaging.decode as decode_mod
 from brushwork.errors import ImageError
 from brushwork.imaging.io import read_image
 from brushwork.imaging.jpeg import dc_only_stream
@@ -27,7 +27,7 @@ VARIANTS = {
 
 def _plain(path, draft, monkeypatch):
     with monkeypatch.context() as m:
-        m.setattr(io_mod, "_dc_only", lambda path, img, asked: img)
+        m.setattr(decode_mod, "_dc_only", lambda path, img, asked: img)
         return read_image(path, draft=draft).rgb
 
 
@@ -49,8 +49,8 @@ def test_fast_path_matches_a_full_draft_decode(tmp_path, monkeypatch, variant):
     small = dc_only_stream(data)
     assert small is not None and len(small) < len(data)
     used = []
-    real = io_mod._dc_only
-    monkeypatch.setattr(io_mod, "_dc_only", lambda *a: used.append(1) or real(*a))
+    real = decode_mod._dc_only
+    monkeypatch.setattr(decode_mod, "_dc_only", lambda *a: used.append(1) or real(*a))
     fast = read_image(path, draft=31).rgb
     assert used, "the fast path was not taken"
     plain = _plain(path, 31, monkeypatch)
@@ -77,7 +77,7 @@ def test_baseline_truncated_and_other_files_take_the_usual_path(tmp_path):
 def test_small_draft_factors_decode_the_whole_file(tmp_path, monkeypatch):
     _picture().save(tmp_path / "prog.jpg", quality=90, progressive=True)
     used = []
-    monkeypatch.setattr(io_mod, "_dc_only", lambda *a: used.append(1))
+    monkeypatch.setattr(decode_mod, "_dc_only", lambda *a: used.append(1))
     assert read_image(tmp_path / "prog.jpg", draft=100).rgb.shape[1] >= 100  # 1/2 scale: AC needed
     assert not used
 
@@ -132,3 +132,31 @@ def test_malformed_headers_fall_back_to_the_normal_decode(tmp_path):
         read_image(tmp_path / "bad.jpg", draft=31)
     except ImageError:
         pass  # the normal decoder's clear error is fine; a ZeroDivisionError is not
+
+
+def test_decoding_in_the_background_gives_what_read_image_gives(tmp_path):
+    _picture(600, 400).save(tmp_path / "prog.jpg", quality=90, progressive=True)
+    _picture(600, 400).save(tmp_path / "p.png")
+    for name in ("prog.jpg", "p.png"):
+        ahead = decode_mod.decode_in_background(tmp_path / name, draft=64).result()
+        now = read_image(tmp_path / name, draft=64)
+        np.testing.assert_array_equal(ahead.rgb, now.rgb)
+        assert (ahead.source, ahead.mode) == (now.source, now.mode)
+    (tmp_path / "bad.jpg").write_bytes(b"not a picture")
+    pending = decode_mod.decode_in_background(tmp_path / "bad.jpg", what="content image")
+    with pytest.raises(ImageError, match="content image .* is not an image Pillow can read"):
+        pending.result()  # the thread's error, raised in the caller
+    with pytest.raises(ImageError, match="too small"):
+        decode_mod.decode_in_background(tmp_path / "p.png", min_side=500).result()
+
+
+def test_the_decode_module_needs_no_numpy():
+    # what lets the palette command decode while numpy imports: a numpy import in this chain would
+    # make the thread wait for it
+    import subprocess
+    import sys
+
+    code = ("import sys; import brushwork.imaging.decode; "
+            "assert 'numpy' not in sys.modules, sorted(m for m in sys.modules if m.startswith('brushwork'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -908,6 +908,15 @@ def _parse_palette(text: str):
 def _cmd_palette(args: argparse.Namespace) -> int:
     import json
 
+    pending = None
+    if not Path(args.image).is_dir() and not args.out:
+        from .imaging.decode import decode_in_background
+
+        # Decoding (Pillow, without the GIL) overlaps the import of numpy and the colour code below.
+        # OpenBLAS's worker thread, started by numpy's import, spins for a while and took the second
+        # core from the decode: the fit's matrices are small, one BLAS thread serves it as fast.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        pending = decode_in_background(args.image, draft=args.max_side)
     from .color.export import swatch_image, terminal_table, to_ase, to_css, to_gpl, write_bytes_atomic, write_text_atomic
     from .color.palette import extract_palette
 
@@ -924,7 +933,7 @@ def _cmd_palette(args: argparse.Namespace) -> int:
     if args.out:
         raise BrushworkError("--out is for a folder of images; for one image use --json, --swatch, --css, --gpl or --ase")
     _check_outputs(args.swatch, args.css, args.gpl, args.ase)
-    img = _read(args.image, draft=args.max_side)
+    img = pending.result()
     pal = extract_palette(img.rgb, img.alpha, k=args.k, seed=args.seed, saliency=args.saliency)
     if args.swatch:
         from .imaging.io import save_image

@@ -9,24 +9,21 @@ leaves a half-written output.
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from ..errors import ImageError
+from .decode import DEFAULT_MAX_PIXELS, describe, open_decoded
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["LoadedImage", "read_image", "save_image", "input_exif", "check_output_path", "to_tensor", "from_tensor", "fit_square",
            "read_square"]
-
-#: Default limit on decoded pixels (about a 9000 x 9000 image): protects against decompression bombs.
-DEFAULT_MAX_PIXELS = 80_000_000
 
 WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
                      ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
@@ -52,10 +49,6 @@ class LoadedImage:
     def size(self) -> tuple[int, int]:
         """``(width, height)``, as Pillow orders it."""
         return self.rgb.shape[1], self.rgb.shape[0]
-
-
-def _describe(source: Any) -> str:
-    return str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
 
 
 def _pil_to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -95,27 +88,6 @@ def _pil_to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.clip(rgb, 0.0, 1.0).astype(np.float32), alpha
 
 
-def _dc_only(path: Path, img: Image.Image, asked: tuple[int, int]) -> Image.Image:
-    """A progressive JPEG reopened as its DC scans alone (same pixels at 1/8 scale, read faster);
-    ``img`` itself when the file's markers do not allow it."""
-    import io
-
-    from PIL.JpegImagePlugin import JpegImageFile
-
-    from .jpeg import dc_only_stream
-
-    try:
-        dc = dc_only_stream(path.read_bytes())
-        if dc is not None:
-            small = JpegImageFile(io.BytesIO(dc))  # not Image.open: a nameless stream imports five plugins (4 ms)
-            if small.size == img.size and small.mode == img.mode:
-                img.close()
-                return small
-    except Exception:  # noqa: BLE001 - a fast path only: anything odd in the markers means decode the file
-        pass
-    return img
-
-
 def read_image(
     source: str | os.PathLike | Image.Image | np.ndarray,
     *,
@@ -139,76 +111,35 @@ def read_image(
         ImageError: missing, unreadable, truncated, too small or too large; the message names the
             file and what to do.
     """
-    name = _describe(source)
-    if isinstance(source, np.ndarray):
-        arr = source
-        if arr.ndim == 2:
-            arr = arr[..., None]
-        if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-            raise ImageError(f"{what} array has shape {source.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
-        if arr.dtype == np.uint8:
-            arr = arr.astype(np.float32) / 255.0
-        arr = np.clip(arr.astype(np.float32), 0.0, 1.0)
-        if arr.shape[2] == 1:
-            arr = np.repeat(arr, 3, axis=2)
-        alpha = None
-        if arr.shape[2] == 4:
-            alpha = arr[..., 3]
-            arr = arr[..., :3] * alpha[..., None] + (1.0 - alpha[..., None])
-        loaded = LoadedImage(np.ascontiguousarray(arr), alpha, "<array>", "array")
-    else:
-        if isinstance(source, Image.Image):
-            img, name = source, "<PIL image>"
-        else:
-            path = Path(source)
-            if not path.exists():
-                raise ImageError(f"{what} '{path}' does not exist: check the path")
-            if path.is_dir():
-                raise ImageError(f"{what} '{path}' is a folder, not an image file")
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    img = Image.open(path)
-            except UnidentifiedImageError:
-                raise ImageError(
-                    f"{what} '{path}' is not an image Pillow can read: use PNG, JPEG, WebP, TIFF or BMP"
-                ) from None
-            except Image.DecompressionBombError:
-                raise ImageError(
-                    f"{what} '{path}' is far too large to decode safely: downscale it first"
-                ) from None
-            except OSError as exc:
-                raise ImageError(f"{what} '{path}' could not be opened ({exc}): check the file") from None
-        w, h = img.size
-        if w * h > max_pixels:
-            raise ImageError(
-                f"{what} '{name}' is {w}x{h} = {w * h / 1e6:.1f} MP, more than the limit of "
-                f"{max_pixels / 1e6:.1f} MP: downscale it or raise --max-pixels"
-            )
-        if min(w, h) < min_side:
-            raise ImageError(
-                f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}"
-            )
-        mode = img.mode
-        try:
-            if draft is not None and img.format == "JPEG":
-                f = draft / max(w, h)  # keeps the long side >= draft (Pillow keeps both sides >= asked)
-                asked = (max(1, int(w * f)), max(1, int(h * f)))
-                if img.info.get("progressive") and min(w // asked[0], h // asked[1]) >= 8 and not isinstance(source, Image.Image):
-                    img = _dc_only(path, img, asked)  # 1/8 scale needs only the DC scans
-                img.draft("RGB", asked)
-            img.load()
-            if draft is not None and max(img.size) >= 2 * draft:
-                if img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # modes Image.reduce cannot take
-                    img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
-                img = img.reduce(max(1, min(max(img.size) // draft, min(img.size) // 8)))
-            img = ImageOps.exif_transpose(img)
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise ImageError(
-                f"{what} '{name}' is truncated or corrupt ({exc}): re-export or re-download it"
-            ) from None
-        rgb, alpha = _pil_to_float(img)
-        loaded = LoadedImage(rgb, alpha, name, mode)
+    if not isinstance(source, np.ndarray):
+        img, name, mode = open_decoded(source, max_pixels=max_pixels, min_side=min_side, what=what, draft=draft)
+        return loaded_from_pil(img, name, mode, max_pixels=max_pixels, min_side=min_side, what=what)
+    arr = source
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise ImageError(f"{what} array has shape {source.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255.0
+    arr = np.clip(arr.astype(np.float32), 0.0, 1.0)
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    alpha = None
+    if arr.shape[2] == 4:
+        alpha = arr[..., 3]
+        arr = arr[..., :3] * alpha[..., None] + (1.0 - alpha[..., None])
+    return _checked(LoadedImage(np.ascontiguousarray(arr), alpha, "<array>", "array"), describe(source), max_pixels,
+                    min_side, what)
+
+
+def loaded_from_pil(img: Image.Image, name: str, mode: str, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+                    min_side: int = 2, what: str = "image") -> LoadedImage:
+    """A decoded PIL image (from :func:`imaging.decode.open_decoded`) as a :class:`LoadedImage`."""
+    rgb, alpha = _pil_to_float(img)
+    return _checked(LoadedImage(rgb, alpha, name, mode), name, max_pixels, min_side, what)
+
+
+def _checked(loaded: LoadedImage, name: str, max_pixels: int, min_side: int, what: str) -> LoadedImage:
     h, w = loaded.rgb.shape[:2]
     if min(h, w) < min_side:
         raise ImageError(f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}")
