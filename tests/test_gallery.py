@@ -164,7 +164,7 @@ def test_two_processes_creating_a_new_gallery_at_once(tmp_path):
 
 
 def _open_after(barrier, url: str, failures) -> None:
-    barrier.wait()
+    barrier.wait(60)
     try:
         gal._engine(url).connect().close()
     except sa.exc.OperationalError:
@@ -176,16 +176,21 @@ def test_two_processes_switching_a_new_file_to_wal_at_once(tmp_path):
     # new file to WAL together: without gallery._set_wal's retry most of these rounds fail.
     import multiprocessing as mp
 
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("fork")  # (POSIX; a fork starts in milliseconds, so the two really race)
     failures = ctx.Queue()
     for i in range(20):
         url = f"sqlite:///{tmp_path / f'race{i}.db'}"
         barrier = ctx.Barrier(2)
-        procs = [ctx.Process(target=_open_after, args=(barrier, url, failures)) for _ in range(2)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(60)
+        procs = [ctx.Process(target=_open_after, args=(barrier, url, failures), daemon=True) for _ in range(2)]
+        try:
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join(90)
+        finally:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
         assert [p.exitcode for p in procs] == [0, 0]
     assert failures.empty()
 

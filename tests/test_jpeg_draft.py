@@ -150,13 +150,15 @@ def test_decoding_in_the_background_gives_what_read_image_gives(tmp_path):
         decode_mod.decode_in_background(tmp_path / "p.png", min_side=500).result()
 
 
-def test_the_decode_module_needs_no_numpy():
-    # what lets the palette command decode while numpy imports: a numpy import in this chain would
+def test_the_decode_module_needs_no_numpy(tmp_path):
+    # what lets the palette command decode while numpy imports: a numpy import on this path would
     # make the thread wait for it
     import subprocess
     import sys
 
-    code = ("import sys; import brushwork.imaging.decode; "
+    _picture(600, 400).save(tmp_path / "prog.jpg", quality=90, progressive=True)
+    code = ("import sys; from brushwork.imaging.decode import open_decoded; "
+            f"img, _, _ = open_decoded({str(tmp_path / 'prog.jpg')!r}, draft=64); assert img.width < 100; "
             "assert 'numpy' not in sys.modules, sorted(m for m in sys.modules if m.startswith('brushwork'))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -219,6 +219,16 @@ def test_palette_cli_bad_input(tmp_path, capsys):
     Image.new("RGBA", (40, 40), (0, 0, 0, 0)).save(clear)
     assert main(["palette", str(clear)]) == 2
     assert "no opaque pixels" in capsys.readouterr().err
+    # the image is decoded in a thread while numpy imports: its errors still come back as one line
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
+    for bad, says in ((tmp_path / "missing.jpg", "does not exist: check the path"),
+                      (tmp_path / "bad.jpg", "is not an image Pillow can read")):
+        assert main(["palette", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1 and "Traceback" not in err
+    assert main(["palette", str(tmp_path / ("a" * 5000))]) == 2  # the system refuses the name itself
+    err = capsys.readouterr().err
+    assert "File name too long" in err and "check the path" in err and err.count("\n") == 1
     assert main(["palette", str(flat), "-k", "1", "--swatch", str(tmp_path / "nope" / "s.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["harmony", "--colors", "#12,#ffffff"]) == 2

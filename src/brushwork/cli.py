@@ -908,17 +908,30 @@ def _parse_palette(text: str):
 def _cmd_palette(args: argparse.Namespace) -> int:
     import json
 
-    pending = None
+    pending, one_blas = None, False
     if not Path(args.image).is_dir() and not args.out:
+        import warnings
+
+        from PIL import Image
+
         from .imaging.decode import decode_in_background
 
         # Decoding (Pillow, without the GIL) overlaps the import of numpy and the colour code below.
         # OpenBLAS's worker thread, started by numpy's import, spins for a while and took the second
-        # core from the decode: the fit's matrices are small, one BLAS thread serves it as fast.
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        # core from the decode: the fit's matrices are small, one BLAS thread serves it as fast. (Only
+        # numpy's first import reads the variable; it is put back afterwards for child processes.)
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # max_pixels is checked
+        one_blas = "numpy" not in sys.modules and "OPENBLAS_NUM_THREADS" not in os.environ
+        if one_blas:
+            os.environ["OPENBLAS_NUM_THREADS"] = "1"
         pending = decode_in_background(args.image, draft=args.max_side)
-    from .color.export import swatch_image, terminal_table, to_ase, to_css, to_gpl, write_bytes_atomic, write_text_atomic
-    from .color.palette import extract_palette
+    try:
+        from .color.export import (swatch_image, terminal_table, to_ase, to_css, to_gpl, write_bytes_atomic,
+                                   write_text_atomic)
+        from .color.palette import extract_palette
+    finally:
+        if one_blas:
+            os.environ.pop("OPENBLAS_NUM_THREADS", None)
 
     if Path(args.image).is_dir():
         if not args.out:
@@ -1910,6 +1923,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `brushwork inspect x.png | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 0
+    except OSError as exc:  # a path the system refuses (name too long, no permission, ...): the user's to fix
+        if exc.filename is None:
+            raise
+        print(f"brushwork: error: cannot use '{str(exc.filename)[:200]}' ({exc.strerror or exc}): check the path "
+              "and its permissions", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         if "torch" in sys.modules and os.environ.get("WORLD_SIZE"):  # under torchrun: leave the group cleanly
             from . import distributed

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -173,16 +172,18 @@ def _engine(url: str) -> sa.Engine:
 def _set_wal(cur) -> None:
     """``PRAGMA journal_mode = WAL``, retried: switching a new file to WAL needs an exclusive lock, and
     SQLite answers "database is locked" at once, without the busy timeout, when two processes switch it
-    together (145 of 200 two-process races failed without the retry)."""
+    together (145 of 200 two-process races failed without the retry). A refusal that took the whole
+    busy timeout is not retried."""
+    jitter = random.Random()
     deadline = time.monotonic() + LOCK_TIMEOUT_S
     while True:
         try:
             cur.execute("PRAGMA journal_mode = WAL")
             return
-        except sqlite3.OperationalError as exc:
+        except Exception as exc:  # the driver's OperationalError (sqlite3, pysqlcipher, ...)
             if "locked" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
-            time.sleep(random.uniform(0.005, 0.05))
+            time.sleep(jitter.uniform(0.005, 0.05))
 
 
 def _friendly(exc: Exception, url: str) -> GalleryError:
