@@ -6,7 +6,8 @@
   so the two runs share the machine evenly), for ``--minutes`` of wall-clock time; then KID (and FID) of
   2,048 samples against 2,048 Fashion-MNIST test images on EfficientNet-Lite0 features (not comparable
   with Inception-based numbers). brushwork's run uses its own defaults (EMA generator, spectral norm,
-  DiffAugment, the collapse check every 500 steps) at ``--width``; the reference samples as its script
+  DiffAugment, the collapse check every 500 steps) at ``--width``, ``--base-width`` and ``--z-dim``
+  (default: width 16, 192 channels at 4 x 4, z 512: more parameters than the reference); the reference samples as its script
   does (batch statistics, batches of 64).
 * ``--gpu``: training throughput at 64 px, batch 128, on CUDA: the reference in fp32 and bf16 autocast,
   brushwork in bf16 with channels_last and torch.compile. Without CUDA, ``--gpu-smoke`` runs the same
@@ -53,8 +54,20 @@ def _cpu_seconds() -> float:
 DIFFAUGMENT = GANTrainConfig.diffaugment
 
 
-def _ours_config(width: int, seed: int, steps: int = 10**9) -> GANTrainConfig:
-    return GANTrainConfig(size=SIZE, width=width, batch=BATCH, steps=steps, seed=seed, diffaugment=DIFFAUGMENT)
+#: brushwork's model in the quality runs: (--width, --base-width, --z-dim); main() sets MODEL from its options
+DEFAULT_MODEL = (16, 192, 512)
+MODEL = DEFAULT_MODEL
+
+
+def _ours_config(model: tuple[int, int | None, int], seed: int, steps: int = 10**9) -> GANTrainConfig:
+    width, base, z = model
+    return GANTrainConfig(size=SIZE, width=width, base_width=base, z_dim=z, batch=BATCH, steps=steps, seed=seed,
+                          diffaugment=DIFFAUGMENT)
+
+
+def _model_name(model: tuple[int, int | None, int]) -> str:
+    width, base, z = model
+    return f"width {width}" + (f", 4 x 4 width {base}" if base else "") + f", z {z}"
 
 
 def _forward_flops(g: torch.nn.Module, d: torch.nn.Module, z: torch.Tensor) -> float:
@@ -92,9 +105,9 @@ def train_ref(data: torch.Tensor, seed: int, seconds: float, out: Path) -> dict:
             "params": model.parameters()}
 
 
-def train_ours(data: torch.Tensor, seed: int, seconds: float, out: Path, width: int) -> dict:
+def train_ours(data: torch.Tensor, seed: int, seconds: float, out: Path, model: tuple) -> dict:
     t0, c0 = time.perf_counter(), _cpu_seconds()
-    trainer = train_gan(data, str(out), config=_ours_config(width, seed), progress=False, time_limit=seconds)
+    trainer = train_gan(data, str(out), config=_ours_config(model, seed), progress=False, time_limit=seconds)
     wall = time.perf_counter() - t0
     gan = trainer.model
     params = sum(p.numel() for p in gan.g.parameters()) + sum(p.numel() for p in gan.d.parameters())
@@ -110,7 +123,7 @@ def worker(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     seconds = args.minutes * 60
     res = train_ref(data, args.seed, seconds, out) if args.worker == "ref" else train_ours(data, args.seed, seconds, out,
-                                                                                          args.width)
+                                                                                          MODEL)
     (out / "result.json").write_text(json.dumps(res))
 
 
@@ -119,7 +132,7 @@ def _throughput_data() -> torch.Tensor:
     return load_images("fashion-mnist", SIZE)[0][:8192]
 
 
-def throughput(kind: str, width: int, seconds: float, warmup: int = 5) -> dict:
+def throughput(kind: str, model: tuple | None, seconds: float, warmup: int = 5) -> dict:
     """Images/s of one recipe's training, alone on the machine (all cores)."""
     data = _throughput_data()
     if kind == "ref":
@@ -136,7 +149,7 @@ def throughput(kind: str, width: int, seconds: float, warmup: int = 5) -> dict:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:  # the real recipe: engine, EMA, DiffAugment, logging
-        trainer = train_gan(data, tmp, config=_ours_config(width, 0, warmup + 100_000), progress=False,
+        trainer = train_gan(data, tmp, config=_ours_config(model, 0, warmup + 100_000), progress=False,
                             collapse_check=False, time_limit=seconds + 1)  # (+ the warm-up, about a second)
         h = trainer.history
         # time_limit counts from the first step; measure from the end of the warm-up instead
@@ -146,13 +159,13 @@ def throughput(kind: str, width: int, seconds: float, warmup: int = 5) -> dict:
         return {"images_per_s": n * BATCH / t, "params": params, "flops": _forward_flops(gan.g, gan.d, torch.randn(1, gan.cfg.z_dim))}
 
 
-def interleaved(recipes: dict[str, tuple[str, int]], seconds: float, rounds: int = 5) -> dict[str, dict]:
+def interleaved(recipes: dict[str, tuple[str, tuple | None]], seconds: float, rounds: int = 5) -> dict[str, dict]:
     """Each recipe's throughput as the median of ``rounds`` turns of ``seconds / rounds``, the recipes
     taking turns: the machine's speed drifts by 10-20% over minutes, and turns spread the drift evenly."""
     runs: dict[str, list[dict]] = {name: [] for name in recipes}
     for _ in range(rounds):
-        for name, (kind, width) in recipes.items():
-            runs[name].append(throughput(kind, width, seconds / rounds))
+        for name, (kind, model) in recipes.items():
+            runs[name].append(throughput(kind, model, seconds / rounds))
     out = {}
     for name, rs in runs.items():
         ips = sorted(r["images_per_s"] for r in rs)
@@ -281,12 +294,12 @@ def throughput_block(res: dict) -> str:
         "| recipe | parameters (G + D) | forward MFLOPs per image (G + D) | images/s | ratio |",
         "|---|---|---|---|---|",
     ]
-    rows = [("reference DCGAN", ref_tp), (f"brushwork GAN, width {res['width']}", our_tp)]
-    rows += [(f"brushwork GAN, width {e['width']} (size >= reference)", e) for e in tp.get("sized", [])]
+    rows = [("reference DCGAN", ref_tp), (f"brushwork GAN, {res['model_name']} (the quality runs' model)", our_tp)]
+    rows += [(f"brushwork GAN, {e['name']}", e) for e in tp.get("others", [])]
     for name, r in rows:
         lines.append(f"| {name} | {r['params'] / 1e6:.2f} M | {r['flops'] / 1e6:.0f} | {r['images_per_s']:.0f} | "
                      f"{r['images_per_s'] / ref_tp['images_per_s']:.2f}x |")
-    at_size = [r for r in (our_tp, *tp.get("sized", [])) if r["params"] >= ref_tp["params"]]
+    at_size = [r for r in (our_tp, *tp.get("others", [])) if r["params"] >= ref_tp["params"]]
     ratio = max((r["images_per_s"] for r in at_size), default=0.0) / ref_tp["images_per_s"]
     lines += ["", f"Target, throughput >= 1.5x the reference at equal or larger size: "
               f"{'met' if ratio >= 1.5 else 'not met'} ({ratio:.2f}x; the reference has {ref_tp['params'] / 1e6:.2f} M "
@@ -303,7 +316,7 @@ def write(res: dict) -> str:
         f"Measured {res['date']} by `python benchmarks/gan_vs_dcgan.py --minutes {res['minutes']:g}` on "
         f"{res['machine']}, {res['cores']} cores, torch {res['torch']}. The reference is the script's networks, "
         "initialisation, loss and training step at 32 px (benchmarks/dcgan_reference.py); brushwork runs "
-        f"`train_gan` with its defaults at width {res['width']} (EMA generator, spectral norm, DiffAugment "
+        f"`train_gan` with its defaults at {res['model_name']} (EMA generator, spectral norm, DiffAugment "
         f"'{res['diffaugment']}', non-saturating loss, the collapse check every 500 steps), batch 64 like the "
         "reference. KID and FID: 2,048 samples against 2,048 Fashion-MNIST test images, EfficientNet-Lite0 pooled "
         "features at 224 px (not comparable with Inception-based numbers); KID over 100 subsets of 1,000.",
@@ -346,9 +359,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=30.0, help="training time per run (wall clock, one core)")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--width", type=int, default=16, help="brushwork's --width for the quality runs")
-    ap.add_argument("--sized-width", type=int, default=36,
-                    help="also time brushwork at this width (parameters >= the reference's; 0: skip)")
+    ap.add_argument("--width", type=int, default=DEFAULT_MODEL[0], help="brushwork's --width for the quality runs")
+    ap.add_argument("--base-width", type=int, default=DEFAULT_MODEL[1], help="brushwork's --base-width (0: the doubling rule)")
+    ap.add_argument("--z-dim", type=int, default=DEFAULT_MODEL[2], help="brushwork's --z-dim")
+    ap.add_argument("--also", default="16:0:128",
+                    help="also time these models, WIDTH:BASE:Z,... (BASE 0: the doubling rule; '' for none)")
     ap.add_argument("--throughput-seconds", type=float, default=60.0)
     ap.add_argument("--throughput-only", action="store_true",
                     help="measure and rewrite only the throughput table (no 30-minute quality runs)")
@@ -362,25 +377,26 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    global DIFFAUGMENT
+    global DIFFAUGMENT, MODEL
     DIFFAUGMENT = args.diffaugment
+    MODEL = (args.width, args.base_width or None, args.z_dim)
     if args.worker:
         return worker(args)
     if args.gpu_smoke:
         print(json.dumps(gpu_throughput("cpu", 32, 8, 2), indent=1))
         return
     res = {"date": dt.date.today().isoformat(), "machine": platform.machine(), "cores": os.cpu_count(),
-           "torch": torch.__version__, "minutes": args.minutes, "width": args.width,
+           "torch": torch.__version__, "minutes": args.minutes, "width": args.width, "model": list(MODEL),
+           "model_name": _model_name(MODEL),
            "throughput_seconds": args.throughput_seconds,
            "diffaugment": args.diffaugment}
     torch.set_num_threads(os.cpu_count() or 1)
-    recipes = {"ref": ("ref", 0), "ours": ("ours", args.width)}
-    if args.sized_width:
-        recipes["sized"] = ("ours", args.sized_width)
+    recipes = {"ref": ("ref", None), "ours": ("ours", MODEL)}
+    others = [(int(w), int(b) or None, int(z)) for w, b, z in (m.split(":") for m in args.also.split(",") if m)]
+    recipes.update({_model_name(m): ("ours", m) for m in others})
     found = interleaved(recipes, args.throughput_seconds)
-    res["throughput"] = {"ref": found["ref"], "ours": found["ours"]}
-    if args.sized_width:
-        res["throughput"]["sized"] = [{"width": args.sized_width, **found["sized"]}]
+    res["throughput"] = {"ref": found["ref"], "ours": found["ours"],
+                         "others": [{"name": _model_name(m), **found[_model_name(m)]} for m in others]}
     print(json.dumps(res["throughput"]), flush=True)
     if args.throughput_only:  # refresh the throughput table inside the section, keep the quality rows
         block = throughput_block(res)
@@ -391,11 +407,12 @@ def main() -> None:
     runs = Path(args.runs)
     res["seeds"] = []
     for seed in [int(s) for s in args.seeds.split(",")]:
-        dirs = {"ref": runs / f"ref_seed{seed}", "ours": runs / f"ours_w{args.width}_seed{seed}"}
+        dirs = {"ref": runs / f"ref_seed{seed}", "ours": runs / f"ours_w{args.width}_b{args.base_width}_z{args.z_dim}_seed{seed}"}
         procs = []
         for kind, d in dirs.items():
             cmd = [sys.executable, __file__, "--worker", kind, "--seed", str(seed), "--threads", "1",
-                   "--minutes", str(args.minutes), "--width", str(args.width), "--out", str(d),
+                   "--minutes", str(args.minutes), "--width", str(args.width), "--base-width", str(args.base_width),
+                   "--z-dim", str(args.z_dim), "--out", str(d),
                    "--diffaugment", args.diffaugment]
             procs.append(subprocess.Popen(cmd))
         if any(p.wait() != 0 for p in procs):

@@ -74,6 +74,13 @@ def test_models_shapes_widths_and_range(size):
     assert d(x).shape == (3,)
     with pytest.raises(ValueError, match="size"):
         GANConfig(size=48)
+    wide = GANConfig(size=size, z_dim=16, width=8, base_width=96)
+    assert wide.widths() == [96, *cfg.widths()[1:]]  # only the 4 x 4 level changes
+    g, d = Generator(wide), Discriminator(wide)
+    assert d(g(torch.randn(2, 16))).shape == (2,)
+    assert g.stem[0].out_features == 96 * 16 and d.head.in_channels == 96
+    with pytest.raises(ValueError, match="base_width"):
+        GANConfig(size=size, base_width=0)
 
 
 def test_seeds_latents_slerp_and_parse():

@@ -513,6 +513,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gt.add_argument("--batch", type=_positive_int, default=32)
     gt.add_argument("--z-dim", type=_positive_int, default=128)
     gt.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution (doubling per level)")
+    gt.add_argument("--base-width", type=_positive_int, default=None,
+                    help="channels at the 4 x 4 level (default: the doubling rule); parameters there cost little time")
     gt.add_argument("--lr-g", type=_float_in(0.0), default=2e-4)
     gt.add_argument("--lr-d", type=_float_in(0.0), default=2e-4)
     gt.add_argument("--loss", default="ns", choices=["ns", "hinge"], help="non-saturating (default) or hinge")
@@ -1366,7 +1368,8 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if not 0 <= args.ema < 1:
         raise BrushworkError(f"--ema must be in [0, 1), got {args.ema}: 0.999 is usual")
     _check_folder(args.out)
-    cfg = GANTrainConfig(model=args.model, size=args.size, z_dim=args.z_dim, width=args.width, batch=args.batch, steps=args.steps,
+    cfg = GANTrainConfig(model=args.model, size=args.size, z_dim=args.z_dim, width=args.width, base_width=args.base_width,
+                         batch=args.batch, steps=args.steps,
                          lr_g=args.lr_g, lr_d=args.lr_d, loss=args.loss, r1_gamma=args.r1,
                          diffaugment=args.diffaugment, ema_decay=args.ema, spectral_norm=not args.no_spectral_norm,
                          sample_every=args.sample_every, seed=args.seed)

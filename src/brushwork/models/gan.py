@@ -5,7 +5,8 @@ then one "upsample x2 (nearest) + 3x3 conv + batch norm + ReLU" block per doubli
 upsampling + conv avoids the checkerboard artefacts of transposed convolutions, Odena et al. 2016),
 and a 3x3 conv to RGB with tanh. The discriminator mirrors it with strided 4x4 convs and leaky
 ReLUs, optionally spectrally normalised (Miyato et al. 2018), ending in one logit per image.
-Channel widths scale with the size: ``min(max_width, width * 2 ** (levels - 1 - i))`` at level ``i``.
+Channel widths scale with the size: ``min(max_width, width * 2 ** (levels - i))`` at level ``i`` (``i = 0``
+is the 4 x 4 map), and ``base_width`` may widen the 4 x 4 level alone.
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ class GANConfig:
     max_width: int = 256
     spectral_norm: bool = True
     model: str = "gan"  # gan | vae
+    base_width: int | None = None  # channels at the 4 x 4 level (None: the doubling rule)
 
     def __post_init__(self) -> None:
         if self.size not in (32, 64, 128, 256):
             raise ValueError(f"size must be 32, 64, 128 or 256, got {self.size}")
+        if self.base_width is not None and self.base_width < 1:
+            raise ValueError(f"base_width must be a positive number of channels, got {self.base_width}")
         if self.model not in ("gan", "vae"):
             raise ValueError(f"model must be 'gan' or 'vae', got {self.model!r}")
 
@@ -44,8 +48,11 @@ class GANConfig:
         return int(math.log2(self.size // 4))
 
     def widths(self) -> list[int]:
-        """Channels from the 4 x 4 map (index 0) to full resolution (index ``levels``)."""
-        return [min(self.max_width, self.width * 2 ** (self.levels - i)) for i in range(self.levels + 1)]
+        """Channels from the 4 x 4 map (index 0) to full resolution (index ``levels``); ``base_width``
+        replaces the first. Parameters at 4 x 4 are the cheapest there are: a 4 x 4 map has 16 positions
+        (the generator's first layer is a linear map from z), a 32 x 32 map 1,024."""
+        w = [min(self.max_width, self.width * 2 ** (self.levels - i)) for i in range(self.levels + 1)]
+        return w if self.base_width is None else [self.base_width, *w[1:]]
 
     def to_dict(self) -> dict:
         return asdict(self)

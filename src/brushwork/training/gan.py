@@ -42,6 +42,7 @@ class GANTrainConfig:
     size: int = 64
     z_dim: int = 128
     width: int = 32
+    base_width: int | None = None  # channels at 4 x 4 (None: the doubling rule; see GANConfig)
     batch: int = 32
     steps: int = 5000
     lr_g: float = 2e-4
@@ -305,7 +306,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     if config.model not in ("gan", "vae"):
         raise BrushworkError(f"unknown --model {config.model!r}: use gan or vae")
     cfg = GANConfig(size=config.size, z_dim=config.z_dim, channels=int(images.shape[1]), width=config.width,
-                    spectral_norm=config.spectral_norm, model=config.model)
+                    spectral_norm=config.spectral_norm, model=config.model, base_width=config.base_width)
     # channels_last: oneDNN's (and cuDNN's) preferred layout for convolutions
     gan = build_model(cfg).to(dev, memory_format=torch.channels_last)
     if world.distributed and dev.type == "cuda":  # batch norm over the global batch (SyncBatchNorm needs CUDA)
@@ -340,8 +341,10 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         (real,) = distributed.shard_batch(real)
         n = real.shape[0]
         gan.d.requires_grad_(True)
-        with torch.no_grad():
-            fake = gan.g(torch.randn(n, cfg.z_dim, device=dev))
+        # one generator pass per step, as in the DCGAN reference: the discriminator learns from these
+        # images detached, then the generator's loss is taken on the same images after its update
+        fake_g = train_g(torch.randn(n, cfg.z_dim, device=dev))
+        fake = fake_g.detach()
         real = real.detach().requires_grad_(config.r1_gamma > 0)
         if config.r1_gamma > 0:  # R1's double backward needs the real images' pass only
             real_logits, fake_logits = train_d(aug(real)), train_d(aug(fake))
@@ -357,7 +360,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         loss_d.backward()
         opt_d.step()
         gan.d.requires_grad_(False)  # the generator's step must not touch the discriminator
-        fake_logits = gan.d(aug(train_g(torch.randn(n, cfg.z_dim, device=dev))))
+        fake_logits = gan.d(aug(fake_g))
         loss_g = g_loss(fake_logits, config.loss)
         logs.update({"d_loss": float(loss_d.detach()), "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
                      "d_fake": float(torch.sigmoid(fake_logits.detach()).mean())})
