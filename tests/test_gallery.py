@@ -81,6 +81,44 @@ def test_migrations_from_empty_and_revision_list(where):
         assert g.search() == []
 
 
+def test_an_older_gallery_is_upgraded_and_keeps_its_items(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    url = gal.gallery_url(tmp_path / "old.db")
+    engine = sa.create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(gal.__file__).with_name("migrations")))
+    with engine.begin() as conn:  # a gallery made by the first release: schema 0001, one item
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(sa.text("INSERT INTO gallery_items (created_at, operation, path, sha256, width, height, "
+                             "thumbnail) VALUES ('2026-11-01 10:00:00', 'stylize', '/x.png', :s, 4, 4, :t)"),
+                     {"s": "0" * 64, "t": b""})
+        conn.execute(sa.text("INSERT INTO gallery_inputs (item_id, role, name, sha256) VALUES (1, 'style', 'a.png', :s)"),
+                     {"s": "1" * 64})
+    engine.dispose()
+    with Gallery.open(tmp_path / "old.db") as g:
+        with g.engine.connect() as conn:
+            assert conn.execute(sa.text(f"SELECT version_num FROM {gal.VERSION_TABLE}")).scalar() == gal.REVISIONS[-1]
+        assert [it.path for it in g.search()] == ["/x.png"] and g.get(1).inputs[0]["name"] == "a.png"
+        assert g.styles() == []  # its inputs have no recorded paths
+
+
+def test_style_paths_are_kept_in_the_gallery_not_in_its_items(where, tmp_path):
+    from brushwork.provenance.recipe import file_sha256
+
+    style, other = _picture(tmp_path / "s.png", (10, 20, 200)), _picture(tmp_path / "t.png", (200, 20, 10))
+    out = _picture(tmp_path / "out.png")
+    with Gallery.open(where) as g:
+        g.add(out, recipe={"operation": "stylize", "styles": [{"sha256": file_sha256(style), "source": "s.png"}]})
+        g.add(out, recipe={"operation": "stylize", "styles": [{"sha256": "9" * 64, "source": "unhashed.png"}]})
+        g.add(out, recipe={"operation": "recolor", "inputs": [{"name": "t.png", "sha256": file_sha256(other)}]})
+        found = g.styles()
+        assert [(e["path"], e["name"], e["uses"]) for e in found] == [(str(style.resolve()), "s.png", 1)]
+        assert "path" not in g.search()[-1].inputs[0]  # items (and exports) name inputs, never their paths
+
+
 def test_record_search_tag_export_delete(where, tmp_path):
     a = _picture(tmp_path / "a.png", (200, 40, 40))
     b = _picture(tmp_path / "b.png", (30, 60, 220))

@@ -1,6 +1,7 @@
 """`brushwork suggest`: styles ranked by colour and texture compatibility, with reasons."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -45,3 +46,54 @@ def test_suggest_cli(tmp_path, content_path, capsys):
     assert scores == sorted(scores, reverse=True)
     assert main(["suggest", str(content_path), "--styles", str(tmp_path / "nope.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_suggest_offers_the_gallery_styles(tmp_path, content_path, capsys, monkeypatch):
+    from brushwork.provenance.gallery import Gallery
+    from brushwork.provenance.recipe import file_sha256
+
+    db = tmp_path / "gallery.db"
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(db))
+    assert main(["suggest", str(content_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["gallery_styles"] == 0
+    assert not db.exists()  # a reader does not create the gallery
+    rng = np.random.default_rng(2)
+    used, moved = tmp_path / "used.png", tmp_path / "moved.png"
+    for p in (used, moved):
+        Image.fromarray((rng.random((64, 64, 3)) * 255).astype(np.uint8)).save(p)
+    out = tmp_path / "out.png"
+    Image.new("RGB", (32, 32)).save(out)
+    with Gallery.open(db) as g:
+        for style in (used, used, moved):  # as a stylize run records its output: the style hashed, then added
+            sha = file_sha256(style)
+            g.add(out, recipe={"operation": "stylize", "styles": [{"source": style.name, "sha256": sha}]})
+        assert [(Path(e["path"]).name, e["uses"]) for e in g.styles()] == [("moved.png", 1), ("used.png", 2)]
+    moved.rename(tmp_path / "elsewhere.png")
+    assert main(["suggest", str(content_path), "--json"]) == 0
+    res = capsys.readouterr()
+    data = json.loads(res.out)
+    assert data["gallery_styles"] == 1 and len(data["suggestions"]) == 2  # the bundled painting + used.png
+    assert [s["style"] for s in data["suggestions"] if s["from_gallery"]] == [str(used)]
+    assert "1 of the gallery's styles are no longer at their recorded paths" in res.err
+    assert main(["suggest", str(content_path), "--json", "--no-gallery"]) == 0
+    assert json.loads(capsys.readouterr().out)["gallery_styles"] == 0
+    # a style given with --styles as well is listed once
+    assert main(["suggest", str(content_path), "--json", "--styles", str(used)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["gallery_styles"] == 0 and len(data["suggestions"]) == 2
+
+
+def test_a_stylize_run_records_its_style_for_suggest(tmp_path, content_path, monkeypatch, capsys):
+    from brushwork.provenance.gallery import Gallery
+
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "gallery.db"))
+    style = tmp_path / "my style.png"
+    Image.fromarray((np.random.default_rng(3).random((64, 64, 3)) * 255).astype(np.uint8)).save(style)
+    assert main(["stylize", str(content_path), str(style), "-o", str(tmp_path / "out.png"), "--method", "adain",
+                 "--size", "64", "-q"]) == 0
+    with Gallery.open(tmp_path / "gallery.db") as g:
+        assert [e["path"] for e in g.styles()] == [str(style.resolve())]
+    capsys.readouterr()
+    assert main(["suggest", str(content_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [s["style"] for s in data["suggestions"] if s["from_gallery"]] == [str(style.resolve())]

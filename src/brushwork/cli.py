@@ -344,7 +344,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     com.set_defaults(func=_cmd_compose)
 
     sug = sub.add_parser("suggest", help="rank styles for a photo, with a strength and a palette",
-                         description="Rank the bundled example styles and any --styles (files or folders) for "
+                         description="Rank the bundled example styles, the styles of your gallery (the style "
+                         "images your earlier outputs were made with) and any --styles (files or folders) for "
                          "CONTENT by colour and texture compatibility; propose a strength and a palette, each "
                          "with its reason. Example: brushwork suggest photo.jpg --styles my_styles/ --previews p/")
     sug.add_argument("content", metavar="CONTENT")
@@ -352,6 +353,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sug.add_argument("--top", type=_positive_int, default=5, help="how many to list (default 5)")
     sug.add_argument("--previews", metavar="DIR", help="render 256 px AdaIN previews of the top three into DIR")
     sug.add_argument("--json", action="store_true")
+    sug.add_argument("--no-gallery", dest="gallery", action="store_false",
+                     help="leave out the styles of the gallery's earlier outputs")
     _watermark_flag(sug)
     sug.set_defaults(func=_cmd_suggest)
 
@@ -1081,6 +1084,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         if Path(p).is_dir() and not found:
             raise BrushworkError(f"folder '{p}' holds no images (.png, .jpg, .webp, ...)")
         files += found
+    from_gallery, gallery_note = _gallery_styles(files) if args.gallery else ([], None)
+    files += from_gallery
     styles, skipped = {}, 0
     for f in files:
         try:
@@ -1105,12 +1110,16 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             stylize(args.content, s.style, method="adain", strength=s.strength, size=256).save(
                 target, watermark=args.watermark, record=None)
             previews.append(str(target))
+    if gallery_note:
+        print(f"brushwork: note: {gallery_note}", file=sys.stderr)
+    gallery_set = {str(f) for f in from_gallery}
     if args.json:
-        print(json.dumps({"suggestions": [s.to_dict() for s in ranked], "previews": previews,
-                          "skipped": skipped}, indent=1))
+        print(json.dumps({"suggestions": [{**s.to_dict(), "from_gallery": s.style in gallery_set} for s in ranked],
+                          "previews": previews, "skipped": skipped, "gallery_styles": len(from_gallery)}, indent=1))
         return 0
     for i, s in enumerate(ranked, 1):
-        print(f"{i}. {s.style}  score {s.score:.2f}  strength {s.strength}  palette {' '.join(s.palette)}")
+        where = "  (from your gallery)" if s.style in gallery_set else ""
+        print(f"{i}. {s.style}  score {s.score:.2f}  strength {s.strength}  palette {' '.join(s.palette)}{where}")
         for r in s.reasons:
             print(f"     {r}")
     for p in previews:
@@ -1118,6 +1127,41 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     if skipped:
         print(f"brushwork: note: skipped {skipped} unreadable image(s)", file=sys.stderr)
     return 0
+
+
+def _gallery_styles(already: list[Path], limit: int = 50) -> tuple[list[Path], str | None]:
+    """The style files of the gallery's outputs that are still where they were, unchanged (sha256
+    checked), and not in ``already``; with a note when some moved or the gallery could not be read.
+    A gallery that does not exist yet is not created."""
+    from .provenance.gallery import Gallery
+    from .provenance.recipe import file_sha256
+
+    try:
+        g = Gallery.open_existing()
+        if g is None:
+            return [], None
+        with g:
+            recorded = g.styles(limit)
+    except BrushworkError as exc:  # a locked or unreadable gallery must not stop a suggestion
+        return [], f"the gallery's styles are left out: {exc}"
+    seen = {Path(f).resolve() for f in already}
+    out, moved = [], 0
+    for e in recorded:
+        p = Path(e["path"])
+        try:
+            if p.resolve() in seen:
+                continue
+            if not p.is_file() or file_sha256(p) != e["sha256"]:
+                moved += 1
+                continue
+        except OSError:
+            moved += 1
+            continue
+        seen.add(p.resolve())
+        out.append(p)
+    note = (f"{moved} of the gallery's styles are no longer at their recorded paths (moved or changed): "
+            "left out" if moved else None)
+    return out, note
 
 
 def _write_eval(out: Path, metrics: dict, classes: list[str], epochs: list[dict] | None = None) -> None:

@@ -34,7 +34,7 @@ from ..errors import BrushworkError
 
 __all__ = ["Gallery", "GalleryError", "Item", "gallery_url", "record_output", "not_recorded", "REVISIONS"]
 
-REVISIONS = ("0001",)  # every migration shipped, oldest first; the last is the head
+REVISIONS = ("0001", "0002")  # every migration shipped, oldest first; the last is the head
 THUMB_SIDE = 256
 LOCK_TIMEOUT_S = 30
 _OFF = ("off", "none", "0", "false", "no")
@@ -64,6 +64,7 @@ inputs = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=True, index=True),
+    sa.Column("path", sa.Text, nullable=True),  # where the file was (this database only; 0002)
 )
 tags = sa.Table(
     "gallery_tags", metadata,
@@ -227,8 +228,11 @@ def _inputs_of(recipe: dict | None) -> list[dict]:
 
     A CLI recipe lists every input file (``inputs``); a stylize recipe also names its content and styles
     (``content``, ``styles``: source and sha256), which is all an API ``save()`` has, and what a
-    ``--sample-style`` run adds (the style is not on its command line).
+    ``--sample-style`` run adds (the style is not on its command line). Each keeps the file's absolute
+    path when this process hashed it (``recipe.local_path``): the gallery may hold it, the recipe not.
     """
+    from .recipe import local_path
+
     if not recipe:
         return []
 
@@ -243,12 +247,13 @@ def _inputs_of(recipe: dict | None) -> list[dict]:
             continue
         sha = e.get("sha256")
         role = "style" if sha in styles else "content" if sha in content else "input"
-        out.append({"role": role, "name": str(e["name"]), "sha256": sha})
+        out.append({"role": role, "name": str(e["name"]), "sha256": sha, "path": local_path(sha)})
         seen.add(sha)
     for role, key in (("content", "content"), ("style", "styles")):
         for e in entries(recipe.get(key)):
             if e.get("sha256") not in seen and e.get("source"):
-                out.append({"role": role, "name": Path(str(e["source"])).name, "sha256": e.get("sha256")})
+                out.append({"role": role, "name": Path(str(e["source"])).name, "sha256": e.get("sha256"),
+                            "path": local_path(e.get("sha256"))})
                 seen.add(e.get("sha256"))
     return out
 
@@ -273,6 +278,18 @@ class Gallery:
         """The gallery at ``where`` (or ``$BRUSHWORK_GALLERY``, or the default file); None when off."""
         url = gallery_url(where)
         return None if url is None else cls(url)
+
+    @classmethod
+    def open_existing(cls, where: str | os.PathLike | None = None) -> Gallery | None:
+        """As :meth:`open`, but None also when the gallery is a SQLite file that does not exist yet (for
+        readers, which should not create one)."""
+        url = gallery_url(where)
+        if url is None:
+            return None
+        parsed = sa.engine.make_url(url)
+        if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+            return None
+        return cls(url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -454,6 +471,20 @@ class Gallery:
             q = q.limit(limit)
         with self._tx() as conn:
             return self._items(conn, list(conn.execute(q)))
+
+    def styles(self, limit: int = 100) -> list[dict]:
+        """The style images this gallery's outputs were made with, most recently used first: dicts of
+        ``path`` (where the file was), ``name``, ``sha256``, ``uses`` and ``last_used``. Only styles whose
+        path was recorded (outputs since schema 0002); the files may have moved since."""
+        last = sa.func.max(items.c.created_at)
+        q = (sa.select(inputs.c.path, sa.func.min(inputs.c.name).label("name"), inputs.c.sha256,
+                       sa.func.count().label("uses"), last.label("last_used"))
+             .join(items, items.c.id == inputs.c.item_id)
+             .where(inputs.c.role == "style", inputs.c.path.is_not(None))
+             .group_by(inputs.c.path, inputs.c.sha256).order_by(last.desc(), inputs.c.path).limit(limit))
+        with self._tx() as conn:
+            return [{"path": r.path, "name": r.name, "sha256": r.sha256, "uses": int(r.uses),
+                     "last_used": _aware(r.last_used)} for r in conn.execute(q)]
 
     def similar(self, image: Image.Image, candidates: list[Item], *, top: int = 10) -> list[tuple[Item, float]]:
         """``candidates`` ranked by cosine similarity of their thumbnails' embeddings to ``image``'s.

@@ -51,10 +51,23 @@ def environment() -> dict[str, Any]:
     return env
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    from ..weights import sha256_file  # the one file hasher (weights.py is light to import)
+#: sha256 -> absolute path of every file this process hashed as an input (see :func:`local_path`)
+_HASHED: dict[str, str] = {}
 
-    return sha256_file(path)
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """A file's sha256 (the one file hasher). Remembers where the file is, for :func:`local_path`."""
+    from ..weights import sha256_file  # weights.py is light to import
+
+    digest = sha256_file(path)
+    _HASHED[digest] = str(Path(path).resolve())
+    return digest
+
+
+def local_path(sha256: str | None) -> str | None:
+    """The absolute path of an input this process hashed, by its sha256: what the gallery records
+    beside the recipe (which, embedded in shared files, names an absolute path by its file name only)."""
+    return _HASHED.get(sha256) if sha256 else None
 
 
 def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
