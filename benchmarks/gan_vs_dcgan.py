@@ -107,7 +107,8 @@ def train_ref(data: torch.Tensor, seed: int, seconds: float, out: Path) -> dict:
 
 def train_ours(data: torch.Tensor, seed: int, seconds: float, out: Path, model: tuple) -> dict:
     t0, c0 = time.perf_counter(), _cpu_seconds()
-    trainer = train_gan(data, str(out), config=_ours_config(model, seed), progress=False, time_limit=seconds)
+    trainer = train_gan(data, str(out), config=_ours_config(model, seed), progress=False, time_limit=seconds,
+                        resume=False)  # a fresh run, like the reference's, even where --runs holds an old one
     wall = time.perf_counter() - t0
     gan = trainer.model
     params = sum(p.numel() for p in gan.g.parameters()) + sum(p.numel() for p in gan.d.parameters())
@@ -399,10 +400,19 @@ def main() -> None:
                          "others": [{"name": _model_name(m), **found[_model_name(m)]} for m in others]}
     print(json.dumps(res["throughput"]), flush=True)
     if args.throughput_only:  # refresh the throughput table inside the section, keep the quality rows
+        saved = HERE / "results" / "gan_vs_dcgan.json"
+        full = json.loads(saved.read_text()) if saved.is_file() else None
+        if full is not None and full.get("model") != list(MODEL):
+            raise SystemExit(f"the quality rows were measured with {full.get('model_name', 'another model')}: "
+                             "give the same --width, --base-width and --z-dim (or run the full benchmark)")
         block = throughput_block(res)
         print(block)
         if not args.no_write:
             update_benchmarks_md("gan-throughput", block)
+            if full is not None:  # the last full run's record, with this throughput in place of its own
+                full.update(throughput=res["throughput"], throughput_seconds=res["throughput_seconds"],
+                            throughput_date=res["date"])
+                saved.write_text(json.dumps(full, indent=1))
         return
     runs = Path(args.runs)
     res["seeds"] = []
@@ -427,12 +437,12 @@ def main() -> None:
     if args.gpu and torch.cuda.is_available():
         res["gpu"] = {"device": "cuda", "name": torch.cuda.get_device_name(),
                       "rows": gpu_throughput("cuda", 64, 128, 50)}
-    out = HERE / "results" / "gan_vs_dcgan.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(res, indent=1))
     section = write(res)
     print(section)
     if not args.no_write:
+        out = HERE / "results" / "gan_vs_dcgan.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(res, indent=1))
         update_benchmarks_md("gan-benchmark", section)
 
 

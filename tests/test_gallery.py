@@ -106,17 +106,20 @@ def test_an_older_gallery_is_upgraded_and_keeps_its_items(tmp_path):
 
 
 def test_style_paths_are_kept_in_the_gallery_not_in_its_items(where, tmp_path):
-    from brushwork.provenance.recipe import file_sha256
+    from brushwork.provenance.recipe import file_sha256, input_sha256
 
     style, other = _picture(tmp_path / "s.png", (10, 20, 200)), _picture(tmp_path / "t.png", (200, 20, 10))
     out = _picture(tmp_path / "out.png")
     with Gallery.open(where) as g:
-        g.add(out, recipe={"operation": "stylize", "styles": [{"sha256": file_sha256(style), "source": "s.png"}]})
+        g.add(out, recipe={"operation": "stylize", "styles": [{"sha256": input_sha256(style), "source": "s.png"}]})
         g.add(out, recipe={"operation": "stylize", "styles": [{"sha256": "9" * 64, "source": "unhashed.png"}]})
-        g.add(out, recipe={"operation": "recolor", "inputs": [{"name": "t.png", "sha256": file_sha256(other)}]})
+        g.add(out, recipe={"operation": "recolor", "inputs": [{"name": "t.png", "sha256": input_sha256(other)}]})
+        file_sha256(out)  # an output hashed (as the gallery does) is not an input: no path for its hash
         found = g.styles()
         assert [(e["path"], e["name"], e["uses"]) for e in found] == [(str(style.resolve()), "s.png", 1)]
         assert "path" not in g.search()[-1].inputs[0]  # items (and exports) name inputs, never their paths
+        with g.engine.connect() as conn:  # only a style's path is kept: the recolour's input has none
+            assert conn.execute(sa.text("SELECT count(*) FROM gallery_inputs WHERE path IS NOT NULL")).scalar() == 1
 
 
 def test_record_search_tag_export_delete(where, tmp_path):

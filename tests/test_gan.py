@@ -74,7 +74,9 @@ def test_models_shapes_widths_and_range(size):
     assert d(x).shape == (3,)
     with pytest.raises(ValueError, match="size"):
         GANConfig(size=48)
+    assert "base_width" not in cfg.to_dict()  # absent when unused: older brushwork still loads the config
     wide = GANConfig(size=size, z_dim=16, width=8, base_width=96)
+    assert GANConfig.from_dict(wide.to_dict()) == wide and GANConfig.from_dict(cfg.to_dict()) == cfg
     assert wide.widths() == [96, *cfg.widths()[1:]]  # only the 4 x 4 level changes
     g, d = Generator(wide), Discriminator(wide)
     assert d(g(torch.randn(2, 16))).shape == (2,)

@@ -50,7 +50,7 @@ def test_suggest_cli(tmp_path, content_path, capsys):
 
 def test_suggest_offers_the_gallery_styles(tmp_path, content_path, capsys, monkeypatch):
     from brushwork.provenance.gallery import Gallery
-    from brushwork.provenance.recipe import file_sha256
+    from brushwork.provenance.recipe import input_sha256
 
     db = tmp_path / "gallery.db"
     monkeypatch.setenv("BRUSHWORK_GALLERY", str(db))
@@ -65,7 +65,7 @@ def test_suggest_offers_the_gallery_styles(tmp_path, content_path, capsys, monke
     Image.new("RGB", (32, 32)).save(out)
     with Gallery.open(db) as g:
         for style in (used, used, moved):  # as a stylize run records its output: the style hashed, then added
-            sha = file_sha256(style)
+            sha = input_sha256(style)
             g.add(out, recipe={"operation": "stylize", "styles": [{"source": style.name, "sha256": sha}]})
         assert [(Path(e["path"]).name, e["uses"]) for e in g.styles()] == [("moved.png", 1), ("used.png", 2)]
     moved.rename(tmp_path / "elsewhere.png")
@@ -77,6 +77,12 @@ def test_suggest_offers_the_gallery_styles(tmp_path, content_path, capsys, monke
     assert "1 of the gallery's styles are no longer at their recorded paths" in res.err
     assert main(["suggest", str(content_path), "--json", "--no-gallery"]) == 0
     assert json.loads(capsys.readouterr().out)["gallery_styles"] == 0
+    for bad in ("postgresql://u:p@h:notaport/db", "my gallery://x"):  # a bad setting costs the gallery's styles only
+        monkeypatch.setenv("BRUSHWORK_GALLERY", bad)
+        assert main(["suggest", str(content_path), "--json"]) == 0
+        res = capsys.readouterr()
+        assert json.loads(res.out)["gallery_styles"] == 0 and "the gallery's styles are left out" in res.err
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(db))
     # a style given with --styles as well is listed once
     assert main(["suggest", str(content_path), "--json", "--styles", str(used)]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -913,8 +913,9 @@ def _parse_palette(text: str):
 def _cmd_palette(args: argparse.Namespace) -> int:
     import json
 
+    folder = Path(args.image).is_dir()
     pending, one_blas = None, False
-    if not Path(args.image).is_dir() and not args.out:
+    if not folder and not args.out:
         import warnings
 
         from PIL import Image
@@ -938,7 +939,7 @@ def _cmd_palette(args: argparse.Namespace) -> int:
         if one_blas:
             os.environ.pop("OPENBLAS_NUM_THREADS", None)
 
-    if Path(args.image).is_dir():
+    if folder:
         if not args.out:
             raise BrushworkError("IMAGE is a folder: give --out DIR for one JSON palette per image")
         if args.swatch or args.css or args.gpl or args.ase:
@@ -1142,24 +1143,26 @@ def _gallery_styles(already: list[Path], limit: int = 50) -> tuple[list[Path], s
             return [], None
         with g:
             recorded = g.styles(limit)
-    except BrushworkError as exc:  # a locked or unreadable gallery must not stop a suggestion
-        return [], f"the gallery's styles are left out: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a bad, locked or unreadable gallery must not stop a suggestion
+        text = str(exc) if isinstance(exc, BrushworkError) else f"{type(exc).__name__}: {exc}"
+        return [], f"the gallery's styles are left out: {text}"
     seen = {Path(f).resolve() for f in already}
-    out, moved = [], 0
-    for e in recorded:
+    out, moved = [], set()
+    for e in recorded:  # newest use first: a file changed since is checked against its latest hash first
         p = Path(e["path"])
         try:
             if p.resolve() in seen:
                 continue
             if not p.is_file() or file_sha256(p) != e["sha256"]:
-                moved += 1
+                moved.add(p)
                 continue
         except OSError:
-            moved += 1
+            moved.add(p)
             continue
         seen.add(p.resolve())
         out.append(p)
-    note = (f"{moved} of the gallery's styles are no longer at their recorded paths (moved or changed): "
+    moved -= set(out)  # a file used again after a change: its older hash is not "moved"
+    note = (f"{len(moved)} of the gallery's styles are no longer at their recorded paths (moved or changed): "
             "left out" if moved else None)
     return out, note
 

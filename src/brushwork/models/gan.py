@@ -55,7 +55,10 @@ class GANConfig:
         return w if self.base_width is None else [self.base_width, *w[1:]]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["base_width"] is None:  # (so that brushwork before base_width still loads the checkpoint)
+            del d["base_width"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> GANConfig:

@@ -181,7 +181,7 @@ def stylize(
     from ..imaging.io import from_tensor, to_tensor
     from ..imaging.resampling import fit_long_side, resize
     from ..models.encoders import ENCODERS
-    from ..provenance.recipe import file_sha256 as sha256_file  # (remembers the path for the gallery)
+    from ..provenance.recipe import input_sha256 as sha256_file  # (remembers the path for the gallery)
     from .gatys import gatys_config_for, optimize, with_overrides
 
     if tile is not None and (not isinstance(tile, int) or tile < 64):

@@ -228,8 +228,9 @@ def _inputs_of(recipe: dict | None) -> list[dict]:
 
     A CLI recipe lists every input file (``inputs``); a stylize recipe also names its content and styles
     (``content``, ``styles``: source and sha256), which is all an API ``save()`` has, and what a
-    ``--sample-style`` run adds (the style is not on its command line). Each keeps the file's absolute
-    path when this process hashed it (``recipe.local_path``): the gallery may hold it, the recipe not.
+    ``--sample-style`` run adds (the style is not on its command line). A style keeps its file's absolute
+    path when this process hashed it (``recipe.local_path``): the gallery may hold it, the recipe not
+    (what suggest needs; no other input's path is kept).
     """
     from .recipe import local_path
 
@@ -247,13 +248,14 @@ def _inputs_of(recipe: dict | None) -> list[dict]:
             continue
         sha = e.get("sha256")
         role = "style" if sha in styles else "content" if sha in content else "input"
-        out.append({"role": role, "name": str(e["name"]), "sha256": sha, "path": local_path(sha)})
+        out.append({"role": role, "name": str(e["name"]), "sha256": sha,
+                    "path": local_path(sha) if role == "style" else None})
         seen.add(sha)
     for role, key in (("content", "content"), ("style", "styles")):
         for e in entries(recipe.get(key)):
             if e.get("sha256") not in seen and e.get("source"):
                 out.append({"role": role, "name": Path(str(e["source"])).name, "sha256": e.get("sha256"),
-                            "path": local_path(e.get("sha256"))})
+                            "path": local_path(e.get("sha256")) if role == "style" else None})
                 seen.add(e.get("sha256"))
     return out
 
@@ -286,8 +288,12 @@ class Gallery:
         url = gallery_url(where)
         if url is None:
             return None
-        parsed = sa.engine.make_url(url)
-        if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        try:
+            parsed = sa.engine.make_url(url)
+        except (sa.exc.ArgumentError, ValueError) as exc:
+            raise GalleryError(f"the gallery URL is not a database URL ({exc}): give a file path, or e.g. "
+                               "postgresql+psycopg://user@host/db") from None
+        if parsed.get_backend_name() == "sqlite" and not os.path.isfile(parsed.database or ""):
             return None
         return cls(url)
 

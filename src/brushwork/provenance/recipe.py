@@ -51,23 +51,32 @@ def environment() -> dict[str, Any]:
     return env
 
 
-#: sha256 -> absolute path of every file this process hashed as an input (see :func:`local_path`)
-_HASHED: dict[str, str] = {}
+#: sha256 -> absolute path of the input files this process hashed (:func:`input_sha256`), newest last
+_INPUTS: dict[str, str] = {}
+_INPUTS_KEPT = 4096  # a long-running studio hashes inputs for days: the oldest are forgotten
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """A file's sha256 (the one file hasher). Remembers where the file is, for :func:`local_path`."""
-    from ..weights import sha256_file  # weights.py is light to import
+    from ..weights import sha256_file  # the one file hasher (weights.py is light to import)
 
-    digest = sha256_file(path)
-    _HASHED[digest] = str(Path(path).resolve())
+    return sha256_file(path)
+
+
+def input_sha256(path: str | os.PathLike) -> str:
+    """:func:`file_sha256` of an input file, remembering where it is for :func:`local_path`."""
+    digest = file_sha256(path)
+    _INPUTS.pop(digest, None)
+    _INPUTS[digest] = str(Path(path).resolve())
+    if len(_INPUTS) > _INPUTS_KEPT:
+        del _INPUTS[next(iter(_INPUTS))]
     return digest
 
 
 def local_path(sha256: str | None) -> str | None:
-    """The absolute path of an input this process hashed, by its sha256: what the gallery records
-    beside the recipe (which, embedded in shared files, names an absolute path by its file name only)."""
-    return _HASHED.get(sha256) if sha256 else None
+    """The absolute path of an input this process hashed (:func:`input_sha256`), by its sha256: what the
+    gallery records beside the recipe (which, embedded in shared files, names an absolute path by its
+    file name only)."""
+    return _INPUTS.get(sha256) if sha256 else None
 
 
 def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
@@ -106,7 +115,7 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
             continue
         p = Path(tok)
         if not tok.startswith("-") and p.is_file():
-            entry = {"name": p.name, "bytes": p.stat().st_size, "sha256": file_sha256(p)}
+            entry = {"name": p.name, "bytes": p.stat().st_size, "sha256": input_sha256(p)}
             if not p.is_absolute():
                 entry["path"] = tok
             inputs.append(entry)

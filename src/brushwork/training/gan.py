@@ -42,7 +42,6 @@ class GANTrainConfig:
     size: int = 64
     z_dim: int = 128
     width: int = 32
-    base_width: int | None = None  # channels at 4 x 4 (None: the doubling rule; see GANConfig)
     batch: int = 32
     steps: int = 5000
     lr_g: float = 2e-4
@@ -55,6 +54,7 @@ class GANTrainConfig:
     sample_every: int = 500
     collapse_every: int = 500
     seed: int = 0
+    base_width: int | None = None  # channels at 4 x 4 (None: the doubling rule; see GANConfig)
 
 
 def _array_images(name: str, size: int) -> torch.Tensor:
@@ -315,8 +315,8 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         else:  # the training generator only: the EMA copy is recalibrated on rank 0 alone
             gan.g = nn.SyncBatchNorm.convert_sync_batchnorm(gan.g)
     aug_gen = make_generator(config.seed + 1 + 104729 * world.rank)
-    # DDP wrappers average gradients; the generator's step uses the plain discriminator (frozen there),
-    # and the discriminator's step the plain generator (under no_grad).
+    # DDP wrappers average gradients; the generator's loss goes through the plain discriminator (frozen
+    # there), and the discriminator learns from the wrapped generator's batch, detached.
     train_g = distributed.wrap(gan) if config.model == "vae" else distributed.wrap(gan.g)
     train_d = None if config.model == "vae" else distributed.wrap(gan.d)
     # fused Adam: one kernel for every parameter instead of several ops per tensor
