@@ -1151,7 +1151,8 @@ def _gallery_styles(already: list[Path], limit: int = 50) -> tuple[list[Path], s
     for e in recorded:  # newest use first: a file changed since is checked against its latest hash first
         p = Path(e["path"])
         try:
-            if p.resolve() in seen:
+            where = p.resolve()
+            if where in seen:
                 continue
             if not p.is_file() or file_sha256(p) != e["sha256"]:
                 moved.add(p)
@@ -1159,7 +1160,7 @@ def _gallery_styles(already: list[Path], limit: int = 50) -> tuple[list[Path], s
         except OSError:
             moved.add(p)
             continue
-        seen.add(p.resolve())
+        seen.add(where)
         out.append(p)
     moved -= set(out)  # a file used again after a change: its older hash is not "moved"
     note = (f"{len(moved)} of the gallery's styles are no longer at their recorded paths (moved or changed): "

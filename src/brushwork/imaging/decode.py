@@ -2,8 +2,9 @@
 background thread while numpy and the rest of brushwork import (:func:`decode_in_background`).
 
 Pillow's decoders run without the GIL, numpy's import mostly holds it, and a machine has more than one
-core: on a 2-core CPU the overlap took 35-41 ms off a fresh ``brushwork palette`` of three of four 14.7 MP
-JPEGs (about 0.20 s in all; 6 ms off the fourth, whose decode is short). :func:`imaging.io.read_image` uses :func:`open_decoded` for every file.
+core: on a 2-core CPU the overlap took 35-41 ms off a fresh ``brushwork palette`` of three of four
+14.7 MP JPEGs (about 0.20 s in all; 6 ms off the fourth, whose decode is short).
+:func:`imaging.io.read_image` uses :func:`open_decoded` for every file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pendin
 
 #: Default limit on decoded pixels (about a 9000 x 9000 image): protects against decompression bombs.
 DEFAULT_MAX_PIXELS = 80_000_000
+
 
 def describe(source: Any) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
