@@ -56,7 +56,7 @@ class CachedStyle(torch.nn.Module):
         super().__init__()
         self.net = net
         with torch.no_grad():
-            mean, std = mean_std(net.features(style))
+            mean, std = net.stats(style)
         self.register_buffer("s_mean", mean)
         self.register_buffer("s_std", std)
 

@@ -6,6 +6,11 @@
 #   RUNS=$'block5_sw3_cont --tap block5.expand --style-weight 3 --init .gpu/init/block5_sw3
 #   block5_slim_sw3 --tap block5.expand --widths 64,32,16,16 --style-weight 3' \
 #   bash benchmarks/adain_gpu_session.sh 4.2 0
+# Next, to try decoders that also read deeper taps (started from the shipped decoder) beside a control:
+#   RUNS=$'control --init shipped
+#   deep8_11 --init shipped --deep-taps block8.expand,block11.expand
+#   deep8_11_scratch --deep-taps block8.expand,block11.expand --widths 128,64,32,16' \
+#   bash benchmarks/adain_gpu_session.sh 8 0
 #
 # Expects, in the repository root (prepared on a CPU machine, see docs/adain.md):
 #   .gpu/data/content, .gpu/data/style   training images (brushwork data fetch ..., shrunk to JPEG)

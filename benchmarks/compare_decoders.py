@@ -51,7 +51,7 @@ def main(argv=None) -> None:
         # ratio of means over the pairs, as BENCHMARKS.md reports it
         style = np.mean([o["style"] for o in scores]) / np.mean([b["style"] for b in base])
         content = np.mean([o["content"] for o in scores]) / np.mean([b["content"] for b in base])
-        print(f"| {d} | {dec.config.tap} | {np.mean(psnr):.2f} | {style:.2f}x | {content:.2f}x |", flush=True)
+        print(f"| {d} | {'+'.join(dec.config.taps)} | {np.mean(psnr):.2f} | {style:.2f}x | {content:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

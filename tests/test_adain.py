@@ -160,3 +160,16 @@ def test_empty_folder_and_each_style_without_folder(tmp_path, small_images, caps
     assert "holds no images" in capsys.readouterr().err
     assert main(["stylize", str(content), str(style), "-o", str(tmp_path / "o.png"), "--each-style"]) == 2
     assert "--each-style needs a CONTENT folder" in capsys.readouterr().err
+
+
+def test_deep_tap_decoder_tiles_and_pads_to_its_deepest_stride(lite0):
+    torch.manual_seed(3)
+    dec = Decoder(DecoderConfig(in_channels=240 + 480, deep_taps=("block8.expand",))).eval()
+    deep = AdaINNet(lite0, dec)
+    g = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 3, 200, 300, generator=g)  # padded to 208 x 304 (multiples of 16)
+    style = torch.rand(1, 3, 128, 128, generator=g)
+    full = adain_transfer(deep, content, [style], tile=None)
+    tiled = adain_transfer(deep, content, [style], tile=136, overlap=64)  # tiles of 128, offsets multiples of 16
+    assert full.shape == tiled.shape == content.shape
+    assert float((full - tiled).abs().mean()) < 0.02 * float(full.std())

@@ -177,3 +177,84 @@ def test_tensorboard_logging_is_optional(tmp_path, monkeypatch):
     with pytest.raises(BrushworkError, match="accumulate"):
         engine.Trainer(model, {}, opt, None, batches(), engine.TrainerConfig(out_dir=str(tmp_path), steps=1,
                                                                             accumulate=0))
+
+
+DEEP = DecoderConfig(in_channels=240 + 480, deep_taps=("block8.expand",))  # block5.expand (stride 8) + stride 16
+
+
+def test_deep_taps_config_round_trip_and_one_tap_config_unchanged():
+    assert DecoderConfig.from_dict(DEEP.to_dict()) == DEEP
+    assert DEEP.taps == ("block5.expand", "block8.expand")
+    assert "deep_taps" not in DecoderConfig().to_dict()  # older brushwork still reads a one-tap config
+
+
+def test_deep_taps_start_from_a_one_tap_decoder_unchanged(tmp_path, lite0, random_decoder_dir):
+    from brushwork.models.adain import decoder_features
+    from brushwork.training.adain import _widened_state
+    from brushwork.weights import load_decoder
+
+    one = load_decoder(random_decoder_dir).eval()
+    deep = Decoder(DEEP)
+    deep.load_state_dict(_widened_state(one, deep))
+    net = AdaINNet(lite0, deep.eval())
+    assert net.align == 16
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        f = decoder_features(lite0, x, DEEP)
+        assert f.shape == (1, 720, 8, 12)
+        # nearest upsampling keeps each deep channel's mean and std (what AdaIN reads)
+        d = lite0(x, ["block8.expand"])["block8.expand"]
+        torch.testing.assert_close(f[:, 240:].mean(dim=(2, 3)), d.mean(dim=(2, 3)))
+        torch.testing.assert_close(deep(f), one(f[:, :240]))
+    # the recipe does the same with --init: the first steps start from the one-tap decoder's output
+    cfg = AdaINTrainConfig(size=32, batch=2, steps=1, lr=1e-12)
+    tr = train_adain([], [], str(tmp_path), config=cfg, decoder_config=DEEP, dry_run=True, progress=False,
+                     init=str(random_decoder_dir))
+    with torch.no_grad():
+        torch.testing.assert_close(tr.model(f), one(f[:, :240]), atol=1e-4, rtol=0)
+
+
+def test_cli_checks_deep_and_gram_taps(tmp_path, capsys):
+    base = ["adain", "train", "--out", str(tmp_path / "o"), "--dry-run", "--steps", "1", "--size", "32", "--batch", "2", "-q"]
+    assert main([*base, "--deep-taps", "block3.expand"]) == 2
+    assert "not deeper than --tap" in capsys.readouterr().err
+    assert main([*base, "--gram-weight", "1", "--gram-taps", "stage9"]) == 2
+    assert "unknown --gram-taps 'stage9'" in capsys.readouterr().err
+    assert main([*base, "--gram-taps", "stage5"]) == 2
+    assert "needs a --gram-weight" in capsys.readouterr().err
+    assert main([*base, "--deep-taps", "block8.expand,block8.expand"]) == 2
+    assert "names a layer twice" in capsys.readouterr().err
+    assert main([*base, "--deep-taps", "block8.expand", "--gram-weight", "1", "--gram-taps", "stage4,stage5"]) == 0
+    cfg = load_model_state(tmp_path / "o" / "checkpoint")[1]
+    assert cfg["decoder"]["deep_taps"] == ["block8.expand"] and cfg["train"]["gram_taps"] == ["stage4", "stage5"]
+
+
+def test_resume_refuses_other_settings_and_misaligned_crops(tmp_path):
+    kw = dict(dry_run=True, progress=False)
+    train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=1), decoder_config=TINY, **kw)
+    with pytest.raises(BrushworkError, match=r"other settings \(gram_weight\)"):
+        train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=2, gram_weight=1.0),
+                    decoder_config=TINY, **kw)
+    with pytest.raises(BrushworkError, match="taps or widths"):
+        train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=2),
+                    decoder_config=DecoderConfig(tap="block3.expand", in_channels=144, widths=(16, 16, 8)), **kw)
+    tr = train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=2, sample_every=7),
+                     decoder_config=TINY, **kw)
+    assert tr.step == 2  # more steps (and another sample interval) continue the run
+    with pytest.raises(BrushworkError, match="not a multiple of 16"):
+        train_adain([], [], str(tmp_path / "deep"), config=AdaINTrainConfig(size=40, batch=2, steps=1),
+                    decoder_config=DEEP, **kw)
+
+
+def test_deep_tap_style_statistics_are_exact_for_any_size(lite0):
+    from brushwork.functional import mean_std
+
+    torch.manual_seed(2)
+    net = AdaINNet(lite0, Decoder(DEEP).eval())
+    style = torch.rand(1, 3, 72, 100)  # not a multiple of 16: the grids do not nest
+    mean, std = net.stats(style)
+    f = lite0(style, ["block5.expand", "block8.expand"])
+    torch.testing.assert_close(mean[:, 240:], mean_std(f["block8.expand"])[0])
+    torch.testing.assert_close(std[:, :240], mean_std(f["block5.expand"])[1])
+    aligned = torch.rand(1, 3, 64, 96)
+    torch.testing.assert_close(net.stats(aligned)[1], mean_std(net.features(aligned))[1])

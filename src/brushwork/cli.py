@@ -50,6 +50,15 @@ def _float_in(lo: float, hi: float | None = None):
 _fraction = _float_in(0.0, 1.0)
 
 
+def _names_list(text: str) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give one or more comma-separated layer names")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"'{text}' names a layer twice: give each once")
+    return names
+
+
 def _widths_list(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(w) for w in text.split(","))
@@ -270,6 +279,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     tr.add_argument("--tap", default="block5.expand",
                     help="encoder layer the decoder paints from (default block5.expand: stride 8; "
                          "block8.expand, block11.expand: deeper, stride 16)")
+    tr.add_argument("--deep-taps", type=_names_list, metavar="TAP,...", default=(),
+                    help="deeper encoder layers (stride 16 or 32) the decoder also reads, AdaIN-normalised "
+                         "like --tap (e.g. block8.expand)")
+    tr.add_argument("--gram-taps", type=_names_list, metavar="TAP,...",
+                    help="layers of the --gram-weight term (default: the style loss's layers)")
     tr.add_argument("--widths", type=_widths_list, metavar="W0,W1,...",
                     help="decoder channels per level, one more than the upsamplings (default 64,32,16,16)")
     tr.add_argument("--init", metavar="DIR", help="start from a decoder folder's weights ('shipped': brushwork's own)")
@@ -760,14 +774,19 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
 
     if not args.dry_run and (not args.content or not args.style):
         raise BrushworkError("give --content and --style folders or dataset names (or --dry-run)")
+    if args.gram_taps and not args.gram_weight:
+        raise BrushworkError("--gram-taps needs a --gram-weight above 0 (the Gram term is off by default)")
     cfg = AdaINTrainConfig(size=args.size, batch=args.batch, steps=args.steps, lr=args.lr,
                            style_weight=args.style_weight, recon_weight=args.recon_weight,
-                           gram_weight=args.gram_weight, sample_every=args.sample_every, seed=args.seed, max_side=args.max_side)
+                           gram_weight=args.gram_weight, gram_taps=args.gram_taps, sample_every=args.sample_every,
+                           seed=args.seed, max_side=args.max_side)
     dec_cfg = DecoderConfig()
-    if args.tap != dec_cfg.tap or args.widths:
+    if args.tap != dec_cfg.tap or args.widths or args.deep_taps or args.gram_taps:
         encoder = load_encoder(dec_cfg.encoder)
-        if args.tap not in encoder.tap_names:
-            raise BrushworkError(f"unknown --tap {args.tap!r}: choose one of {', '.join(encoder.tap_names)}")
+        for opt, names in (("--tap", [args.tap]), ("--deep-taps", args.deep_taps), ("--gram-taps", args.gram_taps or ())):
+            for t in names:
+                if t not in encoder.tap_names:
+                    raise BrushworkError(f"unknown {opt} {t!r}: choose among {', '.join(encoder.tap_names)}")
         try:
             dec_cfg = DecoderConfig.for_tap(dec_cfg.encoder, args.tap, *encoder.tap_shape(args.tap))
         except ValueError as exc:
@@ -777,6 +796,17 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
                 raise BrushworkError(f"--widths needs {len(dec_cfg.widths)} numbers for {args.tap} "
                                      f"(stride {2 ** (len(dec_cfg.widths) - 1)}), got {len(args.widths)}")
             dec_cfg = DecoderConfig(dec_cfg.encoder, dec_cfg.tap, dec_cfg.in_channels, args.widths)
+        if args.deep_taps:
+            stride = encoder.tap_shape(args.tap)[1]
+            extra = 0
+            for t in args.deep_taps:
+                ch, st = encoder.tap_shape(t)
+                if st <= stride:
+                    raise BrushworkError(f"--deep-taps {t} has stride {st}, not deeper than --tap {args.tap} "
+                                         f"(stride {stride}): choose a deeper layer")
+                extra += ch
+            dec_cfg = DecoderConfig(dec_cfg.encoder, dec_cfg.tap, dec_cfg.in_channels + extra, dec_cfg.widths,
+                                    tuple(args.deep_taps))
     init = None if args.init is None else ("" if args.init == "shipped" else args.init)
     trainer = train_adain(args.content, args.style, args.out, config=cfg, decoder_config=dec_cfg,
                           device=args.device, precision=args.precision, resume=not args.no_resume,

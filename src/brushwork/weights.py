@@ -358,4 +358,4 @@ def load_decoder(
             f"decoder config '{cfg_path}' is missing or invalid ({type(exc).__name__}): a saved decoder folder "
             "has config.json beside model.safetensors"
         ) from None
-    return _load_checked(Decoder(config), file, f"AdaIN decoder for {config.encoder}:{config.tap}").to(device)
+    return _load_checked(Decoder(config), file, f"AdaIN decoder for {config.encoder}:{'+'.join(config.taps)}").to(device)

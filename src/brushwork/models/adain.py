@@ -7,15 +7,17 @@ paint images from such features.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ..functional import adain
+from ..functional import mean_std
 from .encoders import FeatureEncoder
 
-__all__ = ["DecoderConfig", "Decoder", "AdaINNet"]
+__all__ = ["DecoderConfig", "Decoder", "AdaINNet", "decoder_features"]
 
 
 @dataclass(frozen=True)
@@ -26,19 +28,32 @@ class DecoderConfig:
         encoder: registry name of the encoder whose features it decodes.
         tap: the encoder tap (default ``block5.expand``: 240 channels at stride 8 on Lite0, which
             beat ``block8.expand`` and ``block11.expand`` (stride 16) on every measure; docs/adain.md).
-        in_channels: channels at that tap.
+        in_channels: channels the decoder reads: the tap's, plus the deep taps' if any.
         widths: channels after the 1x1 reduction and after each 2x upsampling; ``len(widths) - 1``
             upsamplings, so ``2 ** (len(widths) - 1)`` must equal the tap's stride.
+        deep_taps: deeper taps (stride 16 or 32) whose features are upsampled (nearest) to the tap's
+            grid and read beside it. AdaIN treats each channel alone, and nearest upsampling keeps a
+            channel's mean and std, so this is AdaIN at every tap, decoded together: the deep taps
+            carry the style's larger-scale statistics that one stride-8 tap cannot.
     """
 
     encoder: str = "efficientnet-lite0"
     tap: str = "block5.expand"
     in_channels: int = 240
     widths: tuple[int, ...] = (64, 32, 16, 16)
+    deep_taps: tuple[str, ...] = ()
+
+    @property
+    def taps(self) -> tuple[str, ...]:
+        return (self.tap, *self.deep_taps)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["widths"] = list(self.widths)
+        if self.deep_taps:
+            d["deep_taps"] = list(self.deep_taps)
+        else:
+            d.pop("deep_taps")  # a one-tap decoder's config.json reads as before (older brushwork loads it)
         return d
 
     @classmethod
@@ -55,7 +70,25 @@ class DecoderConfig:
     def from_dict(cls, d: dict) -> DecoderConfig:
         d = dict(d)
         d["widths"] = tuple(d["widths"])
+        d["deep_taps"] = tuple(d.get("deep_taps", ()))
         return cls(**d)
+
+
+def decoder_features(encoder: FeatureEncoder, x: torch.Tensor, config: DecoderConfig) -> torch.Tensor:
+    """The features a decoder reads: ``config.tap``, then each deep tap upsampled to its grid.
+
+    ``x``'s sides should be multiples of the deepest tap's stride so that the grids nest exactly.
+    """
+    return join_taps(encoder(x, list(config.taps)), config)
+
+
+def join_taps(feats: Mapping[str, torch.Tensor], config: DecoderConfig) -> torch.Tensor:
+    """Concatenate already computed features at ``config.taps`` (see :func:`decoder_features`)."""
+    first = feats[config.tap]
+    if not config.deep_taps:
+        return first
+    size = first.shape[-2:]
+    return torch.cat([first, *(F.interpolate(feats[t], size=size, mode="nearest") for t in config.deep_taps)], dim=1)
 
 
 def _conv(c_in: int, c_out: int) -> nn.Sequential:
@@ -98,15 +131,34 @@ class AdaINNet(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         self.tap = decoder.config.tap
+        deep = getattr(decoder.config, "deep_taps", ())
+        #: inputs are padded to multiples of this (the deepest tap's stride), so the taps' grids nest
+        self.align = max([decoder.stride, *(encoder.tap_shape(t)[1] for t in deep)])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x, [self.tap])[self.tap]
+        """What the decoder reads (the tap's features, and the deep taps' upsampled beside them)."""
+        return decoder_features(self.encoder, x, self.decoder.config)
+
+    def stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel ``(mean, std)`` of :meth:`features`, each tap's taken at its own resolution.
+
+        Equal to ``mean_std(self.features(x))`` when ``x``'s sides are multiples of :attr:`align`;
+        exact for any size (a style image is not padded).
+        """
+        cfg = self.decoder.config
+        if not getattr(cfg, "deep_taps", ()):
+            return mean_std(self.features(x))
+        feats = self.encoder(x, list(cfg.taps))
+        pairs = [mean_std(feats[t]) for t in cfg.taps]
+        return torch.cat([m for m, _ in pairs], dim=1), torch.cat([s for _, s in pairs], dim=1)
 
     def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
         """Stylize ``content (B, 3, H, W)`` with ``style (B, 3, H', W')``; ``alpha`` in [0, 1].
 
-        ``H`` and ``W`` should be multiples of the decoder's stride; returns ``(B, 3, H, W)`` clamped.
+        ``H`` and ``W`` should be multiples of :attr:`align`; returns ``(B, 3, H, W)`` clamped.
         """
         c = self.features(content)
-        t = c + alpha * (adain(c, self.features(style)) - c)
+        c_mean, c_std = mean_std(c)
+        s_mean, s_std = self.stats(style)
+        t = c + alpha * ((c - c_mean) / c_std * s_std + s_mean - c)
         return self.decoder(t).clamp(0.0, 1.0)

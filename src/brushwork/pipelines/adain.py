@@ -116,11 +116,12 @@ def adain_transfer(
         weights = [1.0] * n if masks is not None else [1.0 / n] * n
     else:
         weights = [w / sum(style_weights) for w in style_weights]
-    stride = net.decoder.stride
-    x, h, w = _pad_to_multiple(content, stride)
+    stride = net.decoder.stride  # of the features the decoder reads
+    align = net.align  # sizes and tile offsets: multiples of the deepest tap's stride, so the grids nest
+    x, h, w = _pad_to_multiple(content, align)
     if masks is not None:
-        masks = [None if m is None else _pad_to_multiple(m, stride)[0] for m in masks]
-    s_stats = list(style_stats) if style_stats is not None else [mean_std(net.features(s)) for s in styles]
+        masks = [None if m is None else _pad_to_multiple(m, align)[0] for m in masks]
+    s_stats = list(style_stats) if style_stats is not None else [net.stats(s) for s in styles]
     H, W = x.shape[-2:]
     if tile is None or (H <= tile and W <= tile):
         c = net.features(x)
@@ -128,9 +129,9 @@ def adain_transfer(
         y = net.decoder(_target(c, stats, s_stats, weights, masks, alpha))
         return y[..., :h, :w].clamp(0.0, 1.0)
 
-    tile = max(stride * 4, (tile // stride) * stride)
+    tile = max(align * 4, (tile // align) * align)
     overlap = min(overlap, tile // 2)
-    ys, xs = tile_starts(H, tile, overlap, stride), tile_starts(W, tile, overlap, stride)
+    ys, xs = tile_starts(H, tile, overlap, align), tile_starts(W, tile, overlap, align)
 
     def tile_features(top: int, left: int) -> torch.Tensor:
         return net.features(x[..., top:top + tile, left:left + tile])
@@ -138,7 +139,7 @@ def adain_transfer(
     if content_stats is None:
         # Pass 1: global mean/std of the content features. Each feature position is counted once,
         # from the tile that owns it (overlaps split in the middle, far from any tile's edge).
-        rows, cols = _owned(ys, tile, H, stride), _owned(xs, tile, W, stride)
+        rows, cols = _owned(ys, tile, H, align), _owned(xs, tile, W, align)
         s1 = s2 = 0.0
         count = 0
         for top, (r0, r1) in zip(ys, rows):

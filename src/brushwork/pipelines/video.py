@@ -61,10 +61,10 @@ def stylize_frames(
     if not 0.0 <= consistency < 1.0:
         raise ValueError(f"consistency must be in [0, 1), got {consistency}")
     blend = _FlowBlend(consistency) if consistency > 0 else None
-    s_stats = [mean_std(net.features(s)) for s in styles]
+    s_stats = [net.stats(s) for s in styles]
     state: tuple[torch.Tensor, torch.Tensor] | None = None
     for frame in frames:
-        x, _, _ = _pad_to_multiple(frame, net.decoder.stride)
+        x, _, _ = _pad_to_multiple(frame, net.align)
         # Statistics of this frame over the whole picture (one pass; tiles would give the same).
         mean, std = mean_std(net.features(x)) if tile is None or max(x.shape[-2:]) <= tile else _tiled_stats(net, x, tile)
         if state is None:
@@ -115,7 +115,7 @@ def _tiled_stats(net: AdaINNet, x: torch.Tensor, tile: int) -> tuple[torch.Tenso
     # Downscale for the statistics of very large frames: mean/std barely depend on resolution.
     scale = tile / max(x.shape[-2:])
     small = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True)
-    return mean_std(net.features(small))
+    return net.stats(small)
 
 
 def _imageio():

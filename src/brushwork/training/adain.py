@@ -2,7 +2,8 @@
 
 Loss per batch (content crops c, style crops s, target t = AdaIN(f(c), f(s)) at the decoder's tap):
 
-* content: ``||f(g(t)) - t||^2 / ||t||^2`` at the tap (the paper's content loss, relative);
+* content: ``||f(g(t)) - t||^2 / ||t||^2`` at the tap, and at the deep taps if the decoder reads any
+  (the paper's content loss, relative);
 * style: relative mean/std error of ``f(g(t))`` against ``f(s)`` at several taps (the paper's style
   loss, relative so that taps of different scale weigh alike), weighted by ``style_weight``;
 * Gram (our addition, off by default): relative Gram-matrix error of ``f(g(t))`` against ``f(s)`` at the
@@ -27,7 +28,7 @@ from PIL import Image
 from ..errors import BrushworkError
 from ..functional import adain, gram_matrix, mean_std
 from ..losses import content_loss, gram_loss, mean_std_loss
-from ..models.adain import Decoder, DecoderConfig
+from ..models.adain import Decoder, DecoderConfig, decoder_features, join_taps
 from .engine import Callback, Trainer, TrainerConfig
 
 __all__ = ["AdaINTrainConfig", "ImagePool", "train_adain"]
@@ -47,6 +48,7 @@ class AdaINTrainConfig:
     recon_weight: float = 1.0
     gram_weight: float = 0.0
     style_taps: tuple[str, ...] = STYLE_TAPS
+    gram_taps: tuple[str, ...] | None = None  # None: the style taps
     max_side: int = 768
     sample_every: int = 200
     seed: int = 0
@@ -130,9 +132,9 @@ class SampleGrid(Callback):
         from ..imaging.io import save_image
 
         self.decoder.eval()
-        tap = self.decoder.config.tap
-        c = self.encoder(self.content, [tap])[tap]
-        s = self.encoder(self.style, [tap])[tap]
+        cfg = self.decoder.config
+        c = decoder_features(self.encoder, self.content, cfg)
+        s = decoder_features(self.encoder, self.style, cfg)
         y = self.decoder(adain(c, s)).clamp(0, 1)
         rows = torch.cat([torch.cat([a, b, d], dim=-1) for a, b, d in zip(self.content, self.style, y)], dim=-2)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -174,6 +176,60 @@ def _dry_run_pool(seed: int, size: int) -> ImagePool:
     return ImagePool(files, max_side=size * 2, min_side=size)
 
 
+def _train_dict(config: AdaINTrainConfig) -> dict:
+    """``config`` as saved in ``config.json`` (JSON types; no ``gram_taps`` when unset, as before it existed)."""
+    d = {**asdict(config), "style_taps": list(config.style_taps)}
+    if config.gram_taps is None:
+        d.pop("gram_taps")
+    else:
+        d["gram_taps"] = list(config.gram_taps)
+    return d
+
+
+def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: DecoderConfig) -> None:
+    """A run in ``out`` may continue only with the same decoder and settings (more steps are fine)."""
+    import json
+
+    saved_file = out / "checkpoint" / "config.json"
+    if not saved_file.is_file():
+        return
+    saved = json.loads(saved_file.read_text())
+    if "decoder" not in saved or "train" not in saved:
+        raise BrushworkError(f"'{out}' holds a run of another kind, not an AdaIN decoder's: use another --out")
+    try:  # settings added since the run started count as their defaults
+        same_decoder = DecoderConfig.from_dict({**DecoderConfig().to_dict(), **saved["decoder"]}) == decoder_config
+    except (TypeError, ValueError):  # settings this version does not know
+        same_decoder = False
+    free = ("steps", "sample_every")
+    before = {k: v for k, v in {**_train_dict(AdaINTrainConfig()), **saved["train"]}.items() if k not in free}
+    now = {k: v for k, v in _train_dict(config).items() if k not in free}
+    if not same_decoder or before != now:
+        changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+        changed += [] if same_decoder else ["the decoder's taps or widths"]
+        raise BrushworkError(f"'{out}' holds a decoder run with other settings ({', '.join(changed)}): "
+                             "use --no-resume to start over, or another --out")
+
+
+def _describe(c: DecoderConfig) -> str:
+    return f"{c.encoder} {'+'.join(c.taps)} with widths {','.join(map(str, c.widths))}"
+
+
+def _widens(start: DecoderConfig, target: DecoderConfig) -> bool:
+    """``target`` is ``start`` with deep taps added (same tap and widths)."""
+    return (not start.deep_taps and bool(target.deep_taps) and start.encoder == target.encoder
+            and start.tap == target.tap and start.widths == target.widths)
+
+
+def _widened_state(start: Decoder, target: Decoder) -> dict[str, torch.Tensor]:
+    """``start``'s weights in ``target``, the deep taps' input weights zero: it paints as ``start`` did."""
+    state = start.state_dict()
+    first = target.net[0].weight  # the 1x1 reduction
+    w = torch.zeros_like(first)
+    w[:, : state["net.0.weight"].shape[1]] = state["net.0.weight"]
+    state["net.0.weight"] = w
+    return state
+
+
 def train_adain(
     content: Sequence[str],
     style: Sequence[str],
@@ -193,8 +249,10 @@ def train_adain(
 ) -> Trainer:
     """Train (or resume training) a decoder; the result is ``out_dir/checkpoint``.
 
-    ``init`` starts a new run from a decoder folder's weights ("" for the shipped decoder) (its architecture must match
-    ``decoder_config``); ``time_limit`` (seconds) ends the run early, checkpointed, when spent.
+    ``init`` starts a new run from a decoder folder's weights ("" for the shipped decoder): its architecture must match
+    ``decoder_config``, or be the same decoder without ``decoder_config``'s deep taps (their weights then start at
+    zero); ``time_limit`` (seconds) ends the run early, checkpointed, when spent. Resuming needs the same settings
+    (but ``steps`` and ``sample_every``).
     """
     from ..runtime import make_generator, resolve_device
     from ..weights import load_encoder
@@ -206,6 +264,14 @@ def train_adain(
     if config.batch % world.world_size:
         raise BrushworkError(f"--batch {config.batch} does not split evenly over {world.world_size} processes: "
                              f"use a multiple of {world.world_size}")
+    if resume:
+        _check_resumable(Path(out_dir), config, decoder_config)
+    encoder = load_encoder(decoder_config.encoder, device=dev)
+    if decoder_config.deep_taps:
+        align = max(encoder.tap_shape(t)[1] for t in decoder_config.taps)
+        if config.size % align:
+            raise BrushworkError(f"--size {config.size} is not a multiple of {align}, the deepest tap's stride: "
+                                 f"use {max(align, config.size // align * align)}")
     torch.manual_seed(config.seed)
     gen = make_generator(config.seed)  # every process draws the same global batch of crops
     if dry_run:
@@ -215,19 +281,22 @@ def train_adain(
         c_pool = ImagePool(_files(content), max_side=config.max_side, min_side=config.size, device=pool_dev)
         s_pool = ImagePool(_files(style), max_side=config.max_side, min_side=config.size, device=pool_dev)
     skipped = len(c_pool.skipped) + (0 if s_pool is c_pool else len(s_pool.skipped))
-    encoder = load_encoder(decoder_config.encoder, device=dev)
     decoder = Decoder(decoder_config)
     if init is not None:
         from ..weights import load_decoder
 
         start = load_decoder(init or None)  # "" (or None): the decoder shipped with brushwork
-        if start.config != decoder_config:
-            raise BrushworkError(f"--init decoder '{init or 'shipped'}' is for {start.config.encoder} {start.config.tap}, "
-                                 f"not {decoder_config.encoder} {decoder_config.tap}: pick a matching decoder")
-        decoder.load_state_dict(start.state_dict())
+        if start.config == decoder_config:
+            decoder.load_state_dict(start.state_dict())
+        elif _widens(start.config, decoder_config):
+            decoder.load_state_dict(_widened_state(start, decoder))
+        else:
+            raise BrushworkError(f"--init decoder '{init or 'shipped'}' is {_describe(start.config)}, not "
+                                 f"{_describe(decoder_config)}: pick a matching decoder")
     decoder = decoder.to(dev)
     ddp_decoder = distributed.wrap(decoder)  # DDP averages the processes' gradients
-    taps = list(dict.fromkeys([*config.style_taps, decoder_config.tap]))
+    gram_taps = config.style_taps if config.gram_taps is None else config.gram_taps
+    taps = list(dict.fromkeys([*config.style_taps, *(gram_taps if config.gram_weight > 0 else ()), *decoder_config.taps]))
 
     def share(loss: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
         # The losses are relative (a sum over the batch divided by the target's sum). Under DDP each
@@ -240,21 +309,21 @@ def train_adain(
     def step_fn(batch):
         c, s = distributed.shard_batch(*batch)  # this process's slice of the global batch
         with torch.no_grad():
-            fc = encoder(c, [decoder_config.tap])[decoder_config.tap]
+            fc = decoder_features(encoder, c, decoder_config)
             fs = encoder(s, taps)
-            t = adain(fc, fs[decoder_config.tap])
+            t = adain(fc, join_taps(fs, decoder_config))
             s_stats = {k: mean_std(fs[k]) for k in config.style_taps}
-            s_grams = {k: gram_matrix(fs[k]) for k in config.style_taps} if config.gram_weight > 0 else {}
+            s_grams = {k: gram_matrix(fs[k]) for k in gram_taps} if config.gram_weight > 0 else {}
         y = ddp_decoder(t)
         fy = encoder(y, taps)
-        l_content = share(content_loss(fy[decoder_config.tap], t), t.pow(2).sum())
+        l_content = share(content_loss(join_taps(fy, decoder_config), t), t.pow(2).sum())
         l_style = sum(share(mean_std_loss(fy[k], *s_stats[k]), s_stats[k][0].pow(2).sum() + s_stats[k][1].pow(2).sum())
                       for k in config.style_taps) / len(config.style_taps)
         loss = l_content + config.style_weight * l_style
         logs = {"content": float(l_content.detach()), "style": float(l_style.detach())}
         if config.gram_weight > 0:
             l_gram = sum(share(gram_loss(fy[k], s_grams[k]), s_grams[k].pow(2).sum())
-                         for k in config.style_taps) / len(config.style_taps)
+                         for k in gram_taps) / len(gram_taps)
             loss = loss + config.gram_weight * l_gram
             logs["gram"] = float(l_gram.detach())
         if config.recon_weight > 0:
@@ -266,7 +335,7 @@ def train_adain(
     sample_gen = make_generator(config.seed + 1)
     samples = SampleGrid(encoder, decoder, c_pool.crops(3, config.size, sample_gen).to(dev),
                          s_pool.crops(3, config.size, sample_gen).to(dev), config.sample_every, Path(out_dir))
-    model_config = {"decoder": decoder_config.to_dict(), "train": {**asdict(config), "style_taps": list(config.style_taps)},
+    model_config = {"decoder": decoder_config.to_dict(), "train": _train_dict(config),
                     "data": {"content": list(content), "style": list(style), "skipped": skipped},
                     "init": init}
     trainer = Trainer(

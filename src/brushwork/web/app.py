@@ -152,11 +152,11 @@ class _Previewer:
                                 f"({img.size[0]}x{img.size[1]}): its short side must be at least 1/8 of its long side")
         with torch.no_grad():
             if content:
-                padded, h, w = _pad_to_multiple(x, net.decoder.stride)
+                padded, h, w = _pad_to_multiple(x, net.align)
                 f = net.features(padded)
                 value = (f, mean_std(f), h, w)
             else:
-                value = mean_std(net.features(x))
+                value = net.stats(x)
         with self._lock:
             self._cache[key] = value
             while len(self._cache) > 32:
