@@ -9,9 +9,13 @@
   DiffAugment, the collapse check every 500 steps) at ``--width``, ``--base-width`` and ``--z-dim``
   (default: width 16, 192 channels at 4 x 4, z 512: more parameters than the reference); the reference samples as its script
   does (batch statistics, batches of 64).
-* ``--gpu``: training throughput at 64 px, batch 128, on CUDA: the reference in fp32 and bf16 autocast,
-  brushwork in bf16 with channels_last and torch.compile. Without CUDA, ``--gpu-smoke`` runs the same
-  code on the CPU at 32 px for a few steps (to test the script) and the GPU rows say "not yet measured".
+* ``--gpu-only``: training throughput at 64 px, batch 128, on CUDA, and nothing else (minutes, for a
+  short GPU session): the reference in fp32 and bf16 autocast, brushwork in bf16 with channels_last and
+  torch.compile at each of ``--gpu-models`` (default: the quality runs' model, and one larger than the
+  reference at 64 px). It rewrites only the GPU table inside the section and keeps the figures in
+  ``benchmarks/gpu/gan_gpu_DATE.json`` (for gpu_summary.py). ``--gpu`` measures the same after
+  the quality runs. Without CUDA, ``--gpu-smoke`` runs the same code on the CPU at 32 px for a few steps
+  (to test the script) and the GPU rows keep saying "not yet measured".
 
 The reference is rewritten in benchmarks/dcgan_reference.py (its script imports torchvision, which does
 not import beside brushwork's torch). Writes a section of BENCHMARKS.md and benchmarks/results/gan_vs_dcgan.json.
@@ -222,8 +226,10 @@ def evaluate(run_dirs: dict[str, Path]) -> dict:
     return out
 
 
-def gpu_throughput(device: str, size: int, batch: int, steps: int) -> list[dict]:
-    """Training images/s at ``size`` px: the reference fp32 and bf16, brushwork bf16 + channels_last + compile."""
+def gpu_throughput(device: str, size: int, batch: int, steps: int,
+                   models: list[tuple[int, int | None, int]]) -> list[dict]:
+    """Training images/s at ``size`` px: the reference fp32 and bf16, brushwork bf16 + channels_last + compile
+    at each ``(width, base_width, z_dim)`` of ``models``."""
 
     rows = []
     dev = torch.device(device)
@@ -250,11 +256,20 @@ def gpu_throughput(device: str, size: int, batch: int, steps: int) -> list[dict]
 
         rows.append({"model": "reference DCGAN", "precision": prec, "images_per_s": timed(ref_step),
                      "params": ref.parameters()})
+        print(json.dumps(rows[-1]), flush=True)
+    for model in models:
+        rows.append(_gpu_ours(dev, size, batch, model, real, timed))
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def _gpu_ours(dev: torch.device, size: int, batch: int, model: tuple[int, int | None, int], real: torch.Tensor,
+              timed) -> dict:
     from brushwork.losses import d_loss, g_loss
     from brushwork.models.gan import GAN, GANConfig
     from brushwork.training.diffaugment import diff_augment
 
-    cfg = GANConfig(size=size, width=int(os.environ.get("BW_GPU_WIDTH", 64)))
+    cfg = GANConfig(size=size, width=model[0], base_width=model[1], z_dim=model[2])
     gan = GAN(cfg).to(dev).to(memory_format=torch.channels_last)
     opt_g = torch.optim.Adam(gan.g.parameters(), lr=2e-4, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(gan.d.parameters(), lr=2e-4, betas=(0.0, 0.99))
@@ -278,9 +293,34 @@ def gpu_throughput(device: str, size: int, batch: int, steps: int) -> list[dict]
         gan.update_ema(0.999)
 
     params = sum(p.numel() for p in gan.g.parameters()) + sum(p.numel() for p in gan.d.parameters())
-    rows.append({"model": f"brushwork GAN (width {cfg.width})", "precision": "bf16, channels_last"
-                 + (", compiled" if dev.type == "cuda" else ""), "images_per_s": timed(ours_step), "params": params})
-    return rows
+    return {"model": f"brushwork GAN, {_model_name(model)}", "precision": "bf16, channels_last"
+            + (", compiled" if dev.type == "cuda" else ""), "images_per_s": timed(ours_step), "params": params}
+
+
+def gpu_block(res: dict) -> str:
+    """The GPU table, between its own markers (``--gpu-only`` replaces just this)."""
+    gpu = res.get("gpu")
+    lines = ["<!-- gan-gpu:start -->"]
+    if not gpu or gpu["device"] != "cuda":
+        lines.append("GPU (64 px, batch 128; target >= 3x the reference's 9,000 fp32 / 12,000 bf16 images/s on an "
+                     "H200): not yet measured (`--gpu-only` on a CUDA machine).")
+    else:
+        refs = [r for r in gpu["rows"] if r["model"] == "reference DCGAN"]
+        best = max(r["images_per_s"] for r in refs)
+        ref_params = refs[0]["params"]
+        lines += [f"GPU, measured {gpu.get('date', res['date'])} ({gpu['name']}, torch {gpu.get('torch', res['torch'])}), "
+                  "64 px, batch 128, training images/s after a warm-up; ratio to the reference's faster precision:",
+                  "", "| model | precision | parameters (G + D) | images/s | ratio |", "|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['precision']} | {r['params'] / 1e6:.2f} M | {r['images_per_s']:.0f} | "
+                  f"{r['images_per_s'] / best:.2f}x |" for r in gpu["rows"]]
+        ours = [r for r in gpu["rows"] if r["model"] != "reference DCGAN"]
+        at_size = [r for r in ours if r["params"] >= ref_params]
+        ratio = max((r["images_per_s"] for r in ours), default=0.0) / best
+        ratio_size = max((r["images_per_s"] for r in at_size), default=0.0) / best
+        lines += ["", f"Target, >= 3x the reference: {'met' if ratio >= 3 else 'not met'} ({ratio:.2f}x; "
+                  f"at equal or larger size {ratio_size:.2f}x)."]
+    lines.append("<!-- gan-gpu:end -->")
+    return "\n".join(lines)
 
 
 def throughput_block(res: dict) -> str:
@@ -343,15 +383,7 @@ def write(res: dict) -> str:
               "target < 1.00) |", ""]
     lines += [f"Target, KID below the reference's at equal time: {'met' if np.mean(ko) < np.mean(kr) else 'not met'} "
               f"({np.mean(ko) / np.mean(kr):.2f}x, {sum(o < r for o, r in zip(ko, kr))} of {len(kr)} seeds).", ""]
-    gpu = res.get("gpu")
-    if gpu and gpu["device"] == "cuda":
-        lines += [f"GPU ({gpu['name']}), 64 px, batch 128:", "", "| model | precision | parameters | images/s |",
-                  "|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['precision']} | {r['params'] / 1e6:.2f} M | {r['images_per_s']:.0f} |"
-                  for r in gpu["rows"]]
-    else:
-        lines.append("GPU (64 px, batch 128; target >= 3x the reference's 9,000 fp32 / 12,000 bf16 images/s on an "
-                     "H200): not yet measured (`--gpu` on a CUDA machine).")
+    lines.append(gpu_block(res))
     lines.append("<!-- gan-benchmark:end -->")
     return "\n".join(lines)
 
@@ -370,6 +402,9 @@ def main() -> None:
                     help="measure and rewrite only the throughput table (no 30-minute quality runs)")
     ap.add_argument("--runs", default=str(ROOT / "runs" / "gan_vs_dcgan"), help="where the trained runs go")
     ap.add_argument("--gpu", action="store_true", help="also measure GPU throughput (CUDA)")
+    ap.add_argument("--gpu-only", action="store_true", help="measure only GPU throughput and rewrite only its table")
+    ap.add_argument("--gpu-models", default="16:192:512,32:384:512",
+                    help="brushwork models for the GPU table, WIDTH:BASE:Z,... (BASE 0: the doubling rule)")
     ap.add_argument("--gpu-smoke", action="store_true", help="run the GPU measurement on the CPU, tiny (a test)")
     ap.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     ap.add_argument("--diffaugment", default=GANTrainConfig.diffaugment, help="brushwork's DiffAugment policy ('' for none)")
@@ -383,8 +418,26 @@ def main() -> None:
     MODEL = (args.width, args.base_width or None, args.z_dim)
     if args.worker:
         return worker(args)
+    gpu_models = [(int(w), int(b) or None, int(z)) for w, b, z in (m.split(":") for m in args.gpu_models.split(",") if m)]
     if args.gpu_smoke:
-        print(json.dumps(gpu_throughput("cpu", 32, 8, 2), indent=1))
+        print(json.dumps(gpu_throughput("cpu", 32, 8, 2, gpu_models), indent=1))
+        return
+    if args.gpu_only:
+        if not torch.cuda.is_available():
+            raise SystemExit("--gpu-only needs CUDA (--gpu-smoke tries the code on the CPU)")
+        saved = HERE / "results" / "gan_vs_dcgan.json"
+        full = json.loads(saved.read_text()) if saved.is_file() else {"date": dt.date.today().isoformat(),
+                                                                      "torch": torch.__version__}
+        full["gpu"] = {"device": "cuda", "name": torch.cuda.get_device_name(), "date": dt.date.today().isoformat(),
+                       "torch": torch.__version__, "rows": gpu_throughput("cuda", 64, 128, 50, gpu_models)}
+        block = gpu_block(full)
+        print(block)
+        if not args.no_write:
+            update_benchmarks_md("gan-gpu", block)
+            saved.parent.mkdir(exist_ok=True)
+            saved.write_text(json.dumps(full, indent=1))
+            # kept in the repository, as the AdaIN GPU runs are (benchmarks/results/ is not): gpu_summary.py reads it
+            (HERE / "gpu" / f"gan_gpu_{full['gpu']['date']}.json").write_text(json.dumps(full["gpu"], indent=1))
         return
     res = {"date": dt.date.today().isoformat(), "machine": platform.machine(), "cores": os.cpu_count(),
            "torch": torch.__version__, "minutes": args.minutes, "width": args.width, "model": list(MODEL),
@@ -435,8 +488,8 @@ def main() -> None:
         print(json.dumps(row), flush=True)
         (runs / "partial.json").write_text(json.dumps(res, indent=1))  # a crash later keeps the seeds done
     if args.gpu and torch.cuda.is_available():
-        res["gpu"] = {"device": "cuda", "name": torch.cuda.get_device_name(),
-                      "rows": gpu_throughput("cuda", 64, 128, 50)}
+        res["gpu"] = {"device": "cuda", "name": torch.cuda.get_device_name(), "date": res["date"],
+                      "torch": torch.__version__, "rows": gpu_throughput("cuda", 64, 128, 50, gpu_models)}
     section = write(res)
     print(section)
     if not args.no_write:
