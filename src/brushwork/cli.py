@@ -199,7 +199,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     st.add_argument("--preserve-color", default="none", choices=["none", "luminance", "histogram", "stats", "palette"],
                     help="keep the content's colours: luminance-only transfer, histogram matching, or "
                          "recolouring the result (OKLab statistics or palette mapping)")
-    st.add_argument("--init", default="content", choices=["content", "noise"], help="starting image")
+    st.add_argument("--init", default="content", choices=["content", "noise", "adain"],
+                    help="gatys: starting image; 'adain' starts from the fast AdaIN result (far fewer --steps needed)")
     st.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     st.add_argument("--encoder", default="efficientnet-lite0",
                     help="feature encoder (default efficientnet-lite0; see `brushwork encoders`)")

@@ -149,7 +149,7 @@ def optimize(
     strength: float = 0.5,
     style_weights: Sequence[float] | None = None,
     masks: Sequence[torch.Tensor | None] | None = None,
-    init: str = "content",
+    init: str | torch.Tensor = "content",
     generator: torch.Generator | None = None,
     on_step: Callable[[int, int, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -165,7 +165,8 @@ def optimize(
         strength: a in [0, 1]; 0 reproduces the content, 1 is style only.
         style_weights: one per style, normalised to sum to 1 (default equal).
         masks: one per style, ``(1, 1, H, W)`` in [0, 1] or None (= everywhere).
-        init: ``"content"`` or ``"noise"`` (uniform noise from ``generator``).
+        init: ``"content"``, ``"noise"`` (uniform noise from ``generator``), or a starting image
+            ``(1, 3, H, W)`` in [0, 1] (e.g. a feed-forward stylization), resized for the coarse scales.
         on_step: called as ``on_step(evaluations_done, total_evaluations, loss)``.
         should_stop: polled every evaluation; returning True stops early.
 
@@ -217,7 +218,11 @@ def optimize(
         with torch.no_grad():
             c_feats = encoder(c, config.content_taps)
         if x is None:
-            if init == "noise":
+            if isinstance(init, torch.Tensor):
+                if init.shape[-2:] != content.shape[-2:] or init.shape[:2] != (1, 3):
+                    raise ValueError(f"an init image must be (1, 3, {height}, {width}), got {tuple(init.shape)}")
+                start = resize(init.to(c), (w, h))
+            elif init == "noise":
                 start = torch.rand(c.shape, generator=generator, device="cpu").to(c)
             elif init == "content":
                 start = c
@@ -310,6 +315,20 @@ def optimize(
         "config": asdict(config),
     }
     return out.detach(), info
+
+
+#: Starting from the AdaIN picture (``init="adain"``), one scale and 20 evaluations reach the preset's style
+#: (200 evaluations over three scales from the content) with a closer content: docs/style-transfer.md.
+ADAIN_INIT_OVERRIDES = {"scales": 1, "steps": 20}
+
+
+def adain_init_alpha(strength: float) -> float:
+    """The AdaIN strength of the starting picture for a Gatys run at ``strength``: twice it, at most 1.
+
+    Measured at strength 0.5: a full-strength start reaches the preset's style in 20 evaluations, a
+    half-strength one (the same strength) needs more than 40.
+    """
+    return min(1.0, 2.0 * strength)
 
 
 def with_overrides(config: GatysConfig, **overrides) -> GatysConfig:

@@ -153,14 +153,16 @@ def stylize(
             stylized, Gatys et al. 2016), ``"histogram"`` (match the style's colours to the
             content's before optimising), or a recolouring of the result towards the content's
             colours afterwards: ``"stats"`` (OKLab mean/std) or ``"palette"`` (palette mapping).
-        init: start from ``"content"`` or ``"noise"``.
+        init: Gatys: start from ``"content"``, ``"noise"`` or ``"adain"`` (the feed-forward AdaIN result at
+            the same strength: the optimisation then needs far fewer steps; docs/style-transfer.md).
         seed: seeds the noise (and any other randomness).
         encoder: feature encoder name (see ``brushwork encoders``).
         weights: weights file for the encoder (required for VGG/ResNet offline).
         allow_download / trust_weights: see :func:`brushwork.weights.find_weights`.
         steps, scales, optimizer, content_weight, style_weight, tv_weight: expert overrides of the
             encoder's tuned preset.
-        decoder: AdaIN only: a saved decoder folder (default: the decoder shipped with brushwork).
+        decoder: AdaIN, and Gatys with ``init="adain"``: a saved decoder folder (default: the decoder
+            shipped with brushwork).
         tile: AdaIN only: tile size for large images (None: always one pass).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         max_pixels: refuse larger input images.
@@ -182,7 +184,7 @@ def stylize(
     from ..imaging.resampling import fit_long_side, resize
     from ..models.encoders import ENCODERS
     from ..provenance.recipe import input_sha256 as sha256_file  # (remembers the path for the gallery)
-    from .gatys import gatys_config_for, optimize, with_overrides
+    from .gatys import ADAIN_INIT_OVERRIDES, adain_init_alpha, gatys_config_for, optimize, with_overrides
 
     if tile is not None and (not isinstance(tile, int) or tile < 64):
         raise BrushworkError(f"tile must be at least 64 pixels, got {tile}")
@@ -192,8 +194,8 @@ def stylize(
     _check_range("strength", strength, 0.0, 1.0)
     if preserve_color not in PRESERVE_COLOR:
         raise BrushworkError(f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}, got {preserve_color!r}")
-    if init not in ("content", "noise"):
-        raise BrushworkError(f"init must be 'content' or 'noise', got {init!r}")
+    if init not in ("content", "noise", "adain"):
+        raise BrushworkError(f"init must be 'content', 'noise' or 'adain', got {init!r}")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
         raise BrushworkError(f"size must be an integer of at least {MIN_SIDE} pixels, got {size}")
     if steps is not None and steps < 1:
@@ -252,12 +254,22 @@ def stylize(
     else:
         net = _cached_encoder(encoder, weights_key, dev, allow_download, trust_weights)
         spec = ENCODERS[encoder]
+        if init == "adain":  # a stylized start needs one scale and few steps (unless asked otherwise)
+            steps = ADAIN_INIT_OVERRIDES["steps"] if steps is None else steps
+            scales = ADAIN_INIT_OVERRIDES["scales"] if scales is None else scales
         config = with_overrides(
             gatys_config_for(encoder, spec.style_taps, spec.content_taps),
             steps=steps, scales=scales, optimizer=optimizer, content_weight=content_weight,
             style_weight=style_weight, tv_weight=tv_weight,
         )
         style_side = max(out_w, out_h)
+        if init == "adain":  # the start: the AdaIN network's picture (its own encoder, Lite0 for the shipped decoder)
+            from ..models.adain import AdaINNet
+
+            dec = _cached_decoder(None if decoder is None else str(decoder), dev)
+            start_enc = net if dec.config.encoder == encoder else _cached_encoder(
+                dec.config.encoder, None, dev, allow_download, trust_weights)
+            start_net = AdaINNet(start_enc, dec)
 
     c_t = resize(to_tensor(c_img.rgb, dev), (out_w, out_h))
     s_ts = []
@@ -306,9 +318,15 @@ def stylize(
             info = {"losses": [], "evaluations": 0, "interrupted": False,
                     "config": {"decoder": net.decoder.config.to_dict(), "tile": tile}}
         else:
+            start: str | torch.Tensor = init
+            if init == "adain":
+                from .adain import adain_transfer
+
+                start = adain_transfer(start_net, c_t, s_ts, alpha=adain_init_alpha(strength),
+                                       style_weights=style_weights, masks=m_ts if masks_in else None, tile=tile)
             out_t, info = optimize(
                 net, c_t, s_ts, config=config, strength=strength, style_weights=style_weights,
-                masks=m_ts if masks_in else None, init=init, generator=gen,
+                masks=m_ts if masks_in else None, init=start, generator=gen,
                 on_step=on_step if bar is not None or on_progress is not None else None,
                 should_stop=should_stop,
             )
@@ -354,6 +372,8 @@ def stylize(
         "size": [out_w, out_h],
         "preserve_color": preserve_color,
         "init": init,
+        **({"init_decoder": {"config": start_net.decoder.config.to_dict(), **_weights_sha256(start_net)}}
+           if method == "gatys" and init == "adain" else {}),
         "seed": seed,
         "encoder": encoder,
         "weights_sha256": _weights_sha256(net),
