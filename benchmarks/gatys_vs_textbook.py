@@ -142,8 +142,8 @@ def write_markdown(rows, size, strength, mem) -> str:
         f"| wall time (s) | {t_b:.1f} | {t_o:.1f} | {t_o / t_b:.2f} | <= 0.33 |",
         "",
         "`--init adain` (`brushwork stylize --init adain`): the same preset started from the shipped AdaIN "
-        "decoder's picture (at twice the strength, at most 1), one scale of 20 evaluations instead of three "
-        "scales of 200; its time includes the AdaIN pass:",
+        "decoder's picture (at twice the strength, at most 1), one scale of 20 evaluations instead of 200 "
+        "over three scales; its time includes the AdaIN pass:",
         "",
         "| mean over pairs | textbook | brushwork `--init adain` | ratio |",
         "|---|---|---|---|",

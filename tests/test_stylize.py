@@ -160,3 +160,11 @@ def test_optimize_checks_an_init_image(lite0):
     c = torch.rand(1, 3, 32, 48)
     with pytest.raises(ValueError, match="init image must be"):
         optimize(lite0, c, [c], config=GATYS_PRESETS["efficientnet-lite0"], init=torch.rand(1, 3, 16, 16))
+
+
+def test_init_adain_at_strength_zero_and_with_the_adain_method(small_images):
+    content, style = small_images
+    r = brushwork.stylize(content, style, size=96, init="adain", strength=0.0)
+    assert "init_decoder" not in r.params  # nothing optimised, no AdaIN pass
+    with pytest.raises(BrushworkError, match="applies to --method gatys"):
+        brushwork.stylize(content, style, size=96, method="adain", init="adain")

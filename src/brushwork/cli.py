@@ -216,9 +216,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     expert.add_argument("--content-weight", type=_nonneg)
     expert.add_argument("--style-weight", type=_nonneg)
     expert.add_argument("--tv-weight", type=_nonneg)
-    st.add_argument("--decoder", metavar="DIR", help="adain: a trained decoder folder (default: the shipped one)")
+    st.add_argument("--decoder", metavar="DIR", help="adain (and --init adain): a trained decoder folder (default: the shipped one)")
     st.add_argument("--tile", type=_positive_int, default=1024,
-                    help="adain: tile size for large images; statistics stay global (default 1024)")
+                    help="adain (and --init adain): tile size for large images; statistics stay global (default 1024)")
     st.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     st.add_argument("--sample-content", action="store_true", help="use the bundled sample photo as CONTENT")
     st.add_argument("--sample-style", action="store_true", help="use the bundled sample painting as STYLE")

@@ -227,7 +227,7 @@ def optimize(
             elif init == "content":
                 start = c
             else:
-                raise ValueError(f"init must be 'content' or 'noise', got {init!r}")
+                raise ValueError(f"init must be 'content', 'noise' or an image tensor, got {init!r}")
         else:
             start = resize(x.detach(), (w, h))
         x = start.detach().clone().requires_grad_(True)

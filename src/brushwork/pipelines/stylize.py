@@ -154,7 +154,8 @@ def stylize(
             content's before optimising), or a recolouring of the result towards the content's
             colours afterwards: ``"stats"`` (OKLab mean/std) or ``"palette"`` (palette mapping).
         init: Gatys: start from ``"content"``, ``"noise"`` or ``"adain"`` (the feed-forward AdaIN result at
-            the same strength: the optimisation then needs far fewer steps; docs/style-transfer.md).
+            twice the strength, at most 1: the optimisation then needs far fewer steps, and runs one scale
+            of 20 evaluations unless ``steps``/``scales`` say otherwise; docs/style-transfer.md).
         seed: seeds the noise (and any other randomness).
         encoder: feature encoder name (see ``brushwork encoders``).
         weights: weights file for the encoder (required for VGG/ResNet offline).
@@ -163,7 +164,7 @@ def stylize(
             encoder's tuned preset.
         decoder: AdaIN, and Gatys with ``init="adain"``: a saved decoder folder (default: the decoder
             shipped with brushwork).
-        tile: AdaIN only: tile size for large images (None: always one pass).
+        tile: AdaIN (and Gatys' ``init="adain"`` start): tile size for large images (None: always one pass).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         max_pixels: refuse larger input images.
         progress: show a progress bar with the loss.
@@ -196,6 +197,8 @@ def stylize(
         raise BrushworkError(f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}, got {preserve_color!r}")
     if init not in ("content", "noise", "adain"):
         raise BrushworkError(f"init must be 'content', 'noise' or 'adain', got {init!r}")
+    if method == "adain" and init != "content":
+        raise BrushworkError(f"--init {init} applies to --method gatys (AdaIN has no starting image): drop --init")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
         raise BrushworkError(f"size must be an integer of at least {MIN_SIDE} pixels, got {size}")
     if steps is not None and steps < 1:
@@ -263,7 +266,7 @@ def stylize(
             style_weight=style_weight, tv_weight=tv_weight,
         )
         style_side = max(out_w, out_h)
-        if init == "adain":  # the start: the AdaIN network's picture (its own encoder, Lite0 for the shipped decoder)
+        if init == "adain" and strength > 0:  # the start: the AdaIN picture (its decoder's encoder: Lite0 if shipped)
             from ..models.adain import AdaINNet
 
             dec = _cached_decoder(None if decoder is None else str(decoder), dev)
@@ -319,7 +322,9 @@ def stylize(
                     "config": {"decoder": net.decoder.config.to_dict(), "tile": tile}}
         else:
             start: str | torch.Tensor = init
-            if init == "adain":
+            if init == "adain" and strength == 0:
+                start = "content"  # nothing is optimised at strength 0: the photo comes back as it is
+            elif init == "adain":
                 from .adain import adain_transfer
 
                 start = adain_transfer(start_net, c_t, s_ts, alpha=adain_init_alpha(strength),
@@ -373,7 +378,7 @@ def stylize(
         "preserve_color": preserve_color,
         "init": init,
         **({"init_decoder": {"config": start_net.decoder.config.to_dict(), **_weights_sha256(start_net)}}
-           if method == "gatys" and init == "adain" else {}),
+           if method == "gatys" and init == "adain" and strength > 0 else {}),
         "seed": seed,
         "encoder": encoder,
         "weights_sha256": _weights_sha256(net),

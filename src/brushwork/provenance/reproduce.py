@@ -228,7 +228,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         diffs = [f"{k} {env.get(k)} here {now.get(k)}" for k in _ENV_KEYS
                  if k in env and k in now and env.get(k) != now.get(k)]
         new_recipe = read_recipe(out_file)[0] or {}
-        for key in ("weights_sha256", "checkpoint_sha256"):  # the models are not inputs: say if they changed
+        for key in ("weights_sha256", "checkpoint_sha256", "init_decoder"):  # models are not inputs: say if they changed
             if key in recipe and recipe[key] != new_recipe.get(key):
                 diffs.append(f"the model weights differ ({key})")
         if a.shape != b.shape:
