@@ -285,3 +285,20 @@ def test_a_restart_keeps_finished_results(studio):
         items = c.get("/api/gallery").json()["items"]
         assert [it["id"] for it in items] == [job["result"]["gallery_id"]]
         assert c.get(items[0]["file_url"]).content == before == c.get(job["result"]["image_url"]).content
+
+
+def test_stylize_job_gatys_from_adain_and_a_bad_init(client, tmp_path):
+    files = {"content": ("photo.jpg", _photo(), "image/jpeg")}
+    r = client.post("/api/stylize", files=files, data={"style_name": "starry_night", "size": "64",
+                                                       "method": "gatys", "init": "adain"})
+    assert r.status_code == 202, r.text
+    job = _wait(client, r.json()["id"])
+    assert job["status"] == "done", job
+    out = tmp_path / "r.png"
+    out.write_bytes(client.get(job["result"]["image_url"]).content)
+    recipe, _ = read_recipe(out)
+    assert recipe["init"] == "adain" and recipe["command"][-2:] == ["--init", "adain"]  # reproducible
+    assert "init_decoder" in recipe
+    bad = client.post("/api/stylize", files={"content": ("photo.jpg", _photo(), "image/jpeg")},
+                      data={"style_name": "starry_night", "method": "adain", "init": "adain"})
+    assert bad.status_code == 422 and "gatys method only" in bad.text

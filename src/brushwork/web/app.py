@@ -443,14 +443,20 @@ def create_app(config: StudioConfig) -> FastAPI:
     def stylize_job(content: UploadFile = File(...), style: UploadFile | None = File(None),
                     style_name: str | None = Form(None), method: str = Form("adain"),
                     strength: float = Form(0.5, ge=0.0, le=1.0), size: int = Form(512, ge=64, le=4096),
-                    preserve_color: str = Form("none"), seed: int = Form(0, ge=0, le=2**31 - 1)) -> dict:
-        """Queue a stylization; follow it at ``/api/jobs/{id}`` (or ``/events``), fetch ``result.image_url``."""
+                    preserve_color: str = Form("none"), seed: int = Form(0, ge=0, le=2**31 - 1),
+                    init: str = Form("content")) -> dict:
+        """Queue a stylization; follow it at ``/api/jobs/{id}`` (or ``/events``), fetch ``result.image_url``.
+
+        ``init`` (Gatys): ``content``, ``noise`` or ``adain`` (start from the AdaIN picture: seconds, not minutes).
+        """
         from ..pipelines.stylize import METHODS, PRESERVE_COLOR
 
         if method not in METHODS:
             raise ApiError(422, f"method must be one of {', '.join(METHODS)}")
         if preserve_color not in PRESERVE_COLOR:
             raise ApiError(422, f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}")
+        if init not in ("content", "noise", "adain") or (method == "adain" and init != "content"):
+            raise ApiError(422, "init must be content, noise or adain, and applies to the gatys method only")
         (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
 
         def work(job: Job) -> dict:
@@ -458,7 +464,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             from ..provenance.recipe import command_recipe
 
             result = stylize(c_path, [s_path], method=method, strength=strength, size=size,
-                             preserve_color=preserve_color, seed=seed, device=config.device,
+                             preserve_color=preserve_color, seed=seed, init=init, device=config.device,
                              should_stop=lambda: job.cancel_requested,
                              on_progress=lambda d, t: job.update(progress=min(0.99, d / max(t, 1))))
             if job.cancel_requested:
@@ -466,7 +472,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             name = f"{job.id}.png"
             argv = ["stylize", str(c_path), str(s_path), "-o", str(results / name), "--method", method,
                     "--strength", str(strength), "--size", str(size), "--preserve-color", preserve_color,
-                    "--seed", str(seed)]
+                    "--seed", str(seed), *(["--init", init] if init != "content" else [])]
             recipe = command_recipe(argv, results / name, {**result.params, "studio": True},
                                     output_options={"-o"})
             out = save_result(result.image, name, recipe, "stylize", mark=True)

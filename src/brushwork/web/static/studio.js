@@ -153,7 +153,9 @@ $("go").addEventListener("click", async () => {
   const form = new FormData();
   form.append("content", chosen.content, chosen.content.name || "content.png");
   if (!addStyle(form, false)) { say("Choose a style first.", true); return; }
-  form.append("method", document.querySelector("input[name=method]:checked").value);
+  const [method, init] = document.querySelector("input[name=method]:checked").value.split("+");
+  form.append("method", method);
+  if (init) form.append("init", init);  // "gatys+adain": Gatys started from the AdaIN picture
   form.append("strength", $("strength").value);
   form.append("size", $("size").value);
   form.append("preserve_color", $("preserve").value);
