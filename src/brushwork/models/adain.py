@@ -131,9 +131,8 @@ class AdaINNet(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         self.tap = decoder.config.tap
-        deep = getattr(decoder.config, "deep_taps", ())
         #: inputs are padded to multiples of this (the deepest tap's stride), so the taps' grids nest
-        self.align = max([decoder.stride, *(encoder.tap_shape(t)[1] for t in deep)])
+        self.align = max([decoder.stride, *(encoder.tap_shape(t)[1] for t in decoder.config.deep_taps)])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """What the decoder reads (the tap's features, and the deep taps' upsampled beside them)."""
@@ -146,8 +145,6 @@ class AdaINNet(nn.Module):
         exact for any size (a style image is not padded).
         """
         cfg = self.decoder.config
-        if not getattr(cfg, "deep_taps", ()):
-            return mean_std(self.features(x))
         feats = self.encoder(x, list(cfg.taps))
         pairs = [mean_std(feats[t]) for t in cfg.taps]
         return torch.cat([m for m, _ in pairs], dim=1), torch.cat([s for _, s in pairs], dim=1)

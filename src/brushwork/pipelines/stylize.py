@@ -242,6 +242,7 @@ def stylize(
             f"output {out_w}x{out_h} exceeds --max-pixels {max_pixels}: lower --size or raise --max-pixels"
         )
     weights_key = None if weights is None else str(weights)  # hashable, for the model cache
+    start_net = None  # Gatys with init="adain": the network of its start (none at strength 0: nothing is optimised)
     if method == "adain":
         from ..models.adain import AdaINNet
 
@@ -321,10 +322,8 @@ def stylize(
             info = {"losses": [], "evaluations": 0, "interrupted": False,
                     "config": {"decoder": net.decoder.config.to_dict(), "tile": tile}}
         else:
-            start: str | torch.Tensor = init
-            if init == "adain" and strength == 0:
-                start = "content"  # nothing is optimised at strength 0: the photo comes back as it is
-            elif init == "adain":
+            start: str | torch.Tensor = "content" if init == "adain" else init
+            if start_net is not None:
                 from .adain import adain_transfer
 
                 start = adain_transfer(start_net, c_t, s_ts, alpha=adain_init_alpha(strength),
@@ -378,7 +377,7 @@ def stylize(
         "preserve_color": preserve_color,
         "init": init,
         **({"init_decoder": {"config": start_net.decoder.config.to_dict(), **_weights_sha256(start_net)}}
-           if method == "gatys" and init == "adain" and strength > 0 else {}),
+           if start_net is not None else {}),
         "seed": seed,
         "encoder": encoder,
         "weights_sha256": _weights_sha256(net),
