@@ -173,3 +173,60 @@ def test_deep_tap_decoder_tiles_and_pads_to_its_deepest_stride(lite0):
     tiled = adain_transfer(deep, content, [style], tile=136, overlap=64)  # tiles of 128, offsets multiples of 16
     assert full.shape == tiled.shape == content.shape
     assert float((full - tiled).abs().mean()) < 0.02 * float(full.std())
+
+
+def test_wct_target_has_the_style_covariance_and_tiles_match(net):
+    from brushwork.functional import mean_cov
+    from brushwork.models.adain import apply_map, transfer_map
+
+    g = torch.Generator().manual_seed(4)
+    content = torch.rand(1, 3, 200, 296, generator=g)
+    style = torch.rand(1, 3, 160, 144, generator=g)
+    c = net.features(content)
+    c_stats, s_stats = net.feature_stats(c, "wct"), net.stats(style, "wct")
+    target = apply_map(c - c_stats[0], transfer_map(c_stats, s_stats, "wct")) + s_stats[0]
+    t_mean, t_cov = mean_cov(target)
+    torch.testing.assert_close(t_mean, s_stats[0], atol=1e-4, rtol=1e-4)
+    # matched where the content has variance to colour (a random decoder's taps lose none)
+    assert float((t_cov - s_stats[1]).norm() / s_stats[1].norm()) < 1e-3
+    a_stats = net.stats(style)  # AdaIN's target matches the variances only: far from the covariance
+    a_target = apply_map(c - c_stats[0], transfer_map(net.feature_stats(c), a_stats, "adain")) + a_stats[0]
+    assert float((mean_cov(a_target)[1] - s_stats[1]).norm() / s_stats[1].norm()) > 0.05
+    full = adain_transfer(net, content, [style], tile=None, transform="wct")
+    torch.testing.assert_close(net(content, style, 1.0, "wct"), full)  # 200 x 296: multiples of 8
+    tiled = adain_transfer(net, content, [style], tile=128, overlap=64, transform="wct")  # 2 x 3 tiles
+    assert float((full - tiled).abs().mean()) < 0.02 * float(full.std())
+    with pytest.raises(ValueError, match="transform must be one of adain, wct"):
+        adain_transfer(net, content, [style], transform="cholesky")
+
+
+def test_wct_with_deep_taps_treats_each_tap_apart(lite0):
+    torch.manual_seed(3)
+    deep = AdaINNet(lite0, Decoder(DecoderConfig(in_channels=240 + 480, deep_taps=("block8.expand",))).eval())
+    x = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(6))  # multiples of 16
+    mean, cov = deep.stats(x, "wct")
+    assert cov.shape == (1, 720, 720) and not cov[:, :240, 240:].any() and not cov[:, 240:, :240].any()
+    f_mean, f_cov = deep.feature_stats(deep.features(x), "wct")
+    torch.testing.assert_close(f_mean, mean, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(f_cov, cov, atol=1e-5, rtol=1e-4)  # nearest upsampling keeps a tap's covariance
+    content = torch.rand(1, 3, 200, 300, generator=torch.Generator().manual_seed(0))
+    full = adain_transfer(deep, content, [x], tile=None, transform="wct")
+    tiled = adain_transfer(deep, content, [x], tile=136, overlap=64, transform="wct")
+    assert float((full - tiled).abs().mean()) < 0.02 * float(full.std())
+
+
+def test_transform_option_api_cli_and_refusals(small_images, random_decoder_dir, tmp_path, capsys):
+    content, style = small_images
+    r = brushwork.stylize(content, style, method="adain", decoder=random_decoder_dir, size=96, transform="wct")
+    assert r.params["adain"]["transform"] == "wct"
+    out = tmp_path / "w.png"
+    rc = main(["stylize", str(content), str(style), "-o", str(out), "--method", "adain", "--transform", "wct",
+               "--decoder", str(random_decoder_dir), "--size", "80", "-q"])
+    recipe = json.loads(Image.open(out).text["brushwork"])
+    assert rc == 0 and recipe["adain"]["transform"] == "wct" and "wct" in recipe["command"]
+    assert main(["reproduce", str(out), "--inputs", str(content.parent), "--strict"]) == 0  # runs WCT again
+    capsys.readouterr()
+    assert main(["stylize", str(content), str(style), "-o", str(tmp_path / "g.png"), "--transform", "wct", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "--transform wct applies to --method adain" in err and "Traceback" not in err
+    assert not (tmp_path / "g.png").exists()

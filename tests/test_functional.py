@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from brushwork.functional import adain, gram_matrix, laplacian, laplacian_energy, masked_gram_matrix, mean_std
+from brushwork.functional import (adain, gram_matrix, laplacian, laplacian_energy, masked_gram_matrix, mean_cov, mean_std,
+                                  wct, wct_matrix)
 
 
 def test_gram_matches_einsum():
@@ -45,6 +46,47 @@ def test_adain_output_has_style_statistics():
     assert c.shape == out.shape
 
 
+def test_mean_cov_against_numpy():
+    x = np.random.default_rng(1).normal(size=(2, 4, 5, 3))
+    mean, cov = mean_cov(torch.from_numpy(x))
+    np.testing.assert_allclose(mean.numpy()[..., 0, 0], x.mean(axis=(2, 3)))
+    for b in range(2):
+        np.testing.assert_allclose(cov[b].numpy(), np.cov(x[b].reshape(4, -1), bias=True), atol=1e-12)
+    torch.testing.assert_close(torch.diagonal(cov, dim1=1, dim2=2).sqrt(), mean_std(torch.from_numpy(x), eps=0)[1][..., 0, 0])
+
+
+def test_wct_output_has_style_mean_and_covariance():
+    g = torch.Generator().manual_seed(3)
+    mix = torch.randn(6, 6, generator=g) + 3 * torch.eye(6)  # correlated channels, unlike AdaIN's independent ones
+    c = torch.einsum("ij,bjhw->bihw", mix, torch.randn(2, 6, 12, 10, generator=g)) + 1
+    s = torch.einsum("ij,bjhw->bihw", mix.T, torch.randn(2, 6, 9, 7, generator=g)) * 0.5 - 2
+    out = wct(c, s)
+    (om, oc), (sm, sc) = mean_cov(out), mean_cov(s)
+    torch.testing.assert_close(om, sm, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(oc, sc, atol=1e-3, rtol=1e-3)
+    assert out.shape == c.shape
+    # AdaIN gets the variances (the diagonal) but not how the channels vary together
+    ac = mean_cov(adain(c, s))[1]
+    torch.testing.assert_close(torch.diagonal(ac, dim1=1, dim2=2), torch.diagonal(sc, dim1=1, dim2=2), atol=1e-3, rtol=1e-3)
+    assert float((ac - sc).abs().max()) > 0.1
+
+
+def test_wct_matrix_against_numpy_and_dead_channels():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(5, 40)), rng.normal(size=(5, 30)) * 2
+    ca, cb = np.cov(a, bias=True), np.cov(b, bias=True)
+    ea, va = np.linalg.eigh(ca)
+    eb, vb = np.linalg.eigh(cb)
+    want = (vb * np.sqrt(eb)) @ vb.T @ (va / np.sqrt(ea)) @ va.T  # independent: numpy's eigh
+    got = wct_matrix(torch.from_numpy(ca)[None], torch.from_numpy(cb)[None])[0].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-8)
+    # A channel that never fires (a dead ReLU) has no variance: WCT must not blow it up by 1/sqrt(eps)
+    x = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(5))
+    x[:, 2] = 0.3
+    out = wct(x, torch.randn(1, 4, 6, 6) * 2)
+    assert torch.isfinite(out).all() and float(out.abs().max()) < 50
+
+
 def test_ops_do_not_modify_inputs_and_follow_dtype():
     x = torch.rand(1, 3, 8, 8, dtype=torch.float64)
     before = x.clone()
@@ -52,6 +94,7 @@ def test_ops_do_not_modify_inputs_and_follow_dtype():
         y = fn(x)
         assert y.dtype == torch.float64
     adain(x, x.flip(-1))
+    assert wct(x, x.flip(-1)).dtype == torch.float64 and mean_cov(x)[1].dtype == torch.float64
     assert torch.equal(x, before)
 
 

@@ -63,3 +63,19 @@ def test_smoothing_zero_is_per_frame_stylization(lite0, random_decoder_dir, cont
     streamed = list(stylize_frames(net, iter(frames), [s], smoothing=0.0, consistency=0.0, tile=None))
     for a, b in zip(per_frame, streamed):
         torch.testing.assert_close(a, b)
+
+
+def test_wct_video_smooths_its_covariance(lite0, random_decoder_dir, content_path, style_path):
+    from brushwork.imaging import read_image, to_tensor
+    from brushwork.pipelines.adain import adain_transfer
+
+    net = AdaINNet(lite0, load_decoder(random_decoder_dir))
+    frames = pan_frames(content_path, n=3)
+    s = to_tensor(read_image(style_path).rgb)
+    per_frame = [adain_transfer(net, f, [s], tile=None, transform="wct") for f in frames]
+    streamed = list(stylize_frames(net, iter(frames), [s], smoothing=0.0, consistency=0.0, tile=None, transform="wct"))
+    for a, b in zip(per_frame, streamed):
+        torch.testing.assert_close(a, b)
+    smoothed = list(stylize_frames(net, iter(frames), [s], smoothing=0.9, consistency=0.0, tile=None, transform="wct"))
+    torch.testing.assert_close(smoothed[0], per_frame[0])  # the first frame has no history
+    assert float((smoothed[2] - per_frame[2]).abs().mean()) > 1e-4  # later ones follow the average

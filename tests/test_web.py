@@ -125,6 +125,13 @@ def test_preview_is_quick_and_follows_strength(client):
     assert max(Image.open(io.BytesIO(strong.content)).size) == 256
     assert np.abs(a - b).mean() > 5  # the slider really changes the picture
     assert took < 5.0  # loose here (CI machines vary); the 300 ms target is measured in BENCHMARKS.md
+    wct = client.post("/api/preview", files=files, data={"style_name": "starry_night", "strength": "1",
+                                                         "transform": "wct"})
+    assert wct.status_code == 200
+    w = np.asarray(Image.open(io.BytesIO(wct.content)), dtype=np.float32)
+    assert np.abs(w - b).mean() > 1  # the whitening-colouring transform paints another picture
+    bad = client.post("/api/preview", files=files, data={"style_name": "starry_night", "transform": "x"})
+    assert bad.status_code == 422 and "adain or wct" in bad.text
 
 
 def test_queue_bounds_cancel_and_429(studio):
@@ -302,3 +309,13 @@ def test_stylize_job_gatys_from_adain_and_a_bad_init(client, tmp_path):
     bad = client.post("/api/stylize", files={"content": ("photo.jpg", _photo(), "image/jpeg")},
                       data={"style_name": "starry_night", "method": "adain", "init": "adain"})
     assert bad.status_code == 422 and "gatys method only" in bad.text
+    bad = client.post("/api/stylize", files={"content": ("photo.jpg", _photo(), "image/jpeg")},
+                      data={"style_name": "starry_night", "method": "gatys", "transform": "wct"})
+    assert bad.status_code == 422 and "adain method only" in bad.text
+    r = client.post("/api/stylize", files={"content": ("photo.jpg", _photo(), "image/jpeg")},
+                    data={"style_name": "starry_night", "size": "64", "method": "adain", "transform": "wct"})
+    job = _wait(client, r.json()["id"])
+    assert job["status"] == "done", job
+    out.write_bytes(client.get(job["result"]["image_url"]).content)
+    recipe, _ = read_recipe(out)
+    assert recipe["adain"]["transform"] == "wct" and recipe["command"][-2:] == ["--transform", "wct"]

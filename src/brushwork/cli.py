@@ -219,6 +219,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     st.add_argument("--decoder", metavar="DIR", help="adain (and --init adain): a trained decoder folder (default: the shipped one)")
     st.add_argument("--tile", type=_positive_int, default=1024,
                     help="adain (and --init adain): tile size for large images; statistics stay global (default 1024)")
+    st.add_argument("--transform", default="adain", choices=["adain", "wct"],
+                    help="adain: match each channel's mean and std (default); wct: whitening-colouring, "
+                    "matches the channels' covariance too (closer style, a little less of the photo)")
     st.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     st.add_argument("--sample-content", action="store_true", help="use the bundled sample photo as CONTENT")
     st.add_argument("--sample-style", action="store_true", help="use the bundled sample painting as STYLE")
@@ -244,6 +247,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      help="blend with the previous output warped by optical flow, 0 = off (default 0.7)")
     vid.add_argument("--decoder", metavar="DIR")
     vid.add_argument("--tile", type=_positive_int, default=1024)
+    vid.add_argument("--transform", default="adain", choices=["adain", "wct"],
+                     help="adain (default) or wct: whitening-colouring, a closer style (see `stylize --help`)")
     vid.add_argument("--device", default="auto")
     vid.add_argument("-q", "--quiet", action="store_true")
     _metadata_flags(vid)
@@ -629,7 +634,8 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         encoder=args.encoder, weights=args.weights, allow_download=args.download,
         trust_weights=args.trust_weights, steps=args.steps, scales=args.scales, optimizer=args.optimizer,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        decoder=args.decoder, tile=args.tile, device=args.device, max_pixels=args.max_pixels,
+        decoder=args.decoder, tile=args.tile, transform=args.transform, device=args.device,
+        max_pixels=args.max_pixels,
     )
     if Path(content).is_dir():
         from .pipelines.batch import stylize_folder
@@ -688,11 +694,12 @@ def _cmd_video(args: argparse.Namespace) -> int:
                       style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
                       consistency=args.consistency,
                       decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
-                      watermark=args.watermark)
+                      watermark=args.watermark, transform=args.transform)
     # The recipe goes beside the video (NAME.EXT.json) or the frames folder (FOLDER.json): no video
     # container brushwork writes has a place for it. `brushwork reproduce` does not rerun videos yet.
     params = {"operation": "video", "strength": args.strength, "style_weights": args.style_weights,
-              "size": args.size, "smoothing": args.smoothing, "consistency": args.consistency, "frames": n,
+              "size": args.size, "smoothing": args.smoothing, "consistency": args.consistency,
+              "transform": args.transform, "frames": n,
               "brushwork": __version__}
     meta = _save_kwargs(args, args.output, params)
     from .provenance.recipe import sidecar_path, write_sidecar

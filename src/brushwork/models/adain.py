@@ -2,7 +2,8 @@
 
 The encoder gives content features C and style features S at one tap; AdaIN re-normalises C to S's
 channel statistics, S' = AdaIN(C, S); the blend ``C + a (S' - C)`` goes through a decoder trained to
-paint images from such features.
+paint images from such features. The same decoder also paints S' = WCT(C, S), the whitening-colouring
+transform that matches the channels' whole covariance (``transform="wct"``; Li et al. 2017).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..functional import mean_std
+from ..functional import mean_cov, mean_std, wct_matrix
 from .encoders import FeatureEncoder
 
-__all__ = ["DecoderConfig", "Decoder", "AdaINNet", "decoder_features"]
+__all__ = ["DecoderConfig", "Decoder", "AdaINNet", "decoder_features", "TRANSFORMS", "transfer_map", "apply_map"]
+
+#: feature transforms a decoder paints: per-channel mean/std (AdaIN) or mean/covariance (WCT)
+TRANSFORMS = ("adain", "wct")
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,42 @@ class Decoder(nn.Module):
         return self.net(features)
 
 
+def transfer_map(
+    content_stats: tuple[torch.Tensor, torch.Tensor], style_stats: tuple[torch.Tensor, torch.Tensor], transform: str
+) -> torch.Tensor:
+    """The linear part ``A`` of the target ``S' = A (C - mean_C) + mean_S`` (see :func:`apply_map`).
+
+    AdaIN: ``std_S / std_C``, ``(B, C, 1, 1)``; WCT: ``cov_S^(1/2) cov_C^(-1/2)``, ``(B, C, C)``.
+    The statistics are :meth:`AdaINNet.stats`' for that transform. Computed once per style, even
+    when the picture is decoded in many tiles.
+    """
+    if transform == "wct":
+        return wct_matrix(content_stats[1], style_stats[1])
+    return style_stats[1] / content_stats[1]
+
+
+def apply_map(centred: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``A (C - mean_C)`` for features ``centred (B, C, H, W)`` and :func:`transfer_map`'s ``A``."""
+    if a.dim() == 4:  # AdaIN: one scale per channel
+        return centred * a
+    b, c, h, w = centred.shape
+    return (a @ centred.reshape(b, c, h * w)).reshape(b, c, h, w)
+
+
+def _block_diag(mats: list[torch.Tensor]) -> torch.Tensor:
+    """``(B, n_i, n_i)`` matrices -> ``(B, sum n_i, sum n_i)`` block-diagonal (``torch.block_diag`` has no batch)."""
+    if len(mats) == 1:
+        return mats[0]
+    n = sum(m.shape[-1] for m in mats)
+    out = mats[0].new_zeros(mats[0].shape[0], n, n)
+    i = 0
+    for m in mats:
+        k = m.shape[-1]
+        out[:, i:i + k, i:i + k] = m
+        i += k
+    return out
+
+
 class AdaINNet(nn.Module):
     """Encoder (frozen) + AdaIN + decoder. Inference: ``net(content, style, alpha)``."""
 
@@ -133,29 +173,55 @@ class AdaINNet(nn.Module):
         self.tap = decoder.config.tap
         #: inputs are padded to multiples of this (the deepest tap's stride), so the taps' grids nest
         self.align = max([decoder.stride, *(encoder.tap_shape(t)[1] for t in decoder.config.deep_taps)])
+        self._channels: list[int] | None = None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """What the decoder reads (the tap's features, and the deep taps' upsampled beside them)."""
         return decoder_features(self.encoder, x, self.decoder.config)
 
-    def stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-channel ``(mean, std)`` of :meth:`features`, each tap's taken at its own resolution.
+    def stats(self, x: torch.Tensor, transform: str = "adain") -> tuple[torch.Tensor, torch.Tensor]:
+        """Statistics of :meth:`features`, each tap's taken at its own resolution: ``(mean, std)``
+        per channel for AdaIN, ``(mean, cov)`` for WCT (``cov`` ``(B, C, C)``, zero between taps).
 
-        Equal to ``mean_std(self.features(x))`` when ``x``'s sides are multiples of :attr:`align`;
-        exact for any size (a style image is not padded).
+        Equal to :meth:`feature_stats` of ``self.features(x)`` when ``x``'s sides are multiples of
+        :attr:`align`; exact for any size (a style image is not padded).
         """
         cfg = self.decoder.config
         feats = self.encoder(x, list(cfg.taps))
+        if transform == "wct":
+            pairs = [mean_cov(feats[t]) for t in cfg.taps]
+            return torch.cat([m for m, _ in pairs], dim=1), _block_diag([c for _, c in pairs])
         pairs = [mean_std(feats[t]) for t in cfg.taps]
         return torch.cat([m for m, _ in pairs], dim=1), torch.cat([s for _, s in pairs], dim=1)
 
-    def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
-        """Stylize ``content (B, 3, H, W)`` with ``style (B, 3, H', W')``; ``alpha`` in [0, 1].
+    def feature_stats(self, features: torch.Tensor, transform: str = "adain") -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`stats` of already computed :meth:`features` (e.g. a content's, padded to :attr:`align`)."""
+        if transform != "wct":
+            return mean_std(features)
+        mean, cov = mean_cov(features)
+        return mean, cov * self.tap_blocks(features)
+
+    def tap_blocks(self, like: torch.Tensor) -> torch.Tensor:
+        """``(C, C)`` mask, 1 within each tap's channels: WCT treats the taps apart, as AdaIN treats channels."""
+        cfg = self.decoder.config
+        if not cfg.deep_taps:
+            return like.new_ones(cfg.in_channels, cfg.in_channels)
+        return _block_diag([like.new_ones(1, n, n) for n in self._tap_channels()])[0]
+
+    def _tap_channels(self) -> list[int]:
+        if self._channels is None:
+            self._channels = [self.encoder.tap_shape(t)[0] for t in self.decoder.config.taps]
+        return self._channels
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0,
+                transform: str = "adain") -> torch.Tensor:
+        """Stylize ``content (B, 3, H, W)`` with ``style (B, 3, H', W')``; ``alpha`` in [0, 1];
+        ``transform`` one of :data:`TRANSFORMS`.
 
         ``H`` and ``W`` should be multiples of :attr:`align`; returns ``(B, 3, H, W)`` clamped.
         """
         c = self.features(content)
-        c_mean, c_std = mean_std(c)
-        s_mean, s_std = self.stats(style)
-        t = c + alpha * ((c - c_mean) / c_std * s_std + s_mean - c)
-        return self.decoder(t).clamp(0.0, 1.0)
+        c_stats = self.feature_stats(c, transform)
+        s_stats = self.stats(style, transform)
+        target = apply_map(c - c_stats[0], transfer_map(c_stats, s_stats, transform)) + s_stats[0]
+        return self.decoder(c + alpha * (target - c)).clamp(0.0, 1.0)

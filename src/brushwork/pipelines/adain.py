@@ -6,6 +6,9 @@ Large images are processed in overlapping tiles. The AdaIN statistics of the con
 once over the whole image (accumulated tile by tile), never per tile: per-tile statistics would
 re-normalise each tile differently and show as a patchwork. Decoded tiles are blended across their
 overlaps with weights that fall linearly to zero at the tile borders, so no seam remains.
+
+``transform="wct"`` swaps AdaIN's per-channel statistics for the whitening-colouring transform's
+mean and covariance (accumulated over tiles the same way); everything else is shared.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..functional import mean_std
-from ..models.adain import AdaINNet
+from ..models.adain import TRANSFORMS, AdaINNet, apply_map, transfer_map
 
 __all__ = ["adain_transfer", "tile_starts"]
 
@@ -64,18 +66,18 @@ def _ramp(n: int, overlap: int, at_start: bool, at_end: bool, like: torch.Tensor
 
 def _target(
     c: torch.Tensor,
-    c_stats: tuple[torch.Tensor, torch.Tensor],
-    s_stats: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    c_mean: torch.Tensor,
+    maps: Sequence[tuple[torch.Tensor, torch.Tensor]],
     weights: Sequence[float],
     masks: Sequence[torch.Tensor | None] | None,
     alpha: float,
 ) -> torch.Tensor:
-    """``C + alpha * sum_i m_i w_i (AdaIN(C, S_i) - C)`` with the content's global statistics."""
-    c_mean, c_std = c_stats
-    normed = (c - c_mean) / c_std
+    """``C + alpha * sum_i m_i w_i (S'_i - C)``, ``S'_i = A_i (C - mean_C) + mean_S_i`` with the
+    content's global mean and each style's ``(A_i, mean_S_i)`` (:func:`transfer_map`)."""
+    centred = c - c_mean
     delta = torch.zeros_like(c)
-    for i, ((s_mean, s_std), w) in enumerate(zip(s_stats, weights)):
-        d = normed * s_std + s_mean - c
+    for i, ((a, s_mean), w) in enumerate(zip(maps, weights)):
+        d = apply_map(centred, a) + s_mean - c
         m = None if masks is None else masks[i]
         if m is not None:
             d = d * F.interpolate(m, size=c.shape[-2:], mode="area")
@@ -96,6 +98,7 @@ def adain_transfer(
     overlap: int = 128,
     content_stats: tuple[torch.Tensor, torch.Tensor] | None = None,
     style_stats: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
+    transform: str = "adain",
 ) -> torch.Tensor:
     """Stylize ``content (1, 3, H, W)`` in [0, 1]; any ``H, W``; returns ``(1, 3, H, W)`` in [0, 1].
 
@@ -107,9 +110,14 @@ def adain_transfer(
             style's weight applies inside its mask).
         masks: one ``(1, 1, H, W)`` mask in [0, 1] per style, or None (= everywhere).
         tile: tile size in pixels (None or >= the image: one pass); overlap: pixels shared by tiles.
-        content_stats / style_stats: precomputed ``(mean, std)`` of the features (e.g. smoothed
-            over video frames); by default computed here, the content's over the whole image.
+        content_stats / style_stats: precomputed statistics of the features (:meth:`AdaINNet.stats`
+            for ``transform``; e.g. smoothed over video frames); by default computed here, the
+            content's over the whole image.
+        transform: ``"adain"`` (each channel's mean and std) or ``"wct"`` (the whitening-colouring
+            transform: the channels' mean and covariance; a closer style match, less of the photo).
     """
+    if transform not in TRANSFORMS:
+        raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
     n = len(styles)
     if style_weights is None:
         # With masks each style owns its region outright; without, equal shares everywhere.
@@ -121,12 +129,13 @@ def adain_transfer(
     x, h, w = _pad_to_multiple(content, align)
     if masks is not None:
         masks = [None if m is None else _pad_to_multiple(m, align)[0] for m in masks]
-    s_stats = list(style_stats) if style_stats is not None else [net.stats(s) for s in styles]
+    s_stats = list(style_stats) if style_stats is not None else [net.stats(s, transform) for s in styles]
     H, W = x.shape[-2:]
     if tile is None or (H <= tile and W <= tile):
         c = net.features(x)
-        stats = content_stats if content_stats is not None else mean_std(c)
-        y = net.decoder(_target(c, stats, s_stats, weights, masks, alpha))
+        stats = content_stats if content_stats is not None else net.feature_stats(c, transform)
+        maps = [(transfer_map(stats, st, transform), st[0]) for st in s_stats]
+        y = net.decoder(_target(c, stats[0], maps, weights, masks, alpha))
         return y[..., :h, :w].clamp(0.0, 1.0)
 
     tile = max(align * 4, (tile // align) * align)
@@ -137,7 +146,7 @@ def adain_transfer(
         return net.features(x[..., top:top + tile, left:left + tile])
 
     if content_stats is None:
-        # Pass 1: global mean/std of the content features. Each feature position is counted once,
+        # Pass 1: global statistics of the content features. Each feature position is counted once,
         # from the tile that owns it (overlaps split in the middle, far from any tile's edge).
         rows, cols = _owned(ys, tile, H, align), _owned(xs, tile, W, align)
         s1 = s2 = 0.0
@@ -146,13 +155,19 @@ def adain_transfer(
             for left, (c0, c1) in zip(xs, cols):
                 f = tile_features(top, left)
                 part = f[..., (r0 - top) // stride:(r1 - top) // stride, (c0 - left) // stride:(c1 - left) // stride]
-                part = part.double()
-                s1 = s1 + part.sum(dim=(2, 3), keepdim=True)
-                s2 = s2 + (part**2).sum(dim=(2, 3), keepdim=True)
-                count += part.shape[-1] * part.shape[-2]
-        mean = s1 / count
-        var = (s2 / count - mean**2).clamp_min(0)
-        content_stats = (mean.to(x.dtype), (var + 1e-5).sqrt().to(x.dtype))
+                part = part.double().flatten(2)  # (1, C, N)
+                s1 = s1 + part.sum(dim=2, keepdim=True)
+                # AdaIN needs each channel's sum of squares; WCT every pair's (a (1, C, C) sum)
+                s2 = s2 + (part @ part.transpose(1, 2) if transform == "wct" else (part**2).sum(dim=2, keepdim=True))
+                count += part.shape[-1]
+        mean = s1 / count  # (1, C, 1)
+        if transform == "wct":
+            cov = (s2 / count - mean @ mean.transpose(1, 2)) * net.tap_blocks(s2)
+            content_stats = (mean[..., None].to(x.dtype), cov.to(x.dtype))
+        else:
+            var = (s2 / count - mean**2).clamp_min(0)
+            content_stats = (mean[..., None].to(x.dtype), (var + 1e-5).sqrt()[..., None].to(x.dtype))
+    maps = [(transfer_map(content_stats, st, transform), st[0]) for st in s_stats]
 
     # Pass 2: decode each tile with the global statistics and blend with linear ramps.
     out = torch.zeros_like(x)
@@ -162,7 +177,7 @@ def adain_transfer(
             f = tile_features(top, left)
             tm = None if masks is None else [
                 None if m is None else m[..., top:top + tile, left:left + tile] for m in masks]
-            y = net.decoder(_target(f, content_stats, s_stats, weights, tm, alpha))
+            y = net.decoder(_target(f, content_stats[0], maps, weights, tm, alpha))
             th, tw = y.shape[-2:]
             wy = _ramp(th, overlap, ti == 0, ti == len(ys) - 1, y)
             wx = _ramp(tw, overlap, tj == 0, tj == len(xs) - 1, y)

@@ -130,6 +130,7 @@ def stylize(
     tv_weight: float | None = None,
     decoder: str | os.PathLike | None = None,
     tile: int | None = 1024,
+    transform: str = "adain",
     device: str = "auto",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = False,
@@ -165,6 +166,9 @@ def stylize(
         decoder: AdaIN, and Gatys with ``init="adain"``: a saved decoder folder (default: the decoder
             shipped with brushwork).
         tile: AdaIN (and Gatys' ``init="adain"`` start): tile size for large images (None: always one pass).
+        transform: AdaIN method: ``"adain"`` (match each channel's mean and std: the AdaIN paper) or
+            ``"wct"`` (whitening-colouring: match the channels' covariance too; a closer style, a
+            little less of the photo; docs/adain.md).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         max_pixels: refuse larger input images.
         progress: show a progress bar with the loss.
@@ -197,6 +201,10 @@ def stylize(
         raise BrushworkError(f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}, got {preserve_color!r}")
     if init not in ("content", "noise", "adain"):
         raise BrushworkError(f"init must be 'content', 'noise' or 'adain', got {init!r}")
+    if transform not in ("adain", "wct"):
+        raise BrushworkError(f"transform must be 'adain' or 'wct', got {transform!r}")
+    if method != "adain" and transform != "adain":
+        raise BrushworkError(f"--transform {transform} applies to --method adain: add --method adain or drop --transform")
     if method == "adain" and init != "content":
         raise BrushworkError(f"--init {init} applies to --method gatys (AdaIN has no starting image): drop --init")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
@@ -318,9 +326,9 @@ def stylize(
             from .adain import adain_transfer
 
             out_t = adain_transfer(net, c_t, s_ts, alpha=strength, style_weights=style_weights,
-                                   masks=m_ts if masks_in else None, tile=tile)
+                                   masks=m_ts if masks_in else None, tile=tile, transform=transform)
             info = {"losses": [], "evaluations": 0, "interrupted": False,
-                    "config": {"decoder": net.decoder.config.to_dict(), "tile": tile}}
+                    "config": {"decoder": net.decoder.config.to_dict(), "tile": tile, "transform": transform}}
         else:
             start: str | torch.Tensor = "content" if init == "adain" else init
             if start_net is not None:

@@ -3,8 +3,9 @@
 Stylizing each frame on its own flickers in two ways:
 
 * globally: every frame is re-normalised by its own feature statistics, which jitter as the picture
-  changes. The content's mean and std per channel follow an exponential moving average across
-  frames, ``m_t = b m_(t-1) + (1 - b) m(frame_t)`` with ``b = smoothing``;
+  changes. The content's mean and std per channel (with ``transform="wct"``: mean and covariance)
+  follow an exponential moving average across frames, ``m_t = b m_(t-1) + (1 - b) m(frame_t)`` with
+  ``b = smoothing``;
 * per pixel: the decoder paints strokes anew from features that sensor noise and small motions
   change. Each stylized frame is blended with the previous *output* warped along the optical flow
   between the two input frames (OpenCV's DIS flow), ``y_t = (1 - w) s_t + w warp(y_(t-1))``, with
@@ -28,8 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import BrushworkError
-from ..functional import mean_std
-from ..models.adain import AdaINNet
+from ..models.adain import TRANSFORMS, AdaINNet
 from .adain import _pad_to_multiple, adain_transfer
 
 __all__ = ["stylize_frames", "read_frames", "write_frames", "VIDEO_SUFFIXES"]
@@ -48,10 +48,12 @@ def stylize_frames(
     smoothing: float = 0.9,
     consistency: float = 0.7,
     tile: int | None = 1024,
+    transform: str = "adain",
 ) -> Iterator[torch.Tensor]:
     """Yield stylized frames ``(1, 3, H, W)`` for frames ``(1, 3, H, W)`` in [0, 1].
 
     Args:
+        transform: ``"adain"`` or ``"wct"`` (see :func:`~brushwork.pipelines.adain.adain_transfer`).
         smoothing: b in [0, 1) of the moving average of the content statistics (0: per frame).
         consistency: w in [0, 1) of the flow-guided blend with the previous output (0: none;
             needs opencv-python-headless, part of ``brushwork[video]``).
@@ -61,18 +63,18 @@ def stylize_frames(
     if not 0.0 <= consistency < 1.0:
         raise ValueError(f"consistency must be in [0, 1), got {consistency}")
     blend = _FlowBlend(consistency) if consistency > 0 else None
-    s_stats = [net.stats(s) for s in styles]
+    s_stats = [net.stats(s, transform) for s in styles]
     state: tuple[torch.Tensor, torch.Tensor] | None = None
     for frame in frames:
         x, _, _ = _pad_to_multiple(frame, net.align)
         # Statistics of this frame over the whole picture (one pass; tiles would give the same).
-        mean, std = mean_std(net.features(x)) if tile is None or max(x.shape[-2:]) <= tile else _tiled_stats(net, x, tile)
-        if state is None:
-            state = (mean, std)
-        else:
-            state = (smoothing * state[0] + (1 - smoothing) * mean, smoothing * state[1] + (1 - smoothing) * std)
+        now = (net.feature_stats(net.features(x), transform) if tile is None or max(x.shape[-2:]) <= tile
+               else _tiled_stats(net, x, tile, transform))
+        # (an average of covariances is a covariance: WCT's statistics smooth as AdaIN's do)
+        state = now if state is None else (
+            smoothing * state[0] + (1 - smoothing) * now[0], smoothing * state[1] + (1 - smoothing) * now[1])
         y = adain_transfer(net, frame, styles, alpha=alpha, style_weights=style_weights, tile=tile,
-                           content_stats=state, style_stats=s_stats)
+                           content_stats=state, style_stats=s_stats, transform=transform)
         yield y if blend is None else blend(frame, y)
 
 
@@ -111,11 +113,11 @@ class _FlowBlend:
         return torch.from_numpy(np.ascontiguousarray(y)).permute(2, 0, 1)[None].to(out.device, out.dtype)
 
 
-def _tiled_stats(net: AdaINNet, x: torch.Tensor, tile: int) -> tuple[torch.Tensor, torch.Tensor]:
-    # Downscale for the statistics of very large frames: mean/std barely depend on resolution.
+def _tiled_stats(net: AdaINNet, x: torch.Tensor, tile: int, transform: str) -> tuple[torch.Tensor, torch.Tensor]:
+    # Downscale for the statistics of very large frames: they barely depend on resolution.
     scale = tile / max(x.shape[-2:])
     small = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True)
-    return net.stats(small)
+    return net.stats(small, transform)
 
 
 def _imageio():
@@ -204,10 +206,12 @@ def stylize_video(
     device: str = "auto",
     progress: bool = True,
     watermark: bool = True,
+    transform: str = "adain",
 ) -> int:
     """Stylize a video file or a folder of frames into ``output``; returns the number of frames.
 
-    ``watermark`` adds brushwork's invisible mark to every frame (``brushwork.provenance.watermark``).
+    ``watermark`` adds brushwork's invisible mark to every frame (``brushwork.provenance.watermark``);
+    ``transform`` is ``"adain"`` or ``"wct"`` (see :func:`~brushwork.pipelines.adain.adain_transfer`).
     """
     from .. import runtime
     from ..imaging.io import read_image, to_tensor
@@ -222,6 +226,8 @@ def stylize_video(
         raise BrushworkError(f"consistency must be in [0, 1), got {consistency}")
     if not styles:
         raise BrushworkError("at least one style image is needed")
+    if transform not in TRANSFORMS:
+        raise BrushworkError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
     if style_weights is not None and len(style_weights) != len(styles):
         raise BrushworkError(f"{len(styles)} style image(s) but {len(style_weights)} style weight(s)")
     out = Path(output)
@@ -255,7 +261,7 @@ def stylize_video(
 
     def arrays() -> Iterator[np.ndarray]:
         for y in stylize_frames(net, tensors(), style_ts, alpha=strength, style_weights=style_weights,
-                                smoothing=smoothing, consistency=consistency, tile=tile):
+                                smoothing=smoothing, consistency=consistency, tile=tile, transform=transform):
             if bar is not None:
                 bar.update(1)
             frame = (y[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)

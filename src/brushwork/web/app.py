@@ -131,10 +131,9 @@ class _Previewer:
                 self._net = AdaINNet(_cached_encoder(dec.config.encoder, None, self.device, False, False), dec).eval()
             return self._net
 
-    def _features(self, key: str, path: Path, content: bool):
+    def _features(self, key: str, path: Path, content: bool, transform: str):
         import torch
 
-        from ..functional import mean_std
         from ..imaging.io import read_image, to_tensor
         from ..imaging.resampling import fit_long_side, resize
         from ..pipelines.adain import _pad_to_multiple
@@ -154,24 +153,27 @@ class _Previewer:
             if content:
                 padded, h, w = _pad_to_multiple(x, net.align)
                 f = net.features(padded)
-                value = (f, mean_std(f), h, w)
+                value = (f, net.feature_stats(f, transform), h, w)
             else:
-                value = net.stats(x)
+                value = net.stats(x, transform)
         with self._lock:
             self._cache[key] = value
             while len(self._cache) > 32:
                 self._cache.popitem(last=False)
         return value
 
-    def render(self, content: tuple[str, Path], style: tuple[str, Path], strength: float) -> bytes:
+    def render(self, content: tuple[str, Path], style: tuple[str, Path], strength: float,
+               transform: str = "adain") -> bytes:
         import torch
 
+        from ..models.adain import transfer_map
         from ..pipelines.adain import _target
 
-        c, c_stats, h, w = self._features("c:" + content[0], content[1], True)
-        s_stats = self._features("s:" + style[0], style[1], False)
+        c, c_stats, h, w = self._features(f"c:{transform}:{content[0]}", content[1], True, transform)
+        s_stats = self._features(f"s:{transform}:{style[0]}", style[1], False, transform)
         with torch.no_grad():
-            y = self._model().decoder(_target(c, c_stats, [s_stats], [1.0], None, strength))[..., :h, :w]
+            maps = [(transfer_map(c_stats, s_stats, transform), s_stats[0])]
+            y = self._model().decoder(_target(c, c_stats[0], maps, [1.0], None, strength))[..., :h, :w]
         arr = (y[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         buf = io.BytesIO()
         Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
@@ -433,21 +435,26 @@ def create_app(config: StudioConfig) -> FastAPI:
     @app.post("/api/preview", tags=["stylize"], responses={200: {"content": {"image/png": {}}}})
     @bounded
     def preview(content: UploadFile = File(...), style: UploadFile | None = File(None),
-                style_name: str | None = Form(None), strength: float = Form(0.5, ge=0.0, le=1.0)) -> Response:
-        """A quick 256 px AdaIN preview (not saved, not recorded): what the strength slider shows."""
+                style_name: str | None = Form(None), strength: float = Form(0.5, ge=0.0, le=1.0),
+                transform: str = Form("adain")) -> Response:
+        """A quick 256 px AdaIN preview (not saved, not recorded): what the strength slider shows.
+        ``transform``: ``adain`` or ``wct`` (whitening-colouring: a closer style)."""
+        if transform not in ("adain", "wct"):
+            raise ApiError(422, "transform must be adain or wct")
         c = store(content, "content")
         s = style_source(style, style_name)
-        return Response(previewer.render(c, s, strength), media_type="image/png")
+        return Response(previewer.render(c, s, strength, transform), media_type="image/png")
 
     @app.post("/api/stylize", status_code=202, tags=["stylize"])
     def stylize_job(content: UploadFile = File(...), style: UploadFile | None = File(None),
                     style_name: str | None = Form(None), method: str = Form("adain"),
                     strength: float = Form(0.5, ge=0.0, le=1.0), size: int = Form(512, ge=64, le=4096),
                     preserve_color: str = Form("none"), seed: int = Form(0, ge=0, le=2**31 - 1),
-                    init: str = Form("content")) -> dict:
+                    init: str = Form("content"), transform: str = Form("adain")) -> dict:
         """Queue a stylization; follow it at ``/api/jobs/{id}`` (or ``/events``), fetch ``result.image_url``.
 
         ``init`` (Gatys): ``content``, ``noise`` or ``adain`` (start from the AdaIN picture: seconds, not minutes).
+        ``transform`` (AdaIN): ``adain`` or ``wct`` (whitening-colouring: a closer style).
         """
         from ..pipelines.stylize import METHODS, PRESERVE_COLOR
 
@@ -457,6 +464,8 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}")
         if init not in ("content", "noise", "adain") or (method == "adain" and init != "content"):
             raise ApiError(422, "init must be content, noise or adain, and applies to the gatys method only")
+        if transform not in ("adain", "wct") or (method != "adain" and transform != "adain"):
+            raise ApiError(422, "transform must be adain or wct, and applies to the adain method only")
         (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
 
         def work(job: Job) -> dict:
@@ -464,7 +473,8 @@ def create_app(config: StudioConfig) -> FastAPI:
             from ..provenance.recipe import command_recipe
 
             result = stylize(c_path, [s_path], method=method, strength=strength, size=size,
-                             preserve_color=preserve_color, seed=seed, init=init, device=config.device,
+                             preserve_color=preserve_color, seed=seed, init=init, transform=transform,
+                             device=config.device,
                              should_stop=lambda: job.cancel_requested,
                              on_progress=lambda d, t: job.update(progress=min(0.99, d / max(t, 1))))
             if job.cancel_requested:
@@ -472,7 +482,8 @@ def create_app(config: StudioConfig) -> FastAPI:
             name = f"{job.id}.png"
             argv = ["stylize", str(c_path), str(s_path), "-o", str(results / name), "--method", method,
                     "--strength", str(strength), "--size", str(size), "--preserve-color", preserve_color,
-                    "--seed", str(seed), *(["--init", init] if init != "content" else [])]
+                    "--seed", str(seed), *(["--init", init] if init != "content" else []),
+                    *(["--transform", transform] if transform != "adain" else [])]
             recipe = command_recipe(argv, results / name, {**result.params, "studio": True},
                                     output_options={"-o"})
             out = save_result(result.image, name, recipe, "stylize", mark=True)

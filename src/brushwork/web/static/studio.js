@@ -124,6 +124,15 @@ function showNamedStyle() {
 }
 $("style-select").addEventListener("change", () => { showNamedStyle(); schedulePreview(); });
 
+// The chosen method: "gatys+adain" is Gatys started from the AdaIN picture; data-transform="wct"
+// the whitening-colouring transform in place of AdaIN's (the preview shows it too).
+function methodChoice() {
+  const el = document.querySelector("input[name=method]:checked");
+  const [method, init] = el.value.split("+");
+  return { method, init, transform: el.dataset.transform };
+}
+document.querySelectorAll("input[name=method]").forEach((el) => el.addEventListener("change", schedulePreview));
+
 async function schedulePreview() {
   if (!chosen.content) return;
   if (previewBusy) { previewAgain = true; return; }
@@ -131,6 +140,8 @@ async function schedulePreview() {
   form.append("content", chosen.contentSmall, "content.png");
   if (!addStyle(form, true)) return;
   form.append("strength", $("strength").value);
+  const { transform } = methodChoice();
+  if (transform) form.append("transform", transform);
   previewBusy = true;
   const t0 = performance.now();
   try {
@@ -153,9 +164,10 @@ $("go").addEventListener("click", async () => {
   const form = new FormData();
   form.append("content", chosen.content, chosen.content.name || "content.png");
   if (!addStyle(form, false)) { say("Choose a style first.", true); return; }
-  const [method, init] = document.querySelector("input[name=method]:checked").value.split("+");
+  const { method, init, transform } = methodChoice();
   form.append("method", method);
-  if (init) form.append("init", init);  // "gatys+adain": Gatys started from the AdaIN picture
+  if (init) form.append("init", init);
+  if (transform) form.append("transform", transform);
   form.append("strength", $("strength").value);
   form.append("size", $("size").value);
   form.append("preserve_color", $("preserve").value);
