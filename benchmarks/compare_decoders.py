@@ -4,7 +4,8 @@ For each decoder folder (config.json + model.safetensors; any encoder tap): reco
 strength 0 on scikit-image photos held out of training (512 px), and style/content distance judged by
 EfficientNet-Lite1 on the Gatys benchmark's three pairs (384 px), as ratios to the textbook Gatys
 baseline computed once in the same run. Prints a Markdown table (no file is written).
-Usage: ``python benchmarks/compare_decoders.py DIR [DIR ...]``.
+Usage: ``python benchmarks/compare_decoders.py DIR [DIR ...] [--transform wct]`` (``shipped`` names
+the decoder shipped with brushwork).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("decoders", nargs="+")
     ap.add_argument("--size", type=int, default=384)
+    ap.add_argument("--transform", default="adain", choices=["adain", "wct"], help="the feature transform judged")
     args = ap.parse_args(argv)
     enc = load_encoder("efficientnet-lite0")
     spec = ENCODERS["efficientnet-lite0"]
@@ -39,15 +41,17 @@ def main(argv=None) -> None:
     pairs = quality_pairs(args.size)
     base = [judge(textbook_gatys(enc, c, s, spec.style_taps, spec.content_taps), c, s) for _, c, s in pairs]
     photos = [recon_image(n, 512) for n in RECON_PHOTOS]
+    print(f"transform: {args.transform}")
     print("| decoder | tap | recon PSNR (dB) | style ratio | content ratio |")
     print("|---|---|---|---|---|")
     for d in args.decoders:
-        dec = load_decoder(d)
+        dec = load_decoder(None if d == "shipped" else d)
         net = AdaINNet(enc, dec)
         with torch.no_grad():
             psnr = [10 * np.log10(1 / float((adain_transfer(net, c, [c], alpha=0.0, tile=None) - c).pow(2).mean()))
                     for c in photos]
-            scores = [judge(adain_transfer(net, c, [s], alpha=1.0, tile=None), c, s) for _, c, s in pairs]
+            scores = [judge(adain_transfer(net, c, [s], alpha=1.0, tile=None, transform=args.transform), c, s)
+                      for _, c, s in pairs]
         # ratio of means over the pairs, as BENCHMARKS.md reports it
         style = np.mean([o["style"] for o in scores]) / np.mean([b["style"] for b in base])
         content = np.mean([o["content"] for o in scores]) / np.mean([b["content"] for b in base])

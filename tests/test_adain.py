@@ -230,3 +230,25 @@ def test_transform_option_api_cli_and_refusals(small_images, random_decoder_dir,
     err = capsys.readouterr().err
     assert "--transform wct applies to --method adain" in err and "Traceback" not in err
     assert not (tmp_path / "g.png").exists()
+
+
+def test_adain_pictures_stay_the_papers_formula_bit_for_bit(net):
+    from brushwork.functional import mean_std
+
+    g = torch.Generator().manual_seed(7)
+    x, style = torch.rand(1, 3, 64, 96, generator=g), torch.rand(1, 3, 80, 64, generator=g)
+    c = net.features(x)
+    m, sd = mean_std(c)
+    sm, ss = net.stats(style)
+    want = net.decoder(c + 0.7 * ((c - m) / sd * ss + sm - c)).clamp(0, 1)
+    assert torch.equal(adain_transfer(net, x, [style], alpha=0.7, tile=None), want)  # old recipes reproduce exactly
+    with pytest.raises(ValueError, match="needs \\(mean, cov\\) statistics"):
+        adain_transfer(net, x, [style], style_stats=[(sm, ss)], transform="wct")
+
+
+def test_folder_settings_key_ignores_later_options_at_their_default():
+    from brushwork.pipelines.batch import _settings_key
+
+    key = lambda **kw: _settings_key(["s.png"], False, ".png", {"method": "adain", **kw}, str)  # noqa: E731
+    assert key(transform="adain") == key()  # runs made before --transform existed still count as done
+    assert key(transform="wct") != key()

@@ -77,7 +77,7 @@ def test_wct_matrix_against_numpy_and_dead_channels():
     ca, cb = np.cov(a, bias=True), np.cov(b, bias=True)
     ea, va = np.linalg.eigh(ca)
     eb, vb = np.linalg.eigh(cb)
-    want = (vb * np.sqrt(eb)) @ vb.T @ (va / np.sqrt(ea)) @ va.T  # independent: numpy's eigh
+    want = (vb * np.sqrt(eb)) @ vb.T @ (va / np.sqrt(ea + 1e-5)) @ va.T  # independent: numpy's eigh
     got = wct_matrix(torch.from_numpy(ca)[None], torch.from_numpy(cb)[None])[0].numpy()
     np.testing.assert_allclose(got, want, atol=1e-8)
     # A channel that never fires (a dead ReLU) has no variance: WCT must not blow it up by 1/sqrt(eps)
@@ -85,6 +85,16 @@ def test_wct_matrix_against_numpy_and_dead_channels():
     x[:, 2] = 0.3
     out = wct(x, torch.randn(1, 4, 6, 6) * 2)
     assert torch.isfinite(out).all() and float(out.abs().max()) < 50
+    # A nearly flat picture: its noise is damped as AdaIN damps it, not coloured up to the style's spread
+    g = torch.Generator().manual_seed(6)
+    flat = 0.5 + 1e-5 * torch.randn(1, 4, 16, 16, generator=g)
+    style = torch.randn(1, 4, 16, 16, generator=g)
+    assert float(wct(flat, style).std(dim=(2, 3)).max()) < 2 * float(adain(flat, style).std(dim=(2, 3)).max()) < 0.2
+    # Blocks are whitened and coloured apart: the map is block-diagonal and each block is its own map
+    c4, s4 = mean_cov(torch.randn(2, 5, 9, 9, generator=g))[1], mean_cov(torch.randn(2, 5, 7, 7, generator=g))[1]
+    m = wct_matrix(c4, s4, blocks=[2, 3])
+    assert not m[:, :2, 2:].any() and not m[:, 2:, :2].any()
+    torch.testing.assert_close(m[:, 2:, 2:], wct_matrix(c4[:, 2:, 2:], s4[:, 2:, 2:]))
 
 
 def test_ops_do_not_modify_inputs_and_follow_dtype():

@@ -258,3 +258,24 @@ def test_deep_tap_style_statistics_are_exact_for_any_size(lite0):
     torch.testing.assert_close(std[:, :240], mean_std(f["block5.expand"])[1])
     aligned = torch.rand(1, 3, 64, 96)
     torch.testing.assert_close(net.stats(aligned)[1], mean_std(net.features(aligned))[1])
+
+
+def test_wct_training_learns_its_own_target_and_resume_keeps_it(tmp_path, monkeypatch):
+    import brushwork.training.adain as recipe
+
+    calls = []
+    monkeypatch.setattr(recipe, "wct", lambda c, s: calls.append(c.shape) or recipe.adain(c, s) * 0 + c)  # spy
+    cfg = AdaINTrainConfig(size=32, batch=2, steps=2, sample_every=0, transform="wct")
+    train_adain([], [], str(tmp_path / "spy"), config=cfg, decoder_config=TINY, dry_run=True, progress=False)
+    assert calls and calls[0] == (2, 144, 8, 8)  # the target came from WCT, per batch of crops
+    monkeypatch.undo()
+    cfg = AdaINTrainConfig(size=32, batch=4, steps=30, lr=3e-3, sample_every=0, transform="wct")
+    tr = train_adain([], [], str(tmp_path / "w"), config=cfg, decoder_config=TINY, dry_run=True, progress=False)
+    losses = [h["loss"] for h in tr.history]
+    assert np.mean(losses[-6:]) < 0.8 * np.mean(losses[:6])
+    with pytest.raises(BrushworkError, match=r"other settings \(transform\)"):
+        train_adain([], [], str(tmp_path / "w"), config=AdaINTrainConfig(size=32, batch=4, steps=31, lr=3e-3,
+                    sample_every=0), decoder_config=TINY, dry_run=True, progress=False)
+    deep = DecoderConfig(in_channels=240 + 480, deep_taps=("block8.expand",))
+    with pytest.raises(BrushworkError, match="one-tap decoders only"):
+        train_adain([], [], str(tmp_path / "d"), config=cfg, decoder_config=deep, dry_run=True, progress=False)

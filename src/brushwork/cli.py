@@ -279,6 +279,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     tr.add_argument("--recon-weight", type=_nonneg, default=1.0)
     tr.add_argument("--gram-weight", type=_nonneg, default=0.0,
                     help="weight of a Gram-matrix style term beside AdaIN's mean/std loss (default 0: the paper's loss)")
+    tr.add_argument("--transform", default="adain", choices=["adain", "wct"],
+                    help="the feature target the decoder learns to paint: AdaIN's (default) or the "
+                         "whitening-colouring transform's (for stylize --transform wct)")
     tr.add_argument("--sample-every", type=_positive_int, default=200)
     tr.add_argument("--max-side", type=_positive_int, default=768,
                     help="images are held with this long side; crops cut between the short side and --size")
@@ -787,7 +790,7 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
     cfg = AdaINTrainConfig(size=args.size, batch=args.batch, steps=args.steps, lr=args.lr,
                            style_weight=args.style_weight, recon_weight=args.recon_weight,
                            gram_weight=args.gram_weight, gram_taps=args.gram_taps, sample_every=args.sample_every,
-                           seed=args.seed, max_side=args.max_side)
+                           seed=args.seed, max_side=args.max_side, transform=args.transform)
     dec_cfg = DecoderConfig()
     if args.tap != dec_cfg.tap or args.widths or args.deep_taps or args.gram_taps:
         encoder = load_encoder(dec_cfg.encoder)

@@ -6,6 +6,8 @@ modifies its inputs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -96,6 +98,11 @@ def adain(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torc
     return (content - c_mean) / c_std * s_std + s_mean
 
 
+def _float64_ready(x: torch.Tensor) -> torch.Tensor:
+    # MPS has neither float64 nor eigh: such sums and decompositions run on the CPU (C x C: cheap)
+    return x.cpu() if x.device.type == "mps" else x
+
+
 def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and the channels' covariance over space.
 
@@ -103,42 +110,60 @@ def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features: ``(B, C, H, W)``.
 
     Returns:
-        ``(mean, cov)``: ``(B, C, 1, 1)`` and ``(B, C, C)`` in the input's dtype (population
-        covariance, as :func:`mean_std`'s variance; its diagonal is that variance). Summed in
-        float64: in float32 the smallest directions of a few hundred channels drown in rounding.
+        ``(mean, cov)``: ``(B, C, 1, 1)`` and ``(B, C, C)`` in the input's dtype and device
+        (population covariance, as :func:`mean_std`'s variance; its diagonal is that variance).
+        Summed in float64: in float32 the smallest directions of a few hundred channels drown in
+        rounding.
     """
     if features.dim() != 4:
         raise ValueError(f"mean_cov expects (B, C, H, W), got shape {tuple(features.shape)}")
     b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w).double()
+    flat = _float64_ready(features).reshape(b, c, h * w).double()
     mean = flat.mean(dim=2, keepdim=True)
     centred = flat - mean
     cov = torch.bmm(centred, centred.transpose(1, 2)) / (h * w)
-    return mean[..., None].to(features.dtype), cov.to(features.dtype)
+    return mean[..., None].to(features.device, features.dtype), cov.to(features.device, features.dtype)
 
 
-def wct_matrix(content_cov: torch.Tensor, style_cov: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """The whitening-colouring map ``M = cov_s^(1/2) cov_c^(-1/2)`` (Li et al., NeurIPS 2017).
+def wct_matrix(
+    content_cov: torch.Tensor, style_cov: torch.Tensor, eps: float = 1e-5, blocks: Sequence[int] | None = None
+) -> torch.Tensor:
+    """The whitening-colouring map ``M = cov_s^(1/2) (cov_c + eps I)^(-1/2)`` (Li et al., NeurIPS 2017).
 
-    ``M (c - mean_c) + mean_s`` has exactly the style's covariance (and mean) where the content's
-    covariance is full rank. Computed in float64 (eigendecompositions of ``C x C`` matrices). The
-    content's directions with less than ``eps`` times its largest variance are dropped rather than
-    amplified (dead ReLU channels have none). The paper's code drops those below an absolute
-    1e-5; a relative bound does the same for features of any scale.
+    ``M (c - mean_c) + mean_s`` has the style's covariance (and mean) where the content's covariance
+    is full rank. ``eps`` damps the content's weak directions as AdaIN's ``sqrt(var + eps)`` does, so
+    a nearly flat picture is not turned into amplified noise; directions with less than ``eps``
+    times the largest variance are dropped (dead ReLU channels have none). Computed in float64 (on
+    the CPU for MPS tensors).
 
     Args:
         content_cov, style_cov: ``(B, C, C)`` symmetric positive semi-definite.
+        blocks: channel counts of independent groups (e.g. encoder taps): each group is whitened
+            and coloured on its own; the map is then block-diagonal. None: one group.
 
     Returns:
-        ``(B, C, C)`` in the inputs' dtype.
+        ``(B, C, C)`` in ``content_cov``'s dtype and device.
     """
-    ec, vc = torch.linalg.eigh(content_cov.double())
-    es, vs = torch.linalg.eigh(style_cov.double())
-    keep = ec > eps * ec[..., -1:].clamp_min(1e-30)  # eigh sorts ascending: the last is the largest
-    inv_sqrt = torch.where(keep, ec.clamp_min(1e-30).rsqrt(), torch.zeros_like(ec))
+    cc, sc = _float64_ready(content_cov).double(), _float64_ready(style_cov).double()
+    if blocks is None or len(blocks) <= 1:
+        m = _wct_block(cc, sc, eps)
+    else:
+        m = torch.zeros_like(cc)
+        i = 0
+        for n in blocks:
+            m[:, i:i + n, i:i + n] = _wct_block(cc[:, i:i + n, i:i + n], sc[:, i:i + n, i:i + n], eps)
+            i += n
+    return m.to(content_cov.device, content_cov.dtype)
+
+
+def _wct_block(cc: torch.Tensor, sc: torch.Tensor, eps: float) -> torch.Tensor:
+    ec, vc = torch.linalg.eigh(cc)
+    es, vs = torch.linalg.eigh(sc)
+    keep = ec > eps * ec[..., -1:]  # eigh sorts ascending: the last is the largest
+    inv_sqrt = torch.where(keep, (ec.clamp_min(0) + eps).rsqrt(), torch.zeros_like(ec))
     white = vc @ torch.diag_embed(inv_sqrt) @ vc.transpose(1, 2)
     colour = vs @ torch.diag_embed(es.clamp_min(0).sqrt()) @ vs.transpose(1, 2)
-    return (colour @ white).to(content_cov.dtype)
+    return colour @ white
 
 
 def wct(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:

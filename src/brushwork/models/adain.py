@@ -8,7 +8,7 @@ transform that matches the channels' whole covariance (``transform="wct"``; Li e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -127,24 +127,42 @@ class Decoder(nn.Module):
         return self.net(features)
 
 
+def _check_transform(transform: str) -> None:
+    if transform not in TRANSFORMS:
+        raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
+
+
+Map = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
 def transfer_map(
-    content_stats: tuple[torch.Tensor, torch.Tensor], style_stats: tuple[torch.Tensor, torch.Tensor], transform: str
-) -> torch.Tensor:
+    content_stats: tuple[torch.Tensor, torch.Tensor],
+    style_stats: tuple[torch.Tensor, torch.Tensor],
+    transform: str,
+    blocks: Sequence[int] | None = None,
+) -> Map:
     """The linear part ``A`` of the target ``S' = A (C - mean_C) + mean_S`` (see :func:`apply_map`).
 
-    AdaIN: ``std_S / std_C``, ``(B, C, 1, 1)``; WCT: ``cov_S^(1/2) cov_C^(-1/2)``, ``(B, C, C)``.
-    The statistics are :meth:`AdaINNet.stats`' for that transform. Computed once per style, even
-    when the picture is decoded in many tiles.
+    AdaIN: the pair ``(std_C, std_S)``, each ``(B, C, 1, 1)`` (applied as ``x / std_C * std_S``, the
+    paper's order, so the pictures stay bit-identical); WCT: ``cov_S^(1/2) cov_C^(-1/2)``,
+    ``(B, C, C)``, block-diagonal over ``blocks`` (channel counts per tap). The statistics are
+    :meth:`AdaINNet.stats`' for that transform. Computed once per style, even when the picture is
+    decoded in many tiles.
     """
+    _check_transform(transform)
     if transform == "wct":
-        return wct_matrix(content_stats[1], style_stats[1])
-    return style_stats[1] / content_stats[1]
+        if content_stats[1].dim() != 3 or style_stats[1].dim() != 3:
+            raise ValueError("transform 'wct' needs (mean, cov) statistics: AdaINNet.stats(x, 'wct')")
+        return wct_matrix(content_stats[1], style_stats[1], blocks=blocks)
+    if content_stats[1].dim() != 4 or style_stats[1].dim() != 4:
+        raise ValueError("transform 'adain' needs (mean, std) statistics: AdaINNet.stats(x)")
+    return content_stats[1], style_stats[1]
 
 
-def apply_map(centred: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+def apply_map(centred: torch.Tensor, a: Map) -> torch.Tensor:
     """``A (C - mean_C)`` for features ``centred (B, C, H, W)`` and :func:`transfer_map`'s ``A``."""
-    if a.dim() == 4:  # AdaIN: one scale per channel
-        return centred * a
+    if isinstance(a, tuple):  # AdaIN: one scale per channel
+        return centred / a[0] * a[1]
     b, c, h, w = centred.shape
     return (a @ centred.reshape(b, c, h * w)).reshape(b, c, h, w)
 
@@ -186,6 +204,7 @@ class AdaINNet(nn.Module):
         Equal to :meth:`feature_stats` of ``self.features(x)`` when ``x``'s sides are multiples of
         :attr:`align`; exact for any size (a style image is not padded).
         """
+        _check_transform(transform)
         cfg = self.decoder.config
         feats = self.encoder(x, list(cfg.taps))
         if transform == "wct":
@@ -196,6 +215,7 @@ class AdaINNet(nn.Module):
 
     def feature_stats(self, features: torch.Tensor, transform: str = "adain") -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`stats` of already computed :meth:`features` (e.g. a content's, padded to :attr:`align`)."""
+        _check_transform(transform)
         if transform != "wct":
             return mean_std(features)
         mean, cov = mean_cov(features)
@@ -206,11 +226,13 @@ class AdaINNet(nn.Module):
         cfg = self.decoder.config
         if not cfg.deep_taps:
             return like.new_ones(cfg.in_channels, cfg.in_channels)
-        return _block_diag([like.new_ones(1, n, n) for n in self._tap_channels()])[0]
+        return _block_diag([like.new_ones(1, n, n) for n in self.tap_channels()])[0]
 
-    def _tap_channels(self) -> list[int]:
+    def tap_channels(self) -> list[int]:
+        """Channels of each tap the decoder reads, in order (they sum to ``in_channels``)."""
         if self._channels is None:
-            self._channels = [self.encoder.tap_shape(t)[0] for t in self.decoder.config.taps]
+            cfg = self.decoder.config
+            self._channels = [cfg.in_channels] if not cfg.deep_taps else [self.encoder.tap_shape(t)[0] for t in cfg.taps]
         return self._channels
 
     def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0,
@@ -223,5 +245,5 @@ class AdaINNet(nn.Module):
         c = self.features(content)
         c_stats = self.feature_stats(c, transform)
         s_stats = self.stats(style, transform)
-        target = apply_map(c - c_stats[0], transfer_map(c_stats, s_stats, transform)) + s_stats[0]
+        target = apply_map(c - c_stats[0], transfer_map(c_stats, s_stats, transform, self.tap_channels())) + s_stats[0]
         return self.decoder(c + alpha * (target - c)).clamp(0.0, 1.0)

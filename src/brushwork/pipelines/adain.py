@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..models.adain import TRANSFORMS, AdaINNet, apply_map, transfer_map
+from ..models.adain import TRANSFORMS, AdaINNet, Map, apply_map, transfer_map
 
 __all__ = ["adain_transfer", "tile_starts"]
 
@@ -67,7 +67,7 @@ def _ramp(n: int, overlap: int, at_start: bool, at_end: bool, like: torch.Tensor
 def _target(
     c: torch.Tensor,
     c_mean: torch.Tensor,
-    maps: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    maps: Sequence[tuple[Map, torch.Tensor]],
     weights: Sequence[float],
     masks: Sequence[torch.Tensor | None] | None,
     alpha: float,
@@ -134,7 +134,7 @@ def adain_transfer(
     if tile is None or (H <= tile and W <= tile):
         c = net.features(x)
         stats = content_stats if content_stats is not None else net.feature_stats(c, transform)
-        maps = [(transfer_map(stats, st, transform), st[0]) for st in s_stats]
+        maps = [(transfer_map(stats, st, transform, net.tap_channels()), st[0]) for st in s_stats]
         y = net.decoder(_target(c, stats[0], maps, weights, masks, alpha))
         return y[..., :h, :w].clamp(0.0, 1.0)
 
@@ -155,7 +155,7 @@ def adain_transfer(
             for left, (c0, c1) in zip(xs, cols):
                 f = tile_features(top, left)
                 part = f[..., (r0 - top) // stride:(r1 - top) // stride, (c0 - left) // stride:(c1 - left) // stride]
-                part = part.double().flatten(2)  # (1, C, N)
+                part = (part.cpu() if part.device.type == "mps" else part).double().flatten(2)  # (1, C, N); MPS has no float64
                 s1 = s1 + part.sum(dim=2, keepdim=True)
                 # AdaIN needs each channel's sum of squares; WCT every pair's (a (1, C, C) sum)
                 s2 = s2 + (part @ part.transpose(1, 2) if transform == "wct" else (part**2).sum(dim=2, keepdim=True))
@@ -163,11 +163,11 @@ def adain_transfer(
         mean = s1 / count  # (1, C, 1)
         if transform == "wct":
             cov = (s2 / count - mean @ mean.transpose(1, 2)) * net.tap_blocks(s2)
-            content_stats = (mean[..., None].to(x.dtype), cov.to(x.dtype))
+            content_stats = (mean[..., None].to(x.device, x.dtype), cov.to(x.device, x.dtype))
         else:
             var = (s2 / count - mean**2).clamp_min(0)
-            content_stats = (mean[..., None].to(x.dtype), (var + 1e-5).sqrt()[..., None].to(x.dtype))
-    maps = [(transfer_map(content_stats, st, transform), st[0]) for st in s_stats]
+            content_stats = (mean[..., None].to(x.device, x.dtype), (var + 1e-5).sqrt()[..., None].to(x.device, x.dtype))
+    maps = [(transfer_map(content_stats, st, transform, net.tap_channels()), st[0]) for st in s_stats]
 
     # Pass 2: decode each tile with the global statistics and blend with linear ramps.
     out = torch.zeros_like(x)

@@ -149,14 +149,20 @@ def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path
     return src, files, out
 
 
+#: options added after folder runs existed, left out of the settings key at these defaults: the outputs
+#: of a run made before them still count as done (their key did not have them either)
+_LATER_OPTIONS = {"transform": "adain"}
+
+
 def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha256) -> str:
     """A hash of what decides every output of a folder run (not which file it is)."""
     import hashlib
     import json
 
     style_ids = [file_sha256(s) if Path(s).is_file() else str(s) for s in styles]
-    blob = json.dumps({"styles": style_ids, "each_style": each_style, "suffix": suffix,
-                       "options": {k: v for k, v in sorted(kwargs.items()) if k not in ("progress",)}},
+    options = {k: v for k, v in sorted(kwargs.items())
+               if k != "progress" and not (k in _LATER_OPTIONS and v == _LATER_OPTIONS[k])}
+    blob = json.dumps({"styles": style_ids, "each_style": each_style, "suffix": suffix, "options": options},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

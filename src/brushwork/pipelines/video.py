@@ -67,7 +67,8 @@ def stylize_frames(
     state: tuple[torch.Tensor, torch.Tensor] | None = None
     for frame in frames:
         x, _, _ = _pad_to_multiple(frame, net.align)
-        # Statistics of this frame over the whole picture (one pass; tiles would give the same).
+        # Statistics of this frame over the whole picture: one pass, or of a copy downscaled to the tile size
+        # for frames larger than a tile (statistics barely depend on resolution; cheaper than a tiled pass).
         now = (net.feature_stats(net.features(x), transform) if tile is None or max(x.shape[-2:]) <= tile
                else _tiled_stats(net, x, tile, transform))
         # (an average of covariances is a covariance: WCT's statistics smooth as AdaIN's do)

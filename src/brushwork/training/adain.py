@@ -1,6 +1,7 @@
 """Recipe: train an AdaIN decoder (Huang & Belongie 2017) on folders of photos and artworks.
 
-Loss per batch (content crops c, style crops s, target t = AdaIN(f(c), f(s)) at the decoder's tap):
+Loss per batch (content crops c, style crops s, target t = AdaIN(f(c), f(s)) at the decoder's tap, or
+with ``transform="wct"`` the whitening-colouring target WCT(f(c), f(s)) that the decoder will paint):
 
 * content: ``||f(g(t)) - t||^2 / ||t||^2`` at the tap, and at the deep taps if the decoder reads any
   (the paper's content loss, relative);
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..errors import BrushworkError
-from ..functional import adain, gram_matrix, mean_std
+from ..functional import adain, gram_matrix, mean_std, wct
 from ..losses import content_loss, gram_loss, mean_std_loss
 from ..models.adain import Decoder, DecoderConfig, decoder_features, join_taps
 from .engine import Callback, Trainer, TrainerConfig
@@ -52,6 +53,7 @@ class AdaINTrainConfig:
     max_side: int = 768
     sample_every: int = 200
     seed: int = 0
+    transform: str = "adain"  # the target the decoder learns to paint: "adain" or "wct"
 
 
 class ImagePool:
@@ -114,9 +116,10 @@ def _batches(content: ImagePool, style: ImagePool, cfg: AdaINTrainConfig, device
 class SampleGrid(Callback):
     """Every ``every`` steps, write ``samples/step_NNNNNN.png``: rows of content | style | result."""
 
-    def __init__(self, encoder, decoder: Decoder, content: torch.Tensor, style: torch.Tensor, every: int, out: Path):
+    def __init__(self, encoder, decoder: Decoder, content: torch.Tensor, style: torch.Tensor, every: int, out: Path,
+                 transform=adain):
         self.encoder, self.decoder, self.every, self.out = encoder, decoder, every, out / "samples"
-        self.content, self.style = content, style
+        self.content, self.style, self.transform = content, style, transform
 
     def on_step_end(self, trainer, step, logs):
         if self.every > 0 and step % self.every == 0:
@@ -135,7 +138,7 @@ class SampleGrid(Callback):
         cfg = self.decoder.config
         c = decoder_features(self.encoder, self.content, cfg)
         s = decoder_features(self.encoder, self.style, cfg)
-        y = self.decoder(adain(c, s)).clamp(0, 1)
+        y = self.decoder(self.transform(c, s)).clamp(0, 1)
         rows = torch.cat([torch.cat([a, b, d], dim=-1) for a, b, d in zip(self.content, self.style, y)], dim=-2)
         self.out.mkdir(parents=True, exist_ok=True)
         save_image(rows.permute(1, 2, 0).cpu().numpy(), self.out / f"step_{step:06d}.png")
@@ -264,6 +267,10 @@ def train_adain(
     if config.batch % world.world_size:
         raise BrushworkError(f"--batch {config.batch} does not split evenly over {world.world_size} processes: "
                              f"use a multiple of {world.world_size}")
+    if config.transform not in ("adain", "wct"):
+        raise BrushworkError(f"transform must be adain or wct, got {config.transform!r}")
+    if config.transform == "wct" and decoder_config.deep_taps:
+        raise BrushworkError("--transform wct trains one-tap decoders only: drop --deep-taps")
     if resume:
         _check_resumable(Path(out_dir), config, decoder_config)
     encoder = load_encoder(decoder_config.encoder, device=dev)
@@ -306,12 +313,14 @@ def train_adain(
             return loss
         return loss * (denominator / distributed.global_sum(denominator).clamp_min(1e-12) * world.world_size)
 
+    transform = wct if config.transform == "wct" else adain  # per sample: each crop with its style
+
     def step_fn(batch):
         c, s = distributed.shard_batch(*batch)  # this process's slice of the global batch
         with torch.no_grad():
             fc = decoder_features(encoder, c, decoder_config)
             fs = encoder(s, taps)
-            t = adain(fc, join_taps(fs, decoder_config))
+            t = transform(fc, join_taps(fs, decoder_config))
             s_stats = {k: mean_std(fs[k]) for k in config.style_taps}
             s_grams = {k: gram_matrix(fs[k]) for k in gram_taps} if config.gram_weight > 0 else {}
         y = ddp_decoder(t)
@@ -334,7 +343,8 @@ def train_adain(
 
     sample_gen = make_generator(config.seed + 1)
     samples = SampleGrid(encoder, decoder, c_pool.crops(3, config.size, sample_gen).to(dev),
-                         s_pool.crops(3, config.size, sample_gen).to(dev), config.sample_every, Path(out_dir))
+                         s_pool.crops(3, config.size, sample_gen).to(dev), config.sample_every, Path(out_dir),
+                         transform)
     model_config = {"decoder": decoder_config.to_dict(), "train": _train_dict(config),
                     "data": {"content": list(content), "style": list(style), "skipped": skipped},
                     "init": init}

@@ -172,7 +172,7 @@ class _Previewer:
         c, c_stats, h, w = self._features(f"c:{transform}:{content[0]}", content[1], True, transform)
         s_stats = self._features(f"s:{transform}:{style[0]}", style[1], False, transform)
         with torch.no_grad():
-            maps = [(transfer_map(c_stats, s_stats, transform), s_stats[0])]
+            maps = [(transfer_map(c_stats, s_stats, transform, self._model().tap_channels()), s_stats[0])]
             y = self._model().decoder(_target(c, c_stats[0], maps, [1.0], None, strength))[..., :h, :w]
         arr = (y[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         buf = io.BytesIO()
