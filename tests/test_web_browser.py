@@ -98,6 +98,10 @@ def test_upload_slide_stylize_and_find_it_in_the_gallery(server, tmp_path):
         slider.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)  # keyboard works
         wait.until(lambda d: d.find_element(By.ID, "strength-out").text == "0.70")
         wait.until(lambda d: preview_src(d) not in (False, first))
+        if token is None:  # the closer-style choice: its preview follows, and the job runs WCT
+            slid = preview_src(driver)
+            driver.find_element(By.CSS_SELECTOR, "input[name=method][data-transform=wct]").click()
+            wait.until(lambda d: preview_src(d) not in (False, slid))
         driver.find_element(By.ID, "go").click()
         wait.until(lambda d: d.execute_script(
             "const r = document.getElementById('result'); return r.complete && r.naturalWidth > 0"))
@@ -108,6 +112,7 @@ def test_upload_slide_stylize_and_find_it_in_the_gallery(server, tmp_path):
         assert status.startswith("Done"), status
         items = driver.execute_script("return api('/api/gallery').then(r => r.json())")["items"]
         assert items[0]["operation"] == "stylize" and items[0]["recipe"]["strength"] == pytest.approx(0.7)
+        assert items[0]["recipe"]["adain"]["transform"] == ("wct" if token is None else "adain")
         if token:  # the token is neither in the address bar nor in any image's address
             assert "token" not in driver.current_url
             srcs = driver.execute_script("return [...document.images].map(i => i.src)")
