@@ -153,8 +153,9 @@ def memory_4096() -> tuple[float, float]:
         t = time.perf_counter()
         proc = subprocess.Popen(cmd)
         _, status, usage = os.wait4(proc.pid, 0)  # this child's peak alone (RUSAGE_CHILDREN: the largest child so far)
-        if status != 0:
-            raise SystemExit(f"the 4096 px stylization failed (status {status})")
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+        if proc.returncode != 0:
+            raise SystemExit(f"the 4096 px stylization failed (exit code {proc.returncode})")
         return usage.ru_maxrss / 2**20, time.perf_counter() - t
 
 

@@ -252,3 +252,24 @@ def test_folder_settings_key_ignores_later_options_at_their_default():
     key = lambda **kw: _settings_key(["s.png"], False, ".png", {"method": "adain", **kw}, str)  # noqa: E731
     assert key(transform="adain") == key()  # runs made before --transform existed still count as done
     assert key(transform="wct") != key()
+
+
+def test_wct_whitens_each_tap_apart_in_the_pipeline(lite0, monkeypatch):
+    import brushwork.pipelines.adain as pipe
+    from brushwork.models.adain import transfer_map
+
+    # a weak tap beside a strong one: one cut-off for both would drop the weak tap's every direction
+    g = torch.Generator().manual_seed(8)
+    a, b = torch.randn(1, 3, 3, generator=g), torch.randn(1, 2, 2, generator=g)
+    cov = torch.zeros(1, 5, 5)
+    cov[:, :3, :3], cov[:, 3:, 3:] = a @ a.transpose(1, 2) + torch.eye(3), 1e-7 * (b @ b.transpose(1, 2) + torch.eye(2))
+    stats = (torch.zeros(1, 5, 1, 1), cov)
+    assert transfer_map(stats, stats, "wct", [3, 2])[:, 3:, 3:].abs().sum() > 0.1  # (damped by eps, not dropped)
+    assert transfer_map(stats, stats, "wct")[:, 3:, 3:].abs().sum() < 1e-3
+    seen = []
+    monkeypatch.setattr(pipe, "transfer_map", lambda *args: seen.append(args[3]) or transfer_map(*args))
+    deep = AdaINNet(lite0, Decoder(DecoderConfig(in_channels=240 + 480, deep_taps=("block8.expand",))).eval())
+    x = torch.rand(1, 3, 64, 64, generator=g)
+    adain_transfer(deep, x, [x], tile=None, transform="wct")
+    adain_transfer(deep, x, [x], tile=32, overlap=16, transform="wct")
+    assert seen == [[240, 480], [240, 480]]

@@ -279,3 +279,15 @@ def test_wct_training_learns_its_own_target_and_resume_keeps_it(tmp_path, monkey
     deep = DecoderConfig(in_channels=240 + 480, deep_taps=("block8.expand",))
     with pytest.raises(BrushworkError, match="one-tap decoders only"):
         train_adain([], [], str(tmp_path / "d"), config=cfg, decoder_config=deep, dry_run=True, progress=False)
+
+
+def test_runs_from_before_transform_existed_resume_as_adain(tmp_path):
+    import json
+
+    kw = dict(decoder_config=TINY, dry_run=True, progress=False)
+    train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=2, sample_every=0), **kw)
+    conf = tmp_path / "checkpoint" / "config.json"
+    saved = json.loads(conf.read_text())
+    assert "transform" not in saved["train"]  # written as before --transform existed: older brushwork resumes it
+    again = train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=3, sample_every=0), **kw)
+    assert again.step == 3

@@ -99,7 +99,8 @@ def test_upload_slide_stylize_and_find_it_in_the_gallery(server, tmp_path):
         wait.until(lambda d: d.find_element(By.ID, "strength-out").text == "0.70")
         wait.until(lambda d: preview_src(d) not in (False, first))
         if token is None:  # the closer-style choice: its preview follows, and the job runs WCT
-            slid = preview_src(driver)
+            wait.until(lambda d: d.execute_script("return !previewBusy && !previewAgain"))  # the slider's last one is in
+            slid = wait.until(preview_src)
             driver.find_element(By.CSS_SELECTOR, "input[name=method][data-transform=wct]").click()
             wait.until(lambda d: preview_src(d) not in (False, slid))
         driver.find_element(By.ID, "go").click()

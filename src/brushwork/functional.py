@@ -145,6 +145,8 @@ def wct_matrix(
         ``(B, C, C)`` in ``content_cov``'s dtype and device.
     """
     cc, sc = _float64_ready(content_cov).double(), _float64_ready(style_cov).double()
+    if blocks is not None and sum(blocks) != cc.shape[-1]:
+        raise ValueError(f"blocks {list(blocks)} do not add up to the {cc.shape[-1]} channels")
     if blocks is None or len(blocks) <= 1:
         m = _wct_block(cc, sc, eps)
     else:
@@ -178,11 +180,16 @@ def wct(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torch.
         content: ``(B, C, H, W)``.
         style: ``(B, C, H', W')``; any spatial size.
     """
-    c_mean, c_cov = mean_cov(content)
-    s_mean, s_cov = mean_cov(style)
-    b, c, h, w = content.shape
-    m = wct_matrix(c_cov, s_cov, eps)
-    return (m @ (content - c_mean).reshape(b, c, h * w)).reshape(b, c, h, w) + s_mean
+    # In float32 with autocast off: under bf16/fp16 training the rounded covariances and map would make
+    # the target several times noisier than AdaIN's (measured 2.6 % vs 0.4 % in bf16).
+    with torch.autocast(content.device.type, enabled=False):
+        c, s = content.float(), style.float()
+        c_mean, c_cov = mean_cov(c)
+        s_mean, s_cov = mean_cov(s)
+        b, ch, h, w = c.shape
+        m = wct_matrix(c_cov, s_cov, eps)
+        out = (m @ (c - c_mean).reshape(b, ch, h * w)).reshape(b, ch, h, w) + s_mean
+    return out.to(content.dtype)
 
 
 _LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])

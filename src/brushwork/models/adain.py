@@ -144,7 +144,8 @@ def transfer_map(
     """The linear part ``A`` of the target ``S' = A (C - mean_C) + mean_S`` (see :func:`apply_map`).
 
     AdaIN: the pair ``(std_C, std_S)``, each ``(B, C, 1, 1)`` (applied as ``x / std_C * std_S``, the
-    paper's order, so the pictures stay bit-identical); WCT: ``cov_S^(1/2) cov_C^(-1/2)``,
+    paper's order, so the pictures stay bit-identical); WCT: ``cov_S^(1/2) (cov_C + eps I)^(-1/2)``
+    with the content's negligible directions dropped (:func:`~brushwork.functional.wct_matrix`),
     ``(B, C, C)``, block-diagonal over ``blocks`` (channel counts per tap). The statistics are
     :meth:`AdaINNet.stats`' for that transform. Computed once per style, even when the picture is
     decoded in many tiles.

@@ -180,8 +180,11 @@ def _dry_run_pool(seed: int, size: int) -> ImagePool:
 
 
 def _train_dict(config: AdaINTrainConfig) -> dict:
-    """``config`` as saved in ``config.json`` (JSON types; no ``gram_taps`` when unset, as before it existed)."""
+    """``config`` as saved in ``config.json`` (JSON types; no ``gram_taps`` when unset and no ``transform`` at
+    ``adain``, as before they existed, so older brushwork still resumes such runs)."""
     d = {**asdict(config), "style_taps": list(config.style_taps)}
+    if config.transform == "adain":
+        d.pop("transform")
     if config.gram_taps is None:
         d.pop("gram_taps")
     else:
