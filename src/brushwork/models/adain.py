@@ -18,7 +18,8 @@ from torch import nn
 from ..functional import mean_cov, mean_std, wct_matrix
 from .encoders import FeatureEncoder
 
-__all__ = ["DecoderConfig", "Decoder", "AdaINNet", "decoder_features", "TRANSFORMS", "transfer_map", "apply_map"]
+__all__ = ["DecoderConfig", "Decoder", "AdaINNet", "decoder_features", "TRANSFORMS", "check_transform", "transfer_map",
+           "apply_map"]
 
 #: feature transforms a decoder paints: per-channel mean/std (AdaIN) or mean/covariance (WCT)
 TRANSFORMS = ("adain", "wct")
@@ -127,7 +128,8 @@ class Decoder(nn.Module):
         return self.net(features)
 
 
-def _check_transform(transform: str) -> None:
+def check_transform(transform: str) -> None:
+    """ValueError unless ``transform`` is one of :data:`TRANSFORMS`."""
     if transform not in TRANSFORMS:
         raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
 
@@ -150,7 +152,7 @@ def transfer_map(
     :meth:`AdaINNet.stats`' for that transform. Computed once per style, even when the picture is
     decoded in many tiles.
     """
-    _check_transform(transform)
+    check_transform(transform)
     if transform == "wct":
         if content_stats[1].dim() != 3 or style_stats[1].dim() != 3:
             raise ValueError("transform 'wct' needs (mean, cov) statistics: AdaINNet.stats(x, 'wct')")
@@ -205,7 +207,7 @@ class AdaINNet(nn.Module):
         Equal to :meth:`feature_stats` of ``self.features(x)`` when ``x``'s sides are multiples of
         :attr:`align`; exact for any size (a style image is not padded).
         """
-        _check_transform(transform)
+        check_transform(transform)
         cfg = self.decoder.config
         feats = self.encoder(x, list(cfg.taps))
         if transform == "wct":
@@ -216,7 +218,7 @@ class AdaINNet(nn.Module):
 
     def feature_stats(self, features: torch.Tensor, transform: str = "adain") -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`stats` of already computed :meth:`features` (e.g. a content's, padded to :attr:`align`)."""
-        _check_transform(transform)
+        check_transform(transform)
         if transform != "wct":
             return mean_std(features)
         mean, cov = mean_cov(features)

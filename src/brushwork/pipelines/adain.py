@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..models.adain import TRANSFORMS, AdaINNet, Map, apply_map, transfer_map
+from ..models.adain import AdaINNet, Map, apply_map, check_transform, transfer_map
 
 __all__ = ["adain_transfer", "tile_starts"]
 
@@ -116,8 +116,7 @@ def adain_transfer(
         transform: ``"adain"`` (each channel's mean and std) or ``"wct"`` (the whitening-colouring
             transform: the channels' mean and covariance; a closer style match, less of the photo).
     """
-    if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
+    check_transform(transform)
     n = len(styles)
     if style_weights is None:
         # With masks each style owns its region outright; without, equal shares everywhere.

@@ -201,8 +201,10 @@ def stylize(
         raise BrushworkError(f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}, got {preserve_color!r}")
     if init not in ("content", "noise", "adain"):
         raise BrushworkError(f"init must be 'content', 'noise' or 'adain', got {init!r}")
-    if transform not in ("adain", "wct"):
-        raise BrushworkError(f"transform must be 'adain' or 'wct', got {transform!r}")
+    from ..models.adain import TRANSFORMS
+
+    if transform not in TRANSFORMS:
+        raise BrushworkError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
     if method != "adain" and transform != "adain":
         raise BrushworkError(f"--transform {transform} applies to --method adain: add --method adain or drop --transform")
     if method == "adain" and init != "content":

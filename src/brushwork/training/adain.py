@@ -29,7 +29,7 @@ from PIL import Image
 from ..errors import BrushworkError
 from ..functional import adain, gram_matrix, mean_std, wct
 from ..losses import content_loss, gram_loss, mean_std_loss
-from ..models.adain import Decoder, DecoderConfig, decoder_features, join_taps
+from ..models.adain import TRANSFORMS, Decoder, DecoderConfig, decoder_features, join_taps
 from .engine import Callback, Trainer, TrainerConfig
 
 __all__ = ["AdaINTrainConfig", "ImagePool", "train_adain"]
@@ -270,8 +270,8 @@ def train_adain(
     if config.batch % world.world_size:
         raise BrushworkError(f"--batch {config.batch} does not split evenly over {world.world_size} processes: "
                              f"use a multiple of {world.world_size}")
-    if config.transform not in ("adain", "wct"):
-        raise BrushworkError(f"transform must be adain or wct, got {config.transform!r}")
+    if config.transform not in TRANSFORMS:
+        raise BrushworkError(f"transform must be one of {', '.join(TRANSFORMS)}, got {config.transform!r}")
     if config.transform == "wct" and decoder_config.deep_taps:
         raise BrushworkError("--transform wct trains one-tap decoders only: drop --deep-taps")
     if resume:

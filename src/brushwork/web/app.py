@@ -439,8 +439,10 @@ def create_app(config: StudioConfig) -> FastAPI:
                 transform: str = Form("adain")) -> Response:
         """A quick 256 px AdaIN preview (not saved, not recorded): what the strength slider shows.
         ``transform``: ``adain`` or ``wct`` (whitening-colouring: a closer style)."""
-        if transform not in ("adain", "wct"):
-            raise ApiError(422, "transform must be adain or wct")
+        from ..models.adain import TRANSFORMS
+
+        if transform not in TRANSFORMS:
+            raise ApiError(422, f"transform must be {' or '.join(TRANSFORMS)}")
         c = store(content, "content")
         s = style_source(style, style_name)
         return Response(previewer.render(c, s, strength, transform), media_type="image/png")
@@ -464,8 +466,10 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}")
         if init not in ("content", "noise", "adain") or (method == "adain" and init != "content"):
             raise ApiError(422, "init must be content, noise or adain, and applies to the gatys method only")
-        if transform not in ("adain", "wct") or (method != "adain" and transform != "adain"):
-            raise ApiError(422, "transform must be adain or wct, and applies to the adain method only")
+        from ..models.adain import TRANSFORMS
+
+        if transform not in TRANSFORMS or (method != "adain" and transform != "adain"):
+            raise ApiError(422, f"transform must be {' or '.join(TRANSFORMS)}, and applies to the adain method only")
         (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
 
         def work(job: Job) -> dict:
