@@ -103,6 +103,21 @@ def test_an_older_gallery_is_upgraded_and_keeps_its_items(tmp_path):
             assert conn.execute(sa.text(f"SELECT version_num FROM {gal.VERSION_TABLE}")).scalar() == gal.REVISIONS[-1]
         assert [it.path for it in g.search()] == ["/x.png"] and g.get(1).inputs[0]["name"] == "a.png"
         assert g.styles() == []  # its inputs have no recorded paths
+        # the upgrade starts the id counter at the highest id: deleting item 1 does not free its id
+        g.delete([1])
+        assert g.add(_picture(tmp_path / "n.png")) == 2
+
+
+def test_ids_are_never_reused(where, tmp_path):
+    # A stale page or job holding a deleted item's id must not reach another picture: SQLite by itself
+    # gives the newest item's id to the next one once it is deleted.
+    with Gallery.open(where) as g:
+        a, b = (g.add(_picture(tmp_path / f"{n}.png", colour=(n * 40, 90, 90))) for n in (1, 2))
+        g.delete([b])
+        c = g.add(_picture(tmp_path / "3.png"))
+        assert c > b > a
+        g.delete([a, c])
+        assert g.add(_picture(tmp_path / "4.png")) > c
 
 
 def test_style_paths_are_kept_in_the_gallery_not_in_its_items(where, tmp_path):

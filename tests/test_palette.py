@@ -170,8 +170,10 @@ def test_constructed_hue_sets_classify_as_built():
     assert len(tri) == 1 and abs(((tri[0]["hue"] - 270) + 180) % 360 - 180) < 3
     with pytest.raises(BrushworkError, match="unknown harmony"):
         complete(at([30]), "pentadic")
+    greys = classify(_pal("#000000", "#808080", "#ffffff"))  # a black-and-white picture is no error
+    assert greys.label == "achromatic" and greys.scores == {} and "grey" in greys.reason
     with pytest.raises(BrushworkError, match="all greys"):
-        classify(_pal("#000000", "#808080", "#ffffff"))
+        complete(_pal("#000000", "#808080"), "triadic")
 
 
 def test_contrast_table_pass_fail():

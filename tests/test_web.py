@@ -186,7 +186,8 @@ def test_colour_composition_gan_classify(client):
 def test_gallery_endpoints(client):
     r = client.post("/api/gan/sample", json={"seeds": "1"}).json()
     gid = r["gallery_id"]
-    assert client.get(f"/api/gallery/{gid}").json()["operation"] == "gan sample"
+    item = client.get(f"/api/gallery/{gid}").json()
+    assert item["operation"] == "gan sample" and item["is_image"]  # the page may offer it as a style
     assert client.post(f"/api/gallery/{gid}/tags", json={"tags": ["Keeper"]}).json()["tags"] == ["keeper"]
     assert [it["id"] for it in client.get("/api/gallery?tag=keeper").json()["items"]] == [gid]
     assert client.get("/api/gallery?since=2000-01-01").json()["items"]
@@ -205,6 +206,9 @@ def test_host_and_origin_guard_against_other_sites(studio):
         r = c.get("/api/health", headers={"Origin": "http://evil.example"})
         assert r.status_code == 403
         assert c.get("/api/health", headers={"Origin": "http://localhost:7860"}).status_code == 200
+        for host in ("[::1]", "[::1]:7860", "localhost", "127.0.0.1:7860"):  # with or without a port
+            assert c.get("/api/health", headers={"Host": host}).status_code == 200, host
+        assert c.get("/api/health", headers={"Host": "[::2]:7860"}).status_code == 400
 
 
 def test_a_chunked_upload_is_counted_as_it_arrives(studio):
@@ -223,8 +227,10 @@ def test_a_chunked_upload_is_counted_as_it_arrives(studio):
                                   "bad-method", "huge-upload", "too-many-pixels", "bad-hex", "bad-ratio",
                                   "bad-seeds", "too-many-seeds", "recolor-neither", "traversal", "bad-model",
                                   "bad-json", "gallery-style-missing", "huge-seed-range", "huge-seed",
-                                  "bad-truncation", "empty-palette", "narrow-style", "far-date"])
-def test_bad_input_is_a_clear_4xx(studio, case):
+                                  "bad-truncation", "empty-palette", "narrow-style", "far-date", "tiny-content-job",
+                                  "tiny-reference", "transparent-reference", "truncated-jpeg", "bomb",
+                                  "multi-line-colour", "form-not-json", "bad-tag"])
+def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
     with studio(max_upload_bytes=200_000, max_pixels=300_000) as c:
         photo = ("c.jpg", _photo(200), "image/jpeg")
         style = {"style_name": "starry_night"}
@@ -253,11 +259,63 @@ def test_bad_input_is_a_clear_4xx(studio, case):
             "empty-palette": lambda: c.post("/api/recolor", files={"image": photo}, data={"palette": ","}),
             "narrow-style": lambda: c.post("/api/preview", files={"content": photo, "style": ("s.png", _png_size(400, 2), "image/png")}),
             "far-date": lambda: c.get("/api/gallery?since=0001-01-01T00:00%2B01:00"),
+            # refused when submitted, not queued to fail later
+            "tiny-content-job": lambda: c.post("/api/stylize", files={"content": ("c.png", _png_size(1, 1), "image/png")},
+                                               data=style),
+            "tiny-reference": lambda: c.post("/api/recolor", files={"image": photo,
+                                                                    "reference": ("r.png", _png_size(1, 1), "image/png")}),
+            "transparent-reference": lambda: c.post("/api/recolor", files={"image": photo, "reference": (
+                "r.png", _encode(Image.new("RGBA", (32, 32), (0, 0, 0, 0)), "PNG"), "image/png")}),
+            "truncated-jpeg": lambda: c.post("/api/palette", files={"image": ("t.jpg", _photo(200)[:1500], "image/jpeg")}),
+            "bomb": lambda: c.post("/api/palette", files={"image": ("b.png", _bomb_png(), "image/png")}),
+            "multi-line-colour": lambda: c.post("/api/harmony", json={"colors": ["#12\nfoo" + "x" * 5000]}),
+            "form-not-json": lambda: c.post("/api/harmony", data={"colors": "#ffffff"}),
+            "bad-tag": lambda: c.post("/api/gallery/1/tags", json={"tags": ["a\nb"]}),
         }
         r = calls[case]()
         assert 400 <= r.status_code < 500, (case, r.status_code, r.text)
         body = r.json()
         assert isinstance(body["error"], str) and body["error"] and "Traceback" not in body["error"]
+        # one line, of bounded length, naming the field rather than the file stored on the server
+        assert "\n" not in body["error"] and len(body["error"]) <= 300 and str(tmp_path) not in body["error"], body
+        expected = {"tiny-content-job": (422, "content is 1x1"), "tiny-reference": (422, "reference is 1x1"),
+                    "transparent-reference": (400, "no opaque pixels"), "truncated-jpeg": (415, "not an image"),
+                    "bomb": (413, "more pixels"), "form-not-json": (422, "JSON object"),
+                    "bad-tag": (None, "printable")}
+        if case in expected:
+            status, words = expected[case]
+            assert (status is None or r.status_code == status) and words in body["error"], (case, r.status_code, body)
+
+
+def _encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _bomb_png() -> bytes:
+    """A PNG whose header declares 50000 x 50000 pixels (Pillow refuses to open it as a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 50000, 50000, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
+def test_black_and_white_and_phone_pictures_are_taken(client):
+    # A greyscale picture has a palette (its harmony is "achromatic", not an error) ...
+    grey = _encode(Image.fromarray((np.random.default_rng(0).random((64, 96)) * 255).astype(np.uint8), "L"), "PNG")
+    r = client.post("/api/palette", files={"image": ("g.png", grey, "image/png")}, data={"k": "3"})
+    assert r.status_code == 200 and r.json()["harmony"]["harmony"] == "achromatic", r.text
+    # ... and a phone's JPEG with an MPF block (Pillow: "MPO") is a JPEG
+    base = Image.open(io.BytesIO(_photo(160)))
+    mpo = _encode(base, "MPO", save_all=True, append_images=[base.resize((80, 60))])
+    assert Image.open(io.BytesIO(mpo)).format == "MPO"
+    r = client.post("/api/palette", files={"image": ("phone.jpg", mpo, "image/jpeg")}, data={"k": "3"})
+    assert r.status_code == 200 and len(r.json()["colors"]) == 3, r.text
 
 
 def test_content_length_is_refused_before_reading(studio):

@@ -1035,7 +1035,8 @@ def _cmd_harmony(args: argparse.Namespace) -> int:
     print(f"palette: {' '.join(pal.hex)}")
     print(f"harmony: {res.label} (score {res.score:.2f}): {res.reason}")
     others = sorted(((n, s) for n, (s, _) in res.scores.items() if n != res.label), key=lambda t: -t[1])
-    print("others:  " + ", ".join(f"{n} {s:.2f}" for n, s in others))
+    if others:
+        print("others:  " + ", ".join(f"{n} {s:.2f}" for n, s in others))
     for c in out.get("complete", []):
         print(f"add {c['hex']} (hue {c['hue']:.0f}): {c['reason']}")
     if args.complete and not out["complete"]:

@@ -82,12 +82,14 @@ def _fit(hues: np.ndarray, w: np.ndarray, arcs: list[tuple[float, float]], base:
 def classify(palette: Palette) -> HarmonyResult:
     """Label ``palette``'s hue relation.
 
-    Raises:
-        BrushworkError: the palette has no chromatic colour (all greys): no hue relation to name.
+    A palette of greys alone (every chroma under ``GREY_CHROMA``: a black-and-white photo, a pencil
+    drawing) is the achromatic scheme: label ``"achromatic"``, score 1, no per-harmony scores.
     """
     hues, w = _chromatic(palette)
     if hues.size == 0:
-        raise BrushworkError("the palette is all greys (no colour has chroma): there is no hue harmony to name")
+        return HarmonyResult("achromatic", 1.0, 0.0, {},
+                             f"every colour is a grey (OKLCH chroma under {GREY_CHROMA}): an achromatic scheme, "
+                             "no hue relation to name")
     scores: dict[str, tuple[float, float]] = {}
     for name, variants in HARMONIES.items():
         best = (-1.0, 0.0)

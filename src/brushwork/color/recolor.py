@@ -68,7 +68,8 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         k: palette size for the ``palette`` method when the target is an image.
 
     Raises:
-        BrushworkError: unknown method, no reference or palette, or a strength outside [0, 1].
+        BrushworkError: unknown method, no reference or palette, a strength outside [0, 1], or no
+            opaque pixel in the image or the reference.
     """
     if method not in METHODS:
         raise BrushworkError(f"unknown recolour method '{method}': choose one of {', '.join(METHODS)}")
@@ -78,6 +79,8 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         raise BrushworkError(f"strength must be in [0, 1], got {strength}")
     lab = rgb_to_oklab(rgb.astype(np.float64))
     src = _opaque(lab, alpha)
+    if not len(src):
+        raise BrushworkError("the image has no opaque pixels to recolour: use an image with visible content")
     if method == "palette":
         target = palette if palette is not None else extract_palette(reference, reference_alpha, k=k, seed=seed,
                                                                      at_most=True)
@@ -98,6 +101,9 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
             ref = np.repeat(palette.oklab, counts, axis=0)
         else:
             ref = _opaque(rgb_to_oklab(reference.astype(np.float64)), reference_alpha)
+            if not len(ref):
+                raise BrushworkError("the reference image has no opaque pixels to take colours from: use a "
+                                     "reference with visible content")
         if method == "stats":
             out = (lab - src.mean(0)) / (src.std(0) + 1e-6) * ref.std(0) + ref.mean(0)
         else:

@@ -24,6 +24,8 @@ __all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pendin
 
 #: Default limit on decoded pixels (about a 9000 x 9000 image): protects against decompression bombs.
 DEFAULT_MAX_PIXELS = 80_000_000
+# Phones and cameras write JPEGs with an MPF block (a depth map, a preview): Pillow calls them MPO.
+JPEG_FORMATS = ("JPEG", "MPO")
 
 
 def describe(source: Any) -> str:
@@ -102,13 +104,13 @@ def open_decoded(
         raise ImageError(f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}")
     mode = img.mode
     try:
-        if draft is not None and img.format == "JPEG":
+        if draft is not None and img.format in JPEG_FORMATS:
             f = draft / max(w, h)  # keeps the long side >= draft (Pillow keeps both sides >= asked)
             asked = (max(1, int(w * f)), max(1, int(h * f)))
             if img.info.get("progressive") and min(w // asked[0], h // asked[1]) >= 8 and not isinstance(source, Image.Image):
                 img = _dc_only(path, img, asked)  # 1/8 scale needs only the DC scans
             img.draft("RGB", asked)
-        if img.format == "JPEG" and not isinstance(source, Image.Image):  # one tile: the file is read once
+        if img.format in JPEG_FORMATS and not isinstance(source, Image.Image):  # one tile: the file is read once
             img.decodermaxblock = max(img.decodermaxblock, path.stat().st_size + 1)
         img.load()
         if draft is not None and max(img.size) >= 2 * draft:

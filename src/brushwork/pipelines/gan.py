@@ -34,16 +34,16 @@ def parse_seeds(text: str) -> list[int]:
         try:
             a, b = int(lo), int(hi) if sep else int(lo)
         except ValueError:
-            raise BrushworkError(f"--seeds {text!r} is not a list of seeds: write e.g. 0-63 or 3,17,42") from None
+            raise BrushworkError(f"seeds {text!r} is not a list of seeds (0 or more): write e.g. 0-63 or 3,17,42") from None
         if a < 0 or b < a:
-            raise BrushworkError(f"--seeds range {part!r} is empty or negative: write e.g. 0-63")
+            raise BrushworkError(f"seeds range {part!r} is empty or negative: write e.g. 0-63")
         if b >= 2**63:
-            raise BrushworkError(f"--seeds {part!r}: a seed must be below 2**63")
+            raise BrushworkError(f"seeds {part!r}: a seed must be below 2**63")
         if len(seeds) + (b - a + 1) > MAX_SEEDS:  # checked before the range is built
-            raise BrushworkError(f"--seeds asks for more than {MAX_SEEDS} images: split the request")
+            raise BrushworkError(f"the seeds ask for more than {MAX_SEEDS} images: split the request")
         seeds.extend(range(a, b + 1))
     if not seeds:
-        raise BrushworkError("--seeds is empty: write e.g. 0-63 or 3,17,42")
+        raise BrushworkError("seeds is empty: write e.g. 0-63 or 3,17,42")
     return seeds
 
 

@@ -34,7 +34,7 @@ from ..errors import BrushworkError
 
 __all__ = ["Gallery", "GalleryError", "Item", "gallery_url", "record_output", "not_recorded", "REVISIONS"]
 
-REVISIONS = ("0001", "0002")  # every migration shipped, oldest first; the last is the head
+REVISIONS = ("0001", "0002", "0003")  # every migration shipped, oldest first; the last is the head
 THUMB_SIDE = 256
 LOCK_TIMEOUT_S = 30
 _OFF = ("off", "none", "0", "false", "no")
@@ -70,6 +70,12 @@ tags = sa.Table(
     "gallery_tags", metadata,
     sa.Column("item_id", sa.Integer, sa.ForeignKey("gallery_items.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("tag", sa.String(64), primary_key=True, index=True),
+)
+
+counters = sa.Table(  # the highest id ever given (0003): SQLite would hand a deleted newest item's id on
+    "gallery_counters", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
 )
 
 
@@ -364,6 +370,12 @@ class Gallery:
                    recipe=recipe, thumbnail=_thumbnail(image))
         ins = _inputs_of(recipe)
         with self._tx(write=True) as conn:
+            if self.engine.dialect.name == "sqlite":  # never an id that a deleted item had (see 0003)
+                given = conn.execute(sa.select(counters.c.value).where(counters.c.name == "gallery_items")).scalar()
+                row["id"] = max(given or 0, conn.execute(sa.select(sa.func.max(items.c.id))).scalar() or 0) + 1
+                done = conn.execute(counters.update().where(counters.c.name == "gallery_items").values(value=row["id"]))
+                if not done.rowcount:
+                    conn.execute(counters.insert().values(name="gallery_items", value=row["id"]))
             item_id = conn.execute(items.insert().values(**row)).inserted_primary_key[0]
             if ins:
                 conn.execute(inputs.insert(), [{**e, "item_id": item_id} for e in ins])
@@ -374,8 +386,10 @@ class Gallery:
         clean = []
         for t in names:
             t = t.strip().lower()
-            if not t or len(t) > 64 or "," in t:
-                raise BrushworkError(f"tag '{t}' must be 1-64 characters without commas")  # the user's, not the database's
+            if not t or len(t) > 64 or "," in t or not t.isprintable():
+                shown = t[:64] + ("..." if len(t) > 64 else "")
+                raise BrushworkError(  # the user's limit, not the database's
+                    f"tag {shown!r} must be 1-64 printable characters without commas or line breaks")
             clean.append(t)
         with self._tx(write=True) as conn:
             self._exists(conn, item_id)

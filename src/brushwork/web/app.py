@@ -42,12 +42,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import BrushworkError
+from ..imaging.decode import JPEG_FORMATS
 from .jobs import Cancelled, Job, JobQueue, QueueFull
 
 __all__ = ["create_app", "StudioConfig"]
 
 STATIC = Path(__file__).with_name("static")
-SNIFFED = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
+SNIFFED = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
 _NAME = re.compile(r"^[0-9a-f]{16}(-[0-9a-z]+)?\.(png|webp)$")  # result files the server names
 _PREVIEW_SIDE = 256
 
@@ -105,6 +106,28 @@ class GanSampleRequest(BaseModel):
     truncation: float = Field(1.0, gt=0.0, le=1.0)
 
 
+def _host_name(header: str) -> str:
+    """The host of a Host header, without its port: ``[::1]:7860`` and ``[::1]`` -> ``::1``."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def one_line(message: str, limit: int = 300) -> str:
+    """An error as one line of at most ``limit`` characters: it may quote what the user sent."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in message).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def scrub(message: str, *paths: Path) -> str:
+    """``message`` without the server's file paths (an upload is stored under its sha256; the
+    sentence already names the field: "content image is 1x1 pixels ...")."""
+    for p in paths:
+        message = message.replace(f" '{p}'", "").replace(str(p), "the file")
+    return message
+
+
 def _bundled_styles() -> dict[str, Path]:
     from ..pipelines.stylize import sample_path
 
@@ -143,7 +166,10 @@ class _Previewer:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         net = self._model()
-        img = read_image(path, draft=2 * _PREVIEW_SIDE)
+        try:
+            img = read_image(path, draft=2 * _PREVIEW_SIDE, what="content" if content else "style")
+        except BrushworkError as exc:
+            raise ApiError(422, scrub(str(exc), path)) from None
         x = to_tensor(img.rgb, self.device)
         x = resize(x, fit_long_side(x.shape[-1], x.shape[-2], _PREVIEW_SIDE))
         if min(x.shape[-2:]) < 32:
@@ -218,24 +244,31 @@ def create_app(config: StudioConfig) -> FastAPI:
     # -- errors: one JSON shape, 4xx for every user mistake ----------------------------------------
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError):
-        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+        return JSONResponse({"error": one_line(exc.message)}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(BrushworkError)
     async def _brushwork_error(_: Request, exc: BrushworkError):
         status = 404 if str(exc).startswith("no gallery item") else 503 if isinstance(exc, GalleryError) else 400
-        return JSONResponse({"error": str(exc)}, status_code=status)
+        return JSONResponse({"error": one_line(str(exc))}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):
         errs = exc.errors()
         first = errs[0] if errs else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
-        return JSONResponse({"error": f"{where or 'request'}: {first.get('msg', 'invalid')}",
+        kind = first.get("type")
+        if kind == "json_invalid":
+            message = "the request body is not valid JSON: send a JSON object (see /docs)"
+        elif kind in ("model_attributes_type", "dict_type") and not where:
+            message = "the request body must be a JSON object, sent as application/json (see /docs)"
+        else:
+            message = f"{where or 'request'}: {first.get('msg', 'invalid')}"
+        return JSONResponse({"error": one_line(message),
                              "detail": json.loads(json.dumps(errs, default=str))}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"error": one_line(str(exc.detail))}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception):
@@ -248,7 +281,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         if config.allowed_hosts is not None:
             from urllib.parse import urlsplit
 
-            host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]").lower()
+            host = _host_name(request.headers.get("host") or "")
             if host not in config.allowed_hosts:
                 return JSONResponse({"error": f"unexpected Host '{host[:60]}': open the studio at the address "
                                      "brushwork serve printed"}, status_code=400)
@@ -350,9 +383,15 @@ def create_app(config: StudioConfig) -> FastAPI:
                 if w * h > config.max_pixels:
                     raise ApiError(413, f"{what} has {w}x{h} pixels, more than {config.max_pixels:,}: scale it down")
                 im.verify()
+            if fmt in JPEG_FORMATS:  # verify() does not decode JPEG scans: decode at 1/8 scale, which reads them all
+                with Image.open(io.BytesIO(data)) as im:
+                    im.draft("RGB", (max(1, w // 8), max(1, h // 8)))
+                    im.load()
         except ApiError:
             raise
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        except Image.DecompressionBombError:
+            raise ApiError(413, f"{what} declares more pixels than any image brushwork opens: scale it down") from None
+        except (OSError, SyntaxError, ValueError):
             raise ApiError(415, f"{what} is not an image (the content was checked, not the file name): send "
                                 "PNG, JPEG, WebP, GIF, BMP or TIFF") from None
         sha = hashlib.sha256(data).hexdigest()
@@ -362,6 +401,29 @@ def create_app(config: StudioConfig) -> FastAPI:
             tmp.write_bytes(data)
             tmp.replace(path)
         return sha, path
+
+    def read_upload(upload: UploadFile | None, what: str, **kwargs):
+        """``store`` then ``read_image``; errors name the form field, not the file stored on the server."""
+        from ..imaging.io import read_image
+
+        path = store(upload, what)[1]
+        try:
+            return read_image(path, what=what, **kwargs)
+        except BrushworkError as exc:
+            raise ApiError(422, scrub(str(exc), path)) from None
+
+    def checked_image(path: Path, what: str) -> Path:
+        """What a queued job would fail on, refused before it is queued: not an image, or too small."""
+        from ..pipelines.stylize import MIN_SIDE
+
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            raise ApiError(415, f"{what} is not an image: choose an image file") from None
+        if min(w, h) < MIN_SIDE:
+            raise ApiError(422, f"{what} is {w}x{h} pixels, too small: its shorter side must be at least {MIN_SIDE}")
+        return path
 
     def style_source(style: UploadFile | None, style_name: str | None) -> tuple[str, Path]:
         if style is not None and style_name:
@@ -379,7 +441,8 @@ def create_app(config: StudioConfig) -> FastAPI:
             p = Path(it.path)
             if not p.is_file():
                 raise ApiError(410, f"gallery item {it.id}'s file is gone: choose another style")
-            return it.sha256, p
+            # keyed by the file as it is now (the preview caches by this key), not as it was recorded
+            return hashlib.sha256(p.read_bytes()).hexdigest(), checked_image(p, f"gallery item {it.id}")
         raise ApiError(404, f"no style named '{style_name[:60]}': see GET /api/styles, or use gallery:ID")
 
     loaded: dict[str, Any] = {}
@@ -471,16 +534,20 @@ def create_app(config: StudioConfig) -> FastAPI:
         if transform not in TRANSFORMS or (method != "adain" and transform != "adain"):
             raise ApiError(422, f"transform must be {' or '.join(TRANSFORMS)}, and applies to the adain method only")
         (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
+        checked_image(c_path, "content"), checked_image(s_path, "style")
 
         def work(job: Job) -> dict:
             from ..pipelines.stylize import stylize
             from ..provenance.recipe import command_recipe
 
-            result = stylize(c_path, [s_path], method=method, strength=strength, size=size,
-                             preserve_color=preserve_color, seed=seed, init=init, transform=transform,
-                             device=config.device,
-                             should_stop=lambda: job.cancel_requested,
-                             on_progress=lambda d, t: job.update(progress=min(0.99, d / max(t, 1))))
+            try:
+                result = stylize(c_path, [s_path], method=method, strength=strength, size=size,
+                                 preserve_color=preserve_color, seed=seed, init=init, transform=transform,
+                                 device=config.device,
+                                 should_stop=lambda: job.cancel_requested,
+                                 on_progress=lambda d, t: job.update(progress=min(0.99, d / max(t, 1))))
+            except BrushworkError as exc:  # the job's message names the inputs, not the server's files
+                raise BrushworkError(scrub(str(exc), c_path, s_path)) from None
             if job.cancel_requested:
                 raise Cancelled
             name = f"{job.id}.png"
@@ -554,9 +621,8 @@ def create_app(config: StudioConfig) -> FastAPI:
     def palette(image: UploadFile = File(...), k: int = Form(6, ge=1, le=16), seed: int = Form(0, ge=0)) -> dict:
         from ..color.harmony import classify
         from ..color.palette import extract_palette
-        from ..imaging.io import read_image
 
-        img = read_image(store(image, "image")[1], draft=512)
+        img = read_upload(image, "image", draft=512)
         pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed)
         return {**pal.to_dict(), "harmony": classify(pal).to_dict()}
 
@@ -582,14 +648,14 @@ def create_app(config: StudioConfig) -> FastAPI:
                       strength: float = Form(1.0, ge=0.0, le=1.0)) -> dict:
         from ..color.palette import Palette
         from ..color.recolor import METHODS as RECOLOR_METHODS, recolor
-        from ..imaging.io import read_image, to_pil
+        from ..imaging.io import to_pil
 
         if method not in RECOLOR_METHODS:
             raise ApiError(422, f"method must be one of {', '.join(RECOLOR_METHODS)}")
         if (reference is None) == (not palette):
             raise ApiError(422, "give a reference image or a palette (one of the two)")
-        img = read_image(store(image, "image")[1])
-        ref = None if reference is None else read_image(store(reference, "reference")[1], draft=1024)
+        img = read_upload(image, "image")
+        ref = None if reference is None else read_upload(reference, "reference", draft=1024)
         hexes = [t for t in (palette or "").replace(" ", ",").split(",") if t]
         if palette and not hexes:
             raise ApiError(422, "palette is empty: give hex colours such as #1e90ff,#ff8c1e")
@@ -607,14 +673,13 @@ def create_app(config: StudioConfig) -> FastAPI:
     def compose(image: UploadFile = File(...), ratios: str = Form("1:1,4:5,3:2,16:9", max_length=200),
                 overlay: bool = Form(False)) -> dict:
         from ..composition import analyze, parse_ratio, suggest_crops, working_saliency
-        from ..imaging.io import read_image
 
         rs = [r.strip() for r in ratios.split(",") if r.strip()]
         if not rs:
             raise ApiError(422, "ratios is empty: give ratios such as 1:1,4:5")
         for r in rs:
             parse_ratio(r)
-        img = read_image(store(image, "image")[1], min_side=8)
+        img = read_upload(image, "image", min_side=8)
         sal = working_saliency(img.rgb)
         comp, crops = analyze(img.rgb, saliency=sal), suggest_crops(img.rgb, rs, saliency=sal)
         out = {**comp.to_dict(), "crops": [c.to_dict() for c in crops]}
@@ -652,13 +717,20 @@ def create_app(config: StudioConfig) -> FastAPI:
         if model != "medium":
             raise ApiError(422, "model: the studio serves the shipped classifier 'medium' (photo, painting, ...)")
         net, cfg = models("classifier")
-        return predict_images(net, cfg, [str(store(image, "image")[1])], top_k=top_k)[0] | {"image": None}
+        path = store(image, "image")[1]
+        try:
+            return predict_images(net, cfg, [str(path)], top_k=top_k)[0] | {"image": None}
+        except BrushworkError as exc:
+            raise ApiError(422, scrub(str(exc), path)) from None
 
     # -- gallery -------------------------------------------------------------------------------------
     def item_json(it) -> dict:
         d = it.to_dict()
         d["thumbnail_url"] = f"/api/gallery/{it.id}/thumbnail"
         d["file_url"] = f"/api/gallery/{it.id}/file"
+        # what the page may offer as a style: an image file (not a frames folder or a video)
+        p = Path(it.path)
+        d["is_image"] = p.suffix.lower() in {*SNIFFED.values(), ".jpeg", ".tiff"} and p.is_file()
         return d
 
     @app.get("/api/gallery", tags=["gallery"])

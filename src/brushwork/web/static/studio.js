@@ -210,7 +210,8 @@ function finish(job) {
     show($("result"), job.result.image_url);
     downloadLink($("download"), job.result.image_url, job.result.image_url.split("/").pop());
     $("download").hidden = false;
-    say("Done in " + job.result.seconds + " s" + (job.result.gallery_id ? " (gallery item " + job.result.gallery_id + ")." : "."));
+    say("Done in " + job.result.seconds + " s" + (job.result.gallery_id ? " (gallery item " + job.result.gallery_id + ")." : ".")
+        + (job.result.note ? " " + job.result.note : ""));
     loadGallery();
   } else {
     say(job.status === "cancelled" ? "Cancelled." : "Failed: " + job.message, job.status !== "cancelled");
@@ -270,6 +271,7 @@ $("gan-go").addEventListener("click", async () => {
       body: JSON.stringify({ seeds: $("seeds").value }),
     })).json();
     show($("gan"), r.image_url);
+    if (r.note) say(r.note);
     $("gan").alt = "GAN samples for seeds " + r.seeds.join(", ");
     $("gan").hidden = false;
     loadGallery();
@@ -288,7 +290,7 @@ async function loadGallery() {
     const styles = (await (await api("/api/styles")).json()).styles;
     select.replaceChildren(new Option("(an uploaded image)", ""),
       ...styles.map((s) => new Option("Example: " + s.name.replace(/_/g, " "), s.name)),
-      ...items.filter((it) => it.file_exists).map((it) => new Option("Gallery " + it.id + ": " + it.operation, "gallery:" + it.id)));
+      ...items.filter((it) => it.is_image).map((it) => new Option("Gallery " + it.id + ": " + it.operation, "gallery:" + it.id)));
     const uploaded = keep === "" && chosen.style;  // an uploaded style stays chosen
     select.value = uploaded || [...select.options].some((o) => o.value === keep && keep) ? keep : (styles[0] ? styles[0].name : "");
     showNamedStyle();
