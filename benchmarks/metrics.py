@@ -1,6 +1,6 @@
 """Quality measures for style transfer, computed with a network other than the one optimised.
 
-* style distance: mean over EfficientNet-Lite1's stage1..stage5 of the relative Gram error
+* style distance (``style``; per stage in ``style_stages``): mean over EfficientNet-Lite1's stage1..stage5 of the relative Gram error
   ``||G(out) - G(style)||^2 / ||G(style)||^2`` (lower is a closer style match);
 * content distance: relative feature error at Lite1's stage4 and stage5, ``||F(out) - F(content)||^2 /
   ||F(content)||^2`` (lower keeps more content);
@@ -32,11 +32,11 @@ class Judge:
         fo = self.net(out, STYLE_TAPS + CONTENT_TAPS)
         fs = self.net(s, STYLE_TAPS)
         fc = self.net(c, CONTENT_TAPS)
-        style_d = sum(
+        stages = [
             float((gram_matrix(fo[t]) - gram_matrix(fs[t])).pow(2).sum() / gram_matrix(fs[t]).pow(2).sum())
             for t in STYLE_TAPS
-        ) / len(STYLE_TAPS)
+        ]
         content_d = sum(
             float((fo[t] - fc[t]).pow(2).sum() / fc[t].pow(2).sum()) for t in CONTENT_TAPS
         ) / len(CONTENT_TAPS)
-        return {"style": style_d, "content": content_d, "hf": float(laplacian_energy(out)[0])}
+        return {"style": sum(stages) / len(stages), "style_stages": stages, "content": content_d, "hf": float(laplacian_energy(out)[0])}

@@ -1,0 +1,205 @@
+"""Where the feed-forward style gap lies: per-stage style distances of feed-forward variants, side by side.
+
+P2's style target asks the shipped decoder's pictures to be as close to the style as the textbook Gatys
+optimisation (EfficientNet-Lite1 judge, benchmarks/metrics.py). This script measures, in one run on the
+Gatys benchmark's three pairs (384 px), the judge's style distance at each of Lite1's stage1..stage5 as
+a ratio to the textbook Gatys, for the shipped transforms and for training-free variants tried to
+close the gap, plus each variant's CPU time per 512 px image relative to one AdaIN pass:
+
+* ``adain`` / ``wct``: brushwork's two transforms (``adain_transfer``);
+* ``wct twice``: the WCT picture stylized again;
+* ``wct coarse-to-fine``: a half-resolution pass, upsampled, then stylized at full resolution;
+* ``wct + decoder renorm``: the decoder's own activations (after each level's last ReLU) re-normalised
+  to the mean and std they have when the decoder paints the style image's features;
+* ``wct + feature refinement``: the tap's features optimised (30 Adam steps) so that Lite0's stage4 and
+  stage5 Gram matrices, computed from the tap onward, match the style's, then decoded;
+* ``wct, style swap, wct``: WCT, then each 3x3 patch replaced by its most similar style patch (Chen &
+  Schmidt 2016), then WCT again (the swap's averaging lowers the variance the second WCT restores).
+
+Usage: ``python benchmarks/adain_style_gap.py`` (about 3 minutes on 2 cores); writes the
+``adain-style-gap`` block of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from adain_vs_original import quality_pairs  # noqa: E402
+from common import update_benchmarks_md  # noqa: E402
+from metrics import STYLE_TAPS, Judge  # noqa: E402
+from textbook_gatys import textbook_gatys  # noqa: E402
+
+from brushwork.functional import gram_matrix, wct  # noqa: E402
+from brushwork.models.adain import AdaINNet  # noqa: E402
+from brushwork.models.efficientnet_lite import _same_pad_conv2d  # noqa: E402
+from brushwork.models.encoders import ENCODERS  # noqa: E402
+from brushwork.pipelines.adain import adain_transfer  # noqa: E402
+from brushwork.weights import load_decoder, load_encoder  # noqa: E402
+
+
+def _half(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True, align_corners=False)
+
+
+def _tail(enc, z: torch.Tensor, last: int) -> dict[int, torch.Tensor]:
+    """Lite0 from ``block5.expand`` (the shipped tap; block 5 has no skip) to block ``last``."""
+    conv, blocks, out = _same_pad_conv2d, enc.net._blocks, {}
+    b = blocks[5]
+    h = b._bn2(conv(b._project_conv, F.relu6(b._bn1(conv(b._depthwise_conv, z)))))
+    for i in range(6, last + 1):
+        blk, inp, a = blocks[i], h, blocks[i]._block_args
+        if a.expand_ratio != 1:
+            h = F.relu6(blk._bn0(conv(blk._expand_conv, inp)))
+        h = blk._bn2(conv(blk._project_conv, F.relu6(blk._bn1(conv(blk._depthwise_conv, h)))))
+        if a.id_skip and a.stride == 1 and a.input_filters == a.output_filters:
+            h = h + inp
+        out[i] = h
+    return out
+
+
+def _style_swap(c: torch.Tensor, s: torch.Tensor, k: int = 3) -> torch.Tensor:
+    """Each k x k patch of ``c`` replaced by the style patch of highest normalised correlation."""
+    patches = F.unfold(s, k).transpose(1, 2)[0]  # (N, C k k)
+    filt = patches.view(-1, s.shape[1], k, k)
+    score = F.conv2d(F.pad(c, (k // 2,) * 4, mode="reflect"), filt / patches.norm(dim=1).clamp_min(1e-8)[:, None, None, None])
+    idx = score.argmax(1).flatten()
+    out = F.fold(patches[idx].T[None], c.shape[-2:], k, padding=k // 2)
+    return out / F.fold(torch.ones(1, k * k, idx.numel()), c.shape[-2:], k, padding=k // 2)
+
+
+class Variants:
+    def __init__(self) -> None:
+        self.enc = load_encoder("efficientnet-lite0")
+        self.net = AdaINNet(self.enc, load_decoder())
+        self.ends = self.enc._stage_ends  # stage4 ends at block 7, stage5 at block 10
+
+    def plain(self, transform: str):
+        return lambda c, s: adain_transfer(self.net, c, [s], tile=None, transform=transform)
+
+    def twice(self, c, s):
+        return self.plain("wct")(self.plain("wct")(c, s), s)
+
+    def coarse_to_fine(self, c, s):
+        up = F.interpolate(self.plain("wct")(_half(c), _half(s)), size=c.shape[-2:], mode="bilinear", align_corners=False)
+        return self.plain("wct")(up, s)
+
+    def decoder_renorm(self, c, s):
+        dec = self.net.decoder.net
+        relus = [m for m in dec if isinstance(m, nn.ReLU)][1::2]  # each level's last ReLU
+        stats: dict[int, tuple] = {}
+
+        def record(i):
+            return lambda _m, _i, y: stats.__setitem__(i, (y.mean((2, 3), keepdim=True), y.std((2, 3), keepdim=True)))
+
+        def renorm(i):
+            def hook(_m, _i, y):
+                m, sd = stats[i]
+                return (y - y.mean((2, 3), keepdim=True)) / (y.std((2, 3), keepdim=True) + 1e-5) * sd + m
+            return hook
+
+        fs = self.net.features(s)
+        handles = [r.register_forward_hook(record(i)) for i, r in enumerate(relus)]
+        self.net.decoder(fs)
+        for h in handles:
+            h.remove()
+        handles = [r.register_forward_hook(renorm(i)) for i, r in enumerate(relus)]
+        try:
+            return self.net.decoder(wct(self.net.features(c), fs)).clamp(0, 1)
+        finally:
+            for h in handles:
+                h.remove()
+
+    def refine(self, c, s, steps: int = 30):
+        fs = self.net.features(s)
+        z0 = wct(self.net.features(c), fs)
+        keys = self.ends[3], self.ends[4]
+        target = {k: gram_matrix(f) for k, f in _tail(self.enc, fs, keys[1]).items() if k in keys}
+        z = z0.clone().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=0.05)
+        with torch.enable_grad():
+            for _ in range(steps):
+                opt.zero_grad()
+                feats = _tail(self.enc, z, keys[1])
+                loss = sum((gram_matrix(feats[k]) - target[k]).pow(2).sum() / target[k].pow(2).sum() for k in keys)
+                (loss + (z - z0).pow(2).sum() / z0.pow(2).sum()).backward()
+                opt.step()
+        return self.net.decoder(z.detach()).clamp(0, 1)
+
+    def swap(self, c, s):
+        fs = self.net.features(s)
+        return self.net.decoder(wct(_style_swap(wct(self.net.features(c), fs), fs), fs)).clamp(0, 1)
+
+    def all(self) -> dict:
+        return {"adain": self.plain("adain"), "wct": self.plain("wct"), "wct twice": self.twice,
+                "wct coarse-to-fine": self.coarse_to_fine, "wct + decoder renorm": self.decoder_renorm,
+                "wct + feature refinement": self.refine, "wct, style swap, wct": self.swap}
+
+
+def seconds_512(fn, rounds: int) -> float:
+    c, s = torch.rand(1, 3, 512, 512), torch.rand(1, 3, 512, 512)
+    times = []
+    for _ in range(rounds + 1):  # the first call warms up
+        t = time.perf_counter()
+        with torch.no_grad():
+            fn(c, s)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times[1:]))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=384)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args(argv)
+    v = Variants()
+    spec = ENCODERS["efficientnet-lite0"]
+    judge = Judge("efficientnet-lite1")
+    pairs = quality_pairs(args.size)
+    base = [judge(textbook_gatys(v.enc, c, s, spec.style_taps, spec.content_taps), c, s) for _, c, s in pairs]
+    b_stages = np.mean([b["style_stages"] for b in base], axis=0)
+    b_style, b_content = np.mean([b["style"] for b in base]), np.mean([b["content"] for b in base])
+    rows, t_adain = [], None
+    for label, fn in v.all().items():
+        with torch.no_grad():
+            scores = [judge(fn(c, s), c, s) for _, c, s in pairs]
+        sec = seconds_512(fn, args.rounds)
+        t_adain = t_adain or sec
+        stages = np.mean([o["style_stages"] for o in scores], axis=0) / b_stages
+        rows.append(f"| {label} | {np.mean([o['style'] for o in scores]) / b_style:.2f}x | "
+                    + " | ".join(f"{x:.2f}" for x in stages)
+                    + f" | {np.mean([o['content'] for o in scores]) / b_content:.2f}x | {sec:.2f} s ({sec / t_adain:.1f}x) |")
+        print(rows[-1], flush=True)
+    section = "\n".join([
+        "<!-- adain-style-gap:start -->",
+        "### Where the feed-forward style gap lies (P2)",
+        "",
+        f"Measured {date.today()} by `python benchmarks/adain_style_gap.py` on {platform.machine()}, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}: the shipped decoder, the Gatys benchmark's "
+        f"three pairs at {args.size} px, EfficientNet-Lite1 judge; style and content distances as ratios to the "
+        "textbook Gatys in the same run (lower is better), then the style ratio at each Lite1 stage (the "
+        f"textbook's own distances there: {', '.join(f'{x:.2f}' for x in b_stages)}, so stage4 and stage5 "
+        "weigh most); time per 512 px image on the CPU and its ratio to one AdaIN pass.",
+        "",
+        "| variant | style | " + " | ".join(STYLE_TAPS) + " | content | time per 512 px image |",
+        "|---|---|" + "---|" * len(STYLE_TAPS) + "---|---|",
+        *rows,
+        "<!-- adain-style-gap:end -->",
+    ])
+    update_benchmarks_md("adain-style-gap", section)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
