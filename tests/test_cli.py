@@ -146,3 +146,117 @@ def test_encoders_lists_all(capsys):
     text = capsys.readouterr().out
     for name in ("efficientnet-lite0", "vgg19", "vgg16", "resnet50"):
         assert name in text
+
+
+def _err(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_an_output_never_replaces_an_input(small_images, tmp_path, capsys):
+    content, style = small_images
+    before = content.read_bytes()
+    cases = [["stylize", str(content), str(style), "-o", str(content), "--method", "adain", "-q"],
+             ["recolor", str(content), "--reference", str(style), "-o", str(content)],
+             ["compose", str(content), "--apply", str(content)],
+             ["palette", str(content), "--swatch", str(content)]]
+    for argv in cases:
+        assert main(argv) == 2, argv
+        assert "is also an input" in _err(capsys)
+        assert content.read_bytes() == before
+    # a CONTENT folder's -o must be a folder, not a file name that would become one
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.png").write_bytes(before)
+    assert main(["stylize", str(tmp_path / "photos"), str(style), "-o", str(tmp_path / "single.png"), "-q",
+                 "--method", "adain"]) == 2
+    assert "looks like a file name" in _err(capsys) and not (tmp_path / "single.png").exists()
+
+
+def test_damaged_checkpoints_are_one_line(tmp_path, capsys, small_images):
+    import shutil
+
+    from brushwork.pipelines.classify import SHIPPED
+    from brushwork.pipelines.gan import SHIPPED_GAN
+    from brushwork.weights import find_weights
+
+    content, _ = small_images
+    for name, argv in ((SHIPPED_GAN, ["gan", "sample", "{d}", "--seeds", "0", "-o", str(tmp_path / "s")]),
+                       (SHIPPED["medium"], ["classify", "predict", "{d}", str(content)])):
+        d = tmp_path / name
+        shutil.copytree(find_weights(name).parent, d)
+        (d / "model.safetensors").write_bytes(np.random.default_rng(0).bytes(4096))
+        run = [a.replace("{d}", str(d)) for a in argv]
+        assert main(run) == 2, run
+        assert "corrupt" in _err(capsys)
+        (d / "config.json").write_text("{not json")
+        assert main(run) == 2
+        assert "config.json' is damaged" in _err(capsys)
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_damaged_trainer_state_stops_the_resume_in_one_line(tmp_path, capsys):
+    run = ["adain", "train", "--dry-run", "--size", "32", "--batch", "2", "-q", "--out", str(tmp_path / "run")]
+    assert main([*run, "--steps", "1"]) == 0
+    state = tmp_path / "run" / "checkpoint" / "trainer_state.pt"
+    state.write_bytes(b"not a pickle")
+    capsys.readouterr()
+    assert main([*run, "--steps", "2"]) == 2
+    assert "cannot resume" in _err(capsys)
+    assert main(["adain", "train", "--dry-run", "--size", "8", "-q", "--out", str(tmp_path / "tiny")]) == 2
+    assert "too small to train on" in _err(capsys) and not (tmp_path / "tiny").exists()
+
+
+def test_a_training_run_folder_serves_as_decoder(small_images, random_decoder_dir, tmp_path, capsys):
+    import shutil
+
+    content, style = small_images
+    shutil.copytree(random_decoder_dir, tmp_path / "run" / "checkpoint")  # as `adain train --out run` leaves it
+    assert main(["stylize", str(content), str(style), "-o", str(tmp_path / "o.png"), "--method", "adain", "-q",
+                 "--decoder", str(tmp_path / "run")]) == 0
+    assert main(["stylize", str(content), str(style), "-o", str(tmp_path / "p.png"), "--method", "adain", "-q",
+                 "--decoder", str(content)]) == 2
+    assert "is not a decoder" in _err(capsys)
+
+
+def test_numbers_out_of_reach_are_refused(small_images, tmp_path, capsys):
+    content, style = small_images
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((16, 200, 3), np.uint8)).save(wide)
+    base = ["stylize", str(content), str(style), str(style), "-o", str(tmp_path / "x.png"), "--method", "adain", "-q"]
+    for extra, words in ((["--style-weights", "nan,1"], "finite"), (["--style-weights", "1,,2"], "not a list"),
+                         (["--seed", str(2**70)], "not a seed")):
+        assert main([*base, *extra]) == 2 and words in _err(capsys), extra
+    for method in ("adain", "gatys"):  # 200x16 at --size 64 is 64x5: too thin for the networks
+        assert main(["stylize", str(wide), str(style), "-o", str(tmp_path / "x.png"), "--size", "64", "-q",
+                     "--method", method, *(["--steps", "1"] if method == "gatys" else [])]) == 2
+        assert "short side must be at least" in _err(capsys)
+    assert not (tmp_path / "x.png").exists()
+    assert main(["serve", "--port", "99999"]) == 2 and "not a port" in _err(capsys)
+    import torch
+
+    if not torch.cuda.is_available():
+        assert main(["serve", "--device", "cuda", "--data", str(tmp_path / "studio")]) == 2
+        assert "no CUDA GPU" in _err(capsys)
+    assert main(["gan", "interpolate", "--seeds", "0,1", "--frames", "100000", "-o", str(tmp_path / "w.gif")]) == 2
+    assert "more than 3600" in _err(capsys) and not (tmp_path / "w.gif").exists()
+
+
+def test_a_failed_video_to_frames_leaves_no_folder(small_images, tmp_path, capsys):
+    pytest.importorskip("imageio")
+    content, style = small_images
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        Image.open(content).save(frames / f"f{i}.png")
+    (frames / "f3.png").write_bytes(b"broken")  # the last frame is corrupt
+    out = tmp_path / "styled"
+    assert main(["video", str(frames), str(style), "-o", str(out), "-q"]) == 2
+    capsys.readouterr()
+    assert not out.exists() and not list(tmp_path.glob(".styled*"))
+
+
+def test_a_small_copy_is_too_small_to_tell(small_images, tmp_path, capsys):
+    content, _ = small_images  # 96 px: under the 128 px a verdict needs
+    assert main(["watermark", "check", str(content)]) == 0
+    assert "too small to tell" in capsys.readouterr().out

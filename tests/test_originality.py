@@ -66,7 +66,9 @@ def test_commands_and_bad_input(refs, tmp_path, capsys):
     assert out[0]["verdict"] == "exact copy" and out[0]["matches"][0]["name"] == "coffee.png"
     assert Image.open(tmp_path / "sheet.png").size[0] > 4 * 128
     (tmp_path / "notes.txt").write_text("x")
+    Image.new("RGB", (1, 1), (200, 40, 40)).save(tmp_path / "dot.png")
     bad = [
+        (["originality", str(tmp_path / "dot.png"), "--index", str(idx)], "too small to compare"),
         (["index", "build", str(tmp_path / "nope"), "-o", str(tmp_path / "x.npz")], "not a folder"),
         (["index", "build", str(refs), "-o", str(tmp_path / "x.json")], ".npz"),
         (["originality", str(refs / "coffee.png"), "--index", str(tmp_path / "none.npz")], "does not exist"),

@@ -178,13 +178,17 @@ def test_recipes_survive_odd_command_lines_and_stale_sidecars(small_images, tmp_
     from brushwork.provenance.recipe import file_sha256
 
     original = file_sha256("img.png")
-    # -oVALUE form, and the output overwriting its own input: the input is hashed before it is replaced
-    assert main(["recolor", "img.png", "--reference", style.name, "-oimg.png"]) == 0
-    recipe, _ = read_recipe(tmp_path / "img.png")
+    # the output may not replace its own input (the photo would be lost) ...
+    assert main(["recolor", "img.png", "--reference", style.name, "-oimg.png"]) == 2
+    assert "is also an input" in capsys.readouterr().err and file_sha256("img.png") == original
+    # ... the -oVALUE form is recorded as -o {output}
+    assert main(["recolor", "img.png", "--reference", style.name, "-oout.png"]) == 0
+    recipe, _ = read_recipe(tmp_path / "out.png")
     assert recipe["command"][:2] == ["recolor", "{input:0}"] and recipe["command"][-2:] == ["-o", "{output}"]
-    assert recipe["inputs"][0]["sha256"] == original != file_sha256("img.png")
+    assert recipe["inputs"][0]["sha256"] == original
+    Image.open(style).convert("RGB").resize(Image.open("img.png").size).save("img.png")  # the input changes
     capsys.readouterr()
-    assert main(["reproduce", "img.png"]) == 2  # the original input is gone: a clear message, no traceback
+    assert main(["reproduce", "out.png"]) == 2  # the original input is gone: a clear message, no traceback
     assert "pass --inputs DIR" in capsys.readouterr().err
     # a sidecar left from an earlier image of the same name is removed, not attributed to the new one
     assert main(["stylize", content.name, style.name, "-o", "x.png", "--sidecar", *ADAIN]) == 0

@@ -82,6 +82,23 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= v < 2**63:
+        raise argparse.ArgumentTypeError(f"{text} is not a seed: use 0 to 2**63 - 1")
+    return v
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 1-65535")
+    return value
+
+
 def _item_id(text: str) -> int:
     """A gallery item id: a positive whole number that fits the database's integer."""
     v = _positive_int(text)
@@ -95,10 +112,15 @@ def _limit(text: str) -> int:
 
 
 def _weights_list(text: str) -> list[float]:
+    import math
+
+    parts = [t.strip() for t in text.split(",")] if "," in text else text.split()
     try:
-        values = [float(t) for t in text.replace(",", " ").split()]
+        values = [float(t) for t in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of numbers such as 0.7,0.3") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: weights must be finite numbers such as 0.7,0.3")
     if not values or any(v < 0 for v in values) or sum(values) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: weights must be non-negative and not all zero")
     return values
@@ -201,7 +223,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                          "recolouring the result (OKLab statistics or palette mapping)")
     st.add_argument("--init", default="content", choices=["content", "noise", "adain"],
                     help="gatys: starting image; 'adain' starts from the fast AdaIN result (far fewer --steps needed)")
-    st.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    st.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     st.add_argument("--encoder", default="efficientnet-lite0",
                     help="feature encoder (default efficientnet-lite0; see `brushwork encoders`)")
     st.add_argument("--weights", metavar="PATH", help="encoder weights file (torchvision format for VGG/ResNet)")
@@ -271,7 +293,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     tr.add_argument("--content", nargs="+", required=False, default=[], metavar="DIR_OR_DATASET")
     tr.add_argument("--style", nargs="+", required=False, default=[], metavar="DIR_OR_DATASET")
     tr.add_argument("--out", required=True, help="output folder (checkpoint/, samples/, log.csv)")
-    tr.add_argument("--steps", type=_positive_int, default=2000)
+    tr.add_argument("--steps", type=_positive_int, help="optimiser steps (default 2000; 5 with --dry-run)")
     tr.add_argument("--size", type=_positive_int, default=192, help="crop size (default 192)")
     tr.add_argument("--batch", type=_positive_int, default=8)
     tr.add_argument("--lr", type=_float_in(0.0), default=1e-3)
@@ -297,11 +319,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="decoder channels per level, one more than the upsamplings (default 64,32,16,16)")
     tr.add_argument("--init", metavar="DIR", help="start from a decoder folder's weights ('shipped': brushwork's own)")
     tr.add_argument("--minutes", type=_float_in(0.0), help="stop (with a checkpoint) after this much training time")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=_seed, default=0)
     tr.add_argument("--device", default="auto")
     tr.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     tr.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
-    tr.add_argument("--dry-run", action="store_true", help="a few steps on synthetic images (CI, smoke test)")
+    tr.add_argument("--dry-run", action="store_true", help="5 steps (unless --steps) on synthetic images (CI, smoke test)")
     tr.add_argument("--accumulate", type=_positive_int, default=1, help="batches per optimizer step (default 1)")
     tr.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard (pip install tensorboard)")
     tr.add_argument("-q", "--quiet", action="store_true")
@@ -315,7 +337,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     pal.add_argument("--out", metavar="DIR", help="for a folder: one JSON per image here (resumable; split over "
                      "torchrun's processes)")
     pal.add_argument("-q", "--quiet", action="store_true", help="no progress bar (folders)")
-    pal.add_argument("--seed", type=int, default=0)
+    pal.add_argument("--seed", type=_seed, default=0)
     pal.add_argument("--saliency", action="store_true", help="weight pixels by saliency (the subject counts more)")
     pal.add_argument("--max-side", type=_positive_int, default=512,
                      help="analyse a copy this large (JPEGs decode at reduced scale: fast; default 512)")
@@ -352,7 +374,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     rec.add_argument("--method", choices=["stats", "histogram", "palette"], default="stats")
     rec.add_argument("--strength", type=_fraction, default=1.0)
     rec.add_argument("-k", type=_positive_int, default=6, help="palette method: colours per image (default 6)")
-    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--seed", type=_seed, default=0)
     rec.set_defaults(func=_cmd_recolor)
 
     com = sub.add_parser("compose", help="composition scores and crop suggestions",
@@ -403,7 +425,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ct.add_argument("--accumulate", type=_positive_int, default=1, help="batches per optimizer step (default 1)")
     ct.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard (pip install tensorboard)")
     ct.add_argument("--size", type=_positive_int, help="input side for folders (default 64)")
-    ct.add_argument("--seed", type=int, default=0)
+    ct.add_argument("--seed", type=_seed, default=0)
     ct.add_argument("--device", default="auto")
     ct.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     ct.add_argument("--no-resume", action="store_true")
@@ -552,7 +574,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gt.add_argument("--no-spectral-norm", action="store_true")
     gt.add_argument("--sample-every", type=_positive_int, default=500)
     gt.add_argument("--minutes", type=_float_in(0.0), help="stop (with a checkpoint) after this much training time")
-    gt.add_argument("--seed", type=int, default=0)
+    gt.add_argument("--seed", type=_seed, default=0)
     gt.add_argument("--device", default="auto")
     gt.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     gt.add_argument("--no-resume", action="store_true")
@@ -600,7 +622,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                          description="Example: brushwork serve  (then open http://127.0.0.1:7860)")
     srv.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default 127.0.0.1: this machine only; anything else needs a token)")
-    srv.add_argument("--port", type=_positive_int, default=7860)
+    srv.add_argument("--port", type=_port, default=7860)
     srv.add_argument("--token", help="require this token on the API (default: none on 127.0.0.1, a new random "
                      "one, printed, when listening elsewhere); also $BRUSHWORK_TOKEN")
     srv.add_argument("--workers", type=_positive_int, default=1, help="stylize jobs at once (default 1)")
@@ -654,6 +676,7 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     if args.each_style:
         raise BrushworkError("--each-style needs a CONTENT folder; for one image, run once per style")
     check_output_path(args.output)  # fail before minutes of work, not after
+    _not_an_input([args.output], [content, *styles, *(masks or [])])
 
     from .pipelines.stylize import stylize
 
@@ -693,6 +716,7 @@ def _cmd_encoders(args: argparse.Namespace) -> int:
 def _cmd_video(args: argparse.Namespace) -> int:
     from .pipelines.video import stylize_video
 
+    _not_an_input([args.output], [args.input, *args.styles])
     n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
                       style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
                       consistency=args.consistency,
@@ -787,7 +811,8 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
         raise BrushworkError("give --content and --style folders or dataset names (or --dry-run)")
     if args.gram_taps and not args.gram_weight:
         raise BrushworkError("--gram-taps needs a --gram-weight above 0 (the Gram term is off by default)")
-    cfg = AdaINTrainConfig(size=args.size, batch=args.batch, steps=args.steps, lr=args.lr,
+    steps = args.steps or (5 if args.dry_run else 2000)
+    cfg = AdaINTrainConfig(size=args.size, batch=args.batch, steps=steps, lr=args.lr,
                            style_weight=args.style_weight, recon_weight=args.recon_weight,
                            gram_weight=args.gram_weight, gram_taps=args.gram_taps, sample_every=args.sample_every,
                            seed=args.seed, max_side=args.max_side, transform=args.transform)
@@ -918,6 +943,18 @@ def _check_outputs(*paths: str | None) -> None:
             check_output_path(p)
 
 
+def _not_an_input(outputs, inputs) -> None:
+    """Refuse an output that names one of the inputs: writing it would replace the user's picture."""
+    given = {}
+    for p in inputs:
+        if p is not None:
+            given.setdefault(Path(p).resolve(), p)
+    for o in outputs:
+        if o is not None and Path(o).resolve() in given:
+            raise BrushworkError(f"output '{o}' is also an input ({given[Path(o).resolve()]}): writing it would "
+                                 "replace it; choose another output name")
+
+
 def _parse_palette(text: str):
     from .color.palette import Palette
 
@@ -993,6 +1030,7 @@ def _cmd_palette(args: argparse.Namespace) -> int:
     if args.out:
         raise BrushworkError("--out is for a folder of images; for one image use --json, --swatch, --css, --gpl or --ase")
     _check_outputs(args.swatch, args.css, args.gpl, args.ase)
+    _not_an_input([args.swatch, args.css, args.gpl, args.ase], [args.image])
     img = pending.result()
     pal = extract_palette(img.rgb, img.alpha, k=args.k, seed=args.seed, saliency=args.saliency)
     if args.swatch:
@@ -1054,6 +1092,7 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
     from .imaging.io import check_output_path, save_image
 
     check_output_path(args.output)
+    _not_an_input([args.output], [args.image, args.reference])
     img = _read(args.image)
     ref = None if args.reference is None else _read(args.reference, "reference image", draft=1024)
     pal = None if args.palette is None else _parse_palette(args.palette)
@@ -1077,6 +1116,7 @@ def _cmd_compose(args: argparse.Namespace) -> int:
     for r in ratios:
         parse_ratio(r)
     _check_outputs(args.overlay, args.apply)
+    _not_an_input([args.overlay, args.apply], [args.image])
     from .imaging.io import read_image
 
     img = read_image(args.image, min_side=8)  # thirds and crops need a few pixels per third
@@ -1806,7 +1846,9 @@ def _cmd_gallery_tag(args: argparse.Namespace) -> int:
 
 
 def _cmd_gallery_export(args: argparse.Namespace) -> int:
-    if bool(args.ids) == bool(args.all):
+    if args.ids and args.all:
+        raise BrushworkError("give item IDs or --all, not both")
+    if not args.ids and not args.all:
         raise BrushworkError("name the items to export (IDs), or pass --all")
     out = Path(args.output)
     if out.exists() and not out.is_dir():
@@ -1870,6 +1912,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                              "python-multipart)") from None
     from .provenance.gallery import _default_path
 
+    from .runtime import resolve_device
+
+    resolve_device(args.device)  # a missing GPU is one line now, not a failed request later
     token = args.token or os.environ.get("BRUSHWORK_TOKEN")
     local = args.host in ("127.0.0.1", "localhost", "::1")
     if not local and not token:
@@ -1902,22 +1947,28 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_watermark_check(args: argparse.Namespace) -> int:
-    from .provenance.watermark import DETECT_Z, detect_watermark
+    from .provenance.watermark import DETECT_Z, WATERMARK_MIN_SIDE, detect_watermark
 
     results = []
     for p in args.images:  # every file read and checked before anything is printed
-        found = [detect_watermark(f, key=args.key) for f in _watermark_frames(p)]
+        frames = _watermark_frames(p)
+        found = [detect_watermark(f, key=args.key) for f in frames]
         if not found:
             raise BrushworkError(f"'{p}' holds no frames to check")
-        results.append((p, max(found, key=lambda r: r.z), len(found)))
-    for p, r, n in results:
+        small = min(min(f.size) for f in frames) < WATERMARK_MIN_SIDE  # below it a mark is not reliably found
+        results.append((p, max(found, key=lambda r: r.z), len(found), small))
+    for p, r, n, small in results:
         frames = f", best of {n} frames" if n > 1 else ""
         if args.json:
             print(json.dumps({"image": p, "detected": r.detected, "z": r.z, "threshold": DETECT_Z,
-                              "scale": r.scale, "rotation": r.rotation, "frames_checked": n}))
+                              "scale": r.scale, "rotation": r.rotation, "frames_checked": n,
+                              "too_small_to_tell": small and not r.detected}))
         elif r.detected:
             print(f"{p}: brushwork watermark found (z = {r.z:.1f}, threshold {DETECT_Z}{frames}; "
                   f"scaled {r.scale:.2f}x, rotated {r.rotation:+.1f} deg since marking)")
+        elif small:
+            print(f"{p}: too small to tell (no mark found, but under {WATERMARK_MIN_SIDE} px on the short side a "
+                  "mark is not reliably found; check a larger copy)")
         else:
             print(f"{p}: no brushwork watermark found (z = {r.z:.1f}, threshold {DETECT_Z}{frames})")
     return 0

@@ -341,9 +341,15 @@ def load_decoder(
         file = find_weights(name)
     else:
         p = Path(source).expanduser()
+        if p.is_dir() and not (p / "model.safetensors").is_file() and (p / "checkpoint" / "model.safetensors").is_file():
+            p = p / "checkpoint"  # the --out folder of `brushwork adain train`
         file = p / "model.safetensors" if p.is_dir() else p
         if not file.is_file():
-            raise WeightsError(f"decoder '{p}' not found: give a folder with config.json and model.safetensors")
+            raise WeightsError(f"decoder '{p}' not found: give a folder with config.json and model.safetensors "
+                               "(the --out folder of 'brushwork adain train')")
+        if file.suffix not in (".safetensors", ".pth", ".pt"):
+            raise WeightsError(f"decoder '{p}' is not a decoder: give a folder with config.json and "
+                               "model.safetensors, or the original AdaIN release's decoder.pth")
     cfg_path = file.parent / "config.json"
     if not cfg_path.is_file() and file.suffix in (".pth", ".pt"):
         # The original AdaIN release's decoder.pth: a bare state dict of the paper's decoder.

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..errors import BrushworkError
 from ..models.adain import AdaINNet, Map, apply_map, check_transform, transfer_map
 
 __all__ = ["adain_transfer", "tile_starts"]
@@ -125,6 +126,11 @@ def adain_transfer(
         weights = [w / sum(style_weights) for w in style_weights]
     stride = net.decoder.stride  # of the features the decoder reads
     align = net.align  # sizes and tile offsets: multiples of the deepest tap's stride, so the grids nest
+    least = 2 * align  # the decoder's reflection padding needs two rows of features
+    for what, img in (("picture", content), *(("style", s) for s in styles)):
+        if min(img.shape[-2:]) < least:
+            raise BrushworkError(f"the {what} is {img.shape[-1]}x{img.shape[-2]} pixels at this size: its short side "
+                                 f"must be at least {least}; raise --size or crop it to a less extreme shape")
     x, h, w = _pad_to_multiple(content, align)
     if masks is not None:
         masks = [None if m is None else _pad_to_multiple(m, align)[0] for m in masks]

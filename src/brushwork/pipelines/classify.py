@@ -93,20 +93,23 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
     Raises:
         BrushworkError: missing files, not a classifier, or weights of another architecture.
     """
-    from safetensors.torch import load_file
-
     from ..models.classifier import ClassifierConfig, build_classifier
     from ..training.engine import find_checkpoint
+    from ..weights import load_state_dict
 
     if str(folder) in SHIPPED:
         from ..weights import find_weights
 
         folder = find_weights(SHIPPED[str(folder)]).parent  # sha256-checked
     p, raw = find_checkpoint(folder, "classifier", "classifier", "classify train")
-    cfg = ClassifierConfig.from_dict(raw["classifier"])
+    try:
+        cfg = ClassifierConfig.from_dict(raw["classifier"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BrushworkError(f"'{p / 'config.json'}' does not describe a classifier brushwork can build "
+                             f"({type(exc).__name__}: {exc}): restore the checkpoint from a copy") from None
     model = build_classifier(cfg)
     try:
-        model.load_state_dict(load_file(str(p / "model.safetensors")))  # (fp16 files are cast to fp32)
+        model.load_state_dict(load_state_dict(p / "model.safetensors", what="classifier weights"))  # (fp16 -> fp32)
     except RuntimeError:
         raise BrushworkError(f"the weights in '{p}' do not fit a {cfg.arch} model: the checkpoint is damaged "
                              "or its config.json belongs to another model") from None

@@ -63,19 +63,21 @@ def load_gan(folder: str | os.PathLike | None, device: torch.device | str = "cpu
     Raises:
         BrushworkError: missing files, not a GAN checkpoint, or weights that do not fit.
     """
-    from safetensors.torch import load_file
-
     from ..models.gan import GANConfig, build_model
     from ..training.engine import find_checkpoint
-    from ..weights import sha256_file
+    from ..weights import load_state_dict, sha256_file
 
     if folder is None:
         from ..weights import find_weights
 
         folder = find_weights(SHIPPED_GAN).parent
     p, raw = find_checkpoint(folder, "gan", "GAN", "gan train")
-    gan = build_model(GANConfig.from_dict(raw["gan"]))
-    state = load_file(str(p / "model.safetensors"))
+    try:
+        gan = build_model(GANConfig.from_dict(raw["gan"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BrushworkError(f"'{p / 'config.json'}' does not describe a GAN brushwork can build ({type(exc).__name__}: "
+                             f"{exc}): restore the checkpoint from a copy") from None
+    state = load_state_dict(p / "model.safetensors", what="GAN weights")
     try:
         if state and all(k.startswith("g_ema.") for k in state):  # a shipped, sampling-only file
             gan.g_ema.load_state_dict({k[len("g_ema."):]: v for k, v in state.items()})
@@ -122,6 +124,11 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
 
 
+#: frames of one interpolation: two minutes at 30 fps, held in memory before the file is written
+#: (about 700 MB at 256 px)
+MAX_FRAMES = 3600
+
+
 @torch.no_grad()
 def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1.0, loop: bool = True) -> np.ndarray:
     """``frames`` images walking through the seeds' latents (back to the first when ``loop``)."""
@@ -131,6 +138,8 @@ def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1
         raise BrushworkError("interpolation needs at least two seeds, e.g. --seeds 3,17,42")
     if frames < len(seeds):
         raise BrushworkError(f"--frames {frames} is fewer than the {len(seeds)} seeds: ask for more frames")
+    if frames > MAX_FRAMES:  # every frame is held in memory before the file is written
+        raise BrushworkError(f"--frames {frames} is more than {MAX_FRAMES}: make several shorter walks")
     z = latents(seeds, gan.cfg.z_dim) * truncation
     stops = list(range(len(seeds))) + ([0] if loop else [])
     segments = len(stops) - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import platform
 import time
@@ -229,8 +230,8 @@ def stylize(
             raise BrushworkError(
                 f"{len(styles_in)} style image(s) but {len(style_weights)} style weight(s): give one weight per style"
             )
-        if any(w < 0 for w in style_weights) or sum(style_weights) <= 0:
-            raise BrushworkError("style weights must be non-negative and not all zero")
+        if not all(math.isfinite(w) and w >= 0 for w in style_weights) or sum(style_weights) <= 0:
+            raise BrushworkError("style weights must be finite, non-negative and not all zero")
     masks_in = _as_list(masks)
     if masks_in and len(masks_in) != len(styles_in):
         raise BrushworkError(
@@ -247,6 +248,9 @@ def stylize(
 
     cw, ch = c_img.size
     out_w, out_h = (cw, ch) if size is None else fit_long_side(cw, ch, size)
+    if min(out_w, out_h) < MIN_SIDE:
+        raise BrushworkError(f"at --size {size} the output would be {out_w}x{out_h} pixels: its short side must be at "
+                             f"least {MIN_SIDE}; raise --size or crop the picture to a less extreme shape")
     if out_w * out_h > max_pixels:
         raise BrushworkError(
             f"output {out_w}x{out_h} exceeds --max-pixels {max_pixels}: lower --size or raise --max-pixels"

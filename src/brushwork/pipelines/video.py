@@ -165,16 +165,30 @@ def read_frames(source: str | os.PathLike) -> tuple[Iterator[np.ndarray], float]
 def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: float) -> int:
     """Write frames to a video file (by extension), or to a folder of PNGs for a path without one.
 
-    A video file is written under a temporary name and renamed when complete; returns the count.
+    Either is written under a temporary name and moved into place when complete (a run that fails
+    leaves nothing behind); returns the count.
     """
     t = Path(target)
     n = 0
     if t.suffix == "":
+        import shutil
+
         from ..imaging.io import save_image
 
-        t.mkdir(parents=True, exist_ok=True)
-        for n, f in enumerate(frames, 1):
-            save_image(f.astype(np.float32) / 255.0, t / f"frame_{n:06d}.png")
+        if t.exists() and not t.is_dir():
+            raise BrushworkError(f"output '{t}' is a file: give a folder for the frames, or a video file name")
+        t.parent.mkdir(parents=True, exist_ok=True)
+        tmp = t.with_name(f".{t.name}.part")
+        shutil.rmtree(tmp, ignore_errors=True)  # a run killed earlier
+        tmp.mkdir()
+        try:
+            for n, f in enumerate(frames, 1):
+                save_image(f.astype(np.float32) / 255.0, tmp / f"frame_{n:06d}.png")
+            t.mkdir(exist_ok=True)
+            for f in sorted(tmp.iterdir()):
+                os.replace(f, t / f.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         return n
     if t.suffix.lower() not in VIDEO_SUFFIXES:
         raise BrushworkError(f"output '{t}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or a folder")

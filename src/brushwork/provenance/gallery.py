@@ -119,6 +119,11 @@ def gallery_url(where: str | os.PathLike | None = None) -> str | None:
     if "://" in raw:
         return raw
     path = Path(raw).expanduser() if raw else _default_path()
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # a name of undecodable bytes: SQLite's URL cannot carry it
+        raise GalleryError(f"the gallery path {str(path)!r} is not valid UTF-8: rename it or choose another "
+                           "file") from None
     return sa.engine.URL.create("sqlite", database=str(path.resolve())).render_as_string()
 
 

@@ -54,6 +54,10 @@ def _hamming(a: np.ndarray, b: int) -> np.ndarray:
     return np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(1)
 
 
+#: images with a shorter side below this are not judged (their hash and embedding say little)
+MIN_CHECK_SIDE = 32
+
+
 def describe(path: str | os.PathLike) -> tuple[int, np.ndarray] | None:
     """``(phash, 224 x 224 RGB uint8)`` of an image file; None when it cannot be read."""
     from PIL import Image, ImageOps
@@ -219,6 +223,13 @@ def check(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: int = 3
         d = describe(p)
         if d is None:
             raise BrushworkError(f"'{p}' is not an image brushwork can read: use PNG, JPEG, WebP, TIFF or BMP")
+        from PIL import Image
+
+        with Image.open(p) as im:
+            w, h = im.size
+        if min(w, h) < MIN_CHECK_SIDE:  # a few pixels match anything: no verdict is better than a wrong one
+            raise BrushworkError(f"'{p}' is {w}x{h} pixels, too small to compare: check a copy at least "
+                                 f"{MIN_CHECK_SIDE} px on its short side")
         described.append(d)
     vecs = embed(np.stack([d[1] for d in described]), encoder)
     out = []

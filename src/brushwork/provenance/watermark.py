@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 __all__ = ["WatermarkResult", "embed_watermark", "detect_watermark", "watermark_pattern", "DETECT_Z", "DEFAULT_KEY",
-           "SCHEME"]
+           "SCHEME", "WATERMARK_MIN_SIDE"]
 
 SCHEME = "brushwork-v1"  # recorded in recipes; a new pattern or strength gets a new name
 DEFAULT_KEY = "brushwork"
@@ -46,6 +46,8 @@ CELL_PX = 4  # pixels per cell at the embedding scale: the tile's period is 128 
 PERIOD = CELLS * CELL_PX
 STRENGTH = 2.6  # luminance change (0-255 levels) at unit texture weight
 DETECT_Z = 6.5  # z-score that counts as "marked": unmarked pictures reached 6.01 once in 1,683 (BENCHMARKS.md)
+#: below this short side (px) an unmarked verdict means little: a 64 px copy of a marked picture is not found
+WATERMARK_MIN_SIDE = 128
 _MAX_SIDE = 1024  # detection looks at the centre of larger images: eight periods are plenty
 
 

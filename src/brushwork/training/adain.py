@@ -16,7 +16,6 @@ with ``transform="wct"`` the whitening-colouring target WCT(f(c), f(s)) that the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -165,18 +164,20 @@ def _files(sources: Sequence[str]) -> list[Path]:
 
 def _dry_run_pool(seed: int, size: int) -> ImagePool:
     # A handful of synthetic images (gradients + noise): exercises the whole recipe offline in seconds.
+    # The pool holds them in memory, so their folder goes once it is read.
+    import tempfile
+
     rng = np.random.default_rng(seed)
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"brushwork-dry-run-{os.getpid()}-{seed}"
-    tmp.mkdir(parents=True, exist_ok=True)
-    files = []
-    for i in range(4):
-        yy, xx = np.mgrid[0:size * 2, 0:size * 2] / (size * 2)
-        base = np.stack([xx, yy, (xx + yy) / 2], axis=2) * rng.uniform(0.3, 1.0, 3)
-        arr = np.clip(base + rng.normal(0, 0.1, base.shape), 0, 1)
-        f = tmp / f"{i}.png"
-        Image.fromarray((arr * 255).astype(np.uint8)).save(f)
-        files.append(f)
-    return ImagePool(files, max_side=size * 2, min_side=size)
+    with tempfile.TemporaryDirectory(prefix="brushwork-dry-run-") as tmp:
+        files = []
+        for i in range(4):
+            yy, xx = np.mgrid[0:size * 2, 0:size * 2] / (size * 2)
+            base = np.stack([xx, yy, (xx + yy) / 2], axis=2) * rng.uniform(0.3, 1.0, 3)
+            arr = np.clip(base + rng.normal(0, 0.1, base.shape), 0, 1)
+            f = Path(tmp) / f"{i}.png"
+            Image.fromarray((arr * 255).astype(np.uint8)).save(f)
+            files.append(f)
+        return ImagePool(files, max_side=size * 2, min_side=size)
 
 
 def _train_dict(config: AdaINTrainConfig) -> dict:
@@ -272,6 +273,8 @@ def train_adain(
                              f"use a multiple of {world.world_size}")
     if config.transform not in TRANSFORMS:
         raise BrushworkError(f"transform must be one of {', '.join(TRANSFORMS)}, got {config.transform!r}")
+    if config.size < 32:  # the tap (stride 8) needs a few rows for the decoder's padding and the statistics
+        raise BrushworkError(f"--size {config.size} is too small to train on: use 32 or more (default 192)")
     if config.transform == "wct" and decoder_config.deep_taps:
         raise BrushworkError("--transform wct trains one-tap decoders only: drop --deep-taps")
     if resume:

@@ -123,7 +123,8 @@ def load_data(data: str, size: int | None = None):
     if data in ARRAY_SOURCES:
         xtr, ytr, xte, yte, classes = load_arrays(data)
         if size not in (None, 28):
-            raise BrushworkError(f"{data} images are 28 x 28: leave --size out")
+            raise BrushworkError(f"{data} images are 28 x 28, not {size} px: train without --size, and evaluate "
+                                 "a model trained on 28 px images")
         return xtr[:, None], ytr, xte[:, None], yte, classes, 0, 1, None
     if data == "art-medium":
         from ..datasets.medium import medium_folder

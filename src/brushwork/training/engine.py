@@ -102,11 +102,28 @@ def save_model(module: nn.Module, config: dict[str, Any], folder: str | os.PathL
 
 
 def load_model_state(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read ``model.safetensors`` and ``config.json`` from ``folder``."""
-    from safetensors.torch import load_file
+    """Read ``model.safetensors`` and ``config.json`` from ``folder``.
+
+    Raises:
+        BrushworkError: either file is damaged (the message names it).
+    """
+    from ..weights import load_state_dict
 
     folder = Path(folder)
-    return load_file(str(folder / "model.safetensors")), json.loads((folder / "config.json").read_text())
+    return load_state_dict(folder / "model.safetensors", what="checkpoint weights"), _read_config(folder)
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    from ..errors import BrushworkError
+
+    try:
+        raw = json.loads((folder / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BrushworkError(f"'{folder / 'config.json'}' is damaged ({type(exc).__name__}): restore the "
+                             "checkpoint from a copy, or train again") from None
+    if not isinstance(raw, dict):
+        raise BrushworkError(f"'{folder / 'config.json'}' is not a checkpoint's config: restore it from a copy")
+    return raw
 
 
 def find_checkpoint(folder: str | os.PathLike, kind: str, what: str, command: str) -> tuple[Path, dict[str, Any]]:
@@ -125,7 +142,7 @@ def find_checkpoint(folder: str | os.PathLike, kind: str, what: str, command: st
     if not (p / "model.safetensors").is_file() or not (p / "config.json").is_file():
         raise BrushworkError(f"'{folder}' holds no {what} checkpoint (config.json + model.safetensors): give the "
                              f"--out folder of 'brushwork {command}'")
-    raw = json.loads((p / "config.json").read_text())
+    raw = _read_config(p)
     if kind not in raw:
         other = next((k for k in ("classifier", "gan", "decoder") if k in raw), "different")
         raise BrushworkError(f"'{folder}' is not a {what} checkpoint (it holds a {other} model): give the --out "
@@ -219,7 +236,16 @@ class Trainer:
             return False
         weights, _ = load_model_state(ckpt)
         self.model.load_state_dict(weights)
-        state = torch.load(ckpt / "trainer_state.pt", map_location="cpu", weights_only=False)
+        try:
+            state = torch.load(ckpt / "trainer_state.pt", map_location="cpu", weights_only=False)
+            if not isinstance(state, dict) or "optimizer" not in state:
+                raise ValueError("not a trainer state")
+        except Exception as exc:  # noqa: BLE001 - pickle and torch raise many types for a damaged file
+            from ..errors import BrushworkError
+
+            raise BrushworkError(f"'{ckpt / 'trainer_state.pt'}' is damaged ({type(exc).__name__}), so the run "
+                                 "cannot resume: restore the checkpoint from a copy, or train into a new --out "
+                                 "folder") from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         if self.scheduler is not None and state.get("scheduler") is not None:
