@@ -124,9 +124,18 @@ def test_folder_batch_resumes_and_skips_corrupt(small_images, random_decoder_dir
     assert main(argv) == 0
     assert "0 written, 4 already done" in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
-    # Other settings: the recipes say so, and the outputs are made again.
-    assert main([*argv, "--strength", "0.9"]) == 0
+    # Other settings: the recipes say so, and the run stops before replacing the earlier outputs ...
+    assert main([*argv, "--strength", "0.9"]) == 2
+    err = capsys.readouterr().err
+    assert "4 output(s)" in err and "--redo" in err
+    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    # ... unless asked to make them again (the recipes record the one-file command, without --redo)
+    assert main([*argv, "--strength", "0.9", "--redo"]) == 0
     assert "4 written, 0 already done, 4 of them redone" in capsys.readouterr().out
+    from brushwork.provenance.recipe import read_recipe
+
+    recipe, _ = read_recipe(out / "a__style.png")
+    assert "--redo" not in recipe["command"] and "--each-style" not in recipe["command"]
 
 
 def test_folder_batch_is_split_over_torchrun_processes(small_images, random_decoder_dir, tmp_path, capsys, monkeypatch):

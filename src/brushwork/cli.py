@@ -206,6 +206,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _exif_flags(st)
     st.add_argument("--each-style", action="store_true",
                     help="with a CONTENT folder: one output per style instead of blending them")
+    st.add_argument("--redo", action="store_true",
+                    help="with a CONTENT folder: replace outputs made with other settings (without it the run "
+                         "stops and names them)")
     st.add_argument("--method", default="gatys", choices=["gatys", "adain"],
                     help="gatys: optimisation, slow, best quality (default); adain: one pass, fast")
     st.add_argument("--strength", "--alpha", type=_fraction, default=0.5, dest="strength",
@@ -666,15 +669,18 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         from .pipelines.batch import stylize_folder
 
         def save(result, target: Path, source: Path, used: list) -> None:
-            swap: dict[str, str | None] = {content: str(source), args.output: str(target)}
+            swap: dict[str, str | None] = {content: str(source), args.output: str(target), "--redo": None}
             if args.each_style:  # recorded as the one-style command that makes this file
                 swap.update({"--each-style": None, **{str(s): None for s in styles if str(s) != str(used[0])}})
             result.save(target, **_save_kwargs(args, target, result.params, swap), **_exif(args, source))
 
         return _folder_report(args.output, stylize_folder(content, styles, args.output, each_style=args.each_style,
+                                                          redo=args.redo,
                                                           progress=not args.quiet, save=save, **options))
     if args.each_style:
         raise BrushworkError("--each-style needs a CONTENT folder; for one image, run once per style")
+    if args.redo:
+        raise BrushworkError("--redo is for a CONTENT folder; one image's -o is simply written")
     check_output_path(args.output)  # fail before minutes of work, not after
     _not_an_input([args.output], [content, *styles, *(masks or [])])
 

@@ -45,6 +45,7 @@ def stylize_folder(
     each_style: bool = False,
     suffix: str = ".png",
     progress: bool = True,
+    redo: bool = False,
     stylize_fn: Callable[..., Any] | None = None,
     save: Callable[[Any, Path, Path, list], None] | None = None,
     **kwargs: Any,
@@ -55,7 +56,9 @@ def stylize_folder(
     style, named ``<name>__<style name>``, else the styles are blended as in :func:`stylize`.
     Outputs are written atomically, so one that exists is finished: a re-run skips it when its recipe
     says it was made with the same settings (``batch_settings``: a hash of the options and the style
-    files' contents) or has no recipe, and makes it again otherwise. Files are listed, not loaded: one
+    files' contents) and from the same photo, or has no recipe. Outputs made otherwise are replaced
+    only with ``redo``; without it the run stops before any work, naming them (they may be hours of
+    work with other settings). Files are listed, not loaded: one
     image is in memory at a time. A file that is not a readable image is skipped and reported; every
     other error stops the run. ``save`` (``save(result, target, source, styles)``) writes each result
     instead of ``result.save(target)``; ``result.params["batch_settings"]`` is set before it is called.
@@ -86,6 +89,13 @@ def stylize_folder(
     _check_collisions([(f, t) for f, _, t in jobs])
     settings = _settings_key(styles, each_style, suffix, {k: v for k, v in kwargs.items() if k != "device"},
                              file_sha256)
+    # Every process looks at every output (not only its shard), so all of them stop, or none does.
+    stale = {t for f, _, t in jobs if t.exists() and not _same_settings(t, settings, read_recipe, f, file_sha256)}
+    if stale and not redo:
+        first = min(stale)
+        raise BrushworkError(f"{len(stale)} output(s) in '{out}' were made with other settings or from an earlier "
+                             f"version of their photo (e.g. '{first}'): pass --redo to replace them, or choose "
+                             "another -o folder")
     jobs = distributed.shard_list(jobs, key=lambda j: j[2].relative_to(out).as_posix())  # this rank's outputs
     report = BatchReport(shard=(world.rank, world.world_size))
     with _progress(len(jobs), "stylize", progress and world.rank == 0) as bar:
@@ -93,7 +103,7 @@ def stylize_folder(
         for f, sty, target in jobs:
             if f in bad:
                 pass  # already reported once
-            elif target.exists() and _same_settings(target, settings, read_recipe, f, file_sha256):
+            elif target.exists() and target not in stale:
                 report.skipped_existing.append(target)
             else:
                 if target.exists():
