@@ -413,10 +413,13 @@ def test_cli_bad_gallery_input(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not sqlite at all" * 64)
+    with Gallery.open(tmp_path / "g.db"):  # an existing, empty gallery
+        pass
     for argv, msg in [(["gallery", "list", "--gallery", str(junk)], "not a readable gallery"),
                       (["gallery", "show", "99999999999999999999"], "too large"),
                       (["gallery", "list", "--gallery", "postgresql://u:p@h:notaport/db"], "not a database URL"),
-                      (["gallery", "list", "--gallery", str(tmp_path / "a.txt" / "g.db")], "cannot create"),
+                      (["gallery", "list", "--gallery", str(tmp_path / "a.txt" / "g.db")], "there is no gallery"),
+                      (["gallery", "list", "--gallery", "gallry.db"], "there is no gallery"),  # a typo: not created
                       (["gallery", "search", "--like", "missing.png", "--gallery", "g.db"], "does not exist"),
                       (["gallery", "search", "--until", "9999-12-31", "--gallery", "g.db"], None)]:
         (tmp_path / "a.txt").write_text("a file, not a folder")
@@ -426,3 +429,4 @@ def test_cli_bad_gallery_input(tmp_path, capsys, monkeypatch):
             assert rc == 0, err
         else:
             assert rc == 2 and msg in err and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "gallry.db").exists()

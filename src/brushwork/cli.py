@@ -50,6 +50,14 @@ def _float_in(lo: float, hi: float | None = None):
 _fraction = _float_in(0.0, 1.0)
 
 
+def _truncation(text: str) -> float:
+    """psi in (0, 1]: 0 would put every sample at the mean."""
+    v = _fraction(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1]: use a truncation above 0, such as 0.7")
+    return v
+
+
 def _names_list(text: str) -> tuple[str, ...]:
     names = tuple(t.strip() for t in text.split(",") if t.strip())
     if not names:
@@ -259,22 +267,25 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     vid = sub.add_parser("video", help="stylize a video or a folder of frames (AdaIN, flicker-free)",
                          description="Stylize every frame with the AdaIN model, steady over time: the content "
                          "statistics are smoothed across frames, and each output is blended with the "
-                         "previous one carried along the optical flow (not across cuts or occlusions).")
+                         "previous one carried along the optical flow (not across cuts or occlusions). The "
+                         "recipe is written beside the output as NAME.EXT.json (or FOLDER.json) unless "
+                         "--no-metadata: no video container has a place for it.")
     vid.add_argument("input", metavar="INPUT", help="a video file (.mp4, .mov, ...) or a folder of frames")
-    vid.add_argument("styles", nargs="+", metavar="STYLE")
+    vid.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style images (blended)")
     vid.add_argument("-o", "--output", required=True, help="a video file (.mp4, .gif, ...) or a folder for PNG frames")
-    vid.add_argument("--strength", "--alpha", type=_fraction, default=1.0, dest="strength")
-    vid.add_argument("--style-weights", type=_weights_list, metavar="W1,W2,...")
+    vid.add_argument("--strength", "--alpha", type=_fraction, default=1.0, dest="strength",
+                     help="the blend a in [0, 1] (default 1)")
+    vid.add_argument("--style-weights", type=_weights_list, metavar="W1,W2,...", help="one weight per style")
     vid.add_argument("--size", type=_positive_int, help="long side of the output frames (default: as the input)")
     vid.add_argument("--smoothing", type=_float_in(0.0, 0.999), default=0.9,
                      help="temporal smoothing of the statistics, 0 = per frame (default 0.9)")
     vid.add_argument("--consistency", type=_float_in(0.0, 0.99), default=0.7,
                      help="blend with the previous output warped by optical flow, 0 = off (default 0.7)")
-    vid.add_argument("--decoder", metavar="DIR")
-    vid.add_argument("--tile", type=_positive_int, default=1024)
+    vid.add_argument("--decoder", metavar="DIR", help="a decoder trained by `brushwork adain train` (default: shipped)")
+    vid.add_argument("--tile", type=_positive_int, default=1024, help="tile size for large frames (default 1024)")
     vid.add_argument("--transform", default="adain", choices=["adain", "wct"],
                      help="adain (default) or wct: whitening-colouring, a closer style (see `stylize --help`)")
-    vid.add_argument("--device", default="auto")
+    vid.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     vid.add_argument("-q", "--quiet", action="store_true")
     _metadata_flags(vid)
     _watermark_flag(vid)
@@ -589,7 +600,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gs.add_argument("checkpoint", metavar="CKPT", nargs="?",
                     help="a 'gan train' --out folder (default: the GAN shipped with brushwork, 64 px Wesnoth sprites)")
     gs.add_argument("--seeds", default="0-15", help="e.g. 0-63 or 3,17,42 (default 0-15)")
-    gs.add_argument("--truncation", type=_float_in(0.0, 1.0), default=1.0, help="psi in (0, 1]: less variety, fewer odd samples")
+    gs.add_argument("--truncation", type=_truncation, default=1.0, help="psi in (0, 1]: less variety, fewer odd samples")
     gs.add_argument("--grid", action="store_true", help="one grid image instead of one file per seed")
     gs.add_argument("-o", "--out", required=True, help="a folder (one PNG per seed) or, with --grid, a .png file")
     gs.add_argument("--originality", nargs="?", const="auto", metavar="INDEX",
@@ -605,7 +616,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gi.add_argument("--seeds", required=True)
     gi.add_argument("--frames", type=_positive_int, default=60)
     gi.add_argument("--fps", type=_positive_int, default=20)
-    gi.add_argument("--truncation", type=_float_in(0.0, 1.0), default=1.0)
+    gi.add_argument("--truncation", type=_truncation, default=1.0)
     gi.add_argument("-o", "--out", required=True, help="walk.gif, or walk.mp4 (needs imageio[ffmpeg])")
     _metadata_flags(gi)
     _watermark_flag(gi)
@@ -1772,8 +1783,17 @@ def _date(text: str):
 
 
 def _open_gallery(args: argparse.Namespace):
-    from .provenance.gallery import Gallery
+    from .provenance.gallery import Gallery, gallery_url
 
+    named = args.gallery or os.environ.get("BRUSHWORK_GALLERY", "")
+    url = gallery_url(args.gallery)
+    if named and url and url.startswith("sqlite:"):  # a typo'd path must not become a new, empty gallery
+        import sqlalchemy as sa
+
+        path = Path(sa.engine.make_url(url).database or "")
+        if not path.exists():
+            raise BrushworkError(f"there is no gallery at '{path}': check --gallery or BRUSHWORK_GALLERY (a gallery "
+                                 "is created when brushwork first records an output there)")
     g = Gallery.open(args.gallery)
     if g is None:
         raise BrushworkError("the gallery is turned off (BRUSHWORK_GALLERY=off): unset it, or pass --gallery PATH")
@@ -2076,8 +2096,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a path the system refuses (name too long, no permission, ...): the user's to fix
         if exc.filename is None:
             raise
-        print(f"brushwork: error: cannot use '{str(exc.filename)[:200]}' ({exc.strerror or exc}): check the path "
-              "and its permissions", file=sys.stderr)
+        import errno
+
+        name = str(exc.filename)[:200]
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # mkdir where a file stands, or a file inside the path
+            print(f"brushwork: error: '{name}' (or a folder above it) is a file where a folder is needed: give a "
+                  "folder path", file=sys.stderr)
+        else:
+            print(f"brushwork: error: cannot use '{name}' ({exc.strerror or exc}): check the path and its "
+                  "permissions", file=sys.stderr)
         return EXIT_USAGE
     finally:
         if "torch" in sys.modules and os.environ.get("WORLD_SIZE"):  # under torchrun: leave the group cleanly

@@ -193,7 +193,7 @@ def stylize(
     from .gatys import ADAIN_INIT_OVERRIDES, adain_init_alpha, gatys_config_for, optimize, with_overrides
 
     if tile is not None and (not isinstance(tile, int) or tile < 64):
-        raise BrushworkError(f"tile must be at least 64 pixels, got {tile}")
+        raise BrushworkError(f"--tile must be at least 64 pixels, got {tile}")
 
     if method not in METHODS:
         raise BrushworkError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
@@ -211,7 +211,7 @@ def stylize(
     if method == "adain" and init != "content":
         raise BrushworkError(f"--init {init} applies to --method gatys (AdaIN has no starting image): drop --init")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
-        raise BrushworkError(f"size must be an integer of at least {MIN_SIDE} pixels, got {size}")
+        raise BrushworkError(f"--size must be a whole number of at least {MIN_SIDE} pixels, got {size}")
     if steps is not None and steps < 1:
         raise BrushworkError(f"steps must be at least 1, got {steps}")
     if scales is not None and not 1 <= scales <= 6:
