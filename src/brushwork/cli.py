@@ -1203,13 +1203,19 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         from .pipelines.stylize import stylize
 
         out_dir = Path(args.previews)
+        created = not out_dir.exists()
         out_dir.mkdir(exist_ok=True)
-        for i, s in enumerate(ranked[:3], 1):
-            target = out_dir / f"preview_{i}.png"
-            # previews are throw-away: marked (they are stylized images) but kept out of the gallery
-            stylize(args.content, s.style, method="adain", strength=s.strength, size=256).save(
-                target, watermark=args.watermark, record=None)
-            previews.append(str(target))
+        try:
+            for i, s in enumerate(ranked[:3], 1):
+                target = out_dir / f"preview_{i}.png"
+                # previews are throw-away: marked (they are stylized images) but kept out of the gallery
+                stylize(args.content, s.style, method="adain", strength=s.strength, size=256).save(
+                    target, watermark=args.watermark, record=None)
+                previews.append(str(target))
+        except BaseException:
+            if created and not any(out_dir.iterdir()):  # no half-made output: not even an empty folder
+                out_dir.rmdir()
+            raise
     if gallery_note:
         print(f"brushwork: note: {gallery_note}", file=sys.stderr)
     gallery_set = {str(f) for f in from_gallery}

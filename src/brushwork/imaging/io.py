@@ -306,7 +306,10 @@ def save_image(
         kwargs.update(meta)
     import tempfile  # here, not at the top: 2.4 ms of the palette command's start-up
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    except OSError as exc:  # the folder refuses new files (/proc, a read-only mount): name the user's path
+        raise ImageError(f"could not write '{p}' ({exc.strerror or exc}): choose another -o path") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             img.save(fh, format=fmt, **kwargs)
