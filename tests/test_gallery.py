@@ -108,6 +108,16 @@ def test_an_older_gallery_is_upgraded_and_keeps_its_items(tmp_path):
         assert g.add(_picture(tmp_path / "n.png")) == 2
 
 
+def test_a_tag_stored_before_the_printable_rule_can_be_removed(tmp_path):
+    with Gallery.open(tmp_path / "g.db") as g:
+        gid = g.add(_picture(tmp_path / "a.png"))
+        with g.engine.begin() as conn:
+            conn.execute(gal.tags.insert().values(item_id=gid, tag="a\tb"))
+        assert g.tag(gid, ["a\tb"], remove=True) == []
+        with pytest.raises(BrushworkError, match="printable"):
+            g.tag(gid, ["a\tb"])
+
+
 def test_ids_are_never_reused(where, tmp_path):
     # A stale page or job holding a deleted item's id must not reach another picture: SQLite by itself
     # gives the newest item's id to the next one once it is deleted.

@@ -208,7 +208,8 @@ def test_host_and_origin_guard_against_other_sites(studio):
         assert c.get("/api/health", headers={"Origin": "http://localhost:7860"}).status_code == 200
         for host in ("[::1]", "[::1]:7860", "localhost", "127.0.0.1:7860"):  # with or without a port
             assert c.get("/api/health", headers={"Host": host}).status_code == 200, host
-        assert c.get("/api/health", headers={"Host": "[::2]:7860"}).status_code == 400
+        for host in ("[::2]:7860", "[::1]x", "[::1].evil.example", "localhost:80:90", "localhost.evil.example"):
+            assert c.get("/api/health", headers={"Host": host}).status_code == 400, host
 
 
 def test_a_chunked_upload_is_counted_as_it_arrives(studio):
@@ -229,7 +230,8 @@ def test_a_chunked_upload_is_counted_as_it_arrives(studio):
                                   "bad-json", "gallery-style-missing", "huge-seed-range", "huge-seed",
                                   "bad-truncation", "empty-palette", "narrow-style", "far-date", "tiny-content-job",
                                   "tiny-reference", "transparent-reference", "truncated-jpeg", "bomb",
-                                  "multi-line-colour", "form-not-json", "bad-tag"])
+                                  "multi-line-colour", "form-not-json", "bad-tag", "truncated-gif", "thin-content-job",
+                                  "transparent-reference-palette"])
 def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
     with studio(max_upload_bytes=200_000, max_pixels=300_000) as c:
         photo = ("c.jpg", _photo(200), "image/jpeg")
@@ -271,6 +273,14 @@ def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
             "multi-line-colour": lambda: c.post("/api/harmony", json={"colors": ["#12\nfoo" + "x" * 5000]}),
             "form-not-json": lambda: c.post("/api/harmony", data={"colors": "#ffffff"}),
             "bad-tag": lambda: c.post("/api/gallery/1/tags", json={"tags": ["a\nb"]}),
+            "truncated-gif": lambda: c.post("/api/palette", files={"image": ("t.gif", _encode(
+                Image.fromarray((np.random.default_rng(2).random((64, 64, 3)) * 255).astype(np.uint8)), "GIF")[:400],
+                "image/gif")}),
+            "thin-content-job": lambda: c.post("/api/stylize", files={"content": ("c.png", _png_size(1000, 20), "image/png")},
+                                               data={**style, "size": "256"}),
+            "transparent-reference-palette": lambda: c.post("/api/recolor", data={"method": "palette"}, files={
+                "image": photo, "reference": ("r.png", _encode(Image.new("RGBA", (32, 32), (0, 0, 0, 0)), "PNG"),
+                                              "image/png")}),
         }
         r = calls[case]()
         assert 400 <= r.status_code < 500, (case, r.status_code, r.text)
@@ -281,7 +291,9 @@ def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
         expected = {"tiny-content-job": (422, "content is 1x1"), "tiny-reference": (422, "reference is 1x1"),
                     "transparent-reference": (400, "no opaque pixels"), "truncated-jpeg": (415, "not an image"),
                     "bomb": (413, "more pixels"), "form-not-json": (422, "JSON object"),
-                    "bad-tag": (None, "printable")}
+                    "bad-tag": (None, "printable"), "truncated-gif": (415, "not an image"),
+                    "thin-content-job": (422, "less extreme shape"),
+                    "transparent-reference-palette": (400, "reference image has no opaque")}
         if case in expected:
             status, words = expected[case]
             assert (status is None or r.status_code == status) and words in body["error"], (case, r.status_code, body)
@@ -305,11 +317,24 @@ def _bomb_png() -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
 
 
+def test_a_frames_folder_in_the_gallery_is_not_offered_as_a_style(client, tmp_path):
+    from brushwork.provenance.gallery import Gallery
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.new("RGB", (32, 32)).save(frames / "frame_000001.png")
+    with Gallery.open(tmp_path / "gallery.db") as g:  # the studio's gallery (see the fixture)
+        gid = g.add(frames, Image.new("RGB", (32, 32)), None, "video")
+    item = client.get(f"/api/gallery/{gid}").json()
+    assert item["file_exists"] and not item["is_image"]
+
+
 def test_black_and_white_and_phone_pictures_are_taken(client):
     # A greyscale picture has a palette (its harmony is "achromatic", not an error) ...
     grey = _encode(Image.fromarray((np.random.default_rng(0).random((64, 96)) * 255).astype(np.uint8), "L"), "PNG")
     r = client.post("/api/palette", files={"image": ("g.png", grey, "image/png")}, data={"k": "3"})
     assert r.status_code == 200 and r.json()["harmony"]["harmony"] == "achromatic", r.text
+    assert r.json()["harmony"]["base_hue"] is None  # no hue to name
     # ... and a phone's JPEG with an MPF block (Pillow: "MPO") is a JPEG
     base = Image.open(io.BytesIO(_photo(160)))
     mpo = _encode(base, "MPO", save_all=True, append_images=[base.resize((80, 60))])

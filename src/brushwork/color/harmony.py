@@ -61,7 +61,8 @@ class HarmonyResult:
     reason: str
 
     def to_dict(self) -> dict:
-        return {"harmony": self.label, "score": round(self.score, 3), "base_hue": round(self.base_hue, 1),
+        return {"harmony": self.label, "score": round(self.score, 3),
+                "base_hue": None if self.label == "achromatic" else round(self.base_hue, 1),
                 "reason": self.reason,
                 "scores": {k: {"score": round(s, 3), "base_hue": round(h, 1)} for k, (s, h) in self.scores.items()}}
 

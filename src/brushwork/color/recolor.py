@@ -81,6 +81,9 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
     src = _opaque(lab, alpha)
     if not len(src):
         raise BrushworkError("the image has no opaque pixels to recolour: use an image with visible content")
+    if reference is not None and reference_alpha is not None and not (reference_alpha >= 0.5).any():
+        raise BrushworkError("the reference image has no opaque pixels to take colours from: use a "
+                             "reference with visible content")
     if method == "palette":
         target = palette if palette is not None else extract_palette(reference, reference_alpha, k=k, seed=seed,
                                                                      at_most=True)
@@ -101,9 +104,6 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
             ref = np.repeat(palette.oklab, counts, axis=0)
         else:
             ref = _opaque(rgb_to_oklab(reference.astype(np.float64)), reference_alpha)
-            if not len(ref):
-                raise BrushworkError("the reference image has no opaque pixels to take colours from: use a "
-                                     "reference with visible content")
         if method == "stats":
             out = (lab - src.mean(0)) / (src.std(0) + 1e-6) * ref.std(0) + ref.mean(0)
         else:

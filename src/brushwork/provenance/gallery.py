@@ -391,7 +391,7 @@ class Gallery:
         clean = []
         for t in names:
             t = t.strip().lower()
-            if not t or len(t) > 64 or "," in t or not t.isprintable():
+            if not t or len(t) > 64 or "," in t or (not remove and not t.isprintable()):  # an old odd tag can go
                 shown = t[:64] + ("..." if len(t) > 64 else "")
                 raise BrushworkError(  # the user's limit, not the database's
                     f"tag {shown!r} must be 1-64 printable characters without commas or line breaks")

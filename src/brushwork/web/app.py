@@ -25,6 +25,7 @@ import io
 import json
 import re
 import secrets
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import BrushworkError
 from ..imaging.decode import JPEG_FORMATS
-from .jobs import Cancelled, Job, JobQueue, QueueFull
+from .jobs import Cancelled, Job, JobQueue, QueueFull, one_line
 
 __all__ = ["create_app", "StudioConfig"]
 
@@ -106,18 +107,14 @@ class GanSampleRequest(BaseModel):
     truncation: float = Field(1.0, gt=0.0, le=1.0)
 
 
+_HOST = re.compile(r"\[([0-9a-f:.]+)\](?::\d+)?|([^:\[\]@/\s]+)(?::\d+)?")
+
+
 def _host_name(header: str) -> str:
-    """The host of a Host header, without its port: ``[::1]:7860`` and ``[::1]`` -> ``::1``."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        return header[1:].partition("]")[0]
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-
-
-def one_line(message: str, limit: int = 300) -> str:
-    """An error as one line of at most ``limit`` characters: it may quote what the user sent."""
-    text = " ".join("".join(ch if ch.isprintable() else " " for ch in message).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """The host of a Host header, without its port: ``[::1]:7860`` and ``[::1]`` -> ``::1``; anything
+    malformed (``[::1]x``, ``a:1:2``) -> ``""``, which no allowed list holds."""
+    m = _HOST.fullmatch(header.strip().lower())
+    return (m.group(1) or m.group(2)) if m else ""
 
 
 def scrub(message: str, *paths: Path) -> str:
@@ -375,6 +372,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(413, f"{what} is larger than {config.max_upload_bytes // 2**20} MB: send a smaller file")
         if not data:
             raise ApiError(422, f"{what} is empty")
+        sha = hashlib.sha256(data).hexdigest()
         try:
             with Image.open(io.BytesIO(data)) as im:
                 fmt, (w, h) = im.format, im.size
@@ -382,10 +380,13 @@ def create_app(config: StudioConfig) -> FastAPI:
                     raise ApiError(415, f"{what} is a {fmt} image: send PNG, JPEG, WebP, GIF, BMP or TIFF")
                 if w * h > config.max_pixels:
                     raise ApiError(413, f"{what} has {w}x{h} pixels, more than {config.max_pixels:,}: scale it down")
+                if (uploads / f"{sha}{SNIFFED[fmt]}").exists():  # stored, so checked whole, before
+                    return sha, uploads / f"{sha}{SNIFFED[fmt]}"
                 im.verify()
-            if fmt in JPEG_FORMATS:  # verify() does not decode JPEG scans: decode at 1/8 scale, which reads them all
+            if fmt not in ("PNG", "WEBP"):  # verify() checks PNG's and WebP's data, not the others': decode them
                 with Image.open(io.BytesIO(data)) as im:
-                    im.draft("RGB", (max(1, w // 8), max(1, h // 8)))
+                    if fmt in JPEG_FORMATS:  # at 1/8 scale, which still reads every scan
+                        im.draft("RGB", (max(1, w // 8), max(1, h // 8)))
                     im.load()
         except ApiError:
             raise
@@ -394,7 +395,6 @@ def create_app(config: StudioConfig) -> FastAPI:
         except (OSError, SyntaxError, ValueError):
             raise ApiError(415, f"{what} is not an image (the content was checked, not the file name): send "
                                 "PNG, JPEG, WebP, GIF, BMP or TIFF") from None
-        sha = hashlib.sha256(data).hexdigest()
         path = uploads / f"{sha}{SNIFFED[fmt]}"
         if not path.exists():
             tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
@@ -412,8 +412,10 @@ def create_app(config: StudioConfig) -> FastAPI:
         except BrushworkError as exc:
             raise ApiError(422, scrub(str(exc), path)) from None
 
-    def checked_image(path: Path, what: str) -> Path:
-        """What a queued job would fail on, refused before it is queued: not an image, or too small."""
+    def checked_image(path: Path, what: str, size: int | None = None) -> Path:
+        """What a queued job would fail on, refused before it is queued: not an image, too small, or (at
+        ``size``, the output's long side) too thin."""
+        from ..imaging.resampling import fit_long_side
         from ..pipelines.stylize import MIN_SIDE
 
         try:
@@ -423,7 +425,27 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(415, f"{what} is not an image: choose an image file") from None
         if min(w, h) < MIN_SIDE:
             raise ApiError(422, f"{what} is {w}x{h} pixels, too small: its shorter side must be at least {MIN_SIDE}")
+        if size is not None and min(fit_long_side(w, h, size)) < MIN_SIDE:
+            ow, oh = fit_long_side(w, h, size)
+            raise ApiError(422, f"{what} would be {ow}x{oh} pixels at size {size}: its shorter side must be at least "
+                                f"{MIN_SIDE}; raise size or crop it to a less extreme shape")
         return path
+
+    hashes: dict[tuple, str] = {}
+
+    def file_sha256(p: Path) -> str:
+        """A style file's sha256, remembered while its size and modification time stay the same."""
+        st = p.stat()
+        key = (str(p), st.st_size, st.st_mtime_ns)
+        if key not in hashes:
+            h = hashlib.sha256()
+            with open(p, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            if len(hashes) > 256:
+                hashes.clear()
+            hashes[key] = h.hexdigest()
+        return hashes[key]
 
     def style_source(style: UploadFile | None, style_name: str | None) -> tuple[str, Path]:
         if style is not None and style_name:
@@ -434,15 +456,18 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, "style: upload an image or name one (see GET /api/styles)")
         if style_name in styles:
             p = styles[style_name]
-            return hashlib.sha256(p.read_bytes()).hexdigest(), p
+            return file_sha256(p), p
         m = re.fullmatch(r"gallery:(\d{1,9})", style_name)
         if m:
             it = gallery().get(int(m.group(1)))
             p = Path(it.path)
             if not p.is_file():
                 raise ApiError(410, f"gallery item {it.id}'s file is gone: choose another style")
-            # keyed by the file as it is now (the preview caches by this key), not as it was recorded
-            return hashlib.sha256(p.read_bytes()).hexdigest(), checked_image(p, f"gallery item {it.id}")
+            checked_image(p, f"gallery item {it.id}")
+            try:  # keyed by the file as it is now (the preview caches by this key), not as it was recorded
+                return file_sha256(p), p
+            except OSError:
+                raise ApiError(410, f"gallery item {it.id}'s file cannot be read: choose another style") from None
         raise ApiError(404, f"no style named '{style_name[:60]}': see GET /api/styles, or use gallery:ID")
 
     loaded: dict[str, Any] = {}
@@ -465,7 +490,10 @@ def create_app(config: StudioConfig) -> FastAPI:
         try:
             return gallery().add(path, image, recipe, operation)
         except (ApiError, GalleryError) as exc:
-            state["gallery_error"] = getattr(exc, "message", str(exc))
+            detail = getattr(exc, "message", str(exc))
+            if detail != state["gallery_error"]:  # the server's owner reads why (it may name files); once
+                print(f"brushwork studio: warning: not recorded in the gallery: {detail}", file=sys.stderr)
+            state["gallery_error"] = detail
             return None
 
     def save_result(image: Image.Image, name: str, recipe: dict | None, operation: str, mark: bool) -> dict:
@@ -476,7 +504,9 @@ def create_app(config: StudioConfig) -> FastAPI:
         gid = record(path, image, recipe, operation)
         out = {"image_url": f"/api/results/{name}", "gallery_id": gid, "width": image.width, "height": image.height}
         if gid is None and state["gallery_error"]:
-            out["note"] = f"not recorded in the gallery: {state['gallery_error']}"
+            out["note"] = ("not recorded in the gallery: " + state["gallery_error"] if isinstance(
+                state["gallery_error"], str) and "turned off" in state["gallery_error"]
+                else "not recorded in the gallery: it cannot be used just now (the server's log says why)")
         return out
 
     # -- service -------------------------------------------------------------------------------------
@@ -534,7 +564,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         if transform not in TRANSFORMS or (method != "adain" and transform != "adain"):
             raise ApiError(422, f"transform must be {' or '.join(TRANSFORMS)}, and applies to the adain method only")
         (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
-        checked_image(c_path, "content"), checked_image(s_path, "style")
+        checked_image(c_path, "content", size), checked_image(s_path, "style")
 
         def work(job: Job) -> dict:
             from ..pipelines.stylize import stylize

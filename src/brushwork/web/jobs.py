@@ -22,6 +22,12 @@ class QueueFull(Exception):
     """Every worker is busy and the waiting line is full."""
 
 
+def one_line(message: str, limit: int = 300) -> str:
+    """An error as one line of at most ``limit`` characters: it may quote what the user sent."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in message).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Cancelled(Exception):
     """Raised inside a job's work when its cancellation was asked for."""
 
@@ -112,7 +118,7 @@ class JobQueue:
         except Exception as exc:  # noqa: BLE001 - reported to the client as the job's failure
             from ..errors import BrushworkError
 
-            msg = str(exc) if isinstance(exc, BrushworkError) else f"internal error ({type(exc).__name__})"
+            msg = one_line(str(exc)) if isinstance(exc, BrushworkError) else f"internal error ({type(exc).__name__})"
             job.update(status="failed", message=msg, finished=time.time())
         else:
             job.update(status="done", progress=1.0, result=result, finished=time.time())
