@@ -14,7 +14,12 @@ close the gap, plus each variant's CPU time per 512 px image relative to one Ada
 * ``wct + feature refinement``: the tap's features optimised (30 Adam steps) so that Lite0's stage4 and
   stage5 Gram matrices, computed from the tap onward, match the style's, then decoded;
 * ``wct, style swap, wct``: WCT, then each 3x3 patch replaced by its most similar style patch (Chen &
-  Schmidt 2016), then WCT again (the swap's averaging lowers the variance the second WCT restores).
+  Schmidt 2016), then WCT again (the swap's averaging lowers the variance the second WCT restores);
+* ``whitened style swap``: Avatar-Net's style decorator (Sheng et al. 2018): both features whitened,
+  the swap done between whitened patches, then coloured with the style's covariance.
+
+The variants that call the decoder directly pad the content to the decoder's grid and crop the result,
+as ``adain_transfer`` does.
 
 Usage: ``python benchmarks/adain_style_gap.py`` (about 3 minutes on 2 cores); writes the
 ``adain-style-gap`` block of BENCHMARKS.md.
@@ -41,11 +46,11 @@ from common import update_benchmarks_md  # noqa: E402
 from metrics import STYLE_TAPS, Judge  # noqa: E402
 from textbook_gatys import textbook_gatys  # noqa: E402
 
-from brushwork.functional import gram_matrix, wct  # noqa: E402
+from brushwork.functional import gram_matrix, mean_cov, wct, wct_matrix  # noqa: E402
 from brushwork.models.adain import AdaINNet  # noqa: E402
 from brushwork.models.efficientnet_lite import _same_pad_conv2d  # noqa: E402
 from brushwork.models.encoders import ENCODERS  # noqa: E402
-from brushwork.pipelines.adain import adain_transfer  # noqa: E402
+from brushwork.pipelines.adain import _pad_to_multiple, adain_transfer  # noqa: E402
 from brushwork.weights import load_decoder, load_encoder  # noqa: E402
 
 
@@ -79,6 +84,31 @@ def _style_swap(c: torch.Tensor, s: torch.Tensor, k: int = 3) -> torch.Tensor:
     return out / F.fold(torch.ones(1, k * k, idx.numel()), c.shape[-2:], k, padding=k // 2)
 
 
+def _padded(fn):
+    """``fn(c, s)`` on ``c`` padded to the decoder's grid, cropped back (as adain_transfer does)."""
+    def run(self, c, s):
+        x, h, w = _pad_to_multiple(c, self.net.align)
+        return fn(self, x, s)[..., :h, :w]
+    return run
+
+
+def _map(mat: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    b, ch, h, w = f.shape
+    return (mat @ f.reshape(b, ch, h * w)).reshape(b, ch, h, w)
+
+
+def _whiten(f: torch.Tensor) -> torch.Tensor:
+    """``f`` centred, with identity covariance: ``wct_matrix(cov, I) = cov^(-1/2)``."""
+    mean, cov = mean_cov(f)
+    return _map(wct_matrix(cov, torch.eye(cov.shape[-1])[None]), f - mean)
+
+
+def _colour(white: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Whitened features given ``style``'s covariance and mean: ``wct_matrix(I, cov_s) ~ cov_s^(1/2)``."""
+    mean, cov = mean_cov(style)
+    return _map(wct_matrix(torch.eye(cov.shape[-1])[None], cov), white) + mean
+
+
 class Variants:
     def __init__(self) -> None:
         self.enc = load_encoder("efficientnet-lite0")
@@ -95,6 +125,7 @@ class Variants:
         up = F.interpolate(self.plain("wct")(_half(c), _half(s)), size=c.shape[-2:], mode="bilinear", align_corners=False)
         return self.plain("wct")(up, s)
 
+    @_padded
     def decoder_renorm(self, c, s):
         dec = self.net.decoder.net
         relus = [m for m in dec if isinstance(m, nn.ReLU)][1::2]  # each level's last ReLU
@@ -121,6 +152,7 @@ class Variants:
             for h in handles:
                 h.remove()
 
+    @_padded
     def refine(self, c, s, steps: int = 30):
         fs = self.net.features(s)
         z0 = wct(self.net.features(c), fs)
@@ -137,18 +169,26 @@ class Variants:
                 opt.step()
         return self.net.decoder(z.detach()).clamp(0, 1)
 
+    @_padded
     def swap(self, c, s):
         fs = self.net.features(s)
         return self.net.decoder(wct(_style_swap(wct(self.net.features(c), fs), fs), fs)).clamp(0, 1)
 
+    @_padded
+    def decorator(self, c, s):
+        fc, fs = self.net.features(c), self.net.features(s)
+        return self.net.decoder(_colour(_style_swap(_whiten(fc), _whiten(fs)), fs)).clamp(0, 1)
+
     def all(self) -> dict:
         return {"adain": self.plain("adain"), "wct": self.plain("wct"), "wct twice": self.twice,
                 "wct coarse-to-fine": self.coarse_to_fine, "wct + decoder renorm": self.decoder_renorm,
-                "wct + feature refinement": self.refine, "wct, style swap, wct": self.swap}
+                "wct + feature refinement": self.refine, "wct, style swap, wct": self.swap,
+                "whitened style swap": self.decorator}
 
 
 def seconds_512(fn, rounds: int) -> float:
-    c, s = torch.rand(1, 3, 512, 512), torch.rand(1, 3, 512, 512)
+    gen = torch.Generator().manual_seed(0)
+    c, s = torch.rand(1, 3, 512, 512, generator=gen), torch.rand(1, 3, 512, 512, generator=gen)
     times = []
     for _ in range(rounds + 1):  # the first call warms up
         t = time.perf_counter()

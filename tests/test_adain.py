@@ -8,7 +8,7 @@ from PIL import Image
 
 import brushwork
 from brushwork.cli import main
-from brushwork.errors import WeightsError
+from brushwork.errors import BrushworkError, WeightsError
 from brushwork.models.adain import TRANSFORMS, AdaINNet, Decoder, DecoderConfig
 from brushwork.pipelines.adain import adain_transfer, tile_starts
 from brushwork.training.engine import save_model
@@ -279,3 +279,23 @@ def test_wct_whitens_each_tap_apart_in_the_pipeline(lite0, monkeypatch):
     adain_transfer(deep, x, [x], tile=None, transform="wct")
     adain_transfer(deep, x, [x], tile=32, overlap=16, transform="wct")
     assert seen == [[240, 480], [240, 480]]
+
+
+def test_only_pictures_too_thin_for_the_decoder_are_refused(lite0):
+    torch.manual_seed(0)
+    one = AdaINNet(lite0, Decoder(DecoderConfig()).eval())
+    deep = AdaINNet(lite0, Decoder(DecoderConfig(in_channels=240 + 480, deep_taps=("block8.expand",))).eval())
+    style = torch.rand(1, 3, 12, 64)  # a thin style is only encoded for its statistics: fine
+    with torch.no_grad():
+        assert adain_transfer(one, torch.rand(1, 3, 16, 40), [style], tile=None).shape == (1, 3, 16, 40)
+        assert adain_transfer(deep, torch.rand(1, 3, 20, 40), [style], tile=None).shape == (1, 3, 20, 40)
+        with pytest.raises(BrushworkError, match="too thin for the decoder"):
+            adain_transfer(one, torch.rand(1, 3, 8, 200), [style], tile=None)
+
+
+def test_abbreviated_options_are_not_taken(small_images, random_decoder_dir, tmp_path, capsys):
+    # recipes record the command as typed: `--red` for `--redo` would be recorded, then refused by reproduce
+    content, style = small_images
+    assert main(["stylize", str(content), str(style), "-o", str(tmp_path / "o.png"), "--method", "adain",
+                 "--decoder", str(random_decoder_dir), "--strength", "0.5", "--siz", "48"]) == 2
+    assert "unrecognized arguments: --siz" in capsys.readouterr().err

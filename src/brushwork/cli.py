@@ -25,6 +25,12 @@ COMMANDS = ("stylize", "encoders", "video", "data", "adain", "palette", "harmony
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviated options: recipes record the command as typed and find inputs, outputs and
+        # folder-only flags by their full names (`--red` for `--redo` would be recorded and break reproduce).
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, not argparse's usage block
         self.exit(EXIT_USAGE, f"brushwork: error: {message} (see {self.prog} --help)\n")
 
@@ -95,8 +101,8 @@ def _seed(text: str) -> int:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= v < 2**63:
-        raise argparse.ArgumentTypeError(f"{text} is not a seed: use 0 to 2**63 - 1")
+    if not 0 <= v < 2**64:  # torch's range (numpy's too, for these)
+        raise argparse.ArgumentTypeError(f"{text} is not a seed: use a whole number from 0 to 2**64 - 1")
     return v
 
 
@@ -122,6 +128,7 @@ def _limit(text: str) -> int:
 def _weights_list(text: str) -> list[float]:
     import math
 
+    text = text.strip().rstrip(",")  # "0.7,0.3," as written by hand, still fine
     parts = [t.strip() for t in text.split(",")] if "," in text else text.split()
     try:
         values = [float(t) for t in parts]

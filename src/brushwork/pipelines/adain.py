@@ -126,12 +126,10 @@ def adain_transfer(
         weights = [w / sum(style_weights) for w in style_weights]
     stride = net.decoder.stride  # of the features the decoder reads
     align = net.align  # sizes and tile offsets: multiples of the deepest tap's stride, so the grids nest
-    least = 2 * align  # the decoder's reflection padding needs two rows of features
-    for what, img in (("picture", content), *(("style", s) for s in styles)):
-        if min(img.shape[-2:]) < least:
-            raise BrushworkError(f"the {what} is {img.shape[-1]}x{img.shape[-2]} pixels at this size: its short side "
-                                 f"must be at least {least}; raise --size or crop it to a less extreme shape")
     x, h, w = _pad_to_multiple(content, align)
+    if min(x.shape[-2:]) // stride < 2:  # the decoder's reflection padding needs two rows of its features
+        raise BrushworkError(f"the picture is {w}x{h} pixels at this size, too thin for the decoder (it needs "
+                             f"{2 * stride} px on the short side): raise --size or crop it to a less extreme shape")
     if masks is not None:
         masks = [None if m is None else _pad_to_multiple(m, align)[0] for m in masks]
     s_stats = list(style_stats) if style_stats is not None else [net.stats(s, transform) for s in styles]

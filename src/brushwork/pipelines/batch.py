@@ -4,6 +4,7 @@ each process takes the files whose path hashes to its rank; no process group is 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -90,11 +91,12 @@ def stylize_folder(
     settings = _settings_key(styles, each_style, suffix, {k: v for k, v in kwargs.items() if k != "device"},
                              file_sha256)
     # Every process looks at every output (not only its shard), so all of them stop, or none does.
-    stale = {t for f, _, t in jobs if t.exists() and not _same_settings(t, settings, read_recipe, f, file_sha256)}
-    if stale and not redo:
-        first = min(stale)
-        raise BrushworkError(f"{len(stale)} output(s) in '{out}' were made with other settings or from an earlier "
-                             f"version of their photo (e.g. '{first}'): pass --redo to replace them, or choose "
+    sha = functools.lru_cache(maxsize=None)(file_sha256)  # a photo once, whatever its styles and outputs
+    state = {t: _output_state(t, settings, read_recipe, f, sha) for f, _, t in jobs if t.exists()}
+    other = sorted(t for t, s in state.items() if s == "other")
+    if other and not redo:
+        raise BrushworkError(f"{len(other)} output(s) in '{out}' were made with other settings or from an earlier "
+                             f"version of their photo (e.g. '{other[0]}'): pass --redo to replace them, or choose "
                              "another -o folder")
     jobs = distributed.shard_list(jobs, key=lambda j: j[2].relative_to(out).as_posix())  # this rank's outputs
     report = BatchReport(shard=(world.rank, world.world_size))
@@ -103,7 +105,7 @@ def stylize_folder(
         for f, sty, target in jobs:
             if f in bad:
                 pass  # already reported once
-            elif target.exists() and target not in stale:
+            elif state.get(target) == "done":
                 report.skipped_existing.append(target)
             else:
                 if target.exists():
@@ -179,19 +181,19 @@ def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha2
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _same_settings(target: Path, settings: str, read_recipe, source: Path, file_sha256) -> bool:
-    """An existing output counts as done unless its recipe names other settings or another version of
-    its source image (the content's sha256 it records)."""
+def _output_state(target: Path, settings: str, read_recipe, source: Path, file_sha256) -> str:
+    """``"done"``, ``"unreadable"`` (make it again: nothing to lose) or ``"other"`` (its recipe names
+    other settings or another version of its source image, the content's sha256 it records)."""
     try:
         recipe, _ = read_recipe(target)
     except OSError:
-        return False  # not readable: make it again
+        return "unreadable"
     if recipe is None:
-        return True  # written with --no-metadata: nothing to compare, so it stands
+        return "done"  # written with --no-metadata: nothing to compare, so it stands
     content = recipe.get("content") if isinstance(recipe.get("content"), dict) else {}
     if content.get("sha256") and content["sha256"] != file_sha256(source):
-        return False
-    return recipe.get("batch_settings", settings) == settings
+        return "other"
+    return "done" if recipe.get("batch_settings", settings) == settings else "other"
 
 
 def palette_folder(

@@ -104,10 +104,10 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
     p, raw = find_checkpoint(folder, "classifier", "classifier", "classify train")
     try:
         cfg = ClassifierConfig.from_dict(raw["classifier"])
+        model = build_classifier(cfg)
     except (KeyError, TypeError, ValueError) as exc:
         raise BrushworkError(f"'{p / 'config.json'}' does not describe a classifier brushwork can build "
                              f"({type(exc).__name__}: {exc}): restore the checkpoint from a copy") from None
-    model = build_classifier(cfg)
     try:
         model.load_state_dict(load_state_dict(p / "model.safetensors", what="classifier weights"))  # (fp16 -> fp32)
     except RuntimeError:

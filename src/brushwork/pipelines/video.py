@@ -166,9 +166,9 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
     """Write frames to a video file (by extension), or to a folder of PNGs for a path without one.
 
     Either is written under a temporary name and moved into place when complete (a run that fails
-    leaves nothing behind); returns the count.
+    leaves nothing new behind; frames already in the folder with other names stay); returns the count.
     """
-    t = Path(target)
+    t = Path(os.path.abspath(target))  # "." has no name to put a temporary one beside
     n = 0
     if t.suffix == "":
         import shutil

@@ -156,6 +156,8 @@ def embed_kwargs(fmt: str, recipe: dict) -> dict[str, Any]:
 
 def sidecar_path(path: str | os.PathLike) -> Path:
     p = Path(path)
+    if not p.name:  # "." or "..": a folder named by where one stands
+        p = Path(os.path.abspath(p))
     return p.with_name(p.name + ".json")
 
 

@@ -195,12 +195,12 @@ def _train_dict(config: AdaINTrainConfig) -> dict:
 
 def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: DecoderConfig) -> None:
     """A run in ``out`` may continue only with the same decoder and settings (more steps are fine)."""
-    import json
+    from .engine import read_config
 
     saved_file = out / "checkpoint" / "config.json"
     if not saved_file.is_file():
         return
-    saved = json.loads(saved_file.read_text())
+    saved = read_config(saved_file.parent)
     if "decoder" not in saved or "train" not in saved:
         raise BrushworkError(f"'{out}' holds a run of another kind, not an AdaIN decoder's: use another --out")
     try:  # settings added since the run started count as their defaults

@@ -309,9 +309,9 @@ def train_classifier(
                                     accumulate=accumulate, tensorboard=tensorboard),
                       callbacks=[stopper], scheduler=sched)
     if resume and (out / "checkpoint" / "config.json").is_file():
-        import json
+        from .engine import read_config
 
-        saved = json.loads((out / "checkpoint" / "config.json").read_text())
+        saved = read_config(out / "checkpoint")
         same = saved.get("classifier") == cfg.to_dict() and {"accumulate": 1, **{
             k: v for k, v in saved.get("train", {}).items() if k != "patience"}} == {
             k: v for k, v in model_config["train"].items() if k != "patience"}  # (accumulate changes the schedule)

@@ -30,7 +30,8 @@ from torch import nn
 from .. import distributed
 from ..runtime import autocast, resolve_device
 
-__all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state", "find_checkpoint"]
+__all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state", "find_checkpoint",
+           "read_config"]
 
 
 @dataclass(frozen=True)
@@ -110,10 +111,11 @@ def load_model_state(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor]
     from ..weights import load_state_dict
 
     folder = Path(folder)
-    return load_state_dict(folder / "model.safetensors", what="checkpoint weights"), _read_config(folder)
+    return load_state_dict(folder / "model.safetensors", what="checkpoint weights"), read_config(folder)
 
 
-def _read_config(folder: Path) -> dict[str, Any]:
+def read_config(folder: Path) -> dict[str, Any]:
+    """``folder/config.json`` as a dict; a damaged one is a one-line :class:`BrushworkError`."""
     from ..errors import BrushworkError
 
     try:
@@ -142,7 +144,7 @@ def find_checkpoint(folder: str | os.PathLike, kind: str, what: str, command: st
     if not (p / "model.safetensors").is_file() or not (p / "config.json").is_file():
         raise BrushworkError(f"'{folder}' holds no {what} checkpoint (config.json + model.safetensors): give the "
                              f"--out folder of 'brushwork {command}'")
-    raw = _read_config(p)
+    raw = read_config(p)
     if kind not in raw:
         other = next((k for k in ("classifier", "gan", "decoder") if k in raw), "different")
         raise BrushworkError(f"'{folder}' is not a {what} checkpoint (it holds a {other} model): give the --out "

@@ -386,9 +386,9 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     trainer.skipped = skipped  # type: ignore[attr-defined]
     trainer.enlarged = load_stats.get("enlarged", 0)  # type: ignore[attr-defined]
     if resume and (out / "checkpoint" / "config.json").is_file():
-        import json
+        from .engine import read_config
 
-        saved = json.loads((out / "checkpoint" / "config.json").read_text())
+        saved = read_config(out / "checkpoint")
         if "gan" not in saved or "train" not in saved:
             raise BrushworkError(f"'{out_dir}' holds a run of another kind, not a GAN's: use another --out")
         # settings added since a run started count as their defaults (more --steps or --minutes continue)
