@@ -43,6 +43,8 @@ def _float_in(lo: float, hi: float | None = None):
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if v == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
         if not v >= lo:  # also rejects NaN
             raise argparse.ArgumentTypeError(
                 f"{text} is outside [{lo:g}, {hi:g}]" if hi is not None else f"{text} must be >= {lo:g}")
@@ -2098,6 +2100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except BrushworkError as exc:
+        print(f"brushwork: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FloatingPointError as exc:  # training diverged: the message says which setting to change
         print(f"brushwork: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

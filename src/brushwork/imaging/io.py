@@ -99,7 +99,8 @@ def read_image(
     """Read an image file (or take a PIL image / uint8 or float array) as float RGB.
 
     Args:
-        source: a path, a ``PIL.Image.Image``, or an ``(H, W[, C])`` array (uint8 0-255 or float 0-1).
+        source: a path, a ``PIL.Image.Image``, or an ``(H, W[, C])`` array (uint8 0-255, floats in
+            [0, 1], or bool; other dtypes and out-of-range floats are refused).
         max_pixels: refuse images with more pixels than this (before any decoding).
         min_side: refuse images whose shorter side is below this.
         what: a word for error messages, e.g. ``"content image"``.
@@ -121,6 +122,15 @@ def read_image(
         raise ImageError(f"{what} array has shape {source.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.bool_:  # a mask
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind != "f":  # uint16 photos, int arrays: their scale is not known, so not guessed
+        raise ImageError(f"{what} array is {arr.dtype}: give uint8 (0-255) or floats in [0, 1] "
+                         "(e.g. a 16-bit array divided by 65535)")
+    elif arr.size and not (np.isfinite(arr).all() and -1e-3 <= float(arr.min()) and float(arr.max()) <= 1 + 1e-3):
+        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+        raise ImageError(f"{what} array's values span [{lo:g}, {hi:g}]" + (" with NaN or infinity" if not
+                         np.isfinite(arr).all() else "") + ": give floats in [0, 1] (divide 0-255 values by 255)")
     arr = np.clip(arr.astype(np.float32), 0.0, 1.0)
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)

@@ -119,6 +119,15 @@ def adain_transfer(
     """
     check_transform(transform)
     n = len(styles)
+    if not n:
+        raise BrushworkError("no style given: pass one or more style images")
+    for what, given in (("style weights", style_weights), ("masks", masks), ("style statistics", style_stats)):
+        if given is not None and len(given) != n:
+            raise BrushworkError(f"{n} style(s) but {len(given)} {what}: give one per style")
+    if not 0.0 <= alpha <= 1.0:  # (NaN too)
+        raise BrushworkError(f"strength (alpha) must be in [0, 1], got {alpha}")
+    if content.dim() != 4 or content.shape[:2] != (1, 3):
+        raise BrushworkError(f"content must be one RGB picture as a (1, 3, H, W) tensor, got {tuple(content.shape)}")
     if style_weights is None:
         # With masks each style owns its region outright; without, equal shares everywhere.
         weights = [1.0] * n if masks is not None else [1.0 / n] * n

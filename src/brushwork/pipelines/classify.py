@@ -113,11 +113,16 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
     except RuntimeError:
         raise BrushworkError(f"the weights in '{p}' do not fit a {cfg.arch} model: the checkpoint is damaged "
                              "or its config.json belongs to another model") from None
-    return model.to(device).eval(), cfg
+    from ..runtime import resolve_device
+
+    return model.to(resolve_device(device)).eval(), cfg
 
 
 def predict_images(model, cfg, files: list[str], top_k: int = 3) -> list[dict]:
-    """Top-k labels with probabilities for each image file (resized like the training images)."""
+    """Top-k labels with probabilities for each image file (a list, or one path; resized like the
+    training images)."""
+    if isinstance(files, (str, os.PathLike)):
+        files = [files]  # one file, not its letters
     from PIL import Image
 
     from ..imaging.io import read_image

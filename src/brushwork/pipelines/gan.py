@@ -86,7 +86,9 @@ def load_gan(folder: str | os.PathLike | None, device: torch.device | str = "cpu
     except RuntimeError:
         raise BrushworkError(f"the weights in '{p}' do not fit the GAN its config.json describes: the checkpoint "
                              "is damaged") from None
-    return gan.to(device).eval(), sha256_file(p / "model.safetensors")
+    from ..runtime import resolve_device
+
+    return gan.to(resolve_device(device)).eval(), sha256_file(p / "model.safetensors")
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -95,8 +97,22 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return np.repeat(x, 3, axis=3) if x.shape[3] == 1 else x
 
 
+def _checked_seeds(gan, seeds: Sequence[int] | str) -> list[int]:
+    """The Python API's common slips, in one line each: ``load_gan``'s pair, seeds written as text."""
+    if isinstance(gan, tuple):
+        raise BrushworkError("pass the GAN, not load_gan's (gan, sha256) pair: gan, sha = load_gan(...)")
+    if isinstance(seeds, str):
+        return parse_seeds(seeds)  # "0-7" as on the command line
+    seeds = list(seeds)
+    if not seeds:
+        raise BrushworkError("no seeds given: pass e.g. [0, 1, 2] or \"0-7\"")
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seeds):
+        raise BrushworkError(f"seeds must be whole numbers from 0 to 2**63 - 1, got {seeds[:8]}")
+    return [int(s) for s in seeds]
+
+
 @torch.no_grad()
-def sample(gan, seeds: Sequence[int], *, truncation: float = 1.0, batch: int = 1) -> np.ndarray:
+def sample(gan, seeds: Sequence[int] | str, *, truncation: float = 1.0, batch: int = 1) -> np.ndarray:
     """Images ``uint8 (len(seeds), H, W, 3)`` from the EMA generator; ``truncation`` psi in (0, 1]
     scales each latent toward the mean (0): fewer odd samples, less variety.
 
@@ -105,6 +121,9 @@ def sample(gan, seeds: Sequence[int], *, truncation: float = 1.0, batch: int = 1
     """
     if not 0 < truncation <= 1:
         raise BrushworkError(f"--truncation must be in (0, 1], got {truncation}")
+    seeds = _checked_seeds(gan, seeds)
+    if not isinstance(batch, int) or batch < 1:
+        raise BrushworkError(f"batch must be a whole number of at least 1, got {batch!r}")
     dev = next(gan.parameters()).device
     out = []
     for i in range(0, len(seeds), batch):
@@ -134,6 +153,9 @@ def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1
     """``frames`` images walking through the seeds' latents (back to the first when ``loop``)."""
     if not 0 < truncation <= 1:
         raise BrushworkError(f"--truncation must be in (0, 1], got {truncation}")
+    seeds = _checked_seeds(gan, seeds)
+    if not isinstance(frames, int):
+        raise BrushworkError(f"frames must be a whole number, got {frames!r}")
     if len(seeds) < 2:
         raise BrushworkError("interpolation needs at least two seeds, e.g. --seeds 3,17,42")
     if frames < len(seeds):

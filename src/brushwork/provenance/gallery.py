@@ -387,7 +387,11 @@ class Gallery:
         return int(item_id)
 
     def tag(self, item_id: int, names: list[str], *, remove: bool = False) -> list[str]:
-        """Add (or remove) tags; returns the item's tags afterwards."""
+        """Add (or remove) tags (a list, or one tag); returns the item's tags afterwards."""
+        if isinstance(names, str):
+            names = [names]  # one tag, not its letters
+        if not names:
+            raise BrushworkError("no tags given: name one or more")
         clean = []
         for t in names:
             t = t.strip().lower()
@@ -412,6 +416,7 @@ class Gallery:
     def delete(self, ids: list[int], *, files: bool = False) -> tuple[list[Item], list[str]]:
         """Remove items and, with ``files``, their files when unchanged since recorded (a frames folder
         is never deleted). Returns the items and notes on files that were kept."""
+        ids = [ids] if isinstance(ids, int) else list(ids)
         gone = [self.get(i) for i in ids]  # every id checked before anything is deleted
         with self._tx(write=True) as conn:
             conn.execute(items.delete().where(items.c.id.in_(ids)))
@@ -545,7 +550,7 @@ class Gallery:
         with their recipes beside them (``NAME.EXT.json``) and ``gallery.json`` listing everything.
         Every file is written under a temporary name and renamed when complete. Returns the files
         written and notes on what could not be copied."""
-        chosen = [self.get(i) for i in ids]
+        chosen = [self.get(i) for i in ([ids] if isinstance(ids, int) else ids)]
         out = Path(folder)
         written, notes = [], []
         try:

@@ -280,11 +280,11 @@ def train_adain(
     if resume:
         _check_resumable(Path(out_dir), config, decoder_config)
     encoder = load_encoder(decoder_config.encoder, device=dev)
-    if decoder_config.deep_taps:
-        align = max(encoder.tap_shape(t)[1] for t in decoder_config.taps)
-        if config.size % align:
-            raise BrushworkError(f"--size {config.size} is not a multiple of {align}, the deepest tap's stride: "
-                                 f"use {max(align, config.size // align * align)}")
+    # crops must fall on every tap's grid, or the decoder paints a picture of another size than the crop
+    align = max(encoder.tap_shape(t)[1] for t in decoder_config.taps)
+    if config.size % align:
+        raise BrushworkError(f"--size {config.size} is not a multiple of {align}, the deepest tap's stride: "
+                             f"use {max(align, config.size // align * align)}")
     torch.manual_seed(config.seed)
     gen = make_generator(config.seed)  # every process draws the same global batch of crops
     if dry_run:

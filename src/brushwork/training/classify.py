@@ -259,6 +259,9 @@ def train_classifier(
     if size < 16:
         raise BrushworkError(f"images of {size} px are too small for the models (three 2x poolings): use --size 16 or more")
     tr, va = stratified_split(y, config.val_fraction, config.seed, groups)
+    if not len(va):  # before any epoch is trained: nothing to measure it with would lose the run at its end
+        raise BrushworkError("no class has 2 or more images, so there is nothing to validate on: give each class "
+                             "at least 2 images (10 or more to learn anything)")
     from .. import distributed
 
     dev = distributed.device_for(resolve_device(device))

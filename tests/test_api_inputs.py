@@ -1,0 +1,88 @@
+"""The Python API's and the training commands' common slips: one clear BrushworkError (exit code 2 from
+the CLI), never a raw error from deep inside numpy or torch, and no picture silently made wrong."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from brushwork.cli import main
+from brushwork.errors import BrushworkError, ImageError, WeightsError
+from brushwork.imaging.io import read_image
+
+
+def test_arrays_of_unknown_scale_are_refused_not_clipped():
+    with pytest.raises(ImageError, match="uint16"):
+        read_image(np.full((32, 32, 3), 30000, np.uint16))
+    with pytest.raises(ImageError, match=r"span \[0, 200\]"):
+        read_image(np.linspace(0, 200, 32 * 32 * 3, dtype=np.float32).reshape(32, 32, 3))
+    with pytest.raises(ImageError, match="NaN"):
+        read_image(np.full((32, 32, 3), np.nan, np.float32))
+    mask = np.zeros((32, 32), bool)
+    mask[:16] = True
+    assert read_image(mask).rgb[:16].min() == 1.0 and read_image(mask).rgb[16:].max() == 0.0  # masks as bool
+
+
+def test_adain_transfer_checks_its_arguments(lite0, random_decoder_dir):
+    from brushwork.models.adain import AdaINNet
+    from brushwork.pipelines.adain import adain_transfer
+    from brushwork.weights import load_decoder
+
+    net = AdaINNet(lite0, load_decoder(random_decoder_dir))
+    c, s = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    cases = (({"styles": []}, "no style"),
+             ({"styles": [s, s], "style_weights": [1.0]}, "1 style weights"),
+             ({"styles": [s], "alpha": 2.0}, r"in \[0, 1\]"),
+             ({"styles": [s], "alpha": float("nan")}, r"in \[0, 1\]"),
+             ({"styles": [s], "content": torch.rand(2, 3, 32, 32)}, "one RGB picture"))
+    for kwargs, words in cases:
+        args = {"content": c, **kwargs}
+        with pytest.raises(BrushworkError, match=words):
+            adain_transfer(net, args.pop("content"), args.pop("styles"), tile=None, **args)
+
+
+def test_gan_and_gallery_take_what_people_pass(tmp_path):
+    from brushwork.pipelines.gan import load_gan, sample
+    from brushwork.provenance.gallery import Gallery
+
+    pair = load_gan(None)
+    with pytest.raises(BrushworkError, match="not load_gan's"):
+        sample(pair, [0])
+    gan, _ = pair
+    assert sample(gan, "0-1").shape[0] == 2  # seeds as on the command line
+    for bad in ([], [-1], [1.5]):
+        with pytest.raises(BrushworkError, match="seeds"):
+            sample(gan, bad)
+    with pytest.raises(BrushworkError, match="device"):
+        load_gan(None, device="bogus")
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(tmp_path / "a.png")
+    with Gallery.open(tmp_path / "g.db") as g:
+        gid = g.add(tmp_path / "a.png")
+        assert g.tag(gid, "hello") == ["hello"]  # one tag, not its letters
+        with pytest.raises(BrushworkError, match="no tags"):
+            g.tag(gid, [])
+        assert [it.id for it in g.delete(gid)[0]] == [gid]  # one id as well as a list
+
+
+def test_weights_that_diverged_are_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    from brushwork.weights import load_state_dict
+
+    save_file({"w": torch.tensor([1.0, float("nan")])}, str(tmp_path / "m.safetensors"))
+    with pytest.raises(WeightsError, match="NaN or infinite"):
+        load_state_dict(tmp_path / "m.safetensors")
+
+
+def test_training_commands_refuse_what_would_fail_later(tmp_path, capsys):
+    assert main(["adain", "train", "--dry-run", "--size", "36", "-q", "--out", str(tmp_path / "a")]) == 2
+    assert "multiple of 8" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    root = tmp_path / "one_each"
+    for i, c in enumerate(("ink", "paint")):
+        (root / c).mkdir(parents=True)
+        Image.fromarray(np.full((24, 24, 3), 60 + 100 * i, np.uint8)).save(root / c / "0.png")
+    assert main(["classify", "train", str(root), "--out", str(tmp_path / "c"), "--epochs", "1", "--size", "16",
+                 "--batch", "2", "-q"]) == 2
+    assert "at least 2 images" in capsys.readouterr().err
+    assert main(["classify", "train", str(root), "--out", str(tmp_path / "c"), "--lr", "inf", "-q"]) == 2
+    assert "not a finite number" in capsys.readouterr().err
