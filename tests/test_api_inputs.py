@@ -86,3 +86,45 @@ def test_training_commands_refuse_what_would_fail_later(tmp_path, capsys):
     assert "at least 2 images" in capsys.readouterr().err
     assert main(["classify", "train", str(root), "--out", str(tmp_path / "c"), "--lr", "inf", "-q"]) == 2
     assert "not a finite number" in capsys.readouterr().err
+
+
+def test_stylize_colour_and_watermark_name_wrong_types(small_images, tmp_path):
+    from brushwork import stylize
+    from brushwork.color.harmony import classify
+    from brushwork.color.palette import Palette
+    from brushwork.provenance.watermark import embed_watermark
+
+    content, style = small_images
+    for kwargs, words in (({"strength": "0.5"}, "must be a number"), ({"steps": 1.5}, "whole number"),
+                          ({"seed": "x"}, "whole number"), ({"style_weights": "0.5,0.5"}, "list of numbers"),
+                          ({"style_weight": float("inf")}, "style_weight must be")):
+        with pytest.raises(BrushworkError, match=words):
+            stylize(content, style, size=32, **kwargs)
+    with pytest.raises(BrushworkError, match="content must be an image"):
+        stylize(None, style)
+    assert classify(["#ff0000", "#00ffff"]).label == "complementary"  # hex colours as people write them
+    with pytest.raises(BrushworkError, match="at least one colour"):
+        Palette.from_hex([])
+    with pytest.raises(BrushworkError, match="strength"):
+        embed_watermark(Image.open(content), strength=float("nan"))
+
+
+def test_reproduce_refuses_before_rerunning(small_images, tmp_path, monkeypatch):
+    import json
+
+    from brushwork.provenance.reproduce import reproduce
+
+    content, style = small_images
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "x.png"
+    assert main(["stylize", str(content), str(style), "-o", str(out), "--method", "adain", "--size", "48", "-q",
+                 "--sidecar"]) == 0
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(BrushworkError, match="is a folder"):
+        reproduce(out, keep=tmp_path / "kept")
+    recipe = json.loads((tmp_path / "x.png.json").read_text())
+    recipe["inputs"] = recipe["inputs"][:1]  # hand-edited: the command still names {input:1}
+    Image.open(out).save(tmp_path / "y.png")  # no embedded recipe: the sidecar is read
+    (tmp_path / "y.png.json").write_text(json.dumps(recipe))
+    with pytest.raises(BrushworkError, match="inputs list lacks|lacks"):
+        reproduce(tmp_path / "y.png")

@@ -80,12 +80,14 @@ def _fit(hues: np.ndarray, w: np.ndarray, arcs: list[tuple[float, float]], base:
     return fit, coverage
 
 
-def classify(palette: Palette) -> HarmonyResult:
-    """Label ``palette``'s hue relation.
+def classify(palette: Palette | list[str]) -> HarmonyResult:
+    """Label ``palette``'s hue relation (a :class:`Palette`, or hex colours such as ``["#1e90ff"]``).
 
     A palette of greys alone (every chroma under ``GREY_CHROMA``: a black-and-white photo, a pencil
     drawing) is the achromatic scheme: label ``"achromatic"``, score 1, no per-harmony scores.
     """
+    if not isinstance(palette, Palette):  # hex colours, as people write them
+        palette = Palette.from_hex(list(palette) if not isinstance(palette, str) else [palette])
     hues, w = _chromatic(palette)
     if hues.size == 0:
         return HarmonyResult("achromatic", 1.0, 0.0, {},

@@ -60,8 +60,14 @@ class Palette:
     def from_hex(cls, colors: list[str], shares: list[float] | None = None) -> Palette:
         from .spaces import hex_to_rgb
 
+        if isinstance(colors, str):
+            colors = [colors]  # one colour, not its characters
+        if not colors:
+            raise BrushworkError("a palette needs at least one colour, e.g. ['#1e90ff']")
         rgb = np.array([hex_to_rgb(c) for c in colors], dtype=np.float64)
         sh = np.full(len(rgb), 1.0 / len(rgb)) if shares is None else np.asarray(shares, dtype=np.float64)
+        if sh.shape != (len(rgb),) or not np.isfinite(sh).all() or (sh < 0).any() or sh.sum() <= 0:
+            raise BrushworkError(f"shares must be {len(rgb)} non-negative numbers, not all zero")
         return cls(rgb, sh / sh.sum())
 
 

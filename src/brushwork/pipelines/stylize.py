@@ -102,7 +102,9 @@ def _as_list(x: Any) -> list:
 def _check_range(name: str, value: float | None, lo: float, hi: float | None = None) -> None:
     if value is None:
         return
-    if not (value >= lo and (hi is None or value <= hi)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise BrushworkError(f"{name} must be a number, got {value!r}")
+    if not (value >= lo and (hi is None or value <= hi)) or value != value or value == float("inf"):
         bound = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
         raise BrushworkError(f"{name} must be {bound}, got {value}")
 
@@ -212,6 +214,11 @@ def stylize(
         raise BrushworkError(f"--init {init} applies to --method gatys (AdaIN has no starting image): drop --init")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
         raise BrushworkError(f"--size must be a whole number of at least {MIN_SIDE} pixels, got {size}")
+    for name, v in (("seed", seed), ("steps", steps), ("scales", scales)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+            raise BrushworkError(f"{name} must be a whole number, got {v!r}")
+    if not 0 <= seed < 2**64:
+        raise BrushworkError(f"seed must be from 0 to 2**64 - 1, got {seed}")
     if steps is not None and steps < 1:
         raise BrushworkError(f"steps must be at least 1, got {steps}")
     if scales is not None and not 1 <= scales <= 6:
@@ -222,9 +229,14 @@ def stylize(
         _check_range(name, v, 0.0)
     if encoder not in ENCODERS:
         raise BrushworkError(f"unknown encoder {encoder!r}: choose one of {', '.join(ENCODERS)}")
+    if content is None or isinstance(content, (int, float, torch.Tensor)):
+        raise BrushworkError(f"content must be an image: a path, a PIL image or an (H, W, 3) array, got "
+                             f"{type(content).__name__}")
     styles_in = _as_list(style)
     if not styles_in:
         raise BrushworkError("at least one style image is needed")
+    if isinstance(style_weights, str):
+        raise BrushworkError(f"style_weights must be a list of numbers such as [0.7, 0.3], got {style_weights!r}")
     if style_weights is not None:
         if len(style_weights) != len(styles_in):
             raise BrushworkError(

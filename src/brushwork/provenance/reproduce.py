@@ -171,6 +171,13 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         raise BrushworkError(f"the recipe in '{path}' has no command (made through the Python API): only images "
                              "made by the brushwork command can be reproduced")
     _check_command(cmd, path)
+    refs = [int(t[7:-1]) for t in map(str, cmd) if t.startswith("{input:") and t.endswith("}") and t[7:-1].isdigit()]
+    if any(r >= len(ins) for r in refs) or any(str(t).startswith("{input:") and not str(t)[7:-1].isdigit()
+                                               for t in cmd):
+        raise BrushworkError(f"the recipe in '{path}' names inputs its 'inputs' list lacks (edited by hand?): it cannot "
+                             "be reproduced")
+    if keep is not None and not path.is_dir() and Path(keep).is_dir():  # checked before minutes of rerunning
+        raise BrushworkError(f"output '{keep}' is a folder: give a file name for the rerun's picture")
     rel = str(recipe.get("output", ""))
     if rel and (Path(rel).is_absolute() or ".." in Path(rel).parts):
         raise BrushworkError(f"the recipe in '{path}' names an output outside its folder ('{rel}'): not run")

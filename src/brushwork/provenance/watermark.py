@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from ..errors import BrushworkError
+
 __all__ = ["WatermarkResult", "embed_watermark", "detect_watermark", "watermark_pattern", "DETECT_Z", "DEFAULT_KEY",
            "SCHEME", "WATERMARK_MIN_SIDE"]
 
@@ -104,6 +106,11 @@ def embed_watermark(image: Image.Image, key: str = DEFAULT_KEY, strength: float 
         key: the pattern's key; detection needs the same key.
         strength: luminance change in 0-255 levels where the texture weight is 1.
     """
+    if not isinstance(image, Image.Image):
+        raise BrushworkError(f"embed_watermark takes a PIL image, got {type(image).__name__}: open it with "
+                             "PIL.Image.open (or brushwork.imaging.io.to_pil for an array)")
+    if not 0 < strength <= 16:  # (NaN too) above a few levels the mark shows; 16 is far past that
+        raise BrushworkError(f"strength must be in (0, 16] levels (default {STRENGTH}), got {strength}")
     mode = image.mode
     has_alpha = "A" in image.getbands() or (mode == "P" and "transparency" in image.info)
     alpha = image.convert("RGBA").getchannel("A") if has_alpha else None
