@@ -267,8 +267,10 @@ def load_state_dict(path: str | os.PathLike, *, what: str = "weights") -> dict[s
         raise WeightsError(f"{what} file '{p}' does not hold a state dict of tensors: give a model's weights file")
     bad = next((k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if bad is not None:  # a training run that diverged: its pictures would be black
-        raise WeightsError(f"{what} file '{p}' holds NaN or infinite values ({bad}): the training that made it "
-                           "diverged; train again with a lower learning rate")
+        advice = ("the run diverged before this checkpoint: train again (--no-resume) with a lower learning rate"
+                  if "checkpoint" in what else "replace it with a good copy" if "encoder" in what or what == "weights"
+                  else "the training that made it diverged: train again with a lower learning rate")
+        raise WeightsError(f"{what} file '{p}' holds NaN or infinite values ({bad}): {advice}")
     return sd
 
 

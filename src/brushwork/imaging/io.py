@@ -127,10 +127,12 @@ def read_image(
     elif arr.dtype.kind != "f":  # uint16 photos, int arrays: their scale is not known, so not guessed
         raise ImageError(f"{what} array is {arr.dtype}: give uint8 (0-255) or floats in [0, 1] "
                          "(e.g. a 16-bit array divided by 65535)")
-    elif arr.size and not (np.isfinite(arr).all() and -1e-3 <= float(arr.min()) and float(arr.max()) <= 1 + 1e-3):
-        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-        raise ImageError(f"{what} array's values span [{lo:g}, {hi:g}]" + (" with NaN or infinity" if not
-                         np.isfinite(arr).all() else "") + ": give floats in [0, 1] (divide 0-255 values by 255)")
+    elif arr.size and not np.isfinite(arr).all():
+        raise ImageError(f"{what} array holds NaN or infinite values: give finite floats in [0, 1]")
+    elif arr.size and not (-0.1 <= float(arr.min()) and float(arr.max()) <= 1.1):  # resampling overshoot: clipped
+        lo, hi = float(arr.min()), float(arr.max())
+        raise ImageError(f"{what} array's values span [{lo:g}, {hi:g}]: give floats in [0, 1]"
+                         + (" (divide 0-255 values by 255)" if hi > 2 else " (clip them)"))
     arr = np.clip(arr.astype(np.float32), 0.0, 1.0)
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)

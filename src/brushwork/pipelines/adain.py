@@ -101,7 +101,7 @@ def adain_transfer(
     style_stats: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
     transform: str = "adain",
 ) -> torch.Tensor:
-    """Stylize ``content (1, 3, H, W)`` in [0, 1]; any ``H, W``; returns ``(1, 3, H, W)`` in [0, 1].
+    """Stylize ``content (B, 3, H, W)`` in [0, 1] (each picture on its own); any ``H, W``; returns the same shape.
 
     Args:
         net: encoder + decoder.
@@ -126,8 +126,8 @@ def adain_transfer(
             raise BrushworkError(f"{n} style(s) but {len(given)} {what}: give one per style")
     if not 0.0 <= alpha <= 1.0:  # (NaN too)
         raise BrushworkError(f"strength (alpha) must be in [0, 1], got {alpha}")
-    if content.dim() != 4 or content.shape[:2] != (1, 3):
-        raise BrushworkError(f"content must be one RGB picture as a (1, 3, H, W) tensor, got {tuple(content.shape)}")
+    if content.dim() != 4 or content.shape[1] != 3:
+        raise BrushworkError(f"content must be RGB pictures as a (B, 3, H, W) tensor, got {tuple(content.shape)}")
     if style_weights is None:
         # With masks each style owns its region outright; without, equal shares everywhere.
         weights = [1.0] * n if masks is not None else [1.0 / n] * n

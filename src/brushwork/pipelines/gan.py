@@ -8,6 +8,7 @@ sha256 (a PNG text chunk ``brushwork``, JSON).
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Iterable, Sequence
 
@@ -103,10 +104,11 @@ def _checked_seeds(gan, seeds: Sequence[int] | str) -> list[int]:
         raise BrushworkError("pass the GAN, not load_gan's (gan, sha256) pair: gan, sha = load_gan(...)")
     if isinstance(seeds, str):
         return parse_seeds(seeds)  # "0-7" as on the command line
-    seeds = list(seeds)
+    seeds = [int(s) if isinstance(s, torch.Tensor) and s.numel() == 1 and not s.is_floating_point() else s
+             for s in seeds]  # (torch.arange(8) too)
     if not seeds:
         raise BrushworkError("no seeds given: pass e.g. [0, 1, 2] or \"0-7\"")
-    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seeds):
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seeds):
         raise BrushworkError(f"seeds must be whole numbers from 0 to 2**63 - 1, got {seeds[:8]}")
     return [int(s) for s in seeds]
 
@@ -122,7 +124,7 @@ def sample(gan, seeds: Sequence[int] | str, *, truncation: float = 1.0, batch: i
     if not 0 < truncation <= 1:
         raise BrushworkError(f"--truncation must be in (0, 1], got {truncation}")
     seeds = _checked_seeds(gan, seeds)
-    if not isinstance(batch, int) or batch < 1:
+    if not isinstance(batch, numbers.Integral) or batch < 1:
         raise BrushworkError(f"batch must be a whole number of at least 1, got {batch!r}")
     dev = next(gan.parameters()).device
     out = []
@@ -154,7 +156,7 @@ def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1
     if not 0 < truncation <= 1:
         raise BrushworkError(f"--truncation must be in (0, 1], got {truncation}")
     seeds = _checked_seeds(gan, seeds)
-    if not isinstance(frames, int):
+    if not isinstance(frames, numbers.Integral):
         raise BrushworkError(f"frames must be a whole number, got {frames!r}")
     if len(seeds) < 2:
         raise BrushworkError("interpolation needs at least two seeds, e.g. --seeds 3,17,42")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
 import platform
 import time
@@ -215,9 +216,9 @@ def stylize(
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
         raise BrushworkError(f"--size must be a whole number of at least {MIN_SIDE} pixels, got {size}")
     for name, v in (("seed", seed), ("steps", steps), ("scales", scales)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
             raise BrushworkError(f"{name} must be a whole number, got {v!r}")
-    if not 0 <= seed < 2**64:
+    if seed is not None and not 0 <= seed < 2**64:  # (None: a fresh random seed)
         raise BrushworkError(f"seed must be from 0 to 2**64 - 1, got {seed}")
     if steps is not None and steps < 1:
         raise BrushworkError(f"steps must be at least 1, got {steps}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import numbers
 import os
 import random
 import shutil
@@ -416,7 +417,7 @@ class Gallery:
     def delete(self, ids: list[int], *, files: bool = False) -> tuple[list[Item], list[str]]:
         """Remove items and, with ``files``, their files when unchanged since recorded (a frames folder
         is never deleted). Returns the items and notes on files that were kept."""
-        ids = [ids] if isinstance(ids, int) else list(ids)
+        ids = [int(ids)] if isinstance(ids, numbers.Integral) else list(ids)
         gone = [self.get(i) for i in ids]  # every id checked before anything is deleted
         with self._tx(write=True) as conn:
             conn.execute(items.delete().where(items.c.id.in_(ids)))
@@ -550,7 +551,7 @@ class Gallery:
         with their recipes beside them (``NAME.EXT.json``) and ``gallery.json`` listing everything.
         Every file is written under a temporary name and renamed when complete. Returns the files
         written and notes on what could not be copied."""
-        chosen = [self.get(i) for i in ([ids] if isinstance(ids, int) else ids)]
+        chosen = [self.get(i) for i in ([int(ids)] if isinstance(ids, numbers.Integral) else ids)]
         out = Path(folder)
         written, notes = [], []
         try:
