@@ -1800,18 +1800,13 @@ def _date(text: str):
 def _open_gallery(args: argparse.Namespace):
     from .provenance.gallery import Gallery, gallery_url
 
-    named = args.gallery or os.environ.get("BRUSHWORK_GALLERY", "")
-    url = gallery_url(args.gallery)
-    if named and url and url.startswith("sqlite:"):  # a typo'd path must not become a new, empty gallery
-        import sqlalchemy as sa
-
-        path = Path(sa.engine.make_url(url).database or "")
-        if not path.exists():
-            raise BrushworkError(f"there is no gallery at '{path}': check --gallery or BRUSHWORK_GALLERY (a gallery "
-                                 "is created when brushwork first records an output there)")
-    g = Gallery.open(args.gallery)
-    if g is None:
+    if gallery_url(args.gallery) is None:
         raise BrushworkError("the gallery is turned off (BRUSHWORK_GALLERY=off): unset it, or pass --gallery PATH")
+    named = args.gallery or os.environ.get("BRUSHWORK_GALLERY", "")
+    g = Gallery.open_existing(args.gallery) if named else Gallery.open(args.gallery)
+    if g is None:  # a typo'd path must not become a new, empty gallery
+        raise BrushworkError(f"there is no gallery at '{named}': check --gallery or BRUSHWORK_GALLERY (a gallery is "
+                             "created when brushwork first records an output there)")
     return g
 
 
@@ -1952,7 +1947,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise BrushworkError(f"the studio needs {exc.name}: pip install 'brushwork' again (fastapi, uvicorn, "
                              "python-multipart)") from None
     from .provenance.gallery import _default_path
-
     from .runtime import resolve_device
 
     resolve_device(args.device)  # a missing GPU is one line now, not a failed request later
@@ -1992,11 +1986,11 @@ def _cmd_watermark_check(args: argparse.Namespace) -> int:
 
     results = []
     for p in args.images:  # every file read and checked before anything is printed
-        frames = _watermark_frames(p)
-        found = [detect_watermark(f, key=args.key) for f in frames]
+        images = _watermark_frames(p)
+        found = [detect_watermark(f, key=args.key) for f in images]
         if not found:
             raise BrushworkError(f"'{p}' holds no frames to check")
-        small = min(min(f.size) for f in frames) < WATERMARK_MIN_SIDE  # below it a mark is not reliably found
+        small = min(min(f.size) for f in images) < WATERMARK_MIN_SIDE  # below it a mark is not reliably found
         results.append((p, max(found, key=lambda r: r.z), len(found), small))
     for p, r, n, small in results:
         frames = f", best of {n} frames" if n > 1 else ""

@@ -158,7 +158,9 @@ def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise BrushworkError(f"'{out}' is a file: {out_hint}")
-    if not out.exists() and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".json"):
+    from ..imaging.io import WRITABLE_SUFFIXES
+
+    if not out.exists() and (out.suffix.lower() in WRITABLE_SUFFIXES or out.suffix.lower() == ".json"):
         raise BrushworkError(f"'{out}' looks like a file name: {out_hint}")
     return src, files, out
 

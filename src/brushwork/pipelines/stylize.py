@@ -103,7 +103,7 @@ def _as_list(x: Any) -> list:
 def _check_range(name: str, value: float | None, lo: float, hi: float | None = None) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise BrushworkError(f"{name} must be a number, got {value!r}")
     if not (value >= lo and (hi is None or value <= hi)) or value != value or value == float("inf"):
         bound = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"

@@ -44,6 +44,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import BrushworkError
 from ..imaging.decode import JPEG_FORMATS
+from ..weights import sha256_file
 from .jobs import Cancelled, Job, JobQueue, QueueFull, one_line
 
 __all__ = ["create_app", "StudioConfig"]
@@ -214,7 +215,7 @@ def create_app(config: StudioConfig) -> FastAPI:
     queue = JobQueue(workers=config.workers, max_waiting=config.max_waiting)
     previewer = _Previewer(config.device)
     gallery_lock = threading.Lock()
-    state: dict[str, Any] = {"gallery": None, "gallery_error": None}
+    state: dict[str, Any] = {"gallery": None, "gallery_error": None, "gallery_note": None}
 
     def gallery() -> Gallery:
         with gallery_lock:
@@ -431,21 +432,6 @@ def create_app(config: StudioConfig) -> FastAPI:
                                 f"{MIN_SIDE}; raise size or crop it to a less extreme shape")
         return path
 
-    hashes: dict[tuple, str] = {}
-
-    def file_sha256(p: Path) -> str:
-        """A style file's sha256, remembered while its size and modification time stay the same."""
-        st = p.stat()
-        key = (str(p), st.st_size, st.st_mtime_ns)
-        if key not in hashes:
-            h = hashlib.sha256()
-            with open(p, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-            if len(hashes) > 256:
-                hashes.clear()
-            hashes[key] = h.hexdigest()
-        return hashes[key]
 
     def style_source(style: UploadFile | None, style_name: str | None) -> tuple[str, Path]:
         if style is not None and style_name:
@@ -456,7 +442,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, "style: upload an image or name one (see GET /api/styles)")
         if style_name in styles:
             p = styles[style_name]
-            return file_sha256(p), p
+            return sha256_file(p), p  # (remembered per path, size and mtime)
         m = re.fullmatch(r"gallery:(\d{1,9})", style_name)
         if m:
             it = gallery().get(int(m.group(1)))
@@ -465,7 +451,7 @@ def create_app(config: StudioConfig) -> FastAPI:
                 raise ApiError(410, f"gallery item {it.id}'s file is gone: choose another style")
             checked_image(p, f"gallery item {it.id}")
             try:  # keyed by the file as it is now (the preview caches by this key), not as it was recorded
-                return file_sha256(p), p
+                return sha256_file(p), p
             except OSError:
                 raise ApiError(410, f"gallery item {it.id}'s file cannot be read: choose another style") from None
         raise ApiError(404, f"no style named '{style_name[:60]}': see GET /api/styles, or use gallery:ID")
@@ -489,11 +475,14 @@ def create_app(config: StudioConfig) -> FastAPI:
     def record(path: Path, image: Image.Image, recipe: dict | None, operation: str) -> int | None:
         try:
             return gallery().add(path, image, recipe, operation)
-        except (ApiError, GalleryError) as exc:
-            detail = getattr(exc, "message", str(exc))
-            if detail != state["gallery_error"]:  # the server's owner reads why (it may name files); once
-                print(f"brushwork studio: warning: not recorded in the gallery: {detail}", file=sys.stderr)
-            state["gallery_error"] = detail
+        except ApiError as exc:  # turned off: nothing private in the message
+            state["gallery_note"] = f"not recorded in the gallery: {exc.message}"
+            return None
+        except GalleryError as exc:  # its message may name the server's files: the owner reads it, once
+            if str(exc) != state["gallery_error"]:
+                print(f"brushwork studio: warning: not recorded in the gallery: {exc}", file=sys.stderr)
+            state["gallery_error"] = str(exc)
+            state["gallery_note"] = "not recorded in the gallery: it cannot be used just now (the server's log says why)"
             return None
 
     def save_result(image: Image.Image, name: str, recipe: dict | None, operation: str, mark: bool) -> dict:
@@ -503,10 +492,8 @@ def create_app(config: StudioConfig) -> FastAPI:
         save_image(image, path, recipe=recipe, watermark=mark)
         gid = record(path, image, recipe, operation)
         out = {"image_url": f"/api/results/{name}", "gallery_id": gid, "width": image.width, "height": image.height}
-        if gid is None and state["gallery_error"]:
-            out["note"] = ("not recorded in the gallery: " + state["gallery_error"] if isinstance(
-                state["gallery_error"], str) and "turned off" in state["gallery_error"]
-                else "not recorded in the gallery: it cannot be used just now (the server's log says why)")
+        if gid is None and state["gallery_note"]:
+            out["note"] = state["gallery_note"]
         return out
 
     # -- service -------------------------------------------------------------------------------------
@@ -564,7 +551,8 @@ def create_app(config: StudioConfig) -> FastAPI:
         if transform not in TRANSFORMS or (method != "adain" and transform != "adain"):
             raise ApiError(422, f"transform must be {' or '.join(TRANSFORMS)}, and applies to the adain method only")
         (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
-        checked_image(c_path, "content", size), checked_image(s_path, "style")
+        checked_image(c_path, "content", size)
+        checked_image(s_path, "style")
 
         def work(job: Job) -> dict:
             from ..pipelines.stylize import stylize
