@@ -85,6 +85,8 @@ BAD = {
     "corrupt weights": (lambda d: (d / "w.pth").write_bytes(b"junk" * 50) and
                         ["stylize", "{content}", "{style}", "--encoder", "vgg19", "--weights", str(d / "w.pth"),
                          "--trust-weights"], "corrupt"),
+    "weights folder": (lambda d: ["stylize", "{content}", "{style}", "--encoder", "vgg19", "--weights", str(d)],
+                       "is a folder"),
     "unverified weights": (lambda d: (d / "w.pth").write_bytes(b"junk" * 50) and
                            ["stylize", "{content}", "{style}", "--encoder", "vgg19", "--weights",
                             str(d / "w.pth")], "--trust-weights"),

@@ -73,6 +73,7 @@ def test_commands_and_bad_input(refs, tmp_path, capsys):
         (["index", "build", str(refs), "-o", str(tmp_path / "x.json")], ".npz"),
         (["originality", str(refs / "coffee.png"), "--index", str(tmp_path / "none.npz")], "does not exist"),
         (["originality", str(refs / "coffee.png"), "--index", str(tmp_path / "notes.txt")], "not a brushwork index"),
+        (["originality", str(refs / "coffee.png"), "--index", str(refs)], "is a folder"),
         (["originality", str(tmp_path / "none.png"), "--index", str(idx)], "does not exist"),
         (["originality", str(tmp_path / "notes.txt"), "--index", str(idx)], "not an image"),
         (["originality", str(refs / "coffee.png"), "--index", str(idx), "--sheet", str(tmp_path / "s.jpg")], ".png"),

@@ -205,6 +205,8 @@ def find_weights(
     if user_file:
         p = Path(user_file).expanduser()
         origin = "--weights" if path is not None else spec.env_var
+        if p.is_dir():
+            raise WeightsError(f"{spec.name} weights '{p}' (from {origin}) is a folder: give the weights file itself")
         if not p.is_file():
             raise WeightsError(f"{spec.name} weights file '{p}' (from {origin}) does not exist: check the path")
         if not trust and not sha256_file(p).startswith(spec.sha256):

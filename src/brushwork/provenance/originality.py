@@ -99,6 +99,8 @@ class ReferenceIndex:
     @classmethod
     def load(cls, path: str | os.PathLike) -> ReferenceIndex:
         p = Path(path)
+        if p.is_dir():
+            raise BrushworkError(f"index '{p}' is a folder: give the .npz file that brushwork index build wrote")
         if not p.is_file():
             raise BrushworkError(f"index '{p}' does not exist: build it with brushwork index build DIR -o {p.name}")
         try:
