@@ -20,26 +20,25 @@ from brushwork.provenance.watermark import detect_watermark  # noqa: E402
 from brushwork.web.app import StudioConfig, create_app  # noqa: E402
 
 
+def _encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
 def _png(side: int = 96, seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
-    arr = (rng.random((side, int(side * 1.5), 3)) * 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
+    return _encode(Image.fromarray((rng.random((side, int(side * 1.5), 3)) * 255).astype(np.uint8)), "PNG")
 
 
 def _png_size(w: int, h: int) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray((np.random.default_rng(1).random((h, w, 3)) * 255).astype(np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
+    return _encode(Image.fromarray((np.random.default_rng(1).random((h, w, 3)) * 255).astype(np.uint8)), "PNG")
 
 
 def _photo(side: int = 320) -> bytes:
     im = Image.open(sample_path("content")).convert("RGB")
     im.thumbnail((side, side))
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=92)
-    return buf.getvalue()
+    return _encode(im, "JPEG", quality=92)
 
 
 @pytest.fixture
@@ -297,12 +296,6 @@ def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
         if case in expected:
             status, words = expected[case]
             assert (status is None or r.status_code == status) and words in body["error"], (case, r.status_code, body)
-
-
-def _encode(im: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **kw)
-    return buf.getvalue()
 
 
 def _bomb_png() -> bytes:
