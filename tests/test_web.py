@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 
 import numpy as np
@@ -161,6 +162,22 @@ def test_token_is_required_when_set(studio):
         assert c.get("/api/health?token=s3cret").status_code == 200
         assert c.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get("/").status_code == 200  # the page itself; it sends the token from #token=
+        schema = c.get("/openapi.json").json()  # /docs offers to send the token ("Authorize")
+        assert schema["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
+        assert schema["security"] == [{"token": []}]
+        assert c.get("/docs").status_code == 200
+
+
+def test_api_docs_are_served_from_the_package(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    scripts = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert scripts and all(u.startswith("/static/swagger/") for u in scripts), scripts  # nothing from a CDN
+    for u in scripts:
+        assert client.get(u).status_code == 200, u
+    assert '"validatorUrl": null' in page.text  # no badge fetched from validator.swagger.io
+    assert client.get("/redoc").status_code == 404  # ReDoc would need a CDN: off
+    assert "securitySchemes" not in client.get("/openapi.json").json().get("components", {})
 
 
 def test_colour_composition_gan_classify(client):

@@ -122,3 +122,33 @@ def test_upload_slide_stylize_and_find_it_in_the_gallery(server, tmp_path):
         driver.save_screenshot(str(artifacts / "studio-last.png"))
         driver.quit()
     assert (artifacts / name).stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_api_docs_page_renders_from_the_package_alone(server):
+    """/docs is Swagger UI 5 served by the studio itself: it lists the operations, and every file the page
+    loads comes from the studio (none from a CDN, so it works offline)."""
+    _need_browser()
+    base, token = server
+    os.environ.setdefault("SE_OFFLINE", "true")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    try:
+        driver.get(base + "/docs")
+        WebDriverWait(driver, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) >= 10)
+        assert "stylize" in driver.find_element(By.CSS_SELECTOR, ".swagger-ui").text
+        loaded = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(u.startswith(base) for u in loaded), loaded
+        # with a token, the page offers to send it (the schema declares the bearer scheme)
+        assert bool(driver.find_elements(By.CSS_SELECTOR, "button.authorize")) == bool(token)
+    finally:
+        driver.quit()

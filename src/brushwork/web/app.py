@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
@@ -235,7 +237,9 @@ def create_app(config: StudioConfig) -> FastAPI:
         if state["gallery"] is not None:
             state["gallery"].close()
 
-    app = FastAPI(title="brushwork studio", version=__version__, lifespan=lifespan,
+    # /docs is served from the package (Swagger UI 5, static/swagger/) rather than FastAPI's CDN page,
+    # which stays blank offline; ReDoc has no local copy, so /redoc is off.
+    app = FastAPI(title="brushwork studio", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Neural tools for artists, on your own machine: style transfer, palettes, "
                               "composition, GAN samples, and the gallery of everything made.")
 
@@ -835,6 +839,29 @@ def create_app(config: StudioConfig) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title} - API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js", swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            # no badge from validator.swagger.io: nothing on this page reaches the internet
+            swagger_ui_parameters={"validatorUrl": None})
+
+    if config.token:  # Swagger's "Authorize" button then sends the token with every request it tries
+        def openapi_with_token() -> dict:
+            if app.openapi_schema is None:
+                schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                     routes=app.routes)
+                schema.setdefault("components", {})["securitySchemes"] = {
+                    "token": {"type": "http", "scheme": "bearer",
+                              "description": "the token brushwork serve printed"}}
+                schema["security"] = [{"token": []}]
+                app.openapi_schema = schema
+            return app.openapi_schema
+
+        app.openapi = openapi_with_token
 
     app.state.queue = queue
     app.state.config = config
