@@ -94,6 +94,8 @@ BAD = {
     "strength not a number": (lambda d: ["stylize", "{content}", "{style}", "--strength", "lots"], "not a number"),
     "bad size": (lambda d: ["stylize", "{content}", "{style}", "--size", "0"], "at least 1"),
     "weights count": (lambda d: ["stylize", "{content}", "{style}", "--style-weights", "1,2"], "one weight per style"),
+    "weight like an option": (lambda d: ["stylize", "{content}", "{style}", "--style-weights", "-1,2"],
+                              "written --style-weights=VALUE"),
     "mask count": (lambda d: ["stylize", "{content}", "{style}", "--mask", "-", "--mask", "-"], "one mask per style"),
     "no style": (lambda d: ["stylize", "{content}"], "no STYLE"),
     "bad choice": (lambda d: ["stylize", "{content}", "{style}", "--preserve-color", "sepia"], "invalid choice"),

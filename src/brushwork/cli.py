@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from collections.abc import Sequence
@@ -32,6 +33,9 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # one line, not argparse's usage block
+        m = re.fullmatch(r"argument (--[\w-]+)(?:/[\w-]+)*: expected one argument", message)
+        if m:  # argparse takes a value such as -1,2 for an option: say how to write it
+            message += f" (a value that starts with '-' is written {m[1]}=VALUE)"
         self.exit(EXIT_USAGE, f"brushwork: error: {message} (see {self.prog} --help)\n")
 
 
