@@ -10,7 +10,7 @@ import brushwork
 from brushwork.cli import main
 from brushwork.errors import BrushworkError, WeightsError
 from brushwork.models.adain import TRANSFORMS, AdaINNet, Decoder, DecoderConfig
-from brushwork.pipelines.adain import adain_transfer, tile_starts
+from brushwork.pipelines.adain import _target, adain_transfer, tile_starts
 from brushwork.training.engine import save_model
 from brushwork.weights import load_decoder
 
@@ -47,6 +47,37 @@ def test_alpha_zero_is_the_reconstruction_and_masks_keep_content(net):
     torch.testing.assert_close(adain_transfer(net, content, [style], alpha=0.0, tile=None), recon)
     empty = torch.zeros(1, 1, 64, 96)
     torch.testing.assert_close(adain_transfer(net, content, [style], masks=[empty], tile=None), recon)
+
+
+def test_masked_targets_are_a_convex_mix_at_full_strength():
+    """Each pixel gets the weighted mix of the styles whose masks cover it, never beyond the AdaIN targets
+    (overlapping masks or a '-' mask beside a real one once summed to twice the step), and a region that
+    one mask covers gets that style whole, whatever the weights."""
+    c = torch.zeros(1, 2, 4, 4)
+    one = torch.ones(1, 2, 1, 1)
+    maps = [((one, one), torch.full((1, 2, 1, 1), 1.0)), ((one, one), torch.full((1, 2, 1, 1), 3.0))]
+    full, left = torch.ones(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)
+    left[..., :2] = 1
+
+    def target(masks, weights=(1.0, 1.0), alpha=1.0):
+        return _target(c, c.mean((2, 3), keepdim=True), maps, weights, masks, alpha)
+
+    torch.testing.assert_close(target(None), torch.full_like(c, 2.0))  # the mix of S'_1 = 1 and S'_2 = 3
+    torch.testing.assert_close(target(None, (1.0, 3.0)), torch.full_like(c, 2.5))
+    torch.testing.assert_close(target([full, full]), target(None))  # overlap: mixed, not summed
+    torch.testing.assert_close(target([None, full]), target(None))
+    split = target([left, 1 - left], (1.0, 3.0))  # disjoint: each region its own style, whole
+    assert torch.all(split[..., :2] == 1.0) and torch.all(split[..., 2:] == 3.0)
+    torch.testing.assert_close(target([left * 0.5, left * 0], alpha=0.5)[..., :2],
+                               torch.full((1, 2, 4, 2), 0.25))  # a soft edge and the strength both scale it
+    assert torch.all(target([left, left])[..., 2:] == 0)  # no mask: the photo's own features
+
+
+def test_style_weights_are_checked(net):
+    x = torch.rand(1, 3, 64, 64)
+    for bad in ([0.0, 0.0], [1.0, -1.0], [1.0, float("nan")], [float("inf"), 1.0]):
+        with pytest.raises(BrushworkError, match="style weights"):
+            adain_transfer(net, x, [x, x], style_weights=bad, tile=None)
 
 
 def test_decoder_loading_errors(tmp_path, random_decoder_dir):

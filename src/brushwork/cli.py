@@ -237,8 +237,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     st.add_argument("--style-weights", type=_weights_list, metavar="W1,W2,...",
                     help="blend weights, one per style (default equal)")
     st.add_argument("--mask", action="append", metavar="PATH", dest="masks",
-                    help="a mask per style, in style order (white = that style; '-' = everywhere); "
-                    "pixels no mask covers keep the content")
+                    help="a mask per style, in style order (white = that style; '-' = everywhere); where masks "
+                    "overlap the styles mix by --style-weights; pixels no mask covers keep the content")
     st.add_argument("--size", type=_positive_int, default=512, help="long side of the output (default 512)")
     st.add_argument("--max-pixels", type=_positive_int, default=80_000_000,
                     help="refuse larger images (default 80000000)")

@@ -73,17 +73,23 @@ def _target(
     masks: Sequence[torch.Tensor | None] | None,
     alpha: float,
 ) -> torch.Tensor:
-    """``C + alpha * sum_i m_i w_i (S'_i - C)``, ``S'_i = A_i (C - mean_C) + mean_S_i`` with the
-    content's global mean and each style's ``(A_i, mean_S_i)`` (:func:`transfer_map`)."""
+    """``C + alpha * cover * sum_i W_i (S'_i - C) / sum_i W_i`` with ``W_i = w_i m_i``, ``S'_i = A_i (C -
+    mean_C) + mean_S_i`` (the content's global mean and each style's ``(A_i, mean_S_i)``, :func:`transfer_map`)
+    and ``cover = min(1, sum_i m_i)`` (a None mask is 1 everywhere).
+
+    So each pixel gets a convex mix of the styles that cover it, weighted where they overlap, at the full
+    strength ``alpha`` wherever masks cover it (fading with soft mask edges, keeping the photo where none
+    does): never beyond the AdaIN targets, which the decoder would paint as something it never saw."""
     centred = c - c_mean
-    delta = torch.zeros_like(c)
+    everywhere = c.new_ones(1, 1, *c.shape[-2:])
+    mix, total, cover = torch.zeros_like(c), torch.zeros_like(everywhere), torch.zeros_like(everywhere)
     for i, ((a, s_mean), w) in enumerate(zip(maps, weights)):
-        d = apply_map(centred, a) + s_mean - c
-        m = None if masks is None else masks[i]
-        if m is not None:
-            d = d * F.interpolate(m, size=c.shape[-2:], mode="area")
-        delta = delta + w * d
-    return c + alpha * delta
+        m = everywhere if masks is None or masks[i] is None else F.interpolate(masks[i], size=c.shape[-2:],
+                                                                                mode="area")
+        mix = mix + (w * m) * (apply_map(centred, a) + s_mean - c)
+        total, cover = total + w * m, cover + m
+    mix = mix / total.clamp_min(1e-12) * cover.clamp(max=1.0)  # 0 where no mask with a weight covers it
+    return c + alpha * mix
 
 
 @torch.no_grad()
@@ -107,8 +113,8 @@ def adain_transfer(
         net: encoder + decoder.
         styles: ``(1, 3, H_i, W_i)`` each.
         alpha: strength a in [0, 1] of the blend ``C + a (AdaIN(C, S) - C)``.
-        style_weights: interpolation weights, normalised to sum to 1 (when masks are given, each
-            style's weight applies inside its mask).
+        style_weights: interpolation weights (only their ratios matter): each pixel gets the weighted
+            mix of the styles whose masks cover it, at full strength wherever masks cover it.
         masks: one ``(1, 1, H, W)`` mask in [0, 1] per style, or None (= everywhere).
         tile: tile size in pixels (None or >= the image: one pass); overlap: pixels shared by tiles.
         content_stats / style_stats: precomputed statistics of the features (:meth:`AdaINNet.stats`
@@ -129,10 +135,11 @@ def adain_transfer(
     if content.dim() != 4 or content.shape[1] != 3:
         raise BrushworkError(f"content must be RGB pictures as a (B, 3, H, W) tensor, got {tuple(content.shape)}")
     if style_weights is None:
-        # With masks each style owns its region outright; without, equal shares everywhere.
-        weights = [1.0] * n if masks is not None else [1.0 / n] * n
+        weights = [1.0] * n
     else:
-        weights = [w / sum(style_weights) for w in style_weights]
+        weights = [float(w) for w in style_weights]
+        if not all(0.0 <= w < float("inf") for w in weights) or not sum(weights) > 0:
+            raise BrushworkError(f"style weights must be finite, non-negative and not all zero, got {weights}")
     stride = net.decoder.stride  # of the features the decoder reads
     align = net.align  # sizes and tile offsets: multiples of the deepest tap's stride, so the grids nest
     x, h, w = _pad_to_multiple(content, align)
