@@ -16,7 +16,8 @@ from brushwork.losses import d_loss, g_loss, r1_penalty
 from brushwork.models.gan import GAN, Discriminator, GANConfig, Generator
 from brushwork.pipelines.gan import interpolate, latents, load_gan, parse_seeds, sample, slerp
 from brushwork.training.diffaugment import diff_augment
-from brushwork.training.gan import COLLAPSE_FRACTION, GANTrainConfig, _CollapseCheck, train_gan
+from brushwork.training.engine import Trainer, TrainerConfig
+from brushwork.training.gan import COLLAPSE_FRACTION, GANTrainConfig, _CollapseCheck, _EMA, _generate, train_gan
 
 
 def test_losses_match_the_formulas_with_logs_and_signs():
@@ -162,6 +163,42 @@ def test_training_runs_resumes_and_samples_reproducibly(tmp_path):
     with pytest.raises(BrushworkError, match="another kind"):
         train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 9}),
                   progress=False, collapse_check=False)
+
+
+def test_the_averaged_generator_paints_and_is_saved_with_its_own_statistics(tmp_path):
+    """g_ema's batch-norm statistics are re-estimated for its averaged weights before it paints a grid
+    or is saved, Ctrl-C included: not only every 500 steps, which left grids and interrupted checkpoints
+    with statistics of older weights (before step 500, the initial 0 and 1)."""
+    torch.manual_seed(0)
+    gan = GAN(GANConfig(size=32, z_dim=16, width=8))
+    bn = next(m for m in gan.g_ema.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    with torch.no_grad():
+        for p in gan.g.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    gan.update_ema(0.5)
+    assert gan.ema_stale and torch.all(bn.running_mean == 0)
+    _generate(gan, latents([1], 16))
+    fresh = bn.running_mean.clone()
+    assert not gan.ema_stale and not torch.all(fresh == 0)
+    gan.recalibrate_ema()
+    torch.testing.assert_close(bn.running_mean, fresh)  # the same seeded estimate
+
+    def step_fn(batch):  # moves the live generator, then Ctrl-C at the third step
+        if trainer.step == 2:
+            raise KeyboardInterrupt
+        return (gan.g(latents([trainer.step], 16)) ** 2).mean(), {}
+
+    opt = torch.optim.SGD(gan.g.parameters(), lr=0.5)
+    trainer = Trainer(gan, {"gan": gan.cfg.to_dict()}, opt, step_fn, iter(lambda: None, 1),
+                      TrainerConfig(out_dir=str(tmp_path / "run"), steps=10, checkpoint_every=1000, progress=False,
+                                    device="cpu"), callbacks=[_EMA(0.5)])
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert not gan.ema_stale  # refreshed for the checkpoint written on the way out
+    saved, _ = load_gan(tmp_path / "run")
+    saved_bn = next(m for m in saved.g_ema.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    torch.testing.assert_close(saved_bn.running_mean, bn.running_mean)
+    assert not torch.allclose(saved_bn.running_mean, fresh)  # re-estimated for the weights of step 2
 
 
 def test_collapse_warning_fires_for_a_collapsed_generator(tmp_path, lite0):

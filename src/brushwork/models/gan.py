@@ -118,11 +118,19 @@ class GAN(nn.Module):
         self.g_ema = Generator(cfg)
         self.g_ema.load_state_dict(self.g.state_dict())
         self.g_ema.requires_grad_(False)
+        self.ema_stale = False  # its batch-norm statistics belong to older weights (see refresh_ema)
 
     @torch.no_grad()
     def update_ema(self, decay: float) -> None:
         for p_ema, p in zip(self.g_ema.parameters(), self.g.parameters()):
             p_ema.lerp_(p, 1.0 - decay)
+        self.ema_stale = True
+
+    def refresh_ema(self) -> None:
+        """:meth:`recalibrate_ema` if the averaged weights changed since it last ran: before ``g_ema``
+        paints (sample grids, the collapse check) or is saved."""
+        if self.ema_stale:
+            self.recalibrate_ema()
 
     @torch.no_grad()
     def recalibrate_ema(self, batches: int = 16, batch: int = 64, seed: int = 0) -> None:
@@ -143,6 +151,7 @@ class GAN(nn.Module):
         for m, mom in zip(bns, saved):
             m.momentum = mom
         self.g_ema.train(was_training)
+        self.ema_stale = False
 
 
 class VAE(nn.Module):

@@ -61,6 +61,10 @@ class Callback:
     def on_train_end(self, trainer: Trainer) -> None:
         return None
 
+    def on_checkpoint(self, trainer: Trainer) -> None:
+        """Just before rank 0 writes a checkpoint (every ``checkpoint_every`` steps, at the end, on Ctrl-C)."""
+        return None
+
 
 def _summary_writer(folder: Path | None):
     """TensorBoard's writer (imported only when asked for; ``None``: only check that it imports)."""
@@ -219,6 +223,8 @@ class Trainer:
         ckpt = self.out / "checkpoint"
         if not distributed.is_main():
             return ckpt  # every process holds the same weights: rank 0 writes them
+        for cb in self.callbacks:
+            cb.on_checkpoint(self)
         save_model(self.model, self.model_config, ckpt)
         state = {"step": self.step, "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
                  "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),

@@ -179,6 +179,8 @@ def diversity(images: torch.Tensor, encoder) -> float:
 def _generate(gan, z: torch.Tensor) -> torch.Tensor:
     """The sampling generator's images for ``z`` in eval mode, its training mode restored after (a
     VAE's ``g_ema`` is its decoder, which is still training)."""
+    if hasattr(gan, "refresh_ema"):  # a GAN's batch-norm statistics for its averaged weights
+        gan.refresh_ema()
     was = gan.g_ema.training
     gan.g_ema.eval()
     imgs = gan.g_ema(z.to(next(gan.parameters()).device))
@@ -196,20 +198,17 @@ def ema_decay(decay: float, step: int) -> float:
 
 
 class _EMA(Callback):
-    """Updates the averaged generator every step (:func:`ema_decay`); before each checkpoint (and at
-    the end) re-estimates its batch-norm statistics for the averaged weights."""
+    """Updates the averaged generator every step (:func:`ema_decay`); its batch-norm statistics are
+    re-estimated for the averaged weights before it paints or is saved (:meth:`GAN.refresh_ema`)."""
 
-    def __init__(self, decay: float, every: int) -> None:
-        self.decay, self.every = decay, every
+    def __init__(self, decay: float) -> None:
+        self.decay = decay
 
     def on_step_end(self, trainer, step, logs):
         trainer.model.update_ema(ema_decay(self.decay, step))
-        if step % self.every == 0:
-            trainer.model.recalibrate_ema()
 
-    def on_train_end(self, trainer):
-        trainer.model.recalibrate_ema()
-        trainer.save_checkpoint()
+    def on_checkpoint(self, trainer):
+        trainer.model.refresh_ema()
 
 
 class _Samples(Callback):
@@ -370,7 +369,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     checkpoint_every = max(1, min(500, config.steps))
     callbacks: list[Callback] = [_Samples(config.sample_every, out, cfg.z_dim)]
     if config.model == "gan":
-        callbacks.insert(0, _EMA(config.ema_decay, checkpoint_every))
+        callbacks.insert(0, _EMA(config.ema_decay))
     if collapse_check and distributed.is_main():  # callbacks run on rank 0 only
         callbacks.append(_CollapseCheck(config.collapse_every, images, out, cfg.z_dim, config.seed))
     model_config = {"gan": cfg.to_dict(), "train": asdict(config),
