@@ -261,6 +261,8 @@ def test_slim_prunes_quantises_and_keeps_the_model_working(tmp_path, capsys):
         agree = float((q(xf).argmax(1) == base).float().mean())
         assert agree > 0.9, agree
     assert slim.size_bytes(pruned, compressed=True) < 0.8 * slim.size_bytes(model, compressed=True)
+    masked = slim.prune_global(__import__("copy").deepcopy(model), 0.5)  # masks still attached: counted as saved
+    assert abs(slim.size_bytes(masked) - slim.size_bytes(pruned)) < 0.02 * slim.size_bytes(pruned)
     # the CLI on a folder
     root = _folder(tmp_path)
     out = tmp_path / "run"

@@ -32,6 +32,15 @@ def test_mean_std_against_numpy():
     mean, std = mean_std(torch.from_numpy(x), eps=0.0)
     np.testing.assert_allclose(mean.numpy()[..., 0, 0], x.mean(axis=(2, 3)))
     np.testing.assert_allclose(std.numpy()[..., 0, 0], x.std(axis=(2, 3)))
+    # a mask: the statistics of the positions it selects (all ones: the plain ones)
+    t = torch.from_numpy(x)
+    for a, b in zip(mean_std(t, mask=torch.ones(2, 1, 5, 4)), mean_std(t)):
+        torch.testing.assert_close(a, b)
+    left = torch.zeros(2, 1, 5, 4)
+    left[..., :2] = 1
+    mean, std = mean_std(t, eps=0.0, mask=left)
+    np.testing.assert_allclose(mean.numpy()[..., 0, 0], x[..., :2].mean(axis=(2, 3)))
+    np.testing.assert_allclose(std.numpy()[..., 0, 0], x[..., :2].std(axis=(2, 3)))
 
 
 def test_adain_output_has_style_statistics():

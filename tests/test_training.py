@@ -238,6 +238,9 @@ def test_resume_refuses_other_settings_and_misaligned_crops(tmp_path):
     with pytest.raises(BrushworkError, match="taps or widths"):
         train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=2),
                     decoder_config=DecoderConfig(tap="block3.expand", in_channels=144, widths=(16, 16, 8)), **kw)
+    with pytest.raises(BrushworkError, match=r"other settings \(accumulate\)"):  # a step's crops depend on it
+        train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=2), decoder_config=TINY,
+                    accumulate=2, **kw)
     tr = train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=2, sample_every=7),
                      decoder_config=TINY, **kw)
     assert tr.step == 2  # more steps (and another sample interval) continue the run
@@ -291,3 +294,29 @@ def test_runs_from_before_transform_existed_resume_as_adain(tmp_path):
     assert "transform" not in saved["train"]  # written as before --transform existed: older brushwork resumes it
     again = train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=3, sample_every=0), **kw)
     assert again.step == 3
+
+
+def test_resumed_ranks_draw_apart(tmp_path, monkeypatch):
+    """The checkpoint keeps rank 0's random stream; on resume rank 0 continues it exactly and every other
+    rank derives its own from it (deterministically), so dropout masks do not repeat rank 0's."""
+    from brushwork import distributed
+    from brushwork.training.engine import Trainer, TrainerConfig
+
+    def run(rank):
+        monkeypatch.setattr(distributed, "info", lambda: distributed.DistInfo(rank=rank, world_size=2))
+        model = torch.nn.Linear(2, 1)
+        t = Trainer(model, {}, torch.optim.SGD(model.parameters(), lr=0.1), lambda b: (model(b).sum(), {}),
+                    iter(lambda: torch.ones(1, 2), None), TrainerConfig(out_dir=str(tmp_path), steps=1, progress=False))
+        assert t.resume()
+        return torch.rand(4)
+
+    model = torch.nn.Linear(2, 1)
+    torch.manual_seed(5)
+    Trainer(model, {}, torch.optim.SGD(model.parameters(), lr=0.1), lambda b: (model(b).sum(), {}),
+            iter(lambda: torch.ones(1, 2), None), TrainerConfig(out_dir=str(tmp_path), steps=1, progress=False)).fit()
+    state = torch.load(tmp_path / "checkpoint" / "trainer_state.pt", weights_only=False)
+    torch.set_rng_state(state["rng"])
+    expected = torch.rand(4)
+    torch.testing.assert_close(run(0), expected)  # rank 0: the saved stream, exactly
+    one, again = run(1), run(1)
+    assert not torch.allclose(one, expected) and torch.equal(one, again)  # apart, and reproducible

@@ -68,11 +68,14 @@ def masked_gram_matrix(features: torch.Tensor, mask: torch.Tensor, eps: float = 
     return torch.bmm(flat * m, flat.transpose(1, 2)) / (m.sum(dim=2, keepdim=True) + eps)
 
 
-def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+def mean_std(features: torch.Tensor, eps: float = 1e-5, mask: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and standard deviation over space.
 
     Args:
         features: ``(B, C, H, W)``.
+        mask: optional ``(B, 1, h, w)`` in [0, 1] (resized by area to ``(H, W)``): the statistics of the
+            positions it selects, each weighted by its value (as :func:`masked_gram_matrix`).
 
     Returns:
         ``(mean, std)``, each ``(B, C, 1, 1)``; ``std = sqrt(var + eps)`` (population variance, as in
@@ -80,7 +83,14 @@ def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, t
     """
     if features.dim() != 4:
         raise ValueError(f"mean_std expects (B, C, H, W), got shape {tuple(features.shape)}")
-    var, mean = torch.var_mean(features, dim=(2, 3), keepdim=True, correction=0)
+    if mask is None:
+        var, mean = torch.var_mean(features, dim=(2, 3), keepdim=True, correction=0)
+        return mean, (var + eps).sqrt()
+    if mask.shape[-2:] != features.shape[-2:]:
+        mask = F.interpolate(mask, size=features.shape[-2:], mode="area")
+    w = mask / mask.sum(dim=(2, 3), keepdim=True).clamp_min(1e-8)
+    mean = (features * w).sum(dim=(2, 3), keepdim=True)
+    var = ((features - mean).pow(2) * w).sum(dim=(2, 3), keepdim=True)
     return mean, (var + eps).sqrt()
 
 

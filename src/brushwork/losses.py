@@ -51,10 +51,11 @@ def gram_loss(
 
 
 def mean_std_loss(
-    features: torch.Tensor, target_mean: torch.Tensor, target_std: torch.Tensor
+    features: torch.Tensor, target_mean: torch.Tensor, target_std: torch.Tensor, mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """AdaIN's style loss: squared error of per-channel mean and std, relative to the target's norm."""
-    mean, std = mean_std(features)
+    """AdaIN's style loss: squared error of per-channel mean and std, relative to the target's norm
+    (over the positions ``mask`` selects, if given: :func:`~brushwork.functional.mean_std`)."""
+    mean, std = mean_std(features, mask=mask)
     num = (mean - target_mean).pow(2).sum() + (std - target_std).pow(2).sum()
     return num / (target_mean.pow(2).sum() + target_std.pow(2).sum()).clamp_min(1e-12)
 

@@ -250,7 +250,7 @@ def optimize(
                         if "gram" in config.style_loss:
                             loss = loss + lw * gram_loss(f, tgt.grams[t], relative=config.relative, mask=tgt.mask)
                         if "meanstd" in config.style_loss:
-                            loss = loss + lw * mean_std_loss(f, tgt.means[t], tgt.stds[t])
+                            loss = loss + lw * mean_std_loss(f, tgt.means[t], tgt.stds[t], mask=tgt.mask)
             if config.tv_weight > 0:
                 loss = loss + config.tv_weight * total_variation(x)
             if config.range_weight > 0:

@@ -193,8 +193,9 @@ def _train_dict(config: AdaINTrainConfig) -> dict:
     return d
 
 
-def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: DecoderConfig) -> None:
-    """A run in ``out`` may continue only with the same decoder and settings (more steps are fine)."""
+def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: DecoderConfig, accumulate: int) -> None:
+    """A run in ``out`` may continue only with the same decoder and settings (more steps are fine; the
+    same ``accumulate`` too, as the crops a step takes depend on it)."""
     from .engine import read_config
 
     saved_file = out / "checkpoint" / "config.json"
@@ -208,8 +209,9 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
     except (TypeError, ValueError):  # settings this version does not know
         same_decoder = False
     free = ("steps", "sample_every")
-    before = {k: v for k, v in {**_train_dict(AdaINTrainConfig()), **saved["train"]}.items() if k not in free}
-    now = {k: v for k, v in _train_dict(config).items() if k not in free}
+    before = {k: v for k, v in {**_train_dict(AdaINTrainConfig()), "accumulate": 1, **saved["train"]}.items()
+              if k not in free}
+    now = {k: v for k, v in {**_train_dict(config), "accumulate": accumulate}.items() if k not in free}
     if not same_decoder or before != now:
         changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
         changed += [] if same_decoder else ["the decoder's taps or widths"]
@@ -278,7 +280,7 @@ def train_adain(
     if config.transform == "wct" and decoder_config.deep_taps:
         raise BrushworkError("--transform wct trains one-tap decoders only: drop --deep-taps")
     if resume:
-        _check_resumable(Path(out_dir), config, decoder_config)
+        _check_resumable(Path(out_dir), config, decoder_config, accumulate)
     encoder = load_encoder(decoder_config.encoder, device=dev)
     # crops must fall on every tap's grid, or the decoder paints a picture of another size than the crop
     align = max(encoder.tap_shape(t)[1] for t in decoder_config.taps)
@@ -351,7 +353,7 @@ def train_adain(
     samples = SampleGrid(encoder, decoder, c_pool.crops(3, config.size, sample_gen).to(dev),
                          s_pool.crops(3, config.size, sample_gen).to(dev), config.sample_every, Path(out_dir),
                          transform)
-    model_config = {"decoder": decoder_config.to_dict(), "train": _train_dict(config),
+    model_config = {"decoder": decoder_config.to_dict(), "train": {**_train_dict(config), "accumulate": accumulate},
                     "data": {"content": list(content), "style": list(style), "skipped": skipped},
                     "init": init}
     trainer = Trainer(

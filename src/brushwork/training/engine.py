@@ -264,6 +264,13 @@ class Trainer:
         for o in (self.optimizer, *self.extra_optimizers.values()):
             _match_layout(o)
         torch.set_rng_state(state["rng"])
+        rank = distributed.info().rank
+        if rank:  # the checkpoint holds rank 0's stream: the others derive their own, so that their draws
+            # (dropout masks, latents) stay apart instead of all repeating rank 0's
+            import hashlib
+
+            digest = hashlib.sha256(state["rng"].numpy().tobytes() + rank.to_bytes(4, "big")).digest()
+            torch.manual_seed(int.from_bytes(digest[:8], "big") >> 1)
         self.step = int(state["step"])
         self.extra_state.update(state.get("extra", {}))
         if fast_forward:

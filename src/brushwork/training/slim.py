@@ -91,10 +91,14 @@ def latency(model: nn.Module, x: torch.Tensor, repeats: int = 20) -> float:
 
 def size_bytes(model: nn.Module, *, compressed: bool = False) -> int:
     """Bytes of the saved state dict (torch.save); pruned zeros take room unless ``compressed``
-    (zlib level 6), where they mostly vanish."""
+    (zlib level 6), where they mostly vanish. A model with pruning masks still attached counts as it
+    will be saved (:func:`make_permanent`): one masked weight per layer, not the weight and its mask."""
     import zlib
 
+    state = model.state_dict()
+    for key in [k for k in state if k.endswith("_orig") and k[:-5] + "_mask" in state]:
+        state[key[:-5]] = state.pop(key) * state.pop(key[:-5] + "_mask")
     buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
+    torch.save(state, buf)
     data = buf.getvalue()
     return len(zlib.compress(data, 6)) if compressed else len(data)
