@@ -184,6 +184,11 @@ def test_colour_composition_gan_classify(client):
     img = {"image": ("x.png", _photo(200), "image/jpeg")}
     pal = client.post("/api/palette", files=img, data={"k": "4"}).json()
     assert len(pal["colors"]) == 4 and pal["harmony"]["harmony"]
+    flat = {"image": ("flat.png", _encode(Image.new("RGB", (64, 64), (200, 40, 40)), "PNG"), "image/png")}
+    one = client.post("/api/palette", files=flat, data={"k": "6"})  # fewer colours than k: fewer swatches
+    assert one.status_code == 200 and [c["hex"] for c in one.json()["colors"]] == ["#c82828"], one.text
+    health = client.get("/api/health").json()
+    assert health["gallery"] is True and health["limits"]["max_upload_bytes"] == 25 * 2**20
     h = client.post("/api/harmony", json={"colors": ["#ff0000", "#00ffff"], "complete": "triadic", "contrast": True})
     assert h.status_code == 200 and h.json()["harmony"] == "complementary" and h.json()["contrast"]
     rec = client.post("/api/recolor", files=img, data={"palette": "#1e90ff,#ff8c1e", "method": "palette"})
@@ -204,6 +209,8 @@ def test_gallery_endpoints(client):
     gid = r["gallery_id"]
     item = client.get(f"/api/gallery/{gid}").json()
     assert item["operation"] == "gan sample" and item["is_image"]  # the page may offer it as a style
+    again = client.post(f"/api/gallery/{gid}/reproduce")  # no command to rerun: refused at once, not queued
+    assert again.status_code == 422 and "no command to rerun" in again.json()["error"]
     assert client.post(f"/api/gallery/{gid}/tags", json={"tags": ["Keeper"]}).json()["tags"] == ["keeper"]
     assert [it["id"] for it in client.get("/api/gallery?tag=keeper").json()["items"]] == [gid]
     assert client.get("/api/gallery?since=2000-01-01").json()["items"]
@@ -212,6 +219,7 @@ def test_gallery_endpoints(client):
     for url in (f"/api/gallery/{gid}", f"/api/gallery/{gid}/thumbnail", "/api/gallery/99999999999"):
         resp = client.get(url)
         assert resp.status_code in (404, 422) and "error" in resp.json()
+    assert "GET /api/gallery" in client.get(f"/api/gallery/{gid}").json()["error"]  # not the CLI's hint
 
 
 def test_host_and_origin_guard_against_other_sites(studio):
@@ -305,10 +313,11 @@ def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
         # one line, of bounded length, naming the field rather than the file stored on the server
         assert "\n" not in body["error"] and len(body["error"]) <= 300 and str(tmp_path) not in body["error"], body
         expected = {"tiny-content-job": (422, "content is 1x1"), "tiny-reference": (422, "reference is 1x1"),
-                    "transparent-reference": (400, "no opaque pixels"), "truncated-jpeg": (415, "not an image"),
+                    "transparent-reference": (400, "no opaque pixels"), "truncated-jpeg": (415, "damaged or truncated JPEG"),
                     "bomb": (413, "more pixels"), "form-not-json": (422, "JSON object"),
-                    "bad-tag": (None, "printable"), "truncated-gif": (415, "not an image"),
+                    "bad-tag": (None, "printable"), "truncated-gif": (415, "damaged or truncated GIF"),
                     "thin-content-job": (422, "less extreme shape"),
+                    "gallery-style-missing": (404, "gallery item 77 no longer exists"),
                     "transparent-reference-palette": (400, "reference image has no opaque")}
         if case in expected:
             status, words = expected[case]
@@ -372,6 +381,59 @@ def test_serve_refuses_a_busy_port_in_one_line(capsys):
     assert "cannot listen" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_running_jobs_so_followed_servers_stop_at_once(tmp_path):
+    """A page following a job holds its progress stream open; Ctrl-C used to wait 5 s for it and print
+    an ASGI traceback. The jobs are now cancelled first: the stream ends with 'cancelled' and the
+    server exits cleanly."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "BRUSHWORK_GALLERY": "off", "OMP_NUM_THREADS": "1"}
+    srv = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--port", str(port), "--data",
+                            str(tmp_path / "data")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.time()
+        while True:
+            try:
+                httpx.get(base + "/api/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.time() - t0 < 60 and srv.poll() is None, "the server did not start"
+                time.sleep(0.2)
+        job = httpx.post(base + "/api/stylize", files={"content": ("c.jpg", _photo(256), "image/jpeg")},
+                         data={"style_name": "starry_night", "method": "gatys", "size": "256"}).json()["id"]
+        events: list[str] = []
+
+        def follow():
+            with httpx.stream("GET", f"{base}/api/jobs/{job}/events", timeout=60) as r:
+                events.extend(line for line in r.iter_lines() if line.startswith("data:"))
+
+        reader = threading.Thread(target=follow)
+        reader.start()
+        while not events:
+            time.sleep(0.1)
+        t1 = time.time()
+        srv.send_signal(signal.SIGINT)
+        _, err = srv.communicate(timeout=30)
+        reader.join(timeout=30)
+    finally:
+        srv.kill()
+    assert srv.returncode in (0, 130) and time.time() - t1 < 4.5, (srv.returncode, time.time() - t1)  # (130: Ctrl-C)
+    assert "Traceback" not in err and "timeout graceful shutdown" not in err, err[-2000:]
+    assert '"cancelled"' in events[-1]
+
+
 def test_a_restart_keeps_finished_results(studio):
     with studio() as c:
         r = c.post("/api/stylize", files={"content": ("c.jpg", _photo(200), "image/jpeg")},
@@ -412,3 +474,12 @@ def test_stylize_job_gatys_from_adain_and_a_bad_init(client, tmp_path):
     out.write_bytes(client.get(job["result"]["image_url"]).content)
     recipe, _ = read_recipe(out)
     assert recipe["adain"]["transform"] == "wct" and recipe["command"][-2:] == ["--transform", "wct"]
+
+
+def test_with_the_gallery_off_results_are_still_made(tmp_path):
+    cfg = StudioConfig(data_dir=tmp_path / "studio", gallery="off")
+    with TestClient(create_app(cfg)) as c:
+        assert c.get("/api/health").json()["gallery"] is False  # the page shows a quiet note, not an error
+        assert c.get("/api/gallery").status_code == 404
+        r = c.post("/api/gan/sample", json={"seeds": "1"})
+        assert r.status_code == 200 and c.get(r.json()["image_url"]).status_code == 200

@@ -128,6 +128,17 @@ def scrub(message: str, *paths: Path) -> str:
     return message
 
 
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+          (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def _magic_format(data: bytes) -> str | None:
+    """The format a file's first bytes announce (for saying that an unreadable upload is a damaged one)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for magic, fmt in _MAGIC if data.startswith(magic)), None)
+
+
 def _bundled_styles() -> dict[str, Path]:
     from ..pipelines.stylize import sample_path
 
@@ -173,8 +184,8 @@ class _Previewer:
         x = to_tensor(img.rgb, self.device)
         x = resize(x, fit_long_side(x.shape[-1], x.shape[-2], _PREVIEW_SIDE))
         if min(x.shape[-2:]) < 32:
-            raise ApiError(422, f"the {'content' if content else 'style'} image is too narrow for a preview "
-                                f"({img.size[0]}x{img.size[1]}): its short side must be at least 1/8 of its long side")
+            raise ApiError(422, f"the {'content' if content else 'style'} image is too narrow for a preview: "
+                                "its short side must be at least 1/8 of its long side")
         with torch.no_grad():
             if content:
                 padded, h, w = _pad_to_multiple(x, net.align)
@@ -250,8 +261,11 @@ def create_app(config: StudioConfig) -> FastAPI:
 
     @app.exception_handler(BrushworkError)
     async def _brushwork_error(_: Request, exc: BrushworkError):
-        status = 404 if str(exc).startswith("no gallery item") else 503 if isinstance(exc, GalleryError) else 400
-        return JSONResponse({"error": one_line(str(exc))}, status_code=status)
+        message = str(exc)
+        status = 404 if message.startswith("no gallery item") else 503 if isinstance(exc, GalleryError) else 400
+        if status == 404:  # the gallery's own hint is the CLI's
+            message = message.replace("see `brushwork gallery list`", "see GET /api/gallery")
+        return JSONResponse({"error": one_line(message)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):
@@ -378,6 +392,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         if not data:
             raise ApiError(422, f"{what} is empty")
         sha = hashlib.sha256(data).hexdigest()
+        fmt = None
         try:
             with Image.open(io.BytesIO(data)) as im:
                 fmt, (w, h) = im.format, im.size
@@ -398,6 +413,10 @@ def create_app(config: StudioConfig) -> FastAPI:
         except Image.DecompressionBombError:
             raise ApiError(413, f"{what} declares more pixels than any image brushwork opens: scale it down") from None
         except (OSError, SyntaxError, ValueError):
+            fmt = fmt or _magic_format(data)
+            if fmt is not None:  # it begins as an image: the rest is missing or damaged
+                raise ApiError(415, f"{what} is a damaged or truncated {fmt} file (it could not be read to the "
+                                    "end): save or export it again") from None
             raise ApiError(415, f"{what} is not an image (the content was checked, not the file name): send "
                                 "PNG, JPEG, WebP, GIF, BMP or TIFF") from None
         path = uploads / f"{sha}{SNIFFED[fmt]}"
@@ -449,7 +468,13 @@ def create_app(config: StudioConfig) -> FastAPI:
             return sha256_file(p), p  # (remembered per path, size and mtime)
         m = re.fullmatch(r"gallery:(\d{1,9})", style_name)
         if m:
-            it = gallery().get(int(m.group(1)))
+            try:
+                it = gallery().get(int(m.group(1)))
+            except GalleryError as exc:
+                if not str(exc).startswith("no gallery item"):
+                    raise
+                raise ApiError(404, f"gallery item {m.group(1)} no longer exists (deleted?): choose another "
+                                    "style") from None
             p = Path(it.path)
             if not p.is_file():
                 raise ApiError(410, f"gallery item {it.id}'s file is gone: choose another style")
@@ -503,8 +528,15 @@ def create_app(config: StudioConfig) -> FastAPI:
     # -- service -------------------------------------------------------------------------------------
     @app.get("/api/health", tags=["service"])
     def health() -> dict:
+        """The service's state, and what the page needs to know before it sends anything: whether results
+        are recorded in a gallery, and the limits uploads must keep to."""
+        try:
+            gallery_on = gallery() is not None
+        except (ApiError, BrushworkError):  # turned off, or unusable (results are still saved)
+            gallery_on = False
         return {"status": "ok", "version": __version__, "jobs_active": queue.active(),
-                "workers": config.workers, "max_waiting": config.max_waiting}
+                "workers": config.workers, "max_waiting": config.max_waiting, "gallery": gallery_on,
+                "limits": {"max_upload_bytes": config.max_upload_bytes, "max_pixels": config.max_pixels}}
 
     @app.get("/api/styles", tags=["stylize"])
     def list_styles() -> dict:
@@ -645,7 +677,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         from ..color.palette import extract_palette
 
         img = read_upload(image, "image", draft=512)
-        pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed)
+        pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed, at_most=True)  # fewer colours: fewer swatches
         return {**pal.to_dict(), "harmony": classify(pal).to_dict()}
 
     @app.post("/api/harmony", tags=["colour"])
@@ -809,13 +841,23 @@ def create_app(config: StudioConfig) -> FastAPI:
         ``identical`` and the largest difference). Inputs are looked for among the studio's uploads and
         the bundled examples."""
         it = gallery().get(_id(item_id))
+        if not (it.recipe or {}).get("command"):
+            raise ApiError(422, f"item {it.id} ({it.operation}) has no command to rerun: only pictures made by a "
+                                "brushwork command (stylize, recolor...) can be reproduced")
         if not Path(it.path).is_file():
             raise ApiError(410, f"item {it.id}'s file is gone: nothing to compare with")
+        folders = [uploads, results, *{p.parent for p in styles.values()}]
 
         def work(job: Job) -> dict:
             from ..provenance.reproduce import reproduce
 
-            r = reproduce(it.path, inputs=[str(uploads), str(results), *{str(p.parent) for p in styles.values()}])
+            try:
+                r = reproduce(it.path, inputs=[str(f) for f in folders])
+            except BrushworkError as exc:  # name the files, not where this server keeps them
+                message = str(exc)
+                for f in folders:
+                    message = re.sub(re.escape(str(f)) + r"[/\\]", "", message)
+                raise BrushworkError(message) from None
             return {"identical": r.identical, "max_difference": r.max_difference, "summary": r.summary()}
 
         try:
@@ -872,6 +914,14 @@ def serve(config: StudioConfig, host: str = "127.0.0.1", port: int = 7860) -> No
     """Run the studio with uvicorn until interrupted."""
     import uvicorn
 
-    # A running Gatys job would hold Ctrl-C until it finished: give open streams 5 s, then cancel the jobs.
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    app = create_app(config)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            # uvicorn waits for open connections before the app's shutdown runs, and a page following a
+            # job holds its progress stream open until the job ends: so stop the jobs first.
+            app.state.queue.cancel_all()
+            super().handle_exit(sig, frame)
+
+    Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)).run()
 

@@ -144,10 +144,14 @@ class JobQueue:
             job.update(status="cancelled", message="cancelled before it started", finished=time.time())
         return job
 
-    def shutdown(self) -> None:
+    def cancel_all(self) -> None:
+        """Ask every unfinished job to stop (without waiting): their progress streams then end."""
         with self._lock:
             jobs = list(self._jobs.values())
         for j in jobs:
             if not j.done:
                 j._cancel.set()
+
+    def shutdown(self) -> None:
+        self.cancel_all()
         self._pool.shutdown(wait=True, cancel_futures=True)
