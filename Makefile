@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 # The local CPU wheel; an unpinned torch would pull a multi-GB CUDA build on a CPU machine.
 TORCH_SPEC ?= torch==2.13.0
+# Where pypi.org's torch for this platform is a CUDA build (Linux x86-64), take it from PyTorch's CPU index:
+#   make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 BIN := $(VENV)/bin
 
 .PHONY: demo test install bench clean
@@ -11,7 +14,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q --disable-pip-version-check $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test]"
 	touch $@
 

@@ -372,7 +372,9 @@ def test_cli_records_and_manages(small_images, tmp_path, capsys, monkeypatch):
     assert main(["gallery", "search", "--like", "out.png", "--limit", "1"]) == 0
     assert "out.png" in capsys.readouterr().out
     assert main(["gallery", "show", str(sid), "--thumbnail", "thumb.png"]) == 0
-    assert "command: brushwork stylize" in capsys.readouterr().out and Image.open("thumb.png").size[0] <= 256
+    shown = capsys.readouterr().out
+    assert "command: brushwork stylize" in shown and Image.open("thumb.png").size[0] <= 256
+    assert "{input:" not in shown and "strength:" in shown  # the inputs' names, and the settings
     assert main(["gallery", "export", str(sid), "-o", "picked"]) == 0
     assert (tmp_path / "picked" / f"{sid:05d}_out.png").is_file()
     assert main(["gallery", "delete", str(sid)]) == 0 and Path("out.png").is_file()

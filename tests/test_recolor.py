@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from brushwork.cli import main
 from brushwork.color.palette import Palette, extract_palette
@@ -99,3 +100,18 @@ def test_histogram_matching_uses_the_opaque_pixels_only(images):
     whole = recolor(photo, method="histogram", reference=painting, alpha=alpha)
     crop = recolor(photo[40:120, 60:200], method="histogram", reference=painting)
     np.testing.assert_allclose(whole[40:120, 60:200], crop, atol=1e-5)
+
+
+def test_see_through_pixels_keep_their_colour_in_the_file(tmp_path, content_path, style_path):
+    """A soft edge (alpha 77 of 255) came out of recolour lightened by about 30 levels: the picture is read
+    as it looks over white, and that look was written back as the pixel's colour. Now a see-through pixel
+    that recolour leaves alone is written back as it was."""
+    photo = np.asarray(Image.open(content_path).convert("RGB").resize((64, 48)))
+    rgba = np.concatenate([photo, np.full((48, 64, 1), 255, np.uint8)], axis=2)
+    rgba[:, 32:] = (160, 124, 100, 77)
+    Image.fromarray(rgba).save(tmp_path / "soft.png")
+    assert main(["recolor", str(tmp_path / "soft.png"), "--reference", str(style_path),
+                 "-o", str(tmp_path / "out.png")]) == 0
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert np.abs(out[:, 32:].astype(int) - (160, 124, 100, 77)).max() <= 1
+    assert np.abs(out[:, :32, :3].astype(int) - photo[:, :32]).mean() > 5  # the opaque half was recoloured

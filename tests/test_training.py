@@ -52,6 +52,10 @@ def test_cli_dry_run_and_missing_data(tmp_path, capsys):
     assert main(["adain", "train", "--out", str(tmp_path / "o"), "--dry-run", "--steps", "2", "--size", "32",
                  "--batch", "2", "-q"]) == 0
     assert "trained to step 2" in capsys.readouterr().out
+    assert main(["adain", "train", "--out", str(tmp_path / "o"), "--dry-run", "--steps", "2", "--size", "32",
+                 "--batch", "2", "-q"]) == 0  # run again: finished, not "loss nan"
+    again = capsys.readouterr().out
+    assert "already at step 2, nothing to do" in again and "nan" not in again
     assert main(["adain", "train", "--out", str(tmp_path / "o2"), "--content", str(tmp_path / "nothing"),
                  "--style", str(tmp_path)]) == 2
     assert "neither a folder nor a dataset" in capsys.readouterr().err

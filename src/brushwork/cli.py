@@ -826,7 +826,7 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
     for s in SOURCES.values():
         print(f"{s.name:18s} {s.role:8s} {s.licence:45s} {s.description}")
     for a in ARRAY_SOURCES.values():
-        print(f"{a.name:18s} {'labelled':8s} {a.licence[:45]:45s} {a.description}")
+        print(f"{a.name:18s} {'labelled':8s} {a.licence:45s} {a.description}")
     print(f"{'art-medium':18s} {'labelled':8s} {'per image (GPL-2+, public domain, ...)':45s} "
           "1,600 images in five media, built from the packages above (manifest.json has each licence)")
     return 0
@@ -885,10 +885,18 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
         return 0
     if trainer.skipped:
         print(f"brushwork: note: skipped {trainer.skipped} unreadable or too small image(s)", file=sys.stderr)
-    last = trainer.history[-1] if trainer.history else {}
-    print(f"trained to step {trainer.step}; loss {last.get('loss', float('nan')):.4f}; "
-          f"checkpoint in {trainer.out / 'checkpoint'}")
+    if not trainer.history:
+        print(_nothing_to_train(trainer.step, trainer.out / "checkpoint"))
+        return 0
+    last = trainer.history[-1]
+    print(f"trained to step {trainer.step}; loss {last['loss']:.4f}; checkpoint in {trainer.out / 'checkpoint'}")
     return 0
+
+
+def _nothing_to_train(step: int, checkpoint: Path) -> str:
+    """What a rerun of a finished run says (no step ran, so there is no loss to report)."""
+    return (f"the run is already at step {step}, nothing to do (raise --steps to train further); "
+            f"checkpoint in {checkpoint}")
 
 
 def _check_folder(path: str | os.PathLike) -> None:
@@ -1556,7 +1564,10 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if trainer.enlarged:  # type: ignore[attr-defined]
         print(f"brushwork: note: {trainer.enlarged} image(s) smaller than --size {args.size} were enlarged "  # type: ignore[attr-defined]
               "(nearest-neighbour, keeping hard pixel edges); a smaller --size may suit them better", file=sys.stderr)
-    last = trainer.history[-1] if trainer.history else {}
+    if not trainer.history:
+        print(_nothing_to_train(trainer.step, Path(args.out) / "checkpoint"))
+        return 0
+    last = trainer.history[-1]
     if args.model == "vae":
         print(f"trained to step {trainer.step}; loss {last.get('loss', float('nan')):.4f} (reconstruction "
               f"{last.get('reconstruction', float('nan')):.2f}, KL {last.get('kl', float('nan')):.2f}); checkpoint in "
@@ -1873,8 +1884,10 @@ def _cmd_gallery_show(args: argparse.Namespace) -> int:
     for e in it.inputs:
         print(f"  {e['role']:8s} {e['name']}  sha256 {str(e['sha256'])[:12]}")
     if it.recipe and it.recipe.get("command"):
-        print("  command: brushwork " + " ".join(map(str, it.recipe["command"])))
+        print("  command: " + _readable_command(it.recipe))
     print(f"  sha256:  {it.sha256}")
+    if it.recipe:
+        _print_settings(it.recipe)
     return 0
 
 
@@ -2053,23 +2066,32 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         return 0
     print(f"recipe of {args.image} (from its {where})")
     print(f"  operation: {recipe.get('operation', '?')}")
-    inputs = recipe.get("inputs", [])
     if "command" in recipe:
-        def show(tok: str) -> str:
-            if tok.startswith("{input:") and tok.endswith("}"):
-                return inputs[int(tok[7:-1])]["name"]
-            return tok
-
-        print("  command:   brushwork " + " ".join(show(str(t)) for t in recipe["command"]))
-    for e in inputs:
+        print("  command:   " + _readable_command(recipe))
+    for e in recipe.get("inputs", []):
         print(f"  input:     {e['name']}  sha256 {e['sha256'][:16]}...  {e['bytes']} bytes")
-    skip = {"command", "inputs", "environment", "operation"}
-    for k in sorted(set(recipe) - skip):
-        print(f"  {k}: {json.dumps(recipe[k])}")
+    _print_settings(recipe)
     env = recipe.get("environment")
     if env:
         print("  environment: " + ", ".join(f"{k} {v}" for k, v in env.items()))
     return 0
+
+
+def _readable_command(recipe: dict) -> str:
+    """The recipe's command with its inputs' file names for the ``{input:N}`` placeholders."""
+    inputs = recipe.get("inputs", [])
+
+    def show(tok: str) -> str:
+        if tok.startswith("{input:") and tok.endswith("}") and tok[7:-1].isdigit() and int(tok[7:-1]) < len(inputs):
+            return str(inputs[int(tok[7:-1])].get("name", tok))
+        return tok
+
+    return "brushwork " + " ".join(show(str(t)) for t in recipe["command"])
+
+
+def _print_settings(recipe: dict) -> None:
+    for k in sorted(set(recipe) - {"command", "inputs", "environment", "operation"}):
+        print(f"  {k}: {json.dumps(recipe[k])}")
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:

@@ -76,7 +76,7 @@ SOURCES: dict[str, DataSource] = {
         DataSource("gimp-patterns", "gimp-data", ("usr/share/gimp/2.0/patterns/*.pat", "usr/share/gimp/2.0/patterns/*.png"),
                    "GPL-3+ (Debian copyright file)", "style", "GIMP's texture patterns"),
         DataSource("openclipart", "openclipart-png", ("usr/share/openclipart/png/*.png",), "Public domain",
-                   "style", "8,000 public-domain clip-art images in 22 categories"),
+                   "style", "about 6,900 public-domain clip-art drawings (PNG) in 22 categories"),
         DataSource("skimage-samples", None, ("*.png", "*.jpg"), "CC0 / public domain (scikit-image data/README)",
                    "content", "scikit-image's bundled sample photos (needs scikit-image installed)"),
     ]

@@ -206,10 +206,16 @@ def from_tensor(x: torch.Tensor) -> np.ndarray:
 
 
 def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
-    """Float ``(H, W, 3)`` in [0, 1] (and optional alpha) -> 8-bit PIL image, rounded."""
+    """Float ``(H, W, 3)`` in [0, 1] (and optional alpha) -> 8-bit PIL image, rounded.
+
+    With alpha, ``rgb`` is the picture as it looks over white (as :func:`read_image` gives it), so the
+    file gets the colours that look like that over white: ``(rgb - (1 - a)) / a``. A semi-transparent
+    pixel then keeps its colour through reading and writing instead of fading toward white each time."""
     arr = np.clip(rgb, 0.0, 1.0)
     if alpha is not None:
-        arr = np.concatenate([arr, np.clip(alpha, 0.0, 1.0)[..., None]], axis=2)
+        a = np.clip(alpha, 0.0, 1.0)[..., None]
+        straight = np.where(a > 0, (arr - (1.0 - a)) / np.maximum(a, 1e-6), arr)
+        arr = np.concatenate([np.clip(straight, 0.0, 1.0), a], axis=2)
     return Image.fromarray(np.round(arr * 255.0).astype(np.uint8))
 
 
