@@ -7,6 +7,7 @@ this fails rather than skips when the browser is missing.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -34,8 +35,9 @@ def _need_browser():
         pytest.skip(f"no headless browser here ({', '.join(missing)}): apt install chromium chromium-driver")
 
 
-@pytest.fixture(params=[None, "s3cret"], ids=["loopback", "with-token"])
-def server(tmp_path, request):
+@contextlib.contextmanager
+def _running(tmp_path, **options):
+    """A studio server in a thread on a free port (``options``: StudioConfig's); yields its address."""
     import uvicorn
 
     from brushwork.web.app import StudioConfig, create_app
@@ -43,8 +45,8 @@ def server(tmp_path, request):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = StudioConfig(data_dir=tmp_path / "studio", gallery=str(tmp_path / "gallery.db"), token=request.param,
-                       allowed_hosts=("127.0.0.1", "localhost", "::1"))
+    cfg = StudioConfig(**{"data_dir": tmp_path / "studio", "gallery": str(tmp_path / "gallery.db"),
+                          "allowed_hosts": ("127.0.0.1", "localhost", "::1"), **options})
     srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -52,9 +54,17 @@ def server(tmp_path, request):
     while not srv.started:
         assert time.time() - t0 < 30, "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", request.param
-    srv.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(params=[None, "s3cret"], ids=["loopback", "with-token"])
+def server(tmp_path, request):
+    with _running(tmp_path, token=request.param) as base:
+        yield base, request.param
 
 
 @pytest.mark.slow
@@ -152,3 +162,236 @@ def test_api_docs_page_renders_from_the_package_alone(server):
         assert bool(driver.find_elements(By.CSS_SELECTOR, "button.authorize")) == bool(token)
     finally:
         driver.quit()
+
+
+# -- the page's own behaviour: small, quick checks (no stylize job unless the check needs one) ----------
+def _chrome(width=1366, height=900):
+    os.environ.setdefault("SE_OFFLINE", "true")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--window-size={width},{height}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    if width < 500:  # a desktop window has a minimum width: a phone's screen is emulated
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True})
+    return driver
+
+
+@contextlib.contextmanager
+def _studio_page(base: str, timeout: float = 60):
+    """The studio page in headless chromium, once its style list has loaded: ``(driver, wait)``."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = _chrome()
+    try:
+        wait = WebDriverWait(driver, timeout)
+        driver.get(base + "/")
+        wait.until(lambda d: len(d.find_elements("css selector", "#style-select option")) >= 2)
+        yield driver, wait
+    finally:
+        driver.quit()
+
+
+def _choose_content(driver, photo: Path) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    driver.find_element("id", "content-file").send_keys(str(photo))
+    Select(driver.find_element("id", "size")).select_by_visible_text("256")
+
+
+def _small_png(path: Path, side: int = 96, which: str = "content") -> Path:
+    im = Image.open(sample_path(which)).convert("RGB")
+    im.thumbnail((side, side))
+    im.save(path)
+    return path
+
+
+def _seed_gallery(tmp_path) -> dict[str, int]:
+    """A stylize item with a command in its recipe and a GAN sample without one, recorded directly."""
+    from brushwork.provenance.gallery import Gallery
+
+    made = _small_png(tmp_path / "made.png")
+    grid = _small_png(tmp_path / "grid.png", 64, "style")
+    sha = "27d70c1c292e904cc9aad940fa553ae369f6f5464bee3a2a1d955d516be1d373"
+    stylized = {"operation": "stylize", "strength": 0.5, "output_name": "made.png",
+                "command": ["stylize", "{input:0}", "{input:1}", "-o", "{output}", "--method", "adain",
+                            "--strength", "0.5", "--size", "512", "--preserve-color", "none", "--seed", "0"],
+                "inputs": [{"name": f"{sha}.png", "bytes": 20983, "sha256": sha},
+                           {"name": "starry_night.jpg", "bytes": 302901, "sha256": "a" * 64}]}
+    gan = {"operation": "gan sample", "checkpoint_sha256": "8fe3" * 16, "seeds": "0-1", "truncation": 1.0,
+           "weights_sha256": {"a_rather_long_key_name_" * 4: "b" * 64}}
+    g = Gallery.open(tmp_path / "gallery.db")
+    try:
+        return {"stylize": g.add(made, recipe=stylized, operation="stylize"),
+                "gan": g.add(grid, recipe=gan, operation="gan sample")}
+    finally:
+        g.close()
+
+
+def _gallery_ready(d, n):
+    return len(d.find_elements("css selector", "#gallery li")) >= n
+
+
+@pytest.mark.slow
+def test_narrow_screen_has_no_sideways_scroll_even_with_a_recipe_open(tmp_path):
+    _need_browser()
+    _seed_gallery(tmp_path)
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with _running(tmp_path) as base:
+        driver = _chrome(375, 800)
+        try:
+            driver.get(base + "/")
+            WebDriverWait(driver, 60).until(lambda d: _gallery_ready(d, 2))
+            width = lambda: driver.execute_script(  # noqa: E731
+                "return [document.documentElement.scrollWidth, window.innerWidth]")
+            sw, w = width()
+            assert w == 375 and sw <= w, (sw, w)
+            driver.execute_script("document.querySelectorAll('#gallery details').forEach(d => d.open = true)")
+            sw, w = width()
+            assert sw <= w, ("with the recipes open", sw, w)
+            style = driver.find_element("id", "style-select").rect
+            assert 0 <= style["x"] and style["x"] + style["width"] <= w, style  # the Style column is on screen
+        finally:
+            driver.quit()
+
+
+@pytest.mark.slow
+def test_gallery_offers_reproduce_and_style_only_where_they_apply(tmp_path):
+    _need_browser()
+    ids = _seed_gallery(tmp_path)
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with _running(tmp_path) as base:
+        driver = _chrome()
+        try:
+            driver.get(base + "/")
+            WebDriverWait(driver, 60).until(lambda d: _gallery_ready(d, 2))
+            labels = driver.execute_script(
+                "return Object.fromEntries([...document.querySelectorAll('#gallery li')].map(li => "
+                "[li.dataset.id, [...li.querySelectorAll('button')].map(b => b.getAttribute('aria-label'))]))")
+            s, g = str(ids["stylize"]), str(ids["gan"])
+            assert f"reproduce item {s}" in labels[s] and f"delete item {s}" in labels[s], labels
+            assert not any("reproduce" in x or "style" in x for x in labels[g]), labels  # a GAN grid: neither
+            options = driver.execute_script("return [...document.querySelectorAll('#style-select option')].map(o => o.value)")
+            assert f"gallery:{s}" in options and f"gallery:{g}" not in options, options
+            recipe = driver.execute_script(f"return document.querySelector('#gallery li[data-id=\"{s}\"] pre').textContent")
+            assert "{input" not in recipe and "{output}" not in recipe, recipe
+            assert "27d70c1c292e" in recipe and "starry_night.jpg" in recipe and "made.png" in recipe, recipe
+            # the item in use as the style is deleted: the page says so and falls back to the example
+            driver.find_element("css selector", f"button[aria-label='use item {s} as the style']").click()
+            assert driver.find_element("id", "style-select").get_attribute("value") == f"gallery:{s}"
+            driver.find_element("css selector", f"button[aria-label='delete item {s}']").click()
+            driver.switch_to.alert.accept()
+            WebDriverWait(driver, 30).until(
+                lambda d: d.find_element("id", "status").text == f"Style #{s} was deleted; using Starry Night.")
+            assert driver.find_element("id", "style-select").get_attribute("value") == "starry_night"
+        finally:
+            driver.quit()
+
+
+@pytest.mark.slow
+def test_uploaded_style_survives_choosing_the_example_and_back(tmp_path):
+    _need_browser()
+    painting = _small_png(tmp_path / "painting.png", 64, "style")
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    with _running(tmp_path) as base:
+        driver = _chrome()
+        try:
+            wait = WebDriverWait(driver, 60)
+            driver.get(base + "/")
+            wait.until(lambda d: len(d.find_elements("css selector", "#style-select option")) >= 2)
+            select = Select(driver.find_element("id", "style-select"))
+            thumb = lambda: driver.find_element("id", "style-thumb").get_attribute("src") or ""  # noqa: E731
+            driver.find_element("id", "style-file").send_keys(str(painting))
+            wait.until(lambda d: thumb().startswith("blob:"))
+            assert select.first_selected_option.get_attribute("value") == ""
+            assert driver.find_element("id", "style-file").get_attribute("value") == ""  # the same file may come again
+            select.select_by_value("starry_night")
+            wait.until(lambda d: "/api/styles/starry_night" in thumb())
+            select.select_by_value("")
+            wait.until(lambda d: thumb().startswith("blob:"))
+            assert driver.execute_script("const f = new FormData(); return addStyle(f, false) && f.get('style') !== null")
+            select.select_by_value("starry_night")
+            driver.find_element("id", "style-file").send_keys(str(painting))  # the same file again
+            wait.until(lambda d: select.first_selected_option.get_attribute("value") == "" and thumb().startswith("blob:"))
+        finally:
+            driver.quit()
+
+
+@pytest.mark.slow
+def test_gallery_off_is_a_quiet_note_not_an_error(tmp_path):
+    _need_browser()
+    photo = _small_png(tmp_path / "photo.png", 96)
+
+    with _running(tmp_path, gallery="off") as base, _studio_page(base, timeout=120) as (driver, wait):
+        status = driver.find_element("id", "status")
+        assert "error" not in status.get_attribute("class") and status.text == "Ready.", status.text
+        assert "off" in driver.find_element("id", "gallery-msg").text
+        _choose_content(driver, photo)
+        wait.until(lambda d: d.execute_script("const p = document.getElementById('preview'); "
+                                              "return !p.hidden && p.complete && p.naturalWidth > 0"))
+        driver.find_element("id", "go").click()
+        wait.until(lambda d: d.find_element("id", "status").text.startswith("Done"))
+        time.sleep(0.5)  # the gallery reload that follows must not overwrite it
+        status = driver.find_element("id", "status")
+        assert status.text.startswith("Done") and "error" not in status.get_attribute("class"), status.text
+        assert driver.execute_script("return document.activeElement.id") == "go"  # focus is back on Stylize
+
+
+@pytest.mark.slow
+def test_a_picture_over_the_upload_limit_is_refused_before_it_is_sent(tmp_path):
+    _need_browser()
+    photo = _small_png(tmp_path / "big.png", 96)
+
+    with _running(tmp_path, gallery="off", max_upload_bytes=2000) as base, _studio_page(base) as (driver, wait):
+        driver.find_element("id", "content-file").send_keys(str(photo))
+        wait.until(lambda d: "big.png" in d.find_element("id", "status").text)
+        assert "at most" in driver.find_element("id", "status").text
+        assert driver.execute_script("return chosen.content") is None
+
+
+@pytest.mark.slow
+def test_without_the_token_the_page_asks_for_it(tmp_path):
+    _need_browser()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with _running(tmp_path, token="s3cret") as base:
+        driver = _chrome()
+        try:
+            wait = WebDriverWait(driver, 60)
+            driver.get(base + "/")
+            wait.until(lambda d: d.find_element("id", "token-input").is_displayed())
+            assert "#token=" in driver.find_element("id", "status").text
+            driver.find_element("id", "token-input").send_keys("s3cret\n")
+            wait.until(lambda d: len(d.find_elements("css selector", "#style-select option")) >= 2)
+            assert not driver.find_element("id", "token-input").is_displayed()
+            assert "token" not in driver.current_url
+        finally:
+            driver.quit()
+
+
+@pytest.mark.slow
+def test_a_reload_follows_the_running_job_again(tmp_path):
+    _need_browser()
+    photo = _small_png(tmp_path / "photo.png", 96)
+
+    with _running(tmp_path, gallery="off") as base, _studio_page(base) as (driver, wait):
+        _choose_content(driver, photo)
+        driver.find_element("css selector", "input[name=method][value=gatys]").click()  # minutes: still running
+        driver.find_element("id", "go").click()
+        wait.until(lambda d: d.find_element("id", "cancel").is_displayed())
+        assert driver.execute_script("return document.activeElement.id") == "cancel"
+        driver.refresh()
+        wait.until(lambda d: d.find_element("id", "cancel").is_displayed())  # followed again
+        assert not driver.find_element("id", "go").is_enabled()
+        driver.find_element("id", "cancel").click()
+        wait.until(lambda d: d.find_element("id", "status").text == "Cancelled.")
+        assert driver.execute_script("return sessionStorage.getItem('brushwork-job')") is None
