@@ -9,7 +9,7 @@ from PIL import Image
 from brushwork.cli import main
 from brushwork.datasets import medium
 from brushwork.errors import BrushworkError
-from brushwork.training.classify import folds, load_folder, stratified_split
+from brushwork.training.classify import folds, load_folder, stratified_split, ungrouped_classes
 
 
 def _collection(root, name, sources, make):
@@ -82,6 +82,11 @@ def test_groups_stay_on_one_side(fake_packages, tmp_path):
     assert not set(groups[tr]) & set(groups[va]) and set(y[tr]) == set(y[va]) == set(range(5))
     with pytest.raises(BrushworkError, match="group"):
         folds(y, 5, 0, groups)  # three factions of sprites cannot make five grouped folds
+    assert ungrouped_classes(y, groups, classes) == []
+    one = groups.copy()
+    one[y == 1] = "only"  # a class whose images all sit in one sub-folder: split one by one, and said so
+    assert ungrouped_classes(y, one, classes) == [classes[1]]
+    assert ungrouped_classes(y, None, classes) == []
 
 
 def test_fetch_command_builds_it(fake_packages, capsys):

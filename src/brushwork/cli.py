@@ -1330,6 +1330,10 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
         return 0
     if summary["skipped"]:
         print(f"brushwork: note: skipped {summary['skipped']} unreadable image(s)", file=sys.stderr)
+    if summary["ungrouped"]:
+        print(f"brushwork: note: {', '.join(summary['ungrouped'])}: all its images are in one sub-folder (group), so "
+              "its validation images were picked one by one and near-copies may be on both sides; give it "
+              "sub-folders to keep them apart", file=sys.stderr)
     has_test = summary["x_test"] is not None
     x, y = (summary["x_test"], summary["y_test"]) if has_test else (summary["x_val"], summary["y_val"])
     pred = predict_proba(trainer.model, x, device=trainer.device).argmax(1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -259,6 +259,7 @@ def train_classifier(
     if size < 16:
         raise BrushworkError(f"images of {size} px are too small for the models (three 2x poolings): use --size 16 or more")
     tr, va = stratified_split(y, config.val_fraction, config.seed, groups)
+    ungrouped = ungrouped_classes(y, groups, classes)
     if not len(va):  # before any epoch is trained: nothing to measure it with would lose the run at its end
         raise BrushworkError("no class has 2 or more images, so there is nothing to validate on: give each class "
                              "at least 2 images (10 or more to learn anything)")
@@ -328,8 +329,18 @@ def train_classifier(
     trainer.fit()
     summary = {"classes": classes, "train": int(len(tr)), "val": int(len(va)), "skipped": skipped,
                "epochs": stopper.epochs, "best_epoch": trainer.extra_state.get("best_epoch"),
-               "x_val": x[va], "y_val": y[va], "x_test": x_test, "y_test": y_test, "config": cfg}
+               "x_val": x[va], "y_val": y[va], "x_test": x_test, "y_test": y_test, "config": cfg,
+               "ungrouped": ungrouped}
     return trainer, summary
+
+
+def ungrouped_classes(y: np.ndarray, groups: np.ndarray | None, classes: Sequence[str]) -> list[str]:
+    """Classes whose images all sit in one group while the folder has groups elsewhere: their validation
+    images are split one by one (:func:`stratified_split` cannot keep a group aside and train on the
+    class too), so near-duplicates within the group may sit on both sides."""
+    if groups is None or len(np.unique(groups)) < 2:
+        return []
+    return [classes[c] for c in np.unique(y) if len(np.unique(groups[y == c])) == 1 and (y == c).sum() > 1]
 
 
 
