@@ -71,6 +71,9 @@ def test_masked_targets_are_a_convex_mix_at_full_strength():
     torch.testing.assert_close(target([left * 0.5, left * 0], alpha=0.5)[..., :2],
                                torch.full((1, 2, 4, 2), 0.25))  # a soft edge and the strength both scale it
     assert torch.all(target([left, left])[..., 2:] == 0)  # no mask: the photo's own features
+    torch.testing.assert_close(target(None, (1e-13, 1e-13)), target(None))  # only the weights' ratios matter
+    soft = left * 0.5
+    torch.testing.assert_close(target([soft, None], (1.0, 0.0)), target([soft, left * 0]))  # weight 0: no cover
 
 
 def test_style_weights_are_checked(net):

@@ -264,3 +264,10 @@ def test_a_small_copy_is_too_small_to_tell(small_images, tmp_path, capsys):
     content, _ = small_images  # 96 px: under the 128 px a verdict needs
     assert main(["watermark", "check", str(content)]) == 0
     assert "too small to tell" in capsys.readouterr().out
+
+
+def test_the_dash_value_hint_only_when_a_value_starts_with_a_dash(small_images, capsys):
+    content, style = small_images
+    assert main(["stylize", str(content), str(style), "--strength", "-o", "x.png"]) == 2
+    err = capsys.readouterr().err
+    assert "expected one argument" in err and "=VALUE" not in err  # a missing value: no hint about dashes

@@ -115,3 +115,24 @@ def test_see_through_pixels_keep_their_colour_in_the_file(tmp_path, content_path
     out = np.asarray(Image.open(tmp_path / "out.png"))
     assert np.abs(out[:, 32:].astype(int) - (160, 124, 100, 77)).max() <= 1
     assert np.abs(out[:, :32, :3].astype(int) - photo[:, :32]).mean() > 5  # the opaque half was recoloured
+    # a format without alpha gets the picture as it looks over white, as before (not the bare colours)
+    assert main(["recolor", str(tmp_path / "soft.png"), "--reference", str(style_path),
+                 "-o", str(tmp_path / "out.jpg")]) == 0
+    over_white = np.round(np.array([160, 124, 100]) * 77 / 255 + 255 * (1 - 77 / 255))
+    jpeg = np.asarray(Image.open(tmp_path / "out.jpg").convert("RGB")).astype(int)
+    assert np.abs(jpeg[:, 40:56] - over_white).mean() < 4, jpeg[:, 40:56].mean((0, 1))
+
+
+def test_a_stylized_see_through_edge_keeps_its_painted_colour(tmp_path, style_path):
+    """Stylized pixels are new colours: they are written as painted (un-compositing them as if they were
+    the photo over white turned soft edges black)."""
+    yy, xx = np.mgrid[:96, :96]
+    alpha = np.clip((40 - np.hypot(yy - 48, xx - 48)) / 12, 0, 1)
+    rgba = np.zeros((96, 96, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 220, np.round(alpha * 255)
+    Image.fromarray(rgba).save(tmp_path / "disc.png")
+    assert main(["stylize", str(tmp_path / "disc.png"), str(style_path), "--method", "adain", "--size", "96",
+                 "--no-watermark", "-o", str(tmp_path / "s.png"), "-q"]) == 0
+    out = np.asarray(Image.open(tmp_path / "s.png")).astype(int)
+    edge = (out[..., 3] > 0) & (out[..., 3] < 128)
+    assert edge.sum() > 100 and (out[edge, :3].max(axis=1) < 10).mean() < 0.05

@@ -245,6 +245,21 @@ def test_resume_refuses_other_settings_and_misaligned_crops(tmp_path):
     with pytest.raises(BrushworkError, match=r"other settings \(accumulate\)"):  # a step's crops depend on it
         train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=2), decoder_config=TINY,
                     accumulate=2, **kw)
+    # a run saved with --accumulate 2 before config.json recorded it: the trainer's state says 2
+    import json
+
+    two = tmp_path / "two"
+    train_adain([], [], str(two), config=AdaINTrainConfig(size=32, batch=2, steps=1), decoder_config=TINY,
+                accumulate=2, **kw)
+    saved = two / "checkpoint" / "config.json"
+    raw = json.loads(saved.read_text())
+    assert raw["train"].pop("accumulate") == 2
+    saved.write_text(json.dumps(raw))
+    with pytest.raises(BrushworkError, match=r"other settings \(accumulate\)"):
+        train_adain([], [], str(two), config=AdaINTrainConfig(size=32, batch=2, steps=2), decoder_config=TINY, **kw)
+    assert train_adain([], [], str(two), config=AdaINTrainConfig(size=32, batch=2, steps=2), decoder_config=TINY,
+                       accumulate=2, **kw).step == 2
+    assert "accumulate" not in json.loads((tmp_path / "checkpoint" / "config.json").read_text())["train"]  # 1: unwritten
     tr = train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=2, sample_every=7),
                      decoder_config=TINY, **kw)
     assert tr.step == 2  # more steps (and another sample interval) continue the run

@@ -107,6 +107,19 @@ def test_stylize_job_result_gallery_and_cli_reproduction(client, tmp_path):
     assert again.status_code == 202
     rep = _wait(client, again.json()["id"])
     assert rep["status"] == "done" and rep["result"]["identical"], rep
+    # an item whose input the studio does not hold: the failure names the file, not the server's folders
+    from brushwork.provenance.gallery import Gallery
+
+    lost = {**recipe, "inputs": [{**recipe["inputs"][0], "name": "lost.png", "sha256": "0" * 64,
+                                  "path": str(tmp_path / "gone" / "lost.png")}, *recipe["inputs"][1:]]}
+    from brushwork.imaging.io import save_image
+
+    orphan = save_image(Image.open(out), tmp_path / "orphan.png", recipe=lost)  # reproduce reads the file's recipe
+    with Gallery.open(tmp_path / "gallery.db") as g:  # the studio's gallery (see the fixture)
+        lost_id = g.add(orphan, recipe=lost, operation="stylize")
+    failed = _wait(client, client.post(f"/api/gallery/{lost_id}/reproduce").json()["id"])
+    assert failed["status"] == "failed" and "lost.png" in failed["message"], failed
+    assert str(tmp_path) not in failed["message"] and "--inputs" not in failed["message"], failed["message"]
     # Events: the stream of a finished job ends with it done.
     with client.stream("GET", f"/api/jobs/{job['id']}/events") as s:
         lines = [line for line in s.iter_lines() if line.startswith("data:")]
@@ -422,6 +435,7 @@ def test_ctrl_c_stops_running_jobs_so_followed_servers_stop_at_once(tmp_path):
         reader = threading.Thread(target=follow)
         reader.start()
         while not events:
+            assert time.time() - t0 < 120 and reader.is_alive(), "no progress event came"
             time.sleep(0.1)
         t1 = time.time()
         srv.send_signal(signal.SIGINT)

@@ -26,6 +26,8 @@ COMMANDS = ("stylize", "encoders", "video", "data", "adain", "palette", "harmony
 
 
 class _Parser(argparse.ArgumentParser):
+    argv: list[str] = []  # what main() parses, for error()'s hint
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # No abbreviated options: recipes record the command as typed and find inputs, outputs and
         # folder-only flags by their full names (`--red` for `--redo` would be recorded and break reproduce).
@@ -33,9 +35,13 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # one line, not argparse's usage block
-        m = re.fullmatch(r"argument (--[\w-]+)(?:/[\w-]+)*: expected one argument", message)
-        if m:  # argparse takes a value such as -1,2 for an option: say how to write it
-            message += f" (a value that starts with '-' is written {m[1]}=VALUE)"
+        m = re.fullmatch(r"argument ((--[\w-]+)(?:/[\w-]+)*): expected one argument", message)
+        given = _Parser.argv
+        typed = [i for i, a in enumerate(given) if a in m[1].split("/")] if m else []
+        after = given[typed[-1] + 1] if typed and typed[-1] + 1 < len(given) else ""
+        if after.startswith("-") and after.split("=")[0] not in self._option_string_actions:
+            # argparse took a value such as -1,2 for an option: say how to write it
+            message += f" (a value that starts with '-' is written {m[2]}=VALUE)"
         self.exit(EXIT_USAGE, f"brushwork: error: {message} (see {self.prog} --help)\n")
 
 
@@ -1138,7 +1144,8 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
                   reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
                   strength=args.strength, k=args.k, seed=args.seed)
     params = {"operation": "recolor", "method": args.method, "strength": args.strength, "k": args.k, "seed": args.seed}
-    save_image(out, args.output, alpha=img.alpha, **_save_kwargs(args, args.output, params), **_exif(args, args.image))
+    save_image(out, args.output, alpha=img.alpha, composited=True, **_save_kwargs(args, args.output, params),
+               **_exif(args, args.image))
     print(f"wrote {args.output}")
     return 0
 
@@ -1172,7 +1179,7 @@ def _cmd_compose(args: argparse.Namespace) -> int:
 
         l, t, r, b = crops[0].box
         save_image(img.rgb[t:b, l:r], args.apply, alpha=None if img.alpha is None else img.alpha[t:b, l:r],
-                   **_save_kwargs(args, args.apply, {"operation": "compose crop", "ratio": ratios[0],
+                   composited=True, **_save_kwargs(args, args.apply, {"operation": "compose crop", "ratio": ratios[0],
                                                      "box": [int(v) for v in crops[0].box]}))
     if args.json:
         print(json.dumps({**comp.to_dict(), "crops": [c.to_dict() for c in crops]}, indent=1))
@@ -2111,6 +2118,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _Parser.argv = argv
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     try:
         args = parser.parse_args(argv)

@@ -205,17 +205,19 @@ def from_tensor(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
-def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
+def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, *, composited: bool = False) -> Image.Image:
     """Float ``(H, W, 3)`` in [0, 1] (and optional alpha) -> 8-bit PIL image, rounded.
 
-    With alpha, ``rgb`` is the picture as it looks over white (as :func:`read_image` gives it), so the
-    file gets the colours that look like that over white: ``(rgb - (1 - a)) / a``. A semi-transparent
-    pixel then keeps its colour through reading and writing instead of fading toward white each time."""
+    ``composited=True``: ``rgb`` is a picture as it looks over white, as :func:`read_image` gives it
+    (recolour, a crop), so the file gets the colours that look like that over white, ``(rgb - (1 - a)) / a``:
+    a see-through pixel then keeps its own colour instead of fading toward white on every round trip.
+    Otherwise (a stylized picture: its colours are new everywhere) ``rgb`` is written as it is."""
     arr = np.clip(rgb, 0.0, 1.0)
     if alpha is not None:
         a = np.clip(alpha, 0.0, 1.0)[..., None]
-        straight = np.where(a > 0, (arr - (1.0 - a)) / np.maximum(a, 1e-6), arr)
-        arr = np.concatenate([np.clip(straight, 0.0, 1.0), a], axis=2)
+        if composited:
+            arr = np.clip(np.where(a > 0, (arr - (1.0 - a)) / np.maximum(a, 1e-6), arr), 0.0, 1.0)
+        arr = np.concatenate([arr, a], axis=2)
     return Image.fromarray(np.round(arr * 255.0).astype(np.uint8))
 
 
@@ -280,13 +282,16 @@ def save_image(
     watermark: bool = False,
     record: str | None = None,
     exif: bytes | None = None,
+    composited: bool = False,
 ) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename).
 
     Args:
         image: a PIL image or a float ``(H, W, 3)`` array in [0, 1].
         path: target; the format follows the extension.
-        alpha: optional ``(H, W)`` alpha for float arrays (dropped for formats without alpha).
+        alpha: optional ``(H, W)`` alpha for float arrays (dropped for formats without alpha, which get
+            the array as it is).
+        composited: the array is a picture as it looks over white (:func:`to_pil`).
         recipe: what made the image (``brushwork.provenance``): embedded in PNG (iTXt), JPEG and WebP
             (XMP) and TIFF (XMP tag), else (BMP, or too large for XMP) written beside it as
             ``NAME.EXT.json``; None writes no metadata at all (and removes a sidecar left by an
@@ -302,7 +307,10 @@ def save_image(
     """
     p = check_output_path(path)
     fmt = WRITABLE_SUFFIXES[p.suffix.lower()]
-    img = to_pil(image, alpha) if isinstance(image, np.ndarray) else image
+    if isinstance(image, np.ndarray):
+        img = to_pil(image, None if fmt in ("JPEG", "BMP") else alpha, composited=composited)
+    else:
+        img = image
     if watermark:
         from ..provenance.watermark import SCHEME, embed_watermark
 

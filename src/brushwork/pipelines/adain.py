@@ -75,7 +75,7 @@ def _target(
 ) -> torch.Tensor:
     """``C + alpha * cover * sum_i W_i (S'_i - C) / sum_i W_i`` with ``W_i = w_i m_i``, ``S'_i = A_i (C -
     mean_C) + mean_S_i`` (the content's global mean and each style's ``(A_i, mean_S_i)``, :func:`transfer_map`)
-    and ``cover = min(1, sum_i m_i)`` (a None mask is 1 everywhere).
+    and ``cover = min(1, sum_i m_i)`` over the styles of non-zero weight (a None mask is 1 everywhere).
 
     So each pixel gets a convex mix of the styles that cover it, weighted where they overlap, at the full
     strength ``alpha`` wherever masks cover it (fading with soft mask edges, keeping the photo where none
@@ -83,13 +83,16 @@ def _target(
     centred = c - c_mean
     everywhere = c.new_ones(1, 1, *c.shape[-2:])
     mix, total, cover = torch.zeros_like(c), torch.zeros_like(everywhere), torch.zeros_like(everywhere)
+    weights = [w / sum(weights) for w in weights]  # (only their ratios matter)
     for i, ((a, s_mean), w) in enumerate(zip(maps, weights)):
+        if w == 0:  # a style of weight 0 neither paints nor counts as covering
+            continue
         m = everywhere if masks is None or masks[i] is None else F.interpolate(masks[i], size=c.shape[-2:],
                                                                                 mode="area")
         mix = mix + (w * m) * (apply_map(centred, a) + s_mean - c)
         total, cover = total + w * m, cover + m
-    mix = mix / total.clamp_min(1e-12) * cover.clamp(max=1.0)  # 0 where no mask with a weight covers it
-    return c + alpha * mix
+    mix = torch.where(total > 0, mix / total.clamp_min(torch.finfo(total.dtype).tiny), 0.0)
+    return c + alpha * mix * cover.clamp(max=1.0)  # the photo's own features where no mask covers it
 
 
 @torch.no_grad()

@@ -209,14 +209,24 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
     except (TypeError, ValueError):  # settings this version does not know
         same_decoder = False
     free = ("steps", "sample_every")
-    before = {k: v for k, v in {**_train_dict(AdaINTrainConfig()), "accumulate": 1, **saved["train"]}.items()
-              if k not in free}
+    before = {k: v for k, v in {**_train_dict(AdaINTrainConfig()), "accumulate": _saved_accumulate(out),
+                                **saved["train"]}.items() if k not in free}
     now = {k: v for k, v in {**_train_dict(config), "accumulate": accumulate}.items() if k not in free}
     if not same_decoder or before != now:
         changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
         changed += [] if same_decoder else ["the decoder's taps or widths"]
         raise BrushworkError(f"'{out}' holds a decoder run with other settings ({', '.join(changed)}): "
                              "use --no-resume to start over, or another --out")
+
+
+def _saved_accumulate(out: Path) -> int:
+    """The run's ``accumulate``: config.json has it when it is not 1; runs saved before it was written
+    there have it in the trainer's state."""
+    try:
+        state = torch.load(out / "checkpoint" / "trainer_state.pt", map_location="cpu", weights_only=False)
+        return int(state.get("trainer_config", {}).get("accumulate", 1))
+    except Exception:  # noqa: BLE001 - no state, or a damaged one: resume() says so in one line
+        return 1
 
 
 def _describe(c: DecoderConfig) -> str:
@@ -353,7 +363,9 @@ def train_adain(
     samples = SampleGrid(encoder, decoder, c_pool.crops(3, config.size, sample_gen).to(dev),
                          s_pool.crops(3, config.size, sample_gen).to(dev), config.sample_every, Path(out_dir),
                          transform)
-    model_config = {"decoder": decoder_config.to_dict(), "train": {**_train_dict(config), "accumulate": accumulate},
+    # accumulate only when it is not 1, so that older brushwork still resumes such runs (see _train_dict)
+    model_config = {"decoder": decoder_config.to_dict(),
+                    "train": {**_train_dict(config), **({"accumulate": accumulate} if accumulate != 1 else {})},
                     "data": {"content": list(content), "style": list(style), "skipped": skipped},
                     "init": init}
     trainer = Trainer(

@@ -128,14 +128,17 @@ def scrub(message: str, *paths: Path) -> str:
     return message
 
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/]+[\\/])*([^\s'\"\\/]*)")  # -> its last part
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
-          (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+          (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
 
 
 def _magic_format(data: bytes) -> str | None:
     """The format a file's first bytes announce (for saying that an unreadable upload is a damaged one)."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
+    if data[:2] == b"BM" and data[6:10] == bytes(4):  # "BM", the file's size, four reserved zero bytes
+        return "BMP"
     return next((fmt for magic, fmt in _MAGIC if data.startswith(magic)), None)
 
 
@@ -530,9 +533,11 @@ def create_app(config: StudioConfig) -> FastAPI:
     def health() -> dict:
         """The service's state, and what the page needs to know before it sends anything: whether results
         are recorded in a gallery, and the limits uploads must keep to."""
-        try:
-            gallery_on = gallery() is not None
-        except (ApiError, BrushworkError):  # turned off, or unusable (results are still saved)
+        from ..provenance.gallery import gallery_url
+
+        try:  # from the settings, without connecting: a database that is down must not slow this down
+            gallery_on = gallery_url(config.gallery) is not None
+        except BrushworkError:  # a path no database URL can carry: the gallery cannot be used
             gallery_on = False
         return {"status": "ok", "version": __version__, "jobs_active": queue.active(),
                 "workers": config.workers, "max_waiting": config.max_waiting, "gallery": gallery_on,
@@ -719,7 +724,7 @@ def create_app(config: StudioConfig) -> FastAPI:
                       strength=strength)
         params = {"operation": "recolor", "method": method, "strength": strength, "studio": True,
                   "brushwork": __version__}
-        return save_result(to_pil(out, img.alpha), f"{secrets.token_hex(8)}-recolor.png", params, "recolor",
+        return save_result(to_pil(out, img.alpha, composited=True), f"{secrets.token_hex(8)}-recolor.png", params, "recolor",
                            mark=False)
 
     @app.post("/api/compose", tags=["composition"])
@@ -854,9 +859,9 @@ def create_app(config: StudioConfig) -> FastAPI:
             try:
                 r = reproduce(it.path, inputs=[str(f) for f in folders])
             except BrushworkError as exc:  # name the files, not where this server keeps them
-                message = str(exc)
-                for f in folders:
-                    message = re.sub(re.escape(str(f)) + r"[/\\]", "", message)
+                message = _ABSOLUTE_PATH.sub(lambda m: m[1] or "a folder", str(exc))
+                message = message.replace("pass --inputs DIR with a folder that holds it",
+                                          "upload it again, then reproduce").replace("; see above)", ")")
                 raise BrushworkError(message) from None
             return {"identical": r.identical, "max_difference": r.max_difference, "summary": r.summary()}
 

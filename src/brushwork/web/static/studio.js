@@ -272,6 +272,10 @@ async function schedulePreview() {
 // The job being followed is kept in sessionStorage, so a reload follows it again.
 let currentJob = null, leaving = false;
 addEventListener("pagehide", () => { leaving = true; });  // the stream closing then is no error
+addEventListener("pageshow", (e) => {  // back from the browser's page cache: follow the job again
+  leaving = false;
+  if (e.persisted) { currentJob = null; resumeJob(); }
+});
 
 $("go").addEventListener("click", async () => {
   if (!chosen.content) { say("Choose a content image first.", true); return; }
@@ -451,6 +455,8 @@ $("gan-go").addEventListener("click", async () => {
 const STYLE_OPERATIONS = ["stylize", "recolor"];  // pictures worth painting with (not overlays or GAN grids)
 const GALLERY_PAGE = 40, GALLERY_MAX = 1000;       // GET /api/gallery takes a limit of at most 1000
 let galleryLimit = GALLERY_PAGE;
+let galleryGeneration = 0;        // loads overlap (a job ends, the tab comes back): only the newest one draws
+const reproducing = new Set();    // items whose rerun is going: their button stays disabled across redraws
 
 function usableAsStyle(it) {
   return it.is_image && STYLE_OPERATIONS.includes(it.operation) && !(it.width < 16 || it.height < 16);
@@ -459,6 +465,7 @@ function usableAsStyle(it) {
 function prettyStyle(name) { return name.replace(/_/g, " ").replace(/\b\w/g, (c) => c.toUpperCase()); }
 
 async function loadGallery() {
+  const generation = ++galleryGeneration;
   let items = [], listed = false;
   $("gallery-refresh").hidden = !server.gallery;
   if (!server.gallery) {
@@ -475,8 +482,9 @@ async function loadGallery() {
   }
   try {
     const select = $("style-select");
-    const keep = select.value, keptOption = select.selectedOptions[0];
     const styles = (await (await api("/api/styles")).json()).styles;
+    if (generation !== galleryGeneration) return;  // a newer load is drawing
+    const keep = select.value, keptOption = select.selectedOptions[0];  // the choice as it is now
     const usable = items.filter(usableAsStyle);
     const options = [new Option("(an uploaded image)", ""),
       ...styles.map((s) => new Option("Example: " + s.name.replace(/_/g, " "), s.name)),
@@ -491,6 +499,7 @@ async function loadGallery() {
       }
       if (still) options.push(new Option(keptOption ? keptOption.textContent : "Gallery " + keep.slice(8), keep));
       else gone = keep.slice(8);
+      if (generation !== galleryGeneration) return;
     }
     select.replaceChildren(...options);
     const uploaded = keep === "" && chosen.style;  // an uploaded style stays chosen
@@ -571,7 +580,10 @@ function galleryItem(it) {
     }));
   }
   if (hasCommand) {  // GAN samples and overlays have no command to run again
-    const again = actionButton("reproduce", "reproduce item " + it.id, async () => {
+    const label = "reproduce item " + it.id;
+    const again = actionButton("reproduce", label, async () => {
+      if (reproducing.has(it.id)) return;
+      reproducing.add(it.id);
       again.disabled = true;
       sayIn("gallery-msg", "Reproducing item " + it.id + "...");
       try {
@@ -583,8 +595,13 @@ function galleryItem(it) {
         sayIn("gallery-msg", job.status === "done" ? "Item " + it.id + ": " + job.result.summary
           : "Reproducing item " + it.id + " failed: " + job.message, job.status !== "done");
       } catch (err) { sayIn("gallery-msg", "Item " + it.id + ": " + err.message, true); }
-      again.disabled = false;
+      reproducing.delete(it.id);
+      // the list may have been drawn again meanwhile: enable the button that shows now
+      document.querySelectorAll("#gallery button").forEach((b) => {
+        if (b.getAttribute("aria-label") === label) b.disabled = false;
+      });
     });
+    again.disabled = reproducing.has(it.id);
     actions.append(again);
   }
   actions.append(actionButton("delete", "delete item " + it.id, async () => {
