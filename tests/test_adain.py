@@ -72,6 +72,7 @@ def test_masked_targets_are_a_convex_mix_at_full_strength():
                                torch.full((1, 2, 4, 2), 0.25))  # a soft edge and the strength both scale it
     assert torch.all(target([left, left])[..., 2:] == 0)  # no mask: the photo's own features
     torch.testing.assert_close(target(None, (1e-13, 1e-13)), target(None))  # only the weights' ratios matter
+    torch.testing.assert_close(target(None, (1e308, 1e308)), target(None))  # (their sum would overflow)
     soft = left * 0.5
     torch.testing.assert_close(target([soft, None], (1.0, 0.0)), target([soft, left * 0]))  # weight 0: no cover
 

@@ -271,3 +271,5 @@ def test_the_dash_value_hint_only_when_a_value_starts_with_a_dash(small_images, 
     assert main(["stylize", str(content), str(style), "--strength", "-o", "x.png"]) == 2
     err = capsys.readouterr().err
     assert "expected one argument" in err and "=VALUE" not in err  # a missing value: no hint about dashes
+    assert main(["stylize", str(content), str(style), "--style-weights", "-1,2", "--style-weights", "3"]) == 2
+    assert "--style-weights=VALUE" in capsys.readouterr().err  # the first of a repeated option is the bad one

@@ -136,3 +136,17 @@ def test_a_stylized_see_through_edge_keeps_its_painted_colour(tmp_path, style_pa
     out = np.asarray(Image.open(tmp_path / "s.png")).astype(int)
     edge = (out[..., 3] > 0) & (out[..., 3] < 128)
     assert edge.sum() > 100 and (out[edge, :3].max(axis=1) < 10).mean() < 0.05
+
+
+def test_a_half_transparent_pixel_is_recoloured_like_an_opaque_one_of_its_colour():
+    """The colour of a pixel at alpha 0.6 is its own, not its paler look over white: recoloured as such, it
+    matches the opaque pixels of the same colour (un-compositing the recoloured look turned it black)."""
+    from brushwork.imaging.io import to_pil
+
+    a = np.ones((32, 64), np.float32)
+    a[:, 32:] = 0.6
+    look = np.full((32, 64, 3), 0.85, np.float32) * a[..., None] + (1 - a[..., None])
+    ref = np.full((16, 16, 3), 0.1, np.float32)
+    ref[:8] = 0.2
+    px = np.asarray(to_pil(recolor(look, method="stats", reference=ref, alpha=a), a, composited=True)).astype(int)
+    assert np.abs(px[:, 40:, :3] - px[:, :24, :3]).max() <= 1 and px[0, 40, 3] == 153

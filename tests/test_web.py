@@ -497,3 +497,15 @@ def test_with_the_gallery_off_results_are_still_made(tmp_path):
         assert c.get("/api/gallery").status_code == 404
         r = c.post("/api/gan/sample", json={"seeds": "1"})
         assert r.status_code == 200 and c.get(r.json()["image_url"]).status_code == 200
+
+
+def test_server_paths_are_cut_from_messages_spaces_and_all():
+    from pathlib import Path
+
+    from brushwork.web.app import without_paths
+
+    msg = ("input 'a.png' is not at its recorded path nor in 'C:\\Users\\Jane Doe\\AppData\\uploads', "
+           "'/home/jd/My Studio/results', '/srv/studio/uploads': see http://example.com/a/b.png, 1/2, 16:9, a/b")
+    out = without_paths(msg, [Path("/srv/studio/uploads")])
+    assert "Jane" not in out and "My Studio" not in out and "/srv" not in out, out
+    assert "'uploads', 'results', 'uploads'" in out and "http://example.com/a/b.png, 1/2, 16:9, a/b" in out, out

@@ -37,9 +37,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not argparse's usage block
         m = re.fullmatch(r"argument ((--[\w-]+)(?:/[\w-]+)*): expected one argument", message)
         given = _Parser.argv
-        typed = [i for i, a in enumerate(given) if a in m[1].split("/")] if m else []
-        after = given[typed[-1] + 1] if typed and typed[-1] + 1 < len(given) else ""
-        if after.startswith("-") and after.split("=")[0] not in self._option_string_actions:
+        after = [given[i + 1] for i, a in enumerate(given[:-1]) if m and a in m[1].split("/")]
+        if any(v.startswith("-") and v != "--" and v.split("=")[0] not in self._option_string_actions for v in after):
             # argparse took a value such as -1,2 for an option: say how to write it
             message += f" (a value that starts with '-' is written {m[2]}=VALUE)"
         self.exit(EXIT_USAGE, f"brushwork: error: {message} (see {self.prog} --help)\n")

@@ -59,6 +59,10 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
             alpha: np.ndarray | None = None, strength: float = 1.0, k: int = 6, seed: int = 0) -> np.ndarray:
     """Recolour ``rgb (H, W, 3)`` in [0, 1]; returns the same shape, clipped to [0, 1].
 
+    With ``alpha``, ``rgb`` is the picture as it looks over white (as ``read_image`` gives it): the
+    pixels' own colours are recoloured (a soft edge is not taken for a paler colour), and the result is
+    returned as it looks over white again; pixels less than half opaque keep their colour.
+
     Args:
         method: ``stats``, ``histogram`` or ``palette``.
         reference: an image to take colours from (any size).
@@ -77,6 +81,9 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         raise BrushworkError("recolouring needs exactly one target: a reference image or a palette")
     if not 0.0 <= strength <= 1.0:
         raise BrushworkError(f"strength must be in [0, 1], got {strength}")
+    if alpha is not None:  # the colours themselves, not as they look over white
+        a, given = np.clip(alpha, 0.0, 1.0)[..., None], rgb
+        rgb = np.clip(np.where(a > 0, (rgb - (1.0 - a)) / np.maximum(a, 1e-6), rgb), 0.0, 1.0)
     lab = rgb_to_oklab(rgb.astype(np.float64))
     src = _opaque(lab, alpha)
     if not len(src):
@@ -114,5 +121,5 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
     out = lab + strength * (out - lab)
     result = np.clip(oklab_to_rgb(out), 0.0, 1.0)
     if alpha is not None:
-        result = np.where((alpha >= 0.5)[..., None], result, rgb)
+        result = np.where((alpha >= 0.5)[..., None], result * a + (1.0 - a), given)  # over white again
     return result.astype(np.float32)

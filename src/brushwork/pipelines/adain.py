@@ -83,7 +83,9 @@ def _target(
     centred = c - c_mean
     everywhere = c.new_ones(1, 1, *c.shape[-2:])
     mix, total, cover = torch.zeros_like(c), torch.zeros_like(everywhere), torch.zeros_like(everywhere)
-    weights = [w / sum(weights) for w in weights]  # (only their ratios matter)
+    top = max(weights)
+    weights = [w / top for w in weights]  # only their ratios matter (first by the largest: no overflow)
+    weights = [w / sum(weights) for w in weights]
     for i, ((a, s_mean), w) in enumerate(zip(maps, weights)):
         if w == 0:  # a style of weight 0 neither paints nor counts as covering
             continue

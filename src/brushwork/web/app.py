@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import io
 import json
+import os
 import re
 import secrets
 import sys
@@ -128,7 +129,20 @@ def scrub(message: str, *paths: Path) -> str:
     return message
 
 
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/]+[\\/])*([^\s'\"\\/]*)")  # -> its last part
+_QUOTED_PATH = re.compile(r"'(?:[A-Za-z]:)?[\\/](?:[^'\\/]*[\\/])*([^'\\/]*)'")  # 'C:\a b\c.png' -> 'c.png'
+_BARE_PATH = re.compile(r"(?<![\w.:/\\])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/]+[\\/])*([^\s'\"\\/]*)")  # not in URLs
+
+
+def without_paths(message: str, folders: list[Path]) -> str:
+    """``message`` with the server's paths cut to their last part: files under ``folders`` (and the
+    temporary folder) by name, quoted paths whole (spaces and all), then any other absolute path."""
+    import tempfile
+
+    for f in sorted(map(str, folders), key=len, reverse=True):
+        message = message.replace(f + os.sep, "").replace(f, Path(f).name or f)
+    message = message.replace(tempfile.gettempdir() + os.sep, os.sep)  # (it may hold spaces): a bare path now
+    message = _QUOTED_PATH.sub(lambda m: f"'{m[1] or 'a folder'}'", message)
+    return _BARE_PATH.sub(lambda m: m[1] or "a folder", message)
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
           (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
 
@@ -859,7 +873,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             try:
                 r = reproduce(it.path, inputs=[str(f) for f in folders])
             except BrushworkError as exc:  # name the files, not where this server keeps them
-                message = _ABSOLUTE_PATH.sub(lambda m: m[1] or "a folder", str(exc))
+                message = without_paths(str(exc), folders)
                 message = message.replace("pass --inputs DIR with a folder that holds it",
                                           "upload it again, then reproduce").replace("; see above)", ")")
                 raise BrushworkError(message) from None

@@ -270,7 +270,7 @@ async function schedulePreview() {
 
 // -- stylize: a queued job, progress from server-sent events, cancel ---------------------------------
 // The job being followed is kept in sessionStorage, so a reload follows it again.
-let currentJob = null, leaving = false;
+let currentJob = null, leaving = false, jobStream = null;
 addEventListener("pagehide", () => { leaving = true; });  // the stream closing then is no error
 addEventListener("pageshow", (e) => {  // back from the browser's page cache: follow the job again
   leaving = false;
@@ -310,8 +310,10 @@ function follow(job) {
   // the Stylize button is disabled: focus would fall to the page; Cancel is what can be done now
   if ([$("go"), document.body, null].includes(document.activeElement)) $("cancel").focus();
   say(job.status === "running" ? "Painting... " + Math.round((job.progress || 0) * 100) + "%" : "Queued.");
-  const events = new EventSource(withToken("/api/jobs/" + job.id + "/events"));
+  if (jobStream) jobStream.close();  // one stream per page, whatever followed the job before
+  const events = jobStream = new EventSource(withToken("/api/jobs/" + job.id + "/events"));
   events.onmessage = (e) => {
+    if (events !== jobStream) return;
     const j = JSON.parse(e.data);
     $("progress").value = j.progress;
     if (j.status === "running") say("Painting... " + Math.round(j.progress * 100) + "%");
@@ -322,7 +324,7 @@ function follow(job) {
   };
   events.onerror = async () => {
     events.close();
-    if (leaving) return;  // a reload: the next page follows the job
+    if (leaving || events !== jobStream) return;  // a reload (the next page follows the job), or a stream replaced
     try {  // the stream broke: ask for the job itself
       const j = await (await api("/api/jobs/" + job.id)).json();
       if (["done", "failed", "cancelled"].includes(j.status)) finish(j);
@@ -336,6 +338,7 @@ function follow(job) {
 
 function finish(job) {
   currentJob = null;
+  if (jobStream) { jobStream.close(); jobStream = null; }
   sessionStorage.removeItem("brushwork-job");
   const wasHere = [$("cancel"), $("go"), document.body, null].includes(document.activeElement);
   $("go").disabled = false;
@@ -477,8 +480,10 @@ async function loadGallery() {
     try {
       items = (await (await api("/api/gallery?limit=" + galleryLimit)).json()).items;
       listed = true;
-      sayIn("gallery-msg", items.length ? "" : "Nothing yet: results appear here.");
-    } catch (err) { sayIn("gallery-msg", err.message, true); }  // the styles still load without it
+      if (generation === galleryGeneration) sayIn("gallery-msg", items.length ? "" : "Nothing yet: results appear here.");
+    } catch (err) {  // the styles still load without it
+      if (generation === galleryGeneration) sayIn("gallery-msg", err.message, true);
+    }
   }
   try {
     const select = $("style-select");
@@ -514,7 +519,7 @@ async function loadGallery() {
       $("gallery").replaceChildren(...items.map(galleryItem));
       $("gallery-more").hidden = !listed || items.length < galleryLimit || galleryLimit >= GALLERY_MAX;
     }
-  } catch (err) { sayIn("gallery-msg", err.message, true); }
+  } catch (err) { if (generation === galleryGeneration) sayIn("gallery-msg", err.message, true); }
 }
 
 // The recipe's command as one could type it: {input:N} as the input's name (an upload, stored under
