@@ -198,6 +198,43 @@ def test_folder_batch_is_split_over_torchrun_processes(small_images, random_deco
     assert main(argv) == 2 and "would both be written" in capsys.readouterr().err
 
 
+def test_folder_runs_name_clashes_missing_folders_and_unrecorded_outputs(small_images, random_decoder_dir, tmp_path,
+                                                                          capsys):
+    content, style = small_images
+    src = tmp_path / "photos"
+    src.mkdir()
+    Image.open(content).save(src / "x.png")
+    for d in ("a", "b"):  # two styles of one file name: one output each, not one overwriting the other
+        (tmp_path / d).mkdir()
+        Image.open(style).rotate(90 if d == "b" else 0).save(tmp_path / d / "art.png")
+    fast = ["--method", "adain", "--decoder", str(random_decoder_dir), "--size", "48", "-q"]
+    out = tmp_path / "each"
+    assert main(["stylize", str(src), str(tmp_path / "a" / "art.png"), str(tmp_path / "b" / "art.png"), "--each-style",
+                 "-o", str(out), *fast]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["x__art-1.png", "x__art-2.png"]
+    # every clash counted, before any folder is made
+    for i in range(3):
+        Image.open(content).save(src / f"p{i}.png")
+        Image.open(content).save(src / f"p{i}.jpg")
+    assert main(["stylize", str(src), str(style), "-o", str(tmp_path / "clash"), *fast]) == 2
+    assert "and 2 more such pair(s)" in capsys.readouterr().err and not (tmp_path / "clash").exists()
+    # outputs written without a recipe stand, but --redo makes them again
+    for i in range(3):
+        (src / f"p{i}.jpg").unlink()
+    plain = tmp_path / "plain"
+    assert main(["stylize", str(src), str(style), "-o", str(plain), "--no-metadata", *fast]) == 0
+    capsys.readouterr()
+    assert main(["stylize", str(src), str(style), "-o", str(plain), "--no-metadata", "--strength", "1", *fast]) == 0
+    assert "0 written, 4 already done" in capsys.readouterr().out
+    assert main(["stylize", str(src), str(style), "-o", str(plain), "--no-metadata", "--redo", *fast]) == 0
+    assert "4 written" in capsys.readouterr().out
+    # a folder that is not there is named as missing (not as an output without an extension)
+    assert main(["stylize", str(tmp_path / "no_such"), str(style), "-o", str(tmp_path / "o"), *fast]) == 2
+    assert "content" in (err := capsys.readouterr().err) and "does not exist" in err
+    assert main(["palette", str(tmp_path / "no_such"), "-o", str(tmp_path / "pj")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
 def test_empty_folder_and_each_style_without_folder(tmp_path, small_images, capsys):
     content, style = small_images
     (tmp_path / "empty").mkdir()

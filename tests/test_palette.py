@@ -302,3 +302,8 @@ def test_palette_over_a_folder_is_resumable_and_split(tmp_path, capsys, monkeypa
     assert main(["palette", str(src), "--out", str(out), "-k", "2", "-q"]) == 0
     assert "1 written, 2 already done, 1 of them redone" in capsys.readouterr().out
     assert main(["palette", str(src), "-q"]) == 2 and "--out DIR" in capsys.readouterr().err
+    # a flat graphic of fewer colours than -k: its colours, not a skip (a folder cannot lower -k for one file)
+    Image.new("RGB", (40, 30), (9, 9, 200)).save(src / "flat.png")
+    assert main(["palette", str(src), "-o", str(out), "-k", "2", "-q"]) == 0
+    assert "1 written, 3 already done" in capsys.readouterr().out
+    assert [c["hex"] for c in json.loads((out / "flat.png.json").read_text())["colors"]] == ["#0909c8"]

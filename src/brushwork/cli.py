@@ -366,7 +366,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                          "pixels, colours sorted by share. Example: brushwork palette photo.jpg -k 6 --gpl p.gpl")
     pal.add_argument("image", metavar="IMAGE", help="an image, or a folder of them (then --out DIR)")
     pal.add_argument("-k", type=_positive_int, default=6, help="number of colours (default 6)")
-    pal.add_argument("--out", metavar="DIR", help="for a folder: one JSON per image here (resumable; split over "
+    pal.add_argument("--out", "-o", metavar="DIR", help="for a folder: one JSON per image here (resumable; split over "
                      "torchrun's processes)")
     pal.add_argument("-q", "--quiet", action="store_true", help="no progress bar (folders)")
     pal.add_argument("--seed", type=_seed, default=0)
@@ -694,6 +694,8 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         decoder=args.decoder, tile=args.tile, transform=args.transform, device=args.device,
         max_pixels=args.max_pixels,
     )
+    if not Path(content).exists():  # before the folder/file branches, whose hints would mislead
+        raise BrushworkError(f"content '{content}' does not exist: check the path")
     if Path(content).is_dir():
         from .pipelines.batch import stylize_folder
 
@@ -1034,6 +1036,8 @@ def _parse_palette(text: str):
 def _cmd_palette(args: argparse.Namespace) -> int:
     import json
 
+    if not Path(args.image).exists():  # before the folder/file branches, whose hints would mislead
+        raise BrushworkError(f"image '{args.image}' does not exist: check the path")
     folder = Path(args.image).is_dir()
     pending, one_blas = None, False
     if not folder and not args.out:

@@ -68,7 +68,6 @@ def stylize_folder(
 
     fn = stylize_fn or stylize
     src, files, out = _folder_run(content_dir, out_dir, "with a CONTENT folder, -o names a folder")
-    out.mkdir(parents=True, exist_ok=True)
     from .. import distributed
 
     world = distributed.info()
@@ -77,17 +76,21 @@ def stylize_folder(
 
         # under torchrun: each process on its own GPU
         kwargs["device"] = str(distributed.device_for(resolve_device(kwargs.get("device", "auto"))))
+    stems = [Path(s).stem for s in styles]
+    # two styles of one name (a/art.jpg, b/art.jpg): numbered, or one would overwrite the other
+    tags = [f"{st}-{i + 1}" if stems.count(st) > 1 else st for i, st in enumerate(stems)]
     jobs: list[tuple[Path, list, Path]] = []
     for f in files:
         rel = f.relative_to(src).with_suffix("")
         if each_style:
-            for s in styles:
-                jobs.append((f, [s], out / rel.parent / f"{rel.name}__{Path(s).stem}{suffix}"))
+            for s, tag in zip(styles, tags):
+                jobs.append((f, [s], out / rel.parent / f"{rel.name}__{tag}{suffix}"))
         else:
             jobs.append((f, list(styles), out / rel.parent / f"{rel.name}{suffix}"))
     from ..provenance.recipe import file_sha256, read_recipe
 
     _check_collisions([(f, t) for f, _, t in jobs])
+    out.mkdir(parents=True, exist_ok=True)
     settings = _settings_key(styles, each_style, suffix, {k: v for k, v in kwargs.items() if k != "device"},
                              file_sha256)
     # Every process looks at every output (not only its shard), so all of them stop, or none does.
@@ -105,7 +108,7 @@ def stylize_folder(
         for f, sty, target in jobs:
             if f in bad:
                 pass  # already reported once
-            elif state.get(target) == "done":
+            elif state.get(target) == "done" or (state.get(target) == "unknown" and not redo):
                 report.skipped_existing.append(target)
             else:
                 if target.exists():
@@ -137,11 +140,18 @@ def _progress(total: int, desc: str, show: bool):
 
 
 def _check_collisions(pairs: list[tuple[Path, Path]]) -> None:
+    """Refuse, before any work, sources whose outputs would land on one file (``a.jpg`` and ``a.png``),
+    counting every such clash, not only the first."""
     seen: dict[Path, Path] = {}
+    clashes: list[tuple[Path, Path, Path]] = []
     for f, t in pairs:
         if t in seen and seen[t] != f:
-            raise BrushworkError(f"'{seen[t]}' and '{f}' would both be written to '{t}': rename one of them")
-        seen[t] = f
+            clashes.append((seen[t], f, t))
+        seen.setdefault(t, f)
+    if clashes:
+        a, b, t = clashes[0]
+        more = f" (and {len(clashes) - 1} more such pair(s))" if len(clashes) > 1 else ""
+        raise BrushworkError(f"'{a}' and '{b}' would both be written to '{t}'{more}: rename one of each pair")
 
 
 def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path]:
@@ -184,14 +194,15 @@ def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha2
 
 
 def _output_state(target: Path, settings: str, read_recipe, source: Path, file_sha256) -> str:
-    """``"done"``, ``"unreadable"`` (make it again: nothing to lose) or ``"other"`` (its recipe names
-    other settings or another version of its source image, the content's sha256 it records)."""
+    """``"done"``, ``"unreadable"`` (make it again: nothing to lose), ``"unknown"`` (no recipe to compare:
+    kept unless ``redo``) or ``"other"`` (its recipe names other settings or another version of its source
+    image, the content's sha256 it records)."""
     try:
         recipe, _ = read_recipe(target)
     except OSError:
         return "unreadable"
     if recipe is None:
-        return "done"  # written with --no-metadata: nothing to compare, so it stands
+        return "unknown"  # written with --no-metadata: nothing to compare, so it stands (but --redo redoes it)
     content = recipe.get("content") if isinstance(recipe.get("content"), dict) else {}
     if content.get("sha256") and content["sha256"] != file_sha256(source):
         return "other"
@@ -243,16 +254,20 @@ def palette_folder(
                     report.redone.append(target)
                 try:
                     img = read_image(f, draft=max_side)
-                    pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed, saliency=saliency)
+                    # a flat graphic with fewer colours than k gets them all, not a skip
+                    pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed, saliency=saliency, at_most=True)
                 except BrushworkError as exc:
                     msg = str(exc)
                     report.failed.append((f, msg if str(f) in msg else f"'{f}': {msg}"))
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     tmp = target.with_name(f".{target.name}.part")
-                    tmp.write_text(json.dumps({"image": f.relative_to(src).as_posix(), "settings": settings,
-                                               **pal.to_dict()}, indent=1))
-                    os.replace(tmp, target)
+                    try:
+                        tmp.write_text(json.dumps({"image": f.relative_to(src).as_posix(), "settings": settings,
+                                                   **pal.to_dict()}, indent=1))
+                        os.replace(tmp, target)
+                    finally:  # Ctrl-C between the two: no half-written file left behind
+                        tmp.unlink(missing_ok=True)
                     report.written.append(target)
             bar.update(1)
     return report
