@@ -228,6 +228,26 @@ def test_folder_runs_name_clashes_missing_folders_and_unrecorded_outputs(small_i
     assert "0 written, 4 already done" in capsys.readouterr().out
     assert main(["stylize", str(src), str(style), "-o", str(plain), "--no-metadata", "--redo", *fast]) == 0
     assert "4 written" in capsys.readouterr().out
+    # how files are written is a setting too: recipes are not left in place by a rerun with --no-metadata
+    kept = tmp_path / "kept"
+    assert main(["stylize", str(src), str(style), "-o", str(kept), *fast]) == 0
+    capsys.readouterr()
+    assert main(["stylize", str(src), str(style), "-o", str(kept), "--no-metadata", *fast]) == 2
+    assert "other settings" in capsys.readouterr().err
+    assert main(["stylize", str(src), str(style), "-o", str(kept), "--no-metadata", "--redo", *fast]) == 0
+    from brushwork.provenance.recipe import read_recipe
+
+    assert read_recipe(kept / "x.png")[0] is None
+    # output folders of earlier runs inside the photos are not read as photos by the next run
+    capsys.readouterr()
+    assert main(["stylize", str(src), str(style), "-o", str(src / "styled"), *fast]) == 0
+    assert main(["stylize", str(src), str(style), "-o", str(src / "styled2"), *fast]) == 0
+    assert capsys.readouterr().out.count("4 written") == 2 and not (src / "styled2" / "styled").exists()
+    # a folder of nothing but unreadable files made nothing: a non-zero exit code says so
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.jpg").write_bytes(b"not a picture")
+    assert main(["stylize", str(tmp_path / "bad"), str(style), "-o", str(tmp_path / "bad_out"), *fast]) == 2
+    assert "1 unreadable and skipped" in capsys.readouterr().out
     # a folder that is not there is named as missing (not as an output without an extension)
     assert main(["stylize", str(tmp_path / "no_such"), str(style), "-o", str(tmp_path / "o"), *fast]) == 2
     assert "content" in (err := capsys.readouterr().err) and "does not exist" in err

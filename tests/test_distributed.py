@@ -159,7 +159,7 @@ _SCRIPT = textwrap.dedent('''
             next(it)
         t.batches = it
     t.fit()
-    distributed.cleanup()
+    distributed.exit_process(0)  # as python -m brushwork does (see exit_process)
 ''')
 
 

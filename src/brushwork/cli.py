@@ -705,8 +705,12 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
                 swap.update({"--each-style": None, **{str(s): None for s in styles if str(s) != str(used[0])}})
             result.save(target, **_save_kwargs(args, target, result.params, swap), **_exif(args, source))
 
+        # how the files are written counts as a setting too: a rerun with --no-metadata must not call
+        # outputs that carry their recipe "done"
+        written = {"no_metadata": bool(args.no_metadata), "sidecar": bool(args.sidecar),
+                   "watermark": bool(args.watermark)}
         return _folder_report(args.output, stylize_folder(content, styles, args.output, each_style=args.each_style,
-                                                          redo=args.redo,
+                                                          redo=args.redo, output_settings=written,
                                                           progress=not args.quiet, save=save, **options))
     if args.each_style:
         raise BrushworkError("--each-style needs a CONTENT folder; for one image, run once per style")
@@ -737,7 +741,9 @@ def _folder_report(out: str, report) -> int:
         sys.stderr.write(f"brushwork: note: skipped {msg}\n")
     sys.stdout.write(f"{out}: {report.summary()}\n")
     sys.stdout.flush()
-    return 0
+    # every file failed: the run made nothing, which scripts must be able to tell (some failed: 0, as
+    # the rest were made; the notes name the others)
+    return EXIT_USAGE if report.failed and not report.written and not report.skipped_existing else 0
 
 
 def _cmd_encoders(args: argparse.Namespace) -> int:

@@ -49,6 +49,7 @@ def stylize_folder(
     redo: bool = False,
     stylize_fn: Callable[..., Any] | None = None,
     save: Callable[[Any, Path, Path, list], None] | None = None,
+    output_settings: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> BatchReport:
     """Stylize each image in ``content_dir`` (recursively) into ``out_dir``.
@@ -63,6 +64,9 @@ def stylize_folder(
     image is in memory at a time. A file that is not a readable image is skipped and reported; every
     other error stops the run. ``save`` (``save(result, target, source, styles)``) writes each result
     instead of ``result.save(target)``; ``result.params["batch_settings"]`` is set before it is called.
+    ``output_settings`` (how ``save`` writes: metadata, sidecar, watermark) count as settings too.
+    The output folder gets a ``.brushwork-output`` marker, so a later run over a folder that holds it
+    does not read its pictures as input.
     """
     from .stylize import stylize
 
@@ -90,9 +94,9 @@ def stylize_folder(
     from ..provenance.recipe import file_sha256, read_recipe
 
     _check_collisions([(f, t) for f, _, t in jobs])
-    out.mkdir(parents=True, exist_ok=True)
-    settings = _settings_key(styles, each_style, suffix, {k: v for k, v in kwargs.items() if k != "device"},
-                             file_sha256)
+    _make_output_folder(out)
+    settings = _settings_key(styles, each_style, suffix, {**{k: v for k, v in kwargs.items() if k != "device"},
+                                                          **(output_settings or {})}, file_sha256)
     # Every process looks at every output (not only its shard), so all of them stop, or none does.
     sha = functools.lru_cache(maxsize=None)(file_sha256)  # a photo once, whatever its styles and outputs
     state = {t: _output_state(t, settings, read_recipe, f, sha) for f, _, t in jobs if t.exists()}
@@ -154,15 +158,23 @@ def _check_collisions(pairs: list[tuple[Path, Path]]) -> None:
         raise BrushworkError(f"'{a}' and '{b}' would both be written to '{t}'{more}: rename one of each pair")
 
 
+OUTPUT_MARKER = ".brushwork-output"  # in every folder run's output folder: never read as input
+
+
+def _make_output_folder(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / OUTPUT_MARKER).touch()
+
+
 def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path]:
-    """The images under ``src_dir`` (checked: some exist; an output folder inside it is left out) and the
-    output folder (checked: not a file)."""
+    """The images under ``src_dir`` (checked: some exist; output folders inside it, this run's and earlier
+    runs', are left out) and the output folder (checked: not a file)."""
     from ..datasets import list_images
 
     src = Path(src_dir)
     files = list_images(src)
-    inside = Path(out_dir).resolve()
-    files = [f for f in files if not f.resolve().is_relative_to(inside)]  # `-o photos/styled`: not inputs
+    outputs = [Path(out_dir).resolve(), *(m.parent.resolve() for m in src.rglob(OUTPUT_MARKER))]
+    files = [f for f in files if not any(f.resolve().is_relative_to(o) for o in outputs)]  # `-o photos/styled`
     if not files:
         raise BrushworkError(f"folder '{src}' holds no images (.png, .jpg, .webp, ...): check the path")
     out = Path(out_dir)
@@ -177,7 +189,7 @@ def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path
 
 #: options added after folder runs existed, left out of the settings key at these defaults: the outputs
 #: of a run made before them still count as done (their key did not have them either)
-_LATER_OPTIONS = {"transform": "adain"}
+_LATER_OPTIONS = {"transform": "adain", "no_metadata": False, "sidecar": False, "watermark": True}
 
 
 def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha256) -> str:
@@ -233,6 +245,7 @@ def palette_folder(
     from ..provenance.recipe import file_sha256
 
     src, files, out = _folder_run(src_dir, out_dir, "with an IMAGE folder, --out names a folder")
+    _make_output_folder(out)
     base_settings = {"k": k, "seed": seed, "saliency": saliency, "max_side": max_side}
     world = distributed.info()
     files = distributed.shard_list(files, key=lambda f: f.relative_to(src).as_posix())  # this rank's files
