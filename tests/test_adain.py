@@ -243,6 +243,12 @@ def test_folder_runs_name_clashes_missing_folders_and_unrecorded_outputs(small_i
     assert main(["stylize", str(src), str(style), "-o", str(src / "styled"), *fast]) == 0
     assert main(["stylize", str(src), str(style), "-o", str(src / "styled2"), *fast]) == 0
     assert capsys.readouterr().out.count("4 written") == 2 and not (src / "styled2" / "styled").exists()
+    assert main(["palette", str(src / "styled"), "-o", str(tmp_path / "pals"), "-q"]) == 0  # an output folder as input
+    assert "4 written" in capsys.readouterr().out
+    from brushwork.pipelines.batch import _style_tags
+
+    assert _style_tags(["a/art.png", "other.png", "b/art.png"]) == ["art-1", "other", "art-2"]
+    assert _style_tags(["a/art.png", "b/art.png", "art-2.png"]) == ["art-1", "art-3", "art-2"]  # never equal
     # a folder of nothing but unreadable files made nothing: a non-zero exit code says so
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.jpg").write_bytes(b"not a picture")

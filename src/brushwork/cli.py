@@ -742,8 +742,10 @@ def _folder_report(out: str, report) -> int:
     sys.stdout.write(f"{out}: {report.summary()}\n")
     sys.stdout.flush()
     # every file failed: the run made nothing, which scripts must be able to tell (some failed: 0, as
-    # the rest were made; the notes name the others)
-    return EXIT_USAGE if report.failed and not report.written and not report.skipped_existing else 0
+    # the rest were made; the notes name the others). Under torchrun a process sees only its share, so
+    # one whose share was all bad files must not fail the job.
+    made_nothing = report.failed and not report.written and not report.skipped_existing
+    return EXIT_USAGE if made_nothing and report.shard[1] == 1 else 0
 
 
 def _cmd_encoders(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: info() and shard_list()
     from torch import nn
 
 __all__ = ["DistInfo", "info", "setup", "device_for", "is_main", "barrier", "wrap", "unwrap", "shard_batch",
-           "shard_list", "global_sum", "any_flags", "any_true", "cleanup"]
+           "shard_list", "global_sum", "any_flags", "any_true", "cleanup", "exit_process"]
 
 
 @dataclass(frozen=True)
@@ -175,12 +175,12 @@ def any_true(flag: bool) -> bool:
 
 
 def cleanup() -> bool:
-    """Leave the process group (every process at once); returns whether there was one."""
+    """Leave the process group; returns whether there was one. (No barrier: a process leaving after an
+    error must not wait for the others, which are elsewhere; they fail at once when it has gone.)"""
     if not _initialized():
         return False
     import torch
 
-    torch.distributed.barrier()
     torch.distributed.destroy_process_group()
     return True
 
@@ -189,7 +189,8 @@ def exit_process(code: int) -> None:
     """End a torchrun worker whose work is done: leave the group, flush, and exit without the
     interpreter's finalisation. During that finalisation gloo's threads sometimes abort the process
     ("terminate called without an active exception", SIGABRT) after a run that finished, about one run
-    in ten on 2 cores, so torchrun reported a failure for finished work."""
+    in ten on 2 cores, so torchrun reported a failure for finished work. ``atexit`` handlers do not run:
+    close your own files and loggers first."""
     import sys
 
     cleanup()

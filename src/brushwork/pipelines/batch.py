@@ -80,9 +80,9 @@ def stylize_folder(
 
         # under torchrun: each process on its own GPU
         kwargs["device"] = str(distributed.device_for(resolve_device(kwargs.get("device", "auto"))))
-    stems = [Path(s).stem for s in styles]
-    # two styles of one name (a/art.jpg, b/art.jpg): numbered, or one would overwrite the other
-    tags = [f"{st}-{i + 1}" if stems.count(st) > 1 else st for i, st in enumerate(stems)]
+    if each_style:
+        styles = list(dict.fromkeys(styles))  # a style given twice is one style (one output)
+    tags = _style_tags(styles)
     jobs: list[tuple[Path, list, Path]] = []
     for f in files:
         rel = f.relative_to(src).with_suffix("")
@@ -95,11 +95,13 @@ def stylize_folder(
 
     _check_collisions([(f, t) for f, _, t in jobs])
     _make_output_folder(out)
-    settings = _settings_key(styles, each_style, suffix, {**{k: v for k, v in kwargs.items() if k != "device"},
-                                                          **(output_settings or {})}, file_sha256)
+    options = {k: v for k, v in kwargs.items() if k != "device"}
+    settings = _settings_key(styles, each_style, suffix, {**options, **(output_settings or {})}, file_sha256)
+    # the key of runs made before output_settings counted, accepted where the file shows the same ones
+    legacy = (_settings_key(styles, each_style, suffix, options, file_sha256), output_settings or {})
     # Every process looks at every output (not only its shard), so all of them stop, or none does.
     sha = functools.lru_cache(maxsize=None)(file_sha256)  # a photo once, whatever its styles and outputs
-    state = {t: _output_state(t, settings, read_recipe, f, sha) for f, _, t in jobs if t.exists()}
+    state = {t: _output_state(t, settings, read_recipe, f, sha, legacy) for f, _, t in jobs if t.exists()}
     other = sorted(t for t, s in state.items() if s == "other")
     if other and not redo:
         raise BrushworkError(f"{len(other)} output(s) in '{out}' were made with other settings or from an earlier "
@@ -136,6 +138,21 @@ def stylize_folder(
     return report
 
 
+def _style_tags(styles: Sequence[str | os.PathLike]) -> list[str]:
+    """Each style's part of ``NAME__TAG``: its file name, numbered within a group of equal names
+    (``a/art.jpg``, ``b/art.jpg``: ``art-1``, ``art-2``), never equal to another style's tag."""
+    stems = [Path(s).stem for s in styles]
+    tags: list[str] = []
+    for i, st in enumerate(stems):
+        n = stems[:i].count(st) + 1
+        tag = f"{st}-{n}" if stems.count(st) > 1 else st
+        while tag in tags or (tag != st and tag in stems):  # (a style really named art-2)
+            n += 1
+            tag = f"{st}-{n}"
+        tags.append(tag)
+    return tags
+
+
 def _progress(total: int, desc: str, show: bool):
     """A progress bar for a folder run (a silent one when not shown); use it as a context manager."""
     from tqdm.auto import tqdm
@@ -154,7 +171,8 @@ def _check_collisions(pairs: list[tuple[Path, Path]]) -> None:
         seen.setdefault(t, f)
     if clashes:
         a, b, t = clashes[0]
-        more = f" (and {len(clashes) - 1} more such pair(s))" if len(clashes) > 1 else ""
+        pairs_n = len({(x, y) for x, y, _ in clashes})
+        more = f" (and {pairs_n - 1} more such pair(s))" if pairs_n > 1 else ""
         raise BrushworkError(f"'{a}' and '{b}' would both be written to '{t}'{more}: rename one of each pair")
 
 
@@ -163,7 +181,12 @@ OUTPUT_MARKER = ".brushwork-output"  # in every folder run's output folder: neve
 
 def _make_output_folder(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / OUTPUT_MARKER).touch()
+    marker = out / OUTPUT_MARKER
+    if not marker.exists():
+        try:
+            marker.touch()
+        except OSError:  # a folder we may write pictures to but not this file: only the marker is missing
+            pass
 
 
 def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path]:
@@ -173,8 +196,10 @@ def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path
 
     src = Path(src_dir)
     files = list_images(src)
-    outputs = [Path(out_dir).resolve(), *(m.parent.resolve() for m in src.rglob(OUTPUT_MARKER))]
-    files = [f for f in files if not any(f.resolve().is_relative_to(o) for o in outputs)]  # `-o photos/styled`
+    top = src.resolve()
+    # this run's -o, and earlier runs' output folders below src (src itself may be one: `palette styled/`)
+    outputs = {Path(out_dir).resolve(), *(m.parent.resolve() for m in src.rglob(OUTPUT_MARKER))} - {top}
+    files = [f for f in files if not any(p in outputs for p in f.resolve().parents)]  # `-o photos/styled`
     if not files:
         raise BrushworkError(f"folder '{src}' holds no images (.png, .jpg, .webp, ...): check the path")
     out = Path(out_dir)
@@ -205,7 +230,8 @@ def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha2
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _output_state(target: Path, settings: str, read_recipe, source: Path, file_sha256) -> str:
+def _output_state(target: Path, settings: str, read_recipe, source: Path, file_sha256,
+                  legacy: tuple[str, dict] | None = None) -> str:
     """``"done"``, ``"unreadable"`` (make it again: nothing to lose), ``"unknown"`` (no recipe to compare:
     kept unless ``redo``) or ``"other"`` (its recipe names other settings or another version of its source
     image, the content's sha256 it records)."""
@@ -218,7 +244,15 @@ def _output_state(target: Path, settings: str, read_recipe, source: Path, file_s
     content = recipe.get("content") if isinstance(recipe.get("content"), dict) else {}
     if content.get("sha256") and content["sha256"] != file_sha256(source):
         return "other"
-    return "done" if recipe.get("batch_settings", settings) == settings else "other"
+    made = recipe.get("batch_settings", settings)
+    if made == settings:
+        return "done"
+    if legacy is not None and made == legacy[0]:  # before the way files are written was part of the key
+        flags = legacy[1]
+        same = (("watermark" in recipe) == flags.get("watermark", True) and not flags.get("no_metadata", False)
+                and target.with_name(target.name + ".json").is_file() == flags.get("sidecar", False))
+        return "done" if same else "other"
+    return "other"
 
 
 def palette_folder(
