@@ -358,6 +358,9 @@ def test_cli_records_and_manages(small_images, tmp_path, capsys, monkeypatch):
     assert main(["stylize", str(content), str(style), "-o", "out.png", "--method", "adain", "-q"]) == 0
     assert main(["palette", "out.png", "--swatch", "sw.png"]) == 0
     assert main(["reproduce", "out.png", "--inputs", str(tmp_path)]) == 0  # a check: not recorded
+    assert main(["stylize", str(content), str(style), "-o", "quiet.png", "--method", "adain", "-q",
+                 "--no-gallery"]) == 0  # asked not to be recorded
+    assert main(["palette", "out.png", "--swatch", "sw2.png", "--no-gallery"]) == 0
     capsys.readouterr()
     assert main(["gallery", "list", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -173,10 +173,13 @@ class _OnlyCommand:
 
 
 def _metadata_flags(p: Any) -> None:
-    """``--no-metadata`` and ``--sidecar`` for a command that writes images (brushwork.provenance)."""
+    """``--no-metadata``, ``--sidecar`` and ``--no-gallery`` for a command that writes images (brushwork.provenance)."""
     p.add_argument("--no-metadata", action="store_true",
                    help="write no recipe into the output (privacy; `brushwork reproduce` then cannot rerun it)")
     p.add_argument("--sidecar", action="store_true", help="also write the recipe beside each output as NAME.EXT.json")
+    p.add_argument("--no-gallery", action="store_true",
+                   help="do not record the outputs in the gallery (e.g. a batch of thousands; BRUSHWORK_GALLERY=off "
+                        "for every command)")
 
 
 def _exif_flags(p: Any) -> None:
@@ -963,8 +966,9 @@ def _save_kwargs(args: argparse.Namespace, output: str | Path, params: dict,
     """``save_image`` keywords for ``output``: its recipe (brushwork.provenance; None with
     ``--no-metadata``) and ``--sidecar``. ``swap`` rewrites arguments (None drops one), for a folder
     run whose outputs are each recorded as the one-file command that makes them."""
+    record = params.get("operation") or " ".join(str(t) for t in getattr(args, "argv", [])[:1]) or "image"
     mark = {"watermark": bool(getattr(args, "watermark", False)),  # only generating commands have the flag
-            "record": params.get("operation") or " ".join(str(t) for t in getattr(args, "argv", [])[:1]) or "image"}
+            "record": None if getattr(args, "no_gallery", False) else record}
     if getattr(args, "no_metadata", False):
         return {"recipe": None, **mark}
     from .provenance.recipe import command_recipe
