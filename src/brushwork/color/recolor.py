@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import BrushworkError
 from .palette import Palette, extract_palette
-from .spaces import oklab_to_rgb, rgb_to_oklab
+from .spaces import from_over_white, oklab_to_rgb, rgb_to_oklab
 from .transfer import _match_channel
 
 __all__ = ["METHODS", "recolor", "match_palettes"]
@@ -83,7 +83,7 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         raise BrushworkError(f"strength must be in [0, 1], got {strength}")
     if alpha is not None:  # the colours themselves, not as they look over white
         a, given = np.clip(alpha, 0.0, 1.0)[..., None], rgb
-        rgb = np.clip(np.where(a > 0, (rgb - (1.0 - a)) / np.maximum(a, 1e-6), rgb), 0.0, 1.0)
+        rgb = from_over_white(rgb, alpha)
     lab = rgb_to_oklab(rgb.astype(np.float64))
     src = _opaque(lab, alpha)
     if not len(src):

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-__all__ = ["rgb_to_yiq", "yiq_to_rgb", "srgb_to_linear", "linear_to_srgb", "rgb_to_oklab", "oklab_to_rgb",
+__all__ = ["from_over_white", "rgb_to_yiq", "yiq_to_rgb", "srgb_to_linear", "linear_to_srgb", "rgb_to_oklab", "oklab_to_rgb",
            "oklab_to_oklch", "oklch_to_oklab", "rgb_to_hex", "hex_to_rgb", "relative_luminance", "contrast_ratio"]
 
 # NTSC YIQ (FCC 1953 coefficients), as used by Gatys et al. 2016 for luminance-only transfer.
@@ -14,6 +14,13 @@ _RGB2YIQ = np.array(
     [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
 )
 _YIQ2RGB = np.linalg.inv(_RGB2YIQ)
+
+
+def from_over_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The colours that, at ``alpha (H, W)``, look like ``rgb (H, W, 3)`` over white: ``(rgb - (1 - a)) / a``,
+    clipped to [0, 1] (a fully transparent pixel keeps ``rgb``: its colour cannot be known)."""
+    a = np.clip(alpha, 0.0, 1.0)[..., None]
+    return np.clip(np.where(a > 0, (rgb - (1.0 - a)) / np.maximum(a, 1e-6), rgb), 0.0, 1.0)
 
 
 def rgb_to_yiq(rgb: np.ndarray) -> np.ndarray:

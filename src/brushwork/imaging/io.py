@@ -216,7 +216,9 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, *, composited: bool
     if alpha is not None:
         a = np.clip(alpha, 0.0, 1.0)[..., None]
         if composited:
-            arr = np.clip(np.where(a > 0, (arr - (1.0 - a)) / np.maximum(a, 1e-6), arr), 0.0, 1.0)
+            from ..color.spaces import from_over_white
+
+            arr = from_over_white(arr, alpha)
         arr = np.concatenate([arr, a], axis=2)
     return Image.fromarray(np.round(arr * 255.0).astype(np.uint8))
 

@@ -209,8 +209,9 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
     except (TypeError, ValueError):  # settings this version does not know
         same_decoder = False
     free = ("steps", "sample_every")
-    before = {k: v for k, v in {**_train_dict(AdaINTrainConfig()), "accumulate": _saved_accumulate(out),
-                                **saved["train"]}.items() if k not in free}
+    if "accumulate" not in saved["train"]:  # 1, or a run saved before config.json recorded it
+        saved["train"]["accumulate"] = _saved_accumulate(out)
+    before = {k: v for k, v in {**_train_dict(AdaINTrainConfig()), **saved["train"]}.items() if k not in free}
     now = {k: v for k, v in {**_train_dict(config), "accumulate": accumulate}.items() if k not in free}
     if not same_decoder or before != now:
         changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
