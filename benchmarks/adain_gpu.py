@@ -3,7 +3,8 @@
 For each model (and brushwork's with the style's statistics computed once and reused, as for a folder
 or a video with one style), at batch 16 and 512 px (milliseconds per image, inference):
 
-* eager fp32 (TF32 allowed);
+* eager fp32 (TF32 allowed), and the colour and detail match that finishes brushwork's pictures by default
+  (``--match full``) on its own;
 * eager bf16 autocast + channels_last;
 * the same captured once as a CUDA graph and replayed (no per-kernel launch cost, no compilation);
 * ``torch.compile(mode="reduce-overhead")`` of the bf16 channels_last model (Inductor's fused kernels
@@ -149,6 +150,14 @@ def main(argv=None) -> dict:
         if args.no_eager and cuda:
             break
         record(f"{name}: eager fp32", lambda: _bench(call(net, x, s, torch.float32), iters, device))
+    # brushwork's default finishes each picture with the style's colours and detail (--match full): its own
+    # cost, per image, eager fp32 (one style for the batch: its distributions estimated once per call)
+    from brushwork.pipelines.adain import match_styles
+
+    with torch.no_grad():
+        painted = models["brushwork"](x, s)
+    record("brushwork: --match full alone (eager fp32)",
+           lambda: _bench(lambda: match_styles(painted, [s[:1]]), iters, device))
     if not cuda:
         return results
     for name, net in models.items():

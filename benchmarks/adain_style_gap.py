@@ -6,7 +6,11 @@ Gatys benchmark's three pairs (384 px), the judge's style distance at each of Li
 a ratio to the textbook Gatys, for the shipped transforms and for training-free variants tried to
 close the gap, plus each variant's CPU time per 512 px image relative to one AdaIN pass:
 
-* ``adain`` / ``wct``: brushwork's two transforms (``adain_transfer``);
+* ``adain`` / ``wct``: brushwork's two transforms, the decoder's picture as it is (``adain_transfer``,
+  ``--match none``);
+* ``adain, matched`` / ``wct, matched``: the same pictures with their colours and the contrast of their detail
+  matched to the style's (``match_styles``; ``--match full``, brushwork's default); ``adain, colours matched``:
+  the colours only (``--match colors``);
 * ``wct twice``: the WCT picture stylized again;
 * ``wct coarse-to-fine``: a half-resolution pass, upsampled, then stylized at full resolution;
 * ``wct + decoder renorm``: the decoder's own activations (after each level's last ReLU) re-normalised
@@ -23,6 +27,16 @@ as ``adain_transfer`` does.
 
 Usage: ``python benchmarks/adain_style_gap.py`` (about 3 minutes on 2 cores); writes the
 ``adain-style-gap`` block of BENCHMARKS.md.
+
+``--styles FILE...`` measures instead, on each given style with the benchmark's three photos, the shipped
+transforms with and without the colour and detail match (``--match none`` / ``full``) against the textbook
+Gatys, and writes the ``adain-match-styles`` block: whether the match helps beyond the one painting of the
+benchmark. The block written with paintings from ``brushwork data fetch wesnoth-art`` and a texture from
+``gimp-patterns`` (about 8 minutes):
+``python benchmarks/adain_style_gap.py --styles $BRUSHWORK_DATA/wesnoth-art/images/00238_grim-altar.jpg
+$BRUSHWORK_DATA/wesnoth-art/images/00244_landscape-coast.jpg
+$BRUSHWORK_DATA/wesnoth-art/images/00250_landscape-mountains-04.jpg
+$BRUSHWORK_DATA/gimp-patterns/images/00046_burlwood.png``.
 """
 
 from __future__ import annotations
@@ -50,7 +64,7 @@ from brushwork.functional import gram_matrix, mean_cov, wct, wct_matrix  # noqa:
 from brushwork.models.adain import AdaINNet  # noqa: E402
 from brushwork.models.efficientnet_lite import _same_pad_conv2d  # noqa: E402
 from brushwork.models.encoders import ENCODERS  # noqa: E402
-from brushwork.pipelines.adain import _pad_to_multiple, adain_transfer  # noqa: E402
+from brushwork.pipelines.adain import _pad_to_multiple, adain_transfer, match_styles  # noqa: E402
 from brushwork.weights import load_decoder, load_encoder  # noqa: E402
 
 
@@ -118,6 +132,10 @@ class Variants:
     def plain(self, transform: str):
         return lambda c, s: adain_transfer(self.net, c, [s], tile=None, transform=transform)
 
+    def matched(self, transform: str, match: str = "full"):
+        return lambda c, s: match_styles(adain_transfer(self.net, c, [s], tile=None, transform=transform), [s],
+                                         match=match)[0]
+
     def twice(self, c, s):
         return self.plain("wct")(self.plain("wct")(c, s), s)
 
@@ -180,7 +198,8 @@ class Variants:
         return self.net.decoder(_colour(_style_swap(_whiten(fc), _whiten(fs)), fs)).clamp(0, 1)
 
     def all(self) -> dict:
-        return {"adain": self.plain("adain"), "wct": self.plain("wct"), "wct twice": self.twice,
+        return {"adain": self.plain("adain"), "wct": self.plain("wct"), "adain, matched (default)": self.matched("adain"),
+                "adain, colours matched": self.matched("adain", "colors"), "wct, matched": self.matched("wct"), "wct twice": self.twice,
                 "wct coarse-to-fine": self.coarse_to_fine, "wct + decoder renorm": self.decoder_renorm,
                 "wct + feature refinement": self.refine, "wct, style swap, wct": self.swap,
                 "whitened style swap": self.decorator}
@@ -198,11 +217,64 @@ def seconds_512(fn, rounds: int) -> float:
     return float(np.median(times[1:]))
 
 
+def more_styles(paths: list[str], size: int) -> None:
+    from common import load_resized
+
+    v = Variants()
+    spec = ENCODERS["efficientnet-lite0"]
+    judge = Judge("efficientnet-lite1")
+    photos = [(n, c) for n, c, _ in quality_pairs(size)]
+    names = {"adain": "AdaIN, none", "adain, matched (default)": "AdaIN, full", "wct": "WCT, none",
+             "wct, matched": "WCT, full"}
+    fns = {k: v.all()[k] for k in names}
+    rows = []
+    for path in paths:
+        s = load_resized(Path(path), size)
+        res: dict[str, list[dict]] = {k: [] for k in ["base", *fns]}
+        for _, c in photos:
+            res["base"].append(judge(textbook_gatys(v.enc, c, s, spec.style_taps, spec.content_taps), c, s))
+            with torch.no_grad():
+                for k, fn in fns.items():
+                    res[k].append(judge(fn(c, s), c, s))
+        b_style = np.mean([r["style"] for r in res["base"]])
+        b_content = np.mean([r["content"] for r in res["base"]])
+        if not np.isfinite(b_style):
+            print(f"{path}: the textbook Gatys diverged (NaN): left out", flush=True)
+            continue
+        wins = sum(m["style"] < p["style"] for k in ("adain", "wct")
+                   for p, m in zip(res[k], res["adain, matched (default)" if k == "adain" else "wct, matched"]))
+        rows.append(f"| {Path(path).name} | " + " | ".join(
+            f"{np.mean([r['style'] for r in res[k]]) / b_style:.2f}x / {np.mean([r['content'] for r in res[k]]) / b_content:.2f}x"
+            for k in fns) + f" | {wins} of {2 * len(photos)} |")
+        print(rows[-1], flush=True)
+    section = "\n".join([
+        "<!-- adain-match-styles:start -->",
+        "### The colour and detail match beyond the benchmark's painting (P2)",
+        "",
+        f"Measured {date.today()} by `python benchmarks/adain_style_gap.py --styles ...` on {platform.machine()}, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}: each style with the Gatys benchmark's three "
+        f"photos at {size} px; style / content distance as ratios to the textbook Gatys on the same pairs "
+        "(EfficientNet-Lite1 judge, lower is better), means over the photos; the last column counts the pairs "
+        "(AdaIN and WCT, each photo) where `--match full` is closer to the style than `--match none`.",
+        "",
+        "| style | " + " | ".join(names.values()) + " | closer with the match |",
+        "|---|" + "---|" * len(names) + "---|",
+        *rows,
+        "<!-- adain-match-styles:end -->",
+    ])
+    update_benchmarks_md("adain-match-styles", section)
+    print(section)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=384)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--styles", nargs="+", metavar="FILE", help="measure the match on these styles instead")
     args = ap.parse_args(argv)
+    if args.styles:
+        more_styles(args.styles, args.size)
+        return
     v = Variants()
     spec = ENCODERS["efficientnet-lite0"]
     judge = Judge("efficientnet-lite1")

@@ -2,11 +2,12 @@
 
 Side by side in one run on the CPU:
 
-* speed per 512 px image: brushwork's default model vs the original architecture (normalised VGG-19
-  to relu4_1 + mirrored decoder, eager fp32, random weights: only timing is asked of it);
+* speed per 512 px image: brushwork's default (the model, then the picture's colours and detail matched to
+  the style's, ``--match full``) vs the original architecture (normalised VGG-19 to relu4_1 + mirrored
+  decoder, eager fp32, random weights: only timing is asked of it);
 * quality on the same pairs as benchmarks/gatys_vs_textbook.py (judged by EfficientNet-Lite1),
   against the textbook Gatys baseline; the same model with ``--transform wct`` (whitening-colouring
-  in place of AdaIN) beside it;
+  in place of AdaIN) beside it, and both with ``--match none`` (the decoder's picture as it is);
 * decoder reconstruction (strength 0) PSNR on photos held out of training (scikit-image's);
 * peak memory of a 4096 x 4096 stylization in a fresh process (tiled, global statistics).
 
@@ -40,7 +41,7 @@ from brushwork.imaging.resampling import resize  # noqa: E402
 from brushwork.models.adain import AdaINNet  # noqa: E402
 from brushwork.models.encoders import ENCODERS  # noqa: E402
 from brushwork.models.vgg_adain import VGGAdaINDecoder, VGGNormalisedEncoder  # noqa: E402
-from brushwork.pipelines.adain import adain_transfer  # noqa: E402
+from brushwork.pipelines.adain import adain_transfer, match_styles  # noqa: E402
 from brushwork.pipelines.stylize import sample_path  # noqa: E402
 from brushwork.weights import load_decoder, load_encoder  # noqa: E402
 
@@ -70,8 +71,9 @@ def speed(rounds: int) -> dict:
     c = load_resized(sample_path("coffee.jpg"), 512)  # 512 x 341
     c = resize(c, (512, 512))
     s = load_resized(sample_path("starry_night.jpg"), 512)
-    t = _time_blocks({"ours": lambda: ours(c, s), "original": lambda: orig(c, s),
-                      "wct": lambda: ours(c, s, 1.0, "wct")}, rounds)
+    t = _time_blocks({"ours": lambda: match_styles(ours(c, s), [s])[0], "original": lambda: orig(c, s),
+                      "wct": lambda: match_styles(ours(c, s, 1.0, "wct"), [s])[0],
+                      "plain": lambda: ours(c, s)}, rounds)
     return {**{k: float(np.median(v)) for k, v in t.items()},
             "decoder_params": sum(p.numel() for p in ours.decoder.parameters())}
 
@@ -87,9 +89,9 @@ def speed_in_processes(rounds: int, processes: int) -> dict:
             raise SystemExit(f"a speed run failed:\n{run.stderr[-3000:]}")
         runs.append(json.loads(run.stdout.strip().splitlines()[-1]))
         print("speed run", runs[-1], flush=True)
-    med = {k: float(np.median([r[k] for r in runs])) for k in ("ours", "original", "wct")}
-    ratios = {k: sorted(r["original"] / r[k] for r in runs) for k in ("ours", "wct")}  # each process's
-    return {**med, "ratio": {k: med["original"] / med[k] for k in ("ours", "wct")}, "spread": ratios,
+    med = {k: float(np.median([r[k] for r in runs])) for k in ("ours", "original", "wct", "plain")}
+    ratios = {k: sorted(r["original"] / r[k] for r in runs) for k in ("ours", "wct", "plain")}  # each process's
+    return {**med, "ratio": {k: med["original"] / med[k] for k in ("ours", "wct", "plain")}, "spread": ratios,
             "rounds": rounds, "processes": processes, "decoder_params": runs[0]["decoder_params"]}
 
 
@@ -122,9 +124,11 @@ def quality(size: int):
     for name, c, s in quality_pairs(size):
         base = textbook_gatys(enc, c, s, spec.style_taps, spec.content_taps)
         with torch.no_grad():
-            ours = adain_transfer(net, c, [s], alpha=1.0, tile=None)
-            wct = adain_transfer(net, c, [s], alpha=1.0, tile=None, transform="wct")
-        rows.append({"pair": name, "base": judge(base, c, s), "ours": judge(ours, c, s), "wct": judge(wct, c, s)})
+            plain = adain_transfer(net, c, [s], alpha=1.0, tile=None)
+            wct_plain = adain_transfer(net, c, [s], alpha=1.0, tile=None, transform="wct")
+            ours, wct = match_styles(plain, [s])[0], match_styles(wct_plain, [s])[0]  # the default: --match full
+        rows.append({"pair": name, "base": judge(base, c, s), "ours": judge(ours, c, s), "wct": judge(wct, c, s),
+                     "plain": judge(plain, c, s), "wct_plain": judge(wct_plain, c, s)})
         print(name, rows[-1], flush=True)
     return rows
 
@@ -170,17 +174,21 @@ def write(sp, rows, recon, mem) -> str:
         "per model) | seconds | speed-up (of the medians; each process's) | target |",
         "|---|---|---|---|",
         f"| original AdaIN (VGG-19 to relu4_1 + mirrored decoder, random weights) | {sp['original']:.3f} | 1.0x | |",
-        f"| brushwork (EfficientNet-Lite0 + {sp['decoder_params'] / 1e6:.2f} M-parameter decoder) | {sp['ours']:.3f} | "
+        f"| brushwork's default (EfficientNet-Lite0 + {sp['decoder_params'] / 1e6:.2f} M-parameter decoder, then "
+        f"`--match full`) | {sp['ours']:.3f} | "
         f"{sp['ratio']['ours']:.1f}x ({', '.join(f'{r:.1f}' for r in sp['spread']['ours'])}) | >= 10x |",
         f"| the same with `--transform wct` (whitening-colouring in place of AdaIN) | {sp['wct']:.3f} | "
         f"{sp['ratio']['wct']:.1f}x ({', '.join(f'{r:.1f}' for r in sp['spread']['wct'])}) | |",
+        f"| the model alone (`--match none`: the decoder's picture as it is) | {sp['plain']:.3f} | "
+        f"{sp['ratio']['plain']:.1f}x ({', '.join(f'{r:.1f}' for r in sp['spread']['plain'])}) | |",
         "",
         "Fresh processes, because on the 2-core VM where this was written a whole process runs the small model at "
         "one of two speeds (0.12 s or 0.22-0.25 s per image on 2026-11-29, the same code with nothing else running; "
         "VGG varied by under 5 %): each process's ratio is listed.",
         "",
         "Quality at 384 px, strength 1, the same three pairs as the Gatys benchmark, judged by EfficientNet-Lite1 "
-        "(lower is better):",
+        "(lower is better); brushwork's default, `--match full`: the decoder's picture with its colours and the "
+        "contrast of its detail at each scale matched to the style's (docs/adain.md):",
         "",
         "| mean over pairs | textbook Gatys | brushwork AdaIN | ratio | target |",
         "|---|---|---|---|---|",
@@ -193,6 +201,12 @@ def write(sp, rows, recon, mem) -> str:
         "|---|---|---|---|---|",
         *quality_ratio_lines([{"base": r["base"], "ours": r["wct"]} for r in rows], {}),
         "",
+        "Both with `--match none`, the decoder's picture as it is (the default before 2026-11-29):",
+        "",
+        "| mean over pairs | textbook Gatys | AdaIN, unmatched | ratio | WCT, unmatched | ratio |",
+        "|---|---|---|---|---|---|",
+        *_unmatched_lines(rows),
+        "",
         "Decoder reconstruction at strength 0 (PSNR, 512 px, scikit-image photos held out of training): "
         + ", ".join(f"{n} {p:.1f} dB" for n, p in recon)
         + f"; mean **{np.mean([p for _, p in recon]):.1f} dB** (target >= 18 dB).",
@@ -202,6 +216,17 @@ def write(sp, rows, recon, mem) -> str:
                   f"**{mem[0]:.2f} GiB** (target < 4 GB), {mem[1]:.0f} s."]
     lines += ["", *gpu_lines(), "<!-- adain-benchmark:end -->"]
     return "\n".join(lines)
+
+
+def _unmatched_lines(rows) -> list[str]:
+    a = quality_ratio_lines([{"base": r["base"], "ours": r["plain"]} for r in rows], {})
+    w = quality_ratio_lines([{"base": r["base"], "ours": r["wct_plain"]} for r in rows], {})
+    # each line: "| name | base | ours | ratio | target |": keep AdaIN's cells, add WCT's value and ratio
+    out = []
+    for la, lw in zip(a, w):
+        ca, cw = la.strip("|").split("|"), lw.strip("|").split("|")
+        out.append("|" + "|".join(ca[:4] + cw[2:4]) + "|")
+    return out
 
 
 def gpu_lines() -> list[str]:

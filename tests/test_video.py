@@ -54,15 +54,17 @@ def test_video_bad_inputs(tmp_path, style_path, capsys):
 
 def test_smoothing_zero_is_per_frame_stylization(lite0, random_decoder_dir, content_path, style_path):
     from brushwork.imaging import read_image, to_tensor
-    from brushwork.pipelines.adain import adain_transfer
+    from brushwork.pipelines.adain import adain_transfer, match_styles
 
     net = AdaINNet(lite0, load_decoder(random_decoder_dir))
     frames = pan_frames(content_path, n=3)
     s = to_tensor(read_image(style_path).rgb)
-    per_frame = [adain_transfer(net, f, [s], tile=None) for f in frames]
-    streamed = list(stylize_frames(net, iter(frames), [s], smoothing=0.0, consistency=0.0, tile=None))
-    for a, b in zip(per_frame, streamed):
-        torch.testing.assert_close(a, b)
+    for match in ("full", "none"):  # each frame finished on its own, as stylize() finishes a picture
+        per_frame = [match_styles(adain_transfer(net, f, [s], tile=None), [s], match=match)[0] for f in frames]
+        streamed = list(stylize_frames(net, iter(frames), [s], smoothing=0.0, consistency=0.0, tile=None,
+                                       match=match))
+        for a, b in zip(per_frame, streamed):
+            torch.testing.assert_close(a, b)
 
 
 def test_wct_video_smooths_its_covariance(lite0, random_decoder_dir, content_path, style_path):
@@ -73,9 +75,25 @@ def test_wct_video_smooths_its_covariance(lite0, random_decoder_dir, content_pat
     frames = pan_frames(content_path, n=3)
     s = to_tensor(read_image(style_path).rgb)
     per_frame = [adain_transfer(net, f, [s], tile=None, transform="wct") for f in frames]
-    streamed = list(stylize_frames(net, iter(frames), [s], smoothing=0.0, consistency=0.0, tile=None, transform="wct"))
+    streamed = list(stylize_frames(net, iter(frames), [s], smoothing=0.0, consistency=0.0, tile=None, transform="wct",
+                                   match="none"))
     for a, b in zip(per_frame, streamed):
         torch.testing.assert_close(a, b)
-    smoothed = list(stylize_frames(net, iter(frames), [s], smoothing=0.9, consistency=0.0, tile=None, transform="wct"))
+    smoothed = list(stylize_frames(net, iter(frames), [s], smoothing=0.9, consistency=0.0, tile=None, transform="wct",
+                                   match="none"))
     torch.testing.assert_close(smoothed[0], per_frame[0])  # the first frame has no history
     assert float((smoothed[2] - per_frame[2]).abs().mean()) > 1e-4  # later ones follow the average
+
+
+def test_video_smooths_its_colour_and_detail_maps(lite0, random_decoder_dir, content_path, style_path):
+    from brushwork.imaging import read_image, to_tensor
+    from brushwork.pipelines.adain import match_styles
+
+    net = AdaINNet(lite0, load_decoder(random_decoder_dir))
+    frames = pan_frames(content_path, n=3)
+    s = to_tensor(read_image(style_path).rgb)
+    smoothed = list(stylize_frames(net, iter(frames), [s], smoothing=0.9, consistency=0.0, tile=None))
+    plain = list(stylize_frames(net, iter(frames), [s], smoothing=0.9, consistency=0.0, tile=None, match="none"))
+    torch.testing.assert_close(smoothed[0], match_styles(plain[0], [s])[0])  # the first frame has no history
+    own = match_styles(plain[2], [s])[0]  # the third frame's own maps, against the averaged ones
+    assert float((smoothed[2] - own).abs().mean()) > 1e-4

@@ -276,6 +276,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     st.add_argument("--transform", default="adain", choices=["adain", "wct"],
                     help="adain: match each channel's mean and std (default); wct: whitening-colouring, "
                     "matches the channels' covariance too (closer style, a little less of the photo)")
+    st.add_argument("--match", choices=["full", "colors", "none"],
+                    help="adain: finish the picture with the style's colours and the contrast of its detail "
+                    "(full, the default), its colours only (colors), or leave the decoder's picture as it is (none)")
     st.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     st.add_argument("--sample-content", action="store_true", help="use the bundled sample photo as CONTENT")
     st.add_argument("--sample-style", action="store_true", help="use the bundled sample painting as STYLE")
@@ -306,6 +309,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     vid.add_argument("--tile", type=_positive_int, default=1024, help="tile size for large frames (default 1024)")
     vid.add_argument("--transform", default="adain", choices=["adain", "wct"],
                      help="adain (default) or wct: whitening-colouring, a closer style (see `stylize --help`)")
+    vid.add_argument("--match", choices=["full", "colors", "none"], default="full",
+                     help="finish each frame with the style's colours and detail contrast (full, default), its "
+                     "colours only (colors) or not at all (none); the maps are smoothed like the statistics")
     vid.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     vid.add_argument("-q", "--quiet", action="store_true")
     _metadata_flags(vid)
@@ -696,6 +702,8 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         decoder=args.decoder, tile=args.tile, transform=args.transform, device=args.device,
         max_pixels=args.max_pixels,
+        # resolved here, not in stylize(): a folder run's settings key then names what made its outputs
+        match=args.match or ("full" if args.method == "adain" else "none"),
     )
     if not Path(content).exists():  # before the folder/file branches, whose hints would mislead
         raise BrushworkError(f"content '{content}' does not exist: check the path")
@@ -769,12 +777,12 @@ def _cmd_video(args: argparse.Namespace) -> int:
                       style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
                       consistency=args.consistency,
                       decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
-                      watermark=args.watermark, transform=args.transform)
+                      watermark=args.watermark, transform=args.transform, match=args.match)
     # The recipe goes beside the video (NAME.EXT.json) or the frames folder (FOLDER.json): no video
     # container brushwork writes has a place for it. `brushwork reproduce` does not rerun videos yet.
     params = {"operation": "video", "strength": args.strength, "style_weights": args.style_weights,
               "size": args.size, "smoothing": args.smoothing, "consistency": args.consistency,
-              "transform": args.transform, "frames": n,
+              "transform": args.transform, "match": args.match, "frames": n,
               "brushwork": __version__}
     meta = _save_kwargs(args, args.output, params)
     from .provenance.recipe import sidecar_path, write_sidecar

@@ -9,6 +9,9 @@ overlaps with weights that fall linearly to zero at the tile borders, so no seam
 
 ``transform="wct"`` swaps AdaIN's per-channel statistics for the whitening-colouring transform's
 mean and covariance (accumulated over tiles the same way); everything else is shared.
+
+:func:`match_styles` then finishes the decoder's picture: its colours, and the contrast of its detail at each
+scale, are mapped to the styles' distributions (:mod:`brushwork.color.transport`), blended as the styles are.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..color.transport import MATCHES, MatchPlan, StyleTarget, match_style, mix_targets, style_target
 from ..errors import BrushworkError
 from ..models.adain import AdaINNet, Map, apply_map, check_transform, transfer_map
 
-__all__ = ["adain_transfer", "tile_starts"]
+__all__ = ["adain_transfer", "match_styles", "tile_starts"]
 
 
 def _pad_to_multiple(x: torch.Tensor, m: int) -> tuple[torch.Tensor, int, int]:
@@ -65,6 +69,12 @@ def _ramp(n: int, overlap: int, at_start: bool, at_end: bool, like: torch.Tensor
     return w
 
 
+def _normalised(weights: Sequence[float]) -> list[float]:
+    top = max(weights)
+    weights = [w / top for w in weights]  # only their ratios matter (first by the largest: no overflow)
+    return [w / sum(weights) for w in weights]
+
+
 def _target(
     c: torch.Tensor,
     c_mean: torch.Tensor,
@@ -83,9 +93,7 @@ def _target(
     centred = c - c_mean
     everywhere = c.new_ones(1, 1, *c.shape[-2:])
     mix, total, cover = torch.zeros_like(c), torch.zeros_like(everywhere), torch.zeros_like(everywhere)
-    top = max(weights)
-    weights = [w / top for w in weights]  # only their ratios matter (first by the largest: no overflow)
-    weights = [w / sum(weights) for w in weights]
+    weights = _normalised(weights)
     for i, ((a, s_mean), w) in enumerate(zip(maps, weights)):
         if w == 0:  # a style of weight 0 neither paints nor counts as covering
             continue
@@ -209,3 +217,66 @@ def adain_transfer(
             out[..., top:top + th, left:left + tw] += y * wgt
             acc[..., top:top + th, left:left + tw] += wgt
     return (out / acc.clamp_min(1e-8))[..., :h, :w].clamp(0.0, 1.0)
+
+
+@torch.no_grad()
+def match_styles(
+    image: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    *,
+    match: str = "full",
+    alpha: float = 1.0,
+    style_weights: Sequence[float] | None = None,
+    masks: Sequence[torch.Tensor | None] | None = None,
+    targets: Sequence[StyleTarget] | None = None,
+    previous: Sequence[MatchPlan] | None = None,
+    smoothing: float = 0.0,
+) -> tuple[torch.Tensor, list[MatchPlan]]:
+    """The decoder's picture ``image (B, 3, H, W)`` with the styles' colour distribution (``match="colors"``) and
+    also the contrast of their detail at each scale (``"full"``); ``"none"`` returns it as it is.
+
+    Without masks the picture is mapped to the mixture of the styles' distributions (each in proportion to its
+    weight); with masks each style's map is estimated where its mask covers the picture and the results are
+    blended as :func:`adain_transfer` blends the styles (a convex mix where masks cover a pixel, the picture
+    unchanged where none does). The change is scaled by ``alpha``: at strength 0 nothing moves.
+
+    Args:
+        targets: the styles' distributions (:func:`~brushwork.color.transport.style_target`), to reuse them.
+        previous / smoothing: a video's plans from the previous frame and b in [0, 1) (see
+            :func:`~brushwork.color.transport.match_style`).
+
+    Returns:
+        ``(picture, plans)``: the finished picture in [0, 1] and the maps used (one per picture in the batch
+        without masks, one per style and picture with them), for ``previous``.
+    """
+    if match not in MATCHES:
+        raise BrushworkError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
+    if match == "none" or alpha == 0:
+        return image, []
+    weights = _normalised([1.0] * len(styles) if style_weights is None else [float(w) for w in style_weights])
+    targets = list(targets) if targets is not None else [style_target(s) for s in styles]
+    detail = match == "full"
+    masked = masks is not None and any(m is not None for m in masks)
+    mixed = None if masked else mix_targets(targets, weights)
+    outs, plans = [], []
+    for b in range(image.shape[0]):
+        y = image[b:b + 1]
+        if mixed is not None:
+            prev = previous[len(plans)] if previous is not None and len(previous) > len(plans) else None
+            done, plan = match_style(y, mixed, detail=detail, previous=prev, smoothing=smoothing)
+            plans.append(plan)
+            outs.append(y + alpha * (done - y))
+            continue
+        everywhere = y.new_ones(1, 1, *y.shape[-2:])
+        mix, total, cover = torch.zeros_like(y), torch.zeros_like(everywhere), torch.zeros_like(everywhere)
+        for i, (t, w) in enumerate(zip(targets, weights)):
+            if w == 0:
+                continue
+            m = everywhere if masks[i] is None else masks[i]
+            prev = previous[len(plans)] if previous is not None and len(previous) > len(plans) else None
+            done, plan = match_style(y, t, detail=detail, where=m, previous=prev, smoothing=smoothing)
+            plans.append(plan)
+            mix, total, cover = mix + (w * m) * (done - y), total + w * m, cover + m
+        mix = torch.where(total > 0, mix / total.clamp_min(torch.finfo(total.dtype).tiny), 0.0)
+        outs.append(y + alpha * mix * cover.clamp(max=1.0))
+    return torch.cat(outs).clamp(0.0, 1.0), plans

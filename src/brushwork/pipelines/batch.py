@@ -214,7 +214,8 @@ def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path
 
 #: options added after folder runs existed, left out of the settings key at these defaults: the outputs
 #: of a run made before them still count as done (their key did not have them either)
-_LATER_OPTIONS = {"transform": "adain", "no_metadata": False, "sidecar": False, "watermark": True}
+_LATER_OPTIONS = {"transform": "adain", "no_metadata": False, "sidecar": False, "watermark": True,
+                  "match": "none"}  # (AdaIN's pictures were not matched before; a run asking for it remakes them)
 
 
 def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha256) -> str:

@@ -135,6 +135,7 @@ def stylize(
     decoder: str | os.PathLike | None = None,
     tile: int | None = 1024,
     transform: str = "adain",
+    match: str | None = None,
     device: str = "auto",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = False,
@@ -173,6 +174,10 @@ def stylize(
         transform: AdaIN method: ``"adain"`` (match each channel's mean and std: the AdaIN paper) or
             ``"wct"`` (whitening-colouring: match the channels' covariance too; a closer style, a
             little less of the photo; docs/adain.md).
+        match: AdaIN: how the decoder's picture is finished: ``"full"`` (the default: its colours, and the
+            contrast of its detail at each scale, mapped to the style's distributions), ``"colors"`` (the
+            colours only) or ``"none"`` (the decoder's picture as it is). Gatys: None or ``"none"`` (the
+            optimisation matches the style itself). docs/adain.md.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         max_pixels: refuse larger input images.
         progress: show a progress bar with the loss.
@@ -211,6 +216,14 @@ def stylize(
         raise BrushworkError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
     if method != "adain" and transform != "adain":
         raise BrushworkError(f"--transform {transform} applies to --method adain: add --method adain or drop --transform")
+    from ..color.transport import MATCHES
+
+    if match is not None and match not in MATCHES:
+        raise BrushworkError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
+    if method != "adain" and match not in (None, "none"):
+        raise BrushworkError(f"--match {match} applies to --method adain (Gatys matches the style itself): "
+                             "add --method adain or drop --match")
+    match = match or ("full" if method == "adain" else "none")
     if method == "adain" and init != "content":
         raise BrushworkError(f"--init {init} applies to --method gatys (AdaIN has no starting image): drop --init")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
@@ -342,12 +355,15 @@ def stylize(
     t0 = time.perf_counter()
     try:
         if method == "adain":
-            from .adain import adain_transfer
+            from .adain import adain_transfer, match_styles
 
             out_t = adain_transfer(net, c_t, s_ts, alpha=strength, style_weights=style_weights,
                                    masks=m_ts if masks_in else None, tile=tile, transform=transform)
+            out_t, _ = match_styles(out_t, s_ts, match=match, alpha=strength, style_weights=style_weights,
+                                    masks=m_ts if masks_in else None)
             info = {"losses": [], "evaluations": 0, "interrupted": False,
-                    "config": {"decoder": net.decoder.config.to_dict(), "tile": tile, "transform": transform}}
+                    "config": {"decoder": net.decoder.config.to_dict(), "tile": tile, "transform": transform,
+                               "match": match}}
         else:
             start: str | torch.Tensor = "content" if init == "adain" else init
             if start_net is not None:

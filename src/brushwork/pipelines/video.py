@@ -5,7 +5,8 @@ Stylizing each frame on its own flickers in two ways:
 * globally: every frame is re-normalised by its own feature statistics, which jitter as the picture
   changes. The content's mean and std per channel (with ``transform="wct"``: mean and covariance)
   follow an exponential moving average across frames, ``m_t = b m_(t-1) + (1 - b) m(frame_t)`` with
-  ``b = smoothing``;
+  ``b = smoothing``; so do the colour and detail maps that finish each frame (``match``, the same moving
+  average of their tables);
 * per pixel: the decoder paints strokes anew from features that sensor noise and small motions
   change. Each stylized frame is blended with the previous *output* warped along the optical flow
   between the two input frames (OpenCV's DIS flow), ``y_t = (1 - w) s_t + w warp(y_(t-1))``, with
@@ -28,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..color.transport import MATCHES, style_target
 from ..errors import BrushworkError
 from ..models.adain import TRANSFORMS, AdaINNet
-from .adain import _pad_to_multiple, adain_transfer
+from .adain import _pad_to_multiple, adain_transfer, match_styles
 
 __all__ = ["stylize_frames", "read_frames", "write_frames", "VIDEO_SUFFIXES"]
 
@@ -49,12 +51,15 @@ def stylize_frames(
     consistency: float = 0.7,
     tile: int | None = 1024,
     transform: str = "adain",
+    match: str = "full",
 ) -> Iterator[torch.Tensor]:
     """Yield stylized frames ``(1, 3, H, W)`` for frames ``(1, 3, H, W)`` in [0, 1].
 
     Args:
         transform: ``"adain"`` or ``"wct"`` (see :func:`~brushwork.pipelines.adain.adain_transfer`).
-        smoothing: b in [0, 1) of the moving average of the content statistics (0: per frame).
+        smoothing: b in [0, 1) of the moving average of the content statistics (0: per frame), and of the
+            colour and detail maps of ``match``.
+        match: ``"full"``, ``"colors"`` or ``"none"`` (see :func:`~brushwork.pipelines.adain.match_styles`).
         consistency: w in [0, 1) of the flow-guided blend with the previous output (0: none;
             needs opencv-python-headless, part of ``brushwork[video]``).
     """
@@ -64,6 +69,8 @@ def stylize_frames(
         raise ValueError(f"consistency must be in [0, 1), got {consistency}")
     blend = _FlowBlend(consistency) if consistency > 0 else None
     s_stats = [net.stats(s, transform) for s in styles]
+    targets = [style_target(s) for s in styles] if match != "none" else None
+    plans: list | None = None
     state: tuple[torch.Tensor, torch.Tensor] | None = None
     for frame in frames:
         x, _, _ = _pad_to_multiple(frame, net.align)
@@ -76,6 +83,8 @@ def stylize_frames(
             smoothing * state[0] + (1 - smoothing) * now[0], smoothing * state[1] + (1 - smoothing) * now[1])
         y = adain_transfer(net, frame, styles, alpha=alpha, style_weights=style_weights, tile=tile,
                            content_stats=state, style_stats=s_stats, transform=transform)
+        y, plans = match_styles(y, styles, match=match, alpha=alpha, style_weights=style_weights, targets=targets,
+                                previous=plans, smoothing=smoothing)
         yield y if blend is None else blend(frame, y)
 
 
@@ -222,11 +231,13 @@ def stylize_video(
     progress: bool = True,
     watermark: bool = True,
     transform: str = "adain",
+    match: str = "full",
 ) -> int:
     """Stylize a video file or a folder of frames into ``output``; returns the number of frames.
 
     ``watermark`` adds brushwork's invisible mark to every frame (``brushwork.provenance.watermark``);
-    ``transform`` is ``"adain"`` or ``"wct"`` (see :func:`~brushwork.pipelines.adain.adain_transfer`).
+    ``transform`` is ``"adain"`` or ``"wct"`` (see :func:`~brushwork.pipelines.adain.adain_transfer`);
+    ``match`` is ``"full"``, ``"colors"`` or ``"none"`` (see :func:`~brushwork.pipelines.adain.match_styles`).
     """
     from .. import runtime
     from ..imaging.io import read_image, to_tensor
@@ -243,6 +254,8 @@ def stylize_video(
         raise BrushworkError("at least one style image is needed")
     if transform not in TRANSFORMS:
         raise BrushworkError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
+    if match not in MATCHES:
+        raise BrushworkError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     if style_weights is not None and len(style_weights) != len(styles):
         raise BrushworkError(f"{len(styles)} style image(s) but {len(style_weights)} style weight(s)")
     out = Path(output)
@@ -276,7 +289,8 @@ def stylize_video(
 
     def arrays() -> Iterator[np.ndarray]:
         for y in stylize_frames(net, tensors(), style_ts, alpha=strength, style_weights=style_weights,
-                                smoothing=smoothing, consistency=consistency, tile=tile, transform=transform):
+                                smoothing=smoothing, consistency=consistency, tile=tile, transform=transform,
+                                match=match):
             if bar is not None:
                 bar.update(1)
             frame = (y[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)

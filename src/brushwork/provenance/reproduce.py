@@ -210,6 +210,10 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         marking = toks[0] in ("stylize", "video") or tuple(toks[:2]) in (("gan", "sample"), ("gan", "interpolate"))
         if marking and "watermark" not in recipe and "--no-watermark" not in toks:
             argv.append("--no-watermark")  # made before brushwork marked its outputs: rerun it unmarked
+        adain = recipe.get("method") == "adain" and isinstance(recipe.get("adain"), dict)
+        if "--match" not in toks and ((adain and "match" not in recipe["adain"])
+                                      or (toks[0] == "video" and "match" not in recipe)):
+            argv += ["--match", "none"]  # made before AdaIN's pictures were matched to the style: rerun it unmatched
         import contextlib
         import io
 

@@ -209,7 +209,9 @@ class _Previewer:
                 f = net.features(padded)
                 value = (f, net.feature_stats(f, transform), h, w)
             else:
-                value = net.stats(x, transform)
+                from ..color.transport import style_target
+
+                value = (net.stats(x, transform), style_target(x))
         with self._lock:
             self._cache[key] = value
             while len(self._cache) > 32:
@@ -217,17 +219,18 @@ class _Previewer:
         return value
 
     def render(self, content: tuple[str, Path], style: tuple[str, Path], strength: float,
-               transform: str = "adain") -> bytes:
+               transform: str = "adain", match: str = "full") -> bytes:
         import torch
 
         from ..models.adain import transfer_map
-        from ..pipelines.adain import _target
+        from ..pipelines.adain import _target, match_styles
 
         c, c_stats, h, w = self._features(f"c:{transform}:{content[0]}", content[1], True, transform)
-        s_stats = self._features(f"s:{transform}:{style[0]}", style[1], False, transform)
+        s_stats, s_target = self._features(f"s:{transform}:{style[0]}", style[1], False, transform)
         with torch.no_grad():
             maps = [(transfer_map(c_stats, s_stats, transform, self._model().tap_channels()), s_stats[0])]
             y = self._model().decoder(_target(c, c_stats[0], maps, [1.0], None, strength))[..., :h, :w]
+            y, _ = match_styles(y.clamp(0, 1), [], match=match, alpha=strength, style_weights=[1.0], targets=[s_target])
         arr = (y[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         buf = io.BytesIO()
         Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
@@ -571,27 +574,34 @@ def create_app(config: StudioConfig) -> FastAPI:
     @bounded
     def preview(content: UploadFile = File(...), style: UploadFile | None = File(None),
                 style_name: str | None = Form(None), strength: float = Form(0.5, ge=0.0, le=1.0),
-                transform: str = Form("adain")) -> Response:
+                transform: str = Form("adain"), match: str = Form("full")) -> Response:
         """A quick 256 px AdaIN preview (not saved, not recorded): what the strength slider shows.
-        ``transform``: ``adain`` or ``wct`` (whitening-colouring: a closer style)."""
+        ``transform``: ``adain`` or ``wct`` (whitening-colouring: a closer style); ``match``: ``full``,
+        ``colors`` or ``none`` (how the picture is finished: see ``/api/stylize``)."""
+        from ..color.transport import MATCHES
         from ..models.adain import TRANSFORMS
 
         if transform not in TRANSFORMS:
             raise ApiError(422, f"transform must be {' or '.join(TRANSFORMS)}")
+        if match not in MATCHES:
+            raise ApiError(422, f"match must be one of {', '.join(MATCHES)}")
         c = store(content, "content")
         s = style_source(style, style_name)
-        return Response(previewer.render(c, s, strength, transform), media_type="image/png")
+        return Response(previewer.render(c, s, strength, transform, match), media_type="image/png")
 
     @app.post("/api/stylize", status_code=202, tags=["stylize"])
     def stylize_job(content: UploadFile = File(...), style: UploadFile | None = File(None),
                     style_name: str | None = Form(None), method: str = Form("adain"),
                     strength: float = Form(0.5, ge=0.0, le=1.0), size: int = Form(512, ge=64, le=4096),
                     preserve_color: str = Form("none"), seed: int = Form(0, ge=0, le=2**31 - 1),
-                    init: str = Form("content"), transform: str = Form("adain")) -> dict:
+                    init: str = Form("content"), transform: str = Form("adain"),
+                    match: str | None = Form(None)) -> dict:
         """Queue a stylization; follow it at ``/api/jobs/{id}`` (or ``/events``), fetch ``result.image_url``.
 
         ``init`` (Gatys): ``content``, ``noise`` or ``adain`` (start from the AdaIN picture: seconds, not minutes).
         ``transform`` (AdaIN): ``adain`` or ``wct`` (whitening-colouring: a closer style).
+        ``match`` (AdaIN): ``full`` (the default: the picture's colours and detail contrast mapped to the
+        style's), ``colors`` or ``none`` (the decoder's picture as it is).
         """
         from ..pipelines.stylize import METHODS, PRESERVE_COLOR
 
@@ -605,6 +615,10 @@ def create_app(config: StudioConfig) -> FastAPI:
 
         if transform not in TRANSFORMS or (method != "adain" and transform != "adain"):
             raise ApiError(422, f"transform must be {' or '.join(TRANSFORMS)}, and applies to the adain method only")
+        from ..color.transport import MATCHES
+
+        if match is not None and (match not in MATCHES or (method != "adain" and match != "none")):
+            raise ApiError(422, f"match must be one of {', '.join(MATCHES)}, and applies to the adain method only")
         (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
         checked_image(c_path, "content", size)
         checked_image(s_path, "style")
@@ -616,7 +630,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             try:
                 result = stylize(c_path, [s_path], method=method, strength=strength, size=size,
                                  preserve_color=preserve_color, seed=seed, init=init, transform=transform,
-                                 device=config.device,
+                                 match=match, device=config.device,
                                  should_stop=lambda: job.cancel_requested,
                                  on_progress=lambda d, t: job.update(progress=min(0.99, d / max(t, 1))))
             except BrushworkError as exc:  # the job's message names the inputs, not the server's files
@@ -627,7 +641,8 @@ def create_app(config: StudioConfig) -> FastAPI:
             argv = ["stylize", str(c_path), str(s_path), "-o", str(results / name), "--method", method,
                     "--strength", str(strength), "--size", str(size), "--preserve-color", preserve_color,
                     "--seed", str(seed), *(["--init", init] if init != "content" else []),
-                    *(["--transform", transform] if transform != "adain" else [])]
+                    *(["--transform", transform] if transform != "adain" else []),
+                    *(["--match", match] if match is not None else [])]
             recipe = command_recipe(argv, results / name, {**result.params, "studio": True},
                                     output_options={"-o"})
             out = save_result(result.image, name, recipe, "stylize", mark=True)

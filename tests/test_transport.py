@@ -1,0 +1,169 @@
+"""Finishing AdaIN pictures with the style's colour and detail distributions (brushwork.color.transport)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from brushwork.cli import main
+from brushwork.color.transport import laplacian_pyramid, match_style, mix_targets, style_target
+from brushwork.pipelines.adain import match_styles
+
+
+def _pictures(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A greyish picture with little detail, and a blue-and-yellow 'painting' with strong detail."""
+    g = torch.Generator().manual_seed(seed)
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 12, generator=g), size=(96, 96), mode="bilinear")
+    image = 0.35 + 0.3 * smooth
+    blue = torch.tensor([0.1, 0.2, 0.7])[:, None, None]
+    yellow = torch.tensor([0.95, 0.85, 0.2])[:, None, None]
+    stars = (torch.rand(1, 1, 96, 96, generator=g) > 0.8).float()
+    style = (blue * (1 - stars) + yellow * stars + 0.05 * torch.randn(1, 3, 96, 96, generator=g)).clamp(0, 1)
+    return image, style
+
+
+def _colour_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    flat = x[0].flatten(1)
+    return flat.mean(1), torch.cov(flat)
+
+
+def test_laplacian_pyramid_collapses_back_exactly():
+    from brushwork.color.transport import collapse
+
+    x = torch.rand(1, 3, 70, 53, generator=torch.Generator().manual_seed(1))
+    bands, low = laplacian_pyramid(x, 4)
+    assert [tuple(b.shape[-2:]) for b in bands] == [(70, 53), (35, 27), (18, 14)]  # no band of a side under 8 px
+    assert tuple(low.shape[-2:]) == (9, 7)
+    torch.testing.assert_close(collapse(bands, low), x)
+
+
+def test_colours_take_the_style_distribution():
+    image, style = _pictures()
+    out, plan = match_style(image, style_target(style), detail=False)
+    assert plan.lut is not None and plan.lut.shape == (3, 17, 17, 17) and not plan.bands
+    (m_out, c_out), (m_sty, c_sty), (m_in, _) = _colour_stats(out), _colour_stats(style), _colour_stats(image)
+    assert float((m_out - m_sty).abs().max()) < 0.03 < float((m_in - m_sty).abs().max())
+    # (the 17^3 table and 8 rotations round off this two-colour painting's jump from blue to yellow a little)
+    assert float((c_out - c_sty).abs().max()) < 0.3 * float(c_sty.abs().max())
+    # the minority colour comes through in its share: about a fifth of the pixels turn yellow
+    yellowish = ((out[0, 0] > 0.6) & (out[0, 2] < 0.45)).float().mean()
+    assert 0.12 < float(yellowish) < 0.28
+
+
+def test_a_picture_matched_to_itself_barely_moves():
+    image, _ = _pictures()
+    out, _ = match_style(image, style_target(image))
+    assert float((out - image).abs().mean()) < 0.01
+
+
+def test_detail_takes_the_style_band_contrast_and_keeps_the_low_pass(content_path, style_path):
+    from brushwork.imaging import read_image, to_tensor
+    from brushwork.imaging.resampling import resize
+
+    photo, painting = (resize(to_tensor(read_image(p).rgb), (128, 96)) for p in (content_path, style_path))
+    for image, style in ((photo, painting), (painting, photo)):  # more detail, then less
+        out, plan = match_style(image, style_target(style), colors=False)
+        assert plan.lut is None and len(plan.bands) == 4
+        bands = [laplacian_pyramid(x)[0] for x in (image, style, out)]
+        s_in, s_sty, s_out = ([float(b.var()) for b in bs] for bs in bands)
+        # the finest band takes the style's contrast (one pass of Heeger & Bergen's matching: re-analysed,
+        # part of each band's change shows in its neighbours, so the coarser ones only move towards it)
+        assert abs(s_out[0] - s_sty[0]) < 0.5 * abs(s_in[0] - s_sty[0])
+        assert abs(sum(s_out) - sum(s_sty)) < 0.5 * abs(sum(s_in) - sum(s_sty))
+        # the coarse rest of the picture stays the picture's own (up to that spill and the clamp to [0, 1])
+        assert float((laplacian_pyramid(out)[1] - laplacian_pyramid(image)[1]).abs().mean()) < 0.015
+
+
+def test_same_seed_same_maps_and_devices_follow_the_input():
+    image, style = _pictures()
+    target = style_target(style)
+    a, _ = match_style(image, target, seed=3)
+    b, _ = match_style(image, target, seed=3)
+    c, _ = match_style(image, target, seed=4)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.dtype == image.dtype and a.device == image.device
+
+
+def test_where_estimates_the_distribution_inside_the_mask():
+    image, style = _pictures()
+    image = image.clone()
+    image[..., 48:] = 1.0 - image[..., 48:]  # the right half another picture
+    where = torch.zeros(1, 1, 96, 96)
+    where[..., :48] = 1.0
+    inside, _ = match_style(image, style_target(style), where=where, detail=False)
+    whole, _ = match_style(image, style_target(style), detail=False)
+    m_in, _ = _colour_stats(inside[..., :48])
+    m_whole, _ = _colour_stats(whole[..., :48])
+    m_sty, _ = _colour_stats(style)
+    assert float((m_in - m_sty).abs().max()) < 0.03 < float((m_whole - m_sty).abs().max())
+
+
+def test_match_styles_strength_masks_and_weights():
+    image, style = _pictures()
+    other = torch.ones_like(style) * torch.tensor([0.8, 0.1, 0.1])[:, None, None]
+    assert torch.equal(match_styles(image, [style], alpha=0.0)[0], image)
+    assert torch.equal(match_styles(image, [style], match="none")[0], image)
+    full = match_styles(image, [style])[0]
+    half = match_styles(image, [style], alpha=0.5)[0]
+    torch.testing.assert_close(half, (image + full) / 2, atol=1e-5, rtol=0)
+    # a style of weight 0 takes no part; the mixture's colours average the two styles' by weight
+    torch.testing.assert_close(match_styles(image, [style, other], style_weights=[1, 0])[0], full)
+    mixed = match_styles(image, [style, other], style_weights=[3, 1], match="colors")[0]
+    want = 0.75 * _colour_stats(style)[0] + 0.25 * _colour_stats(other)[0]
+    assert float((_colour_stats(mixed)[0] - want).abs().max()) < 0.03
+    # masks: each style's map where its mask covers the picture; uncovered pixels keep the picture
+    left = torch.zeros(1, 1, 96, 96)
+    left[..., :40] = 1.0
+    masked, plans = match_styles(image, [style], masks=[left])
+    assert len(plans) == 1
+    assert torch.equal(masked[..., 40:], image[..., 40:])
+    assert float((masked[..., :40] - image[..., :40]).abs().mean()) > 0.05
+    with pytest.raises(Exception, match="match must be one of"):
+        match_styles(image, [style], match="some")
+
+
+def test_mixing_targets_weighs_their_samples():
+    _, style = _pictures()
+    flat = torch.full_like(style, 0.5)
+    mixed = mix_targets([style_target(style), style_target(flat)], [3, 1])
+    assert mixed.colors.shape[0] == pytest.approx(style_target(style).colors.shape[0], rel=0.01)
+    assert float((mixed.colors == 0.5).all(1).float().mean()) == pytest.approx(0.25, abs=0.01)
+
+
+def test_stylize_records_the_match_and_gatys_refuses_it(small_images, tmp_path, capsys):
+    from brushwork.pipelines.stylize import stylize
+
+    content, style = small_images
+    full = stylize(content, style, method="adain", strength=1.0, size=96)
+    none = stylize(content, style, method="adain", strength=1.0, size=96, match="none")
+    assert full.params["adain"]["match"] == "full" and none.params["adain"]["match"] == "none"
+    assert full.image.tobytes() != none.image.tobytes()
+    from brushwork.errors import BrushworkError
+
+    with pytest.raises(BrushworkError, match="applies to --method adain"):
+        stylize(content, style, method="gatys", match="colors", size=96)
+    assert main(["stylize", str(content), str(style), "-o", str(tmp_path / "g.png"), "--match", "full", "-q"]) == 2
+    assert "--match full applies to --method adain" in capsys.readouterr().err
+    assert main(["stylize", str(content), str(style), "-o", str(tmp_path / "a.png"), "--method", "adain",
+                 "--match", "none", "--strength", "1", "--size", "96", "-q", "--no-watermark"]) == 0
+    assert Image.open(tmp_path / "a.png").tobytes() == none.image.tobytes()
+
+
+def test_reproduce_reruns_recipes_from_before_the_match_unmatched(small_images, tmp_path, monkeypatch):
+    from brushwork.imaging.io import save_image
+    from brushwork.provenance.recipe import read_recipe
+
+    monkeypatch.chdir(tmp_path)
+    content, style = small_images
+    assert main(["stylize", content.name, style.name, "-o", "old.png", "--method", "adain", "-q",
+                 "--match", "none", "--size", "96"]) == 0
+    recipe, _ = read_recipe("old.png")  # as an earlier brushwork wrote it: no option, no "match" in its config
+    recipe["command"] = [t for t in recipe["command"] if t not in ("--match", "none")]
+    del recipe["adain"]["match"]
+    save_image(Image.open("old.png"), "old.png", recipe=recipe)
+    assert main(["reproduce", "old.png", "--strict"]) == 0
+    # today's recipe, made with the default, reruns with it
+    assert main(["stylize", content.name, style.name, "-o", "new.png", "--method", "adain", "-q", "--size", "96"]) == 0
+    assert read_recipe("new.png")[0]["adain"]["match"] == "full"
+    assert main(["reproduce", "new.png", "--strict"]) == 0
