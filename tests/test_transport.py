@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -167,3 +168,118 @@ def test_reproduce_reruns_recipes_from_before_the_match_unmatched(small_images, 
     assert main(["stylize", content.name, style.name, "-o", "new.png", "--method", "adain", "-q", "--size", "96"]) == 0
     assert read_recipe("new.png")[0]["adain"]["match"] == "full"
     assert main(["reproduce", "new.png", "--strict"]) == 0
+
+
+def test_large_pictures_are_sampled_over_their_whole_area():
+    # four yellow columns, 0.4 % of a 1024 px square: a sample of every k-th pixel of the flattened picture
+    # would see the same few columns in every row (here only yellow)
+    style = torch.zeros(1, 3, 1024, 1024)
+    style[:, 2] = 0.6
+    style[..., ::256] = torch.tensor([0.95, 0.85, 0.2])[:, None, None]
+    share = float((style_target(style).colors[:, 0] > 0.5).float().mean())
+    assert share < 0.02
+
+
+def test_styles_mix_by_weight_whatever_their_size():
+    a = torch.zeros(1, 3, 64, 64)
+    b = torch.ones(1, 3, 65, 64)
+    mixed = mix_targets([style_target(a), style_target(b)], [1, 1])
+    assert float(mixed.colors[:, 0].mean()) == pytest.approx(0.5, abs=0.02)
+
+
+def test_a_few_pixels_get_no_map_and_half_precision_works():
+    image, style = _pictures()
+    speck = torch.zeros(1, 1, 96, 96)
+    speck[..., 10, 10] = 1.0
+    out, plans = match_styles(image, [style], masks=[speck])
+    assert torch.equal(out, image) and plans[0].lut is None  # one pixel: nothing to estimate from
+    half, _ = match_style(image.half(), style_target(style))
+    assert half.dtype == torch.float16 and torch.isfinite(half).all()
+    same = match_style(image.half().float(), style_target(style))[0]  # the same values, computed in float32
+    torch.testing.assert_close(half.float(), same, atol=2e-3, rtol=0)
+
+
+def test_a_style_with_transparency_is_matched_from_its_opaque_pixels(small_images, tmp_path):
+    from brushwork.pipelines.stylize import stylize
+
+    content, style = small_images
+    rgba = Image.open(style).convert("RGBA").resize((96, 96))
+    alpha = Image.new("L", (96, 96), 255)
+    alpha.paste(0, (48, 0, 96, 96))  # the right half transparent: white where it is composited
+    rgba.putalpha(alpha)
+    rgba.save(tmp_path / "cut.png")
+    out = stylize(content, tmp_path / "cut.png", method="adain", strength=1.0, size=96, match="colors")
+    whitish = (torch.from_numpy(np.asarray(out.image.convert("RGB"))).float() / 255).min(-1).values > 0.9
+    assert float(whitish.float().mean()) < 0.1  # not half white, as the transparent half would make it
+
+
+def test_folder_runs_through_the_api_count_the_default_match(small_images, tmp_path):
+    from brushwork.errors import BrushworkError
+    from brushwork.pipelines.batch import stylize_folder
+
+    content, style = small_images
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.open(content).save(photos / "a.png")
+    stylize_folder(photos, [style], tmp_path / "out", method="adain", size=64, match="none", progress=False)
+    with pytest.raises(BrushworkError, match="made without --match .*pass --match none to keep them"):
+        stylize_folder(photos, [style], tmp_path / "out", method="adain", size=64, progress=False)
+    stylize_folder(photos, [style], tmp_path / "out", method="adain", size=64, match="none", progress=False)
+
+
+def test_an_enlarged_style_lends_no_detail_finer_than_its_own():
+    image, style = _pictures()
+    target = style_target(style, enlarged=10.0)  # read at a tenth of this size: its fine bands are only blur
+    assert [b is None for b in target.bands] == [True, True, True, False]
+    out, plan = match_style(image, target, colors=False)
+    assert plan.bands[:3] == [None, None, None] and plan.bands[3] is not None
+    fine, _ = laplacian_pyramid(out - image)
+    assert float(fine[0].abs().max()) < 0.01 < float((out - image).abs().max())  # only the coarse band moved
+    assert mix_targets([target, style_target(style)], [1, 1]).bands[0] is None
+
+
+def test_the_studio_refuses_a_match_for_gatys(tmp_path):
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from brushwork.web.app import StudioConfig, create_app
+
+    image, _ = _pictures()
+    buf = io.BytesIO()
+    Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(buf, format="PNG")
+    client = TestClient(create_app(StudioConfig(data_dir=tmp_path / "d", gallery="off")))
+    for form, message in (({"method": "gatys", "match": "full"}, "applies to the adain method"),
+                          ({"method": "adain", "match": "bogus"}, "match must be one of full, colors, none")):
+        r = client.post("/api/stylize", files={"content": ("c.png", buf.getvalue(), "image/png")},
+                        data={"style_name": "starry_night", **form})
+        assert r.status_code == 422 and message in r.json()["error"]
+
+
+def test_a_folder_run_with_a_bad_option_leaves_no_empty_folder(small_images, tmp_path, capsys):
+    content, style = small_images
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.open(content).save(photos / "a.png")
+    assert main(["stylize", str(photos), str(style), "-o", str(tmp_path / "out"), "--method", "adain",
+                 "--size", "3", "-q"]) == 2
+    assert "--size" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_video_matches_a_style_with_transparency_from_its_opaque_pixels(small_images, tmp_path):
+    content, style = small_images
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    photo = Image.open(content).convert("RGB").resize((64, 48))
+    for i in range(3):
+        photo.rotate(i).save(frames / f"{i:03d}.png")
+    rgba = Image.open(style).convert("RGBA").resize((64, 64))
+    alpha = Image.new("L", (64, 64), 255)
+    alpha.paste(0, (32, 0, 64, 64))
+    rgba.putalpha(alpha)
+    rgba.save(tmp_path / "cut.png")
+    out = tmp_path / "out"
+    assert main(["video", str(frames), str(tmp_path / "cut.png"), "-o", str(out), "--consistency", "0",
+                 "--match", "colors", "-q", "--no-watermark"]) == 0
+    first = np.asarray(Image.open(sorted(out.glob("*.png"))[0]).convert("RGB")) / 255
+    assert (first.min(-1) > 0.9).mean() < 0.1  # not half white, as the transparent half would make it

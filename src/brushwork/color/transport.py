@@ -14,14 +14,16 @@ distribution matches finish its picture:
   same band of the style (Heeger & Bergen, "Pyramid-based texture analysis/synthesis", SIGGRAPH 1995; one pass,
   not their iterated synthesis): the strokes get the style's contrast at each scale.
 
-Where this departs from the papers: distributions are taken from evenly strided samples of at most ``4096``
-pixels (deterministic) and mapped through ``256`` quantiles; rotations come from a seeded generator.
+Where this departs from the papers: distributions are taken from about ``4096`` pixels on an even grid
+(deterministic) and mapped through ``256`` quantiles; rotations come from a seeded generator; computed in
+float32 whatever the picture's precision.
 
 Usage: ``picture, plan = match_style(image, style_target(style))``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,16 +35,18 @@ __all__ = ["MATCHES", "MatchPlan", "StyleTarget", "match_style", "mix_targets", 
 
 MATCHES = ("full", "colors", "none")  # what stylize(match=...) accepts: colours and detail, colours only, nothing
 SAMPLE = 4096  # pixels (or band values) a distribution is estimated from
+MIN_SAMPLE = 16  # fewer (a mask of a few pixels): no map is made
 QUANTILES = 256
 LEVELS = 4  # Laplacian bands: strokes up to about 2**LEVELS pixels across
 
 
 @dataclass
 class StyleTarget:
-    """A style's distributions: ``colors (N, 3)`` RGB samples and, per Laplacian band, ``(3, M)`` samples."""
+    """A style's distributions: ``colors (N, 3)`` RGB samples and, per Laplacian band, ``(3, M)`` samples
+    (None for a band finer than the style really has: it was enlarged; that band of the picture is left as is)."""
 
     colors: torch.Tensor
-    bands: list[torch.Tensor]
+    bands: list[torch.Tensor | None]
 
 
 @dataclass
@@ -51,13 +55,21 @@ class MatchPlan:
     target's ``(3, QUANTILES)`` quantiles. ``None`` entries are skipped."""
 
     lut: torch.Tensor | None
-    bands: list[tuple[torch.Tensor, torch.Tensor]]
+    bands: list[tuple[torch.Tensor, torch.Tensor] | None]
 
 
-def _stride_sample(x: torch.Tensor, n: int = SAMPLE) -> torch.Tensor:
-    """At most ``n`` evenly strided rows of ``x (N, ...)``."""
-    step = max(1, -(-x.shape[0] // n))
-    return x[::step]
+def _sample(x: torch.Tensor, where: torch.Tensor | None = None, n: int = SAMPLE) -> torch.Tensor:
+    """About ``n`` values ``(N, C)`` of ``x (1, C, H, W)`` on an even 2-D grid of its pixels (those with
+    ``where (1, 1, H, W) >= 0.5`` only, if given). A grid, not every k-th pixel of the flattened picture:
+    with a width that is a multiple of k that would sample the same few columns in every row."""
+    keep = None if where is None else where[0, 0] >= 0.5
+    count = x.shape[-2] * x.shape[-1] if keep is None else int(keep.sum())
+    step = max(1, math.ceil(math.sqrt(count / n)))
+    off = step // 2 if min(x.shape[-2:]) > step else 0
+    sub = x[0, :, off::step, off::step].flatten(1)
+    if keep is not None:
+        sub = sub[:, keep[off::step, off::step].flatten()]
+    return sub.T
 
 
 def _blur_down(x: torch.Tensor) -> torch.Tensor:
@@ -146,33 +158,47 @@ def _interp(v: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, dense: int = 40
     return out
 
 
-def _pixels(image: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
-    """``(N, 3)`` colours of a ``(1, 3, H, W)`` picture, those with ``where (1, 1, H, W) >= 0.5`` only if given."""
-    flat = image[0].flatten(1).T
-    return flat if where is None else flat[where[0, 0].flatten() >= 0.5]
+def style_target(style: torch.Tensor, levels: int = LEVELS, where: torch.Tensor | None = None,
+                 enlarged: float = 1.0) -> StyleTarget:
+    """The distributions of a ``(1, 3, H, W)`` style in [0, 1] that :func:`match_style` maps a picture to.
+
+    Args:
+        where: ``(1, 1, H, W)``: only its pixels >= 0.5 count (e.g. the opaque ones of a style with transparency).
+        enlarged: how much ``style`` was enlarged from the image it was read from: the bands finer than that
+            hold only the resampling's blur, not the style's strokes, and are left out (a 20 px style
+            enlarged to 512 px would otherwise blur the picture).
+    """
+    x = style.float()
+    bands, _ = laplacian_pyramid(x, levels)
+    return StyleTarget(colors=_sample(x, where),
+                       bands=[None if 2 ** (k + 1) <= enlarged else _sample(b, _at(where, b)).T
+                              for k, b in enumerate(bands)])
 
 
-def style_target(style: torch.Tensor, levels: int = LEVELS) -> StyleTarget:
-    """The distributions of a ``(1, 3, H, W)`` style in [0, 1] that :func:`match_style` maps a picture to."""
-    bands, _ = laplacian_pyramid(style, levels)
-    return StyleTarget(colors=_stride_sample(_pixels(style)).float(),
-                       bands=[_stride_sample(b[0].flatten(1).T).T.float() for b in bands])
+def _at(where: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+    return None if where is None else F.interpolate(where.float(), size=like.shape[-2:], mode="area")
 
 
 def mix_targets(targets: Sequence[StyleTarget], weights: Sequence[float]) -> StyleTarget:
-    """The mixture of several styles' distributions, each contributing in proportion to its weight."""
+    """The mixture of several styles' distributions, each contributing in proportion to its weight (whatever
+    the number of samples each holds)."""
     total = float(sum(weights))
     keep = [(t, w / total) for t, w in zip(targets, weights) if w > 0]
     if len(keep) == 1:
         return keep[0][0]
 
-    def take(x: torch.Tensor, share: float) -> torch.Tensor:  # (N, ...) rows, evenly strided
-        n = max(1, round(share * x.shape[0]))
-        return x[torch.linspace(0, x.shape[0] - 1, n, device=x.device).round().long()]
+    def mix(samples: list[torch.Tensor]) -> torch.Tensor:  # (N_i, ...) rows each: evenly strided picks
+        size = max(x.shape[0] for x in samples)
+        picks = []
+        for x, (_, share) in zip(samples, keep):
+            n = max(1, round(share * size))
+            picks.append(x[torch.linspace(0, x.shape[0] - 1, n, device=x.device).round().long()])
+        return torch.cat(picks)
 
     levels = min(len(t.bands) for t, _ in keep)
-    return StyleTarget(colors=torch.cat([take(t.colors, w) for t, w in keep]),
-                       bands=[torch.cat([take(t.bands[i].T, w) for t, w in keep]).T for i in range(levels)])
+    return StyleTarget(colors=mix([t.colors for t, _ in keep]),
+                       bands=[None if any(t.bands[i] is None for t, _ in keep)
+                              else mix([t.bands[i].T for t, _ in keep]).T for i in range(levels)])
 
 
 def _sqrtm(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,9 +224,9 @@ def _color_lut(source: torch.Tensor, target: torch.Tensor, iters: int, size: int
     # Start from the linear map that matches the mean and covariance (the Monge-Kantorovich solution between
     # Gaussians, Pitie & Kokaram 2007): the rotations then only correct the distributions' shape, in fewer steps.
     ms, mt = source.mean(0), target.mean(0)
-    cs = torch.cov(source.T.double()) + 1e-6 * torch.eye(3, dtype=torch.float64, device=source.device)
-    ct = torch.cov(target.T.double()) + 1e-6 * torch.eye(3, dtype=torch.float64, device=source.device)
-    a = _mk_map(cs, ct).to(source.dtype)
+    eye = 1e-6 * torch.eye(3, dtype=torch.float64)  # 3 x 3 on the CPU in float64 (Apple's MPS has no float64)
+    cs, ct = (torch.cov(x.T.detach().cpu().double()) + eye for x in (source, target))
+    a = _mk_map(cs, ct).to(source.device, source.dtype)
     p = (source - ms) @ a.T + mt
     grid = (grid - ms) @ a.T + mt
     for _ in range(iters):
@@ -235,7 +261,8 @@ def match_style(image: torch.Tensor, target: StyleTarget, *, colors: bool = True
     Args:
         colors / detail: which of the two matches to make (the detail is matched after the colours).
         where: optional ``(1, 1, H, W)`` weights: the picture's distributions are estimated where it is
-            >= 0.5 (the maps apply everywhere; blend the result by the mask).
+            >= 0.5 (the maps apply everywhere; blend the result by the mask). Fewer than 16 such pixels (or
+            a target of fewer): no map, the picture is returned as it is.
         previous / smoothing: a video's previous plan, and b in [0, 1): each map is ``b * previous +
             (1 - b) * now`` (no flicker from the maps).
         iters: rotations of the sliced transport after the linear start (8: within 0.01 of 20 on the
@@ -246,9 +273,11 @@ def match_style(image: torch.Tensor, target: StyleTarget, *, colors: bool = True
     Returns:
         ``(picture, plan)``: the matched picture, clamped to [0, 1], and the maps used (for ``previous``).
     """
-    src = _stride_sample(_pixels(image, where)).float()
-    if not len(src):
-        return image, MatchPlan(lut=None, bands=[])
+    given = image
+    image = image.float()  # (half precision cannot index the tables finely enough)
+    src = _sample(image, where)
+    if len(src) < MIN_SAMPLE or len(target.colors) < MIN_SAMPLE:
+        return given, MatchPlan(lut=None, bands=[])
     lut = _color_lut(src, target.colors.to(src.device), iters, lut_size,
                      torch.Generator().manual_seed(seed)) if colors else None
     if previous is not None and previous.lut is not None and lut is not None and smoothing > 0:
@@ -259,18 +288,21 @@ def match_style(image: torch.Tensor, target: StyleTarget, *, colors: bool = True
         bands, low = laplacian_pyramid(out, len(target.bands))
         matched = []
         for i, (b, t) in enumerate(zip(bands, target.bands)):
-            w = None if where is None else F.interpolate(where, size=b.shape[-2:], mode="area")
-            sample = _stride_sample(_pixels(b, w))
-            if not len(sample):
+            if t is None:  # finer than the style has: the picture's own
+                plan.bands.append(None)
+                matched.append(b)
+                continue
+            sample = _sample(b, _at(where, b))
+            if len(sample) < MIN_SAMPLE or t.shape[-1] < MIN_SAMPLE:
                 break
             xs, ys = _quantiles(sample.T.float()), _quantiles(t.to(b.device))
             # the band's own mean kept: its shape changes, not the picture's tone (a band's mean is about 0, but
             # what is left of it adds up over the bands to a shift of brightness the style does not ask for)
             ys = ys - ys.mean(-1, keepdim=True) + xs.mean(-1, keepdim=True)
-            if previous is not None and smoothing > 0 and i < len(previous.bands):
+            if previous is not None and smoothing > 0 and i < len(previous.bands) and previous.bands[i] is not None:
                 xs = smoothing * previous.bands[i][0] + (1.0 - smoothing) * xs
                 ys = smoothing * previous.bands[i][1] + (1.0 - smoothing) * ys
             plan.bands.append((xs, ys))
-            matched.append(_interp(b[0].flatten(1), xs.to(b.dtype), ys.to(b.dtype)).view_as(b))
+            matched.append(_interp(b[0].flatten(1), xs, ys).view_as(b))
         out = collapse(matched + bands[len(matched):], low)
-    return out.clamp(0.0, 1.0), plan
+    return out.clamp(0.0, 1.0).to(given.dtype), plan

@@ -231,6 +231,7 @@ def match_styles(
     targets: Sequence[StyleTarget] | None = None,
     previous: Sequence[MatchPlan] | None = None,
     smoothing: float = 0.0,
+    opaque: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[MatchPlan]]:
     """The decoder's picture ``image (B, 3, H, W)`` with the styles' colour distribution (``match="colors"``) and
     also the contrast of their detail at each scale (``"full"``); ``"none"`` returns it as it is.
@@ -244,6 +245,8 @@ def match_styles(
         targets: the styles' distributions (:func:`~brushwork.color.transport.style_target`), to reuse them.
         previous / smoothing: a video's plans from the previous frame and b in [0, 1) (see
             :func:`~brushwork.color.transport.match_style`).
+        opaque: optional ``(B, 1, H, W)`` alpha of the picture: the distributions are estimated from its
+            opaque pixels (>= 0.5) only, not from what shows through the transparent ones.
 
     Returns:
         ``(picture, plans)``: the finished picture in [0, 1] and the maps used (one per picture in the batch
@@ -261,9 +264,10 @@ def match_styles(
     outs, plans = [], []
     for b in range(image.shape[0]):
         y = image[b:b + 1]
+        seen = None if opaque is None else opaque[b:b + 1]
         if mixed is not None:
             prev = previous[len(plans)] if previous is not None and len(previous) > len(plans) else None
-            done, plan = match_style(y, mixed, detail=detail, previous=prev, smoothing=smoothing)
+            done, plan = match_style(y, mixed, detail=detail, where=seen, previous=prev, smoothing=smoothing)
             plans.append(plan)
             outs.append(y + alpha * (done - y))
             continue
@@ -274,8 +278,11 @@ def match_styles(
                 continue
             m = everywhere if masks[i] is None else masks[i]
             prev = previous[len(plans)] if previous is not None and len(previous) > len(plans) else None
-            done, plan = match_style(y, t, detail=detail, where=m, previous=prev, smoothing=smoothing)
+            done, plan = match_style(y, t, detail=detail, where=m if seen is None else m * seen, previous=prev,
+                                     smoothing=smoothing)
             plans.append(plan)
+            if plan.lut is None and not plan.bands:  # too few pixels under its mask to map: it changes nothing
+                continue
             mix, total, cover = mix + (w * m) * (done - y), total + w * m, cover + m
         mix = torch.where(total > 0, mix / total.clamp_min(torch.finfo(total.dtype).tiny), 0.0)
         outs.append(y + alpha * mix * cover.clamp(max=1.0))

@@ -4,9 +4,10 @@ each process takes the files whose path hashes to its rank; no process group is 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,48 +95,63 @@ def stylize_folder(
     from ..provenance.recipe import file_sha256, read_recipe
 
     _check_collisions([(f, t) for f, _, t in jobs])
-    _make_output_folder(out)
-    options = {k: v for k, v in kwargs.items() if k != "device"}
-    settings = _settings_key(styles, each_style, suffix, {**options, **(output_settings or {})}, file_sha256)
-    # the key of runs made before output_settings counted, accepted where the file shows the same ones
-    legacy = (_settings_key(styles, each_style, suffix, options, file_sha256), output_settings or {})
-    # Every process looks at every output (not only its shard), so all of them stop, or none does.
-    sha = functools.lru_cache(maxsize=None)(file_sha256)  # a photo once, whatever its styles and outputs
-    state = {t: _output_state(t, settings, read_recipe, f, sha, legacy) for f, _, t in jobs if t.exists()}
-    other = sorted(t for t, s in state.items() if s == "other")
-    if other and not redo:
-        raise BrushworkError(f"{len(other)} output(s) in '{out}' were made with other settings or from an earlier "
-                             f"version of their photo (e.g. '{other[0]}'): pass --redo to replace them, or choose "
-                             "another -o folder")
-    jobs = distributed.shard_list(jobs, key=lambda j: j[2].relative_to(out).as_posix())  # this rank's outputs
-    report = BatchReport(shard=(world.rank, world.world_size))
-    with _progress(len(jobs), "stylize", progress and world.rank == 0) as bar:
-        bad: set[Path] = set()
-        for f, sty, target in jobs:
-            if f in bad:
-                pass  # already reported once
-            elif state.get(target) == "done" or (state.get(target) == "unknown" and not redo):
-                report.skipped_existing.append(target)
-            else:
-                if target.exists():
-                    report.redone.append(target)
-                try:
-                    result = fn(f, sty, progress=False, **kwargs)
-                except ImageError as exc:
-                    if f"'{f}'" not in str(exc):
-                        raise  # a style or mask problem concerns every file: stop
-                    report.failed.append((f, str(exc)))
-                    bad.add(f)
+    with _output_folder(out):
+        # stylize()'s default match named in the key: outputs made before it (keys without it) are not "done"
+        if kwargs.get("method") == "adain" and kwargs.get("match") is None:
+            kwargs["match"] = "full"
+        options = {k: v for k, v in kwargs.items() if k != "device"}
+        settings = _settings_key(styles, each_style, suffix, {**options, **(output_settings or {})}, file_sha256)
+        # the key of runs made before output_settings counted, accepted where the file shows the same ones
+        legacy = (_settings_key(styles, each_style, suffix, options, file_sha256), output_settings or {})
+        # Every process looks at every output (not only its shard), so all of them stop, or none does.
+        sha = functools.lru_cache(maxsize=None)(file_sha256)  # a photo once, whatever its styles and outputs
+        state = {t: _output_state(t, settings, read_recipe, f, sha, legacy) for f, _, t in jobs if t.exists()}
+        other = sorted(t for t, s in state.items() if s == "other")
+        if other and not redo:
+            if kwargs.get("match") not in (None, "none"):  # made without the match (before it existed)? say so
+                plain = {**options, "match": "none"}
+                written = output_settings or {}
+                unmatched = (_settings_key(styles, each_style, suffix, {**plain, **written}, file_sha256),
+                             (_settings_key(styles, each_style, suffix, plain, file_sha256), written))
+                if all(_output_state(t, unmatched[0], read_recipe, f, sha, unmatched[1]) == "done"
+                       for f, _, t in jobs if t in other):
+                    raise BrushworkError(
+                        f"{len(other)} output(s) in '{out}' were made without --match (the decoder's picture, "
+                        f"as before brushwork matched the style's colours and detail; e.g. '{other[0]}'): pass "
+                        "--match none to keep them and make the rest the same way, or --redo to make them all "
+                        "again")
+            raise BrushworkError(f"{len(other)} output(s) in '{out}' were made with other settings or from an earlier "
+                                 f"version of their photo (e.g. '{other[0]}'): pass --redo to replace them, or choose "
+                                 "another -o folder")
+        jobs = distributed.shard_list(jobs, key=lambda j: j[2].relative_to(out).as_posix())  # this rank's outputs
+        report = BatchReport(shard=(world.rank, world.world_size))
+        with _progress(len(jobs), "stylize", progress and world.rank == 0) as bar:
+            bad: set[Path] = set()
+            for f, sty, target in jobs:
+                if f in bad:
+                    pass  # already reported once
+                elif state.get(target) == "done" or (state.get(target) == "unknown" and not redo):
+                    report.skipped_existing.append(target)
                 else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    result.params["batch_settings"] = settings
-                    if save is None:
-                        result.save(target)
-                    else:  # the caller writes it (the CLI: with the one-file command in the recipe)
-                        save(result, target, f, sty)
-                    report.written.append(target)
-            bar.update(1)
-    return report
+                    if target.exists():
+                        report.redone.append(target)
+                    try:
+                        result = fn(f, sty, progress=False, **kwargs)
+                    except ImageError as exc:
+                        if f"'{f}'" not in str(exc):
+                            raise  # a style or mask problem concerns every file: stop
+                        report.failed.append((f, str(exc)))
+                        bad.add(f)
+                    else:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        result.params["batch_settings"] = settings
+                        if save is None:
+                            result.save(target)
+                        else:  # the caller writes it (the CLI: with the one-file command in the recipe)
+                            save(result, target, f, sty)
+                        report.written.append(target)
+                bar.update(1)
+        return report
 
 
 def _style_tags(styles: Sequence[str | os.PathLike]) -> list[str]:
@@ -177,6 +193,23 @@ def _check_collisions(pairs: list[tuple[Path, Path]]) -> None:
 
 
 OUTPUT_MARKER = ".brushwork-output"  # in every folder run's output folder: never read as input
+
+
+@contextlib.contextmanager
+def _output_folder(out: Path) -> Iterator[None]:
+    """Make the output folder (with its marker) for the block; if the block fails before writing anything
+    into a folder it made (a bad option found at the first file), remove it again: no empty folder is left."""
+    created = not out.exists()
+    _make_output_folder(out)
+    try:
+        yield
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                if [p.name for p in out.iterdir()] == [OUTPUT_MARKER]:
+                    (out / OUTPUT_MARKER).unlink()
+                    out.rmdir()
+        raise
 
 
 def _make_output_folder(out: Path) -> None:
@@ -280,42 +313,42 @@ def palette_folder(
     from ..provenance.recipe import file_sha256
 
     src, files, out = _folder_run(src_dir, out_dir, "with an IMAGE folder, --out names a folder")
-    _make_output_folder(out)
-    base_settings = {"k": k, "seed": seed, "saliency": saliency, "max_side": max_side}
-    world = distributed.info()
-    files = distributed.shard_list(files, key=lambda f: f.relative_to(src).as_posix())  # this rank's files
-    report = BatchReport(shard=(world.rank, world.world_size), failed_label="failed and skipped (see the notes)")
-    with _progress(len(files), "palette", progress and world.rank == 0) as bar:
-        for f in files:
-            target = out / f"{f.relative_to(src).as_posix()}.json"
-            settings = {**base_settings, "source_sha256": file_sha256(f)}  # an edited image is done again
-            done = None
-            if target.is_file():
-                try:
-                    done = json.loads(target.read_text()).get("settings")
-                except (OSError, ValueError, AttributeError):
-                    done = None
-            if done == settings:
-                report.skipped_existing.append(target)
-            else:
-                if target.exists():
-                    report.redone.append(target)
-                try:
-                    img = read_image(f, draft=max_side)
-                    # a flat graphic with fewer colours than k gets them all, not a skip
-                    pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed, saliency=saliency, at_most=True)
-                except BrushworkError as exc:
-                    msg = str(exc)
-                    report.failed.append((f, msg if str(f) in msg else f"'{f}': {msg}"))
-                else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = target.with_name(f".{target.name}.part")
+    with _output_folder(out):
+        base_settings = {"k": k, "seed": seed, "saliency": saliency, "max_side": max_side}
+        world = distributed.info()
+        files = distributed.shard_list(files, key=lambda f: f.relative_to(src).as_posix())  # this rank's files
+        report = BatchReport(shard=(world.rank, world.world_size), failed_label="failed and skipped (see the notes)")
+        with _progress(len(files), "palette", progress and world.rank == 0) as bar:
+            for f in files:
+                target = out / f"{f.relative_to(src).as_posix()}.json"
+                settings = {**base_settings, "source_sha256": file_sha256(f)}  # an edited image is done again
+                done = None
+                if target.is_file():
                     try:
-                        tmp.write_text(json.dumps({"image": f.relative_to(src).as_posix(), "settings": settings,
-                                                   **pal.to_dict()}, indent=1))
-                        os.replace(tmp, target)
-                    finally:  # Ctrl-C between the two: no half-written file left behind
-                        tmp.unlink(missing_ok=True)
-                    report.written.append(target)
-            bar.update(1)
-    return report
+                        done = json.loads(target.read_text()).get("settings")
+                    except (OSError, ValueError, AttributeError):
+                        done = None
+                if done == settings:
+                    report.skipped_existing.append(target)
+                else:
+                    if target.exists():
+                        report.redone.append(target)
+                    try:
+                        img = read_image(f, draft=max_side)
+                        # a flat graphic with fewer colours than k gets them all, not a skip
+                        pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed, saliency=saliency, at_most=True)
+                    except BrushworkError as exc:
+                        msg = str(exc)
+                        report.failed.append((f, msg if str(f) in msg else f"'{f}': {msg}"))
+                    else:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        tmp = target.with_name(f".{target.name}.part")
+                        try:
+                            tmp.write_text(json.dumps({"image": f.relative_to(src).as_posix(), "settings": settings,
+                                                       **pal.to_dict()}, indent=1))
+                            os.replace(tmp, target)
+                        finally:  # Ctrl-C between the two: no half-written file left behind
+                            tmp.unlink(missing_ok=True)
+                        report.written.append(target)
+                bar.update(1)
+        return report

@@ -359,8 +359,18 @@ def stylize(
 
             out_t = adain_transfer(net, c_t, s_ts, alpha=strength, style_weights=style_weights,
                                    masks=m_ts if masks_in else None, tile=tile, transform=transform)
-            out_t, _ = match_styles(out_t, s_ts, match=match, alpha=strength, style_weights=style_weights,
-                                    masks=m_ts if masks_in else None)
+            if match != "none":  # each style's colours and detail: from its opaque pixels, matched on the photo's
+                from ..color.transport import style_target
+
+                def alpha_of(img: LoadedImage, size: tuple[int, int]) -> torch.Tensor | None:
+                    return None if img.alpha is None else resize(torch.from_numpy(img.alpha)[None, None].to(dev),
+                                                                 size)
+
+                targets = [style_target(t, where=alpha_of(li, (t.shape[-1], t.shape[-2])),
+                                        enlarged=max(t.shape[-2:]) / max(li.size)) for t, li in zip(s_ts, s_imgs)]
+                out_t, _ = match_styles(out_t, s_ts, match=match, alpha=strength, style_weights=style_weights,
+                                        masks=m_ts if masks_in else None, targets=targets,
+                                        opaque=alpha_of(c_img, (out_w, out_h)))
             info = {"losses": [], "evaluations": 0, "interrupted": False,
                     "config": {"decoder": net.decoder.config.to_dict(), "tile": tile, "transform": transform,
                                "match": match}}

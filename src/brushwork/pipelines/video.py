@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..color.transport import MATCHES, style_target
+from ..color.transport import MATCHES, StyleTarget, style_target
 from ..errors import BrushworkError
 from ..models.adain import TRANSFORMS, AdaINNet
 from .adain import _pad_to_multiple, adain_transfer, match_styles
@@ -52,6 +52,7 @@ def stylize_frames(
     tile: int | None = 1024,
     transform: str = "adain",
     match: str = "full",
+    targets: Sequence[StyleTarget] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Yield stylized frames ``(1, 3, H, W)`` for frames ``(1, 3, H, W)`` in [0, 1].
 
@@ -59,7 +60,8 @@ def stylize_frames(
         transform: ``"adain"`` or ``"wct"`` (see :func:`~brushwork.pipelines.adain.adain_transfer`).
         smoothing: b in [0, 1) of the moving average of the content statistics (0: per frame), and of the
             colour and detail maps of ``match``.
-        match: ``"full"``, ``"colors"`` or ``"none"`` (see :func:`~brushwork.pipelines.adain.match_styles`).
+        match: ``"full"``, ``"colors"`` or ``"none"`` (see :func:`~brushwork.pipelines.adain.match_styles`);
+            ``targets``: the styles' distributions for it (by default from the whole style images).
         consistency: w in [0, 1) of the flow-guided blend with the previous output (0: none;
             needs opencv-python-headless, part of ``brushwork[video]``).
     """
@@ -69,7 +71,8 @@ def stylize_frames(
         raise ValueError(f"consistency must be in [0, 1), got {consistency}")
     blend = _FlowBlend(consistency) if consistency > 0 else None
     s_stats = [net.stats(s, transform) for s in styles]
-    targets = [style_target(s) for s in styles] if match != "none" else None
+    if targets is None and match != "none":
+        targets = [style_target(s) for s in styles]
     plans: list | None = None
     state: tuple[torch.Tensor, torch.Tensor] | None = None
     for frame in frames:
@@ -269,10 +272,13 @@ def stylize_video(
     dev = runtime.resolve_device(device)
     dec = _cached_decoder(None if decoder is None else str(decoder), dev)
     net = AdaINNet(_cached_encoder(dec.config.encoder, None, dev, False, False), dec)
-    style_ts = []
+    style_ts, targets = [], []
     for s in styles:
         img = read_image(s, min_side=MIN_SIDE, what="style image")
-        style_ts.append(resize(to_tensor(img.rgb, dev), fit_long_side(*img.size, min(max(img.size), ADAIN_STYLE_MAX_SIDE))))
+        side = fit_long_side(*img.size, min(max(img.size), ADAIN_STYLE_MAX_SIDE))
+        style_ts.append(resize(to_tensor(img.rgb, dev), side))
+        opaque = None if img.alpha is None else resize(torch.from_numpy(img.alpha)[None, None].to(dev), side)
+        targets.append(style_target(style_ts[-1], where=opaque))  # its opaque pixels' colours and detail
 
     def tensors() -> Iterator[torch.Tensor]:
         for f in frames:
@@ -290,7 +296,7 @@ def stylize_video(
     def arrays() -> Iterator[np.ndarray]:
         for y in stylize_frames(net, tensors(), style_ts, alpha=strength, style_weights=style_weights,
                                 smoothing=smoothing, consistency=consistency, tile=tile, transform=transform,
-                                match=match):
+                                match=match, targets=targets):
             if bar is not None:
                 bar.update(1)
             frame = (y[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)

@@ -211,7 +211,7 @@ class _Previewer:
             else:
                 from ..color.transport import style_target
 
-                value = (net.stats(x, transform), style_target(x))
+                value = (net.stats(x, transform), style_target(x, enlarged=max(x.shape[-2:]) / max(img.size)))
         with self._lock:
             self._cache[key] = value
             while len(self._cache) > 32:
@@ -617,8 +617,11 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, f"transform must be {' or '.join(TRANSFORMS)}, and applies to the adain method only")
         from ..color.transport import MATCHES
 
-        if match is not None and (match not in MATCHES or (method != "adain" and match != "none")):
-            raise ApiError(422, f"match must be one of {', '.join(MATCHES)}, and applies to the adain method only")
+        if match is not None and match not in MATCHES:
+            raise ApiError(422, f"match must be one of {', '.join(MATCHES)}")
+        if match not in (None, "none") and method != "adain":
+            raise ApiError(422, f"match {match} applies to the adain method (Gatys matches the style itself): "
+                                "send method=adain or leave match out")
         (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
         checked_image(c_path, "content", size)
         checked_image(s_path, "style")
