@@ -50,6 +50,12 @@ class LoadedImage:
         """``(width, height)``, as Pillow orders it."""
         return self.rgb.shape[1], self.rgb.shape[0]
 
+    def alpha_tensor(self, size: tuple[int, int], device: Any = "cpu") -> torch.Tensor | None:
+        """The alpha as a ``(1, 1, h, w)`` float32 tensor resized to ``size = (w, h)``; None for an opaque image."""
+        from .resampling import resize
+
+        return None if self.alpha is None else resize(to_tensor(self.alpha[..., None], device), size)
+
 
 def _pil_to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Convert any PIL mode to ``(rgb (H,W,3), alpha (H,W) | None)`` floats in [0, 1]."""

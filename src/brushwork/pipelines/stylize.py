@@ -362,15 +362,11 @@ def stylize(
             if match != "none":  # each style's colours and detail: from its opaque pixels, matched on the photo's
                 from ..color.transport import style_target
 
-                def alpha_of(img: LoadedImage, size: tuple[int, int]) -> torch.Tensor | None:
-                    return None if img.alpha is None else resize(torch.from_numpy(img.alpha)[None, None].to(dev),
-                                                                 size)
-
-                targets = [style_target(t, where=alpha_of(li, (t.shape[-1], t.shape[-2])),
+                targets = [style_target(t, where=li.alpha_tensor((t.shape[-1], t.shape[-2]), dev),
                                         enlarged=max(t.shape[-2:]) / max(li.size)) for t, li in zip(s_ts, s_imgs)]
                 out_t, _ = match_styles(out_t, s_ts, match=match, alpha=strength, style_weights=style_weights,
                                         masks=m_ts if masks_in else None, targets=targets,
-                                        opaque=alpha_of(c_img, (out_w, out_h)))
+                                        opaque=c_img.alpha_tensor((out_w, out_h), dev))
             info = {"losses": [], "evaluations": 0, "interrupted": False,
                     "config": {"decoder": net.decoder.config.to_dict(), "tile": tile, "transform": transform,
                                "match": match}}
@@ -407,8 +403,7 @@ def stylize(
         out = recolor(out, method=preserve_color, reference=from_tensor(c_t), seed=seed)
     alpha = None
     if c_img.alpha is not None:
-        a_t = torch.from_numpy(c_img.alpha)[None, None]
-        alpha = resize(a_t, (out_w, out_h))[0, 0].numpy()
+        alpha = c_img.alpha_tensor((out_w, out_h))[0, 0].numpy()
     image = to_pil(out, alpha)
 
     def _src(x: Any, loaded: LoadedImage) -> dict[str, Any]:

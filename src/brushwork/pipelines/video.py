@@ -277,8 +277,7 @@ def stylize_video(
         img = read_image(s, min_side=MIN_SIDE, what="style image")
         side = fit_long_side(*img.size, min(max(img.size), ADAIN_STYLE_MAX_SIDE))
         style_ts.append(resize(to_tensor(img.rgb, dev), side))
-        opaque = None if img.alpha is None else resize(torch.from_numpy(img.alpha)[None, None].to(dev), side)
-        targets.append(style_target(style_ts[-1], where=opaque))  # its opaque pixels' colours and detail
+        targets.append(style_target(style_ts[-1], where=img.alpha_tensor(side, dev)))  # from its opaque pixels
 
     def tensors() -> Iterator[torch.Tensor]:
         for f in frames:
