@@ -217,6 +217,24 @@ def seconds_512(fn, rounds: int) -> float:
     return float(np.median(times[1:]))
 
 
+def _write_block(name: str, title: str, command: str, what: str, columns: list[str], rows: list[str]) -> None:
+    """Write (and print) a BENCHMARKS.md block: its title, how and on what it was measured, and a table."""
+    section = "\n".join([
+        f"<!-- {name}:start -->",
+        f"### {title}",
+        "",
+        f"Measured {date.today()} by {command} on {platform.machine()}, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}: {what}",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+        *rows,
+        f"<!-- {name}:end -->",
+    ])
+    update_benchmarks_md(name, section)
+    print(section)
+
+
 def more_styles(paths: list[str], size: int) -> None:
     from common import load_resized
 
@@ -247,23 +265,12 @@ def more_styles(paths: list[str], size: int) -> None:
             f"{np.mean([r['style'] for r in res[k]]) / b_style:.2f}x / {np.mean([r['content'] for r in res[k]]) / b_content:.2f}x"
             for k in fns) + f" | {wins} of {2 * len(photos)} |")
         print(rows[-1], flush=True)
-    section = "\n".join([
-        "<!-- adain-match-styles:start -->",
-        "### The colour and detail match beyond the benchmark's painting (P2)",
-        "",
-        f"Measured {date.today()} by `python benchmarks/adain_style_gap.py --styles ...` on {platform.machine()}, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}: each style with the Gatys benchmark's three "
-        f"photos at {size} px; style / content distance as ratios to the textbook Gatys on the same pairs "
-        "(EfficientNet-Lite1 judge, lower is better), means over the photos; the last column counts the pairs "
-        "(AdaIN and WCT, each photo) where `--match full` is closer to the style than `--match none`.",
-        "",
-        "| style | " + " | ".join(names.values()) + " | closer with the match |",
-        "|---|" + "---|" * len(names) + "---|",
-        *rows,
-        "<!-- adain-match-styles:end -->",
-    ])
-    update_benchmarks_md("adain-match-styles", section)
-    print(section)
+    _write_block("adain-match-styles", "The colour and detail match beyond the benchmark's painting (P2)",
+                 "`python benchmarks/adain_style_gap.py --styles ...`", "each style with the Gatys benchmark's "
+                 f"three photos at {size} px; style / content distance as ratios to the textbook Gatys on the same "
+                 "pairs (EfficientNet-Lite1 judge, lower is better), means over the photos; the last column counts "
+                 "the pairs (AdaIN and WCT, each photo) where `--match full` is closer to the style than `--match none`.",
+                 ["style", *names.values(), "closer with the match"], rows)
 
 
 def main(argv=None) -> None:
@@ -293,24 +300,13 @@ def main(argv=None) -> None:
                     + " | ".join(f"{x:.2f}" for x in stages)
                     + f" | {np.mean([o['content'] for o in scores]) / b_content:.2f}x | {sec:.2f} s ({sec / t_adain:.1f}x) |")
         print(rows[-1], flush=True)
-    section = "\n".join([
-        "<!-- adain-style-gap:start -->",
-        "### Where the feed-forward style gap lies (P2)",
-        "",
-        f"Measured {date.today()} by `python benchmarks/adain_style_gap.py` on {platform.machine()}, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}: the shipped decoder, the Gatys benchmark's "
-        f"three pairs at {args.size} px, EfficientNet-Lite1 judge; style and content distances as ratios to the "
-        "textbook Gatys in the same run (lower is better), then the style ratio at each Lite1 stage (the "
-        f"textbook's own distances there: {', '.join(f'{x:.2f}' for x in b_stages)}, so stage4 and stage5 "
-        "weigh most); time per 512 px image on the CPU and its ratio to one AdaIN pass.",
-        "",
-        "| variant | style | " + " | ".join(STYLE_TAPS) + " | content | time per 512 px image |",
-        "|---|---|" + "---|" * len(STYLE_TAPS) + "---|---|",
-        *rows,
-        "<!-- adain-style-gap:end -->",
-    ])
-    update_benchmarks_md("adain-style-gap", section)
-    print(section)
+    _write_block("adain-style-gap", "Where the feed-forward style gap lies (P2)",
+                 "`python benchmarks/adain_style_gap.py`", "the shipped decoder, the Gatys benchmark's "
+                 f"three pairs at {args.size} px, EfficientNet-Lite1 judge; style and content distances as ratios to the "
+                 "textbook Gatys in the same run (lower is better), then the style ratio at each Lite1 stage (the "
+                 f"textbook's own distances there: {', '.join(f'{x:.2f}' for x in b_stages)}, so stage4 and stage5 "
+                 "weigh most); time per 512 px image on the CPU and its ratio to one AdaIN pass.",
+                 ["variant", "style", *STYLE_TAPS, "content", "time per 512 px image"], rows)
 
 
 if __name__ == "__main__":
