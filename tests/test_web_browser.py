@@ -113,6 +113,12 @@ def test_upload_slide_stylize_and_find_it_in_the_gallery(server, tmp_path):
             slid = wait.until(preview_src)
             driver.find_element(By.CSS_SELECTOR, "input[name=method][data-transform=wct]").click()
             wait.until(lambda d: preview_src(d) not in (False, slid))
+        else:  # the finish: colours only; its preview follows, and the job records it
+            wait.until(lambda d: d.execute_script("return !previewBusy && !previewAgain"))
+            slid = wait.until(preview_src)
+            driver.execute_script("const m = document.getElementById('match'); m.value = 'colors'; "
+                                  "m.dispatchEvent(new Event('change'))")
+            wait.until(lambda d: preview_src(d) not in (False, slid))
         driver.find_element(By.ID, "go").click()
         wait.until(lambda d: d.execute_script(
             "const r = document.getElementById('result'); return r.complete && r.naturalWidth > 0"))
@@ -124,6 +130,7 @@ def test_upload_slide_stylize_and_find_it_in_the_gallery(server, tmp_path):
         items = driver.execute_script("return api('/api/gallery').then(r => r.json())")["items"]
         assert items[0]["operation"] == "stylize" and items[0]["recipe"]["strength"] == pytest.approx(0.7)
         assert items[0]["recipe"]["adain"]["transform"] == ("wct" if token is None else "adain")
+        assert items[0]["recipe"]["adain"]["match"] == ("full" if token is None else "colors")
         if token:  # the token is neither in the address bar nor in any image's address
             assert "token" not in driver.current_url
             srcs = driver.execute_script("return [...document.images].map(i => i.src)")

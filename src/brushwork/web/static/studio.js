@@ -235,10 +235,16 @@ function previewCaption() {
   if ($("preserve").value !== "none") text += " The photo's colours are kept in the result, not in this preview.";
   $("preview-caption").textContent = text;
 }
+// The finish (colour and detail match) is AdaIN's: Gatys matches the style itself.
+function matchChoice() {
+  $("match").disabled = methodChoice().method !== "adain";
+}
 document.querySelectorAll("input[name=method]").forEach((el) => el.addEventListener("change", () => {
   previewCaption();
+  matchChoice();
   schedulePreview();
 }));
+$("match").addEventListener("change", schedulePreview);
 $("preserve").addEventListener("change", previewCaption);
 
 async function schedulePreview() {
@@ -250,6 +256,7 @@ async function schedulePreview() {
   form.append("strength", $("strength").value);
   const { transform } = methodChoice();
   if (transform) form.append("transform", transform);
+  form.append("match", $("match").disabled ? "full" : $("match").value);  // Gatys: the preview is AdaIN's
   previewBusy = true;
   const t0 = performance.now();
   try {
@@ -286,6 +293,7 @@ $("go").addEventListener("click", async () => {
   form.append("method", method);
   if (init) form.append("init", init);
   if (transform) form.append("transform", transform);
+  if (method === "adain") form.append("match", $("match").value);
   form.append("strength", $("strength").value);
   form.append("size", $("size").value);
   form.append("preserve_color", $("preserve").value);
