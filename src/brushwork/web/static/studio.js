@@ -648,4 +648,5 @@ async function start() {
   schedulePreview();
 }
 previewCaption();
+matchChoice();  // (a reload may bring back a Gatys choice: the browser restores the form)
 start();
