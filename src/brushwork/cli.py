@@ -701,9 +701,7 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         trust_weights=args.trust_weights, steps=args.steps, scales=args.scales, optimizer=args.optimizer,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         decoder=args.decoder, tile=args.tile, transform=args.transform, device=args.device,
-        max_pixels=args.max_pixels,
-        # resolved here, not in stylize(): a folder run's settings key then names what made its outputs
-        match=args.match or ("full" if args.method == "adain" else "none"),
+        max_pixels=args.max_pixels, match=args.match,
     )
     if not Path(content).exists():  # before the folder/file branches, whose hints would mislead
         raise BrushworkError(f"content '{content}' does not exist: check the path")

@@ -25,7 +25,7 @@ from ..color.transport import MATCHES, MatchPlan, StyleTarget, match_style, mix_
 from ..errors import BrushworkError
 from ..models.adain import AdaINNet, Map, apply_map, check_transform, transfer_map
 
-__all__ = ["adain_transfer", "match_styles", "tile_starts"]
+__all__ = ["adain_transfer", "default_match", "match_styles", "tile_starts"]
 
 
 def _pad_to_multiple(x: torch.Tensor, m: int) -> tuple[torch.Tensor, int, int]:
@@ -217,6 +217,11 @@ def adain_transfer(
             out[..., top:top + th, left:left + tw] += y * wgt
             acc[..., top:top + th, left:left + tw] += wgt
     return (out / acc.clamp_min(1e-8))[..., :h, :w].clamp(0.0, 1.0)
+
+
+def default_match(method: str, match: str | None) -> str:
+    """The ``match`` a stylization uses: as given, else ``"full"`` for AdaIN and ``"none"`` for Gatys."""
+    return match or ("full" if method == "adain" else "none")
 
 
 @torch.no_grad()

@@ -96,24 +96,28 @@ def stylize_folder(
 
     _check_collisions([(f, t) for f, _, t in jobs])
     with _output_folder(out):
+        from .adain import default_match
+
         # stylize()'s default match named in the key: outputs made before it (keys without it) are not "done"
-        if kwargs.get("method") == "adain" and kwargs.get("match") is None:
-            kwargs["match"] = "full"
+        kwargs["match"] = default_match(kwargs.get("method", "gatys"), kwargs.get("match"))
         options = {k: v for k, v in kwargs.items() if k != "device"}
-        settings = _settings_key(styles, each_style, suffix, {**options, **(output_settings or {})}, file_sha256)
-        # the key of runs made before output_settings counted, accepted where the file shows the same ones
-        legacy = (_settings_key(styles, each_style, suffix, options, file_sha256), output_settings or {})
+        written = output_settings or {}
+
+        def keys(opts: dict) -> tuple[str, tuple[str, dict]]:
+            """The settings key of ``opts`` and, accepted where the file shows the same output settings, the
+            key of runs made before output settings counted."""
+            return (_settings_key(styles, each_style, suffix, {**opts, **written}, file_sha256),
+                    (_settings_key(styles, each_style, suffix, opts, file_sha256), written))
+
+        settings, legacy = keys(options)
         # Every process looks at every output (not only its shard), so all of them stop, or none does.
         sha = functools.lru_cache(maxsize=None)(file_sha256)  # a photo once, whatever its styles and outputs
         state = {t: _output_state(t, settings, read_recipe, f, sha, legacy) for f, _, t in jobs if t.exists()}
         other = sorted(t for t, s in state.items() if s == "other")
         if other and not redo:
-            if kwargs.get("match") not in (None, "none"):  # made without the match (before it existed)? say so
-                plain = {**options, "match": "none"}
-                written = output_settings or {}
-                unmatched = (_settings_key(styles, each_style, suffix, {**plain, **written}, file_sha256),
-                             (_settings_key(styles, each_style, suffix, plain, file_sha256), written))
-                if all(_output_state(t, unmatched[0], read_recipe, f, sha, unmatched[1]) == "done"
+            if kwargs["match"] != "none":  # made without the match (before it existed)? say so
+                unmatched, unmatched_legacy = keys({**options, "match": "none"})
+                if all(_output_state(t, unmatched, read_recipe, f, sha, unmatched_legacy) == "done"
                        for f, _, t in jobs if t in other):
                     raise BrushworkError(
                         f"{len(other)} output(s) in '{out}' were made without --match (the decoder's picture, "

@@ -223,7 +223,9 @@ def stylize(
     if method != "adain" and match not in (None, "none"):
         raise BrushworkError(f"--match {match} applies to --method adain (Gatys matches the style itself): "
                              "add --method adain or drop --match")
-    match = match or ("full" if method == "adain" else "none")
+    from .adain import default_match
+
+    match = default_match(method, match)
     if method == "adain" and init != "content":
         raise BrushworkError(f"--init {init} applies to --method gatys (AdaIN has no starting image): drop --init")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
