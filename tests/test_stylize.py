@@ -10,7 +10,7 @@ from brushwork.color import rgb_to_yiq
 from brushwork.errors import BrushworkError
 from brushwork.functional import gram_matrix
 from brushwork.imaging import read_image, resize, to_tensor
-from brushwork.pipelines.gatys import GATYS_PRESETS, optimize
+from brushwork.pipelines.gatys import GATYS_PRESETS, optimize, with_overrides
 
 FAST = dict(size=96, steps=20, scales=1)
 
@@ -154,6 +154,16 @@ def test_init_adain_starts_from_the_feed_forward_picture(small_images, lite0):
     taps = GATYS_PRESETS["efficientnet-lite0"].style_taps
     assert _distances(lite0, r.image, content, style, taps)[0] < _distances(lite0, plain.image, content, style, taps)[0]
     assert r.losses[-1] < plain.losses[-1]
+
+
+def test_lbfgs_runs_exactly_the_evaluations_asked(lite0):
+    # L-BFGS checks its max_eval only between iterations: a line search could run past it
+    g = torch.Generator().manual_seed(3)  # (these inputs and step counts ran one evaluation over before)
+    c, s = torch.rand(1, 3, 48, 48, generator=g), torch.rand(1, 3, 48, 48, generator=g)
+    for steps in (2, 18):
+        config = with_overrides(GATYS_PRESETS["efficientnet-lite0"], steps=steps, scales=1)
+        _, info = optimize(lite0, c, [s], config=config)
+        assert info["evaluations"] == steps
 
 
 def test_optimize_checks_an_init_image(lite0):

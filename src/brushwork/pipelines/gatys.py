@@ -121,6 +121,11 @@ class Interrupted(Exception):
     """Raised inside the optimiser loop to stop early (e.g. on Ctrl-C); the best image is kept."""
 
 
+class _BudgetSpent(Exception):
+    """Raised by the closure once a scale's evaluations are spent: L-BFGS checks ``max_eval`` only between
+    its iterations, so a line search could otherwise run a few evaluations past it."""
+
+
 def _style_targets(
     encoder: FeatureEncoder, style: torch.Tensor, taps: Sequence[str]
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -263,6 +268,8 @@ def optimize(
             nonlocal evals, done, best_loss, best
             if should_stop is not None and should_stop():
                 raise Interrupted
+            if evals >= steps:
+                raise _BudgetSpent
             opt.zero_grad(set_to_none=True)
             loss = loss_fn()
             loss.backward()
@@ -297,6 +304,8 @@ def optimize(
             else:
                 for _ in range(steps):
                     opt.step(closure)
+        except _BudgetSpent:
+            pass
         except (Interrupted, KeyboardInterrupt):
             interrupted = True
         x = best
