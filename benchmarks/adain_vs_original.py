@@ -37,6 +37,7 @@ from common import load_resized, quality_ratio_lines, update_benchmarks_md  # no
 from metrics import Judge  # noqa: E402
 from textbook_gatys import textbook_gatys  # noqa: E402
 
+from brushwork.functional import adain  # noqa: E402
 from brushwork.imaging.resampling import resize  # noqa: E402
 from brushwork.models.adain import AdaINNet  # noqa: E402
 from brushwork.models.encoders import ENCODERS  # noqa: E402
@@ -63,6 +64,13 @@ def _time_blocks(fns: dict, rounds: int, calls: int = 3) -> dict[str, list[float
     return times
 
 
+def reference_layout(net: AdaINNet, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """The original network as its published code runs it: PyTorch's default (NCHW) memory layout throughout,
+    not the channels-last layout brushwork's :class:`AdaINNet` gives every network's convolutions."""
+    fc, fs = (net.encoder(x, [net.tap])[net.tap] for x in (c, s))
+    return torch.nn.Sequential.forward(net.decoder, adain(fc, fs)).clamp(0.0, 1.0)
+
+
 @torch.no_grad()
 def speed(rounds: int) -> dict:
     ours = AdaINNet(load_encoder("efficientnet-lite0"), load_decoder())
@@ -73,7 +81,7 @@ def speed(rounds: int) -> dict:
     s = load_resized(sample_path("starry_night.jpg"), 512)
     t = _time_blocks({"ours": lambda: match_styles(ours(c, s), [s])[0], "original": lambda: orig(c, s),
                       "wct": lambda: match_styles(ours(c, s, 1.0, "wct"), [s])[0],
-                      "plain": lambda: ours(c, s)}, rounds)
+                      "plain": lambda: ours(c, s), "original_nchw": lambda: reference_layout(orig, c, s)}, rounds)
     return {**{k: float(np.median(v)) for k, v in t.items()},
             "decoder_params": sum(p.numel() for p in ours.decoder.parameters())}
 
@@ -89,7 +97,7 @@ def speed_in_processes(rounds: int, processes: int) -> dict:
             raise SystemExit(f"a speed run failed:\n{run.stderr[-3000:]}")
         runs.append(json.loads(run.stdout.strip().splitlines()[-1]))
         print("speed run", runs[-1], flush=True)
-    med = {k: float(np.median([r[k] for r in runs])) for k in ("ours", "original", "wct", "plain")}
+    med = {k: float(np.median([r[k] for r in runs])) for k in ("ours", "original", "wct", "plain", "original_nchw")}
     ratios = {k: sorted(r["original"] / r[k] for r in runs) for k in ("ours", "wct", "plain")}  # each process's
     return {**med, "ratio": {k: med["original"] / med[k] for k in ("ours", "wct", "plain")}, "spread": ratios,
             "rounds": rounds, "processes": processes, "decoder_params": runs[0]["decoder_params"]}
@@ -174,6 +182,9 @@ def write(sp, rows, recon, mem) -> str:
         "per model) | seconds | speed-up (of the medians; each process's) | target |",
         "|---|---|---|---|",
         f"| original AdaIN (VGG-19 to relu4_1 + mirrored decoder, random weights) | {sp['original']:.3f} | 1.0x | |",
+        f"| the same in PyTorch's default NCHW layout, as its published code runs it | {sp['original_nchw']:.3f} | "
+        f"{sp['original'] / sp['original_nchw']:.2f}x (brushwork's default is {sp['original_nchw'] / sp['ours']:.1f}x "
+        "faster than it) | |",
         f"| brushwork's default (EfficientNet-Lite0 + {sp['decoder_params'] / 1e6:.2f} M-parameter decoder, then "
         f"`--match full`) | {sp['ours']:.3f} | "
         f"{sp['ratio']['ours']:.1f}x ({', '.join(f'{r:.1f}' for r in sp['spread']['ours'])}) | >= 10x |",
@@ -182,9 +193,11 @@ def write(sp, rows, recon, mem) -> str:
         f"| the model alone (`--match none`: the decoder's picture as it is) | {sp['plain']:.3f} | "
         f"{sp['ratio']['plain']:.1f}x ({', '.join(f'{r:.1f}' for r in sp['spread']['plain'])}) | |",
         "",
-        "Fresh processes, because on the 2-core VM where this was written a whole process runs the small model at "
-        "one of two speeds (0.12 s or 0.22-0.25 s per image on 2026-11-29, the same code with nothing else running; "
-        "VGG varied by under 5 %): each process's ratio is listed.",
+        "Every model runs its convolutions in channels-last memory layout, as brushwork runs them (oneDNN's own "
+        "layout; `conv_layout` in `models/adain.py`); the ratios are to the original network run the same way. "
+        "Fresh processes, because on the 2-core VM where this was written a whole process ran the small model at "
+        "one of two speeds in the default layout (0.12 s or 0.22-0.25 s per image on 2026-11-29, the same code with "
+        "nothing else running): each process's ratio is listed.",
         "",
         "Quality at 384 px, strength 1, the same three pairs as the Gatys benchmark, judged by EfficientNet-Lite1 "
         "(lower is better); brushwork's default, `--match full`: the decoder's picture with its colours and the "

@@ -350,6 +350,22 @@ def test_adain_pictures_stay_the_papers_formula_bit_for_bit(net):
         adain_transfer(net, x, [style], style_stats=[(sm, ss)], transform="wct")
 
 
+def test_the_networks_convolve_channels_last_and_hand_back_the_usual_layout(net):
+    from brushwork.models.adain import conv_layout
+
+    g = torch.Generator().manual_seed(3)
+    x, style = torch.rand(1, 3, 64, 96, generator=g), torch.rand(1, 3, 80, 64, generator=g)
+    assert net.features(x).is_contiguous(memory_format=torch.channels_last)  # oneDNN's layout: no reorders
+    f = net.features(x).contiguous()
+    y = net.decoder(f)
+    assert y.is_contiguous()  # what callers index, save and hand to numpy
+    # the same arithmetic as in the default layout, up to the order of the sums
+    nchw = torch.nn.Sequential.forward(net.decoder.net, f)
+    torch.testing.assert_close(y, nchw, atol=1e-5, rtol=1e-4)
+    assert adain_transfer(net, x, [style], tile=None).is_contiguous()
+    assert conv_layout(x.to("meta")).is_contiguous()  # other devices: as given
+
+
 def test_folder_settings_key_ignores_later_options_at_their_default():
     from brushwork.pipelines.batch import _settings_key
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .adain import DecoderConfig
+from .adain import DecoderConfig, conv_layout
 from .encoders import FeatureEncoder, check_state_dict
 
 __all__ = ["VGGNormalisedEncoder", "VGGAdaINDecoder"]
@@ -84,3 +84,6 @@ class VGGAdaINDecoder(nn.Sequential):
             *conv(128, 128), *conv(128, 64), up(),
             *conv(64, 64), *conv(64, 3, relu=False),
         )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return super().forward(conv_layout(features)).contiguous()
