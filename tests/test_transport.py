@@ -225,6 +225,13 @@ def test_folder_runs_through_the_api_count_the_default_match(small_images, tmp_p
     with pytest.raises(BrushworkError, match="made without --match .*pass --match none to keep them"):
         stylize_folder(photos, [style], tmp_path / "out", method="adain", size=64, progress=False)
     stylize_folder(photos, [style], tmp_path / "out", method="adain", size=64, match="none", progress=False)
+    # the same for the AdaIN start of --init adain; a Gatys run without it keeps its key (its outputs stay done)
+    gatys = dict(size=64, steps=2, scales=1, progress=False)
+    stylize_folder(photos, [style], tmp_path / "g", init="adain", init_match="none", **gatys)
+    with pytest.raises(BrushworkError, match="made without --init-match .*pass --init-match none to keep them"):
+        stylize_folder(photos, [style], tmp_path / "g", init="adain", **gatys)
+    report = stylize_folder(photos, [style], tmp_path / "g", init="adain", init_match="none", **gatys)
+    assert len(report.skipped_existing) == 1
 
 
 def test_an_enlarged_style_lends_no_detail_finer_than_its_own():
@@ -283,3 +290,43 @@ def test_video_matches_a_style_with_transparency_from_its_opaque_pixels(small_im
                  "--match", "colors", "-q", "--no-watermark"]) == 0
     first = np.asarray(Image.open(sorted(out.glob("*.png"))[0]).convert("RGB")) / 255
     assert (first.min(-1) > 0.9).mean() < 0.1  # not half white, as the transparent half would make it
+
+
+def test_the_adain_start_of_gatys_is_matched_and_older_recipes_rerun_unmatched(small_images, tmp_path, monkeypatch,
+                                                                               capsys):
+    from brushwork.errors import BrushworkError
+    from brushwork.imaging.io import save_image
+    from brushwork.pipelines.stylize import stylize
+    from brushwork.provenance.recipe import read_recipe
+
+    content, style = small_images
+    fast = dict(init="adain", size=64, steps=3)
+    matched = stylize(content, style, **fast)
+    plain = stylize(content, style, init_match="none", **fast)
+    assert matched.params["init_match"] == "full" and plain.params["init_match"] == "none"
+    assert matched.image.tobytes() != plain.image.tobytes()
+    assert "init_match" not in stylize(content, style, size=64, steps=3).params  # no AdaIN start, nothing to record
+    with pytest.raises(BrushworkError, match="--init-match colors finishes the AdaIN start"):
+        stylize(content, style, init_match="colors", size=64, steps=3)
+    with pytest.raises(BrushworkError, match="init_match must be one of"):
+        stylize(content, style, init_match="most", **fast)
+    with pytest.raises(BrushworkError, match="an AdaIN picture takes --match none"):
+        stylize(content, style, method="adain", init_match="none", size=64)
+    with pytest.raises(BrushworkError, match="the AdaIN start of --init adain takes --init-match colors"):
+        stylize(content, style, match="colors", **fast)
+    monkeypatch.chdir(tmp_path)
+    assert main(["stylize", content.name, style.name, "-o", "m.png", "--init-match", "full", "-q"]) == 2
+    assert "add --init adain or drop --init-match" in capsys.readouterr().err
+    args = [content.name, style.name, "--init", "adain", "--steps", "3", "--size", "64", "-q"]
+    assert main(["stylize", *args, "-o", "old.png", "--init-match", "none"]) == 0
+    recipe, _ = read_recipe("old.png")  # as an earlier brushwork wrote it: an unmatched start, not recorded
+    recipe["command"] = [t for t in recipe["command"] if t not in ("--init-match", "none")]
+    del recipe["init_match"]
+    save_image(Image.open("old.png"), "old.png", recipe=recipe)
+    capsys.readouterr()
+    assert main(["inspect", "old.png"]) == 0  # the command shown is the one that makes it today
+    assert "--init-match none" in capsys.readouterr().out
+    assert main(["reproduce", "old.png", "--strict"]) == 0
+    assert main(["stylize", *args, "-o", "new.png"]) == 0
+    assert read_recipe("new.png")[0]["init_match"] == "full"
+    assert main(["reproduce", "new.png", "--strict"]) == 0

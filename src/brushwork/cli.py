@@ -279,6 +279,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     st.add_argument("--match", choices=["full", "colors", "none"],
                     help="adain: finish the picture with the style's colours and the contrast of its detail "
                     "(full, the default), its colours only (colors), or leave the decoder's picture as it is (none)")
+    st.add_argument("--init-match", choices=["full", "colors", "none"],
+                    help="gatys --init adain: finish the AdaIN start as --match finishes an AdaIN picture "
+                    "(default full: a closer style in the same steps)")
     st.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     st.add_argument("--sample-content", action="store_true", help="use the bundled sample photo as CONTENT")
     st.add_argument("--sample-style", action="store_true", help="use the bundled sample painting as STYLE")
@@ -701,7 +704,7 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         trust_weights=args.trust_weights, steps=args.steps, scales=args.scales, optimizer=args.optimizer,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         decoder=args.decoder, tile=args.tile, transform=args.transform, device=args.device,
-        max_pixels=args.max_pixels, match=args.match,
+        max_pixels=args.max_pixels, match=args.match, init_match=args.init_match,
     )
     if not Path(content).exists():  # before the folder/file branches, whose hints would mislead
         raise BrushworkError(f"content '{content}' does not exist: check the path")
@@ -2110,7 +2113,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _readable_command(recipe: dict) -> str:
-    """The recipe's command with its inputs' file names for the ``{input:N}`` placeholders."""
+    """The recipe's command with its inputs' file names for the ``{input:N}`` placeholders, and the options that
+    make today's brushwork run it as the one that wrote it did (as ``reproduce`` adds them)."""
+    from .provenance.reproduce import legacy_options
+
     inputs = recipe.get("inputs", [])
 
     def show(tok: str) -> str:
@@ -2118,7 +2124,7 @@ def _readable_command(recipe: dict) -> str:
             return str(inputs[int(tok[7:-1])].get("name", tok))
         return tok
 
-    return "brushwork " + " ".join(show(str(t)) for t in recipe["command"])
+    return "brushwork " + " ".join([*(show(str(t)) for t in recipe["command"]), *legacy_options(recipe)])
 
 
 def _print_settings(recipe: dict) -> None:

@@ -100,6 +100,11 @@ def stylize_folder(
 
         # stylize()'s default match named in the key: outputs made before it (keys without it) are not "done"
         kwargs["match"] = default_match(kwargs.get("method", "gatys"), kwargs.get("match"))
+        adain_start = kwargs.get("init") == "adain" and kwargs.get("method", "gatys") == "gatys"
+        if adain_start and kwargs.get("strength", 0.5) != 0:
+            kwargs["init_match"] = kwargs.get("init_match") or "full"  # named (older runs had an unmatched start)
+        elif kwargs.get("init_match") is None:
+            kwargs.pop("init_match", None)  # no AdaIN start (or at strength 0): the keys stay as they were
         options = {k: v for k, v in kwargs.items() if k != "device"}
         written = output_settings or {}
 
@@ -115,14 +120,19 @@ def stylize_folder(
         state = {t: _output_state(t, settings, read_recipe, f, sha, legacy) for f, _, t in jobs if t.exists()}
         other = sorted(t for t, s in state.items() if s == "other")
         if other and not redo:
-            if kwargs["match"] != "none":  # made without the match (before it existed)? say so
-                unmatched, unmatched_legacy = keys({**options, "match": "none"})
+            # made without a match (before it existed)? say so
+            for option, flag, what in (("match", "--match", "the decoder's picture, as before brushwork matched the "
+                                        "style's colours and detail"),
+                                       ("init_match", "--init-match", "from an AdaIN start left as the decoder "
+                                        "painted it, as before brushwork matched it to the style")):
+                if kwargs.get(option, "none") == "none":
+                    continue
+                unmatched, unmatched_legacy = keys({**options, option: "none"})
                 if all(_output_state(t, unmatched, read_recipe, f, sha, unmatched_legacy) == "done"
                        for f, _, t in jobs if t in other):
                     raise BrushworkError(
-                        f"{len(other)} output(s) in '{out}' were made without --match (the decoder's picture, "
-                        f"as before brushwork matched the style's colours and detail; e.g. '{other[0]}'): pass "
-                        "--match none to keep them and make the rest the same way, or --redo to make them all "
+                        f"{len(other)} output(s) in '{out}' were made without {flag} ({what}; e.g. '{other[0]}'): "
+                        f"pass {flag} none to keep them and make the rest the same way, or --redo to make them all "
                         "again")
             raise BrushworkError(f"{len(other)} output(s) in '{out}' were made with other settings or from an earlier "
                                  f"version of their photo (e.g. '{other[0]}'): pass --redo to replace them, or choose "
@@ -251,8 +261,9 @@ def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path
 
 #: options added after folder runs existed, left out of the settings key at these defaults: the outputs
 #: of a run made before them still count as done (their key did not have them either)
+# (AdaIN's pictures, and the AdaIN start of --init adain, were not matched before; a run asking for it remakes them)
 _LATER_OPTIONS = {"transform": "adain", "no_metadata": False, "sidecar": False, "watermark": True,
-                  "match": "none"}  # (AdaIN's pictures were not matched before; a run asking for it remakes them)
+                  "match": "none", "init_match": "none"}
 
 
 def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha256) -> str:

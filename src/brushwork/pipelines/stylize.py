@@ -136,6 +136,7 @@ def stylize(
     tile: int | None = 1024,
     transform: str = "adain",
     match: str | None = None,
+    init_match: str | None = None,
     device: str = "auto",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = False,
@@ -178,6 +179,9 @@ def stylize(
             contrast of its detail at each scale, mapped to the style's distributions), ``"colors"`` (the
             colours only) or ``"none"`` (the decoder's picture as it is). Gatys: None or ``"none"`` (the
             optimisation matches the style itself). docs/adain.md.
+        init_match: Gatys with ``init="adain"``: how the AdaIN start is finished, as ``match`` finishes an AdaIN
+            picture (None: ``"full"``, the AdaIN default; a matched start reaches a closer style in the same
+            evaluations, docs/style-transfer.md). Recipes made before it record none and rerun with ``"none"``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         max_pixels: refuse larger input images.
         progress: show a progress bar with the loss.
@@ -221,11 +225,23 @@ def stylize(
     if match is not None and match not in MATCHES:
         raise BrushworkError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     if method != "adain" and match not in (None, "none"):
+        if init == "adain":
+            raise BrushworkError(f"--match {match} applies to --method adain; the AdaIN start of --init adain takes "
+                                 f"--init-match {match} (matched by default)")
         raise BrushworkError(f"--match {match} applies to --method adain (Gatys matches the style itself): "
                              "add --method adain or drop --match")
     from .adain import default_match
 
     match = default_match(method, match)
+    if init_match is not None and init_match not in MATCHES:
+        raise BrushworkError(f"init_match must be one of {', '.join(MATCHES)}, got {init_match!r}")
+    if init_match is not None and method != "gatys":
+        raise BrushworkError(f"--init-match {init_match} finishes the AdaIN start of --method gatys --init adain; "
+                             f"an AdaIN picture takes --match {init_match}")
+    if init_match is not None and init != "adain":
+        raise BrushworkError(f"--init-match {init_match} finishes the AdaIN start of --init adain: add --init adain "
+                             "or drop --init-match")
+    init_match = init_match or "full"
     if method == "adain" and init != "content":
         raise BrushworkError(f"--init {init} applies to --method gatys (AdaIN has no starting image): drop --init")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
@@ -354,21 +370,28 @@ def stylize(
 
     gen = runtime.make_generator(seed, "cpu")
     torch_threads = torch.get_num_threads()
+
+    def finish(picture: torch.Tensor, how: str, alpha: float) -> torch.Tensor:
+        """An AdaIN picture finished with the styles' colours and detail (``match``): each style's from its
+        opaque pixels, matched on the photo's."""
+        if how == "none":
+            return picture
+        from ..color.transport import style_target
+        from .adain import match_styles
+
+        targets = [style_target(t, where=li.alpha_tensor((t.shape[-1], t.shape[-2]), dev),
+                                enlarged=max(t.shape[-2:]) / max(li.size)) for t, li in zip(s_ts, s_imgs)]
+        return match_styles(picture, s_ts, match=how, alpha=alpha, style_weights=style_weights,
+                            masks=m_ts if masks_in else None, targets=targets,
+                            opaque=c_img.alpha_tensor((out_w, out_h), dev))[0]
     t0 = time.perf_counter()
     try:
         if method == "adain":
-            from .adain import adain_transfer, match_styles
+            from .adain import adain_transfer
 
             out_t = adain_transfer(net, c_t, s_ts, alpha=strength, style_weights=style_weights,
                                    masks=m_ts if masks_in else None, tile=tile, transform=transform)
-            if match != "none":  # each style's colours and detail: from its opaque pixels, matched on the photo's
-                from ..color.transport import style_target
-
-                targets = [style_target(t, where=li.alpha_tensor((t.shape[-1], t.shape[-2]), dev),
-                                        enlarged=max(t.shape[-2:]) / max(li.size)) for t, li in zip(s_ts, s_imgs)]
-                out_t, _ = match_styles(out_t, s_ts, match=match, alpha=strength, style_weights=style_weights,
-                                        masks=m_ts if masks_in else None, targets=targets,
-                                        opaque=c_img.alpha_tensor((out_w, out_h), dev))
+            out_t = finish(out_t, match, strength)
             info = {"losses": [], "evaluations": 0, "interrupted": False,
                     "config": {"decoder": net.decoder.config.to_dict(), "tile": tile, "transform": transform,
                                "match": match}}
@@ -379,6 +402,7 @@ def stylize(
 
                 start = adain_transfer(start_net, c_t, s_ts, alpha=adain_init_alpha(strength),
                                        style_weights=style_weights, masks=m_ts if masks_in else None, tile=tile)
+                start = finish(start, init_match, adain_init_alpha(strength))
             out_t, info = optimize(
                 net, c_t, s_ts, config=config, strength=strength, style_weights=style_weights,
                 masks=m_ts if masks_in else None, init=start, generator=gen,
@@ -426,8 +450,8 @@ def stylize(
         "size": [out_w, out_h],
         "preserve_color": preserve_color,
         "init": init,
-        **({"init_decoder": {"config": start_net.decoder.config.to_dict(), **_weights_sha256(start_net)}}
-           if start_net is not None else {}),
+        **({"init_decoder": {"config": start_net.decoder.config.to_dict(), **_weights_sha256(start_net)},
+            "init_match": init_match} if start_net is not None else {}),
         "seed": seed,
         "encoder": encoder,
         "weights_sha256": _weights_sha256(net),

@@ -136,6 +136,25 @@ def _check_version(recipe: dict, path: Path) -> None:
                              "(pip install -U brushwork) to reproduce it")
 
 
+def legacy_options(recipe: dict) -> list[str]:
+    """The options that rerun a recipe's command as the brushwork that wrote it ran it: defaults added since,
+    which its command could not name (none for today's recipes)."""
+    toks = [str(t) for t in recipe.get("command") or []]
+    if not toks:
+        return []
+    extra = []
+    marking = toks[0] in ("stylize", "video") or tuple(toks[:2]) in (("gan", "sample"), ("gan", "interpolate"))
+    if marking and "watermark" not in recipe and "--no-watermark" not in toks:
+        extra.append("--no-watermark")  # made before brushwork marked its outputs: rerun it unmarked
+    adain = recipe.get("method") == "adain" and isinstance(recipe.get("adain"), dict)
+    if "--match" not in toks and ((adain and "match" not in recipe["adain"])
+                                  or (toks[0] == "video" and "match" not in recipe)):
+        extra += ["--match", "none"]  # made before AdaIN's pictures were matched to the style: rerun it unmatched
+    if "init_decoder" in recipe and "init_match" not in recipe and "--init-match" not in toks:
+        extra += ["--init-match", "none"]  # made before the AdaIN start of --init adain was matched
+    return extra
+
+
 def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None = None,
               keep: str | os.PathLike | None = None) -> Reproduction:
     """Re-run the recipe of ``image`` and compare; ``keep`` copies the new output there.
@@ -192,7 +211,6 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         out_file = tmp / "out" / Path(str(recipe.get("output_name", path.name))).name
         out_dir = tmp / "out_dir"
         argv: list[str] = []
-        toks = [str(t) for t in cmd]
         for i, tok in enumerate(cmd):
             tok = str(tok)
             if tok.startswith("{input:") and tok.endswith("}"):
@@ -207,13 +225,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                 argv.append(str(tmp / f"scratch{i}{tok[9:-1]}"))
             else:
                 argv.append(tok)
-        marking = toks[0] in ("stylize", "video") or tuple(toks[:2]) in (("gan", "sample"), ("gan", "interpolate"))
-        if marking and "watermark" not in recipe and "--no-watermark" not in toks:
-            argv.append("--no-watermark")  # made before brushwork marked its outputs: rerun it unmarked
-        adain = recipe.get("method") == "adain" and isinstance(recipe.get("adain"), dict)
-        if "--match" not in toks and ((adain and "match" not in recipe["adain"])
-                                      or (toks[0] == "video" and "match" not in recipe)):
-            argv += ["--match", "none"]  # made before AdaIN's pictures were matched to the style: rerun it unmatched
+        argv += legacy_options(recipe)
         import contextlib
         import io
 
