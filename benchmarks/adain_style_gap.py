@@ -20,7 +20,11 @@ close the gap, plus each variant's CPU time per 512 px image relative to one Ada
 * ``wct, style swap, wct``: WCT, then each 3x3 patch replaced by its most similar style patch (Chen &
   Schmidt 2016), then WCT again (the swap's averaging lowers the variance the second WCT restores);
 * ``whitened style swap``: Avatar-Net's style decorator (Sheng et al. 2018): both features whitened,
-  the swap done between whitened patches, then coloured with the style's covariance.
+  the swap done between whitened patches, then coloured with the style's covariance;
+* ``style blocks pasted``: a collage at the tap: each 8 x 8 cell of the AdaIN target (64 px) replaced by the
+  style's cell whose 3 x 3 neighbourhood of cells (average-pooled features) correlates best, then decoded and
+  matched (``--match full``); ``style blocks, content layout``: the same, keeping the target's own cell
+  averages (only what varies within a cell comes from the style).
 
 The variants that call the decoder directly pad the content to the decoder's grid and crop the result,
 as ``adain_transfer`` does.
@@ -60,7 +64,7 @@ from common import update_benchmarks_md  # noqa: E402
 from metrics import STYLE_TAPS, Judge  # noqa: E402
 from textbook_gatys import textbook_gatys  # noqa: E402
 
-from brushwork.functional import gram_matrix, mean_cov, wct, wct_matrix  # noqa: E402
+from brushwork.functional import adain, gram_matrix, mean_cov, wct, wct_matrix  # noqa: E402
 from brushwork.models.adain import AdaINNet  # noqa: E402
 from brushwork.models.efficientnet_lite import _same_pad_conv2d  # noqa: E402
 from brushwork.models.encoders import ENCODERS  # noqa: E402
@@ -96,6 +100,30 @@ def _style_swap(c: torch.Tensor, s: torch.Tensor, k: int = 3) -> torch.Tensor:
     idx = score.argmax(1).flatten()
     out = F.fold(patches[idx].T[None], c.shape[-2:], k, padding=k // 2)
     return out / F.fold(torch.ones(1, k * k, idx.numel()), c.shape[-2:], k, padding=k // 2)
+
+
+def _cell_means(f: torch.Tensor, cell: int) -> torch.Tensor:
+    """Each ``cell`` x ``cell`` cell's average, spread back smoothly over the grid."""
+    return F.interpolate(F.avg_pool2d(f, cell, ceil_mode=True), size=f.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def _paste_cells(t: torch.Tensor, fs: torch.Tensor, cell: int, k: int = 3) -> torch.Tensor:
+    """``t`` with each whole ``cell`` x ``cell`` cell replaced by the style features' cell whose k x k neighbourhood
+    of cell averages has the highest normalised correlation with the cell's own (a collage of the style)."""
+    hs, ws = fs.shape[-2] // cell, fs.shape[-1] // cell
+    hc, wc = t.shape[-2] // cell, t.shape[-1] // cell
+    ch = fs.shape[1]
+
+    def neighbourhoods(f: torch.Tensor) -> torch.Tensor:
+        n = F.unfold(F.avg_pool2d(f, cell), k, padding=k // 2).transpose(1, 2)[0]  # (cells, C k k)
+        return n / n.norm(dim=1, keepdim=True).clamp_min(1e-8)
+
+    idx = (neighbourhoods(t[..., :hc * cell, :wc * cell]) @ neighbourhoods(fs[..., :hs * cell, :ws * cell]).T).argmax(1)
+    cells = fs[..., :hs * cell, :ws * cell].unfold(2, cell, cell).unfold(3, cell, cell).reshape(1, ch, hs * ws, cell, cell)
+    out = t.clone()
+    out[..., :hc * cell, :wc * cell] = (cells[:, :, idx].reshape(1, ch, hc, wc, cell, cell).permute(0, 1, 2, 4, 3, 5)
+                                        .reshape(1, ch, hc * cell, wc * cell))
+    return out
 
 
 def _padded(fn):
@@ -192,6 +220,17 @@ class Variants:
         fs = self.net.features(s)
         return self.net.decoder(wct(_style_swap(wct(self.net.features(c), fs), fs), fs)).clamp(0, 1)
 
+    def blocks(self, keep_layout: bool, cell: int = 8):
+        @_padded
+        def paint(self, c, s):
+            fc, fs = self.net.features(c), self.net.features(s)
+            t = adain(fc, fs)
+            pasted = _paste_cells(t, fs, cell)
+            if keep_layout:
+                pasted = _cell_means(t, cell) + pasted - _cell_means(pasted, cell)
+            return self.net.decoder(pasted).clamp(0, 1)
+        return lambda c, s: match_styles(paint(self, c, s), [s])[0]
+
     @_padded
     def decorator(self, c, s):
         fc, fs = self.net.features(c), self.net.features(s)
@@ -202,7 +241,8 @@ class Variants:
                 "adain, colours matched": self.matched("adain", "colors"), "wct, matched": self.matched("wct"), "wct twice": self.twice,
                 "wct coarse-to-fine": self.coarse_to_fine, "wct + decoder renorm": self.decoder_renorm,
                 "wct + feature refinement": self.refine, "wct, style swap, wct": self.swap,
-                "whitened style swap": self.decorator}
+                "whitened style swap": self.decorator, "style blocks pasted, matched": self.blocks(False),
+                "style blocks, content layout, matched": self.blocks(True)}
 
 
 def seconds_512(fn, rounds: int) -> float:
