@@ -147,6 +147,32 @@ def test_style_paths_are_kept_in_the_gallery_not_in_its_items(where, tmp_path):
             assert conn.execute(sa.text("SELECT count(*) FROM gallery_inputs WHERE path IS NOT NULL")).scalar() == 1
 
 
+def test_likeness_shows_progress_only_while_it_computes_embeddings(tmp_path, monkeypatch):
+    import tqdm.auto
+
+    bars = []
+
+    class Bar:  # records what a terminal would show
+        def __init__(self, total, initial, **_kw):
+            self.total, self.n = total, initial
+            bars.append(self)
+
+        def update(self, k):
+            self.n += k
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    with Gallery.open(str(tmp_path / "g.db")) as g:
+        for i in range(3):
+            g.add(_picture(tmp_path / f"p{i}.png", (80 * i, 40, 200 - 60 * i)), recipe=_recipe())
+        query = Image.open(tmp_path / "p0.png")
+        first = g.similar(query, g.search(), progress=True)
+        assert len(bars) == 1 and bars[0].total == 3 and bars[0].n == 3
+        assert g.similar(query, g.search(), progress=True) == first and len(bars) == 1  # stored: no bar
+
+
 def test_record_search_tag_export_delete(where, tmp_path):
     a = _picture(tmp_path / "a.png", (200, 40, 40))
     b = _picture(tmp_path / "b.png", (30, 60, 220))

@@ -1891,7 +1891,8 @@ def _cmd_gallery_search(args: argparse.Namespace) -> int:
                          tag=getattr(args, "tag", None), since=bound(getattr(args, "since", None), False),
                          until=bound(getattr(args, "until", None), True), text=getattr(args, "text", None),
                          limit=None if image is not None else args.limit)
-        ranked = g.similar(image, found, top=args.limit) if image is not None else [(it, None) for it in found]
+        ranked = (g.similar(image, found, top=args.limit, progress=not args.json) if image is not None
+                  else [(it, None) for it in found])
     for it, score in ranked:
         if args.json:
             print(json.dumps({**it.to_dict(), **({} if score is None else {"similarity": round(score, 4)})},
