@@ -173,6 +173,19 @@ def test_likeness_shows_progress_only_while_it_computes_embeddings(tmp_path, mon
         assert g.similar(query, g.search(), progress=True) == first and len(bars) == 1  # stored: no bar
 
 
+def test_listings_say_when_a_file_was_written_over(tmp_path):
+    from brushwork.cli import _item_line
+
+    pic = _picture(tmp_path / "a.png", (200, 40, 40))
+    with Gallery.open(str(tmp_path / "g.db")) as g:
+        item = g.get(g.add(pic, recipe=_recipe()))
+        assert "(file" not in _item_line(item)
+        _picture(pic, (0, 0, 0))  # a rerun with --redo writes another picture there
+        assert "(file changed since)" in _item_line(item)
+        pic.unlink()
+        assert "(file gone)" in _item_line(item)
+
+
 def test_record_search_tag_export_delete(where, tmp_path):
     a = _picture(tmp_path / "a.png", (200, 40, 40))
     b = _picture(tmp_path / "b.png", (30, 60, 220))
@@ -200,7 +213,8 @@ def test_record_search_tag_export_delete(where, tmp_path):
         # Likeness: a reddish query ranks the red picture first.
         ranked = g.similar(Image.open(_picture(tmp_path / "q.png", (210, 50, 35))), g.search())
         assert ranked[0][0].id == ia and ranked[0][1] > ranked[-1][1]
-        assert g.similar(Image.open(a), g.search())[0][0].id == ia  # embeddings now stored: same answer
+        itself = g.similar(Image.open(a), g.search())[0]  # embeddings now stored: same answer
+        assert itself[0].id == ia and itself[1] > 0.98  # the query goes through the items' thumbnail step
         # Export: the file when unchanged, the thumbnail when it changed; recipes beside; a listing.
         _picture(b, (0, 0, 0))
         files, notes = g.export([ia, ib], tmp_path / "export")
@@ -413,9 +427,11 @@ def test_cli_records_and_manages(small_images, tmp_path, capsys, monkeypatch):
     assert "no gallery item 424242" in capsys.readouterr().err
     assert main(["gallery", "search", "--since", "last tuesday"]) == 2
     assert main(["gallery", "export", "-o", "x"]) == 2
+    assert main(["gallery", "list", "--gallery", "off"]) == 2  # the flag, not the environment, said so
+    assert "--gallery off turns the gallery off" in capsys.readouterr().err
     monkeypatch.setenv("BRUSHWORK_GALLERY", "off")
     assert main(["gallery", "list"]) == 2
-    assert "turned off" in capsys.readouterr().err
+    assert "turned off (BRUSHWORK_GALLERY=off)" in capsys.readouterr().err
 
 
 def test_a_broken_gallery_never_costs_the_output(small_images, tmp_path, caplog, monkeypatch):

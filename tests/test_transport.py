@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -222,15 +224,19 @@ def test_folder_runs_through_the_api_count_the_default_match(small_images, tmp_p
     photos.mkdir()
     Image.open(content).save(photos / "a.png")
     stylize_folder(photos, [style], tmp_path / "out", method="adain", size=64, match="none", progress=False)
-    with pytest.raises(BrushworkError, match="made without --match .*pass --match none to keep them"):
+    with pytest.raises(BrushworkError, match="made with --match none .*pass --match none to keep them"):
         stylize_folder(photos, [style], tmp_path / "out", method="adain", size=64, progress=False)
     stylize_folder(photos, [style], tmp_path / "out", method="adain", size=64, match="none", progress=False)
     # the same for the AdaIN start of --init adain; a Gatys run without it keeps its key (its outputs stay done)
     gatys = dict(size=64, steps=2, scales=1, progress=False)
     stylize_folder(photos, [style], tmp_path / "g", init="adain", init_match="none", **gatys)
-    with pytest.raises(BrushworkError, match="made without --init-match .*pass --init-match none to keep them"):
+    with pytest.raises(BrushworkError, match="made with --init-match none .*pass --init-match none to keep them"):
         stylize_folder(photos, [style], tmp_path / "g", init="adain", **gatys)
     report = stylize_folder(photos, [style], tmp_path / "g", init="adain", init_match="none", **gatys)
+    assert len(report.skipped_existing) == 1
+    # at strength 0 no AdaIN start is made: whatever --init-match says, the outputs are the same, and done
+    stylize_folder(photos, [style], tmp_path / "z", init="adain", strength=0.0, init_match="none", **gatys)
+    report = stylize_folder(photos, [style], tmp_path / "z", init="adain", strength=0.0, init_match="full", **gatys)
     assert len(report.skipped_existing) == 1
 
 
@@ -317,6 +323,12 @@ def test_the_adain_start_of_gatys_is_matched_and_older_recipes_rerun_unmatched(s
     monkeypatch.chdir(tmp_path)
     assert main(["stylize", content.name, style.name, "-o", "m.png", "--init-match", "full", "-q"]) == 2
     assert "add --init adain or drop --init-match" in capsys.readouterr().err
+    # --match none names the start's option too (it would otherwise be ignored: the start is matched by default)
+    assert main(["stylize", content.name, style.name, "-o", "m.png", "--init", "adain", "--match", "none", "-q"]) == 2
+    assert "takes --init-match none" in capsys.readouterr().err
+    assert main(["stylize", content.name, style.name, "-o", "m.png", "--decoder", "x", "-q"]) == 2
+    assert "--decoder applies to --method adain and to --init adain" in capsys.readouterr().err
+    assert not Path("m.png").exists()
     args = [content.name, style.name, "--init", "adain", "--steps", "3", "--size", "64", "-q"]
     assert main(["stylize", *args, "-o", "old.png", "--init-match", "none"]) == 0
     recipe, _ = read_recipe("old.png")  # as an earlier brushwork wrote it: an unmatched start, not recorded

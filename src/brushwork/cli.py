@@ -697,6 +697,9 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     masks = None
     if args.masks:
         masks = [None if m == "-" else m for m in args.masks]
+    if args.match is not None and args.init == "adain" and args.method == "gatys":  # (none too: it is not the start's)
+        raise BrushworkError(f"--match {args.match} applies to --method adain; the AdaIN start of --init adain takes "
+                             f"--init-match {args.match}")
     options = dict(
         method=args.method, strength=args.strength, style_weights=args.style_weights,
         masks=masks, size=args.size, preserve_color=args.preserve_color, init=args.init, seed=args.seed,
@@ -1851,6 +1854,8 @@ def _open_gallery(args: argparse.Namespace):
     from .provenance.gallery import Gallery, gallery_url
 
     if gallery_url(args.gallery) is None:
+        if args.gallery:
+            raise BrushworkError(f"--gallery {args.gallery} turns the gallery off: pass --gallery PATH to search one")
         raise BrushworkError("the gallery is turned off (BRUSHWORK_GALLERY=off): unset it, or pass --gallery PATH")
     named = args.gallery or os.environ.get("BRUSHWORK_GALLERY", "")
     g = Gallery.open_existing(args.gallery) if named else Gallery.open(args.gallery)
@@ -1864,8 +1869,20 @@ def _item_line(it, score: float | None = None) -> str:
     when = it.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
     tags = f"  [{', '.join(it.tags)}]" if it.tags else ""
     sim = f"  similarity {score:.2f}" if score is not None else ""
-    gone = "" if Path(it.path).exists() else "  (file gone)"
-    return f"{it.id:6d}  {when}  {it.operation:16s} {it.width}x{it.height}  {it.path}{gone}{tags}{sim}"
+    return f"{it.id:6d}  {when}  {it.operation:16s} {it.width}x{it.height}  {it.path}{_file_state(it)}{tags}{sim}"
+
+
+def _file_state(it) -> str:
+    """'' when the item's file is still the one recorded; else why not (a file written over, e.g. by a rerun
+    with --redo, is another picture now: its thumbnail, not the file, is what the item shows)."""
+    from .provenance.recipe import file_sha256
+
+    p = Path(it.path)
+    if not p.exists():
+        return "  (file gone)"
+    if p.is_file() and file_sha256(p) != it.sha256:  # (a video's frames folder is not hashed again here)
+        return "  (file changed since)"
+    return ""
 
 
 def _cmd_gallery_search(args: argparse.Namespace) -> int:

@@ -103,9 +103,9 @@ def stylize_folder(
         adain_start = kwargs.get("init") == "adain" and kwargs.get("method", "gatys") == "gatys"
         if adain_start and kwargs.get("strength", 0.5) != 0:
             kwargs["init_match"] = kwargs.get("init_match") or "full"  # named (older runs had an unmatched start)
-        elif kwargs.get("init_match") is None:
-            kwargs.pop("init_match", None)  # no AdaIN start (or at strength 0): the keys stay as they were
         options = {k: v for k, v in kwargs.items() if k != "device"}
+        if not adain_start or kwargs.get("strength", 0.5) == 0:
+            options.pop("init_match", None)  # no AdaIN start is made: the option changes nothing, keys stay as they were
         written = output_settings or {}
 
         def keys(opts: dict) -> tuple[str, tuple[str, dict]]:
@@ -121,17 +121,17 @@ def stylize_folder(
         other = sorted(t for t, s in state.items() if s == "other")
         if other and not redo:
             # made without a match (before it existed)? say so
-            for option, flag, what in (("match", "--match", "the decoder's picture, as before brushwork matched the "
-                                        "style's colours and detail"),
-                                       ("init_match", "--init-match", "from an AdaIN start left as the decoder "
-                                        "painted it, as before brushwork matched it to the style")):
+            for option, flag, what in (("match", "--match", "the decoder's picture as it is, as brushwork made them "
+                                        "before it matched the style's colours and detail"),
+                                       ("init_match", "--init-match", "an AdaIN start left as the decoder painted it, "
+                                        "as brushwork made them before it matched the start to the style")):
                 if kwargs.get(option, "none") == "none":
                     continue
                 unmatched, unmatched_legacy = keys({**options, option: "none"})
                 if all(_output_state(t, unmatched, read_recipe, f, sha, unmatched_legacy) == "done"
                        for f, _, t in jobs if t in other):
                     raise BrushworkError(
-                        f"{len(other)} output(s) in '{out}' were made without {flag} ({what}; e.g. '{other[0]}'): "
+                        f"{len(other)} output(s) in '{out}' were made with {flag} none ({what}; e.g. '{other[0]}'): "
                         f"pass {flag} none to keep them and make the rest the same way, or --redo to make them all "
                         "again")
             raise BrushworkError(f"{len(other)} output(s) in '{out}' were made with other settings or from an earlier "

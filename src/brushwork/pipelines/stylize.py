@@ -242,6 +242,9 @@ def stylize(
         raise BrushworkError(f"--init-match {init_match} finishes the AdaIN start of --init adain: add --init adain "
                              "or drop --init-match")
     init_match = init_match or "full"
+    if decoder is not None and method != "adain" and init != "adain":
+        raise BrushworkError("--decoder applies to --method adain and to --init adain (the AdaIN start): add one of "
+                             "them or drop --decoder")
     if method == "adain" and init != "content":
         raise BrushworkError(f"--init {init} applies to --method gatys (AdaIN has no starting image): drop --init")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):

@@ -537,7 +537,8 @@ class Gallery:
                 bar.close()
         if not vecs:
             return []
-        q = embed(_embed_pixels(image)[None])[0]
+        # the query as the items were embedded: through the same thumbnail (an item's own file then scores ~1)
+        q = embed(_embed_pixels(Image.open(io.BytesIO(_thumbnail(image))))[None])[0]
         sims = [(c, float(vecs[c.id] @ q)) for c in candidates if c.id in vecs]
         return sorted(sims, key=lambda t: -t[1])[:top]
 
