@@ -24,7 +24,8 @@ close the gap, plus each variant's CPU time per 512 px image relative to one Ada
 * ``style blocks pasted``: a collage at the tap: each 8 x 8 cell of the AdaIN target (64 px) replaced by the
   style's cell whose 3 x 3 neighbourhood of cells (average-pooled features) correlates best, then decoded and
   matched (``--match full``); ``style blocks, content layout``: the same, keeping the target's own cell
-  averages (only what varies within a cell comes from the style).
+  averages (only what varies within a cell comes from the style); ``style blocks in the plainest 40 %``: cells
+  pasted only where the photo's features vary least (40 % of the cells, edges softened), AdaIN's target elsewhere.
 
 The variants that call the decoder directly pad the content to the decoder's grid and crop the result,
 as ``adain_transfer`` does.
@@ -33,9 +34,9 @@ Usage: ``python benchmarks/adain_style_gap.py`` (about 3 minutes on 2 cores); wr
 ``adain-style-gap`` block of BENCHMARKS.md.
 
 ``--styles FILE...`` measures instead, on each given style with the benchmark's three photos, the shipped
-transforms with and without the colour and detail match (``--match none`` / ``full``) against the textbook
-Gatys, and writes the ``adain-match-styles`` block: whether the match helps beyond the one painting of the
-benchmark. The block written with paintings from ``brushwork data fetch wesnoth-art`` and a texture from
+transforms with and without the colour and detail match (``--match none`` / ``full``) and the collage in the
+photo's plainest 40 % of cells against the textbook Gatys, and writes the ``adain-match-styles`` block: whether
+the match (and the collage) help beyond the one painting of the benchmark. The block written with paintings from ``brushwork data fetch wesnoth-art`` and a texture from
 ``gimp-patterns`` (about 8 minutes):
 ``python benchmarks/adain_style_gap.py --styles $BRUSHWORK_DATA/wesnoth-art/images/00238_grim-altar.jpg
 $BRUSHWORK_DATA/wesnoth-art/images/00244_landscape-coast.jpg
@@ -124,6 +125,17 @@ def _paste_cells(t: torch.Tensor, fs: torch.Tensor, cell: int, k: int = 3) -> to
     out[..., :hc * cell, :wc * cell] = (cells[:, :, idx].reshape(1, ch, hc, wc, cell, cell).permute(0, 1, 2, 4, 3, 5)
                                         .reshape(1, ch, hc * cell, wc * cell))
     return out
+
+
+def _plainest_cells(f: torch.Tensor, cell: int, share: float) -> torch.Tensor:
+    """``(1, 1, H, W)`` weights, 1 over the ``share`` of whole cells where ``f`` varies least (the photo's plainest
+    parts: sky, walls, blur), 0 elsewhere, softened by a 5 x 5 box at the feature grid."""
+    h, w = f.shape[-2] // cell * cell, f.shape[-1] // cell * cell
+    g = f[..., :h, :w]
+    spread = F.avg_pool2d((g - F.interpolate(F.avg_pool2d(g, cell), scale_factor=cell)).pow(2).mean(1, keepdim=True), cell)
+    gate = F.interpolate((spread <= torch.quantile(spread.flatten(), share)).float(), scale_factor=cell)
+    gate = F.avg_pool2d(F.pad(gate, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    return F.pad(gate, (0, f.shape[-1] - w, 0, f.shape[-2] - h))
 
 
 def _padded(fn):
@@ -220,7 +232,7 @@ class Variants:
         fs = self.net.features(s)
         return self.net.decoder(wct(_style_swap(wct(self.net.features(c), fs), fs), fs)).clamp(0, 1)
 
-    def blocks(self, keep_layout: bool, cell: int = 8):
+    def blocks(self, keep_layout: bool = False, cell: int = 8, share: float = 1.0):
         @_padded
         def paint(self, c, s):
             fc, fs = self.net.features(c), self.net.features(s)
@@ -228,6 +240,8 @@ class Variants:
             pasted = _paste_cells(t, fs, cell)
             if keep_layout:
                 pasted = _cell_means(t, cell) + pasted - _cell_means(pasted, cell)
+            if share < 1.0:
+                pasted = t + _plainest_cells(fc, cell, share) * (pasted - t)
             return self.net.decoder(pasted).clamp(0, 1)
         return lambda c, s: match_styles(paint(self, c, s), [s])[0]
 
@@ -241,8 +255,9 @@ class Variants:
                 "adain, colours matched": self.matched("adain", "colors"), "wct, matched": self.matched("wct"), "wct twice": self.twice,
                 "wct coarse-to-fine": self.coarse_to_fine, "wct + decoder renorm": self.decoder_renorm,
                 "wct + feature refinement": self.refine, "wct, style swap, wct": self.swap,
-                "whitened style swap": self.decorator, "style blocks pasted, matched": self.blocks(False),
-                "style blocks, content layout, matched": self.blocks(True)}
+                "whitened style swap": self.decorator, "style blocks pasted, matched": self.blocks(),
+                "style blocks, content layout, matched": self.blocks(keep_layout=True),
+                "style blocks in the plainest 40 %, matched": self.blocks(share=0.4)}
 
 
 def seconds_512(fn, rounds: int) -> float:
@@ -283,7 +298,7 @@ def more_styles(paths: list[str], size: int) -> None:
     judge = Judge("efficientnet-lite1")
     photos = [(n, c) for n, c, _ in quality_pairs(size)]
     names = {"adain": "AdaIN, none", "adain, matched (default)": "AdaIN, full", "wct": "WCT, none",
-             "wct, matched": "WCT, full"}
+             "wct, matched": "WCT, full", "style blocks in the plainest 40 %, matched": "collage in the plainest 40 %"}
     fns = {k: v.all()[k] for k in names}
     rows = []
     for path in paths:
