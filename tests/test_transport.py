@@ -342,3 +342,16 @@ def test_the_adain_start_of_gatys_is_matched_and_older_recipes_rerun_unmatched(s
     assert main(["stylize", *args, "-o", "new.png"]) == 0
     assert read_recipe("new.png")[0]["init_match"] == "full"
     assert main(["reproduce", "new.png", "--strict"]) == 0
+
+
+def test_old_gatys_commands_leave_out_what_brushwork_refuses_now():
+    from brushwork.provenance.reproduce import legacy_command
+
+    base = {"method": "gatys", "watermark": True}
+    cmd = ["stylize", "{input:0}", "{input:1}", "-o", "{output}"]
+    assert legacy_command({**base, "command": cmd}) == cmd  # today's recipes: as they are
+    assert legacy_command({**base, "command": [*cmd, "--decoder", "d"]}) == cmd  # was ignored without an AdaIN start
+    start = {**base, "init_decoder": {}, "init_match": "full"}  # --match none beside --init adain (the studio's API)
+    assert legacy_command({**start, "command": [*cmd, "--init", "adain", "--match", "none"]}) == [*cmd, "--init", "adain"]
+    old = {**base, "init_decoder": {}, "command": [*cmd, "--init", "adain", "--decoder", "d"]}
+    assert legacy_command(old) == [*cmd, "--init", "adain", "--decoder", "d", "--init-match", "none"]

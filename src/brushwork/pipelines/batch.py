@@ -100,6 +100,10 @@ def stylize_folder(
 
         # stylize()'s default match named in the key: outputs made before it (keys without it) are not "done"
         kwargs["match"] = default_match(kwargs.get("method", "gatys"), kwargs.get("match"))
+        if "init_match" in kwargs:  # checked before any output counts as done (a finished folder would not call stylize)
+            from .stylize import check_init_match
+
+            check_init_match(kwargs.get("method", "gatys"), kwargs.get("init", "content"), kwargs["init_match"])
         adain_start = kwargs.get("init") == "adain" and kwargs.get("method", "gatys") == "gatys"
         if adain_start and kwargs.get("strength", 0.5) != 0:
             kwargs["init_match"] = kwargs.get("init_match") or "full"  # named (older runs had an unmatched start)

@@ -110,6 +110,22 @@ def _check_range(name: str, value: float | None, lo: float, hi: float | None = N
         raise BrushworkError(f"{name} must be {bound}, got {value}")
 
 
+def check_init_match(method: str, init: str, init_match: str | None) -> None:
+    """BrushworkError unless ``init_match`` is None or a match for the AdaIN start of Gatys' ``init="adain"``."""
+    from ..color.transport import MATCHES
+
+    if init_match is None:
+        return
+    if init_match not in MATCHES:
+        raise BrushworkError(f"init_match must be one of {', '.join(MATCHES)}, got {init_match!r}")
+    if method != "gatys":
+        raise BrushworkError(f"--init-match {init_match} finishes the AdaIN start of --method gatys --init adain; "
+                             f"an AdaIN picture takes --match {init_match}")
+    if init != "adain":
+        raise BrushworkError(f"--init-match {init_match} finishes the AdaIN start of --init adain: add --init adain "
+                             "or drop --init-match")
+
+
 def stylize(
     content: ImageLike,
     style: ImageLike | Sequence[ImageLike],
@@ -233,14 +249,7 @@ def stylize(
     from .adain import default_match
 
     match = default_match(method, match)
-    if init_match is not None and init_match not in MATCHES:
-        raise BrushworkError(f"init_match must be one of {', '.join(MATCHES)}, got {init_match!r}")
-    if init_match is not None and method != "gatys":
-        raise BrushworkError(f"--init-match {init_match} finishes the AdaIN start of --method gatys --init adain; "
-                             f"an AdaIN picture takes --match {init_match}")
-    if init_match is not None and init != "adain":
-        raise BrushworkError(f"--init-match {init_match} finishes the AdaIN start of --init adain: add --init adain "
-                             "or drop --init-match")
+    check_init_match(method, init, init_match)
     init_match = init_match or "full"
     if decoder is not None and method != "adain" and init != "adain":
         raise BrushworkError("--decoder applies to --method adain and to --init adain (the AdaIN start): add one of "

@@ -136,6 +136,29 @@ def _check_version(recipe: dict, path: Path) -> None:
                              "(pip install -U brushwork) to reproduce it")
 
 
+def legacy_command(recipe: dict) -> list[str]:
+    """The recipe's command as today's brushwork must run it to make what the brushwork that wrote it made:
+    options it ignored then and refuses now left out, and defaults added since (which the command could not
+    name) given their old values. Today's recipes come back as they are."""
+    toks = [str(t) for t in recipe.get("command") or []]
+    if not toks:
+        return []
+    out, skip = [], False
+    gatys = toks[0] == "stylize" and recipe.get("method") == "gatys"
+    for i, t in enumerate(toks):
+        if skip:
+            skip = False
+            continue
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        # once ignored by Gatys, refused since 0.2.0: a --decoder without an AdaIN start, --match none beside one
+        if gatys and ((t == "--decoder" and "init_decoder" not in recipe)
+                      or (t == "--match" and nxt == "none" and "init_decoder" in recipe)):
+            skip = True
+            continue
+        out.append(t)
+    return out + legacy_options(recipe)
+
+
 def legacy_options(recipe: dict) -> list[str]:
     """The options that rerun a recipe's command as the brushwork that wrote it ran it: defaults added since,
     which its command could not name (none for today's recipes)."""
@@ -211,7 +234,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         out_file = tmp / "out" / Path(str(recipe.get("output_name", path.name))).name
         out_dir = tmp / "out_dir"
         argv: list[str] = []
-        for i, tok in enumerate(cmd):
+        for i, tok in enumerate(legacy_command(recipe)):
             tok = str(tok)
             if tok.startswith("{input:") and tok.endswith("}"):
                 argv.append(str(found[int(tok[7:-1])]))
@@ -225,7 +248,6 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                 argv.append(str(tmp / f"scratch{i}{tok[9:-1]}"))
             else:
                 argv.append(tok)
-        argv += legacy_options(recipe)
         import contextlib
         import io
 
