@@ -421,6 +421,18 @@ def test_cli_records_and_manages(small_images, tmp_path, capsys, monkeypatch):
     assert main(["gallery", "export", str(sid), "-o", "picked"]) == 0
     assert (tmp_path / "picked" / f"{sid:05d}_out.png").is_file()
     assert main(["gallery", "delete", str(sid)]) == 0 and Path("out.png").is_file()
+    # Ranges: the items recorded in them (a deleted id inside is passed over); a range holding none is refused.
+    pid = rows[0]["id"]
+    assert main(["gallery", "export", f"{min(sid, pid)}-{max(sid, pid)}", "-o", "ranged"]) == 0
+    assert "exported 1 item(s)" in capsys.readouterr().out
+    assert main(["gallery", "delete", f"{pid}-{pid + 5}"]) == 0
+    assert "deleted 1 item(s)" in capsys.readouterr().out
+    assert main(["gallery", "delete", f"{pid}-{pid + 5}"]) == 2
+    assert f"no gallery items from {pid} to {pid + 5}" in capsys.readouterr().err
+    assert main(["gallery", "delete", "9-3"]) == 2
+    assert "runs backwards" in capsys.readouterr().err
+    assert main(["gallery", "delete", "3-x"]) == 2
+    assert "write it as e.g. 12-15" in capsys.readouterr().err
     # Bad input: one line, exit code 2.
     capsys.readouterr()
     assert main(["gallery", "show", "424242"]) == 2

@@ -132,6 +132,36 @@ def _item_id(text: str) -> int:
     return v
 
 
+def _item_ids(text: str) -> tuple[int, int]:
+    """A gallery item id, or a range of them ``A-B`` (both ends included): ``(first, last)``."""
+    first, sep, last = text.partition("-")
+    if not sep:
+        v = _item_id(text)
+        return v, v
+    try:
+        lo, hi = _item_id(first), _item_id(last)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a range of gallery item ids: write it as e.g. 12-15") from None
+    if lo > hi:
+        raise argparse.ArgumentTypeError(f"'{text}' runs backwards: write the smaller id first ({hi}-{lo})")
+    return lo, hi
+
+
+def _resolve_ids(g, spans: list[tuple[int, int]]) -> list[int]:
+    """Item ids from single ids (each must exist: the gallery says if not) and ranges (the items recorded in
+    them; a range holding none is refused), in the order given, without repeats."""
+    out: list[int] = []
+    for lo, hi in spans:
+        if lo == hi:
+            out.append(lo)
+            continue
+        found = g.ids_between(lo, hi)
+        if not found:
+            raise BrushworkError(f"no gallery items from {lo} to {hi}: see `brushwork gallery list`")
+        out += found
+    return list(dict.fromkeys(out))
+
+
 def _limit(text: str) -> int:
     return min(_positive_int(text), 10**9)
 
@@ -561,13 +591,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gt.add_argument("tags", nargs="+", metavar="TAG")
     gt.add_argument("--remove", action="store_true", help="remove these tags instead")
     gt.set_defaults(func=_cmd_gallery_tag)
-    ge = gallery_parser("export", "copy items' files and recipes into a folder", "brushwork gallery export 3 5 -o picks/")
-    ge.add_argument("ids", nargs="*", type=_item_id, metavar="ID")
+    ge = gallery_parser("export", "copy items' files and recipes into a folder", "brushwork gallery export 3 5 8-12 -o picks/")
+    ge.add_argument("ids", nargs="*", type=_item_ids, metavar="ID", help="item ids, or ranges such as 12-15")
     ge.add_argument("--all", action="store_true", help="every item")
     ge.add_argument("-o", "--output", required=True, metavar="DIR")
     ge.set_defaults(func=_cmd_gallery_export)
-    gd = gallery_parser("delete", "forget items (and, with --files, delete their files)", "brushwork gallery delete 3 5")
-    gd.add_argument("ids", nargs="+", type=_item_id, metavar="ID")
+    gd = gallery_parser("delete", "forget items (and, with --files, delete their files)", "brushwork gallery delete 3 5 8-12")
+    gd.add_argument("ids", nargs="+", type=_item_ids, metavar="ID", help="item ids, or ranges such as 12-15")
     gd.add_argument("--files", action="store_true", help="also delete the image files (only if unchanged since made)")
     gd.set_defaults(func=_cmd_gallery_delete)
 
@@ -1880,7 +1910,8 @@ def _file_state(it) -> str:
     p = Path(it.path)
     if not p.exists():
         return "  (file gone)"
-    if p.is_file() and file_sha256(p) != it.sha256:  # (a video's frames folder is not hashed again here)
+    # hashed again only when written after it was recorded (a listing stays quick); a video's frames folder is not
+    if p.is_file() and p.stat().st_mtime > it.created_at.timestamp() and file_sha256(p) != it.sha256:
         return "  (file changed since)"
     return ""
 
@@ -1964,7 +1995,7 @@ def _cmd_gallery_export(args: argparse.Namespace) -> int:
     if not os.access(out if out.is_dir() else out.parent, os.W_OK):
         raise BrushworkError(f"cannot write into '{out if out.is_dir() else out.parent}': choose a folder you can write to")
     with _open_gallery(args) as g:
-        ids = args.ids or [it.id for it in g.search(limit=None)]
+        ids = _resolve_ids(g, args.ids) if args.ids else [it.id for it in g.search(limit=None)]
         written, notes = g.export(ids, out)
     for n in notes:
         print(f"brushwork: note: {n}", file=sys.stderr)
@@ -1974,7 +2005,7 @@ def _cmd_gallery_export(args: argparse.Namespace) -> int:
 
 def _cmd_gallery_delete(args: argparse.Namespace) -> int:
     with _open_gallery(args) as g:
-        gone, notes = g.delete(list(dict.fromkeys(args.ids)), files=args.files)
+        gone, notes = g.delete(_resolve_ids(g, args.ids), files=args.files)
     for n in notes:
         print(f"brushwork: note: {n}", file=sys.stderr)
     print(f"deleted {len(gone)} item(s) from the gallery" + (" and their unchanged files" if args.files else
@@ -2133,7 +2164,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _readable_command(recipe: dict) -> str:
     """The recipe's command with its inputs' file names for the ``{input:N}`` placeholders, and the options that
     make today's brushwork run it as the one that wrote it did (as ``reproduce`` adds them)."""
-    from .provenance.reproduce import legacy_options
+    from .provenance.reproduce import legacy_command
 
     inputs = recipe.get("inputs", [])
 
@@ -2142,7 +2173,7 @@ def _readable_command(recipe: dict) -> str:
             return str(inputs[int(tok[7:-1])].get("name", tok))
         return tok
 
-    return "brushwork " + " ".join([*(show(str(t)) for t in recipe["command"]), *legacy_options(recipe)])
+    return "brushwork " + " ".join(show(t) for t in legacy_command(recipe))
 
 
 def _print_settings(recipe: dict) -> None:

@@ -435,6 +435,12 @@ class Gallery:
         return gone, notes
 
     # -- reading -----------------------------------------------------------------------------------
+    def ids_between(self, first: int, last: int) -> list[int]:
+        """The ids of the items recorded from ``first`` to ``last`` (both included), ascending."""
+        with self._tx() as conn:
+            return [r.id for r in conn.execute(sa.select(items.c.id).where(items.c.id.between(first, last))
+                                                .order_by(items.c.id))]
+
     @staticmethod
     def _exists(conn: sa.Connection, item_id: int) -> None:
         if conn.execute(sa.select(items.c.id).where(items.c.id == item_id)).first() is None:
