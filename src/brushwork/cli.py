@@ -2162,8 +2162,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _readable_command(recipe: dict) -> str:
-    """The recipe's command with its inputs' file names for the ``{input:N}`` placeholders, and the options that
-    make today's brushwork run it as the one that wrote it did (as ``reproduce`` adds them)."""
+    """The recipe's command with its inputs' file names for the ``{input:N}`` placeholders, as today's brushwork
+    must run it to make the same picture (``legacy_command``, as ``reproduce`` runs it)."""
     from .provenance.reproduce import legacy_command
 
     inputs = recipe.get("inputs", [])

@@ -104,11 +104,12 @@ def stylize_folder(
             from .stylize import check_init_match
 
             check_init_match(kwargs.get("method", "gatys"), kwargs.get("init", "content"), kwargs["init_match"])
-        adain_start = kwargs.get("init") == "adain" and kwargs.get("method", "gatys") == "gatys"
-        if adain_start and kwargs.get("strength", 0.5) != 0:
+        adain_start = (kwargs.get("init") == "adain" and kwargs.get("method", "gatys") == "gatys"
+                       and kwargs.get("strength", 0.5) != 0)  # (stylize's default strength)
+        if adain_start:
             kwargs["init_match"] = kwargs.get("init_match") or "full"  # named (older runs had an unmatched start)
         options = {k: v for k, v in kwargs.items() if k != "device"}
-        if not adain_start or kwargs.get("strength", 0.5) == 0:
+        if not adain_start:
             options.pop("init_match", None)  # no AdaIN start is made: the option changes nothing, keys stay as they were
         written = output_settings or {}
 

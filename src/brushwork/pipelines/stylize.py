@@ -396,6 +396,7 @@ def stylize(
         return match_styles(picture, s_ts, match=how, alpha=alpha, style_weights=style_weights,
                             masks=m_ts if masks_in else None, targets=targets,
                             opaque=c_img.alpha_tensor((out_w, out_h), dev))[0]
+
     t0 = time.perf_counter()
     try:
         if method == "adain":

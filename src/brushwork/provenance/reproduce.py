@@ -156,10 +156,10 @@ def legacy_command(recipe: dict) -> list[str]:
             skip = True
             continue
         out.append(t)
-    return out + legacy_options(recipe)
+    return out + _legacy_options(recipe)
 
 
-def legacy_options(recipe: dict) -> list[str]:
+def _legacy_options(recipe: dict) -> list[str]:
     """The options that rerun a recipe's command as the brushwork that wrote it ran it: defaults added since,
     which its command could not name (none for today's recipes)."""
     toks = [str(t) for t in recipe.get("command") or []]
