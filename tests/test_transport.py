@@ -263,7 +263,10 @@ def test_the_studio_refuses_a_match_for_gatys(tmp_path):
     Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(buf, format="PNG")
     client = TestClient(create_app(StudioConfig(data_dir=tmp_path / "d", gallery="off")))
     for form, message in (({"method": "gatys", "match": "full"}, "applies to the adain method"),
-                          ({"method": "adain", "match": "bogus"}, "match must be one of full, colors, none")):
+                          ({"method": "adain", "match": "bogus"}, "match must be one of full, colors, none"),
+                          ({"method": "adain", "init_match": "colors"}, "finishes the AdaIN start of method=gatys"),
+                          ({"method": "gatys", "init_match": "none"}, "with init=adain only"),
+                          ({"method": "gatys", "init": "adain", "init_match": "most"}, "init_match must be one of")):
         r = client.post("/api/stylize", files={"content": ("c.png", buf.getvalue(), "image/png")},
                         data={"style_name": "starry_night", **form})
         assert r.status_code == 422 and message in r.json()["error"]

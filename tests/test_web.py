@@ -474,7 +474,13 @@ def test_stylize_job_gatys_from_adain_and_a_bad_init(client, tmp_path):
     out.write_bytes(client.get(job["result"]["image_url"]).content)
     recipe, _ = read_recipe(out)
     assert recipe["init"] == "adain" and recipe["command"][-2:] == ["--init", "adain"]  # reproducible
-    assert "init_decoder" in recipe
+    assert "init_decoder" in recipe and recipe["init_match"] == "full"
+    r = client.post("/api/stylize", files=files, data={"style_name": "starry_night", "size": "64", "method": "gatys",
+                                                       "init": "adain", "init_match": "colors"})
+    job = _wait(client, r.json()["id"])
+    out.write_bytes(client.get(job["result"]["image_url"]).content)
+    recipe, _ = read_recipe(out)  # the start's finish, recorded and named in the command that reruns it
+    assert recipe["init_match"] == "colors" and recipe["command"][-2:] == ["--init-match", "colors"]
     bad = client.post("/api/stylize", files={"content": ("photo.jpg", _photo(), "image/jpeg")},
                       data={"style_name": "starry_night", "method": "adain", "init": "adain"})
     assert bad.status_code == 422 and "gatys method only" in bad.text

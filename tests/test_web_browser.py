@@ -108,6 +108,13 @@ def test_upload_slide_stylize_and_find_it_in_the_gallery(server, tmp_path):
         slider.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)  # keyboard works
         wait.until(lambda d: d.find_element(By.ID, "strength-out").text == "0.70")
         wait.until(lambda d: preview_src(d) not in (False, first))
+        method = lambda v: driver.find_element(By.CSS_SELECTOR, f"input[name=method][value='{v}']")  # noqa: E731
+        method("gatys").click()  # the finish is AdaIN's and the AdaIN start's, not plain Gatys'
+        wait.until(lambda d: not d.find_element(By.ID, "match").is_enabled())
+        method("gatys+adain").click()
+        wait.until(lambda d: d.find_element(By.ID, "match").is_enabled())
+        driver.find_element(By.CSS_SELECTOR, "input[name=method][value=adain]:not([data-transform])").click()
+        wait.until(lambda d: d.find_element(By.ID, "match").is_enabled())
         if token is None:  # the closer-style choice: its preview follows, and the job runs WCT
             wait.until(lambda d: d.execute_script("return !previewBusy && !previewAgain"))  # the slider's last one is in
             slid = wait.until(preview_src)

@@ -595,13 +595,14 @@ def create_app(config: StudioConfig) -> FastAPI:
                     strength: float = Form(0.5, ge=0.0, le=1.0), size: int = Form(512, ge=64, le=4096),
                     preserve_color: str = Form("none"), seed: int = Form(0, ge=0, le=2**31 - 1),
                     init: str = Form("content"), transform: str = Form("adain"),
-                    match: str | None = Form(None)) -> dict:
+                    match: str | None = Form(None), init_match: str | None = Form(None)) -> dict:
         """Queue a stylization; follow it at ``/api/jobs/{id}`` (or ``/events``), fetch ``result.image_url``.
 
         ``init`` (Gatys): ``content``, ``noise`` or ``adain`` (start from the AdaIN picture: seconds, not minutes).
         ``transform`` (AdaIN): ``adain`` or ``wct`` (whitening-colouring: a closer style).
         ``match`` (AdaIN): ``full`` (the default: the picture's colours and detail contrast mapped to the
-        style's), ``colors`` or ``none`` (the decoder's picture as it is).
+        style's), ``colors`` or ``none`` (the decoder's picture as it is). ``init_match`` (Gatys with
+        ``init=adain``): the same finish for the AdaIN start (default ``full``).
         """
         from ..pipelines.stylize import METHODS, PRESERVE_COLOR
 
@@ -622,6 +623,9 @@ def create_app(config: StudioConfig) -> FastAPI:
         if match not in (None, "none") and method != "adain":
             raise ApiError(422, f"match {match} applies to the adain method (Gatys matches the style itself): "
                                 "send method=adain or leave match out")
+        if init_match is not None and (init_match not in MATCHES or method != "gatys" or init != "adain"):
+            raise ApiError(422, f"init_match must be one of {', '.join(MATCHES)}, and finishes the AdaIN start of "
+                                "method=gatys with init=adain only")
         (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
         checked_image(c_path, "content", size)
         checked_image(s_path, "style")
@@ -633,7 +637,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             try:
                 result = stylize(c_path, [s_path], method=method, strength=strength, size=size,
                                  preserve_color=preserve_color, seed=seed, init=init, transform=transform,
-                                 match=match, device=config.device,
+                                 match=match, init_match=init_match, device=config.device,
                                  should_stop=lambda: job.cancel_requested,
                                  on_progress=lambda d, t: job.update(progress=min(0.99, d / max(t, 1))))
             except BrushworkError as exc:  # the job's message names the inputs, not the server's files
@@ -645,7 +649,8 @@ def create_app(config: StudioConfig) -> FastAPI:
                     "--strength", str(strength), "--size", str(size), "--preserve-color", preserve_color,
                     "--seed", str(seed), *(["--init", init] if init != "content" else []),
                     *(["--transform", transform] if transform != "adain" else []),
-                    *(["--match", match] if match is not None else [])]
+                    *(["--match", match] if match is not None else []),
+                    *(["--init-match", init_match] if init_match is not None else [])]
             recipe = command_recipe(argv, results / name, {**result.params, "studio": True},
                                     output_options={"-o"})
             out = save_result(result.image, name, recipe, "stylize", mark=True)

@@ -235,9 +235,11 @@ function previewCaption() {
   if ($("preserve").value !== "none") text += " The photo's colours are kept in the result, not in this preview.";
   $("preview-caption").textContent = text;
 }
-// The finish (colour and detail match) is AdaIN's: Gatys matches the style itself.
+// The finish (colour and detail match) is AdaIN's, and the AdaIN start's of Gatys from AdaIN: Gatys alone matches
+// the style itself.
 function matchChoice() {
-  $("match").disabled = methodChoice().method !== "adain";
+  const { method, init } = methodChoice();
+  $("match").disabled = method !== "adain" && init !== "adain";
 }
 document.querySelectorAll("input[name=method]").forEach((el) => el.addEventListener("change", () => {
   previewCaption();
@@ -256,7 +258,7 @@ async function schedulePreview() {
   form.append("strength", $("strength").value);
   const { transform } = methodChoice();
   if (transform) form.append("transform", transform);
-  form.append("match", $("match").disabled ? "full" : $("match").value);  // Gatys: the preview is AdaIN's
+  form.append("match", $("match").disabled ? "full" : $("match").value);  // Gatys: the preview is AdaIN's (its start's)
   previewBusy = true;
   const t0 = performance.now();
   try {
@@ -294,6 +296,7 @@ $("go").addEventListener("click", async () => {
   if (init) form.append("init", init);
   if (transform) form.append("transform", transform);
   if (method === "adain") form.append("match", $("match").value);
+  else if (init === "adain") form.append("init_match", $("match").value);  // the start's finish
   form.append("strength", $("strength").value);
   form.append("size", $("size").value);
   form.append("preserve_color", $("preserve").value);
