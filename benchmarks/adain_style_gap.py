@@ -299,7 +299,8 @@ def more_styles(paths: list[str], size: int) -> None:
     photos = [(n, c) for n, c, _ in quality_pairs(size)]
     names = {"adain": "AdaIN, none", "adain, matched (default)": "AdaIN, full", "wct": "WCT, none",
              "wct, matched": "WCT, full", "style blocks in the plainest 40 %, matched": "collage in the plainest 40 %"}
-    fns = {k: v.all()[k] for k in names}
+    every = v.all()
+    fns = {k: every[k] for k in names}
     rows = []
     for path in paths:
         s = load_resized(Path(path), size)

@@ -153,7 +153,7 @@ def test_likeness_shows_progress_only_while_it_computes_embeddings(tmp_path, mon
     bars = []
 
     class Bar:  # records what a terminal would show
-        def __init__(self, total, initial, **_kw):
+        def __init__(self, total, initial=0, **_kw):
             self.total, self.n = total, initial
             bars.append(self)
 

@@ -537,7 +537,26 @@ class Gallery:
         bar = None
         try:
             for start in range(0, len(candidates), 256):
-                bar = self._embed_batch(candidates[start:start + 256], vecs, embed, bar, progress, len(candidates))
+                ids = [c.id for c in candidates[start:start + 256]]
+                with self._tx() as conn:
+                    rows = list(conn.execute(sa.select(items.c.id, items.c.thumbnail, items.c.embedding)
+                                             .where(items.c.id.in_(ids))))
+                missing = [r for r in rows if r.embedding is None]
+                vecs.update({r.id: np.frombuffer(r.embedding, dtype=np.float32) for r in rows if r.embedding is not None})
+                if missing:
+                    if bar is None and progress:  # opened at the first batch with embeddings to compute
+                        from tqdm.auto import tqdm
+
+                        bar = tqdm(total=len(candidates), unit="image", desc="gallery: likeness (once per image)",
+                                   leave=False, disable=None)  # off when not a TTY
+                    new = embed(np.stack([_embed_pixels(Image.open(io.BytesIO(r.thumbnail))) for r in missing]))
+                    with self._tx(write=True) as conn:
+                        for r, v in zip(missing, new):
+                            conn.execute(items.update().where(items.c.id == r.id)
+                                         .values(embedding=v.astype(np.float32).tobytes()))
+                            vecs[r.id] = v
+                if bar is not None:
+                    bar.update(start + len(ids) - bar.n)  # the candidates looked at so far
         finally:
             if bar is not None:
                 bar.close()
@@ -547,31 +566,6 @@ class Gallery:
         q = embed(_embed_pixels(Image.open(io.BytesIO(_thumbnail(image))))[None])[0]
         sims = [(c, float(vecs[c.id] @ q)) for c in candidates if c.id in vecs]
         return sorted(sims, key=lambda t: -t[1])[:top]
-
-    def _embed_batch(self, batch: list[Item], vecs: dict, embed, bar, progress: bool, total: int):
-        """Read (or compute and store) the embeddings of ``batch`` into ``vecs``; returns the progress bar,
-        opened at the first batch that has embeddings to compute."""
-        with self._tx() as conn:
-            rows = list(conn.execute(sa.select(items.c.id, items.c.thumbnail, items.c.embedding)
-                                     .where(items.c.id.in_([c.id for c in batch]))))
-        missing = [r for r in rows if r.embedding is None]
-        vecs.update({r.id: np.frombuffer(r.embedding, dtype=np.float32) for r in rows if r.embedding is not None})
-        opened = bool(missing) and bar is None and progress
-        if opened:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, initial=len(vecs), unit="image", desc="gallery: likeness (once per image)",
-                       leave=False, disable=None)  # off when not a TTY
-        if missing:
-            new = embed(np.stack([_embed_pixels(Image.open(io.BytesIO(r.thumbnail))) for r in missing]))
-            with self._tx(write=True) as conn:
-                for r, v in zip(missing, new):
-                    conn.execute(items.update().where(items.c.id == r.id)
-                                 .values(embedding=v.astype(np.float32).tobytes()))
-                    vecs[r.id] = v
-        if bar is not None:
-            bar.update(len(missing) if opened else len(rows))  # (opened here: it started from the cached ones)
-        return bar
 
     def export(self, ids: list[int], folder: str | os.PathLike) -> tuple[list[Path], list[str]]:
         """Copy the items' files (or, when a file is gone or changed, their thumbnails) into ``folder``
