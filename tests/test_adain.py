@@ -261,6 +261,35 @@ def test_folder_runs_name_clashes_missing_folders_and_unrecorded_outputs(small_i
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_folder_run_never_replaces_its_inputs(small_images, random_decoder_dir, tmp_path, capsys):
+    content, style = small_images
+    src = tmp_path / "photos"
+    src.mkdir()
+    Image.open(content).save(src / "a.png")
+    Image.open(content).rotate(90).save(src / "b.png")
+    photos = {p.name: p.read_bytes() for p in src.iterdir()}
+    fast = ["--method", "adain", "--decoder", str(random_decoder_dir), "--size", "48", "-q"]
+    # -o the photos' own folder: refused before any work, with --redo too, and no marker is left there
+    for extra in ([], ["--redo"]):
+        assert main(["stylize", str(src), str(style), "-o", str(src), *fast, *extra]) == 2
+        assert "is the CONTENT folder" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == photos
+    # a style kept in the output folder under an output's name is not replaced
+    out = tmp_path / "out"
+    out.mkdir()
+    Image.open(style).save(out / "a.png")
+    kept = (out / "a.png").read_bytes()
+    assert main(["stylize", str(src), str(out / "a.png"), "-o", str(out), "--redo", *fast]) == 2
+    assert "would replace the input" in capsys.readouterr().err and (out / "a.png").read_bytes() == kept
+    # a photo spoiled since its output was made: skipped, and not counted among the outputs redone
+    done = tmp_path / "done"
+    assert main(["stylize", str(src), str(style), "-o", str(done), *fast]) == 0
+    (src / "b.png").write_bytes(b"no longer a picture")
+    capsys.readouterr()
+    assert main(["stylize", str(src), str(style), "-o", str(done), "--strength", "0.9", "--redo", *fast]) == 0
+    assert "1 written, 0 already done, 1 of them redone" in capsys.readouterr().out
+
+
 def test_empty_folder_and_each_style_without_folder(tmp_path, small_images, capsys):
     content, style = small_images
     (tmp_path / "empty").mkdir()

@@ -231,6 +231,8 @@ def test_classify_bad_input(tmp_path, capsys):
     assert "neither a folder" in capsys.readouterr().err
     assert main(["classify", "predict", str(tmp_path), str(one / "only" / "a.png")]) == 2
     assert "holds no classifier" in capsys.readouterr().err
+    assert main(["classify", "predict", str(tmp_path / "no_such_run"), str(one / "only" / "a.png")]) == 2
+    assert "does not exist: give the --out folder" in capsys.readouterr().err
     # weights of another architecture under a config that says otherwise
     root = _folder(tmp_path)
     out = tmp_path / "run"

@@ -89,6 +89,9 @@ def test_compose_cli(tmp_path, content_path, capsys):
     assert "aspect ratio '3:0'" in capsys.readouterr().err
     assert main(["compose", str(content_path), "--apply", str(tmp_path / "x.gif")]) == 2
     assert not (tmp_path / "x.gif").exists()
+    capsys.readouterr()
+    assert main(["compose", str(content_path), "--overlay", str(tmp_path / "y.png"), "--apply", str(tmp_path / "y.png")]) == 2
+    assert "--overlay and --apply both name" in capsys.readouterr().err and not (tmp_path / "y.png").exists()
 
 
 def test_tiny_images(tmp_path, capsys):

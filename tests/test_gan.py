@@ -231,6 +231,11 @@ def test_cli_train_sample_interpolate_and_bad_input(tmp_path, capsys):
     recipe = json.loads(Image.open(tmp_path / "s" / "seed0002.png").text["brushwork"])
     assert recipe["seed"] == 2 and len(recipe["checkpoint_sha256"]) == 64
     assert main(["gan", "sample", str(run), "--seeds", "0-3", "--grid", "-o", str(tmp_path / "g.png")]) == 0
+    assert main(["gan", "sample", str(run), "--seeds", "0-3", "-o", str(tmp_path / "one.png")]) == 2  # no folder s.png
+    assert "add --grid for one PNG" in capsys.readouterr().err and not (tmp_path / "one.png").exists()
+    for psi in ("2", "0", "nan"):
+        assert main(["gan", "sample", str(run), "--seeds", "0", "--truncation", psi, "-o", str(tmp_path / "t")]) == 2
+        assert "is outside (0, 1]" in capsys.readouterr().err
     assert main(["gan", "interpolate", str(run), "--seeds", "1,2,3", "--frames", "9", "-o", str(tmp_path / "w.gif")]) == 0
     assert Image.open(tmp_path / "w.gif").n_frames == 9
     capsys.readouterr()

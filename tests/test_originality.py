@@ -77,11 +77,17 @@ def test_commands_and_bad_input(refs, tmp_path, capsys):
         (["originality", str(tmp_path / "none.png"), "--index", str(idx)], "does not exist"),
         (["originality", str(tmp_path / "notes.txt"), "--index", str(idx)], "not an image"),
         (["originality", str(refs / "coffee.png"), "--index", str(idx), "--sheet", str(tmp_path / "s.jpg")], ".png"),
+        (["originality", str(refs / "coffee.png"), "--index", str(idx), "--sheet", str(refs / "coffee.png")],
+         "is also an input"),
     ]
+    kept = (refs / "coffee.png").read_bytes()
     for argv, msg in bad:
         assert main(argv) == 2, argv
         assert msg in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "s.jpg").exists()
+    assert (refs / "coffee.png").read_bytes() == kept
+    assert main(["originality", str(refs / "coffee.png"), "--index", str(idx), "--sheet", str(tmp_path / "s.png")]) == 0
+    assert f"contact sheet: {tmp_path / 's.png'}" in capsys.readouterr().out
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(BrushworkError, match="no readable images"):

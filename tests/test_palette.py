@@ -233,6 +233,12 @@ def test_palette_cli_bad_input(tmp_path, capsys):
     assert "File name too long" in err and "check the path" in err and err.count("\n") == 1
     assert main(["palette", str(flat), "-k", "1", "--swatch", str(tmp_path / "nope" / "s.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # two outputs naming one file, or a palette file named for the other format: refused, nothing written
+    same = tmp_path / "same.gpl"
+    for argv, says in ((["--gpl", str(same), "--ase", str(same)], "both name"),
+                       (["--ase", str(same)], "give a file ending in .ase")):
+        assert main(["palette", str(flat), "-k", "1", *argv]) == 2
+        assert says in capsys.readouterr().err and not same.exists()
     assert main(["harmony", "--colors", "#12,#ffffff"]) == 2
     assert "'#12' is not a hex colour" in capsys.readouterr().err
     assert main(["harmony"]) == 2

@@ -69,9 +69,12 @@ _fraction = _float_in(0.0, 1.0)
 
 def _truncation(text: str) -> float:
     """psi in (0, 1]: 0 would put every sample at the mean."""
-    v = _fraction(text)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1]: use a truncation above 0, such as 0.7")
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < v <= 1:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1]: use a truncation such as 0.7")
     return v
 
 
@@ -959,9 +962,14 @@ def _nothing_to_train(step: int, checkpoint: Path) -> str:
             f"checkpoint in {checkpoint}")
 
 
-def _check_folder(path: str | os.PathLike) -> None:
-    """An output folder: it may exist (as a folder) or be created, with its parents, below a folder."""
+def _check_folder(path: str | os.PathLike, hint: str = "this option names a folder") -> None:
+    """An output folder: it may exist (as a folder) or be created, with its parents, below a folder; a new one
+    named like an image file (``s.png``) is refused: the user meant a file."""
+    from .imaging.io import WRITABLE_SUFFIXES
+
     p = Path(path).absolute()
+    if not p.exists() and p.suffix.lower() in WRITABLE_SUFFIXES:
+        raise BrushworkError(f"'{path}' looks like a file name: {hint}; give a folder name")
     for q in (p, *p.parents):
         if q.exists():
             if not q.is_dir():
@@ -1040,6 +1048,18 @@ def _check_outputs(*paths: str | None) -> None:
             raise BrushworkError(f"output '{p}' is a folder: give a file name")
         if Path(p).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"):
             check_output_path(p)
+
+
+def _distinct_outputs(**flags: str | None) -> None:
+    """Refuse two options that name one output file (``--gpl x --ase x``): one would overwrite the other."""
+    seen: dict[Path, str] = {}
+    for flag, p in flags.items():
+        if p is None:
+            continue
+        name = "--" + flag.replace("_", "-")
+        other = seen.setdefault(Path(p).resolve(), name)
+        if other != name:
+            raise BrushworkError(f"{other} and {name} both name '{p}': give each output its own file")
 
 
 def _not_an_input(outputs, inputs) -> None:
@@ -1130,6 +1150,10 @@ def _cmd_palette(args: argparse.Namespace) -> int:
                                                        progress=not args.quiet))
     if args.out:
         raise BrushworkError("--out is for a folder of images; for one image use --json, --swatch, --css, --gpl or --ase")
+    _distinct_outputs(swatch=args.swatch, css=args.css, gpl=args.gpl, ase=args.ase)
+    for flag, path in (("--gpl", args.gpl), ("--ase", args.ase)):
+        if path is not None and Path(path).suffix.lower() != "." + flag[2:]:
+            raise BrushworkError(f"{flag} writes a .{flag[2:]} palette: give a file ending in .{flag[2:]}, not '{path}'")
     _check_outputs(args.swatch, args.css, args.gpl, args.ase)
     _not_an_input([args.swatch, args.css, args.gpl, args.ase], [args.image])
     img = pending.result()
@@ -1218,6 +1242,7 @@ def _cmd_compose(args: argparse.Namespace) -> int:
     for r in ratios:
         parse_ratio(r)
     _check_outputs(args.overlay, args.apply)
+    _distinct_outputs(overlay=args.overlay, apply=args.apply)
     _not_an_input([args.overlay, args.apply], [args.image])
     from .imaging.io import read_image
 
@@ -1419,6 +1444,9 @@ def _model_dir(name_or_dir: str) -> str:
         from .weights import find_weights
 
         return str(find_weights(SHIPPED[name_or_dir]).parent)
+    if not Path(name_or_dir).exists():
+        raise BrushworkError(f"'{name_or_dir}' is neither a folder nor a shipped classifier ({', '.join(SHIPPED)}): "
+                             "check the name, or give the --out folder of 'brushwork classify train'")
     return name_or_dir
 
 
@@ -1727,7 +1755,7 @@ def _cmd_gan_sample(args: argparse.Namespace) -> int:
             raise BrushworkError(f"--grid writes one PNG: give -o a .png file, not '{out}'")
         _check_outputs(str(out))
     else:
-        _check_folder(out)
+        _check_folder(out, "without --grid, -o names a folder of PNGs (add --grid for one PNG)")
     index = None
     if args.originality:
         from .provenance.originality import ReferenceIndex
@@ -2117,6 +2145,7 @@ def _cmd_originality(args: argparse.Namespace) -> int:
         if Path(args.sheet).suffix.lower() != ".png":
             raise BrushworkError(f"--sheet writes a PNG: give a .png file, not '{args.sheet}'")
         _check_outputs(args.sheet)
+        _not_an_input([args.sheet], args.images)
     index = ReferenceIndex.load(args.index)
     results = check(args.images, index, top=args.top)
     if args.sheet:
@@ -2128,6 +2157,8 @@ def _cmd_originality(args: argparse.Namespace) -> int:
         print(f"{r.image}: {r.verdict.upper()} - {r.reason}")
         for m in r.matches:
             print(f"    {m.name}  similarity {m.similarity:.3f}  pHash distance {m.hash_distance}")
+    if args.sheet:
+        print(f"contact sheet: {args.sheet}")
     return 0
 
 

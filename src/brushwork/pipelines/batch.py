@@ -95,6 +95,8 @@ def stylize_folder(
     from ..provenance.recipe import file_sha256, read_recipe
 
     _check_collisions([(f, t) for f, _, t in jobs])
+    _check_not_inputs(src, out, [t for _, _, t in jobs],
+                      [*files, *styles, *(m for m in kwargs.get("masks") or () if isinstance(m, (str, os.PathLike)))])
     with _output_folder(out):
         from .adain import default_match
 
@@ -152,8 +154,7 @@ def stylize_folder(
                 elif state.get(target) == "done" or (state.get(target) == "unknown" and not redo):
                     report.skipped_existing.append(target)
                 else:
-                    if target.exists():
-                        report.redone.append(target)
+                    existed = target.exists()
                     try:
                         result = fn(f, sty, progress=False, **kwargs)
                     except ImageError as exc:
@@ -169,6 +170,8 @@ def stylize_folder(
                         else:  # the caller writes it (the CLI: with the one-file command in the recipe)
                             save(result, target, f, sty)
                         report.written.append(target)
+                        if existed:
+                            report.redone.append(target)
                 bar.update(1)
         return report
 
@@ -209,6 +212,20 @@ def _check_collisions(pairs: list[tuple[Path, Path]]) -> None:
         pairs_n = len({(x, y) for x, y, _ in clashes})
         more = f" (and {pairs_n - 1} more such pair(s))" if pairs_n > 1 else ""
         raise BrushworkError(f"'{a}' and '{b}' would both be written to '{t}'{more}: rename one of each pair")
+
+
+def _check_not_inputs(src: Path, out: Path, targets: list[Path], inputs: list) -> None:
+    """Refuse, before any work, an output folder that is the CONTENT folder itself, or an output that would
+    replace one of the run's inputs (a style image kept in the output folder): they would be lost."""
+    if out.resolve() == src.resolve():
+        raise BrushworkError(f"output folder '{out}' is the CONTENT folder: the outputs would land among your photos "
+                             f"and could replace them; choose another -o folder (a subfolder such as "
+                             f"'{src / 'styled'}' works)")
+    given = {Path(p).resolve(): p for p in inputs}
+    for t in targets:
+        if t.resolve() in given:
+            raise BrushworkError(f"output '{t}' would replace the input '{given[t.resolve()]}': choose another -o "
+                                 "folder, or move that input out of it")
 
 
 OUTPUT_MARKER = ".brushwork-output"  # in every folder run's output folder: never read as input
@@ -351,8 +368,7 @@ def palette_folder(
                 if done == settings:
                     report.skipped_existing.append(target)
                 else:
-                    if target.exists():
-                        report.redone.append(target)
+                    existed = target.exists()
                     try:
                         img = read_image(f, draft=max_side)
                         # a flat graphic with fewer colours than k gets them all, not a skip
@@ -370,5 +386,7 @@ def palette_folder(
                         finally:  # Ctrl-C between the two: no half-written file left behind
                             tmp.unlink(missing_ok=True)
                         report.written.append(target)
+                        if existed:
+                            report.redone.append(target)
                 bar.update(1)
         return report

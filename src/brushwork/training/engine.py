@@ -143,6 +143,8 @@ def find_checkpoint(folder: str | os.PathLike, kind: str, what: str, command: st
     from ..errors import BrushworkError
 
     p = Path(folder)
+    if not p.exists():
+        raise BrushworkError(f"'{folder}' does not exist: give the --out folder of 'brushwork {command}'")
     if (p / "checkpoint" / "model.safetensors").is_file():
         p = p / "checkpoint"
     if not (p / "model.safetensors").is_file() or not (p / "config.json").is_file():
