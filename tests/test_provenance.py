@@ -83,8 +83,10 @@ def test_stylize_recipe_inspect_reproduce_and_privacy(small_images, tmp_path, ca
         shutil.move(f, tmp_path / "elsewhere" / "deep" / f.name)
     assert main(["reproduce", "out.jpg"]) == 2
     assert "pass --inputs DIR" in capsys.readouterr().err
-    assert main(["reproduce", "out.jpg", "--inputs", "elsewhere", "-o", "again.jpg"]) == 0
-    assert "bit-identical" in capsys.readouterr().out and (tmp_path / "again.jpg").is_file()
+    assert main(["reproduce", "out.jpg", "--inputs", "elsewhere", "-o", "again.jpg", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["identical"] and rep["max_difference"] == 0 and rep["kept"] == "again.jpg"
+    assert "bit-identical" in rep["summary"] and (tmp_path / "again.jpg").is_file()
 
     # a changed pixel is found and reported: one pixel of a PNG output, its recipe kept
     assert main(["stylize", "elsewhere/deep/" + photo.name, "elsewhere/deep/" + style.name, "--output=p.png",

@@ -107,6 +107,11 @@ def test_stylize_job_result_gallery_and_cli_reproduction(client, tmp_path):
     assert again.status_code == 202
     rep = _wait(client, again.json()["id"])
     assert rep["status"] == "done" and rep["result"]["identical"], rep
+    # a rerun runs in its own process, which a cancel stops
+    rid = client.post(f"/api/gallery/{res['gallery_id']}/reproduce").json()["id"]
+    time.sleep(0.3)
+    client.delete(f"/api/jobs/{rid}")
+    assert _wait(client, rid)["status"] == "cancelled"
     # an item whose input the studio does not hold: the failure names the file, not the server's folders
     from brushwork.provenance.gallery import Gallery
 
@@ -206,6 +211,8 @@ def test_colour_composition_gan_classify(client):
     assert h.status_code == 200 and h.json()["harmony"] == "complementary" and h.json()["contrast"]
     rec = client.post("/api/recolor", files=img, data={"palette": "#1e90ff,#ff8c1e", "method": "palette"})
     assert rec.status_code == 200 and client.get(rec.json()["image_url"]).status_code == 200
+    again = _wait(client, client.post(f"/api/gallery/{rec.json()['gallery_id']}/reproduce").json()["id"])
+    assert again["status"] == "done" and again["result"]["identical"], again  # its recipe is a recolor command
     comp = client.post("/api/compose", files=img, data={"ratios": "1:1,16:9", "overlay": "true"}).json()
     assert [c["ratio"] for c in comp["crops"]] == ["1:1", "16:9"] and comp["overlay"]["image_url"]
     gan = client.post("/api/gan/sample", json={"seeds": "0-3"}).json()
@@ -242,7 +249,10 @@ def test_host_and_origin_guard_against_other_sites(studio):
         assert r.status_code == 400 and "Host" in r.json()["error"]
         r = c.get("/api/health", headers={"Origin": "http://evil.example"})
         assert r.status_code == 403
-        assert c.get("/api/health", headers={"Origin": "http://localhost:7860"}).status_code == 200
+        same = {"Host": "localhost:7860"}
+        assert c.get("/api/health", headers={**same, "Origin": "http://localhost:7860"}).status_code == 200
+        for other in ("http://localhost:3000", "http://localhost", "https://localhost:7860", "http://127.0.0.1:7860"):
+            assert c.get("/api/health", headers={**same, "Origin": other}).status_code == 403, other  # another site
         for host in ("[::1]", "[::1]:7860", "localhost", "127.0.0.1:7860"):  # with or without a port
             assert c.get("/api/health", headers={"Host": host}).status_code == 200, host
         for host in ("[::2]:7860", "[::1]x", "[::1].evil.example", "localhost:80:90", "localhost.evil.example"):
@@ -268,7 +278,7 @@ def test_a_chunked_upload_is_counted_as_it_arrives(studio):
                                   "bad-truncation", "empty-palette", "narrow-style", "far-date", "tiny-content-job",
                                   "tiny-reference", "transparent-reference", "truncated-jpeg", "bomb",
                                   "multi-line-colour", "form-not-json", "bad-tag", "truncated-gif", "thin-content-job",
-                                  "transparent-reference-palette"])
+                                  "transparent-reference-palette", "nan-json", "damaged-png-job", "long-body"])
 def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
     with studio(max_upload_bytes=200_000, max_pixels=300_000) as c:
         photo = ("c.jpg", _photo(200), "image/jpeg")
@@ -318,8 +328,14 @@ def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
             "transparent-reference-palette": lambda: c.post("/api/recolor", data={"method": "palette"}, files={
                 "image": photo, "reference": ("r.png", _encode(Image.new("RGBA", (32, 32), (0, 0, 0, 0)), "PNG"),
                                               "image/png")}),
+            "nan-json": lambda: c.post("/api/gan/sample", content=b'{"seeds": "0", "truncation": NaN}',
+                                       headers={"Content-Type": "application/json"}),
+            "damaged-png-job": lambda: c.post("/api/stylize", files={"content": ("c.png", _damaged_png(), "image/png")},
+                                              data=style),
+            "long-body": lambda: c.post("/api/harmony", content=b"x" * 100_000, headers={"Content-Type": "text/plain"}),
         }
         r = calls[case]()
+        assert len(r.content) < 5000, (case, len(r.content))  # what was sent is not echoed back
         assert 400 <= r.status_code < 500, (case, r.status_code, r.text)
         body = r.json()
         assert isinstance(body["error"], str) and body["error"] and "Traceback" not in body["error"]
@@ -331,10 +347,24 @@ def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
                     "bad-tag": (None, "printable"), "truncated-gif": (415, "damaged or truncated GIF"),
                     "thin-content-job": (422, "less extreme shape"),
                     "gallery-style-missing": (404, "gallery item 77 no longer exists"),
-                    "transparent-reference-palette": (400, "reference image has no opaque")}
+                    "transparent-reference-palette": (400, "reference image has no opaque"),
+                    "nan-json": (422, "truncation"), "damaged-png-job": (415, "damaged or truncated PNG")}
         if case in expected:
             status, words = expected[case]
             assert (status is None or r.status_code == status) and words in body["error"], (case, r.status_code, body)
+
+
+def _damaged_png() -> bytes:
+    """A PNG whose compressed pixels are garbage under correct checksums (Pillow's verify() passes it)."""
+    import struct
+    import zlib
+
+    data = bytearray(_png_size(64, 64))
+    at = data.index(b"IDAT")
+    n = struct.unpack(">I", data[at - 4:at])[0]
+    data[at + 4:at + 4 + n] = bytes((i * 37) % 251 for i in range(n))
+    data[at + 4 + n:at + 8 + n] = struct.pack(">I", zlib.crc32(data[at:at + 4 + n]))
+    return bytes(data)
 
 
 def _bomb_png() -> bytes:

@@ -547,6 +547,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                       help="a folder to search (recursively) for the inputs, found by sha256 (repeatable)")
     rep_.add_argument("-o", "--output", help="keep the reproduced image here")
     rep_.add_argument("--strict", action="store_true", help="exit with code 1 unless the pixels are bit-identical")
+    rep_.add_argument("--json", action="store_true", help="print the comparison as JSON")
     rep_.set_defaults(func=_cmd_reproduce)
 
     idx = sub.add_parser("index", help="index reference images for near-duplicate checks")
@@ -2218,7 +2219,13 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     if args.output:
         _check_outputs(args.output)
     result = reproduce(args.image, inputs=args.inputs, keep=args.output)
-    print(f"{args.image}: {result.summary()}" + (f"; the new image is {result.kept}" if result.kept else ""))
+    if args.json:
+        print(json.dumps({"image": args.image, "identical": result.identical, "max_difference": result.max_difference,
+                          "differing_pixels": result.differing_pixels, "pixels": result.pixels,
+                          "same_bytes": result.same_bytes, "environment_differences": result.environment_differences,
+                          "summary": result.summary(), "kept": str(result.kept) if result.kept else None}))
+    else:
+        print(f"{args.image}: {result.summary()}" + (f"; the new image is {result.kept}" if result.kept else ""))
     return 1 if args.strict and not result.identical else 0
 
 

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import secrets
+import subprocess
 import sys
 import threading
 from collections import OrderedDict
@@ -111,14 +112,23 @@ class GanSampleRequest(BaseModel):
     truncation: float = Field(1.0, gt=0.0, le=1.0)
 
 
-_HOST = re.compile(r"\[([0-9a-f:.]+)\](?::\d+)?|([^:\[\]@/\s]+)(?::\d+)?")
+_HOST = re.compile(r"\[([0-9a-f:.]+)\](?::(\d+))?|([^:\[\]@/\s]+)(?::(\d+))?")
 
 
 def _host_name(header: str) -> str:
     """The host of a Host header, without its port: ``[::1]:7860`` and ``[::1]`` -> ``::1``; anything
     malformed (``[::1]x``, ``a:1:2``) -> ``""``, which no allowed list holds."""
+    return _host_port(header)[0]
+
+
+def _host_port(header: str, default: int = 80) -> tuple[str, int]:
+    """``(host, port)`` of a Host header or an origin's ``host[:port]``: ``[::1]:7860`` -> ``("::1", 7860)``,
+    ``localhost`` -> ``("localhost", default)``; malformed -> ``("", 0)``."""
     m = _HOST.fullmatch(header.strip().lower())
-    return (m.group(1) or m.group(2)) if m else ""
+    if not m:
+        return "", 0
+    port = m.group(2) or m.group(4)
+    return m.group(1) or m.group(3), int(port) if port else default
 
 
 def scrub(message: str, *paths: Path) -> str:
@@ -299,8 +309,10 @@ def create_app(config: StudioConfig) -> FastAPI:
             message = "the request body must be a JSON object, sent as application/json (see /docs)"
         else:
             message = f"{where or 'request'}: {first.get('msg', 'invalid')}"
-        return JSONResponse({"error": one_line(message),
-                             "detail": json.loads(json.dumps(errs, default=str))}, status_code=422)
+        # the details without what was sent (it may be megabytes, or a NaN that JSON cannot carry)
+        detail = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in errs[:20]]
+        return JSONResponse({"error": one_line(message), "detail": json.loads(json.dumps(detail, default=str))},
+                            status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
@@ -322,8 +334,12 @@ def create_app(config: StudioConfig) -> FastAPI:
                 return JSONResponse({"error": f"unexpected Host '{host[:60]}': open the studio at the address "
                                      "brushwork serve printed"}, status_code=400)
             origin = request.headers.get("origin")
-            if origin and (urlsplit(origin).hostname or "") not in config.allowed_hosts:
-                return JSONResponse({"error": "requests from other web sites are refused"}, status_code=403)
+            if origin:  # the studio's own page only: its scheme, host and port (another local server's page is another site)
+                o = urlsplit(origin)
+                default = 443 if o.scheme == "https" else 80
+                if (o.scheme != request.url.scheme
+                        or _host_port(o.netloc, default) != _host_port(request.headers.get("host") or "", default)):
+                    return JSONResponse({"error": "requests from other web sites are refused"}, status_code=403)
         if config.token and path.startswith("/api/"):
             auth = request.headers.get("authorization", "")
             given = (auth[7:] if auth.lower().startswith("bearer ") else None) or request.headers.get(
@@ -392,7 +408,7 @@ def create_app(config: StudioConfig) -> FastAPI:
 
         @functools.wraps(fn)
         def run(*args, **kwargs):
-            if not quick.acquire(timeout=30):
+            if not quick.acquire(timeout=1):  # a full house answers at once, not after holding a request thread
                 raise ApiError(429, "busy: try again shortly", headers={"Retry-After": "5"})
             try:
                 return fn(*args, **kwargs)
@@ -422,12 +438,11 @@ def create_app(config: StudioConfig) -> FastAPI:
                     raise ApiError(413, f"{what} has {w}x{h} pixels, more than {config.max_pixels:,}: scale it down")
                 if (uploads / f"{sha}{SNIFFED[fmt]}").exists():  # stored, so checked whole, before
                     return sha, uploads / f"{sha}{SNIFFED[fmt]}"
-                im.verify()
-            if fmt not in ("PNG", "WEBP"):  # verify() checks PNG's and WebP's data, not the others': decode them
-                with Image.open(io.BytesIO(data)) as im:
-                    if fmt in JPEG_FORMATS:  # at 1/8 scale, which still reads every scan
-                        im.draft("RGB", (max(1, w // 8), max(1, h // 8)))
-                    im.load()
+                im.verify()  # PNG's chunk checksums, not whether its compressed pixels decode: so every format is decoded
+            with Image.open(io.BytesIO(data)) as im:
+                if fmt in JPEG_FORMATS:  # at 1/8 scale, which still reads every scan
+                    im.draft("RGB", (max(1, w // 8), max(1, h // 8)))
+                im.load()
         except ApiError:
             raise
         except Image.DecompressionBombError:
@@ -448,9 +463,11 @@ def create_app(config: StudioConfig) -> FastAPI:
 
     def read_upload(upload: UploadFile | None, what: str, **kwargs):
         """``store`` then ``read_image``; errors name the form field, not the file stored on the server."""
+        return read_stored(store(upload, what)[1], what, **kwargs)
+
+    def read_stored(path: Path, what: str, **kwargs):
         from ..imaging.io import read_image
 
-        path = store(upload, what)[1]
         try:
             return read_image(path, what=what, **kwargs)
         except BrushworkError as exc:
@@ -750,19 +767,27 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, f"method must be one of {', '.join(RECOLOR_METHODS)}")
         if (reference is None) == (not palette):
             raise ApiError(422, "give a reference image or a palette (one of the two)")
-        img = read_upload(image, "image")
-        ref = None if reference is None else read_upload(reference, "reference", draft=1024)
+        from ..provenance.recipe import command_recipe
+
         hexes = [t for t in (palette or "").replace(" ", ",").split(",") if t]
         if palette and not hexes:
             raise ApiError(422, "palette is empty: give hex colours such as #1e90ff,#ff8c1e")
         pal = Palette.from_hex(hexes) if hexes else None
+        img_path = store(image, "image")[1]
+        img = read_stored(img_path, "image")
+        ref_path = None if reference is None else store(reference, "reference")[1]
+        ref = None if ref_path is None else read_stored(ref_path, "reference", draft=1024)
+        k, seed = 6, 0  # recolor's defaults, named in the recipe
         out = recolor(img.rgb, method=method, reference=None if ref is None else ref.rgb,
                       reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
-                      strength=strength)
-        params = {"operation": "recolor", "method": method, "strength": strength, "studio": True,
-                  "brushwork": __version__}
-        return save_result(to_pil(out, img.alpha, composited=True), f"{secrets.token_hex(8)}-recolor.png", params, "recolor",
-                           mark=False)
+                      strength=strength, k=k, seed=seed)
+        name = f"{secrets.token_hex(8)}-recolor.png"
+        # the equivalent `brushwork recolor` command over the stored uploads, as for stylize: reproducible
+        argv = ["recolor", str(img_path), *(["--reference", str(ref_path)] if ref_path else ["--palette", ",".join(pal.hex)]),
+                "--method", method, "--strength", str(strength), "-k", str(k), "--seed", str(seed), "-o", str(results / name)]
+        params = {"operation": "recolor", "method": method, "strength": strength, "k": k, "seed": seed, "studio": True}
+        recipe = command_recipe(argv, results / name, params, output_options={"-o"})
+        return save_result(to_pil(out, img.alpha, composited=True), name, recipe, "recolor", mark=False)
 
     @app.post("/api/compose", tags=["composition"])
     @bounded
@@ -891,16 +916,32 @@ def create_app(config: StudioConfig) -> FastAPI:
         folders = [uploads, results, *{p.parent for p in styles.values()}]
 
         def work(job: Job) -> dict:
-            from ..provenance.reproduce import reproduce
-
-            try:
-                r = reproduce(it.path, inputs=[str(f) for f in folders])
-            except BrushworkError as exc:  # name the files, not where this server keeps them
-                message = without_paths(str(exc), folders)
+            # In its own process: the rerun sets the recipe's thread count and prints as the CLI does, which
+            # in this one would touch every other job, and a cancel can stop it.
+            argv = [sys.executable, "-m", "brushwork", "reproduce", str(it.path), "--json"]
+            for f in folders:
+                argv += ["--inputs", str(f)]
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    if job.cancel_requested:
+                        proc.terminate()
+                        proc.communicate()
+                        raise Cancelled from None
+            if proc.returncode != 0:
+                lines = [ln for ln in err.splitlines() if ln.strip()]
+                said = lines[-1].removeprefix("brushwork: error: ") if lines else ""
+                if proc.returncode != 2 or not said:
+                    raise BrushworkError(f"the rerun stopped unexpectedly (exit code {proc.returncode})")
+                message = without_paths(said, folders)  # name the files, not where this server keeps them
                 message = message.replace("pass --inputs DIR with a folder that holds it",
                                           "upload it again, then reproduce").replace("; see above)", ")")
-                raise BrushworkError(message) from None
-            return {"identical": r.identical, "max_difference": r.max_difference, "summary": r.summary()}
+                raise BrushworkError(message)
+            r = json.loads(out.splitlines()[-1])
+            return {"identical": r["identical"], "max_difference": r["max_difference"], "summary": r["summary"]}
 
         try:
             return queue.submit("reproduce", work).to_dict()
