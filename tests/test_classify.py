@@ -274,6 +274,8 @@ def test_slim_prunes_quantises_and_keeps_the_model_working(tmp_path, capsys):
     table = json.loads((out / "slim" / "slim.json").read_text())
     assert [r["variant"].split()[0] for r in table] == ["fp32", "pruned", "pruned", "dynamic", "static"]
     assert (out / "slim" / "pruned" / "model.safetensors").is_file()
+    saved = json.loads((out / "slim" / "pruned" / "config.json").read_text())  # eval splits it as it was trained
+    assert saved["data"] == json.loads((out / "checkpoint" / "config.json").read_text())["data"]
     assert main(["classify", "predict", str(out / "slim" / "pruned"), str(next((root / "ink").glob("*.png")))]) == 0
 
 
@@ -296,6 +298,31 @@ def test_resume_refuses_other_settings_and_bad_sizes(tmp_path, capsys):
     assert "validation split" in capsys.readouterr().out
     assert json.loads((out / "metrics.json").read_text())["evaluated_on"].startswith("validation split")
     assert (out / "eval" / "metrics.json").is_file()
+
+
+def test_a_run_stopped_early_is_finished_and_resume_keeps_its_epochs(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    root = tmp_path / "noise"  # labels the pictures do not tell apart: validation loss stops improving at once
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for j in range(10):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3)).astype(np.uint8)).save(root / c / f"{j}.png")
+    out = tmp_path / "run"
+    argv = ["classify", "train", str(root), "--out", str(out), "--size", "16", "--epochs", "30", "--patience", "1",
+            "--lr", "0.05", "-q"]
+    assert main(argv) == 0
+    said = capsys.readouterr().out
+    assert "stopped early" in said
+    epochs = (out / "epochs.csv").read_text()
+    n = len(epochs.splitlines()) - 1
+    assert n < 30 and f"trained {n} epoch(s)" in said
+    state = torch.load(out / "checkpoint" / "trainer_state.pt", weights_only=False)
+    # the same command again: finished, not trained on from the best weights
+    assert main(argv) == 0
+    io = capsys.readouterr()
+    assert "already stopped early" in io.err and f"trained {n} epoch(s)" in io.out  # the epochs before, counted
+    assert (out / "epochs.csv").read_text() == epochs
+    assert torch.load(out / "checkpoint" / "trainer_state.pt", weights_only=False)["step"] == state["step"]
 
 
 def test_flip_augmentation_is_exact_and_small_images_keep_hard_edges():

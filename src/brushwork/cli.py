@@ -1431,7 +1431,12 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     m["evaluated_on"] = "test set" if has_test else "validation split (a folder has no separate test set)"
     m["best_epoch"] = summary["best_epoch"]
     _write_eval(Path(args.out), m, summary["classes"], summary["epochs"])
-    print(f"trained {len(summary['epochs'])} epoch(s), best epoch {summary['best_epoch']}; "
+    if summary["finished_before"]:
+        print(f"brushwork: note: this run had already stopped early (epoch {summary['stopped_early_at_epoch']}): nothing "
+              "more to train; --no-resume or another --out trains again", file=sys.stderr)
+    early = (f", stopped early ({args.patience} epoch(s) without a better validation loss)"
+             if summary["stopped_early_at_epoch"] is not None and not summary["finished_before"] else "")
+    print(f"trained {len(summary['epochs'])} epoch(s){early}, best epoch {summary['best_epoch']}; "
           f"checkpoint in {Path(args.out) / 'checkpoint'}")
     _print_metrics(m, m["evaluated_on"])
     return 0
@@ -1452,12 +1457,13 @@ def _model_dir(name_or_dir: str) -> str:
 
 
 def _train_config(model_dir: str, part: str = "train") -> dict:
-    """The ``train`` settings (or ``data`` summary) saved with a classifier checkpoint."""
+    """The ``train`` settings (or ``data`` summary; ``engine``: the whole ``train`` section, the engine's settings
+    such as ``accumulate`` too) saved with a classifier checkpoint."""
     import json
 
     p = Path(model_dir)
     cfg = p / "checkpoint" / "config.json" if (p / "checkpoint").is_dir() else p / "config.json"
-    saved = dict(json.loads(cfg.read_text()).get(part, {}))
+    saved = dict(json.loads(cfg.read_text()).get("train" if part == "engine" else part, {}))
     if part == "train":  # the recipe's own fields (the engine's, such as accumulate, are saved beside them)
         from dataclasses import fields
 
@@ -1465,6 +1471,11 @@ def _train_config(model_dir: str, part: str = "train") -> dict:
 
         saved = {k: v for k, v in saved.items() if k in {f.name for f in fields(ClassifyTrainConfig)}}
     return saved
+
+
+def _accumulate(model_dir: str) -> int:
+    """The gradient accumulation the checkpoint was trained with (it sets the effective batch and the schedule)."""
+    return int(_train_config(model_dir, "engine").get("accumulate", 1))
 
 
 def _split_groups(model_dir: str, groups):
@@ -1510,7 +1521,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         for i, (tr, te) in enumerate(kfolds(y, args.kfold, recipe.seed, groups), 1):
             with tempfile.TemporaryDirectory() as tmp:
                 t, _ = train_classifier((x[tr], y[tr], classes, channels, None if groups is None else groups[tr]),
-                                        tmp, config=recipe, progress=not args.quiet)
+                                        tmp, config=recipe, progress=not args.quiet, accumulate=_accumulate(args.model))
                 pred = predict_proba(t.model, x[te], device=t.device).argmax(1)
             m = classification_metrics(y[te], pred, classes)
             results.append(m)
@@ -1548,6 +1559,7 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     import copy
     import json
 
+    import numpy as np
     import torch
 
     from .pipelines.classify import load_classifier
@@ -1591,16 +1603,18 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         trainer, _ = train_classifier((x, y, classes, channels, groups), tmp, config=recipe, model=pruned,
-                                      progress=not args.quiet, resume=False)
+                                      progress=not args.quiet, resume=False, accumulate=_accumulate(args.model))
     pruned = slim.make_permanent(trainer.model.cpu().eval())
     rows.append(row(f"pruned {args.sparsity:.0%}, fine-tuned {args.finetune_epochs} epoch(s)", pruned,
                     f"sparsity {slim.sparsity(pruned):.3f}"))
     rows.append(row("dynamic int8 (linear layers)", slim.quantize_dynamic(copy.deepcopy(model))))
-    calib = torch.from_numpy(x[:512]).float() / 255.0
+    # a seeded sample of the training images (files and MNIST's arrays come class by class: the first 512 are one class)
+    pick = np.sort(np.random.default_rng(0).permutation(len(x))[:512])
+    calib = torch.from_numpy(x[pick]).float() / 255.0
     rows.append(row("static int8 (all layers)", slim.quantize_static(copy.deepcopy(model), calib)))
     out.mkdir(parents=True, exist_ok=True)
-    save_model(pruned, {"classifier": cfg.to_dict(), "train": train_cfg,
-                        "pruned": {"sparsity": slim.sparsity(pruned)}}, out / "pruned")
+    save_model(pruned, {"classifier": cfg.to_dict(), "train": train_cfg, "data": _train_config(args.model, "data"),
+                        "pruned": {"sparsity": slim.sparsity(pruned)}}, out / "pruned")  # data: eval splits as trained
     (out / "slim.json").write_text(json.dumps(rows, indent=1))
     base = rows[0]
     print(f"{'variant':44s} {'accuracy':>9s} {'size':>9s} {'zipped':>9s} {'ms/64':>7s} {'speed-up':>8s}")

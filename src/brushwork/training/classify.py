@@ -323,11 +323,18 @@ def train_classifier(
             raise BrushworkError(f"'{out_dir}' holds a run with other settings (model, size, epochs or other "
                                  "hyperparameters): use --no-resume to start over, or another --out")
         trainer.resume(fast_forward=True)  # the data stream continues where the checkpoint left it
+        if (out / "epochs.csv").is_file():  # the epochs before the resume, for the summary and the curves
+            with open(out / "epochs.csv", newline="") as f:
+                stopper.epochs = [{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()}
+                                  for r in csv.DictReader(f) if int(r["epoch"]) <= trainer.step // steps_per_epoch]
     elif distributed.is_main():
         for f in ("epochs.csv", "log.csv"):
             (out / f).unlink(missing_ok=True)
+    finished_before = trainer.extra_state.get("stopped_at_step")
     trainer.fit()
-    summary = {"classes": classes, "train": int(len(tr)), "val": int(len(va)), "skipped": skipped,
+    stopped = trainer.extra_state.get("stopped_at_step")
+    summary = {"stopped_early_at_epoch": None if stopped is None else stopped // steps_per_epoch,
+               "finished_before": finished_before is not None,"classes": classes, "train": int(len(tr)), "val": int(len(va)), "skipped": skipped,
                "epochs": stopper.epochs, "best_epoch": trainer.extra_state.get("best_epoch"),
                "x_val": x[va], "y_val": y[va], "x_test": x_test, "y_test": y_test, "config": cfg,
                "ungrouped": ungrouped}

@@ -231,6 +231,7 @@ class Trainer:
         state = {"step": self.step, "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
                  "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
                  "rng": torch.get_rng_state(), "trainer_config": asdict(self.config), "extra": self.extra_state,
+                 "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
                  "extra_optimizers": {k: o.state_dict() for k, o in self.extra_optimizers.items()}}
         _atomic_save(lambda p: torch.save(state, p), ckpt / "trainer_state.pt")
         return ckpt
@@ -257,7 +258,8 @@ class Trainer:
                                  "cannot resume: restore the checkpoint from a copy, or train into a new --out "
                                  "folder") from None
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
+        if state["scaler"] and self.scaler.is_enabled():  # (a run resumed in another precision starts a fresh scaler)
+            self.scaler.load_state_dict(state["scaler"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         for k, o in self.extra_optimizers.items():
@@ -266,6 +268,8 @@ class Trainer:
         for o in (self.optimizer, *self.extra_optimizers.values()):
             _match_layout(o)
         torch.set_rng_state(state["rng"])
+        if state.get("cuda_rng") is not None and self.device.type == "cuda":  # dropout on a GPU draws from this one
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         rank = distributed.info().rank
         if rank:  # the checkpoint holds rank 0's stream: the others derive their own, so that their draws
             # (dropout masks, latents) stay apart instead of all repeating rank 0's
@@ -324,7 +328,8 @@ class Trainer:
         stop = False
         try:
             self.model.train()
-            while self.step < cfg.steps and not stop:
+            # a run a callback stopped (early stopping) is finished: running its command again trains no further
+            while self.step < cfg.steps and not stop and "stopped_at_step" not in self.extra_state:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss, logs = self._accumulated_backward(cfg)
                 if cfg.grad_clip:
@@ -364,6 +369,8 @@ class Trainer:
                         raise RuntimeError(f"rank 0 failed at step {self.step} (its message is above)")
                 if failure is not None:
                     raise failure
+                if stop:
+                    self.extra_state["stopped_at_step"] = self.step
                 if self.step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
                 if cfg.time_limit is not None:
