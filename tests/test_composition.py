@@ -106,3 +106,15 @@ def test_tiny_images(tmp_path, capsys):
 def test_a_flat_picture_has_no_fake_subject():
     c = analyze(np.full((90, 120, 3), 0.3))
     assert c.subject == (0.5, 0.5) and c.center_of_mass == (0.5, 0.5) and c.balance == 1.0
+
+
+def test_power_scores_span_zero_to_one_and_crops_are_distinct():
+    from brushwork.composition.analysis import _power_score
+
+    for lines in ((1 / 3, 2 / 3), (0.382, 0.618)):
+        assert _power_score(0.0, 0.0, lines)[0] == pytest.approx(0.0, abs=1e-9)  # a corner: as far as can be
+        assert _power_score(*lines, lines)[0] == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    img = rng.random((300, 400, 3)).astype(np.float32)
+    boxes = [c.box for c in suggest_crops(img, ["1:1"], top=3)]
+    assert len(set(boxes)) == len(boxes) == 3

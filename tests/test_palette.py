@@ -313,3 +313,27 @@ def test_palette_over_a_folder_is_resumable_and_split(tmp_path, capsys, monkeypa
     assert main(["palette", str(src), "-o", str(out), "-k", "2", "-q"]) == 0
     assert "1 written, 3 already done" in capsys.readouterr().out
     assert [c["hex"] for c in json.loads((out / "flat.png.json").read_text())["colors"]] == ["#0909c8"]
+
+
+def test_completions_sit_on_the_hue_they_name_and_contrast_uses_the_hex_shown():
+    # a dark red's triadic partners: once clipped into sRGB they drifted up to 60 degrees off their arc
+    for light, chroma, hue in ((0.318, 0.131, 29.0), (0.2, 0.2, 200.0), (0.8, 0.15, 300.0)):
+        pal = Palette(np.clip(oklab_to_rgb(oklch_to_oklab(np.array([[light, chroma, hue]]))), 0, 1), np.ones(1))
+        for c in complete(pal, "triadic"):
+            got = oklab_to_oklch(rgb_to_oklab(hex_to_rgb(c["hex"])))[2]
+            assert min(abs(got - c["hue"]), 360 - abs(got - c["hue"])) < 2.0, (light, chroma, hue, c, got)
+    # a pair at 4.50 from unrounded colours, 4.48 from the hex codes the table shows: it fails AA
+    row = contrast_table(Palette(np.stack([hex_to_rgb("#5443eb"), hex_to_rgb("#51f2e0")]) + 0.0015, np.ones(2) / 2))[0]
+    assert row["ratio"] == pytest.approx(contrast_ratio(hex_to_rgb(row["foreground"]), hex_to_rgb(row["background"])),
+                                         abs=0.005) and row["AA"] == (row["ratio"] >= 4.5)
+    # a rectangle (0, 60, 180, 240) is named as the rectangle it fits, not the square
+    assert "at 0, 60, 180, 240" in classify(["#d2849c", "#cc8f5c", "#4bb3a1", "#60a7d6"]).reason
+
+
+def test_translucent_pixels_count_as_their_own_colour():
+    rgb = np.zeros((16, 16, 3))
+    rgb[:8] = (1.0, 0.0, 0.0)
+    rgb[8:] = (1.0, 0.0, 1.0)
+    alpha = np.full((16, 16), 0.6)
+    over_white = rgb * alpha[..., None] + (1 - alpha[..., None])  # as read_image gives a translucent picture
+    assert sorted(extract_palette(over_white, alpha, k=2).hex) == ["#ff0000", "#ff00ff"]

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import BrushworkError
 from .palette import Palette
-from .spaces import contrast_ratio, oklab_to_rgb, oklch_to_oklab, rgb_to_hex
+from .spaces import contrast_ratio, hex_to_rgb, linear_to_srgb, oklab_to_linear, oklch_to_oklab, rgb_to_hex
 
 __all__ = ["HARMONIES", "HarmonyResult", "classify", "complete", "contrast_table"]
 
@@ -94,20 +94,21 @@ def classify(palette: Palette | list[str]) -> HarmonyResult:
                              f"every colour is a grey (OKLCH chroma under {GREY_CHROMA}): an achromatic scheme, "
                              "no hue relation to name")
     scores: dict[str, tuple[float, float]] = {}
+    sets: dict[str, list] = {}  # the variant that fitted (tetradic: a square or a rectangle)
     for name, variants in HARMONIES.items():
         best = (-1.0, 0.0)
         for arcs in variants:
             for base in np.arange(0.0, 360.0, 1.0):
                 fit, cov = _fit(hues, w, arcs, base)
                 if fit * cov > best[0]:
-                    best = (fit * cov, float(base))
+                    best, sets[name] = (fit * cov, float(base)), arcs
         scores[name] = best
     names = list(HARMONIES)
     top = max(s for s, _ in scores.values())
     label = next(n for n in names if scores[n][0] >= top - 0.05)
     score, base = scores[label]
     hue_list = ", ".join(f"{h:.0f}" for h in sorted(hues))
-    arcs = HARMONIES[label][0]
+    arcs = sets[label]
     centres = ", ".join(f"{(base + c) % 360:.0f}" for c, _ in arcs)
     reason = (f"chromatic hues {hue_list} (OKLCH degrees) fit the {label} set at {centres} "
               f"with score {score:.2f}")
@@ -143,10 +144,11 @@ def complete(palette: Palette, harmony: str) -> list[dict]:
             continue
         cc = chroma
         while True:  # the most saturated version of that hue that sRGB can show, at the palette's lightness
-            rgb = oklab_to_rgb(oklch_to_oklab(np.array([light, cc, centre])))
-            if (rgb >= -1e-4).all() and (rgb <= 1 + 1e-4).all() or cc < 1e-3:
+            lin = oklab_to_linear(oklch_to_oklab(np.array([light, cc, centre])))  # (oklab_to_rgb clips below 0)
+            if (lin >= -1e-6).all() and (lin <= 1 + 1e-6).all() or cc < 1e-3:
                 break
             cc *= 0.9
+        rgb = linear_to_srgb(np.clip(lin, 0.0, 1.0))
         out.append({"hex": rgb_to_hex(np.clip(rgb, 0, 1)), "hue": round(float(centre), 1),
                     "reason": f"the {harmony} set based at {base:.0f} has no colour near hue {centre:.0f}"})
     return out
@@ -159,7 +161,7 @@ def contrast_table(palette: Palette) -> list[dict]:
     hexes = palette.hex
     for i in range(len(palette)):
         for j in range(i + 1, len(palette)):
-            r = contrast_ratio(palette.rgb[i], palette.rgb[j])
+            r = contrast_ratio(hex_to_rgb(hexes[i]), hex_to_rgb(hexes[j]))  # the colours shown, as they are used
             rows.append({"foreground": hexes[i], "background": hexes[j], "ratio": round(r, 2),
                          "AA": r >= 4.5, "AAA": r >= 7.0, "AA_large": r >= 3.0, "AAA_large": r >= 4.5})
     return sorted(rows, key=lambda r: -r["ratio"])

@@ -269,8 +269,13 @@ def fit_palette(lab: np.ndarray, w: np.ndarray, k: int, seed: int = 0, coarse: i
 
 
 def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int = 6, seed: int = 0,
-                    sample: int = 12_000, saliency: bool = False, at_most: bool = False) -> Palette:
+                    sample: int = 12_000, saliency: bool = False, at_most: bool = False,
+                    composited: bool = True) -> Palette:
     """The ``k``-colour palette of an image ``(H, W, 3)`` in [0, 1] (``alpha`` ``(H, W)`` or None).
+
+    With ``alpha`` and ``composited`` (as ``read_image`` gives them: the picture as it looks over white), the
+    pixels' own colours are clustered, so a translucent overlay or a soft edge is not taken for a paler colour;
+    ``composited=False`` for colours already un-composited.
 
     ``saliency=True`` weights each pixel by the spectral-residual saliency (composition module), so
     a small bright subject is not drowned by a large background. ``at_most=True`` returns fewer
@@ -281,6 +286,10 @@ def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int 
     """
     if k < 1:
         raise BrushworkError(f"-k must be at least 1, got {k}")
+    if alpha is not None and composited:
+        from .spaces import from_over_white
+
+        rgb = from_over_white(rgb, alpha)
     weights = None
     if saliency:
         from ..composition import saliency_map

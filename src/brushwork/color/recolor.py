@@ -81,6 +81,8 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         raise BrushworkError("recolouring needs exactly one target: a reference image or a palette")
     if not 0.0 <= strength <= 1.0:
         raise BrushworkError(f"strength must be in [0, 1], got {strength}")
+    if reference is not None and reference_alpha is not None:  # the reference's own colours too
+        reference = from_over_white(reference, reference_alpha)
     if alpha is not None:  # the colours themselves, not as they look over white
         a, given = np.clip(alpha, 0.0, 1.0)[..., None], rgb
         rgb = from_over_white(rgb, alpha)
@@ -93,9 +95,9 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
                              "reference with visible content")
     if method == "palette":
         target = palette if palette is not None else extract_palette(reference, reference_alpha, k=k, seed=seed,
-                                                                     at_most=True)
+                                                                     at_most=True, composited=False)
         own = extract_palette(rgb, alpha, k=min(len(target), k) if palette is None else len(target), seed=seed,
-                              at_most=True)
+                              at_most=True, composited=False)
         s_lab, t_lab = own.oklab, target.oklab
         moves = t_lab[match_palettes(s_lab, t_lab)] - s_lab
         flat = lab.reshape(-1, 3)

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-__all__ = ["from_over_white", "rgb_to_yiq", "yiq_to_rgb", "srgb_to_linear", "linear_to_srgb", "rgb_to_oklab", "oklab_to_rgb",
+__all__ = ["from_over_white", "rgb_to_yiq", "yiq_to_rgb", "srgb_to_linear", "linear_to_srgb", "rgb_to_oklab", "oklab_to_linear", "oklab_to_rgb",
            "oklab_to_oklch", "oklch_to_oklab", "rgb_to_hex", "hex_to_rgb", "relative_luminance", "contrast_ratio"]
 
 # NTSC YIQ (FCC 1953 coefficients), as used by Gatys et al. 2016 for luminance-only transfer.
@@ -63,10 +63,15 @@ def rgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
     return np.cbrt(lms) @ _M2.T
 
 
-def oklab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """OKLab -> sRGB (not clipped)."""
+def oklab_to_linear(lab: np.ndarray) -> np.ndarray:
+    """OKLab -> linear sRGB, not clipped: a colour outside sRGB has a channel below 0 or above 1."""
     lms = (lab @ np.linalg.inv(_M2).T) ** 3
-    return linear_to_srgb(lms @ np.linalg.inv(_M1).T)
+    return lms @ np.linalg.inv(_M1).T
+
+
+def oklab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """OKLab -> sRGB (clipped below 0 by the transfer function, not above 1)."""
+    return linear_to_srgb(oklab_to_linear(lab))
 
 
 def oklab_to_oklch(lab: np.ndarray) -> np.ndarray:

@@ -177,7 +177,8 @@ def _power_score(x: float, y: float, lines: tuple[float, float]) -> tuple[float,
     pts = [(a, b) for a in lines for b in lines]
     d = [np.hypot(x - a, y - b) for a, b in pts]
     i = int(np.argmin(d))
-    far = np.hypot(max(lines[0], 1 - lines[0]), max(lines[0], 1 - lines[0]))  # farthest: a corner
+    near = min(lines[0], 1 - lines[0])
+    far = np.hypot(near, near)  # the farthest place from every power point: a corner, from the one nearest it
     return float(max(0.0, 1 - d[i] / far)), pts[i]
 
 
@@ -297,6 +298,8 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str], *, top: int = 1,
                     score = 0.7 * kept + 0.1 * thirds + 0.1 * scale - 0.5 * cut
                     cands.append((score, (lft, t, rt, b), kept, thirds, cut, scale))
         cands.sort(key=lambda c: -c[0])
+        seen: set = set()  # one box once (along a tight axis the positions coincide)
+        cands = [c for c in cands if not (c[1] in seen or seen.add(c[1]))]
         for score, (lft, t, rt, b), kept, thirds, cut, scale in cands[:top]:
             sx_, sy_ = W / w, H / h
             box = (int(round(lft * sx_)), int(round(t * sy_)), min(W, int(round(rt * sx_))), min(H, int(round(b * sy_))))
