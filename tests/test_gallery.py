@@ -192,11 +192,12 @@ def test_record_search_tag_export_delete(where, tmp_path):
     c = _picture(tmp_path / "c.png", (40, 200, 60))
     with Gallery.open(where) as g:
         ia = g.add(a, recipe=_recipe())
-        ib = g.add(b, recipe=_recipe(style="waves.png"))
+        ib = g.add(b, recipe=_recipe(style="Été_waves.png"))
         ic = g.add(c, recipe={"operation": "gan sample", "seed": 3})
         assert [it.id for it in g.search()] == [ic, ib, ia]  # newest first
         assert [it.id for it in g.search(operation="stylize")] == [ib, ia]
         assert [it.id for it in g.search(style="STARRY")] == [ia]
+        assert [it.id for it in g.search(style="été")] == [ib]  # any letter's case, not only ASCII's
         assert g.search(style="photo") == []  # the content is not a style
         assert [it.id for it in g.search(text="b.png")] == [ib]
         assert g.tag(ia, ["Cats", "favourite"]) == ["cats", "favourite"]

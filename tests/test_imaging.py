@@ -122,3 +122,23 @@ def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(ImageError, match="could not write"):
         save_image(np.zeros((4, 4, 3), np.float32), tmp_path / "y.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_wide_gamut_photo_is_read_in_srgb(tmp_path):
+    from PIL import ImageCms
+
+    from helpers import p3_icc_profile
+
+    prof = p3_icc_profile()
+    px = np.full((16, 16, 3), (200, 100, 50), np.uint8)
+    want = np.asarray(ImageCms.profileToProfile(Image.fromarray(px), ImageCms.ImageCmsProfile(io.BytesIO(prof)),
+                                                ImageCms.createProfile("sRGB")))[0, 0]
+    assert np.abs(want.astype(int) - (200, 100, 50)).max() > 10  # the same numbers mean other colours in P3
+    for ext in ("png", "jpg"):
+        Image.fromarray(px).save(tmp_path / f"p3.{ext}", icc_profile=prof, quality=100)
+        got = read_image(tmp_path / f"p3.{ext}").rgb[0, 0] * 255
+        assert np.abs(got - want).max() <= 2, (ext, got, want)
+    # an sRGB profile, or none: the numbers as they are
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(px).save(tmp_path / "s.png", icc_profile=srgb)
+    assert np.array_equal((read_image(tmp_path / "s.png").rgb[0, 0] * 255).round(), [200, 100, 50])

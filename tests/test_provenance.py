@@ -60,6 +60,10 @@ def test_stylize_recipe_inspect_reproduce_and_privacy(small_images, tmp_path, ca
     assert kept[0x010F] == "CameraMaker" and 0x8825 not in kept
     assert main(["recolor", photo.name, "--palette", "#1e90ff,#ff8c1e", "-o", "gps.png", "--keep-exif", "--keep-gps"]) == 0
     assert Image.open(tmp_path / "gps.png").getexif().get_ifd(0x8825)[1] == "N"
+    # a TIFF keeps both the camera's tags and its recipe (Pillow's tiffinfo used to replace the EXIF)
+    assert main(["recolor", photo.name, "--palette", "#1e90ff,#ff8c1e", "-o", "kept.tif", "--keep-exif"]) == 0
+    assert Image.open(tmp_path / "kept.tif").getexif()[0x010F] == "CameraMaker"
+    assert read_recipe(tmp_path / "kept.tif")[0]["operation"] == "recolor"
     assert main(["stylize", photo.name, style.name, "-o", "x.jpg", *ADAIN, "--keep-gps"]) == 2
     assert "--keep-gps goes with --keep-exif" in capsys.readouterr().err
     recipe, where = read_recipe(out)
@@ -209,10 +213,14 @@ def test_gif_frames_and_unsafe_recipes(tmp_path, monkeypatch, capsys):
     unsafe = [({"command": ["data", "fetch", "mnist"]}, "does not run"),
               ({"command": ["stylize", "a.png", "-o", "/tmp/elsewhere.png"]}, "fixed path"),
               ({"command": ["stylize", "a.png", "--download", "-o", "{output}"]}, "offline"),
-              ({"command": ["gan", "sample", "-o", "{output_dir}"], "output": "../../x.png"}, "outside")]
+              ({"command": ["gan", "sample", "-o", "{output_dir}"], "output": "../../x.png"}, "outside"),
+              # a value attached to its option would name a file anywhere: never run
+              ({"command": ["palette", "a.png", f"--css={tmp_path / 'PWNED.css'}", "--swatch", "{output}"]}, "attached"),
+              ({"command": ["stylize", "a.png", "b.png", f"-o{tmp_path / 'PWNED.png'}"]}, "attached")]
     for i, (recipe, msg) in enumerate(unsafe):
         save_image(np.zeros((8, 8, 3), np.float32), tmp_path / f"u{i}.png", recipe=recipe)
         assert main(["reproduce", f"u{i}.png"]) == 2
         assert msg in capsys.readouterr().err
+    assert not list(tmp_path.glob("PWNED*"))
     (tmp_path / "folder").mkdir()
     assert main(["inspect", "folder"]) == 2 and "is a folder" in capsys.readouterr().err

@@ -22,9 +22,9 @@ def test_video_file_and_frame_folder_round_trip(small_images, tmp_path, random_d
     mp4 = tmp_path / "out.mp4"
     argv = ["video", str(frames_dir), str(style), "-o", str(mp4), "--decoder", str(random_decoder_dir), "-q"]
     assert main(argv) == 0 and mp4.exists() and not list(tmp_path.glob(".*part*"))
-    frames, fps = read_frames(mp4)
+    frames, fps, audio = read_frames(mp4)
     frames = list(frames)
-    assert len(frames) == 5 and frames[0].shape == (64, 96, 3) and fps == pytest.approx(24.0)
+    assert len(frames) == 5 and frames[0].shape == (64, 96, 3) and fps == pytest.approx(24.0) and not audio
     assert main(["video", str(mp4), str(style), "-o", str(tmp_path / "back"), "--decoder",
                  str(random_decoder_dir), "--size", "48", "-q"]) == 0
     assert len(list((tmp_path / "back").glob("frame_*.png"))) == 5
@@ -97,3 +97,40 @@ def test_video_smooths_its_colour_and_detail_maps(lite0, random_decoder_dir, con
     torch.testing.assert_close(smoothed[0], match_styles(plain[0], [s])[0])  # the first frame has no history
     own = match_styles(plain[2], [s])[0]  # the third frame's own maps, against the averaged ones
     assert float((smoothed[2] - own).abs().mean()) > 1e-4
+
+
+def test_odd_sizes_sound_gif_rates_and_shorter_reruns(small_images, tmp_path, random_decoder_dir, monkeypatch):
+    import subprocess
+
+    import imageio
+    import imageio_ffmpeg
+
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "g.db"))
+    _, style = small_images
+    fast = ["--decoder", str(random_decoder_dir), "-q", "--consistency", "0"]
+    # a clip with sound, 65 x 49 pixels: H.264's 4:2:0 colour refused the odd size and an empty file was kept
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=65x49:rate=10",
+                    "-f", "lavfi", "-i", "sine=frequency=440", "-t", "0.6", "-pix_fmt", "yuv444p", "-shortest",
+                    str(clip)], check=True)
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(clip), str(style), "-o", str(out), *fast]) == 0
+    back = read_frames(out)
+    frames = list(back.frames)
+    assert out.stat().st_size > 0 and len(frames) == 6 and frames[0].shape == (50, 66, 3)
+    assert back.audio and back.fps == pytest.approx(10.0)  # the sound and the rate carried over
+    # a GIF's rate comes from its frames' durations (it has no fps), and --fps sets a frame folder's
+    gif = tmp_path / "slow.gif"
+    imageio.mimsave(gif, [np.full((32, 32, 3), 40 * i, np.uint8) for i in range(4)], duration=100, loop=0)
+    assert read_frames(gif).fps == pytest.approx(10.0)
+    frames_dir = tmp_path / "frames"
+    assert main(["video", str(gif), str(style), "-o", str(frames_dir), *fast]) == 0
+    assert main(["video", str(frames_dir), str(style), "-o", str(tmp_path / "f.mp4"), "--fps", "5", *fast]) == 0
+    assert read_frames(tmp_path / "f.mp4").fps == pytest.approx(5.0)
+    # a shorter run into the same folder leaves none of the longer run's frames behind
+    short = tmp_path / "short"
+    short.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((32, 32, 3), 90 * i, np.uint8)).save(short / f"{i}.png")
+    assert main(["video", str(short), str(style), "-o", str(frames_dir), *fast]) == 0
+    assert sorted(p.name for p in frames_dir.iterdir()) == ["frame_000001.png", "frame_000002.png"]

@@ -337,6 +337,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      help="the blend a in [0, 1] (default 1)")
     vid.add_argument("--style-weights", type=_weights_list, metavar="W1,W2,...", help="one weight per style")
     vid.add_argument("--size", type=_positive_int, help="long side of the output frames (default: as the input)")
+    vid.add_argument("--fps", type=_float_in(0.1, 1000.0), help="frame rate of the output (default: the input's; "
+                     "24 for a folder of frames)")
     vid.add_argument("--smoothing", type=_float_in(0.0, 0.999), default=0.9,
                      help="temporal smoothing of the statistics, 0 = per frame (default 0.9)")
     vid.add_argument("--consistency", type=_float_in(0.0, 0.99), default=0.7,
@@ -815,12 +817,12 @@ def _cmd_video(args: argparse.Namespace) -> int:
                       style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
                       consistency=args.consistency,
                       decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
-                      watermark=args.watermark, transform=args.transform, match=args.match)
+                      watermark=args.watermark, transform=args.transform, match=args.match, fps=args.fps)
     # The recipe goes beside the video (NAME.EXT.json) or the frames folder (FOLDER.json): no video
     # container brushwork writes has a place for it. `brushwork reproduce` does not rerun videos yet.
     params = {"operation": "video", "strength": args.strength, "style_weights": args.style_weights,
               "size": args.size, "smoothing": args.smoothing, "consistency": args.consistency,
-              "transform": args.transform, "match": args.match, "frames": n,
+              "transform": args.transform, "match": args.match, "frames": n, "fps": args.fps,
               "brushwork": __version__}
     meta = _save_kwargs(args, args.output, params)
     from .provenance.recipe import sidecar_path, write_sidecar

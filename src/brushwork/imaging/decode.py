@@ -32,6 +32,30 @@ def describe(source: Any) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
 
 
+def _to_srgb(img: Image.Image) -> Image.Image:
+    """``img`` in sRGB: a colour image that embeds another ICC profile (a phone's Display P3, Adobe RGB, a
+    CMYK press profile) is converted (perceptual intent), so its colours are not read as sRGB numbers and shift.
+    Images without a profile, with an sRGB one, or grey ones are returned as they are; so is one whose profile
+    cannot be read (taken as sRGB, as before)."""
+    icc = img.info.get("icc_profile")
+    if not icc or img.mode not in ("RGB", "RGBA", "CMYK"):
+        return img
+    from PIL import ImageCms
+
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(src).lower().replace(" ", ""):
+            return img
+        out = ImageCms.profileToProfile(img, src, ImageCms.createProfile("sRGB"),
+                                        outputMode="RGBA" if img.mode == "RGBA" else "RGB")
+    except (OSError, ImageCms.PyCMSError):
+        return img
+    out.info = {k: v for k, v in img.info.items() if k != "icc_profile"}
+    if hasattr(img, "getexif"):
+        out.info["exif"] = img.getexif().tobytes()  # exif_transpose reads the orientation from here
+    return out
+
+
 def _dc_only(path: Path, img: Image.Image, asked: tuple[int, int]) -> Image.Image:
     """A progressive JPEG reopened as its DC scans alone (same pixels at 1/8 scale, read faster);
     ``img`` itself when the file's markers do not allow it."""
@@ -117,6 +141,7 @@ def open_decoded(
             if img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # modes Image.reduce cannot take
                 img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
             img = img.reduce(max(1, min(max(img.size) // draft, min(img.size) // 8)))
+        img = _to_srgb(img)
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{what} '{name}' is truncated or corrupt ({exc}): re-export or re-download it") from None

@@ -337,6 +337,11 @@ def save_image(
 
         meta = embed_kwargs(fmt, recipe)
         embedded = bool(meta)
+        if "tiffinfo" in meta and "exif" in kwargs:  # Pillow's tiffinfo would replace the EXIF: one set of tags
+            tags = Image.Exif()
+            tags.load(kwargs.pop("exif"))
+            tags.update(meta.pop("tiffinfo"))
+            meta["exif"] = tags
         kwargs.update(meta)
     import tempfile  # here, not at the top: 2.4 ms of the palette command's start-up
 

@@ -23,8 +23,10 @@ a folder of frames (sorted by name) works without it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -34,7 +36,7 @@ from ..errors import BrushworkError
 from ..models.adain import TRANSFORMS, AdaINNet
 from .adain import _pad_to_multiple, adain_transfer, match_styles
 
-__all__ = ["stylize_frames", "read_frames", "write_frames", "VIDEO_SUFFIXES"]
+__all__ = ["stylize_frames", "read_frames", "write_frames", "VideoSource", "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
 
@@ -141,8 +143,15 @@ def _imageio():
     return imageio
 
 
-def read_frames(source: str | os.PathLike) -> tuple[Iterator[np.ndarray], float]:
-    """Frames (``(H, W, 3)`` uint8, streamed) of a video file or a folder of images, and the frame rate."""
+class VideoSource(NamedTuple):
+    frames: Iterator[np.ndarray]  # (H, W, 3) uint8, streamed
+    fps: float
+    audio: bool  # the file has a sound track (a frames folder or a GIF has none)
+
+
+def read_frames(source: str | os.PathLike, fps: float | None = None) -> VideoSource:
+    """Frames of a video file or a folder of images, their frame rate (``fps`` if given, else the file's;
+    24 for a folder) and whether the file has sound."""
     p = Path(source)
     if p.is_dir():
         from ..datasets import list_images
@@ -156,13 +165,16 @@ def read_frames(source: str | os.PathLike) -> tuple[Iterator[np.ndarray], float]
             for f in files:
                 yield (read_image(f, what="frame").rgb * 255 + 0.5).astype(np.uint8)
 
-        return from_files(), 24.0
+        return VideoSource(from_files(), fps or 24.0, False)
     if not p.is_file():
         raise BrushworkError(f"video '{p}' does not exist: check the path")
     imageio = _imageio()
     try:
         reader = imageio.get_reader(p)
-        fps = float(reader.get_meta_data().get("fps") or 24.0)
+        meta = reader.get_meta_data()
+        if fps is None:  # a GIF gives each frame's duration (ms), not a rate
+            fps = float(meta.get("fps") or (1000.0 / meta["duration"] if meta.get("duration") else 24.0))
+        audio = bool(meta.get("audio_codec"))
     except Exception as exc:  # imageio raises many types for unreadable files
         raise BrushworkError(f"video '{p}' could not be read ({type(exc).__name__}): is it a video file?") from None
 
@@ -171,14 +183,24 @@ def read_frames(source: str | os.PathLike) -> tuple[Iterator[np.ndarray], float]
             for f in reader:
                 yield np.asarray(f)[..., :3]
 
-    return from_video(), fps
+    return VideoSource(from_video(), fps, audio)
 
 
-def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: float) -> int:
+def _even(f: np.ndarray) -> np.ndarray:
+    """``f`` with its last row and column repeated where its height or width is odd: H.264 and the other
+    codecs' 4:2:0 colour needs even sizes (ffmpeg refuses odd ones, and imageio's writer does not say)."""
+    h, w = f.shape[:2]
+    return f if not (h % 2 or w % 2) else np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: float,
+                 audio_from: str | os.PathLike | None = None) -> int:
     """Write frames to a video file (by extension), or to a folder of PNGs for a path without one.
 
     Either is written under a temporary name and moved into place when complete (a run that fails
-    leaves nothing new behind; frames already in the folder with other names stay); returns the count.
+    leaves nothing new behind; in a folder, numbered frames beyond this run's, left by a longer earlier
+    run, are removed; files with other names stay); returns the count. A video file (not a GIF) gets
+    the sound track of ``audio_from``; odd frame sizes gain a repeated last row or column (4:2:0 colour).
     """
     t = Path(os.path.abspath(target))  # "." has no name to put a temporary one beside
     n = 0
@@ -199,6 +221,10 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
             t.mkdir(exist_ok=True)
             for f in sorted(tmp.iterdir()):
                 os.replace(f, t / f.name)
+            for f in t.iterdir():  # an earlier, longer run's last frames: not this video's
+                m = re.fullmatch(r"frame_(\d{6})\.png", f.name)
+                if m and int(m.group(1)) > n:
+                    f.unlink()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return n
@@ -207,10 +233,20 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
     imageio = _imageio()
     tmp = t.with_name(f".{t.stem}.part{t.suffix}")
     try:
-        kwargs = {"duration": 1000.0 / fps, "loop": 0} if t.suffix.lower() == ".gif" else {"fps": fps, "macro_block_size": 1}
-        with imageio.get_writer(tmp, **kwargs) as writer:
-            for n, f in enumerate(frames, 1):
-                writer.append_data(f)
+        gif = t.suffix.lower() == ".gif"
+        kwargs = {"duration": 1000.0 / fps, "loop": 0} if gif else {"fps": fps, "macro_block_size": 1}
+        if audio_from is not None and not gif:
+            kwargs["audio_path"] = str(audio_from)
+        try:
+            with imageio.get_writer(tmp, **kwargs) as writer:
+                for n, f in enumerate(frames, 1):
+                    writer.append_data(f if gif else _even(f))
+        except (OSError, RuntimeError) as exc:  # ffmpeg's refusal (imageio raises it when the writer closes)
+            said = " ".join(str(exc).split())[:200]
+            raise BrushworkError(f"ffmpeg could not write '{t.name}' ({said}): try .mp4, or a folder of PNG "
+                                 "frames") from None
+        if n and tmp.stat().st_size == 0:
+            raise BrushworkError(f"ffmpeg wrote nothing for '{t.name}': try .mp4, or a folder of PNG frames")
         os.replace(tmp, t)
     finally:
         if tmp.exists():
@@ -235,8 +271,12 @@ def stylize_video(
     watermark: bool = True,
     transform: str = "adain",
     match: str = "full",
+    fps: float | None = None,
 ) -> int:
     """Stylize a video file or a folder of frames into ``output``; returns the number of frames.
+
+    ``fps`` sets the output's frame rate (default: the file's; 24 for a folder of frames). A video file's
+    sound track is carried into a video output (not into a GIF or a folder of frames).
 
     ``watermark`` adds brushwork's invisible mark to every frame (``brushwork.provenance.watermark``);
     ``transform`` is ``"adain"`` or ``"wct"`` (see :func:`~brushwork.pipelines.adain.adain_transfer`);
@@ -268,7 +308,7 @@ def stylize_video(
         raise BrushworkError(f"output folder '{out.parent}' does not exist: create it first")
     if consistency > 0:
         _FlowBlend(consistency)  # fails now, not after the first frame, when OpenCV is missing
-    frames, fps = read_frames(source)  # checks the input before any model is loaded
+    frames, fps, audio = read_frames(source, fps)  # checks the input before any model is loaded
     dev = runtime.resolve_device(device)
     dec = _cached_decoder(None if decoder is None else str(decoder), dev)
     net = AdaINNet(_cached_encoder(dec.config.encoder, None, dev, False, False), dec)
@@ -308,7 +348,7 @@ def stylize_video(
             yield frame
 
     try:
-        return write_frames(arrays(), out, fps)
+        return write_frames(arrays(), out, fps, audio_from=source if audio else None)
     finally:
         if bar is not None:
             bar.close()

@@ -161,6 +161,8 @@ def _engine(url: str) -> sa.Engine:
             _set_wal(cur)  # readers never block the writer
             cur.execute("PRAGMA foreign_keys = ON")
             cur.close()
+            # SQLite's own lower() lowers ASCII only: "Été" would never match a search for "été"
+            dbapi_conn.create_function("lower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn) -> None:

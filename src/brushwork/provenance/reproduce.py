@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,26 +82,51 @@ def find_input(entry: dict, search: list[Path]) -> Path:
                          "pass --inputs DIR with a folder that holds it")
 
 
-def _pixels(path: Path) -> np.ndarray:
-    """Every frame (one for a still image) as ``int16 (frames, H, W, 4)``; a video file or a folder of
-    frames is decoded frame by frame (opaque)."""
+def _frames(path: Path) -> Iterator[np.ndarray]:
+    """Every frame (one for a still image) as ``int16 (H, W, 4)``, one at a time (a video is not held whole);
+    a video file or a folder of frames is opaque."""
     from PIL import Image, ImageSequence
 
     if path.is_dir() or path.suffix.lower() in _VIDEO_SUFFIXES:
         from ..pipelines.video import read_frames
 
-        frames = np.stack([np.asarray(f, dtype=np.int16) for f in read_frames(path)[0]])
-        return np.concatenate([frames, np.full(frames.shape[:-1] + (1,), 255, np.int16)], axis=-1)
+        for f in read_frames(path).frames:
+            f = np.asarray(f, dtype=np.int16)
+            yield np.concatenate([f, np.full(f.shape[:-1] + (1,), 255, np.int16)], axis=-1)
+        return
     with Image.open(path) as im:
-        return np.stack([np.asarray(f.convert("RGBA"), dtype=np.int16) for f in ImageSequence.Iterator(im)])
+        for f in ImageSequence.Iterator(im):
+            yield np.asarray(f.convert("RGBA"), dtype=np.int16)
 
 
-def _bytes(path: Path) -> list[bytes]:
-    """The file's bytes; for a folder, every file's name and bytes in order."""
+def _compare(a: Path, b: Path) -> tuple[int, int, int, tuple, tuple]:
+    """``(largest difference, differing pixels, pixels, (frames, H, W) of a, of b)``, frame by frame."""
+    from itertools import zip_longest
+
+    most = differing = pixels = 0
+    shapes = [[0, None], [0, None]]
+    for fa, fb in zip_longest(_frames(a), _frames(b)):
+        for s, f in zip(shapes, (fa, fb)):
+            if f is not None:
+                s[0] += 1
+                s[1] = s[1] or f.shape[:2]
+        if fa is None or fb is None or fa.shape != fb.shape:
+            continue  # reported from the shapes
+        d = np.abs(fa - fb)
+        most, differing, pixels = max(most, int(d.max())), differing + int(d.any(-1).sum()), pixels + d.shape[0] * d.shape[1]
+    return most, differing, pixels, (shapes[0][0], *(shapes[0][1] or (0, 0))), (shapes[1][0], *(shapes[1][1] or (0, 0)))
+
+
+def _digest(path: Path) -> str:
+    """A sha256 of the file's bytes; for a folder, of every file's name and bytes in order."""
+    import hashlib
+
     if not path.is_dir():
-        return [path.read_bytes()]
-    return [f.relative_to(path).as_posix().encode() + b"\0" + f.read_bytes()
-            for f in sorted(q for q in path.rglob("*") if q.is_file())]
+        return file_sha256(path)
+    h = hashlib.sha256()
+    for f in sorted(q for q in path.rglob("*") if q.is_file()):
+        h.update(f.relative_to(path).as_posix().encode() + b"\0" + file_sha256(f).encode())
+    return h.hexdigest()
 
 
 def _check_command(cmd: list, path: Path) -> None:
@@ -112,9 +138,22 @@ def _check_command(cmd: list, path: Path) -> None:
     for i, t in enumerate(toks):
         if t == "--download" or t.startswith("--download="):
             raise BrushworkError(f"the recipe in '{path}' asks to download weights: reproduce runs offline only")
+        # brushwork records every option's value as its own argument: `--css=PATH` or `-oPATH` would name a file
+        # (anywhere) that the checks below never see
+        if t.startswith("-") and ("=" in t or (not t.startswith("--") and len(t) > 2)) and not _is_number(t):
+            raise BrushworkError(f"the recipe in '{path}' has an option written with its value attached ({t[:40]}), "
+                                 "which brushwork never records (edited by hand?): not run")
         if t in _OUTPUT_OPTIONS and (i + 1 >= len(toks) or not toks[i + 1].startswith("{")):
             raise BrushworkError(f"the recipe in '{path}' writes to a fixed path ({t} {toks[i + 1] if i + 1 < len(toks) else ''})"
                                  ": reproduce only writes into its temporary folder")
+
+
+def _is_number(t: str) -> bool:
+    try:
+        float(t)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_version(recipe: dict, path: Path) -> None:
@@ -268,7 +307,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         if rc != 0 or not out_file.exists():
             raise BrushworkError(f"running the recipe again failed (exit code {rc}; see above): brushwork "
                                  f"{' '.join(argv)}")
-        a, b = _pixels(path), _pixels(out_file)
+        most, differing, pixels, shape_a, shape_b = _compare(path, out_file)
         now = environment()
         diffs = [f"{k} {env.get(k)} here {now.get(k)}" for k in _ENV_KEYS
                  if k in env and k in now and env.get(k) != now.get(k)]
@@ -276,10 +315,9 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         for key in ("weights_sha256", "checkpoint_sha256", "init_decoder"):  # models are not inputs: say if they changed
             if key in recipe and recipe[key] != new_recipe.get(key):
                 diffs.append(f"the model weights differ ({key})")
-        if a.shape != b.shape:
-            raise BrushworkError(f"the rerun made {b.shape[0]} frame(s) of {b.shape[2]}x{b.shape[1]}, not {a.shape[0]} of "
-                                 f"{a.shape[2]}x{a.shape[1]}" + (f" ({'; '.join(diffs)})" if diffs else ""))
-        d = np.abs(a - b)
+        if shape_a != shape_b:
+            raise BrushworkError(f"the rerun made {shape_b[0]} frame(s) of {shape_b[2]}x{shape_b[1]}, not {shape_a[0]} of "
+                                 f"{shape_a[2]}x{shape_a[1]}" + (f" ({'; '.join(diffs)})" if diffs else ""))
         kept = None
         if keep is not None:
             kept = Path(keep)
@@ -287,6 +325,5 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                 shutil.copytree(out_file, kept, dirs_exist_ok=True)
             else:
                 shutil.copyfile(out_file, kept)
-        return Reproduction(identical=not d.any(), max_difference=int(d.max()), differing_pixels=int(d.any(-1).sum()),
-                            pixels=int(d.shape[0] * d.shape[1] * d.shape[2]), same_bytes=_bytes(path) == _bytes(out_file),
-                            environment_differences=diffs, kept=kept)
+        return Reproduction(identical=most == 0, max_difference=most, differing_pixels=differing, pixels=pixels,
+                            same_bytes=_digest(path) == _digest(out_file), environment_differences=diffs, kept=kept)
