@@ -101,3 +101,22 @@ def test_gimp_patterns_are_decoded_and_tiled(tmp_path):
     tiled = np.asarray(Image.open(out))
     assert out.suffix == ".png" and tiled.shape[0] >= 512 and tiled.shape[1] >= 512
     assert np.array_equal(tiled[2:4, 3:6], img)  # the tile repeats
+
+
+def test_a_packages_copyright_is_found_through_its_links_and_never_outside(tmp_path):
+    import os
+
+    from brushwork.datasets.fetch import in_tree
+
+    tree = tmp_path / "tree"
+    doc = tree / "usr" / "share" / "doc"
+    (doc / "game-data-src").mkdir(parents=True)
+    (doc / "game-data-src" / "copyright").write_text("GPL-2+")
+    os.symlink("game-data-src", doc / "game-data")  # Debian links a binary package's docs to its source's
+    os.symlink("/usr/share/doc/game-data-src", doc / "game-abs")  # an absolute link: from the tree's root
+    os.symlink("/etc", doc / "outside")  # must not read the host's /etc/...
+    os.symlink("../../../../../../../../etc", doc / "climb")
+    assert in_tree(tree, "usr/share/doc/game-data/copyright").read_text() == "GPL-2+"
+    assert in_tree(tree, "usr/share/doc/game-abs/copyright").read_text() == "GPL-2+"
+    assert in_tree(tree, "usr/share/doc/outside/hostname") is None
+    assert in_tree(tree, "usr/share/doc/climb/hostname") is None

@@ -16,6 +16,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +82,32 @@ SOURCES: dict[str, DataSource] = {
                    "content", "scikit-image's bundled sample photos (needs scikit-image installed)"),
     ]
 }
+
+
+def in_tree(tree: Path, rel: str) -> Path | None:
+    """The file at ``rel`` inside an unpacked package ``tree``, following its symbolic links as the installed
+    system would (an absolute link from the tree's root), never out of the tree; None if there is none."""
+    p, parts, hops = tree, list(Path(rel).parts), 0
+    while parts:
+        part = parts.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            p = p.parent if p != tree else tree
+            continue
+        q = p / part
+        if q.is_symlink():
+            hops += 1
+            if hops > 40:  # a loop
+                return None
+            target = Path(os.readlink(q))
+            if target.is_absolute():
+                p, parts = tree, [*target.parts[1:], *parts]
+            else:
+                parts = [*target.parts, *parts]
+            continue
+        p = q
+    return p if p.is_file() and not p.is_symlink() else None
 
 
 def data_root() -> Path:
@@ -182,7 +209,8 @@ def fetch(
             if proc.returncode != 0:
                 raise BrushworkError(f"could not unpack '{deb.name}' ({proc.stderr.strip()}): fetch it again")
             version = _deb_version(deb)
-            copyright_file = tree / "usr" / "share" / "doc" / src.package / "copyright"
+            # Debian may link a package's doc folder to its source's: followed, but only inside the package
+            copyright_file = in_tree(tree, f"usr/share/doc/{src.package}/copyright") or tree / "missing"
         files = _select(tree, src.patterns)
         if not files:
             raise BrushworkError(f"package for '{name}' holds no images matching {list(src.patterns)}")
@@ -203,7 +231,11 @@ def fetch(
             names.append({"file": target, "source": f.relative_to(tree).as_posix()})
         if copyright_file.is_file():
             shutil.copyfile(copyright_file, build / "COPYRIGHT")
+        else:
+            print(f"brushwork: note: the package of '{name}' holds no copyright file: its licence is recorded as "
+                  f"{src.licence} from brushwork's list, without the package's own text", file=sys.stderr)
         manifest = {"name": name, "package": src.package, "version": version, "licence": src.licence,
+                    "copyright_file": "COPYRIGHT" if copyright_file.is_file() else None,
                     "role": src.role, "count": len(names), "files": names}
         (build / "manifest.json").write_text(json.dumps(manifest, indent=1))
         if dest.exists():
