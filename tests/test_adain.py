@@ -272,7 +272,9 @@ def test_folder_run_never_replaces_its_inputs(small_images, random_decoder_dir, 
     # -o the photos' own folder: refused before any work, with --redo too, and no marker is left there
     for extra in ([], ["--redo"]):
         assert main(["stylize", str(src), str(style), "-o", str(src), *fast, *extra]) == 2
-        assert "is the CONTENT folder" in capsys.readouterr().err
+        assert "is the input folder itself" in capsys.readouterr().err
+    assert main(["palette", str(src), "-o", str(src), "-q"]) == 2  # any folder run
+    assert "is the input folder itself" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in src.iterdir()} == photos
     # a style kept in the output folder under an output's name is not replaced
     out = tmp_path / "out"

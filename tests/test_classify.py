@@ -317,6 +317,8 @@ def test_a_run_stopped_early_is_finished_and_resume_keeps_its_epochs(tmp_path, c
     n = len(epochs.splitlines()) - 1
     assert n < 30 and f"trained {n} epoch(s)" in said
     state = torch.load(out / "checkpoint" / "trainer_state.pt", weights_only=False)
+    with open(out / "epochs.csv", "a") as f:  # a row logged after the checkpoint, and one a kill cut short
+        f.write("99,0.1,0.2,0.3\n100,0.1\n")
     # the same command again: finished, not trained on from the best weights
     assert main(argv) == 0
     io = capsys.readouterr()

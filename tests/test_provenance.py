@@ -224,3 +224,14 @@ def test_gif_frames_and_unsafe_recipes(tmp_path, monkeypatch, capsys):
     assert not list(tmp_path.glob("PWNED*"))
     (tmp_path / "folder").mkdir()
     assert main(["inspect", "folder"]) == 2 and "is a folder" in capsys.readouterr().err
+
+
+def test_frames_of_another_size_later_in_a_video_are_a_difference(tmp_path):
+    from brushwork.provenance.reproduce import _compare
+
+    for name, sizes in (("a", (8, 8)), ("b", (8, 10))):
+        (tmp_path / name).mkdir()
+        for i, side in enumerate(sizes):
+            Image.new("RGB", (side, side), (10, 20, 30)).save(tmp_path / name / f"frame_{i:06d}.png")
+    _, _, _, shape_a, shape_b = _compare(tmp_path / "a", tmp_path / "b")
+    assert shape_a != shape_b

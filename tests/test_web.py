@@ -81,7 +81,7 @@ def test_health_styles_page_and_schema(client):
         assert p in paths
 
 
-def test_stylize_job_result_gallery_and_cli_reproduction(client, tmp_path):
+def test_stylize_job_result_gallery_and_cli_reproduction(client, tmp_path, monkeypatch):
     files = {"content": ("photo.jpg", _photo(), "image/jpeg")}
     r = client.post("/api/stylize", files=files, data={"style_name": "starry_night", "strength": "0.8",
                                                        "size": "256", "method": "adain"})
@@ -107,11 +107,18 @@ def test_stylize_job_result_gallery_and_cli_reproduction(client, tmp_path):
     assert again.status_code == 202
     rep = _wait(client, again.json()["id"])
     assert rep["status"] == "done" and rep["result"]["identical"], rep
-    # a rerun runs in its own process, which a cancel stops
+    # a rerun runs in its own process, which a cancel stops as Ctrl-C would: its temporary folder goes too
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # (the rerun's process takes it)
     rid = client.post(f"/api/gallery/{res['gallery_id']}/reproduce").json()["id"]
-    time.sleep(0.3)
+    t0 = time.time()
+    while not list(scratch.glob("brushwork-reproduce-*")) and time.time() - t0 < 60:
+        time.sleep(0.02)
+    assert list(scratch.glob("brushwork-reproduce-*")), "the rerun never started"
     client.delete(f"/api/jobs/{rid}")
     assert _wait(client, rid)["status"] == "cancelled"
+    assert not list(scratch.glob("brushwork-reproduce-*"))
     # an item whose input the studio does not hold: the failure names the file, not the server's folders
     from brushwork.provenance.gallery import Gallery
 

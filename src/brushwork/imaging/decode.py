@@ -20,7 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
 
-__all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pending"]
+__all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pending", "to_srgb"]
 
 #: Default limit on decoded pixels (about a 9000 x 9000 image): protects against decompression bombs.
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -32,15 +32,20 @@ def describe(source: Any) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
 
 
-def _to_srgb(img: Image.Image) -> Image.Image:
+def to_srgb(img: Image.Image) -> Image.Image:
     """``img`` in sRGB: a colour image that embeds another ICC profile (a phone's Display P3, Adobe RGB, a
     CMYK press profile) is converted (perceptual intent), so its colours are not read as sRGB numbers and shift.
     Images without a profile, with an sRGB one, or grey ones are returned as they are; so is one whose profile
     cannot be read (taken as sRGB, as before)."""
     icc = img.info.get("icc_profile")
-    if not icc or img.mode not in ("RGB", "RGBA", "CMYK"):
+    if not icc or img.mode not in ("RGB", "RGBA", "CMYK", "P"):
         return img
     from PIL import ImageCms
+
+    if img.mode == "P":  # a palette image's colours are RGB numbers in the profile's space
+        info = img.info
+        img = img.convert("RGBA" if "transparency" in info else "RGB")
+        img.info = dict(info)
 
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -127,6 +132,7 @@ def open_decoded(
     if min(w, h) < min_side:
         raise ImageError(f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}")
     mode = img.mode
+    icc = img.info.get("icc_profile")  # (the DC-only stream below is made without it)
     try:
         if draft is not None and img.format in JPEG_FORMATS:
             f = draft / max(w, h)  # keeps the long side >= draft (Pillow keeps both sides >= asked)
@@ -137,11 +143,13 @@ def open_decoded(
         if img.format in JPEG_FORMATS and not isinstance(source, Image.Image):  # one tile: the file is read once
             img.decodermaxblock = max(img.decodermaxblock, path.stat().st_size + 1)
         img.load()
+        if icc and not img.info.get("icc_profile"):
+            img.info["icc_profile"] = icc
+        img = to_srgb(img)  # before any conversion of its mode below: the profile describes the file's mode
         if draft is not None and max(img.size) >= 2 * draft:
             if img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # modes Image.reduce cannot take
                 img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
             img = img.reduce(max(1, min(max(img.size) // draft, min(img.size) // 8)))
-        img = _to_srgb(img)
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{what} '{name}' is truncated or corrupt ({exc}): re-export or re-download it") from None

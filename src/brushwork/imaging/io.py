@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import ImageError
-from .decode import DEFAULT_MAX_PIXELS, describe, open_decoded
+from .decode import DEFAULT_MAX_PIXELS, describe, open_decoded, to_srgb
 
 if TYPE_CHECKING:
     import torch
@@ -184,7 +184,7 @@ def read_square(path: str | os.PathLike, size: int, channels: int = 3) -> np.nda
     try:
         with Image.open(path) as im:
             im.draft("RGB", (size * 2, size * 2))
-            im = ImageOps.exif_transpose(im)
+            im = ImageOps.exif_transpose(to_srgb(im))
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
             arr = np.asarray(fit_square(im.convert("L" if channels == 1 else "RGB"), size), np.uint8)

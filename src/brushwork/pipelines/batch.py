@@ -95,7 +95,7 @@ def stylize_folder(
     from ..provenance.recipe import file_sha256, read_recipe
 
     _check_collisions([(f, t) for f, _, t in jobs])
-    _check_not_inputs(src, out, [t for _, _, t in jobs],
+    _check_not_inputs([t for _, _, t in jobs],
                       [*files, *styles, *(m for m in kwargs.get("masks") or () if isinstance(m, (str, os.PathLike)))])
     with _output_folder(out):
         from .adain import default_match
@@ -214,13 +214,9 @@ def _check_collisions(pairs: list[tuple[Path, Path]]) -> None:
         raise BrushworkError(f"'{a}' and '{b}' would both be written to '{t}'{more}: rename one of each pair")
 
 
-def _check_not_inputs(src: Path, out: Path, targets: list[Path], inputs: list) -> None:
-    """Refuse, before any work, an output folder that is the CONTENT folder itself, or an output that would
-    replace one of the run's inputs (a style image kept in the output folder): they would be lost."""
-    if out.resolve() == src.resolve():
-        raise BrushworkError(f"output folder '{out}' is the CONTENT folder: the outputs would land among your photos "
-                             f"and could replace them; choose another -o folder (a subfolder such as "
-                             f"'{src / 'styled'}' works)")
+def _check_not_inputs(targets: list[Path], inputs: list) -> None:
+    """Refuse, before any work, an output that would replace one of the run's inputs (a style image kept in the
+    output folder): it would be lost."""
     given = {Path(p).resolve(): p for p in inputs}
     for t in targets:
         if t.resolve() in given:
@@ -274,6 +270,9 @@ def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise BrushworkError(f"'{out}' is a file: {out_hint}")
+    if out.resolve() == top:  # its marker would hide the pictures from later runs; outputs could replace them
+        raise BrushworkError(f"output folder '{out}' is the input folder itself: choose another folder (a subfolder "
+                             f"such as '{src / 'styled'}' works)")
     from ..imaging.io import WRITABLE_SUFFIXES
 
     if not out.exists() and (out.suffix.lower() in WRITABLE_SUFFIXES or out.suffix.lower() == ".json"):
@@ -351,7 +350,8 @@ def palette_folder(
 
     src, files, out = _folder_run(src_dir, out_dir, "with an IMAGE folder, --out names a folder")
     with _output_folder(out):
-        base_settings = {"k": k, "seed": seed, "saliency": saliency, "max_side": max_side}
+        # "alpha": translucent pixels count as their own colours (before: as they look over white)
+        base_settings = {"k": k, "seed": seed, "saliency": saliency, "max_side": max_side, "alpha": "own"}
         world = distributed.info()
         files = distributed.shard_list(files, key=lambda f: f.relative_to(src).as_posix())  # this rank's files
         report = BatchReport(shard=(world.rank, world.world_size), failed_label="failed and skipped (see the notes)")

@@ -186,6 +186,9 @@ def read_frames(source: str | os.PathLike, fps: float | None = None) -> VideoSou
     return VideoSource(from_video(), fps, audio)
 
 
+_NO_FRAMES = "the input gave no frames: nothing was written (is the video empty?)"
+
+
 def _even(f: np.ndarray) -> np.ndarray:
     """``f`` with its last row and column repeated where its height or width is odd: H.264 and the other
     codecs' 4:2:0 colour needs even sizes (ffmpeg refuses odd ones, and imageio's writer does not say)."""
@@ -218,6 +221,8 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
         try:
             for n, f in enumerate(frames, 1):
                 save_image(f.astype(np.float32) / 255.0, tmp / f"frame_{n:06d}.png")
+            if n == 0:
+                raise BrushworkError(_NO_FRAMES)
             t.mkdir(exist_ok=True)
             for f in sorted(tmp.iterdir()):
                 os.replace(f, t / f.name)
@@ -232,21 +237,37 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
         raise BrushworkError(f"output '{t}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or a folder")
     imageio = _imageio()
     tmp = t.with_name(f".{t.stem}.part{t.suffix}")
+    gif = t.suffix.lower() == ".gif"
+    kwargs = {"duration": 1000.0 / fps, "loop": 0} if gif else {"fps": fps, "macro_block_size": 1}
+    if audio_from is not None and not gif:
+        kwargs["audio_path"] = str(audio_from)
+
+    def refused(exc: BaseException) -> BrushworkError:
+        said = " ".join(str(exc).split())[:200]
+        return BrushworkError(f"ffmpeg could not write '{t.name}' ({said}): try another format (.mp4, .gif) or a "
+                              "folder of PNG frames")
+
     try:
-        gif = t.suffix.lower() == ".gif"
-        kwargs = {"duration": 1000.0 / fps, "loop": 0} if gif else {"fps": fps, "macro_block_size": 1}
-        if audio_from is not None and not gif:
-            kwargs["audio_path"] = str(audio_from)
+        writer = imageio.get_writer(tmp, **kwargs)
+        done = False
         try:
-            with imageio.get_writer(tmp, **kwargs) as writer:
-                for n, f in enumerate(frames, 1):
+            for n, f in enumerate(frames, 1):  # (stylizing happens here: its own errors pass through as they are)
+                try:
                     writer.append_data(f if gif else _even(f))
-        except (OSError, RuntimeError) as exc:  # ffmpeg's refusal (imageio raises it when the writer closes)
-            said = " ".join(str(exc).split())[:200]
-            raise BrushworkError(f"ffmpeg could not write '{t.name}' ({said}): try .mp4, or a folder of PNG "
-                                 "frames") from None
-        if n and tmp.stat().st_size == 0:
-            raise BrushworkError(f"ffmpeg wrote nothing for '{t.name}': try .mp4, or a folder of PNG frames")
+                except (OSError, RuntimeError) as exc:
+                    raise refused(exc) from None
+            done = True
+        finally:  # closed whatever happened (imageio's context manager leaves ffmpeg running after an error)
+            try:
+                writer.close()
+            except (OSError, RuntimeError) as exc:
+                if done:
+                    raise refused(exc) from None
+        if n == 0:
+            raise BrushworkError(_NO_FRAMES)
+        if tmp.stat().st_size == 0:
+            raise BrushworkError(f"ffmpeg wrote nothing for '{t.name}': try another format (.mp4, .gif) or a folder "
+                                 "of PNG frames")
         os.replace(tmp, t)
     finally:
         if tmp.exists():
@@ -276,7 +297,8 @@ def stylize_video(
     """Stylize a video file or a folder of frames into ``output``; returns the number of frames.
 
     ``fps`` sets the output's frame rate (default: the file's; 24 for a folder of frames). A video file's
-    sound track is carried into a video output (not into a GIF or a folder of frames).
+    sound track is carried into a video output (not into a GIF or a folder of frames), unless ``fps`` changes
+    the clip's length.
 
     ``watermark`` adds brushwork's invisible mark to every frame (``brushwork.provenance.watermark``);
     ``transform`` is ``"adain"`` or ``"wct"`` (see :func:`~brushwork.pipelines.adain.adain_transfer`);
@@ -308,7 +330,14 @@ def stylize_video(
         raise BrushworkError(f"output folder '{out.parent}' does not exist: create it first")
     if consistency > 0:
         _FlowBlend(consistency)  # fails now, not after the first frame, when OpenCV is missing
-    frames, fps, audio = read_frames(source, fps)  # checks the input before any model is loaded
+    frames, own_fps, audio = read_frames(source)  # checks the input before any model is loaded
+    if fps is not None and audio and abs(fps - own_fps) > 1e-3:
+        import sys
+
+        print(f"brushwork: note: --fps {fps:g} changes the clip's length ({own_fps:g} fps): its sound is left out, "
+              "as it would no longer fit the pictures", file=sys.stderr)
+        audio = False
+    fps = fps or own_fps
     dev = runtime.resolve_device(device)
     dec = _cached_decoder(None if decoder is None else str(decoder), dev)
     net = AdaINNet(_cached_encoder(dec.config.encoder, None, dev, False, False), dec)

@@ -110,8 +110,10 @@ def _compare(a: Path, b: Path) -> tuple[int, int, int, tuple, tuple]:
             if f is not None:
                 s[0] += 1
                 s[1] = s[1] or f.shape[:2]
-        if fa is None or fb is None or fa.shape != fb.shape:
-            continue  # reported from the shapes
+        if fa is not None and fb is not None and fa.shape != fb.shape:  # a later frame of another size
+            return 0, 0, 0, (shapes[0][0], *fa.shape[:2]), (shapes[1][0], *fb.shape[:2])
+        if fa is None or fb is None:
+            continue  # reported from the counts
         d = np.abs(fa - fb)
         most, differing, pixels = max(most, int(d.max())), differing + int(d.any(-1).sum()), pixels + d.shape[0] * d.shape[1]
     return most, differing, pixels, (shapes[0][0], *(shapes[0][1] or (0, 0))), (shapes[1][0], *(shapes[1][1] or (0, 0)))

@@ -210,6 +210,32 @@ class EarlyStopping(Callback):
             trainer.save_checkpoint()
 
 
+def _epochs_before(path: Path, last: int) -> list[dict]:
+    """The rows of ``epochs.csv`` up to epoch ``last`` (the checkpoint's); the file is rewritten with them, so an
+    epoch logged after the checkpoint (a run killed in between) is not listed twice when it is done again. Rows
+    a kill cut short are dropped."""
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            try:
+                row = {"epoch": int(r["epoch"]), **{k: float(v) for k, v in r.items() if k != "epoch"}}
+            except (TypeError, ValueError, KeyError):
+                continue
+            if row["epoch"] <= last:
+                rows.append(row)
+    from .. import distributed
+
+    if distributed.is_main():
+        if not rows:  # the next epoch's row writes the header
+            path.unlink()
+            return rows
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    return rows
+
+
 def _batches(x: torch.Tensor, y: torch.Tensor, batch: int, augment: str, gen: torch.Generator,
              device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     n = len(x)
@@ -324,9 +350,7 @@ def train_classifier(
                                  "hyperparameters): use --no-resume to start over, or another --out")
         trainer.resume(fast_forward=True)  # the data stream continues where the checkpoint left it
         if (out / "epochs.csv").is_file():  # the epochs before the resume, for the summary and the curves
-            with open(out / "epochs.csv", newline="") as f:
-                stopper.epochs = [{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()}
-                                  for r in csv.DictReader(f) if int(r["epoch"]) <= trainer.step // steps_per_epoch]
+            stopper.epochs = _epochs_before(out / "epochs.csv", trainer.step // steps_per_epoch)
     elif distributed.is_main():
         for f in ("epochs.csv", "log.csv"):
             (out / f).unlink(missing_ok=True)

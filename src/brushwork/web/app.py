@@ -26,6 +26,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -921,20 +922,30 @@ def create_app(config: StudioConfig) -> FastAPI:
             argv = [sys.executable, "-m", "brushwork", "reproduce", str(it.path), "--json"]
             for f in folders:
                 argv += ["--inputs", str(f)]
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            while True:
-                try:
-                    out, err = proc.communicate(timeout=0.5)
-                    break
-                except subprocess.TimeoutExpired:
-                    if job.cancel_requested:
-                        proc.terminate()
-                        proc.communicate()
-                        raise Cancelled from None
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
+            try:
+                while True:
+                    try:
+                        out, err = proc.communicate(timeout=0.5)
+                        break
+                    except subprocess.TimeoutExpired:
+                        if job.cancel_requested:  # as Ctrl-C: the rerun removes its temporary folder and exits
+                            proc.send_signal(signal.SIGINT)
+                            try:
+                                proc.communicate(timeout=10)
+                            except subprocess.TimeoutExpired:
+                                pass
+                            raise Cancelled from None
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
             if proc.returncode != 0:
                 lines = [ln for ln in err.splitlines() if ln.strip()]
                 said = lines[-1].removeprefix("brushwork: error: ") if lines else ""
                 if proc.returncode != 2 or not said:
+                    print(f"brushwork: the studio's rerun of item {it.id} stopped (exit code {proc.returncode}):\n"
+                          f"{err[-2000:]}", file=sys.stderr)  # for the server's log: a bug, not the user's mistake
                     raise BrushworkError(f"the rerun stopped unexpectedly (exit code {proc.returncode})")
                 message = without_paths(said, folders)  # name the files, not where this server keeps them
                 message = message.replace("pass --inputs DIR with a folder that holds it",
