@@ -6,6 +6,7 @@ import io
 import json
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,6 +191,10 @@ def test_token_is_required_when_set(studio):
         schema = c.get("/openapi.json").json()  # /docs offers to send the token ("Authorize")
         assert schema["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
         assert schema["security"] == [{"token": []}]
+        auth = {"Authorization": "Bearer s3cret"}
+        gid = c.post("/api/gan/sample", json={"seeds": "1"}, headers=auth).json()["gallery_id"]
+        item = c.get(f"/api/gallery/{gid}", headers=auth).json()  # on a network: names, not the owner's folders
+        assert item["path"] == Path(item["path"]).name and item["path"].endswith(".png")
         assert c.get("/docs").status_code == 200
 
 

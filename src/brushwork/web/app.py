@@ -853,6 +853,9 @@ def create_app(config: StudioConfig) -> FastAPI:
         # what the page may offer as a style: an image file (not a frames folder or a video)
         p = Path(it.path)
         d["is_image"] = p.suffix.lower() in {*SNIFFED.values(), ".jpeg", ".tiff"} and p.is_file()
+        if config.token:  # served to a network: file names, not where the owner keeps them
+            d["path"] = p.name
+            d["inputs"] = [{**e, "path": Path(e["path"]).name} if e.get("path") else e for e in d.get("inputs", [])]
         return d
 
     @app.get("/api/gallery", tags=["gallery"])
