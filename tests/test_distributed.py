@@ -72,6 +72,9 @@ def test_classifier_two_processes_match_one(tmp_path):
     # Only rank 0 wrote: one log, one report.
     assert two.stdout.count("trained 3 epoch(s)") == 1
     assert (tmp_path / "two" / "log.csv").read_text().count("\n") > 1
+    # ... and it logs the whole batch's loss, as the one process does (not rank 0's half of it)
+    losses = lambda d: [float(r.split(",")[1]) for r in (tmp_path / d / "log.csv").read_text().splitlines()[1:]]  # noqa: E731
+    assert np.allclose(losses("one"), losses("two"), rtol=1e-4, atol=1e-5), (losses("one"), losses("two"))
     # An odd batch cannot be split evenly: one clear line.
     bad = _torchrun(2, ["-m", "brushwork", *common[:-1], "--batch", "7", "--out", str(tmp_path / "bad")], tmp_path)
     assert bad.returncode != 0 and "split evenly" in bad.stderr

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: info() and shard_list()
     from torch import nn
 
 __all__ = ["DistInfo", "info", "setup", "device_for", "is_main", "barrier", "wrap", "unwrap", "shard_batch",
-           "shard_list", "global_sum", "any_flags", "any_true", "cleanup", "exit_process"]
+           "shard_list", "global_sum", "global_mean", "any_flags", "any_true", "cleanup", "exit_process"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,19 @@ def global_sum(x: torch.Tensor) -> torch.Tensor:
 
         torch.distributed.all_reduce(x, op=torch.distributed.ReduceOp.SUM)
     return x
+
+
+def global_mean(values: list[float]) -> list[float]:
+    """Each value averaged over all processes (one collective): e.g. the loss each process logs, so that the
+    log describes the whole batch, as one process's would."""
+    if not _initialized() or not values:
+        return list(values)
+    import torch
+
+    dev = torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" else "cpu"
+    t = torch.tensor(values, dtype=torch.float64, device=dev)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
+    return (t / torch.distributed.get_world_size()).tolist()
 
 
 def any_flags(*flags: bool) -> tuple[bool, ...]:

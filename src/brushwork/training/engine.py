@@ -340,7 +340,11 @@ class Trainer:
                 if self.scheduler is not None:
                     self.scheduler.step()
                 self.step += 1
-                logs = {"step": self.step, "loss": float(loss.detach()), **logs, "seconds": time.perf_counter() - t0}
+                logs = {"loss": float(loss.detach()), **logs}
+                if multi:  # the whole batch's figures, as one process would log them (not rank 0's share)
+                    keys = [k for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                    logs.update(zip(keys, distributed.global_mean([float(logs[k]) for k in keys])))
+                logs = {"step": self.step, **logs, "seconds": time.perf_counter() - t0}
                 self.history.append(logs)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     if writer is None:
