@@ -149,9 +149,9 @@ class VideoSource(NamedTuple):
     audio: bool  # the file has a sound track (a frames folder or a GIF has none)
 
 
-def read_frames(source: str | os.PathLike, fps: float | None = None) -> VideoSource:
-    """Frames of a video file or a folder of images, their frame rate (``fps`` if given, else the file's;
-    24 for a folder) and whether the file has sound."""
+def read_frames(source: str | os.PathLike) -> VideoSource:
+    """Frames of a video file or a folder of images, their frame rate (24 for a folder) and whether the file
+    has sound."""
     p = Path(source)
     if p.is_dir():
         from ..datasets import list_images
@@ -165,15 +165,15 @@ def read_frames(source: str | os.PathLike, fps: float | None = None) -> VideoSou
             for f in files:
                 yield (read_image(f, what="frame").rgb * 255 + 0.5).astype(np.uint8)
 
-        return VideoSource(from_files(), fps or 24.0, False)
+        return VideoSource(from_files(), 24.0, False)
     if not p.is_file():
         raise BrushworkError(f"video '{p}' does not exist: check the path")
     imageio = _imageio()
     try:
         reader = imageio.get_reader(p)
         meta = reader.get_meta_data()
-        if fps is None:  # a GIF gives each frame's duration (ms), not a rate
-            fps = float(meta.get("fps") or (1000.0 / meta["duration"] if meta.get("duration") else 24.0))
+        # a GIF gives each frame's duration (ms), not a rate
+        fps = float(meta.get("fps") or (1000.0 / meta["duration"] if meta.get("duration") else 24.0))
         audio = bool(meta.get("audio_codec"))
     except Exception as exc:  # imageio raises many types for unreadable files
         raise BrushworkError(f"video '{p}' could not be read ({type(exc).__name__}): is it a video file?") from None
