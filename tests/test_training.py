@@ -266,6 +266,35 @@ def test_resume_refuses_other_settings_and_misaligned_crops(tmp_path):
     with pytest.raises(BrushworkError, match="not a multiple of 16"):
         train_adain([], [], str(tmp_path / "deep"), config=AdaINTrainConfig(size=40, batch=2, steps=1),
                     decoder_config=DEEP, **kw)
+    # a smoke test's weights never pass for a real run's: its data is recorded as synthetic, and checked
+    assert json.loads((tmp_path / "checkpoint" / "config.json").read_text())["data"]["dry_run"] is True
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(BrushworkError, match=r"synthetic crops \(--dry-run\), not --content"):
+        train_adain([str(tmp_path / "photos")], [str(tmp_path / "photos")], str(tmp_path),
+                    config=AdaINTrainConfig(size=32, batch=2, steps=3), decoder_config=TINY, progress=False)
+
+
+def test_a_resumed_run_keeps_where_it_started_and_a_new_one_its_own_samples(tmp_path):
+    import json
+
+    from brushwork.models.adain import DecoderConfig as DC
+    from brushwork.weights import load_decoder
+
+    kw = dict(dry_run=True, progress=False)
+    cfg = load_decoder().config  # the shipped decoder's architecture, so that --init shipped fits
+    assert isinstance(cfg, DC)
+    train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=64, batch=2, steps=2, sample_every=1),
+                decoder_config=cfg, init="", **kw)
+    saved = lambda: json.loads((tmp_path / "checkpoint" / "config.json").read_text())  # noqa: E731
+    assert saved()["init"] == "shipped"
+    train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=64, batch=2, steps=3, sample_every=1),
+                decoder_config=cfg, **kw)  # resumed without --init: the weights still started from the shipped ones
+    assert saved()["init"] == "shipped"
+    assert len(list((tmp_path / "samples").glob("step_*.png"))) == 3
+    train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=64, batch=2, steps=1, sample_every=1),
+                decoder_config=cfg, resume=False, **kw)  # --no-resume: the old run's grids go
+    assert sorted(p.name for p in (tmp_path / "samples").glob("step_*.png")) == ["step_000001.png"]
+    assert saved()["init"] is None
 
 
 def test_deep_tap_style_statistics_are_exact_for_any_size(lite0):

@@ -129,3 +129,16 @@ def test_fused_batchnorm_matches_unfused(lite0):
     plain(xa, ["block5.expand"])["block5.expand"].pow(2).mean().backward()
     lite0(xb, ["block5.expand"])["block5.expand"].pow(2).mean().backward()
     torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-3, atol=1e-6)
+
+
+def test_old_batch_norm_files_and_a_torchvision_vgg_given_as_vgg_normalised():
+    from brushwork.models.encoders import check_state_dict
+    from brushwork.models.vgg_adain import VGGNormalisedEncoder
+
+    bn = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    old = {k: v for k, v in bn.state_dict().items() if not k.endswith("num_batches_tracked")}  # before PyTorch 0.4.1
+    assert "1.num_batches_tracked" in check_state_dict(bn, old, "tiny")
+    with pytest.raises(ValueError, match="1 missing"):  # a real weight missing is still refused
+        check_state_dict(bn, {k: v for k, v in old.items() if k != "1.weight"}, "tiny")
+    with pytest.raises(ValueError, match="not vgg_normalised.pth .*'features.0.weight'"):
+        VGGNormalisedEncoder().load_backbone_state_dict({"features.0.weight": torch.zeros(1)})

@@ -372,7 +372,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     tr.add_argument("--content", nargs="+", required=False, default=[], metavar="DIR_OR_DATASET")
     tr.add_argument("--style", nargs="+", required=False, default=[], metavar="DIR_OR_DATASET")
     tr.add_argument("--out", required=True, help="output folder (checkpoint/, samples/, log.csv)")
-    tr.add_argument("--steps", type=_positive_int, help="optimiser steps (default 2000; 5 with --dry-run)")
+    tr.add_argument("--steps", type=_positive_int, help="optimiser steps (default 2000; 5 with --dry-run; with --minutes, as many as the time allows)")
     tr.add_argument("--size", type=_positive_int, default=192, help="crop size (default 192)")
     tr.add_argument("--batch", type=_positive_int, default=8)
     tr.add_argument("--lr", type=_float_in(0.0), default=1e-3)
@@ -907,7 +907,8 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
         raise BrushworkError("give --content and --style folders or dataset names (or --dry-run)")
     if args.gram_taps and not args.gram_weight:
         raise BrushworkError("--gram-taps needs a --gram-weight above 0 (the Gram term is off by default)")
-    steps = args.steps or (5 if args.dry_run else 2000)
+    # with --minutes alone the time decides (2000 steps would end a GPU run in under a minute)
+    steps = args.steps or (5 if args.dry_run else 1_000_000 if args.minutes else 2000)
     cfg = AdaINTrainConfig(size=args.size, batch=args.batch, steps=steps, lr=args.lr,
                            style_weight=args.style_weight, recon_weight=args.recon_weight,
                            gram_weight=args.gram_weight, gram_taps=args.gram_taps, sample_every=args.sample_every,

@@ -154,6 +154,7 @@ def _packaged_file(spec: WeightsSpec) -> Path | None:
 
 def _download(url: str, dest: Path, spec: WeightsSpec) -> None:
     # Into a temporary file first: an interrupted download never leaves a file that looks complete.
+    import http.client
     import urllib.request
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +169,7 @@ def _download(url: str, dest: Path, spec: WeightsSpec) -> None:
                 f"{spec.sha256}...: the download is corrupt; try again"
             )
         os.replace(tmp, dest)
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:  # (a dropped connection: IncompleteRead)
         raise WeightsError(
             f"could not download {spec.name} weights from {url} ({exc}): download {spec.filename} "
             f"yourself and pass --weights PATH or set {spec.env_var}"

@@ -98,6 +98,9 @@ def check_state_dict(
     """
     own = module.state_dict()
     sd = {k: v for k, v in state_dict.items() if not any(k.startswith(p) for p in ignore_prefixes)}
+    for k in own:  # batch norm's step counters: files saved before PyTorch 0.4.1 lack them, and they change nothing
+        if k.endswith("num_batches_tracked") and k not in sd:
+            sd[k] = own[k]
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
     wrong = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]

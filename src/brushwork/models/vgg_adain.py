@@ -49,6 +49,10 @@ class VGGNormalisedEncoder(FeatureEncoder):
     def load_backbone_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Load ``vgg_normalised.pth`` (keys ``"0.weight"`` ... ; layers past relu4_1 dropped)."""
         last = len(self.layers) - 1
+        odd = next((k for k in state_dict if not k.split(".")[0].isdigit()), None)
+        if odd is not None:  # torchvision's vgg19 ("features.0.weight"), a DataParallel save ("module....")
+            raise ValueError(f"these weights are not vgg_normalised.pth (a key '{odd[:40]}', where that file numbers its "
+                             "layers '0.weight' ...): give the original AdaIN release's vgg_normalised.pth")
         sd = {f"layers.{k}": v for k, v in state_dict.items() if int(k.split(".")[0]) <= last}
         self.load_state_dict(check_state_dict(self, sd, "vgg19-adain (vgg_normalised.pth)"))
 

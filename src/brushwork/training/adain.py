@@ -195,14 +195,16 @@ def _train_dict(config: AdaINTrainConfig) -> dict:
     return d
 
 
-def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: DecoderConfig, accumulate: int) -> None:
-    """A run in ``out`` may continue only with the same decoder and settings (more steps are fine; the
-    same ``accumulate`` too, as the crops a step takes depend on it)."""
+def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: DecoderConfig, accumulate: int,
+                     data: dict) -> dict | None:
+    """A run in ``out`` may continue only with the same decoder, settings and data (more steps are fine; the
+    same ``accumulate`` too, as the crops a step takes depend on it). Returns the run's saved config (None:
+    no run there)."""
     from .engine import read_config
 
     saved_file = out / "checkpoint" / "config.json"
     if not saved_file.is_file():
-        return
+        return None
     saved = read_config(saved_file.parent)
     if "decoder" not in saved or "train" not in saved:
         raise BrushworkError(f"'{out}' holds a run of another kind, not an AdaIN decoder's: use another --out")
@@ -220,6 +222,13 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
         changed += [] if same_decoder else ["the decoder's taps or widths"]
         raise BrushworkError(f"'{out}' holds a decoder run with other settings ({', '.join(changed)}): "
                              "use --no-resume to start over, or another --out")
+    was = {k: v for k, v in saved.get("data", {}).items() if k != "skipped"}
+    if was and was != {k: v for k, v in data.items() if k != "skipped"}:  # (runs saved before "data": not checked)
+        def what(d: dict) -> str:
+            return "synthetic crops (--dry-run)" if d.get("dry_run") else f"--content {d.get('content')} --style {d.get('style')}"
+        raise BrushworkError(f"'{out}' holds a decoder run trained on {what(was)}, not {what(data)}: use --no-resume "
+                             "to start over, or another --out")
+    return saved
 
 
 def _saved_accumulate(out: Path) -> int:
@@ -292,8 +301,15 @@ def train_adain(
         raise BrushworkError(f"--size {config.size} is too small to train on: use 32 or more (default 192)")
     if config.transform == "wct" and decoder_config.deep_taps:
         raise BrushworkError("--transform wct trains one-tap decoders only: drop --deep-taps")
-    if resume:
-        _check_resumable(Path(out_dir), config, decoder_config, accumulate)
+    data = {"dry_run": True} if dry_run else {"content": list(content), "style": list(style)}
+    saved = _check_resumable(Path(out_dir), config, decoder_config, accumulate, data) if resume else None
+    started_from = "shipped" if init == "" else init
+    if saved is None and distributed.is_main():  # a new run: an earlier run's grids would pass for this one's
+        for f in (Path(out_dir) / "samples").glob("step_*.png"):
+            f.unlink()
+    if saved is not None:  # the weights continue the saved run (from its checkpoint): it names where they started
+        started_from, init = saved.get("init"), None
+        started_from = "shipped" if started_from == "" else started_from
     encoder = load_encoder(decoder_config.encoder, device=dev)
     # crops must fall on every tap's grid, or the decoder paints a picture of another size than the crop
     align = max(encoder.tap_shape(t)[1] for t in decoder_config.taps)
@@ -369,8 +385,8 @@ def train_adain(
     # accumulate only when it is not 1, so that older brushwork still resumes such runs (see _train_dict)
     model_config = {"decoder": decoder_config.to_dict(),
                     "train": {**_train_dict(config), **({"accumulate": accumulate} if accumulate != 1 else {})},
-                    "data": {"content": list(content), "style": list(style), "skipped": skipped},
-                    "init": init}
+                    "data": {**data, "skipped": skipped},
+                    "init": started_from}
     trainer = Trainer(
         ddp_decoder, model_config, torch.optim.Adam(decoder.parameters(), lr=config.lr),
         step_fn, _batches(c_pool, s_pool, config, dev, gen),
