@@ -179,3 +179,40 @@ def test_init_adain_at_strength_zero_and_with_the_adain_method(small_images):
     assert "init_decoder" not in r.params  # nothing optimised, no AdaIN pass
     with pytest.raises(BrushworkError, match="applies to --method gatys"):
         brushwork.stylize(content, style, size=96, method="adain", init="adain")
+
+
+def test_uncovered_pixels_stay_with_colour_preservation_zero_weights_and_see_through_masks(small_images, tmp_path,
+                                                                                            random_decoder_dir):
+    content, style = small_images
+    ref = np.asarray(Image.open(content).convert("RGB"), np.int16)
+    left = np.zeros((64, 96), np.uint8)
+    left[:, :48] = 255
+    Image.fromarray(left).save(tmp_path / "left.png")
+    Image.fromarray(255 - left).save(tmp_path / "right.png")
+    fast = dict(method="adain", decoder=random_decoder_dir, size=96, strength=1.0)
+    # colours preserved after the paste-back, not over it: the right half is still the photo
+    for how in ("stats", "palette"):
+        r = brushwork.stylize(content, style, masks=[tmp_path / "left.png"], preserve_color=how, **fast)
+        assert np.abs(np.asarray(r.image, np.int16)[:, 50:] - ref[:, 50:]).max() <= 1, how
+    # a style of weight 0 does not touch the area of its mask
+    r = brushwork.stylize(content, [style, style], masks=[tmp_path / "left.png", tmp_path / "right.png"],
+                          style_weights=[1, 0], **fast)
+    assert np.abs(np.asarray(r.image, np.int16)[:, 50:] - ref[:, 50:]).max() <= 1
+    # a see-through black mask is black ("not here"), however transparent
+    Image.fromarray(np.dstack([np.zeros((64, 96, 3), np.uint8), np.full((64, 96), 128, np.uint8)])).save(
+        tmp_path / "ghost.png")
+    r = brushwork.stylize(content, style, masks=[tmp_path / "ghost.png"], **fast)
+    assert np.abs(np.asarray(r.image, np.int16) - ref).max() <= 1
+    with pytest.raises(BrushworkError, match="must be numbers"):
+        brushwork.stylize(content, [style, style], style_weights=["a", 1], **fast)
+
+
+def test_a_half_transparent_picture_keeps_its_colours_at_strength_zero(tmp_path, small_images):
+    _, style = small_images
+    px = np.zeros((48, 48, 4), np.uint8)
+    px[..., :3] = (99, 53, 54)
+    px[..., 3] = 128
+    Image.fromarray(px).save(tmp_path / "glass.png")
+    r = brushwork.stylize(tmp_path / "glass.png", style, strength=0.0, **FAST)
+    out = np.asarray(r.image.convert("RGBA"), np.int16)
+    assert np.abs(out[..., :3] - (99, 53, 54)).max() <= 2 and np.abs(out[..., 3] - 128).max() <= 1

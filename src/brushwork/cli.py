@@ -274,12 +274,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     st.add_argument("--method", default="gatys", choices=["gatys", "adain"],
                     help="gatys: optimisation, slow, best quality (default); adain: one pass, fast")
     st.add_argument("--strength", "--alpha", type=_fraction, default=0.5, dest="strength",
-                    help="0 keeps the content, 1 is the most stylized (default 0.5)")
+                    help="0 keeps the content (adain: as its decoder paints the photo back), 1 is the most stylized "
+                    "(default 0.5)")
     st.add_argument("--style-weights", type=_weights_list, metavar="W1,W2,...",
                     help="blend weights, one per style (default equal)")
     st.add_argument("--mask", action="append", metavar="PATH", dest="masks",
                     help="a mask per style, in style order (white = that style; '-' = everywhere); where masks "
-                    "overlap the styles mix by --style-weights; pixels no mask covers keep the content")
+                    "overlap the styles mix by --style-weights (gatys: the weights also scale each masked style's "
+                    "strength); pixels no mask covers keep the content")
     st.add_argument("--size", type=_positive_int, default=512, help="long side of the output (default 512)")
     st.add_argument("--max-pixels", type=_positive_int, default=80_000_000,
                     help="refuse larger images (default 80000000)")

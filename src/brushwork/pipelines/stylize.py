@@ -214,6 +214,7 @@ def stylize(
 
     from .. import runtime
     from ..color import match_histograms, transfer_luminance
+    from ..color.spaces import from_over_white
     from ..imaging.io import from_tensor, to_tensor
     from ..imaging.resampling import fit_long_side, resize
     from ..models.encoders import ENCODERS
@@ -286,6 +287,8 @@ def stylize(
             raise BrushworkError(
                 f"{len(styles_in)} style image(s) but {len(style_weights)} style weight(s): give one weight per style"
             )
+        if not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in style_weights):
+            raise BrushworkError(f"style_weights must be numbers such as [0.7, 0.3], got {list(style_weights)!r}")
         if not all(math.isfinite(w) and w >= 0 for w in style_weights) or sum(style_weights) <= 0:
             raise BrushworkError("style weights must be finite, non-negative and not all zero")
     masks_in = _as_list(masks)
@@ -361,7 +364,8 @@ def stylize(
             continue
         if m.size != c_img.size:
             notes.append(f"mask '{m.source}' is {m.size[0]}x{m.size[1]}, the content {cw}x{ch}: resized to fit")
-        grey = m.rgb.mean(axis=2) if m.alpha is None else m.rgb.mean(axis=2) * m.alpha
+        # white applies the style; a see-through pixel counts by its own colour (not as it looks over white) and alpha
+        grey = m.rgb.mean(axis=2) if m.alpha is None else from_over_white(m.rgb, m.alpha).mean(axis=2) * m.alpha
         mt = torch.from_numpy(np.ascontiguousarray(grey))[None, None].to(dev, torch.float32)
         m_ts.append(torch.nn.functional.interpolate(mt, size=(out_h, out_w), mode="bilinear", align_corners=False).clamp(0, 1))
 
@@ -427,23 +431,25 @@ def stylize(
             bar.close()
     seconds = time.perf_counter() - t0
 
-    if masks_in:
-        cover = torch.zeros_like(c_t[:, :1])
-        for m in m_ts:
-            cover = cover + (torch.ones_like(cover) if m is None else m)
-        cover = cover.clamp(0, 1)
-        out_t = cover * out_t + (1 - cover) * c_t  # where no mask covers a pixel, the content stays
-    out = from_tensor(out_t)
-    if preserve_color == "luminance":
-        out = transfer_luminance(out, from_tensor(c_t))
-    elif preserve_color in ("stats", "palette"):
-        from ..color.recolor import recolor
-
-        out = recolor(out, method=preserve_color, reference=from_tensor(c_t), seed=seed)
     alpha = None
     if c_img.alpha is not None:
         alpha = c_img.alpha_tensor((out_w, out_h))[0, 0].numpy()
-    image = to_pil(out, alpha)
+    out, content = from_tensor(out_t), from_tensor(c_t)
+    if preserve_color == "luminance":
+        out = transfer_luminance(out, content)
+    elif preserve_color in ("stats", "palette"):
+        from ..color.recolor import recolor
+
+        # the content's own colours: its see-through background is not white to match
+        out = recolor(out, method=preserve_color, reference=content, seed=seed, alpha=alpha, reference_alpha=alpha)
+    if masks_in:  # after the colours: where no mask (of a style with a weight) covers a pixel, the content stays
+        cover = torch.zeros_like(c_t[:, :1])
+        for i, m in enumerate(m_ts):
+            if style_weights is None or style_weights[i] > 0:
+                cover = cover + (torch.ones_like(cover) if m is None else m)
+        cover = from_tensor(cover.clamp(0, 1))
+        out = cover * out + (1 - cover) * content
+    image = to_pil(out, alpha, composited=True)  # (read as it looks over white: written with its own colours)
 
     def _src(x: Any, loaded: LoadedImage) -> dict[str, Any]:
         src = loaded.source  # a relative path as given; an absolute one may name the user: its file name only
