@@ -434,22 +434,30 @@ def stylize(
     alpha = None
     if c_img.alpha is not None:
         alpha = c_img.alpha_tensor((out_w, out_h))[0, 0].numpy()
-    out, content = from_tensor(out_t), from_tensor(c_t)
+    out, photo = from_tensor(out_t), from_tensor(c_t)
     if preserve_color == "luminance":
-        out = transfer_luminance(out, content)
+        out = transfer_luminance(out, photo)
     elif preserve_color in ("stats", "palette"):
         from ..color.recolor import recolor
 
         # the content's own colours: its see-through background is not white to match
-        out = recolor(out, method=preserve_color, reference=content, seed=seed, alpha=alpha, reference_alpha=alpha)
-    if masks_in:  # after the colours: where no mask (of a style with a weight) covers a pixel, the content stays
+        out = recolor(out, method=preserve_color, reference=photo, seed=seed, alpha=alpha, reference_alpha=alpha)
+    # Painted pixels are written as painted (un-compositing a dark stroke at a soft edge would turn it black); the
+    # photo's pixels that stay (no mask of a style with a weight covers them, or Gatys at strength 0 returns the
+    # photo) get its own colours back, not their look over white (which the file's alpha would whiten again).
+    keep = None
+    if method == "gatys" and strength == 0:
+        keep = np.ones(out.shape[:2] + (1,), np.float32)
+    elif masks_in:  # after the colours: where no mask (of a style with a weight) covers a pixel, the content stays
         cover = torch.zeros_like(c_t[:, :1])
         for i, m in enumerate(m_ts):
             if style_weights is None or style_weights[i] > 0:
                 cover = cover + (torch.ones_like(cover) if m is None else m)
-        cover = from_tensor(cover.clamp(0, 1))
-        out = cover * out + (1 - cover) * content
-    image = to_pil(out, alpha, composited=True)  # (read as it looks over white: written with its own colours)
+        keep = 1 - from_tensor(cover.clamp(0, 1))
+    if keep is not None:
+        own = photo if alpha is None else from_over_white(photo, alpha)
+        out = (1 - keep) * out + keep * own
+    image = to_pil(out, alpha)
 
     def _src(x: Any, loaded: LoadedImage) -> dict[str, Any]:
         src = loaded.source  # a relative path as given; an absolute one may name the user: its file name only
