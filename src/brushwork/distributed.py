@@ -156,6 +156,13 @@ def global_sum(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _collective_device():
+    """Where a collective's small tensor must live: the process's GPU under NCCL, else the CPU."""
+    import torch
+
+    return torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" else "cpu"
+
+
 def global_mean(values: list[float]) -> list[float]:
     """Each value averaged over all processes (one collective): e.g. the loss each process logs, so that the
     log describes the whole batch, as one process's would."""
@@ -163,7 +170,7 @@ def global_mean(values: list[float]) -> list[float]:
         return list(values)
     import torch
 
-    dev = torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" else "cpu"
+    dev = _collective_device()
     t = torch.tensor(values, dtype=torch.float64, device=dev)
     torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
     return (t / torch.distributed.get_world_size()).tolist()
@@ -176,7 +183,7 @@ def any_flags(*flags: bool) -> tuple[bool, ...]:
         return tuple(bool(f) for f in flags)
     import torch
 
-    dev = torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" else "cpu"
+    dev = _collective_device()
     t = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32, device=dev)
     torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
     return tuple(bool(v) for v in t.tolist())
