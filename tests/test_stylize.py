@@ -108,7 +108,7 @@ def test_histogram_and_adam_and_multiscale_run(small_images):
     assert r.params["gatys"]["optimizer"] == "adam" and r.params["evaluations"] == GATYS_PRESETS["efficientnet-lite0"].coarse_steps + 5
 
 
-def test_interrupt_returns_best_so_far(small_images):
+def test_interrupt_returns_best_so_far(small_images, tmp_path):
     content, style = small_images
     calls = {"n": 0}
 
@@ -118,6 +118,17 @@ def test_interrupt_returns_best_so_far(small_images):
 
     r = brushwork.stylize(content, style, should_stop=stop, **FAST)
     assert r.interrupted and len(r.losses) == 4 and r.image.size == (96, 64)
+    assert r.params["interrupted"] is True  # recorded: reproduce says why it does not rerun it
+    from brushwork.provenance.recipe import command_recipe
+    from brushwork.provenance.reproduce import reproduce
+
+    from brushwork.imaging.io import save_image
+
+    out = tmp_path / "stopped.png"  # with the recipe the CLI would write
+    save_image(r.image, out, recipe=command_recipe(["stylize", str(content), str(style), "-o", str(out)], out,
+                                                   r.params, output_options={"-o"}))
+    with pytest.raises(BrushworkError, match="stopped early"):
+        reproduce(out)
 
 
 def test_optimize_does_not_modify_inputs(lite0):
@@ -216,3 +227,11 @@ def test_a_half_transparent_picture_keeps_its_colours_at_strength_zero(tmp_path,
     r = brushwork.stylize(tmp_path / "glass.png", style, strength=0.0, **FAST)
     out = np.asarray(r.image.convert("RGBA"), np.int16)
     assert np.abs(out[..., :3] - (99, 53, 54)).max() <= 2 and np.abs(out[..., 3] - 128).max() <= 1
+
+
+def test_a_fresh_random_seed_is_recorded_and_makes_the_picture_again(small_images):
+    content, style = small_images
+    r = brushwork.stylize(content, style, seed=None, init="noise", **FAST)
+    assert isinstance(r.params["seed"], int)
+    again = brushwork.stylize(content, style, seed=r.params["seed"], init="noise", **FAST)
+    assert np.array_equal(np.asarray(r.image), np.asarray(again.image))

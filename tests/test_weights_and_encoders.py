@@ -43,7 +43,7 @@ def test_offline_vgg_without_file_says_how_to_provide(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["vgg19", "vgg16", "resnet50"])
-def test_torchvision_format_round_trip(tmp_path, name):
+def test_torchvision_format_round_trip(tmp_path, name, monkeypatch):
     torch.manual_seed(0)
     src = build_encoder(name)
     sd = src.state_dict()
@@ -53,6 +53,13 @@ def test_torchvision_format_round_trip(tmp_path, name):
     torch.save(sd, path)
     with pytest.raises(WeightsError, match="--trust-weights"):
         load_encoder(name, path)  # not the published file
+    from brushwork.weights import WEIGHTS
+
+    env = WEIGHTS[ENCODERS[name].weights].env_var
+    monkeypatch.setenv(env, str(path))
+    with pytest.raises(WeightsError, match=f"from {env}.* unset {env}"):  # the variable is for the published file
+        load_encoder(name)
+    monkeypatch.delenv(env)
     enc = load_encoder(name, path, trust_weights=True)
     x = torch.rand(1, 3, 64, 64)
     taps = ENCODERS[name].style_taps

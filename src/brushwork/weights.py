@@ -211,9 +211,12 @@ def find_weights(
         if not p.is_file():
             raise WeightsError(f"{spec.name} weights file '{p}' (from {origin}) does not exist: check the path")
         if not trust and not sha256_file(p).startswith(spec.sha256):
+            own = ("add --trust-weights to load your own" if origin == "--weights" else
+                   f"unset {spec.env_var} (it is for the published file; your own weights go through --weights with "
+                   "--trust-weights, or a decoder through --decoder)")
             raise WeightsError(
-                f"{spec.name} weights '{p}' are not the published {spec.filename} (sha256 differs): "
-                "use the published file, or add --trust-weights to load your own"
+                f"{spec.name} weights '{p}' (from {origin}) are not the published {spec.filename} (sha256 differs): "
+                f"use the published file, or {own}"
             )
         return p
     looked.append(f"${spec.env_var} (unset)")

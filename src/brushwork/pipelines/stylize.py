@@ -179,7 +179,7 @@ def stylize(
         init: Gatys: start from ``"content"``, ``"noise"`` or ``"adain"`` (the feed-forward AdaIN result at
             twice the strength, at most 1: the optimisation then needs far fewer steps, and runs one scale
             of 20 evaluations unless ``steps``/``scales`` say otherwise; docs/style-transfer.md).
-        seed: seeds the noise (and any other randomness).
+        seed: seeds the noise (and any other randomness); None draws one, which the recipe records.
         encoder: feature encoder name (see ``brushwork encoders``).
         weights: weights file for the encoder (required for VGG/ResNet offline).
         allow_download / trust_weights: see :func:`brushwork.weights.find_weights`.
@@ -264,6 +264,10 @@ def stylize(
             raise BrushworkError(f"{name} must be a whole number, got {v!r}")
     if seed is not None and not 0 <= seed < 2**64:  # (None: a fresh random seed)
         raise BrushworkError(f"seed must be from 0 to 2**64 - 1, got {seed}")
+    if seed is None:  # drawn here, so that the recipe names it and the picture can be made again
+        import secrets
+
+        seed = secrets.randbits(63)
     if steps is not None and steps < 1:
         raise BrushworkError(f"steps must be at least 1, got {steps}")
     if scales is not None and not 1 <= scales <= 6:
@@ -484,6 +488,7 @@ def stylize(
         "weights_sha256": _weights_sha256(net),
         method: info["config"],
         "evaluations": info["evaluations"],
+        **({"interrupted": True} if info["interrupted"] else {}),  # stopped early: its command would run on
         "device": str(dev),
         "dtype": "float32",
         "torch": torch.__version__,

@@ -245,6 +245,10 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         raise BrushworkError(f"'{path}' carries no brushwork recipe (written with --no-metadata, or by another "
                              "program; a NAME.EXT.json sidecar beside it is read too)")
     _check_version(recipe, path)
+    if recipe.get("interrupted"):
+        raise BrushworkError(f"'{path}' is the best picture so far of a run stopped early ({recipe.get('evaluations')} "
+                             "evaluations): its command would run to the end and make another picture, so it is not "
+                             "rerun")
     ins = recipe.get("inputs", [])
     if not isinstance(ins, list) or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in ins):
         raise BrushworkError(f"the recipe in '{path}' has a malformed 'inputs' list (edited by hand?): it cannot be "
