@@ -210,7 +210,7 @@ def fetch(
                 raise BrushworkError(f"could not unpack '{deb.name}' ({proc.stderr.strip()}): fetch it again")
             version = _deb_version(deb)
             # Debian may link a package's doc folder to its source's: followed, but only inside the package
-            copyright_file = in_tree(tree, f"usr/share/doc/{src.package}/copyright") or tree / "missing"
+            copyright_file = in_tree(tree, f"usr/share/doc/{src.package}/copyright")
         files = _select(tree, src.patterns)
         if not files:
             raise BrushworkError(f"package for '{name}' holds no images matching {list(src.patterns)}")
@@ -229,13 +229,14 @@ def fetch(
             else:
                 shutil.copyfile(f, build / "images" / target)
             names.append({"file": target, "source": f.relative_to(tree).as_posix()})
-        if copyright_file.is_file():
+        has_copyright = copyright_file is not None and copyright_file.is_file()
+        if has_copyright:
             shutil.copyfile(copyright_file, build / "COPYRIGHT")
         else:
             print(f"brushwork: note: the package of '{name}' holds no copyright file: its licence is recorded as "
                   f"{src.licence} from brushwork's list, without the package's own text", file=sys.stderr)
         manifest = {"name": name, "package": src.package, "version": version, "licence": src.licence,
-                    "copyright_file": "COPYRIGHT" if copyright_file.is_file() else None,
+                    "copyright_file": "COPYRIGHT" if has_copyright else None,
                     "role": src.role, "count": len(names), "files": names}
         (build / "manifest.json").write_text(json.dumps(manifest, indent=1))
         if dest.exists():

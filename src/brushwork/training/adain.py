@@ -303,13 +303,14 @@ def train_adain(
         raise BrushworkError("--transform wct trains one-tap decoders only: drop --deep-taps")
     data = {"dry_run": True} if dry_run else {"content": list(content), "style": list(style)}
     saved = _check_resumable(Path(out_dir), config, decoder_config, accumulate, data) if resume else None
-    started_from = "shipped" if init == "" else init
-    if saved is None and distributed.is_main():  # a new run: an earlier run's grids would pass for this one's
-        for f in (Path(out_dir) / "samples").glob("step_*.png"):
-            f.unlink()
     if saved is not None:  # the weights continue the saved run (from its checkpoint): it names where they started
         started_from, init = saved.get("init"), None
-        started_from = "shipped" if started_from == "" else started_from
+    else:
+        started_from = init
+        if distributed.is_main():  # a new run: an earlier run's grids would pass for this one's
+            for f in (Path(out_dir) / "samples").glob("step_*.png"):
+                f.unlink()
+    started_from = "shipped" if started_from == "" else started_from  # (recorded as "" before)
     encoder = load_encoder(decoder_config.encoder, device=dev)
     # crops must fall on every tap's grid, or the decoder paints a picture of another size than the crop
     align = max(encoder.tap_shape(t)[1] for t in decoder_config.taps)

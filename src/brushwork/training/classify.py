@@ -354,11 +354,12 @@ def train_classifier(
     elif distributed.is_main():
         for f in ("epochs.csv", "log.csv"):
             (out / f).unlink(missing_ok=True)
-    finished_before = trainer.extra_state.get("stopped_at_step")
+    finished_before = "stopped_at_step" in trainer.extra_state  # (fit then trains no further)
     trainer.fit()
     stopped = trainer.extra_state.get("stopped_at_step")
     summary = {"stopped_early_at_epoch": None if stopped is None else stopped // steps_per_epoch,
-               "finished_before": finished_before is not None,"classes": classes, "train": int(len(tr)), "val": int(len(va)), "skipped": skipped,
+               "finished_before": finished_before,
+               "classes": classes, "train": int(len(tr)), "val": int(len(va)), "skipped": skipped,
                "epochs": stopper.epochs, "best_epoch": trainer.extra_state.get("best_epoch"),
                "x_val": x[va], "y_val": y[va], "x_test": x_test, "y_test": y_test, "config": cfg,
                "ungrouped": ungrouped}
