@@ -235,3 +235,22 @@ def test_a_fresh_random_seed_is_recorded_and_makes_the_picture_again(small_image
     assert isinstance(r.params["seed"], int)
     again = brushwork.stylize(content, style, seed=r.params["seed"], init="noise", **FAST)
     assert np.array_equal(np.asarray(r.image), np.asarray(again.image))
+
+
+def test_a_grey_mask_is_the_styled_pictures_opacity(small_images, tmp_path):
+    """A 50 % grey mask lays the fully styled picture over the photo at half opacity, as a layer mask does: not
+    faded twice (half-strength features, then half again at the paste-back). A '-' beside a real mask keeps the
+    mix it had."""
+    content, style = small_images
+    ref = np.asarray(Image.open(content).convert("RGB"), np.float32)
+    for value, name in ((128, "grey.png"), (255, "white.png")):
+        Image.fromarray(np.full((64, 96), value, np.uint8)).save(tmp_path / name)
+    fast = dict(method="adain", size=96, strength=1.0)  # the shipped decoder: a random one paints near-constant grey
+    full = np.asarray(brushwork.stylize(content, style, masks=[tmp_path / "white.png"], **fast).image, np.float32)
+    half = np.asarray(brushwork.stylize(content, style, masks=[tmp_path / "grey.png"], **fast).image, np.float32)
+    expected = ref + (128 / 255) * (full - ref)
+    assert np.abs(half - expected).mean() < 1.0 and np.abs(half - expected).max() <= 3
+    # the grey mask beside '-': the mix where both cover is unchanged by the cover being 1.5, and nothing is faded
+    both = np.asarray(brushwork.stylize(content, [style, style], masks=[None, tmp_path / "grey.png"], **fast).image,
+                      np.float32)
+    assert np.abs(both - full).max() <= 2

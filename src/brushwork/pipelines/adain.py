@@ -282,9 +282,12 @@ def match_styles(
             if w == 0:
                 continue
             m = everywhere if masks[i] is None else masks[i]
+            # estimated where the style has at least half its own greatest share: a style that is a third of every
+            # pixel's mix (a grey mask, or one of three overlapping styles) is still estimated, over the picture
+            region = m / m.amax().clamp_min(torch.finfo(m.dtype).tiny)
             prev = previous[len(plans)] if previous is not None and len(previous) > len(plans) else None
-            done, plan = match_style(y, t, detail=detail, where=m if seen is None else m * seen, previous=prev,
-                                     smoothing=smoothing)
+            done, plan = match_style(y, t, detail=detail, where=region if seen is None else region * seen,
+                                     previous=prev, smoothing=smoothing)
             plans.append(plan)
             if plan.lut is None and not plan.bands:  # too few pixels under its mask to map: it changes nothing
                 continue

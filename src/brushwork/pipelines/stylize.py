@@ -373,6 +373,20 @@ def stylize(
         mt = torch.from_numpy(np.ascontiguousarray(grey))[None, None].to(dev, torch.float32)
         m_ts.append(torch.nn.functional.interpolate(mt, size=(out_h, out_w), mode="bilinear", align_corners=False).clamp(0, 1))
 
+    # A mask is the styled picture's opacity over the photo, as a layer mask in an image editor: where masks cover
+    # a pixel the styles are painted at full strength (mixed in proportion to their masks and weights), and the
+    # paste-back below fades them by the cover. Handing AdaIN the masks as they are would fade a grey pixel twice,
+    # once in the features and again at the paste-back (a 50 % grey mask gave a quarter of the style).
+    cover = None
+    paint_masks = m_ts if masks_in else None
+    if masks_in:
+        cover = torch.zeros_like(c_t[:, :1])
+        for i, m in enumerate(m_ts):
+            if style_weights is None or style_weights[i] > 0:
+                cover = cover + (torch.ones_like(cover) if m is None else m)
+        paint_masks = [torch.where(cover > 0, (torch.ones_like(cover) if m is None else m) / cover.clamp_min(1e-12),
+                                   0.0).clamp(0, 1) for m in m_ts]  # a '-' (everywhere) too: the mix keeps its ratios
+
     bar = None
     if progress and method == "gatys":
         from tqdm.auto import tqdm
@@ -402,7 +416,7 @@ def stylize(
         targets = [style_target(t, where=li.alpha_tensor((t.shape[-1], t.shape[-2]), dev),
                                 enlarged=max(t.shape[-2:]) / max(li.size)) for t, li in zip(s_ts, s_imgs)]
         return match_styles(picture, s_ts, match=how, alpha=alpha, style_weights=style_weights,
-                            masks=m_ts if masks_in else None, targets=targets,
+                            masks=paint_masks, targets=targets,
                             opaque=c_img.alpha_tensor((out_w, out_h), dev))[0]
 
     t0 = time.perf_counter()
@@ -411,7 +425,7 @@ def stylize(
             from .adain import adain_transfer
 
             out_t = adain_transfer(net, c_t, s_ts, alpha=strength, style_weights=style_weights,
-                                   masks=m_ts if masks_in else None, tile=tile, transform=transform)
+                                   masks=paint_masks, tile=tile, transform=transform)
             out_t = finish(out_t, match, strength)
             info = {"losses": [], "evaluations": 0, "interrupted": False,
                     "config": {"decoder": net.decoder.config.to_dict(), "tile": tile, "transform": transform,
@@ -422,7 +436,7 @@ def stylize(
                 from .adain import adain_transfer
 
                 start = adain_transfer(start_net, c_t, s_ts, alpha=adain_init_alpha(strength),
-                                       style_weights=style_weights, masks=m_ts if masks_in else None, tile=tile)
+                                       style_weights=style_weights, masks=paint_masks, tile=tile)
                 start = finish(start, init_match, adain_init_alpha(strength))
             out_t, info = optimize(
                 net, c_t, s_ts, config=config, strength=strength, style_weights=style_weights,
@@ -452,12 +466,8 @@ def stylize(
     keep = None
     if method == "gatys" and strength == 0:
         keep = np.ones(out.shape[:2] + (1,), np.float32)
-    elif masks_in:  # after the colours: where no mask (of a style with a weight) covers a pixel, the content stays
-        cover = torch.zeros_like(c_t[:, :1])
-        for i, m in enumerate(m_ts):
-            if style_weights is None or style_weights[i] > 0:
-                cover = cover + (torch.ones_like(cover) if m is None else m)
-        keep = 1 - from_tensor(cover.clamp(0, 1))
+    elif cover is not None:  # after the colours: where no mask (of a style with a weight) covers a pixel, the
+        keep = 1 - from_tensor(cover.clamp(0, 1))  # content stays; a grey mask lets that much of the photo through
     if keep is not None:
         own = photo if alpha is None else from_over_white(photo, alpha)
         out = (1 - keep) * out + keep * own
