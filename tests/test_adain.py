@@ -108,7 +108,7 @@ def test_stylize_adain_api_and_cli(small_images, random_decoder_dir, tmp_path):
     assert json.loads(Image.open(out).text["brushwork"])["method"] == "adain"
 
 
-def test_original_adain_files_load_with_their_keys(tmp_path, small_images):
+def test_original_adain_files_load_with_their_keys(tmp_path, small_images, capsys):
     """Synthetic state dicts with the published files' keys and shapes (the files themselves are
     not redistributable here): vgg_normalised.pth holds the whole VGG-19 (53 modules), decoder.pth
     the mirrored decoder."""
@@ -138,6 +138,19 @@ def test_original_adain_files_load_with_their_keys(tmp_path, small_images):
     r = brushwork.stylize(content, style, method="adain", encoder="vgg19-adain",
                           weights=tmp_path / "vgg_normalised.pth", decoder=tmp_path / "decoder.pth", size=64)
     assert r.params["encoder"] == "vgg19-adain" and r.image.size == (64, 43)
+    with pytest.raises(WeightsError, match="not an original AdaIN decoder"):  # (not "a original")
+        load_decoder(tmp_path / "wrong.pth")
+    # video takes the same pair: the decoder.pth and, through --weights, its encoder's file
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        Image.open(content).save(frames / f"{i:03d}.png")
+    argv = ["video", str(frames), str(style), "-o", str(tmp_path / "v"), "--decoder", str(tmp_path / "decoder.pth"),
+            "--size", "48", "-q", "--no-gallery"]
+    assert main(argv) == 2 and "vgg_normalised.pth" in capsys.readouterr().err
+    assert main([*argv, "--weights", str(tmp_path / "vgg_normalised.pth")]) == 0
+    assert len(list((tmp_path / "v").glob("frame_*.png"))) == 2
+    assert main([*argv, "-o", str(tmp_path / "decoder.pth")]) == 2  # an output on an input
 
 
 def test_folder_batch_resumes_and_skips_corrupt(small_images, random_decoder_dir, tmp_path, capsys):

@@ -345,7 +345,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      help="temporal smoothing of the statistics, 0 = per frame (default 0.9)")
     vid.add_argument("--consistency", type=_float_in(0.0, 0.99), default=0.7,
                      help="blend with the previous output warped by optical flow, 0 = off (default 0.7)")
-    vid.add_argument("--decoder", metavar="DIR", help="a decoder trained by `brushwork adain train` (default: shipped)")
+    vid.add_argument("--decoder", metavar="DIR", help="a decoder trained by `brushwork adain train`, or the original "
+                     "AdaIN release's decoder.pth (default: shipped)")
+    vid.add_argument("--weights", metavar="PATH", help="the decoder's encoder weights where none ship (the original "
+                     "AdaIN release's vgg_normalised.pth)")
     vid.add_argument("--tile", type=_positive_int, default=1024, help="tile size for large frames (default 1024)")
     vid.add_argument("--transform", default="adain", choices=["adain", "wct"],
                      help="adain (default) or wct: whitening-colouring, a closer style (see `stylize --help`)")
@@ -814,14 +817,15 @@ def _cmd_encoders(args: argparse.Namespace) -> int:
 def _cmd_video(args: argparse.Namespace) -> int:
     from .pipelines.video import stylize_video
 
-    _not_an_input([args.output], [args.input, *args.styles])
+    _not_an_input([args.output], [args.input, *args.styles, args.decoder, args.weights])
     n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
                       style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
                       consistency=args.consistency,
                       decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
-                      watermark=args.watermark, transform=args.transform, match=args.match, fps=args.fps)
+                      watermark=args.watermark, transform=args.transform, match=args.match, fps=args.fps,
+                      weights=args.weights)
     # The recipe goes beside the video (NAME.EXT.json) or the frames folder (FOLDER.json): no video
-    # container brushwork writes has a place for it. `brushwork reproduce` does not rerun videos yet.
+    # container brushwork writes has a place for it. `brushwork reproduce` reads it there.
     params = {"operation": "video", "strength": args.strength, "style_weights": args.style_weights,
               "size": args.size, "smoothing": args.smoothing, "consistency": args.consistency,
               "transform": args.transform, "match": args.match, "frames": n, "fps": args.fps,

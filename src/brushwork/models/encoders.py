@@ -113,9 +113,10 @@ def check_state_dict(
         if wrong:
             k = wrong[0]
             detail.append(f"{len(wrong)} of wrong shape (e.g. {k}: {tuple(sd[k].shape)} vs {tuple(own[k].shape)})")
+        article = "an" if model_name[:1].lower() in "aeio" else "a"
         raise ValueError(
-            f"these weights are not a {model_name} state dict: {'; '.join(detail)}; "
-            f"give the file of a {model_name} model"
+            f"these weights are not {article} {model_name} state dict: {'; '.join(detail)}; "
+            f"give the file of {article} {model_name} model"
         )
     return sd
 

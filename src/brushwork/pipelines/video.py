@@ -293,8 +293,12 @@ def stylize_video(
     transform: str = "adain",
     match: str = "full",
     fps: float | None = None,
+    weights: str | os.PathLike | None = None,
 ) -> int:
     """Stylize a video file or a folder of frames into ``output``; returns the number of frames.
+
+    ``weights`` is the file of the decoder's encoder where it has no packaged one (the original AdaIN
+    network's ``vgg_normalised.pth``, beside its ``decoder.pth`` as ``decoder``).
 
     ``fps`` sets the output's frame rate (default: the file's; 24 for a folder of frames). A video file's
     sound track is carried into a video output (not into a GIF or a folder of frames), unless ``fps`` changes
@@ -340,7 +344,8 @@ def stylize_video(
     fps = fps or own_fps
     dev = runtime.resolve_device(device)
     dec = _cached_decoder(None if decoder is None else str(decoder), dev)
-    net = AdaINNet(_cached_encoder(dec.config.encoder, None, dev, False, False), dec)
+    net = AdaINNet(_cached_encoder(dec.config.encoder, None if weights is None else str(weights), dev, False, False),
+                   dec)
     style_ts, targets = [], []
     for s in styles:
         img = read_image(s, min_side=MIN_SIDE, what="style image")
