@@ -238,6 +238,7 @@ def test_classify_bad_input(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q"]) == 0
     cfg = json.loads((out / "checkpoint" / "config.json").read_text())
+    assert cfg["precision"] == "fp32"
     cfg["classifier"]["arch"] = "small-cnn"
     (out / "checkpoint" / "config.json").write_text(json.dumps(cfg))
     assert main(["classify", "predict", str(out), str(one / "only" / "a.png")]) == 2

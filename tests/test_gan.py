@@ -139,6 +139,7 @@ def test_training_runs_resumes_and_samples_reproducibly(tmp_path):
     # a run saved before a setting existed resumes (the setting counts as its default)
     saved = tmp_path / "run" / "checkpoint" / "config.json"
     raw = json.loads(saved.read_text())
+    assert raw["precision"] == "fp32"  # recorded with the recipe
     raw["gan"].pop("max_width"), raw["train"].pop("r1_gamma")
     saved.write_text(json.dumps(raw))
     t3 = train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 7}),

@@ -268,6 +268,7 @@ def test_resume_refuses_other_settings_and_misaligned_crops(tmp_path):
                     decoder_config=DEEP, **kw)
     # a smoke test's weights never pass for a real run's: its data is recorded as synthetic, and checked
     assert json.loads((tmp_path / "checkpoint" / "config.json").read_text())["data"]["dry_run"] is True
+    assert json.loads((tmp_path / "checkpoint" / "config.json").read_text())["precision"] == "fp32"  # the recipe's
     (tmp_path / "photos").mkdir()
     with pytest.raises(BrushworkError, match=r"synthetic crops \(--dry-run\), not --content"):
         train_adain([str(tmp_path / "photos")], [str(tmp_path / "photos")], str(tmp_path),

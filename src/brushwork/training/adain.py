@@ -387,7 +387,7 @@ def train_adain(
     model_config = {"decoder": decoder_config.to_dict(),
                     "train": {**_train_dict(config), **({"accumulate": accumulate} if accumulate != 1 else {})},
                     "data": {**data, "skipped": skipped},
-                    "init": started_from}
+                    "init": started_from, "precision": precision}
     trainer = Trainer(
         ddp_decoder, model_config, torch.optim.Adam(decoder.parameters(), lr=config.lr),
         step_fn, _batches(c_pool, s_pool, config, dev, gen),

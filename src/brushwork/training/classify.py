@@ -332,7 +332,8 @@ def train_classifier(
     model_config = {"classifier": cfg.to_dict(), "train": {**asdict(config), "accumulate": accumulate},
                     "data": {"source": data if isinstance(data, str) else "<arrays>", "train": int(len(tr)),
                              "val": int(len(va)), "skipped": skipped,
-                             "grouped_split": groups is not None and len(np.unique(groups)) < len(groups)}}
+                             "grouped_split": groups is not None and len(np.unique(groups)) < len(groups)},
+                    "precision": precision}
     trainer = Trainer(ddp_model, model_config, opt, step_fn, _batches(xt, yt, config.batch, augment, gen, dev),
                       TrainerConfig(out_dir=out_dir, steps=total, device=str(dev), precision=precision,
                                     checkpoint_every=steps_per_epoch, progress=progress, grad_clip=None,

@@ -374,7 +374,8 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         callbacks.append(_CollapseCheck(config.collapse_every, images, out, cfg.z_dim, config.seed))
     model_config = {"gan": cfg.to_dict(), "train": asdict(config),
                     "data": {"source": data if isinstance(data, str) else "<tensor>", "images": int(len(images)),
-                             "skipped": skipped}}
+                             "skipped": skipped},
+                    "precision": precision}
     trainer = Trainer(gan, model_config, opt_g, vae_step if config.model == "vae" else step_fn,
                       _batches(images, config.batch, gen, dev),
                       TrainerConfig(out_dir=out_dir, steps=config.steps, device=str(dev), precision=precision,
