@@ -297,7 +297,49 @@ def test_gan_eval_command(tmp_path, capsys, lite0):
     assert Image.open(tmp_path / "near.png").size[0] > 2 * 32  # sample | nearest training image, 8 rows
     assert main(["gan", "eval", str(run), "--data", str(data), "--nearest", str(tmp_path / "n.jpg")]) == 2
     assert main(["gan", "eval", str(run), "--data", str(data), "--samples", "12", "--max-real", "12"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["real_images"] == 12
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["real_images"] == 12 and result["kid_std"] is None and "no spread" in out  # one subset: no +- 0
+    # a sheet written over a training image, and too few real images after subsampling, are refused
+    first = sorted(data.rglob("*.png"))[0]
+    before = first.read_bytes()
+    assert main(["gan", "eval", str(run), "--data", str(data), "--samples", "10", "--nearest", str(first)]) == 2
+    assert "inside the data folder" in capsys.readouterr().err and first.read_bytes() == before
+    assert main(["gan", "eval", str(run), "--data", str(data), "--samples", "10", "--max-real", "5"]) == 2
+    assert "--max-real 5 is too few" in capsys.readouterr().err
+
+
+def test_runs_keep_to_their_data_seeds_and_samples(tmp_path, capsys):
+    data = _toy_folder(tmp_path / "imgs", corrupt=False)
+    other = _toy_folder(tmp_path / "imgs2", corrupt=False)
+    tiny = ["--size", "32", "--batch", "4", "--z-dim", "16", "--width", "8", "-q", "--no-index"]
+    run = tmp_path / "run"
+    # the largest seed trains and resumes (the seeds derived from it wrap around)
+    def big(steps):
+        return ["gan", "train", str(data), *tiny, "--steps", str(steps), "--seed", str(2**64 - 1), "--sample-every", "1",
+                "--out", str(run)]
+    assert main(big(1)) == 0
+    assert main(big(2)) == 0
+    # other data, at the same --out: refused, not trained on
+    assert main(["gan", "train", str(other), *tiny, "--steps", "3", "--seed", str(2**64 - 1), "--sample-every", "1",
+                 "--out", str(run)]) == 2
+    assert "trained on" in capsys.readouterr().err
+    # --out inside the data folder: a rerun would read its grids back as training images
+    assert main(["gan", "train", str(data), *tiny, "--steps", "1", "--out", str(data / "run")]) == 2
+    assert "inside the data folder" in capsys.readouterr().err and not (data / "run").exists()
+    # --no-resume: the old run's grids go
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["step_000001.png", "step_000002.png"]
+    assert main(["gan", "train", str(other), *tiny, "--steps", "1", "--sample-every", "5", "--out", str(run),
+                 "--no-resume"]) == 0
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["step_000001.png"]
+    # sampling into a folder of another checkpoint's (or truncation's) samples is refused; the same again is fine
+    picks = tmp_path / "picks"
+    assert main(["gan", "sample", str(run), "--seeds", "0-1", "-o", str(picks), "--no-gallery"]) == 0
+    assert main(["gan", "sample", str(run), "--seeds", "0-2", "-o", str(picks), "--no-gallery"]) == 0
+    before = (picks / "seed0000.png").read_bytes()
+    assert main(["gan", "sample", str(run), "--seeds", "0", "--truncation", "0.5", "-o", str(picks)]) == 2
+    assert "another checkpoint's or truncation's" in capsys.readouterr().err
+    assert (picks / "seed0000.png").read_bytes() == before
 
 
 def test_memorisation_finds_copies_and_not_strangers(lite0):

@@ -56,9 +56,14 @@ def test_cli_dry_run_and_missing_data(tmp_path, capsys):
                  "--batch", "2", "-q"]) == 0  # run again: finished, not "loss nan"
     again = capsys.readouterr().out
     assert "already at step 2, nothing to do" in again and "nan" not in again
+    (tmp_path / "art").mkdir()
     assert main(["adain", "train", "--out", str(tmp_path / "o2"), "--content", str(tmp_path / "nothing"),
-                 "--style", str(tmp_path)]) == 2
+                 "--style", str(tmp_path / "art")]) == 2
     assert "neither a folder nor a dataset" in capsys.readouterr().err
+    # an --out inside a data folder: its sample grids would be read back as styles
+    assert main(["adain", "train", "--out", str(tmp_path / "art" / "run"), "--content", str(tmp_path / "art"),
+                 "--style", str(tmp_path / "art")]) == 2
+    assert "inside the data folder" in capsys.readouterr().err
 
 
 def test_decoder_config_for_a_tap_and_the_default():

@@ -946,6 +946,7 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
                 extra += ch
             dec_cfg = DecoderConfig(dec_cfg.encoder, dec_cfg.tap, dec_cfg.in_channels + extra, dec_cfg.widths,
                                     tuple(args.deep_taps))
+    _outside_data(args.out, [*args.content, *args.style], "--out")
     init = None if args.init is None else ("" if args.init == "shipped" else args.init)
     trainer = train_adain(args.content, args.style, args.out, config=cfg, decoder_config=dec_cfg,
                           device=args.device, precision=args.precision, resume=not args.no_resume,
@@ -985,6 +986,19 @@ def _check_folder(path: str | os.PathLike, hint: str = "this option names a fold
             if not q.is_dir():
                 raise BrushworkError(f"'{q}' is a file, not a folder: give a folder for the output")
             return
+
+
+def _outside_data(path: str | os.PathLike | None, sources, what: str) -> None:
+    """Refuse an output at or inside a folder of training data: a rerun would read its sample grids back as
+    training images (or a classifier as a class of its own), and a file there may replace one of the images."""
+    if path is None:
+        return
+    p = Path(path).resolve()
+    for src in sources:
+        folder = Path(src) if src is not None else None
+        if folder is not None and folder.is_dir() and (p == folder.resolve() or folder.resolve() in p.parents):
+            raise BrushworkError(f"{what} '{path}' is inside the data folder '{src}': a rerun would train on what "
+                                 "is written there, and it may replace an image; choose a place outside it")
 
 
 _OUTPUT_DESTS = ("output", "out", "apply", "overlay", "swatch", "css", "gpl", "ase", "previews", "nearest", "sheet")
@@ -1416,6 +1430,7 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     from .training.classify import ClassifyTrainConfig, predict_proba, train_classifier
 
     _check_folder(args.out)
+    _outside_data(args.out, [args.data], "--out")
     cfg = ClassifyTrainConfig(arch=args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
                               weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
                               dropout=args.dropout, augment=args.augment, patience=args.patience,
@@ -1513,6 +1528,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     _one_process("classify eval")
     if args.out is not None:
         _check_folder(args.out)
+        _outside_data(args.out, [args.data], "--out")
     args.model = _model_dir(args.model)
     if args.out is None and Path(args.model).resolve().is_relative_to(Path(__file__).resolve().parent):
         raise BrushworkError("give --out for the metrics of a shipped model (its folder is inside the package)")
@@ -1578,6 +1594,7 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         _check_folder(args.out)
+        _outside_data(args.out, [args.data], "--out")
     model, cfg = load_classifier(args.model)
     if cfg.arch == "efficientnet-lite0":
         raise BrushworkError("slimming supports seed-cnn and small-cnn (Lite0's folded depthwise blocks do not "
@@ -1662,6 +1679,7 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if not 0 <= args.ema < 1:
         raise BrushworkError(f"--ema must be in [0, 1), got {args.ema}: 0.999 is usual")
     _check_folder(args.out)
+    _outside_data(args.out, [args.data], "--out")
     cfg = GANTrainConfig(model=args.model, size=args.size, z_dim=args.z_dim, width=args.width, base_width=args.base_width,
                          batch=args.batch, steps=args.steps,
                          lr_g=args.lr_g, lr_d=args.lr_d, loss=args.loss, r1_gamma=args.r1,
@@ -1717,6 +1735,10 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
         if Path(args.nearest).suffix.lower() != ".png":
             raise BrushworkError(f"--nearest writes a PNG sheet: give a .png file, not '{args.nearest}'")
         _check_outputs(args.nearest)
+        _outside_data(args.nearest, [args.data], "--nearest")
+    if args.max_real < 10:
+        raise BrushworkError(f"--max-real {args.max_real} is too few for FID and KID: use at least 10 (hundreds for "
+                             "stable numbers)")
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
     real, skipped = load_images(args.data, gan.cfg.size)
     if len(real) < 10:
@@ -1741,7 +1763,8 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
               "memorisation": {k: v for k, v in mem.items() if k != "nearest"}}
     fid_text = (f"FID {result['fid']:.2f}, " if enough else
                 f"FID not computed (it needs {FID_MIN_IMAGES} images on each side; biased below that), ")
-    print(fid_text + f"KID {k_mean:.4f} +- {k_std:.4f} ({len(real)} real images, {args.samples} samples; "
+    spread = f" +- {k_std:.4f}" if k_std is not None else " (one subset: both sides have at most 100 images, no spread)"
+    print(fid_text + f"KID {k_mean:.4f}{spread} ({len(real)} real images, {args.samples} samples; "
           "EfficientNet-Lite0 features, comparable between brushwork runs only)")
     print(f"memorisation: nearest training image at median similarity {mem['median_similarity']:.3f} (the training "
           f"images among themselves: {mem['training_median_similarity']:.3f}); {mem['copies']} of {args.samples} "
@@ -1765,6 +1788,26 @@ def _gan_recipe(op: str, args: argparse.Namespace, sha: str, **extra) -> dict:
     from . import __version__
 
     return {"operation": op, "checkpoint_sha256": sha, "truncation": args.truncation, "brushwork": __version__, **extra}
+
+
+def _no_other_samples(targets: list[Path], sha: str, truncation: float) -> None:
+    """Refuse to replace sample files whose recipe names another checkpoint or truncation, or that are no image
+    (files written with --no-metadata cannot tell, and are replaced)."""
+    from .provenance.recipe import read_recipe
+
+    clash = []
+    for t in targets:
+        if t.exists():
+            try:
+                rec, _ = read_recipe(t)
+            except OSError:
+                rec = {}
+            if rec is not None and (rec.get("checkpoint_sha256") != sha or rec.get("truncation") != truncation):
+                clash.append(t)
+    if clash:
+        more = f"' and {len(clash) - 1} more hold" if len(clash) > 1 else "' holds"
+        raise BrushworkError(f"'{clash[0]}{more} another checkpoint's or truncation's samples (or no image): writing "
+                             "would replace them; choose another -o folder, or move them away")
 
 
 def _cmd_gan_sample(args: argparse.Namespace) -> int:
@@ -1794,6 +1837,8 @@ def _cmd_gan_sample(args: argparse.Namespace) -> int:
                                  "images): pass --originality INDEX, made by brushwork index build DATA -o INDEX")
         index = ReferenceIndex.load(where)
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
+    if not args.grid:  # the same seed again replaces its identical file; another model's sample is refused
+        _no_other_samples([out / f"seed{s:04d}.png" for s in seeds], sha, args.truncation)
     images = sample(gan, seeds, truncation=args.truncation)
     if args.grid:
         save_image(grid_image(images), out, **_save_kwargs(args, out, _gan_recipe("gan sample", args, sha,

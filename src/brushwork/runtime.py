@@ -47,8 +47,14 @@ def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torc
     if seed is None:
         gen.seed()
     else:
-        gen.manual_seed(int(seed))
+        gen.manual_seed(wrap_seed(seed))
     return gen
+
+
+def wrap_seed(seed: int) -> int:
+    """``seed`` folded into torch's seed range [0, 2**64): seeds derived from a user's (``seed + 1``, ``seed +
+    7919 * step``) may pass its top."""
+    return int(seed) % 2**64
 
 
 _DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,

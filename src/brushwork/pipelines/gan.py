@@ -235,15 +235,20 @@ def fid(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean))
 
 
-def kid(a: np.ndarray, b: np.ndarray, *, subsets: int = 50, subset_size: int = 100, seed: int = 0) -> tuple[float, float]:
-    """Kernel inception distance on feature sets: ``(mean, std)`` of the unbiased MMD^2 over subsets."""
+def kid(a: np.ndarray, b: np.ndarray, *, subsets: int = 50, subset_size: int = 100,
+        seed: int = 0) -> tuple[float, float | None]:
+    """Kernel inception distance on feature sets: ``(mean, std)`` of the unbiased MMD^2 over subsets. When both
+    sets fit in one subset every subset would be the same, so it is computed once and the spread is None."""
     rng = np.random.default_rng(seed)
     m = min(subset_size, len(a), len(b))
     d = a.shape[1]
+    if m < 2:
+        raise ValueError(f"KID needs at least 2 features on each side, got {len(a)} and {len(b)}")
+    whole = m == len(a) == len(b)
     vals = []
-    for _ in range(subsets):
+    for _ in range(1 if whole else subsets):
         x, y = a[rng.choice(len(a), m, replace=False)], b[rng.choice(len(b), m, replace=False)]
         kxx, kyy, kxy = (x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3
         vals.append((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
                     - 2 * kxy.mean())
-    return float(np.mean(vals)), float(np.std(vals))
+    return float(np.mean(vals)), None if whole else float(np.std(vals))

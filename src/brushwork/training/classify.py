@@ -270,7 +270,7 @@ def train_classifier(
     epochs run, best epoch, and the held-out arrays for evaluation (``x_test``/``y_test`` when the
     data has a test set).
     """
-    from ..runtime import make_generator, resolve_device
+    from ..runtime import make_generator, resolve_device, wrap_seed
 
     if config.arch not in ARCHITECTURES:
         raise BrushworkError(f"unknown model '{config.arch}': choose one of {', '.join(ARCHITECTURES)}")
@@ -311,7 +311,7 @@ def train_classifier(
     if world.distributed and dev.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # global batch statistics (CUDA only)
     ddp_model = distributed.wrap(model)  # DDP averages the gradients of the processes' slices
-    torch.manual_seed(config.seed + 104729 * world.rank)  # dropout masks: drawn per process (same init above)
+    torch.manual_seed(wrap_seed(config.seed + 104729 * world.rank))  # dropout masks: drawn per process (same init above)
     augment = config.augment if config.augment != "auto" else ("shift" if channels == 1 else "photo")
     steps_per_epoch = max(1, len(tr) // (config.batch * accumulate))
     total = steps_per_epoch * config.epochs
@@ -330,7 +330,8 @@ def train_classifier(
     out = Path(out_dir)
     stopper = EarlyStopping(x[va], y[va], steps_per_epoch, config.patience, out, dev)
     model_config = {"classifier": cfg.to_dict(), "train": {**asdict(config), "accumulate": accumulate},
-                    "data": {"source": data if isinstance(data, str) else "<arrays>", "train": int(len(tr)),
+                    "data": {"source": str(data) if isinstance(data, (str, os.PathLike)) else "<arrays>",
+                             "train": int(len(tr)),
                              "val": int(len(va)), "skipped": skipped,
                              "grouped_split": groups is not None and len(np.unique(groups)) < len(groups)},
                     "precision": precision}
@@ -349,6 +350,10 @@ def train_classifier(
         if not same:
             raise BrushworkError(f"'{out_dir}' holds a run with other settings (model, size, epochs or other "
                                  "hyperparameters): use --no-resume to start over, or another --out")
+        was, now = saved.get("data", {}).get("source"), model_config["data"]["source"]
+        if was is not None and was != now:  # (a run saved before it was recorded: not checked)
+            raise BrushworkError(f"'{out_dir}' holds a run trained on {was}, not {now}: use --no-resume to start "
+                                 "over, or another --out")
         trainer.resume(fast_forward=True)  # the data stream continues where the checkpoint left it
         if (out / "epochs.csv").is_file():  # the epochs before the resume, for the summary and the curves
             stopper.epochs = _epochs_before(out / "epochs.csv", trainer.step // steps_per_epoch)

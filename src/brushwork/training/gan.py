@@ -270,11 +270,29 @@ class _CollapseCheck(Callback):
         return None
 
 
+def _forget_after(out: Path, step: int) -> None:
+    """Remove the sample grids and collapse checks of steps after ``step`` (all of them for a new run)."""
+    for f in (out / "samples").glob("step_*.png"):
+        n = f.stem.removeprefix("step_")
+        if n.isdigit() and int(n) > step:
+            f.unlink()
+    path = out / "collapse.csv"
+    if path.is_file():
+        with open(path, newline="") as fh:
+            rows = list(csv.reader(fh))
+        keep = [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= step]
+        if not keep:
+            path.unlink()
+        elif len(keep) < len(rows) - 1:
+            with open(path, "w", newline="") as fh:
+                csv.writer(fh).writerows([rows[0], *keep])
+
+
 def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig = GANTrainConfig(),
               device: str = "auto", precision: str = "fp32", resume: bool = True, progress: bool = True,
               collapse_check: bool = True, time_limit: float | None = None, tensorboard: bool = False) -> Trainer:
     """Train (or resume) a GAN on a folder of images (or a ``uint8 (N, C, H, W)`` tensor)."""
-    from ..runtime import make_generator, resolve_device
+    from ..runtime import make_generator, resolve_device, wrap_seed
 
     if config.loss not in ("ns", "hinge"):
         raise BrushworkError(f"unknown --loss {config.loss!r}: use ns or hinge")
@@ -300,7 +318,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
                              f"use a multiple of {world.world_size}")
     # The data batch is global (same generator everywhere, each process trains on its slice); latents and
     # augmentations are drawn per process, so the processes' fakes differ.
-    torch.manual_seed(config.seed + 104729 * world.rank)
+    torch.manual_seed(wrap_seed(config.seed + 104729 * world.rank))
     gen = make_generator(config.seed)
     if config.model not in ("gan", "vae"):
         raise BrushworkError(f"unknown --model {config.model!r}: use gan or vae")
@@ -372,8 +390,9 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         callbacks.insert(0, _EMA(config.ema_decay))
     if collapse_check and distributed.is_main():  # callbacks run on rank 0 only
         callbacks.append(_CollapseCheck(config.collapse_every, images, out, cfg.z_dim, config.seed))
+    source = "<tensor>" if isinstance(data, torch.Tensor) else str(data)
     model_config = {"gan": cfg.to_dict(), "train": asdict(config),
-                    "data": {"source": data if isinstance(data, str) else "<tensor>", "images": int(len(images)),
+                    "data": {"source": source, "images": int(len(images)),
                              "skipped": skipped},
                     "precision": precision}
     trainer = Trainer(gan, model_config, opt_g, vae_step if config.model == "vae" else step_fn,
@@ -385,6 +404,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
                       extra_optimizers={"discriminator": opt_d} if opt_d is not None else None)
     trainer.skipped = skipped  # type: ignore[attr-defined]
     trainer.enlarged = load_stats.get("enlarged", 0)  # type: ignore[attr-defined]
+    resumed = False
     if resume and (out / "checkpoint" / "config.json").is_file():
         from .engine import read_config
 
@@ -401,9 +421,16 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
                 k: v for k, v in before.items() if k != "steps"} != {k: v for k, v in asdict(config).items() if k != "steps"}:
             raise BrushworkError(f"'{out_dir}' holds a GAN run with other settings: use --no-resume to start over, "
                                  "or another --out")
-        if trainer.resume():  # fresh random streams for the steps to come, not a replay of the first ones
-            gen.manual_seed(config.seed + 7919 * trainer.step)  # the data: the same on every process
-            aug_gen.manual_seed(config.seed + 1 + 7919 * trainer.step + 104729 * world.rank)  # per process
-            torch.manual_seed(config.seed + 7919 * trainer.step + 104729 * world.rank)  # latents: per process
+        was = saved.get("data", {}).get("source")  # (a run saved before it was recorded: not checked)
+        if was is not None and was != source:
+            raise BrushworkError(f"'{out_dir}' holds a GAN run trained on {was}, not {source}: use --no-resume to "
+                                 "start over, or another --out")
+        resumed = trainer.resume()
+        if resumed:  # fresh random streams for the steps to come, not a replay of the first ones
+            gen.manual_seed(wrap_seed(config.seed + 7919 * trainer.step))  # the data: the same on every process
+            aug_gen.manual_seed(wrap_seed(config.seed + 1 + 7919 * trainer.step + 104729 * world.rank))  # per process
+            torch.manual_seed(wrap_seed(config.seed + 7919 * trainer.step + 104729 * world.rank))  # latents: per process
+    if distributed.is_main():  # an earlier run's grids and checks (or those logged after the checkpoint) would
+        _forget_after(out, trainer.step if resumed else 0)  # pass for this run's
     trainer.fit()
     return trainer
