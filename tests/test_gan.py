@@ -443,3 +443,22 @@ def test_small_pictures_are_enlarged_and_counted(tmp_path, capsys):
     assert main(["gan", "train", str(data), "--size", "64", "--steps", "1", "--batch", "2", "--z-dim", "8",
                  "--width", "4", "--out", str(tmp_path / "run"), "-q"]) == 0
     assert "6 image(s) smaller than --size 64 were enlarged" in capsys.readouterr().err
+
+
+def test_api_slips_are_one_line_errors_and_slerp_survives_opposites():
+    from brushwork.pipelines.gan import latents, load_gan, sample, slerp
+    from brushwork.training.gan import GANTrainConfig, train_gan
+
+    z = latents(range(6), 1)
+    a, b = z[0], next(v for v in z[1:] if float(v) * float(z[0]) < 0)  # opposite signs: opposite directions
+    mid = slerp(a, b, 0.5)
+    assert torch.isfinite(mid).all() and float(mid.abs()) <= max(float(a.abs()), float(b.abs()))
+    gan, _ = load_gan(None)
+    assert sample(gan, 42).shape[0] == 1  # one seed as a number
+    with pytest.raises(BrushworkError, match="truncation"):
+        sample(gan, [1], truncation="0.5")
+    cfg = GANTrainConfig(size=32, batch=4, steps=1, z_dim=16, width=8)
+    for bad in (torch.rand(8, 3, 32, 32), torch.zeros(8, 32, 32, dtype=torch.uint8),
+                torch.zeros(8, 32, 32, 3, dtype=torch.uint8)):
+        with pytest.raises(BrushworkError, match="uint8 tensor"):
+            train_gan(bad, "unused-folder", config=cfg, progress=False)

@@ -104,6 +104,10 @@ def _checked_seeds(gan, seeds: Sequence[int] | str) -> list[int]:
         raise BrushworkError("pass the GAN, not load_gan's (gan, sha256) pair: gan, sha = load_gan(...)")
     if isinstance(seeds, str):
         return parse_seeds(seeds)  # "0-7" as on the command line
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        seeds = [seeds]  # one seed
+    if not isinstance(seeds, (Sequence, torch.Tensor, np.ndarray, range)):
+        raise BrushworkError(f"seeds must be a list of whole numbers or a text such as \"0-7\", got {seeds!r}")
     seeds = [int(s) if isinstance(s, torch.Tensor) and s.numel() == 1 and not s.is_floating_point() else s
              for s in seeds]  # (torch.arange(8) too)
     if not seeds:
@@ -121,8 +125,8 @@ def sample(gan, seeds: Sequence[int] | str, *, truncation: float = 1.0, batch: i
     One image per pass by default: batched convolutions round differently for different batch
     sizes, and a seed's pixels must not depend on which other seeds were asked for.
     """
-    if not 0 < truncation <= 1:
-        raise BrushworkError(f"--truncation must be in (0, 1], got {truncation}")
+    if not isinstance(truncation, numbers.Real) or isinstance(truncation, bool) or not 0 < truncation <= 1:
+        raise BrushworkError(f"--truncation must be a number in (0, 1], got {truncation!r}")
     seeds = _checked_seeds(gan, seeds)
     if not isinstance(batch, numbers.Integral) or batch < 1:
         raise BrushworkError(f"batch must be a whole number of at least 1, got {batch!r}")
@@ -142,6 +146,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     if omega.abs() < 1e-6:
         return (1 - t) * a + t * b
     so = torch.sin(omega)
+    if so.abs() < 1e-6:  # opposite directions (any two seeds of opposite sign with --z-dim 1): no one great circle
+        return (1 - t) * a + t * b
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
 
 
@@ -153,8 +159,8 @@ MAX_FRAMES = 3600
 @torch.no_grad()
 def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1.0, loop: bool = True) -> np.ndarray:
     """``frames`` images walking through the seeds' latents (back to the first when ``loop``)."""
-    if not 0 < truncation <= 1:
-        raise BrushworkError(f"--truncation must be in (0, 1], got {truncation}")
+    if not isinstance(truncation, numbers.Real) or isinstance(truncation, bool) or not 0 < truncation <= 1:
+        raise BrushworkError(f"--truncation must be a number in (0, 1], got {truncation!r}")
     seeds = _checked_seeds(gan, seeds)
     if not isinstance(frames, numbers.Integral):
         raise BrushworkError(f"frames must be a whole number, got {frames!r}")

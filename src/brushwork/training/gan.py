@@ -304,6 +304,10 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         raise BrushworkError(f"--diffaugment: {exc}") from None
     load_stats: dict = {}
     if isinstance(data, torch.Tensor):
+        if data.dtype != torch.uint8 or data.dim() != 4 or data.shape[1] not in (1, 3):
+            raise BrushworkError(f"images must be a uint8 tensor (N, C, H, W) with C 1 or 3, got {data.dtype} "
+                                 f"{tuple(data.shape)}: scale floats in [0, 1] by 255 and .to(torch.uint8); put channels "
+                                 "second (x.permute(0, 3, 1, 2))")
         images, skipped = data, 0
     else:
         images, skipped = load_images(data, config.size, load_stats)
