@@ -419,6 +419,9 @@ def test_cli_records_and_manages(small_images, tmp_path, capsys, monkeypatch):
     shown = capsys.readouterr().out
     assert "command: brushwork stylize" in shown and Image.open("thumb.png").size[0] <= 256
     assert "{input:" not in shown and "strength:" in shown  # the inputs' names, and the settings
+    before = (tmp_path / "out.png").read_bytes()
+    assert main(["gallery", "show", str(sid), "--thumbnail", "out.png"]) == 2  # the item's own picture
+    assert "own picture" in capsys.readouterr().err and (tmp_path / "out.png").read_bytes() == before
     assert main(["gallery", "export", str(sid), "-o", "picked"]) == 0
     assert (tmp_path / "picked" / f"{sid:05d}_out.png").is_file()
     assert main(["gallery", "delete", str(sid)]) == 0 and Path("out.png").is_file()

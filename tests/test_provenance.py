@@ -91,6 +91,14 @@ def test_stylize_recipe_inspect_reproduce_and_privacy(small_images, tmp_path, ca
     rep = json.loads(capsys.readouterr().out)
     assert rep["identical"] and rep["max_difference"] == 0 and rep["kept"] == "again.jpg"
     assert "bit-identical" in rep["summary"] and (tmp_path / "again.jpg").is_file()
+    # the rerun's copy may not replace an input or the checked image, and keeps the format it is
+    photo_bytes = (tmp_path / "elsewhere" / "deep" / photo.name).read_bytes()
+    for target, msg in (("elsewhere/deep/" + photo.name, "one of the recipe's inputs"),
+                        ("out.jpg", "the image being reproduced"), ("again.png", "name it with .jpg")):
+        assert main(["reproduce", "out.jpg", "--inputs", "elsewhere", "-o", target]) == 2, target
+        assert msg in capsys.readouterr().err
+    assert (tmp_path / "elsewhere" / "deep" / photo.name).read_bytes() == photo_bytes
+    assert not (tmp_path / "again.png").exists()
 
     # a changed pixel is found and reported: one pixel of a PNG output, its recipe kept
     assert main(["stylize", "elsewhere/deep/" + photo.name, "elsewhere/deep/" + style.name, "--output=p.png",

@@ -2057,6 +2057,11 @@ def _cmd_gallery_show(args: argparse.Namespace) -> int:
         if args.thumbnail:
             from .imaging.io import save_image
 
+            own, target = Path(it.path).resolve(), Path(args.thumbnail).resolve()
+            if target == own or own in target.parents:  # (a video's frames folder too)
+                raise BrushworkError(f"--thumbnail '{args.thumbnail}' is item {args.id}'s own picture: writing the "
+                                     "thumbnail there would replace it; choose another name")
+
             save_image(g.thumbnail(args.id), args.thumbnail)
     if args.json:
         print(json.dumps(it.to_dict(), indent=1, sort_keys=True))

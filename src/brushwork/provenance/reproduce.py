@@ -219,6 +219,26 @@ def _legacy_options(recipe: dict) -> list[str]:
     return extra
 
 
+_SAME_FORMAT = {".jpeg": ".jpg", ".tiff": ".tif"}
+
+
+def _check_keep(keep: Path, image: Path, inputs: list, suffix: str) -> None:
+    """The rerun's copy may not replace the image being checked or one of its inputs, and must keep its format."""
+    target = keep.resolve()
+    if target == image.resolve():
+        raise BrushworkError(f"output '{keep}' is the image being reproduced: writing it would replace it; choose "
+                             "another name")
+    for f in inputs:
+        if Path(f).resolve() == target:
+            raise BrushworkError(f"output '{keep}' is one of the recipe's inputs: writing it would replace it; choose "
+                                 "another name")
+    if not image.is_dir():
+        want, got = suffix.lower(), keep.suffix.lower()
+        if _SAME_FORMAT.get(got, got) != _SAME_FORMAT.get(want, want):
+            raise BrushworkError(f"output '{keep}' ends in '{got}', but the rerun writes {want or 'no extension'} (its "
+                                 f"format): name it with {want}")
+
+
 def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None = None,
               keep: str | os.PathLike | None = None) -> Reproduction:
     """Re-run the recipe of ``image`` and compare; ``keep`` copies the new output there.
@@ -273,6 +293,8 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         if not s.is_dir():
             raise BrushworkError(f"--inputs '{s}' is not a folder")
     found = [find_input(e, search) for e in recipe.get("inputs", [])]
+    if keep is not None:
+        _check_keep(Path(keep), path, found, Path(str(recipe.get("output_name", path.name))).suffix)
     env = recipe.get("environment", {})
     with tempfile.TemporaryDirectory(prefix="brushwork-reproduce-") as tmp_s:
         tmp = Path(tmp_s)
