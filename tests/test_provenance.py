@@ -134,6 +134,18 @@ def test_folder_outputs_record_their_one_file_command(small_images, tmp_path, mo
     assert reproduce(tmp_path / "outs" / "a.png").identical
 
 
+def test_bundled_samples_are_found_without_inputs(small_images, tmp_path, monkeypatch):
+    """A style the studio offers by name is a bundled sample: its copy need not be passed with --inputs."""
+    from brushwork.pipelines.stylize import sample_path
+
+    content, _ = small_images
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(sample_path("style"), tmp_path / "painting.jpg")
+    assert main(["stylize", content.name, "painting.jpg", "-o", "o.png", *ADAIN]) == 0
+    (tmp_path / "painting.jpg").unlink()
+    assert reproduce(tmp_path / "o.png").identical
+
+
 def test_gan_samples_recolor_and_crops_reproduce(tmp_path, monkeypatch, small_images, capsys):
     content, _ = small_images
     monkeypatch.chdir(tmp_path)

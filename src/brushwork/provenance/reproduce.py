@@ -66,7 +66,8 @@ def find_input(entry: dict, search: list[Path]) -> Path:
     rel = entry.get("path")
     if rel and Path(rel).is_file() and file_sha256(rel) == want:
         return Path(rel)
-    for root in search:
+    bundled = Path(__file__).resolve().parent.parent / "data" / "samples"  # the studio's styles, `stylize`'s samples
+    for root in [*search, bundled]:
         for dirpath, _, files in os.walk(root):
             for name in sorted(files):
                 p = Path(dirpath) / name
