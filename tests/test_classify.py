@@ -242,6 +242,11 @@ def test_classify_bad_input(tmp_path, capsys):
     # an --out inside the data: it would become a class of its own
     assert main(["classify", "train", str(root), "--out", str(root / "run"), "--epochs", "1", "--size", "16", "-q"]) == 2
     assert "inside the data folder" in capsys.readouterr().err and not (root / "run").exists()
+    # a packaged dataset of other classes is refused before it is downloaded (fetching it would fail the test)
+    for cmd in (["classify", "eval", str(out), "fashion-mnist", "--out", str(tmp_path / "ev")],
+                ["classify", "slim", str(out), "fashion-mnist", "--out", str(tmp_path / "sl")]):
+        assert main(cmd) == 2, cmd
+        assert "the dataset 'fashion-mnist' has" in capsys.readouterr().err
     cfg["classifier"]["arch"] = "small-cnn"
     (out / "checkpoint" / "config.json").write_text(json.dumps(cfg))
     assert main(["classify", "predict", str(out), str(one / "only" / "a.png")]) == 2

