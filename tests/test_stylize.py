@@ -147,6 +147,8 @@ def test_optimize_does_not_modify_inputs(lite0):
     (dict(encoder="alexnet"), "unknown encoder"),
     (dict(size=4), "size"),
     (dict(method="magic"), "unknown method"),
+    (dict(method="adain", steps=5), "--steps applies to --method gatys"),  # (ignored, before)
+    (dict(method="adain", tv_weight=5.0), "--tv-weight applies to --method gatys"),
 ])
 def test_bad_arguments(small_images, kwargs, match):
     content, style = small_images

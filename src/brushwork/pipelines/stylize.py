@@ -257,6 +257,13 @@ def stylize(
                              "them or drop --decoder")
     if method == "adain" and init != "content":
         raise BrushworkError(f"--init {init} applies to --method gatys (AdaIN has no starting image): drop --init")
+    if method == "adain":  # the optimisation's settings: AdaIN is one pass and would ignore them
+        for flag, value in (("--steps", steps), ("--scales", scales), ("--optimizer", optimizer),
+                            ("--content-weight", content_weight), ("--style-weight", style_weight),
+                            ("--tv-weight", tv_weight)):
+            if value is not None:
+                raise BrushworkError(f"{flag} applies to --method gatys (AdaIN is one pass, with no optimisation to "
+                                     f"set): drop {flag}")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
         raise BrushworkError(f"--size must be a whole number of at least {MIN_SIDE} pixels, got {size}")
     for name, v in (("seed", seed), ("steps", steps), ("scales", scales)):
