@@ -36,6 +36,8 @@ def test_video_file_and_frame_folder_round_trip(small_images, tmp_path, random_d
     rec = json.loads((tmp_path / "out.mp4.json").read_text())
     assert rec["operation"] == "video" and rec["frames"] == 5 and rec["watermark"] == "brushwork-v1"
     assert json.loads((tmp_path / "back.json").read_text())["inputs"][0]["name"] == "out.mp4"
+    for shown in (tmp_path / "back", tmp_path / "back.json", mp4):  # inspect reads a frames folder's recipe too
+        assert main(["inspect", str(shown)]) == 0
     with Gallery.open() as g:
         items = g.search(operation="video")
     assert [it.path for it in items] == [str(tmp_path / "back"), str(mp4)]

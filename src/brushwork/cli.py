@@ -2250,16 +2250,26 @@ def _cmd_originality(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from .provenance.recipe import read_recipe
+    from .provenance.recipe import read_recipe, sidecar_path
 
-    if Path(args.image).is_dir():
-        raise BrushworkError(f"'{args.image}' is a folder: give an image file")
-    if not Path(args.image).is_file():
+    path = Path(args.image)
+    if path.is_dir() and not sidecar_path(path).is_file():
+        raise BrushworkError(f"'{args.image}' is a folder without a recipe beside it ({sidecar_path(path).name}): give "
+                             "an image, a video, or a frames folder written by `brushwork video`")
+    if not path.exists():
         raise BrushworkError(f"'{args.image}' does not exist: check the path")
-    try:
-        recipe, where = read_recipe(args.image)
-    except OSError:
-        raise BrushworkError(f"'{args.image}' is not an image brushwork can read") from None
+    if path.suffix.lower() == ".json":  # a sidecar itself
+        try:
+            recipe, where = json.loads(path.read_text()), "sidecar"
+        except (OSError, UnicodeDecodeError, ValueError):
+            raise BrushworkError(f"'{args.image}' is not a brushwork recipe (JSON) file") from None
+        if not isinstance(recipe, dict) or "operation" not in recipe:
+            raise BrushworkError(f"'{args.image}' is JSON but not a brushwork recipe (no 'operation')")
+    else:
+        try:
+            recipe, where = read_recipe(path)
+        except OSError:
+            raise BrushworkError(f"'{args.image}' is not an image brushwork can read") from None
     if recipe is None:
         raise BrushworkError(f"'{args.image}' carries no brushwork recipe (written with --no-metadata, or by "
                              "another program)")
