@@ -20,7 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
 
-__all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pending", "to_srgb"]
+__all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pending", "to_srgb", "pixel_count"]
 
 #: Default limit on decoded pixels (about a 9000 x 9000 image): protects against decompression bombs.
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -126,8 +126,8 @@ def open_decoded(
     w, h = img.size
     if w * h > max_pixels:
         raise ImageError(
-            f"{what} '{name}' is {w}x{h} = {w * h / 1e6:.1f} MP, more than the limit of "
-            f"{max_pixels / 1e6:.1f} MP: downscale it or raise --max-pixels"
+            f"{what} '{name}' is {w}x{h} = {pixel_count(w * h)}, more than the limit of "
+            f"{pixel_count(max_pixels)}: downscale it or raise --max-pixels"
         )
     if min(w, h) < min_side:
         raise ImageError(f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}")
@@ -191,3 +191,8 @@ def decode_in_background(source: str | os.PathLike, *, max_pixels: int = DEFAULT
     return at once; ``.result()`` gives what ``read_image`` would have. Unlike ``read_image`` it leaves
     Pillow's DecompressionBombWarning to the caller's warning filters (the command line ignores it)."""
     return Pending(source, max_pixels=max_pixels, min_side=min_side, what=what, draft=draft)
+
+
+def pixel_count(n: int) -> str:
+    """``n`` pixels for a message: in megapixels from 1 MP, else as a number (a 0.0 MP limit says nothing)."""
+    return f"{n / 1e6:.1f} MP" if n >= 1_000_000 else f"{n:,} pixels"

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import ImageError
-from .decode import DEFAULT_MAX_PIXELS, describe, open_decoded, to_srgb
+from .decode import DEFAULT_MAX_PIXELS, describe, open_decoded, pixel_count, to_srgb
 
 if TYPE_CHECKING:
     import torch
@@ -163,7 +163,7 @@ def _checked(loaded: LoadedImage, name: str, max_pixels: int, min_side: int, wha
         raise ImageError(f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}")
     if h * w > max_pixels:
         raise ImageError(
-            f"{what} '{name}' has {w * h / 1e6:.1f} MP, more than the limit of {max_pixels / 1e6:.1f} MP: "
+            f"{what} '{name}' has {pixel_count(w * h)}, more than the limit of {pixel_count(max_pixels)}: "
             "downscale it or raise --max-pixels"
         )
     return loaded
