@@ -46,6 +46,13 @@ def test_suggest_cli(tmp_path, content_path, capsys):
     assert scores == sorted(scores, reverse=True)
     assert main(["suggest", str(content_path), "--styles", str(tmp_path / "nope.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # the same picture under two names (or given twice) is one suggestion
+    import shutil
+
+    shutil.copy(styles / "s0.png", tmp_path / "copy.png")
+    assert main(["suggest", str(content_path), "--styles", str(styles), str(tmp_path / "copy.png"),
+                 str(styles / "s1.png"), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["suggestions"]) == 3
 
 
 def test_suggest_offers_the_gallery_styles(tmp_path, content_path, capsys, monkeypatch):

@@ -110,6 +110,14 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _side(text: str) -> int:
+    """An image's long side in pixels: at least 16 (the encoders' smallest useful input)."""
+    v = _positive_int(text)
+    if v < 16:
+        raise argparse.ArgumentTypeError(f"{text} pixels is too small: use 16 or more")
+    return v
+
+
 def _seed(text: str) -> int:
     try:
         v = int(text)
@@ -205,11 +213,14 @@ class _OnlyCommand:
         return self.sub.add_parser(name, **kwargs) if name == self.only else _Skipped()
 
 
-def _metadata_flags(p: Any) -> None:
-    """``--no-metadata``, ``--sidecar`` and ``--no-gallery`` for a command that writes images (brushwork.provenance)."""
+def _metadata_flags(p: Any, always_beside: bool = False) -> None:
+    """``--no-metadata``, ``--sidecar`` and ``--no-gallery`` for a command that writes images (brushwork.provenance);
+    ``always_beside``: the command writes its recipe beside the output anyway (``video``)."""
     p.add_argument("--no-metadata", action="store_true",
                    help="write no recipe into the output (privacy; `brushwork reproduce` then cannot rerun it)")
-    p.add_argument("--sidecar", action="store_true", help="also write the recipe beside each output as NAME.EXT.json")
+    p.add_argument("--sidecar", action="store_true",
+                   help="changes nothing here: the recipe is always written beside the output" if always_beside else
+                   "also write the recipe beside each output as NAME.EXT.json")
     p.add_argument("--no-gallery", action="store_true",
                    help="do not record the outputs in the gallery (e.g. a batch of thousands; BRUSHWORK_GALLERY=off "
                         "for every command)")
@@ -262,7 +273,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     st.add_argument("content", nargs="?", metavar="CONTENT", help="the photo to paint, or a folder of photos")
     st.add_argument("styles", nargs="*", metavar="STYLE", help="one or more style images")
     st.add_argument("-o", "--output", required=True,
-                    help="output image (.png, .jpg, .webp, .tif); a folder when CONTENT is a folder")
+                    help="output image (.png, .jpg, .webp, .tif, .bmp; a BMP's recipe goes beside it as NAME.bmp.json); "
+                         "a folder when CONTENT is a folder")
     _metadata_flags(st)
     _watermark_flag(st)
     _exif_flags(st)
@@ -282,7 +294,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="a mask per style, in style order (white = that style; '-' = everywhere); where masks "
                     "overlap the styles mix by --style-weights (gatys: the weights also scale each masked style's "
                     "strength); pixels no mask covers keep the content")
-    st.add_argument("--size", type=_positive_int, default=512, help="long side of the output (default 512)")
+    st.add_argument("--size", type=_side, default=512, help="long side of the output (default 512)")
     st.add_argument("--max-pixels", type=_positive_int, default=80_000_000,
                     help="refuse larger images (default 80000000)")
     st.add_argument("--preserve-color", default="none", choices=["none", "luminance", "histogram", "stats", "palette"],
@@ -357,7 +369,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      "colours only (colors) or not at all (none); the maps are smoothed like the statistics")
     vid.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     vid.add_argument("-q", "--quiet", action="store_true")
-    _metadata_flags(vid)
+    _metadata_flags(vid, always_beside=True)
     _watermark_flag(vid)
     vid.set_defaults(func=_cmd_video)
 
@@ -455,8 +467,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     target = rec.add_mutually_exclusive_group(required=True)
     target.add_argument("--reference", metavar="IMAGE", help="take colours from this image")
     target.add_argument("--palette", metavar="HEX,HEX,...|FILE.gpl|FILE.ase", help="take colours from a palette")
-    rec.add_argument("--method", choices=["stats", "histogram", "palette"], default="stats")
-    rec.add_argument("--strength", type=_fraction, default=1.0)
+    rec.add_argument("--method", choices=["stats", "histogram", "palette"], default="stats",
+                     help="stats (default: OKLab mean and spread), histogram or palette")
+    rec.add_argument("--strength", type=_fraction, default=1.0, help="how far the colours move, 0 to 1 (default 1)")
     rec.add_argument("-k", type=_positive_int, default=6, help="palette method: colours per image (default 6)")
     rec.add_argument("--seed", type=_seed, default=0)
     rec.set_defaults(func=_cmd_recolor)
@@ -482,8 +495,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sug.add_argument("--top", type=_positive_int, default=5, help="how many to list (default 5)")
     sug.add_argument("--previews", metavar="DIR", help="render 256 px AdaIN previews of the top three into DIR")
     sug.add_argument("--json", action="store_true")
-    sug.add_argument("--no-gallery", dest="gallery", action="store_false",
-                     help="leave out the styles of the gallery's earlier outputs")
+    sug.add_argument("--no-gallery", "--no-gallery-styles", dest="gallery", action="store_false",
+                     help="leave out the styles of the gallery's earlier outputs (suggest records nothing in the "
+                          "gallery: its previews are throw-away)")
     _watermark_flag(sug)
     sug.set_defaults(func=_cmd_suggest)
 
@@ -1320,8 +1334,18 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         files += found
     from_gallery, gallery_note = _gallery_styles(files) if args.gallery else ([], None)
     files += from_gallery
-    styles, skipped = {}, 0
+    from .provenance.recipe import file_sha256
+
+    styles, skipped, seen = {}, 0, set()
     for f in files:
+        try:
+            digest = file_sha256(f)
+        except OSError:
+            digest = None  # (read_image below says what is wrong with it)
+        if digest is not None:
+            if digest in seen:  # the same picture under another name: listed once
+                continue
+            seen.add(digest)
         try:
             img = read_image(f, what="style image", draft=512)
             if img.alpha is not None and not (img.alpha >= 0.5).any():

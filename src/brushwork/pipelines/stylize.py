@@ -265,7 +265,8 @@ def stylize(
                 raise BrushworkError(f"{flag} applies to --method gatys (AdaIN is one pass, with no optimisation to "
                                      f"set): drop {flag}")
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
-        raise BrushworkError(f"--size must be a whole number of at least {MIN_SIDE} pixels, got {size}")
+        raise BrushworkError(f"--size must be a whole number of at least {MIN_SIDE} pixels, got {size}: use "
+                             f"{MIN_SIDE} or more")
     for name, v in (("seed", seed), ("steps", steps), ("scales", scales)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
             raise BrushworkError(f"{name} must be a whole number, got {v!r}")
