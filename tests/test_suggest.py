@@ -22,6 +22,9 @@ def test_a_style_with_the_photos_colours_and_detail_ranks_first():
     best = ranked[0]
     assert best.colour > 0.5 and best.texture > 0.7 and len(best.palette) == 6 and len(best.reasons) == 3
     assert ranked[-1].strength <= best.strength  # a distant palette gets a gentler strength
+    for r in ranked:  # the strength's reason and the palettes' reason tell the same story
+        close = "(close)" in r.reasons[0]
+        assert ("palettes agree" in r.reasons[2]) == close
     assert detail_energy(busy) > 2 * detail_energy(photo) > 20 * detail_energy(blue_flat)
 
 

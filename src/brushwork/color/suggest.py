@@ -76,13 +76,16 @@ def rank_styles(content: np.ndarray, styles: dict[str, np.ndarray | tuple[np.nda
         ratio = detail_energy(rgb) / max(c_detail, 1e-6)
         texture = float(np.exp(-abs(np.log(max(ratio, 1e-6))) / 1.2))
         strength = round(float(np.clip(0.8 - 0.3 * min(1.0, dist / 0.25), 0.5, 0.8)), 2)
+        band = 0 if dist < 0.08 else 1 if dist < 0.16 else 2  # close, moderately apart, far apart: one word per band
         reasons = [
-            f"palettes {dist:.3f} apart in OKLab ({'close' if dist < 0.08 else 'moderately apart' if dist < 0.16 else 'far apart'}): "
+            f"palettes {dist:.3f} apart in OKLab ({('close', 'moderately apart', 'far apart')[band]}): "
             f"colour score {colour:.2f}",
             f"the style has {ratio:.1f}x the photo's detail "
             f"({'similar' if 0.6 < ratio < 1.7 else 'much busier' if ratio >= 1.7 else 'much flatter'}): texture score {texture:.2f}",
-            f"strength {strength}: " + ("the palettes agree, so the style can go far" if strength >= 0.75
-                                        else "a distant palette at full strength would repaint every colour"),
+            f"strength {strength}: " + ("the palettes agree, so the style can go far",
+                                        "the palettes differ a little: a little less than full keeps some of the "
+                                        "photo's colour",
+                                        "a distant palette at full strength would repaint every colour")[band],
         ]
         out.append(StyleSuggestion(os.fspath(name), 0.6 * colour + 0.4 * texture, colour, texture, strength,
                                    s_pal.hex, reasons))
