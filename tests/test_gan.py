@@ -315,11 +315,11 @@ def test_runs_keep_to_their_data_seeds_and_samples(tmp_path, capsys):
     tiny = ["--size", "32", "--batch", "4", "--z-dim", "16", "--width", "8", "-q", "--no-index"]
     run = tmp_path / "run"
     # the largest seed trains and resumes (the seeds derived from it wrap around)
-    def big(steps):
-        return ["gan", "train", str(data), *tiny, "--steps", str(steps), "--seed", str(2**64 - 1), "--sample-every", "1",
+    def big(steps, spelled=str(data)):
+        return ["gan", "train", spelled, *tiny, "--steps", str(steps), "--seed", str(2**64 - 1), "--sample-every", "1",
                 "--out", str(run)]
     assert main(big(1)) == 0
-    assert main(big(2)) == 0
+    assert main(big(2, str(data) + "/")) == 0  # the same folder, spelled with a trailing slash: resumed
     # other data, at the same --out: refused, not trained on
     assert main(["gan", "train", str(other), *tiny, "--steps", "3", "--seed", str(2**64 - 1), "--sample-every", "1",
                  "--out", str(run)]) == 2
@@ -455,6 +455,7 @@ def test_api_slips_are_one_line_errors_and_slerp_survives_opposites():
     assert torch.isfinite(mid).all() and float(mid.abs()) <= max(float(a.abs()), float(b.abs()))
     gan, _ = load_gan(None)
     assert sample(gan, 42).shape[0] == 1  # one seed as a number
+    assert sample(gan, torch.tensor(3)).shape[0] == 1 and sample(gan, (s for s in range(2))).shape[0] == 2
     with pytest.raises(BrushworkError, match="truncation"):
         sample(gan, [1], truncation="0.5")
     cfg = GANTrainConfig(size=32, batch=4, steps=1, z_dim=16, width=8)

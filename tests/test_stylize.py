@@ -256,3 +256,7 @@ def test_a_grey_mask_is_the_styled_pictures_opacity(small_images, tmp_path):
     both = np.asarray(brushwork.stylize(content, [style, style], masks=[None, tmp_path / "grey.png"], **fast).image,
                       np.float32)
     assert np.abs(both - full).max() <= 2
+    # masks that are all '-' are no masks: the styles mixed everywhere, to the byte
+    none = brushwork.stylize(content, [style, content], **fast).image
+    dashes = brushwork.stylize(content, [style, content], masks=[None, None], **fast).image
+    assert np.array_equal(np.asarray(none), np.asarray(dashes))

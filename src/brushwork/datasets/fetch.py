@@ -188,8 +188,9 @@ def fetch(
     if (dest / "manifest.json").is_file() and not force:
         return dest / "images"
     base.mkdir(parents=True, exist_ok=True)
-    print(f"brushwork: note: fetching dataset '{name}' ({src.package or 'scikit-image'}) into {dest}: once, as "
-          f"`brushwork data fetch {name}` would", file=sys.stderr)
+    print(f"brushwork: note: {'fetching' if src.package else 'copying'} dataset '{name}' "
+          f"({src.package + ' from Debian' if src.package else 'from scikit-image, installed here'}) into {dest} "
+          "(once: later runs use this copy)", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=base, prefix=f".{name}.") as tmp_s:
         tmp = Path(tmp_s)
         build = tmp / name

@@ -126,8 +126,8 @@ def open_decoded(
     w, h = img.size
     if w * h > max_pixels:
         raise ImageError(
-            f"{what} '{name}' is {w}x{h} = {pixel_count(w * h)}, more than the limit of "
-            f"{pixel_count(max_pixels)}: downscale it or raise --max-pixels"
+            f"{what} '{name}' is {w}x{h} = {pixel_count(w * h, max_pixels)}, more than the limit of "
+            f"{pixel_count(max_pixels, w * h)}: downscale it or raise --max-pixels"
         )
     if min(w, h) < min_side:
         raise ImageError(f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}")
@@ -193,6 +193,9 @@ def decode_in_background(source: str | os.PathLike, *, max_pixels: int = DEFAULT
     return Pending(source, max_pixels=max_pixels, min_side=min_side, what=what, draft=draft)
 
 
-def pixel_count(n: int) -> str:
-    """``n`` pixels for a message: in megapixels from 1 MP, else as a number (a 0.0 MP limit says nothing)."""
-    return f"{n / 1e6:.1f} MP" if n >= 1_000_000 else f"{n:,} pixels"
+def pixel_count(n: int, beside: int | None = None) -> str:
+    """``n`` pixels for a message: in megapixels from 1 MP, else as a number (a 0.0 MP limit says nothing); exactly
+    too when ``beside``, the other count of the message, would round to the same megapixels."""
+    if n >= 1_000_000 and (beside is None or f"{n / 1e6:.1f}" != f"{beside / 1e6:.1f}"):
+        return f"{n / 1e6:.1f} MP"
+    return f"{n:,} pixel{'s' if n != 1 else ''}"

@@ -163,7 +163,8 @@ def _checked(loaded: LoadedImage, name: str, max_pixels: int, min_side: int, wha
         raise ImageError(f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}")
     if h * w > max_pixels:
         raise ImageError(
-            f"{what} '{name}' has {pixel_count(w * h)}, more than the limit of {pixel_count(max_pixels)}: "
+            f"{what} '{name}' has {pixel_count(w * h, max_pixels)}, more than the limit of "
+            f"{pixel_count(max_pixels, w * h)}: "
             "downscale it or raise --max-pixels"
         )
     return loaded

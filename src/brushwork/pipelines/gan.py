@@ -104,10 +104,13 @@ def _checked_seeds(gan, seeds: Sequence[int] | str) -> list[int]:
         raise BrushworkError("pass the GAN, not load_gan's (gan, sha256) pair: gan, sha = load_gan(...)")
     if isinstance(seeds, str):
         return parse_seeds(seeds)  # "0-7" as on the command line
+    if isinstance(seeds, (torch.Tensor, np.ndarray)) and seeds.ndim == 0:
+        seeds = seeds.item()
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         seeds = [seeds]  # one seed
-    if not isinstance(seeds, (Sequence, torch.Tensor, np.ndarray, range)):
-        raise BrushworkError(f"seeds must be a list of whole numbers or a text such as \"0-7\", got {seeds!r}")
+    if not isinstance(seeds, Iterable):
+        raise BrushworkError(f"seeds must be whole numbers (a list, a range, one number) or a text such as \"0-7\", "
+                             f"got {seeds!r}")
     seeds = [int(s) if isinstance(s, torch.Tensor) and s.numel() == 1 and not s.is_floating_point() else s
              for s in seeds]  # (torch.arange(8) too)
     if not seeds:

@@ -386,8 +386,8 @@ def stylize(
     # paste-back below fades them by the cover. Handing AdaIN the masks as they are would fade a grey pixel twice,
     # once in the features and again at the paste-back (a 50 % grey mask gave a quarter of the style).
     cover = None
-    paint_masks = m_ts if masks_in else None
-    if masks_in:
+    paint_masks = None  # (every mask '-': the styles everywhere, as with no masks)
+    if masks_in and any(m is not None for m in m_ts):
         cover = torch.zeros_like(c_t[:, :1])
         for i, m in enumerate(m_ts):
             if style_weights is None or style_weights[i] > 0:

@@ -178,6 +178,9 @@ def _check_version(recipe: dict, path: Path) -> None:
                              "(pip install -U brushwork) to reproduce it")
 
 
+_GATYS_SETTINGS = ("--steps", "--scales", "--optimizer", "--content-weight", "--style-weight", "--tv-weight")
+
+
 def legacy_command(recipe: dict) -> list[str]:
     """The recipe's command as today's brushwork must run it to make what the brushwork that wrote it made:
     options it ignored then and refuses now left out, and defaults added since (which the command could not
@@ -187,6 +190,7 @@ def legacy_command(recipe: dict) -> list[str]:
         return []
     out, skip = [], False
     gatys = toks[0] == "stylize" and recipe.get("method") == "gatys"
+    adain = toks[0] == "stylize" and recipe.get("method") == "adain"
     for i, t in enumerate(toks):
         if skip:
             skip = False
@@ -195,6 +199,9 @@ def legacy_command(recipe: dict) -> list[str]:
         # once ignored by Gatys, refused since 0.2.0: a --decoder without an AdaIN start, --match none beside one
         if gatys and ((t == "--decoder" and "init_decoder" not in recipe)
                       or (t == "--match" and nxt == "none" and "init_decoder" in recipe)):
+            skip = True
+            continue
+        if adain and t in _GATYS_SETTINGS:  # once ignored by AdaIN, refused since 0.2.2
             skip = True
             continue
         out.append(t)

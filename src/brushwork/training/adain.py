@@ -200,7 +200,7 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
     """A run in ``out`` may continue only with the same decoder, settings and data (more steps are fine; the
     same ``accumulate`` too, as the crops a step takes depend on it). Returns the run's saved config (None:
     no run there)."""
-    from .engine import read_config
+    from .engine import read_config, same_source
 
     saved_file = out / "checkpoint" / "config.json"
     if not saved_file.is_file():
@@ -223,7 +223,20 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
         raise BrushworkError(f"'{out}' holds a decoder run with other settings ({', '.join(changed)}): "
                              "use --no-resume to start over, or another --out")
     was = {k: v for k, v in saved.get("data", {}).items() if k != "skipped"}
-    if was and was != {k: v for k, v in data.items() if k != "skipped"}:  # (runs saved before "data": not checked)
+
+    def same(a: dict, b: dict) -> bool:  # folders however they are spelled (a trailing slash, an absolute path)
+        if a.keys() != b.keys():
+            return False
+        for k in a:
+            x, y = a[k], b[k]
+            if isinstance(x, list) and isinstance(y, list):
+                if len(x) != len(y) or not all(same_source(str(i), str(j)) for i, j in zip(x, y)):
+                    return False
+            elif x != y:
+                return False
+        return True
+
+    if was and not same(was, {k: v for k, v in data.items() if k != "skipped"}):  # (runs saved before "data": not checked)
         def what(d: dict) -> str:
             return "synthetic crops (--dry-run)" if d.get("dry_run") else f"--content {d.get('content')} --style {d.get('style')}"
         raise BrushworkError(f"'{out}' holds a decoder run trained on {what(was)}, not {what(data)}: use --no-resume "

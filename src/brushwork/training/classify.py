@@ -341,7 +341,7 @@ def train_classifier(
                                     accumulate=accumulate, tensorboard=tensorboard),
                       callbacks=[stopper], scheduler=sched)
     if resume and (out / "checkpoint" / "config.json").is_file():
-        from .engine import read_config
+        from .engine import read_config, same_source
 
         saved = read_config(out / "checkpoint")
         same = saved.get("classifier") == cfg.to_dict() and {"accumulate": 1, **{
@@ -351,7 +351,7 @@ def train_classifier(
             raise BrushworkError(f"'{out_dir}' holds a run with other settings (model, size, epochs or other "
                                  "hyperparameters): use --no-resume to start over, or another --out")
         was, now = saved.get("data", {}).get("source"), model_config["data"]["source"]
-        if was is not None and was != now:  # (a run saved before it was recorded: not checked)
+        if was is not None and not same_source(was, now):  # (a run saved before it was recorded: not checked)
             raise BrushworkError(f"'{out_dir}' holds a run trained on {was}, not {now}: use --no-resume to start "
                                  "over, or another --out")
         trainer.resume(fast_forward=True)  # the data stream continues where the checkpoint left it

@@ -95,6 +95,17 @@ def _match_layout(optimizer: torch.optim.Optimizer) -> None:
                     optimizer.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
+def same_source(was: str, now: str) -> bool:
+    """Whether a run's recorded data source and the one given now name the same data: a dataset name as it is,
+    a folder however it is spelled (a trailing slash, ``./``, an absolute path from the same folder)."""
+    if was == now or os.path.normpath(was) == os.path.normpath(now):
+        return True
+    try:
+        return Path(now).exists() and Path(was).resolve() == Path(now).resolve()
+    except OSError:
+        return False
+
+
 def save_model(module: nn.Module, config: dict[str, Any], folder: str | os.PathLike) -> None:
     """Write ``config.json`` + ``model.safetensors`` (atomically) into ``folder``."""
     from safetensors.torch import save_file

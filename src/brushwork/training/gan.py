@@ -410,7 +410,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     trainer.enlarged = load_stats.get("enlarged", 0)  # type: ignore[attr-defined]
     resumed = False
     if resume and (out / "checkpoint" / "config.json").is_file():
-        from .engine import read_config
+        from .engine import read_config, same_source
 
         saved = read_config(out / "checkpoint")
         if "gan" not in saved or "train" not in saved:
@@ -426,7 +426,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
             raise BrushworkError(f"'{out_dir}' holds a GAN run with other settings: use --no-resume to start over, "
                                  "or another --out")
         was = saved.get("data", {}).get("source")  # (a run saved before it was recorded: not checked)
-        if was is not None and was != source:
+        if was is not None and not same_source(was, source):
             raise BrushworkError(f"'{out_dir}' holds a GAN run trained on {was}, not {source}: use --no-resume to "
                                  "start over, or another --out")
         resumed = trainer.resume()
