@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 import torch.nn.functional as F
 
+from ..errors import BrushworkError
 from ..functional import gram_matrix, mean_std
 from ..imaging.resampling import fit_long_side, resize
 from ..losses import content_loss, gram_loss, mean_std_loss, total_variation
@@ -201,6 +202,9 @@ def optimize(
         return content.detach().clone(), info
     cw = (1.0 - strength) * config.content_weight
     sw = strength * config.style_weight
+    # TV smooths the style's grain; below the default strength it fades with the style, or near 0 it would blur the
+    # photo that the vanishing style no longer changes (strength 0.0001 came out further from it than 0.01)
+    tv = config.tv_weight * min(1.0, strength / 0.5)
     height, width = content.shape[-2:]
     sizes = _scale_sizes(width, height, config.scales)
     steps_per_scale = [config.coarse_steps] * (len(sizes) - 1) + [config.steps]
@@ -212,32 +216,38 @@ def optimize(
     x = None
 
     for (w, h), steps in zip(sizes, steps_per_scale):
-        c = resize(content, (w, h))
-        scale = w / width
-        targets = []
-        for s, sw_i, m in zip(styles, weights, masks):
-            s_w, s_h = fit_long_side(s.shape[-1], s.shape[-2], max(2, round(max(s.shape[-2:]) * scale)))
-            grams, means, stds = _style_targets(encoder, resize(s, (s_w, s_h)), config.style_taps)
-            mm = None if m is None else F.interpolate(m, size=(h, w), mode="area")
-            targets.append(_StyleTarget(grams, means, stds, sw_i, mm))
-        with torch.no_grad():
-            c_feats = encoder(c, config.content_taps)
-        if x is None:
-            if isinstance(init, torch.Tensor):
-                if init.shape[-2:] != content.shape[-2:] or init.shape[:2] != (1, 3):
-                    raise ValueError(f"an init image must be (1, 3, {height}, {width}), got {tuple(init.shape)}")
-                start = resize(init.to(c), (w, h))
-            elif init == "noise":
-                start = torch.rand(c.shape, generator=generator, device="cpu").to(c)
-            elif init == "content":
-                start = c
+        try:  # a Ctrl-C while the next scale is prepared keeps the finished scales' picture
+            c = resize(content, (w, h))
+            scale = w / width
+            targets = []
+            for s, sw_i, m in zip(styles, weights, masks):
+                s_w, s_h = fit_long_side(s.shape[-1], s.shape[-2], max(2, round(max(s.shape[-2:]) * scale)))
+                grams, means, stds = _style_targets(encoder, resize(s, (s_w, s_h)), config.style_taps)
+                mm = None if m is None else F.interpolate(m, size=(h, w), mode="area")
+                targets.append(_StyleTarget(grams, means, stds, sw_i, mm))
+            with torch.no_grad():
+                c_feats = encoder(c, config.content_taps)
+            if x is None:
+                if isinstance(init, torch.Tensor):
+                    if init.shape[-2:] != content.shape[-2:] or init.shape[:2] != (1, 3):
+                        raise ValueError(f"an init image must be (1, 3, {height}, {width}), got {tuple(init.shape)}")
+                    start = resize(init.to(c), (w, h))
+                elif init == "noise":
+                    start = torch.rand(c.shape, generator=generator, device="cpu").to(c)
+                elif init == "content":
+                    start = c
+                else:
+                    raise ValueError(f"init must be 'content', 'noise' or an image tensor, got {init!r}")
             else:
-                raise ValueError(f"init must be 'content', 'noise' or an image tensor, got {init!r}")
-        else:
-            start = resize(x.detach(), (w, h))
-        x = start.detach().clone().requires_grad_(True)
-        best_loss = math.inf
-        best = x.detach().clone()
+                start = resize(x.detach(), (w, h))
+            x = start.detach().clone().requires_grad_(True)
+            best_loss = math.inf
+            best = x.detach().clone()
+        except KeyboardInterrupt:
+            if not losses:  # nothing painted yet
+                raise
+            interrupted = True
+            break
 
         def loss_fn() -> torch.Tensor:
             xc = x.clamp(0.0, 1.0)
@@ -256,8 +266,8 @@ def optimize(
                             loss = loss + lw * gram_loss(f, tgt.grams[t], relative=config.relative, mask=tgt.mask)
                         if "meanstd" in config.style_loss:
                             loss = loss + lw * mean_std_loss(f, tgt.means[t], tgt.stds[t], mask=tgt.mask)
-            if config.tv_weight > 0:
-                loss = loss + config.tv_weight * total_variation(x)
+            if tv > 0:
+                loss = loss + tv * total_variation(x)
             if config.range_weight > 0:
                 loss = loss + config.range_weight * (x - xc).pow(2).mean()
             return loss
@@ -274,6 +284,11 @@ def optimize(
             loss = loss_fn()
             loss.backward()
             val = float(loss.detach())
+            if not losses and not math.isfinite(val):  # (the optimiser would go on with nothing to follow)
+                raise BrushworkError(
+                    f"the loss is not finite from the start ({val}): the weights are too large (content "
+                    f"{config.content_weight:g}, style {config.style_weight:g}, tv {config.tv_weight:g}); use values "
+                    "near the preset's (--content-weight, --style-weight, --tv-weight)")
             if val < best_loss:
                 best_loss = val
                 best = x.detach().clamp(0.0, 1.0).clone()

@@ -299,8 +299,9 @@ def stylize(
             raise BrushworkError(
                 f"{len(styles_in)} style image(s) but {len(style_weights)} style weight(s): give one weight per style"
             )
-        if not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in style_weights):
+        if not all(isinstance(w, numbers.Real) and not isinstance(w, (bool, np.bool_)) for w in style_weights):
             raise BrushworkError(f"style_weights must be numbers such as [0.7, 0.3], got {list(style_weights)!r}")
+        style_weights = [float(w) for w in style_weights]  # (numpy numbers too, recorded as plain ones)
         if not all(math.isfinite(w) and w >= 0 for w in style_weights) or sum(style_weights) <= 0:
             raise BrushworkError("style weights must be finite, non-negative and not all zero")
     masks_in = _as_list(masks)
@@ -317,6 +318,12 @@ def stylize(
         for m in masks_in
     ]
 
+    if c_img.alpha is not None and not (c_img.alpha > 0).any():
+        raise BrushworkError(f"content image '{c_img.source}' is fully transparent: there is nothing to paint; use an "
+                             "image with visible pixels")
+    if preserve_color in ("stats", "palette") and c_img.alpha is not None and not (c_img.alpha >= 0.5).any():
+        raise BrushworkError(f"content image '{c_img.source}' has no pixel at least half opaque to take colours from "
+                             f"for --preserve-color {preserve_color}: use luminance, or an image with visible pixels")
     cw, ch = c_img.size
     out_w, out_h = (cw, ch) if size is None else fit_long_side(cw, ch, size)
     if min(out_w, out_h) < MIN_SIDE:
@@ -360,7 +367,15 @@ def stylize(
                 dec.config.encoder, None, dev, allow_download, trust_weights)
             start_net = AdaINNet(start_enc, dec)
 
-    c_t = resize(to_tensor(c_img.rgb, dev), (out_w, out_h))
+    c_t = c_over_white = resize(to_tensor(c_img.rgb, dev), (out_w, out_h))
+    if c_img.alpha is not None:
+        # What is painted is the photo's own colours, not their look over white: the picture keeps the photo's
+        # alpha, which would whiten them a second time (a half-transparent photo came out washed out). Where the
+        # photo is under half opaque its own colours fade to white (a see-through pixel's colour is noise, and a
+        # dark halo around a cut-out would be painted into the picture).
+        a_t = c_img.alpha_tensor((out_w, out_h), dev)
+        own_t = torch.where(a_t > 0, (c_t - (1 - a_t)) / a_t.clamp_min(1e-6), c_t).clamp(0, 1)
+        c_t = (a_t / 0.5).clamp(0, 1) * (own_t - 1) + 1
     s_ts = []
     for s in s_imgs:
         rgb = s.rgb
@@ -466,18 +481,21 @@ def stylize(
     elif preserve_color in ("stats", "palette"):
         from ..color.recolor import recolor
 
-        # the content's own colours: its see-through background is not white to match
-        out = recolor(out, method=preserve_color, reference=photo, seed=seed, alpha=alpha, reference_alpha=alpha)
-    # Painted pixels are written as painted (un-compositing a dark stroke at a soft edge would turn it black); the
-    # photo's pixels that stay (no mask of a style with a weight covers them, or Gatys at strength 0 returns the
-    # photo) get its own colours back, not their look over white (which the file's alpha would whiten again).
+        if alpha is None:
+            out = recolor(out, method=preserve_color, reference=photo, seed=seed)
+        else:  # recolor takes pictures as they look over white, and estimates the colours of the opaque pixels only
+            a = alpha[..., None]
+            out = from_over_white(recolor(out * a + (1 - a), method=preserve_color, reference=photo * a + (1 - a),
+                                          seed=seed, alpha=alpha, reference_alpha=alpha), alpha)
+    # Painted pixels are written as painted, in the photo's own colours; the photo's pixels that stay (no mask of a
+    # style with a weight covers them, or Gatys at strength 0 returns the photo) get its own colours back exactly.
     keep = None
     if method == "gatys" and strength == 0:
         keep = np.ones(out.shape[:2] + (1,), np.float32)
     elif cover is not None:  # after the colours: where no mask (of a style with a weight) covers a pixel, the
         keep = 1 - from_tensor(cover.clamp(0, 1))  # content stays; a grey mask lets that much of the photo through
     if keep is not None:
-        own = photo if alpha is None else from_over_white(photo, alpha)
+        own = photo if alpha is None else from_over_white(from_tensor(c_over_white), alpha)
         out = (1 - keep) * out + keep * own
     image = to_pil(out, alpha)
 
