@@ -145,3 +145,12 @@ def test_reproduce_reruns_recipes_from_before_the_watermark_unmarked(small_image
     recipe["command"] = [t for t in recipe["command"] if t != "--no-watermark"]
     save_image(Image.open("old.png"), "old.png", recipe=recipe)
     assert main(["reproduce", "old.png", "--strict"]) == 0
+
+
+def test_an_enlarged_copy_is_found():
+    """Enlarged 1.5x, the autocorrelation ranked a fraction of the true scale first, and the mark was missed
+    (z 4.5 on this painting): twice each candidate scale is tried too."""
+    marked = wm.embed_watermark(_photo("starry_night.jpg", 512))
+    big = marked.resize((round(marked.width * 1.5), round(marked.height * 1.5)), Image.Resampling.BICUBIC)
+    r = wm.detect_watermark(big)
+    assert r.detected and abs(r.scale - 1.5) < 0.05, r
