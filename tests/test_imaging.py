@@ -142,3 +142,21 @@ def test_a_wide_gamut_photo_is_read_in_srgb(tmp_path):
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     Image.fromarray(px).save(tmp_path / "s.png", icc_profile=srgb)
     assert np.array_equal((read_image(tmp_path / "s.png").rgb[0, 0] * 255).round(), [200, 100, 50])
+
+
+def test_sixteen_bit_greys_read_alike_everywhere(tmp_path):
+    """Training crops, originality's descriptors and read_image scale a 16-bit grey PNG the same way (Pillow's
+    convert clipped it at 255: every training image of a 16-bit folder was white)."""
+    from brushwork.imaging.io import read_square
+    from brushwork.provenance.originality import describe
+
+    ramp = (np.arange(64 * 64).reshape(64, 64) * 15).astype(np.uint16)  # 0 .. 61425
+    Image.fromarray(ramp).save(tmp_path / "g16.png")
+    Image.fromarray(np.round(ramp / 65535 * 255).astype(np.uint8)).save(tmp_path / "g8.png")
+    assert Image.open(tmp_path / "g16.png").mode.startswith("I")
+    a, b = read_square(tmp_path / "g16.png", 32), read_square(tmp_path / "g8.png", 32)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1 and a.mean() < 200
+    (h16, px16), (h8, px8) = describe(tmp_path / "g16.png"), describe(tmp_path / "g8.png")
+    assert h16 == h8 and np.abs(px16.astype(int) - px8.astype(int)).max() <= 1
+    r = read_image(tmp_path / "g16.png")
+    assert abs(float(r.rgb.mean()) * 255 - float(b.mean())) < 2

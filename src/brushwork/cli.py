@@ -1982,6 +1982,7 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
 def _originality_sheet(results, index, path: str) -> None:
     from PIL import Image, ImageDraw
 
+    from .imaging.decode import to_8bit
     from .imaging.io import save_image
 
     side, pad, label = 128, 6, 28
@@ -1990,7 +1991,7 @@ def _originality_sheet(results, index, path: str) -> None:
         if p is None or not p.is_file():
             return Image.new("RGB", (side, side), (200, 200, 200))
         with Image.open(p) as im:
-            im = im.convert("RGB")
+            im = to_8bit(im).convert("RGB")
             im.thumbnail((side, side))
             tile = Image.new("RGB", (side, side), "white")
             tile.paste(im, ((side - im.width) // 2, (side - im.height) // 2))
@@ -2165,6 +2166,8 @@ def _watermark_frames(p: str, most: int = 5) -> list:
 
     from PIL import Image, ImageSequence
 
+    from .imaging.decode import to_8bit
+
     path = Path(p)
     if not path.exists():
         raise BrushworkError(f"'{p}' does not exist: check the path")
@@ -2178,7 +2181,7 @@ def _watermark_frames(p: str, most: int = 5) -> list:
             getattr(frames, "close", lambda: None)()
     try:
         with Image.open(path) as im:
-            return [f.convert("RGB") for f in islice(ImageSequence.Iterator(im), most)]
+            return [to_8bit(f).convert("RGB") for f in islice(ImageSequence.Iterator(im), most)]
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise BrushworkError(f"'{p}' is not an image brushwork can read: give a PNG, JPEG, WebP, TIFF, GIF, a video "
                              "or a frames folder") from None

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import ImageError
-from .decode import DEFAULT_MAX_PIXELS, describe, open_decoded, pixel_count, to_srgb
+from .decode import DEFAULT_MAX_PIXELS, describe, open_decoded, pixel_count, to_8bit, to_srgb
 
 if TYPE_CHECKING:
     import torch
@@ -185,7 +185,7 @@ def read_square(path: str | os.PathLike, size: int, channels: int = 3) -> np.nda
     try:
         with Image.open(path) as im:
             im.draft("RGB", (size * 2, size * 2))
-            im = ImageOps.exif_transpose(to_srgb(im))
+            im = to_8bit(ImageOps.exif_transpose(to_srgb(im)))
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
             arr = np.asarray(fit_square(im.convert("L" if channels == 1 else "RGB"), size), np.uint8)

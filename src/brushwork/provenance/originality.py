@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BrushworkError
-from ..imaging.decode import to_srgb
+from ..imaging.decode import to_8bit, to_srgb
 
 __all__ = ["ReferenceIndex", "build_index", "check", "verdict", "Match", "EMBED_SIDE",
            "NEAR_HASH_DISTANCE", "NEAR_SIMILARITY", "DERIVATIVE_SIMILARITY", "EXACT_SIMILARITY"]
@@ -66,7 +66,7 @@ def describe(path: str | os.PathLike) -> tuple[int, np.ndarray] | None:
     try:
         with Image.open(path) as im:
             im.draft("RGB", (2 * EMBED_SIDE, 2 * EMBED_SIDE))
-            im = ImageOps.exif_transpose(to_srgb(im))
+            im = to_8bit(ImageOps.exif_transpose(to_srgb(im)))
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
             im = im.convert("RGB")

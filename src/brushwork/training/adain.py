@@ -27,7 +27,7 @@ from PIL import Image
 
 from ..errors import BrushworkError
 from ..functional import adain, gram_matrix, mean_std, wct
-from ..imaging.decode import to_srgb
+from ..imaging.decode import to_8bit, to_srgb
 from ..losses import content_loss, gram_loss, mean_std_loss
 from ..models.adain import TRANSFORMS, Decoder, DecoderConfig, decoder_features, join_taps
 from .engine import Callback, Trainer, TrainerConfig
@@ -73,7 +73,7 @@ class ImagePool:
             try:
                 with Image.open(f) as im:
                     im.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale, fast
-                    im = to_srgb(im)  # a photo in Display P3 or Adobe RGB: its colours, as stylize reads them
+                    im = to_8bit(to_srgb(im))  # a photo in Display P3 or Adobe RGB: its colours, as stylize reads them
                     im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
                     if min(im.size) < min_side:
                         raise ValueError("too small")
