@@ -178,6 +178,13 @@ def test_reproduce_bad_input(tmp_path, capsys):
     save_image(np.zeros((8, 8, 3), np.float32), api, recipe={"operation": "stylize"})
     assert main(["reproduce", str(api)]) == 2
     assert "no command" in capsys.readouterr().err
+    # a recipe is anyone's data: inspect shows a hand-edited one as it is, without a traceback
+    for i, bad in enumerate([{"operation": "stylize", "inputs": [{"name": "a"}], "environment": [1, 2], "command": "x"},
+                             {"operation": "stylize", "inputs": "x", "command": ["stylize", "{input:0}"]},
+                             {"operation": "stylize", "inputs": None, "command": ["stylize", "{input:0}"]}]):
+        save_image(np.zeros((8, 8, 3), np.float32), tmp_path / f"edited{i}.png", recipe=bad)
+        assert main(["inspect", str(tmp_path / f"edited{i}.png")]) == 0, bad
+        assert "malformed" in capsys.readouterr().out
     cmd = {"command": ["stylize", "{input:0}", "{input:1}", "-o", "{output}"]}
     for recipe, msg in [({**cmd, "brushwork": "99.0"}, "newer than this"),
                         ({**cmd, "brushwork": "banana"}, "not a version"),

@@ -2309,16 +2309,28 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(recipe, indent=1, sort_keys=True))
         return 0
+    if not isinstance(recipe, dict):
+        raise BrushworkError(f"'{args.image}' carries a recipe that is not a JSON object (edited by hand?): see it "
+                             "with --json")
     print(f"recipe of {args.image} (from its {where})")
     print(f"  operation: {recipe.get('operation', '?')}")
     if "command" in recipe:
         print("  command:   " + _readable_command(recipe))
-    for e in recipe.get("inputs", []):
-        print(f"  input:     {e['name']}  sha256 {e['sha256'][:16]}...  {e['bytes']} bytes")
+    inputs = recipe.get("inputs", [])
+    for e in inputs if isinstance(inputs, list) else []:
+        if isinstance(e, dict):  # (a recipe is anyone's data: what is malformed is shown as it is, never a crash)
+            print(f"  input:     {e.get('name', '?')}  sha256 {str(e.get('sha256', '?'))[:16]}...  "
+                  f"{e.get('bytes', '?')} bytes")
+        else:
+            print(f"  input:     {json.dumps(e)} (malformed)")
+    if not isinstance(inputs, list):
+        print(f"  inputs:    {json.dumps(inputs)} (malformed)")
     _print_settings(recipe)
     env = recipe.get("environment")
-    if env:
+    if isinstance(env, dict) and env:
         print("  environment: " + ", ".join(f"{k} {v}" for k, v in env.items()))
+    elif env:
+        print(f"  environment: {json.dumps(env)} (malformed)")
     return 0
 
 
@@ -2327,11 +2339,15 @@ def _readable_command(recipe: dict) -> str:
     must run it to make the same picture (``legacy_command``, as ``reproduce`` runs it)."""
     from .provenance.reproduce import legacy_command
 
+    if not isinstance(recipe.get("command"), list):
+        return f"{json.dumps(recipe.get('command'))} (malformed: not a list of arguments)"
     inputs = recipe.get("inputs", [])
+    inputs = inputs if isinstance(inputs, list) else []
 
     def show(tok: str) -> str:
         if tok.startswith("{input:") and tok.endswith("}") and tok[7:-1].isdigit() and int(tok[7:-1]) < len(inputs):
-            return str(inputs[int(tok[7:-1])].get("name", tok))
+            e = inputs[int(tok[7:-1])]
+            return str(e.get("name", tok)) if isinstance(e, dict) else tok
         return tok
 
     return "brushwork " + " ".join(show(t) for t in legacy_command(recipe))
