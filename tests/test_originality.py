@@ -79,7 +79,12 @@ def test_commands_and_bad_input(refs, tmp_path, capsys):
         (["originality", str(refs / "coffee.png"), "--index", str(idx), "--sheet", str(tmp_path / "s.jpg")], ".png"),
         (["originality", str(refs / "coffee.png"), "--index", str(idx), "--sheet", str(refs / "coffee.png")],
          "is also an input"),
+        (["originality", str(tmp_path / "dot.png"), "--index", str(idx), "--sheet", str(refs / "coffee.png")],
+         "is also an input"),  # an indexed reference, not the checked image
+        (["originality", str(refs / "coffee.png"), "--index", str(tmp_path / "narrow.npz")], "not a brushwork index"),
     ]
+    ok = np.load(idx)  # an index whose features are of another width (edited, or another program's)
+    np.savez(tmp_path / "narrow.npz", phash=ok["phash"], vectors=ok["vectors"][:, :100], meta=ok["meta"])
     kept = (refs / "coffee.png").read_bytes()
     for argv, msg in bad:
         assert main(argv) == 2, argv

@@ -2267,6 +2267,8 @@ def _cmd_originality(args: argparse.Namespace) -> int:
         _check_outputs(args.sheet)
         _not_an_input([args.sheet], args.images)
     index = ReferenceIndex.load(args.index)
+    if args.sheet and index.root:  # nor one of the indexed references, which the sheet shows
+        _not_an_input([args.sheet], [Path(index.root) / n for n in index.names])
     results = check(args.images, index, top=args.top)
     if args.sheet:
         _originality_sheet(results, index, args.sheet)

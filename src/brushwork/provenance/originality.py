@@ -111,6 +111,11 @@ class ReferenceIndex:
             names, shas = list(meta["names"]), list(meta["sha256"])
             if not (len(names) == len(shas) == len(phash) == len(vectors)):
                 raise ValueError("inconsistent")
+            # the features' width (Lite0's pooled block, 320), integer hashes, finite rows, at least one
+            if (vectors.ndim != 2 or vectors.shape[1] != 320 or not len(vectors) or phash.ndim != 1
+                    or not np.issubdtype(phash.dtype, np.integer) or not np.isfinite(vectors).all()
+                    or not all(isinstance(n, str) for n in names)):
+                raise ValueError("malformed")
         except Exception:  # noqa: BLE001 - np.load and a foreign file can fail in many ways
             raise BrushworkError(f"'{p}' is not a brushwork index: build one with brushwork index build DIR -o "
                                  "refs.npz") from None
