@@ -222,7 +222,21 @@ def test_record_search_tag_export_delete(where, tmp_path):
         assert [f.name for f in files] == [f"{ia:05d}_a.png", f"{ib:05d}_b.thumb.webp"]
         assert len(notes) == 1 and "changed" in notes[0]
         assert json.loads((tmp_path / "export" / f"{ia:05d}_a.png.json").read_text())["operation"] == "stylize"
+        listing = json.loads((tmp_path / "export" / "gallery.json").read_text())
+        assert len(listing) == 2 and listing[0]["path"] == "a.png"  # by name: a folder to share names no owner
+        # a second export into the folder adds to its listing; the same item again replaces its own files only
+        files, _ = g.export([ia], tmp_path / "export")
         assert len(json.loads((tmp_path / "export" / "gallery.json").read_text())) == 2
+        (tmp_path / "mine").mkdir()
+        (tmp_path / "mine" / "gallery.json").write_text("MY OWN NOTES")
+        with pytest.raises(GalleryError, match="not the listing of a brushwork export"):
+            g.export([ia], tmp_path / "mine")
+        (tmp_path / "mine2").mkdir()
+        (tmp_path / "mine2" / f"{ia:05d}_a.png").write_text("a file of the user's")
+        with pytest.raises(GalleryError, match="would replace it"):
+            g.export([ia], tmp_path / "mine2")
+        assert (tmp_path / "mine" / "gallery.json").read_text() == "MY OWN NOTES"
+        assert (tmp_path / "mine2" / f"{ia:05d}_a.png").read_text() == "a file of the user's"
         # Delete: rows (and tags, inputs) go; files only with files=True and only if unchanged.
         with pytest.raises(GalleryError, match="no gallery item 999"):
             g.delete([ia, 999])

@@ -576,13 +576,22 @@ class Gallery:
         written and notes on what could not be copied."""
         chosen = [self.get(i) for i in ([int(ids)] if isinstance(ids, numbers.Integral) else ids)]
         out = Path(folder)
+        earlier = _earlier_export(out)  # {file name: item id} of an export already there (merged, not replaced)
+        plans = []
+        for it in chosen:
+            src = Path(it.path)
+            same = src.exists() and _sha256(src) == it.sha256
+            dst = out / (f"{it.id:05d}_{src.name}" if same else f"{it.id:05d}_{src.stem}.thumb.webp")
+            for f in (dst, dst.with_name(dst.name + ".json")):
+                if f.exists() and earlier.get(dst.name) != it.id:
+                    raise GalleryError(f"'{f}' is already there and is not item {it.id}'s earlier export: exporting "
+                                       "would replace it; choose another folder")
+            plans.append((it, src, same, dst))
         written, notes = [], []
         try:
             out.mkdir(parents=True, exist_ok=True)
-            for it in chosen:
-                src = Path(it.path)
-                if src.exists() and _sha256(src) == it.sha256:
-                    dst = out / f"{it.id:05d}_{src.name}"
+            for it, src, same, dst in plans:
+                if same:
                     if src.is_dir():  # video frames
                         if out.resolve().is_relative_to(src.resolve()):
                             notes.append(f"item {it.id}: not copied into a folder inside itself ({src})")
@@ -591,7 +600,6 @@ class Gallery:
                     else:
                         _atomic(dst, lambda t, s=src: shutil.copy2(s, t))
                 else:
-                    dst = out / f"{it.id:05d}_{src.stem}.thumb.webp"
                     thumb = self.thumbnail(it.id)
                     _atomic(dst, lambda t, im=thumb: im.save(t, format="WEBP", quality=90))
                     notes.append(f"item {it.id}: {src} is {'changed' if src.exists() else 'gone'}; exported its "
@@ -600,13 +608,42 @@ class Gallery:
                     text = json.dumps(it.recipe, indent=1, sort_keys=True)
                     _atomic(dst.with_name(dst.name + ".json"), lambda t, x=text: Path(t).write_text(x))
                 written.append((it, dst))
-            listing = json.dumps([{**it.to_dict(), "exported_as": w.name} for it, w in written], indent=1,
+            # the items by file name (a folder to share need not name the owner's), after those exported before
+            now = {it.id: {**it.to_dict(), "path": Path(it.path).name, "exported_as": w.name} for it, w in written}
+            kept = [e for e in earlier.listing if e.get("id") not in now]
+            listing = json.dumps(sorted([*kept, *now.values()], key=lambda e: e.get("id", 0)), indent=1,
                                  sort_keys=True)
             _atomic(out / "gallery.json", lambda t: Path(t).write_text(listing))
         except OSError as exc:
             raise GalleryError(f"could not export to '{out}' ({exc.strerror or exc}): check the folder and the "
                                "free space") from None
         return [w for _, w in written], notes
+
+
+class _Earlier(dict):
+    """``{exported file name: item id}`` of an export in a folder, with its listing."""
+
+    listing: list[dict]
+
+
+def _earlier_export(folder: Path) -> _Earlier:
+    """What an earlier ``gallery export`` left in ``folder`` (nothing when the folder is new or holds none); a
+    ``gallery.json`` that is not such a listing is refused, as exporting would replace it."""
+    found = _Earlier()
+    found.listing = []
+    listing = folder / "gallery.json"
+    if not listing.exists():
+        return found
+    try:
+        entries = json.loads(listing.read_text())
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and "exported_as" in e for e in entries):
+            raise ValueError("not a listing")
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise GalleryError(f"'{listing}' is not the listing of a brushwork export: exporting would replace it; "
+                           "choose another folder") from None
+    found.listing = entries
+    found.update({str(e["exported_as"]): e.get("id") for e in entries})
+    return found
 
 
 def _atomic(target: Path, write) -> None:
