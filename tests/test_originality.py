@@ -97,3 +97,19 @@ def test_commands_and_bad_input(refs, tmp_path, capsys):
     empty.mkdir()
     with pytest.raises(BrushworkError, match="no readable images"):
         org.build_index(empty)
+
+
+def test_a_large_jpeg_and_a_png_of_its_pixels_are_the_same_picture(tmp_path):
+    """JPEG's reduced decoding (draft) made a large JPEG describe differently from the same pixels saved as PNG:
+    a lossless copy was a 'near duplicate'."""
+    from brushwork.provenance.originality import build_index, check
+    from brushwork.pipelines.stylize import sample_path
+
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    photo = np.asarray(Image.open(sample_path("content")).convert("RGB").resize((2400, 1600)), np.float32)
+    grain = np.random.default_rng(0).normal(0, 40, photo.shape[:2])[..., None]  # fine detail, as a real photo has
+    Image.fromarray(np.clip(photo + grain, 0, 255).astype(np.uint8)).save(refs / "big.jpg", quality=90)
+    Image.open(refs / "big.jpg").save(tmp_path / "copy.png")
+    r = check([tmp_path / "copy.png"], build_index(refs), top=1)[0]
+    assert r.verdict == "exact copy", (r.verdict, r.reason)

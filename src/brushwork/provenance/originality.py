@@ -64,8 +64,7 @@ def describe(path: str | os.PathLike) -> tuple[int, np.ndarray] | None:
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as im:
-            im.draft("RGB", (2 * EMBED_SIDE, 2 * EMBED_SIDE))
+        with Image.open(path) as im:  # decoded whole (no JPEG draft): the same pixels in a PNG must describe alike
             im = to_8bit(ImageOps.exif_transpose(to_srgb(im)))
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
