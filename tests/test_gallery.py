@@ -182,6 +182,12 @@ def test_listings_say_when_a_file_was_written_over(tmp_path):
         assert "(file" not in _item_line(item)
         _picture(pic, (0, 0, 0))  # a rerun with --redo writes another picture there
         assert "(file changed since)" in _item_line(item)
+        _picture(pic, (200, 40, 40))
+        assert "(file" not in _item_line(item)  # (the same picture again)
+        _picture(pic, (0, 90, 0))  # another picture copied in with an older file's time (cp -p, rsync, unzip)
+        old = item.created_at.timestamp() - 3600
+        os.utime(pic, (old, old))
+        assert "(file changed since)" in _item_line(item)
         pic.unlink()
         assert "(file gone)" in _item_line(item)
 

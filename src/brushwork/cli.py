@@ -2051,8 +2051,11 @@ def _file_state(it) -> str:
     p = Path(it.path)
     if not p.exists():
         return "  (file gone)"
-    # hashed again only when written after it was recorded (a listing stays quick); a video's frames folder is not
-    if p.is_file() and p.stat().st_mtime > it.created_at.timestamp() and file_sha256(p) != it.sha256:
+    # hashed again only when its time says it may be another file (a listing stays quick): written after it was
+    # recorded, or dated well before (a copy that kept an older file's time: cp -p, rsync, unzip); a video's frames
+    # folder is not
+    mtime, made = (p.stat().st_mtime, it.created_at.timestamp()) if p.is_file() else (0.0, 0.0)
+    if p.is_file() and not made - 120 <= mtime <= made and file_sha256(p) != it.sha256:
         return "  (file changed since)"
     return ""
 
