@@ -508,7 +508,9 @@ def test_cli_bad_gallery_input(tmp_path, capsys, monkeypatch):
     junk.write_bytes(b"not sqlite at all" * 64)
     with Gallery.open(tmp_path / "g.db"):  # an existing, empty gallery
         pass
+    (tmp_path / "empty.db").write_bytes(b"")
     for argv, msg in [(["gallery", "list", "--gallery", str(junk)], "not a readable gallery"),
+                      (["gallery", "list", "--gallery", "empty.db"], "an empty file, not a gallery"),
                       (["gallery", "show", "99999999999999999999"], "too large"),
                       (["gallery", "list", "--gallery", "postgresql://u:p@h:notaport/db"], "not a database URL"),
                       (["gallery", "list", "--gallery", str(tmp_path / "a.txt" / "g.db")], "there is no gallery"),
@@ -517,6 +519,7 @@ def test_cli_bad_gallery_input(tmp_path, capsys, monkeypatch):
                       (["gallery", "search", "--until", "9999-12-31", "--gallery", "g.db"], None)]:
         (tmp_path / "a.txt").write_text("a file, not a folder")
         rc = main(argv)
+        assert (tmp_path / "empty.db").stat().st_size == 0  # a reader never turns it into a gallery
         err = capsys.readouterr().err
         if msg is None:
             assert rc == 0, err

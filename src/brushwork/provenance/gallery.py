@@ -309,6 +309,9 @@ class Gallery:
                                "postgresql+psycopg://user@host/db") from None
         if parsed.get_backend_name() == "sqlite" and not os.path.isfile(parsed.database or ""):
             return None
+        if parsed.get_backend_name() == "sqlite" and os.path.getsize(parsed.database or "") == 0:
+            raise GalleryError(f"'{parsed.database}' is an empty file, not a gallery: check the path (a reader does not "
+                               "turn it into one)")
         return cls(url)
 
     def close(self) -> None:
