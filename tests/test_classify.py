@@ -48,6 +48,10 @@ def test_metrics_agree_with_scikit_learn():
     # a hand-checked case: one of two 'a' right, the 'b' right
     m = classification_metrics(np.array([0, 0, 1]), np.array([0, 1, 1]), ["a", "b"])
     assert m["accuracy"] == pytest.approx(2 / 3) and m["per_class"]["b"]["precision"] == 0.5
+    # a class with nothing to score (no image evaluated, never predicted) is no 0 in the averages
+    m = classification_metrics(np.array([0, 1, 1]), np.array([0, 1, 1]), ["a", "b", "c"])
+    assert m["macro"]["f1"] == 1.0 == f1_score([0, 1, 1], [0, 1, 1], average="macro")
+    assert m["per_class"]["c"] == {"precision": None, "recall": None, "f1": None, "support": 0}
 
 
 def test_kfold_splits_are_stratified_and_disjoint():
@@ -232,7 +236,7 @@ def test_classify_bad_input(tmp_path, capsys):
     assert main(["classify", "predict", str(tmp_path), str(one / "only" / "a.png")]) == 2
     assert "holds no classifier" in capsys.readouterr().err
     assert main(["classify", "predict", str(tmp_path / "no_such_run"), str(one / "only" / "a.png")]) == 2
-    assert "does not exist: give the --out folder" in capsys.readouterr().err
+    assert "neither a folder nor a shipped classifier" in capsys.readouterr().err
     # weights of another architecture under a config that says otherwise
     root = _folder(tmp_path)
     out = tmp_path / "run"
@@ -364,3 +368,28 @@ def test_freeze_encoder_trains_the_head_only(tmp_path, lite0):
     with pytest.raises(BrushworkError, match="freeze-encoder"):
         train_classifier((x, y, ["a", "b", "c"], 1), str(tmp_path / "s"), config=ClassifyTrainConfig(
             arch="small-cnn", epochs=1, freeze_encoder=True), progress=False)
+
+
+def test_eval_knows_its_training_folder_from_a_new_one(tmp_path, capsys, monkeypatch):
+    """eval's held-out images are the training folder's validation split only while that folder is as it was; a
+    separate folder is evaluated whole; a class of unreadable files only (macOS's __MACOSX) is no class; a 16-bit
+    folder is not white."""
+    root = _folder(tmp_path)
+    (root / "__MACOSX").mkdir()
+    (root / "__MACOSX" / "._0.png").write_bytes(b"resource fork, not an image")
+    out = tmp_path / "run"
+    assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q"]) == 0
+    assert json.loads((out / "checkpoint" / "config.json").read_text())["classifier"]["classes"] == ["ink", "paint"]
+    capsys.readouterr()
+    other = _folder(tmp_path / "new")
+    assert main(["classify", "eval", str(out), str(other), "--out", str(tmp_path / "ev")]) == 0
+    assert "all 12 images" in capsys.readouterr().out
+    import shutil
+
+    shutil.copytree(out, tmp_path / "medium")  # a user's model folder named like the shipped one is the user's
+    monkeypatch.chdir(tmp_path)
+    assert main(["classify", "predict", "medium", str(other / "ink" / "0.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["top"][0]["label"] in ("ink", "paint")
+    Image.new("RGB", (24, 24), (0, 0, 255)).save(root / "ink" / "added.png")  # the training folder changed since
+    assert main(["classify", "eval", str(out), str(root), "--out", str(tmp_path / "ev2")]) == 2
+    assert "the model trained on 12 of it" in capsys.readouterr().err

@@ -555,6 +555,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     cp.add_argument("--model", metavar="NAME_OR_DIR",
                     help="'medium' (shipped: clip-art, painting, photo, pixel-art, texture) or a model folder")
     cp.add_argument("--top-k", type=_positive_int, default=3)
+    cp.add_argument("--max-pixels", type=_positive_int, default=80_000_000, help="refuse larger images (default "
+                    "80000000)")
     cp.add_argument("--json", action="store_true")
     cp.set_defaults(func=_cmd_classify_predict)
     ins = sub.add_parser("inspect", help="print the recipe an image was made with",
@@ -1532,6 +1534,24 @@ def _accumulate(model_dir: str) -> int:
     return int(_train_config(model_dir, "engine").get("accumulate", 1))
 
 
+def _held_out(model_dir: str, data: str, n_images: int) -> bool:
+    """Whether a folder is the model's own training folder, whose validation split is what was held out (else
+    a separate folder, all of it unseen). A training folder that no longer holds the images it held is refused:
+    its split, drawn again, would hold images the model trained on."""
+    from .training.engine import same_source
+
+    d = _train_config(model_dir, "data")
+    src = d.get("source")
+    if not isinstance(src, str) or src.startswith("<") or not same_source(src, data):
+        return src is None  # (a checkpoint saved before the source was recorded: its split, as before)
+    then = int(d.get("train", 0)) + int(d.get("val", 0))
+    if then and then != n_images:
+        raise BrushworkError(f"'{data}' holds {n_images} readable images, the model trained on {then} of it: its "
+                             "validation split drawn again would hold images the model trained on; evaluate on a "
+                             "separate folder of new images, or train again")
+    return True
+
+
 def _split_groups(model_dir: str, groups):
     """The groups to split by, as the model's own training split did (older checkpoints: per image)."""
     return groups if _train_config(model_dir, "data").get("grouped_split") else None
@@ -1574,7 +1594,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         raise BrushworkError("give --out for the metrics of a shipped model (its folder is inside the package)")
     model, cfg = load_classifier(args.model)
     _same_classes_before_fetching(args.data, cfg.classes)
-    x, y, x_test, y_test, classes, skipped, channels, groups = load_data(args.data, cfg.size)
+    x, y, x_test, y_test, classes, skipped, channels, groups = load_data(args.data, cfg.size, cfg.in_channels)
     if list(classes) != list(cfg.classes):
         raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}: "
                              "evaluate on data with the same classes")
@@ -1605,7 +1625,9 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         return 0
     if x_test is not None:
         xe, ye, where = x_test, y_test, "test set"
-    else:  # a folder: the images the recipe held out for validation (the rest were trained on)
+    elif not _held_out(args.model, args.data, len(y)):  # a separate folder: all of it is unseen
+        xe, ye, where = x, y, f"all {len(y)} images of {args.data} (a folder the model did not train on)"
+    else:  # its training folder: the images the recipe held out for validation (the rest were trained on)
         from .training.classify import stratified_split
 
         raw = _train_config(args.model)
@@ -1641,13 +1663,14 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
         raise BrushworkError("slimming supports seed-cnn and small-cnn (Lite0's folded depthwise blocks do not "
                              "quantise with the FX x86 backend)")
     _same_classes_before_fetching(args.data, cfg.classes)
-    x, y, x_test, y_test, classes, _, channels, groups = load_data(args.data, cfg.size)
+    x, y, x_test, y_test, classes, _, channels, groups = load_data(args.data, cfg.size, cfg.in_channels)
     if list(classes) != list(cfg.classes):
         raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}: "
                              "evaluate on data with the same classes")
     if x_test is None:  # a folder: hold out the same 10 % the recipe validates on
         from .training.classify import stratified_split
 
+        _held_out(args.model, args.data, len(y))  # (a changed training folder: refused)
         recipe_cfg = _train_config(args.model)
         groups = _split_groups(args.model, groups)
         tr, te = stratified_split(y, recipe_cfg.get("val_fraction", 0.1), recipe_cfg.get("seed", 0), groups)
@@ -1706,8 +1729,8 @@ def _cmd_classify_predict(args: argparse.Namespace) -> int:
         args.model, images = args.inputs[0], args.inputs[1:]
     else:
         images = args.inputs
-    model, cfg = load_classifier(args.model)
-    results = predict_images(model, cfg, images, top_k=args.top_k)
+    model, cfg = load_classifier(_model_dir(args.model))
+    results = predict_images(model, cfg, images, top_k=args.top_k, max_pixels=args.max_pixels)
     if args.json:
         print(json.dumps(results, indent=1))
         return 0

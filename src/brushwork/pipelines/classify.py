@@ -15,17 +15,22 @@ __all__ = ["classification_metrics", "load_classifier", "write_confusion", "plot
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
-    """Accuracy; per-class, macro and weighted precision, recall and F1; the confusion matrix (scikit-learn)."""
+    """Accuracy; per-class, macro and weighted precision, recall and F1; the confusion matrix (scikit-learn).
+
+    A class with no image among those evaluated and never predicted has nothing to score: its per-class figures
+    are None and it is left out of the averages (as scikit-learn's default does), rather than counted as 0."""
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     labels = list(range(len(classes)))
+    seen = sorted(set(np.asarray(y_true).tolist()) | set(np.asarray(y_pred).tolist()))
     p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     out = {"accuracy": float(accuracy_score(y_true, y_pred)),
-           "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                             "support": int(support[i])} for i, c in enumerate(classes)},
+           "per_class": {c: ({"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i])} if i in seen else
+                             {"precision": None, "recall": None, "f1": None}) | {"support": int(support[i])}
+                         for i, c in enumerate(classes)},
            "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist()}
     for avg in ("macro", "weighted"):
-        ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=avg, zero_division=0)
+        ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, labels=seen, average=avg, zero_division=0)
         out[avg] = {"precision": float(ap), "recall": float(ar), "f1": float(af)}
     return out
 
@@ -97,7 +102,7 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
     from ..training.engine import find_checkpoint
     from ..weights import load_state_dict
 
-    if str(folder) in SHIPPED:
+    if str(folder) in SHIPPED and not Path(folder).exists():  # (a folder of that name is the user's own model)
         from ..weights import find_weights
 
         folder = find_weights(SHIPPED[str(folder)]).parent  # sha256-checked
@@ -118,7 +123,7 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
     return model.to(resolve_device(device)).eval(), cfg
 
 
-def predict_images(model, cfg, files: list[str], top_k: int = 3) -> list[dict]:
+def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int | None = None) -> list[dict]:
     """Top-k labels with probabilities for each image file (a list, or one path; resized like the
     training images)."""
     if isinstance(files, (str, os.PathLike)):
@@ -131,7 +136,7 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3) -> list[dict]:
 
     xs = []
     for f in files:
-        img = read_image(f, what="image")
+        img = read_image(f, what="image", **({} if max_pixels is None else {"max_pixels": max_pixels}))
         pil = Image.fromarray((img.rgb * 255 + 0.5).astype(np.uint8))
         pil = fit_square(pil.convert("L" if cfg.in_channels == 1 else "RGB"), cfg.size)
         arr = np.asarray(pil, np.uint8)

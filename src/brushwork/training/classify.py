@@ -111,13 +111,19 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3):
             gs.append(f"{name}/{rel[0]}")
     if len(set(ys)) < 2:
         raise BrushworkError(f"'{folder}': fewer than two classes have readable images")
+    kept = sorted(set(ys))  # a folder of unreadable files only (macOS's __MACOSX/._*) is no class
+    if len(kept) < len(classes):
+        renumber = {old: new for new, old in enumerate(kept)}
+        ys = [renumber[v] for v in ys]
+        classes = [classes[i] for i in kept]
     return np.stack(xs), np.asarray(ys, np.int64), classes, skipped, np.asarray(gs)
 
 
-def load_data(data: str, size: int | None = None):
+def load_data(data: str, size: int | None = None, channels: int | None = None):
     """``(x_train, y_train, x_test | None, y_test | None, classes, skipped, channels, groups | None)``
     for a built-in dataset name (``mnist``, ``fashion-mnist``, ``art-medium``) or a folder of class
-    folders (folders have no separate test set; ``groups`` as in :func:`load_folder`)."""
+    folders (folders have no separate test set; ``groups`` as in :func:`load_folder`). ``channels``: what a model
+    takes (1 or 3; a folder is read in that many, a greyscale dataset repeated to 3); None: the data's own."""
     from ..datasets import ARRAY_SOURCES, load_arrays
 
     if data in ARRAY_SOURCES:
@@ -125,13 +131,14 @@ def load_data(data: str, size: int | None = None):
         if size not in (None, 28):
             raise BrushworkError(f"{data} images are 28 x 28, not {size} px: train without --size, and evaluate "
                                  "a model trained on 28 px images")
-        return xtr[:, None], ytr, xte[:, None], yte, classes, 0, 1, None
+        reps = 3 if channels == 3 else 1
+        return (np.repeat(xtr[:, None], reps, 1), ytr, np.repeat(xte[:, None], reps, 1), yte, classes, 0, reps, None)
     if data == "art-medium":
         from ..datasets.medium import medium_folder
 
         data = str(medium_folder())
-    x, y, classes, skipped, groups = load_folder(data, size or 64, 3)
-    return x, y, None, None, classes, skipped, 3, groups
+    x, y, classes, skipped, groups = load_folder(data, size or 64, channels or 3)
+    return x, y, None, None, classes, skipped, channels or 3, groups
 
 
 def augment_batch(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:

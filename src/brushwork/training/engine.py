@@ -316,7 +316,8 @@ class Trainer:
                     raise FloatingPointError(f"the loss became NaN or infinite on another process at step {self.step}: "
                                              "lower the learning rate")
                 if bad:
-                    raise FloatingPointError(f"loss became {float(loss)} at step {self.step}: lower the learning rate")
+                    raise FloatingPointError(f"loss became {float(loss.detach())} at step {self.step}: lower the "
+                                             "learning rate")
                 self.scaler.scale(loss / cfg.accumulate).backward()
             total += float(loss.detach())
         return torch.tensor(total / cfg.accumulate), logs
