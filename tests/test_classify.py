@@ -381,9 +381,12 @@ def test_eval_knows_its_training_folder_from_a_new_one(tmp_path, capsys, monkeyp
     assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q"]) == 0
     assert json.loads((out / "checkpoint" / "config.json").read_text())["classifier"]["classes"] == ["ink", "paint"]
     capsys.readouterr()
-    other = _folder(tmp_path / "new")
+    other = _folder(tmp_path / "new", n=5)
     assert main(["classify", "eval", str(out), str(other), "--out", str(tmp_path / "ev")]) == 0
-    assert "all 12 images" in capsys.readouterr().out
+    assert "all 10 images" in capsys.readouterr().out
+    monkeypatch.chdir(out)  # the training folder spelled from elsewhere: still its validation split
+    assert main(["classify", "eval", ".", "../art", "--out", str(tmp_path / "ev1")]) == 0
+    assert "the validation split of ../art" in capsys.readouterr().out
     import shutil
 
     shutil.copytree(out, tmp_path / "medium")  # a user's model folder named like the shipped one is the user's

@@ -1500,9 +1500,9 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
 
 def _model_dir(name_or_dir: str) -> str:
     """A shipped classifier's name (``medium``) -> its folder (sha256-checked); a folder stays as it is."""
-    from .pipelines.classify import SHIPPED
+    from .pipelines.classify import SHIPPED, holds_model
 
-    if name_or_dir in SHIPPED and not Path(name_or_dir).exists():
+    if name_or_dir in SHIPPED and not holds_model(name_or_dir):  # a stray folder of that name is not a model
         from .weights import find_weights
 
         return str(find_weights(SHIPPED[name_or_dir]).parent)
@@ -1541,15 +1541,19 @@ def _held_out(model_dir: str, data: str, n_images: int) -> bool:
     from .training.engine import same_source
 
     d = _train_config(model_dir, "data")
-    src = d.get("source")
-    if not isinstance(src, str) or src.startswith("<") or not same_source(src, data):
-        return src is None  # (a checkpoint saved before the source was recorded: its split, as before)
+    src, known = d.get("source"), d.get("folder")
+    if src is None:  # a checkpoint saved before the source was recorded: its split, as before
+        return True
     then = int(d.get("train", 0)) + int(d.get("val", 0))
-    if then and then != n_images:
+    same = ((isinstance(known, str) and Path(data).is_dir() and Path(known) == Path(data).resolve())
+            or (isinstance(src, str) and not src.startswith("<") and same_source(src, data)))
+    if same and then and then != n_images:
         raise BrushworkError(f"'{data}' holds {n_images} readable images, the model trained on {then} of it: its "
                              "validation split drawn again would hold images the model trained on; evaluate on a "
                              "separate folder of new images, or train again")
-    return True
+    # unsure (the training folder moved, or spelled from elsewhere by a model saved before 'folder' was recorded):
+    # as many images as it trained on is taken for it, as scoring trained images would flatter the model
+    return same or (then > 0 and then == n_images)
 
 
 def _split_groups(model_dir: str, groups):
@@ -1594,7 +1598,8 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         raise BrushworkError("give --out for the metrics of a shipped model (its folder is inside the package)")
     model, cfg = load_classifier(args.model)
     _same_classes_before_fetching(args.data, cfg.classes)
-    x, y, x_test, y_test, classes, skipped, channels, groups = load_data(args.data, cfg.size, cfg.in_channels)
+    x, y, x_test, y_test, classes, skipped, channels, groups = load_data(args.data, cfg.size, cfg.in_channels,
+                                                                         list(cfg.classes))
     if list(classes) != list(cfg.classes):
         raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}: "
                              "evaluate on data with the same classes")
@@ -1663,7 +1668,8 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
         raise BrushworkError("slimming supports seed-cnn and small-cnn (Lite0's folded depthwise blocks do not "
                              "quantise with the FX x86 backend)")
     _same_classes_before_fetching(args.data, cfg.classes)
-    x, y, x_test, y_test, classes, _, channels, groups = load_data(args.data, cfg.size, cfg.in_channels)
+    x, y, x_test, y_test, classes, _, channels, groups = load_data(args.data, cfg.size, cfg.in_channels,
+                                                                   list(cfg.classes))
     if list(classes) != list(cfg.classes):
         raise BrushworkError(f"the model knows classes {list(cfg.classes)}, the data has {list(classes)}: "
                              "evaluate on data with the same classes")

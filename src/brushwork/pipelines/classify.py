@@ -14,6 +14,12 @@ from ..errors import BrushworkError
 __all__ = ["classification_metrics", "load_classifier", "write_confusion", "plot_curves", "predict_images"]
 
 
+def holds_model(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` holds a trained model (``config.json``, or the ``checkpoint/`` of a training run)."""
+    p = Path(folder)
+    return (p / "config.json").is_file() or (p / "checkpoint" / "config.json").is_file()
+
+
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
     """Accuracy; per-class, macro and weighted precision, recall and F1; the confusion matrix (scikit-learn).
 
@@ -102,7 +108,7 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
     from ..training.engine import find_checkpoint
     from ..weights import load_state_dict
 
-    if str(folder) in SHIPPED and not Path(folder).exists():  # (a folder of that name is the user's own model)
+    if str(folder) in SHIPPED and not holds_model(folder):  # (a model folder of that name is the user's own)
         from ..weights import find_weights
 
         folder = find_weights(SHIPPED[str(folder)]).parent  # sha256-checked

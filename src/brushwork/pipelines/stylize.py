@@ -377,10 +377,15 @@ def stylize(
         own_t = torch.where(a_t > 0, (c_t - (1 - a_t)) / a_t.clamp_min(1e-6), c_t).clamp(0, 1)
         c_t = (a_t / 0.5).clamp(0, 1) * (own_t - 1) + 1
     s_ts = []
+    photo_colours = c_img.rgb  # what the styles' histograms go to: the colours painted (see c_t above)
+    if preserve_color == "histogram" and c_img.alpha is not None:
+        opaque = c_img.alpha >= 0.5
+        own = from_over_white(c_img.rgb, c_img.alpha)
+        photo_colours = own[opaque][None] if opaque.any() else c_img.rgb  # (1, N, 3): its opaque pixels' own colours
     for s in s_imgs:
         rgb = s.rgb
         if preserve_color == "histogram":
-            rgb = match_histograms(rgb, c_img.rgb).astype(np.float32)
+            rgb = match_histograms(rgb, photo_colours).astype(np.float32)
         sw_, sh_ = fit_long_side(*s.size, style_side)
         s_ts.append(resize(to_tensor(rgb, dev), (sw_, sh_)))
     notes: list[str] = []

@@ -585,8 +585,9 @@ class Gallery:
             src = Path(it.path)
             same = src.exists() and _sha256(src) == it.sha256
             dst = out / (f"{it.id:05d}_{src.name}" if same else f"{it.id:05d}_{src.stem}.thumb.webp")
+            before = earlier.get(dst.name)  # what an earlier export wrote under that name (the same item: its sha256)
             for f in (dst, dst.with_name(dst.name + ".json")):
-                if f.exists() and earlier.get(dst.name) != it.id:
+                if f.exists() and (before is None or before.get("sha256") != it.sha256):
                     raise GalleryError(f"'{f}' is already there and is not item {it.id}'s earlier export: exporting "
                                        "would replace it; choose another folder")
             plans.append((it, src, same, dst))
@@ -612,10 +613,11 @@ class Gallery:
                     _atomic(dst.with_name(dst.name + ".json"), lambda t, x=text: Path(t).write_text(x))
                 written.append((it, dst))
             # the items by file name (a folder to share need not name the owner's), after those exported before
-            now = {it.id: {**it.to_dict(), "path": Path(it.path).name, "exported_as": w.name} for it, w in written}
-            kept = [e for e in earlier.listing if e.get("id") not in now]
-            listing = json.dumps(sorted([*kept, *now.values()], key=lambda e: e.get("id", 0)), indent=1,
-                                 sort_keys=True)
+            now = [{**it.to_dict(), "path": Path(it.path).name, "exported_as": w.name} for it, w in written]
+            names = {e["exported_as"] for e in now}  # (merged by file: two galleries' items may share an id)
+            kept = [e for e in earlier.listing if e.get("exported_as") not in names]
+            listing = json.dumps(sorted([*kept, *now], key=lambda e: (e.get("id", 0), str(e.get("exported_as")))),
+                                 indent=1, sort_keys=True)
             _atomic(out / "gallery.json", lambda t: Path(t).write_text(listing))
         except OSError as exc:
             raise GalleryError(f"could not export to '{out}' ({exc.strerror or exc}): check the folder and the "
@@ -624,7 +626,7 @@ class Gallery:
 
 
 class _Earlier(dict):
-    """``{exported file name: item id}`` of an export in a folder, with its listing."""
+    """``{exported file name: its listing entry}`` of an export in a folder, with the whole listing."""
 
     listing: list[dict]
 
@@ -645,7 +647,7 @@ def _earlier_export(folder: Path) -> _Earlier:
         raise GalleryError(f"'{listing}' is not the listing of a brushwork export: exporting would replace it; "
                            "choose another folder") from None
     found.listing = entries
-    found.update({str(e["exported_as"]): e.get("id") for e in entries})
+    found.update({str(e["exported_as"]): e for e in entries})
     return found
 
 

@@ -76,7 +76,7 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int,
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
 
 
-def load_folder(folder: str | os.PathLike, size: int, channels: int = 3):
+def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes: list[str] | None = None):
     """Images under ``folder/<class>/...`` resized to ``size x size`` (aspect kept by centre crop).
 
     Returns ``(x uint8 (N, C, size, size), y int64 (N,), classes, skipped, groups)``: an image in a
@@ -94,13 +94,26 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3):
         raise BrushworkError(f"'{folder}' is neither a folder of class folders nor a dataset name (mnist, fashion-mnist, art-medium)")
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir())
     empty = [d.name for d in class_dirs if not list_images(d)]
+    known = classes
     classes = [d.name for d in class_dirs if d.name not in empty]
-    if len(classes) < 2:
+    extra_skipped = 0
+    if known is not None:  # a model's classes (eval, slim): its labels, whichever of them the folder holds
+        unknown = [c for c in classes if c not in known]
+        for c in list(unknown):  # a folder of unreadable files only (__MACOSX) is no class of the data's
+            files = list_images(root / c)
+            if all(read_square(f, 8, 1) is None for f in files):
+                unknown.remove(c)
+                extra_skipped += len(files)
+        if unknown:
+            raise BrushworkError(f"the model knows classes {list(known)}, the folder '{folder}' also has "
+                                 f"{unknown}: evaluate on data with the same classes")
+        classes = list(known)
+    elif len(classes) < 2:
         raise BrushworkError(f"'{folder}' has {len(classes)} class folder(s) with images: a classifier needs at "
                              "least two (one sub-folder per class)" + (f"; empty: {', '.join(empty)}" if empty else ""))
-    xs, ys, gs, skipped = [], [], [], 0
+    xs, ys, gs, skipped = [], [], [], extra_skipped
     for label, name in enumerate(classes):
-        for f in list_images(root / name):
+        for f in list_images(root / name) if (root / name).is_dir() else []:
             rel = f.relative_to(root / name).parts
             arr = read_square(f, size, channels)
             if arr is None:
@@ -109,6 +122,10 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3):
             xs.append(arr)
             ys.append(label)
             gs.append(f"{name}/{rel[0]}")
+    if known is not None:
+        if not ys:
+            raise BrushworkError(f"'{folder}' has no readable image of the model's classes")
+        return np.stack(xs), np.asarray(ys, np.int64), classes, skipped, np.asarray(gs)
     if len(set(ys)) < 2:
         raise BrushworkError(f"'{folder}': fewer than two classes have readable images")
     kept = sorted(set(ys))  # a folder of unreadable files only (macOS's __MACOSX/._*) is no class
@@ -119,11 +136,12 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3):
     return np.stack(xs), np.asarray(ys, np.int64), classes, skipped, np.asarray(gs)
 
 
-def load_data(data: str, size: int | None = None, channels: int | None = None):
+def load_data(data: str, size: int | None = None, channels: int | None = None, classes: list[str] | None = None):
     """``(x_train, y_train, x_test | None, y_test | None, classes, skipped, channels, groups | None)``
     for a built-in dataset name (``mnist``, ``fashion-mnist``, ``art-medium``) or a folder of class
     folders (folders have no separate test set; ``groups`` as in :func:`load_folder`). ``channels``: what a model
-    takes (1 or 3; a folder is read in that many, a greyscale dataset repeated to 3); None: the data's own."""
+    takes (1 or 3; a folder is read in that many, a greyscale dataset repeated to 3); None: the data's own.
+    ``classes``: a model's classes, the labels a folder is read with (a class it lacks is allowed)."""
     from ..datasets import ARRAY_SOURCES, load_arrays
 
     if data in ARRAY_SOURCES:
@@ -137,7 +155,7 @@ def load_data(data: str, size: int | None = None, channels: int | None = None):
         from ..datasets.medium import medium_folder
 
         data = str(medium_folder())
-    x, y, classes, skipped, groups = load_folder(data, size or 64, channels or 3)
+    x, y, classes, skipped, groups = load_folder(data, size or 64, channels or 3, classes)
     return x, y, None, None, classes, skipped, channels or 3, groups
 
 
@@ -338,6 +356,8 @@ def train_classifier(
     stopper = EarlyStopping(x[va], y[va], steps_per_epoch, config.patience, out, dev)
     model_config = {"classifier": cfg.to_dict(), "train": {**asdict(config), "accumulate": accumulate},
                     "data": {"source": str(data) if isinstance(data, (str, os.PathLike)) else "<arrays>",
+                             "folder": str(Path(data).resolve()) if isinstance(data, (str, os.PathLike))
+                             and Path(data).is_dir() else None,  # (where it is, however it was spelled)
                              "train": int(len(tr)),
                              "val": int(len(va)), "skipped": skipped,
                              "grouped_split": groups is not None and len(np.unique(groups)) < len(groups)},
