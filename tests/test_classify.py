@@ -304,6 +304,12 @@ def test_resume_refuses_other_settings_and_bad_sizes(tmp_path, capsys):
     capsys.readouterr()
     assert main(["classify", "train", str(root), "--out", str(tmp_path / "s"), "--size", "4"]) == 2
     assert "--size 16 or more" in capsys.readouterr().err
+    assert main(["classify", "train", str(root), "--out", str(tmp_path / "s"), "--size", "100000"]) == 2  # (it hung)
+    assert "use 1024 or less" in capsys.readouterr().err
+    d = tmp_path / "d"  # the default size spelled out on a rerun is the same setting
+    assert main(["classify", "train", str(root), "--out", str(d), "--epochs", "1", "-q"]) == 0
+    assert main(["classify", "train", str(root), "--out", str(d), "--epochs", "1", "--size", "64", "-q"]) == 0
+    capsys.readouterr()
     (tmp_path / "afile").write_text("x")
     assert main(["classify", "train", str(root), "--out", str(tmp_path / "afile"), "--size", "16"]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err

@@ -299,6 +299,9 @@ def train_classifier(
 
     if config.arch not in ARCHITECTURES:
         raise BrushworkError(f"unknown model '{config.arch}': choose one of {', '.join(ARCHITECTURES)}")
+    if config.size is not None and config.size > 1024:  # (every image is held in memory at that size)
+        raise BrushworkError(f"--size {config.size} is too large for a classifier's input: use 1024 or less (64 for "
+                             "folders is the default; 224 suits efficientnet-lite0)")
     if isinstance(data, tuple):
         x, y, classes, channels, *rest = data
         groups = rest[0] if rest else None
@@ -371,9 +374,11 @@ def train_classifier(
         from .engine import read_config, same_source
 
         saved = read_config(out / "checkpoint")
-        same = saved.get("classifier") == cfg.to_dict() and {"accumulate": 1, **{
-            k: v for k, v in saved.get("train", {}).items() if k != "patience"}} == {
-            k: v for k, v in model_config["train"].items() if k != "patience"}  # (accumulate changes the schedule)
+        def settings(d: dict) -> dict:  # (accumulate changes the schedule; --size as the default's value is the default)
+            return {**{k: v for k, v in d.items() if k != "patience"}, "size": d.get("size") or size}
+
+        same = saved.get("classifier") == cfg.to_dict() and settings(
+            {"accumulate": 1, **saved.get("train", {})}) == settings(model_config["train"])
         if not same:
             raise BrushworkError(f"'{out_dir}' holds a run with other settings (model, size, epochs or other "
                                  "hyperparameters): use --no-resume to start over, or another --out")
