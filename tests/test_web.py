@@ -557,3 +557,36 @@ def test_server_paths_are_cut_from_messages_spaces_and_all():
     out = without_paths(msg, [Path("/srv/studio/uploads")])
     assert "Jane" not in out and "My Studio" not in out and "/srv" not in out, out
     assert "'uploads', 'results', 'uploads'" in out and "http://example.com/a/b.png, 1/2, 16:9, a/b" in out, out
+
+
+def test_preview_follows_a_style_with_transparency_and_odd_requests_are_refused(client):
+    """The preview's match takes a style's opaque pixels only, as the job does (a half-transparent style came out
+    washed toward white in the preview alone); masks and several styles, which the studio does not take, are
+    refused rather than dropped; a style with nothing opaque is refused at submit."""
+    s = np.asarray(Image.open(sample_path("style")).convert("RGB").resize((256, 200)))
+    rgba = np.dstack([s, np.full((200, 256), 255, np.uint8)])
+    rgba[:, :128, :3], rgba[:, :128, 3] = (255, 0, 0), 0  # a hidden red half
+    half = _encode(Image.fromarray(rgba), "PNG")
+    opaque = _encode(Image.fromarray(s[:, 128:]), "PNG")
+    files = {"content": ("c.jpg", _photo(192), "image/jpeg")}
+
+    def mean(style_png):
+        r = client.post("/api/preview", files={**files, "style": ("s.png", style_png, "image/png")},
+                        data={"strength": "1"})
+        assert r.status_code == 200, r.text
+        return np.asarray(Image.open(io.BytesIO(r.content)), np.float32).reshape(-1, 3).mean(0)
+
+    assert np.abs(mean(half) - mean(opaque)).max() < 15  # (it was 60-90 levels whiter)
+    grey = _encode(Image.new("L", (192, 128), 128), "PNG")
+    for extra in ({"mask": ("m.png", grey, "image/png")},):
+        r = client.post("/api/stylize", files={**files, "style": ("s.png", opaque, "image/png"), **extra},
+                        data={"method": "adain", "size": "96"})
+        assert r.status_code == 422 and "--mask" in r.text
+    two = [("content", ("c.jpg", _photo(192), "image/jpeg")), ("style", ("a.png", opaque, "image/png")),
+           ("style", ("b.png", opaque, "image/png"))]
+    r = client.post("/api/stylize", files=two, data={"method": "adain", "size": "96"})
+    assert r.status_code == 422 and "one style" in r.text
+    clear = np.zeros((128, 128, 4), np.uint8)
+    r = client.post("/api/stylize", files={**files, "style": ("clear.png", _encode(Image.fromarray(clear), "PNG"),
+                                                              "image/png")}, data={"method": "adain", "size": "96"})
+    assert r.status_code == 422 and "at least half opaque" in r.text

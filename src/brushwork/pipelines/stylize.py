@@ -38,6 +38,19 @@ def sample_path(name: str) -> Path:
     return _SAMPLES / files.get(name, name)
 
 
+def painted_colours(over_white: Any, alpha: Any) -> Any:
+    """What is painted of a photo with transparency: ``over_white (1, 3, H, W)``, the photo as it looks over white,
+    turned back into its own colours (``alpha (1, 1, H, W)``), fading to white where it is under half opaque.
+
+    Not its look over white: the picture keeps the photo's alpha, which would whiten those colours a second time (a
+    half-transparent photo came out washed out). A see-through pixel's own colour is noise, and a dark halo around a
+    cut-out would be painted into the picture: hence the fade."""
+    import torch
+
+    own = torch.where(alpha > 0, (over_white - (1 - alpha)) / alpha.clamp_min(1e-6), over_white).clamp(0, 1)
+    return (alpha / 0.5).clamp(0, 1) * (own - 1) + 1
+
+
 @dataclass
 class StylizeResult:
     """What :func:`stylize` returns.
@@ -313,6 +326,10 @@ def stylize(
     dev = runtime.resolve_device(device)
     c_img = read_image(content, max_pixels=max_pixels, min_side=MIN_SIDE, what="content image")
     s_imgs = [read_image(s, max_pixels=max_pixels, min_side=MIN_SIDE, what="style image") for s in styles_in]
+    for s_img in s_imgs:
+        if s_img.alpha is not None and not (s_img.alpha >= 0.5).any():
+            raise BrushworkError(f"style image '{s_img.source}' has no pixel at least half opaque: it has no colours to "
+                                 "paint with; use an image with visible pixels")
     m_imgs: list[LoadedImage | None] = [
         None if m is None else read_image(m, max_pixels=max_pixels, min_side=2, what="mask image")
         for m in masks_in
@@ -369,13 +386,7 @@ def stylize(
 
     c_t = c_over_white = resize(to_tensor(c_img.rgb, dev), (out_w, out_h))
     if c_img.alpha is not None:
-        # What is painted is the photo's own colours, not their look over white: the picture keeps the photo's
-        # alpha, which would whiten them a second time (a half-transparent photo came out washed out). Where the
-        # photo is under half opaque its own colours fade to white (a see-through pixel's colour is noise, and a
-        # dark halo around a cut-out would be painted into the picture).
-        a_t = c_img.alpha_tensor((out_w, out_h), dev)
-        own_t = torch.where(a_t > 0, (c_t - (1 - a_t)) / a_t.clamp_min(1e-6), c_t).clamp(0, 1)
-        c_t = (a_t / 0.5).clamp(0, 1) * (own_t - 1) + 1
+        c_t = painted_colours(c_t, c_img.alpha_tensor((out_w, out_h), dev))
     s_ts = []
     photo_colours = c_img.rgb  # what the styles' histograms go to: the colours painted (see c_t above)
     if preserve_color == "histogram" and c_img.alpha is not None:

@@ -209,8 +209,13 @@ class _Previewer:
             img = read_image(path, draft=2 * _PREVIEW_SIDE, what="content" if content else "style")
         except BrushworkError as exc:
             raise ApiError(422, scrub(str(exc), path)) from None
-        x = to_tensor(img.rgb, self.device)
-        x = resize(x, fit_long_side(x.shape[-1], x.shape[-2], _PREVIEW_SIDE))
+        side = fit_long_side(img.size[0], img.size[1], _PREVIEW_SIDE)
+        x = resize(to_tensor(img.rgb, self.device), side)
+        alpha = None if img.alpha is None else img.alpha_tensor(side, self.device)
+        if content and alpha is not None:  # as the job paints it: the photo's own colours
+            from ..pipelines.stylize import painted_colours
+
+            x = painted_colours(x, alpha)
         if min(x.shape[-2:]) < 32:
             raise ApiError(422, f"the {'content' if content else 'style'} image is too narrow for a preview: "
                                 "its short side must be at least 1/8 of its long side")
@@ -222,7 +227,8 @@ class _Previewer:
             else:
                 from ..color.transport import style_target
 
-                value = (net.stats(x, transform), style_target(x, enlarged=max(x.shape[-2:]) / max(img.size)))
+                value = (net.stats(x, transform),  # the match from the style's opaque pixels, as the job's
+                         style_target(x, where=alpha, enlarged=max(x.shape[-2:]) / max(img.size)))
         with self._lock:
             self._cache[key] = value
             while len(self._cache) > 32:
@@ -480,11 +486,19 @@ def create_app(config: StudioConfig) -> FastAPI:
         from ..imaging.resampling import fit_long_side
         from ..pipelines.stylize import MIN_SIDE
 
+        style = what.startswith("style")
         try:
             with Image.open(path) as im:
                 w, h = im.size
+                blank = False
+                if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:  # nothing visible to paint
+                    a = np.asarray(im.convert("RGBA").getchannel("A"))
+                    blank = not (a >= 128).any() if style else not a.any()
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             raise ApiError(415, f"{what} is not an image: choose an image file") from None
+        if blank:  # (a style's colours come from its pixels at least half opaque)
+            raise ApiError(422, f"{what} has no {'pixel at least half opaque' if style else 'visible pixel'}: choose "
+                                "an image with visible content")
         if min(w, h) < MIN_SIDE:
             raise ApiError(422, f"{what} is {w}x{h} pixels, too small: its shorter side must be at least {MIN_SIDE}")
         if size is not None and min(fit_long_side(w, h, size)) < MIN_SIDE:
@@ -608,7 +622,8 @@ def create_app(config: StudioConfig) -> FastAPI:
         return Response(previewer.render(c, s, strength, transform, match), media_type="image/png")
 
     @app.post("/api/stylize", status_code=202, tags=["stylize"])
-    def stylize_job(content: UploadFile = File(...), style: UploadFile | None = File(None),
+    def stylize_job(content: UploadFile = File(...), style: list[UploadFile] | None = File(None),
+                    mask: list[UploadFile] | None = File(None), style_weights: str | None = Form(None),
                     style_name: str | None = Form(None), method: str = Form("adain"),
                     strength: float = Form(0.5, ge=0.0, le=1.0), size: int = Form(512, ge=64, le=4096),
                     preserve_color: str = Form("none"), seed: int = Form(0, ge=0, le=2**31 - 1),
@@ -624,6 +639,11 @@ def create_app(config: StudioConfig) -> FastAPI:
         """
         from ..pipelines.stylize import METHODS, PRESERVE_COLOR
 
+        # one style, everywhere: what the studio takes (a field it would drop must not pass for one it honoured)
+        if mask or style_weights is not None or (style is not None and len(style) > 1):
+            raise ApiError(422, "the studio paints one style over the whole picture: masks, several styles and "
+                                "style_weights are for `brushwork stylize` (--mask, --style-weights)")
+        style = style[0] if style else None
         if method not in METHODS:
             raise ApiError(422, f"method must be one of {', '.join(METHODS)}")
         if preserve_color not in PRESERVE_COLOR:
