@@ -118,3 +118,10 @@ def test_power_scores_span_zero_to_one_and_crops_are_distinct():
     img = rng.random((300, 400, 3)).astype(np.float32)
     boxes = [c.box for c in suggest_crops(img, ["1:1"], top=3)]
     assert len(set(boxes)) == len(boxes) == 3
+
+
+def test_an_off_balance_picture_is_never_weighted_to_the_centre():
+    """Short of 'well balanced' (centre offsets of 0.07-0.1), the reason said 'weighted to the centre'."""
+    from brushwork.composition.analysis import _side
+
+    assert _side(0.40, 0.44) == "top left" and _side(0.45, 0.5) == "left" and _side(0.5, 0.58) == "bottom"

@@ -337,3 +337,36 @@ def test_translucent_pixels_count_as_their_own_colour():
     alpha = np.full((16, 16), 0.6)
     over_white = rgb * alpha[..., None] + (1 - alpha[..., None])  # as read_image gives a translucent picture
     assert sorted(extract_palette(over_white, alpha, k=2).hex) == ["#ff0000", "#ff00ff"]
+
+
+def test_palette_files_with_odd_values_and_long_output_names(tmp_path, capsys):
+    import struct
+
+    from brushwork.cli import main
+    from brushwork.color.export import write_text_atomic
+
+    def ase(values):  # one RGB entry per value triple (Adobe's layout)
+        blocks = b""
+        for r, g, b in values:
+            name = "c\0".encode("utf-16-be")
+            body = struct.pack(">H", 2) + name + b"RGB " + struct.pack(">fff", r, g, b) + struct.pack(">H", 2)
+            blocks += struct.pack(">HI", 0x0001, len(body)) + body
+        return b"ASEF" + struct.pack(">HHI", 1, 0, len(values)) + blocks
+
+    (tmp_path / "nan.ase").write_bytes(ase([(float("nan"), 0.5, 0.5), (1.0, 0.0, 0.0)]))
+    assert main(["harmony", "--colors", str(tmp_path / "nan.ase")]) == 2
+    assert "not a number" in capsys.readouterr().err
+    (tmp_path / "uni.gpl").write_text("GIMP Palette\n\u00b2 0 0 x\n10 20 30 ok\n")  # '²' is a digit to isdigit
+    assert main(["harmony", "--colors", str(tmp_path / "uni.gpl")]) == 0
+    capsys.readouterr()
+    long = tmp_path / ("a" * 250 + ".css")  # within the 255-character limit; its temporary name must be too
+    write_text_atomic(long, ":root {}")
+    assert long.read_text() == ":root {}" and [p.name for p in tmp_path.glob(".*")] == []
+
+
+def test_flat_beside_flat_is_alike_in_texture():
+    from brushwork.color.suggest import rank_styles
+
+    flat = np.full((32, 32, 3), 0.4, np.float32)
+    r = rank_styles(flat, {"flat": np.full((32, 32, 3), 0.42, np.float32)})[0]
+    assert r.texture > 0.99 and "similar" in r.reasons[1]

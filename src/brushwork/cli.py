@@ -1138,11 +1138,14 @@ def _parse_palette(text: str):
                 raise BrushworkError(f"'{p}' holds no RGB colours")
             import numpy as np
 
-            return Palette(np.clip(np.array(colors, dtype=np.float64), 0, 1), np.full(len(colors), 1 / len(colors)))
+            values = np.array(colors, dtype=np.float64)
+            if not np.isfinite(values).all():  # (np.clip keeps NaN: it painted garbage)
+                raise BrushworkError(f"'{p}' holds a colour that is not a number (NaN or infinite): export it again")
+            return Palette(np.clip(values, 0, 1), np.full(len(colors), 1 / len(colors)))
         hexes = []
         for line in p.read_text(errors="replace").splitlines():
             parts = line.split()
-            if len(parts) >= 3 and all(x.isdigit() for x in parts[:3]):
+            if len(parts) >= 3 and all(x.isascii() and x.isdigit() for x in parts[:3]):  # ('²' is a digit to isdigit)
                 hexes.append("#" + "".join(f"{min(255, int(x)):02x}" for x in parts[:3]))
         if not hexes:
             raise BrushworkError(f"'{p}' holds no colours: is it a GIMP palette?")

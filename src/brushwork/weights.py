@@ -158,7 +158,7 @@ def _download(url: str, dest: Path, spec: WeightsSpec) -> None:
     import urllib.request
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:40]}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh, urllib.request.urlopen(url, timeout=60) as resp:
             shutil.copyfileobj(resp, fh)

@@ -22,10 +22,19 @@ __all__ = ["to_css", "to_gpl", "to_ase", "read_ase", "swatch_image", "terminal_t
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """``data`` into ``path`` under a short temporary name, renamed when complete (a name of 250 characters plus
+    a suffix would pass the file system's 255-character limit: the temporary name is not derived from it)."""
+    import tempfile
+
+    from ..imaging.io import _new_file_mode
+
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.part")
+    fd, tmp_s = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name[:40]}.", suffix=".part")
+    tmp = Path(tmp_s)
     try:
-        tmp.write_bytes(data)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, _new_file_mode(p))  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, p)
     finally:
         if tmp.exists():

@@ -84,7 +84,7 @@ def rank_styles(content: np.ndarray, styles: dict[str, np.ndarray | tuple[np.nda
         s_pal = extract_palette(rgb, alpha, k=6, seed=seed, at_most=True)
         dist = palette_distance(c_pal, s_pal)
         colour = float(np.exp(-dist / 0.12))
-        ratio = detail_energy(rgb) / max(c_detail, 1e-6)
+        ratio = (detail_energy(rgb) + 1e-4) / (c_detail + 1e-4)  # (flat beside flat: alike, not 0/0 scored as worst)
         texture = float(np.exp(-abs(np.log(max(ratio, 1e-6))) / 1.2))
         strength = round(float(np.clip(0.8 - 0.3 * min(1.0, dist / 0.25), 0.5, 0.8)), 2)
         apart, advice = palette_words(dist)

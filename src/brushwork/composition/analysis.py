@@ -247,12 +247,16 @@ def analyze(rgb: np.ndarray, *, saliency: np.ndarray | None = None) -> Compositi
 
 
 def _side(cx: float, cy: float) -> str:
+    """Where an off-balance picture's weight lies: the larger offset always, the other too when it is at least
+    half as large (a picture short of "well balanced" is never said to be weighted to the centre)."""
+    dx, dy = cx - 0.5, cy - 0.5
+    big = max(abs(dx), abs(dy))
     parts = []
-    if abs(cy - 0.5) > 0.1:
-        parts.append("top" if cy < 0.5 else "bottom")
-    if abs(cx - 0.5) > 0.1:
-        parts.append("left" if cx < 0.5 else "right")
-    return " ".join(parts) or "centre"
+    if abs(dy) >= big / 2:
+        parts.append("top" if dy < 0 else "bottom")
+    if abs(dx) >= big / 2:
+        parts.append("left" if dx < 0 else "right")
+    return " ".join(parts)
 
 
 def suggest_crops(rgb: np.ndarray, ratios: list[str], *, top: int = 1,

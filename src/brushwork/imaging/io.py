@@ -347,7 +347,8 @@ def save_image(
     import tempfile  # here, not at the top: 2.4 ms of the palette command's start-up
 
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+        # (a short prefix: the output's own name may be near the file system's 255-character limit)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:40]}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
     except OSError as exc:  # the folder refuses new files (/proc, a read-only mount): name the user's path
         raise ImageError(f"could not write '{p}' ({exc.strerror or exc}): choose another -o path") from None
     try:
