@@ -579,13 +579,14 @@ class Gallery:
         written and notes on what could not be copied."""
         chosen = [self.get(i) for i in ([int(ids)] if isinstance(ids, numbers.Integral) else ids)]
         out = Path(folder)
-        earlier = _earlier_export(out)  # {file name: item id} of an export already there (merged, not replaced)
+        earlier = _earlier_export(out)  # an export already there: merged, not replaced
+        by_name = {str(e["exported_as"]): e for e in earlier}
         plans = []
         for it in chosen:
             src = Path(it.path)
             same = src.exists() and _sha256(src) == it.sha256
             dst = out / (f"{it.id:05d}_{src.name}" if same else f"{it.id:05d}_{src.stem}.thumb.webp")
-            before = earlier.get(dst.name)  # what an earlier export wrote under that name (the same item: its sha256)
+            before = by_name.get(dst.name)  # what an earlier export wrote under that name (the same item: its sha256)
             for f in (dst, dst.with_name(dst.name + ".json")):
                 if f.exists() and (before is None or before.get("sha256") != it.sha256):
                     raise GalleryError(f"'{f}' is already there and is not item {it.id}'s earlier export: exporting "
@@ -615,7 +616,7 @@ class Gallery:
             # the items by file name (a folder to share need not name the owner's), after those exported before
             now = [{**it.to_dict(), "path": Path(it.path).name, "exported_as": w.name} for it, w in written]
             names = {e["exported_as"] for e in now}  # (merged by file: two galleries' items may share an id)
-            kept = [e for e in earlier.listing if e.get("exported_as") not in names]
+            kept = [e for e in earlier if e.get("exported_as") not in names]
             listing = json.dumps(sorted([*kept, *now], key=lambda e: (e.get("id", 0), str(e.get("exported_as")))),
                                  indent=1, sort_keys=True)
             _atomic(out / "gallery.json", lambda t: Path(t).write_text(listing))
@@ -625,20 +626,12 @@ class Gallery:
         return [w for _, w in written], notes
 
 
-class _Earlier(dict):
-    """``{exported file name: its listing entry}`` of an export in a folder, with the whole listing."""
-
-    listing: list[dict]
-
-
-def _earlier_export(folder: Path) -> _Earlier:
-    """What an earlier ``gallery export`` left in ``folder`` (nothing when the folder is new or holds none); a
+def _earlier_export(folder: Path) -> list[dict]:
+    """The listing an earlier ``gallery export`` left in ``folder`` (empty when the folder is new or holds none); a
     ``gallery.json`` that is not such a listing is refused, as exporting would replace it."""
-    found = _Earlier()
-    found.listing = []
     listing = folder / "gallery.json"
     if not listing.exists():
-        return found
+        return []
     try:
         entries = json.loads(listing.read_text())
         if not isinstance(entries, list) or not all(isinstance(e, dict) and "exported_as" in e for e in entries):
@@ -646,9 +639,7 @@ def _earlier_export(folder: Path) -> _Earlier:
     except (OSError, UnicodeDecodeError, ValueError):
         raise GalleryError(f"'{listing}' is not the listing of a brushwork export: exporting would replace it; "
                            "choose another folder") from None
-    found.listing = entries
-    found.update({str(e["exported_as"]): e for e in entries})
-    return found
+    return entries
 
 
 def _atomic(target: Path, write) -> None:
