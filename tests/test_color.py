@@ -33,3 +33,11 @@ def test_oklab_reference_values_and_round_trip(rng):
     np.testing.assert_allclose(rgb_to_oklab(np.array([1.0, 0.0, 0.0])), [0.62796, 0.22486, 0.12585], atol=1e-4)
     x = rng.random((10, 3))
     np.testing.assert_allclose(oklab_to_rgb(rgb_to_oklab(x)), x, atol=1e-6)
+
+
+def test_a_grey_has_no_hue():
+    """A grey's OKLCH hue was whatever rounding left (#bfbfbf: 89.9 degrees) in tables, JSON and CSS."""
+    from brushwork.color.spaces import oklab_to_oklch, rgb_to_oklab
+
+    lch = oklab_to_oklch(rgb_to_oklab(np.array([[0.75, 0.75, 0.75], [1.0, 0.0, 0.0]])))
+    assert lch[0, 2] == 0.0 and abs(lch[1, 2] - 29.23) < 0.01

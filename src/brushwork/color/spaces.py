@@ -75,10 +75,11 @@ def oklab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
 
 def oklab_to_oklch(lab: np.ndarray) -> np.ndarray:
-    """OKLab -> OKLCH: lightness, chroma, hue in degrees [0, 360)."""
+    """OKLab -> OKLCH: lightness, chroma, hue in degrees [0, 360); a grey's hue (chroma under 1e-4, where rounding
+    alone picks the angle) is 0, as CSS takes a powerless hue."""
     lab = np.asarray(lab, dtype=np.float64)
     c = np.hypot(lab[..., 1], lab[..., 2])
-    h = np.degrees(np.arctan2(lab[..., 2], lab[..., 1])) % 360.0
+    h = np.where(c < 1e-4, 0.0, np.degrees(np.arctan2(lab[..., 2], lab[..., 1])) % 360.0)
     return np.stack([lab[..., 0], c, h], axis=-1)
 
 
