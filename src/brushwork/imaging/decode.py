@@ -20,7 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
 
-__all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pending", "to_srgb", "to_8bit", "pixel_count"]
+__all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pending", "to_srgb", "to_8bit", "grey_levels", "pixel_count"]
 
 #: Default limit on decoded pixels (about a 9000 x 9000 image): protects against decompression bombs.
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -201,19 +201,30 @@ def pixel_count(n: int, beside: int | None = None) -> str:
     return f"{n:,} pixel{'s' if n != 1 else ''}"
 
 
-def to_8bit(img: Image.Image) -> Image.Image:
-    """A 16-bit or 32-bit greyscale image (Pillow modes ``I;16*``, ``I``, ``F``) as 8-bit ``L``, scaled as
-    :func:`brushwork.imaging.read_image` scales it; other modes are returned as they are. Pillow's own
-    ``convert`` clips such values at 255, so a 16-bit picture turned white."""
+def grey_levels(img: Image.Image):
+    """A 16-bit or 32-bit greyscale image's values (Pillow modes ``I;16*``, ``I``, ``F``) as floats in [0, 1]
+    (float64, unclipped); None for any other mode. ``I`` holds 16-bit values when any exceeds 255 (Pillow opens
+    most 16-bit PNGs as ``I``), 8-bit ones otherwise; ``F`` is taken as 0-255 when any value exceeds 1."""
     import numpy as np
 
-    if img.mode.startswith("I;16"):
+    if img.mode.startswith("I;16"):  # (I;16, I;16B, I;16L, I;16N: the ones Pillow knows)
         scale = 65535.0
     elif img.mode == "I":
-        scale = 65535.0 if np.asarray(img).max(initial=0) > 255 else 255.0  # (16-bit PNGs often open as I)
+        scale = 65535.0 if np.asarray(img).max(initial=0) > 255 else 255.0
     elif img.mode == "F":
         scale = 255.0 if np.asarray(img).max(initial=0) > 1.0 else 1.0
     else:
+        return None
+    return np.asarray(img, dtype=np.float64) / scale
+
+
+def to_8bit(img: Image.Image) -> Image.Image:
+    """A 16-bit or 32-bit greyscale image (Pillow modes ``I;16*``, ``I``, ``F``) as 8-bit ``L``, scaled as
+    :func:`brushwork.imaging.read_image` scales it (:func:`grey_levels`); other modes are returned as they are.
+    Pillow's own ``convert`` clips such values at 255, so a 16-bit picture turned white."""
+    import numpy as np
+
+    grey = grey_levels(img)
+    if grey is None:
         return img
-    arr = np.asarray(img, dtype=np.float64) / scale
-    return Image.fromarray(np.round(np.clip(arr, 0.0, 1.0) * 255).astype(np.uint8), "L")
+    return Image.fromarray(np.round(np.clip(grey, 0.0, 1.0) * 255).astype(np.uint8), "L")

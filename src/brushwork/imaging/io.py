@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import ImageError
-from .decode import DEFAULT_MAX_PIXELS, describe, open_decoded, pixel_count, to_8bit, to_srgb
+from .decode import DEFAULT_MAX_PIXELS, describe, grey_levels, open_decoded, pixel_count, to_8bit, to_srgb
 
 if TYPE_CHECKING:
     import torch
@@ -61,19 +61,9 @@ def _pil_to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Convert any PIL mode to ``(rgb (H,W,3), alpha (H,W) | None)`` floats in [0, 1]."""
     mode = img.mode
     alpha = None
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        grey = np.asarray(img, dtype=np.float32) / 65535.0
-        rgb = np.repeat(grey[..., None], 3, axis=2)
-    elif mode == "I":
-        arr = np.asarray(img, dtype=np.float64)
-        # 32-bit integer mode is how Pillow opens most 16-bit greyscale PNGs.
-        scale = 65535.0 if arr.max(initial=0) > 255 else 255.0
-        rgb = np.repeat((arr / scale).astype(np.float32)[..., None], 3, axis=2)
-    elif mode == "F":
-        arr = np.asarray(img, dtype=np.float32)
-        if arr.max(initial=0) > 1.0:
-            arr = arr / 255.0
-        rgb = np.repeat(arr[..., None], 3, axis=2)
+    grey = grey_levels(img)  # 16-bit and 32-bit greys, scaled as everything that reads images scales them
+    if grey is not None:
+        rgb = np.repeat(grey.astype(np.float32)[..., None], 3, axis=2)
     else:
         if mode == "P":
             img = img.convert("RGBA" if "transparency" in img.info else "RGB")
