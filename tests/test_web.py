@@ -108,11 +108,19 @@ def test_stylize_job_result_gallery_and_cli_reproduction(client, tmp_path, monke
     assert again.status_code == 202
     rep = _wait(client, again.json()["id"])
     assert rep["status"] == "done" and rep["result"]["identical"], rep
-    # a rerun runs in its own process, which a cancel stops as Ctrl-C would: its temporary folder goes too
+    # a rerun runs in its own process, which a cancel stops as Ctrl-C would: its temporary folder goes too.
+    # (The item rerun here is a long Gatys run, so the rerun cannot finish before the cancel reaches it.)
+    from brushwork.imaging.io import save_image
+    from brushwork.provenance.gallery import Gallery
+
+    slow = {**recipe, "command": [*recipe["command"][:5], "--method", "gatys", "--size", "256", "--steps", "100000"]}
+    slow_file = save_image(Image.open(out), tmp_path / "slow.png", recipe=slow)
+    with Gallery.open(tmp_path / "gallery.db") as g:  # the studio's gallery (see the fixture)
+        slow_id = g.add(slow_file, recipe=slow, operation="stylize")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))  # (the rerun's process takes it)
-    rid = client.post(f"/api/gallery/{res['gallery_id']}/reproduce").json()["id"]
+    rid = client.post(f"/api/gallery/{slow_id}/reproduce").json()["id"]
     t0 = time.time()
     while not list(scratch.glob("brushwork-reproduce-*")) and time.time() - t0 < 60:
         time.sleep(0.02)
@@ -121,12 +129,8 @@ def test_stylize_job_result_gallery_and_cli_reproduction(client, tmp_path, monke
     assert _wait(client, rid)["status"] == "cancelled"
     assert not list(scratch.glob("brushwork-reproduce-*"))
     # an item whose input the studio does not hold: the failure names the file, not the server's folders
-    from brushwork.provenance.gallery import Gallery
-
     lost = {**recipe, "inputs": [{**recipe["inputs"][0], "name": "lost.png", "sha256": "0" * 64,
                                   "path": str(tmp_path / "gone" / "lost.png")}, *recipe["inputs"][1:]]}
-    from brushwork.imaging.io import save_image
-
     orphan = save_image(Image.open(out), tmp_path / "orphan.png", recipe=lost)  # reproduce reads the file's recipe
     with Gallery.open(tmp_path / "gallery.db") as g:  # the studio's gallery (see the fixture)
         lost_id = g.add(orphan, recipe=lost, operation="stylize")
