@@ -402,3 +402,54 @@ def test_eval_knows_its_training_folder_from_a_new_one(tmp_path, capsys, monkeyp
     Image.new("RGB", (24, 24), (0, 0, 255)).save(root / "ink" / "added.png")  # the training folder changed since
     assert main(["classify", "eval", str(out), str(root), "--out", str(tmp_path / "ev2")]) == 2
     assert "the model trained on 12 of it" in capsys.readouterr().err
+
+
+def test_grouped_split_stays_near_its_share_and_old_models_keep_theirs():
+    """A large group no longer takes most of its class into validation; models saved before splits were
+    recorded are evaluated on the split they were trained with."""
+    y = np.zeros(60, dtype=np.int64)
+    groups = np.array(["big"] * 50 + ["a"] * 5 + ["b"] * 5)
+    legacy_overshoots = False
+    for seed in range(20):
+        tr, va = stratified_split(y, 0.1, seed, groups)
+        assert 1 <= len(va) <= 10 and "big" not in set(groups[va]) and len(tr) + len(va) == 60
+        assert not set(groups[tr]) & set(groups[va])
+        _, old = stratified_split(y, 0.1, seed, groups, closest=False)
+        legacy_overshoots |= len(old) >= 50
+    assert legacy_overshoots  # (what 0.2.2 did with some seeds)
+    # every group larger than twice the share: the smallest one goes, and one stays in train
+    tr, va = stratified_split(y[:20], 0.1, 0, np.array(["p"] * 12 + ["q"] * 8))
+    assert len(va) == 8 and len(tr) == 12
+
+
+def test_eval_finds_the_recorded_split_in_a_moved_folder_and_refuses_a_renamed_one(tmp_path, capsys):
+    import shutil
+
+    root = _folder(tmp_path, n=10)
+    out = tmp_path / "run"
+    assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q"]) == 0
+    data = json.loads((out / "checkpoint" / "config.json").read_text())["data"]
+    assert len(data["val_indices"]) == data["val"] == 2 and data["split_digest"]
+    capsys.readouterr()
+    moved = tmp_path / "moved" / "art"
+    shutil.copytree(root, moved)
+    assert main(["classify", "eval", str(out), str(moved), "--out", str(tmp_path / "e1")]) == 0
+    assert "the validation split" in capsys.readouterr().out
+    assert np.asarray(json.loads((tmp_path / "e1" / "metrics.json").read_text())["confusion_matrix"]).sum() == 2
+    other = _folder(tmp_path / "other", n=10)  # as many images, other names: a separate folder, scored whole
+    for f in sorted((other / "ink").iterdir()):
+        f.rename(f.with_name("new-" + f.name))
+    assert main(["classify", "eval", str(out), str(other), "--out", str(tmp_path / "e2")]) == 0
+    assert "all 20 images" in capsys.readouterr().out
+    (root / "ink" / "3.png").rename(root / "ink" / "33.png")  # the training folder itself, a file renamed
+    assert main(["classify", "eval", str(out), str(root), "--out", str(tmp_path / "e3")]) == 2
+    assert "not those the model trained on" in capsys.readouterr().err
+    (root / "ink" / "33.png").rename(root / "ink" / "3.png")
+    # a model saved before splits were recorded: the split of then, drawn again
+    for cfg in (out / "checkpoint" / "config.json", out / "config.json"):
+        if cfg.is_file():
+            c = json.loads(cfg.read_text())
+            c["data"].pop("val_indices"), c["data"].pop("split_digest")
+            cfg.write_text(json.dumps(c))
+    assert main(["classify", "eval", str(out), str(root), "--out", str(tmp_path / "e4")]) == 0
+    assert "the validation split" in capsys.readouterr().out

@@ -1537,12 +1537,14 @@ def _accumulate(model_dir: str) -> int:
     return int(_train_config(model_dir, "engine").get("accumulate", 1))
 
 
-def _held_out(model_dir: str, data: str, n_images: int) -> bool:
-    """Whether a folder is the model's own training folder, whose validation split is what was held out (else
-    a separate folder, all of it unseen). A training folder that no longer holds the images it held is refused:
-    its split, drawn again, would hold images the model trained on."""
+def _held_out(model_dir: str, data: str, y, groups) -> bool:
+    """Whether a folder (its labels ``y`` and ``groups``) is the model's own training folder, whose validation
+    split is what was held out (else a separate folder, all of it unseen). A training folder that no longer holds
+    the images it held is refused: its split, drawn again, would hold images the model trained on."""
+    from .training.classify import split_digest
     from .training.engine import same_source
 
+    n_images = len(y)
     d = _train_config(model_dir, "data")
     src, known = d.get("source"), d.get("folder")
     if src is None:  # a checkpoint saved before the source was recorded: its split, as before
@@ -1554,14 +1556,28 @@ def _held_out(model_dir: str, data: str, n_images: int) -> bool:
         raise BrushworkError(f"'{data}' holds {n_images} readable images, the model trained on {then} of it: its "
                              "validation split drawn again would hold images the model trained on; evaluate on a "
                              "separate folder of new images, or train again")
-    # unsure (the training folder moved, or spelled from elsewhere by a model saved before 'folder' was recorded):
+    if same:
+        return True
+    if "split_digest" in d:  # the folder moved: the same listing is the training folder
+        return d["split_digest"] == split_digest(y, groups)
+    # unsure (a model saved before its listing was recorded, the folder spelled from elsewhere):
     # as many images as it trained on is taken for it, as scoring trained images would flatter the model
-    return same or (then > 0 and then == n_images)
+    return then > 0 and then == n_images
 
 
-def _split_groups(model_dir: str, groups):
-    """The groups to split by, as the model's own training split did (older checkpoints: per image)."""
-    return groups if _train_config(model_dir, "data").get("grouped_split") else None
+def _validation_split(model_dir: str, y, groups):
+    """``(train, val)`` indices of the model's training folder as its training split them: the split it recorded,
+    or for a model saved before splits were recorded (brushwork 0.2.2 and before) that split drawn again, grouped
+    as it was (per image for older checkpoints)."""
+    from .training.classify import recorded_split, stratified_split
+
+    data = _train_config(model_dir, "data")
+    split = recorded_split(data, y, groups)
+    if split is None:
+        raw = _train_config(model_dir)
+        split = stratified_split(y, raw.get("val_fraction", 0.1), raw.get("seed", 0),
+                                 groups if data.get("grouped_split") else None, closest=False)
+    return split
 
 
 def _one_process(command: str) -> None:
@@ -1631,13 +1647,10 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         return 0
     if x_test is not None:
         xe, ye, where = x_test, y_test, "test set"
-    elif not _held_out(args.model, args.data, len(y)):  # a separate folder: all of it is unseen
+    elif not _held_out(args.model, args.data, y, groups):  # a separate folder: all of it is unseen
         xe, ye, where = x, y, f"all {len(y)} images of {args.data} (a folder the model did not train on)"
     else:  # its training folder: the images the recipe held out for validation (the rest were trained on)
-        from .training.classify import stratified_split
-
-        raw = _train_config(args.model)
-        _, va = stratified_split(y, raw.get("val_fraction", 0.1), raw.get("seed", 0), _split_groups(args.model, groups))
+        _, va = _validation_split(args.model, y, groups)
         xe, ye, where = x[va], y[va], f"the validation split of {args.data} (use --kfold for an unbiased estimate)"
     if skipped:
         print(f"brushwork: note: skipped {skipped} unreadable image(s)", file=sys.stderr)
@@ -1671,13 +1684,16 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     _same_classes_before_fetching(args.data, cfg.classes)
     x, y, x_test, y_test, classes, _, channels, groups = load_data(args.data, cfg.size, cfg.in_channels,
                                                                    list(cfg.classes))  # (the classes agree)
-    if x_test is None:  # a folder: hold out the same 10 % the recipe validates on
-        from .training.classify import stratified_split
+    if x_test is None:  # a folder: hold out the images the recipe validated on
+        if _held_out(args.model, args.data, y, groups):  # (a changed training folder: refused)
+            tr, te = _validation_split(args.model, y, groups)
+        else:  # a separate folder: split as training splits
+            from .training.classify import stratified_split
 
-        _held_out(args.model, args.data, len(y))  # (a changed training folder: refused)
-        recipe_cfg = _train_config(args.model)
-        groups = _split_groups(args.model, groups)
-        tr, te = stratified_split(y, recipe_cfg.get("val_fraction", 0.1), recipe_cfg.get("seed", 0), groups)
+            raw = _train_config(args.model)
+            tr, te = stratified_split(y, raw.get("val_fraction", 0.1), raw.get("seed", 0), groups)
+        if not _train_config(args.model, "data").get("grouped_split"):
+            groups = None  # (fine-tuning splits as training did)
         x, y, x_test, y_test = x[tr], y[tr], x[te], y[te]
         groups = None if groups is None else groups[tr]
     out = Path(args.out or Path(args.model) / "slim")

@@ -11,6 +11,7 @@ epoch's weights are restored (and saved as the final checkpoint).
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -49,24 +50,37 @@ class ClassifyTrainConfig:
     seed: int = 0
 
 
-def stratified_split(y: np.ndarray, fraction: float, seed: int,
-                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(y: np.ndarray, fraction: float, seed: int, groups: np.ndarray | None = None, *,
+                     closest: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, val)``: ``fraction`` of every class (at least one image) goes to val.
 
-    With ``groups``, whole groups go to val (a group's images stay on one side), as many as make up
-    about ``fraction`` of the class, while at least one group stays in train.
+    With ``groups``, whole groups go to val (a group's images stay on one side): in a shuffled order, each
+    group that brings the class's val share closer to ``fraction`` (the smallest group when every one
+    overshoots by more than its share), while at least one group stays in train. ``closest=False`` is the
+    split of brushwork 0.2.2 and before, which took groups in order until the share was reached, so one
+    large group could take most of a class (the split of models that did not record theirs).
     """
     rng = np.random.default_rng(seed)
     tr, va = [], []
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
         if groups is not None and len(np.unique(groups[idx])) > 1:
+            members: dict = {}
+            for i in idx:  # (in the shuffled order)
+                members.setdefault(groups[i], []).append(i)
+            want = max(1, round(len(idx) * fraction))
             take: list[int] = []
-            names = list(dict.fromkeys(groups[idx]))  # in the shuffled order
-            for g in names[:-1]:
-                if len(take) >= max(1, round(len(idx) * fraction)):
-                    break
-                take += [i for i in idx if groups[i] == g]
+            if closest:
+                for m in members.values():
+                    if len(take) + len(m) < len(idx) and abs(len(take) + len(m) - want) < abs(len(take) - want):
+                        take += m
+                if not take:
+                    take = min(members.values(), key=len)
+            else:
+                for m in list(members.values())[:-1]:
+                    if len(take) >= want:
+                        break
+                    take += m
             va.append(np.asarray(take, dtype=np.int64))
             tr.append(np.setdiff1d(idx, take))
             continue
@@ -74,6 +88,32 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int,
         va.append(idx[:n])
         tr.append(idx[n:])
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
+
+
+def split_digest(y: np.ndarray, groups: np.ndarray | None) -> str:
+    """A fingerprint of a folder's listing as a split sees it (labels and groups, in order): a model records it
+    beside its validation images, so that they are found again only in the same listing."""
+    h = hashlib.sha256(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+    if groups is not None:
+        h.update("\n".join(map(str, groups)).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:16]
+
+
+def recorded_split(data_info: dict, y: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``(train, val)`` indices a model recorded (``data_info``: its config's ``data``), or None when it
+    recorded none (brushwork 0.2.2 and before).
+
+    Raises:
+        BrushworkError: the listing is not the one the model split (images renamed, moved or replaced).
+    """
+    if "val_indices" not in data_info:
+        return None
+    if data_info.get("split_digest") != split_digest(y, groups):
+        raise BrushworkError("the folder's images are not those the model trained on (renamed, moved or replaced), "
+                             "so its validation images cannot be found again: evaluate on a separate folder of new "
+                             "images, or train again")
+    va = np.asarray(data_info["val_indices"], dtype=np.int64)
+    return np.setdiff1d(np.arange(len(y)), va), va
 
 
 def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes: list[str] | None = None):
@@ -312,7 +352,20 @@ def train_classifier(
     size = int(x.shape[-1])
     if size < 16:
         raise BrushworkError(f"images of {size} px are too small for the models (three 2x poolings): use --size 16 or more")
-    tr, va = stratified_split(y, config.val_fraction, config.seed, groups)
+    out = Path(out_dir)
+    before = None  # a run to resume keeps its split (one saved before splits were recorded: the split of then)
+    if resume and (out / "checkpoint" / "config.json").is_file():
+        from .engine import read_config
+
+        before = read_config(out / "checkpoint").get("data", {})
+    try:
+        split = None if before is None else recorded_split(before, y, groups)
+    except BrushworkError:
+        split = None  # (other data: the resume check below says so)
+    if split is None:
+        split = stratified_split(y, config.val_fraction, config.seed, groups,
+                                 closest=before is None or "val_indices" in before)
+    tr, va = split
     ungrouped = ungrouped_classes(y, groups, classes)
     if not len(va):  # before any epoch is trained: nothing to measure it with would lose the run at its end
         raise BrushworkError("no class has 2 or more images, so there is nothing to validate on: give each class "
@@ -355,7 +408,6 @@ def train_classifier(
         loss = F.cross_entropy(logits.float(), yb, label_smoothing=config.label_smoothing)
         return loss, {"accuracy": float((logits.argmax(1) == yb).float().mean())}
 
-    out = Path(out_dir)
     stopper = EarlyStopping(x[va], y[va], steps_per_epoch, config.patience, out, dev)
     model_config = {"classifier": cfg.to_dict(), "train": {**asdict(config), "accumulate": accumulate},
                     "data": {"source": str(data) if isinstance(data, (str, os.PathLike)) else "<arrays>",
@@ -363,7 +415,8 @@ def train_classifier(
                              and Path(data).is_dir() else None,  # (where it is, however it was spelled)
                              "train": int(len(tr)),
                              "val": int(len(va)), "skipped": skipped,
-                             "grouped_split": groups is not None and len(np.unique(groups)) < len(groups)},
+                             "grouped_split": groups is not None and len(np.unique(groups)) < len(groups),
+                             "split_digest": split_digest(y, groups), "val_indices": va.tolist()},
                     "precision": precision}
     trainer = Trainer(ddp_model, model_config, opt, step_fn, _batches(xt, yt, config.batch, augment, gen, dev),
                       TrainerConfig(out_dir=out_dir, steps=total, device=str(dev), precision=precision,
