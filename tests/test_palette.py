@@ -166,6 +166,9 @@ def test_constructed_hue_sets_classify_as_built():
     # completing: a complementary pair needs a third hue for triadic
     adds = complete(at([30, 210]), "complementary")
     assert adds == []
+    two = classify(at([30, 150]))  # two hues 120 degrees apart: an incomplete set of three, which the reason says
+    assert two.score < 0.7 and "holds 2 of the set's 3 hues" in two.reason and f"--complete {two.label}" in two.reason
+    assert "holds" not in classify(at([30, 150, 270])).reason
     tri = complete(at([30, 150]), "triadic")
     assert len(tri) == 1 and abs(((tri[0]["hue"] - 270) + 180) % 360 - 180) < 3
     with pytest.raises(BrushworkError, match="unknown harmony"):

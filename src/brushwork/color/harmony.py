@@ -18,8 +18,9 @@ tetradic               0, 90, 180, 270 or           the missing hues
 
 A palette's **fit** to a placement is the share-weighted mean of ``exp(-(d / 15)^2)``, ``d`` each
 hue's distance in degrees outside the nearest arc; its **coverage** is the fraction of arcs that hold
-a colour. The score is fit x coverage, so a two-hue palette cannot pass for triadic. The label is
-the best score, the simpler harmony winning within 0.05 (listed first above).
+a colour. The score is fit x coverage, so two hues score at most 2/3 for triadic; when nothing fits
+better, the label is the incomplete set and the reason names the hues it lacks. The label is the best
+score, the simpler harmony winning within 0.05 (listed first above).
 """
 
 from __future__ import annotations
@@ -112,6 +113,11 @@ def classify(palette: Palette | list[str]) -> HarmonyResult:
     centres = ", ".join(f"{(base + c) % 360:.0f}" for c, _ in arcs)
     reason = (f"chromatic hues {hue_list} (OKLCH degrees) fit the {label} set at {centres} "
               f"with score {score:.2f}")
+    d = np.stack([_hue_dist(hues, base + c) - hw for c, hw in arcs])  # (arcs, colours)
+    empty = [f"{(base + c) % 360:.0f}" for (c, _), row in zip(arcs, d) if not (row <= 0).any()]
+    if empty:
+        reason += (f"; it holds {len(arcs) - len(empty)} of the set's {len(arcs)} hues: add "
+                   f"a hue near {' and '.join(empty)} degrees to complete it (--complete {label})")
     if len(hues) < len(palette):
         reason += f"; {len(palette) - len(hues)} grey(s) ignored"
     return HarmonyResult(label, score, base, scores, reason)
