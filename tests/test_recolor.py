@@ -150,3 +150,23 @@ def test_a_half_transparent_pixel_is_recoloured_like_an_opaque_one_of_its_colour
     ref[:8] = 0.2
     px = np.asarray(to_pil(recolor(look, method="stats", reference=ref, alpha=a), a, composited=True)).astype(int)
     assert np.abs(px[:, 40:, :3] - px[:, :24, :3]).max() <= 1 and px[0, 40, 3] == 153
+
+
+@pytest.mark.parametrize("method", ["stats", "histogram"])
+def test_a_grey_photos_compression_noise_is_not_stretched_into_colour(method):
+    """A black-and-white photo saved as a colour JPEG has chroma of blocky noise only: recoloured, it takes
+    the reference's tint, not blocks of the reference's colours."""
+    rng = np.random.default_rng(0)
+    grey = np.repeat(np.linspace(0.1, 0.9, 64, dtype=np.float32)[None, :, None], 64, 0).repeat(3, 2)
+    blocks = rng.normal(0, 0.004, (8, 8, 3)).astype(np.float32).repeat(8, 0).repeat(8, 1)  # 8 x 8 px blocks
+    photo = np.clip(grey + blocks, 0, 1)
+    ref = np.clip(rng.normal([0.2, 0.3, 0.7], 0.2, (32, 32, 3)), 0, 1).astype(np.float32)  # blue and varied
+    out = rgb_to_oklab(recolor(photo, method=method, reference=ref).astype(np.float64))
+    ab_ref = rgb_to_oklab(ref.astype(np.float64))[..., 1:]
+    assert ab_ref.reshape(-1, 2).std(0).min() > 0.05
+    assert out[..., 1:].reshape(-1, 2).std(0).max() < 0.02  # no colour blocks (they were 0.05 and more)
+    assert out[..., 2].mean() < -0.03  # the reference's blue tint
+    # a photo with real colour is matched as before: its spread becomes the reference's
+    colourful = np.clip(rng.normal(0.5, 0.15, (32, 32, 3)), 0, 1).astype(np.float32)
+    moved = rgb_to_oklab(recolor(colourful, method="stats", reference=ref).astype(np.float64))
+    assert np.allclose(moved[..., 1:].reshape(-1, 2).std(0), ab_ref.reshape(-1, 2).std(0), rtol=0.15)

@@ -10,6 +10,12 @@
   pixel jumps between colours.
 
 Transparent pixels keep their colour and alpha; statistics come from the opaque ones.
+
+``stats`` and ``histogram`` stretch a channel's spread to the reference's; a channel that barely varies
+(the colour of a black-and-white photo saved as JPEG, whose chroma is only compression noise) would
+have that noise stretched into blocks of colour. So a channel's spread counts as at least ``MIN_SPREAD``
+(0.02 in OKLab, about one just-noticeable difference): below it the image takes the reference's mean
+and a proportionally smaller share of its spread.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from .transfer import _match_channel
 __all__ = ["METHODS", "recolor", "match_palettes"]
 
 METHODS = ("stats", "histogram", "palette")
+MIN_SPREAD = 0.02  # OKLab standard deviation below which a channel's variation is taken for noise
 
 
 def _opaque(lab: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -101,25 +108,33 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         s_lab, t_lab = own.oklab, target.oklab
         moves = t_lab[match_palettes(s_lab, t_lab)] - s_lab
         flat = lab.reshape(-1, 3)
-        d2 = ((flat[:, None, :] - s_lab[None]) ** 2).sum(-1)
         spread = np.median(np.sqrt(((s_lab[:, None] - s_lab[None]) ** 2).sum(-1))[np.triu_indices(len(s_lab), 1)]) \
             if len(s_lab) > 1 else 0.1
-        wts = np.exp(-(d2 - d2.min(1, keepdims=True)) / (2 * (0.25 * spread) ** 2))
-        wts /= wts.sum(1, keepdims=True)
-        out = (flat + wts @ moves).reshape(lab.shape)
+        out = np.empty_like(flat)
+        for i in range(0, len(flat), 1 << 20):  # a megapixel at a time: (pixels x colours) weights stay small
+            part = flat[i:i + (1 << 20)]
+            d2 = ((part[:, None, :] - s_lab[None]) ** 2).sum(-1)
+            wts = np.exp(-(d2 - d2.min(1, keepdims=True)) / (2 * (0.25 * spread) ** 2))
+            wts /= wts.sum(1, keepdims=True)
+            out[i:i + len(part)] = part + wts @ moves
+        out = out.reshape(lab.shape)
     else:
         if palette is not None:  # the palette as a distribution: each colour repeated by its share
             counts = np.maximum(1, np.round(palette.shares * 1000).astype(int))
             ref = np.repeat(palette.oklab, counts, axis=0)
         else:
             ref = _opaque(rgb_to_oklab(reference.astype(np.float64)), reference_alpha)
+        spread = src.std(0)
         if method == "stats":
-            out = (lab - src.mean(0)) / (src.std(0) + 1e-6) * ref.std(0) + ref.mean(0)
+            out = (lab - src.mean(0)) / np.maximum(spread, MIN_SPREAD) * ref.std(0) + ref.mean(0)
         else:
             out = lab.copy()
             keep = np.ones(lab.shape[:-1], bool) if alpha is None else alpha >= 0.5
             for c in range(3):  # the mapping is built from (and applied to) the opaque pixels
-                out[..., c][keep] = _match_channel(lab[..., c][keep], ref[:, c])
+                matched = _match_channel(lab[..., c][keep], ref[:, c])
+                if spread[c] < MIN_SPREAD:  # noise: a share of the reference's spread, as stats gives it
+                    matched = ref[:, c].mean() + (matched - ref[:, c].mean()) * (spread[c] / MIN_SPREAD)
+                out[..., c][keep] = matched
     out = lab + strength * (out - lab)
     result = np.clip(oklab_to_rgb(out), 0.0, 1.0)
     if alpha is not None:
