@@ -165,7 +165,7 @@ def test_folder_batch_resumes_and_skips_corrupt(small_images, random_decoder_dir
             "--decoder", str(random_decoder_dir), "--size", "48", "--each-style", "-q"]
     assert main(argv) == 0
     io = capsys.readouterr()
-    assert "4 written, 0 already done, 1 unreadable and skipped" in io.out and "broken.jpg" in io.err
+    assert "4 written, 0 already done, 1 skipped (unreadable, or too small or large to stylize)" in io.out and "broken.jpg" in io.err
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
     assert names == ["a__content.png", "a__style.png", "sub/b__content.png", "sub/b__style.png"]
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
@@ -266,7 +266,8 @@ def test_folder_runs_name_clashes_missing_folders_and_unrecorded_outputs(small_i
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.jpg").write_bytes(b"not a picture")
     assert main(["stylize", str(tmp_path / "bad"), str(style), "-o", str(tmp_path / "bad_out"), *fast]) == 2
-    assert "1 unreadable and skipped" in capsys.readouterr().out
+    assert "1 skipped (unreadable, or too small or large to stylize)" in capsys.readouterr().out
+    assert not (tmp_path / "bad_out").exists()  # (it wrote nothing: no empty folder is left)
     # a folder that is not there is named as missing (not as an output without an extension)
     assert main(["stylize", str(tmp_path / "no_such"), str(style), "-o", str(tmp_path / "o"), *fast]) == 2
     assert "content" in (err := capsys.readouterr().err) and "does not exist" in err
@@ -457,3 +458,51 @@ def test_abbreviated_options_are_not_taken(small_images, random_decoder_dir, tmp
     assert main(["stylize", str(content), str(style), "-o", str(tmp_path / "o.png"), "--method", "adain",
                  "--decoder", str(random_decoder_dir), "--strength", "0.5", "--siz", "48"]) == 2
     assert "unrecognized arguments: --siz" in capsys.readouterr().err
+
+
+def test_folder_runs_each_style_interrupts_and_output_above_the_photos(small_images, random_decoder_dir, tmp_path,
+                                                                       capsys):
+    """--each-style outputs depend on their own style only (a style added later makes only its outputs) and
+    refuse blending options; a Ctrl-C'd optimisation is not written as finished (an older one is remade); -o may
+    be a folder above the photos."""
+    from brushwork.pipelines.batch import stylize_folder
+    from brushwork.pipelines.stylize import stylize
+
+    content, style = small_images
+    src = tmp_path / "proj" / "photos"
+    src.mkdir(parents=True)
+    Image.open(content).save(src / "a.png")
+    fast = ["--method", "adain", "--decoder", str(random_decoder_dir), "--size", "48", "-q"]
+    out = tmp_path / "es"
+    assert main(["stylize", str(src), str(style), "-o", str(out), "--each-style", *fast]) == 0
+    capsys.readouterr()
+    assert main(["stylize", str(src), str(content), f"{style.parent}/./{style.name}", "-o", str(out), "--each-style",
+                 *fast]) == 0  # a style added before the first, spelled otherwise: only the new one is made
+    assert "1 written, 1 already done" in capsys.readouterr().out
+    for flag in (["--mask", "-", "--mask", "-"], ["--style-weights", "0.5,0.5"]):
+        assert main(["stylize", str(src), str(style), str(content), "-o", str(out), "--each-style", *flag, *fast]) == 2
+        assert "--each-style makes one picture per style" in capsys.readouterr().err
+    assert main(["stylize", str(src), str(style), "-o", str(tmp_path / "proj"), *fast]) == 0  # above the photos
+    assert "1 written" in capsys.readouterr().out and (tmp_path / "proj" / "a.png").is_file()
+
+    def stopped(*a, **k):  # an optimisation stopped by Ctrl-C returns its best picture so far
+        r = stylize(*a, **{**k, "method": "adain", "decoder": str(random_decoder_dir), "size": 48})
+        r.interrupted = True
+        return r
+
+    g = tmp_path / "gatys"
+    with pytest.raises(KeyboardInterrupt):
+        stylize_folder(src, [style], g, stylize_fn=stopped, progress=False)
+    assert not g.exists() or not list(g.glob("*.png"))
+    # a picture an earlier version wrote unfinished is made again, not counted as done
+    stylize_folder(src, [style], g, stylize_fn=lambda *a, **k: stylize(*a, **{**k, "method": "adain", "decoder": str(
+        random_decoder_dir), "size": 48}), progress=False)
+    from brushwork.provenance.recipe import read_recipe
+
+    r = stylize(src / "a.png", [style], method="adain", decoder=str(random_decoder_dir), size=48)
+    recipe, _ = read_recipe(g / "a.png")
+    r.params.update(batch_settings=recipe["batch_settings"], interrupted=True)
+    r.save(g / "a.png")
+    again = stylize_folder(src, [style], g, stylize_fn=lambda *a, **k: stylize(*a, **{**k, "method": "adain",
+                           "decoder": str(random_decoder_dir), "size": 48}), progress=False)
+    assert len(again.written) == 1 and not again.skipped_existing

@@ -136,3 +136,45 @@ def test_odd_sizes_sound_gif_rates_and_shorter_reruns(small_images, tmp_path, ra
         Image.fromarray(np.full((32, 32, 3), 90 * i, np.uint8)).save(short / f"{i}.png")
     assert main(["video", str(short), str(style), "-o", str(frames_dir), *fast]) == 0
     assert sorted(p.name for p in frames_dir.iterdir()) == ["frame_000001.png", "frame_000002.png"]
+
+
+def test_frame_order_modes_sizes_and_outputs_the_user_keeps(tmp_path, style_path, random_decoder_dir, monkeypatch, capsys):
+    """Unpadded frame numbers play in order; grey, grey+alpha and 16-bit frames are read as RGB; frames of
+    several sizes are refused for a video file (kept in a folder); a style kept in the output folder under a
+    frame's name is refused; an existing folder with a dot in its name is a frames folder; WebM is written."""
+    import imageio.v2 as imageio
+
+    from brushwork.pipelines.video import _rgb8, frame_files
+
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "g.db"))
+    nat = tmp_path / "nat"
+    nat.mkdir()
+    for i in (1, 2, 10, 11):
+        Image.new("RGB", (40, 32), (i * 20,) * 3).save(nat / f"frame_{i}.png")
+    assert [f.name for f in frame_files(nat)] == ["frame_1.png", "frame_2.png", "frame_10.png", "frame_11.png"]
+    grey = np.full((4, 5), 128, np.uint8)
+    assert _rgb8(grey).shape == (4, 5, 3) and _rgb8(grey)[0, 0].tolist() == [128] * 3
+    la = np.stack([grey, np.zeros_like(grey)], -1)  # grey + alpha, fully transparent: white, as read_image gives
+    assert _rgb8(la)[0, 0].tolist() == [255] * 3
+    assert _rgb8(np.full((2, 2), 65535, np.uint16))[0, 0].tolist() == [255] * 3
+    dec = ["--decoder", str(random_decoder_dir), "-q", "--consistency", "0"]
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    Image.new("RGB", (40, 32), "red").save(mixed / "a.png")
+    Image.new("RGB", (32, 40), "blue").save(mixed / "b.png")
+    capsys.readouterr()
+    assert main(["video", str(mixed), str(style_path), "-o", str(tmp_path / "m.mp4"), *dec]) == 2
+    assert "'b.png' is 32x40" in capsys.readouterr().err and not (tmp_path / "m.mp4").exists()
+    assert main(["video", str(mixed), str(style_path), "-o", str(tmp_path / "m_frames"), *dec]) == 0
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "frame_000002.png").write_bytes(style_path.read_bytes())
+    assert main(["video", str(nat), str(kept / "frame_000002.png"), "-o", str(kept), *dec]) == 2
+    assert "frame file in the output folder" in capsys.readouterr().err
+    assert (kept / "frame_000002.png").read_bytes() == style_path.read_bytes()
+    dotted = tmp_path / "shot.v2"
+    dotted.mkdir()
+    assert main(["video", str(nat), str(style_path), "-o", str(dotted), *dec]) == 0
+    assert len(list(dotted.glob("frame_*.png"))) == 4
+    assert main(["video", str(nat), str(style_path), "-o", str(tmp_path / "n.webm"), *dec]) == 0
+    assert imageio.get_reader(tmp_path / "n.webm").get_meta_data()["codec"] == "vp9"

@@ -26,7 +26,7 @@ class BatchReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     redone: list[Path] = field(default_factory=list)  # existed, but made with other settings
     shard: tuple[int, int] = (0, 1)  # (this process's rank, processes)
-    failed_label: str = "unreadable and skipped"
+    failed_label: str = "skipped (unreadable, or too small or large to stylize)"
 
     def summary(self) -> str:
         parts = [f"{len(self.written)} written", f"{len(self.skipped_existing)} already done"]
@@ -82,7 +82,14 @@ def stylize_folder(
         # under torchrun: each process on its own GPU
         kwargs["device"] = str(distributed.device_for(resolve_device(kwargs.get("device", "auto"))))
     if each_style:
-        styles = list(dict.fromkeys(styles))  # a style given twice is one style (one output)
+        for option, flag in (("masks", "--mask"), ("style_weights", "--style-weights")):
+            if kwargs.get(option) is not None:
+                raise BrushworkError(f"{flag} blends several styles in one picture, --each-style makes one picture "
+                                     f"per style: use one of the two")
+        seen: dict[Path, str | os.PathLike] = {}
+        for st in styles:  # a style given twice, however spelled, is one style (one output)
+            seen.setdefault(Path(st).resolve(), st)
+        styles = list(seen.values())
     tags = _style_tags(styles)
     jobs: list[tuple[Path, list, Path]] = []
     for f in files:
@@ -115,16 +122,24 @@ def stylize_folder(
             options.pop("init_match", None)  # no AdaIN start is made: the option changes nothing, keys stay as they were
         written = output_settings or {}
 
-        def keys(opts: dict) -> tuple[str, tuple[str, dict]]:
-            """The settings key of ``opts`` and, accepted where the file shows the same output settings, the
-            key of runs made before output settings counted."""
-            return (_settings_key(styles, each_style, suffix, {**opts, **written}, file_sha256),
-                    (_settings_key(styles, each_style, suffix, opts, file_sha256), written))
+        sha = functools.lru_cache(maxsize=None)(file_sha256)  # a file once, whatever its styles and outputs
 
-        settings, legacy = keys(options)
+        def keys(opts: dict, sty: list) -> tuple[str, tuple[str, dict], tuple[str, ...]]:
+            """The settings key of ``opts`` for an output of styles ``sty``; accepted where the file shows the
+            same output settings, the key of runs made before output settings counted; and the keys that also
+            count as these settings (with ``each_style``: the whole style list's, as brushwork 0.2.2 and before
+            keyed each output)."""
+            own = sty if each_style else styles  # one style's output depends on that style only
+            older = (_settings_key(styles, each_style, suffix, {**opts, **written}, sha),) if each_style else ()
+            return (_settings_key(own, each_style, suffix, {**opts, **written}, sha),
+                    (_settings_key(styles, each_style, suffix, opts, sha), written), older)
+
+        def state_of(t: Path, f: Path, sty: list, opts: dict) -> str:
+            settings, legacy, older = keys(opts, sty)
+            return _output_state(t, settings, read_recipe, f, sha, legacy, also=older)
+
         # Every process looks at every output (not only its shard), so all of them stop, or none does.
-        sha = functools.lru_cache(maxsize=None)(file_sha256)  # a photo once, whatever its styles and outputs
-        state = {t: _output_state(t, settings, read_recipe, f, sha, legacy) for f, _, t in jobs if t.exists()}
+        state = {t: state_of(t, f, sty, options) for f, sty, t in jobs if t.exists()}
         other = sorted(t for t, s in state.items() if s == "other")
         if other and not redo:
             # made without a match (before it existed)? say so
@@ -134,9 +149,8 @@ def stylize_folder(
                                         "as brushwork made them before it matched the start to the style")):
                 if kwargs.get(option, "none") == "none":
                     continue
-                unmatched, unmatched_legacy = keys({**options, option: "none"})
-                if all(_output_state(t, unmatched, read_recipe, f, sha, unmatched_legacy) == "done"
-                       for f, _, t in jobs if t in other):
+                if all(state_of(t, f, sty, {**options, option: "none"}) == "done"
+                       for f, sty, t in jobs if t in other):
                     raise BrushworkError(
                         f"{len(other)} output(s) in '{out}' were made with {flag} none ({what}; e.g. '{other[0]}'): "
                         f"pass {flag} none to keep them and make the rest the same way, or --redo to make them all "
@@ -163,8 +177,10 @@ def stylize_folder(
                         report.failed.append((f, str(exc)))
                         bad.add(f)
                     else:
+                        if getattr(result, "interrupted", False):  # Ctrl-C in an optimisation: its picture is
+                            raise KeyboardInterrupt  # unfinished, so not written (a rerun makes it and goes on)
                         target.parent.mkdir(parents=True, exist_ok=True)
-                        result.params["batch_settings"] = settings
+                        result.params["batch_settings"] = keys(options, sty)[0]
                         if save is None:
                             result.save(target)
                         else:  # the caller writes it (the CLI: with the one-file command in the recipe)
@@ -229,19 +245,27 @@ OUTPUT_MARKER = ".brushwork-output"  # in every folder run's output folder: neve
 
 @contextlib.contextmanager
 def _output_folder(out: Path) -> Iterator[None]:
-    """Make the output folder (with its marker) for the block; if the block fails before writing anything
-    into a folder it made (a bad option found at the first file), remove it again: no empty folder is left."""
+    """Make the output folder (with its marker) for the block; if the block writes nothing into a folder it
+    made (a bad option found at the first file, every photo unreadable), remove it again: no empty folder is
+    left. (Under torchrun another process may still write there: the folder stays.)"""
+    from .. import distributed
+
     created = not out.exists()
     _make_output_folder(out)
-    try:
-        yield
-    except BaseException:
-        if created:
+
+    def tidy() -> None:
+        if created and not distributed.info().distributed:
             with contextlib.suppress(OSError):
                 if [p.name for p in out.iterdir()] == [OUTPUT_MARKER]:
                     (out / OUTPUT_MARKER).unlink()
                     out.rmdir()
+
+    try:
+        yield
+    except BaseException:
+        tidy()
         raise
+    tidy()
 
 
 def _make_output_folder(out: Path) -> None:
@@ -263,7 +287,8 @@ def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path
     files = list_images(src)
     top = src.resolve()
     # this run's -o, and earlier runs' output folders below src (src itself may be one: `palette styled/`)
-    outputs = {Path(out_dir).resolve(), *(m.parent.resolve() for m in src.rglob(OUTPUT_MARKER))} - {top}
+    outputs = {Path(out_dir).resolve(), *(m.parent.resolve() for m in src.rglob(OUTPUT_MARKER))}
+    outputs = {o for o in outputs if o != top and o.is_relative_to(top)}  # (an -o above the photos hides none)
     files = [f for f in files if not any(p in outputs for p in f.resolve().parents)]  # `-o photos/styled`
     if not files:
         raise BrushworkError(f"folder '{src}' holds no images (.png, .jpg, .webp, ...): check the path")
@@ -301,21 +326,24 @@ def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha2
 
 
 def _output_state(target: Path, settings: str, read_recipe, source: Path, file_sha256,
-                  legacy: tuple[str, dict] | None = None) -> str:
-    """``"done"``, ``"unreadable"`` (make it again: nothing to lose), ``"unknown"`` (no recipe to compare:
-    kept unless ``redo``) or ``"other"`` (its recipe names other settings or another version of its source
-    image, the content's sha256 it records)."""
+                  legacy: tuple[str, dict] | None = None, also: tuple[str, ...] = ()) -> str:
+    """``"done"``, ``"unreadable"`` (make it again: nothing to lose; also an unfinished picture, stopped by
+    Ctrl-C), ``"unknown"`` (no recipe to compare: kept unless ``redo``) or ``"other"`` (its recipe names other
+    settings or another version of its source image, the content's sha256 it records). ``also``: settings keys
+    that count as ``settings``."""
     try:
         recipe, _ = read_recipe(target)
     except OSError:
         return "unreadable"
     if recipe is None:
         return "unknown"  # written with --no-metadata: nothing to compare, so it stands (but --redo redoes it)
+    if recipe.get("interrupted"):  # (brushwork 0.2.2 and before wrote it in folder runs too)
+        return "unreadable"
     content = recipe.get("content") if isinstance(recipe.get("content"), dict) else {}
     if content.get("sha256") and content["sha256"] != file_sha256(source):
         return "other"
     made = recipe.get("batch_settings", settings)
-    if made == settings:
+    if made == settings or made in also:
         return "done"
     if legacy is not None and made == legacy[0]:  # before the way files are written was part of the key
         flags = legacy[1]

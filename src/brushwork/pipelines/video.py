@@ -17,7 +17,7 @@ Stylizing each frame on its own flickers in two ways:
 ``smoothing=0, consistency=0`` is per-frame stylization.
 
 Video files are read and written with imageio's ffmpeg plugin (``pip install brushwork[video]``);
-a folder of frames (sorted by name) works without it.
+a folder of frames (in the natural order of their names: ``frame_2`` before ``frame_10``) works without it.
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ from ..errors import BrushworkError
 from ..models.adain import TRANSFORMS, AdaINNet
 from .adain import _pad_to_multiple, adain_transfer, match_styles
 
-__all__ = ["stylize_frames", "read_frames", "write_frames", "VideoSource", "VIDEO_SUFFIXES"]
+__all__ = ["stylize_frames", "read_frames", "write_frames", "frame_files", "is_frames_folder", "VideoSource",
+           "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
+_FRAME_NAME = re.compile(r"frame_(\d{6})\.png")  # the names write_frames gives frames in a folder
 
 
 @torch.no_grad()
@@ -149,15 +151,45 @@ class VideoSource(NamedTuple):
     audio: bool  # the file has a sound track (a frames folder or a GIF has none)
 
 
+def _natural(path: Path) -> list:
+    """A sort key that orders numbers in names by value (``frame_2`` before ``frame_10``, as ffmpeg's ``%d``
+    writes them)."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", path.name.casefold())]
+
+
+def frame_files(folder: str | os.PathLike) -> list[Path]:
+    """The image files of a frames folder in frame order (natural order of their names)."""
+    from ..datasets import list_images
+
+    return sorted(list_images(folder, recursive=False), key=_natural)
+
+
+def _rgb8(a: np.ndarray) -> np.ndarray:
+    """A decoded frame as ``(H, W, 3)`` uint8 RGB: greys spread to three channels, 16-bit and float values
+    scaled, and transparency composited over white, as pictures are read everywhere else."""
+    a = np.asarray(a)
+    if a.dtype != np.uint8:
+        top = 65535.0 if a.dtype == np.uint16 or (a.dtype.kind in "iu" and a.max(initial=0) > 255) else (
+            255.0 if a.dtype.kind in "iu" or a.max(initial=0) > 1.0 else 1.0)
+        a = np.round(np.clip(a.astype(np.float64) / top, 0.0, 1.0) * 255).astype(np.uint8)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.shape[-1] in (2, 4):  # with alpha: over white
+        alpha = a[..., -1:].astype(np.float32) / 255.0
+        a = (a[..., :-1].astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    if a.shape[-1] == 1:
+        a = np.repeat(a, 3, axis=-1)
+    return np.ascontiguousarray(a[..., :3])
+
+
 def read_frames(source: str | os.PathLike) -> VideoSource:
     """Frames of a video file or a folder of images, their frame rate (24 for a folder) and whether the file
     has sound."""
     p = Path(source)
     if p.is_dir():
-        from ..datasets import list_images
         from ..imaging.io import read_image
 
-        files = list_images(p, recursive=False)
+        files = frame_files(p)
         if not files:
             raise BrushworkError(f"folder '{p}' holds no frames (.png, .jpg, ...)")
 
@@ -181,7 +213,7 @@ def read_frames(source: str | os.PathLike) -> VideoSource:
     def from_video() -> Iterator[np.ndarray]:
         with reader:
             for f in reader:
-                yield np.asarray(f)[..., :3]
+                yield _rgb8(f)
 
     return VideoSource(from_video(), fps, audio)
 
@@ -207,7 +239,7 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
     """
     t = Path(os.path.abspath(target))  # "." has no name to put a temporary one beside
     n = 0
-    if t.suffix == "":
+    if is_frames_folder(t):
         import shutil
 
         from ..imaging.io import save_image
@@ -227,7 +259,7 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
             for f in sorted(tmp.iterdir()):
                 os.replace(f, t / f.name)
             for f in t.iterdir():  # an earlier, longer run's last frames: not this video's
-                m = re.fullmatch(r"frame_(\d{6})\.png", f.name)
+                m = _FRAME_NAME.fullmatch(f.name)
                 if m and int(m.group(1)) > n:
                     f.unlink()
         finally:
@@ -239,6 +271,8 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
     tmp = t.with_name(f".{t.stem}.part{t.suffix}")
     gif = t.suffix.lower() == ".gif"
     kwargs = {"duration": 1000.0 / fps, "loop": 0} if gif else {"fps": fps, "macro_block_size": 1}
+    if t.suffix.lower() == ".webm":  # (imageio's default, H.264, is not allowed in WebM)
+        kwargs.update(codec="libvpx-vp9", output_params=["-crf", "30", "-b:v", "0"])
     if audio_from is not None and not gif:
         kwargs["audio_path"] = str(audio_from)
 
@@ -251,7 +285,12 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
         writer = imageio.get_writer(tmp, **kwargs)
         done = False
         try:
+            first = None
             for n, f in enumerate(frames, 1):  # (stylizing happens here: its own errors pass through as they are)
+                first = f.shape[:2] if first is None else first
+                if f.shape[:2] != first:
+                    raise BrushworkError(f"frame {n} is {f.shape[1]}x{f.shape[0]}, the first frame {first[1]}x{first[0]}: "
+                                         "a video file's frames have one size: resize them, or write a folder of frames")
                 try:
                     writer.append_data(f if gif else _even(f))
                 except (OSError, RuntimeError) as exc:
@@ -273,6 +312,46 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
         if tmp.exists():
             tmp.unlink()
     return n
+
+
+def is_frames_folder(output: str | os.PathLike) -> bool:
+    """Whether ``output`` is written as a folder of PNG frames: an existing folder (whatever its name), or a
+    name without an extension; else it is a video file named by its extension."""
+    p = Path(output)
+    return p.is_dir() or p.suffix == ""
+
+
+def _check_frames_output(out: Path, inputs: Sequence[str | os.PathLike]) -> None:
+    """Refuse, before any work, a frames folder output whose frame files (written, or removed as an earlier
+    longer run's) include one of the inputs: a style kept there as ``frame_000002.png`` would be lost."""
+    if not is_frames_folder(out):
+        return
+    where = Path(os.path.abspath(out)).resolve()
+    for p in inputs:
+        q = Path(p)
+        if q.is_file() and q.resolve().parent == where and _FRAME_NAME.fullmatch(q.name):
+            raise BrushworkError(f"'{p}' is a frame file in the output folder '{out}': this run writes (or removes) "
+                                 "such files there: copy it elsewhere first, or choose another -o folder")
+
+
+def _check_one_size(files: Sequence[Path]) -> None:
+    """Refuse, before any work, a frames folder of several picture sizes when a video file is written."""
+    from PIL import Image
+
+    first = None
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # (EXIF orientations that swap the sides)
+                size = (im.height, im.width) if turned else im.size
+        except OSError:
+            continue  # (an unreadable frame is reported when it is read)
+        if first is None:
+            first = (f, size)
+        elif size != first[1]:
+            raise BrushworkError(f"frame '{f.name}' is {size[0]}x{size[1]}, the first frame '{first[0].name}' "
+                                 f"{first[1][0]}x{first[1][1]}: a video file's frames have one size: resize them, "
+                                 "or write a folder of frames")
 
 
 def stylize_video(
@@ -328,13 +407,16 @@ def stylize_video(
     if style_weights is not None and len(style_weights) != len(styles):
         raise BrushworkError(f"{len(styles)} style image(s) but {len(style_weights)} style weight(s)")
     out = Path(output)
-    if out.suffix and out.suffix.lower() not in VIDEO_SUFFIXES:
+    if not is_frames_folder(out) and out.suffix.lower() not in VIDEO_SUFFIXES:
         raise BrushworkError(f"output '{out}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or a folder")
     if not out.parent.is_dir():
         raise BrushworkError(f"output folder '{out.parent}' does not exist: create it first")
     if consistency > 0:
         _FlowBlend(consistency)  # fails now, not after the first frame, when OpenCV is missing
+    _check_frames_output(out, [source, *styles])
     frames, own_fps, audio = read_frames(source)  # checks the input before any model is loaded
+    if not is_frames_folder(out) and Path(source).is_dir():
+        _check_one_size(frame_files(source))
     if fps is not None and audio and abs(fps - own_fps) > 1e-3:
         import sys
 
