@@ -248,9 +248,10 @@ def test_classify_bad_input(tmp_path, capsys):
     assert "inside the data folder" in capsys.readouterr().err and not (root / "run").exists()
     # a packaged dataset of other classes is refused before it is downloaded (fetching it would fail the test)
     for cmd in (["classify", "eval", str(out), "fashion-mnist", "--out", str(tmp_path / "ev")],
-                ["classify", "slim", str(out), "fashion-mnist", "--out", str(tmp_path / "sl")]):
+                ["classify", "slim", str(out), "fashion-mnist", "--out", str(tmp_path / "sl")],
+                ["classify", "eval", str(out), "art-medium", "--out", str(tmp_path / "ev")]):  # (built from packages)
         assert main(cmd) == 2, cmd
-        assert "the dataset 'fashion-mnist' has" in capsys.readouterr().err
+        assert f"the dataset '{cmd[3]}' has" in capsys.readouterr().err
     cfg["classifier"]["arch"] = "small-cnn"
     (out / "checkpoint" / "config.json").write_text(json.dumps(cfg))
     assert main(["classify", "predict", str(out), str(one / "only" / "a.png")]) == 2

@@ -247,15 +247,21 @@ def test_record_search_tag_export_delete(where, tmp_path):
         with pytest.raises(GalleryError, match="no gallery item 999"):
             g.delete([ia, 999])
         assert g.get(ia)  # nothing was deleted by the failed call
+        a.with_name("a.png.json").write_text(json.dumps(g.get(ia).recipe))  # its recipe file goes with it
+        c.with_name("c.png.json").write_text(json.dumps({"operation": "someone else's"}))
         gone, notes = g.delete([ia, ib], files=True)
         assert not a.exists() and b.exists()  # b changed since it was made: kept
+        assert not a.with_name("a.png.json").exists()
         assert [it.id for it in gone] == [ia, ib] and "changed" in notes[0]
         assert [it.id for it in g.search()] == [ic]
+        ic2 = g.add(c, recipe={"operation": "gan sample", "seed": 3})
+        _, notes = g.delete([ic, ic2], files=True)  # (its second item finds the file gone already)
+        assert not c.exists() and c.with_name("c.png.json").exists() and "not this item's recipe" in notes[0]
         with g.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM gallery_tags")).scalar() == 0
             assert conn.execute(sa.text("SELECT count(*) FROM gallery_inputs")).scalar() == 0
         with pytest.raises(BrushworkError, match="tag"):
-            g.tag(ic, ["a,b"])
+            g.tag(g.add(a if a.exists() else b, recipe=None), ["a,b"])
 
 
 _WRITER = textwrap.dedent("""
@@ -433,6 +439,10 @@ def test_cli_records_and_manages(small_images, tmp_path, capsys, monkeypatch):
                  "--since", dt.date.today().isoformat(), "--until", dt.date.today().isoformat()]) == 0
     out = capsys.readouterr().out
     assert "out.png" in out and "[keeper]" in out and "sw.png" not in out
+    assert main(["gallery", "search", "--op", "palette"]) == 0  # a command's name finds its kinds
+    assert "sw.png" in (out := capsys.readouterr().out) and "out.png" not in out
+    assert main(["gallery", "search", "--op", "stylise"]) == 2  # a misspelling is not "no items match"
+    assert "the gallery's operations are palette swatch, stylize" in capsys.readouterr().err
     assert main(["gallery", "search", "--like", "out.png", "--limit", "1"]) == 0
     assert "out.png" in capsys.readouterr().out
     assert main(["gallery", "show", str(sid), "--thumbnail", "thumb.png"]) == 0

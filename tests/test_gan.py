@@ -278,6 +278,13 @@ def test_fid_and_kid_behave():
     k_same, _ = kid(a, b)
     k_far, _ = kid(a, shifted)
     assert abs(k_same) < 0.05 < k_far  # unbiased: about 0 for the same distribution
+    # both sides within one subset, of different sizes: all of both, once (the unbiased estimate, no spread)
+    x, y = a[:45], shifted[:60]
+    k, spread = kid(x, y)
+    kxx, kyy, kxy = (x @ x.T / 8 + 1) ** 3, (y @ y.T / 8 + 1) ** 3, (x @ y.T / 8 + 1) ** 3
+    expected = ((kxx.sum() - np.trace(kxx)) / (45 * 44) + (kyy.sum() - np.trace(kyy)) / (60 * 59) - 2 * kxy.mean())
+    assert spread is None and k == pytest.approx(expected)
+    assert kid(a, shifted[:60])[1] is not None  # one side larger than a subset: subsets, with their spread
 
 
 def test_gan_eval_command(tmp_path, capsys, lite0):

@@ -61,6 +61,21 @@ def test_suggest_cli(tmp_path, content_path, capsys):
     assert main(["suggest", str(content_path), "--styles", str(styles), str(tmp_path / "copy.png"),
                  str(styles / "s1.png"), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["suggestions"]) == 3
+    # a cut-out photo: its transparent pixels are not its colours; a fully transparent one has none
+    rgba = np.asarray(Image.open(content_path).convert("RGBA")).copy()
+    rgba[:, : rgba.shape[1] // 2, :3] = 255 - rgba[:, : rgba.shape[1] // 2, :3]  # hidden colours, unlike the rest
+    rgba[:, : rgba.shape[1] // 2, 3] = 0
+    Image.fromarray(rgba).save(tmp_path / "cut.png")
+    Image.fromarray(np.ascontiguousarray(rgba[:, rgba.shape[1] // 2:, :3])).save(tmp_path / "half.png")
+    got = {}
+    for name in ("cut.png", "half.png"):
+        assert main(["suggest", str(tmp_path / name), "--json"]) == 0
+        got[name] = json.loads(capsys.readouterr().out)["suggestions"][0]["colour"]
+    assert abs(got["cut.png"] - got["half.png"]) < 0.03, got
+    rgba[..., 3] = 0
+    Image.fromarray(rgba).save(tmp_path / "clear.png")
+    assert main(["suggest", str(tmp_path / "clear.png")]) == 2
+    assert "fully transparent" in capsys.readouterr().err
 
 
 def test_suggest_offers_the_gallery_styles(tmp_path, content_path, capsys, monkeypatch):

@@ -331,6 +331,8 @@ def test_the_adain_start_of_gatys_is_matched_and_older_recipes_rerun_unmatched(s
     assert "takes --init-match none" in capsys.readouterr().err
     assert main(["stylize", content.name, style.name, "-o", "m.png", "--decoder", "x", "-q"]) == 2
     assert "--decoder applies to --method adain and to --init adain" in capsys.readouterr().err
+    assert main(["stylize", content.name, style.name, "-o", "m.png", "--tile", "256", "-q"]) == 2  # (was ignored)
+    assert "--tile applies to --method adain and to --init adain" in capsys.readouterr().err
     assert not Path("m.png").exists()
     args = [content.name, style.name, "--init", "adain", "--steps", "3", "--size", "64", "-q"]
     assert main(["stylize", *args, "-o", "old.png", "--init-match", "none"]) == 0

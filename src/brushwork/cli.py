@@ -319,7 +319,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     expert.add_argument("--style-weight", type=_nonneg)
     expert.add_argument("--tv-weight", type=_nonneg)
     st.add_argument("--decoder", metavar="DIR", help="adain (and --init adain): a trained decoder folder (default: the shipped one)")
-    st.add_argument("--tile", type=_positive_int, default=1024,
+    st.add_argument("--tile", type=_positive_int,
                     help="adain (and --init adain): tile size for large images; statistics stay global (default 1024)")
     st.add_argument("--transform", default="adain", choices=["adain", "wct"],
                     help="adain: match each channel's mean and std (default); wct: whitening-colouring, "
@@ -599,7 +599,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gl.set_defaults(func=_cmd_gallery_search)
     gq = gallery_parser("search", "items by operation, style, tag, date, path, or likeness to an image",
                         "brushwork gallery search --style starry --since 2026-11-01 --like photo.jpg")
-    gq.add_argument("--op", "--operation", dest="operation", help="e.g. stylize, 'gan sample', recolor")
+    gq.add_argument("--op", "--operation", dest="operation",
+                    help="e.g. stylize, recolor, 'gan sample' (gan: every gan operation)")
     gq.add_argument("--style", help="part of a style image's file name")
     gq.add_argument("--tag")
     gq.add_argument("--since", type=_date, metavar="DATE", help="made on or after (YYYY-MM-DD[THH:MM])")
@@ -758,13 +759,16 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     if args.match is not None and args.init == "adain" and args.method == "gatys":  # (none too: it is not the start's)
         raise BrushworkError(f"--match {args.match} applies to --method adain; the AdaIN start of --init adain takes "
                              f"--init-match {args.match}")
+    if args.tile is not None and args.method != "adain" and args.init != "adain":  # (Gatys works on the whole image)
+        raise BrushworkError("--tile applies to --method adain and to --init adain (the AdaIN start): add one of them "
+                             "or drop --tile")
     options = dict(
         method=args.method, strength=args.strength, style_weights=args.style_weights,
         masks=masks, size=args.size, preserve_color=args.preserve_color, init=args.init, seed=args.seed,
         encoder=args.encoder, weights=args.weights, allow_download=args.download,
         trust_weights=args.trust_weights, steps=args.steps, scales=args.scales, optimizer=args.optimizer,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        decoder=args.decoder, tile=args.tile, transform=args.transform, device=args.device,
+        decoder=args.decoder, tile=1024 if args.tile is None else args.tile, transform=args.transform, device=args.device,
         max_pixels=args.max_pixels, match=args.match, init_match=args.init_match,
     )
     if not Path(content).exists():  # before the folder/file branches, whose hints would mislead
@@ -1337,6 +1341,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     if args.previews is not None:
         _check_folder(args.previews)
     content = _read(args.content, "content image", draft=512)
+    if content.alpha is not None and not (content.alpha >= 0.5).any():
+        raise BrushworkError(f"content image '{args.content}' is fully transparent: it has no colours to match")
     files = [sample_path("starry_night.jpg")]
     for p in args.styles:
         found = list_images(p) if Path(p).is_dir() else [Path(p)]
@@ -1366,7 +1372,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             if Path(f) in [Path(p) for p in args.styles]:
                 raise
             skipped += 1  # an unreadable file inside a folder: skip it, say so below
-    ranked = rank_styles(content.rgb, styles)[: args.top]
+    ranked = rank_styles((content.rgb, content.alpha), styles)[: args.top]
     previews = []
     if args.previews is not None:
         from .pipelines.stylize import stylize
@@ -1597,6 +1603,12 @@ def _same_classes_before_fetching(data: str, classes) -> None:
     if src is not None and list(src.classes) != list(classes):
         raise BrushworkError(f"the model knows classes {list(classes)}, the dataset '{data}' has {list(src.classes)}: "
                              "evaluate on data with the same classes")
+    if data == "art-medium":  # built from several packages: its classes must all be the model's (as for a folder)
+        from .datasets.medium import MEDIA
+
+        if set(MEDIA) - set(classes):
+            raise BrushworkError(f"the model knows classes {list(classes)}, the dataset '{data}' has {list(MEDIA)}: "
+                                 "evaluate on data with the same classes")
 
 
 def _cmd_classify_eval(args: argparse.Namespace) -> int:
@@ -2122,7 +2134,12 @@ def _cmd_gallery_search(args: argparse.Namespace) -> int:
         from .imaging.io import to_pil
 
         image = to_pil(_read(like).rgb) if like else None
-        found = g.search(operation=getattr(args, "operation", None), style=getattr(args, "style", None),
+        op = getattr(args, "operation", None)
+        known = g.operations() if op else []
+        if op and not any(o == op or o.startswith(op + " ") for o in known):
+            raise BrushworkError(f"no item was made by '{op}': the gallery's operations are "
+                                 f"{', '.join(known) or 'none yet'}")
+        found = g.search(operation=op, style=getattr(args, "style", None),
                          tag=getattr(args, "tag", None), since=bound(getattr(args, "since", None), False),
                          until=bound(getattr(args, "until", None), True), text=getattr(args, "text", None),
                          limit=None if image is not None else args.limit)

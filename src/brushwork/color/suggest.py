@@ -69,14 +69,16 @@ def palette_words(dist: float) -> tuple[str, str]:
     return "far apart", "a distant palette at full strength would repaint every colour"
 
 
-def rank_styles(content: np.ndarray, styles: dict[str, np.ndarray | tuple[np.ndarray, np.ndarray | None]], *,
+def rank_styles(content: np.ndarray | tuple[np.ndarray, np.ndarray | None],
+                styles: dict[str, np.ndarray | tuple[np.ndarray, np.ndarray | None]], *,
                 seed: int = 0) -> list[StyleSuggestion]:
-    """Rank ``styles`` for ``content`` (``(H, W, 3)`` in [0, 1]); best first.
+    """Rank ``styles`` for ``content`` (``(H, W, 3)`` in [0, 1], or ``(rgb, alpha)``); best first.
 
-    ``styles`` maps a name to an image ``(H, W, 3)`` or ``(rgb, alpha)``: transparent pixels of a
-    style (a cut-out figure, say) do not count towards its palette.
+    ``styles`` maps a name to an image ``(H, W, 3)`` or ``(rgb, alpha)``: transparent pixels of the
+    photo or of a style (a cut-out figure, say) do not count towards its palette.
     """
-    c_pal = extract_palette(content, k=6, seed=seed, at_most=True)
+    content, c_alpha = content if isinstance(content, tuple) else (content, None)
+    c_pal = extract_palette(content, c_alpha, k=6, seed=seed, at_most=True)
     c_detail = detail_energy(content)
     out = []
     for name, item in styles.items():

@@ -246,18 +246,20 @@ def fid(a: np.ndarray, b: np.ndarray) -> float:
 
 def kid(a: np.ndarray, b: np.ndarray, *, subsets: int = 50, subset_size: int = 100,
         seed: int = 0) -> tuple[float, float | None]:
-    """Kernel inception distance on feature sets: ``(mean, std)`` of the unbiased MMD^2 over subsets. When both
-    sets fit in one subset every subset would be the same, so it is computed once and the spread is None."""
+    """Kernel inception distance on feature sets: ``(mean, std)`` of the unbiased MMD^2 over subsets of
+    ``subset_size`` from each side. When both sets fit in one subset, the estimate uses all of both (of their own
+    sizes) once, and the spread is None: subsets drawn from so few would repeat the same features."""
     rng = np.random.default_rng(seed)
-    m = min(subset_size, len(a), len(b))
     d = a.shape[1]
-    if m < 2:
+    if min(len(a), len(b)) < 2:
         raise ValueError(f"KID needs at least 2 features on each side, got {len(a)} and {len(b)}")
-    whole = m == len(a) == len(b)
+    whole = len(a) <= subset_size and len(b) <= subset_size
+    m = min(subset_size, len(a), len(b))
     vals = []
     for _ in range(1 if whole else subsets):
-        x, y = a[rng.choice(len(a), m, replace=False)], b[rng.choice(len(b), m, replace=False)]
+        x, y = (a, b) if whole else (a[rng.choice(len(a), m, replace=False)], b[rng.choice(len(b), m, replace=False)])
+        p, q = len(x), len(y)
         kxx, kyy, kxy = (x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3
-        vals.append((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        vals.append((kxx.sum() - np.trace(kxx)) / (p * (p - 1)) + (kyy.sum() - np.trace(kyy)) / (q * (q - 1))
                     - 2 * kxy.mean())
     return float(np.mean(vals)), None if whole else float(np.std(vals))

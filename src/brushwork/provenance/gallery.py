@@ -421,7 +421,9 @@ class Gallery:
 
     def delete(self, ids: list[int], *, files: bool = False) -> tuple[list[Item], list[str]]:
         """Remove items and, with ``files``, their files when unchanged since recorded (a frames folder
-        is never deleted). Returns the items and notes on files that were kept."""
+        is never deleted), with the recipe file beside each (``NAME.EXT.json``) when it holds the item's own
+        recipe: left behind, it would describe whatever file later takes that name. Returns the items and notes
+        on files that were kept."""
         ids = [int(ids)] if isinstance(ids, numbers.Integral) else list(ids)
         gone = [self.get(i) for i in ids]  # every id checked before anything is deleted
         with self._tx(write=True) as conn:
@@ -433,6 +435,7 @@ class Gallery:
                 try:
                     if p.is_file() and _sha256(p) == it.sha256:
                         p.unlink()
+                        _delete_own_sidecar(p, it.recipe, notes)
                     elif p.exists():
                         notes.append(f"kept {p}: {'a folder' if p.is_dir() else 'changed since it was made'}")
                 except OSError as exc:
@@ -486,7 +489,8 @@ class Gallery:
         """Items matching every filter given, newest first.
 
         Args:
-            operation: e.g. ``stylize``, ``gan sample`` (exact).
+            operation: e.g. ``stylize``, ``gan sample``; a command's name also finds its kinds (``gan``: ``gan
+                sample`` and ``gan interpolate``; ``palette``: ``palette swatch``).
             style: part of a style image's file name (case-insensitive).
             tag: an exact tag.
             since, until: creation time bounds (naive datetimes are taken as UTC).
@@ -495,7 +499,8 @@ class Gallery:
         """
         q = sa.select(*self._COLUMNS)
         if operation:
-            q = q.where(items.c.operation == operation)
+            q = q.where(sa.or_(items.c.operation == operation,
+                               items.c.operation.startswith(operation + " ", autoescape=True)))
         if style:
             q = q.where(items.c.id.in_(sa.select(inputs.c.item_id).where(
                 inputs.c.role == "style", sa.func.lower(inputs.c.name).contains(style.lower(), autoescape=True))))
@@ -513,6 +518,11 @@ class Gallery:
             q = q.limit(limit)
         with self._tx() as conn:
             return self._items(conn, list(conn.execute(q)))
+
+    def operations(self) -> list[str]:
+        """The operations the gallery's items were made by, sorted."""
+        with self._tx() as conn:
+            return sorted(conn.execute(sa.select(items.c.operation).distinct()).scalars())
 
     def styles(self, limit: int = 100) -> list[dict]:
         """The style images this gallery's outputs were made with, most recently used first: dicts of
@@ -624,6 +634,25 @@ class Gallery:
             raise GalleryError(f"could not export to '{out}' ({exc.strerror or exc}): check the folder and the "
                                "free space") from None
         return [w for _, w in written], notes
+
+
+def _delete_own_sidecar(path: Path, recipe: dict | None, notes: list[str]) -> None:
+    """Delete ``path``'s recipe file (``NAME.EXT.json``) when it holds ``recipe``; else note that it stays."""
+    import json
+
+    from .recipe import sidecar_path
+
+    side = sidecar_path(path)
+    if not side.is_file():
+        return
+    try:
+        own = recipe is not None and json.loads(side.read_text(encoding="utf-8")) == recipe
+    except (OSError, ValueError):
+        own = False
+    if own:
+        side.unlink()
+    else:
+        notes.append(f"kept {side}: it is not this item's recipe")
 
 
 def _earlier_export(folder: Path) -> list[dict]:
