@@ -48,7 +48,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert lines[0].startswith("step,loss") and lines[-1].startswith("5,")
 
 
-def test_cli_dry_run_and_missing_data(tmp_path, capsys):
+def test_cli_dry_run_and_missing_data(tmp_path, capsys, monkeypatch):
     assert main(["adain", "train", "--out", str(tmp_path / "o"), "--dry-run", "--steps", "2", "--size", "32",
                  "--batch", "2", "-q"]) == 0
     assert "trained to step 2" in capsys.readouterr().out
@@ -64,6 +64,10 @@ def test_cli_dry_run_and_missing_data(tmp_path, capsys):
     assert main(["adain", "train", "--out", str(tmp_path / "art" / "run"), "--content", str(tmp_path / "art"),
                  "--style", str(tmp_path / "art")]) == 2
     assert "inside the data folder" in capsys.readouterr().err
+    monkeypatch.setenv("BRUSHWORK_DATA", str(tmp_path / "data"))  # a collection by name: inside where it is fetched
+    assert main(["adain", "train", "--out", str(tmp_path / "data" / "wesnoth-art" / "images" / "run"),
+                 "--content", str(tmp_path / "art"), "--style", "wesnoth-art"]) == 2
+    assert "inside the data folder 'wesnoth-art'" in capsys.readouterr().err
 
 
 def test_decoder_config_for_a_tap_and_the_default():
@@ -268,7 +272,7 @@ def test_resume_refuses_other_settings_and_misaligned_crops(tmp_path):
     tr = train_adain([], [], str(tmp_path), config=AdaINTrainConfig(size=32, batch=2, steps=2, sample_every=7),
                      decoder_config=TINY, **kw)
     assert tr.step == 2  # more steps (and another sample interval) continue the run
-    with pytest.raises(BrushworkError, match="not a multiple of 16"):
+    with pytest.raises(BrushworkError, match="use a multiple of 16"):
         train_adain([], [], str(tmp_path / "deep"), config=AdaINTrainConfig(size=40, batch=2, steps=1),
                     decoder_config=DEEP, **kw)
     # a smoke test's weights never pass for a real run's: its data is recorded as synthetic, and checked
@@ -374,3 +378,74 @@ def test_resumed_ranks_draw_apart(tmp_path, monkeypatch):
     torch.testing.assert_close(run(0), expected)  # rank 0: the saved stream, exactly
     one, again = run(1), run(1)
     assert not torch.allclose(one, expected) and torch.equal(one, again)  # apart, and reproducible
+
+
+def test_runs_never_restart_silently_and_logs_follow_the_checkpoint(tmp_path, monkeypatch):
+    """A checkpoint without its trainer state is refused (not restarted from random weights); --init or another
+    precision does not silently join a run; a new run over an old one removes the old checkpoint before it trains;
+    log rows written after the checkpoint go on resume; a run with nothing to do leaves its config as it was;
+    a bad setting leaves the old run's grids; the last step before a stop is logged."""
+    import json
+    import shutil
+
+    kw = dict(decoder_config=TINY, dry_run=True, progress=False)
+    cfg = lambda steps, **k: AdaINTrainConfig(size=32, batch=2, steps=steps, sample_every=2, **k)  # noqa: E731
+    train_adain([], [], str(tmp_path / "r"), config=cfg(4), **kw)
+    ns = tmp_path / "ns"
+    shutil.copytree(tmp_path / "r", ns)
+    (ns / "checkpoint" / "trainer_state.pt").unlink()
+    with pytest.raises(BrushworkError, match="no trainer_state.pt"):
+        train_adain([], [], str(ns), config=cfg(6), **kw)
+    with pytest.raises(BrushworkError, match="--init starts a new one"):
+        train_adain([], [], str(tmp_path / "r"), config=cfg(6), init=str(tmp_path / "r"), **kw)
+    with pytest.raises(BrushworkError, match=r"other settings \(precision\)"):
+        train_adain([], [], str(tmp_path / "r"), config=cfg(6), precision="bf16", **kw)
+    # nothing to do: config.json is the run's, not the rerun's
+    before = (tmp_path / "r" / "checkpoint" / "config.json").read_text()
+    assert train_adain([], [], str(tmp_path / "r"), config=cfg(2), **kw).step == 4
+    assert (tmp_path / "r" / "checkpoint" / "config.json").read_text() == before
+    # a bad setting with --no-resume: refused before the old grids go
+    with pytest.raises(BrushworkError, match="--size 34"):
+        train_adain([], [], str(tmp_path / "r"), config=AdaINTrainConfig(size=34, batch=2, steps=2), resume=False,
+                    **kw)
+    assert len(list((tmp_path / "r" / "samples").glob("step_*.png"))) == 2
+    # rows logged after the checkpoint (a run killed since) are dropped on resume
+    log = tmp_path / "r" / "log.csv"
+    rows = log.read_text().splitlines()
+    log.write_text("\n".join([*rows, rows[-1].replace("4,", "5,", 1), rows[-1].replace("4,", "6,", 1)]) + "\n")
+    train_adain([], [], str(tmp_path / "r"), config=cfg(5), **kw)
+    steps = [int(line.split(",")[0]) for line in log.read_text().splitlines()[1:]]
+    assert steps == sorted(steps) and steps[-1] == 5 and len(steps) == len(set(steps))
+    # a new run over an old one: the old checkpoint is gone as it starts (a kill cannot leave it resumable)
+    seen = {}
+    from brushwork.training import engine
+
+    real = engine.Trainer._accumulated_backward
+
+    def spy(self, c):
+        seen.setdefault("old checkpoint", (self.out / "checkpoint").exists())
+        return real(self, c)
+
+    monkeypatch.setattr(engine.Trainer, "_accumulated_backward", spy)
+    train_adain([], [], str(tmp_path / "r"), config=cfg(3), resume=False, **kw)
+    assert seen == {"old checkpoint": False}
+    # stopped by the time limit between log rows: its last step is logged
+    t = train_adain([], [], str(tmp_path / "t"), config=cfg(100), time_limit=0.0, **kw)
+    assert log.read_text() and (tmp_path / "t" / "log.csv").read_text().splitlines()[-1].startswith(f"{t.step},")
+    assert json.loads((tmp_path / "t" / "checkpoint" / "config.json").read_text())["train"]["steps"] == 100
+
+
+def test_image_pool_reads_photos_upright_and_says_why_none_is_usable(tmp_path):
+    from PIL import Image
+
+    from brushwork.training.adain import ImagePool
+
+    im = Image.new("RGB", (48, 32), (200, 0, 0))
+    exif = im.getexif()
+    exif[0x0112] = 6  # stored sideways: shown turned 90 degrees, 32 x 48
+    im.save(tmp_path / "phone.jpg", exif=exif)
+    pool = ImagePool([tmp_path / "phone.jpg"], max_side=64, min_side=16)
+    assert tuple(pool.images[0].shape) == (3, 48, 32)
+    (tmp_path / "cut.jpg").write_bytes((tmp_path / "phone.jpg").read_bytes()[:200])
+    with pytest.raises(BrushworkError, match=r"no usable style images among 2 files \(1 unreadable, 1 with a short side"):
+        ImagePool([tmp_path / "phone.jpg", tmp_path / "cut.jpg"], max_side=64, min_side=40, what="style images")

@@ -1017,12 +1017,16 @@ def _outside_data(path: str | os.PathLike | None, sources, what: str, names_firs
         return
     from .datasets import ARRAY_SOURCES
 
+    from .datasets import SOURCES, data_root
+
     p = Path(path).resolve()
     for src in sources:
         if src is None or (names_first and (src in ARRAY_SOURCES or src == "art-medium")):
             continue
         folder = Path(src)
-        if folder.is_dir() and (p == folder.resolve() or folder.resolve() in p.parents):
+        if not folder.is_dir() and src in SOURCES:  # a packaged collection by name: where it is (or will be) fetched
+            folder = data_root() / src
+        if (folder.is_dir() or src in SOURCES) and (p == folder.resolve() or folder.resolve() in p.parents):
             raise BrushworkError(f"{what} '{path}' is inside the data folder '{src}': training on that folder would "
                                  "read what is written there, and it may replace an image; choose a place outside it")
 

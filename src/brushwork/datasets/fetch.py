@@ -130,8 +130,14 @@ def _apt_download(package: str, workdir: Path) -> Path:
     proc = subprocess.run(["apt-get", "download", package], cwd=workdir, capture_output=True, text=True)
     debs = sorted(workdir.glob("*.deb"))
     if proc.returncode != 0 or not debs:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BrushworkError(f"could not download Debian package '{package}' ({last}): run 'apt-get update' first")
+        said = proc.stderr.strip()
+        last = (said.splitlines() or ["no output"])[-1]
+        if any(k in said for k in ("Could not connect", "Could not resolve", "Temporary failure", "Connection failed",
+                                   "Network is unreachable", "Failed to fetch")):
+            fix = "check the network connection (and any proxy), then try again"
+        else:  # the package is not in the lists apt has (never updated, or another release)
+            fix = "run 'apt-get update' first"
+        raise BrushworkError(f"could not download Debian package '{package}' ({last}): {fix}")
     return debs[0]
 
 

@@ -66,16 +66,22 @@ class ImagePool:
     the host nothing.
     """
 
-    def __init__(self, files: Sequence[Path], *, max_side: int, min_side: int, device: str | torch.device = "cpu") -> None:
+    def __init__(self, files: Sequence[Path], *, max_side: int, min_side: int, device: str | torch.device = "cpu",
+                 what: str = "images") -> None:
+        from PIL import ImageOps
+
         self.images: list[torch.Tensor] = []
         self.skipped: list[str] = []
+        small = 0
         for f in files:
             try:
                 with Image.open(f) as im:
                     im.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale, fast
+                    im = ImageOps.exif_transpose(im)  # a phone's photo upright, as stylize reads it
                     im = to_8bit(to_srgb(im))  # a photo in Display P3 or Adobe RGB: its colours, as stylize reads them
                     im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
                     if min(im.size) < min_side:
+                        small += 1
                         raise ValueError("too small")
                     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                         white = Image.new("RGBA", im.size, (255, 255, 255, 255))
@@ -86,7 +92,10 @@ class ImagePool:
                 continue
             self.images.append(torch.from_numpy(arr).permute(2, 0, 1).to(device))  # (3, H, W) uint8
         if not self.images:
-            raise BrushworkError(f"no usable images among {len(files)} files (need a short side of {min_side}+ px)")
+            why = [f"{len(files) - small} unreadable"] if small < len(files) else []
+            why += [f"{small} with a short side under {min_side} px (--size)"] if small else []
+            raise BrushworkError(f"no usable {what} among {len(files)} files ({', '.join(why)}): give readable images "
+                                 f"of at least {min_side} px, or a smaller --size")
 
     def crops(self, n: int, size: int, gen: torch.Generator) -> torch.Tensor:
         """``(n, 3, size, size)`` float crops in [0, 1] on the pool's device (``gen`` is a CPU generator)."""
@@ -196,10 +205,10 @@ def _train_dict(config: AdaINTrainConfig) -> dict:
 
 
 def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: DecoderConfig, accumulate: int,
-                     data: dict) -> dict | None:
-    """A run in ``out`` may continue only with the same decoder, settings and data (more steps are fine; the
-    same ``accumulate`` too, as the crops a step takes depend on it). Returns the run's saved config (None:
-    no run there)."""
+                     data: dict, precision: str = "fp32", init: str | None = None) -> dict | None:
+    """A run in ``out`` may continue only with the same decoder, settings, precision and data (more steps are fine;
+    the same ``accumulate`` too, as the crops a step takes depend on it), and without ``init`` (which starts a new
+    run). Returns the run's saved config (None: no run there)."""
     from .engine import read_config, same_source
 
     saved_file = out / "checkpoint" / "config.json"
@@ -215,13 +224,19 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
     free = ("steps", "sample_every")
     if "accumulate" not in saved["train"]:  # 1, or a run saved before config.json recorded it
         saved["train"]["accumulate"] = _saved_accumulate(out)
-    before = {k: v for k, v in {**_train_dict(AdaINTrainConfig()), **saved["train"]}.items() if k not in free}
-    now = {k: v for k, v in {**_train_dict(config), "accumulate": accumulate}.items() if k not in free}
+    before = {k: v for k, v in {**_train_dict(AdaINTrainConfig()), **saved["train"],
+                                "precision": saved.get("precision", "fp32")}.items() if k not in free}
+    now = {k: v for k, v in {**_train_dict(config), "accumulate": accumulate, "precision": precision}.items()
+           if k not in free}
     if not same_decoder or before != now:
         changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
         changed += [] if same_decoder else ["the decoder's taps or widths"]
         raise BrushworkError(f"'{out}' holds a decoder run with other settings ({', '.join(changed)}): "
                              "use --no-resume to start over, or another --out")
+    if init is not None:
+        started = {None: "random weights", "": "the shipped decoder"}.get(saved.get("init"), saved.get("init"))
+        raise BrushworkError(f"'{out}' holds a run to resume (started from {started}); --init starts a new one: "
+                             "add --no-resume to start over from it, or drop --init to continue")
     was = {k: v for k, v in saved.get("data", {}).items() if k != "skipped"}
 
     def same(a: dict, b: dict) -> bool:  # folders however they are spelled (a trailing slash, an absolute path)
@@ -312,32 +327,37 @@ def train_adain(
         raise BrushworkError(f"transform must be one of {', '.join(TRANSFORMS)}, got {config.transform!r}")
     if config.size < 32:  # the tap (stride 8) needs a few rows for the decoder's padding and the statistics
         raise BrushworkError(f"--size {config.size} is too small to train on: use 32 or more (default 192)")
+    if config.max_side < config.size:
+        raise BrushworkError(f"--max-side {config.max_side} is below --size {config.size}: images are shrunk to "
+                             f"{config.max_side} px, too small for {config.size} px crops: use --max-side "
+                             f"{config.size} or more")
     if config.transform == "wct" and decoder_config.deep_taps:
         raise BrushworkError("--transform wct trains one-tap decoders only: drop --deep-taps")
-    data = {"dry_run": True} if dry_run else {"content": list(content), "style": list(style)}
-    saved = _check_resumable(Path(out_dir), config, decoder_config, accumulate, data) if resume else None
-    if saved is not None:  # the weights continue the saved run (from its checkpoint): it names where they started
-        started_from, init = saved.get("init"), None
-    else:
-        started_from = init
-        if distributed.is_main():  # a new run: an earlier run's grids would pass for this one's
-            for f in (Path(out_dir) / "samples").glob("step_*.png"):
-                f.unlink()
+    # folders recorded where they are, so that the run resumes from any working directory
+    data = {"dry_run": True} if dry_run else {k: [str(Path(s).resolve()) if Path(s).is_dir() else s for s in v]
+                                             for k, v in (("content", content), ("style", style))}
+    saved = (_check_resumable(Path(out_dir), config, decoder_config, accumulate, data, precision, init)
+             if resume else None)
+    # the weights continue the saved run (from its checkpoint): it names where they started
+    started_from = saved.get("init") if saved is not None else init
     started_from = "shipped" if started_from == "" else started_from  # (recorded as "" before)
     encoder = load_encoder(decoder_config.encoder, device=dev)
-    # crops must fall on every tap's grid, or the decoder paints a picture of another size than the crop
+    # crops must fall on every tap's grid, or the decoder paints a picture of another size than the crop; and
+    # the deepest tap needs two rows at least, for the decoder's reflection padding
     align = max(encoder.tap_shape(t)[1] for t in decoder_config.taps)
-    if config.size % align:
-        raise BrushworkError(f"--size {config.size} is not a multiple of {align}, the deepest tap's stride: "
-                             f"use {max(align, config.size // align * align)}")
+    if config.size % align or config.size < 2 * align:
+        raise BrushworkError(f"--size {config.size} does not suit the deepest tap (stride {align}): use a multiple "
+                             f"of {align} of at least {2 * align}, e.g. {max(2 * align, config.size // align * align)}")
     torch.manual_seed(config.seed)
     gen = make_generator(config.seed)  # every process draws the same global batch of crops
     if dry_run:
         c_pool = s_pool = _dry_run_pool(config.seed, config.size)
     else:
         pool_dev = dev if dev.type == "cuda" else "cpu"  # on a GPU, crops are cut there
-        c_pool = ImagePool(_files(content), max_side=config.max_side, min_side=config.size, device=pool_dev)
-        s_pool = ImagePool(_files(style), max_side=config.max_side, min_side=config.size, device=pool_dev)
+        c_pool = ImagePool(_files(content), max_side=config.max_side, min_side=config.size, device=pool_dev,
+                           what="content images")
+        s_pool = ImagePool(_files(style), max_side=config.max_side, min_side=config.size, device=pool_dev,
+                           what="style images")
     skipped = len(c_pool.skipped) + (0 if s_pool is c_pool else len(s_pool.skipped))
     decoder = Decoder(decoder_config)
     if init is not None:
@@ -410,7 +430,12 @@ def train_adain(
         callbacks=[samples],
     )
     trainer.skipped = skipped  # type: ignore[attr-defined]
-    if resume:
+    if saved is not None:
         trainer.resume(fast_forward=True)  # the crops continue where the checkpoint left them
+    if distributed.is_main():  # an earlier run's grids (or those written after the checkpoint) would pass for this run's
+        for f in (Path(out_dir) / "samples").glob("step_*.png"):
+            n = f.stem.removeprefix("step_")
+            if not n.isdigit() or int(n) > trainer.step:
+                f.unlink()
     trainer.fit()
     return trainer

@@ -106,6 +106,22 @@ def same_source(was: str, now: str) -> bool:
         return False
 
 
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop ``log.csv``'s rows of steps after ``step`` (logged after the checkpoint a run resumes from)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or "step" not in rows[0]:
+        return
+    col = rows[0].index("step")
+    keep = [r for r in rows[1:] if len(r) > col and r[col].isdigit() and int(r[col]) <= step]
+    if len(keep) < len(rows) - 1:
+        def write(p: str) -> None:
+            with open(p, "w", newline="") as fh:
+                csv.writer(fh).writerows([rows[0], *keep])
+
+        _atomic_save(write, path)
+
+
 def save_model(module: nn.Module, config: dict[str, Any], folder: str | os.PathLike) -> None:
     """Write ``config.json`` + ``model.safetensors`` (atomically) into ``folder``."""
     from safetensors.torch import save_file
@@ -216,6 +232,7 @@ class Trainer:
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.step = 0
+        self.resumed = False  # set by resume(); a run that did not resume starts over in fit()
         use_scaler = self.device.type == "cuda" and config.precision in ("fp16", "float16")
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
         self.history: list[dict[str, float]] = []
@@ -255,6 +272,12 @@ class Trainer:
         number of processes."""
         ckpt = self.out / "checkpoint"
         if not (ckpt / "trainer_state.pt").is_file():
+            if (ckpt / "model.safetensors").is_file() or (ckpt / "config.json").is_file():
+                from ..errors import BrushworkError
+
+                # (weights alone: copied without it, or a write cut short) starting over would lose them silently
+                raise BrushworkError(f"'{ckpt}' holds weights but no trainer_state.pt (optimizer and step), so the run "
+                                     "cannot resume: pass --no-resume to start over, or train into another --out")
             return False
         weights, _ = load_model_state(ckpt)
         self.model.load_state_dict(weights)
@@ -289,6 +312,7 @@ class Trainer:
             digest = hashlib.sha256(state["rng"].numpy().tobytes() + rank.to_bytes(4, "big")).digest()
             torch.manual_seed(int.from_bytes(digest[:8], "big") >> 1)
         self.step = int(state["step"])
+        self.resumed = True
         self.extra_state.update(state.get("extra", {}))
         if fast_forward:
             for _ in range(self.step * self.config.accumulate):
@@ -332,9 +356,27 @@ class Trainer:
 
             bar = tqdm(total=cfg.steps, initial=self.step, unit="step", desc="train", disable=None)
         log_path = self.out / "log.csv"
+        if main and not self.resumed and (self.out / "checkpoint").exists():
+            import shutil  # a new run over an old one (--no-resume): stopped before its first checkpoint, it must
+
+            shutil.rmtree(self.out / "checkpoint")  # not leave the old run's to be resumed beside its own log
         new_log = not log_path.exists() or self.step == 0 or log_path.stat().st_size == 0  # (a run that logged nothing)
+        if main and not new_log:
+            _truncate_log(log_path, self.step)  # rows logged after the checkpoint (a run killed since): trained again
         log_file = open(log_path if main else os.devnull, "w" if new_log else "a", newline="")
         writer: csv.DictWriter | None = None
+        logged = self.step  # the last step with a row in log.csv
+
+        def log_row(row: dict[str, Any]) -> None:
+            nonlocal writer, logged
+            if writer is None:
+                writer = csv.DictWriter(log_file, fieldnames=list(row))
+                if new_log:
+                    writer.writeheader()
+            writer.writerow(row)
+            log_file.flush()
+            logged = int(row["step"])
+
         tb = _summary_writer(self.out / "tensorboard") if cfg.tensorboard and main else None
         t0 = time.perf_counter()
         stop = False
@@ -359,12 +401,7 @@ class Trainer:
                 logs = {"step": self.step, **logs, "seconds": time.perf_counter() - t0}
                 self.history.append(logs)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    if writer is None:
-                        writer = csv.DictWriter(log_file, fieldnames=list(logs))
-                        if new_log:
-                            writer.writeheader()
-                    writer.writerow(logs)
-                    log_file.flush()
+                    log_row(logs)
                     if tb is not None:
                         for k, v in logs.items():
                             if k not in ("step", "seconds") and isinstance(v, (int, float)):
@@ -397,12 +434,15 @@ class Trainer:
             self.save_checkpoint()
             raise
         finally:
+            if self.history and logged < self.step == self.history[-1]["step"]:  # stopped between rows (Ctrl-C,
+                log_row(self.history[-1])  # the time limit, a callback): the checkpoint's step is logged too
             log_file.close()
             if tb is not None:
                 tb.close()
             if bar is not None:
                 bar.close()
-        self.save_checkpoint()
+        if self.history or not self.resumed:  # ("nothing to do": the checkpoint stays as it was, settings too)
+            self.save_checkpoint()
         if main:
             for cb in self.callbacks:
                 cb.on_train_end(self)
