@@ -243,6 +243,10 @@ def test_classify_bad_input(tmp_path, capsys):
     assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q"]) == 0
     cfg = json.loads((out / "checkpoint" / "config.json").read_text())
     assert cfg["precision"] == "fp32"
+    capsys.readouterr()
+    assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q",
+                 "--precision", "bf16"]) == 2  # a run resumes in the precision it started in
+    assert "precision" in capsys.readouterr().err
     # an --out inside the data: it would become a class of its own
     assert main(["classify", "train", str(root), "--out", str(root / "run"), "--epochs", "1", "--size", "16", "-q"]) == 2
     assert "inside the data folder" in capsys.readouterr().err and not (root / "run").exists()

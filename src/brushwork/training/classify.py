@@ -431,10 +431,11 @@ def train_classifier(
             return {**{k: v for k, v in d.items() if k != "patience"}, "size": d.get("size") or size}
 
         same = saved.get("classifier") == cfg.to_dict() and settings(
-            {"accumulate": 1, **saved.get("train", {})}) == settings(model_config["train"])
+            {"accumulate": 1, **saved.get("train", {})}) == settings(model_config["train"]) and (
+            saved.get("precision", "fp32") == precision)
         if not same:
-            raise BrushworkError(f"'{out_dir}' holds a run with other settings (model, size, epochs or other "
-                                 "hyperparameters): use --no-resume to start over, or another --out")
+            raise BrushworkError(f"'{out_dir}' holds a run with other settings (model, size, epochs, precision or "
+                                 "other hyperparameters): use --no-resume to start over, or another --out")
         was, now = saved.get("data", {}).get("source"), model_config["data"]["source"]
         if was is not None and not same_source(was, now):  # (a run saved before it was recorded: not checked)
             raise BrushworkError(f"'{out_dir}' holds a run trained on {was}, not {now}: use --no-resume to start "

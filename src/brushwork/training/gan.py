@@ -421,10 +421,10 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
             same_model = GANConfig.from_dict({**GANConfig().to_dict(), **saved["gan"]}) == cfg
         except (TypeError, ValueError):  # settings this version does not know
             same_model = False
-        if not same_model or {
+        if not same_model or saved.get("precision", "fp32") != precision or {
                 k: v for k, v in before.items() if k != "steps"} != {k: v for k, v in asdict(config).items() if k != "steps"}:
-            raise BrushworkError(f"'{out_dir}' holds a GAN run with other settings: use --no-resume to start over, "
-                                 "or another --out")
+            raise BrushworkError(f"'{out_dir}' holds a GAN run with other settings (or precision): use --no-resume to "
+                                 "start over, or another --out")
         was = saved.get("data", {}).get("source")  # (a run saved before it was recorded: not checked)
         if was is not None and not same_source(was, source):
             raise BrushworkError(f"'{out_dir}' holds a GAN run trained on {was}, not {source}: use --no-resume to "
