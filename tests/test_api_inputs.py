@@ -136,3 +136,67 @@ def test_reproduce_refuses_before_rerunning(small_images, tmp_path, monkeypatch)
     (tmp_path / "y.png.json").write_text(json.dumps(recipe))
     with pytest.raises(BrushworkError, match="'inputs' list lacks"):
         reproduce(tmp_path / "y.png")
+
+
+def test_what_a_notebook_passes_is_taken_or_named(small_images, tmp_path, monkeypatch, random_decoder_dir):
+    """numpy numbers become plain ones in the recipe; a tensor for a style is named; a LAB image is opaque; a
+    16-bit picture is watermarked in its own tones; numpy ids find gallery items; one path is one picture; empty
+    lists are named; uint8 arrays are 0-255 in the colour and composition tools, as read_image takes them."""
+    import json
+
+    import brushwork
+    from brushwork.color.harmony import complete, contrast_table
+    from brushwork.color.palette import extract_palette
+    from brushwork.color.recolor import recolor
+    from brushwork.color.transfer import transfer_luminance
+    from brushwork.composition.analysis import analyze, suggest_crops
+    from brushwork.imaging.io import save_image
+    from brushwork.provenance.gallery import Gallery
+    from brushwork.provenance.watermark import detect_watermark, embed_watermark
+
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "g.db"))
+    content, style = small_images
+    fast = dict(method="adain", decoder=str(random_decoder_dir))
+    r = brushwork.stylize(content, style, strength=np.float32(0.7), seed=np.int64(3), size=np.int64(48),
+                          tile=np.int64(256), **fast)
+    json.dumps(r.params)  # (a numpy number in it was a TypeError at save time)
+    assert r.params["strength"] == pytest.approx(0.7) and type(r.params["seed"]) is int
+    r.save(tmp_path / "np.png")
+    with pytest.raises(ImageError, match="style image must be a path or a PIL image"):
+        brushwork.stylize(content, torch.rand(3, 32, 32), **fast)
+    lab = Image.open(content).convert("RGB").convert("LAB")
+    assert brushwork.stylize(lab, style, size=48, **fast).image.size[0] == 48  # (was "fully transparent")
+    grey = np.asarray(Image.open(content).convert("L"))
+    g16 = Image.fromarray(grey.astype(np.uint16) * 257)
+    marked = np.asarray(embed_watermark(g16).convert("L"), np.float32)
+    assert abs(marked.mean() - grey.mean()) < 2  # (came back white)
+    with pytest.raises(BrushworkError, match="takes a PIL image"):
+        detect_watermark(str(content))
+    with Gallery.open() as g:
+        item = g.search()[0]
+        assert g.get(np.int64(item.id)).id == item.id and g.tag(np.int64(item.id), "np") == ["np"]
+        with pytest.raises(BrushworkError, match="whole number"):
+            g.get("1")
+    from brushwork.pipelines.classify import load_classifier, predict_images
+    from brushwork.provenance.originality import build_index, check
+
+    with pytest.raises(BrushworkError, match="takes the folder"):
+        build_index([content])
+    index = build_index(content.parent)
+    assert len(check(str(content), index)) == 1  # one path: one picture, not its letters
+    with pytest.raises(BrushworkError, match="no images to check"):
+        check([], index)
+    model, cfg = load_classifier("medium")
+    with pytest.raises(BrushworkError, match="no images to classify"):
+        predict_images(model, cfg, [])
+    a8 = np.asarray(Image.open(content).convert("RGB"))
+    a = a8.astype(np.float32) / 255
+    assert extract_palette(a8, k=3).hex == extract_palette(a, k=3).hex
+    assert np.allclose(recolor(a8, reference=a8[::-1]), recolor(a, reference=a[::-1]), atol=1e-5)
+    assert np.allclose(transfer_luminance(a8, a8), transfer_luminance(a, a), atol=1e-5)
+    assert analyze(a8).subject == analyze(a).subject
+    assert suggest_crops(a8, "1:1")[0].box == suggest_crops(a, ["1:1"])[0].box
+    save_image(a8, tmp_path / "u8.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "u8.png").convert("RGB")), a8)
+    assert contrast_table(["#000000", "#ffffff"])[0]["ratio"] == 21.0 and complete(["#ff0000"], "complementary")
+    assert recolor(a, palette=["#ff0000", "#0000ff"], method="palette").shape == a.shape

@@ -87,8 +87,7 @@ def classify(palette: Palette | list[str]) -> HarmonyResult:
     A palette of greys alone (every chroma under ``GREY_CHROMA``: a black-and-white photo, a pencil
     drawing) is the achromatic scheme: label ``"achromatic"``, score 1, no per-harmony scores.
     """
-    if not isinstance(palette, Palette):  # hex colours, as people write them
-        palette = Palette.from_hex(list(palette) if not isinstance(palette, str) else [palette])
+    palette = _as_palette(palette)
     hues, w = _chromatic(palette)
     if hues.size == 0:
         return HarmonyResult("achromatic", 1.0, 0.0, {},
@@ -123,7 +122,14 @@ def classify(palette: Palette | list[str]) -> HarmonyResult:
     return HarmonyResult(label, score, base, scores, reason)
 
 
-def complete(palette: Palette, harmony: str) -> list[dict]:
+def _as_palette(palette: Palette | list[str] | str) -> Palette:
+    """A :class:`Palette`, or hex colours as people write them (``["#1e90ff"]``, or one) made into one."""
+    if isinstance(palette, Palette):
+        return palette
+    return Palette.from_hex([palette] if isinstance(palette, str) else list(palette))
+
+
+def complete(palette: Palette | list[str], harmony: str) -> list[dict]:
     """Colours that would complete ``harmony``: one per arc that holds no palette colour.
 
     Each suggestion takes the arc's centre hue and the median lightness and chroma of the palette's
@@ -134,6 +140,7 @@ def complete(palette: Palette, harmony: str) -> list[dict]:
     """
     if harmony not in HARMONIES:
         raise BrushworkError(f"unknown harmony '{harmony}': choose one of {', '.join(HARMONIES)}")
+    palette = _as_palette(palette)
     hues, w = _chromatic(palette)
     if hues.size == 0:
         raise BrushworkError("the palette is all greys (no colour has chroma): pick a base colour first")
@@ -160,10 +167,12 @@ def complete(palette: Palette, harmony: str) -> list[dict]:
     return out
 
 
-def contrast_table(palette: Palette) -> list[dict]:
-    """WCAG 2.x contrast of every pair of palette colours, highest first, with AA/AAA pass or fail
+def contrast_table(palette: Palette | list[str]) -> list[dict]:
+    """WCAG 2.x contrast of every pair of palette colours (a :class:`Palette` or hex colours), highest first,
+    with AA/AAA pass or fail
     (normal text: AA >= 4.5, AAA >= 7; large text: AA >= 3, AAA >= 4.5)."""
     rows = []
+    palette = _as_palette(palette)
     hexes = palette.hex
     for i in range(len(palette)):
         for j in range(i + 1, len(palette)):

@@ -12,6 +12,8 @@ whole command's time budget; the Lloyd iterations here are a dozen lines of nump
 
 from __future__ import annotations
 
+import numbers
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -284,8 +286,12 @@ def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int 
     Raises:
         BrushworkError: ``k`` < 1, no opaque pixels, or fewer distinct colours than ``k``.
     """
-    if k < 1:
-        raise BrushworkError(f"-k must be at least 1, got {k}")
+    from ..imaging.io import unit_floats
+
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise BrushworkError(f"-k must be a whole number of at least 1, got {k!r}")
+    k = int(k)
+    rgb = unit_floats(rgb)  # (a uint8 array: 0-255, as read_image takes it)
     if alpha is not None and composited:
         from .spaces import from_over_white
 

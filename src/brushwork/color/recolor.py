@@ -82,8 +82,14 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         BrushworkError: unknown method, no reference or palette, a strength outside [0, 1], or no
             opaque pixel in the image or the reference.
     """
+    from ..imaging.io import unit_floats
+
     if method not in METHODS:
         raise BrushworkError(f"unknown recolour method '{method}': choose one of {', '.join(METHODS)}")
+    rgb = unit_floats(rgb)  # (uint8 arrays: 0-255, as read_image takes them)
+    reference = None if reference is None else unit_floats(reference, "reference")
+    if palette is not None and not isinstance(palette, Palette):  # hex colours, as people write them
+        palette = Palette.from_hex([palette] if isinstance(palette, str) else list(palette))
     if (reference is None) == (palette is None):
         raise BrushworkError("recolouring needs exactly one target: a reference image or a palette")
     if not 0.0 <= strength <= 1.0:

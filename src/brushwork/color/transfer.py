@@ -49,6 +49,9 @@ def transfer_luminance(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
     Returns:
         ``(H, W, 3)``: Y from ``stylized``, I and Q from ``content``, clipped to [0, 1].
     """
+    from ..imaging.io import unit_floats
+
+    stylized, content = unit_floats(stylized), unit_floats(content)  # (uint8 arrays: 0-255)
     if stylized.shape != content.shape:
         raise ValueError(f"transfer_luminance needs equal shapes, got {stylized.shape} and {content.shape}")
     y = rgb_to_yiq(stylized)[..., :1]

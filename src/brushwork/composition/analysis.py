@@ -215,8 +215,11 @@ def _horizon(grey: np.ndarray) -> tuple[float | None, float]:
 
 
 def analyze(rgb: np.ndarray, *, saliency: np.ndarray | None = None) -> Composition:
-    """Composition scores of ``rgb (H, W, 3)`` in [0, 1] (``saliency``: its :func:`working_saliency`)."""
-    small = _small(rgb, WORK)
+    """Composition scores of ``rgb (H, W, 3)`` in [0, 1] (a uint8 array: 0-255; ``saliency``: its
+    :func:`working_saliency`)."""
+    from ..imaging.io import unit_floats
+
+    small = _small(unit_floats(rgb), WORK)
     sal = saliency_map(small) if saliency is None else saliency
     x, y = _subject(sal)
     thirds, tp = _power_score(x, y, (1 / 3, 2 / 3))
@@ -267,6 +270,11 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str], *, top: int = 1,
     Raises:
         BrushworkError: a malformed or impossible ratio.
     """
+    from ..imaging.io import unit_floats
+
+    if isinstance(ratios, str):
+        ratios = [ratios]  # one ratio, not its characters
+    rgb = unit_floats(rgb)
     values = [(r, parse_ratio(r)) for r in ratios]
     H, W = rgb.shape[:2]
     sal = working_saliency(rgb) if saliency is None else saliency

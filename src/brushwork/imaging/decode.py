@@ -99,6 +99,9 @@ def open_decoded(
     Raises:
         ImageError: missing, unreadable, truncated, too small or too large.
     """
+    if not isinstance(source, (str, os.PathLike, Image.Image)):
+        raise ImageError(f"{what} must be a path or a PIL image (or an (H, W, 3) array where arrays are taken), got "
+                         f"{type(source).__name__}")
     name = describe(source)
     if isinstance(source, Image.Image):
         img, name = source, "<PIL image>"

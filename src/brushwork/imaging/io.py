@@ -22,7 +22,7 @@ from .decode import DEFAULT_MAX_PIXELS, describe, grey_levels, open_decoded, pix
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LoadedImage", "read_image", "save_image", "input_exif", "check_output_path", "to_tensor", "from_tensor", "fit_square",
+__all__ = ["LoadedImage", "read_image", "save_image", "unit_floats", "input_exif", "check_output_path", "to_tensor", "from_tensor", "fit_square",
            "read_square"]
 
 WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
@@ -72,7 +72,7 @@ def _pil_to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         elif mode == "LA" or mode == "PA":
             img = img.convert("RGBA")
         elif mode not in ("RGB", "RGBA"):
-            img = img.convert("RGBA" if "A" in mode else "RGB")  # CMYK, YCbCr, LAB, HSV, RGBX...
+            img = img.convert("RGBA" if "A" in img.getbands() else "RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, RGBa...
         arr = np.asarray(img, dtype=np.float32) / 255.0
         if img.mode == "RGBA":
             alpha = arr[..., 3]
@@ -202,14 +202,34 @@ def from_tensor(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
+def unit_floats(a: np.ndarray, what: str = "image") -> np.ndarray:
+    """An image array's values as floats in [0, 1], as :func:`read_image` takes arrays: uint8 (0-255) scaled,
+    booleans as 0 and 1, floats as they are; other integer types (a 16-bit photo) are refused, as their scale
+    is not known.
+
+    Raises:
+        ImageError: an integer array other than uint8.
+    """
+    a = np.asarray(a)
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    if a.dtype == np.bool_:
+        return a.astype(np.float32)
+    if a.dtype.kind != "f":
+        raise ImageError(f"{what} array is {a.dtype}: give uint8 (0-255) or floats in [0, 1] "
+                         "(e.g. a 16-bit array divided by 65535)")
+    return a
+
+
 def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, *, composited: bool = False) -> Image.Image:
     """Float ``(H, W, 3)`` in [0, 1] (and optional alpha) -> 8-bit PIL image, rounded.
 
     ``composited=True``: ``rgb`` is a picture as it looks over white, as :func:`read_image` gives it
     (recolour, a crop), so the file gets the colours that look like that over white, ``(rgb - (1 - a)) / a``:
     a see-through pixel then keeps its own colour instead of fading toward white on every round trip.
-    Otherwise (a stylized picture: its colours are new everywhere) ``rgb`` is written as it is."""
-    arr = np.clip(rgb, 0.0, 1.0)
+    Otherwise (a stylized picture: its colours are new everywhere) ``rgb`` is written as it is. A uint8 array
+    is taken as 0-255."""
+    arr = np.clip(unit_floats(rgb), 0.0, 1.0)
     if alpha is not None:
         a = np.clip(alpha, 0.0, 1.0)[..., None]
         if composited:

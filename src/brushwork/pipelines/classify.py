@@ -134,6 +134,9 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
     training images)."""
     if isinstance(files, (str, os.PathLike)):
         files = [files]  # one file, not its letters
+    files = list(files)
+    if not files:
+        raise BrushworkError("no images to classify: give one or more image files")
     from PIL import Image
 
     from ..imaging.io import read_image
@@ -153,6 +156,6 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
     out = []
     for f, p in zip(files, probs):
         top = np.argsort(-p)[:top_k]
-        out.append({"image": str(f), "top": [{"label": cfg.classes[i] if cfg.classes else str(i),
+        out.append({"image": str(f) if isinstance(f, (str, os.PathLike)) else f"<{type(f).__name__}>", "top": [{"label": cfg.classes[i] if cfg.classes else str(i),
                                               "probability": float(p[i])} for i in top]})
     return out

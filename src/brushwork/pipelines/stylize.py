@@ -234,12 +234,14 @@ def stylize(
     from ..provenance.recipe import input_sha256 as sha256_file  # (remembers the path for the gallery)
     from .gatys import ADAIN_INIT_OVERRIDES, adain_init_alpha, gatys_config_for, optimize, with_overrides
 
-    if tile is not None and (not isinstance(tile, int) or tile < 64):
-        raise BrushworkError(f"--tile must be at least 64 pixels, got {tile}")
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 64):
+        raise BrushworkError(f"--tile must be a whole number of at least 64 pixels, got {tile!r}")
+    tile = None if tile is None else int(tile)  # (numpy numbers as plain ones: the recipe is JSON)
 
     if method not in METHODS:
         raise BrushworkError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     _check_range("strength", strength, 0.0, 1.0)
+    strength = float(strength)
     if preserve_color not in PRESERVE_COLOR:
         raise BrushworkError(f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}, got {preserve_color!r}")
     if init not in ("content", "noise", "adain"):
@@ -277,12 +279,14 @@ def stylize(
             if value is not None:
                 raise BrushworkError(f"{flag} applies to --method gatys (AdaIN is one pass, with no optimisation to "
                                      f"set): drop {flag}")
-    if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
-        raise BrushworkError(f"--size must be a whole number of at least {MIN_SIDE} pixels, got {size}: use "
+    if size is not None and (isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < MIN_SIDE):
+        raise BrushworkError(f"--size must be a whole number of at least {MIN_SIDE} pixels, got {size!r}: use "
                              f"{MIN_SIDE} or more")
+    size = None if size is None else int(size)
     for name, v in (("seed", seed), ("steps", steps), ("scales", scales)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
             raise BrushworkError(f"{name} must be a whole number, got {v!r}")
+    seed, steps, scales = (None if v is None else int(v) for v in (seed, steps, scales))
     if seed is not None and not 0 <= seed < 2**64:  # (None: a fresh random seed)
         raise BrushworkError(f"seed must be from 0 to 2**64 - 1, got {seed}")
     if seed is None:  # drawn here, so that the recipe names it and the picture can be made again
@@ -297,6 +301,8 @@ def stylize(
         raise BrushworkError(f"optimizer must be lbfgs or adam, got {optimizer!r}")
     for name, v in (("content_weight", content_weight), ("style_weight", style_weight), ("tv_weight", tv_weight)):
         _check_range(name, v, 0.0)
+    content_weight, style_weight, tv_weight = (None if v is None else float(v)
+                                               for v in (content_weight, style_weight, tv_weight))
     if encoder not in ENCODERS:
         raise BrushworkError(f"unknown encoder {encoder!r}: choose one of {', '.join(ENCODERS)}")
     if content is None or isinstance(content, (int, float, torch.Tensor)):

@@ -394,6 +394,7 @@ class Gallery:
 
     def tag(self, item_id: int, names: list[str], *, remove: bool = False) -> list[str]:
         """Add (or remove) tags (a list, or one tag); returns the item's tags afterwards."""
+        item_id = _item_id(item_id)
         if isinstance(names, str):
             names = [names]  # one tag, not its letters
         if not names:
@@ -424,7 +425,7 @@ class Gallery:
         is never deleted), with the recipe file beside each (``NAME.EXT.json``) when it holds the item's own
         recipe: left behind, it would describe whatever file later takes that name. Returns the items and notes
         on files that were kept."""
-        ids = [int(ids)] if isinstance(ids, numbers.Integral) else list(ids)
+        ids = [_item_id(i) for i in ([ids] if isinstance(ids, numbers.Integral) else ids)]
         gone = [self.get(i) for i in ids]  # every id checked before anything is deleted
         with self._tx(write=True) as conn:
             conn.execute(items.delete().where(items.c.id.in_(ids)))
@@ -470,6 +471,7 @@ class Gallery:
     _COLUMNS = [c for c in items.c if c.name not in ("thumbnail", "embedding")]
 
     def get(self, item_id: int) -> Item:
+        item_id = _item_id(item_id)
         with self._tx() as conn:
             row = conn.execute(sa.select(*self._COLUMNS).where(items.c.id == item_id)).first()
             if row is None:
@@ -477,6 +479,7 @@ class Gallery:
             return self._items(conn, [row])[0]
 
     def thumbnail(self, item_id: int) -> Image.Image:
+        item_id = _item_id(item_id)
         with self._tx() as conn:
             data = conn.execute(sa.select(items.c.thumbnail).where(items.c.id == item_id)).scalar()
         if data is None:
@@ -634,6 +637,13 @@ class Gallery:
             raise GalleryError(f"could not export to '{out}' ({exc.strerror or exc}): check the folder and the "
                                "free space") from None
         return [w for _, w in written], notes
+
+
+def _item_id(item_id: Any) -> int:
+    """An item id as a plain int (numpy integers too); anything else is refused in one line."""
+    if isinstance(item_id, bool) or not isinstance(item_id, numbers.Integral):
+        raise GalleryError(f"a gallery item id is a whole number, got {item_id!r}")
+    return int(item_id)
 
 
 def _delete_own_sidecar(path: Path, recipe: dict | None, notes: list[str]) -> None:

@@ -136,6 +136,8 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
     from ..weights import sha256_file
     from .neighbors import embed
 
+    if not isinstance(folder, (str, os.PathLike)):
+        raise BrushworkError(f"build_index takes the folder of reference images, got {type(folder).__name__}")
     root = Path(folder)
     if not root.is_dir():
         raise BrushworkError(f"'{root}' is not a folder: give the folder of reference images")
@@ -221,6 +223,11 @@ def check(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: int = 3
     from ..weights import sha256_file
     from .neighbors import embed
 
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]  # one picture, not its letters
+    paths = list(paths)
+    if not paths:
+        raise BrushworkError("no images to check: give one or more image files")
     described = []
     for p in paths:
         if Path(p).is_dir():

@@ -296,7 +296,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     rel = str(recipe.get("output", ""))
     if rel and (Path(rel).is_absolute() or ".." in Path(rel).parts):
         raise BrushworkError(f"the recipe in '{path}' names an output outside its folder ('{rel}'): not run")
-    search = [Path(p) for p in (inputs or [])]
+    search = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs or [])]
     for s in search:
         if not s.is_dir():
             raise BrushworkError(f"--inputs '{s}' is not a folder")

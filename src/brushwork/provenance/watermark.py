@@ -111,7 +111,10 @@ def embed_watermark(image: Image.Image, key: str = DEFAULT_KEY, strength: float 
                              "PIL.Image.open (or brushwork.imaging.io.to_pil for an array)")
     if not 0 < strength <= 16:  # (NaN too) above a few levels the mark shows; 16 is far past that
         raise BrushworkError(f"strength must be in (0, 16] levels (default {STRENGTH}), got {strength}")
+    from ..imaging.decode import to_8bit
+
     mode = image.mode
+    image = to_8bit(image)  # 16-bit and float greys scaled as everything reads them (convert would clip them)
     has_alpha = "A" in image.getbands() or (mode == "P" and "transparency" in image.info)
     alpha = image.convert("RGBA").getchannel("A") if has_alpha else None
     rgb = np.asarray(image.convert("RGB"))  # uint8 (H, W, 3); float32 below: 4096^2 costs ~0.4 GB, not 2
@@ -143,7 +146,9 @@ def _residual(image: Image.Image) -> np.ndarray:
     if max(w, h) > _MAX_SIDE:  # the centre (cropped before converting: a large image is never copied whole)
         left, top = max(0, (w - _MAX_SIDE) // 2), max(0, (h - _MAX_SIDE) // 2)
         image = image.crop((left, top, min(w, left + _MAX_SIDE), min(h, top + _MAX_SIDE)))
-    y = _luma(np.asarray(image.convert("RGB"), dtype=np.float64))
+    from ..imaging.decode import to_8bit
+
+    y = _luma(np.asarray(to_8bit(image).convert("RGB"), dtype=np.float64))
     hp = y - _blur(y, 2.0)
     return hp / (np.sqrt(_blur(hp * hp, 4.0)) + 1.0)
 
@@ -232,6 +237,9 @@ def detect_watermark(image: Image.Image, key: str = DEFAULT_KEY) -> WatermarkRes
     Returns:
         A :class:`WatermarkResult`; ``detected`` when the peak's z-score reaches ``DETECT_Z``.
     """
+    if not isinstance(image, Image.Image):
+        raise BrushworkError(f"detect_watermark takes a PIL image, got {type(image).__name__}: open it with "
+                             "PIL.Image.open (or brushwork.imaging.io.to_pil for an array)")
     r = _residual(image)
     if min(r.shape) < 32:
         return WatermarkResult(False, 0.0, 1.0, 0.0)
