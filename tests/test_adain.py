@@ -464,7 +464,7 @@ def test_folder_runs_each_style_interrupts_and_output_above_the_photos(small_ima
                                                                        capsys):
     """--each-style outputs depend on their own style only (a style added later makes only its outputs) and
     refuse blending options; a Ctrl-C'd optimisation is not written as finished (an older one is remade); -o may
-    be a folder above the photos."""
+    not be a folder above the photos (its marker would hide them)."""
     from brushwork.pipelines.batch import stylize_folder
     from brushwork.pipelines.stylize import stylize
 
@@ -482,8 +482,8 @@ def test_folder_runs_each_style_interrupts_and_output_above_the_photos(small_ima
     for flag in (["--mask", "-", "--mask", "-"], ["--style-weights", "0.5,0.5"]):
         assert main(["stylize", str(src), str(style), str(content), "-o", str(out), "--each-style", *flag, *fast]) == 2
         assert "--each-style makes one picture per style" in capsys.readouterr().err
-    assert main(["stylize", str(src), str(style), "-o", str(tmp_path / "proj"), *fast]) == 0  # above the photos
-    assert "1 written" in capsys.readouterr().out and (tmp_path / "proj" / "a.png").is_file()
+    assert main(["stylize", str(src), str(style), "-o", str(tmp_path / "proj"), *fast]) == 2  # above the photos
+    assert "holds the photos' folder" in capsys.readouterr().err and not (tmp_path / "proj" / "a.png").exists()
 
     def stopped(*a, **k):  # an optimisation stopped by Ctrl-C returns its best picture so far
         r = stylize(*a, **{**k, "method": "adain", "decoder": str(random_decoder_dir), "size": 48})

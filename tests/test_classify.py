@@ -244,9 +244,12 @@ def test_classify_bad_input(tmp_path, capsys):
     cfg = json.loads((out / "checkpoint" / "config.json").read_text())
     assert cfg["precision"] == "fp32"
     capsys.readouterr()
+    before = (out / "checkpoint" / "config.json").read_text()
     assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q",
                  "--precision", "bf16"]) == 2  # a run resumes in the precision it started in
     assert "precision" in capsys.readouterr().err
+    assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q"]) == 0
+    assert (out / "checkpoint" / "config.json").read_text() == before  # (nothing to do: left as it was)
     # an --out inside the data: it would become a class of its own
     assert main(["classify", "train", str(root), "--out", str(root / "run"), "--epochs", "1", "--size", "16", "-q"]) == 2
     assert "inside the data folder" in capsys.readouterr().err and not (root / "run").exists()
@@ -449,6 +452,10 @@ def test_eval_finds_the_recorded_split_in_a_moved_folder_and_refuses_a_renamed_o
     (root / "ink" / "3.png").rename(root / "ink" / "33.png")  # the training folder itself, a file renamed
     assert main(["classify", "eval", str(out), str(root), "--out", str(tmp_path / "e3")]) == 2
     assert "not those the model trained on" in capsys.readouterr().err
+    before = (out / "checkpoint" / "config.json").read_text()  # training again there cannot re-split it either
+    assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q"]) == 2
+    assert "another listing of this data" in capsys.readouterr().err
+    assert (out / "checkpoint" / "config.json").read_text() == before
     (root / "ink" / "33.png").rename(root / "ink" / "3.png")
     # a model saved before splits were recorded: the split of then, drawn again
     for cfg in (out / "checkpoint" / "config.json", out / "config.json"):

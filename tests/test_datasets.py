@@ -120,3 +120,21 @@ def test_a_packages_copyright_is_found_through_its_links_and_never_outside(tmp_p
     assert in_tree(tree, "usr/share/doc/game-abs/copyright").read_text() == "GPL-2+"
     assert in_tree(tree, "usr/share/doc/outside/hostname") is None
     assert in_tree(tree, "usr/share/doc/climb/hostname") is None
+
+
+def test_apt_failures_name_their_fix(tmp_path, monkeypatch):
+    """A package missing from stale lists (404) wants `apt-get update`; a network that cannot be reached does not."""
+    import importlib
+    import subprocess
+
+    from brushwork.errors import BrushworkError
+
+    fetch_mod = importlib.import_module("brushwork.datasets.fetch")  # (the package's `fetch` is the function)
+
+    said = {"404": "E: Failed to fetch http://deb.debian.org/pool/x.deb  404  Not Found [IP: 1.2.3.4 80]",
+            "net": "E: Failed to fetch http://deb.debian.org/pool/x.deb  Could not connect to 127.0.0.1:9"}
+    monkeypatch.setattr(fetch_mod.shutil, "which", lambda _: "/usr/bin/apt-get")
+    for kind, fix in (("404", "apt-get update"), ("net", "check the network connection")):
+        monkeypatch.setattr(subprocess, "run", lambda *a, _s=said[kind], **k: subprocess.CompletedProcess(a, 100, "", _s))
+        with pytest.raises(BrushworkError, match=fix):
+            fetch_mod._apt_download("krita-data", tmp_path)

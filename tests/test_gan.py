@@ -139,6 +139,8 @@ def test_training_runs_resumes_and_samples_reproducibly(tmp_path):
     with pytest.raises(BrushworkError, match="precision"):  # resumed in the precision it started in
         train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 7}),
                   precision="bf16", progress=False, collapse_check=False)
+    assert train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 7}),
+                     progress=False, collapse_check=False).step == 7  # (the same in fp32: resumed)
     # a run saved before a setting existed resumes (the setting counts as its default)
     saved = tmp_path / "run" / "checkpoint" / "config.json"
     raw = json.loads(saved.read_text())

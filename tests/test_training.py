@@ -449,3 +449,28 @@ def test_image_pool_reads_photos_upright_and_says_why_none_is_usable(tmp_path):
     (tmp_path / "cut.jpg").write_bytes((tmp_path / "phone.jpg").read_bytes()[:200])
     with pytest.raises(BrushworkError, match=r"no usable style images among 2 files \(1 unreadable, 1 with a short side"):
         ImagePool([tmp_path / "phone.jpg", tmp_path / "cut.jpg"], max_side=64, min_side=40, what="style images")
+
+
+def test_resume_with_the_runs_own_init_and_an_older_runs_precision(tmp_path, monkeypatch):
+    """The command that started a run from --init resumes it (the same --init, however spelled); a run saved before
+    config.json recorded its precision resumes in the precision its trainer state names."""
+    import json
+
+    kw = dict(decoder_config=TINY, dry_run=True, progress=False)
+    train_adain([], [], str(tmp_path / "a"), config=AdaINTrainConfig(size=32, batch=2, steps=1), **kw)
+    first = train_adain([], [], str(tmp_path / "b"), config=AdaINTrainConfig(size=32, batch=2, steps=100),
+                        init=str(tmp_path / "a"), time_limit=0.0, **kw)
+    assert first.step == 1
+    monkeypatch.chdir(tmp_path)  # the same --init, spelled from elsewhere: the run's own command, resumed
+    again = train_adain([], [], str(tmp_path / "b"), config=AdaINTrainConfig(size=32, batch=2, steps=3), init="a/",
+                        **kw)
+    assert again.step == 3
+    cfg = tmp_path / "b" / "checkpoint" / "config.json"
+    raw = json.loads(cfg.read_text())
+    assert raw["init"] == str(tmp_path / "a")
+    raw.pop("precision")  # as 0.2.2 wrote it; the trainer state says fp32
+    cfg.write_text(json.dumps(raw))
+    with pytest.raises(BrushworkError, match=r"other settings \(precision\)"):
+        train_adain([], [], str(tmp_path / "b"), config=AdaINTrainConfig(size=32, batch=2, steps=4),
+                    precision="bf16", **kw)
+    assert train_adain([], [], str(tmp_path / "b"), config=AdaINTrainConfig(size=32, batch=2, steps=4), **kw).step == 4

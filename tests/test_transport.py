@@ -356,6 +356,9 @@ def test_old_gatys_commands_leave_out_what_brushwork_refuses_now():
     cmd = ["stylize", "{input:0}", "{input:1}", "-o", "{output}"]
     assert legacy_command({**base, "command": cmd}) == cmd  # today's recipes: as they are
     assert legacy_command({**base, "command": [*cmd, "--decoder", "d"]}) == cmd  # was ignored without an AdaIN start
+    assert legacy_command({**base, "command": [*cmd, "--tile", "512"]}) == cmd  # so was --tile (refused since 0.2.3)
+    with_start = {**base, "init_decoder": {}, "init_match": "full", "command": [*cmd, "--init", "adain", "--tile", "512"]}
+    assert legacy_command(with_start) == with_start["command"]  # (the AdaIN start uses it)
     start = {**base, "init_decoder": {}, "init_match": "full"}  # --match none beside --init adain (the studio's API)
     assert legacy_command({**start, "command": [*cmd, "--init", "adain", "--match", "none"]}) == [*cmd, "--init", "adain"]
     old = {**base, "init_decoder": {}, "command": [*cmd, "--init", "adain", "--decoder", "d"]}

@@ -166,6 +166,8 @@ def test_frame_order_modes_sizes_and_outputs_the_user_keeps(tmp_path, style_path
     assert main(["video", str(mixed), str(style_path), "-o", str(tmp_path / "m.mp4"), *dec]) == 2
     assert "'b.png' is 32x40" in capsys.readouterr().err and not (tmp_path / "m.mp4").exists()
     assert main(["video", str(mixed), str(style_path), "-o", str(tmp_path / "m_frames"), *dec]) == 0
+    Image.new("RGB", (80, 64), "green").save(mixed / "b.png")  # another size, fitted to one by --size
+    assert main(["video", str(mixed), str(style_path), "-o", str(tmp_path / "m.gif"), "--size", "40", *dec]) == 0
     kept = tmp_path / "kept"
     kept.mkdir()
     (kept / "frame_000002.png").write_bytes(style_path.read_bytes())
@@ -176,5 +178,6 @@ def test_frame_order_modes_sizes_and_outputs_the_user_keeps(tmp_path, style_path
     dotted.mkdir()
     assert main(["video", str(nat), str(style_path), "-o", str(dotted), *dec]) == 0
     assert len(list(dotted.glob("frame_*.png"))) == 4
+    assert main(["reproduce", str(dotted), "--inputs", str(nat), "--inputs", str(style_path.parent)]) == 0
     assert main(["video", str(nat), str(style_path), "-o", str(tmp_path / "n.webm"), *dec]) == 0
     assert imageio.get_reader(tmp_path / "n.webm").get_meta_data()["codec"] == "vp9"

@@ -2140,7 +2140,7 @@ def _cmd_gallery_search(args: argparse.Namespace) -> int:
         image = to_pil(_read(like).rgb) if like else None
         op = getattr(args, "operation", None)
         known = g.operations() if op else []
-        if op and not any(o == op or o.startswith(op + " ") for o in known):
+        if op and known and not any(o == op or o.startswith(op + " ") for o in known):
             raise BrushworkError(f"no item was made by '{op}': the gallery's operations are "
                                  f"{', '.join(known) or 'none yet'}")
         found = g.search(operation=op, style=getattr(args, "style", None),

@@ -132,8 +132,8 @@ def _apt_download(package: str, workdir: Path) -> Path:
     if proc.returncode != 0 or not debs:
         said = proc.stderr.strip()
         last = (said.splitlines() or ["no output"])[-1]
-        if any(k in said for k in ("Could not connect", "Could not resolve", "Temporary failure", "Connection failed",
-                                   "Network is unreachable", "Failed to fetch")):
+        if "404" not in said and any(k in said for k in ("Could not connect", "Could not resolve", "Temporary failure",
+                                                         "Connection failed", "Network is unreachable")):
             fix = "check the network connection (and any proxy), then try again"
         else:  # the package is not in the lists apt has (never updated, or another release)
             fix = "run 'apt-get update' first"

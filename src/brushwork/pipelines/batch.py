@@ -287,12 +287,14 @@ def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path
     files = list_images(src)
     top = src.resolve()
     # this run's -o, and earlier runs' output folders below src (src itself may be one: `palette styled/`)
-    outputs = {Path(out_dir).resolve(), *(m.parent.resolve() for m in src.rglob(OUTPUT_MARKER))}
-    outputs = {o for o in outputs if o != top and o.is_relative_to(top)}  # (an -o above the photos hides none)
+    out = Path(out_dir)
+    if top.is_relative_to(out.resolve()) and out.resolve() != top:  # its marker would hide the photos from later
+        raise BrushworkError(f"output folder '{out}' holds the photos' folder '{src}': choose a folder outside it, or "
+                             f"one inside the photos' folder (e.g. '{src / 'styled'}')")  # runs over the folder above
+    outputs = {out.resolve(), *(m.parent.resolve() for m in src.rglob(OUTPUT_MARKER))} - {top}
     files = [f for f in files if not any(p in outputs for p in f.resolve().parents)]  # `-o photos/styled`
     if not files:
         raise BrushworkError(f"folder '{src}' holds no images (.png, .jpg, .webp, ...): check the path")
-    out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise BrushworkError(f"'{out}' is a file: {out_hint}")
     if out.resolve() == top:  # its marker would hide the pictures from later runs; outputs could replace them

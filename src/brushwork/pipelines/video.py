@@ -334,22 +334,26 @@ def _check_frames_output(out: Path, inputs: Sequence[str | os.PathLike]) -> None
                                  "such files there: copy it elsewhere first, or choose another -o folder")
 
 
-def _check_one_size(files: Sequence[Path]) -> None:
-    """Refuse, before any work, a frames folder of several picture sizes when a video file is written."""
+def _check_one_size(files: Sequence[Path], size: int | None = None) -> None:
+    """Refuse, before any work, a frames folder whose pictures come out in several sizes (after ``size``, the
+    long side they are fitted to) when a video file is written."""
     from PIL import Image
+
+    from ..imaging.resampling import fit_long_side
 
     first = None
     for f in files:
         try:
             with Image.open(f) as im:
                 turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # (EXIF orientations that swap the sides)
-                size = (im.height, im.width) if turned else im.size
+                shown = (im.height, im.width) if turned else im.size
         except OSError:
             continue  # (an unreadable frame is reported when it is read)
+        out = tuple(fit_long_side(*shown, size)) if size is not None else shown
         if first is None:
-            first = (f, size)
-        elif size != first[1]:
-            raise BrushworkError(f"frame '{f.name}' is {size[0]}x{size[1]}, the first frame '{first[0].name}' "
+            first = (f, shown, out)
+        elif out != first[2]:
+            raise BrushworkError(f"frame '{f.name}' is {shown[0]}x{shown[1]}, the first frame '{first[0].name}' "
                                  f"{first[1][0]}x{first[1][1]}: a video file's frames have one size: resize them, "
                                  "or write a folder of frames")
 
@@ -416,7 +420,7 @@ def stylize_video(
     _check_frames_output(out, [source, *styles])
     frames, own_fps, audio = read_frames(source)  # checks the input before any model is loaded
     if not is_frames_folder(out) and Path(source).is_dir():
-        _check_one_size(frame_files(source))
+        _check_one_size(frame_files(source), size)
     if fps is not None and audio and abs(fps - own_fps) > 1e-3:
         import sys
 

@@ -196,8 +196,9 @@ def legacy_command(recipe: dict) -> list[str]:
             skip = False
             continue
         nxt = toks[i + 1] if i + 1 < len(toks) else ""
-        # once ignored by Gatys, refused since 0.2.0: a --decoder without an AdaIN start, --match none beside one
-        if gatys and ((t == "--decoder" and "init_decoder" not in recipe)
+        # once ignored by Gatys, refused since 0.2.0: a --decoder without an AdaIN start, --match none beside one;
+        # since 0.2.3: a --tile without an AdaIN start
+        if gatys and ((t in ("--decoder", "--tile") and "init_decoder" not in recipe)
                       or (t == "--match" and nxt == "none" and "init_decoder" in recipe)):
             skip = True
             continue
@@ -315,6 +316,8 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                 argv.append(str(found[int(tok[7:-1])]))
             elif tok == "{output}":
                 out_file.parent.mkdir(exist_ok=True)
+                if path.is_dir():  # a frames folder (whatever its name, 'shot.v2' too): written into a folder
+                    out_file.mkdir(exist_ok=True)
                 argv.append(str(out_file))
             elif tok == "{output_dir}":
                 argv.append(str(out_dir))

@@ -209,7 +209,7 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
     """A run in ``out`` may continue only with the same decoder, settings, precision and data (more steps are fine;
     the same ``accumulate`` too, as the crops a step takes depend on it), and without ``init`` (which starts a new
     run). Returns the run's saved config (None: no run there)."""
-    from .engine import read_config, same_source
+    from .engine import read_config, same_source, saved_precision
 
     saved_file = out / "checkpoint" / "config.json"
     if not saved_file.is_file():
@@ -225,7 +225,7 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
     if "accumulate" not in saved["train"]:  # 1, or a run saved before config.json recorded it
         saved["train"]["accumulate"] = _saved_accumulate(out)
     before = {k: v for k, v in {**_train_dict(AdaINTrainConfig()), **saved["train"],
-                                "precision": saved.get("precision", "fp32")}.items() if k not in free}
+                                "precision": saved_precision(out, saved)}.items() if k not in free}
     now = {k: v for k, v in {**_train_dict(config), "accumulate": accumulate, "precision": precision}.items()
            if k not in free}
     if not same_decoder or before != now:
@@ -233,8 +233,11 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
         changed += [] if same_decoder else ["the decoder's taps or widths"]
         raise BrushworkError(f"'{out}' holds a decoder run with other settings ({', '.join(changed)}): "
                              "use --no-resume to start over, or another --out")
-    if init is not None:
-        started = {None: "random weights", "": "the shipped decoder"}.get(saved.get("init"), saved.get("init"))
+    recorded = saved.get("init")
+    same_init = (init in ("", "shipped") and recorded in ("", "shipped")) or (
+        init and recorded not in (None, "", "shipped") and same_source(str(recorded), init))
+    if init is not None and not same_init:  # (the same --init again: the run's own command, resumed)
+        started = {None: "random weights", "": "the shipped decoder"}.get(recorded, recorded)
         raise BrushworkError(f"'{out}' holds a run to resume (started from {started}); --init starts a new one: "
                              "add --no-resume to start over from it, or drop --init to continue")
     was = {k: v for k, v in saved.get("data", {}).items() if k != "skipped"}
@@ -340,6 +343,10 @@ def train_adain(
              if resume else None)
     # the weights continue the saved run (from its checkpoint): it names where they started
     started_from = saved.get("init") if saved is not None else init
+    if saved is not None:
+        init = None  # (the checkpoint's weights continue; --init, the same as the run's, is not read again)
+    elif init and Path(init).exists():
+        started_from = str(Path(init).resolve())  # (where it is, so that the same --init matches from anywhere)
     started_from = "shipped" if started_from == "" else started_from  # (recorded as "" before)
     encoder = load_encoder(decoder_config.encoder, device=dev)
     # crops must fall on every tap's grid, or the decoder paints a picture of another size than the crop; and

@@ -272,7 +272,8 @@ class EarlyStopping(Callback):
         if (self.out / "best" / "model.safetensors").is_file():
             weights, _ = load_model_state(self.out / "best")
             trainer.model.load_state_dict(weights)
-            trainer.save_checkpoint()
+            if trainer.history or not trainer.resumed:  # (a rerun with nothing to do leaves the checkpoint as it was)
+                trainer.save_checkpoint()
 
 
 def _epochs_before(path: Path, last: int) -> list[dict]:
@@ -361,7 +362,14 @@ def train_classifier(
     try:
         split = None if before is None else recorded_split(before, y, groups)
     except BrushworkError:
-        split = None  # (other data: the resume check below says so)
+        from .engine import same_source
+
+        was = before.get("source")
+        if was is None or isinstance(data, tuple) or same_source(str(was), str(data)):
+            raise BrushworkError(f"'{out_dir}' holds a run trained on another listing of this data (images added, "
+                                 "removed or renamed since), so its held-out images cannot be found again: use "
+                                 "--no-resume to start over, or another --out") from None
+        split = None  # (other data altogether: the resume check below names it)
     if split is None:
         split = stratified_split(y, config.val_fraction, config.seed, groups,
                                  closest=before is None or "val_indices" in before)
@@ -424,7 +432,7 @@ def train_classifier(
                                     accumulate=accumulate, tensorboard=tensorboard),
                       callbacks=[stopper], scheduler=sched)
     if resume and (out / "checkpoint" / "config.json").is_file():
-        from .engine import read_config, same_source
+        from .engine import read_config, same_source, saved_precision
 
         saved = read_config(out / "checkpoint")
         def settings(d: dict) -> dict:  # (accumulate changes the schedule; --size as the default's value is the default)
@@ -432,7 +440,7 @@ def train_classifier(
 
         same = saved.get("classifier") == cfg.to_dict() and settings(
             {"accumulate": 1, **saved.get("train", {})}) == settings(model_config["train"]) and (
-            saved.get("precision", "fp32") == precision)
+            saved_precision(out, saved) == precision)
         if not same:
             raise BrushworkError(f"'{out_dir}' holds a run with other settings (model, size, epochs, precision or "
                                  "other hyperparameters): use --no-resume to start over, or another --out")

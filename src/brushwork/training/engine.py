@@ -31,7 +31,7 @@ from .. import distributed
 from ..runtime import autocast, resolve_device
 
 __all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state", "find_checkpoint",
-           "read_config"]
+           "read_config", "saved_precision", "same_source"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,18 @@ def _truncate_log(path: Path, step: int) -> None:
                 csv.writer(fh).writerows([rows[0], *keep])
 
         _atomic_save(write, path)
+
+
+def saved_precision(out: Path, saved: dict[str, Any]) -> str:
+    """The precision a run in ``out`` trains in: its ``config.json`` names it (``saved``); runs saved before it was
+    written there have it in the trainer's state (fp32 when neither can be read)."""
+    if "precision" in saved:
+        return str(saved["precision"])
+    try:
+        state = torch.load(Path(out) / "checkpoint" / "trainer_state.pt", map_location="cpu", weights_only=False)
+        return str(state.get("trainer_config", {}).get("precision", "fp32"))
+    except Exception:  # noqa: BLE001 - no state, or a damaged one: resume() says so in one line
+        return "fp32"
 
 
 def save_model(module: nn.Module, config: dict[str, Any], folder: str | os.PathLike) -> None:

@@ -410,7 +410,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     trainer.enlarged = load_stats.get("enlarged", 0)  # type: ignore[attr-defined]
     resumed = False
     if resume and (out / "checkpoint" / "config.json").is_file():
-        from .engine import read_config, same_source
+        from .engine import read_config, same_source, saved_precision
 
         saved = read_config(out / "checkpoint")
         if "gan" not in saved or "train" not in saved:
@@ -421,7 +421,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
             same_model = GANConfig.from_dict({**GANConfig().to_dict(), **saved["gan"]}) == cfg
         except (TypeError, ValueError):  # settings this version does not know
             same_model = False
-        if not same_model or saved.get("precision", "fp32") != precision or {
+        if not same_model or saved_precision(out, saved) != precision or {
                 k: v for k, v in before.items() if k != "steps"} != {k: v for k, v in asdict(config).items() if k != "steps"}:
             raise BrushworkError(f"'{out_dir}' holds a GAN run with other settings (or precision): use --no-resume to "
                                  "start over, or another --out")
