@@ -114,14 +114,39 @@ def test_save_is_atomic_and_checks_paths(tmp_path):
 
 
 def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
-    def boom(self, fp, *a, **k):
+    import errno
+
+    class Full:  # a disk that takes part of the file, then is full (a short write must not pass for a file)
+        def __init__(self, fd, mode):
+            self.f = open(fd, mode)
+
+        def write(self, data):
+            self.f.write(bytes(data)[:3])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(os, "fdopen", Full)
+    with pytest.raises(ImageError, match="could not write .*No space left"):
+        save_image(np.zeros((4, 4, 3), np.float32), tmp_path / "y.jpg", recipe={"operation": "test"}, sidecar=True)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+
+    def boom(self, fp, *a, **k):  # an encoder's own failure (EXIF over 64 KB, a size it cannot hold)
         fp.write(b"partial")
-        raise OSError("disk full")
+        raise ValueError("EXIF data is too long")
 
     monkeypatch.setattr(Image.Image, "save", boom)
-    with pytest.raises(ImageError, match="could not write"):
+    with pytest.raises(ImageError, match="could not encode .*EXIF data is too long"):
         save_image(np.zeros((4, 4, 3), np.float32), tmp_path / "y.png")
     assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    with pytest.raises(ImageError, match="WEBP holds at most 16,383 pixels a side"):
+        save_image(Image.new("RGB", (16_400, 2)), tmp_path / "wide.webp")
 
 
 def test_a_wide_gamut_photo_is_read_in_srgb(tmp_path):
@@ -160,3 +185,39 @@ def test_sixteen_bit_greys_read_alike_everywhere(tmp_path):
     assert h16 == h8 and np.abs(px16.astype(int) - px8.astype(int)).max() <= 1
     r = read_image(tmp_path / "g16.png")
     assert abs(float(r.rgb.mean()) * 255 - float(b.mean())) < 2
+
+
+def test_colour_keys_big_16_bit_greys_and_huge_declared_sizes(tmp_path, capsys):
+    """A PNG's colour key (tRNS on RGB or grey) is transparency; a large 16-bit grey read at reduced size keeps
+    its tones; a picture declaring more pixels than Pillow opens is one line for inspect; an existing folder as
+    -o is named as a folder."""
+    from brushwork.cli import main
+    from brushwork.imaging.io import read_image
+
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    rgb[:, :16] = (30, 200, 40)  # the key colour: transparent
+    rgb[:, 16:] = (200, 30, 30)
+    Image.fromarray(rgb).save(tmp_path / "key.png", transparency=(30, 200, 40))
+    img = read_image(tmp_path / "key.png")
+    assert img.alpha is not None and img.alpha[:, :16].max() == 0 and img.alpha[:, 16:].min() == 1
+    assert img.rgb[:, :16].min() == 1.0  # over white, not the key's green
+    grey = np.zeros((32, 32), np.uint8)
+    Image.fromarray(grey).save(tmp_path / "lkey.png", transparency=0)
+    assert read_image(tmp_path / "lkey.png").alpha.max() == 0
+    ramp = np.linspace(0, 65535, 2048)[None].repeat(1200, 0).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "g16.png")
+    small = read_image(tmp_path / "g16.png", draft=256)
+    assert 0.4 < small.rgb.mean() < 0.6  # (it was white: converting clips 16-bit values at 255)
+    # a 30000 x 30000 picture in a small file: Pillow will not open it; inspect says so in one line
+    import zlib
+
+    def chunk(kind, data):
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    raw = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", (30000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0]))
+    (tmp_path / "bomb.png").write_bytes(raw + chunk(b"IDAT", zlib.compress(b"\0" * 30001)) + chunk(b"IEND", b""))
+    assert main(["inspect", str(tmp_path / "bomb.png")]) == 2
+    assert "more pixels than can be opened safely" in capsys.readouterr().err
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ImageError, match="is a folder"):
+        check_output_path(tmp_path / "out")

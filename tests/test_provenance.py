@@ -66,6 +66,18 @@ def test_stylize_recipe_inspect_reproduce_and_privacy(small_images, tmp_path, ca
     assert read_recipe(tmp_path / "kept.tif")[0]["operation"] == "recolor"
     assert main(["stylize", photo.name, style.name, "-o", "x.jpg", *ADAIN, "--keep-gps"]) == 2
     assert "--keep-gps goes with --keep-exif" in capsys.readouterr().err
+    # a TIFF photo: its own layout, profile and an editor's data are not EXIF (they corrupted the output)
+    tif = Image.open(content).convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "CameraMaker", 6
+    exif[37724] = b"\0" * 70_000  # Photoshop's layers
+    tif.save(tmp_path / "phone.tif", exif=exif)
+    for name in ("from_tif.tif", "from_tif.jpg"):
+        assert main(["stylize", "phone.tif", style.name, "-o", name, *ADAIN, "--keep-exif"]) == 0, name
+        with Image.open(tmp_path / name) as im:
+            im.load()  # (a copied strip layout made it unreadable)
+            tags = im.getexif()
+            assert tags[0x010F] == "CameraMaker" and tags.get(0x0112, 1) == 1 and 37724 not in tags
     recipe, where = read_recipe(out)
     assert where == "XMP"
     assert recipe["command"][:3] == ["stylize", "{input:0}", "{input:1}"] and "{output}" in recipe["command"]

@@ -1102,6 +1102,8 @@ def _check_outputs(*paths: str | None) -> None:
             raise BrushworkError(f"output '{p}' is a folder: give a file name")
         if Path(p).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"):
             check_output_path(p)
+        elif not os.access(parent, os.W_OK):  # (an index, a palette file: before the work, not after)
+            raise BrushworkError(f"output folder '{parent}' is not writable: choose another place for '{p}'")
 
 
 def _distinct_outputs(**flags: str | None) -> None:
@@ -2041,20 +2043,21 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
 def _originality_sheet(results, index, path: str) -> None:
     from PIL import Image, ImageDraw
 
-    from .imaging.decode import to_8bit
-    from .imaging.io import save_image
+    from .imaging.io import read_image, save_image, to_pil
 
     side, pad, label = 128, 6, 28
 
     def thumb(p: Path | None) -> Image.Image:
         if p is None or not p.is_file():
             return Image.new("RGB", (side, side), (200, 200, 200))
-        with Image.open(p) as im:
-            im = to_8bit(im).convert("RGB")
-            im.thumbnail((side, side))
-            tile = Image.new("RGB", (side, side), "white")
-            tile.paste(im, ((side - im.width) // 2, (side - im.height) // 2))
-            return tile
+        try:  # as every reader shows it: upright, in sRGB, transparency over white
+            im = to_pil(read_image(p, draft=side).rgb)
+        except BrushworkError:
+            return Image.new("RGB", (side, side), (200, 200, 200))
+        im.thumbnail((side, side))
+        tile = Image.new("RGB", (side, side), "white")
+        tile.paste(im, ((side - im.width) // 2, (side - im.height) // 2))
+        return tile
 
     cols = 1 + max(len(r.matches) for r in results)
     sheet = Image.new("RGB", (cols * (side + pad) + pad, len(results) * (side + label + pad) + pad), "white")
@@ -2370,8 +2373,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     else:
         try:
             recipe, where = read_recipe(path)
-        except OSError:
-            raise BrushworkError(f"'{args.image}' is not an image brushwork can read") from None
+        except OSError as exc:
+            why = " (it declares more pixels than can be opened safely)" if "safely" in str(exc) else ""
+            raise BrushworkError(f"'{args.image}' is not an image brushwork can read{why}") from None
     if recipe is None:
         raise BrushworkError(f"'{args.image}' carries no brushwork recipe (written with --no-metadata, or by "
                              "another program)")

@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import BrushworkError
-from ..imaging.decode import to_8bit, to_srgb
+from ..imaging.decode import has_alpha, to_8bit, to_srgb
 
 __all__ = ["MEDIA", "PLASMA_PHOTOS", "build_medium", "medium_folder"]
 
@@ -67,7 +67,7 @@ def _background(rng: np.random.Generator, size: tuple[int, int]) -> Image.Image:
 def _flatten(im: Image.Image, rng: np.random.Generator) -> Image.Image:
     """RGB; transparency composited on a random background."""
     im = ImageOps.exif_transpose(im)
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    if has_alpha(im):
         rgba = im.convert("RGBA")
         bg = _background(rng, rgba.size)
         bg.paste(rgba, mask=rgba.getchannel("A"))

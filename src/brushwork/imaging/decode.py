@@ -28,6 +28,12 @@ DEFAULT_MAX_PIXELS = 80_000_000
 JPEG_FORMATS = ("JPEG", "MPO")
 
 
+def has_alpha(img: Image.Image) -> bool:
+    """Whether ``img`` has transparency: an alpha band (RGBA, LA, PA...) or a colour key (``transparency`` in a
+    palette, grey or RGB PNG's info: its tRNS chunk)."""
+    return "A" in img.getbands() or (img.mode in ("P", "1", "L", "RGB") and "transparency" in img.info)
+
+
 def describe(source: Any) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
 
@@ -49,7 +55,10 @@ def to_srgb(img: Image.Image) -> Image.Image:
 
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "srgb" in ImageCms.getProfileDescription(src).lower().replace(" ", ""):
+        desc = ImageCms.getProfileDescription(src).lower().replace(" ", "")
+        # sRGB by name ("sRGB IEC61966-2.1", "GIMP built-in sRGB"), but not sRGB's primaries with another tone
+        # curve ("GIMP built-in Linear sRGB", scRGB): those are converted
+        if "srgb" in desc and not any(k in desc for k in ("linear", "scrgb", "gamma1")):
             return img
         out = ImageCms.profileToProfile(img, src, ImageCms.createProfile("sRGB"),
                                         outputMode="RGBA" if img.mode == "RGBA" else "RGB")
@@ -123,7 +132,9 @@ def open_decoded(
                 f"{what} '{path}' is not an image Pillow can read: use PNG, JPEG, WebP, TIFF or BMP"
             ) from None
         except Image.DecompressionBombError:
-            raise ImageError(f"{what} '{path}' is far too large to decode safely: downscale it first") from None
+            raise ImageError(f"{what} '{path}' has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, which Pillow refuses "
+                             "to decode (its guard against decompression bombs, beyond --max-pixels): downscale it "
+                             "first") from None
         except OSError as exc:
             raise ImageError(f"{what} '{path}' could not be opened ({exc}): check the file") from None
     w, h = img.size
@@ -148,10 +159,16 @@ def open_decoded(
         img.load()
         if icc and not img.info.get("icc_profile"):
             img.info["icc_profile"] = icc
+        if img.mode in ("1", "L", "RGB") and "transparency" in img.info:  # a colour key (PNG tRNS): as alpha
+            icc_then = img.info.get("icc_profile")
+            img = img.convert("RGBA")
+            if icc_then:
+                img.info["icc_profile"] = icc_then
         img = to_srgb(img)  # before any conversion of its mode below: the profile describes the file's mode
         if draft is not None and max(img.size) >= 2 * draft:
+            img = to_8bit(img)  # 16-bit and float greys scaled first (converting them clips at 255: white)
             if img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # modes Image.reduce cannot take
-                img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
+                img = img.convert("RGBA" if has_alpha(img) else "RGB")
             img = img.reduce(max(1, min(max(img.size) // draft, min(img.size) // 8)))
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError) as exc:

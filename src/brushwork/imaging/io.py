@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import ImageError
-from .decode import DEFAULT_MAX_PIXELS, describe, grey_levels, open_decoded, pixel_count, to_8bit, to_srgb
+from .decode import (DEFAULT_MAX_PIXELS, describe, grey_levels, has_alpha, open_decoded, pixel_count, to_8bit,
+                     to_srgb)
 
 if TYPE_CHECKING:
     import torch
@@ -65,10 +66,8 @@ def _pil_to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if grey is not None:
         rgb = np.repeat(grey.astype(np.float32)[..., None], 3, axis=2)
     else:
-        if mode == "P":
-            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-        elif mode in ("1", "L"):
-            img = img.convert("RGB")
+        if mode in ("P", "1", "L") or (mode == "RGB" and "transparency" in img.info):  # (a colour key: as alpha)
+            img = img.convert("RGBA" if has_alpha(img) else "RGB")
         elif mode == "LA" or mode == "PA":
             img = img.convert("RGBA")
         elif mode not in ("RGB", "RGBA"):
@@ -176,7 +175,7 @@ def read_square(path: str | os.PathLike, size: int, channels: int = 3) -> np.nda
         with Image.open(path) as im:
             im.draft("RGB", (size * 2, size * 2))
             im = to_8bit(ImageOps.exif_transpose(to_srgb(im)))
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            if has_alpha(im):
                 im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
             arr = np.asarray(fit_square(im.convert("L" if channels == 1 else "RGB"), size), np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
@@ -247,13 +246,13 @@ def check_output_path(path: str | os.PathLike) -> Path:
         ImageError: unknown extension, missing or unwritable folder, or the path is a folder.
     """
     p = Path(path)
+    if p.is_dir():
+        raise ImageError(f"output '{p}' is a folder: give a file name such as {p / 'out.png'}")
     fmt = WRITABLE_SUFFIXES.get(p.suffix.lower())
     if fmt is None:
         raise ImageError(
             f"output '{p}' has an unknown extension: use one of {', '.join(sorted(WRITABLE_SUFFIXES))}"
         )
-    if p.is_dir():
-        raise ImageError(f"output '{p}' is a folder: give a file name such as {p / 'out.png'}")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise ImageError(f"output folder '{parent}' does not exist: create it first")
@@ -272,6 +271,11 @@ def _new_file_mode(path: Path) -> int:
     return 0o666 & ~umask
 
 
+#: the first directory's tags that describe a photo (description, make, model, orientation, resolution, date,
+#: artist, copyright); the rest of a TIFF's first directory describes the file itself
+_EXIF_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x011A, 0x011B, 0x0128, 0x0132, 0x013B, 0x8298)
+
+
 def input_exif(path: str | os.PathLike, *, keep_gps: bool = False) -> bytes | None:
     """An input photo's EXIF for an output, when the user asks to keep it (``--keep-exif``): camera,
     lens, dates and the rest, with the orientation reset (brushwork's outputs are already upright) and
@@ -279,15 +283,22 @@ def input_exif(path: str | os.PathLike, *, keep_gps: bool = False) -> bytes | No
     try:
         with Image.open(path) as im:
             exif = im.getexif()
-    except (OSError, ValueError):
+            # Only what describes the photo: a TIFF's first directory also holds its own layout (sizes, strip
+            # offsets), its ICC profile and editors' data (Photoshop layers), which would corrupt or mislabel the
+            # output; the maker's notes keep offsets into the file they came from.
+            kept = Image.Exif()
+            for tag in _EXIF_TAGS:
+                if tag in exif:
+                    kept[tag] = exif[tag]
+            for ifd in (0x8769, 0x8825) if keep_gps else (0x8769,):  # Exif (camera, lens, dates); GPS if asked
+                sub = {k: v for k, v in exif.get_ifd(ifd).items() if k != 0x927C}  # (no MakerNote)
+                if sub:
+                    kept[ifd] = sub
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):
         return None
-    if not exif:
-        return None
-    if 0x0112 in exif:
-        exif[0x0112] = 1  # Orientation: the pixels were turned upright on reading
-    if not keep_gps:
-        exif.pop(0x8825, None)  # the GPS IFD: where the photo was taken
-    return exif.tobytes() if exif else None
+    if 0x0112 in kept:
+        kept[0x0112] = 1  # Orientation: the pixels were turned upright on reading
+    return kept.tobytes() if kept else None
 
 
 def save_image(
@@ -337,6 +348,10 @@ def save_image(
         recipe = None if recipe is None else {**recipe, "watermark": SCHEME}
     if fmt in ("JPEG", "BMP") and img.mode not in ("RGB", "L"):
         img = img.convert("RGB")
+    limit = {"JPEG": 65_500, "WEBP": 16_383}.get(fmt)  # (what the formats can hold a side)
+    if limit is not None and max(img.size) > limit:
+        raise ImageError(f"'{p}' would be {img.width}x{img.height}: {fmt} holds at most {limit:,} pixels a side; "
+                         "write a PNG or TIFF, or a smaller --size")
     kwargs: dict[str, Any] = {}
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality
@@ -354,8 +369,19 @@ def save_image(
             tags.update(meta.pop("tiffinfo"))
             meta["exif"] = tags
         kwargs.update(meta)
+    import io
     import tempfile  # here, not at the top: 2.4 ms of the palette command's start-up
 
+    from ..provenance.recipe import sidecar_path, write_sidecar
+
+    # Encoded in memory first: Pillow hands some encoders' output (JPEG) to the file in one write whose short
+    # count on a full disk goes unchecked; Python's own write raises.
+    buf = io.BytesIO()
+    try:
+        img.save(buf, format=fmt, **kwargs)
+    except (ValueError, OSError) as exc:  # (an encoder's own limit: EXIF over 64 KB, a size, a mode)
+        raise ImageError(f"could not encode '{p}' as {fmt} ({exc}): try another format, or leave out --keep-exif "
+                         "if given") from None
     try:
         # (a short prefix: the output's own name may be near the file system's 255-character limit)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:40]}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
@@ -363,8 +389,13 @@ def save_image(
         raise ImageError(f"could not write '{p}' ({exc.strerror or exc}): choose another -o path") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            img.save(fh, format=fmt, **kwargs)
+            fh.write(buf.getbuffer())
+        del buf
         os.chmod(tmp, _new_file_mode(p))  # mkstemp makes 0600; give the file the usual permissions
+        if recipe is not None and (sidecar or not embedded):  # BMP, or a recipe too large for XMP: beside it, written
+            write_sidecar(p, recipe)  # before the picture takes its name (a picture without its recipe: not left)
+        elif sidecar_path(p).is_file():
+            sidecar_path(p).unlink()  # an earlier image's recipe must not pass for this one's
         os.replace(tmp, p)
     except BaseException as exc:
         try:
@@ -372,14 +403,8 @@ def save_image(
         except FileNotFoundError:
             pass
         if isinstance(exc, OSError):
-            raise ImageError(f"could not write '{p}' ({exc}): check the disk and the path") from None
+            raise ImageError(f"could not write '{p}' ({exc.strerror or exc}): check the disk and the path") from None
         raise
-    from ..provenance.recipe import sidecar_path, write_sidecar
-
-    if recipe is not None and (sidecar or not embedded):  # BMP, or a recipe too large for XMP: beside it
-        write_sidecar(p, recipe)
-    elif sidecar_path(p).is_file():
-        sidecar_path(p).unlink()  # an earlier image's recipe must not pass for this one's
     if record is not None:
         from ..provenance.gallery import record_output
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BrushworkError
-from ..imaging.decode import to_8bit, to_srgb
+from ..imaging.decode import has_alpha, to_8bit, to_srgb
 
 __all__ = ["ReferenceIndex", "build_index", "check", "verdict", "Match", "EMBED_SIDE",
            "NEAR_HASH_DISTANCE", "NEAR_SIMILARITY", "DERIVATIVE_SIMILARITY", "EXACT_SIMILARITY"]
@@ -66,7 +66,7 @@ def describe(path: str | os.PathLike) -> tuple[int, np.ndarray] | None:
     try:
         with Image.open(path) as im:  # decoded whole (no JPEG draft): the same pixels in a PNG must describe alike
             im = to_8bit(ImageOps.exif_transpose(to_srgb(im)))
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            if has_alpha(im):
                 im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
             im = im.convert("RGB")
             return _phash(im), np.asarray(im.resize((EMBED_SIDE, EMBED_SIDE), Image.Resampling.BILINEAR))
@@ -91,9 +91,16 @@ class ReferenceIndex:
                 "sha256": self.sha256, "encoder": "efficientnet-lite0 block15 pooled, 224 px, unit length",
                 "hash": "imagehash.phash 64-bit"}
         tmp = p.with_name(f".{p.name}.tmp.npz")
-        np.savez_compressed(tmp, phash=self.phash.astype(np.uint64), vectors=self.vectors.astype(np.float32),
-                            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
-        os.replace(tmp, p)
+        try:
+            np.savez_compressed(tmp, phash=self.phash.astype(np.uint64), vectors=self.vectors.astype(np.float32),
+                                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+            os.replace(tmp, p)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)  # (a full disk: no half-written file left)
+            if isinstance(exc, OSError):
+                raise BrushworkError(f"could not write the index '{p}' ({exc.strerror or exc}): check the disk and "
+                                     "the path") from None
+            raise
         return p
 
     @classmethod

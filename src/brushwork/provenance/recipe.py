@@ -165,8 +165,12 @@ def write_sidecar(path: str | os.PathLike, recipe: dict) -> Path:
     """Write ``NAME.EXT.json`` beside ``path`` atomically."""
     side = sidecar_path(path)
     tmp = side.with_name(f".{side.name}.tmp")
-    tmp.write_text(json.dumps(recipe, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, side)
+    try:
+        tmp.write_text(json.dumps(recipe, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, side)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # (a full disk: no empty temporary file left beside the picture)
+        raise
     return side
 
 
@@ -195,9 +199,11 @@ def read_recipe(path: str | os.PathLike) -> tuple[dict | None, str]:
                 m = _XMP_RE.search(xmp) if isinstance(xmp, str) else None
                 if m:
                     text, where = html.unescape(m.group(1)), "XMP"
-    except OSError:
+    except (OSError, Image.DecompressionBombError) as exc:
         if not sidecar_path(p).is_file():
-            raise
+            if isinstance(exc, OSError):
+                raise
+            raise OSError(f"'{p}' declares more pixels than Pillow opens safely ({exc})") from None
     if text is None and sidecar_path(p).is_file():
         text, where = sidecar_path(p).read_text(), f"sidecar {sidecar_path(p).name}"
     if text is None:

@@ -111,12 +111,11 @@ def embed_watermark(image: Image.Image, key: str = DEFAULT_KEY, strength: float 
                              "PIL.Image.open (or brushwork.imaging.io.to_pil for an array)")
     if not 0 < strength <= 16:  # (NaN too) above a few levels the mark shows; 16 is far past that
         raise BrushworkError(f"strength must be in (0, 16] levels (default {STRENGTH}), got {strength}")
-    from ..imaging.decode import to_8bit
+    from ..imaging.decode import has_alpha, to_8bit
 
     mode = image.mode
     image = to_8bit(image)  # 16-bit and float greys scaled as everything reads them (convert would clip them)
-    has_alpha = "A" in image.getbands() or (mode == "P" and "transparency" in image.info)
-    alpha = image.convert("RGBA").getchannel("A") if has_alpha else None
+    alpha = image.convert("RGBA").getchannel("A") if has_alpha(image) else None
     rgb = np.asarray(image.convert("RGB"))  # uint8 (H, W, 3); float32 below: 4096^2 costs ~0.4 GB, not 2
     h, w = rgb.shape[:2]
     tile = watermark_pattern(key).astype(np.float32)

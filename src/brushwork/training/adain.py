@@ -27,7 +27,7 @@ from PIL import Image
 
 from ..errors import BrushworkError
 from ..functional import adain, gram_matrix, mean_std, wct
-from ..imaging.decode import to_8bit, to_srgb
+from ..imaging.decode import has_alpha, to_8bit, to_srgb
 from ..losses import content_loss, gram_loss, mean_std_loss
 from ..models.adain import TRANSFORMS, Decoder, DecoderConfig, decoder_features, join_taps
 from .engine import Callback, Trainer, TrainerConfig
@@ -83,7 +83,7 @@ class ImagePool:
                     if min(im.size) < min_side:
                         small += 1
                         raise ValueError("too small")
-                    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                    if has_alpha(im):
                         white = Image.new("RGBA", im.size, (255, 255, 255, 255))
                         im = Image.alpha_composite(white, im.convert("RGBA"))
                     arr = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
