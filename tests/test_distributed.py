@@ -78,6 +78,29 @@ def test_classifier_two_processes_match_one(tmp_path):
     # An odd batch cannot be split evenly: one clear line.
     bad = _torchrun(2, ["-m", "brushwork", *common[:-1], "--batch", "7", "--out", str(tmp_path / "bad")], tmp_path)
     assert bad.returncode != 0 and "split evenly" in bad.stderr
+    # Rank 0 failing at its own file work before training (a folder where its epochs.csv goes): every process
+    # stops with one line, none is left to die in a collective with a traceback.
+    (tmp_path / "cf" / "epochs.csv").mkdir(parents=True)
+    cf = _torchrun(2, ["-m", "brushwork", *common, "--out", str(tmp_path / "cf")], tmp_path)
+    worker_trace = [ln for ln in cf.stderr.splitlines() if "Traceback" in ln and "rank" in ln]  # (not torchrun's own)
+    assert cf.returncode != 0 and not worker_trace and "gloo" not in cf.stderr, cf.stderr[-3000:]
+    assert "the main process (rank 0) stopped" in cf.stderr and "epochs.csv" in cf.stderr
+
+
+def test_commands_that_do_not_split_refuse_torchrun(tmp_path, monkeypatch, capsys):
+    """Under torchrun, a command that does not share its work (one picture, a video, the studio) would run once per
+    process and write and record its output as many times: it is refused, in one line."""
+    from brushwork.cli import main
+    from brushwork.pipelines.stylize import sample_path
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    for argv in (["stylize", str(sample_path("content")), str(sample_path("style")), "-o", str(tmp_path / "x.png")],
+                 ["video", str(tmp_path), str(sample_path("style")), "-o", str(tmp_path / "v.gif")],
+                 ["serve"], ["classify", "eval", "medium", str(tmp_path)]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert f"`brushwork {argv[0]}" in err and "runs in one process" in err and err.count("\n") == 1
 
 
 @pytest.mark.slow

@@ -2447,6 +2447,23 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 1 if args.strict and not result.identical else 0
 
 
+def _command_name(args: argparse.Namespace) -> str:
+    """``classify train``, ``stylize``...: the command and its action, as typed."""
+    action = next((getattr(args, k) for k in vars(args) if k.endswith("_command") and k != "command"
+                   and isinstance(getattr(args, k), str)), None)
+    return f"{args.command} {action}" if action else str(args.command)
+
+
+def _splits_over_processes(args: argparse.Namespace) -> bool:
+    """Whether the command shares its work among torchrun's processes: the training recipes (DDP), and folder
+    runs of stylize and palette (each process takes its share of the files). Anything else would be done
+    once per process, its outputs written and recorded as many times."""
+    if _command_name(args) in ("classify train", "gan train", "adain train"):
+        return True
+    folder = {"stylize": getattr(args, "content", None), "palette": getattr(args, "image", None)}.get(args.command)
+    return folder is not None and Path(folder).is_dir()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -2461,16 +2478,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     valued, args.output_options = _option_kinds(parser)
     args.argv = _canonical_argv(argv, valued)  # the recipes record the command that made each output
+
+    def error(message: str) -> None:  # one write: under torchrun the processes share the terminal, and print's
+        sys.stderr.write(f"brushwork: error: {message}\n")  # separate write of the newline let lines run together
+
+    from .distributed import info as _dist_info
+
+    if _dist_info().distributed and not _splits_over_processes(args):
+        error(f"`brushwork {_command_name(args)}` runs in one process: launch it without torchrun (torchrun is for "
+              "classify train, gan train, adain train, and stylize or palette on a folder)")
+        return EXIT_USAGE
     try:
         return int(args.func(args))
     except BrushworkError as exc:
-        print(f"brushwork: error: {exc}", file=sys.stderr)
+        error(str(exc))
         return EXIT_USAGE
     except FloatingPointError as exc:  # training diverged: the message says which setting to change
-        print(f"brushwork: error: {exc}", file=sys.stderr)
+        error(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("brushwork: interrupted", file=sys.stderr)
+        sys.stderr.write("brushwork: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `brushwork inspect x.png | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
@@ -2482,11 +2509,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         name = str(exc.filename)[:200]
         if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # mkdir where a file stands, or a file inside the path
-            print(f"brushwork: error: '{name}' (or a folder above it) is a file where a folder is needed: give a "
-                  "folder path", file=sys.stderr)
+            error(f"'{name}' (or a folder above it) is a file where a folder is needed: give a folder path")
         else:
-            print(f"brushwork: error: cannot use '{name}' ({exc.strerror or exc}): check the path and its "
-                  "permissions", file=sys.stderr)
+            error(f"cannot use '{name}' ({exc.strerror or exc}): check the path and its permissions")
         return EXIT_USAGE
     finally:
         if "torch" in sys.modules and os.environ.get("WORLD_SIZE"):  # under torchrun: leave the group cleanly

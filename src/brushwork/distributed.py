@@ -17,6 +17,7 @@ The rules the training recipes follow:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -187,6 +188,24 @@ def any_flags(*flags: bool) -> tuple[bool, ...]:
     t = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32, device=dev)
     torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
     return tuple(bool(v) for v in t.tolist())
+
+
+def main_then_share(fn: Callable[[], Any]) -> None:
+    """Run ``fn`` (file work: clearing an old run's files, opening a log) on rank 0 only, then tell every process
+    whether it failed: the others raise too, instead of waiting in the next collective for a process that has
+    left (one process: ``fn`` runs, and its error is raised as it is)."""
+    failure: BaseException | None = None
+    if is_main():
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after telling the others
+            failure = exc
+    if _initialized() and any_true(failure is not None) and failure is None:
+        from .errors import BrushworkError
+
+        raise BrushworkError("the main process (rank 0) stopped (its message is above)")
+    if failure is not None:
+        raise failure
 
 
 def any_true(flag: bool) -> bool:

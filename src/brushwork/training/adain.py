@@ -439,10 +439,12 @@ def train_adain(
     trainer.skipped = skipped  # type: ignore[attr-defined]
     if saved is not None:
         trainer.resume(fast_forward=True)  # the crops continue where the checkpoint left them
-    if distributed.is_main():  # an earlier run's grids (or those written after the checkpoint) would pass for this run's
-        for f in (Path(out_dir) / "samples").glob("step_*.png"):
+    def forget_later_grids() -> None:  # an earlier run's grids (or those written after the checkpoint) would pass
+        for f in (Path(out_dir) / "samples").glob("step_*.png"):  # for this run's
             n = f.stem.removeprefix("step_")
             if not n.isdigit() or int(n) > trainer.step:
                 f.unlink()
+
+    distributed.main_then_share(forget_later_grids)  # (rank 0's files; its failure stops the others too)
     trainer.fit()
     return trainer

@@ -451,13 +451,16 @@ def train_classifier(
         trainer.resume(fast_forward=True)  # the data stream continues where the checkpoint left it
         if (out / "epochs.csv").is_file():  # the epochs before the resume, for the summary and the curves
             stopper.epochs = _epochs_before(out / "epochs.csv", trainer.step // steps_per_epoch)
-    elif distributed.is_main():  # a new run: the old run's logs and best weights (restored at the end) are not its own
-        for f in ("epochs.csv", "log.csv"):
-            (out / f).unlink(missing_ok=True)
-        if (out / "best").is_dir():
-            import shutil
+    else:  # a new run: the old run's logs and best weights (restored at the end) are not its own
+        def clear() -> None:
+            for f in ("epochs.csv", "log.csv"):
+                (out / f).unlink(missing_ok=True)
+            if (out / "best").is_dir():
+                import shutil
 
-            shutil.rmtree(out / "best")
+                shutil.rmtree(out / "best")
+
+        distributed.main_then_share(clear)  # (rank 0's files; its failure stops the others too)
     finished_before = "stopped_at_step" in trainer.extra_state  # (fit then trains no further)
     trainer.fit()
     stopped = trainer.extra_state.get("stopped_at_step")

@@ -368,14 +368,25 @@ class Trainer:
 
             bar = tqdm(total=cfg.steps, initial=self.step, unit="step", desc="train", disable=None)
         log_path = self.out / "log.csv"
-        if main and not self.resumed and (self.out / "checkpoint").exists():
-            import shutil  # a new run over an old one (--no-resume): stopped before its first checkpoint, it must
-
-            shutil.rmtree(self.out / "checkpoint")  # not leave the old run's to be resumed beside its own log
         new_log = not log_path.exists() or self.step == 0 or log_path.stat().st_size == 0  # (a run that logged nothing)
-        if main and not new_log:
-            _truncate_log(log_path, self.step)  # rows logged after the checkpoint (a run killed since): trained again
-        log_file = open(log_path if main else os.devnull, "w" if new_log else "a", newline="")
+        log_file: Any = open(os.devnull, "w") if not main else None
+
+        def prepare() -> None:  # rank 0's files; a failure here stops every process (distributed.main_then_share)
+            nonlocal log_file
+            if not self.resumed and (self.out / "checkpoint").exists():
+                import shutil  # a new run over an old one (--no-resume): stopped before its first checkpoint, it
+
+                shutil.rmtree(self.out / "checkpoint")  # must not leave the old run's to be resumed beside its log
+            if not new_log:
+                _truncate_log(log_path, self.step)  # rows logged after the checkpoint (a run killed since): again
+            log_file = open(log_path, "w" if new_log else "a", newline="")
+
+        try:
+            distributed.main_then_share(prepare)
+        except BaseException:
+            if log_file is not None:
+                log_file.close()
+            raise
         writer: csv.DictWriter | None = None
         logged = self.step  # the last step with a row in log.csv
 
@@ -431,7 +442,10 @@ class Trainer:
                 if multi:  # every process stops (or fails) at the same step
                     stop, failed = distributed.any_flags(stop, failure is not None)
                     if failed and failure is None:
-                        raise RuntimeError(f"rank 0 failed at step {self.step} (its message is above)")
+                        from ..errors import BrushworkError
+
+                        raise BrushworkError(f"the main process (rank 0) stopped at step {self.step} (its message is "
+                                             "above)")
                 if failure is not None:
                     raise failure
                 if stop:

@@ -434,7 +434,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
             gen.manual_seed(wrap_seed(config.seed + 7919 * trainer.step))  # the data: the same on every process
             aug_gen.manual_seed(wrap_seed(config.seed + 1 + 7919 * trainer.step + 104729 * world.rank))  # per process
             torch.manual_seed(wrap_seed(config.seed + 7919 * trainer.step + 104729 * world.rank))  # latents: per process
-    if distributed.is_main():  # an earlier run's grids and checks (or those logged after the checkpoint) would
-        _forget_after(out, trainer.step if resumed else 0)  # pass for this run's
+    # an earlier run's grids and checks (or those logged after the checkpoint) would pass for this run's
+    distributed.main_then_share(lambda: _forget_after(out, trainer.step if resumed else 0))
     trainer.fit()
     return trainer
