@@ -95,12 +95,19 @@ def test_commands_that_do_not_split_refuse_torchrun(tmp_path, monkeypatch, capsy
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "test")  # (as torchrun sets it for its workers)
     for argv in (["stylize", str(sample_path("content")), str(sample_path("style")), "-o", str(tmp_path / "x.png")],
                  ["video", str(tmp_path), str(sample_path("style")), "-o", str(tmp_path / "v.gif")],
                  ["serve"], ["classify", "eval", "medium", str(tmp_path)]):
-        assert main(argv) == 2, argv
+        monkeypatch.setattr(sys, "argv", ["brushwork", *argv])  # the program, as torchrun runs it
+        assert main() == 2, argv
         err = capsys.readouterr().err
         assert f"`brushwork {argv[0]}" in err and "runs in one process" in err and err.count("\n") == 1
+    # a folder that is not there is named as missing, not as a command for one process
+    monkeypatch.setattr(sys, "argv", ["brushwork", "palette", str(tmp_path / "typo"), "--out", str(tmp_path / "p")])
+    assert main() == 2 and "does not exist" in capsys.readouterr().err
+    # main(argv) called from Python (reproduce() does) runs where it is called
+    assert main(["inspect", str(sample_path("content"))]) == 2 and "runs in one process" not in capsys.readouterr().err
 
 
 @pytest.mark.slow

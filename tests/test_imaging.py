@@ -221,3 +221,62 @@ def test_colour_keys_big_16_bit_greys_and_huge_declared_sizes(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     with pytest.raises(ImageError, match="is a folder"):
         check_output_path(tmp_path / "out")
+
+
+def test_writes_keep_pictures_and_recipes_paired_and_readers_agree(tmp_path, monkeypatch):
+    """A failed write leaves the old picture with its own recipe file; a reduced 16-bit read keeps its
+    orientation; a uint8 alpha is 0-255 like uint8 colours; a colour key survives a profile in every reader;
+    --keep-exif keeps ratings and Windows tags, and no pointer into the old file."""
+    from brushwork.imaging.io import input_exif, read_image, read_square
+    from brushwork.provenance.recipe import read_recipe
+
+    old = save_image(np.full((8, 8, 3), 0.2, np.float32), tmp_path / "pic.bmp", recipe={"command": "old"})
+    real_replace = os.replace
+
+    def refuse(src, dst):
+        if str(dst).endswith("pic.bmp"):
+            raise PermissionError(13, "in use by a viewer")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(ImageError, match="could not write"):
+        save_image(np.full((8, 8, 3), 0.8, np.float32), old, recipe={"command": "new"})
+    monkeypatch.undo()
+    assert read_recipe(old)[0] == {"command": "old"} and np.asarray(Image.open(old))[0, 0, 0] == 51
+    # 16-bit grey with EXIF orientation 6, read at reduced size: upright as at full size
+    g16 = Image.fromarray((np.arange(80 * 40).reshape(40, 80) * 20).astype(np.uint16))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    g16.save(tmp_path / "g.png", exif=exif)
+    assert read_image(tmp_path / "g.png").size == (40, 80) and read_image(tmp_path / "g.png", draft=16).size[1] > \
+        read_image(tmp_path / "g.png", draft=16).size[0]
+    rgb = np.full((4, 4, 3), 200, np.uint8)
+    alpha = np.full((4, 4), 128, np.uint8)
+    save_image(rgb, tmp_path / "ua.png", alpha=alpha)
+    assert np.asarray(Image.open(tmp_path / "ua.png"))[0, 0, 3] == 128  # (was 255)
+    # a colour key in a picture with a profile: transparent in the training and index readers too (the profile's
+    # conversion changes the pixels, so the key is applied first)
+    import brushwork.imaging.io as io_mod
+
+    def convert(im):  # as a real profile's conversion would: new pixels, the key still in info
+        out = im.point(lambda v: min(255, v + 3))
+        out.info = dict(im.info)
+        return out
+
+    monkeypatch.setattr(io_mod, "to_srgb", convert)
+    arr = np.zeros((32, 32, 3), np.uint8)
+    arr[:, :16] = (40, 200, 60)
+    arr[:, 16:] = (10, 10, 10)
+    Image.fromarray(arr).save(tmp_path / "k.png", transparency=(40, 200, 60))
+    sq = read_square(tmp_path / "k.png", 16, 3)
+    monkeypatch.undo()
+    assert sq[:, :, :6].min() > 240  # the keyed half over white, not green
+    # --keep-exif: ratings and Windows' tags stay; the Interoperability pointer (an offset) does not
+    cam = Image.Exif()
+    cam[0x010F], cam[0x4746] = "Cam", 4
+    cam[0x9C9E] = "cat\0".encode("utf-16-le")
+    cam[0x8769] = {0x9003: "2020:01:01 00:00:00", 0xA005: 1234}
+    Image.new("RGB", (8, 8)).save(tmp_path / "cam.jpg", exif=cam)
+    kept = Image.Exif()
+    kept.load(input_exif(tmp_path / "cam.jpg"))
+    assert kept[0x4746] == 4 and 0x9C9E in kept and 0xA005 not in kept.get_ifd(0x8769)

@@ -2461,11 +2461,13 @@ def _splits_over_processes(args: argparse.Namespace) -> bool:
     if _command_name(args) in ("classify train", "gan train", "adain train"):
         return True
     folder = {"stylize": getattr(args, "content", None), "palette": getattr(args, "image", None)}.get(args.command)
-    return folder is not None and Path(folder).is_dir()
+    # (a path that is not there: the command itself says so, on every process)
+    return folder is not None and (Path(folder).is_dir() or not Path(folder).exists())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    from_program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     _Parser.argv = argv
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
@@ -2484,7 +2486,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .distributed import info as _dist_info
 
-    if _dist_info().distributed and not _splits_over_processes(args):
+    # (a torchrun worker running the program: torchrun sets TORCHELASTIC_RUN_ID; main(argv) called from Python,
+    # as reproduce() does, runs where it is called)
+    if (from_program and "TORCHELASTIC_RUN_ID" in os.environ and _dist_info().distributed
+            and not _splits_over_processes(args)):
         error(f"`brushwork {_command_name(args)}` runs in one process: launch it without torchrun (torchrun is for "
               "classify train, gan train, adain train, and stylize or palette on a folder)")
         return EXIT_USAGE

@@ -292,6 +292,7 @@ def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int 
         raise BrushworkError(f"-k must be a whole number of at least 1, got {k!r}")
     k = int(k)
     rgb = unit_floats(rgb)  # (a uint8 array: 0-255, as read_image takes it)
+    alpha = None if alpha is None else unit_floats(alpha, "alpha")
     if alpha is not None and composited:
         from .spaces import from_over_white
 

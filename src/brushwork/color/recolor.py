@@ -88,6 +88,8 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         raise BrushworkError(f"unknown recolour method '{method}': choose one of {', '.join(METHODS)}")
     rgb = unit_floats(rgb)  # (uint8 arrays: 0-255, as read_image takes them)
     reference = None if reference is None else unit_floats(reference, "reference")
+    alpha = None if alpha is None else unit_floats(alpha, "alpha")
+    reference_alpha = None if reference_alpha is None else unit_floats(reference_alpha, "alpha")
     if palette is not None and not isinstance(palette, Palette):  # hex colours, as people write them
         palette = Palette.from_hex([palette] if isinstance(palette, str) else list(palette))
     if (reference is None) == (palette is None):

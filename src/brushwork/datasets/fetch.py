@@ -28,7 +28,7 @@ from ..errors import BrushworkError
 
 __all__ = ["DataSource", "SOURCES", "data_root", "fetch", "list_images", "IMAGE_SUFFIXES"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".avif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)

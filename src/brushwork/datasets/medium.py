@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import BrushworkError
-from ..imaging.decode import has_alpha, to_8bit, to_srgb
+from ..imaging.decode import has_alpha, key_to_alpha, to_8bit, to_srgb
 
 __all__ = ["MEDIA", "PLASMA_PHOTOS", "build_medium", "medium_folder"]
 
@@ -94,7 +94,7 @@ def _open(path: Path) -> Image.Image:
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, 40_000_000)
     im = Image.open(path)
     im.draft("RGB", (STORE_SIDE * 4, STORE_SIDE * 4))  # photos: decode near the size needed
-    return to_8bit(to_srgb(im))  # colours (and 16-bit greys) as brushwork reads any photo
+    return to_8bit(to_srgb(key_to_alpha(im)))  # colours (and 16-bit greys) as brushwork reads any photo
 
 
 def _opaque_centre(path: Path, size: tuple[int, int]) -> tuple[int, int]:

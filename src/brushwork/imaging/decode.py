@@ -34,6 +34,16 @@ def has_alpha(img: Image.Image) -> bool:
     return "A" in img.getbands() or (img.mode in ("P", "1", "L", "RGB") and "transparency" in img.info)
 
 
+def key_to_alpha(img: Image.Image) -> Image.Image:
+    """A grey or RGB image with a colour key (PNG tRNS) as RGBA, its profile and EXIF kept: before
+    :func:`to_srgb`, whose conversion changes the pixels so that the key would no longer match them."""
+    if img.mode in ("1", "L", "RGB") and "transparency" in img.info:
+        info = {k: v for k, v in img.info.items() if k != "transparency"}
+        img = img.convert("RGBA")
+        img.info.update(info)
+    return img
+
+
 def describe(source: Any) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
 
@@ -57,8 +67,8 @@ def to_srgb(img: Image.Image) -> Image.Image:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         desc = ImageCms.getProfileDescription(src).lower().replace(" ", "")
         # sRGB by name ("sRGB IEC61966-2.1", "GIMP built-in sRGB"), but not sRGB's primaries with another tone
-        # curve ("GIMP built-in Linear sRGB", scRGB): those are converted
-        if "srgb" in desc and not any(k in desc for k in ("linear", "scrgb", "gamma1")):
+        # curve ("GIMP built-in Linear sRGB", Elle Stone's "sRGB-elle-V2-g10", "-labl"): those are converted
+        if "srgb" in desc and not any(k in desc for k in ("linear", "gamma1", "-g10", "labl")):
             return img
         out = ImageCms.profileToProfile(img, src, ImageCms.createProfile("sRGB"),
                                         outputMode="RGBA" if img.mode == "RGBA" else "RGB")
@@ -159,11 +169,7 @@ def open_decoded(
         img.load()
         if icc and not img.info.get("icc_profile"):
             img.info["icc_profile"] = icc
-        if img.mode in ("1", "L", "RGB") and "transparency" in img.info:  # a colour key (PNG tRNS): as alpha
-            icc_then = img.info.get("icc_profile")
-            img = img.convert("RGBA")
-            if icc_then:
-                img.info["icc_profile"] = icc_then
+        img = key_to_alpha(img)
         img = to_srgb(img)  # before any conversion of its mode below: the profile describes the file's mode
         if draft is not None and max(img.size) >= 2 * draft:
             img = to_8bit(img)  # 16-bit and float greys scaled first (converting them clips at 255: white)
@@ -227,15 +233,22 @@ def grey_levels(img: Image.Image):
     most 16-bit PNGs as ``I``), 8-bit ones otherwise; ``F`` is taken as 0-255 when any value exceeds 1."""
     import numpy as np
 
+    scale = _grey_scale(img)
+    return None if scale is None else np.asarray(img, dtype=np.float64) / scale
+
+
+def _grey_scale(img: Image.Image) -> float | None:
+    """The value that is white in a 16-bit or 32-bit greyscale image (see :func:`grey_levels`); None for other
+    modes."""
+    import numpy as np
+
     if img.mode.startswith("I;16"):  # (I;16, I;16B, I;16L, I;16N: the ones Pillow knows)
-        scale = 65535.0
-    elif img.mode == "I":
-        scale = 65535.0 if np.asarray(img).max(initial=0) > 255 else 255.0
-    elif img.mode == "F":
-        scale = 255.0 if np.asarray(img).max(initial=0) > 1.0 else 1.0
-    else:
-        return None
-    return np.asarray(img, dtype=np.float64) / scale
+        return 65535.0
+    if img.mode == "I":
+        return 65535.0 if np.asarray(img).max(initial=0) > 255 else 255.0
+    if img.mode == "F":
+        return 255.0 if np.asarray(img).max(initial=0) > 1.0 else 1.0
+    return None
 
 
 def to_8bit(img: Image.Image) -> Image.Image:
@@ -244,7 +257,11 @@ def to_8bit(img: Image.Image) -> Image.Image:
     Pillow's own ``convert`` clips such values at 255, so a 16-bit picture turned white."""
     import numpy as np
 
-    grey = grey_levels(img)
-    if grey is None:
+    scale = _grey_scale(img)
+    if scale is None:
         return img
-    return Image.fromarray(np.round(np.clip(grey, 0.0, 1.0) * 255).astype(np.uint8), "L")
+    grey = np.asarray(img, dtype=np.float32)  # (float32: a preview of an 80 MP scan needs no float64 copy)
+    grey *= 255.0 / scale
+    out = Image.fromarray(np.round(np.clip(grey, 0.0, 255.0)).astype(np.uint8), "L")
+    out.info = dict(img.info)  # its EXIF too: the orientation is applied after
+    return out

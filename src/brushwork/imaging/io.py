@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import ImageError
-from .decode import (DEFAULT_MAX_PIXELS, describe, grey_levels, has_alpha, open_decoded, pixel_count, to_8bit,
-                     to_srgb)
+from .decode import (DEFAULT_MAX_PIXELS, describe, grey_levels, has_alpha, key_to_alpha, open_decoded, pixel_count,
+                     to_8bit, to_srgb)
 
 if TYPE_CHECKING:
     import torch
@@ -174,7 +174,7 @@ def read_square(path: str | os.PathLike, size: int, channels: int = 3) -> np.nda
     try:
         with Image.open(path) as im:
             im.draft("RGB", (size * 2, size * 2))
-            im = to_8bit(ImageOps.exif_transpose(to_srgb(im)))
+            im = to_8bit(ImageOps.exif_transpose(to_srgb(key_to_alpha(im))))
             if has_alpha(im):
                 im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
             arr = np.asarray(fit_square(im.convert("L" if channels == 1 else "RGB"), size), np.uint8)
@@ -230,6 +230,7 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, *, composited: bool
     is taken as 0-255."""
     arr = np.clip(unit_floats(rgb), 0.0, 1.0)
     if alpha is not None:
+        alpha = unit_floats(alpha, "alpha")
         a = np.clip(alpha, 0.0, 1.0)[..., None]
         if composited:
             from ..color.spaces import from_over_white
@@ -273,7 +274,8 @@ def _new_file_mode(path: Path) -> int:
 
 #: the first directory's tags that describe a photo (description, make, model, orientation, resolution, date,
 #: artist, copyright); the rest of a TIFF's first directory describes the file itself
-_EXIF_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x011A, 0x011B, 0x0128, 0x0132, 0x013B, 0x8298)
+_EXIF_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x011A, 0x011B, 0x0128, 0x0132, 0x013B, 0x8298,
+              0x4746, 0x4749, 0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F)  # + rating, Windows' title/comment/author/tags
 
 
 def input_exif(path: str | os.PathLike, *, keep_gps: bool = False) -> bytes | None:
@@ -291,7 +293,8 @@ def input_exif(path: str | os.PathLike, *, keep_gps: bool = False) -> bytes | No
                 if tag in exif:
                     kept[tag] = exif[tag]
             for ifd in (0x8769, 0x8825) if keep_gps else (0x8769,):  # Exif (camera, lens, dates); GPS if asked
-                sub = {k: v for k, v in exif.get_ifd(ifd).items() if k != 0x927C}  # (no MakerNote)
+                # (no MakerNote; no Interoperability pointer: copied as a number, its offset would point elsewhere)
+                sub = {k: v for k, v in exif.get_ifd(ifd).items() if k not in (0x927C, 0xA005)}
                 if sub:
                     kept[ifd] = sub
     except (OSError, ValueError, SyntaxError, KeyError, TypeError):
@@ -387,24 +390,34 @@ def save_image(
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:40]}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
     except OSError as exc:  # the folder refuses new files (/proc, a read-only mount): name the user's path
         raise ImageError(f"could not write '{p}' ({exc.strerror or exc}): choose another -o path") from None
+    side = sidecar_path(p)
+    beside = recipe is not None and (sidecar or not embedded)  # BMP, or a recipe too large for XMP: beside it
+    before = side.read_bytes() if beside and side.is_file() else None  # (restored if the picture is not written)
+    wrote_side = False
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(buf.getbuffer())
         del buf
         os.chmod(tmp, _new_file_mode(p))  # mkstemp makes 0600; give the file the usual permissions
-        if recipe is not None and (sidecar or not embedded):  # BMP, or a recipe too large for XMP: beside it, written
-            write_sidecar(p, recipe)  # before the picture takes its name (a picture without its recipe: not left)
-        elif sidecar_path(p).is_file():
-            sidecar_path(p).unlink()  # an earlier image's recipe must not pass for this one's
+        if beside:  # written before the picture takes its name: a picture is never left without its recipe
+            write_sidecar(p, recipe)
+            wrote_side = True
         os.replace(tmp, p)
     except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if wrote_side:  # the old picture stays: so does its own recipe file (or none, as before)
+            try:
+                side.write_bytes(before) if before is not None else side.unlink()
+            except OSError:
+                pass
         if isinstance(exc, OSError):
             raise ImageError(f"could not write '{p}' ({exc.strerror or exc}): check the disk and the path") from None
         raise
+    if not beside and side.is_file():
+        side.unlink()  # an earlier image's recipe must not pass for this one's
     if record is not None:
         from ..provenance.gallery import record_output
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BrushworkError
-from ..imaging.decode import has_alpha, to_8bit, to_srgb
+from ..imaging.decode import has_alpha, key_to_alpha, to_8bit, to_srgb
 
 __all__ = ["ReferenceIndex", "build_index", "check", "verdict", "Match", "EMBED_SIDE",
            "NEAR_HASH_DISTANCE", "NEAR_SIMILARITY", "DERIVATIVE_SIMILARITY", "EXACT_SIMILARITY"]
@@ -65,7 +65,7 @@ def describe(path: str | os.PathLike) -> tuple[int, np.ndarray] | None:
 
     try:
         with Image.open(path) as im:  # decoded whole (no JPEG draft): the same pixels in a PNG must describe alike
-            im = to_8bit(ImageOps.exif_transpose(to_srgb(im)))
+            im = to_8bit(ImageOps.exif_transpose(to_srgb(key_to_alpha(im))))
             if has_alpha(im):
                 im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
             im = im.convert("RGB")

@@ -27,7 +27,7 @@ from PIL import Image
 
 from ..errors import BrushworkError
 from ..functional import adain, gram_matrix, mean_std, wct
-from ..imaging.decode import has_alpha, to_8bit, to_srgb
+from ..imaging.decode import has_alpha, key_to_alpha, to_8bit, to_srgb
 from ..losses import content_loss, gram_loss, mean_std_loss
 from ..models.adain import TRANSFORMS, Decoder, DecoderConfig, decoder_features, join_taps
 from .engine import Callback, Trainer, TrainerConfig
@@ -78,7 +78,7 @@ class ImagePool:
                 with Image.open(f) as im:
                     im.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale, fast
                     im = ImageOps.exif_transpose(im)  # a phone's photo upright, as stylize reads it
-                    im = to_8bit(to_srgb(im))  # a photo in Display P3 or Adobe RGB: its colours, as stylize reads them
+                    im = to_8bit(to_srgb(key_to_alpha(im)))  # a photo in Display P3 or Adobe RGB: its colours, as stylize reads them
                     im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
                     if min(im.size) < min_side:
                         small += 1
