@@ -20,7 +20,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
 
-__all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pending", "to_srgb", "to_8bit", "grey_levels", "pixel_count"]
+__all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pending", "to_srgb", "to_8bit", "grey_levels",
+           "white_level", "pixel_count"]
 
 #: Default limit on decoded pixels (about a 9000 x 9000 image): protects against decompression bombs.
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -244,11 +245,22 @@ def _grey_scale(img: Image.Image) -> float | None:
 
     if img.mode.startswith("I;16"):  # (I;16, I;16B, I;16L, I;16N: the ones Pillow knows)
         return 65535.0
-    if img.mode == "I":
-        return 65535.0 if np.asarray(img).max(initial=0) > 255 else 255.0
-    if img.mode == "F":
-        return 255.0 if np.asarray(img).max(initial=0) > 1.0 else 1.0
-    return None
+    return white_level(np.asarray(img)) if img.mode in ("I", "F") else None
+
+
+def white_level(values) -> float:
+    """The value that is white in an array of pixel values whose scale is not stated: 65535 for 16-bit
+    integers (and other integers above 255), 255 for other integers and for floats above 1, else 1. The one
+    rule every reader applies (Pillow's ``I`` and ``F`` images, decoded video frames)."""
+    import numpy as np
+
+    a = np.asarray(values)
+    if a.dtype == np.uint16:
+        return 65535.0
+    top = a.max(initial=0) if a.size else 0
+    if a.dtype.kind in "iu":
+        return 65535.0 if top > 255 else 255.0
+    return 255.0 if top > 1.0 else 1.0
 
 
 def to_8bit(img: Image.Image) -> Image.Image:

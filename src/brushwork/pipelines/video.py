@@ -167,11 +167,11 @@ def frame_files(folder: str | os.PathLike) -> list[Path]:
 def _rgb8(a: np.ndarray) -> np.ndarray:
     """A decoded frame as ``(H, W, 3)`` uint8 RGB: greys spread to three channels, 16-bit and float values
     scaled, and transparency composited over white, as pictures are read everywhere else."""
+    from ..imaging.decode import white_level
+
     a = np.asarray(a)
     if a.dtype != np.uint8:
-        top = 65535.0 if a.dtype == np.uint16 or (a.dtype.kind in "iu" and a.max(initial=0) > 255) else (
-            255.0 if a.dtype.kind in "iu" or a.max(initial=0) > 1.0 else 1.0)
-        a = np.round(np.clip(a.astype(np.float64) / top, 0.0, 1.0) * 255).astype(np.uint8)
+        a = np.round(np.clip(a.astype(np.float32) / white_level(a), 0.0, 1.0) * 255).astype(np.uint8)
     if a.ndim == 2:
         a = a[..., None]
     if a.shape[-1] in (2, 4):  # with alpha: over white

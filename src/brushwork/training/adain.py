@@ -265,11 +265,9 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
 def _saved_accumulate(out: Path) -> int:
     """The run's ``accumulate``: config.json has it when it is not 1; runs saved before it was written
     there have it in the trainer's state."""
-    try:
-        state = torch.load(out / "checkpoint" / "trainer_state.pt", map_location="cpu", weights_only=False)
-        return int(state.get("trainer_config", {}).get("accumulate", 1))
-    except Exception:  # noqa: BLE001 - no state, or a damaged one: resume() says so in one line
-        return 1
+    from .engine import saved_trainer_config
+
+    return int(saved_trainer_config(out).get("accumulate", 1))
 
 
 def _describe(c: DecoderConfig) -> str:

@@ -31,7 +31,7 @@ from .. import distributed
 from ..runtime import autocast, resolve_device
 
 __all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state", "find_checkpoint",
-           "read_config", "saved_precision", "same_source"]
+           "read_config", "saved_precision", "saved_trainer_config", "same_source"]
 
 
 @dataclass(frozen=True)
@@ -122,16 +122,23 @@ def _truncate_log(path: Path, step: int) -> None:
         _atomic_save(write, path)
 
 
-def saved_precision(out: Path, saved: dict[str, Any]) -> str:
-    """The precision a run in ``out`` trains in: its ``config.json`` names it (``saved``); runs saved before it was
-    written there have it in the trainer's state (fp32 when neither can be read)."""
-    if "precision" in saved:
-        return str(saved["precision"])
+def saved_trainer_config(out: str | os.PathLike) -> dict[str, Any]:
+    """The loop settings (:class:`TrainerConfig` as a dict) in the trainer state of the run in ``out``: what runs
+    saved before ``config.json`` recorded them (precision, accumulation) have only there; {} when it cannot be
+    read (resume() says why in one line)."""
     try:
         state = torch.load(Path(out) / "checkpoint" / "trainer_state.pt", map_location="cpu", weights_only=False)
-        return str(state.get("trainer_config", {}).get("precision", "fp32"))
-    except Exception:  # noqa: BLE001 - no state, or a damaged one: resume() says so in one line
-        return "fp32"
+        return dict(state.get("trainer_config", {}))
+    except Exception:  # noqa: BLE001 - no state, or a damaged one
+        return {}
+
+
+def saved_precision(out: str | os.PathLike, saved: dict[str, Any]) -> str:
+    """The precision a run in ``out`` trains in: its ``config.json`` names it (``saved``); runs saved before it was
+    written there have it in the trainer's state (fp32 when neither says)."""
+    if "precision" in saved:
+        return str(saved["precision"])
+    return str(saved_trainer_config(out).get("precision", "fp32"))
 
 
 def save_model(module: nn.Module, config: dict[str, Any], folder: str | os.PathLike) -> None:
@@ -362,11 +369,6 @@ class Trainer:
         cfg = self.config
         main = distributed.is_main()
         multi = self._multi = distributed.info().distributed
-        bar = None
-        if cfg.progress and main:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=cfg.steps, initial=self.step, unit="step", desc="train", disable=None)
         log_path = self.out / "log.csv"
         new_log = not log_path.exists() or self.step == 0 or log_path.stat().st_size == 0  # (a run that logged nothing)
         log_file: Any = open(os.devnull, "w") if not main else None
@@ -387,6 +389,11 @@ class Trainer:
             if log_file is not None:
                 log_file.close()
             raise
+        bar = None
+        if cfg.progress and main:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, unit="step", desc="train", disable=None)
         writer: csv.DictWriter | None = None
         logged = self.step  # the last step with a row in log.csv
 
