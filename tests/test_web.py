@@ -594,3 +594,42 @@ def test_preview_follows_a_style_with_transparency_and_odd_requests_are_refused(
     r = client.post("/api/stylize", files={**files, "style": ("clear.png", _encode(Image.fromarray(clear), "PNG"),
                                                               "image/png")}, data={"method": "adain", "size": "96"})
     assert r.status_code == 422 and "at least half opaque" in r.text
+
+
+def test_preview_of_a_cut_out_matches_the_job_and_refuses_what_the_job_refuses(client, studio, tmp_path):
+    """A photo with transparency is matched on its visible pixels in the preview as in the job (the preview
+    differed by 20-30 levels); the preview refuses masks, a second style and images with nothing visible; a shared
+    server names no folder in a gallery failure; the studio's own seed limit is the one named; NaN is named."""
+    rgba = np.asarray(Image.open(io.BytesIO(_photo(256))).convert("RGBA")).copy()
+    rgba[:60, :, 3] = 0  # a cut-out: the top is see-through
+    cut = _encode(Image.fromarray(rgba), "PNG")
+    files = {"content": ("cut.png", cut, "image/png")}
+    prev = client.post("/api/preview", files=files, data={"style_name": "starry_night", "strength": "0.8"})
+    assert prev.status_code == 200
+    job = _wait(client, client.post("/api/stylize", files=files, data={"style_name": "starry_night", "strength": "0.8",
+                                                                       "size": "256", "method": "adain"}).json()["id"])
+    assert job["status"] == "done", job
+    done = np.asarray(Image.open(io.BytesIO(client.get(job["result"]["image_url"]).content)).convert("RGBA"), np.float32)
+    shown = np.asarray(Image.open(io.BytesIO(prev.content)).convert("RGB"), np.float32)
+    assert shown.shape[:2] == done.shape[:2]
+    visible = done[..., 3] > 250
+    assert np.abs(shown[visible] - done[..., :3][visible]).mean() < 8  # (the watermark's few levels)
+    grey = _encode(Image.new("L", (128, 128), 128), "PNG")
+    r = client.post("/api/preview", files={**files, "mask": ("m.png", grey, "image/png")},
+                    data={"style_name": "starry_night"})
+    assert r.status_code == 422 and "--mask" in r.text
+    clear = _encode(Image.fromarray(np.zeros((128, 128, 4), np.uint8)), "PNG")
+    r = client.post("/api/preview", files={"content": ("clear.png", clear, "image/png")},
+                    data={"style_name": "starry_night"})
+    assert r.status_code == 422 and "visible" in r.text
+    r = client.post("/api/preview", files={**files, "style": ("clear.png", clear, "image/png")})
+    assert r.status_code == 422 and "half opaque" in r.text
+    r = client.post("/api/gan/sample", json={"seeds": "0-5000"})
+    assert r.status_code == 422 and "at most 64" in r.text
+    r = client.post("/api/preview", files=files, data={"style_name": "starry_night", "strength": "nan"})
+    assert r.status_code == 422 and "NaN is not a number" in r.text
+    (tmp_path / "gdir").mkdir()
+    cfg = StudioConfig(data_dir=tmp_path / "shared", gallery=str(tmp_path / "gdir"), token="t")
+    with TestClient(create_app(cfg)) as c:
+        r = c.get("/api/gallery", headers={"Authorization": "Bearer t"})
+        assert r.status_code == 503 and str(tmp_path) not in r.text, r.text

@@ -212,6 +212,10 @@ class _Previewer:
         side = fit_long_side(img.size[0], img.size[1], _PREVIEW_SIDE)
         x = resize(to_tensor(img.rgb, self.device), side)
         alpha = None if img.alpha is None else img.alpha_tensor(side, self.device)
+        if img.alpha is not None and not (img.alpha >= (1e-6 if content else 0.5)).any():  # (as the job refuses it)
+            raise ApiError(422, f"the {'content' if content else 'style'} image has no "
+                                f"{'visible pixel' if content else 'pixel at least half opaque'}: choose an image "
+                                "with visible content")
         if content and alpha is not None:  # as the job paints it: the photo's own colours
             from ..pipelines.stylize import painted_colours
 
@@ -223,7 +227,7 @@ class _Previewer:
             if content:
                 padded, h, w = _pad_to_multiple(x, net.align)
                 f = net.features(padded)
-                value = (f, net.feature_stats(f, transform), h, w)
+                value = (f, net.feature_stats(f, transform), h, w, alpha)  # (alpha: matched on its opaque pixels)
             else:
                 from ..color.transport import style_target
 
@@ -242,12 +246,14 @@ class _Previewer:
         from ..models.adain import transfer_map
         from ..pipelines.adain import _target, match_styles
 
-        c, c_stats, h, w = self._features(f"c:{transform}:{content[0]}", content[1], True, transform)
+        c, c_stats, h, w, c_alpha = self._features(f"c:{transform}:{content[0]}", content[1], True, transform)
         s_stats, s_target = self._features(f"s:{transform}:{style[0]}", style[1], False, transform)
         with torch.no_grad():
             maps = [(transfer_map(c_stats, s_stats, transform, self._model().tap_channels()), s_stats[0])]
             y = self._model().decoder(_target(c, c_stats[0], maps, [1.0], None, strength))[..., :h, :w]
-            y, _ = match_styles(y.clamp(0, 1), [], match=match, alpha=strength, style_weights=[1.0], targets=[s_target])
+            # matched on the photo's opaque pixels, as the job matches it
+            y, _ = match_styles(y.clamp(0, 1), [], match=match, alpha=strength, style_weights=[1.0], targets=[s_target],
+                                opaque=c_alpha)
         arr = (y[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         buf = io.BytesIO()
         Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
@@ -302,6 +308,9 @@ def create_app(config: StudioConfig) -> FastAPI:
         status = 404 if message.startswith("no gallery item") else 503 if isinstance(exc, GalleryError) else 400
         if status == 404:  # the gallery's own hint is the CLI's
             message = message.replace("see `brushwork gallery list`", "see GET /api/gallery")
+        elif status == 503 and config.token:  # (a shared server: its folders are not its clients' business)
+            print(f"brushwork: the studio's gallery failed: {one_line(message)}", file=sys.stderr)
+            message = "the gallery cannot be used right now (the server's log says why): try again later"
         return JSONResponse({"error": one_line(message)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
@@ -314,6 +323,8 @@ def create_app(config: StudioConfig) -> FastAPI:
             message = "the request body is not valid JSON: send a JSON object (see /docs)"
         elif kind in ("model_attributes_type", "dict_type") and not where:
             message = "the request body must be a JSON object, sent as application/json (see /docs)"
+        elif str(first.get("input")).strip().lower() in ("nan", "-nan", "+nan"):  # (pydantic says "less than")
+            message = f"{where or 'request'}: NaN is not a number: give a number"
         else:
             message = f"{where or 'request'}: {first.get('msg', 'invalid')}"
         # the details without what was sent (it may be megabytes, or a NaN that JSON cannot carry)
@@ -604,7 +615,8 @@ def create_app(config: StudioConfig) -> FastAPI:
 
     @app.post("/api/preview", tags=["stylize"], responses={200: {"content": {"image/png": {}}}})
     @bounded
-    def preview(content: UploadFile = File(...), style: UploadFile | None = File(None),
+    def preview(content: UploadFile = File(...), style: list[UploadFile] | None = File(None),
+                mask: list[UploadFile] | None = File(None),
                 style_name: str | None = Form(None), strength: float = Form(0.5, ge=0.0, le=1.0),
                 transform: str = Form("adain"), match: str = Form("full")) -> Response:
         """A quick 256 px AdaIN preview (not saved, not recorded): what the strength slider shows.
@@ -612,6 +624,11 @@ def create_app(config: StudioConfig) -> FastAPI:
         ``colors`` or ``none`` (how the picture is finished: see ``/api/stylize``)."""
         from ..color.transport import MATCHES
         from ..models.adain import TRANSFORMS
+
+        if mask or (style is not None and len(style) > 1):  # (as /api/stylize: a field it would drop must not pass)
+            raise ApiError(422, "the studio paints one style over the whole picture: masks and several styles are "
+                                "for `brushwork stylize` (--mask)")
+        style = style[0] if style else None
 
         if transform not in TRANSFORMS:
             raise ApiError(422, f"transform must be {' or '.join(TRANSFORMS)}")
@@ -672,6 +689,10 @@ def create_app(config: StudioConfig) -> FastAPI:
             from ..pipelines.stylize import stylize
             from ..provenance.recipe import command_recipe
 
+            for what, p in (("content", c_path), ("style", s_path)):  # (removed while the job waited in the queue)
+                if not p.is_file():
+                    raise BrushworkError(f"the {what} image is no longer on the server (removed before the job "
+                                         "started): upload it again")
             try:
                 result = stylize(c_path, [s_path], method=method, strength=strength, size=size,
                                  preserve_color=preserve_color, seed=seed, init=init, transform=transform,
@@ -840,7 +861,12 @@ def create_app(config: StudioConfig) -> FastAPI:
     def gan_sample(req: GanSampleRequest) -> dict:
         from ..pipelines.gan import grid_image, parse_seeds, sample
 
-        seeds = parse_seeds(req.seeds)
+        try:
+            seeds = parse_seeds(req.seeds)
+        except BrushworkError as exc:
+            if "more than" in str(exc):  # (the CLI's own limit is larger; the studio's is this one)
+                raise ApiError(422, "the seeds ask for more than 64 images: ask for at most 64 at a time") from None
+            raise
         if len(seeds) > 64:
             raise ApiError(422, f"{len(seeds)} seeds: ask for at most 64 at a time")
         gan, sha = models("gan")
