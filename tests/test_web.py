@@ -625,7 +625,7 @@ def test_preview_of_a_cut_out_matches_the_job_and_refuses_what_the_job_refuses(c
     r = client.post("/api/preview", files={**files, "style": ("clear.png", clear, "image/png")})
     assert r.status_code == 422 and "half opaque" in r.text
     r = client.post("/api/gan/sample", json={"seeds": "0-5000"})
-    assert r.status_code == 422 and "at most 64" in r.text
+    assert r.status_code == 422 and "more than 64 images" in r.text
     r = client.post("/api/preview", files=files, data={"style_name": "starry_night", "strength": "nan"})
     assert r.status_code == 422 and "NaN is not a number" in r.text
     (tmp_path / "gdir").mkdir()

@@ -23,11 +23,11 @@ __all__ = ["latents", "load_gan", "sample", "slerp", "interpolate", "grid_image"
 MAX_SEEDS = 4096
 
 
-def parse_seeds(text: str) -> list[int]:
+def parse_seeds(text: str, at_most: int = MAX_SEEDS) -> list[int]:
     """``"0-63"``, ``"3,17,42"`` or a mix (``"0-3,10"``) -> a list of seeds.
 
     Raises:
-        BrushworkError: malformed, negative, or more than ``MAX_SEEDS`` seeds.
+        BrushworkError: malformed, negative, or more than ``at_most`` seeds (``MAX_SEEDS`` by default).
     """
     seeds: list[int] = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
@@ -40,8 +40,8 @@ def parse_seeds(text: str) -> list[int]:
             raise BrushworkError(f"seeds range {part!r} is empty or negative: write e.g. 0-63")
         if b >= 2**63:
             raise BrushworkError(f"seeds {part!r}: a seed must be below 2**63")
-        if len(seeds) + (b - a + 1) > MAX_SEEDS:  # checked before the range is built
-            raise BrushworkError(f"the seeds ask for more than {MAX_SEEDS} images: split the request")
+        if len(seeds) + (b - a + 1) > at_most:  # checked before the range is built
+            raise BrushworkError(f"the seeds ask for more than {at_most} images: split the request")
         seeds.extend(range(a, b + 1))
     if not seeds:
         raise BrushworkError("seeds is empty: write e.g. 0-63 or 3,17,42")
