@@ -465,3 +465,35 @@ def test_eval_finds_the_recorded_split_in_a_moved_folder_and_refuses_a_renamed_o
             cfg.write_text(json.dumps(c))
     assert main(["classify", "eval", str(out), str(root), "--out", str(tmp_path / "e4")]) == 0
     assert "the validation split" in capsys.readouterr().out
+
+
+def test_an_epoch_that_spans_a_resume_logs_the_loss_of_all_its_steps(tmp_path, monkeypatch):
+    """Ctrl-C in the middle of an epoch, then the same command: epochs.csv's train_loss is the straight run's (it
+    averaged only the steps after the resume)."""
+    from brushwork.training import engine
+
+    x = np.random.default_rng(0).integers(0, 255, (40, 1, 16, 16)).astype(np.uint8)
+    y = np.arange(40) % 2
+    cfg = ClassifyTrainConfig(arch="small-cnn", epochs=2, batch=4, size=16)
+    data = (x, y, ["a", "b"], 1)
+    train_classifier(data, str(tmp_path / "straight"), config=cfg, progress=False)
+    real = engine.Trainer._accumulated_backward
+
+    def stop_once(self, c):
+        if self.step == 4:  # mid-way through the first epoch (9 steps)
+            raise KeyboardInterrupt
+        return real(self, c)
+
+    monkeypatch.setattr(engine.Trainer, "_accumulated_backward", stop_once)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(data, str(tmp_path / "resumed"), config=cfg, progress=False)
+    monkeypatch.undo()
+    train_classifier(data, str(tmp_path / "resumed"), config=cfg, progress=False)
+
+    def losses(run):
+        import csv
+
+        with open(tmp_path / run / "epochs.csv", newline="") as f:
+            return [float(r["train_loss"]) for r in csv.DictReader(f)]
+
+    assert np.allclose(losses("resumed"), losses("straight"), rtol=1e-5), (losses("resumed"), losses("straight"))

@@ -244,15 +244,18 @@ class EarlyStopping(Callback):
         self.epochs: list[dict] = []
 
     def on_step_end(self, trainer, step, logs):
+        st = trainer.extra_state  # (checkpointed: an epoch that spans a Ctrl-C and a resume averages all its steps)
+        total, n = st.get("epoch_loss", (0.0, 0))
+        st["epoch_loss"] = (total + float(logs["loss"]), n + 1)
         if step % self.every:
             return None
         probs = torch.as_tensor(predict_proba(trainer.model, self.x_val, device=self.device))
         trainer.model.train()
         val_loss = float(F.nll_loss(torch.log(probs.clamp_min(1e-12)), self.y_val))
         acc = float((probs.argmax(1) == self.y_val).float().mean())
-        st = trainer.extra_state
         epoch = step // self.every
-        train_loss = float(np.mean([h["loss"] for h in trainer.history[-self.every:]]))
+        total, n = st.pop("epoch_loss")
+        train_loss = total / n
         row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": acc}
         self.epochs.append(row)
         new = not (self.out / "epochs.csv").exists()
