@@ -87,7 +87,7 @@ def classify(palette: Palette | list[str]) -> HarmonyResult:
     A palette of greys alone (every chroma under ``GREY_CHROMA``: a black-and-white photo, a pencil
     drawing) is the achromatic scheme: label ``"achromatic"``, score 1, no per-harmony scores.
     """
-    palette = _as_palette(palette)
+    palette = Palette.of(palette)
     hues, w = _chromatic(palette)
     if hues.size == 0:
         return HarmonyResult("achromatic", 1.0, 0.0, {},
@@ -122,13 +122,6 @@ def classify(palette: Palette | list[str]) -> HarmonyResult:
     return HarmonyResult(label, score, base, scores, reason)
 
 
-def _as_palette(palette: Palette | list[str] | str) -> Palette:
-    """A :class:`Palette`, or hex colours as people write them (``["#1e90ff"]``, or one) made into one."""
-    if isinstance(palette, Palette):
-        return palette
-    return Palette.from_hex([palette] if isinstance(palette, str) else list(palette))
-
-
 def complete(palette: Palette | list[str], harmony: str) -> list[dict]:
     """Colours that would complete ``harmony``: one per arc that holds no palette colour.
 
@@ -140,7 +133,7 @@ def complete(palette: Palette | list[str], harmony: str) -> list[dict]:
     """
     if harmony not in HARMONIES:
         raise BrushworkError(f"unknown harmony '{harmony}': choose one of {', '.join(HARMONIES)}")
-    palette = _as_palette(palette)
+    palette = Palette.of(palette)
     hues, w = _chromatic(palette)
     if hues.size == 0:
         raise BrushworkError("the palette is all greys (no colour has chroma): pick a base colour first")
@@ -172,7 +165,7 @@ def contrast_table(palette: Palette | list[str]) -> list[dict]:
     with AA/AAA pass or fail
     (normal text: AA >= 4.5, AAA >= 7; large text: AA >= 3, AAA >= 4.5)."""
     rows = []
-    palette = _as_palette(palette)
+    palette = Palette.of(palette)
     hexes = palette.hex
     for i in range(len(palette)):
         for j in range(i + 1, len(palette)):

@@ -59,6 +59,11 @@ class Palette:
             for h, c, lch, s in zip(self.hex, self.rgb, self.oklch, self.shares)]}
 
     @classmethod
+    def of(cls, palette: Palette | list[str] | str) -> Palette:
+        """``palette`` itself, or hex colours as people write them (``["#1e90ff"]``, or one) made into one."""
+        return palette if isinstance(palette, Palette) else cls.from_hex(palette)
+
+    @classmethod
     def from_hex(cls, colors: list[str], shares: list[float] | None = None) -> Palette:
         from .spaces import hex_to_rgb
 

@@ -90,8 +90,7 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
     reference = None if reference is None else unit_floats(reference, "reference")
     alpha = None if alpha is None else unit_floats(alpha, "alpha")
     reference_alpha = None if reference_alpha is None else unit_floats(reference_alpha, "alpha")
-    if palette is not None and not isinstance(palette, Palette):  # hex colours, as people write them
-        palette = Palette.from_hex([palette] if isinstance(palette, str) else list(palette))
+    palette = None if palette is None else Palette.of(palette)  # (hex colours, as people write them)
     if (reference is None) == (palette is None):
         raise BrushworkError("recolouring needs exactly one target: a reference image or a palette")
     if not 0.0 <= strength <= 1.0:

@@ -115,16 +115,11 @@ def read_image(
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
         raise ImageError(f"{what} array has shape {source.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float32) / 255.0
-    elif arr.dtype == np.bool_:  # a mask
-        arr = arr.astype(np.float32)
-    elif arr.dtype.kind != "f":  # uint16 photos, int arrays: their scale is not known, so not guessed
-        raise ImageError(f"{what} array is {arr.dtype}: give uint8 (0-255) or floats in [0, 1] "
-                         "(e.g. a 16-bit array divided by 65535)")
-    elif arr.size and not np.isfinite(arr).all():
+    given_floats = arr.dtype.kind == "f"
+    arr = unit_floats(arr, what)  # uint8 scaled, a bool mask as 0 and 1, other integers refused
+    if given_floats and arr.size and not np.isfinite(arr).all():
         raise ImageError(f"{what} array holds NaN or infinite values: give finite floats in [0, 1]")
-    elif arr.size and not (-0.1 <= float(arr.min()) and float(arr.max()) <= 1.1):  # resampling overshoot: clipped
+    if given_floats and arr.size and not (-0.1 <= float(arr.min()) and float(arr.max()) <= 1.1):  # (overshoot: clipped)
         lo, hi = float(arr.min()), float(arr.max())
         raise ImageError(f"{what} array's values span [{lo:g}, {hi:g}]: give floats in [0, 1]"
                          + (" (divide 0-255 values by 255)" if hi > 2 else " (clip them)"))

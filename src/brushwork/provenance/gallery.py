@@ -216,7 +216,9 @@ def _friendly(exc: Exception, url: str) -> GalleryError:
 def _thumbnail(image: Image.Image) -> bytes:
     im = image.copy()
     if im.mode not in ("RGB", "RGBA"):
-        im = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
+        from ..imaging.decode import has_alpha
+
+        im = im.convert("RGBA" if has_alpha(im) else "RGB")
     im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     im.save(buf, format="WEBP", quality=82)

@@ -48,7 +48,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import BrushworkError
-from ..imaging.decode import JPEG_FORMATS
+from ..imaging.decode import JPEG_FORMATS, has_alpha
 from ..weights import sha256_file
 from .jobs import Cancelled, Job, JobQueue, QueueFull, one_line
 
@@ -502,7 +502,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             with Image.open(path) as im:
                 w, h = im.size
                 blank = False
-                if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:  # nothing visible to paint
+                if has_alpha(im):  # nothing visible to paint
                     a = np.asarray(im.convert("RGBA").getchannel("A"))
                     blank = not (a >= 128).any() if style else not a.any()
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
