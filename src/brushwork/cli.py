@@ -369,6 +369,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      help="finish each frame with the style's colours and detail contrast (full, default), its "
                      "colours only (colors) or not at all (none); the maps are smoothed like the statistics")
     vid.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    vid.add_argument("--no-resume", action="store_true", help="start over: a run stopped by Ctrl-C keeps its frames "
+                     "beside the output (.NAME.part), and the same command goes on from there by default")
     vid.add_argument("-q", "--quiet", action="store_true")
     _metadata_flags(vid, always_beside=True)
     _watermark_flag(vid)
@@ -844,7 +846,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
                       consistency=args.consistency,
                       decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
                       watermark=args.watermark, transform=args.transform, match=args.match, fps=args.fps,
-                      weights=args.weights)
+                      weights=args.weights, resume=not args.no_resume)
     # The recipe goes beside the video (NAME.EXT.json) or the frames folder (FOLDER.json): no video
     # container brushwork writes has a place for it. `brushwork reproduce` reads it there.
     params = {"operation": "video", "strength": args.strength, "style_weights": args.style_weights,

@@ -22,8 +22,11 @@ a folder of frames (in the natural order of their names: ``frame_2`` before ``fr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -31,12 +34,12 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ..color.transport import MATCHES, StyleTarget, style_target
+from ..color.transport import MATCHES, MatchPlan, StyleTarget, style_target
 from ..errors import BrushworkError
 from ..models.adain import TRANSFORMS, AdaINNet
 from .adain import _pad_to_multiple, adain_transfer, match_styles
 
-__all__ = ["stylize_frames", "read_frames", "write_frames", "frame_files", "is_frames_folder", "VideoSource",
+__all__ = ["stylize_frames", "FrameStylizer", "read_frames", "write_frames", "frame_files", "is_frames_folder", "VideoSource",
            "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
@@ -69,30 +72,72 @@ def stylize_frames(
         consistency: w in [0, 1) of the flow-guided blend with the previous output (0: none;
             needs opencv-python-headless, part of ``brushwork[video]``).
     """
-    if not 0.0 <= smoothing < 1.0:
-        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
-    if not 0.0 <= consistency < 1.0:
-        raise ValueError(f"consistency must be in [0, 1), got {consistency}")
-    blend = _FlowBlend(consistency) if consistency > 0 else None
-    s_stats = [net.stats(s, transform) for s in styles]
-    if targets is None and match != "none":
-        targets = [style_target(s) for s in styles]
-    plans: list | None = None
-    state: tuple[torch.Tensor, torch.Tensor] | None = None
+    stylizer = FrameStylizer(net, styles, alpha=alpha, style_weights=style_weights, smoothing=smoothing,
+                             consistency=consistency, tile=tile, transform=transform, match=match, targets=targets)
     for frame in frames:
+        yield stylizer(frame)
+
+
+class FrameStylizer:
+    """:func:`stylize_frames` one frame at a time, with a state that can be saved and restored: what each frame
+    carries over to the next (the moving averages, the colour and detail maps, the previous output for the flow
+    blend). ``state_dict()`` after frame n and ``load_state_dict`` in a new process make frame n + 1 as an
+    unbroken run makes it, bit for bit (``brushwork video`` resumes a run stopped by Ctrl-C this way).
+    Arguments as :func:`stylize_frames`."""
+
+    def __init__(self, net: AdaINNet, styles: Sequence[torch.Tensor], *, alpha: float = 1.0,
+                 style_weights: Sequence[float] | None = None, smoothing: float = 0.9, consistency: float = 0.7,
+                 tile: int | None = 1024, transform: str = "adain", match: str = "full",
+                 targets: Sequence[StyleTarget] | None = None) -> None:
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        if not 0.0 <= consistency < 1.0:
+            raise ValueError(f"consistency must be in [0, 1), got {consistency}")
+        self.net, self.styles, self.alpha, self.style_weights = net, list(styles), alpha, style_weights
+        self.smoothing, self.tile, self.transform, self.match = smoothing, tile, transform, match
+        self.blend = _FlowBlend(consistency) if consistency > 0 else None
+        self.s_stats = [net.stats(s, transform) for s in styles]
+        self.targets = [style_target(s) for s in styles] if targets is None and match != "none" else targets
+        self.stats: tuple[torch.Tensor, torch.Tensor] | None = None  # the moving average of the content's
+        self.plans: list[MatchPlan] | None = None  # the colour and detail maps of the last frame
+
+    @torch.no_grad()
+    def __call__(self, frame: torch.Tensor) -> torch.Tensor:
+        net, smoothing, tile, transform = self.net, self.smoothing, self.tile, self.transform
         x, _, _ = _pad_to_multiple(frame, net.align)
         # Statistics of this frame over the whole picture: one pass, or of a copy downscaled to the tile size
         # for frames larger than a tile (statistics barely depend on resolution; cheaper than a tiled pass).
         now = (net.feature_stats(net.features(x), transform) if tile is None or max(x.shape[-2:]) <= tile
                else _tiled_stats(net, x, tile, transform))
         # (an average of covariances is a covariance: WCT's statistics smooth as AdaIN's do)
-        state = now if state is None else (
-            smoothing * state[0] + (1 - smoothing) * now[0], smoothing * state[1] + (1 - smoothing) * now[1])
-        y = adain_transfer(net, frame, styles, alpha=alpha, style_weights=style_weights, tile=tile,
-                           content_stats=state, style_stats=s_stats, transform=transform)
-        y, plans = match_styles(y, styles, match=match, alpha=alpha, style_weights=style_weights, targets=targets,
-                                previous=plans, smoothing=smoothing)
-        yield y if blend is None else blend(frame, y)
+        state = now if self.stats is None else (
+            smoothing * self.stats[0] + (1 - smoothing) * now[0], smoothing * self.stats[1] + (1 - smoothing) * now[1])
+        y = adain_transfer(net, frame, self.styles, alpha=self.alpha, style_weights=self.style_weights, tile=tile,
+                           content_stats=state, style_stats=self.s_stats, transform=transform)
+        y, plans = match_styles(y, self.styles, match=self.match, alpha=self.alpha, style_weights=self.style_weights,
+                                targets=self.targets, previous=self.plans, smoothing=smoothing)
+        if self.blend is not None:
+            y = self.blend(frame, y)
+        self.stats, self.plans = state, plans  # (new objects every frame: a reference to the old ones is a snapshot)
+        return y
+
+    def state_dict(self) -> dict:
+        """What the next frame depends on, as tensors, lists and numbers (``torch.save`` and
+        ``torch.load(weights_only=True)`` take it)."""
+        return {
+            "stats": None if self.stats is None else list(self.stats),
+            "plans": None if self.plans is None else [{"lut": p.lut, "bands": [None if b is None else list(b)
+                                                                              for b in p.bands]} for p in self.plans],
+            "blend": None if self.blend is None or self.blend.prev is None
+            else [torch.from_numpy(np.ascontiguousarray(a)) for a in self.blend.prev],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.stats = None if state["stats"] is None else tuple(state["stats"])
+        self.plans = None if state["plans"] is None else [
+            MatchPlan(p["lut"], [None if b is None else tuple(b) for b in p["bands"]]) for p in state["plans"]]
+        if self.blend is not None:
+            self.blend.prev = None if state["blend"] is None else tuple(a.numpy() for a in state["blend"])
 
 
 class _FlowBlend:
@@ -232,86 +277,231 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
                  audio_from: str | os.PathLike | None = None) -> int:
     """Write frames to a video file (by extension), or to a folder of PNGs for a path without one.
 
-    Either is written under a temporary name and moved into place when complete (a run that fails
-    leaves nothing new behind; in a folder, numbered frames beyond this run's, left by a longer earlier
-    run, are removed; files with other names stay); returns the count. A video file (not a GIF) gets
+    Either is built in a work folder beside it (``.NAME.part``) and moved into place when complete (a run
+    that fails leaves nothing new behind; in a folder, numbered frames beyond this run's, left by a longer
+    earlier run, are removed; files with other names stay); returns the count. A video file (not a GIF) gets
     the sound track of ``audio_from``; odd frame sizes gain a repeated last row or column (4:2:0 colour).
     """
-    t = Path(os.path.abspath(target))  # "." has no name to put a temporary one beside
-    n = 0
-    if is_frames_folder(t):
+    out = _Output(target, fps, audio_from)
+    out.resume()  # (no key: a fresh work folder)
+    try:
+        for f in frames:  # (stylizing happens here: its own errors pass through as they are)
+            out.add(f)
+        return out.finish()
+    except BaseException:
+        out.discard()
+        raise
+
+
+_STATE = "state.pt"  # in a run's work folder: the frames kept, their settings and the stylization's state
+
+
+@contextlib.contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Ctrl-C waits until the block is done (a frame half handed to ffmpeg would leave a file whose frame count is
+    not the one recorded); in the main thread only, where Python handles signals."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not \
+            signal.default_int_handler:
+        yield
+        return
+    got: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if got:
+            raise KeyboardInterrupt
+
+
+class _Output:
+    """Where a video run's frames go: a folder of PNGs, a GIF or a video file (by ``target``'s name), built in
+    a work folder beside it (``.NAME.part``) and moved into place when complete.
+
+    The work folder is also what a stopped run leaves for the next one (:meth:`keep`): the frames made so far
+    (PNGs for a folder or a GIF; for a video file, the file as far as it was written, ``kept.EXT``) and
+    ``state.pt``: their count, the key of the settings they were made with, and the stylization's state after
+    the last of them. :meth:`resume` takes it up when the key is the same. A video file goes on by decoding the
+    kept frames into the new file ahead of the new ones: one stream, whose first frames are encoded twice
+    (joining two files without re-encoding leaves a gap or a repeated frame at the join wherever the codec
+    reorders frames, as H.264 does)."""
+
+    def __init__(self, target: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None = None,
+                 key: str | None = None) -> None:
+        t = Path(os.path.abspath(target))  # "." has no name to put a work folder beside
+        self.kind = "folder" if is_frames_folder(t) else "gif" if t.suffix.lower() == ".gif" else "video"
+        if self.kind == "folder" and t.exists() and not t.is_dir():
+            raise BrushworkError(f"output '{t}' is a file: give a folder for the frames, or a video file name")
+        if self.kind != "folder" and t.suffix.lower() not in VIDEO_SUFFIXES:
+            raise BrushworkError(f"output '{t}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or "
+                                 "a folder")
+        self.t, self.fps, self.audio_from, self.key = t, fps, audio_from, key
+        self.work = t.with_name(f".{t.name}.part")
+        self.kept = self.work / f"kept{t.suffix.lower()}"  # a video file's frames of the run stopped earlier
+        self.making = self.work / f"making{t.suffix.lower()}"  # ... and of this one (the kept ones first)
+        self.imageio = None if self.kind == "folder" else _imageio()
+        self.done = 0  # frames made (in the open file, the kept one, or PNGs)
+        self.writer = None
+        self.first: tuple[int, int] | None = None  # (H, W): a video file or a GIF has one size
+        self.discarded = 0  # frames of an earlier run with other settings, not taken up
+
+    def resume(self) -> dict | None:
+        """Take up the work an interrupted run with the same key left: returns the stylization's state after its
+        last frame, or None when starting afresh (work left by a run with other settings is removed, and
+        ``discarded`` says how many frames it held)."""
         import shutil
 
-        from ..imaging.io import save_image
+        saved = None
+        if (self.work / _STATE).is_file():
+            try:
+                saved = torch.load(self.work / _STATE, weights_only=True)
+                if self.key is None or saved["key"] != self.key or not self._complete(int(saved["frames"])):
+                    self.discarded, saved = int(saved["frames"]), None
+            except Exception:  # noqa: BLE001 - unreadable work (another version's, a disk error): start over
+                saved = None
+        if saved is None:
+            shutil.rmtree(self.work, ignore_errors=True)  # a run killed earlier, or one with other settings
+            self.work.mkdir(parents=True)
+            return None
+        self.done = int(saved["frames"])
+        self.first = None if saved["first"] is None else (int(saved["first"][0]), int(saved["first"][1]))
+        for f in self.work.iterdir():  # made after the state was saved (a run killed outright): made again
+            m = _FRAME_NAME.fullmatch(f.name)
+            if (m and int(m.group(1)) > self.done) or f == self.making:
+                f.unlink()
+        return saved["stylizer"]
 
-        if t.exists() and not t.is_dir():
-            raise BrushworkError(f"output '{t}' is a file: give a folder for the frames, or a video file name")
-        t.parent.mkdir(parents=True, exist_ok=True)
-        tmp = t.with_name(f".{t.name}.part")
-        shutil.rmtree(tmp, ignore_errors=True)  # a run killed earlier
-        tmp.mkdir()
+    def _complete(self, frames: int) -> bool:
+        if self.kind == "video":
+            return self.kept.is_file()
+        return all((self.work / f"frame_{n:06d}.png").is_file() for n in range(1, frames + 1))
+
+    def _refused(self, said: str) -> BrushworkError:
+        said = " ".join(said.split())[:200]
+        return BrushworkError(f"ffmpeg could not write '{self.t.name}' ({said}): try another format (.mp4, .gif) or a "
+                              "folder of PNG frames")
+
+    def _writer(self, path: Path):
+        if self.kind == "gif":
+            return self.imageio.get_writer(path, duration=1000.0 / self.fps, loop=0)
+        kwargs: dict = {"fps": self.fps, "macro_block_size": 1}
+        if self.t.suffix.lower() == ".webm":  # (imageio's default, H.264, is not allowed in WebM)
+            kwargs.update(codec="libvpx-vp9", output_params=["-crf", "30", "-b:v", "0"])
+        if self.audio_from is not None:
+            kwargs["audio_path"] = str(self.audio_from)
+        return self.imageio.get_writer(path, **kwargs)
+
+    def _append(self, f: np.ndarray) -> None:
         try:
-            for n, f in enumerate(frames, 1):
-                save_image(f.astype(np.float32) / 255.0, tmp / f"frame_{n:06d}.png")
-            if n == 0:
-                raise BrushworkError(_NO_FRAMES)
-            t.mkdir(exist_ok=True)
-            for f in sorted(tmp.iterdir()):
-                os.replace(f, t / f.name)
-            for f in t.iterdir():  # an earlier, longer run's last frames: not this video's
+            with _interrupt_deferred():
+                self.writer.append_data(_even(f))
+        except (OSError, RuntimeError) as exc:
+            raise self._refused(str(exc)) from None
+
+    def _open(self) -> None:
+        """Start the video file, with the kept frames of the run stopped earlier first."""
+        self.writer = self._writer(self.making)
+        if self.kept.is_file():
+            n = 0
+            for n, f in enumerate(read_frames(self.kept).frames, 1):
+                self._append(f)
+            if n != self.done:
+                raise BrushworkError(f"'{self.kept}' holds {n} frames, not the {self.done} the stopped run made: run "
+                                     "again with --no-resume")
+
+    def add(self, f: np.ndarray) -> None:
+        """Append the next frame ``(H, W, 3)`` uint8."""
+        n = self.done + 1
+        if self.kind != "folder":
+            self.first = self.first or tuple(f.shape[:2])
+            if tuple(f.shape[:2]) != self.first:
+                first = self.first
+                raise BrushworkError(f"frame {n} is {f.shape[1]}x{f.shape[0]}, the first frame {first[1]}x{first[0]}: "
+                                     "a video file's frames have one size: resize them, or write a folder of frames")
+        if self.kind == "video":
+            if self.writer is None:
+                self._open()
+            self._append(f)
+        else:
+            from ..imaging.io import save_image
+
+            save_image(f.astype(np.float32) / 255.0, self.work / f"frame_{n:06d}.png")
+        self.done = n
+
+    def _close(self) -> None:
+        """Close the video file being written: it becomes the kept one, with every frame made so far."""
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return
+        try:
+            writer.close()
+        except (OSError, RuntimeError) as exc:
+            raise self._refused(str(exc)) from None
+        if not self.making.is_file() or self.making.stat().st_size == 0:
+            raise self._refused("it wrote nothing")
+        os.replace(self.making, self.kept)
+
+    def keep(self, state: dict) -> bool:
+        """Leave the frames made so far and ``state`` (the stylizer's after the last of them) for the next run
+        with the same key; False (and nothing left) when there is nothing to keep or it cannot be kept."""
+        try:
+            self._close()
+            if self.key is None or self.done == 0:
+                raise BrushworkError("nothing to keep")
+            tmp = self.work / f"{_STATE}.tmp"
+            torch.save({"key": self.key, "frames": self.done, "first": None if self.first is None else
+                        list(self.first), "stylizer": state}, tmp)
+            os.replace(tmp, self.work / _STATE)
+            return True
+        except (BrushworkError, OSError):
+            if self.kind == "video" or self.done == 0:
+                self.discard()  # (a video file is kept whole or not at all)
+            # else frames stay beside the state saved before, if any: the next run takes up what that covers
+            return False
+
+    def discard(self) -> None:
+        """Remove the work folder (the open file's ffmpeg is closed first)."""
+        import shutil
+
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except (OSError, RuntimeError):
+                pass
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def finish(self) -> int:
+        """Move the whole output into place and remove the work folder; returns the number of frames. On an error
+        the work folder stays (:meth:`keep` or :meth:`discard` it)."""
+        import shutil
+
+        n = self.done
+        if n == 0:
+            raise BrushworkError(_NO_FRAMES)
+        if self.kind == "folder":
+            self.t.mkdir(exist_ok=True)
+            for k in range(1, n + 1):
+                os.replace(self.work / f"frame_{k:06d}.png", self.t / f"frame_{k:06d}.png")
+            for f in self.t.iterdir():  # an earlier, longer run's last frames: not this video's
                 m = _FRAME_NAME.fullmatch(f.name)
                 if m and int(m.group(1)) > n:
                     f.unlink()
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        elif self.kind == "gif":
+            from PIL import Image
+
+            tmp = self.work / f"whole{self.t.suffix}"
+            writer = self._writer(tmp)
+            with writer:
+                for k in range(1, n + 1):
+                    with Image.open(self.work / f"frame_{k:06d}.png") as im:
+                        writer.append_data(np.asarray(im.convert("RGB")))
+            os.replace(tmp, self.t)
+        else:
+            self._close()  # (stopped after its last frame: the kept file is the whole video)
+            os.replace(self.kept, self.t)
+        shutil.rmtree(self.work, ignore_errors=True)
         return n
-    if t.suffix.lower() not in VIDEO_SUFFIXES:
-        raise BrushworkError(f"output '{t}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or a folder")
-    imageio = _imageio()
-    tmp = t.with_name(f".{t.stem}.part{t.suffix}")
-    gif = t.suffix.lower() == ".gif"
-    kwargs = {"duration": 1000.0 / fps, "loop": 0} if gif else {"fps": fps, "macro_block_size": 1}
-    if t.suffix.lower() == ".webm":  # (imageio's default, H.264, is not allowed in WebM)
-        kwargs.update(codec="libvpx-vp9", output_params=["-crf", "30", "-b:v", "0"])
-    if audio_from is not None and not gif:
-        kwargs["audio_path"] = str(audio_from)
-
-    def refused(exc: BaseException) -> BrushworkError:
-        said = " ".join(str(exc).split())[:200]
-        return BrushworkError(f"ffmpeg could not write '{t.name}' ({said}): try another format (.mp4, .gif) or a "
-                              "folder of PNG frames")
-
-    try:
-        writer = imageio.get_writer(tmp, **kwargs)
-        done = False
-        try:
-            first = None
-            for n, f in enumerate(frames, 1):  # (stylizing happens here: its own errors pass through as they are)
-                first = f.shape[:2] if first is None else first
-                if f.shape[:2] != first:
-                    raise BrushworkError(f"frame {n} is {f.shape[1]}x{f.shape[0]}, the first frame {first[1]}x{first[0]}: "
-                                         "a video file's frames have one size: resize them, or write a folder of frames")
-                try:
-                    writer.append_data(f if gif else _even(f))
-                except (OSError, RuntimeError) as exc:
-                    raise refused(exc) from None
-            done = True
-        finally:  # closed whatever happened (imageio's context manager leaves ffmpeg running after an error)
-            try:
-                writer.close()
-            except (OSError, RuntimeError) as exc:
-                if done:
-                    raise refused(exc) from None
-        if n == 0:
-            raise BrushworkError(_NO_FRAMES)
-        if tmp.stat().st_size == 0:
-            raise BrushworkError(f"ffmpeg wrote nothing for '{t.name}': try another format (.mp4, .gif) or a folder "
-                                 "of PNG frames")
-        os.replace(tmp, t)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return n
 
 
 def is_frames_folder(output: str | os.PathLike) -> bool:
@@ -377,8 +567,14 @@ def stylize_video(
     match: str = "full",
     fps: float | None = None,
     weights: str | os.PathLike | None = None,
+    resume: bool = True,
 ) -> int:
     """Stylize a video file or a folder of frames into ``output``; returns the number of frames.
+
+    A run stopped by Ctrl-C (or by an error of the system's, such as a full disk, where its state can still be
+    saved) keeps the frames it made in ``.NAME.part`` beside ``output``; the same call again goes on from the next frame, as an unbroken run would
+    have made it (bit for bit in a frames folder or a GIF; a video file's frames made before the stop are
+    decoded and encoded once more, into one stream). ``resume=False`` starts over.
 
     ``weights`` is the file of the decoder's encoder where it has no packaged one (the original AdaIN
     network's ``vgg_normalised.pth``, beside its ``decoder.pth`` as ``decoder``).
@@ -439,25 +635,56 @@ def stylize_video(
         style_ts.append(resize(to_tensor(img.rgb, dev), side))
         targets.append(style_target(style_ts[-1], where=img.alpha_tensor(side, dev)))  # from its opaque pixels
 
-    def tensors() -> Iterator[torch.Tensor]:
-        for f in frames:
-            x = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].to(dev, torch.float32) / 255.0
-            if size is not None:
-                x = resize(x, fit_long_side(x.shape[-1], x.shape[-2], size))
-            yield x
+    stylizer = FrameStylizer(net, style_ts, alpha=strength, style_weights=style_weights, smoothing=smoothing,
+                             consistency=consistency, tile=tile, transform=transform, match=match, targets=targets)
+    key = None
+    if resume:  # everything a frame depends on (files by name, size and time: a long video is not hashed)
+        import hashlib
+        import json
 
+        from .. import __version__
+
+        def seen(f: str | os.PathLike | None) -> list | None:
+            if f is None:
+                return None
+            q = Path(os.path.abspath(f))
+            if q.is_dir():  # (a trained decoder's folder: its files)
+                return [seen(c) for c in sorted(q.iterdir()) if c.is_file()]
+            st = q.stat()
+            return [str(q), st.st_size, st.st_mtime_ns]
+
+        key = hashlib.sha256(json.dumps({
+            "source": [seen(f) for f in frame_files(source)] if Path(source).is_dir() else seen(source),
+            "styles": [seen(s) for s in styles], "decoder": seen(decoder), "weights": seen(weights),
+            "settings": [strength, style_weights, size, smoothing, consistency, tile, str(dev), watermark, transform,
+                         match, fps, audio], "versions": [__version__, torch.__version__],
+        }, default=str).encode()).hexdigest()
+    target = _Output(out, fps, audio_from=source if audio else None, key=key)
+    saved = target.resume()
+    if saved is not None:
+        stylizer.load_state_dict(saved)
+    if saved is not None or target.discarded:
+        import sys
+
+        print(f"brushwork: video: going on from frame {target.done + 1}: the first {target.done} were made by the "
+              f"run stopped earlier (--no-resume starts over)" if saved is not None else
+              f"brushwork: note: starting over: the {target.discarded} frames of a stopped run in '{target.work}' "
+              "were made with other settings or inputs", file=sys.stderr)
+    snapshot = stylizer.state_dict()  # after the last frame kept
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(unit="frame", desc="video", disable=None)
-
-    def arrays() -> Iterator[np.ndarray]:
-        for y in stylize_frames(net, tensors(), style_ts, alpha=strength, style_weights=style_weights,
-                                smoothing=smoothing, consistency=consistency, tile=tile, transform=transform,
-                                match=match, targets=targets):
-            if bar is not None:
-                bar.update(1)
+        bar = tqdm(unit="frame", desc="video", disable=None, initial=target.done)
+    count = 0
+    try:
+        for count, f in enumerate(frames, 1):
+            if count <= target.done:  # made by the run stopped earlier (decoded, as a video is read in order)
+                continue
+            x = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].to(dev, torch.float32) / 255.0
+            if size is not None:
+                x = resize(x, fit_long_side(x.shape[-1], x.shape[-2], size))
+            y = stylizer(x)
             frame = (y[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
             if watermark:
                 from PIL import Image
@@ -465,10 +692,24 @@ def stylize_video(
                 from ..provenance.watermark import embed_watermark
 
                 frame = np.asarray(embed_watermark(Image.fromarray(frame)))
-            yield frame
+            target.add(frame)
+            snapshot = stylizer.state_dict()
+            if bar is not None:
+                bar.update(1)
+        if count < target.done:
+            raise BrushworkError(f"the input now gives {count} frames, fewer than the {target.done} made by the run "
+                                 "stopped earlier: run again with --no-resume")
+        return target.finish()
+    except (KeyboardInterrupt, OSError):  # Ctrl-C, a full disk: what was made is kept for the next run
+        if target.keep(snapshot):
+            import sys
 
-    try:
-        return write_frames(arrays(), out, fps, audio_from=source if audio else None)
+            print(f"brushwork: video: {target.done} frames are kept in '{target.work}': run the same command again to "
+                  f"go on from frame {target.done + 1}", file=sys.stderr)
+        raise
+    except BaseException:
+        target.discard()
+        raise
     finally:
         if bar is not None:
             bar.close()
