@@ -125,3 +125,30 @@ def test_an_off_balance_picture_is_never_weighted_to_the_centre():
     from brushwork.composition.analysis import _side
 
     assert _side(0.40, 0.44) == "top left" and _side(0.45, 0.5) == "left" and _side(0.5, 0.58) == "bottom"
+
+
+def test_long_strips_transparent_pictures_and_crops_that_keep_the_file(tmp_path, capsys):
+    """A 10 x 3000 strip is analysed (its working copy was one pixel across: an SVD error in the horizon fit,
+    NaN texture scores in `suggest`); a fully transparent picture is refused, as the other colour commands
+    refuse it; --apply crops the file itself when it keeps its format: a 16-bit grey at 300 dpi stays one."""
+    strip = np.zeros((3000, 10, 3), np.uint8)
+    strip[1500:] = 255
+    Image.fromarray(strip).save(tmp_path / "strip.png")
+    assert main(["compose", str(tmp_path / "strip.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["thirds"] >= 0
+    assert main(["suggest", str(tmp_path / "strip.png"), "--json"]) == 0
+    assert "NaN" not in capsys.readouterr().out
+    clear = tmp_path / "clear.png"
+    Image.new("RGBA", (64, 48), (200, 10, 10, 0)).save(clear)
+    assert main(["compose", str(clear), "--apply", str(tmp_path / "c.png")]) == 2
+    assert "fully transparent" in capsys.readouterr().err and not (tmp_path / "c.png").exists()
+    ramp = (np.linspace(0, 65535, 160)[None, :] * np.ones((120, 1))).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png", dpi=(300, 300))
+    assert main(["compose", str(tmp_path / "deep.png"), "--apply", str(tmp_path / "crop.png")]) == 0
+    with Image.open(tmp_path / "crop.png") as im:
+        l, t, r, b = json.loads(im.info["brushwork"])["box"]
+        assert im.mode in ("I;16", "I") and round(im.info["dpi"][0]) == 300
+        assert np.array_equal(np.asarray(im), ramp[t:b, l:r])
+    assert main(["compose", str(tmp_path / "deep.png"), "--apply", str(tmp_path / "crop.jpg")]) == 0
+    with Image.open(tmp_path / "crop.jpg") as im:  # another format: the sRGB picture read, and the dpi
+        assert im.mode == "RGB" and round(im.info["dpi"][0]) == 300

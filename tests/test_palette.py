@@ -373,3 +373,85 @@ def test_flat_beside_flat_is_alike_in_texture():
     flat = np.full((32, 32, 3), 0.4, np.float32)
     r = rank_styles(flat, {"flat": np.full((32, 32, 3), 0.42, np.float32)})[0]
     assert r.texture > 0.99 and "similar" in r.reasons[1]
+
+
+def test_few_colour_images_keep_their_own_colours_when_read_small(tmp_path, capsys):
+    """Pixel art upscaled, a fine dither and a 1-pixel strip: a palette names their own colours in their
+    shares. A box reduction mixed the dither's red and blue into purple, and the art's neighbours into new
+    colours; a 16 x 1 strip (a palette exported at 1x) was too small."""
+    from PIL import Image
+
+    from brushwork.imaging.io import read_image
+
+    y, x = np.mgrid[0:1200, 0:1200]
+    dither = np.where(((x + y) % 2 == 0)[..., None], [255, 0, 0], [0, 0, 255]).astype(np.uint8)
+    Image.fromarray(dither).save(tmp_path / "dither.png")
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 256, (16, 3)).astype(np.uint8)
+    art = colours[rng.integers(0, 16, (100, 100))].repeat(12, 0).repeat(12, 1)  # 1200 px: reduced to 600
+    Image.fromarray(art).save(tmp_path / "art.png")
+    strip = Image.new("RGB", (16, 1))
+    strip.putdata([tuple(int(v) for v in c) for c in colours])
+    strip.save(tmp_path / "strip.png")
+    own = {"#%02x%02x%02x" % tuple(c) for c in colours}
+    assert main(["palette", str(tmp_path / "dither.png"), "-k", "2", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["colors"]
+    assert {c["hex"] for c in got} == {"#ff0000", "#0000ff"} and all(abs(c["share"] - 0.5) < 0.02 for c in got)
+    for name in ("art.png", "strip.png"):
+        assert main(["palette", str(tmp_path / name), "-k", "16", "--json"]) == 0
+        got = json.loads(capsys.readouterr().out)["colors"]
+        assert {c["hex"] for c in got} == own
+    # (only where asked: a reduced read for analyses still averages, as before)
+    assert len(np.unique(read_image(tmp_path / "dither.png", draft=512).rgb.reshape(-1, 3), axis=0)) == 1
+    kept = read_image(tmp_path / "dither.png", draft=512, keep_colors=True)
+    assert max(kept.size) < 1200 and len(np.unique(kept.rgb.reshape(-1, 3), axis=0)) == 2
+
+
+def test_ase_grey_and_lab_swatches_are_converted_and_cmyk_is_named(tmp_path, capsys):
+    """An .ase file of RGB, Gray, LAB and CMYK swatches: grey and LAB (L stored 0-1, D50) become sRGB (LAB
+    checked against coloraide); CMYK, which needs a printing profile, is left out with a note naming it, and
+    a file of CMYK alone is refused with the same reason. They were dropped without a word."""
+    import struct
+
+    def block(name, model, values):
+        n = name + "\0"
+        body = struct.pack(">H", len(n)) + n.encode("utf-16-be") + model + struct.pack(f">{len(values)}f", *values)
+        body += struct.pack(">H", 2)
+        return struct.pack(">HI", 1, len(body)) + body
+
+    def ase(blocks):
+        return b"ASEF" + struct.pack(">HHI", 1, 0, len(blocks)) + b"".join(blocks)
+
+    lab = Color("rgb(30 160 90)").convert("lab")  # coloraide's CIELAB (D50)
+    mixed = tmp_path / "mixed.ase"
+    mixed.write_bytes(ase([block("red", b"RGB ", [1, 0, 0]), block("mid", b"Gray", [0.5]),
+                           block("green", b"LAB ", [lab["lightness"] / 100, lab["a"], lab["b"]]),
+                           block("cyan", b"CMYK", [1, 0, 0, 0])]))
+    skipped = []
+    got = read_ase(mixed.read_bytes(), skipped)
+    assert [n for n, _ in got] == ["red", "mid", "green"] and skipped == ["cyan"]
+    assert np.allclose(got[1][1], 0.5) and np.allclose(got[2][1], [30 / 255, 160 / 255, 90 / 255], atol=1e-3)
+    assert main(["harmony", "--colors", str(mixed)]) == 0
+    captured = capsys.readouterr()
+    assert "#ff0000 #808080 #1ea05a" in captured.out and "'cyan'" in captured.err and "CMYK" in captured.err
+    only = tmp_path / "cmyk.ase"
+    only.write_bytes(ase([block("cyan", b"CMYK", [1, 0, 0, 0])]))
+    assert main(["harmony", "--colors", str(only)]) == 2
+    assert "printing profile" in capsys.readouterr().err
+
+
+def test_harmony_names_the_set_that_complete_fills_and_k_has_a_limit(capsys):
+    """Two hues on a stretch of equally good triadic placements: the set named is the one --complete fills (it
+    named 266 and added 278); -k above 256 is refused in one line (it offered -k 19086 and fitted for minutes);
+    arrays of the wrong shape or with NaN are named."""
+    said = classify(["#c66b4a", "#4f9d6e"]).reason
+    hue = complete(["#c66b4a", "#4f9d6e"], "triadic")[0]["hue"]
+    assert f"add a hue near {hue:.0f} degrees" in said
+    assert main(["palette", "x.png", "-k", "257"]) == 2
+    assert "at most 256" in capsys.readouterr().err
+    with pytest.raises(BrushworkError, match="from 1 to 256"):
+        extract_palette(np.zeros((4, 4, 3)), k=300)
+    with pytest.raises(BrushworkError, match=r"for RGBA, pass a\[..., :3\]"):
+        extract_palette(np.zeros((5, 5, 4)), k=1)
+    with pytest.raises(BrushworkError, match="NaN"):
+        extract_palette(np.full((5, 5, 3), np.nan), k=1)

@@ -110,6 +110,16 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _colour_count(text: str) -> int:
+    """-k of the colour commands: 1 to MAX_COLORS (a larger palette is slower to fit than it is useful)."""
+    from .color.palette import MAX_COLORS
+
+    v = _positive_int(text)
+    if v > MAX_COLORS:
+        raise argparse.ArgumentTypeError(f"{text} is more colours than a palette holds here: give at most {MAX_COLORS}")
+    return v
+
+
 def _side(text: str) -> int:
     """An image's long side in pixels: at least 16 (the encoders' smallest useful input)."""
     v = _positive_int(text)
@@ -432,7 +442,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                          description="Extract IMAGE's palette: k-means++ in OKLab on a seeded sample of the opaque "
                          "pixels, colours sorted by share. Example: brushwork palette photo.jpg -k 6 --gpl p.gpl")
     pal.add_argument("image", metavar="IMAGE", help="an image, or a folder of them (then --out DIR)")
-    pal.add_argument("-k", type=_positive_int, default=6, help="number of colours (default 6)")
+    pal.add_argument("-k", type=_colour_count, default=6, help="number of colours, 1-256 (default 6)")
     pal.add_argument("--out", "-o", metavar="DIR", help="for a folder: one JSON per image here (resumable; split over "
                      "torchrun's processes)")
     pal.add_argument("-q", "--quiet", action="store_true", help="no progress bar (folders)")
@@ -454,7 +464,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                          "Example: brushwork harmony --colors '#1e90ff,#ff8c1e' --complete triadic")
     har.add_argument("image", nargs="?", metavar="IMAGE")
     har.add_argument("--colors", metavar="HEX,HEX,...", help="a palette as hex colours instead of an image")
-    har.add_argument("-k", type=_positive_int, default=6)
+    har.add_argument("-k", type=_colour_count, default=6, help="colours taken from IMAGE, 1-256 (default 6)")
     har.add_argument("--complete", metavar="HARMONY", help="suggest colours completing this harmony")
     har.add_argument("--contrast", action="store_true", help="WCAG contrast ratios of every pair")
     har.add_argument("--json", action="store_true")
@@ -473,7 +483,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     rec.add_argument("--method", choices=["stats", "histogram", "palette"], default="stats",
                      help="stats (default: OKLab mean and spread), histogram or palette")
     rec.add_argument("--strength", type=_fraction, default=1.0, help="how far the colours move, 0 to 1 (default 1)")
-    rec.add_argument("-k", type=_positive_int, default=6, help="palette method: colours per image (default 6)")
+    rec.add_argument("-k", type=_colour_count, default=6, help="palette method: colours per image, 1-256 (default 6)")
     rec.add_argument("--seed", type=_seed, default=0)
     rec.set_defaults(func=_cmd_recolor)
 
@@ -1085,10 +1095,10 @@ def _save_kwargs(args: argparse.Namespace, output: str | Path, params: dict,
             "sidecar": bool(getattr(args, "sidecar", False)), **mark}
 
 
-def _read(path: str, what: str = "image", draft: int | None = None):
+def _read(path: str, what: str = "image", draft: int | None = None, **kwargs):
     from .imaging.io import read_image
 
-    return read_image(path, what=what, draft=draft)
+    return read_image(path, what=what, draft=draft, **kwargs)
 
 
 def _check_outputs(*paths: str | None) -> None:
@@ -1142,12 +1152,18 @@ def _parse_palette(text: str):
         if p.suffix.lower() == ".ase":
             from .color.export import read_ase
 
+            skipped: list[str] = []
             try:
-                colors = [c for _, c in read_ase(p.read_bytes())]
+                colors = [c for _, c in read_ase(p.read_bytes(), skipped)]
             except (ValueError, IndexError, UnicodeDecodeError, __import__("struct").error):
                 raise BrushworkError(f"'{p}' is not a readable .ase file: export it again") from None
+            cmyk = (f"; its {len(skipped)} CMYK swatch(es) ({', '.join(repr(n) for n in skipped[:3])}"
+                    f"{', ...' if len(skipped) > 3 else ''}) need a printing profile to become RGB: export the palette "
+                    "as RGB") if skipped else ""
             if not colors:
-                raise BrushworkError(f"'{p}' holds no RGB colours")
+                raise BrushworkError(f"'{p}' holds no RGB, grey or LAB colours{cmyk}")
+            if skipped:
+                print(f"brushwork: note: '{p}': {len(colors)} colour(s) taken{cmyk}", file=sys.stderr)
             import numpy as np
 
             values = np.array(colors, dtype=np.float64)
@@ -1190,7 +1206,7 @@ def _cmd_palette(args: argparse.Namespace) -> int:
         one_blas = "numpy" not in sys.modules and "OPENBLAS_NUM_THREADS" not in os.environ
         if one_blas:
             os.environ["OPENBLAS_NUM_THREADS"] = "1"
-        pending = decode_in_background(args.image, draft=args.max_side)
+        pending = decode_in_background(args.image, draft=args.max_side, keep_colors=True, min_side=1)
     try:
         from .color.export import (swatch_image, terminal_table, to_ase, to_css, to_gpl, write_bytes_atomic,
                                    write_text_atomic)
@@ -1245,7 +1261,7 @@ def _cmd_harmony(args: argparse.Namespace) -> int:
     if args.colors is not None:
         pal = _parse_palette(args.colors)
     else:
-        img = _read(args.image, draft=512)
+        img = _read(args.image, draft=512, keep_colors=True, min_side=1)
         pal = extract_palette(img.rgb, img.alpha, k=args.k)
     res = classify(pal)
     out = {"palette": pal.hex, **res.to_dict()}
@@ -1280,7 +1296,8 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
     check_output_path(args.output)
     _not_an_input([args.output], [args.image, args.reference])
     img = _read(args.image)
-    ref = None if args.reference is None else _read(args.reference, "reference image", draft=1024)
+    ref = None if args.reference is None else _read(args.reference, "reference image", draft=1024, keep_colors=True,
+                                                    min_side=1)
     pal = None if args.palette is None else _parse_palette(args.palette)
     out = recolor(img.rgb, method=args.method, reference=None if ref is None else ref.rgb,
                   reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
@@ -1290,6 +1307,36 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
                **_exif(args, args.image))
     print(f"wrote {args.output}")
     return 0
+
+
+def _dpi_of(path: str) -> tuple[float, float] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.info.get("dpi")
+    except OSError:
+        return None
+
+
+def _cropped_original(path: str, output: str, box: tuple[int, int, int, int]):
+    """The crop ``box`` of the file itself (upright), where it is written in its own format: its mode (grey,
+    16-bit, palette), colour profile and print resolution kept, as a crop should; None where the output is
+    another format (the sRGB pixels that brushwork read are cropped then)."""
+    from PIL import Image, ImageOps
+
+    from .imaging.io import WRITABLE_SUFFIXES
+
+    try:
+        with Image.open(path) as im:
+            if WRITABLE_SUFFIXES.get(Path(output).suffix.lower()) != im.format or getattr(im, "n_frames", 1) > 1:
+                return None
+            info = {k: im.info[k] for k in ("dpi", "icc_profile", "transparency") if k in im.info}
+            piece = ImageOps.exif_transpose(im).crop(box)
+            piece.info.update(info)
+            return piece
+    except (OSError, ValueError):
+        return None
 
 
 def _cmd_compose(args: argparse.Namespace) -> int:
@@ -1308,6 +1355,9 @@ def _cmd_compose(args: argparse.Namespace) -> int:
     from .imaging.io import read_image
 
     img = read_image(args.image, min_side=8)  # thirds and crops need a few pixels per third
+    if img.alpha is not None and not (img.alpha >= 0.5).any():
+        raise BrushworkError(f"image '{args.image}' is fully transparent: it has nothing to compose (use an image with "
+                             "visible content)")
     sal = working_saliency(img.rgb)  # one saliency map serves the scores, the crops and the overlay
     comp = analyze(img.rgb, saliency=sal)
     crops = suggest_crops(img.rgb, ratios, saliency=sal)
@@ -1321,9 +1371,15 @@ def _cmd_compose(args: argparse.Namespace) -> int:
         from .imaging.io import save_image
 
         l, t, r, b = crops[0].box
-        save_image(img.rgb[t:b, l:r], args.apply, alpha=None if img.alpha is None else img.alpha[t:b, l:r],
-                   composited=True, **_save_kwargs(args, args.apply, {"operation": "compose crop", "ratio": ratios[0],
-                                                     "box": [int(v) for v in crops[0].box]}))
+        kwargs = _save_kwargs(args, args.apply, {"operation": "compose crop", "ratio": ratios[0],
+                                                 "box": [int(v) for v in crops[0].box]})
+        piece = _cropped_original(args.image, args.apply, crops[0].box)
+        if piece is not None:  # the photo's own pixels, mode, bit depth, profile and print resolution
+            save_image(piece, args.apply, dpi=piece.info.get("dpi"), icc_profile=piece.info.get("icc_profile"),
+                       **kwargs)
+        else:
+            save_image(img.rgb[t:b, l:r], args.apply, alpha=None if img.alpha is None else img.alpha[t:b, l:r],
+                       composited=True, dpi=_dpi_of(args.image), **kwargs)
     if args.json:
         print(json.dumps({**comp.to_dict(), "crops": [c.to_dict() for c in crops]}, indent=1))
         return 0

@@ -77,8 +77,12 @@ def to_ase(palette: Palette, prefix: str = "color") -> bytes:
     return b"ASEF" + struct.pack(">HHI", 1, 0, len(blocks)) + b"".join(blocks)
 
 
-def read_ase(data: bytes) -> list[tuple[str, tuple[float, float, float]]]:
-    """Parse RGB colour entries of an .ase file (for tests and for palettes given as .ase)."""
+def read_ase(data: bytes, skipped: list[str] | None = None) -> list[tuple[str, tuple[float, float, float]]]:
+    """The colours of an .ase file as ``(name, sRGB)``: RGB swatches as they are, Gray ones as greys, LAB ones
+    (L stored as 0-1, relative to D50) converted exactly. CMYK swatches are left out, as their RGB depends on
+    the printing profile that an .ase file does not carry; their names are appended to ``skipped``."""
+    from .spaces import cielab_to_rgb
+
     if data[:4] != b"ASEF":
         raise ValueError("not an Adobe swatch exchange file")
     (count,) = struct.unpack(">I", data[8:12])
@@ -91,9 +95,17 @@ def read_ase(data: bytes) -> list[tuple[str, tuple[float, float, float]]]:
             continue
         (n,) = struct.unpack(">H", body[:2])
         name = body[2:2 + 2 * n].decode("utf-16-be").rstrip("\0")
-        model = body[2 + 2 * n:6 + 2 * n]
+        model, values = body[2 + 2 * n:6 + 2 * n], body[6 + 2 * n:]
         if model == b"RGB ":
-            out.append((name, struct.unpack(">3f", body[6 + 2 * n:18 + 2 * n])))
+            out.append((name, struct.unpack(">3f", values[:12])))
+        elif model == b"Gray":
+            (g,) = struct.unpack(">f", values[:4])
+            out.append((name, (g, g, g)))
+        elif model == b"LAB ":
+            lab = struct.unpack(">3f", values[:12])
+            out.append((name, tuple(float(v) for v in cielab_to_rgb([lab[0] * 100, lab[1], lab[2]]))))
+        elif skipped is not None:
+            skipped.append(name or model.decode("ascii", "replace").strip())
     return out
 
 

@@ -81,6 +81,21 @@ def _fit(hues: np.ndarray, w: np.ndarray, arcs: list[tuple[float, float]], base:
     return fit, coverage
 
 
+def _placement(hues: np.ndarray, w: np.ndarray, variants: list) -> tuple[float, float, list]:
+    """``(score, base, arcs)``: where a harmony's set fits ``hues`` best (score: fit x coverage), and among
+    equal scores (a set whose arcs hold the hues over a stretch of bases) where the hues sit closest to the
+    arcs' centres: the middle of the stretch, which :func:`classify` names and :func:`complete` fills."""
+    best, where = (-1.0, -1.0), (0.0, variants[0])
+    for arcs in variants:
+        centres = [(c, 0.0) for c, _ in arcs]
+        for base in np.arange(0.0, 360.0, 1.0):
+            fit, cov = _fit(hues, w, arcs, base)
+            key = (round(fit * cov, 9), _fit(hues, w, centres, base)[0])
+            if key > best:
+                best, where = key, (float(base), arcs)
+    return best[0], where[0], where[1]
+
+
 def classify(palette: Palette | list[str]) -> HarmonyResult:
     """Label ``palette``'s hue relation (a :class:`Palette`, or hex colours such as ``["#1e90ff"]``).
 
@@ -96,13 +111,8 @@ def classify(palette: Palette | list[str]) -> HarmonyResult:
     scores: dict[str, tuple[float, float]] = {}
     sets: dict[str, list] = {}  # the variant that fitted (tetradic: a square or a rectangle)
     for name, variants in HARMONIES.items():
-        best = (-1.0, 0.0)
-        for arcs in variants:
-            for base in np.arange(0.0, 360.0, 1.0):
-                fit, cov = _fit(hues, w, arcs, base)
-                if fit * cov > best[0]:
-                    best, sets[name] = (fit * cov, float(base)), arcs
-        scores[name] = best
+        score, base, sets[name] = _placement(hues, w, variants)
+        scores[name] = (score, base)
     names = list(HARMONIES)
     top = max(s for s, _ in scores.values())
     label = next(n for n in names if scores[n][0] >= top - 0.05)
@@ -139,10 +149,7 @@ def complete(palette: Palette | list[str], harmony: str) -> list[dict]:
         raise BrushworkError("the palette is all greys (no colour has chroma): pick a base colour first")
     lch = palette.oklch[palette.oklch[:, 1] >= GREY_CHROMA]
     light, chroma = float(np.median(lch[:, 0])), float(np.median(lch[:, 1]))
-    # place the set so the palette's hues sit as close as possible to its arcs' centres
-    best = max(((_fit(hues, w, [(c, 0.0) for c, _ in arcs], b)[0], b, arcs) for arcs in HARMONIES[harmony]
-                for b in np.arange(0.0, 360.0, 1.0)), key=lambda t: t[0])
-    _, base, arcs = best
+    _, base, arcs = _placement(hues, w, HARMONIES[harmony])  # (where classify places it)
     out = []
     for c, hw in arcs:
         centre = (base + c) % 360

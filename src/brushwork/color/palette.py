@@ -21,7 +21,9 @@ import numpy as np
 from ..errors import BrushworkError
 from .spaces import oklab_to_oklch, oklab_to_rgb, rgb_to_hex, rgb_to_oklab
 
-__all__ = ["Palette", "extract_palette", "fit_palette", "kmeans", "palette_error", "palette_pixels"]
+__all__ = ["Palette", "extract_palette", "fit_palette", "kmeans", "palette_error", "palette_pixels", "MAX_COLORS"]
+
+MAX_COLORS = 256  # the most colours extract_palette fits (-k): a GIMP palette's usual limit, and about a second's fit
 
 
 @dataclass(frozen=True)
@@ -293,11 +295,11 @@ def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int 
     """
     from ..imaging.io import unit_floats
 
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise BrushworkError(f"-k must be a whole number of at least 1, got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= MAX_COLORS:
+        raise BrushworkError(f"-k must be a whole number from 1 to {MAX_COLORS}, got {k!r}")
     k = int(k)
-    rgb = unit_floats(rgb)  # (a uint8 array: 0-255, as read_image takes it)
-    alpha = None if alpha is None else unit_floats(alpha, "alpha")
+    rgb = unit_floats(rgb, shape="rgb")  # (a uint8 array: 0-255, as read_image takes it)
+    alpha = None if alpha is None else unit_floats(alpha, "alpha", shape="mask")
     if alpha is not None and composited:
         from .spaces import from_over_white
 

@@ -25,7 +25,7 @@ import itertools
 import numpy as np
 
 from ..errors import BrushworkError
-from .palette import Palette, extract_palette
+from .palette import MAX_COLORS, Palette, extract_palette
 from .spaces import from_over_white, oklab_to_rgb, rgb_to_oklab
 from .transfer import _match_channel
 
@@ -86,10 +86,10 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
 
     if method not in METHODS:
         raise BrushworkError(f"unknown recolour method '{method}': choose one of {', '.join(METHODS)}")
-    rgb = unit_floats(rgb)  # (uint8 arrays: 0-255, as read_image takes them)
-    reference = None if reference is None else unit_floats(reference, "reference")
-    alpha = None if alpha is None else unit_floats(alpha, "alpha")
-    reference_alpha = None if reference_alpha is None else unit_floats(reference_alpha, "alpha")
+    rgb = unit_floats(rgb, shape="rgb")  # (uint8 arrays: 0-255, as read_image takes them)
+    reference = None if reference is None else unit_floats(reference, "reference", shape="rgb")
+    alpha = None if alpha is None else unit_floats(alpha, "alpha", shape="mask")
+    reference_alpha = None if reference_alpha is None else unit_floats(reference_alpha, "alpha", shape="mask")
     palette = None if palette is None else Palette.of(palette)  # (hex colours, as people write them)
     if (reference is None) == (palette is None):
         raise BrushworkError("recolouring needs exactly one target: a reference image or a palette")
@@ -110,7 +110,7 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
     if method == "palette":
         target = palette if palette is not None else extract_palette(reference, reference_alpha, k=k, seed=seed,
                                                                      at_most=True, composited=False)
-        own = extract_palette(rgb, alpha, k=min(len(target), k) if palette is None else len(target), seed=seed,
+        own = extract_palette(rgb, alpha, k=min(len(target), k if palette is None else MAX_COLORS), seed=seed,
                               at_most=True, composited=False)
         s_lab, t_lab = own.oklab, target.oklab
         moves = t_lab[match_palettes(s_lab, t_lab)] - s_lab

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-__all__ = ["from_over_white", "rgb_to_yiq", "yiq_to_rgb", "srgb_to_linear", "linear_to_srgb", "rgb_to_oklab", "oklab_to_linear", "oklab_to_rgb",
+__all__ = ["from_over_white", "cielab_to_rgb", "rgb_to_yiq", "yiq_to_rgb", "srgb_to_linear", "linear_to_srgb", "rgb_to_oklab", "oklab_to_linear", "oklab_to_rgb",
            "oklab_to_oklch", "oklch_to_oklab", "rgb_to_hex", "hex_to_rgb", "relative_luminance", "contrast_ratio"]
 
 # NTSC YIQ (FCC 1953 coefficients), as used by Gatys et al. 2016 for luminance-only transfer.
@@ -42,6 +42,34 @@ def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
     """IEC 61966-2-1 sRGB transfer function (input clipped at 0)."""
     lin = np.maximum(lin, 0.0)
     return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
+
+
+# CIE XYZ (D65) -> linear sRGB (IEC 61966-2-1), and Bradford's adaptation of D50 to D65 (Lindbloom's figures).
+_XYZ_TO_SRGB = np.array(
+    [[3.2404542, -1.5371385, -0.4985314],
+     [-0.9692660, 1.8760108, 0.0415560],
+     [0.0556434, -0.2040259, 1.0572252]]
+)
+_D50_TO_D65 = np.array(
+    [[0.9555766, -0.0230393, 0.0631636],
+     [-0.0282895, 1.0099416, 0.0210077],
+     [0.0122982, -0.0204830, 1.3299098]]
+)
+_D50 = np.array([0.96422, 1.0, 0.82521])
+
+
+def cielab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """CIELAB ``(..., 3)`` (L 0-100, a and b about -128..127) relative to D50, as ICC profiles and Adobe's
+    swatch files give it, to sRGB (not clipped: colours outside sRGB leave [0, 1])."""
+    lab = np.asarray(lab, dtype=np.float64)
+    eps, kappa = 216 / 24389, 24389 / 27
+    fy = (lab[..., 0] + 16) / 116
+    fx, fz = fy + lab[..., 1] / 500, fy - lab[..., 2] / 200
+    inv = lambda f: np.where(f ** 3 > eps, f ** 3, (116 * f - 16) / kappa)  # noqa: E731
+    y = np.where(lab[..., 0] > kappa * eps, fy ** 3, lab[..., 0] / kappa)
+    xyz = np.stack([inv(fx), y, inv(fz)], axis=-1) * _D50
+    lin = xyz @ (_XYZ_TO_SRGB @ _D50_TO_D65).T
+    return np.sign(lin) * linear_to_srgb(np.abs(lin))
 
 
 # Björn Ottosson's OKLab (2020) matrices.

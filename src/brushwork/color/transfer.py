@@ -51,7 +51,8 @@ def transfer_luminance(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
     """
     from ..imaging.io import unit_floats
 
-    stylized, content = unit_floats(stylized), unit_floats(content)  # (uint8 arrays: 0-255)
+    stylized = unit_floats(stylized, "stylized", shape="rgb")  # (uint8 arrays: 0-255)
+    content = unit_floats(content, "content", shape="rgb")
     if stylized.shape != content.shape:
         raise ValueError(f"transfer_luminance needs equal shapes, got {stylized.shape} and {content.shape}")
     y = rgb_to_yiq(stylized)[..., :1]

@@ -38,8 +38,11 @@ PHI = (np.sqrt(5) - 1) / 2  # 0.618
 
 
 def _small(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """A working copy about ``long_side`` px on the long side (never enlarged), its short side kept at 8 px or
+    more where the picture has them: a very long strip would otherwise be one pixel across (nothing to
+    measure, and empty differences)."""
     h, w = rgb.shape[:2]
-    s = long_side / max(h, w)
+    s = max(long_side / max(h, w), min(8, h, w) / min(h, w))
     if s >= 1:
         return rgb.astype(np.float32)
     size = (max(1, round(w * s)), max(1, round(h * s)))
@@ -204,7 +207,7 @@ def _horizon(grey: np.ndarray) -> tuple[float | None, float]:
     xs = np.arange(len(rows), dtype=np.float64)
     col = d.max(axis=0)
     keep = col > 0.25 * col.max()
-    if keep.mean() < 0.6:  # an object's edge, not a line across the picture
+    if keep.mean() < 0.6 or keep.sum() < 2:  # an object's edge, not a line across the picture (or no line)
         return None, 0.0
     slope, icpt = np.polyfit(xs[keep], rows[keep], 1)
     keep &= np.abs(rows - (slope * xs + icpt)) <= 2
@@ -219,7 +222,7 @@ def analyze(rgb: np.ndarray, *, saliency: np.ndarray | None = None) -> Compositi
     :func:`working_saliency`)."""
     from ..imaging.io import unit_floats
 
-    small = _small(unit_floats(rgb), WORK)
+    small = _small(unit_floats(rgb, shape="rgb"), WORK)
     sal = saliency_map(small) if saliency is None else saliency
     x, y = _subject(sal)
     thirds, tp = _power_score(x, y, (1 / 3, 2 / 3))
@@ -274,7 +277,7 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str], *, top: int = 1,
 
     if isinstance(ratios, str):
         ratios = [ratios]  # one ratio, not its characters
-    rgb = unit_floats(rgb)
+    rgb = unit_floats(rgb, shape="rgb")
     values = [(r, parse_ratio(r)) for r in ratios]
     H, W = rgb.shape[:2]
     sal = working_saliency(rgb) if saliency is None else saliency

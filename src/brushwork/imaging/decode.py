@@ -107,6 +107,7 @@ def open_decoded(
     min_side: int = 2,
     what: str = "image",
     draft: int | None = None,
+    keep_colors: bool = False,
     quiet: bool = True,
 ) -> tuple[Image.Image, str, str]:
     """Open and decode an image file (or load a PIL image): ``(image, name, mode of the file)``, EXIF
@@ -176,11 +177,28 @@ def open_decoded(
             img = to_8bit(img)  # 16-bit and float greys scaled first (converting them clips at 255: white)
             if img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # modes Image.reduce cannot take
                 img = img.convert("RGBA" if has_alpha(img) else "RGB")
-            img = img.reduce(max(1, min(max(img.size) // draft, min(img.size) // 8)))
+            factor = max(1, min(max(img.size) // draft, min(img.size) // 8))
+            # an image of few colours (pixel art, dithering, flat clip art) loses them to averaging: picked
+            few = keep_colors and img.getcolors(256) is not None  # (None at once beyond 256: photos cost nothing)
+            img = _picked(img, factor) if few else img.reduce(factor)
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{what} '{name}' is truncated or corrupt ({exc}): re-export or re-download it") from None
     return img, name, mode
+
+
+def _picked(img: Image.Image, factor: int) -> Image.Image:
+    """``img`` reduced by ``factor`` as ``Image.reduce`` sizes it, each pixel one of its cell's own, picked at
+    random (seeded): every colour is one of the image's, in about its share; a regular pick (each cell's
+    centre) would see only one phase of a dither whose period divides ``factor``."""
+    import numpy as np
+
+    a = np.asarray(img)
+    h, w = -(-a.shape[0] // factor), -(-a.shape[1] // factor)
+    rng = np.random.default_rng(0)
+    ys = np.minimum(np.arange(h)[:, None] * factor + rng.integers(0, factor, (h, w)), a.shape[0] - 1)
+    xs = np.minimum(np.arange(w)[None, :] * factor + rng.integers(0, factor, (h, w)), a.shape[1] - 1)
+    return Image.fromarray(np.ascontiguousarray(a[ys, xs]), img.mode)
 
 
 class Pending:
@@ -213,11 +231,11 @@ class Pending:
 
 
 def decode_in_background(source: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int = 2,
-                         what: str = "image", draft: int | None = None) -> Pending:
+                         what: str = "image", draft: int | None = None, keep_colors: bool = False) -> Pending:
     """Start decoding ``source`` in a thread (the arguments of :func:`imaging.io.read_image`) and
     return at once; ``.result()`` gives what ``read_image`` would have. Unlike ``read_image`` it leaves
     Pillow's DecompressionBombWarning to the caller's warning filters (the command line ignores it)."""
-    return Pending(source, max_pixels=max_pixels, min_side=min_side, what=what, draft=draft)
+    return Pending(source, max_pixels=max_pixels, min_side=min_side, what=what, draft=draft, keep_colors=keep_colors)
 
 
 def pixel_count(n: int, beside: int | None = None) -> str:

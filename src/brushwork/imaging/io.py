@@ -90,6 +90,7 @@ def read_image(
     min_side: int = 2,
     what: str = "image",
     draft: int | None = None,
+    keep_colors: bool = False,
 ) -> LoadedImage:
     """Read an image file (or take a PIL image / uint8 or float array) as float RGB.
 
@@ -102,13 +103,16 @@ def read_image(
         draft: decode at reduced scale, long side at least ``draft`` px where that is cheap: JPEG's
             DCT-domain scaling (1/2, 1/4, 1/8: the decoder skips most of the work), then a box
             reduction for any format. For analyses that need a few hundred pixels, not the photo.
+        keep_colors: with ``draft``, an image of at most 256 colours (pixel art, dithering, clip art) is
+            reduced by picking pixels, not averaging them, so that it keeps its own colours (for palettes).
 
     Raises:
         ImageError: missing, unreadable, truncated, too small or too large; the message names the
             file and what to do.
     """
     if not isinstance(source, np.ndarray):
-        img, name, mode = open_decoded(source, max_pixels=max_pixels, min_side=min_side, what=what, draft=draft)
+        img, name, mode = open_decoded(source, max_pixels=max_pixels, min_side=min_side, what=what, draft=draft,
+                                       keep_colors=keep_colors)
         return loaded_from_pil(img, name, mode, max_pixels=max_pixels, min_side=min_side, what=what)
     arr = source
     if arr.ndim == 2:
@@ -116,9 +120,7 @@ def read_image(
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
         raise ImageError(f"{what} array has shape {source.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
     given_floats = arr.dtype.kind == "f"
-    arr = unit_floats(arr, what)  # uint8 scaled, a bool mask as 0 and 1, other integers refused
-    if given_floats and arr.size and not np.isfinite(arr).all():
-        raise ImageError(f"{what} array holds NaN or infinite values: give finite floats in [0, 1]")
+    arr = unit_floats(arr, what)  # uint8 scaled, a bool mask as 0 and 1, other integers and NaN refused
     if given_floats and arr.size and not (-0.1 <= float(arr.min()) and float(arr.max()) <= 1.1):  # (overshoot: clipped)
         lo, hi = float(arr.min()), float(arr.max())
         raise ImageError(f"{what} array's values span [{lo:g}, {hi:g}]: give floats in [0, 1]"
@@ -196,15 +198,22 @@ def from_tensor(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
-def unit_floats(a: np.ndarray, what: str = "image") -> np.ndarray:
+def unit_floats(a: np.ndarray, what: str = "image", *, shape: str | None = None) -> np.ndarray:
     """An image array's values as floats in [0, 1], as :func:`read_image` takes arrays: uint8 (0-255) scaled,
     booleans as 0 and 1, floats as they are; other integer types (a 16-bit photo) are refused, as their scale
-    is not known.
+    is not known, and so are NaN and infinite values. ``shape``: ``"rgb"`` asks for ``(H, W, 3)``, ``"mask"``
+    for ``(H, W)``.
 
     Raises:
-        ImageError: an integer array other than uint8.
+        ImageError: an integer array other than uint8, a value that is not finite, or another shape.
     """
     a = np.asarray(a)
+    if shape == "rgb" and (a.ndim != 3 or a.shape[-1] != 3):
+        raise ImageError(f"{what} array has shape {a.shape}; expected (H, W, 3) RGB"
+                         + (" (for RGBA, pass a[..., :3], and a[..., 3] as the alpha)" if a.ndim == 3 and a.shape[-1] == 4
+                            else ""))
+    if shape == "mask" and a.ndim != 2:
+        raise ImageError(f"{what} array has shape {a.shape}; expected (H, W)")
     if a.dtype == np.uint8:
         return a.astype(np.float32) / 255.0
     if a.dtype == np.bool_:
@@ -212,6 +221,8 @@ def unit_floats(a: np.ndarray, what: str = "image") -> np.ndarray:
     if a.dtype.kind != "f":
         raise ImageError(f"{what} array is {a.dtype}: give uint8 (0-255) or floats in [0, 1] "
                          "(e.g. a 16-bit array divided by 65535)")
+    if a.size and not np.isfinite(a).all():
+        raise ImageError(f"{what} array holds NaN or infinite values: give finite floats in [0, 1]")
     return a
 
 
@@ -225,7 +236,7 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, *, composited: bool
     is taken as 0-255."""
     arr = np.clip(unit_floats(rgb), 0.0, 1.0)
     if alpha is not None:
-        alpha = unit_floats(alpha, "alpha")
+        alpha = unit_floats(alpha, "alpha", shape="mask")
         a = np.clip(alpha, 0.0, 1.0)[..., None]
         if composited:
             from ..color.spaces import from_over_white
@@ -311,6 +322,8 @@ def save_image(
     record: str | None = None,
     exif: bytes | None = None,
     composited: bool = False,
+    dpi: tuple[float, float] | None = None,
+    icc_profile: bytes | None = None,
 ) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename).
 
@@ -332,6 +345,8 @@ def save_image(
             (``brushwork.provenance.gallery``; a gallery problem is reported, never raised); None: not.
         exif: EXIF bytes to write (JPEG, PNG, WebP, TIFF), only when the user asked to keep an input's
             (:func:`input_exif`); by default an output carries none.
+        dpi / icc_profile: the print resolution and colour profile to record (a crop keeps its photo's);
+            by default none (the pixels are sRGB).
     """
     p = check_output_path(path)
     fmt = WRITABLE_SUFFIXES[p.suffix.lower()]
@@ -355,6 +370,10 @@ def save_image(
         kwargs["quality"] = quality
     if exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
         kwargs["exif"] = exif
+    if dpi and fmt in ("JPEG", "PNG", "TIFF", "BMP"):
+        kwargs["dpi"] = tuple(float(v) for v in dpi)
+    if icc_profile and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        kwargs["icc_profile"] = icc_profile
     embedded = False
     if recipe is not None:
         from ..provenance.recipe import embed_kwargs

@@ -400,7 +400,7 @@ def palette_folder(
                 else:
                     existed = target.exists()
                     try:
-                        img = read_image(f, draft=max_side)
+                        img = read_image(f, draft=max_side, keep_colors=True, min_side=1)
                         # a flat graphic with fewer colours than k gets them all, not a skip
                         pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed, saliency=saliency, at_most=True)
                     except BrushworkError as exc:
