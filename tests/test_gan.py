@@ -475,3 +475,85 @@ def test_api_slips_are_one_line_errors_and_slerp_survives_opposites():
                 torch.zeros(8, 32, 32, 3, dtype=torch.uint8)):
         with pytest.raises(BrushworkError, match="uint8 tensor"):
             train_gan(bad, "unused-folder", config=cfg, progress=False)
+
+
+def test_runs_of_other_kinds_stale_indexes_and_sizes_beyond_memory(tmp_path, capsys, monkeypatch):
+    """--no-resume into another recipe's run (it deleted a classifier's checkpoint) and --out naming a run's
+    checkpoint/ are refused; a new run removes an earlier run's training index (sample --originality checked
+    against the old images), and a VAE writes one too; weights that do not fit config.json, a --batch beyond
+    memory, and out of memory at the first step are one line each, and leave no new run folder behind."""
+    data = _toy_folder(tmp_path / "imgs", n=8, corrupt=False)
+    small = ["--size", "32", "--steps", "1", "--batch", "2", "--z-dim", "8", "--width", "4", "-q"]
+    other = tmp_path / "cls" / "checkpoint"
+    other.mkdir(parents=True)
+    (other / "config.json").write_text(json.dumps({"classifier": {}, "train": {}}))
+    assert main(["gan", "train", str(data), *small, "--out", str(tmp_path / "cls"), "--no-resume"]) == 2
+    assert "another kind (a classifier's)" in capsys.readouterr().err and (other / "config.json").is_file()
+    run = tmp_path / "run"
+    assert main(["gan", "train", str(data), *small, "--out", str(run)]) == 0 and (run / "train_index.npz").is_file()
+    assert main(["gan", "train", str(data), *small, "--out", str(run / "checkpoint")]) == 2
+    assert "checkpoint folder" in capsys.readouterr().err
+    assert main(["gan", "train", str(data), *small, "--out", str(run), "--no-resume", "--no-index"]) == 0
+    assert not (run / "train_index.npz").exists()  # the earlier run's, of what may be other images
+    vae = tmp_path / "vae"
+    assert main(["gan", "train", str(data), *small, "--model", "vae", "--out", str(vae)]) == 0
+    assert (vae / "train_index.npz").is_file()
+    wider = tmp_path / "wider"  # a run whose weights are another width's
+    assert main(["gan", "train", str(data), *small[:-2], "8", "-q", "--out", str(wider)]) == 0
+    (run / "checkpoint" / "model.safetensors").write_bytes((wider / "checkpoint" / "model.safetensors").read_bytes())
+    capsys.readouterr()
+    assert main(["gan", "train", str(data), *small[:2], "--steps", "2", *small[4:], "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "do not fit its config.json" in err and len(err.strip().splitlines()) == 1
+    assert main(["gan", "train", str(data), *small, "--batch", "100000", "--out", str(tmp_path / "huge")]) == 2
+    assert "more than 4,096" in capsys.readouterr().err and not (tmp_path / "huge").exists()
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 8000000000000 bytes")
+
+    monkeypatch.setattr("brushwork.training.gan.g_loss", no_memory)
+    assert main(["gan", "train", str(data), *small, "--out", str(tmp_path / "oom")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("brushwork: error: out of memory") and "--batch" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "oom").exists()
+
+
+def test_flips_gif_rates_eval_reads_and_api_settings(tmp_path, capsys, monkeypatch):
+    """--no-flip keeps every real image as it is (they were mirrored half the time, digits and lettering too);
+    a GIF asked for 60 fps is written at 50 with a note (browsers play 10 ms delays at 100 ms); `gan eval`
+    decodes only the --max-real images it compares with; the Python API names bad settings in one line."""
+    from brushwork.training import gan as gan_mod
+
+    x = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    x[..., :4] = 255  # white on the left
+    gen = torch.Generator().manual_seed(0)
+    mirrored = next(gan_mod._batches(x, 64, gen, torch.device("cpu")))
+    kept = next(gan_mod._batches(x, 64, torch.Generator().manual_seed(0), torch.device("cpu"), flip=False))
+    assert 10 < int((mirrored[..., 0] < 0).all(-1).all(-1).sum()) < 54  # some have it on the right
+    assert bool((kept[..., :4] > 0).all() and (kept[..., 4:] < 0).all())
+    data = _toy_folder(tmp_path / "imgs", n=30, corrupt=False)
+    run = tmp_path / "run"
+    assert main(["gan", "train", str(data), "--size", "32", "--steps", "1", "--batch", "2", "--z-dim", "8",
+                 "--width", "4", "-q", "--no-flip", "--out", str(run)]) == 0
+    assert json.loads((run / "checkpoint" / "config.json").read_text())["train"]["flip"] is False
+    capsys.readouterr()
+    assert main(["gan", "interpolate", str(run), "--seeds", "1,2", "--frames", "4", "--fps", "60", "-o",
+                 str(tmp_path / "fast.gif")]) == 0
+    assert "at most 50 fps" in capsys.readouterr().err
+    with Image.open(tmp_path / "fast.gif") as im:
+        assert im.info["duration"] == 20
+    import brushwork.imaging.io as io_mod
+
+    read, original = [], io_mod.read_square
+    monkeypatch.setattr(io_mod, "read_square", lambda *a, **k: read.append(1) or original(*a, **k))
+    assert main(["gan", "eval", str(run), "--data", str(data), "--samples", "10", "--max-real", "12"]) == 0
+    assert len(read) == 12 and "12 of the data's 30 images" in capsys.readouterr().err
+    imgs = torch.zeros(4, 3, 32, 32, dtype=torch.uint8)
+    for bad, said in ((dict(batch=0), "batch must be"), (dict(ema_decay=1.5), "ema_decay in [0, 1)")):
+        with pytest.raises(BrushworkError, match=said.replace("[", r"\[").replace(")", r"\)")):
+            train_gan(imgs, str(tmp_path / "api"), config=GANTrainConfig(size=32, steps=1, width=4, **bad))
+    with pytest.raises(BrushworkError, match="at least 2 square pictures"):
+        train_gan(torch.zeros(4, 3, 16, 32, dtype=torch.uint8), str(tmp_path / "api"), config=GANTrainConfig(size=32))
+    with pytest.raises(BrushworkError, match="torch.from_numpy"):
+        train_gan(np.zeros((4, 3, 32, 32), np.uint8), str(tmp_path / "api"), config=GANTrainConfig(size=32))

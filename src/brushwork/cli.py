@@ -110,6 +110,18 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _int_upto(most: int, what: str):
+    """An argparse type: a whole number from 1 to ``most`` (beyond it: ``what``, the reason)."""
+
+    def parse(text: str) -> int:
+        v = _positive_int(text)
+        if v > most:
+            raise argparse.ArgumentTypeError(f"{text} is more than {most:,}: {what}")
+        return v
+
+    return parse
+
+
 def _colour_count(text: str) -> int:
     """-k of the colour commands: 1 to MAX_COLORS (a larger palette is slower to fit than it is useful)."""
     from .color.palette import MAX_COLORS
@@ -673,10 +685,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="gan (default) or vae: a variational autoencoder with a smooth latent space")
     gt.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256])
     gt.add_argument("--steps", type=_positive_int, default=5000)
-    gt.add_argument("--batch", type=_positive_int, default=32)
-    gt.add_argument("--z-dim", type=_positive_int, default=128)
-    gt.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution (doubling per level)")
-    gt.add_argument("--base-width", type=_positive_int, default=None,
+    gt.add_argument("--batch", type=_int_upto(4096, "more images a step than memory holds"), default=32)
+    gt.add_argument("--z-dim", type=_int_upto(4096, "latents of 128-512 are usual"), default=128)
+    gt.add_argument("--width", type=_int_upto(1024, "channels of 16-128 are usual"), default=32,
+                    help="channels at full resolution (doubling per level)")
+    gt.add_argument("--base-width", type=_int_upto(8192, "channels of 256-1024 are usual"), default=None,
                     help="channels at the 4 x 4 level (default: the doubling rule); parameters there cost little time")
     gt.add_argument("--lr-g", type=_float_in(0.0), default=2e-4)
     gt.add_argument("--lr-d", type=_float_in(0.0), default=2e-4)
@@ -687,6 +700,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gt.add_argument("--ema", type=_float_in(0.0), default=0.999,
                     help="decay of the generator's moving average, in [0, 1) (default 0.999)")
     gt.add_argument("--no-spectral-norm", action="store_true")
+    gt.add_argument("--no-flip", action="store_true", help="do not mirror the images left-right at random (for "
+                    "lettering, digits, sprites that face one way)")
     gt.add_argument("--sample-every", type=_positive_int, default=500)
     gt.add_argument("--minutes", type=_float_in(0.0), help="stop (with a checkpoint) after this much training time")
     gt.add_argument("--seed", type=_seed, default=0)
@@ -727,7 +742,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                             description="Example: brushwork gan eval runs/gan --data my_sprites/ --samples 500")
     ge.add_argument("checkpoint", metavar="CKPT")
     ge.add_argument("--data", required=True, help="the folder (or dataset name) to compare with")
-    ge.add_argument("--samples", type=_positive_int, default=500, help="generated images (default 500)")
+    ge.add_argument("--samples", type=_int_upto(50_000, "FID's usual 50,000 is the most"), default=500,
+                    help="generated images (default 500; at most 50,000)")
     ge.add_argument("--device", default="auto")
     ge.add_argument("--max-real", type=_positive_int, default=5000,
                     help="compare with at most this many of the data's images, evenly spaced (default 5000)")
@@ -937,6 +953,30 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_run(out: str):
+    """A context for a training command: a run folder that it created and that holds no checkpoint when it fails
+    (out of memory at the first step, a diverged loss, a bad file) is removed, so no half-made run is left
+    behind; Ctrl-C keeps it (the trainer saved a checkpoint to resume)."""
+    import contextlib
+    import shutil
+
+    @contextlib.contextmanager
+    def guard():
+        existed = Path(out).exists()
+        try:
+            yield
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            from . import distributed
+
+            if not existed and distributed.is_main() and not (Path(out) / "checkpoint").exists():
+                shutil.rmtree(out, ignore_errors=True)
+            raise
+
+    return guard()
+
+
 def _cmd_adain_train(args: argparse.Namespace) -> int:
     from .models.adain import DecoderConfig
     from .training.adain import AdaINTrainConfig, train_adain
@@ -981,11 +1021,12 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
                                     tuple(args.deep_taps))
     _outside_data(args.out, [*args.content, *args.style], "--out")
     init = None if args.init is None else ("" if args.init == "shipped" else args.init)
-    trainer = train_adain(args.content, args.style, args.out, config=cfg, decoder_config=dec_cfg,
-                          device=args.device, precision=args.precision, resume=not args.no_resume,
-                          dry_run=args.dry_run, progress=not args.quiet, init=init,
-                          time_limit=None if args.minutes is None else 60 * args.minutes,
-                          accumulate=args.accumulate, tensorboard=args.tensorboard)
+    with _new_run(args.out):
+        trainer = train_adain(args.content, args.style, args.out, config=cfg, decoder_config=dec_cfg,
+                              device=args.device, precision=args.precision, resume=not args.no_resume,
+                              dry_run=args.dry_run, progress=not args.quiet, init=init,
+                              time_limit=None if args.minutes is None else 60 * args.minutes,
+                              accumulate=args.accumulate, tensorboard=args.tensorboard)
     from . import distributed
 
     if not distributed.is_main():  # under torchrun: rank 0 writes and reports
@@ -1540,9 +1581,11 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
                               weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
                               dropout=args.dropout, augment=args.augment, patience=args.patience,
                               size=args.size, seed=args.seed, freeze_encoder=args.freeze_encoder)
-    trainer, summary = train_classifier(args.data, args.out, config=cfg, device=args.device,
-                                        precision=args.precision, resume=not args.no_resume, progress=not args.quiet,
-                                        accumulate=args.accumulate, tensorboard=args.tensorboard)
+    with _new_run(args.out):
+        trainer, summary = train_classifier(args.data, args.out, config=cfg, device=args.device,
+                                            precision=args.precision, resume=not args.no_resume,
+                                            progress=not args.quiet, accumulate=args.accumulate,
+                                            tensorboard=args.tensorboard)
     from . import distributed
 
     if not distributed.is_main():  # under torchrun: rank 0 evaluates, writes and reports
@@ -1846,10 +1889,12 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
                          batch=args.batch, steps=args.steps,
                          lr_g=args.lr_g, lr_d=args.lr_d, loss=args.loss, r1_gamma=args.r1,
                          diffaugment=args.diffaugment, ema_decay=args.ema, spectral_norm=not args.no_spectral_norm,
-                         sample_every=args.sample_every, seed=args.seed)
-    trainer = train_gan(args.data, args.out, config=cfg, device=args.device, precision=args.precision,
-                        resume=not args.no_resume, progress=not args.quiet,
-                        time_limit=None if args.minutes is None else 60 * args.minutes, tensorboard=args.tensorboard)
+                         sample_every=args.sample_every, seed=args.seed, flip=not args.no_flip)
+    with _new_run(args.out):
+        trainer = train_gan(args.data, args.out, config=cfg, device=args.device, precision=args.precision,
+                            resume=not args.no_resume, progress=not args.quiet,
+                            time_limit=None if args.minutes is None else 60 * args.minutes,
+                            tensorboard=args.tensorboard)
     from . import distributed
 
     if not distributed.is_main():  # under torchrun: rank 0 indexes, writes and reports
@@ -1857,7 +1902,7 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if trainer.skipped:  # type: ignore[attr-defined]
         print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
     root = image_folder(args.data)  # the same folder train_gan read
-    if args.model == "gan" and root is not None and root.is_dir() and not args.no_index:
+    if root is not None and root.is_dir() and not args.no_index:
         from .provenance.originality import build_index
 
         build_index(root, limit=5000).save(Path(args.out) / "train_index.npz")  # for gan sample --originality
@@ -1902,13 +1947,15 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
         raise BrushworkError(f"--max-real {args.max_real} is too few for FID and KID: use at least 10 (hundreds for "
                              "stable numbers)")
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
-    real, skipped = load_images(args.data, gan.cfg.size)
+    # 60,000 Fashion-MNIST images through Lite0 would take an hour on a CPU: at most --max-real are read
+    found: dict = {}
+    real, skipped = load_images(args.data, gan.cfg.size, found, limit=args.max_real)
     if len(real) < 10:
         raise BrushworkError(f"'{args.data}' has {len(real)} images: FID and KID need at least 10 (hundreds for "
                              "stable numbers)")
-    if len(real) > args.max_real:  # 60,000 Fashion-MNIST images through Lite0 would take an hour on a CPU
-        real = real[np.linspace(0, len(real) - 1, args.max_real).astype(int)]
-        print(f"comparing with {args.max_real} of the data's images, evenly spaced (--max-real)", file=sys.stderr)
+    if found.get("total", 0) > args.max_real:
+        print(f"comparing with {len(real)} of the data's {found['total']} images, evenly spaced (--max-real)",
+              file=sys.stderr)
     encoder = load_encoder("efficientnet-lite0")
     real_u8 = real.permute(0, 2, 3, 1).numpy()
     if real_u8.shape[3] == 1:
@@ -2053,23 +2100,32 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
         if meta["recipe"] is not None:
             meta["recipe"]["watermark"] = SCHEME
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    if out.suffix.lower() == ".gif":
-        from PIL import Image
+    try:
+        if out.suffix.lower() == ".gif":
+            from PIL import Image
 
-        pics = [Image.fromarray(f) for f in frames]
-        pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=round(1000 / args.fps),
-                     loop=0, **({} if meta["recipe"] is None else {"comment": json.dumps(meta["recipe"]).encode()}))
-    else:
-        try:
-            import imageio.v3 as iio
-        except ImportError:
-            raise BrushworkError("MP4 needs imageio with ffmpeg: pip install 'brushwork[video]', or write a .gif") from None
-        try:
-            iio.imwrite(tmp, frames, fps=args.fps, codec="libx264")
-        except Exception as exc:  # noqa: BLE001 - imageio without ffmpeg, or a codec missing
-            tmp.unlink(missing_ok=True)
-            raise BrushworkError(f"could not write MP4 ({type(exc).__name__}): install imageio[ffmpeg] or write a .gif") from None
-    os.replace(tmp, out)
+            from .imaging.io import GIF_MAX_FPS, gif_frame_ms
+
+            if args.fps > GIF_MAX_FPS:
+                print(f"brushwork: note: a GIF plays at most {GIF_MAX_FPS} fps in browsers: writing {GIF_MAX_FPS} "
+                      f"(write an .mp4 for {args.fps:g})", file=sys.stderr)
+            pics = [Image.fromarray(f) for f in frames]
+            pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=gif_frame_ms(args.fps),
+                         loop=0, **({} if meta["recipe"] is None else {"comment": json.dumps(meta["recipe"]).encode()}))
+        else:
+            try:
+                import imageio.v3 as iio
+            except ImportError:
+                raise BrushworkError("MP4 needs imageio with ffmpeg: pip install 'brushwork[video]', or write a "
+                                     ".gif") from None
+            try:
+                iio.imwrite(tmp, frames, fps=args.fps, codec="libx264")
+            except Exception as exc:  # noqa: BLE001 - imageio without ffmpeg, or a codec missing
+                raise BrushworkError(f"could not write MP4 ({type(exc).__name__}): install imageio[ffmpeg] or write "
+                                     "a .gif") from None
+        os.replace(tmp, out)
+    finally:  # (Ctrl-C while writing, too)
+        tmp.unlink(missing_ok=True)
     from .provenance.recipe import sidecar_path, write_sidecar
 
     if meta["recipe"] is not None and (meta.get("sidecar") or out.suffix.lower() == ".mp4"):
@@ -2565,6 +2621,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `brushwork inspect x.png | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 0
+    except (MemoryError, RuntimeError) as exc:  # torch's own "can't allocate memory" / CUDA out of memory
+        said = str(exc)
+        if not isinstance(exc, MemoryError) and "allocate" not in said and "out of memory" not in said:
+            raise
+        error(f"out of memory ({' '.join(said.split())[:120] or type(exc).__name__}): use a smaller --batch, --size or "
+              "model, or free memory")
+        return EXIT_USAGE
     except OSError as exc:  # a path the system refuses (name too long, no permission, ...): the user's to fix
         if exc.filename is None:
             raise

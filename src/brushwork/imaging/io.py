@@ -198,6 +198,15 @@ def from_tensor(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
+GIF_MAX_FPS = 50  # a GIF's frame delay is in hundredths of a second, and browsers slow 0.01 s and 0 to 0.1 s
+
+
+def gif_frame_ms(fps: float) -> int:
+    """A GIF frame's delay in milliseconds for ``fps``, at least 20 ms (``GIF_MAX_FPS``): browsers play the
+    shorter delays a GIF can hold (10 ms, 0) at 100 ms, ten times slower than asked."""
+    return max(1000 // GIF_MAX_FPS, round(1000 / fps))
+
+
 def unit_floats(a: np.ndarray, what: str = "image", *, shape: str | None = None) -> np.ndarray:
     """An image array's values as floats in [0, 1], as :func:`read_image` takes arrays: uint8 (0-255) scaled,
     booleans as 0 and 1, floats as they are; other integer types (a 16-bit photo) are refused, as their scale

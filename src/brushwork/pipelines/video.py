@@ -383,7 +383,9 @@ class _Output:
 
     def _writer(self, path: Path):
         if self.kind == "gif":
-            return self.imageio.get_writer(path, duration=1000.0 / self.fps, loop=0)
+            from ..imaging.io import gif_frame_ms
+
+            return self.imageio.get_writer(path, duration=gif_frame_ms(self.fps), loop=0)
         kwargs: dict = {"fps": self.fps, "macro_block_size": 1}
         if self.t.suffix.lower() == ".webm":  # (imageio's default, H.264, is not allowed in WebM)
             kwargs.update(codec="libvpx-vp9", output_params=["-crf", "30", "-b:v", "0"])
@@ -624,6 +626,13 @@ def stylize_video(
               "as it would no longer fit the pictures", file=sys.stderr)
         audio = False
     fps = fps or own_fps
+    from ..imaging.io import GIF_MAX_FPS
+
+    if out.suffix.lower() == ".gif" and fps > GIF_MAX_FPS:
+        import sys
+
+        print(f"brushwork: note: a GIF plays at most {GIF_MAX_FPS} fps in browsers: its frames are shown at that rate "
+              f"(write an .mp4 to keep {fps:g} fps)", file=sys.stderr)
     dev = runtime.resolve_device(device)
     dec = _cached_decoder(None if decoder is None else str(decoder), dev)
     net = AdaINNet(_cached_encoder(dec.config.encoder, None if weights is None else str(weights), dev, False, False),

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..errors import BrushworkError
 from ..models.classifier import ARCHITECTURES, ClassifierConfig, build_classifier
-from .engine import Callback, Trainer, TrainerConfig, load_model_state, save_model
+from .engine import Callback, Trainer, TrainerConfig, load_model_state, refuse_other_kind, save_model
 
 __all__ = ["ClassifyTrainConfig", "load_data", "load_folder", "train_classifier", "predict_proba",
            "EarlyStopping", "augment_batch", "stratified_split"]
@@ -357,6 +357,7 @@ def train_classifier(
     if size < 16:
         raise BrushworkError(f"images of {size} px are too small for the models (three 2x poolings): use --size 16 or more")
     out = Path(out_dir)
+    refuse_other_kind(out, "classifier")
     before = None  # a run to resume keeps its split (one saved before splits were recorded: the split of then)
     if resume and (out / "checkpoint" / "config.json").is_file():
         from .engine import read_config

@@ -164,6 +164,26 @@ def load_model_state(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor]
     return load_state_dict(folder / "model.safetensors", what="checkpoint weights"), read_config(folder)
 
 
+_KINDS = {"gan": "a GAN's", "decoder": "an AdaIN decoder's", "classifier": "a classifier's"}
+
+
+def refuse_other_kind(out: Path, key: str) -> None:
+    """Refuse ``out`` when its checkpoint is another recipe's (its config lacks ``key``: ``"gan"``, ``"decoder"``
+    or ``"classifier"``), whether the run would resume or start over: starting over deletes that checkpoint."""
+    from ..errors import BrushworkError
+
+    if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
+        raise BrushworkError(f"'{out}' is a run's checkpoint folder (its run is '{out.parent}'): give the run folder to "
+                             "resume it, or another --out")
+    if not (out / "checkpoint" / "config.json").is_file():
+        return
+    saved = read_config(out / "checkpoint")
+    if key not in saved:
+        was = next((f" ({v})" for k, v in _KINDS.items() if k in saved), "")
+        raise BrushworkError(f"'{out}' holds a run of another kind{was}, not {_KINDS[key]}: use another --out "
+                             "(starting over would delete it)")
+
+
 def read_config(folder: Path) -> dict[str, Any]:
     """``folder/config.json`` as a dict; a damaged one is a one-line :class:`BrushworkError`."""
     from ..errors import BrushworkError
@@ -299,7 +319,14 @@ class Trainer:
                                      "cannot resume: pass --no-resume to start over, or train into another --out")
             return False
         weights, _ = load_model_state(ckpt)
-        self.model.load_state_dict(weights)
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError as exc:  # (missing, unexpected or mis-shaped tensors: weights copied from another run)
+            from ..errors import BrushworkError
+
+            first = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))[:160]
+            raise BrushworkError(f"the weights in '{ckpt}' do not fit its config.json ({first}): restore the "
+                                 "checkpoint from a copy, or pass --no-resume to start over") from None
         try:
             state = torch.load(ckpt / "trainer_state.pt", map_location="cpu", weights_only=False)
             if not isinstance(state, dict) or "optimizer" not in state:

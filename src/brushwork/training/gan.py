@@ -15,6 +15,7 @@ says so and ``log.csv``/``collapse.csv`` record it.
 from __future__ import annotations
 
 import csv
+import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -28,7 +29,7 @@ from ..errors import BrushworkError
 from ..losses import d_loss, g_loss, r1_penalty, vae_loss
 from ..models.gan import GAN, GANConfig, build_model
 from .diffaugment import diff_augment
-from .engine import Callback, Trainer, TrainerConfig
+from .engine import Callback, Trainer, TrainerConfig, refuse_other_kind
 
 __all__ = ["GANTrainConfig", "train_gan", "load_images", "diversity", "COLLAPSE_FRACTION"]
 
@@ -55,16 +56,24 @@ class GANTrainConfig:
     collapse_every: int = 500
     seed: int = 0
     base_width: int | None = None  # channels at 4 x 4 (None: the doubling rule; see GANConfig)
+    flip: bool = True  # real images mirrored left-right at random (off for lettering, digits, one-way sprites)
 
 
-def _array_images(name: str, size: int) -> torch.Tensor:
+def _evenly(n: int, limit: int | None) -> np.ndarray:
+    """Indices of ``limit`` of ``n`` items, evenly spaced (all of them when ``limit`` is None or ``n`` or more)."""
+    return np.arange(n) if limit is None or n <= limit else np.linspace(0, n - 1, limit).astype(int)
+
+
+def _array_images(name: str, size: int, limit: int | None = None) -> torch.Tensor:
     """The training images of an array dataset (``mnist``, ``fashion-mnist``): 28 px greyscale,
-    resized to ``size`` (bilinear, as torchvision's ``Resize`` does), ``uint8 (N, 1, size, size)``."""
+    resized to ``size`` (bilinear, as torchvision's ``Resize`` does), ``uint8 (N, 1, size, size)``; ``limit``
+    of them evenly spaced, if given."""
     import torch.nn.functional as F
 
     from ..datasets import load_arrays
 
-    x = torch.from_numpy(load_arrays(name)[0])[:, None]
+    x = load_arrays(name)[0]
+    x = torch.from_numpy(x[_evenly(len(x), limit)])[:, None]
     if x.shape[-1] == size:
         return x.contiguous()
     out = [F.interpolate(x[i:i + 4096].float(), size=(size, size), mode="bilinear", align_corners=False)
@@ -102,13 +111,15 @@ def image_folder(data: str) -> Path | None:
     return fetch(data) if data in SOURCES else root
 
 
-def load_images(folder: str, size: int, stats: dict | None = None) -> tuple[torch.Tensor, int]:
+def load_images(folder: str, size: int, stats: dict | None = None,
+                limit: int | None = None) -> tuple[torch.Tensor, int]:
     """Every readable image under ``folder`` (recursive), centre-cropped and resized to ``size``, as
     ``uint8 (N, C, size, size)`` (C = 3; 1 for the greyscale datasets); unreadable files are skipped
     and counted. ``folder`` may also name a dataset: a folder dataset of ``brushwork data list`` (e.g.
     ``wesnoth-sprites``), ``mnist`` or ``fashion-mnist`` (their 60,000 training images), or one
     openclipart category (``openclipart:animals``). Pictures whose shorter side is below ``size`` are
     enlarged (nearest-neighbour: pixel art keeps its hard edges); ``stats["enlarged"]`` counts them.
+    ``limit``: read only that many of the images, evenly spaced (``stats["total"]``: how many there are).
 
     Raises:
         BrushworkError: not a folder or dataset, or fewer than 2 readable images.
@@ -118,7 +129,12 @@ def load_images(folder: str, size: int, stats: dict | None = None) -> tuple[torc
 
     root = image_folder(folder)
     if root is None and folder in ARRAY_SOURCES:
-        return _array_images(folder, size), 0
+        x = _array_images(folder, size, limit)
+        if stats is not None:
+            from ..datasets import load_arrays
+
+            stats["total"] = len(load_arrays(folder)[0])
+        return x, 0
     if root is None:
         files = _clipart_category(folder)
     else:
@@ -126,6 +142,9 @@ def load_images(folder: str, size: int, stats: dict | None = None) -> tuple[torc
             raise BrushworkError(f"'{folder}' is not a folder of images: give a folder (searched recursively) or a "
                                  "dataset name (brushwork data list; openclipart:CATEGORY)")
         files = list_images(root)
+    if stats is not None:
+        stats["total"] = len(files)
+    files = [files[i] for i in _evenly(len(files), limit)]
     from PIL import Image
 
     xs, skipped, enlarged = [], 0, 0
@@ -152,13 +171,16 @@ def _to_model(x: torch.Tensor) -> torch.Tensor:
     return x.float() / 127.5 - 1.0
 
 
-def _batches(data: torch.Tensor, batch: int, gen: torch.Generator, device: torch.device) -> Iterator[torch.Tensor]:
+def _batches(data: torch.Tensor, batch: int, gen: torch.Generator, device: torch.device,
+             flip: bool = True) -> Iterator[torch.Tensor]:
+    """Random batches of ``data`` in [-1, 1]; with ``flip``, each image mirrored left-right with probability 1/2
+    (the draw is made either way, so the batches' images are the same with and without it)."""
     data = data.to(device)
     while True:
         idx = torch.randint(0, len(data), (batch,), generator=gen).to(device)
         x = _to_model(data[idx]).contiguous(memory_format=torch.channels_last)
-        flip = (torch.rand(batch, generator=gen) < 0.5).to(device)
-        yield torch.where(flip[:, None, None, None], x.flip(-1), x)
+        mirror = (torch.rand(batch, generator=gen) < 0.5).to(device)
+        yield torch.where(mirror[:, None, None, None], x.flip(-1), x) if flip else x
 
 
 @torch.no_grad()
@@ -271,7 +293,10 @@ class _CollapseCheck(Callback):
 
 
 def _forget_after(out: Path, step: int) -> None:
-    """Remove the sample grids and collapse checks of steps after ``step`` (all of them for a new run)."""
+    """Remove the sample grids and collapse checks of steps after ``step`` (all of them for a new run, and the
+    index of an earlier run's training images, which `gan sample --originality` would check against)."""
+    if step == 0:
+        (out / "train_index.npz").unlink(missing_ok=True)
     for f in (out / "samples").glob("step_*.png"):
         n = f.stem.removeprefix("step_")
         if n.isdigit() and int(n) > step:
@@ -296,21 +321,37 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
 
     if config.loss not in ("ns", "hinge"):
         raise BrushworkError(f"unknown --loss {config.loss!r}: use ns or hinge")
+    for name in ("size", "z_dim", "width", "batch", "steps", "sample_every", "collapse_every"):
+        v = getattr(config, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise BrushworkError(f"{name} must be a whole number of at least 1, got {v!r}")
+    if config.base_width is not None and (not isinstance(config.base_width, int) or config.base_width < 1):
+        raise BrushworkError(f"base_width must be None or a whole number of at least 1, got {config.base_width!r}")
+    if not (config.lr_g > 0 and config.lr_d > 0 and config.r1_gamma >= 0 and 0 <= config.ema_decay < 1):
+        raise BrushworkError(f"lr_g and lr_d must be above 0, r1_gamma at least 0 and ema_decay in [0, 1); got "
+                             f"{config.lr_g}, {config.lr_d}, {config.r1_gamma}, {config.ema_decay}")
+    if not isinstance(data, (str, os.PathLike, torch.Tensor)):
+        raise BrushworkError(f"data must be a folder, a dataset name or a uint8 tensor (N, C, H, W), got "
+                             f"{type(data).__name__} (a numpy array: torch.from_numpy(a))")
     if precision in ("fp16", "float16"):
         raise BrushworkError("GAN training uses fp32 or bf16 (fp16 would need a gradient scaler per network)")
     try:
         diff_augment(torch.zeros(1, 3, 8, 8), config.diffaugment)  # fails early on an unknown policy
     except ValueError as exc:
         raise BrushworkError(f"--diffaugment: {exc}") from None
+    refuse_other_kind(Path(out_dir), "gan")
     load_stats: dict = {}
     if isinstance(data, torch.Tensor):
         if data.dtype != torch.uint8 or data.dim() != 4 or data.shape[1] not in (1, 3):
             raise BrushworkError(f"images must be a uint8 tensor (N, C, H, W) with C 1 or 3, got {data.dtype} "
                                  f"{tuple(data.shape)}: scale floats in [0, 1] by 255 and .to(torch.uint8); put channels "
                                  "second (x.permute(0, 3, 1, 2))")
+        if len(data) < 2 or data.shape[-1] != data.shape[-2]:
+            raise BrushworkError(f"images must be at least 2 square pictures, got a tensor of shape {tuple(data.shape)}"
+                                 ": crop them square (brushwork.imaging.io.read_square does)")
         images, skipped = data, 0
     else:
-        images, skipped = load_images(data, config.size, load_stats)
+        images, skipped = load_images(str(data), config.size, load_stats)
     if images.shape[-1] != config.size:
         raise BrushworkError(f"images are {images.shape[-1]} px, the model is {config.size} px")
     from .. import distributed
@@ -400,7 +441,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
                              "skipped": skipped},
                     "precision": precision}
     trainer = Trainer(gan, model_config, opt_g, vae_step if config.model == "vae" else step_fn,
-                      _batches(images, config.batch, gen, dev),
+                      _batches(images, config.batch, gen, dev, config.flip),
                       TrainerConfig(out_dir=out_dir, steps=config.steps, device=str(dev), precision=precision,
                                     grad_clip=None, checkpoint_every=checkpoint_every,
                                     progress=progress, time_limit=time_limit, tensorboard=tensorboard),
@@ -413,7 +454,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         from .engine import read_config, same_source, saved_precision
 
         saved = read_config(out / "checkpoint")
-        if "gan" not in saved or "train" not in saved:
+        if "train" not in saved:
             raise BrushworkError(f"'{out_dir}' holds a run of another kind, not a GAN's: use another --out")
         # settings added since a run started count as their defaults (more --steps or --minutes continue)
         before = {**asdict(GANTrainConfig()), **saved["train"]}
