@@ -27,10 +27,11 @@ import numpy as np
 from ..errors import BrushworkError
 from .palette import MAX_COLORS, Palette, extract_palette
 from .spaces import from_over_white, oklab_to_rgb, rgb_to_oklab
-from .transfer import _match_channel
+from .transfer import _channel_map
 
 __all__ = ["METHODS", "recolor", "match_palettes"]
 
+CHUNK = 1 << 20  # pixels worked on at a time
 METHODS = ("stats", "histogram", "palette")
 MIN_SPREAD = 0.02  # OKLab standard deviation below which a channel's variation is taken for noise
 
@@ -97,10 +98,14 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         raise BrushworkError(f"strength must be in [0, 1], got {strength}")
     if reference is not None and reference_alpha is not None:  # the reference's own colours too
         reference = from_over_white(reference, reference_alpha)
+    given = rgb
     if alpha is not None:  # the colours themselves, not as they look over white
-        a, given = np.clip(alpha, 0.0, 1.0)[..., None], rgb
         rgb = from_over_white(rgb, alpha)
-    lab = rgb_to_oklab(rgb.astype(np.float64))
+    # A megapixel at a time wherever the work is per pixel: a 20 MP photo's float64 copies came to 3.2 GB
+    rows = max(1, CHUNK // rgb.shape[1])
+    lab = np.empty(rgb.shape, np.float64)
+    for i in range(0, len(rgb), rows):
+        lab[i:i + rows] = rgb_to_oklab(rgb[i:i + rows].astype(np.float64))
     src = _opaque(lab, alpha)
     if not len(src):
         raise BrushworkError("the image has no opaque pixels to recolour: use an image with visible content")
@@ -114,17 +119,14 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
                               at_most=True, composited=False)
         s_lab, t_lab = own.oklab, target.oklab
         moves = t_lab[match_palettes(s_lab, t_lab)] - s_lab
-        flat = lab.reshape(-1, 3)
         spread = np.median(np.sqrt(((s_lab[:, None] - s_lab[None]) ** 2).sum(-1))[np.triu_indices(len(s_lab), 1)]) \
             if len(s_lab) > 1 else 0.1
-        out = np.empty_like(flat)
-        for i in range(0, len(flat), 1 << 20):  # a megapixel at a time: (pixels x colours) weights stay small
-            part = flat[i:i + (1 << 20)]
+
+        def moved(part: np.ndarray, i: int) -> np.ndarray:  # (the (pixels x colours) weights of a chunk only)
             d2 = ((part[:, None, :] - s_lab[None]) ** 2).sum(-1)
             wts = np.exp(-(d2 - d2.min(1, keepdims=True)) / (2 * (0.25 * spread) ** 2))
             wts /= wts.sum(1, keepdims=True)
-            out[i:i + len(part)] = part + wts @ moves
-        out = out.reshape(lab.shape)
+            return part + wts @ moves
     else:
         if palette is not None:  # the palette as a distribution: each colour repeated by its share
             counts = np.maximum(1, np.round(palette.shares * 1000).astype(int))
@@ -133,17 +135,37 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
             ref = _opaque(rgb_to_oklab(reference.astype(np.float64)), reference_alpha)
         spread = src.std(0)
         if method == "stats":
-            out = (lab - src.mean(0)) / np.maximum(spread, MIN_SPREAD) * ref.std(0) + ref.mean(0)
+            mean, floor, ref_std, ref_mean = src.mean(0), np.maximum(spread, MIN_SPREAD), ref.std(0), ref.mean(0)
+
+            def moved(part: np.ndarray, i: int) -> np.ndarray:
+                return (part - mean) / floor * ref_std + ref_mean
         else:
-            out = lab.copy()
-            keep = np.ones(lab.shape[:-1], bool) if alpha is None else alpha >= 0.5
+            keep = None if alpha is None else (alpha >= 0.5).reshape(-1)
+            maps = []
             for c in range(3):  # the mapping is built from (and applied to) the opaque pixels
-                matched = _match_channel(lab[..., c][keep], ref[:, c])
+                mapped, index = _channel_map(src[:, c], ref[:, c])
                 if spread[c] < MIN_SPREAD:  # noise: a share of the reference's spread, as stats gives it
-                    matched = ref[:, c].mean() + (matched - ref[:, c].mean()) * (spread[c] / MIN_SPREAD)
-                out[..., c][keep] = matched
-    out = lab + strength * (out - lab)
-    result = np.clip(oklab_to_rgb(out), 0.0, 1.0)
+                    mapped = ref[:, c].mean() + (mapped - ref[:, c].mean()) * (spread[c] / MIN_SPREAD)
+                maps.append((mapped, index))
+            seen = [0]  # opaque pixels before the chunk (the chunks come in order)
+
+            def moved(part: np.ndarray, i: int) -> np.ndarray:
+                out, k = part.copy(), slice(None) if keep is None else keep[i:i + len(part)]
+                n = len(part) if keep is None else int(k.sum())
+                for c, (mapped, index) in enumerate(maps):
+                    out[k, c] = mapped[index[seen[0]:seen[0] + n]]
+                seen[0] += n
+                return out
+    flat, out = lab.reshape(-1, 3), np.empty(rgb.shape, np.float32)
+    flat_out = out.reshape(-1, 3)
     if alpha is not None:
-        result = np.where((alpha >= 0.5)[..., None], result * a + (1.0 - a), given)  # over white again
-    return result.astype(np.float32)
+        flat_a, flat_given = np.clip(alpha, 0.0, 1.0).reshape(-1, 1), given.reshape(-1, 3)
+    for i in range(0, len(flat), CHUNK):
+        part = flat[i:i + CHUNK]
+        done = part + strength * (moved(part, i) - part)
+        result = np.clip(oklab_to_rgb(done), 0.0, 1.0)
+        if alpha is not None:  # over white again; pixels less than half opaque as they were
+            a = flat_a[i:i + CHUNK]
+            result = np.where(a >= 0.5, result * a + (1.0 - a), flat_given[i:i + CHUNK])
+        flat_out[i:i + CHUNK] = result
+    return out
