@@ -142,6 +142,13 @@ def test_long_strips_transparent_pictures_and_crops_that_keep_the_file(tmp_path,
     Image.new("RGBA", (64, 48), (200, 10, 10, 0)).save(clear)
     assert main(["compose", str(clear), "--apply", str(tmp_path / "c.png")]) == 2
     assert "fully transparent" in capsys.readouterr().err and not (tmp_path / "c.png").exists()
+    Image.new("RGBA", (64, 48), (200, 10, 10, 100)).save(tmp_path / "glow.png")  # faint, but there
+    assert main(["compose", str(tmp_path / "glow.png"), "--json"]) == 0
+    capsys.readouterr()
+    Image.new("RGB", (80, 60), "teal").save(tmp_path / "c.jpg", comment=b"owner: Jane Doe, 12 Secret Lane")
+    assert main(["compose", str(tmp_path / "c.jpg"), "--apply", str(tmp_path / "crop_c.jpg"), "--no-metadata"]) == 0
+    with Image.open(tmp_path / "crop_c.jpg") as im:  # the crop keeps the picture, not its private notes
+        assert "comment" not in im.info
     ramp = (np.linspace(0, 65535, 160)[None, :] * np.ones((120, 1))).astype(np.uint16)
     Image.fromarray(ramp).save(tmp_path / "deep.png", dpi=(300, 300))
     assert main(["compose", str(tmp_path / "deep.png"), "--apply", str(tmp_path / "crop.png")]) == 0

@@ -249,3 +249,75 @@ def test_a_stopped_video_goes_on_where_it_stopped(small_images, tmp_path, random
     assert run(stopped, stop=4)[0] == 130
     code, n, err = run(stopped, "--no-resume")
     assert (code, n) == (0, 10) and "going on" not in err and not stopped.with_name(".frames.part").exists()
+
+
+def test_stops_at_awkward_moments_keep_what_was_made(small_images, tmp_path, random_decoder_dir, monkeypatch, capsys):
+    """A real Ctrl-C while a frame goes to ffmpeg (the frame is finished and counted), Ctrl-C while a resumed run
+    copies its kept frames into the new file (the kept file stays as it was), and a failed write (a full disk)
+    all keep the work; each next run finishes with every frame. They lost it all, or left a state that did not
+    match the kept file."""
+    import os
+    import signal
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from brushwork.errors import ImageError
+    from brushwork.pipelines import video as vmod
+
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "g.db"))
+    _, style = small_images
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
+                    "-t", "1", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    argv = ["video", str(clip), str(style), "--decoder", str(random_decoder_dir), "-q", "--consistency", "0"]
+    out = tmp_path / "out.mp4"
+    real_even, calls = vmod._even, []
+
+    def sigint_inside(f):  # the signal arrives while the 4th frame is handed over
+        calls.append(1)
+        if len(calls) == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_even(f)
+
+    monkeypatch.setattr(vmod, "_even", sigint_inside)
+    assert main([*argv, "-o", str(out)]) == 130
+    assert "4 frames are kept" in capsys.readouterr().err
+    monkeypatch.setattr(vmod, "_even", real_even)
+    real_read = vmod.read_frames
+
+    def stopping_read(p):  # Ctrl-C after two of the kept frames are copied into the new file
+        source = real_read(p)
+
+        def frames():
+            for i, f in enumerate(source.frames):
+                if i == 2:
+                    raise KeyboardInterrupt
+                yield f
+        return vmod.VideoSource(frames(), source.fps, source.audio)
+
+    monkeypatch.setattr(vmod, "read_frames", lambda p: stopping_read(p) if ".part" in str(p) else real_read(p))
+    assert main([*argv, "-o", str(out)]) == 130
+    assert "4 frames are kept" in capsys.readouterr().err
+    monkeypatch.setattr(vmod, "read_frames", real_read)
+    assert main([*argv, "-o", str(out)]) == 0 and len(list(read_frames(out).frames)) == 10
+    assert "going on from frame 5" in capsys.readouterr().err and not (tmp_path / ".out.mp4.part").exists()
+
+    folder = tmp_path / "frames"
+    import brushwork.imaging.io as io_mod
+
+    original, saved = io_mod.save_image, []
+
+    def full_disk(img, path, **kw):
+        saved.append(1)
+        if len(saved) == 6:
+            raise ImageError(f"could not write '{path}' (No space left on device): choose another -o path")
+        return original(img, path, **kw)
+
+    monkeypatch.setattr(io_mod, "save_image", full_disk)
+    assert main([*argv, "-o", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "5 frames are kept" in err and "No space left" in err
+    monkeypatch.setattr(io_mod, "save_image", original)
+    assert main([*argv, "-o", str(folder)]) == 0 and len(list(folder.glob("frame_*.png"))) == 10
+    assert "going on from frame 6" in capsys.readouterr().err

@@ -1374,7 +1374,7 @@ def _cropped_original(path: str, output: str, box: tuple[int, int, int, int]):
                 return None
             info = {k: im.info[k] for k in ("dpi", "icc_profile", "transparency") if k in im.info}
             piece = ImageOps.exif_transpose(im).crop(box)
-            piece.info.update(info)
+            piece.info = info  # (nothing else: a JPEG's comment, for one, would be written again)
             return piece
     except (OSError, ValueError):
         return None
@@ -1396,7 +1396,7 @@ def _cmd_compose(args: argparse.Namespace) -> int:
     from .imaging.io import read_image
 
     img = read_image(args.image, min_side=8)  # thirds and crops need a few pixels per third
-    if img.alpha is not None and not (img.alpha >= 0.5).any():
+    if img.alpha is not None and not (img.alpha > 0).any():
         raise BrushworkError(f"image '{args.image}' is fully transparent: it has nothing to compose (use an image with "
                              "visible content)")
     sal = working_saliency(img.rgb)  # one saliency map serves the scores, the crops and the overlay

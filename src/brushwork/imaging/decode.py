@@ -198,7 +198,9 @@ def _picked(img: Image.Image, factor: int) -> Image.Image:
     rng = np.random.default_rng(0)
     ys = np.minimum(np.arange(h)[:, None] * factor + rng.integers(0, factor, (h, w)), a.shape[0] - 1)
     xs = np.minimum(np.arange(w)[None, :] * factor + rng.integers(0, factor, (h, w)), a.shape[1] - 1)
-    return Image.fromarray(np.ascontiguousarray(a[ys, xs]), img.mode)
+    out = Image.fromarray(np.ascontiguousarray(a[ys, xs]), img.mode)
+    out.info = dict(img.info)  # (the EXIF orientation, applied next)
+    return out
 
 
 class Pending:

@@ -296,6 +296,10 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
 _STATE = "state.pt"  # in a run's work folder: the frames kept, their settings and the stylization's state
 
 
+class WriteFailed(BrushworkError):
+    """A frame could not be written (a full disk, ffmpeg refusing): what was made before it is kept."""
+
+
 @contextlib.contextmanager
 def _interrupt_deferred() -> Iterator[None]:
     """Ctrl-C waits until the block is done (a frame half handed to ffmpeg would leave a file whose frame count is
@@ -321,7 +325,9 @@ class _Output:
     The work folder is also what a stopped run leaves for the next one (:meth:`keep`): the frames made so far
     (PNGs for a folder or a GIF; for a video file, the file as far as it was written, ``kept.EXT``) and
     ``state.pt``: their count, the key of the settings they were made with, and the stylization's state after
-    the last of them. :meth:`resume` takes it up when the key is the same. A video file goes on by decoding the
+    the last of them (a video file's kept frames are in ``kept_NNNNNN.EXT``, named by their count; an older one
+    is removed only once the state names the newer). :meth:`resume` takes it up when the key is the same. A
+    video file goes on by decoding the
     kept frames into the new file ahead of the new ones: one stream, whose first frames are encoded twice
     (joining two files without re-encoding leaves a gap or a repeated frame at the join wherever the codec
     reorders frames, as H.264 does)."""
@@ -337,11 +343,12 @@ class _Output:
                                  "a folder")
         self.t, self.fps, self.audio_from, self.key = t, fps, audio_from, key
         self.work = t.with_name(f".{t.name}.part")
-        self.kept = self.work / f"kept{t.suffix.lower()}"  # a video file's frames of the run stopped earlier
-        self.making = self.work / f"making{t.suffix.lower()}"  # ... and of this one (the kept ones first)
+        self.kept: Path | None = None  # a video file's frames made so far, closed (kept_NNNNNN.EXT)
+        self.making = self.work / f"making{t.suffix.lower()}"  # ... and the file being written (the kept ones first)
         self.imageio = None if self.kind == "folder" else _imageio()
         self.done = 0  # frames made (in the open file, the kept one, or PNGs)
         self.writer = None
+        self.in_writer = 0  # frames handed to the open file (the kept ones it starts with, then new ones)
         self.first: tuple[int, int] | None = None  # (H, W): a video file or a GIF has one size
         self.discarded = 0  # frames of an earlier run with other settings, not taken up
 
@@ -355,7 +362,7 @@ class _Output:
         if (self.work / _STATE).is_file():
             try:
                 saved = torch.load(self.work / _STATE, weights_only=True)
-                if self.key is None or saved["key"] != self.key or not self._complete(int(saved["frames"])):
+                if self.key is None or saved["key"] != self.key or not self._complete(saved):
                     self.discarded, saved = int(saved["frames"]), None
             except Exception:  # noqa: BLE001 - unreadable work (another version's, a disk error): start over
                 saved = None
@@ -365,21 +372,23 @@ class _Output:
             return None
         self.done = int(saved["frames"])
         self.first = None if saved["first"] is None else (int(saved["first"][0]), int(saved["first"][1]))
+        self.kept = self.work / saved["kept"] if self.kind == "video" else None
         for f in self.work.iterdir():  # made after the state was saved (a run killed outright): made again
             m = _FRAME_NAME.fullmatch(f.name)
-            if (m and int(m.group(1)) > self.done) or f == self.making:
+            if (m and int(m.group(1)) > self.done) or f == self.making or (
+                    f.name.startswith("kept_") and f != self.kept):
                 f.unlink()
         return saved["stylizer"]
 
-    def _complete(self, frames: int) -> bool:
+    def _complete(self, saved: dict) -> bool:
         if self.kind == "video":
-            return self.kept.is_file()
-        return all((self.work / f"frame_{n:06d}.png").is_file() for n in range(1, frames + 1))
+            return isinstance(saved.get("kept"), str) and (self.work / saved["kept"]).is_file()
+        return all((self.work / f"frame_{n:06d}.png").is_file() for n in range(1, int(saved["frames"]) + 1))
 
     def _refused(self, said: str) -> BrushworkError:
         said = " ".join(said.split())[:200]
-        return BrushworkError(f"ffmpeg could not write '{self.t.name}' ({said}): try another format (.mp4, .gif) or a "
-                              "folder of PNG frames")
+        return WriteFailed(f"ffmpeg could not write '{self.t.name}' ({said}): try another format (.mp4, .gif) or a "
+                           "folder of PNG frames (or free disk space)")
 
     def _writer(self, path: Path):
         if self.kind == "gif":
@@ -394,22 +403,23 @@ class _Output:
         return self.imageio.get_writer(path, **kwargs)
 
     def _append(self, f: np.ndarray) -> None:
+        """Hand a frame to ffmpeg whole (Ctrl-C waits: the count of frames in the file stays known)."""
         try:
             with _interrupt_deferred():
                 self.writer.append_data(_even(f))
+                self.in_writer += 1
         except (OSError, RuntimeError) as exc:
             raise self._refused(str(exc)) from None
 
     def _open(self) -> None:
         """Start the video file, with the kept frames of the run stopped earlier first."""
-        self.writer = self._writer(self.making)
-        if self.kept.is_file():
-            n = 0
-            for n, f in enumerate(read_frames(self.kept).frames, 1):
+        self.writer, self.in_writer = self._writer(self.making), 0
+        if self.kept is not None:
+            for f in read_frames(self.kept).frames:
                 self._append(f)
-            if n != self.done:
-                raise BrushworkError(f"'{self.kept}' holds {n} frames, not the {self.done} the stopped run made: run "
-                                     "again with --no-resume")
+            if self.in_writer != self.done:
+                raise BrushworkError(f"'{self.kept}' holds {self.in_writer} frames, not the {self.done} the stopped run "
+                                     "made: run again with --no-resume")
 
     def add(self, f: np.ndarray) -> None:
         """Append the next frame ``(H, W, 3)`` uint8."""
@@ -420,18 +430,23 @@ class _Output:
                 first = self.first
                 raise BrushworkError(f"frame {n} is {f.shape[1]}x{f.shape[0]}, the first frame {first[1]}x{first[0]}: "
                                      "a video file's frames have one size: resize them, or write a folder of frames")
-        if self.kind == "video":
-            if self.writer is None:
-                self._open()
-            self._append(f)
-        else:
-            from ..imaging.io import save_image
+        if self.kind == "video" and self.writer is None:
+            self._open()
+        with _interrupt_deferred():  # (the frame and the count together)
+            if self.kind == "video":
+                self._append(f)
+            else:
+                from ..imaging.io import save_image
 
-            save_image(f.astype(np.float32) / 255.0, self.work / f"frame_{n:06d}.png")
-        self.done = n
+                try:
+                    save_image(f.astype(np.float32) / 255.0, self.work / f"frame_{n:06d}.png")
+                except BrushworkError as exc:  # (a full disk: save_image's one line)
+                    raise WriteFailed(str(exc)) from None
+            self.done = n
 
     def _close(self) -> None:
-        """Close the video file being written: it becomes the kept one, with every frame made so far."""
+        """Close the video file being written: it becomes the kept one (``kept_NNNNNN``) when it holds every frame
+        made so far; a stop while the kept frames were being copied into it leaves the kept file as it was."""
         writer, self.writer = self.writer, None
         if writer is None:
             return
@@ -439,8 +454,12 @@ class _Output:
             writer.close()
         except (OSError, RuntimeError) as exc:
             raise self._refused(str(exc)) from None
+        if self.in_writer != self.done:
+            self.making.unlink(missing_ok=True)
+            return
         if not self.making.is_file() or self.making.stat().st_size == 0:
             raise self._refused("it wrote nothing")
+        self.kept = self.work / f"kept_{self.done:06d}{self.t.suffix.lower()}"
         os.replace(self.making, self.kept)
 
     def keep(self, state: dict) -> bool:
@@ -452,13 +471,18 @@ class _Output:
                 raise BrushworkError("nothing to keep")
             tmp = self.work / f"{_STATE}.tmp"
             torch.save({"key": self.key, "frames": self.done, "first": None if self.first is None else
-                        list(self.first), "stylizer": state}, tmp)
+                        list(self.first), "kept": None if self.kept is None else self.kept.name,
+                        "stylizer": state}, tmp)
             os.replace(tmp, self.work / _STATE)
+            for f in self.work.glob("kept_*"):  # (an older run's, now that the state names this one)
+                if f != self.kept:
+                    f.unlink()
             return True
         except (BrushworkError, OSError):
-            if self.kind == "video" or self.done == 0:
-                self.discard()  # (a video file is kept whole or not at all)
-            # else frames stay beside the state saved before, if any: the next run takes up what that covers
+            if self.done == 0:
+                self.discard()
+            else:  # what an earlier stop kept stays beside its state (the next run takes that up), if there is one
+                self.making.unlink(missing_ok=True)
             return False
 
     def discard(self) -> None:
@@ -701,15 +725,16 @@ def stylize_video(
                 from ..provenance.watermark import embed_watermark
 
                 frame = np.asarray(embed_watermark(Image.fromarray(frame)))
-            target.add(frame)
-            snapshot = stylizer.state_dict()
+            with _interrupt_deferred():  # (the frame kept and the state after it: together)
+                target.add(frame)
+                snapshot = stylizer.state_dict()
             if bar is not None:
                 bar.update(1)
         if count < target.done:
             raise BrushworkError(f"the input now gives {count} frames, fewer than the {target.done} made by the run "
                                  "stopped earlier: run again with --no-resume")
         return target.finish()
-    except (KeyboardInterrupt, OSError):  # Ctrl-C, a full disk: what was made is kept for the next run
+    except (KeyboardInterrupt, OSError, WriteFailed):  # Ctrl-C, a full disk: what was made is kept for the next run
         if target.keep(snapshot):
             import sys
 

@@ -15,10 +15,11 @@ says so and ``log.csv``/``collapse.csv`` record it.
 from __future__ import annotations
 
 import csv
+import numbers
 import os
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -323,10 +324,13 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         raise BrushworkError(f"unknown --loss {config.loss!r}: use ns or hinge")
     for name in ("size", "z_dim", "width", "batch", "steps", "sample_every", "collapse_every"):
         v = getattr(config, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
             raise BrushworkError(f"{name} must be a whole number of at least 1, got {v!r}")
-    if config.base_width is not None and (not isinstance(config.base_width, int) or config.base_width < 1):
+    if config.base_width is not None and (not isinstance(config.base_width, numbers.Integral) or config.base_width < 1):
         raise BrushworkError(f"base_width must be None or a whole number of at least 1, got {config.base_width!r}")
+    config = replace(config, **{name: int(getattr(config, name)) for name in (  # (numpy integers: plain, for JSON)
+        "size", "z_dim", "width", "batch", "steps", "sample_every", "collapse_every")},
+        base_width=None if config.base_width is None else int(config.base_width))
     if not (config.lr_g > 0 and config.lr_d > 0 and config.r1_gamma >= 0 and 0 <= config.ema_decay < 1):
         raise BrushworkError(f"lr_g and lr_d must be above 0, r1_gamma at least 0 and ema_decay in [0, 1); got "
                              f"{config.lr_g}, {config.lr_d}, {config.r1_gamma}, {config.ema_decay}")

@@ -777,7 +777,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         from ..color.harmony import classify
         from ..color.palette import extract_palette
 
-        img = read_upload(image, "image", draft=512)
+        img = read_upload(image, "image", draft=512, keep_colors=True, min_side=1)  # (as `brushwork palette`)
         pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed, at_most=True)  # fewer colours: fewer swatches
         return {**pal.to_dict(), "harmony": classify(pal).to_dict()}
 
@@ -818,7 +818,8 @@ def create_app(config: StudioConfig) -> FastAPI:
         img_path = store(image, "image")[1]
         img = read_stored(img_path, "image")
         ref_path = None if reference is None else store(reference, "reference")[1]
-        ref = None if ref_path is None else read_stored(ref_path, "reference", draft=1024)
+        ref = None if ref_path is None else read_stored(ref_path, "reference", draft=1024, keep_colors=True,
+                                                        min_side=1)  # (as `brushwork recolor` reads it)
         k, seed = 6, 0  # recolor's defaults, named in the recipe
         out = recolor(img.rgb, method=method, reference=None if ref is None else ref.rgb,
                       reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
