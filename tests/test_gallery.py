@@ -233,6 +233,14 @@ def test_record_search_tag_export_delete(where, tmp_path):
         # a second export into the folder adds to its listing; the same item again replaces its own files only
         files, _ = g.export([ia], tmp_path / "export")
         assert len(json.loads((tmp_path / "export" / "gallery.json").read_text())) == 2
+        # ... but not over a copy the user edited there since (it was put back to the item's picture)
+        for edited, what in ((f"{ia:05d}_a.png", b"edited pixels"), (f"{ia:05d}_a.png.json", b'{"my": "notes"}')):
+            kept = (tmp_path / "export" / edited).read_bytes()
+            (tmp_path / "export" / edited).write_bytes(what)
+            with pytest.raises(GalleryError, match="changed since"):
+                g.export([ia], tmp_path / "export")
+            assert (tmp_path / "export" / edited).read_bytes() == what
+            (tmp_path / "export" / edited).write_bytes(kept)
         (tmp_path / "mine").mkdir()
         (tmp_path / "mine" / "gallery.json").write_text("MY OWN NOTES")
         with pytest.raises(GalleryError, match="not the listing of a brushwork export"):

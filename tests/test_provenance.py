@@ -250,7 +250,14 @@ def test_gif_frames_and_unsafe_recipes(tmp_path, monkeypatch, capsys):
     assert reproduce(tmp_path / "walk.gif").pixels == 4 * 64 * 64  # every frame compared
     capsys.readouterr()
     unsafe = [({"command": ["data", "fetch", "mnist"]}, "does not run"),
-              ({"command": ["stylize", "a.png", "-o", "/tmp/elsewhere.png"]}, "fixed path"),
+              ({"command": ["stylize", "a.png", "-o", "/tmp/elsewhere.png"]}, "outside reproduce's temporary folder"),
+              # an input as the output: the user's own file (any they have, matched by its sha256) overwritten
+              ({"command": ["stylize", "{input:0}", "{input:0}", "-o", "{input:0}"]}, "outside reproduce's"),
+              ({"command": ["palette", "a.png", "--css", "{scratch:/../../PWNED.css}", "--swatch", "{output}"]},
+               "outside reproduce's"),
+              ({"command": ["stylize", "{scratch:/../PWNED.png}", "-o", "{output}"]}, "plain suffix"),
+              ({"command": ["stylize", "a.png", "-o", "{output}"], "environment": {"threads": "lots"}}, "malformed"),
+              ({"command": ["stylize", "a.png", "-o", "{output}"], "environment": "here"}, "malformed"),
               ({"command": ["stylize", "a.png", "--download", "-o", "{output}"]}, "offline"),
               ({"command": ["gan", "sample", "-o", "{output_dir}"], "output": "../../x.png"}, "outside"),
               # a value attached to its option would name a file anywhere: never run
@@ -261,6 +268,15 @@ def test_gif_frames_and_unsafe_recipes(tmp_path, monkeypatch, capsys):
         assert main(["reproduce", f"u{i}.png"]) == 2
         assert msg in capsys.readouterr().err
     assert not list(tmp_path.glob("PWNED*"))
+    # a picture reproduced from its own folder finds inputs recorded relative to where it was made
+    from brushwork.imaging.io import read_image
+
+    (tmp_path / "sub").mkdir()
+    save_image(np.full((8, 8, 3), 0.5, np.float32), tmp_path / "in.png")
+    assert main(["recolor", "in.png", "--palette", "#336699,#cc6633", "-o", "sub/r.png"]) == 0
+    monkeypatch.chdir(tmp_path / "sub")
+    assert main(["reproduce", "r.png", "--strict"]) == 0 and read_image("r.png").size == (8, 8)
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "folder").mkdir()
     assert main(["inspect", "folder"]) == 2 and "is a folder" in capsys.readouterr().err
 

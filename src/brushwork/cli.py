@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
@@ -2364,7 +2365,8 @@ def _watermark_frames(p: str, most: int = 5) -> list:
         finally:
             getattr(frames, "close", lambda: None)()
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # (Pillow on a palette image's transparency: dropped here)
             return [to_8bit(f).convert("RGB") for f in islice(ImageSequence.Iterator(im), most)]
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise BrushworkError(f"'{p}' is not an image brushwork can read: give a PNG, JPEG, WebP, TIFF, GIF, a video "
@@ -2415,7 +2417,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_watermark_check(args: argparse.Namespace) -> int:
-    from .provenance.watermark import DETECT_Z, WATERMARK_MIN_SIDE, detect_watermark
+    from .provenance.watermark import DETECT_Z, UNSURE_Z, WATERMARK_MIN_SIDE, detect_watermark
 
     results = []
     for p in args.images:  # every file read and checked before anything is printed
@@ -2430,13 +2432,17 @@ def _cmd_watermark_check(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"image": p, "detected": r.detected, "z": r.z, "threshold": DETECT_Z,
                               "scale": r.scale, "rotation": r.rotation, "frames_checked": n,
-                              "too_small_to_tell": small and not r.detected}))
+                              "too_small_to_tell": small and not r.detected,
+                              "inconclusive": not r.detected and r.z >= UNSURE_Z}))
         elif r.detected:
             print(f"{p}: brushwork watermark found (z = {r.z:.1f}, threshold {DETECT_Z}{frames}; "
                   f"scaled {r.scale:.2f}x, rotated {r.rotation:+.1f} deg since marking)")
         elif small:
             print(f"{p}: too small to tell (no mark found, but under {WATERMARK_MIN_SIDE} px on the short side a "
                   "mark is not reliably found; check a larger copy)")
+        elif r.z >= UNSURE_Z:
+            print(f"{p}: inconclusive (z = {r.z:.1f}, threshold {DETECT_Z}{frames}): above what 999 in 1,000 unmarked "
+                  "pictures reach, below what counts as marked: a weak mark (a small or busy picture) or none")
         else:
             print(f"{p}: no brushwork watermark found (z = {r.z:.1f}, threshold {DETECT_Z}{frames})")
     return 0

@@ -602,15 +602,20 @@ class Gallery:
             same = src.exists() and _sha256(src) == it.sha256
             dst = out / (f"{it.id:05d}_{src.name}" if same else f"{it.id:05d}_{src.stem}.thumb.webp")
             before = by_name.get(dst.name)  # what an earlier export wrote under that name (the same item: its sha256)
+            recipe_text = None if it.recipe is None else json.dumps(it.recipe, indent=1, sort_keys=True)
             for f in (dst, dst.with_name(dst.name + ".json")):
-                if f.exists() and (before is None or before.get("sha256") != it.sha256):
-                    raise GalleryError(f"'{f}' is already there and is not item {it.id}'s earlier export: exporting "
-                                       "would replace it; choose another folder")
-            plans.append((it, src, same, dst))
+                if not f.exists():
+                    continue
+                edited = (f == dst and same and f.is_file() and _sha256(f) != it.sha256) or (
+                    f != dst and recipe_text is not None and f.read_text(errors="replace") != recipe_text)
+                if before is None or before.get("sha256") != it.sha256 or edited:
+                    raise GalleryError(f"'{f}' is already there and is not item {it.id}'s earlier export as it was "
+                                       "written (changed since?): exporting would replace it; choose another folder")
+            plans.append((it, src, same, dst, recipe_text))
         written, notes = [], []
         try:
             out.mkdir(parents=True, exist_ok=True)
-            for it, src, same, dst in plans:
+            for it, src, same, dst, recipe_text in plans:
                 if same:
                     if src.is_dir():  # video frames
                         if out.resolve().is_relative_to(src.resolve()):
@@ -624,9 +629,8 @@ class Gallery:
                     _atomic(dst, lambda t, im=thumb: im.save(t, format="WEBP", quality=90))
                     notes.append(f"item {it.id}: {src} is {'changed' if src.exists() else 'gone'}; exported its "
                                  "thumbnail")
-                if it.recipe is not None:
-                    text = json.dumps(it.recipe, indent=1, sort_keys=True)
-                    _atomic(dst.with_name(dst.name + ".json"), lambda t, x=text: Path(t).write_text(x))
+                if recipe_text is not None:
+                    _atomic(dst.with_name(dst.name + ".json"), lambda t, x=recipe_text: Path(t).write_text(x))
                 written.append((it, dst))
             # the items by file name (a folder to share need not name the owner's), after those exported before
             now = [{**it.to_dict(), "path": Path(it.path).name, "exported_as": w.name} for it, w in written]

@@ -10,9 +10,10 @@ bit-identical; elsewhere the largest difference is reported along with what diff
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Sequence, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,9 @@ _ALLOWED = (("stylize",), ("recolor",), ("compose",), ("palette",), ("gan", "sam
             ("video",))
 _OUTPUT_OPTIONS = ("-o", "--output", "--out", "--apply", "--overlay", "--swatch", "--css", "--gpl", "--ase",
                    "--previews", "--nearest", "--sheet")
+# what an output option may name: the rerun's own output, folder or scratch file in its temporary folder (an input,
+# {input:N}, would be overwritten: a recipe edited to do so could replace any file of the user's it matches)
+_WRITABLE = re.compile(r"\{output\}|\{output_dir\}|\{scratch:(\.[A-Za-z0-9_-]{1,16})?\}")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 _VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")  # `brushwork video` outputs: recipe in a sidecar
 
@@ -55,17 +59,21 @@ class Reproduction:
         return head
 
 
-def find_input(entry: dict, search: list[Path]) -> Path:
-    """The file with the recorded sha256: at its recorded relative path, else under ``search``
-    (recursively; only files of the recorded size are hashed).
+def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> Path:
+    """The file with the recorded sha256: at its recorded relative path (from the working folder, or from
+    one of ``bases``: the reproduced picture's folder and those above it, where it was made from), else under
+    ``search`` (recursively; only files of the recorded size are hashed).
 
     Raises:
         BrushworkError: not found; the message names the file and what to pass.
     """
     want, size = entry.get("sha256"), entry.get("bytes")
     rel = entry.get("path")
-    if rel and Path(rel).is_file() and file_sha256(rel) == want:
-        return Path(rel)
+    if rel:
+        for base in (Path("."), *bases):
+            p = Path(rel) if base == Path(".") else base / rel
+            if p.is_file() and file_sha256(p) == want:
+                return p
     bundled = Path(__file__).resolve().parent.parent / "data" / "samples"  # the studio's styles, `stylize`'s samples
     for root in [*search, bundled]:
         for dirpath, _, files in os.walk(root):
@@ -146,9 +154,12 @@ def _check_command(cmd: list, path: Path) -> None:
         if t.startswith("-") and ("=" in t or (not t.startswith("--") and len(t) > 2)) and not _is_number(t):
             raise BrushworkError(f"the recipe in '{path}' has an option written with its value attached ({t[:40]}), "
                                  "which brushwork never records (edited by hand?): not run")
-        if t in _OUTPUT_OPTIONS and (i + 1 >= len(toks) or not toks[i + 1].startswith("{")):
-            raise BrushworkError(f"the recipe in '{path}' writes to a fixed path ({t} {toks[i + 1] if i + 1 < len(toks) else ''})"
-                                 ": reproduce only writes into its temporary folder")
+        if t in _OUTPUT_OPTIONS and (i + 1 >= len(toks) or not _WRITABLE.fullmatch(toks[i + 1])):
+            raise BrushworkError(f"the recipe in '{path}' writes to a path outside reproduce's temporary folder ({t} "
+                                 f"{toks[i + 1][:40] if i + 1 < len(toks) else ''}), edited by hand?: not run")
+        if t.startswith("{scratch:") and not _WRITABLE.fullmatch(t):  # (a suffix only: no path in it)
+            raise BrushworkError(f"the recipe in '{path}' names a scratch file that is not a plain suffix ({t[:40]}): "
+                                 "not run")
 
 
 def _is_number(t: str) -> bool:
@@ -301,10 +312,16 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     for s in search:
         if not s.is_dir():
             raise BrushworkError(f"--inputs '{s}' is not a folder")
-    found = [find_input(e, search) for e in recipe.get("inputs", [])]
+    made_in = [Path(os.path.abspath(path)).parents[i] for i in range(min(3, len(Path(os.path.abspath(path)).parents)))]
+    found = [find_input(e, search, made_in) for e in recipe.get("inputs", [])]
     if keep is not None:
         _check_keep(Path(keep), path, found, Path(str(recipe.get("output_name", path.name))).suffix)
     env = recipe.get("environment", {})
+    if not isinstance(env, dict) or ("threads" in env and not (isinstance(env["threads"], int)
+                                                               and not isinstance(env["threads"], bool)
+                                                               and 1 <= env["threads"] <= 4096)):
+        raise BrushworkError(f"the recipe in '{path}' has a malformed 'environment' (edited by hand?): it cannot be "
+                             "reproduced")
     with tempfile.TemporaryDirectory(prefix="brushwork-reproduce-") as tmp_s:
         tmp = Path(tmp_s)
         out_file = tmp / "out" / Path(str(recipe.get("output_name", path.name))).name
@@ -344,8 +361,8 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         finally:
             torch.set_num_threads(threads)  # the caller (e.g. the studio's server) keeps its own setting
         if rc != 0 or not out_file.exists():
-            raise BrushworkError(f"running the recipe again failed (exit code {rc}; see above): brushwork "
-                                 f"{' '.join(argv)}")
+            said = f"exit code {rc}; see above" if rc != 0 else "it wrote no output where reproduce looks for it"
+            raise BrushworkError(f"running the recipe again failed ({said}): brushwork {' '.join(argv)}")
         most, differing, pixels, shape_a, shape_b = _compare(path, out_file)
         now = environment()
         diffs = [f"{k} {env.get(k)} here {now.get(k)}" for k in _ENV_KEYS

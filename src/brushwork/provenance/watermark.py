@@ -38,7 +38,7 @@ from PIL import Image
 
 from ..errors import BrushworkError
 
-__all__ = ["WatermarkResult", "embed_watermark", "detect_watermark", "watermark_pattern", "DETECT_Z", "DEFAULT_KEY",
+__all__ = ["WatermarkResult", "embed_watermark", "detect_watermark", "watermark_pattern", "DETECT_Z", "UNSURE_Z", "DEFAULT_KEY",
            "SCHEME", "WATERMARK_MIN_SIDE"]
 
 SCHEME = "brushwork-v1"  # recorded in recipes; a new pattern or strength gets a new name
@@ -48,6 +48,7 @@ CELL_PX = 4  # pixels per cell at the embedding scale: the tile's period is 128 
 PERIOD = CELLS * CELL_PX
 STRENGTH = 2.6  # luminance change (0-255 levels) at unit texture weight
 DETECT_Z = 6.5  # z-score that counts as "marked": unmarked pictures reached 6.01 once in 1,683 (BENCHMARKS.md)
+UNSURE_Z = 5.7  # the unmarked pictures' 99.9th percentile there: from it up to DETECT_Z a weak mark and none look alike
 #: below this short side (px) an unmarked verdict means little: a 64 px copy of a marked picture is not found
 WATERMARK_MIN_SIDE = 128
 _MAX_SIDE = 1024  # detection looks at the centre of larger images: eight periods are plenty
