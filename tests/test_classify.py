@@ -193,8 +193,8 @@ def test_idx_reader():
     assert gzip  # the real files are gzip-compressed idx; fetch_arrays decompresses them
 
 
-def _folder(tmp_path, classes=("ink", "paint"), n=6):
-    rng = np.random.default_rng(0)
+def _folder(tmp_path, classes=("ink", "paint"), n=6, seed=0):
+    rng = np.random.default_rng(seed)
     root = tmp_path / "art"
     for i, c in enumerate(classes):
         (root / c).mkdir(parents=True)
@@ -395,7 +395,7 @@ def test_eval_knows_its_training_folder_from_a_new_one(tmp_path, capsys, monkeyp
     assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q"]) == 0
     assert json.loads((out / "checkpoint" / "config.json").read_text())["classifier"]["classes"] == ["ink", "paint"]
     capsys.readouterr()
-    other = _folder(tmp_path / "new", n=5)
+    other = _folder(tmp_path / "new", n=5, seed=1)  # (new images: the same seed would make copies)
     assert main(["classify", "eval", str(out), str(other), "--out", str(tmp_path / "ev")]) == 0
     assert "all 10 images" in capsys.readouterr().out
     monkeypatch.chdir(out)  # the training folder spelled from elsewhere: still its validation split
@@ -444,11 +444,19 @@ def test_eval_finds_the_recorded_split_in_a_moved_folder_and_refuses_a_renamed_o
     assert main(["classify", "eval", str(out), str(moved), "--out", str(tmp_path / "e1")]) == 0
     assert "the validation split" in capsys.readouterr().out
     assert np.asarray(json.loads((tmp_path / "e1" / "metrics.json").read_text())["confusion_matrix"]).sum() == 2
-    other = _folder(tmp_path / "other", n=10)  # as many images, other names: a separate folder, scored whole
+    other = _folder(tmp_path / "other", n=10, seed=1)  # as many images, other names: a separate folder, scored whole
     for f in sorted((other / "ink").iterdir()):
         f.rename(f.with_name("new-" + f.name))
     assert main(["classify", "eval", str(out), str(other), "--out", str(tmp_path / "e2")]) == 0
     assert "all 20 images" in capsys.readouterr().out
+    plus = tmp_path / "plus" / "art"  # a copy of the training folder with one new image: copies are left out
+    shutil.copytree(root, plus)
+    shutil.copy(other / "ink" / "new-0.png", plus / "ink" / "new.png")
+    assert main(["classify", "eval", str(out), str(plus), "--out", str(tmp_path / "e4")]) == 0
+    said = capsys.readouterr().out
+    assert "the 3 images of" in said and "18 copies of its training images left out" in said  # 2 held out + 1 new
+    assert main(["classify", "slim", str(out), str(other), "--finetune-epochs", "1", "-q"]) == 2  # it would train
+    assert "not the folder the model trained on" in capsys.readouterr().err  # on them, then score them as unseen
     (root / "ink" / "3.png").rename(root / "ink" / "33.png")  # the training folder itself, a file renamed
     assert main(["classify", "eval", str(out), str(root), "--out", str(tmp_path / "e3")]) == 2
     assert "not those the model trained on" in capsys.readouterr().err
@@ -497,3 +505,39 @@ def test_an_epoch_that_spans_a_resume_logs_the_loss_of_all_its_steps(tmp_path, m
             return [float(r["train_loss"]) for r in csv.DictReader(f)]
 
     assert np.allclose(losses("resumed"), losses("straight"), rtol=1e-5), (losses("resumed"), losses("straight"))
+
+
+def test_grey_models_know_their_ink_and_odd_folders(tmp_path, capsys):
+    """A grey model records its training images' ink (dark on light here), and predict and eval turn other
+    images to it (predict assumed MNIST's light on dark, and eval did not turn a folder's images at all: 13 %
+    against 95 % on the same digits); hidden folders are no classes; confusion.csv is UTF-8 whatever the
+    system's encoding; --sparsity 1 (every weight zero) is refused; one array is one image to predict_images."""
+    from brushwork.pipelines.classify import load_classifier, match_ink, predict_images
+    from brushwork.training.classify import ClassifyTrainConfig, train_classifier
+
+    light = np.full((4, 4), 20, np.uint8)
+    assert match_ink(light, "light") is light and match_ink(light, "dark")[0, 0] == 235
+    assert match_ink(255 - light, None)[0, 0] == 20  # (older models: MNIST's light on dark)
+    rng = np.random.default_rng(0)
+    x = np.full((16, 1, 16, 16), 235, np.uint8)  # paper
+    y = np.arange(16) % 2
+    for i in range(16):  # ink at the top (class 0) or the bottom (class 1)
+        x[i, 0, 2 + 8 * y[i]:6 + 8 * y[i], 4 + i % 3:12] = rng.integers(0, 40)
+    cfg = ClassifyTrainConfig(arch="seed-cnn", epochs=1, batch=8, size=16)
+    train_classifier((x, y, ["top", "bottom"], 1, None), str(tmp_path / "run"), config=cfg, progress=False)
+    saved = json.loads((tmp_path / "run" / "checkpoint" / "config.json").read_text())
+    assert saved["data"]["ink"] == "dark"
+    model, mcfg = load_classifier(tmp_path / "run" / "checkpoint")
+    one = predict_images(model, mcfg, np.full((16, 16, 3), 235, np.uint8), ink="dark")
+    assert len(one) == 1 and one[0]["image"] == "<ndarray>"
+    root = _folder(tmp_path, classes=("ink", "paint", "三角"))
+    (root / ".thumbnails").mkdir()
+    Image.fromarray(np.zeros((24, 24, 3), np.uint8)).save(root / ".thumbnails" / "t.png")
+    out = tmp_path / "folder_run"
+    assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "1", "--size", "16", "-q"]) == 0
+    assert json.loads((out / "checkpoint" / "config.json").read_text())["classifier"]["classes"] == [
+        "ink", "paint", "三角"]
+    assert "三角" in (out / "confusion.csv").read_bytes().decode("utf-8")
+    capsys.readouterr()
+    assert main(["classify", "slim", str(out), str(root), "--sparsity", "1", "-q"]) == 2
+    assert "outside [0, 0.99]" in capsys.readouterr().err

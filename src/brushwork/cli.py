@@ -567,7 +567,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                             "of accuracy, size and CPU latency. Example: brushwork classify slim runs/digits mnist")
     cs.add_argument("model", metavar="MODEL_DIR")
     cs.add_argument("data", metavar="DATA", help="the dataset (or folder) the model was trained on")
-    cs.add_argument("--sparsity", type=_fraction, default=0.5, help="fraction of weights pruned (default 0.5)")
+    cs.add_argument("--sparsity", type=_float_in(0.0, 0.99), default=0.5,
+                    help="fraction of weights pruned, up to 0.99 (default 0.5)")
     cs.add_argument("--finetune-epochs", type=_positive_int, default=3)
     cs.add_argument("--out", help="folder for the pruned model and slim.json (default MODEL_DIR/slim)")
     cs.add_argument("-q", "--quiet", action="store_true")
@@ -1679,6 +1680,19 @@ def _held_out(model_dir: str, data: str, y, groups) -> bool:
     return then > 0 and then == n_images
 
 
+def _not_trained_on(model_dir: str, x):
+    """A mask of the images ``x`` that are not copies of the model's training images (all of them for a model
+    that recorded none: saved before 0.2.4, or trained on an array dataset)."""
+    import numpy as np
+
+    from .training.classify import image_fingerprints
+
+    trained = set(_train_config(model_dir, "data").get("trained") or ())
+    if not trained:
+        return np.ones(len(x), bool)
+    return np.array([f not in trained for f in image_fingerprints(x)], bool)
+
+
 def _validation_split(model_dir: str, y, groups):
     """``(train, val)`` indices of the model's training folder as its training split them: the split it recorded,
     or for a model saved before splits were recorded (brushwork 0.2.2 and before) that split drawn again, grouped
@@ -1767,8 +1781,22 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         return 0
     if x_test is not None:
         xe, ye, where = x_test, y_test, "test set"
-    elif not _held_out(args.model, args.data, y, groups):  # a separate folder: all of it is unseen
-        xe, ye, where = x, y, f"all {len(y)} images of {args.data} (a folder the model did not train on)"
+    elif not _held_out(args.model, args.data, y, groups):  # a separate folder: what of it is unseen
+        if cfg.in_channels == 1:  # its images turned to the model's ink, as predict turns them
+            from .pipelines.classify import match_ink
+
+            ink = _train_config(args.model, "data").get("ink")
+            x = np.stack([match_ink(a[0], ink)[None] for a in x]) if len(x) else x
+        new = _not_trained_on(args.model, x)
+        if new.all():
+            xe, ye, where = x, y, f"all {len(y)} images of {args.data} (a folder the model did not train on)"
+        elif not new.any():
+            raise BrushworkError(f"every image of '{args.data}' is one the model trained on (copies of its training "
+                                 "images): evaluate on new images")
+        else:
+            xe, ye = x[new], y[new]
+            where = (f"the {int(new.sum())} images of {args.data} the model did not train on ({int((~new).sum())} "
+                     "copies of its training images left out)")
     else:  # its training folder: the images the recipe held out for validation (the rest were trained on)
         _, va = _validation_split(args.model, y, groups)
         xe, ye, where = x[va], y[va], f"the validation split of {args.data} (use --kfold for an unbiased estimate)"
@@ -1807,11 +1835,10 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     if x_test is None:  # a folder: hold out the images the recipe validated on
         if _held_out(args.model, args.data, y, groups):  # (a changed training folder: refused)
             tr, te = _validation_split(args.model, y, groups)
-        else:  # a separate folder: split as training splits
-            from .training.classify import stratified_split
-
-            raw = _train_config(args.model)
-            tr, te = stratified_split(y, raw.get("val_fraction", 0.1), raw.get("seed", 0), groups)
+        else:  # a separate folder: the pruned model, fine-tuned on it, would pass for one that never saw it
+            raise BrushworkError(f"'{args.data}' is not the folder the model trained on: slim fine-tunes the pruned "
+                                 "model on its data, so give the model's training folder (eval can then score the "
+                                 "pruned model on other folders)")
         if not _train_config(args.model, "data").get("grouped_split"):
             groups = None  # (fine-tuning splits as training did)
         x, y, x_test, y_test = x[tr], y[tr], x[te], y[te]
@@ -1870,7 +1897,8 @@ def _cmd_classify_predict(args: argparse.Namespace) -> int:
     else:
         images = args.inputs
     model, cfg = load_classifier(_model_dir(args.model))
-    results = predict_images(model, cfg, images, top_k=args.top_k, max_pixels=args.max_pixels)
+    results = predict_images(model, cfg, images, top_k=args.top_k, max_pixels=args.max_pixels,
+                             ink=_train_config(_model_dir(args.model), "data").get("ink"))
     if args.json:
         print(json.dumps(results, indent=1))
         return 0

@@ -9,7 +9,7 @@ import torch
 
 from .errors import BrushworkError
 
-__all__ = ["resolve_device", "make_generator", "autocast", "resolve_dtype"]
+__all__ = ["resolve_device", "make_generator", "autocast", "resolve_dtype", "interrupts_deferred"]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -80,3 +80,25 @@ def autocast(device: torch.device, precision: str = "fp32") -> Iterator[None]:
         return
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C waits until the block is done, then stops as usual: a training step, or a frame handed to ffmpeg,
+    is whole or not begun when a run stops and saves its state. In the main thread only (where Python handles
+    signals), and a no-op inside another such block or under another SIGINT handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not \
+            signal.default_int_handler:
+        yield
+        return
+    got: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if got:
+            raise KeyboardInterrupt

@@ -292,8 +292,8 @@ def to_8bit(img: Image.Image) -> Image.Image:
     scale = _grey_scale(img)
     if scale is None:
         return img
-    grey = np.asarray(img, dtype=np.float32)  # (float32: a preview of an 80 MP scan needs no float64 copy)
-    grey *= 255.0 / scale
+    grey = np.array(img, dtype=np.float32)  # (float32: a preview of an 80 MP scan needs no float64 copy; a copy:
+    grey *= 255.0 / scale  # a float image's own pixels come as a read-only view)
     out = Image.fromarray(np.round(np.clip(grey, 0.0, 255.0)).astype(np.uint8), "L")
     out.info = dict(img.info)  # its EXIF too: the orientation is applied after
     return out

@@ -11,7 +11,8 @@ import torch
 
 from ..errors import BrushworkError
 
-__all__ = ["classification_metrics", "load_classifier", "write_confusion", "plot_curves", "predict_images"]
+__all__ = ["classification_metrics", "load_classifier", "write_confusion", "plot_curves", "predict_images",
+           "match_ink"]
 
 
 def holds_model(folder: str | os.PathLike) -> bool:
@@ -43,7 +44,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list
 
 def write_confusion(matrix: list[list[int]], classes: list[str], csv_path: Path, png_path: Path | None) -> None:
     """The confusion matrix as CSV (rows: true class, columns: predicted) and as a PNG heat map."""
-    with open(csv_path, "w", newline="") as f:
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:  # (class names in any script, on any system)
         w = csv.writer(f)
         w.writerow(["true \\ predicted", *classes])
         for c, row in zip(classes, matrix):
@@ -66,8 +67,12 @@ def write_confusion(matrix: list[list[int]], classes: list[str], csv_path: Path,
         for j in range(len(classes)):
             ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if m[i, j] > m.max() / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
+    import warnings
+
+    with warnings.catch_warnings():  # (a class name in a script the font lacks shows as boxes, said once here)
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
+        fig.savefig(png_path, dpi=110)
     plt.close(fig)
 
 
@@ -129,11 +134,21 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
     return model.to(resolve_device(device)).eval(), cfg
 
 
-def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int | None = None) -> list[dict]:
-    """Top-k labels with probabilities for each image file (a list, or one path; resized like the
-    training images)."""
-    if isinstance(files, (str, os.PathLike)):
-        files = [files]  # one file, not its letters
+def match_ink(arr: np.ndarray, ink: str | None) -> np.ndarray:
+    """A grey image ``(H, W)`` uint8 turned to the model's ``ink`` (``"light"``: light marks on dark, as MNIST;
+    ``"dark"``: dark ink on light paper; None, a model saved before 0.2.4: light), inverted when its own
+    (its mean above or below mid-grey) is the other."""
+    return 255 - arr if (arr.mean() > 127) != (ink == "dark") else arr
+
+
+def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int | None = None,
+                   ink: str | None = None) -> list[dict]:
+    """Top-k labels with probabilities for each image file (a list, or one path, array or PIL image; resized
+    like the training images; a grey model's images turned to its ``ink``, see :func:`match_ink`)."""
+    from PIL import Image as _Image
+
+    if isinstance(files, (str, os.PathLike, np.ndarray, _Image.Image)):
+        files = [files]  # one image, not its letters or rows
     files = list(files)
     if not files:
         raise BrushworkError("no images to classify: give one or more image files")
@@ -149,8 +164,8 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
         pil = Image.fromarray((img.rgb * 255 + 0.5).astype(np.uint8))
         pil = fit_square(pil.convert("L" if cfg.in_channels == 1 else "RGB"), cfg.size)
         arr = np.asarray(pil, np.uint8)
-        if cfg.in_channels == 1 and arr.mean() > 127:  # dark ink on light paper: the datasets are light on dark
-            arr = 255 - arr
+        if cfg.in_channels == 1:  # dark ink on light paper for a model of light marks on dark, or the reverse
+            arr = match_ink(arr, ink)
         xs.append(arr[None] if cfg.in_channels == 1 else arr.transpose(2, 0, 1))
     probs = predict_proba(model, np.stack(xs))
     out = []

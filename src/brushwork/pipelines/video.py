@@ -22,11 +22,8 @@ a folder of frames (in the natural order of their names: ``frame_2`` before ``fr
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -36,6 +33,7 @@ import torch
 
 from ..color.transport import MATCHES, MatchPlan, StyleTarget, style_target
 from ..errors import BrushworkError
+from ..runtime import interrupts_deferred
 from ..models.adain import TRANSFORMS, AdaINNet
 from .adain import _pad_to_multiple, adain_transfer, match_styles
 
@@ -300,24 +298,6 @@ class WriteFailed(BrushworkError):
     """A frame could not be written (a full disk, ffmpeg refusing): what was made before it is kept."""
 
 
-@contextlib.contextmanager
-def _interrupt_deferred() -> Iterator[None]:
-    """Ctrl-C waits until the block is done (a frame half handed to ffmpeg would leave a file whose frame count is
-    not the one recorded); in the main thread only, where Python handles signals."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not \
-            signal.default_int_handler:
-        yield
-        return
-    got: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        if got:
-            raise KeyboardInterrupt
-
-
 class _Output:
     """Where a video run's frames go: a folder of PNGs, a GIF or a video file (by ``target``'s name), built in
     a work folder beside it (``.NAME.part``) and moved into place when complete.
@@ -405,7 +385,7 @@ class _Output:
     def _append(self, f: np.ndarray) -> None:
         """Hand a frame to ffmpeg whole (Ctrl-C waits: the count of frames in the file stays known)."""
         try:
-            with _interrupt_deferred():
+            with interrupts_deferred():
                 self.writer.append_data(_even(f))
                 self.in_writer += 1
         except (OSError, RuntimeError) as exc:
@@ -432,7 +412,7 @@ class _Output:
                                      "a video file's frames have one size: resize them, or write a folder of frames")
         if self.kind == "video" and self.writer is None:
             self._open()
-        with _interrupt_deferred():  # (the frame and the count together)
+        with interrupts_deferred():  # (the frame and the count together)
             if self.kind == "video":
                 self._append(f)
             else:
@@ -725,7 +705,7 @@ def stylize_video(
                 from ..provenance.watermark import embed_watermark
 
                 frame = np.asarray(embed_watermark(Image.fromarray(frame)))
-            with _interrupt_deferred():  # (the frame kept and the state after it: together)
+            with interrupts_deferred():  # (the frame kept and the state after it: together)
                 target.add(frame)
                 snapshot = stylizer.state_dict()
             if bar is not None:

@@ -99,6 +99,12 @@ def split_digest(y: np.ndarray, groups: np.ndarray | None) -> str:
     return h.hexdigest()[:16]
 
 
+def image_fingerprints(x: np.ndarray) -> list[str]:
+    """A short hash (8 bytes, hex) of each image ``x[i]`` as the model sees it (decoded, cropped, resized): a
+    model records those it trained on, so that a copy of a training image is known in any other folder."""
+    return [hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=8).hexdigest() for a in x]
+
+
 def recorded_split(data_info: dict, y: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
     """The ``(train, val)`` indices a model recorded (``data_info``: its config's ``data``), or None when it
     recorded none (brushwork 0.2.2 and before).
@@ -132,7 +138,7 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
     root = Path(folder)
     if not root.is_dir():
         raise BrushworkError(f"'{folder}' is neither a folder of class folders nor a dataset name (mnist, fashion-mnist, art-medium)")
-    class_dirs = sorted(d for d in root.iterdir() if d.is_dir())
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))  # (.thumbnails, ...)
     empty = [d.name for d in class_dirs if not list_images(d)]
     known = classes
     classes = [d.name for d in class_dirs if d.name not in empty]
@@ -428,7 +434,13 @@ def train_classifier(
                              "train": int(len(tr)),
                              "val": int(len(va)), "skipped": skipped,
                              "grouped_split": groups is not None and len(np.unique(groups)) < len(groups),
-                             "split_digest": split_digest(y, groups), "val_indices": va.tolist()},
+                             "split_digest": split_digest(y, groups), "val_indices": va.tolist(),
+                             # (a folder's: an array dataset has its own test set)
+                             **({"trained": image_fingerprints(x[tr])} if isinstance(data, (str, os.PathLike))
+                                and Path(data).is_dir() else {}),
+                             # grey images: light marks on dark (MNIST) or dark ink on light; predict and eval
+                             # turn other images to match
+                             **({"ink": "dark" if float(x[tr].mean()) > 127 else "light"} if channels == 1 else {})},
                     "precision": precision}
     trainer = Trainer(ddp_model, model_config, opt, step_fn, _batches(xt, yt, config.batch, augment, gen, dev),
                       TrainerConfig(out_dir=out_dir, steps=total, device=str(dev), precision=precision,

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .. import distributed
-from ..runtime import autocast, resolve_device
+from ..runtime import autocast, interrupts_deferred, resolve_device
 
 __all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state", "find_checkpoint",
            "read_config", "saved_precision", "saved_trainer_config", "same_source"]
@@ -173,8 +173,8 @@ def refuse_other_kind(out: Path, key: str) -> None:
     from ..errors import BrushworkError
 
     if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
-        raise BrushworkError(f"'{out}' is a run's checkpoint folder (its run is '{out.parent}'): give the run folder to "
-                             "resume it, or another --out")
+        raise BrushworkError(f"'{out}' is a run's checkpoint folder (its run is '{out.parent}'): give the run folder "
+                             "to resume it, or another --out")
     if not (out / "checkpoint" / "config.json").is_file():
         return
     saved = read_config(out / "checkpoint")
@@ -441,55 +441,59 @@ class Trainer:
             self.model.train()
             # a run a callback stopped (early stopping) is finished: running its command again trains no further
             while self.step < cfg.steps and not stop and "stopped_at_step" not in self.extra_state:
-                self.optimizer.zero_grad(set_to_none=True)
-                loss, logs = self._accumulated_backward(cfg)
-                if cfg.grad_clip:
-                    self.scaler.unscale_(self.optimizer)
-                    nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                if self.scheduler is not None:
-                    self.scheduler.step()
-                self.step += 1
-                logs = {"loss": float(loss.detach()), **logs}
-                if multi:  # the whole batch's figures, as one process would log them (not rank 0's share)
-                    keys = [k for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-                    logs.update(zip(keys, distributed.global_mean([float(logs[k]) for k in keys])))
-                logs = {"step": self.step, **logs, "seconds": time.perf_counter() - t0}
-                self.history.append(logs)
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    log_row(logs)
-                    if tb is not None:
-                        for k, v in logs.items():
-                            if k not in ("step", "seconds") and isinstance(v, (int, float)):
-                                tb.add_scalar(k, v, self.step)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
-                failure: BaseException | None = None
-                if main:  # callbacks write files (samples, best weights): rank 0's business
-                    try:
-                        for cb in self.callbacks:
-                            stop = bool(cb.on_step_end(self, self.step, logs)) or stop
-                    except Exception as exc:  # noqa: BLE001 - re-raised below, after telling the others
-                        failure = exc
-                if multi:  # every process stops (or fails) at the same step
-                    stop, failed = distributed.any_flags(stop, failure is not None)
-                    if failed and failure is None:
-                        from ..errors import BrushworkError
+                # Ctrl-C waits for the end of the step (its update, log row, callbacks and checkpoint): the
+                # run then stops at a step boundary, its checkpoint holds the RNG state before the next
+                # step's dropout and latents, and a resumed run goes on exactly as an unbroken one
+                with interrupts_deferred():
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss, logs = self._accumulated_backward(cfg)
+                    if cfg.grad_clip:
+                        self.scaler.unscale_(self.optimizer)
+                        nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                    if self.scheduler is not None:
+                        self.scheduler.step()
+                    self.step += 1
+                    logs = {"loss": float(loss.detach()), **logs}
+                    if multi:  # the whole batch's figures, as one process would log them (not rank 0's share)
+                        keys = [k for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                        logs.update(zip(keys, distributed.global_mean([float(logs[k]) for k in keys])))
+                    logs = {"step": self.step, **logs, "seconds": time.perf_counter() - t0}
+                    self.history.append(logs)  # (with its step: a stop right after it logs it)
+                    if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                        log_row(logs)
+                        if tb is not None:
+                            for k, v in logs.items():
+                                if k not in ("step", "seconds") and isinstance(v, (int, float)):
+                                    tb.add_scalar(k, v, self.step)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
+                    failure: BaseException | None = None
+                    if main:  # callbacks write files (samples, best weights): rank 0's business
+                        try:
+                            for cb in self.callbacks:
+                                stop = bool(cb.on_step_end(self, self.step, logs)) or stop
+                        except Exception as exc:  # noqa: BLE001 - re-raised below, after telling the others
+                            failure = exc
+                    if multi:  # every process stops (or fails) at the same step
+                        stop, failed = distributed.any_flags(stop, failure is not None)
+                        if failed and failure is None:
+                            from ..errors import BrushworkError
 
-                        raise BrushworkError(f"the main process (rank 0) stopped at step {self.step} (its message is "
-                                             "above)")
-                if failure is not None:
-                    raise failure
-                if stop:
-                    self.extra_state["stopped_at_step"] = self.step
-                if self.step % cfg.checkpoint_every == 0:
-                    self.save_checkpoint()
-                if cfg.time_limit is not None:
-                    over = time.perf_counter() - t0 > cfg.time_limit
-                    if distributed.any_true(over) if multi else over:  # all processes stop together
-                        break
+                            raise BrushworkError(f"the main process (rank 0) stopped at step {self.step} (its message "
+                                                 "is above)")
+                    if failure is not None:
+                        raise failure
+                    if stop:
+                        self.extra_state["stopped_at_step"] = self.step
+                    if self.step % cfg.checkpoint_every == 0:
+                        self.save_checkpoint()
+                    if cfg.time_limit is not None:
+                        over = time.perf_counter() - t0 > cfg.time_limit
+                        if distributed.any_true(over) if multi else over:  # all processes stop together
+                            break
         except KeyboardInterrupt:
             self.save_checkpoint()
             raise
