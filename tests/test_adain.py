@@ -186,6 +186,48 @@ def test_folder_batch_resumes_and_skips_corrupt(small_images, random_decoder_dir
     assert "--redo" not in recipe["command"] and "--each-style" not in recipe["command"]
 
 
+def test_folder_runs_see_changed_masks_and_decoders_and_sample_styles(small_images, random_decoder_dir, tmp_path,
+                                                                        capsys):
+    """A mask or decoder changed in place (same path, other contents) makes a folder run's outputs "other
+    settings" (they were "already done"); with --each-style and --sample-style, an output of another style
+    records a command without --sample-style (its reproduction blended both styles)."""
+    import shutil
+
+    from brushwork.provenance.recipe import read_recipe
+
+    content, style = small_images
+    src = tmp_path / "photos"
+    src.mkdir()
+    Image.open(content).save(src / "a.png")
+    mask = tmp_path / "mask.png"
+    Image.new("L", Image.open(content).size, 255).save(mask)
+    dec = tmp_path / "dec"
+    shutil.copytree(random_decoder_dir, dec)
+    out = tmp_path / "out"
+    argv = ["stylize", str(src), str(style), "-o", str(out), "--method", "adain", "--decoder", str(dec),
+            "--size", "48", "--mask", str(mask), "-q"]
+    assert main(argv) == 0 and main(argv) == 0
+    assert "0 written, 1 already done" in capsys.readouterr().out
+    Image.new("L", Image.open(content).size, 128).save(mask)  # the mask edited
+    assert main(argv) == 2 and "--redo" in capsys.readouterr().err
+    assert main([*argv, "--redo"]) == 0 and main(argv) == 0
+    capsys.readouterr()
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(dec / "model.safetensors")
+    save_file({k: v * 1.3 for k, v in weights.items()}, dec / "model.safetensors")  # retrained in place
+    assert main(argv) == 2 and "a decoder" in capsys.readouterr().err
+    each = tmp_path / "each"
+    assert main(["stylize", str(src), str(content), "--sample-style", "--each-style", "-o", str(each), "--method",
+                 "adain", "--decoder", str(dec), "--size", "48", "-q"]) == 0
+    mine = next(p for p in each.iterdir() if p.name.endswith(f"__{content.stem}.png"))
+    recipe, _ = read_recipe(mine)
+    assert "--sample-style" not in recipe["command"]
+    sample = next(p for p in each.iterdir() if p.suffix == ".png" and p != mine)
+    assert "--sample-style" in read_recipe(sample)[0]["command"]
+    assert main(["reproduce", str(mine), "--inputs", str(tmp_path), "--strict"]) == 0
+
+
 def test_folder_batch_is_split_over_torchrun_processes(small_images, random_decoder_dir, tmp_path, capsys, monkeypatch):
     content, style = small_images
     src = tmp_path / "photos"

@@ -810,6 +810,10 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
             swap: dict[str, str | None] = {content: str(source), args.output: str(target), "--redo": None}
             if args.each_style:  # recorded as the one-style command that makes this file
                 swap.update({"--each-style": None, **{str(s): None for s in styles if str(s) != str(used[0])}})
+                if args.sample_style and str(used[0]) != str(sample_path("style")):  # (the flag names a style too)
+                    swap["--sample-style"] = None
+            for note in result.notes:  # (a mask resized to this photo, ...)
+                print(f"brushwork: note: {target.name}: {note}", file=sys.stderr)
             result.save(target, **_save_kwargs(args, target, result.params, swap), **_exif(args, source))
 
         # how the files are written counts as a setting too: a rerun with --no-metadata must not call
@@ -829,6 +833,9 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     from .pipelines.stylize import stylize
 
     result = stylize(content, styles, progress=not args.quiet, **options)
+    if result.image.mode in ("RGBA", "LA") and Path(args.output).suffix.lower() in (".jpg", ".jpeg", ".bmp"):
+        result.notes.append(f"{Path(args.output).suffix.lower()[1:].upper()} keeps no transparency: the picture is "
+                            "flattened over white (write a .png or .webp to keep it)")
     for note in result.notes:
         print(f"brushwork: note: {note}", file=sys.stderr)
     path = result.save(args.output, **_save_kwargs(args, args.output, result.params), **_exif(args, content))

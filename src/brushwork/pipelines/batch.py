@@ -134,9 +134,12 @@ def stylize_folder(
             return (_settings_key(own, each_style, suffix, {**opts, **written}, sha),
                     (_settings_key(styles, each_style, suffix, opts, sha), written), older)
 
+        files_now = _files_now(kwargs, sha)
+
         def state_of(t: Path, f: Path, sty: list, opts: dict) -> str:
             settings, legacy, older = keys(opts, sty)
-            return _output_state(t, settings, read_recipe, f, sha, legacy, also=older)
+            state = _output_state(t, settings, read_recipe, f, sha, legacy, also=older)
+            return "other" if state == "done" and _files_changed(t, files_now, read_recipe) else state
 
         # Every process looks at every output (not only its shard), so all of them stop, or none does.
         state = {t: state_of(t, f, sty, options) for f, sty, t in jobs if t.exists()}
@@ -155,9 +158,9 @@ def stylize_folder(
                         f"{len(other)} output(s) in '{out}' were made with {flag} none ({what}; e.g. '{other[0]}'): "
                         f"pass {flag} none to keep them and make the rest the same way, or --redo to make them all "
                         "again")
-            raise BrushworkError(f"{len(other)} output(s) in '{out}' were made with other settings or from an earlier "
-                                 f"version of their photo (e.g. '{other[0]}'): pass --redo to replace them, or choose "
-                                 "another -o folder")
+            raise BrushworkError(f"{len(other)} output(s) in '{out}' were made with other settings (or another version "
+                                 f"of their photo, a mask or a decoder) (e.g. '{other[0]}'): pass --redo to replace them, "
+                                 "or choose another -o folder")
         jobs = distributed.shard_list(jobs, key=lambda j: j[2].relative_to(out).as_posix())  # this rank's outputs
         report = BatchReport(shard=(world.rank, world.world_size))
         with _progress(len(jobs), "stylize", progress and world.rank == 0) as bar:
@@ -325,6 +328,43 @@ def _settings_key(styles, each_style: bool, suffix: str, kwargs: dict, file_sha2
     blob = json.dumps({"styles": style_ids, "each_style": each_style, "suffix": suffix, "options": options},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _files_now(kwargs: dict, file_sha256) -> dict:
+    """The sha256 of the files a folder run's options name (masks, a decoder, encoder weights) as they are now:
+    the settings key names them by path, so a file changed in place (a retrained decoder, an edited mask) is
+    found by comparing these with what each output's recipe records."""
+    now: dict = {}
+    masks = kwargs.get("masks") or ()
+    if masks and all(isinstance(m, (str, os.PathLike)) and Path(m).is_file() for m in masks):
+        now["masks"] = [file_sha256(m) for m in masks]
+    dec = kwargs.get("decoder")
+    if isinstance(dec, (str, os.PathLike)):
+        d = Path(dec)
+        file = next((c for c in (d / "model.safetensors", d / "checkpoint" / "model.safetensors") if c.is_file()),
+                    None) if d.is_dir() else d
+        if file is not None and file.is_file():
+            now["decoder"] = file_sha256(file)
+    w = kwargs.get("weights")
+    if isinstance(w, (str, os.PathLike)) and Path(w).is_file():
+        now["encoder"] = file_sha256(w)
+    return now
+
+
+def _files_changed(target: Path, now: dict, read_recipe) -> bool:
+    """Whether ``target``'s recipe records other contents for the files of ``now`` (see :func:`_files_now`)."""
+    if not now:
+        return False
+    try:
+        recipe, _ = read_recipe(target)
+    except OSError:
+        return False
+    recipe = recipe or {}
+    masks = [m.get("sha256") for m in recipe.get("masks") or () if isinstance(m, dict)]
+    if "masks" in now and masks and masks != now["masks"]:
+        return True
+    made = recipe.get("weights_sha256") if isinstance(recipe.get("weights_sha256"), dict) else {}
+    return any(k in now and made.get(k) and made[k] != now[k] for k in ("decoder", "encoder"))
 
 
 def _output_state(target: Path, settings: str, read_recipe, source: Path, file_sha256,

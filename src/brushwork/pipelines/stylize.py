@@ -431,6 +431,13 @@ def stylize(
                 cover = cover + (torch.ones_like(cover) if m is None else m)
         paint_masks = [torch.where(cover > 0, (torch.ones_like(cover) if m is None else m) / cover.clamp_min(1e-12),
                                    0.0).clamp(0, 1) for m in m_ts]  # a '-' (everywhere) too: the mix keeps its ratios
+        most = float(cover.max())
+        if most <= 0:  # (minutes of work for the photo as it is)
+            raise BrushworkError("the masks (of the styles with a weight) cover no pixel, so the picture would be the "
+                                 "photo as it is: paint white where a style should go")
+        if most < 0.05:
+            notes.append(f"the masks cover at most {most:.1%} of any pixel, so the picture is nearly the photo (a 0/1 "
+                         "mask array is read as 0-255: multiply it by 255)")
 
     bar = None
     if progress and method == "gatys":
