@@ -211,6 +211,11 @@ def test_folder_runs_see_changed_masks_and_decoders_and_sample_styles(small_imag
     Image.new("L", Image.open(content).size, 128).save(mask)  # the mask edited
     assert main(argv) == 2 and "--redo" in capsys.readouterr().err
     assert main([*argv, "--redo"]) == 0 and main(argv) == 0
+    two = [*argv[:3], str(content), *argv[3:], "--mask", "-", "-o", str(tmp_path / "two")]  # a '-' beside it
+    assert main(two) == 0
+    Image.new("L", Image.open(content).size, 255).save(mask)
+    assert main(two) == 2 and "--redo" in capsys.readouterr().err
+    Image.new("L", Image.open(content).size, 128).save(mask)
     capsys.readouterr()
     from safetensors.torch import load_file, save_file
 

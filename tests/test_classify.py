@@ -530,6 +530,7 @@ def test_grey_models_know_their_ink_and_odd_folders(tmp_path, capsys):
     model, mcfg = load_classifier(tmp_path / "run" / "checkpoint")
     one = predict_images(model, mcfg, np.full((16, 16, 3), 235, np.uint8), ink="dark")
     assert len(one) == 1 and one[0]["image"] == "<ndarray>"
+    assert len(predict_images(model, mcfg, np.full((3, 16, 16, 3), 235, np.uint8), ink="dark")) == 3  # a stack
     root = _folder(tmp_path, classes=("ink", "paint", "三角"))
     (root / ".thumbnails").mkdir()
     Image.fromarray(np.zeros((24, 24, 3), np.uint8)).save(root / ".thumbnails" / "t.png")

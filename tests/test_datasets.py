@@ -138,3 +138,15 @@ def test_apt_failures_name_their_fix(tmp_path, monkeypatch):
         monkeypatch.setattr(subprocess, "run", lambda *a, _s=said[kind], **k: subprocess.CompletedProcess(a, 100, "", _s))
         with pytest.raises(BrushworkError, match=fix):
             fetch_mod._apt_download("krita-data", tmp_path)
+
+
+def test_images_in_hidden_folders_are_not_listed(tmp_path):
+    """Thumbnails an app keeps in `.thumbnails`, or a video run's `.NAME.part`, are no pictures of the folder's."""
+    from PIL import Image
+
+    from brushwork.datasets import list_images
+
+    for rel in ("a.png", "sub/b.png", ".thumbnails/a.png", "sub/.cache/c.png", ".clip.mp4.part/frame_000001.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 4)).save(tmp_path / rel)
+    assert [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)] == ["a.png", "sub/b.png"]

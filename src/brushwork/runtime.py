@@ -83,11 +83,13 @@ def autocast(device: torch.device, precision: str = "fp32") -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def interrupts_deferred() -> Iterator[None]:
+def interrupts_deferred(what: str = "step") -> Iterator[None]:
     """Ctrl-C waits until the block is done, then stops as usual: a training step, or a frame handed to ffmpeg,
-    is whole or not begun when a run stops and saves its state. In the main thread only (where Python handles
-    signals), and a no-op inside another such block or under another SIGINT handler."""
+    is whole or not begun when a run stops and saves its state. The first Ctrl-C says so ("stopping after this
+    ``what``"); a second one stops at once. An error raised in the block is not replaced. In the main thread only
+    (where Python handles signals), and a no-op inside another such block or under another SIGINT handler."""
     import signal
+    import sys
     import threading
 
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not \
@@ -95,10 +97,17 @@ def interrupts_deferred() -> Iterator[None]:
         yield
         return
     got: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+
+    def later(signum, frame) -> None:
+        if got:  # asked twice: now
+            raise KeyboardInterrupt
+        got.append(signum)
+        sys.stderr.write(f"\nbrushwork: stopping after this {what} (Ctrl-C again to stop now)\n")
+
+    signal.signal(signal.SIGINT, later)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        if got:
-            raise KeyboardInterrupt
+    if got:
+        raise KeyboardInterrupt

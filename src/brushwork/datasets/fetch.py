@@ -117,10 +117,12 @@ def data_root() -> Path:
 
 
 def list_images(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
-    """Image files under ``folder`` by extension, sorted (corrupt files are the reader's business)."""
+    """Image files under ``folder`` by extension, sorted (corrupt files are the reader's business); not those in
+    hidden folders under it (``.thumbnails``, a video run's ``.NAME.part``), which no one means as pictures."""
     root = Path(folder)
     it = root.rglob("*") if recursive else root.glob("*")
-    return sorted(p for p in it if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in it if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not any(d.startswith(".") for d in p.relative_to(root).parts[:-1]))
 
 
 def _apt_download(package: str, workdir: Path) -> Path:

@@ -336,8 +336,8 @@ def _files_now(kwargs: dict, file_sha256) -> dict:
     found by comparing these with what each output's recipe records."""
     now: dict = {}
     masks = kwargs.get("masks") or ()
-    if masks and all(isinstance(m, (str, os.PathLike)) and Path(m).is_file() for m in masks):
-        now["masks"] = [file_sha256(m) for m in masks]
+    if masks and all(m is None or isinstance(m, (str, os.PathLike)) for m in masks):  # ('-': None, everywhere)
+        now["masks"] = [file_sha256(m) if m is not None and Path(m).is_file() else None for m in masks]
     dec = kwargs.get("decoder")
     if isinstance(dec, (str, os.PathLike)):
         d = Path(dec)
@@ -360,8 +360,9 @@ def _files_changed(target: Path, now: dict, read_recipe) -> bool:
     except OSError:
         return False
     recipe = recipe or {}
-    masks = [m.get("sha256") for m in recipe.get("masks") or () if isinstance(m, dict)]
-    if "masks" in now and masks and masks != now["masks"]:
+    masks = [m.get("sha256") if isinstance(m, dict) else None for m in recipe.get("masks") or ()]
+    if "masks" in now and len(masks) == len(now["masks"]) and any(
+            a is not None and b is not None and a != b for a, b in zip(masks, now["masks"])):
         return True
     made = recipe.get("weights_sha256") if isinstance(recipe.get("weights_sha256"), dict) else {}
     return any(k in now and made.get(k) and made[k] != now[k] for k in ("decoder", "encoder"))

@@ -147,7 +147,9 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
     like the training images; a grey model's images turned to its ``ink``, see :func:`match_ink`)."""
     from PIL import Image as _Image
 
-    if isinstance(files, (str, os.PathLike, np.ndarray, _Image.Image)):
+    if isinstance(files, np.ndarray) and files.ndim == 4:
+        files = list(files)  # a stack of images (N, H, W, C)
+    elif isinstance(files, (str, os.PathLike, np.ndarray, _Image.Image)):
         files = [files]  # one image, not its letters or rows
     files = list(files)
     if not files:

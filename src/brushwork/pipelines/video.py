@@ -385,7 +385,7 @@ class _Output:
     def _append(self, f: np.ndarray) -> None:
         """Hand a frame to ffmpeg whole (Ctrl-C waits: the count of frames in the file stays known)."""
         try:
-            with interrupts_deferred():
+            with interrupts_deferred("frame"):
                 self.writer.append_data(_even(f))
                 self.in_writer += 1
         except (OSError, RuntimeError) as exc:
@@ -412,7 +412,7 @@ class _Output:
                                      "a video file's frames have one size: resize them, or write a folder of frames")
         if self.kind == "video" and self.writer is None:
             self._open()
-        with interrupts_deferred():  # (the frame and the count together)
+        with interrupts_deferred("frame"):  # (the frame and the count together)
             if self.kind == "video":
                 self._append(f)
             else:
@@ -705,7 +705,7 @@ def stylize_video(
                 from ..provenance.watermark import embed_watermark
 
                 frame = np.asarray(embed_watermark(Image.fromarray(frame)))
-            with interrupts_deferred():  # (the frame kept and the state after it: together)
+            with interrupts_deferred("frame"):  # (the frame kept and the state after it: together)
                 target.add(frame)
                 snapshot = stylizer.state_dict()
             if bar is not None:

@@ -436,8 +436,9 @@ def train_classifier(
                              "grouped_split": groups is not None and len(np.unique(groups)) < len(groups),
                              "split_digest": split_digest(y, groups), "val_indices": va.tolist(),
                              # (a folder's: an array dataset has its own test set)
+                             # (images from a folder, a named one such as art-medium too: arrays have a test set)
                              **({"trained": image_fingerprints(x[tr])} if isinstance(data, (str, os.PathLike))
-                                and Path(data).is_dir() else {}),
+                                and x_test is None else {}),
                              # grey images: light marks on dark (MNIST) or dark ink on light; predict and eval
                              # turn other images to match
                              **({"ink": "dark" if float(x[tr].mean()) > 127 else "light"} if channels == 1 else {})},
