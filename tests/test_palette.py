@@ -401,6 +401,11 @@ def test_few_colour_images_keep_their_own_colours_when_read_small(tmp_path, caps
         assert main(["palette", str(tmp_path / name), "-k", "16", "--json"]) == 0
         got = json.loads(capsys.readouterr().out)["colors"]
         assert {c["hex"] for c in got} == own
+    five = Image.new("RGB", (5, 1))  # a strip of fewer colours than harmony's default -k 6: those five
+    five.putdata([tuple(int(v) for v in c) for c in colours[:5]])
+    five.save(tmp_path / "five.png")
+    assert main(["harmony", str(tmp_path / "five.png")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].count("#") == 5
     # (only where asked: a reduced read for analyses still averages, as before)
     assert len(np.unique(read_image(tmp_path / "dither.png", draft=512).rgb.reshape(-1, 3), axis=0)) == 1
     kept = read_image(tmp_path / "dither.png", draft=512, keep_colors=True)

@@ -686,7 +686,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gt.add_argument("--model", default="gan", choices=["gan", "vae"],
                     help="gan (default) or vae: a variational autoencoder with a smooth latent space")
     gt.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256])
-    gt.add_argument("--steps", type=_positive_int, default=5000)
+    gt.add_argument("--steps", type=_positive_int, default=5000, help="training steps (default 5000)")
     gt.add_argument("--batch", type=_int_upto(4096, "more images a step than memory holds"), default=32)
     gt.add_argument("--z-dim", type=_int_upto(4096, "latents of 128-512 are usual"), default=128)
     gt.add_argument("--width", type=_int_upto(1024, "channels of 16-128 are usual"), default=32,
@@ -1312,7 +1312,7 @@ def _cmd_harmony(args: argparse.Namespace) -> int:
         pal = _parse_palette(args.colors)
     else:
         img = _read(args.image, draft=512, keep_colors=True, min_side=1)
-        pal = extract_palette(img.rgb, img.alpha, k=args.k)
+        pal = extract_palette(img.rgb, img.alpha, k=args.k, at_most=True)  # (a strip of 5 colours: those 5)
     res = classify(pal)
     out = {"palette": pal.hex, **res.to_dict()}
     if args.complete:
@@ -1996,6 +1996,8 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
     real_u8 = real.permute(0, 2, 3, 1).numpy()
     if real_u8.shape[3] == 1:
         real_u8 = np.repeat(real_u8, 3, axis=3)
+    if skipped:
+        print(f"brushwork: note: skipped {skipped} unreadable image(s) of '{args.data}'", file=sys.stderr)
     fake_u8 = sample(gan, list(range(args.samples)))
     r_raw, f_raw = features(real_u8, encoder), features(fake_u8, encoder)  # FID and KID on the raw features
     f_real, f_fake = normalise(r_raw), normalise(f_raw)  # nearest neighbours by cosine similarity
@@ -2025,7 +2027,7 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
         save_image(grid_image(np.stack(pairs), cols=2), args.nearest,
                    **_save_kwargs(args, args.nearest, {"operation": "gan eval nearest", "checkpoint_sha256": sha}))
         print(f"wrote the 8 samples closest to a training image (left) beside it (right) to {args.nearest}")
-    print(json.dumps(result))
+    print(json.dumps(result))  # (the last line: the same figures for scripts, as docs/gan.md says)
     return 0
 
 
