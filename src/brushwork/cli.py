@@ -2250,11 +2250,14 @@ def _open_gallery(args: argparse.Namespace):
     return g
 
 
-def _item_line(it, score: float | None = None) -> str:
+def _item_line(it, score: float | None = None, widths: tuple[int, int] = (16, 0)) -> str:
+    """One listing line; ``widths``: of the operation and size columns (the listing's longest, so they line up)."""
     when = it.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
     tags = f"  [{', '.join(it.tags)}]" if it.tags else ""
     sim = f"  similarity {score:.2f}" if score is not None else ""
-    return f"{it.id:6d}  {when}  {it.operation:16s} {it.width}x{it.height}  {it.path}{_file_state(it)}{tags}{sim}"
+    size = f"{it.width}x{it.height}"
+    return (f"{it.id:6d}  {when}  {it.operation:{widths[0]}s} {size:{widths[1]}s}  {it.path}{_file_state(it)}"
+            f"{tags}{sim}")
 
 
 def _file_state(it) -> str:
@@ -2304,12 +2307,14 @@ def _cmd_gallery_search(args: argparse.Namespace) -> int:
                          limit=None if image is not None else args.limit)
         ranked = (g.similar(image, found, top=args.limit, progress=not args.json) if image is not None
                   else [(it, None) for it in found])
+    widths = (max([16, *(len(it.operation) for it, _ in ranked)]),
+              max([0, *(len(f"{it.width}x{it.height}") for it, _ in ranked)]))
     for it, score in ranked:
         if args.json:
             print(json.dumps({**it.to_dict(), **({} if score is None else {"similarity": round(score, 4)})},
                              sort_keys=True))
         else:
-            print(_item_line(it, score))
+            print(_item_line(it, score, widths))
     if not ranked and not args.json:
         print("no items" + (" match" if args.command == "gallery" and args.gallery_command == "search" else ""))
     return 0
