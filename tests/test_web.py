@@ -301,7 +301,8 @@ def test_a_chunked_upload_is_counted_as_it_arrives(studio):
                                   "bad-truncation", "empty-palette", "narrow-style", "far-date", "tiny-content-job",
                                   "transparent-reference", "truncated-jpeg", "bomb",
                                   "multi-line-colour", "form-not-json", "bad-tag", "truncated-gif", "thin-content-job",
-                                  "transparent-reference-palette", "nan-json", "damaged-png-job", "long-body"])
+                                  "transparent-reference-palette", "nan-json", "damaged-png-job", "long-body",
+                                  "two-contents", "two-references"])
 def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
     with studio(max_upload_bytes=200_000, max_pixels=300_000) as c:
         photo = ("c.jpg", _photo(200), "image/jpeg")
@@ -354,6 +355,10 @@ def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
             "damaged-png-job": lambda: c.post("/api/stylize", files={"content": ("c.png", _damaged_png(), "image/png")},
                                               data=style),
             "long-body": lambda: c.post("/api/harmony", content=b"x" * 100_000, headers={"Content-Type": "text/plain"}),
+            # a single-file field sent twice: the first was used, the other dropped without a word
+            "two-contents": lambda: c.post("/api/stylize", files=[("content", photo), ("content", photo)], data=style),
+            "two-references": lambda: c.post("/api/recolor", files=[("image", photo), ("reference", photo),
+                                                                     ("reference", photo)]),
         }
         r = calls[case]()
         assert len(r.content) < 5000, (case, len(r.content))  # what was sent is not echoed back
@@ -369,7 +374,9 @@ def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
                     "thin-content-job": (422, "less extreme shape"),
                     "gallery-style-missing": (404, "gallery item 77 no longer exists"),
                     "transparent-reference-palette": (400, "reference image has no opaque"),
-                    "nan-json": (422, "truncation"), "damaged-png-job": (415, "damaged or truncated PNG")}
+                    "nan-json": (422, "truncation"), "damaged-png-job": (415, "damaged or truncated PNG"),
+                    "two-contents": (422, "content: the request sends 2 files"),
+                    "two-references": (422, "reference: the request sends 2 files")}
         if case in expected:
             status, words = expected[case]
             assert (status is None or r.status_code == status) and words in body["error"], (case, r.status_code, body)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
@@ -421,6 +421,23 @@ def create_app(config: StudioConfig) -> FastAPI:
     # request threads; at most this many at once, so a burst of large images cannot exhaust memory.
     quick = threading.BoundedSemaphore(config.workers + 1)
 
+    def one_file(*names: str):
+        """A dependency refusing a request that sends one of ``names`` (a single-file field) more than once: the
+        endpoint would use the first and drop the rest without a word."""
+
+        async def check(request: Request) -> None:
+            if "multipart/form-data" not in request.headers.get("content-type", ""):
+                return
+            try:
+                form = await request.form()  # (parsed already for the endpoint: the same object)
+            except Exception:  # noqa: BLE001 - a malformed body: FastAPI's own parsing says so
+                return
+            for n in names:
+                if len(form.getlist(n)) > 1:
+                    raise ApiError(422, f"{n}: the request sends {len(form.getlist(n))} files, this field takes one")
+
+        return Depends(check)
+
     def bounded(fn):
         import functools
 
@@ -613,7 +630,8 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(404, f"no bundled style '{name[:60]}': see GET /api/styles")
         return FileResponse(styles[name])
 
-    @app.post("/api/preview", tags=["stylize"], responses={200: {"content": {"image/png": {}}}})
+    @app.post("/api/preview", tags=["stylize"], responses={200: {"content": {"image/png": {}}}},
+              dependencies=[one_file("content")])
     @bounded
     def preview(content: UploadFile = File(...), style: list[UploadFile] | None = File(None),
                 mask: list[UploadFile] | None = File(None),
@@ -638,7 +656,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         s = style_source(style, style_name)
         return Response(previewer.render(c, s, strength, transform, match), media_type="image/png")
 
-    @app.post("/api/stylize", status_code=202, tags=["stylize"])
+    @app.post("/api/stylize", status_code=202, tags=["stylize"], dependencies=[one_file("content")])
     def stylize_job(content: UploadFile = File(...), style: list[UploadFile] | None = File(None),
                     mask: list[UploadFile] | None = File(None), style_weights: str | None = Form(None),
                     style_name: str | None = Form(None), method: str = Form("adain"),
@@ -771,7 +789,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return FileResponse(results / name, media_type="image/png" if name.endswith(".png") else "image/webp")
 
     # -- colour and composition ----------------------------------------------------------------------
-    @app.post("/api/palette", tags=["colour"])
+    @app.post("/api/palette", tags=["colour"], dependencies=[one_file("image")])
     @bounded
     def palette(image: UploadFile = File(...), k: int = Form(6, ge=1, le=16), seed: int = Form(0, ge=0)) -> dict:
         from ..color.harmony import classify
@@ -796,7 +814,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             out["contrast"] = contrast_table(pal)
         return out
 
-    @app.post("/api/recolor", tags=["colour"])
+    @app.post("/api/recolor", tags=["colour"], dependencies=[one_file("image", "reference")])
     @bounded
     def recolor_image(image: UploadFile = File(...), reference: UploadFile | None = File(None),
                       palette: str | None = Form(None, max_length=2000), method: str = Form("stats"),
@@ -832,7 +850,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         recipe = command_recipe(argv, results / name, params, output_options={"-o"})
         return save_result(to_pil(out, img.alpha, composited=True), name, recipe, "recolor", mark=False)
 
-    @app.post("/api/compose", tags=["composition"])
+    @app.post("/api/compose", tags=["composition"], dependencies=[one_file("image")])
     @bounded
     def compose(image: UploadFile = File(...), ratios: str = Form("1:1,4:5,3:2,16:9", max_length=200),
                 overlay: bool = Form(False)) -> dict:
@@ -873,7 +891,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return {**save_result(grid_image(images), f"{secrets.token_hex(8)}-gan.png", params, "gan sample", mark=True),
                 "seeds": seeds}
 
-    @app.post("/api/classify", tags=["classify"])
+    @app.post("/api/classify", tags=["classify"], dependencies=[one_file("image")])
     @bounded
     def classify_image(image: UploadFile = File(...), model: str = Form("medium"),
                        top_k: int = Form(3, ge=1, le=20)) -> dict:
