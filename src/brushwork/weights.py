@@ -328,6 +328,15 @@ def _load_checked(module, file: Path, model_name: str):
     return module.requires_grad_(False).eval()
 
 
+def decoder_file(source: str | os.PathLike) -> Path:
+    """The weights file a decoder ``source`` names: a folder's ``model.safetensors`` (or its ``checkpoint``'s: the
+    --out folder of `brushwork adain train`), else ``source`` itself (``decoder.pth``); it may not exist."""
+    p = Path(source).expanduser()
+    if p.is_dir() and not (p / "model.safetensors").is_file() and (p / "checkpoint" / "model.safetensors").is_file():
+        p = p / "checkpoint"
+    return p / "model.safetensors" if p.is_dir() else p
+
+
 def load_decoder(
     source: str | os.PathLike | None = None,
     *,
@@ -353,9 +362,8 @@ def load_decoder(
         file = find_weights(name)
     else:
         p = Path(source).expanduser()
-        if p.is_dir() and not (p / "model.safetensors").is_file() and (p / "checkpoint" / "model.safetensors").is_file():
-            p = p / "checkpoint"  # the --out folder of `brushwork adain train`
-        file = p / "model.safetensors" if p.is_dir() else p
+        file = decoder_file(p)
+        p = file.parent if p.is_dir() else p
         if not file.is_file():
             raise WeightsError(f"decoder '{p}' not found: give a folder with config.json and model.safetensors "
                                "(the --out folder of 'brushwork adain train')")

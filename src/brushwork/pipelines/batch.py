@@ -340,11 +340,10 @@ def _files_now(kwargs: dict, file_sha256) -> dict:
         now["masks"] = [file_sha256(m) if m is not None and Path(m).is_file() else None for m in masks]
     dec = kwargs.get("decoder")
     if isinstance(dec, (str, os.PathLike)):
-        d = Path(dec)
-        file = next((c for c in (d / "model.safetensors", d / "checkpoint" / "model.safetensors") if c.is_file()),
-                    None) if d.is_dir() else d
-        if file is not None and file.is_file():
-            now["decoder"] = file_sha256(file)
+        from ..weights import decoder_file
+
+        if decoder_file(dec).is_file():
+            now["decoder"] = file_sha256(decoder_file(dec))
     w = kwargs.get("weights")
     if isinstance(w, (str, os.PathLike)) and Path(w).is_file():
         now["encoder"] = file_sha256(w)
