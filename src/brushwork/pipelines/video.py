@@ -303,14 +303,13 @@ class _Output:
     a work folder beside it (``.NAME.part``) and moved into place when complete.
 
     The work folder is also what a stopped run leaves for the next one (:meth:`keep`): the frames made so far
-    (PNGs for a folder or a GIF; for a video file, the file as far as it was written, ``kept.EXT``) and
-    ``state.pt``: their count, the key of the settings they were made with, and the stylization's state after
-    the last of them (a video file's kept frames are in ``kept_NNNNNN.EXT``, named by their count; an older one
-    is removed only once the state names the newer). :meth:`resume` takes it up when the key is the same. A
-    video file goes on by decoding the
-    kept frames into the new file ahead of the new ones: one stream, whose first frames are encoded twice
-    (joining two files without re-encoding leaves a gap or a repeated frame at the join wherever the codec
-    reorders frames, as H.264 does)."""
+    (PNGs for a folder or a GIF; for a video file, the file as far as it was written, ``kept_NNNNNN.EXT``, named
+    by its count: an older one is removed only once the state names the newer) and ``state.pt``: their count,
+    the key of the settings they were made with, and the stylization's state after the last of them.
+    :meth:`resume` takes it up when the key is the same. A video file goes on by decoding the kept frames into
+    the new file ahead of the new ones: one stream, whose first frames are encoded twice (joining two files
+    without re-encoding leaves a gap or a repeated frame at the join wherever the codec reorders frames, as
+    H.264 does)."""
 
     def __init__(self, target: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None = None,
                  key: str | None = None) -> None:
