@@ -1379,8 +1379,9 @@ def _cropped_original(path: str, output: str, box: tuple[int, int, int, int]):
 
     try:
         with Image.open(path) as im:
-            if WRITABLE_SUFFIXES.get(Path(output).suffix.lower()) != im.format or getattr(im, "n_frames", 1) > 1:
-                return None
+            if (WRITABLE_SUFFIXES.get(Path(output).suffix.lower()) != im.format or getattr(im, "n_frames", 1) > 1
+                    or im.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16", "I;16B")):
+                return None  # (a CMYK or LAB file: written as the sRGB picture read, without its profile)
             info = {k: im.info[k] for k in ("dpi", "icc_profile", "transparency") if k in im.info}
             piece = ImageOps.exif_transpose(im).crop(box)
             piece.info = info  # (nothing else: a JPEG's comment, for one, would be written again)
