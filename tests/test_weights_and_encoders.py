@@ -149,3 +149,41 @@ def test_old_batch_norm_files_and_a_torchvision_vgg_given_as_vgg_normalised():
         check_state_dict(bn, {k: v for k, v in old.items() if k != "1.weight"}, "tiny")
     with pytest.raises(ValueError, match="not vgg_normalised.pth .*'features.0.weight'"):
         VGGNormalisedEncoder().load_backbone_state_dict({"features.0.weight": torch.zeros(1)})
+
+
+def test_decoder_configs_that_do_not_fit_and_files_named_otherwise(tmp_path, random_decoder_dir):
+    """A decoder whose config.json names a tap its encoder lacks, or one of other channels, and a config that
+    is not an object, are one line (they were tracebacks at stylize time); a safetensors file named .pth or
+    .SAFETENSORS loads; NaN in an encoder's file says to replace it (not to train again)."""
+    import json
+    import shutil
+
+    import numpy as np
+    import pytest
+    import torch
+    from safetensors.torch import save_file
+
+    import brushwork
+    from brushwork.errors import BrushworkError
+    from brushwork.weights import load_state_dict
+
+    content = np.full((64, 64, 3), 0.5, np.float32)
+    for name, edit, said in (("tap", lambda c: {**c, "tap": "blockZ"}, "does not have"),
+                             ("channels", lambda c: {**c, "tap": "block11.expand"}, "channels at stride"),
+                             ("list", lambda c: [1, 2], "missing or invalid")):
+        d = tmp_path / name
+        shutil.copytree(random_decoder_dir, d)
+        raw = json.loads((d / "config.json").read_text())
+        cfg = raw.get("decoder", raw)
+        new = edit(cfg)
+        (d / "config.json").write_text(json.dumps({**raw, "decoder": new} if "decoder" in raw and not isinstance(
+            new, list) else new))
+        with pytest.raises(BrushworkError, match=said):
+            brushwork.stylize(content, content, method="adain", decoder=d, size=64)
+    sd = {"w": torch.ones(2, 2)}
+    for name in ("a.pth", "b.SAFETENSORS"):
+        save_file(sd, str(tmp_path / name))
+        assert torch.equal(load_state_dict(tmp_path / name)["w"], sd["w"])
+    torch.save({"w": torch.full((2,), float("nan"))}, tmp_path / "nan.pth")
+    with pytest.raises(BrushworkError, match="replace it with a good copy"):
+        load_state_dict(tmp_path / "nan.pth", what="vgg19 weights")

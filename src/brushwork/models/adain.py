@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import WeightsError
 from ..functional import mean_cov, mean_std, wct_matrix
 from .encoders import FeatureEncoder
 
@@ -201,8 +202,18 @@ class AdaINNet(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         self.tap = decoder.config.tap
+        cfg = decoder.config
+        unknown = [t for t in cfg.taps if t not in encoder.tap_names]
+        if unknown:
+            raise WeightsError(f"the decoder reads {', '.join(unknown)}, which {type(encoder).__name__} does not have "
+                               f"(its config.json names encoder '{cfg.encoder}'): use the decoder with its own encoder")
+        shapes = {t: encoder.tap_shape(t) for t in cfg.taps}
+        if sum(c for c, _ in shapes.values()) != cfg.in_channels or shapes[cfg.tap][1] != decoder.stride:
+            raise WeightsError(f"the decoder's config.json says {cfg.in_channels} channels at stride {decoder.stride} "
+                               f"from {', '.join(cfg.taps)}, but the encoder gives {sum(c for c, _ in shapes.values())} "
+                               f"at stride {shapes[cfg.tap][1]}: the config was edited, or belongs to another decoder")
         #: inputs are padded to multiples of this (the deepest tap's stride), so the taps' grids nest
-        self.align = max([decoder.stride, *(encoder.tap_shape(t)[1] for t in decoder.config.deep_taps)])
+        self.align = max([decoder.stride, *(shapes[t][1] for t in cfg.deep_taps)])
         self._channels: list[int] | None = None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
