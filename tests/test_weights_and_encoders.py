@@ -187,3 +187,33 @@ def test_decoder_configs_that_do_not_fit_and_files_named_otherwise(tmp_path, ran
     torch.save({"w": torch.full((2,), float("nan"))}, tmp_path / "nan.pth")
     with pytest.raises(BrushworkError, match="replace it with a good copy"):
         load_state_dict(tmp_path / "nan.pth", what="vgg19 weights")
+
+
+def test_a_missing_bundled_model_says_to_reinstall_brushwork(monkeypatch):
+    """Weights shipped inside brushwork, missing from an install, are named as such: the message suggested
+    --weights (the encoder's option) and a torch-hub file name that every bundled model shares."""
+    import dataclasses
+
+    import pytest
+
+    from brushwork import weights as w
+
+    spec = dataclasses.replace(w.WEIGHTS["adain-lite0"], bundled="data/models/nowhere/model.safetensors")
+    monkeypatch.setitem(w.WEIGHTS, "adain-lite0", spec)
+    monkeypatch.delenv(spec.env_var, raising=False)
+    with pytest.raises(w.WeightsError, match="missing from its install.*reinstall brushwork") as err:
+        w.find_weights("adain-lite0")
+    assert "--weights" not in str(err.value) and "hub" not in str(err.value)
+
+
+def test_an_unusable_hub_cache_is_named(tmp_path, monkeypatch):
+    """TORCH_HOME that is a file (or not writable) is named with the way out, not as a generic path error."""
+    import pytest
+
+    from brushwork import weights as w
+
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "afile"))
+    spec = w.WEIGHTS["vgg19"]
+    with pytest.raises(w.WeightsError, match="set TORCH_HOME to a writable folder"):
+        w._download(spec.url, w._hub_dir() / spec.filename, spec)

@@ -157,8 +157,13 @@ def _download(url: str, dest: Path, spec: WeightsSpec) -> None:
     import http.client
     import urllib.request
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:40]}.", suffix=".part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:40]}.", suffix=".part")
+    except OSError as exc:  # (TORCH_HOME a file, or not writable)
+        raise WeightsError(f"cannot download into torch's hub cache '{dest.parent}' ({exc.strerror or exc}): set "
+                           "TORCH_HOME to a writable folder, or download the file yourself and pass --weights "
+                           "PATH") from None
     try:
         with os.fdopen(fd, "wb") as fh, urllib.request.urlopen(url, timeout=60) as resp:
             shutil.copyfileobj(resp, fh)
@@ -230,6 +235,10 @@ def find_weights(
         return packaged
     if spec.package:
         looked.append(f"package {spec.pip_name} (not installed)")
+    if spec.bundled is not None:  # shipped inside brushwork (no pip package, no download, no --weights of its own)
+        raise WeightsError(f"brushwork's own {spec.name} weights are missing from its install "
+                           f"('{Path(__file__).resolve().parent / spec.bundled}'): reinstall brushwork "
+                           f"(or set {spec.env_var}=PATH to a copy)")
     cached = _hub_dir() / spec.filename
     if cached.is_file():
         if not sha256_file(cached).startswith(spec.sha256):
