@@ -125,12 +125,9 @@ def _int_upto(most: int, what: str):
 
 def _colour_count(text: str) -> int:
     """-k of the colour commands: 1 to MAX_COLORS (a larger palette is slower to fit than it is useful)."""
-    from .color.palette import MAX_COLORS
+    from .color.palette import MAX_COLORS  # (here, not when the parser is built: numpy's import is start-up time)
 
-    v = _positive_int(text)
-    if v > MAX_COLORS:
-        raise argparse.ArgumentTypeError(f"{text} is more colours than a palette holds here: give at most {MAX_COLORS}")
-    return v
+    return _int_upto(MAX_COLORS, f"more colours than a palette holds here: give at most {MAX_COLORS}")(text)
 
 
 def _side(text: str) -> int:

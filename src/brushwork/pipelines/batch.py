@@ -342,8 +342,9 @@ def _files_now(kwargs: dict, file_sha256) -> dict:
     if isinstance(dec, (str, os.PathLike)):
         from ..weights import decoder_file
 
-        if decoder_file(dec).is_file():
-            now["decoder"] = file_sha256(decoder_file(dec))
+        file = decoder_file(dec)
+        if file.is_file():
+            now["decoder"] = file_sha256(file)
     w = kwargs.get("weights")
     if isinstance(w, (str, os.PathLike)) and Path(w).is_file():
         now["encoder"] = file_sha256(w)

@@ -71,7 +71,7 @@ def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> P
     rel = entry.get("path")
     if rel:
         for base in (Path("."), *bases):
-            p = Path(rel) if base == Path(".") else base / rel
+            p = base / rel  # (Path(".") / rel is rel itself)
             if p.is_file() and file_sha256(p) == want:
                 return p
     bundled = Path(__file__).resolve().parent.parent / "data" / "samples"  # the studio's styles, `stylize`'s samples
@@ -312,7 +312,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     for s in search:
         if not s.is_dir():
             raise BrushworkError(f"--inputs '{s}' is not a folder")
-    made_in = [Path(os.path.abspath(path)).parents[i] for i in range(min(3, len(Path(os.path.abspath(path)).parents)))]
+    made_in = Path(os.path.abspath(path)).parents[:3]  # its folder and the two above it
     found = [find_input(e, search, made_in) for e in recipe.get("inputs", [])]
     if keep is not None:
         _check_keep(Path(keep), path, found, Path(str(recipe.get("output_name", path.name))).suffix)

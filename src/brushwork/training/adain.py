@@ -215,7 +215,7 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
     if not saved_file.is_file():
         return None
     saved = read_config(saved_file.parent)
-    if "decoder" not in saved or "train" not in saved:
+    if "train" not in saved:  # (another recipe's run is refused before: refuse_other_kind)
         raise BrushworkError(f"'{out}' holds a run of another kind, not an AdaIN decoder's: use another --out")
     try:  # settings added since the run started count as their defaults
         same_decoder = DecoderConfig.from_dict({**DecoderConfig().to_dict(), **saved["decoder"]}) == decoder_config

@@ -435,7 +435,6 @@ def train_classifier(
                              "val": int(len(va)), "skipped": skipped,
                              "grouped_split": groups is not None and len(np.unique(groups)) < len(groups),
                              "split_digest": split_digest(y, groups), "val_indices": va.tolist(),
-                             # (a folder's: an array dataset has its own test set)
                              # (images from a folder, a named one such as art-medium too: arrays have a test set)
                              **({"trained": image_fingerprints(x[tr])} if isinstance(data, (str, os.PathLike))
                                 and x_test is None else {}),
