@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from brushwork.functional import (adain, gram_matrix, laplacian, laplacian_energy, masked_gram_matrix, mean_cov, mean_std,
-                                  wct, wct_matrix)
+                                  opaque_positions, wct, wct_matrix)
 
 
 def test_gram_matches_einsum():
@@ -62,6 +62,26 @@ def test_mean_cov_against_numpy():
     for b in range(2):
         np.testing.assert_allclose(cov[b].numpy(), np.cov(x[b].reshape(4, -1), bias=True), atol=1e-12)
     torch.testing.assert_close(torch.diagonal(cov, dim1=1, dim2=2).sqrt(), mean_std(torch.from_numpy(x), eps=0)[1][..., 0, 0])
+    # a mask: the statistics of the positions it selects (all ones: the plain ones)
+    t = torch.from_numpy(x)
+    for a, b in zip(mean_cov(t, mask=torch.ones(2, 1, 5, 3)), mean_cov(t)):
+        torch.testing.assert_close(a, b)
+    top = torch.zeros(2, 1, 5, 3)
+    top[..., :2, :] = 1
+    for a, b in zip(mean_cov(t, mask=top), mean_cov(t[..., :2, :])):
+        torch.testing.assert_close(a, b)
+
+
+def test_opaque_positions_select_what_an_alpha_shows():
+    assert opaque_positions(None, (4, 4)) is None and opaque_positions(torch.ones(1, 1, 8, 8), (4, 4)) is None
+    alpha = torch.zeros(1, 1, 8, 8)
+    alpha[..., :, :4] = 1  # the left half opaque
+    alpha[..., :, 4] = 0.9  # a column mostly shown at half resolution (0.45 after averaging with the next): not shown
+    m = opaque_positions(alpha, (4, 4))
+    assert m.shape == (1, 1, 4, 4) and torch.equal(m, (torch.arange(4) < 2).float().expand(1, 1, 4, 4))
+    speck = torch.zeros(1, 1, 8, 8)
+    speck[..., 0, 0] = 1  # too few positions shown for statistics: each weighted by its opacity
+    torch.testing.assert_close(opaque_positions(speck, (4, 4)), torch.nn.functional.avg_pool2d(speck, 2))
 
 
 def test_wct_output_has_style_mean_and_covariance():

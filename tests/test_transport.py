@@ -299,6 +299,12 @@ def test_video_matches_a_style_with_transparency_from_its_opaque_pixels(small_im
                  "--match", "colors", "-q", "--no-watermark"]) == 0
     first = np.asarray(Image.open(sorted(out.glob("*.png"))[0]).convert("RGB")) / 255
     assert (first.min(-1) > 0.9).mean() < 0.1  # not half white, as the transparent half would make it
+    # the AdaIN statistics too: the decoder's own picture is painted from the opaque half
+    canvas, _ = _drawing_on_a_transparent_canvas(tmp_path)
+    assert main(["video", str(frames), str(canvas), "-o", str(tmp_path / "plain"), "--consistency", "0",
+                 "--match", "none", "-q", "--no-watermark"]) == 0
+    first = np.asarray(Image.open(sorted((tmp_path / "plain").glob("*.png"))[0]).convert("RGB")) / 255
+    assert (first.min(-1) > 0.9).mean() < 0.1  # (eight ninths of the canvas are transparent: it came out white)
 
 
 def test_the_adain_start_of_gatys_is_matched_and_older_recipes_rerun_unmatched(small_images, tmp_path, monkeypatch,
@@ -367,3 +373,38 @@ def test_old_gatys_commands_leave_out_what_brushwork_refuses_now():
     adain = {"method": "adain", "watermark": True, "match": "full"}
     ada_cmd = [*cmd, "--method", "adain"]
     assert legacy_command({**adain, "command": [*ada_cmd, "--steps", "50", "--tv-weight", "3"]}) == ada_cmd
+
+
+def _drawing_on_a_transparent_canvas(tmp_path: Path) -> tuple[Path, Path]:
+    """Red and blue stripes on the middle ninth of a transparent canvas, and the stripes cut out."""
+    stripes = np.zeros((48, 48, 4), np.uint8)
+    on = (np.arange(48) // 6) % 2 == 0
+    stripes[..., 0] = np.where(on, 200, 20)[None, :]
+    stripes[..., 2] = np.where(on, 30, 160)[None, :]
+    stripes[..., 3] = 255
+    canvas = np.zeros((144, 144, 4), np.uint8)
+    canvas[48:96, 48:96] = stripes
+    Image.fromarray(canvas, "RGBA").save(tmp_path / "canvas.png")
+    Image.fromarray(stripes[..., :3]).save(tmp_path / "stripes.png")
+    return tmp_path / "canvas.png", tmp_path / "stripes.png"
+
+
+@pytest.mark.parametrize("method", ["adain", "gatys"])
+def test_a_drawing_on_a_transparent_canvas_paints_with_the_drawing_not_the_backdrop(small_images, tmp_path, method):
+    from brushwork.pipelines.stylize import stylize
+
+    content, _ = small_images
+    canvas, stripes = _drawing_on_a_transparent_canvas(tmp_path)
+    kw = dict(method="adain", match="none") if method == "adain" else dict(steps=20, scales=1)
+
+    def picture(style: Path) -> np.ndarray:  # its mean colour
+        out = stylize(content, style, size=96, seed=0, strength=1.0, **kw).image.convert("RGB")
+        return np.asarray(out, np.float32).mean(axis=(0, 1))
+
+    on_canvas, cut_out = picture(canvas), picture(stripes)
+    over_white = Image.open(canvas)
+    flat = Image.new("RGB", over_white.size, "white")
+    flat.paste(over_white, mask=over_white.getchannel("A"))
+    flat.save(tmp_path / "flat.png")
+    on_white = picture(tmp_path / "flat.png")  # what the canvas painted before: eight ninths of it white
+    assert np.abs(on_canvas - cut_out).max() < 0.2 * np.abs(on_white - cut_out).max()

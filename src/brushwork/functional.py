@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["gram_matrix", "masked_gram_matrix", "mean_std", "adain", "mean_cov", "wct_matrix", "wct", "laplacian",
-           "laplacian_energy"]
+           "laplacian_energy", "opaque_positions"]
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -113,11 +113,31 @@ def _float64_ready(x: torch.Tensor) -> torch.Tensor:
     return x.cpu() if x.device.type == "mps" else x
 
 
-def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def opaque_positions(alpha: torch.Tensor | None, size: Sequence[int], least: int = 4) -> torch.Tensor | None:
+    """Which positions of a ``size = (h, w)`` feature grid an image with transparency shows: a ``(B, 1, h, w)``
+    mask of 0s and 1s, 1 where the ``alpha (B, 1, H, W)`` averaged over the position's area is at least half.
+
+    A transparent backdrop is no part of a style (an artist's clip art is the drawing, not the white it is shown
+    on), so a style's statistics are taken where it is opaque. Where fewer than ``least`` positions are (a small
+    drawing on a deep layer), each position is weighted by its opacity instead. None (everywhere) for None or an
+    alpha that covers every position.
+    """
+    if alpha is None:
+        return None
+    a = F.interpolate(alpha, size=tuple(size), mode="area") if tuple(alpha.shape[-2:]) != tuple(size) else alpha
+    shown = (a >= 0.5).to(a.dtype)
+    if bool((shown > 0).all()):
+        return None
+    return torch.where(shown.sum(dim=(2, 3), keepdim=True) >= least, shown, a)
+
+
+def mean_cov(features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and the channels' covariance over space.
 
     Args:
         features: ``(B, C, H, W)``.
+        mask: optional ``(B, 1, h, w)`` in [0, 1] (resized by area to ``(H, W)``): the statistics of the
+            positions it selects, each weighted by its value (as :func:`mean_std`).
 
     Returns:
         ``(mean, cov)``: ``(B, C, 1, 1)`` and ``(B, C, C)`` in the input's dtype and device
@@ -129,9 +149,18 @@ def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(f"mean_cov expects (B, C, H, W), got shape {tuple(features.shape)}")
     b, c, h, w = features.shape
     flat = _float64_ready(features).reshape(b, c, h * w).double()
-    mean = flat.mean(dim=2, keepdim=True)
-    centred = flat - mean
-    cov = torch.bmm(centred, centred.transpose(1, 2)) / (h * w)
+    if mask is None:
+        mean = flat.mean(dim=2, keepdim=True)
+        centred = flat - mean
+        cov = torch.bmm(centred, centred.transpose(1, 2)) / (h * w)
+    else:
+        if mask.shape[-2:] != (h, w):
+            mask = F.interpolate(mask, size=(h, w), mode="area")
+        m = _float64_ready(mask).reshape(b, 1, h * w).double()
+        m = m / m.sum(dim=2, keepdim=True).clamp_min(1e-12)
+        mean = (flat * m).sum(dim=2, keepdim=True)
+        centred = flat - mean
+        cov = torch.bmm(centred * m, centred.transpose(1, 2))
     return mean[..., None].to(features.device, features.dtype), cov.to(features.device, features.dtype)
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WeightsError
-from ..functional import mean_cov, mean_std, wct_matrix
+from ..functional import mean_cov, mean_std, opaque_positions, wct_matrix
 from .encoders import FeatureEncoder
 
 __all__ = ["DecoderConfig", "Decoder", "AdaINNet", "decoder_features", "TRANSFORMS", "check_transform", "transfer_map",
@@ -220,20 +220,24 @@ class AdaINNet(nn.Module):
         """What the decoder reads (the tap's features, and the deep taps' upsampled beside them)."""
         return decoder_features(self.encoder, conv_layout(x), self.decoder.config)
 
-    def stats(self, x: torch.Tensor, transform: str = "adain") -> tuple[torch.Tensor, torch.Tensor]:
+    def stats(self, x: torch.Tensor, transform: str = "adain", where: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
         """Statistics of :meth:`features`, each tap's taken at its own resolution: ``(mean, std)``
         per channel for AdaIN, ``(mean, cov)`` for WCT (``cov`` ``(B, C, C)``, zero between taps).
 
         Equal to :meth:`feature_stats` of ``self.features(x)`` when ``x``'s sides are multiples of
-        :attr:`align`; exact for any size (a style image is not padded).
+        :attr:`align`; exact for any size (a style image is not padded). ``where``: the image's alpha
+        ``(B, 1, H, W)``, if it has one; the statistics are then those of the positions it shows
+        (:func:`~brushwork.functional.opaque_positions`), not of the backdrop around a drawing.
         """
         check_transform(transform)
         cfg = self.decoder.config
         feats = self.encoder(conv_layout(x), list(cfg.taps))
+        masks = {t: opaque_positions(where, feats[t].shape[-2:]) for t in cfg.taps}
         if transform == "wct":
-            pairs = [mean_cov(feats[t]) for t in cfg.taps]
+            pairs = [mean_cov(feats[t], mask=masks[t]) for t in cfg.taps]
             return torch.cat([m for m, _ in pairs], dim=1), _block_diag([c for _, c in pairs])
-        pairs = [mean_std(feats[t]) for t in cfg.taps]
+        pairs = [mean_std(feats[t], mask=masks[t]) for t in cfg.taps]
         return torch.cat([m for m, _ in pairs], dim=1), torch.cat([s for _, s in pairs], dim=1)
 
     def feature_stats(self, features: torch.Tensor, transform: str = "adain") -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import BrushworkError
-from ..functional import gram_matrix, mean_std
+from ..functional import gram_matrix, masked_gram_matrix, mean_std, opaque_positions
 from ..imaging.resampling import fit_long_side, resize
 from ..losses import content_loss, gram_loss, mean_std_loss, total_variation
 from ..models.encoders import FeatureEncoder
@@ -128,12 +128,14 @@ class _BudgetSpent(Exception):
 
 
 def _style_targets(
-    encoder: FeatureEncoder, style: torch.Tensor, taps: Sequence[str]
+    encoder: FeatureEncoder, style: torch.Tensor, taps: Sequence[str], alpha: torch.Tensor | None = None
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Each tap's Gram matrix, mean and std of a style: where it is opaque, if it has an ``alpha (1, 1, H, W)``."""
     with torch.no_grad():
         feats = encoder(style, taps)
-    grams = {t: gram_matrix(f) for t, f in feats.items()}
-    stats = {t: mean_std(f) for t, f in feats.items()}
+    masks = {t: opaque_positions(alpha, f.shape[-2:]) for t, f in feats.items()}
+    grams = {t: gram_matrix(f) if masks[t] is None else masked_gram_matrix(f, masks[t]) for t, f in feats.items()}
+    stats = {t: mean_std(f, mask=masks[t]) for t, f in feats.items()}
     return grams, {t: m for t, (m, _) in stats.items()}, {t: sd for t, (_, sd) in stats.items()}
 
 
@@ -155,6 +157,7 @@ def optimize(
     strength: float = 0.5,
     style_weights: Sequence[float] | None = None,
     masks: Sequence[torch.Tensor | None] | None = None,
+    style_alphas: Sequence[torch.Tensor | None] | None = None,
     init: str | torch.Tensor = "content",
     generator: torch.Generator | None = None,
     on_step: Callable[[int, int, float], None] | None = None,
@@ -171,6 +174,8 @@ def optimize(
         strength: a in [0, 1]; 0 reproduces the content, 1 is style only.
         style_weights: one per style, normalised to sum to 1 (default equal).
         masks: one per style, ``(1, 1, H, W)`` in [0, 1] or None (= everywhere).
+        style_alphas: one per style, its alpha ``(1, 1, H_i, W_i)`` or None (opaque): a style's Grams and
+            statistics are those of where it is opaque, not of the backdrop around a drawing.
         init: ``"content"``, ``"noise"`` (uniform noise from ``generator``), or a starting image
             ``(1, 3, H, W)`` in [0, 1] (e.g. a feed-forward stylization), resized for the coarse scales.
         on_step: called as ``on_step(evaluations_done, total_evaluations, loss)``.
@@ -191,6 +196,9 @@ def optimize(
         raise ValueError("style weights must be non-negative with a positive sum")
     weights = [w / total_w for w in weights]
     masks = list(masks) if masks is not None else [None] * n
+    style_alphas = list(style_alphas) if style_alphas is not None else [None] * n
+    if len(style_alphas) != n:
+        raise ValueError(f"{n} styles but {len(style_alphas)} style alphas")
     tap_w = torch.tensor(config.style_tap_weights, dtype=torch.float64)
     tap_w = (tap_w / tap_w.sum()).tolist()
     tap_weight = dict(zip(config.style_taps, tap_w))
@@ -220,9 +228,10 @@ def optimize(
             c = resize(content, (w, h))
             scale = w / width
             targets = []
-            for s, sw_i, m in zip(styles, weights, masks):
+            for s, sw_i, m, sa in zip(styles, weights, masks, style_alphas):
                 s_w, s_h = fit_long_side(s.shape[-1], s.shape[-2], max(2, round(max(s.shape[-2:]) * scale)))
-                grams, means, stds = _style_targets(encoder, resize(s, (s_w, s_h)), config.style_taps)
+                grams, means, stds = _style_targets(encoder, resize(s, (s_w, s_h)), config.style_taps,
+                                                    None if sa is None else resize(sa, (s_w, s_h)).clamp(0, 1))
                 mm = None if m is None else F.interpolate(m, size=(h, w), mode="area")
                 targets.append(_StyleTarget(grams, means, stds, sw_i, mm))
             with torch.no_grad():

@@ -393,7 +393,7 @@ def stylize(
     c_t = c_over_white = resize(to_tensor(c_img.rgb, dev), (out_w, out_h))
     if c_img.alpha is not None:
         c_t = painted_colours(c_t, c_img.alpha_tensor((out_w, out_h), dev))
-    s_ts = []
+    s_ts, s_as = [], []  # the styles at their working size, and their alphas (None: opaque)
     photo_colours = c_img.rgb  # what the styles' histograms go to: the colours painted (see c_t above)
     if preserve_color == "histogram" and c_img.alpha is not None:
         opaque = c_img.alpha >= 0.5
@@ -405,6 +405,7 @@ def stylize(
             rgb = match_histograms(rgb, photo_colours).astype(np.float32)
         sw_, sh_ = fit_long_side(*s.size, style_side)
         s_ts.append(resize(to_tensor(rgb, dev), (sw_, sh_)))
+        s_as.append(None if s.alpha is None else s.alpha_tensor((sw_, sh_), dev).clamp(0, 1))
     notes: list[str] = []
     m_ts: list[torch.Tensor | None] = []
     for m in m_imgs:
@@ -465,8 +466,8 @@ def stylize(
         from ..color.transport import style_target
         from .adain import match_styles
 
-        targets = [style_target(t, where=li.alpha_tensor((t.shape[-1], t.shape[-2]), dev),
-                                enlarged=max(t.shape[-2:]) / max(li.size)) for t, li in zip(s_ts, s_imgs)]
+        targets = [style_target(t, where=a, enlarged=max(t.shape[-2:]) / max(li.size))
+                   for t, a, li in zip(s_ts, s_as, s_imgs)]
         return match_styles(picture, s_ts, match=how, alpha=alpha, style_weights=style_weights,
                             masks=paint_masks, targets=targets,
                             opaque=c_img.alpha_tensor((out_w, out_h), dev))[0]
@@ -477,7 +478,8 @@ def stylize(
             from .adain import adain_transfer
 
             out_t = adain_transfer(net, c_t, s_ts, alpha=strength, style_weights=style_weights,
-                                   masks=paint_masks, tile=tile, transform=transform)
+                                   masks=paint_masks, tile=tile, transform=transform,
+                                   style_stats=[net.stats(t, transform, where=a) for t, a in zip(s_ts, s_as)])
             out_t = finish(out_t, match, strength)
             info = {"losses": [], "evaluations": 0, "interrupted": False,
                     "config": {"decoder": net.decoder.config.to_dict(), "tile": tile, "transform": transform,
@@ -488,11 +490,12 @@ def stylize(
                 from .adain import adain_transfer
 
                 start = adain_transfer(start_net, c_t, s_ts, alpha=adain_init_alpha(strength),
-                                       style_weights=style_weights, masks=paint_masks, tile=tile)
+                                       style_weights=style_weights, masks=paint_masks, tile=tile,
+                                       style_stats=[start_net.stats(t, where=a) for t, a in zip(s_ts, s_as)])
                 start = finish(start, init_match, adain_init_alpha(strength))
             out_t, info = optimize(
                 net, c_t, s_ts, config=config, strength=strength, style_weights=style_weights,
-                masks=m_ts if masks_in else None, init=start, generator=gen,
+                masks=m_ts if masks_in else None, style_alphas=s_as, init=start, generator=gen,
                 on_step=on_step if bar is not None or on_progress is not None else None,
                 should_stop=should_stop,
             )

@@ -58,6 +58,7 @@ def stylize_frames(
     transform: str = "adain",
     match: str = "full",
     targets: Sequence[StyleTarget] | None = None,
+    style_alphas: Sequence[torch.Tensor | None] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Yield stylized frames ``(1, 3, H, W)`` for frames ``(1, 3, H, W)`` in [0, 1].
 
@@ -67,11 +68,14 @@ def stylize_frames(
             colour and detail maps of ``match``.
         match: ``"full"``, ``"colors"`` or ``"none"`` (see :func:`~brushwork.pipelines.adain.match_styles`);
             ``targets``: the styles' distributions for it (by default from the whole style images).
+        style_alphas: one per style, its alpha ``(1, 1, H_i, W_i)`` or None (opaque): the AdaIN statistics are
+            then those of where the style is opaque (:meth:`~brushwork.models.adain.AdaINNet.stats`).
         consistency: w in [0, 1) of the flow-guided blend with the previous output (0: none;
             needs opencv-python-headless, part of ``brushwork[video]``).
     """
     stylizer = FrameStylizer(net, styles, alpha=alpha, style_weights=style_weights, smoothing=smoothing,
-                             consistency=consistency, tile=tile, transform=transform, match=match, targets=targets)
+                             consistency=consistency, tile=tile, transform=transform, match=match, targets=targets,
+                             style_alphas=style_alphas)
     for frame in frames:
         yield stylizer(frame)
 
@@ -86,7 +90,8 @@ class FrameStylizer:
     def __init__(self, net: AdaINNet, styles: Sequence[torch.Tensor], *, alpha: float = 1.0,
                  style_weights: Sequence[float] | None = None, smoothing: float = 0.9, consistency: float = 0.7,
                  tile: int | None = 1024, transform: str = "adain", match: str = "full",
-                 targets: Sequence[StyleTarget] | None = None) -> None:
+                 targets: Sequence[StyleTarget] | None = None,
+                 style_alphas: Sequence[torch.Tensor | None] | None = None) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         if not 0.0 <= consistency < 1.0:
@@ -94,7 +99,10 @@ class FrameStylizer:
         self.net, self.styles, self.alpha, self.style_weights = net, list(styles), alpha, style_weights
         self.smoothing, self.tile, self.transform, self.match = smoothing, tile, transform, match
         self.blend = _FlowBlend(consistency) if consistency > 0 else None
-        self.s_stats = [net.stats(s, transform) for s in styles]
+        alphas = list(style_alphas) if style_alphas is not None else [None] * len(self.styles)
+        if len(alphas) != len(self.styles):
+            raise ValueError(f"{len(self.styles)} styles but {len(alphas)} style alphas")
+        self.s_stats = [net.stats(s, transform, where=a) for s, a in zip(self.styles, alphas)]
         self.targets = [style_target(s) for s in styles] if targets is None and match != "none" else targets
         self.stats: tuple[torch.Tensor, torch.Tensor] | None = None  # the moving average of the content's
         self.plans: list[MatchPlan] | None = None  # the colour and detail maps of the last frame
@@ -640,15 +648,17 @@ def stylize_video(
     dec = _cached_decoder(None if decoder is None else str(decoder), dev)
     net = AdaINNet(_cached_encoder(dec.config.encoder, None if weights is None else str(weights), dev, False, False),
                    dec)
-    style_ts, targets = [], []
+    style_ts, style_as, targets = [], [], []
     for s in styles:
         img = read_image(s, min_side=MIN_SIDE, what="style image")
         side = fit_long_side(*img.size, min(max(img.size), ADAIN_STYLE_MAX_SIDE))
         style_ts.append(resize(to_tensor(img.rgb, dev), side))
-        targets.append(style_target(style_ts[-1], where=img.alpha_tensor(side, dev)))  # from its opaque pixels
+        style_as.append(None if img.alpha is None else img.alpha_tensor(side, dev).clamp(0, 1))
+        targets.append(style_target(style_ts[-1], where=style_as[-1]))  # from its opaque pixels
 
     stylizer = FrameStylizer(net, style_ts, alpha=strength, style_weights=style_weights, smoothing=smoothing,
-                             consistency=consistency, tile=tile, transform=transform, match=match, targets=targets)
+                             consistency=consistency, tile=tile, transform=transform, match=match, targets=targets,
+                             style_alphas=style_as)
     key = None
     if resume:  # everything a frame depends on (files by name, size and time: a long video is not hashed)
         import hashlib

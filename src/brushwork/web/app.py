@@ -231,7 +231,7 @@ class _Previewer:
             else:
                 from ..color.transport import style_target
 
-                value = (net.stats(x, transform),  # the match from the style's opaque pixels, as the job's
+                value = (net.stats(x, transform, where=alpha),  # from the style's opaque pixels, as the job's
                          style_target(x, where=alpha, enlarged=max(x.shape[-2:]) / max(img.size)))
         with self._lock:
             self._cache[key] = value
