@@ -66,6 +66,15 @@ def test_masks_and_several_styles(small_images, tmp_path, capsys):
     assert err.count("\n") == 1 and "brushwork: note: mask" in err and "resized to fit" in err
 
 
+def test_options_may_stand_between_the_positionals(small_images, tmp_path):
+    content, style = small_images
+    out = tmp_path / "o.png"  # (argparse refused the second style as "unrecognized arguments")
+    assert main(["stylize", str(content), "--method", "adain", str(style), "--size", "64", str(content), "-o", str(out),
+                 "-q", "--no-watermark"]) == 0
+    recipe = json.loads(Image.open(out).text["brushwork"])
+    assert [s["source"] for s in recipe["styles"]] == ["style.png", "content.png"] and recipe["method"] == "adain"
+
+
 def _truncated(p: Path) -> None:
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(p)
     p.write_bytes(p.read_bytes()[:300])

@@ -34,6 +34,20 @@ class _Parser(argparse.ArgumentParser):
         # folder-only flags by their full names (`--red` for `--redo` would be recorded and break reproduce).
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self._intermixing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # Options may stand between positionals, as `stylize photo.jpg --method adain painting.jpg` (plain
+        # argparse took the first positionals, then refused the painting as "unrecognized"): a command's own
+        # parser parses intermixed; the top parser, which has the commands, cannot.
+        if self._intermixing or self._subparsers is not None or any(
+                a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in self._get_positional_actions()):
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
     def error(self, message: str) -> None:  # one line, not argparse's usage block
         m = re.fullmatch(r"argument ((--[\w-]+)(?:/[\w-]+)*): expected one argument", message)
