@@ -531,6 +531,10 @@ def test_grey_models_know_their_ink_and_odd_folders(tmp_path, capsys):
     one = predict_images(model, mcfg, np.full((16, 16, 3), 235, np.uint8), ink="dark")
     assert len(one) == 1 and one[0]["image"] == "<ndarray>"
     assert len(predict_images(model, mcfg, np.full((3, 16, 16, 3), 235, np.uint8), ink="dark")) == 3  # a stack
+    # the API follows the model's own ink: light digits on dark are turned to it, as the CLI turns them
+    assert model.ink == "dark"
+    digits = [np.where(x[i, 0] > 127, 20, 235).astype(np.uint8) for i in range(4)]  # light marks on dark paper
+    assert predict_images(model, mcfg, digits) == predict_images(model, mcfg, [255 - d for d in digits], ink="dark")
     root = _folder(tmp_path, classes=("ink", "paint", "三角"))
     (root / ".thumbnails").mkdir()
     Image.fromarray(np.zeros((24, 24, 3), np.uint8)).save(root / ".thumbnails" / "t.png")

@@ -104,7 +104,8 @@ SHIPPED = {"medium": "classifier-medium"}
 
 def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu"):
     """``(model, ClassifierConfig)`` from a folder with ``config.json`` + ``model.safetensors``, or a
-    shipped classifier by name (``"medium"``: the art-medium classifier).
+    shipped classifier by name (``"medium"``: the art-medium classifier). A grey model's ``ink`` (see
+    :func:`match_ink`) is ``model.ink``, which :func:`predict_images` follows.
 
     Raises:
         BrushworkError: missing files, not a classifier, or weights of another architecture.
@@ -131,6 +132,8 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
                              "or its config.json belongs to another model") from None
     from ..runtime import resolve_device
 
+    data = raw.get("data")
+    model.ink = data.get("ink") if isinstance(data, dict) else None  # (None: saved before 0.2.4, or colour)
     return model.to(resolve_device(device)).eval(), cfg
 
 
@@ -144,7 +147,8 @@ def match_ink(arr: np.ndarray, ink: str | None) -> np.ndarray:
 def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int | None = None,
                    ink: str | None = None) -> list[dict]:
     """Top-k labels with probabilities for each image file (a list, or one path, array or PIL image; resized
-    like the training images; a grey model's images turned to its ``ink``, see :func:`match_ink`)."""
+    like the training images; a grey model's images turned to its ``ink``, see :func:`match_ink`: by default
+    the ``model.ink`` that :func:`load_classifier` sets)."""
     from PIL import Image as _Image
 
     if isinstance(files, np.ndarray) and files.ndim == 4:
@@ -167,7 +171,7 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
         pil = fit_square(pil.convert("L" if cfg.in_channels == 1 else "RGB"), cfg.size)
         arr = np.asarray(pil, np.uint8)
         if cfg.in_channels == 1:  # dark ink on light paper for a model of light marks on dark, or the reverse
-            arr = match_ink(arr, ink)
+            arr = match_ink(arr, ink if ink is not None else getattr(model, "ink", None))
         xs.append(arr[None] if cfg.in_channels == 1 else arr.transpose(2, 0, 1))
     probs = predict_proba(model, np.stack(xs))
     out = []
