@@ -150,3 +150,41 @@ def test_images_in_hidden_folders_are_not_listed(tmp_path):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (4, 4)).save(tmp_path / rel)
     assert [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)] == ["a.png", "sub/b.png"]
+
+
+def test_processes_fetching_at_once_fetch_once_and_a_stopped_refetch_leaves_no_part(fake_deb, tmp_path):
+    """Two processes wanting a collection at once (torchrun's ranks on a first run) fetch it once, the second
+    waiting for the first; a --force fetch stopped at any moment leaves the old copy whole or none, never a
+    half-deleted one that counts as fetched."""
+    import multiprocessing
+
+    from brushwork.datasets.fetch import _fetched
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        counts = pool.starmap(_fetch_and_count, [(str(fake_deb), str(tmp_path / "data"))] * 2)
+    assert [c for c, _ in counts] == [3, 3] and sorted(d for _, d in counts) == [0, 1]  # one download in all
+    dest = tmp_path / "data" / "mate-backgrounds"
+    assert _fetched(dest) and sorted(p.name for p in (tmp_path / "data").iterdir()) == ["mate-backgrounds"]
+    (dest / "images" / next(iter(sorted(p.name for p in (dest / "images").iterdir())))).unlink()
+    assert not _fetched(dest)  # an image missing: fetched again, not counted as there
+
+    def stopped(package, work):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fetch("mate-backgrounds", root=tmp_path / "data", downloader=stopped, force=True)
+    assert dest.is_dir() and len(list((dest / "images").iterdir())) == 2  # the old copy as it was
+
+
+def _fetch_and_count(deb: str, root: str) -> tuple[int, int]:
+    import time
+
+    downloads = []
+
+    def downloader(package, w):
+        downloads.append(package)
+        time.sleep(1.0)  # long enough for the other process to come and wait
+        return Path(shutil.copy(deb, w))
+
+    return len(list_images(fetch("mate-backgrounds", root=root, downloader=downloader))), len(downloads)

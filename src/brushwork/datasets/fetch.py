@@ -10,6 +10,7 @@ renamed), so an interrupted fetch never leaves half a dataset; a second fetch is
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -18,7 +19,7 @@ import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +117,49 @@ def data_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "brushwork" / "data"
 
 
+@contextlib.contextmanager
+def one_at_a_time(base: Path, name: str) -> Iterator[None]:
+    """Lock the data folder ``base`` while collection ``name`` is made: processes that want it at once
+    (torchrun's ranks on a first run, two terminals) make it once, the others waiting, then finding it
+    there. Each had fetched into the same folder, which left some with part of the images or an error.
+    (The folder itself is locked, so no lock file is left behind.)"""
+    base.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # (Windows: no lock)
+        yield
+        return
+    fd = os.open(base, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"brushwork: note: waiting for another process that is making dataset '{name}' (or another one)",
+                  file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # (releases the lock)
+
+
+def put_in_place(build: Path, dest: Path, tmp: Path) -> None:
+    """Move a finished ``build`` to ``dest``, the copy there first moved into ``tmp`` (a temporary folder, removed
+    with it): a stop at any moment leaves one whole copy or none, never a half-deleted one that a manifest left
+    standing would count as made (deleting the old copy in place did, on an interrupted ``--force``)."""
+    if dest.exists():
+        os.replace(dest, tmp / ".replaced")
+    os.replace(build, dest)
+
+
+def _fetched(dest: Path) -> bool:
+    """A collection made whole: its manifest, and as many images as it lists."""
+    try:
+        count = json.loads((dest / "manifest.json").read_text())["count"]
+        return sum(1 for _ in os.scandir(dest / "images")) >= int(count)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def list_images(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
     """Image files under ``folder`` by extension, sorted (corrupt files are the reader's business); not those in
     hidden folders under it (``.thumbnails``, a video run's ``.NAME.part``), which no one means as pictures."""
@@ -193,9 +237,15 @@ def fetch(
     src = SOURCES[name]
     base = Path(root) if root is not None else data_root()
     dest = base / name
-    if (dest / "manifest.json").is_file() and not force:
+    if _fetched(dest) and not force:
         return dest / "images"
-    base.mkdir(parents=True, exist_ok=True)
+    with one_at_a_time(base, name):
+        if _fetched(dest) and not force:  # (made by the process this one waited for)
+            return dest / "images"
+        return _fetch(name, src, base, dest, downloader)
+
+
+def _fetch(name: str, src: DataSource, base: Path, dest: Path, downloader: Callable[[str, Path], Path]) -> Path:
     print(f"brushwork: note: {'fetching' if src.package else 'copying'} dataset '{name}' "
           f"({src.package + ' from Debian' if src.package else 'from scikit-image, installed here'}) into {dest} "
           "(once: later runs use this copy)", file=sys.stderr)
@@ -250,7 +300,5 @@ def fetch(
                     "copyright_file": "COPYRIGHT" if has_copyright else None,
                     "role": src.role, "count": len(names), "files": names}
         (build / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(build, dest)
+        put_in_place(build, dest, tmp)
     return dest / "images"

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -160,7 +159,7 @@ def build_medium(out: str | os.PathLike, *, root: str | os.PathLike | None = Non
     """Build the dataset in ``out`` (``<medium>/<group>/<name>.jpg`` + ``manifest.json``), about
     ``per_class`` samples per medium, deterministic for ``seed``. Written to a temporary folder and
     moved into place, so an interrupted build leaves nothing behind."""
-    from .fetch import SOURCES
+    from .fetch import SOURCES, put_in_place
 
     rng = np.random.default_rng(seed)
     sources = _sources(Path(root) if root is not None else None)
@@ -219,19 +218,23 @@ def build_medium(out: str | os.PathLike, *, root: str | os.PathLike | None = Non
         (tmp / "manifest.json").write_text(json.dumps(
             {"name": NAME, "version": VERSION, "seed": seed, "per_class": per_class, "counts": counts,
              "files": records}, indent=1))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        put_in_place(tmp, out, Path(tmp_s))
     return out
 
 
 def medium_folder(root: str | os.PathLike | None = None, *, force: bool = False) -> Path:
     """The art-medium dataset's folder under the data root, built on first use."""
-    from .fetch import data_root
+    from .fetch import data_root, one_at_a_time
 
     base = Path(root) if root is not None else data_root()
     folder = base / NAME
     manifest = folder / "manifest.json"
-    if force or not manifest.is_file() or json.loads(manifest.read_text()).get("version") != VERSION:
-        build_medium(folder, root=base)
+
+    def made() -> bool:
+        return manifest.is_file() and json.loads(manifest.read_text()).get("version") == VERSION
+
+    if force or not made():
+        with one_at_a_time(base, NAME):
+            if force or not made():  # (not made by a process this one waited for)
+                build_medium(folder, root=base)
     return folder
