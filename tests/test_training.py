@@ -474,3 +474,45 @@ def test_resume_with_the_runs_own_init_and_an_older_runs_precision(tmp_path, mon
         train_adain([], [], str(tmp_path / "b"), config=AdaINTrainConfig(size=32, batch=2, steps=4),
                     precision="bf16", **kw)
     assert train_adain([], [], str(tmp_path / "b"), config=AdaINTrainConfig(size=32, batch=2, steps=4), **kw).step == 4
+
+
+def test_a_run_killed_between_the_checkpoints_files_resumes_as_an_unbroken_one(tmp_path, monkeypatch):
+    """The trainer state carries its step's weights and is written first, in one file: a run killed after it and
+    before model.safetensors resumes from a step, weights and optimizer that belong together (it resumed the
+    newer weights with the older step and optimizer, and trained on from a state no unbroken run has)."""
+    from brushwork.training import engine
+    from brushwork.training.engine import Trainer, TrainerConfig
+
+    def run(out, steps):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 1)
+        data = torch.randn(8, 3, generator=torch.Generator().manual_seed(1))
+        t = Trainer(model, {}, torch.optim.Adam(model.parameters(), lr=0.1), lambda b: ((model(b) - 1).pow(2).mean(), {}),
+                    iter(lambda: data, None), TrainerConfig(out_dir=str(out), steps=steps, checkpoint_every=2,
+                                                            progress=False))
+        t.resume()
+        t.fit()
+        return model
+
+    unbroken = run(tmp_path / "a", 6)
+    real_save, calls = engine._atomic_save, []
+
+    def killed_after_one_file(write, path):
+        calls.append(path.name)
+        if len(calls) == 5:  # the step-4 checkpoint's second file of three: one file of that step is written
+            raise SystemExit("killed")
+        real_save(write, path)
+
+    monkeypatch.setattr(engine, "_atomic_save", killed_after_one_file)
+    with pytest.raises(SystemExit):
+        run(tmp_path / "b", 6)
+    monkeypatch.undo()
+    resumed = run(tmp_path / "b", 6)
+    for a, b in zip(unbroken.parameters(), resumed.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # model.safetensors of another model than the state's is refused, as weights that do not fit
+    other = tmp_path / "c"
+    run(other, 2)
+    engine.save_model(torch.nn.Linear(5, 1), {}, other / "checkpoint")
+    with pytest.raises(BrushworkError, match="do not fit"):
+        run(other, 4)

@@ -294,13 +294,18 @@ class Trainer:
             return ckpt  # every process holds the same weights: rank 0 writes them
         for cb in self.callbacks:
             cb.on_checkpoint(self)
-        save_model(self.model, self.model_config, ckpt)
+        # The trainer's state carries the weights of its step too, and is one file replaced at once: a run killed
+        # between this and model.safetensors resumes from a step, weights and optimizer that belong together (it
+        # had resumed new weights with an older step and optimizer). model.safetensors is the model to use.
+        ckpt.mkdir(parents=True, exist_ok=True)
         state = {"step": self.step, "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
                  "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
                  "rng": torch.get_rng_state(), "trainer_config": asdict(self.config), "extra": self.extra_state,
                  "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-                 "extra_optimizers": {k: o.state_dict() for k, o in self.extra_optimizers.items()}}
+                 "extra_optimizers": {k: o.state_dict() for k, o in self.extra_optimizers.items()},
+                 "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
         _atomic_save(lambda p: torch.save(state, p), ckpt / "trainer_state.pt")
+        save_model(self.model, self.model_config, ckpt)
         return ckpt
 
     def resume(self, fast_forward: bool = False) -> bool:
@@ -318,15 +323,7 @@ class Trainer:
                 raise BrushworkError(f"'{ckpt}' holds weights but no trainer_state.pt (optimizer and step), so the run "
                                      "cannot resume: pass --no-resume to start over, or train into another --out")
             return False
-        weights, _ = load_model_state(ckpt)
-        try:
-            self.model.load_state_dict(weights)
-        except RuntimeError as exc:  # (missing, unexpected or mis-shaped tensors: weights copied from another run)
-            from ..errors import BrushworkError
-
-            first = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))[:160]
-            raise BrushworkError(f"the weights in '{ckpt}' do not fit its config.json ({first}): restore the "
-                                 "checkpoint from a copy, or pass --no-resume to start over") from None
+        weights, _ = load_model_state(ckpt)  # (checked even when the state has its own copy: the model to use)
         try:
             state = torch.load(ckpt / "trainer_state.pt", map_location="cpu", weights_only=False)
             if not isinstance(state, dict) or "optimizer" not in state:
@@ -337,6 +334,19 @@ class Trainer:
             raise BrushworkError(f"'{ckpt / 'trainer_state.pt'}' is damaged ({type(exc).__name__}), so the run "
                                  "cannot resume: restore the checkpoint from a copy, or train into a new --out "
                                  "folder") from None
+        own = state.get("model")
+        try:  # the weights of the state's own step (states saved before 0.2.5 hold none: model.safetensors')
+            if isinstance(own, dict) and {k: tuple(v.shape) for k, v in own.items()} != {
+                    k: tuple(v.shape) for k, v in weights.items()}:
+                raise RuntimeError("model.safetensors is not the model the trainer state holds\n"
+                                   "model.safetensors is not the model the trainer state holds")
+            self.model.load_state_dict(own if isinstance(own, dict) else weights)
+        except RuntimeError as exc:  # (missing, unexpected or mis-shaped tensors: weights copied from another run)
+            from ..errors import BrushworkError
+
+            first = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))[:160]
+            raise BrushworkError(f"the weights in '{ckpt}' do not fit its config.json ({first}): restore the "
+                                 "checkpoint from a copy, or pass --no-resume to start over") from None
         self.optimizer.load_state_dict(state["optimizer"])
         if state["scaler"] and self.scaler.is_enabled():  # (a run resumed in another precision starts a fresh scaler)
             self.scaler.load_state_dict(state["scaler"])
