@@ -546,3 +546,21 @@ def test_grey_models_know_their_ink_and_odd_folders(tmp_path, capsys):
     capsys.readouterr()
     assert main(["classify", "slim", str(out), str(root), "--sparsity", "1", "-q"]) == 2
     assert "outside [0, 0.99]" in capsys.readouterr().err
+
+
+def test_a_new_run_keeps_files_of_the_same_names_that_are_not_a_runs(tmp_path, capsys):
+    """A folder with no run in it may hold the user's own log.csv or best/: a new run refuses to replace them (it
+    deleted them without a word); a failed run's own log is brushwork's and is replaced."""
+    root = _folder(tmp_path)
+    mine = tmp_path / "mine"
+    (mine / "best").mkdir(parents=True)
+    (mine / "best" / "keep.txt").write_text("x")
+    (mine / "log.csv").write_text("my,data\n")
+    args = ["classify", "train", str(root), "--out", str(mine), "--epochs", "1", "--size", "16", "-q"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "holds log.csv and best/, not a brushwork run's" in err and err.count("\n") == 1
+    assert (mine / "best" / "keep.txt").is_file() and (mine / "log.csv").read_text() == "my,data\n"
+    (mine / "best" / "keep.txt").unlink()
+    (mine / "log.csv").write_text("step,loss\n1,0.5\n")  # (a run that failed before its first checkpoint)
+    assert main(args) == 0 and (mine / "checkpoint" / "model.safetensors").is_file()

@@ -156,6 +156,25 @@ def test_adain_and_gan_recipes_under_torchrun(tmp_path):
     more = subprocess.run([sys.executable, "-m", "brushwork", *gan, "--steps", "6"], capture_output=True, text=True,
                           env=env, timeout=600)
     assert more.returncode == 0 and "trained to step 6" in more.stdout, more.stderr[-2000:]
+    # Rank 0 failing at its end-of-run files (a file where the samples folder goes): every process stops with one
+    # line (the others had waited in a barrier that rank 0 had left, and died there with a traceback); and a
+    # training split smaller than --batch is one short batch split over the processes (it was refused as "not a
+    # multiple of 2" for --batch 4)
+    bad = tmp_path / "gs"
+    bad.mkdir()
+    (bad / "samples").write_text("x")
+    ended = _torchrun(2, ["-m", "brushwork", *gan[:-1], str(bad), "--steps", "1", "--sample-every", "100"], tmp_path)
+    worker_trace = [ln for ln in ended.stderr.splitlines() if "Traceback" in ln and "rank" in ln]
+    assert ended.returncode != 0 and not worker_trace and "gloo" not in ended.stderr, ended.stderr[-3000:]
+    assert "the main process (rank 0) stopped" in ended.stderr
+    few = tmp_path / "few"
+    for c, n in (("a", 2), ("b", 3)):
+        (few / c).mkdir(parents=True)
+        for j in range(n):
+            Image.fromarray(np.full((16, 16, 3), 60 * j + 40 * (c == "b"), np.uint8)).save(few / c / f"{j}.png")
+    small = _torchrun(2, ["-m", "brushwork", "classify", "train", str(few), "--out", str(tmp_path / "c5"), "--epochs",
+                          "1", "--batch", "4", "--size", "16", "-q"], tmp_path)
+    assert small.returncode == 0, small.stderr[-3000:]
 
 
 _SCRIPT = textwrap.dedent('''

@@ -311,12 +311,29 @@ def _epochs_before(path: Path, last: int) -> list[dict]:
     return rows
 
 
+def _starts_with(path: Path, text: str) -> bool:
+    """Whether the file begins with ``text`` (a log's header: the file is brushwork's own)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(len(text)) == text
+    except OSError:
+        return False
+
+
 def _batches(x: torch.Tensor, y: torch.Tensor, batch: int, augment: str, gen: torch.Generator,
              device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     n = len(x)
+    if n < batch:  # one short batch of all the images, split evenly over the processes (torchrun)
+        from .. import distributed
+
+        world = distributed.info().world_size
+        batch = n - n % world
+        if batch == 0:
+            raise BrushworkError(f"{n} training image(s) cannot be shared among {world} processes: add images or "
+                                 "run fewer processes")
     while True:
         perm = torch.randperm(n, generator=gen)
-        for i in range(0, n - batch + 1 if n >= batch else 1, batch):
+        for i in range(0, n - batch + 1, batch):
             idx = perm[i:i + batch]
             xb = x[idx].float() / 255.0
             yield augment_batch(xb, augment, gen).to(device), y[idx].to(device)
@@ -469,6 +486,14 @@ def train_classifier(
             stopper.epochs = _epochs_before(out / "epochs.csv", trainer.step // steps_per_epoch)
     else:  # a new run: the old run's logs and best weights (restored at the end) are not its own
         def clear() -> None:
+            if not (out / "checkpoint").exists():  # no run here: files of these names may be the user's own
+                theirs = [f for f, first in (("log.csv", "step,"), ("epochs.csv", "epoch,"))
+                          if (out / f).is_file() and not _starts_with(out / f, first)]
+                if (out / "best").is_dir() and any((out / "best").iterdir()) and not (out / "best" / "config.json").is_file():
+                    theirs.append("best/")
+                if theirs:
+                    raise BrushworkError(f"'{out}' holds {' and '.join(theirs)}, not a brushwork run's, which a new run "
+                                         "would replace: use another --out, or move them")
             for f in ("epochs.csv", "log.csv"):
                 (out / f).unlink(missing_ok=True)
             if (out / "best").is_dir():

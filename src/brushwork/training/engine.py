@@ -498,8 +498,8 @@ class Trainer:
                         raise failure
                     if stop:
                         self.extra_state["stopped_at_step"] = self.step
-                    if self.step % cfg.checkpoint_every == 0:
-                        self.save_checkpoint()
+                    if self.step % cfg.checkpoint_every == 0:  # (a failure on rank 0 stops every process)
+                        distributed.main_then_share(self.save_checkpoint)
                     if cfg.time_limit is not None:
                         over = time.perf_counter() - t0 > cfg.time_limit
                         if distributed.any_true(over) if multi else over:  # all processes stop together
@@ -515,11 +515,15 @@ class Trainer:
                 tb.close()
             if bar is not None:
                 bar.close()
-        if self.history or not self.resumed:  # ("nothing to do": the checkpoint stays as it was, settings too)
-            self.save_checkpoint()
-        if main:
+
+        def finish() -> None:
+            if self.history or not self.resumed:  # ("nothing to do": the checkpoint stays as it was, settings too)
+                self.save_checkpoint()
             for cb in self.callbacks:
                 cb.on_train_end(self)
-        distributed.barrier()  # rank 0's files are complete before anyone moves on
+
+        # on rank 0; the others wait for its files to be complete, and stop with one line if it failed (they
+        # had waited in a barrier that the failed process had left: a traceback)
+        distributed.main_then_share(finish)
         self.model.eval()
         return self.history

@@ -437,8 +437,9 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     callbacks: list[Callback] = [_Samples(config.sample_every, out, cfg.z_dim)]
     if config.model == "gan":
         callbacks.insert(0, _EMA(config.ema_decay))
-    if collapse_check and distributed.is_main():  # callbacks run on rank 0 only
-        callbacks.append(_CollapseCheck(config.collapse_every, images, out, cfg.z_dim, config.seed))
+    if collapse_check:  # callbacks run on rank 0 only; its failure (an encoder's file missing) stops every process
+        distributed.main_then_share(lambda: callbacks.append(
+            _CollapseCheck(config.collapse_every, images, out, cfg.z_dim, config.seed)))
     source = "<tensor>" if isinstance(data, torch.Tensor) else str(data)
     model_config = {"gan": cfg.to_dict(), "train": asdict(config),
                     "data": {"source": source, "images": int(len(images)),
