@@ -645,3 +645,57 @@ def test_preview_of_a_cut_out_matches_the_job_and_refuses_what_the_job_refuses(c
     with TestClient(create_app(cfg)) as c:
         r = c.get("/api/gallery", headers={"Authorization": "Bearer t"})
         assert r.status_code == 503 and str(tmp_path) not in r.text, r.text
+
+
+def test_forms_are_read_as_sent_and_gallery_items_as_made(client, tmp_path, monkeypatch):
+    """A misspelt, unknown or empty field is refused (it was dropped for its default); what the CLI refuses is
+    refused here too; the gallery records a studio picture's recipe with its watermark; an item whose file changed
+    since is neither rerun nor painted with (409); a CLI-made item used as a style reproduces; HEAD answers."""
+    photo = {"content": ("photo.jpg", _photo(128), "image/jpeg")}
+    for data, said in (({"style_name": "starry_night", "strenght": "0.9"}, "strenght: this endpoint has no such field"),
+                       ({"style_name": "starry_night", "preserve-color": "luminance"}, "preserve-color: this endpoint"),
+                       ({"style_name": "starry_night", "size": ""}, "size is empty"),
+                       ({"style_name": "starry_night", "method": "gatys", "init": "adain", "match": "none"},
+                        "takes init_match=none")):
+        r = client.post("/api/stylize", files=photo, data=data)
+        assert r.status_code == 422 and said in r.json()["error"], r.text
+    for body, said in (({"seed": "42"}, "seed"), ({"seeds": "42", "trunc": 0.5}, "trunc")):
+        r = client.post("/api/gan/sample", json=body)
+        assert r.status_code == 422 and said in r.json()["error"], r.text
+    clear = _encode(Image.new("RGBA", (32, 32), (255, 0, 0, 0)), "PNG")
+    r = client.post("/api/compose", files={"image": ("c.png", clear, "image/png")})
+    assert r.status_code == 422 and "fully transparent" in r.json()["error"]
+    assert client.head("/api/health").status_code == 200
+    # a studio picture's gallery record says it is marked, as its file does
+    job = _wait(client, client.post("/api/stylize", files=photo, data={"style_name": "starry_night", "size": "64"}
+                                    ).json()["id"])
+    item = client.get(f"/api/gallery/{job['result']['gallery_id']}").json()
+    assert item["recipe"]["watermark"] and "--no-watermark" not in " ".join(item["recipe"].get("command", []))
+    # a CLI-made picture in the gallery as the style: the studio's picture reproduces; once the item's file is
+    # replaced by another picture, neither a rerun nor a style of it is accepted
+    made = tmp_path / "made.png"
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "gallery.db"))  # (the studio's, see the fixture)
+    assert main(["recolor", str(sample_path("content")), "--palette", "#ff0000,#0000ff", "-o", str(made)]) == 0
+    cli_id = client.get("/api/gallery").json()["items"][0]["id"]
+    job = _wait(client, client.post("/api/stylize", files=photo, data={"style_name": f"gallery:{cli_id}",
+                                                                        "size": "64"}).json()["id"])
+    assert job["status"] == "done", job
+    rep = _wait(client, client.post(f"/api/gallery/{job['result']['gallery_id']}/reproduce").json()["id"])
+    assert rep["status"] == "done" and rep["result"]["identical"], rep
+    assert main(["recolor", str(sample_path("content")), "--palette", "#00ff00", "-o", str(made)]) == 0
+    for r in (client.post(f"/api/gallery/{cli_id}/reproduce"),
+              client.post("/api/stylize", files=photo, data={"style_name": f"gallery:{cli_id}"})):
+        assert r.status_code == 409 and "changed since it was made" in r.json()["error"], r.text
+
+
+def test_a_token_keeps_the_owners_folders_out_of_recipes_too(studio, tmp_path, monkeypatch):
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "gallery.db"))  # (the studio's, see the fixture)
+    deep = tmp_path / "holiday" / "kids"
+    deep.mkdir(parents=True)
+    Image.open(sample_path("content")).save(deep / "kids.png")
+    monkeypatch.chdir(tmp_path)
+    with studio(token="s3cret") as c:
+        assert main(["recolor", "holiday/kids/kids.png", "--palette", "#ff0000", "-o", "r.png"]) == 0
+        auth = {"Authorization": "Bearer s3cret"}
+        item = c.get("/api/gallery", headers=auth).json()["items"][0]
+        assert "holiday" not in json.dumps(item) and "kids.png" in json.dumps(item["recipe"])

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,7 +44,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -97,20 +98,33 @@ class ApiError(Exception):
         self.status, self.message, self.headers = status, message, headers
 
 
-class HarmonyRequest(BaseModel):
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is refused, not dropped for its default
+
+
+class HarmonyRequest(_Strict):
     colors: list[str] = Field(min_length=1, max_length=32, description="hex colours, e.g. #1e90ff")
     complete: str | None = Field(None, description="a harmony to complete (analogous, triadic, ...)")
     contrast: bool = False
 
 
-class TagRequest(BaseModel):
+class TagRequest(_Strict):
     tags: list[str] = Field(min_length=1, max_length=32)
     remove: bool = False
 
 
-class GanSampleRequest(BaseModel):
+class GanSampleRequest(_Strict):
     seeds: str = Field("0-7", max_length=200, description="e.g. 0-7 or 3,17,42")
     truncation: float = Field(1.0, gt=0.0, le=1.0)
+
+
+def _names_only(value: Any) -> Any:
+    """A recipe with each input's ``path`` cut to its file name (served to a network: not the owner's folders)."""
+    if isinstance(value, dict):
+        return {k: (Path(v).name if k == "path" and isinstance(v, str) else _names_only(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_names_only(v) for v in value]
+    return value
 
 
 _HOST = re.compile(r"\[([0-9a-f:.]+)\](?::(\d+))?|([^:\[\]@/\s]+)(?::(\d+))?")
@@ -422,11 +436,13 @@ def create_app(config: StudioConfig) -> FastAPI:
     quick = threading.BoundedSemaphore(config.workers + 1)
 
     def one_file(*names: str):
-        """A dependency refusing a request that sends one of ``names`` (a single-file field) more than once: the
-        endpoint would use the first and drop the rest without a word."""
+        """A dependency refusing a form the endpoint would read otherwise than sent: one of ``names`` (a single-file
+        field) sent more than once (the endpoint used the first and dropped the rest), a field it does not have (a
+        misspelling such as ``strenght``: dropped, and the default used) or a field sent empty (the default used)."""
 
         async def check(request: Request) -> None:
-            if "multipart/form-data" not in request.headers.get("content-type", ""):
+            content_type = request.headers.get("content-type", "")
+            if "multipart/form-data" not in content_type and "application/x-www-form-urlencoded" not in content_type:
                 return
             try:
                 form = await request.form()  # (parsed already for the endpoint: the same object)
@@ -435,6 +451,14 @@ def create_app(config: StudioConfig) -> FastAPI:
             for n in names:
                 if len(form.getlist(n)) > 1:
                     raise ApiError(422, f"{n}: the request sends {len(form.getlist(n))} files, this field takes one")
+            route = request.scope.get("route")
+            known = {f.alias for f in getattr(getattr(route, "dependant", None), "body_params", [])}
+            for n, v in form.multi_items():
+                if known and n not in known:
+                    raise ApiError(422, f"{n[:40]}: this endpoint has no such field (its fields: "
+                                        f"{', '.join(sorted(known))}; see /docs)")
+                if isinstance(v, str) and not v.strip():
+                    raise ApiError(422, f"{n[:40]} is empty: give a value, or leave the field out for its default")
 
         return Depends(check)
 
@@ -559,10 +583,20 @@ def create_app(config: StudioConfig) -> FastAPI:
             if not p.is_file():
                 raise ApiError(410, f"gallery item {it.id}'s file is gone: choose another style")
             checked_image(p, f"gallery item {it.id}")
-            try:  # keyed by the file as it is now (the preview caches by this key), not as it was recorded
-                return sha256_file(p), p
+            try:
+                sha = sha256_file(p)
             except OSError:
                 raise ApiError(410, f"gallery item {it.id}'s file cannot be read: choose another style") from None
+            if sha != it.sha256:  # (its thumbnail shows the picture as made: another one would be painted with)
+                raise ApiError(409, f"gallery item {it.id}'s file has changed since it was made: choose another style")
+            # a copy among the uploads, as an uploaded style: the job and its rerun (reproduce looks there) read
+            # the picture as it is now, wherever the item's own file goes later
+            copy = uploads / f"{sha}{p.suffix.lower()}"
+            if not copy.exists():
+                tmp = copy.with_name(f".{copy.name}.{secrets.token_hex(4)}.part")
+                shutil.copyfile(p, tmp)
+                tmp.replace(copy)
+            return sha, copy
         raise ApiError(404, f"no style named '{style_name[:60]}': see GET /api/styles, or use gallery:ID")
 
     loaded: dict[str, Any] = {}
@@ -599,6 +633,10 @@ def create_app(config: StudioConfig) -> FastAPI:
 
         path = results / name
         save_image(image, path, recipe=recipe, watermark=mark)
+        if mark and recipe is not None:  # as the file's own recipe says (save_image adds it to its copy)
+            from ..provenance.watermark import SCHEME
+
+            recipe = {**recipe, "watermark": SCHEME}
         gid = record(path, image, recipe, operation)
         out = {"image_url": f"/api/results/{name}", "gallery_id": gid, "width": image.width, "height": image.height}
         if gid is None and state["gallery_note"]:
@@ -606,7 +644,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return out
 
     # -- service -------------------------------------------------------------------------------------
-    @app.get("/api/health", tags=["service"])
+    @app.api_route("/api/health", methods=["GET", "HEAD"], tags=["service"])
     def health() -> dict:
         """The service's state, and what the page needs to know before it sends anything: whether results
         are recorded in a gallery, and the limits uploads must keep to."""
@@ -696,6 +734,9 @@ def create_app(config: StudioConfig) -> FastAPI:
         if match not in (None, "none") and method != "adain":
             raise ApiError(422, f"match {match} applies to the adain method (Gatys matches the style itself): "
                                 "send method=adain or leave match out")
+        if match is not None and method == "gatys" and init == "adain":  # (none too: it is not the start's)
+            raise ApiError(422, f"match applies to the adain method; the AdaIN start of init=adain takes "
+                                f"init_match={match}")
         if init_match is not None and (init_match not in MATCHES or method != "gatys" or init != "adain"):
             raise ApiError(422, f"init_match must be one of {', '.join(MATCHES)}, and finishes the AdaIN start of "
                                 "method=gatys with init=adain only")
@@ -791,7 +832,8 @@ def create_app(config: StudioConfig) -> FastAPI:
     # -- colour and composition ----------------------------------------------------------------------
     @app.post("/api/palette", tags=["colour"], dependencies=[one_file("image")])
     @bounded
-    def palette(image: UploadFile = File(...), k: int = Form(6, ge=1, le=16), seed: int = Form(0, ge=0)) -> dict:
+    def palette(image: UploadFile = File(...), k: int = Form(6, ge=1, le=16),
+                seed: int = Form(0, ge=0, le=2**64 - 1)) -> dict:
         from ..color.harmony import classify
         from ..color.palette import extract_palette
 
@@ -862,6 +904,9 @@ def create_app(config: StudioConfig) -> FastAPI:
         for r in rs:
             parse_ratio(r)
         img = read_upload(image, "image", min_side=8)
+        if img.alpha is not None and not (img.alpha > 0).any():  # (as `brushwork compose` refuses it)
+            raise ApiError(422, "image is fully transparent: it has nothing to compose; send an image with visible "
+                                "content")
         sal = working_saliency(img.rgb)
         comp, crops = analyze(img.rgb, saliency=sal), suggest_crops(img.rgb, rs, saliency=sal)
         out = {**comp.to_dict(), "crops": [c.to_dict() for c in crops]}
@@ -917,6 +962,8 @@ def create_app(config: StudioConfig) -> FastAPI:
         if config.token:  # served to a network: file names, not where the owner keeps them
             d["path"] = p.name
             d["inputs"] = [{**e, "path": Path(e["path"]).name} if e.get("path") else e for e in d.get("inputs", [])]
+            if isinstance(d.get("recipe"), dict):
+                d["recipe"] = _names_only(d["recipe"])
         return d
 
     @app.get("/api/gallery", tags=["gallery"])
@@ -978,6 +1025,10 @@ def create_app(config: StudioConfig) -> FastAPI:
                                 "brushwork command (stylize, recolor...) can be reproduced")
         if not Path(it.path).is_file():
             raise ApiError(410, f"item {it.id}'s file is gone: nothing to compare with")
+        from ..provenance.gallery import _sha256
+
+        if _sha256(Path(it.path)) != it.sha256:  # (the rerun would check whatever picture is there now)
+            raise ApiError(409, f"item {it.id}'s file has changed since it was made: nothing to compare with")
         folders = [uploads, results, *{p.parent for p in styles.values()}]
 
         def work(job: Job) -> dict:
