@@ -321,3 +321,83 @@ def test_stops_at_awkward_moments_keep_what_was_made(small_images, tmp_path, ran
     monkeypatch.setattr(io_mod, "save_image", original)
     assert main([*argv, "-o", str(folder)]) == 0 and len(list(folder.glob("frame_*.png"))) == 10
     assert "going on from frame 6" in capsys.readouterr().err
+
+
+def test_stops_while_a_file_is_closed_and_other_leftovers(small_images, tmp_path, random_decoder_dir, monkeypatch,
+                                                          capsys):
+    """Ctrl-C while ffmpeg closes the video file keeps the earlier stop's work, not a state that names frames the
+    file does not hold (the next run wrote a 1-frame video and said 10); a --no-resume run keeps its work when
+    stopped (it left frames without a state); a damaged kept frame is one line; a style with nothing visible is
+    refused as `stylize` refuses it."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from brushwork.pipelines import video as vmod
+
+    monkeypatch.setenv("BRUSHWORK_GALLERY", "off")
+    _, style = small_images
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
+                    "-t", "1", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    argv = ["video", str(clip), str(style), "--decoder", str(random_decoder_dir), "-q", "--consistency", "0"]
+    out = tmp_path / "out.mp4"
+    real_call, calls = vmod.FrameStylizer.__call__, []
+
+    def stop_at_5(self, frame):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real_call(self, frame)
+
+    monkeypatch.setattr(vmod.FrameStylizer, "__call__", stop_at_5)
+    assert main([*argv, "-o", str(out)]) == 130 and "4 frames are kept" in capsys.readouterr().err
+    monkeypatch.setattr(vmod.FrameStylizer, "__call__", real_call)
+    real_writer = vmod._Output._writer
+
+    class ClosedAndStopped:  # a second Ctrl-C at the end of ffmpeg's close, before the file is counted
+        def __init__(self, inner):
+            self.inner = inner
+
+        def append_data(self, f):
+            self.inner.append_data(f)
+
+        def close(self):
+            self.inner.close()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(vmod._Output, "_writer", lambda self, p: ClosedAndStopped(real_writer(self, p)))
+    assert main([*argv, "-o", str(out)]) == 130 and not out.exists()
+    assert "frames are kept" not in capsys.readouterr().err  # (the earlier stop's 4 stay, with their state)
+    monkeypatch.setattr(vmod._Output, "_writer", real_writer)
+    assert main([*argv, "-o", str(out)]) == 0 and "going on from frame 5" in capsys.readouterr().err
+    assert len(list(read_frames(out).frames)) == 10
+    # --no-resume starts over, and a stop keeps its work for the next run as any stop does
+    calls.clear()
+    monkeypatch.setattr(vmod.FrameStylizer, "__call__", stop_at_5)
+    folder = tmp_path / "frames"
+    assert main([*argv, "-o", str(folder)]) == 130
+    calls.clear()
+    assert main([*argv, "-o", str(folder), "--no-resume"]) == 130
+    err = capsys.readouterr().err
+    assert "starting over (--no-resume)" in err and "4 frames are kept" in err
+    monkeypatch.setattr(vmod.FrameStylizer, "__call__", real_call)
+    assert main([*argv, "-o", str(folder)]) == 0 and "going on from frame 5" in capsys.readouterr().err
+    # a kept frame damaged since: one line, and the next run starts over
+    gif = tmp_path / "out.gif"
+    calls.clear()
+    monkeypatch.setattr(vmod.FrameStylizer, "__call__", stop_at_5)
+    assert main([*argv, "-o", str(gif)]) == 130
+    capsys.readouterr()
+    monkeypatch.setattr(vmod.FrameStylizer, "__call__", real_call)
+    kept = tmp_path / ".out.gif.part" / "frame_000002.png"
+    kept.write_bytes(kept.read_bytes()[:100])
+    assert main([*argv, "-o", str(gif)]) == 2
+    err = capsys.readouterr().err
+    assert "frame 2 kept in" in err and "damaged" in err and err.count("\n") == 2  # (the going-on line, then it)
+    assert main([*argv, "-o", str(gif)]) == 0 and len(list(read_frames(gif).frames)) == 10
+    # a style with nothing visible
+    clear = tmp_path / "clear.png"
+    Image.new("RGBA", (64, 64), (255, 0, 0, 0)).save(clear)
+    assert main(["video", str(clip), str(clear), "-o", str(tmp_path / "c.gif"), "-q"]) == 2
+    assert "no pixel at least half opaque" in capsys.readouterr().err

@@ -320,7 +320,7 @@ class _Output:
     H.264 does)."""
 
     def __init__(self, target: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None = None,
-                 key: str | None = None) -> None:
+                 key: str | None = None, take_up: bool = True) -> None:
         t = Path(os.path.abspath(target))  # "." has no name to put a work folder beside
         self.kind = "folder" if is_frames_folder(t) else "gif" if t.suffix.lower() == ".gif" else "video"
         if self.kind == "folder" and t.exists() and not t.is_dir():
@@ -328,9 +328,10 @@ class _Output:
         if self.kind != "folder" and t.suffix.lower() not in VIDEO_SUFFIXES:
             raise BrushworkError(f"output '{t}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or "
                                  "a folder")
-        self.t, self.fps, self.audio_from, self.key = t, fps, audio_from, key
+        self.t, self.fps, self.audio_from, self.key, self.take_up = t, fps, audio_from, key, take_up
         self.work = t.with_name(f".{t.name}.part")
         self.kept: Path | None = None  # a video file's frames made so far, closed (kept_NNNNNN.EXT)
+        self.kept_frames = 0  # ... and how many it holds (the state saved with it is after the last of them)
         self.making = self.work / f"making{t.suffix.lower()}"  # ... and the file being written (the kept ones first)
         self.imageio = None if self.kind == "folder" else _imageio()
         self.done = 0  # frames made (in the open file, the kept one, or PNGs)
@@ -349,7 +350,7 @@ class _Output:
         if (self.work / _STATE).is_file():
             try:
                 saved = torch.load(self.work / _STATE, weights_only=True)
-                if self.key is None or saved["key"] != self.key or not self._complete(saved):
+                if not self.take_up or self.key is None or saved["key"] != self.key or not self._complete(saved):
                     self.discarded, saved = int(saved["frames"]), None
             except Exception:  # noqa: BLE001 - unreadable work (another version's, a disk error): start over
                 saved = None
@@ -360,6 +361,7 @@ class _Output:
         self.done = int(saved["frames"])
         self.first = None if saved["first"] is None else (int(saved["first"][0]), int(saved["first"][1]))
         self.kept = self.work / saved["kept"] if self.kind == "video" else None
+        self.kept_frames = self.done if self.kind == "video" else 0
         for f in self.work.iterdir():  # made after the state was saved (a run killed outright): made again
             m = _FRAME_NAME.fullmatch(f.name)
             if (m and int(m.group(1)) > self.done) or f == self.making or (
@@ -438,7 +440,8 @@ class _Output:
         if writer is None:
             return
         try:
-            writer.close()
+            with interrupts_deferred("video file"):  # (ffmpeg finishing the file: stopped, it holds what it holds)
+                writer.close()
         except (OSError, RuntimeError) as exc:
             raise self._refused(str(exc)) from None
         if self.in_writer != self.done:
@@ -446,8 +449,10 @@ class _Output:
             return
         if not self.making.is_file() or self.making.stat().st_size == 0:
             raise self._refused("it wrote nothing")
-        self.kept = self.work / f"kept_{self.done:06d}{self.t.suffix.lower()}"
-        os.replace(self.making, self.kept)
+        kept = self.work / f"kept_{self.done:06d}{self.t.suffix.lower()}"
+        with interrupts_deferred("video file"):  # (the file and its count together)
+            os.replace(self.making, kept)
+            self.kept, self.kept_frames = kept, self.done
 
     def keep(self, state: dict) -> bool:
         """Leave the frames made so far and ``state`` (the stylizer's after the last of them) for the next run
@@ -456,6 +461,8 @@ class _Output:
             self._close()
             if self.key is None or self.done == 0:
                 raise BrushworkError("nothing to keep")
+            if self.kind == "video" and self.kept_frames != self.done:  # (its file was not closed whole: a second
+                raise BrushworkError("the file was not finished")  # Ctrl-C) the earlier stop's state stays, if any
             tmp = self.work / f"{_STATE}.tmp"
             torch.save({"key": self.key, "frames": self.done, "first": None if self.first is None else
                         list(self.first), "kept": None if self.kept is None else self.kept.name,
@@ -494,8 +501,9 @@ class _Output:
             raise BrushworkError(_NO_FRAMES)
         if self.kind == "folder":
             self.t.mkdir(exist_ok=True)
-            for k in range(1, n + 1):
-                os.replace(self.work / f"frame_{k:06d}.png", self.t / f"frame_{k:06d}.png")
+            with interrupts_deferred("frames"):  # (moved as one: a stop halfway mixed two runs' frames)
+                for k in range(1, n + 1):
+                    os.replace(self.work / f"frame_{k:06d}.png", self.t / f"frame_{k:06d}.png")
             for f in self.t.iterdir():  # an earlier, longer run's last frames: not this video's
                 m = _FRAME_NAME.fullmatch(f.name)
                 if m and int(m.group(1)) > n:
@@ -507,11 +515,19 @@ class _Output:
             writer = self._writer(tmp)
             with writer:
                 for k in range(1, n + 1):
-                    with Image.open(self.work / f"frame_{k:06d}.png") as im:
-                        writer.append_data(np.asarray(im.convert("RGB")))
+                    try:
+                        with Image.open(self.work / f"frame_{k:06d}.png") as im:
+                            rgb = np.asarray(im.convert("RGB"))
+                    except (OSError, SyntaxError, ValueError) as exc:  # (damaged since it was written whole)
+                        raise BrushworkError(f"frame {k} kept in '{self.work}' is damaged ({exc}): the stopped run's "
+                                             "work is removed; run the same command again to start over") from None
+                    writer.append_data(rgb)
             os.replace(tmp, self.t)
         else:
             self._close()  # (stopped after its last frame: the kept file is the whole video)
+            if self.kept is None or self.kept_frames != n:
+                raise WriteFailed(f"the video file was not finished whole ({self.kept_frames} of {n} frames): run the "
+                                  "same command again")
             os.replace(self.kept, self.t)
         shutil.rmtree(self.work, ignore_errors=True)
         return n
@@ -651,6 +667,9 @@ def stylize_video(
     style_ts, style_as, targets = [], [], []
     for s in styles:
         img = read_image(s, min_side=MIN_SIDE, what="style image")
+        if img.alpha is not None and not (img.alpha >= 0.5).any():  # (as `brushwork stylize` refuses it)
+            raise BrushworkError(f"style image '{img.source}' has no pixel at least half opaque: it has no colours to "
+                                 "paint with; use an image with visible pixels")
         side = fit_long_side(*img.size, min(max(img.size), ADAIN_STYLE_MAX_SIDE))
         style_ts.append(resize(to_tensor(img.rgb, dev), side))
         style_as.append(None if img.alpha is None else img.alpha_tensor(side, dev).clamp(0, 1))
@@ -659,29 +678,28 @@ def stylize_video(
     stylizer = FrameStylizer(net, style_ts, alpha=strength, style_weights=style_weights, smoothing=smoothing,
                              consistency=consistency, tile=tile, transform=transform, match=match, targets=targets,
                              style_alphas=style_as)
-    key = None
-    if resume:  # everything a frame depends on (files by name, size and time: a long video is not hashed)
-        import hashlib
-        import json
+    # the key of everything a frame depends on (files by name, size and time: a long video is not hashed)
+    import hashlib
+    import json
 
-        from .. import __version__
+    from .. import __version__
 
-        def seen(f: str | os.PathLike | None) -> list | None:
-            if f is None:
-                return None
-            q = Path(os.path.abspath(f))
-            if q.is_dir():  # (a trained decoder's folder: its files)
-                return [seen(c) for c in sorted(q.iterdir()) if c.is_file()]
-            st = q.stat()
-            return [str(q), st.st_size, st.st_mtime_ns]
+    def seen(f: str | os.PathLike | None) -> list | None:
+        if f is None:
+            return None
+        q = Path(os.path.abspath(f))
+        if q.is_dir():  # (a trained decoder's folder: its files)
+            return [seen(c) for c in sorted(q.iterdir()) if c.is_file()]
+        st = q.stat()
+        return [str(q), st.st_size, st.st_mtime_ns]
 
-        key = hashlib.sha256(json.dumps({
-            "source": [seen(f) for f in frame_files(source)] if Path(source).is_dir() else seen(source),
-            "styles": [seen(s) for s in styles], "decoder": seen(decoder), "weights": seen(weights),
-            "settings": [strength, style_weights, size, smoothing, consistency, tile, str(dev), watermark, transform,
-                         match, fps, audio], "versions": [__version__, torch.__version__],
-        }, default=str).encode()).hexdigest()
-    target = _Output(out, fps, audio_from=source if audio else None, key=key)
+    key = hashlib.sha256(json.dumps({
+        "source": [seen(f) for f in frame_files(source)] if Path(source).is_dir() else seen(source),
+        "styles": [seen(s) for s in styles], "decoder": seen(decoder), "weights": seen(weights),
+        "settings": [strength, style_weights, size, smoothing, consistency, tile, str(dev), watermark, transform,
+                     match, fps, audio], "versions": [__version__, torch.__version__],
+    }, default=str).encode()).hexdigest()
+    target = _Output(out, fps, audio_from=source if audio else None, key=key, take_up=resume)
     saved = target.resume()
     if saved is not None:
         stylizer.load_state_dict(saved)
@@ -690,6 +708,8 @@ def stylize_video(
 
         print(f"brushwork: video: going on from frame {target.done + 1}: the first {target.done} were made by the "
               f"run stopped earlier (--no-resume starts over)" if saved is not None else
+              f"brushwork: note: starting over (--no-resume): the {target.discarded} frames of a stopped run in "
+              f"'{target.work}' are removed" if not resume else
               f"brushwork: note: starting over: the {target.discarded} frames of a stopped run in '{target.work}' "
               "were made with other settings or inputs", file=sys.stderr)
     snapshot = stylizer.state_dict()  # after the last frame kept
