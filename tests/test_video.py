@@ -183,23 +183,29 @@ def test_frame_order_modes_sizes_and_outputs_the_user_keeps(tmp_path, style_path
     assert imageio.get_reader(tmp_path / "n.webm").get_meta_data()["codec"] == "vp9"
 
 
+def _clip(tmp_path, sound: bool = False):
+    """A 64 x 48 test clip of 10 frames at 10 fps (with a sine for sound)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    clip = tmp_path / "clip.mp4"
+    audio = ["-f", "lavfi", "-i", "sine=frequency=440"] if sound else []
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
+                    *audio, "-t", "1", "-pix_fmt", "yuv420p", *(["-shortest"] if sound else []), str(clip)], check=True)
+    return clip
+
+
 def test_a_stopped_video_goes_on_where_it_stopped(small_images, tmp_path, random_decoder_dir, monkeypatch, capsys):
     """Ctrl-C keeps the frames made and the stylization's state in ``.NAME.part``; the same command goes on from
     the next frame and makes what an unbroken run makes: the same frames (a folder, a GIF) bit for bit, and one
     MP4 stream (its first frames encoded twice) as close to the frames as an unbroken run's, with the sound and
     the rate. Other settings, and --no-resume, start over."""
-    import subprocess
-
-    import imageio_ffmpeg
-
     from brushwork.pipelines import video as vmod
 
     monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "g.db"))
     _, style = small_images
-    clip = tmp_path / "clip.mp4"  # 10 frames at 10 fps, with sound
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
-                    "-f", "lavfi", "-i", "sine=frequency=440", "-t", "1", "-pix_fmt", "yuv420p", "-shortest",
-                    str(clip)], check=True)
+    clip = _clip(tmp_path, sound=True)
     real, calls = vmod.FrameStylizer.__call__, []
 
     def stopping_at(k):
@@ -258,18 +264,13 @@ def test_stops_at_awkward_moments_keep_what_was_made(small_images, tmp_path, ran
     match the kept file."""
     import os
     import signal
-    import subprocess
-
-    import imageio_ffmpeg
 
     from brushwork.errors import ImageError
     from brushwork.pipelines import video as vmod
 
     monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "g.db"))
     _, style = small_images
-    clip = tmp_path / "clip.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
-                    "-t", "1", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    clip = _clip(tmp_path)
     argv = ["video", str(clip), str(style), "--decoder", str(random_decoder_dir), "-q", "--consistency", "0"]
     out = tmp_path / "out.mp4"
     real_even, calls = vmod._even, []
@@ -329,17 +330,11 @@ def test_stops_while_a_file_is_closed_and_other_leftovers(small_images, tmp_path
     file does not hold (the next run wrote a 1-frame video and said 10); a --no-resume run keeps its work when
     stopped (it left frames without a state); a damaged kept frame is one line; a style with nothing visible is
     refused as `stylize` refuses it."""
-    import subprocess
-
-    import imageio_ffmpeg
-
     from brushwork.pipelines import video as vmod
 
     monkeypatch.setenv("BRUSHWORK_GALLERY", "off")
     _, style = small_images
-    clip = tmp_path / "clip.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
-                    "-t", "1", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    clip = _clip(tmp_path)
     argv = ["video", str(clip), str(style), "--decoder", str(random_decoder_dir), "-q", "--consistency", "0"]
     out = tmp_path / "out.mp4"
     real_call, calls = vmod.FrameStylizer.__call__, []
