@@ -516,3 +516,10 @@ def test_a_run_killed_between_the_checkpoints_files_resumes_as_an_unbroken_one(t
     engine.save_model(torch.nn.Linear(5, 1), {}, other / "checkpoint")
     with pytest.raises(BrushworkError, match="do not fit"):
         run(other, 4)
+    # the files of a checkpoint are readable as any file the user makes (safetensors wrote model.safetensors 0600)
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    for f in ("model.safetensors", "config.json", "trainer_state.pt"):
+        assert (other / "checkpoint" / f).stat().st_mode & 0o777 == 0o666 & ~mask, f

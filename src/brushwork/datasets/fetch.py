@@ -152,11 +152,15 @@ def put_in_place(build: Path, dest: Path, tmp: Path) -> None:
 
 
 def _fetched(dest: Path) -> bool:
-    """A collection made whole: its manifest, and as many images as it lists."""
+    """A collection made whole: its manifest, and as many images as it counts (a manifest without a count, as
+    a collection made by hand may have: its images folder)."""
     try:
-        count = json.loads((dest / "manifest.json").read_text())["count"]
+        manifest = json.loads((dest / "manifest.json").read_text())
+        count = manifest.get("count") if isinstance(manifest, dict) else None
+        if count is None:
+            return (dest / "images").is_dir()
         return sum(1 for _ in os.scandir(dest / "images")) >= int(count)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, TypeError):
         return False
 
 
