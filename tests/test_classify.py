@@ -562,5 +562,6 @@ def test_a_new_run_keeps_files_of_the_same_names_that_are_not_a_runs(tmp_path, c
     assert "holds log.csv and best/, not a brushwork run's" in err and err.count("\n") == 1
     assert (mine / "best" / "keep.txt").is_file() and (mine / "log.csv").read_text() == "my,data\n"
     (mine / "best" / "keep.txt").unlink()
-    (mine / "log.csv").write_text("step,loss\n1,0.5\n")  # (a run that failed before its first checkpoint)
+    (mine / "log.csv").write_text("")  # (a run killed before its first row and checkpoint)
+    (mine / "epochs.csv").write_text("epoch,train_loss\n")
     assert main(args) == 0 and (mine / "checkpoint" / "model.safetensors").is_file()

@@ -167,7 +167,7 @@ def test_processes_fetching_at_once_fetch_once_and_a_stopped_refetch_leaves_no_p
     dest = tmp_path / "data" / "mate-backgrounds"
     assert _fetched(dest) and sorted(p.name for p in (tmp_path / "data").iterdir()) == ["mate-backgrounds"]
     (dest / "images" / next(iter(sorted(p.name for p in (dest / "images").iterdir())))).unlink()
-    assert not _fetched(dest)  # an image missing: fetched again, not counted as there
+    assert _fetched(dest)  # an image the user removed stays removed (no download again)
 
     def stopped(package, work):
         raise KeyboardInterrupt
@@ -188,3 +188,24 @@ def _fetch_and_count(deb: str, root: str) -> tuple[int, int]:
         return Path(shutil.copy(deb, w))
 
     return len(list_images(fetch("mate-backgrounds", root=root, downloader=downloader))), len(downloads)
+
+
+def test_the_lock_is_taken_again_by_its_holder_and_skipped_where_it_cannot_be(tmp_path, monkeypatch):
+    """The art-medium build holds the data folder's lock and fetches its sources, which take it again: it hung
+    forever; a file system that cannot lock (NFS wants a file open for writing) leaves the work unlocked."""
+    import errno
+    import fcntl
+
+    from brushwork.datasets.fetch import one_at_a_time
+
+    with one_at_a_time(tmp_path, "a"):
+        with one_at_a_time(tmp_path, "b"):  # (returned at once: it did not wait for itself)
+            pass
+
+    def refused(fd, op):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(fcntl, "flock", refused)
+    with one_at_a_time(tmp_path / "nfs", "a"):
+        (tmp_path / "nfs" / "made").write_text("x")
+    assert (tmp_path / "nfs" / "made").is_file()

@@ -117,27 +117,48 @@ def data_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "brushwork" / "data"
 
 
+_HELD: dict[str, int] = {}  # data folders this process holds the lock of (a build that fetches its sources)
+
+
 @contextlib.contextmanager
 def one_at_a_time(base: Path, name: str) -> Iterator[None]:
     """Lock the data folder ``base`` while collection ``name`` is made: processes that want it at once
     (torchrun's ranks on a first run, two terminals) make it once, the others waiting, then finding it
     there. Each had fetched into the same folder, which left some with part of the images or an error.
-    (The folder itself is locked, so no lock file is left behind.)"""
+    (The folder itself is locked, so no lock file is left behind.) The process holding it may take it
+    again (the art-medium build fetches its sources); where the file system cannot lock (some network
+    mounts), the work goes on unlocked, as before."""
     base.mkdir(parents=True, exist_ok=True)
+    key = os.path.realpath(base)
     try:
         import fcntl
     except ImportError:  # (Windows: no lock)
-        yield
+        fcntl = None
+    if fcntl is None or key in _HELD:
+        _HELD[key] = _HELD.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+            if not _HELD[key]:
+                del _HELD[key]
         return
     fd = os.open(base, os.O_RDONLY)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"brushwork: note: waiting for another process that is making dataset '{name}' (or another one)",
-                  file=sys.stderr)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"brushwork: note: waiting for another process that is making dataset '{name}' (or another "
+                      "one)", file=sys.stderr)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # (NFS wants a file open for writing; some mounts have no locks at all): unlocked
+            pass
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
     finally:
         os.close(fd)  # (releases the lock)
 
@@ -152,16 +173,9 @@ def put_in_place(build: Path, dest: Path, tmp: Path) -> None:
 
 
 def _fetched(dest: Path) -> bool:
-    """A collection made whole: its manifest, and as many images as it counts (a manifest without a count, as
-    a collection made by hand may have: its images folder)."""
-    try:
-        manifest = json.loads((dest / "manifest.json").read_text())
-        count = manifest.get("count") if isinstance(manifest, dict) else None
-        if count is None:
-            return (dest / "images").is_dir()
-        return sum(1 for _ in os.scandir(dest / "images")) >= int(count)
-    except (OSError, ValueError, TypeError):
-        return False
+    """A collection made: its manifest and its images folder (whole, as :func:`put_in_place` puts it there; images
+    the user removed since stay removed)."""
+    return (dest / "manifest.json").is_file() and (dest / "images").is_dir()
 
 
 def list_images(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:

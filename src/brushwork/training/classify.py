@@ -312,10 +312,11 @@ def _epochs_before(path: Path, last: int) -> list[dict]:
 
 
 def _starts_with(path: Path, text: str) -> bool:
-    """Whether the file begins with ``text`` (a log's header: the file is brushwork's own)."""
+    """Whether the file begins with ``text`` (a log's header: the file is brushwork's own), or is empty."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read(len(text)) == text
+            head = fh.read(len(text))
+        return head in (text, "")  # (empty: a run killed before its first row)
     except OSError:
         return False
 
