@@ -73,6 +73,11 @@ def test_options_may_stand_between_the_positionals(small_images, tmp_path):
                  "-q", "--no-watermark"]) == 0
     recipe = json.loads(Image.open(out).text["brushwork"])
     assert [s["source"] for s in recipe["styles"]] == ["style.png", "content.png"] and recipe["method"] == "adain"
+    # `--` still ends the options: a name that starts with '-' after it is a file
+    dashed = tmp_path / "-photo.png"
+    Image.open(content).save(dashed)
+    assert main(["stylize", "-o", str(tmp_path / "d.png"), "--method", "adain", "--size", "64", "-q", "--no-watermark",
+                 "--", str(dashed), str(style)]) == 0
 
 
 def _truncated(p: Path) -> None:

@@ -375,7 +375,7 @@ def test_stops_while_a_file_is_closed_and_other_leftovers(small_images, tmp_path
     calls.clear()
     assert main([*argv, "-o", str(folder), "--no-resume"]) == 130
     err = capsys.readouterr().err
-    assert "starting over (--no-resume)" in err and "4 frames are kept" in err
+    assert "starting over (--no-resume)" in err and "4 frames are kept" in err and "again without --no-resume" in err
     monkeypatch.setattr(vmod.FrameStylizer, "__call__", real_call)
     assert main([*argv, "-o", str(folder)]) == 0 and "going on from frame 5" in capsys.readouterr().err
     # a kept frame damaged since: one line, and the next run starts over

@@ -41,7 +41,8 @@ class _Parser(argparse.ArgumentParser):
         # argparse took the first positionals, then refused the painting as "unrecognized"): a command's own
         # parser parses intermixed; the top parser, which has the commands, cannot.
         if self._intermixing or self._subparsers is not None or any(
-                a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in self._get_positional_actions()):
+                a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in self._get_positional_actions()) or (
+                args is not None and "--" in args):  # (intermixed parsing spends `--`: `-x.png` after it as a name)
             return super().parse_known_args(args, namespace)
         self._intermixing = True
         try:
@@ -1192,15 +1193,9 @@ def _distinct_outputs(**flags: str | None) -> None:
 
 
 def _not_an_input(outputs, inputs) -> None:
-    """Refuse an output that names one of the inputs: writing it would replace the user's picture."""
-    given = {}
-    for p in inputs:
-        if p is not None:
-            given.setdefault(Path(p).resolve(), p)
-    for o in outputs:
-        if o is not None and Path(o).resolve() in given:
-            raise BrushworkError(f"output '{o}' is also an input ({given[Path(o).resolve()]}): writing it would "
-                                 "replace it; choose another output name")
+    from .imaging.io import not_an_input
+
+    not_an_input(outputs, inputs)
 
 
 def _parse_palette(text: str):

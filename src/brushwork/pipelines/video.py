@@ -747,8 +747,9 @@ def stylize_video(
         if target.keep(snapshot):
             import sys
 
-            print(f"brushwork: video: {target.done} frames are kept in '{target.work}': run the same command again to "
-                  f"go on from frame {target.done + 1}", file=sys.stderr)
+            again = "the same command again" if resume else "the command again without --no-resume"
+            print(f"brushwork: video: {target.done} frames are kept in '{target.work}': run {again} to go on from "
+                  f"frame {target.done + 1}", file=sys.stderr)
         raise
     except BaseException:
         target.discard()

@@ -328,7 +328,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return JSONResponse({"error": one_line(message)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError):
         errs = exc.errors()
         first = errs[0] if errs else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
@@ -337,6 +337,12 @@ def create_app(config: StudioConfig) -> FastAPI:
             message = "the request body is not valid JSON: send a JSON object (see /docs)"
         elif kind in ("model_attributes_type", "dict_type") and not where:
             message = "the request body must be a JSON object, sent as application/json (see /docs)"
+        elif kind == "extra_forbidden":  # a JSON key the body does not have (a misspelling): its fields
+            params = getattr(getattr(request.scope.get("route"), "dependant", None), "body_params", [])
+            fields = sorted(f for p in params
+                            for f in getattr(getattr(getattr(p, "field_info", None), "annotation", None), "model_fields", {}))
+            message = f"{where}: this endpoint has no such field" + (f" (its fields: {', '.join(fields)}; see /docs)"
+                                                                       if fields else " (see /docs)")
         elif str(first.get("input")).strip().lower() in ("nan", "-nan", "+nan"):  # (pydantic says "less than")
             message = f"{where or 'request'}: NaN is not a number: give a number"
         else:
