@@ -200,3 +200,56 @@ def test_what_a_notebook_passes_is_taken_or_named(small_images, tmp_path, monkey
     assert np.array_equal(np.asarray(Image.open(tmp_path / "u8.png").convert("RGB")), a8)
     assert contrast_table(["#000000", "#ffffff"])[0]["ratio"] == 21.0 and complete(["#ff0000"], "complementary")
     assert recolor(a, palette=["#ff0000", "#0000ff"], method="palette").shape == a.shape
+
+
+def test_what_a_script_does_with_the_api_is_safe_and_as_documented(small_images, tmp_path):
+    """The slips a notebook makes: saving over the photo (the CLI refuses; result.save replaced it), a LAB or La
+    PIL image (read as fully transparent, or Pillow's error), 0-255 floats to the colour tools (every colour
+    clipped to white), one style path to stylize_folder (split into letters), seeded torch code after a model
+    is loaded (its stream moved), bad predict_images arguments, a float crop ratio, tuples for hex colours."""
+    import brushwork
+    from brushwork.color.harmony import classify
+    from brushwork.color.palette import extract_palette
+    from brushwork.composition import suggest_crops
+    from brushwork.pipelines.batch import stylize_folder
+    from brushwork.pipelines.classify import load_classifier, predict_images
+    from brushwork.pipelines.gan import load_gan
+
+    content, style = small_images
+    result = brushwork.stylize(content, style, method="adain", size=64)
+    before = content.read_bytes()
+    with pytest.raises(BrushworkError, match="is also an input"):
+        result.save(content)
+    assert content.read_bytes() == before and result.save(tmp_path / "out.png").is_file()
+    assert "stylize" in dir(brushwork) and brushwork.StylizeResult is type(result)
+    photo = Image.open(content).convert("RGB")
+    from PIL import ImageCms
+
+    lab = ImageCms.applyTransform(photo, ImageCms.buildTransform(ImageCms.createProfile("sRGB"),
+                                                                 ImageCms.createProfile("LAB"), "RGB", "LAB"))
+    read = read_image(lab)
+    assert read.alpha is None and abs(read.rgb.mean() - np.asarray(photo).mean() / 255) < 0.01
+    la = photo.convert("LA").convert("La")
+    assert read_image(la).alpha is None  # (opaque; Pillow cannot convert La itself)
+    opaque = np.dstack([np.asarray(photo), np.full(photo.size[::-1], 255, np.uint8)])
+    assert read_image(opaque).alpha is None  # as the same picture from a file or PIL
+    with pytest.raises(ImageError, match="divide 0-255 values by 255"):
+        extract_palette(np.asarray(photo, np.float32), k=3)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo.save(folder / "a.png")
+    report = stylize_folder(folder, str(style), tmp_path / "styled", method="adain", size=64, progress=False)
+    assert len(report.written) == 1
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    load_gan(None)
+    model, cfg = load_classifier("medium")
+    assert torch.equal(torch.rand(3), expected)
+    for bad in (dict(top_k=0), dict(top_k=1.5), dict(ink="Dark")):
+        with pytest.raises(BrushworkError, match="top_k|ink"):
+            predict_images(model, cfg, [content], **bad)
+    assert suggest_crops(np.asarray(photo), [1.5])[0].ratio == "1.5"
+    with pytest.raises(BrushworkError, match=r"\(255, 0, 0\) is not a hex colour"):
+        classify([(255, 0, 0)])
+    assert classify(np.array(["#ff0000", "#00ff00", "#0000ff"])).label

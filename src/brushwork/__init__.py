@@ -5,7 +5,7 @@ called. The public API::
 
     import brushwork
     result = brushwork.stylize("photo.jpg", "painting.jpg", strength=0.7)
-    result.image.save("out.png")
+    result.save("out.png")  # with its recipe and the watermark (result.image is the PIL image)
 """
 
 from __future__ import annotations
@@ -14,15 +14,19 @@ from typing import Any
 
 __version__ = "0.2.5"
 
-__all__ = ["__version__", "stylize", "BrushworkError"]
+__all__ = ["__version__", "stylize", "StylizeResult", "BrushworkError"]
 
 from .errors import BrushworkError
 
 
 def __getattr__(name: str) -> Any:
     # Lazy so that `import brushwork` (and `brushwork --help`) never imports torch.
-    if name == "stylize":
-        from .pipelines.stylize import stylize
+    if name in ("stylize", "StylizeResult"):
+        from .pipelines import stylize as module
 
-        return stylize
+        return getattr(module, name)
     raise AttributeError(f"module 'brushwork' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # (tab completion and help() list the lazy names too)
+    return sorted({*globals(), *__all__})

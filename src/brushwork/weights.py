@@ -295,6 +295,22 @@ def load_state_dict(path: str | os.PathLike, *, what: str = "weights") -> dict[s
     return sd
 
 
+def keeps_rng(fn):
+    """Decorate a loader: the modules it builds draw their first weights from torch's global generator (then
+    take the file's), which moved the caller's own seeded stream (a notebook's ``torch.manual_seed(0)`` then gave
+    other numbers after a model was loaded); the CPU generator is left where it was."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+@keeps_rng
 def load_encoder(
     name: str,
     weights: str | os.PathLike | None = None,
@@ -352,6 +368,7 @@ def decoder_file(source: str | os.PathLike) -> Path:
     return p / "model.safetensors" if p.is_dir() else p
 
 
+@keeps_rng
 def load_decoder(
     source: str | os.PathLike | None = None,
     *,

@@ -69,8 +69,7 @@ class Palette:
     def from_hex(cls, colors: list[str], shares: list[float] | None = None) -> Palette:
         from .spaces import hex_to_rgb
 
-        if isinstance(colors, str):
-            colors = [colors]  # one colour, not its characters
+        colors = [colors] if isinstance(colors, str) else list(colors)  # one colour, not its characters
         if not colors:
             raise BrushworkError("a palette needs at least one colour, e.g. ['#1e90ff']")
         rgb = np.array([hex_to_rgb(c) for c in colors], dtype=np.float64)

@@ -127,11 +127,11 @@ def hex_to_rgb(text: str) -> np.ndarray:
     Raises:
         BrushworkError: not a 3- or 6-digit hex colour.
     """
-    m = _HEX.fullmatch(text.strip())
+    m = _HEX.fullmatch(text.strip()) if isinstance(text, str) else None
     if m is None:
         from ..errors import BrushworkError
 
-        raise BrushworkError(f"'{text}' is not a hex colour: write it as #rrggbb (e.g. #1e90ff) or #rgb")
+        raise BrushworkError(f"{text!r} is not a hex colour: write it as '#rrggbb' (e.g. '#1e90ff') or '#rgb'")
     digits = m.group(1)
     if len(digits) == 3:
         digits = "".join(ch * 2 for ch in digits)

@@ -111,12 +111,15 @@ def working_saliency(rgb: np.ndarray) -> np.ndarray:
     return saliency_map(_small(rgb, WORK))
 
 
-def parse_ratio(text: str) -> float:
-    """``"4:5"`` or ``"1.5"`` -> width / height.
+def parse_ratio(text: str | float) -> float:
+    """``"4:5"``, ``"1.5"`` or ``1.5`` -> width / height.
 
     Raises:
         BrushworkError: malformed, or not a positive ratio between 1:10 and 10:1.
     """
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise BrushworkError(f"aspect ratio {text!r} is not W:H (e.g. '4:5') or a number (e.g. 1.5)")
+    text = str(text) if not isinstance(text, str) else text
     try:
         if ":" in text:
             a, b = text.split(":")
@@ -265,7 +268,7 @@ def _side(cx: float, cy: float) -> str:
     return " ".join(parts)
 
 
-def suggest_crops(rgb: np.ndarray, ratios: list[str], *, top: int = 1,
+def suggest_crops(rgb: np.ndarray, ratios: list[str | float], *, top: int = 1,
                   saliency: np.ndarray | None = None) -> list[Crop]:
     """The best ``top`` crops for each aspect ratio (``"W:H"``), in original pixels, best first per ratio
     (``saliency``: the picture's :func:`working_saliency`, if already computed).
@@ -275,10 +278,10 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str], *, top: int = 1,
     """
     from ..imaging.io import unit_floats
 
-    if isinstance(ratios, str):
+    if isinstance(ratios, (str, int, float)):
         ratios = [ratios]  # one ratio, not its characters
     rgb = unit_floats(rgb, shape="rgb")
-    values = [(r, parse_ratio(r)) for r in ratios]
+    values = [(str(r), parse_ratio(r)) for r in ratios]
     H, W = rgb.shape[:2]
     sal = working_saliency(rgb) if saliency is None else saliency
     h, w = sal.shape

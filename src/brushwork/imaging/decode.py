@@ -32,7 +32,9 @@ JPEG_FORMATS = ("JPEG", "MPO")
 def has_alpha(img: Image.Image) -> bool:
     """Whether ``img`` has transparency: an alpha band (RGBA, LA, PA...) or a colour key (``transparency`` in a
     palette, grey or RGB PNG's info: its tRNS chunk)."""
-    return "A" in img.getbands() or (img.mode in ("P", "1", "L", "RGB") and "transparency" in img.info)
+    bands = img.getbands()  # (LAB's a* band is named "A" too: no alpha; RGBa and La, premultiplied, have "a")
+    return (img.mode != "LAB" and ("A" in bands or "a" in bands)) or (
+        img.mode in ("P", "1", "L", "RGB") and "transparency" in img.info)
 
 
 def key_to_alpha(img: Image.Image) -> Image.Image:

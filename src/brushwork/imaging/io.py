@@ -9,6 +9,7 @@ leaves a half-written output.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..errors import ImageError
+from ..errors import BrushworkError, ImageError
 from .decode import (DEFAULT_MAX_PIXELS, describe, grey_levels, has_alpha, key_to_alpha, open_decoded, pixel_count,
                      to_8bit, to_srgb)
 
@@ -70,8 +71,11 @@ def _pil_to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
             img = img.convert("RGBA" if has_alpha(img) else "RGB")
         elif mode == "LA" or mode == "PA":
             img = img.convert("RGBA")
+        elif mode == "La":  # (premultiplied grey: Pillow converts it to nothing but RGBa's way)
+            grey, a = img.split()
+            img = Image.merge("RGBa", (grey, grey, grey, a)).convert("RGBA")
         elif mode not in ("RGB", "RGBA"):
-            img = img.convert("RGBA" if "A" in img.getbands() else "RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, RGBa...
+            img = img.convert("RGBA" if has_alpha(img) else "RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, RGBa...
         arr = np.asarray(img, dtype=np.float32) / 255.0
         if img.mode == "RGBA":
             alpha = arr[..., 3]
@@ -132,6 +136,8 @@ def read_image(
     if arr.shape[2] == 4:
         alpha = arr[..., 3]
         arr = arr[..., :3] * alpha[..., None] + (1.0 - alpha[..., None])
+        if float(alpha.min()) >= 1.0:  # opaque: as an opaque RGBA file or PIL image is read (an RGB result)
+            alpha = None
     return _checked(LoadedImage(np.ascontiguousarray(arr), alpha, "<array>", "array"), describe(source), max_pixels,
                     min_side, what)
 
@@ -214,7 +220,8 @@ def unit_floats(a: np.ndarray, what: str = "image", *, shape: str | None = None)
     for ``(H, W)``.
 
     Raises:
-        ImageError: an integer array other than uint8, a value that is not finite, or another shape.
+        ImageError: an integer array other than uint8, a value that is not finite or far outside [0, 1] (0-255
+            floats), or another shape.
     """
     a = np.asarray(a)
     if shape == "rgb" and (a.ndim != 3 or a.shape[-1] != 3):
@@ -230,8 +237,12 @@ def unit_floats(a: np.ndarray, what: str = "image", *, shape: str | None = None)
     if a.dtype.kind != "f":
         raise ImageError(f"{what} array is {a.dtype}: give uint8 (0-255) or floats in [0, 1] "
                          "(e.g. a 16-bit array divided by 65535)")
-    if a.size and not (np.isfinite(a.min()) and np.isfinite(a.max())):  # (NaN and inf reach both; no mask copy)
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if not (np.isfinite(lo) and np.isfinite(hi)):  # (NaN and inf reach the min or the max; no mask copy)
         raise ImageError(f"{what} array holds NaN or infinite values: give finite floats in [0, 1]")
+    if hi > 2 or lo < -1:  # (0-255 floats: every colour was clipped to white; a little overshoot is clipped)
+        raise ImageError(f"{what} array's values span [{lo:g}, {hi:g}]: give floats in [0, 1]"
+                         + (" (divide 0-255 values by 255)" if hi > 2 else ""))
     return a
 
 
@@ -253,6 +264,23 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, *, composited: bool
             arr = from_over_white(arr, alpha)
         arr = np.concatenate([arr, a], axis=2)
     return Image.fromarray(np.round(arr * 255.0).astype(np.uint8))
+
+
+def not_an_input(outputs: Sequence[Any], inputs: Sequence[Any]) -> None:
+    """Refuse an output that names one of the inputs (paths; None and in-memory inputs are skipped): writing it
+    would replace the user's picture.
+
+    Raises:
+        BrushworkError: the output and the input it names.
+    """
+    given: dict[Path, Any] = {}
+    for p in inputs:
+        if isinstance(p, (str, os.PathLike)):
+            given.setdefault(Path(p).resolve(), p)
+    for o in outputs:
+        if o is not None and Path(o).resolve() in given:
+            raise BrushworkError(f"output '{o}' is also an input ({given[Path(o).resolve()]}): writing it would "
+                                 "replace it; choose another output name")
 
 
 def check_output_path(path: str | os.PathLike) -> Path:

@@ -41,7 +41,7 @@ class BatchReport:
 
 def stylize_folder(
     content_dir: str | os.PathLike,
-    styles: Sequence[str | os.PathLike],
+    styles: str | os.PathLike | Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
     *,
     each_style: bool = False,
@@ -55,7 +55,8 @@ def stylize_folder(
 ) -> BatchReport:
     """Stylize each image in ``content_dir`` (recursively) into ``out_dir``.
 
-    Outputs keep the input's relative path with ``suffix``; with ``each_style`` one output per
+    ``styles``: one style file or a list of them. Outputs keep the input's relative path with ``suffix``; with
+    ``each_style`` one output per
     style, named ``<name>__<style name>``, else the styles are blended as in :func:`stylize`.
     Outputs are written atomically, so one that exists is finished: a re-run skips it when its recipe
     says it was made with the same settings (``batch_settings``: a hash of the options and the style
@@ -71,6 +72,8 @@ def stylize_folder(
     """
     from .stylize import stylize
 
+    if isinstance(styles, (str, os.PathLike)):  # one style (a path is a sequence of its letters)
+        styles = [styles]
     fn = stylize_fn or stylize
     src, files, out = _folder_run(content_dir, out_dir, "with a CONTENT folder, -o names a folder")
     from .. import distributed

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import BrushworkError
+from ..weights import keeps_rng
 
 __all__ = ["classification_metrics", "load_classifier", "write_confusion", "plot_curves", "predict_images",
            "match_ink"]
@@ -102,6 +103,7 @@ def plot_curves(epochs: list[dict], png_path: Path) -> None:
 SHIPPED = {"medium": "classifier-medium"}
 
 
+@keeps_rng
 def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu"):
     """``(model, ClassifierConfig)`` from a folder with ``config.json`` + ``model.safetensors``, or a
     shipped classifier by name (``"medium"``: the art-medium classifier). A grey model's ``ink`` (see
@@ -151,6 +153,13 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
     the ``model.ink`` that :func:`load_classifier` sets)."""
     from PIL import Image as _Image
 
+    import numbers
+
+    if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1:
+        raise BrushworkError(f"top_k must be a whole number of labels, 1 or more, got {top_k!r}")
+    if ink not in (None, "light", "dark"):
+        raise BrushworkError(f"ink must be 'light' (light marks on dark), 'dark' (dark ink on light) or None (the "
+                             f"model's own), got {ink!r}")
     if isinstance(files, np.ndarray) and files.ndim == 4:
         files = list(files)  # a stack of images (N, H, W, C)
     elif isinstance(files, (str, os.PathLike, np.ndarray, _Image.Image)):

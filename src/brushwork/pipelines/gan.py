@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from ..errors import BrushworkError
+from ..weights import keeps_rng
 
 __all__ = ["latents", "load_gan", "sample", "slerp", "interpolate", "grid_image", "parse_seeds"]
 
@@ -57,6 +58,7 @@ def latents(seeds: Iterable[int], z_dim: int) -> torch.Tensor:
 SHIPPED_GAN = "gan-sprites64"
 
 
+@keeps_rng
 def load_gan(folder: str | os.PathLike | None, device: torch.device | str = "cpu"):
     """``(gan, sha256 of its weights)`` from a checkpoint folder (``config.json`` + ``model.safetensors``,
     or a training run's folder); ``None`` for the GAN shipped with brushwork (sha256-checked).

@@ -62,6 +62,8 @@ class StylizeResult:
         seconds: wall time of the optimisation.
         interrupted: True if stopped early (Ctrl-C); ``image`` is then the best so far.
         notes: things the user should know that were handled (e.g. a mask resized to the content).
+        inputs: the files it was made from (content, styles, masks given as paths): :meth:`save` will not
+            write over them.
     """
 
     image: Image.Image
@@ -70,6 +72,7 @@ class StylizeResult:
     seconds: float = 0.0
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list, repr=False)
 
     def save(self, path: str | os.PathLike, recipe: dict | None | bool = True, sidecar: bool = False,
              watermark: bool = True, record: str | None = "stylize", exif: bytes | None = None) -> Path:
@@ -77,9 +80,14 @@ class StylizeResult:
         or ``False``: no metadata) in the file (PNG, JPEG, WebP, TIFF) and, with ``sidecar``, beside it.
         ``watermark`` adds brushwork's invisible mark to the file (``self.image`` stays unmarked);
         ``record`` names the operation in the user's gallery (None: not recorded); ``exif`` is written
-        only when given (``brushwork.imaging.io.input_exif``: the user asked to keep the photo's)."""
-        from ..imaging.io import save_image
+        only when given (``brushwork.imaging.io.input_exif``: the user asked to keep the photo's).
 
+        Raises:
+            BrushworkError: ``path`` is one of the :attr:`inputs` (it would replace the photo), or cannot be written.
+        """
+        from ..imaging.io import not_an_input, save_image
+
+        not_an_input([path], self.inputs)
         rec = self.params if recipe is True else (recipe or None)
         return save_image(self.image, path, recipe=rec, sidecar=sidecar, watermark=watermark, record=record, exif=exif)
 
@@ -564,5 +572,7 @@ def stylize(
         "machine": platform.machine(),
         "brushwork": __import__("brushwork").__version__,
     }
+    given = [content, *styles_in, *masks_in]
     return StylizeResult(image=image, params=params, losses=info["losses"], seconds=seconds,
-                         interrupted=info["interrupted"], notes=notes)
+                         interrupted=info["interrupted"], notes=notes,
+                         inputs=[os.fspath(f) for f in given if isinstance(f, (str, os.PathLike))])
