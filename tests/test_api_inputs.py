@@ -235,6 +235,12 @@ def test_what_a_script_does_with_the_api_is_safe_and_as_documented(small_images,
     assert read_image(opaque).alpha is None  # as the same picture from a file or PIL
     with pytest.raises(ImageError, match="divide 0-255 values by 255"):
         extract_palette(np.asarray(photo, np.float32), k=3)
+    with pytest.raises(ImageError, match="give an image array .*not the path"):
+        extract_palette(str(content), k=3)
+    from brushwork.datasets.arrays import load_arrays
+
+    with pytest.raises(BrushworkError, match="unknown dataset 'bogus'"):
+        load_arrays("bogus", fetch=False)
     folder = tmp_path / "photos"
     folder.mkdir()
     photo.save(folder / "a.png")

@@ -656,7 +656,8 @@ def test_forms_are_read_as_sent_and_gallery_items_as_made(client, tmp_path, monk
                        ({"style_name": "starry_night", "preserve-color": "luminance"}, "preserve-color: this endpoint"),
                        ({"style_name": "starry_night", "size": ""}, "size is empty"),
                        ({"style_name": "starry_night", "method": "gatys", "init": "adain", "match": "none"},
-                        "takes init_match=none")):
+                        "takes init_match=none"),
+                       ({"style": "starry_night"}, "style: send an image file here (a bundled style")):
         r = client.post("/api/stylize", files=photo, data=data)
         assert r.status_code == 422 and said in r.json()["error"], r.text
     for body, said in (({"seed": "42"}, "seed: this endpoint has no such field (its fields: seeds, truncation"),

@@ -198,6 +198,8 @@ def _fetch_arrays(name: str, src: ArraySource, base: Path, dest: Path, npm: Call
 
 def load_arrays(name: str, *, root: str | os.PathLike | None = None, fetch: bool = True):
     """``(x_train, y_train, x_test, y_test, classes)`` of dataset ``name`` (fetched if needed)."""
+    if name not in ARRAY_SOURCES:
+        raise BrushworkError(f"unknown dataset {name!r}: choose one of {', '.join(ARRAY_SOURCES)}")
     path = fetch_arrays(name, root=root) if fetch else (Path(root) if root else data_root()) / name / "data.npz"
     if not Path(path).is_file():
         raise BrushworkError(f"dataset '{name}' is not fetched: run 'brushwork data fetch {name}'")

@@ -223,6 +223,8 @@ def unit_floats(a: np.ndarray, what: str = "image", *, shape: str | None = None)
         ImageError: an integer array other than uint8, a value that is not finite or far outside [0, 1] (0-255
             floats), or another shape.
     """
+    if isinstance(a, (str, os.PathLike)):  # (np.asarray made it a 0-d array: "shape ()")
+        raise ImageError(f"{what}: give an image array (e.g. read_image(path).rgb), not the path '{a}'")
     a = np.asarray(a)
     if shape == "rgb" and (a.ndim != 3 or a.shape[-1] != 3):
         raise ImageError(f"{what} array has shape {a.shape}; expected (H, W, 3) RGB"

@@ -337,6 +337,9 @@ def create_app(config: StudioConfig) -> FastAPI:
             message = "the request body is not valid JSON: send a JSON object (see /docs)"
         elif kind in ("model_attributes_type", "dict_type") and not where:
             message = "the request body must be a JSON object, sent as application/json (see /docs)"
+        elif "UploadFile" in str(first.get("msg", "")):  # text sent where a file goes (style=starry_night)
+            message = (f"{where.split('.')[0] or 'request'}: send an image file here"
+                       + (" (a bundled style or gallery item goes in style_name)" if where.startswith("style") else ""))
         elif kind == "extra_forbidden":  # a JSON key the body does not have (a misspelling): its fields
             params = getattr(getattr(request.scope.get("route"), "dependant", None), "body_params", [])
             fields = sorted(f for p in params
