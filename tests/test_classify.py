@@ -543,6 +543,9 @@ def test_grey_models_know_their_ink_and_odd_folders(tmp_path, capsys):
     assert json.loads((out / "checkpoint" / "config.json").read_text())["classifier"]["classes"] == [
         "ink", "paint", "三角"]
     assert "三角" in (out / "confusion.csv").read_bytes().decode("utf-8")
+    from brushwork.pipelines.classify import _drawable
+
+    assert _drawable(["ink", "三角", "café"]) == ["ink", "#2", "café"]  # (the plot's font has no CJK: not boxes)
     capsys.readouterr()
     assert main(["classify", "slim", str(out), str(root), "--sparsity", "1", "-q"]) == 2
     assert "outside [0, 0.99]" in capsys.readouterr().err

@@ -58,12 +58,13 @@ def write_confusion(matrix: list[list[int]], classes: list[str], csv_path: Path,
     import matplotlib.pyplot as plt
 
     m = np.asarray(matrix)
+    labels = _drawable(classes)
     fig, ax = plt.subplots(figsize=(1.2 + 0.55 * len(classes), 1.0 + 0.5 * len(classes)))
     ax.imshow(m, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xticks(range(len(classes)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), labels)
     ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_ylabel("true" if labels == list(classes) else "true (#: the class's row in confusion.csv)")
     for i in range(len(classes)):
         for j in range(len(classes)):
             ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
@@ -75,6 +76,18 @@ def write_confusion(matrix: list[list[int]], classes: list[str], csv_path: Path,
         fig.tight_layout()
         fig.savefig(png_path, dpi=110)
     plt.close(fig)
+
+
+def _drawable(classes: list[str]) -> list[str]:
+    """The class names as the plot's font can draw them: a name with a character it lacks (Chinese, Arabic... in
+    matplotlib's DejaVu Sans) is shown as ``#N`` (its row in confusion.csv, from 1), not as a row of boxes."""
+    try:
+        from matplotlib import font_manager, ft2font
+
+        have = ft2font.FT2Font(font_manager.findfont(font_manager.FontProperties())).get_charmap()
+    except Exception:  # noqa: BLE001 - no font to ask: the names as they are
+        return list(classes)
+    return [c if all(ord(ch) in have for ch in c) else f"#{i}" for i, c in enumerate(classes, 1)]
 
 
 def plot_curves(epochs: list[dict], png_path: Path) -> None:
