@@ -389,13 +389,16 @@ def _drawing_on_a_transparent_canvas(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "canvas.png", tmp_path / "stripes.png"
 
 
-@pytest.mark.parametrize("method", ["adain", "gatys"])
+@pytest.mark.parametrize("method", ["adain", "gatys", "histogram"])
 def test_a_drawing_on_a_transparent_canvas_paints_with_the_drawing_not_the_backdrop(small_images, tmp_path, method):
+    """(histogram: --preserve-color histogram matches the drawing's colours to the photo's, not the backdrop's,
+    whose white took the photo's light quantiles and left the drawing darkened)"""
     from brushwork.pipelines.stylize import stylize
 
     content, _ = small_images
     canvas, stripes = _drawing_on_a_transparent_canvas(tmp_path)
-    kw = dict(method="adain", match="none") if method == "adain" else dict(steps=20, scales=1)
+    kw = {"adain": dict(method="adain", match="none"), "gatys": dict(steps=20, scales=1),
+          "histogram": dict(method="adain", match="none", preserve_color="histogram")}[method]
 
     def picture(style: Path) -> np.ndarray:  # its mean colour
         out = stylize(content, style, size=96, seed=0, strength=1.0, **kw).image.convert("RGB")
@@ -407,4 +410,5 @@ def test_a_drawing_on_a_transparent_canvas_paints_with_the_drawing_not_the_backd
     flat.paste(over_white, mask=over_white.getchannel("A"))
     flat.save(tmp_path / "flat.png")
     on_white = picture(tmp_path / "flat.png")  # what the canvas painted before: eight ninths of it white
-    assert np.abs(on_canvas - cut_out).max() < 0.2 * np.abs(on_white - cut_out).max()
+    # (histogram: the drawing's edges still meet white in the encoder's view: 0.34 measured, 2.2 before)
+    assert np.abs(on_canvas - cut_out).max() < (0.5 if method == "histogram" else 0.2) * np.abs(on_white - cut_out).max()

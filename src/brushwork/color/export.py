@@ -62,7 +62,7 @@ def to_gpl(palette: Palette, name: str = "brushwork") -> str:
     """A GIMP palette (also read by Inkscape and Krita)."""
     lines = ["GIMP Palette", f"Name: {name}", "Columns: 0", "#"]
     for i, (c, h) in enumerate(zip(palette.rgb, palette.hex)):
-        r, g, b = (int(round(v * 255)) for v in c)
+        r, g, b = (int(min(255.0, max(0.0, v * 255 + 0.5))) for v in c)  # (half up, as the hex)
         lines.append(f"{r:3d} {g:3d} {b:3d}\t{h} ({i + 1})")
     return "\n".join(lines) + "\n"
 
@@ -136,7 +136,7 @@ def terminal_table(palette: Palette, color: bool | None = None) -> str:
     color = _truecolor() if color is None else color
     lines = [f"{'':4}{'hex':9}{'rgb':15}{'oklch (L C h)':24}share"]
     for c, h, lch, s in zip(palette.rgb, palette.hex, palette.oklch, palette.shares):
-        r, g, b = (int(round(v * 255)) for v in c)
+        r, g, b = (int(min(255.0, max(0.0, v * 255 + 0.5))) for v in c)  # (half up, as the hex)
         block = f"\x1b[48;2;{r};{g};{b}m   \x1b[0m " if color else "    "
         lines.append(f"{block}{h:9}{f'{r},{g},{b}':15}{f'{lch[0]:.3f} {lch[1]:.3f} {lch[2]:5.1f}':24}{100 * s:5.1f}%")
     return "\n".join(lines)

@@ -25,6 +25,7 @@ score, the simpler harmony winning within 0.05 (listed first above).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,7 +137,8 @@ def complete(palette: Palette | list[str], harmony: str) -> list[dict]:
     """Colours that would complete ``harmony``: one per arc that holds no palette colour.
 
     Each suggestion takes the arc's centre hue and the median lightness and chroma of the palette's
-    chromatic colours (reduced until it fits in sRGB). Returns ``[{"hex", "hue", "reason"}]``.
+    chromatic colours (reduced to the most sRGB shows, if more; at the nearest lightness where the hue has
+    colour, if it would be a grey there). Returns ``[{"hex", "hue", "reason"}]``.
 
     Raises:
         BrushworkError: unknown harmony name, or an all-grey palette.
@@ -155,16 +157,32 @@ def complete(palette: Palette | list[str], harmony: str) -> list[dict]:
         centre = (base + c) % 360
         if (_hue_dist(hues, centre) <= hw).any():
             continue
-        cc = chroma
-        while True:  # the most saturated version of that hue that sRGB can show, at the palette's lightness
-            lin = oklab_to_linear(oklch_to_oklab(np.array([light, cc, centre])))  # (oklab_to_rgb clips below 0)
-            if (lin >= -1e-6).all() and (lin <= 1 + 1e-6).all() or cc < 1e-3:
-                break
-            cc *= 0.9
+        # the palette's chroma at its lightness, or the most that sRGB shows there; where that would be a grey
+        # (a blue at the lightness of a yellow), the lightness nearest the palette's at which the hue has colour
+        at = light if _gamut_chroma(light, centre) >= 2 * GREY_CHROMA else min(
+            np.linspace(0.05, 0.95, 91), key=lambda v: (_gamut_chroma(v, centre) < 2 * GREY_CHROMA, abs(v - light)))
+        cc = min(chroma, _gamut_chroma(at, centre))
+        lin = oklab_to_linear(oklch_to_oklab(np.array([at, cc, centre])))
         rgb = linear_to_srgb(np.clip(lin, 0.0, 1.0))
         out.append({"hex": rgb_to_hex(np.clip(rgb, 0, 1)), "hue": round(float(centre), 1),
                     "reason": f"the {harmony} set based at {base:.0f} has no colour near hue {centre:.0f}"})
+    if out:  # the palette's own hues may lie off the set's arcs: no colour added moves them
+        fit = classify(Palette.from_hex([*palette.hex, *(o["hex"] for o in out)])).scores[harmony][0]
+        if fit < 0.95:
+            for o in out:
+                o["reason"] += (f" (with the additions the palette fits {harmony} at {fit:.2f} only: its own hues lie "
+                                "off the set's arcs)")
     return out
+
+
+def _gamut_chroma(light: float, hue: float) -> float:
+    """The most OKLCH chroma sRGB shows at ``light`` and ``hue`` (bisection to 1e-5)."""
+    lo, hi = 0.0, 0.4
+    for _ in range(16):
+        mid = (lo + hi) / 2
+        lin = oklab_to_linear(oklch_to_oklab(np.array([light, mid, hue])))  # (oklab_to_rgb clips below 0)
+        lo, hi = (mid, hi) if (lin >= -1e-6).all() and (lin <= 1 + 1e-6).all() else (lo, mid)
+    return lo
 
 
 def contrast_table(palette: Palette | list[str]) -> list[dict]:
@@ -177,6 +195,7 @@ def contrast_table(palette: Palette | list[str]) -> list[dict]:
     for i in range(len(palette)):
         for j in range(i + 1, len(palette)):
             r = contrast_ratio(hex_to_rgb(hexes[i]), hex_to_rgb(hexes[j]))  # the colours shown, as they are used
-            rows.append({"foreground": hexes[i], "background": hexes[j], "ratio": round(r, 2),
+            # shown to two decimals rounded down, as WCAG compares the ratio unrounded (2.998 is not 3:1)
+            rows.append({"foreground": hexes[i], "background": hexes[j], "ratio": math.floor(r * 100) / 100,
                          "AA": r >= 4.5, "AAA": r >= 7.0, "AA_large": r >= 3.0, "AAA_large": r >= 4.5})
     return sorted(rows, key=lambda r: -r["ratio"])

@@ -139,8 +139,8 @@ def hex_to_rgb(text: str) -> np.ndarray:
 
 
 def rgb_to_hex(rgb: np.ndarray) -> str:
-    """sRGB ``(3,)`` in [0, 1] -> ``"#rrggbb"`` (clipped, rounded)."""
-    v = np.clip(np.round(np.asarray(rgb, dtype=np.float64) * 255), 0, 255).astype(int)
+    """sRGB ``(3,)`` in [0, 1] -> ``"#rrggbb"`` (clipped, rounded half up, as colour tools round)."""
+    v = np.clip(np.floor(np.asarray(rgb, dtype=np.float64) * 255 + 0.5), 0, 255).astype(int)
     return "#{:02x}{:02x}{:02x}".format(*v)
 
 

@@ -409,7 +409,12 @@ def stylize(
         photo_colours = own[opaque][None] if opaque.any() else c_img.rgb  # (1, N, 3): its opaque pixels' own colours
     for s in s_imgs:
         rgb = s.rgb
-        if preserve_color == "histogram":
+        if preserve_color == "histogram" and s.alpha is not None:  # the drawing's colours, not its backdrop's
+            shown = s.alpha >= 0.5  # (the white backdrop took the photo's light quantiles: a darkened drawing)
+            own = from_over_white(s.rgb, s.alpha)
+            own[shown] = match_histograms(own[shown][None], photo_colours)[0]
+            rgb = (own * s.alpha[..., None] + (1.0 - s.alpha[..., None])).astype(np.float32)  # (over white again)
+        elif preserve_color == "histogram":
             rgb = match_histograms(rgb, photo_colours).astype(np.float32)
         sw_, sh_ = fit_long_side(*s.size, style_side)
         s_ts.append(resize(to_tensor(rgb, dev), (sw_, sh_)))
