@@ -42,8 +42,8 @@ class GatysConfig:
         content_taps: taps whose features are kept close to the content's.
         style_loss: ``"gram"``, ``"meanstd"`` or ``"gram+meanstd"``.
         relative: relative (scale-free) losses; ``False`` gives the textbook absolute ones.
-        content_weight / style_weight: base weights; ``strength`` a in [0, 1] scales them as
-            ``(1 - a) * content_weight`` and ``a * style_weight``.
+        content_weight / style_weight: base weights; ``strength`` a in [0, 1] scales them (see
+            :func:`strength_weights`): from 0.5 up as ``(1 - a) * content_weight`` and ``a * style_weight``.
         tv_weight: total-variation weight (on the unclamped image, so that it also pulls pixels that
             overshoot [0, 1] back: through the clamp they get no gradient from the encoder).
         range_weight: weight of a squared penalty on values outside [0, 1]; without it, channels
@@ -208,8 +208,7 @@ def optimize(
         info = {"losses": [], "evaluations": 0, "interrupted": False, "seconds": 0.0, "scales": [],
                 "config": asdict(config)}
         return content.detach().clone(), info
-    cw = (1.0 - strength) * config.content_weight
-    sw = strength * config.style_weight
+    cw, sw = strength_weights(strength, config)
     # TV smooths the style's grain; below the default strength it fades with the style, or near 0 it would blur the
     # photo that the vanishing style no longer changes (strength 0.0001 came out further from it than 0.01)
     tv = config.tv_weight * min(1.0, strength / 0.5)
@@ -353,6 +352,34 @@ def optimize(
 #: Starting from the AdaIN picture (``init="adain"``), one scale and 20 evaluations reach the preset's style
 #: (200 evaluations over three scales from the content) with a closer content: docs/style-transfer.md.
 ADAIN_INIT_OVERRIDES = {"scales": 1, "steps": 20}
+
+
+#: Below strength 0.5, the style weight as a fraction of strength 0.5's: log-linear between these knots
+#: (strength, fraction). The optimum saturates with the ratio of the weights (see :func:`strength_weights`), so
+#: the fraction moves fast where the picture hardly changes and slowly where it changes most.
+STRENGTH_KNOTS = ((0.0, 1e-3), (0.1, 6e-3), (0.4, 0.15), (0.5, 1.0))
+
+
+def strength_weights(strength: float, config: GatysConfig) -> tuple[float, float]:
+    """The content and style weights at ``strength`` a.
+
+    From 0.5 up, ``(1 - a) * content_weight`` and ``a * style_weight``. Below 0.5 the content weight stays at
+    strength 0.5's and the style weight is strength 0.5's times a fraction log-linear between
+    ``STRENGTH_KNOTS``. The optimum saturates with the ratio of the weights: measured on the bundled cat and
+    painting at 192 px, the picture's mean difference from the photo was 12 levels at a ratio of 0.01 of the
+    default, 31 at 0.03, 39 at 0.1 and 44 at 1. Scaled linearly (up to 0.2.5), strength 0.1 gave a ratio of
+    0.11, and 0.1 to 1 all came out fully painted.
+    """
+    import math
+
+    if strength >= 0.5:
+        return (1.0 - strength) * config.content_weight, strength * config.style_weight
+    for (x0, f0), (x1, f1) in zip(STRENGTH_KNOTS, STRENGTH_KNOTS[1:]):
+        if x0 <= strength <= x1:
+            t = (strength - x0) / (x1 - x0)
+            fraction = 10 ** ((1 - t) * math.log10(f0) + t * math.log10(f1))
+            break
+    return 0.5 * config.content_weight, 0.5 * config.style_weight * fraction
 
 
 def adain_init_alpha(strength: float) -> float:

@@ -187,8 +187,9 @@ def stylize(
         style: one or several style images.
         method: ``"gatys"`` (optimisation, slow, best quality) or ``"adain"`` (one forward pass
             through a trained decoder, fast).
-        strength: a in [0, 1]: 0 keeps the content, 1 is the most stylized (for AdaIN, the blend
-            ``C + a (AdaIN(C, S) - C)`` of the encoder features).
+        strength: a in [0, 1]: 0 keeps the content (for AdaIN, as its decoder paints it back), 1 is the most
+            stylized (for AdaIN, the blend ``C + a (AdaIN(C, S) - C)`` of the encoder features; for Gatys, the
+            weights of :func:`~brushwork.pipelines.gatys.strength_weights`).
         style_weights: blend weights, one per style (default equal).
         masks: one mask image per style (white = apply that style, black = not; greyscale is soft);
             pixels that no mask covers keep the content. None applies every style everywhere.
