@@ -275,8 +275,22 @@ def test_writes_keep_pictures_and_recipes_paired_and_readers_agree(tmp_path, mon
     cam = Image.Exif()
     cam[0x010F], cam[0x4746] = "Cam", 4
     cam[0x9C9E] = "cat\0".encode("utf-16-le")
-    cam[0x8769] = {0x9003: "2020:01:01 00:00:00", 0xA005: 1234}
+    cam[0x8769] = {0x9003: "2020:01:01 00:00:00", 0xA005: 1234, 0xA001: 65535, 0xA002: 300, 0xA003: 451}
     Image.new("RGB", (8, 8)).save(tmp_path / "cam.jpg", exif=cam)
     kept = Image.Exif()
     kept.load(input_exif(tmp_path / "cam.jpg"))
     assert kept[0x4746] == 4 and 0x9C9E in kept and 0xA005 not in kept.get_ifd(0x8769)
+    # nor the input file's pixel size and colour space (the output's are its own: sRGB, another size)
+    assert 0x9003 in kept.get_ifd(0x8769) and not {0xA001, 0xA002, 0xA003} & set(kept.get_ifd(0x8769))
+
+
+def test_a_transparent_picture_written_to_jpeg_or_bmp_is_flattened_over_white(tmp_path):
+    """As the note says: JPEG and BMP keep no alpha, so a half-transparent pixel shows as it does over white (it
+    came out in its own, unseen colour: convert("RGB") dropped the alpha)."""
+    from brushwork.imaging.io import save_image
+
+    rgba = Image.new("RGBA", (16, 16), (0, 0, 200, 128))
+    for suffix in ("jpg", "bmp"):
+        out = save_image(rgba, tmp_path / f"half.{suffix}")
+        mean = np.asarray(Image.open(out).convert("RGB"), np.float32).mean(axis=(0, 1))
+        assert np.abs(mean - (127, 127, 227)).max() < 3, (suffix, mean)  # (0, 0, 200) half over white

@@ -339,3 +339,25 @@ def test_gatys_strength_ramps_from_the_photo_to_the_painting():
 
     light, middle, full = change(0.1), change(0.2), change(0.5)
     assert light < 0.35 * full and light < middle < full, (light, middle, full)  # (measured 6.5, 21.4, 44.4)
+
+
+def test_a_mask_painted_at_the_photos_size_keeps_its_coverage_when_reduced(small_images, tmp_path):
+    """A mask larger than the picture is reduced with antialiasing, as the photo is: one white column in four at
+    four times the size covers a quarter of each pixel (point-sampled it covered none, and the run was refused,
+    or half)."""
+    from brushwork.pipelines.stylize import sample_path
+
+    photo = Image.open(sample_path("content")).convert("RGB").resize((96, 64))
+    photo.save(tmp_path / "p.png")
+    red = tmp_path / "red.png"
+    Image.new("RGB", (64, 64), (230, 20, 20)).save(red)
+    for first in (0, 1):
+        m = np.zeros((256, 384), np.uint8)
+        m[:, first::4] = 255
+        Image.fromarray(m).save(tmp_path / "m.png")
+        full = np.asarray(brushwork.stylize(tmp_path / "p.png", red, method="adain", size=96, seed=0).image, np.float32)
+        out = np.asarray(brushwork.stylize(tmp_path / "p.png", red, method="adain", size=96, seed=0,
+                                           masks=[tmp_path / "m.png"]).image, np.float32)
+        base = np.asarray(photo, np.float32)
+        cover = float(((out - base) * (full - base)).sum() / ((full - base) ** 2).sum())  # least-squares opacity
+        assert 0.2 < cover < 0.3, (first, cover)  # (point-sampled: refused, or 0.5)

@@ -339,7 +339,9 @@ def input_exif(path: str | os.PathLike, *, keep_gps: bool = False) -> bytes | No
                     kept[tag] = exif[tag]
             for ifd in (0x8769, 0x8825) if keep_gps else (0x8769,):  # Exif (camera, lens, dates); GPS if asked
                 # (no MakerNote; no Interoperability pointer: copied as a number, its offset would point elsewhere)
-                sub = {k: v for k, v in exif.get_ifd(ifd).items() if k not in (0x927C, 0xA005)}
+                # nor what describes the input file rather than the photo: its pixel size (before turning
+                # upright) and colour space (an Adobe RGB file's "uncalibrated"; the output is sRGB)
+                sub = {k: v for k, v in exif.get_ifd(ifd).items() if k not in (0x927C, 0xA005, 0xA001, 0xA002, 0xA003)}
                 if sub:
                     kept[ifd] = sub
     except (OSError, ValueError, SyntaxError, KeyError, TypeError):
@@ -399,6 +401,9 @@ def save_image(
         img = embed_watermark(img)
         recipe = None if recipe is None else {**recipe, "watermark": SCHEME}
     if fmt in ("JPEG", "BMP") and img.mode not in ("RGB", "L"):
+        if has_alpha(img):  # flattened over white, as the note says (convert("RGB") dropped the alpha: a half
+            rgba = img.convert("RGBA")  # transparent pixel came out in its full, unseen colour)
+            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
         img = img.convert("RGB")
     limit = {"JPEG": 65_500, "WEBP": 16_383}.get(fmt)  # (what the formats can hold a side)
     if limit is not None and max(img.size) > limit:

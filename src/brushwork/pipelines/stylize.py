@@ -431,7 +431,9 @@ def stylize(
         # white applies the style; a see-through pixel counts by its own colour (not as it looks over white) and alpha
         grey = m.rgb.mean(axis=2) if m.alpha is None else from_over_white(m.rgb, m.alpha).mean(axis=2) * m.alpha
         mt = torch.from_numpy(np.ascontiguousarray(grey))[None, None].to(dev, torch.float32)
-        m_ts.append(torch.nn.functional.interpolate(mt, size=(out_h, out_w), mode="bilinear", align_corners=False).clamp(0, 1))
+        # (antialiased, as the photo is: a mask at the photo's full size painted with fine detail was point-sampled)
+        m_ts.append(torch.nn.functional.interpolate(mt, size=(out_h, out_w), mode="bilinear", align_corners=False,
+                                                    antialias=True).clamp(0, 1))
 
     # A mask is the styled picture's opacity over the photo, as a layer mask in an image editor: where masks cover
     # a pixel the styles are painted at full strength (mixed in proportion to their masks and weights), and the
