@@ -265,7 +265,7 @@ def test_classify_bad_input(tmp_path, capsys):
     assert "do not fit a small-cnn model" in capsys.readouterr().err
 
 
-def test_slim_prunes_quantises_and_keeps_the_model_working(tmp_path, capsys):
+def test_slim_prunes_quantises_and_keeps_the_model_working(tmp_path, capsys, monkeypatch):
     from brushwork.training import slim
 
     x, y = _blobs(n_per=30)
@@ -291,7 +291,10 @@ def test_slim_prunes_quantises_and_keeps_the_model_working(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["classify", "train", str(root), "--out", str(out), "--epochs", "2", "--size", "16", "-q"]) == 0
     capsys.readouterr()
+    timed, real_latency = [], slim.latency
+    monkeypatch.setattr(slim, "latency", lambda m, xb, **kw: timed.append(len(xb)) or real_latency(m, xb, **kw))
     assert main(["classify", "slim", str(out), str(root), "--finetune-epochs", "1", "-q"]) == 0
+    assert timed and set(timed) == {64}  # "per 64", as reported (the 2 held-out images were timed)
     table = json.loads((out / "slim" / "slim.json").read_text())
     assert [r["variant"].split()[0] for r in table] == ["fp32", "pruned", "pruned", "dynamic", "static"]
     assert (out / "slim" / "pruned" / "model.safetensors").is_file()
