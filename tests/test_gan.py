@@ -133,6 +133,11 @@ def test_training_runs_resumes_and_samples_reproducibly(tmp_path):
     assert a.dtype == np.uint8 and np.array_equal(a, b) and len(sha) == 64
     frames = interpolate(gan, [3, 7], 6)
     assert frames.shape == (6, 32, 32, 3) and np.array_equal(frames[0], sample(gan, [3])[0])
+    # every seed's own sample is a frame, whatever the count (7 frames through 3 seeds missed seeds 7 and 9)
+    seeds = [3, 7, 9]
+    for n, loop in ((7, True), (8, False), (31, True)):
+        walk = interpolate(gan, seeds, n, loop=loop)
+        assert all(any(np.array_equal(f, s) for f in walk) for s in sample(gan, seeds)), (n, loop)
     with pytest.raises(BrushworkError, match="other settings"):
         train_gan(str(data), str(tmp_path / "run"), config=GANTrainConfig(**{**cfg.__dict__, "lr_g": 1e-3}),
                   progress=False, collapse_check=False)
@@ -350,7 +355,8 @@ def test_runs_keep_to_their_data_seeds_and_samples(tmp_path, capsys):
     assert main(["gan", "sample", str(run), "--seeds", "0-2", "-o", str(picks), "--no-gallery"]) == 0
     before = (picks / "seed0000.png").read_bytes()
     assert main(["gan", "sample", str(run), "--seeds", "0", "--truncation", "0.5", "-o", str(picks)]) == 2
-    assert "another checkpoint's or truncation's" in capsys.readouterr().err
+    assert "samples of another checkpoint, truncation or watermark setting" in capsys.readouterr().err
+    assert main(["gan", "sample", str(run), "--seeds", "0", "--no-watermark", "-o", str(picks)]) == 2  # (other pixels)
     assert (picks / "seed0000.png").read_bytes() == before
 
 

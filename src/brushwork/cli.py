@@ -2047,9 +2047,9 @@ def _gan_recipe(op: str, args: argparse.Namespace, sha: str, **extra) -> dict:
     return {"operation": op, "checkpoint_sha256": sha, "truncation": args.truncation, "brushwork": __version__, **extra}
 
 
-def _no_other_samples(targets: list[Path], sha: str, truncation: float) -> None:
-    """Refuse to replace sample files whose recipe names another checkpoint or truncation, or that are no image
-    (files written with --no-metadata cannot tell, and are replaced)."""
+def _no_other_samples(targets: list[Path], sha: str, truncation: float, marked: bool) -> None:
+    """Refuse to replace sample files whose recipe names another checkpoint, truncation or watermark setting (its
+    pixels differ), or that are no image (files written with --no-metadata cannot tell, and are replaced)."""
     from .provenance.recipe import read_recipe
 
     clash = []
@@ -2059,12 +2059,13 @@ def _no_other_samples(targets: list[Path], sha: str, truncation: float) -> None:
                 rec, _ = read_recipe(t)
             except OSError:
                 rec = {}
-            if rec is not None and (rec.get("checkpoint_sha256") != sha or rec.get("truncation") != truncation):
+            if rec is not None and (rec.get("checkpoint_sha256") != sha or rec.get("truncation") != truncation
+                                    or bool(rec.get("watermark")) != marked):
                 clash.append(t)
     if clash:
         more = f"' and {len(clash) - 1} more hold" if len(clash) > 1 else "' holds"
-        raise BrushworkError(f"'{clash[0]}{more} another checkpoint's or truncation's samples (or no image): writing "
-                             "would replace them; choose another -o folder, or move them away")
+        raise BrushworkError(f"'{clash[0]}{more} samples of another checkpoint, truncation or watermark setting (or no "
+                             "image): writing would replace them; choose another -o folder, or move them away")
 
 
 def _cmd_gan_sample(args: argparse.Namespace) -> int:
@@ -2095,7 +2096,7 @@ def _cmd_gan_sample(args: argparse.Namespace) -> int:
         index = ReferenceIndex.load(where)
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
     if not args.grid:  # the same seed again replaces its identical file; another model's sample is refused
-        _no_other_samples([out / f"seed{s:04d}.png" for s in seeds], sha, args.truncation)
+        _no_other_samples([out / f"seed{s:04d}.png" for s in seeds], sha, args.truncation, args.watermark)
     images = sample(gan, seeds, truncation=args.truncation)
     if args.grid:
         save_image(grid_image(images), out, **_save_kwargs(args, out, _gan_recipe("gan sample", args, sha,

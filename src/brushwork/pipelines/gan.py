@@ -163,7 +163,8 @@ MAX_FRAMES = 3600
 
 @torch.no_grad()
 def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1.0, loop: bool = True) -> np.ndarray:
-    """``frames`` images walking through the seeds' latents (back to the first when ``loop``)."""
+    """``frames`` images walking through the seeds' latents (back to the first when ``loop``), each seed's own
+    sample on a frame (the seeds spread as evenly as whole frames allow)."""
     if not isinstance(truncation, numbers.Real) or isinstance(truncation, bool) or not 0 < truncation <= 1:
         raise BrushworkError(f"--truncation must be a number in (0, 1], got {truncation!r}")
     seeds = _checked_seeds(gan, seeds)
@@ -178,11 +179,13 @@ def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1
     z = latents(seeds, gan.cfg.z_dim) * truncation
     stops = list(range(len(seeds))) + ([0] if loop else [])
     segments = len(stops) - 1
-    ts = np.linspace(0, segments, frames, endpoint=not loop)
+    # each seed on a frame of its own (evenly spread positions missed them unless the frames were a multiple of
+    # the seeds: the walk went past seeds 1..n-1 without showing them)
+    at = [round(k * (frames if loop else frames - 1) / segments) for k in range(segments + 1)]
     zs = []
-    for t in ts:
-        i = min(int(t), segments - 1)
-        zs.append(slerp(z[stops[i]], z[stops[i + 1]], float(t - i)))
+    for f in range(frames):
+        i = next((k for k in range(segments) if f < at[k + 1]), segments - 1)  # (the last frame: the last stop)
+        zs.append(slerp(z[stops[i]], z[stops[i + 1]], (f - at[i]) / (at[i + 1] - at[i])))
     dev = next(gan.parameters()).device
     return np.concatenate([_to_uint8(gan.g_ema(z[None].to(dev))) for z in zs])  # one per pass, as in sample()
 

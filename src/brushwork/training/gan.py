@@ -422,14 +422,16 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
             r1 = r1_penalty(real_logits, real)
             loss_d = loss_d + config.r1_gamma / 2 * r1
             logs["r1"] = float(r1.detach())
+        # d_real and d_fake from the same pass, the one the discriminator learns from (d_fake was the generator's
+        # pass through the updated discriminator, with another augmentation)
+        logs.update({"d_loss": float(loss_d.detach()), "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
+                     "d_fake": float(torch.sigmoid(fake_logits.detach()).mean())})
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
         gan.d.requires_grad_(False)  # the generator's step must not touch the discriminator
         fake_logits = gan.d(aug(fake_g))
         loss_g = g_loss(fake_logits, config.loss)
-        logs.update({"d_loss": float(loss_d.detach()), "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
-                     "d_fake": float(torch.sigmoid(fake_logits.detach()).mean())})
         return loss_g, logs
 
     out = Path(out_dir)
