@@ -82,8 +82,11 @@ def test_compose_cli(tmp_path, content_path, capsys):
                  "--apply", str(crop), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [c["ratio"] for c in data["crops"]] == ["1:1", "16:9"]
-    l, t, r, b = data["crops"][0]["box"]
-    assert Image.open(crop).size == (r - l, b - t) and r - l == b - t
+    best = max(data["crops"], key=lambda c: c["score"])  # the best-scoring crop of the ratios (not the first's)
+    l, t, r, b = best["box"]
+    assert Image.open(crop).size == (r - l, b - t)
+    assert main(["compose", str(content_path), "--ratios", "16:9,1:1", "--apply", str(crop)]) == 0
+    assert f"wrote the best crop ({best['ratio']}" in capsys.readouterr().out  # (whatever the order)
     assert Image.open(overlay).size == Image.open(content_path).size
     assert main(["compose", str(content_path), "--ratios", "3:0"]) == 2
     assert "aspect ratio '3:0'" in capsys.readouterr().err

@@ -113,3 +113,18 @@ def test_a_large_jpeg_and_a_png_of_its_pixels_are_the_same_picture(tmp_path):
     Image.open(refs / "big.jpg").save(tmp_path / "copy.png")
     r = check([tmp_path / "copy.png"], build_index(refs), top=1)[0]
     assert r.verdict == "exact copy", (r.verdict, r.reason)
+
+
+def test_a_restyled_photo_lists_the_photo_whose_layout_it_keeps(refs, tmp_path, lite0):
+    """The closest reference by layout (pHash) is listed beside the most similar ones: a photo restyled by a
+    painting is most similar to the painting, and the photo it keeps the layout of was left off the list."""
+    import brushwork
+
+    out = brushwork.stylize(refs / "chelsea.png", refs / "sub" / "starry.png", method="adain", size=160, seed=0)
+    out.image.save(tmp_path / "styled.png")
+    index = org.build_index(refs, encoder=lite0)
+    (res,) = org.check([tmp_path / "styled.png"], index, encoder=lite0, top=2)
+    hashes = {m.name: m.hash_distance for m in res.matches}
+    assert len(res.matches) == 2 and "chelsea.png" in hashes, res.matches
+    assert hashes["chelsea.png"] == min(hashes.values())
+    assert res.verdict != "derivative" or "or a picture in its style" in res.reason

@@ -519,7 +519,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     com.add_argument("--ratios", default="1:1,4:5,3:2,16:9", help="crop aspect ratios (default 1:1,4:5,3:2,16:9)")
     com.add_argument("--overlay", metavar="PNG", help="write the image with thirds grid, saliency and crops drawn on")
     _metadata_flags(com)
-    com.add_argument("--apply", metavar="OUT", help="write the best crop of the first ratio")
+    com.add_argument("--apply", metavar="OUT", help="write the best-scoring crop of the --ratios (give one ratio "
+                     "for that shape)")
     com.add_argument("--json", action="store_true")
     com.set_defaults(func=_cmd_compose)
 
@@ -1427,10 +1428,11 @@ def _cmd_compose(args: argparse.Namespace) -> int:
     if args.apply:
         from .imaging.io import save_image
 
-        l, t, r, b = crops[0].box
-        kwargs = _save_kwargs(args, args.apply, {"operation": "compose crop", "ratio": ratios[0],
-                                                 "box": [int(v) for v in crops[0].box]})
-        piece = _cropped_original(args.image, args.apply, crops[0].box)
+        best = max(crops, key=lambda c: c.score)  # (of every ratio asked: it wrote the first ratio's, not the best)
+        l, t, r, b = best.box
+        kwargs = _save_kwargs(args, args.apply, {"operation": "compose crop", "ratio": best.ratio,
+                                                 "box": [int(v) for v in best.box]})
+        piece = _cropped_original(args.image, args.apply, best.box)
         if piece is not None:  # the photo's own pixels, mode, bit depth, profile and print resolution
             save_image(piece, args.apply, dpi=piece.info.get("dpi"), icc_profile=piece.info.get("icc_profile"),
                        **kwargs)
@@ -1447,7 +1449,7 @@ def _cmd_compose(args: argparse.Namespace) -> int:
     for c in crops:
         print(f"crop {c.ratio:5s} {c.score:.2f}  box {c.box}: " + "; ".join(c.reasons))
     if args.apply:
-        print(f"wrote the best {crops[0].ratio} crop to {args.apply}")
+        print(f"wrote the best crop ({best.ratio}, score {best.score:.2f}) to {args.apply}")
     return 0
 
 

@@ -198,7 +198,8 @@ def verdict(same_file: bool, hash_distance: int, similarity: float) -> tuple[str
         return "near duplicate", " and ".join(w for w in why if w) + ": the picture resized, recompressed or cropped"
     if similarity >= DERIVATIVE_SIMILARITY:
         return "derivative", (f"similarity {similarity:.3f} (>= {DERIVATIVE_SIMILARITY}) with pHash {hash_distance} "
-                              "bits apart: the same picture restyled, recoloured or heavily edited")
+                              "bits apart: close in content or look (the same picture restyled, recoloured or heavily "
+                              "edited, or a picture in its style)")
     return "original", f"closest similarity {similarity:.3f} (< {DERIVATIVE_SIMILARITY}), pHash {hash_distance} bits apart"
 
 
@@ -267,5 +268,8 @@ def check(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: int = 3
         best = min(judged)[2]
         v_, reason = verdict(bool(same[best]), int(dists[best]), float(sims[best]))
         shown = [best] + [i for i in order if i != best][:top - 1]
+        nearest = int(np.argmin(dists))  # the closest layout (a photo restyled keeps its own): shown too
+        if top > 1 and nearest not in shown:
+            shown = shown[:top - 1] + [nearest]
         out.append(Result(str(p), v_, reason, [Match(index.names[i], float(sims[i]), int(dists[i])) for i in shown]))
     return out
