@@ -571,3 +571,24 @@ def test_a_new_run_keeps_files_of_the_same_names_that_are_not_a_runs(tmp_path, c
     (mine / "log.csv").write_text("")  # (a run killed before its first row and checkpoint)
     (mine / "epochs.csv").write_text("epoch,train_loss\n")
     assert main(args) == 0 and (mine / "checkpoint" / "model.safetensors").is_file()
+
+
+def test_a_model_of_a_square_dataset_sees_a_tall_drawing_whole(tmp_path):
+    """A digit model (mnist: centred squares) pads a tall picture with its background instead of cutting its
+    top and bottom off (a 7 drawn on a tall page lost its bar and read as 1); a folder's model frames as trained."""
+    from brushwork.pipelines.classify import load_classifier, padded_square
+    from brushwork.training.classify import ClassifyTrainConfig, train_classifier
+
+    page = np.full((160, 120), 250, np.uint8)
+    page[10:20, 20:100] = 0  # the 7's bar, near the top
+    square = np.asarray(padded_square(Image.fromarray(page)))
+    assert square.shape == (160, 160) and (square == 0).sum() == (page == 0).sum() and square[:, :20].min() == 250
+    x = np.zeros((8, 1, 16, 16), np.uint8)
+    train_classifier((x, np.arange(8) % 2, ["a", "b"], 1, None), str(tmp_path / "run"),
+                     config=ClassifyTrainConfig(arch="seed-cnn", epochs=1, batch=4, size=16), progress=False)
+    assert load_classifier(tmp_path / "run" / "checkpoint")[0].framing == "crop"  # (arrays: as trained)
+    conf = tmp_path / "run" / "checkpoint" / "config.json"
+    saved = json.loads(conf.read_text())
+    saved["data"]["source"] = "mnist"
+    conf.write_text(json.dumps(saved))
+    assert load_classifier(tmp_path / "run" / "checkpoint")[0].framing == "pad"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..errors import BrushworkError
 from ..weights import keeps_rng
@@ -149,6 +150,11 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
 
     data = raw.get("data")
     model.ink = data.get("ink") if isinstance(data, dict) else None  # (None: saved before 0.2.4, or colour)
+    from ..datasets import ARRAY_SOURCES
+
+    # a model of a square dataset's centred digits or garments sees a picture of another shape whole, padded with
+    # its background (centre-cropped, a tall 7 lost its bar and read as 1); one trained on a folder, as trained
+    model.framing = "pad" if isinstance(data, dict) and data.get("source") in ARRAY_SOURCES else "crop"
     return model.to(resolve_device(device)).eval(), cfg
 
 
@@ -159,13 +165,25 @@ def match_ink(arr: np.ndarray, ink: str | None) -> np.ndarray:
     return 255 - arr if (arr.mean() > 127) != (ink == "dark") else arr
 
 
+def padded_square(im: Image.Image) -> Image.Image:
+    """``im`` centred on a square of its border's median colour (its background: paper, or a dark ground)."""
+    w, h = im.size
+    if w == h:
+        return im
+    a = np.asarray(im)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]]).reshape(-1, 1 if a.ndim == 2 else a.shape[2])
+    fill = tuple(int(v) for v in np.median(border, axis=0))
+    out = Image.new(im.mode, (max(w, h), max(w, h)), fill[0] if im.mode == "L" else fill)
+    out.paste(im, ((max(w, h) - w) // 2, (max(w, h) - h) // 2))
+    return out
+
+
 def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int | None = None,
                    ink: str | None = None) -> list[dict]:
     """Top-k labels with probabilities for each image file (a list, or one path, array or PIL image; resized
     like the training images; a grey model's images turned to its ``ink``, see :func:`match_ink`: by default
-    the ``model.ink`` that :func:`load_classifier` sets)."""
-    from PIL import Image as _Image
-
+    the ``model.ink`` that :func:`load_classifier` sets; a model of a square dataset such as mnist sees each image
+    whole, padded to a square with its background: ``model.framing``)."""
     import numbers
 
     if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1:
@@ -175,22 +193,21 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
                              f"model's own), got {ink!r}")
     if isinstance(files, np.ndarray) and files.ndim == 4:
         files = list(files)  # a stack of images (N, H, W, C)
-    elif isinstance(files, (str, os.PathLike, np.ndarray, _Image.Image)):
+    elif isinstance(files, (str, os.PathLike, np.ndarray, Image.Image)):
         files = [files]  # one image, not its letters or rows
     files = list(files)
     if not files:
         raise BrushworkError("no images to classify: give one or more image files")
-    from PIL import Image
-
-    from ..imaging.io import read_image
-    from ..imaging.io import fit_square
+    from ..imaging.io import fit_square, read_image
     from ..training.classify import predict_proba
 
     xs = []
     for f in files:
         img = read_image(f, what="image", **({} if max_pixels is None else {"max_pixels": max_pixels}))
-        pil = Image.fromarray((img.rgb * 255 + 0.5).astype(np.uint8))
-        pil = fit_square(pil.convert("L" if cfg.in_channels == 1 else "RGB"), cfg.size)
+        pil = Image.fromarray((img.rgb * 255 + 0.5).astype(np.uint8)).convert("L" if cfg.in_channels == 1 else "RGB")
+        if getattr(model, "framing", "crop") == "pad":
+            pil = padded_square(pil)
+        pil = fit_square(pil, cfg.size)
         arr = np.asarray(pil, np.uint8)
         if cfg.in_channels == 1:  # dark ink on light paper for a model of light marks on dark, or the reverse
             arr = match_ink(arr, ink if ink is not None else getattr(model, "ink", None))
