@@ -221,6 +221,18 @@ def test_what_a_script_does_with_the_api_is_safe_and_as_documented(small_images,
     with pytest.raises(BrushworkError, match="is also an input"):
         result.save(content)
     assert content.read_bytes() == before and result.save(tmp_path / "out.png").is_file()
+    import os
+
+    here = os.getcwd()
+    try:  # (given relative, the inputs are held as absolute paths: another working folder does not unguard them)
+        os.chdir(content.parent)
+        again = brushwork.stylize(content.name, style, method="adain", size=64)
+        (content.parent / "sub").mkdir()
+        os.chdir(content.parent / "sub")
+        with pytest.raises(BrushworkError, match="is also an input"):
+            again.save(f"../{content.name}")
+    finally:
+        os.chdir(here)
     assert "stylize" in dir(brushwork) and brushwork.StylizeResult is type(result)
     photo = Image.open(content).convert("RGB")
     from PIL import ImageCms
@@ -256,6 +268,7 @@ def test_what_a_script_does_with_the_api_is_safe_and_as_documented(small_images,
         with pytest.raises(BrushworkError, match="top_k|ink"):
             predict_images(model, cfg, [content], **bad)
     assert suggest_crops(np.asarray(photo), [1.5])[0].ratio == "1.5"
+    assert [c.ratio for c in suggest_crops(np.asarray(photo), [np.float32(1.5), np.int64(2)])] == ["1.5", "2"]
     with pytest.raises(BrushworkError, match=r"\(255, 0, 0\) is not a hex colour"):
         classify([(255, 0, 0)])
     assert classify(np.array(["#ff0000", "#00ff00", "#0000ff"])).label

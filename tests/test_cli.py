@@ -78,6 +78,12 @@ def test_options_may_stand_between_the_positionals(small_images, tmp_path):
     Image.open(content).save(dashed)
     assert main(["stylize", "-o", str(tmp_path / "d.png"), "--method", "adain", "--size", "64", "-q", "--no-watermark",
                  "--", str(dashed), str(style)]) == 0
+    # ... and with a positional before it, options between (the recipe records the `--`, and reproduces)
+    dash_style = tmp_path / "-style.png"
+    Image.open(style).save(dash_style)
+    assert main(["stylize", str(content), "--method", "adain", "-o", str(tmp_path / "e.png"), "--size", "64", "-q",
+                 "--", str(dash_style)]) == 0
+    assert main(["reproduce", str(tmp_path / "e.png"), "--inputs", str(tmp_path)]) == 0
 
 
 def _truncated(p: Path) -> None:

@@ -83,6 +83,7 @@ def test_compose_cli(tmp_path, content_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert [c["ratio"] for c in data["crops"]] == ["1:1", "16:9"]
     best = max(data["crops"], key=lambda c: c["score"])  # the best-scoring crop of the ratios (not the first's)
+    assert data["applied"]["ratio"] == best["ratio"] and data["applied"]["file"] == str(crop)
     l, t, r, b = best["box"]
     assert Image.open(crop).size == (r - l, b - t)
     assert main(["compose", str(content_path), "--ratios", "16:9,1:1", "--apply", str(crop)]) == 0

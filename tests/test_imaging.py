@@ -294,3 +294,12 @@ def test_a_transparent_picture_written_to_jpeg_or_bmp_is_flattened_over_white(tm
         out = save_image(rgba, tmp_path / f"half.{suffix}")
         mean = np.asarray(Image.open(out).convert("RGB"), np.float32).mean(axis=(0, 1))
         assert np.abs(mean - (127, 127, 227)).max() < 3, (suffix, mean)  # (0, 0, 200) half over white
+    # marked after the flattening (flattened after, the mark was wiped out wherever the picture was transparent)
+    from brushwork.provenance.watermark import detect_watermark
+
+    rng = np.random.default_rng(0)
+    corner = np.zeros((256, 256, 4), np.uint8)
+    corner[..., :3] = rng.integers(0, 255, (256, 256, 3))
+    corner[:96, :96, 3] = 255  # only a corner opaque
+    out = save_image(Image.fromarray(corner, "RGBA"), tmp_path / "marked.jpg", watermark=True)
+    assert detect_watermark(Image.open(out)).detected

@@ -40,15 +40,28 @@ class _Parser(argparse.ArgumentParser):
         # Options may stand between positionals, as `stylize photo.jpg --method adain painting.jpg` (plain
         # argparse took the first positionals, then refused the painting as "unrecognized"): a command's own
         # parser parses intermixed; the top parser, which has the commands, cannot.
+        positionals = self._get_positional_actions()
         if self._intermixing or self._subparsers is not None or any(
-                a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in self._get_positional_actions()) or (
-                args is not None and "--" in args):  # (intermixed parsing spends `--`: `-x.png` after it as a name)
+                a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in positionals):
             return super().parse_known_args(args, namespace)
+        tail: dict[str, str] = {}
+        if args is not None and "--" in args:  # names after `--` are positionals whatever they start with:
+            if any(a.type is not None for a in positionals):  # (typed ones: as plain argparse reads them)
+                return super().parse_known_args(args, namespace)
+            i = list(args).index("--")  # intermixed parsing spends the `--` and then reads `-x.png` as an option,
+            tail = {f"\0{k}": a for k, a in enumerate(args[i + 1:])}  # so they stand in as placeholders
+            args = [*args[:i], *tail]
         self._intermixing = True
         try:
-            return self.parse_known_intermixed_args(args, namespace)
+            ns, extras = self.parse_known_intermixed_args(args, namespace)
         finally:
             self._intermixing = False
+        for k, v in vars(ns).items():
+            if isinstance(v, str) and v in tail:
+                setattr(ns, k, tail[v])
+            elif isinstance(v, list):
+                setattr(ns, k, [tail.get(x, x) if isinstance(x, str) else x for x in v])
+        return ns, [tail.get(x, x) for x in extras]
 
     def error(self, message: str) -> None:  # one line, not argparse's usage block
         m = re.fullmatch(r"argument ((--[\w-]+)(?:/[\w-]+)*): expected one argument", message)
@@ -1130,7 +1143,9 @@ def _canonical_argv(argv: list[str], valued: set[str]) -> list[str]:
     """``--opt=value`` and ``-oVALUE`` split into two arguments, so that every option value stands
     alone (the recipes replace input and output values by placeholders)."""
     out: list[str] = []
-    for tok in argv:
+    for k, tok in enumerate(argv):
+        if tok == "--":  # names follow, whatever they start with
+            return out + argv[k:]
         if tok.startswith("--") and "=" in tok and tok.split("=", 1)[0] in valued:
             out += tok.split("=", 1)
         elif len(tok) > 2 and tok[0] == "-" and tok[1] != "-" and tok[:2] in valued:
@@ -1440,7 +1455,8 @@ def _cmd_compose(args: argparse.Namespace) -> int:
             save_image(img.rgb[t:b, l:r], args.apply, alpha=None if img.alpha is None else img.alpha[t:b, l:r],
                        composited=True, dpi=_dpi_of(args.image), **kwargs)
     if args.json:
-        print(json.dumps({**comp.to_dict(), "crops": [c.to_dict() for c in crops]}, indent=1))
+        applied = {"applied": {"file": str(args.apply), **best.to_dict()}} if args.apply else {}
+        print(json.dumps({**comp.to_dict(), "crops": [c.to_dict() for c in crops], **applied}, indent=1))
         return 0
     print(f"thirds  {comp.thirds:.2f}  {comp.reasons['thirds']}")
     print(f"golden  {comp.golden:.2f}  {comp.reasons['golden']}")

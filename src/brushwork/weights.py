@@ -296,9 +296,11 @@ def load_state_dict(path: str | os.PathLike, *, what: str = "weights") -> dict[s
 
 
 def keeps_rng(fn):
-    """Decorate a loader: the modules it builds draw their first weights from torch's global generator (then
-    take the file's), which moved the caller's own seeded stream (a notebook's ``torch.manual_seed(0)`` then gave
-    other numbers after a model was loaded); the CPU generator is left where it was."""
+    """Decorate a loader for inference (stylize's, the classifier's and GAN's loaders): the modules it builds draw
+    their first weights from torch's global generator (then take the file's), which moved the caller's own seeded
+    stream (a notebook's ``torch.manual_seed(0)`` then gave other numbers after a model was loaded); the CPU
+    generator is left where it was. (Not on :func:`load_encoder` itself: a training recipe that loads one after
+    seeding draws as it always did, so a seeded run makes the model it made before.)"""
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
@@ -310,7 +312,6 @@ def keeps_rng(fn):
     return run
 
 
-@keeps_rng
 def load_encoder(
     name: str,
     weights: str | os.PathLike | None = None,
@@ -368,7 +369,6 @@ def decoder_file(source: str | os.PathLike) -> Path:
     return p / "model.safetensors" if p.is_dir() else p
 
 
-@keeps_rng
 def load_decoder(
     source: str | os.PathLike | None = None,
     *,

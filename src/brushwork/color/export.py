@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .palette import Palette
+from .spaces import rgb_to_8bit
 
 __all__ = ["to_css", "to_gpl", "to_ase", "read_ase", "swatch_image", "terminal_table", "write_text_atomic",
            "write_bytes_atomic"]
@@ -62,7 +63,7 @@ def to_gpl(palette: Palette, name: str = "brushwork") -> str:
     """A GIMP palette (also read by Inkscape and Krita)."""
     lines = ["GIMP Palette", f"Name: {name}", "Columns: 0", "#"]
     for i, (c, h) in enumerate(zip(palette.rgb, palette.hex)):
-        r, g, b = (int(min(255.0, max(0.0, v * 255 + 0.5))) for v in c)  # (half up, as the hex)
+        r, g, b = rgb_to_8bit(c)
         lines.append(f"{r:3d} {g:3d} {b:3d}\t{h} ({i + 1})")
     return "\n".join(lines) + "\n"
 
@@ -118,7 +119,7 @@ def swatch_image(palette: Palette, width: int = 600, height: int = 120):
     edges = np.concatenate([[0], np.cumsum(palette.shares)]) * width
     for i, (c, h) in enumerate(zip(palette.rgb, palette.hex)):
         x0, x1 = int(round(edges[i])), int(round(edges[i + 1]))
-        fill = tuple(int(round(v * 255)) for v in c)
+        fill = tuple(rgb_to_8bit(c))
         draw.rectangle([x0, 0, max(x0, x1 - 1), height - 1], fill=fill)
         luminance = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
         if x1 - x0 >= 48:
@@ -136,7 +137,7 @@ def terminal_table(palette: Palette, color: bool | None = None) -> str:
     color = _truecolor() if color is None else color
     lines = [f"{'':4}{'hex':9}{'rgb':15}{'oklch (L C h)':24}share"]
     for c, h, lch, s in zip(palette.rgb, palette.hex, palette.oklch, palette.shares):
-        r, g, b = (int(min(255.0, max(0.0, v * 255 + 0.5))) for v in c)  # (half up, as the hex)
+        r, g, b = rgb_to_8bit(c)
         block = f"\x1b[48;2;{r};{g};{b}m   \x1b[0m " if color else "    "
         lines.append(f"{block}{h:9}{f'{r},{g},{b}':15}{f'{lch[0]:.3f} {lch[1]:.3f} {lch[2]:5.1f}':24}{100 * s:5.1f}%")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BrushworkError
-from .spaces import oklab_to_oklch, oklab_to_rgb, rgb_to_hex, rgb_to_oklab
+from .spaces import oklab_to_oklch, oklab_to_rgb, rgb_to_8bit, rgb_to_hex, rgb_to_oklab
 
 __all__ = ["Palette", "extract_palette", "fit_palette", "kmeans", "palette_error", "palette_pixels", "MAX_COLORS"]
 
@@ -56,7 +56,7 @@ class Palette:
     def to_dict(self) -> dict:
         """JSON-ready: one entry per colour with hex, 0-255 RGB, OKLCH (L 0-1, C, hue in degrees), share."""
         return {"colors": [
-            {"hex": h, "rgb": [int(round(v * 255)) for v in c], "oklch": [round(float(v), 4) for v in lch],
+            {"hex": h, "rgb": rgb_to_8bit(c), "oklch": [round(float(v), 4) for v in lch],
              "share": round(float(s), 4)}
             for h, c, lch, s in zip(self.hex, self.rgb, self.oklch, self.shares)]}
 

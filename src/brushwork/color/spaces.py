@@ -138,10 +138,15 @@ def hex_to_rgb(text: str) -> np.ndarray:
     return np.array([int(digits[i:i + 2], 16) for i in (0, 2, 4)], dtype=np.float64) / 255.0
 
 
+def rgb_to_8bit(rgb: np.ndarray) -> list[int]:
+    """sRGB ``(3,)`` in [0, 1] -> 0-255 integers, clipped and rounded half up, as colour tools round (the hex, the
+    GIMP palette, the JSON and the swatch all say the same)."""
+    return [int(v) for v in np.clip(np.floor(np.asarray(rgb, dtype=np.float64) * 255 + 0.5), 0, 255)]
+
+
 def rgb_to_hex(rgb: np.ndarray) -> str:
-    """sRGB ``(3,)`` in [0, 1] -> ``"#rrggbb"`` (clipped, rounded half up, as colour tools round)."""
-    v = np.clip(np.floor(np.asarray(rgb, dtype=np.float64) * 255 + 0.5), 0, 255).astype(int)
-    return "#{:02x}{:02x}{:02x}".format(*v)
+    """sRGB ``(3,)`` in [0, 1] -> ``"#rrggbb"`` (:func:`rgb_to_8bit`)."""
+    return "#{:02x}{:02x}{:02x}".format(*rgb_to_8bit(rgb))
 
 
 def relative_luminance(rgb: np.ndarray) -> np.ndarray:

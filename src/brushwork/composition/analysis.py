@@ -23,6 +23,7 @@ Everything here is numpy + Pillow (no torch) and works on a small copy of the im
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,9 +118,9 @@ def parse_ratio(text: str | float) -> float:
     Raises:
         BrushworkError: malformed, or not a positive ratio between 1:10 and 10:1.
     """
-    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+    if isinstance(text, (bool, np.bool_)) or not isinstance(text, (str, numbers.Real)):
         raise BrushworkError(f"aspect ratio {text!r} is not W:H (e.g. '4:5') or a number (e.g. 1.5)")
-    text = str(text) if not isinstance(text, str) else text
+    text = str(float(text)) if not isinstance(text, str) else text
     try:
         if ":" in text:
             a, b = text.split(":")
@@ -278,10 +279,10 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str | float], *, top: int = 1,
     """
     from ..imaging.io import unit_floats
 
-    if isinstance(ratios, (str, int, float)):
+    if isinstance(ratios, (str, numbers.Real)):
         ratios = [ratios]  # one ratio, not its characters
     rgb = unit_floats(rgb, shape="rgb")
-    values = [(str(r), parse_ratio(r)) for r in ratios]
+    values = [(r if isinstance(r, str) else f"{float(r):g}", parse_ratio(r)) for r in ratios]
     H, W = rgb.shape[:2]
     sal = working_saliency(rgb) if saliency is None else saliency
     h, w = sal.shape

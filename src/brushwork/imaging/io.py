@@ -395,16 +395,16 @@ def save_image(
         img = to_pil(image, None if fmt in ("JPEG", "BMP") else alpha, composited=composited)
     else:
         img = image
+    if fmt in ("JPEG", "BMP") and img.mode not in ("RGB", "L"):
+        if has_alpha(img):  # flattened over white, as the note says (convert("RGB") dropped the alpha: a half
+            rgba = img.convert("RGBA")  # transparent pixel came out in its full, unseen colour); before the
+            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)  # mark, which
+        img = img.convert("RGB")  # flattening would wipe out wherever the picture was transparent
     if watermark:
         from ..provenance.watermark import SCHEME, embed_watermark
 
         img = embed_watermark(img)
         recipe = None if recipe is None else {**recipe, "watermark": SCHEME}
-    if fmt in ("JPEG", "BMP") and img.mode not in ("RGB", "L"):
-        if has_alpha(img):  # flattened over white, as the note says (convert("RGB") dropped the alpha: a half
-            rgba = img.convert("RGBA")  # transparent pixel came out in its full, unseen colour)
-            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        img = img.convert("RGB")
     limit = {"JPEG": 65_500, "WEBP": 16_383}.get(fmt)  # (what the formats can hold a side)
     if limit is not None and max(img.size) > limit:
         raise ImageError(f"'{p}' would be {img.width}x{img.height}: {fmt} holds at most {limit:,} pixels a side; "

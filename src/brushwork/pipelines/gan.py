@@ -224,7 +224,7 @@ def features(images: np.ndarray | torch.Tensor, encoder=None, batch: int = 64) -
     if encoder is None:
         from ..weights import load_encoder
 
-        encoder = load_encoder("efficientnet-lite0")
+        encoder = keeps_rng(load_encoder)("efficientnet-lite0")  # (the caller's seeded stream stays as it was)
     if isinstance(images, torch.Tensor):
         images = _to_uint8(images)
     out = []

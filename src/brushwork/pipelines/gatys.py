@@ -372,6 +372,8 @@ def strength_weights(strength: float, config: GatysConfig) -> tuple[float, float
     """
     import math
 
+    if not 0.0 <= strength <= 1.0:  # (NaN too)
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
     if strength >= 0.5:
         return (1.0 - strength) * config.content_weight, strength * config.style_weight
     for (x0, f0), (x1, f1) in zip(STRENGTH_KNOTS, STRENGTH_KNOTS[1:]):

@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..errors import BrushworkError
 from ..imaging.io import DEFAULT_MAX_PIXELS, LoadedImage, read_image, to_pil
+from ..weights import keeps_rng
 
 __all__ = ["StylizeResult", "stylize", "sample_path", "PRESERVE_COLOR"]
 
@@ -99,6 +100,7 @@ def _weights_sha256(net: Any) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=4)
+@keeps_rng
 def _cached_encoder(name: str, weights: str | None, device: Any, allow_download: bool, trust: bool):
     # Folders of images call stylize() once per file: load each model once, not once per image.
     from ..weights import load_encoder
@@ -107,6 +109,7 @@ def _cached_encoder(name: str, weights: str | None, device: Any, allow_download:
 
 
 @functools.lru_cache(maxsize=4)
+@keeps_rng
 def _cached_decoder(source: str | None, device: Any):
     from ..weights import load_decoder
 
@@ -583,4 +586,4 @@ def stylize(
     given = [content, *styles_in, *masks_in]
     return StylizeResult(image=image, params=params, losses=info["losses"], seconds=seconds,
                          interrupted=info["interrupted"], notes=notes,
-                         inputs=[os.fspath(f) for f in given if isinstance(f, (str, os.PathLike))])
+                         inputs=[os.path.abspath(f) for f in given if isinstance(f, (str, os.PathLike))])

@@ -96,8 +96,12 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
     cmd: list[str] = []
     inputs: list[dict] = []
     rel_output = None
-    after_output_option = False
+    after_output_option = dashes = False
     for tok in argv:
+        if tok == "--" and not dashes and not after_output_option:  # (after it, every argument is a name)
+            dashes = True
+            cmd.append(tok)
+            continue
         if after_output_option:
             after_output_option = False
             t = Path(tok).resolve()
@@ -109,12 +113,12 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
             else:
                 cmd.append("{scratch:" + Path(tok).suffix + "}")
             continue
-        if tok in output_options:
+        if tok in output_options and not dashes:
             after_output_option = True
             cmd.append(tok)
             continue
         p = Path(tok)
-        if not tok.startswith("-") and p.is_file():
+        if (dashes or not tok.startswith("-")) and p.is_file():
             entry = {"name": p.name, "bytes": p.stat().st_size, "sha256": input_sha256(p)}
             if not p.is_absolute():
                 entry["path"] = tok

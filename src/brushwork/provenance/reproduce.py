@@ -146,7 +146,14 @@ def _check_command(cmd: list, path: Path) -> None:
     if not any(tuple(toks[:len(a)]) == a for a in _ALLOWED):
         raise BrushworkError(f"the recipe in '{path}' runs 'brushwork {' '.join(toks[:2])}', which reproduce does not "
                              "run (only stylize, recolor, compose, palette, gan sample, gan interpolate and video)")
+    names = False  # after `--`: names (the inputs' placeholders, or files that begin with '-'), no options
     for i, t in enumerate(toks):
+        if t.startswith("{scratch:") and not _WRITABLE.fullmatch(t):  # (a suffix only: no path in it)
+            raise BrushworkError(f"the recipe in '{path}' names a scratch file that is not a plain suffix ({t[:40]}): "
+                                 "not run")
+        names = names or t == "--"
+        if names:
+            continue
         if t == "--download" or t.startswith("--download="):
             raise BrushworkError(f"the recipe in '{path}' asks to download weights: reproduce runs offline only")
         # brushwork records every option's value as its own argument: `--css=PATH` or `-oPATH` would name a file
@@ -157,9 +164,6 @@ def _check_command(cmd: list, path: Path) -> None:
         if t in _OUTPUT_OPTIONS and (i + 1 >= len(toks) or not _WRITABLE.fullmatch(toks[i + 1])):
             raise BrushworkError(f"the recipe in '{path}' writes to a path outside reproduce's temporary folder ({t} "
                                  f"{toks[i + 1][:40] if i + 1 < len(toks) else ''}), edited by hand?: not run")
-        if t.startswith("{scratch:") and not _WRITABLE.fullmatch(t):  # (a suffix only: no path in it)
-            raise BrushworkError(f"the recipe in '{path}' names a scratch file that is not a plain suffix ({t[:40]}): "
-                                 "not run")
 
 
 def _is_number(t: str) -> bool:
