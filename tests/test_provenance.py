@@ -262,11 +262,31 @@ def test_gif_frames_and_unsafe_recipes(tmp_path, monkeypatch, capsys):
               ({"command": ["gan", "sample", "-o", "{output_dir}"], "output": "../../x.png"}, "outside"),
               # a value attached to its option would name a file anywhere: never run
               ({"command": ["palette", "a.png", f"--css={tmp_path / 'PWNED.css'}", "--swatch", "{output}"]}, "attached"),
-              ({"command": ["stylize", "a.png", "b.png", f"-o{tmp_path / 'PWNED.png'}"]}, "attached")]
+              ({"command": ["stylize", "a.png", "b.png", f"-o{tmp_path / 'PWNED.png'}"]}, "attached"),
+              # an old option that the rerun drops with its value, the "value" a `--` that hid the options after it
+              # from the check: the `--` stays, so they are names, and nothing is written or downloaded
+              ({"command": ["stylize", "a.png", "b.png", "-o", "{output}", "--steps", "--", "-o",
+                            str(tmp_path / "PWNED.png")], "method": "adain"}, "does not exist"),
+              ({"command": ["stylize", "a.png", "b.png", "-o", "{output}", "--decoder", "--", "--download"],
+                "method": "gatys"}, "does not exist"),
+              ({"command": ["stylize", "{input:²}", "-o", "{output}"]}, "names inputs"),
+              ({"command": ["stylize", "{input:0}", "-o", "{output}"], "inputs": [{"sha256": "0", "path": ["x"]}]},
+               "not a path")]
     for i, (recipe, msg) in enumerate(unsafe):
         save_image(np.zeros((8, 8, 3), np.float32), tmp_path / f"u{i}.png", recipe=recipe)
         assert main(["reproduce", f"u{i}.png"]) == 2
         assert msg in capsys.readouterr().err
+    assert not list(tmp_path.glob("PWNED*"))
+    # an input found as '-o' in the working folder goes to the rerun as a path, never as an option
+    import hashlib
+
+    (tmp_path / "-o").write_bytes(b"")
+    empty = {"name": "-o", "path": "-o", "bytes": 0, "sha256": hashlib.sha256(b"").hexdigest()}
+    save_image(np.zeros((8, 8, 3), np.float32), tmp_path / "dash.png",
+               recipe={"command": ["recolor", "{input:0}", "{input:1}", str(tmp_path / "PWNED.png"), "-o", "{output}",
+                                   "--palette", "#ff0000"], "inputs": [empty, empty]})
+    assert main(["reproduce", "dash.png"]) == 2
+    capsys.readouterr()
     assert not list(tmp_path.glob("PWNED*"))
     # a picture reproduced from its own folder finds inputs recorded relative to where it was made
     from brushwork.imaging.io import read_image
@@ -290,3 +310,14 @@ def test_frames_of_another_size_later_in_a_video_are_a_difference(tmp_path):
             Image.new("RGB", (side, side), (10, 20, 30)).save(tmp_path / name / f"frame_{i:06d}.png")
     _, _, _, shape_a, shape_b = _compare(tmp_path / "a", tmp_path / "b")
     assert shape_a != shape_b
+
+
+def test_a_value_longer_than_a_file_name_is_recorded(tmp_path):
+    """52 seeds in one argument are longer than a file name may be: the recipe records the value (checking it
+    as a file raised 'File name too long' after the work was done, and nothing was written)."""
+    from brushwork.provenance.recipe import command_recipe
+
+    seeds = ",".join(str(1000 + i) for i in range(52))
+    recipe = command_recipe(["gan", "sample", "--seeds", seeds, "--grid", "-o", str(tmp_path / "g.png")],
+                            tmp_path / "g.png", {}, output_options={"-o"})
+    assert seeds in recipe["command"] and recipe["inputs"] == []

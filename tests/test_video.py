@@ -396,3 +396,26 @@ def test_stops_while_a_file_is_closed_and_other_leftovers(small_images, tmp_path
     Image.new("RGBA", (64, 64), (255, 0, 0, 0)).save(clear)
     assert main(["video", str(clip), str(clear), "-o", str(tmp_path / "c.gif"), "-q"]) == 2
     assert "no pixel at least half opaque" in capsys.readouterr().err
+
+
+def test_frame_timing_is_kept(tmp_path):
+    """A GIF's rate comes from all its frames' durations (the first one's alone set it: a 500 ms first frame
+    made a 1.2 s GIF last 4 s); GIF delays alternate to keep a rate hundredths cannot hold (29.97 fps was
+    written 30 ms a frame, 11 % fast); ffmpeg's rounded 23.98 is read as 24000/1001 (it drifted from the sound)."""
+    from brushwork.imaging.io import gif_durations
+
+    d = gif_durations(30000 / 1001, 30)
+    assert set(d) == {30, 40} and abs(sum(d) - 30 * 1001 / 30) <= 10
+    assert gif_durations(60, 3) == [20, 20, 20] and gif_durations(12.5, 2) == [80, 80]
+    frames = [Image.new("RGB", (32, 24), (30 * i, 100, 200)) for i in range(8)]
+    frames[0].save(tmp_path / "uneven.gif", save_all=True, append_images=frames[1:], duration=[500] + [100] * 7,
+                   loop=0)
+    assert read_frames(tmp_path / "uneven.gif").fps == pytest.approx(8 / 1.2)
+    import subprocess
+
+    import imageio_ffmpeg
+
+    clip = tmp_path / "ntsc.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=24000/1001", "-t", "0.5", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    assert read_frames(clip).fps == 24000 / 1001

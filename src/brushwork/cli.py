@@ -2171,13 +2171,14 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
         if out.suffix.lower() == ".gif":
             from PIL import Image
 
-            from .imaging.io import GIF_MAX_FPS, gif_frame_ms
+            from .imaging.io import GIF_MAX_FPS, gif_durations
 
             if args.fps > GIF_MAX_FPS:
                 print(f"brushwork: note: a GIF plays at most {GIF_MAX_FPS} fps in browsers: writing {GIF_MAX_FPS} "
                       f"(write an .mp4 for {args.fps:g})", file=sys.stderr)
             pics = [Image.fromarray(f) for f in frames]
-            pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=gif_frame_ms(args.fps),
+            pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:],
+                         duration=gif_durations(args.fps, len(pics)),  # (each frame's own: the rate kept over the walk)
                          loop=0, **({} if meta["recipe"] is None else {"comment": json.dumps(meta["recipe"]).encode()}))
         else:
             try:
@@ -2609,7 +2610,7 @@ def _readable_command(recipe: dict) -> str:
     inputs = inputs if isinstance(inputs, list) else []
 
     def show(tok: str) -> str:
-        if tok.startswith("{input:") and tok.endswith("}") and tok[7:-1].isdigit() and int(tok[7:-1]) < len(inputs):
+        if tok.startswith("{input:") and tok.endswith("}") and tok[7:-1].isascii() and tok[7:-1].isdigit() and int(tok[7:-1]) < len(inputs):
             e = inputs[int(tok[7:-1])]
             return str(e.get("name", tok)) if isinstance(e, dict) else tok
         return tok

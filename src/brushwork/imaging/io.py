@@ -207,10 +207,13 @@ def from_tensor(x: torch.Tensor) -> np.ndarray:
 GIF_MAX_FPS = 50  # a GIF's frame delay is in hundredths of a second, and browsers slow 0.01 s and 0 to 0.1 s
 
 
-def gif_frame_ms(fps: float) -> int:
-    """A GIF frame's delay in milliseconds for ``fps``, at least 20 ms (``GIF_MAX_FPS``): browsers play the
-    shorter delays a GIF can hold (10 ms, 0) at 100 ms, ten times slower than asked."""
-    return max(1000 // GIF_MAX_FPS, round(1000 / fps))
+def gif_durations(fps: float, n: int) -> list[int]:
+    """``n`` GIF frame delays in milliseconds that keep ``fps`` over the whole clip: a GIF holds hundredths of a
+    second, so 29.97 fps alternates 30 and 40 ms (one delay for all, 33 ms, was written 30: 11 % fast); at least
+    20 ms each (``GIF_MAX_FPS``: browsers play the shorter delays a GIF can hold, 10 ms and 0, at 100 ms)."""
+    step = 100.0 / min(fps, GIF_MAX_FPS)  # in hundredths
+    ends = [round((k + 1) * step) for k in range(n)]
+    return [10 * max(2, b - a) for a, b in zip([0, *ends[:-1]], ends)]
 
 
 def unit_floats(a: np.ndarray, what: str = "image", *, shape: str | None = None) -> np.ndarray:

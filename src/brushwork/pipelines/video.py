@@ -255,9 +255,21 @@ def read_frames(source: str | os.PathLike) -> VideoSource:
     try:
         reader = imageio.get_reader(p)
         meta = reader.get_meta_data()
-        # a GIF gives each frame's duration (ms), not a rate
-        fps = float(meta.get("fps") or (1000.0 / meta["duration"] if meta.get("duration") else 24.0))
         audio = bool(meta.get("audio_codec"))
+        if meta.get("fps"):
+            # ffmpeg prints the rate to two decimals: 23.98 for 24000/1001 drifted 0.6 s an hour from the sound
+            fps = next((r for r in (24000 / 1001, 30000 / 1001, 48000 / 1001, 60000 / 1001, 120000 / 1001)
+                        if abs(float(meta["fps"]) - r) < 0.006), float(meta["fps"]))
+            # decoded at that (average) rate: left to itself ffmpeg repeats frames of a variable-rate clip (a
+            # phone's) up to its nominal rate, which came out twice as long as its sound at the average rate
+            reader.close()
+            reader = imageio.get_reader(p, fps=fps)
+        else:  # a GIF: its frames' durations (ms), all of them (the first frame's alone set the pace)
+            from PIL import Image, ImageSequence
+
+            with Image.open(p) as gif:
+                ms = [f.info.get("duration") or 100 for f in ImageSequence.Iterator(gif)]
+            fps = 1000.0 * len(ms) / sum(ms) if ms and sum(ms) > 0 else 24.0
     except Exception as exc:  # imageio raises many types for unreadable files
         raise BrushworkError(f"video '{p}' could not be read ({type(exc).__name__}): is it a video file?") from None
 
@@ -380,10 +392,6 @@ class _Output:
                            "folder of PNG frames (or free disk space)")
 
     def _writer(self, path: Path):
-        if self.kind == "gif":
-            from ..imaging.io import gif_frame_ms
-
-            return self.imageio.get_writer(path, duration=gif_frame_ms(self.fps), loop=0)
         kwargs: dict = {"fps": self.fps, "macro_block_size": 1}
         if self.t.suffix.lower() == ".webm":  # (imageio's default, H.264, is not allowed in WebM)
             kwargs.update(codec="libvpx-vp9", output_params=["-crf", "30", "-b:v", "0"])
@@ -511,17 +519,20 @@ class _Output:
         elif self.kind == "gif":
             from PIL import Image
 
+            from ..imaging.io import gif_durations
+
+            def frame(k: int) -> Image.Image:
+                try:
+                    with Image.open(self.work / f"frame_{k:06d}.png") as im:
+                        return im.convert("RGB")
+                except (OSError, SyntaxError, ValueError) as exc:  # (damaged since it was written whole)
+                    raise BrushworkError(f"frame {k} kept in '{self.work}' is damaged ({exc}): the stopped run's "
+                                         "work is removed; run the same command again to start over") from None
+
             tmp = self.work / f"whole{self.t.suffix}"
-            writer = self._writer(tmp)
-            with writer:
-                for k in range(1, n + 1):
-                    try:
-                        with Image.open(self.work / f"frame_{k:06d}.png") as im:
-                            rgb = np.asarray(im.convert("RGB"))
-                    except (OSError, SyntaxError, ValueError) as exc:  # (damaged since it was written whole)
-                        raise BrushworkError(f"frame {k} kept in '{self.work}' is damaged ({exc}): the stopped run's "
-                                             "work is removed; run the same command again to start over") from None
-                    writer.append_data(rgb)
+            durations = gif_durations(self.fps, n)  # (each frame's own: one delay for all drifted from the rate)
+            frame(1).save(tmp, format="GIF", save_all=True, append_images=(frame(k) for k in range(2, n + 1)),
+                          duration=durations if n > 1 else durations[0], loop=0)  # (frames read one at a time)
             os.replace(tmp, self.t)
         else:
             self._close()  # (stopped after its last frame: the kept file is the whole video)

@@ -118,7 +118,11 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
             cmd.append(tok)
             continue
         p = Path(tok)
-        if (dashes or not tok.startswith("-")) and p.is_file():
+        try:
+            is_file = (dashes or not tok.startswith("-")) and p.is_file()
+        except OSError:  # (a value longer than a file name can be, such as 52 seeds: no file)
+            is_file = False
+        if is_file:
             entry = {"name": p.name, "bytes": p.stat().st_size, "sha256": input_sha256(p)}
             if not p.is_absolute():
                 entry["path"] = tok
@@ -203,6 +207,8 @@ def read_recipe(path: str | os.PathLike) -> tuple[dict | None, str]:
                 m = _XMP_RE.search(xmp) if isinstance(xmp, str) else None
                 if m:
                     text, where = html.unescape(m.group(1)), "XMP"
+    except ValueError as exc:  # (Pillow refuses a text chunk over its 1 MB limit: not a recipe brushwork writes)
+        raise OSError(f"'{p}' holds a metadata chunk larger than Pillow reads ({exc})") from None
     except (OSError, Image.DecompressionBombError) as exc:
         if not sidecar_path(p).is_file():
             if isinstance(exc, OSError):

@@ -59,6 +59,9 @@ class Reproduction:
         return head
 
 
+_INPUT_REF = re.compile(r"\{input:([0-9]+)\}")  # (ASCII digits: '²' is a digit to str.isdigit, not to int)
+
+
 def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> Path:
     """The file with the recorded sha256: at its recorded relative path (from the working folder, or from
     one of ``bases``: the reproduced picture's folder and those above it, where it was made from), else under
@@ -69,6 +72,8 @@ def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> P
     """
     want, size = entry.get("sha256"), entry.get("bytes")
     rel = entry.get("path")
+    if rel and not isinstance(rel, str):
+        raise BrushworkError(f"a recipe input's path is not a path ({str(rel)[:40]}): edited by hand? not run")
     if rel:
         for base in (Path("."), *bases):
             p = base / rel  # (Path(".") / rel is rel itself)
@@ -215,13 +220,14 @@ def legacy_command(recipe: dict) -> list[str]:
         # since 0.2.3: a --tile without an AdaIN start
         if gatys and ((t in ("--decoder", "--tile") and "init_decoder" not in recipe)
                       or (t == "--match" and nxt == "none" and "init_decoder" in recipe)):
-            skip = True
+            skip = not nxt.startswith("-")  # (its value: never an option or `--` after it, which would run)
             continue
         if adain and t in _GATYS_SETTINGS:  # once ignored by AdaIN, refused since 0.2.2
-            skip = True
+            skip = not nxt.startswith("-")
             continue
         out.append(t)
-    return out + _legacy_options(recipe)
+    at = out.index("--") if "--" in out else len(out)  # (options: before the names that follow a `--`)
+    return out[:at] + _legacy_options(recipe) + out[at:]
 
 
 def _legacy_options(recipe: dict) -> list[str]:
@@ -301,10 +307,12 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     if not isinstance(cmd, list) or not cmd:
         raise BrushworkError(f"the recipe in '{path}' has no command (made through the Python API): only images "
                              "made by the brushwork command can be reproduced")
+    run = legacy_command(recipe)  # (what runs is checked: it drops old options, with the values after them)
     _check_command(cmd, path)
-    refs = [int(t[7:-1]) for t in map(str, cmd) if t.startswith("{input:") and t.endswith("}") and t[7:-1].isdigit()]
-    if any(r >= len(ins) for r in refs) or any(str(t).startswith("{input:") and not str(t)[7:-1].isdigit()
-                                               for t in cmd):
+    _check_command(run, path)
+    refs = [int(t[7:-1]) for t in map(str, run) if _INPUT_REF.fullmatch(t)]
+    if any(r >= len(ins) for r in refs) or any(str(t).startswith("{input:") and not _INPUT_REF.fullmatch(str(t))
+                                               for t in run):
         raise BrushworkError(f"the recipe in '{path}' names inputs its 'inputs' list lacks (edited by hand?): it cannot "
                              "be reproduced")
     if keep is not None and not path.is_dir() and Path(keep).is_dir():  # checked before minutes of rerunning
@@ -331,10 +339,10 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         out_file = tmp / "out" / Path(str(recipe.get("output_name", path.name))).name
         out_dir = tmp / "out_dir"
         argv: list[str] = []
-        for i, tok in enumerate(legacy_command(recipe)):
+        for i, tok in enumerate(run):
             tok = str(tok)
-            if tok.startswith("{input:") and tok.endswith("}"):
-                argv.append(str(found[int(tok[7:-1])]))
+            if _INPUT_REF.fullmatch(tok):  # (absolute: a file found as '-o' in the working folder is no option)
+                argv.append(os.path.abspath(found[int(tok[7:-1])]))
             elif tok == "{output}":
                 out_file.parent.mkdir(exist_ok=True)
                 if path.is_dir():  # a frames folder (whatever its name, 'shot.v2' too): written into a folder
@@ -342,7 +350,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                 argv.append(str(out_file))
             elif tok == "{output_dir}":
                 argv.append(str(out_dir))
-                out_file = out_dir / recipe.get("output", path.name)
+                out_file = out_dir / (rel or path.name)  # (checked above: a relative path inside its folder)
             elif tok.startswith("{scratch:") and tok.endswith("}"):
                 argv.append(str(tmp / f"scratch{i}{tok[9:-1]}"))
             else:
