@@ -341,8 +341,9 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         argv: list[str] = []
         for i, tok in enumerate(run):
             tok = str(tok)
-            if _INPUT_REF.fullmatch(tok):  # (absolute: a file found as '-o' in the working folder is no option)
-                argv.append(os.path.abspath(found[int(tok[7:-1])]))
+            if _INPUT_REF.fullmatch(tok):  # (a file found as '-o' in the working folder: './-o', no option)
+                f = str(found[int(tok[7:-1])])
+                argv.append(f"./{f}" if f.startswith("-") else f)
             elif tok == "{output}":
                 out_file.parent.mkdir(exist_ok=True)
                 if path.is_dir():  # a frames folder (whatever its name, 'shot.v2' too): written into a folder
