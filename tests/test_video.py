@@ -255,6 +255,11 @@ def test_a_stopped_video_goes_on_where_it_stopped(small_images, tmp_path, random
     assert run(stopped, stop=4)[0] == 130
     code, n, err = run(stopped, "--no-resume")
     assert (code, n) == (0, 10) and "going on" not in err and not stopped.with_name(".frames.part").exists()
+    # the gallery finds the videos by their style, as it finds stylized pictures
+    from brushwork.provenance.gallery import Gallery
+
+    with Gallery.open(tmp_path / "g.db") as g:
+        assert g.search(style=style.stem, operation="video")
 
 
 def test_stops_at_awkward_moments_keep_what_was_made(small_images, tmp_path, random_decoder_dir, monkeypatch, capsys):

@@ -914,6 +914,10 @@ def _cmd_video(args: argparse.Namespace) -> int:
               "size": args.size, "smoothing": args.smoothing, "consistency": args.consistency,
               "transform": args.transform, "match": args.match, "frames": n, "fps": args.fps,
               "brushwork": __version__}
+    from .provenance.recipe import input_sha256
+
+    # the styles by role, as a stylize recipe names them: the gallery finds videos by their style too
+    params["styles"] = [{"source": Path(s).name, "sha256": input_sha256(Path(s))} for s in args.styles]
     meta = _save_kwargs(args, args.output, params)
     from .provenance.recipe import sidecar_path, write_sidecar
 
