@@ -2606,7 +2606,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _readable_command(recipe: dict) -> str:
     """The recipe's command with its inputs' file names for the ``{input:N}`` placeholders, as today's brushwork
     must run it to make the same picture (``legacy_command``, as ``reproduce`` runs it)."""
-    from .provenance.reproduce import legacy_command
+    from .provenance.reproduce import _INPUT_REF, legacy_command
 
     if not isinstance(recipe.get("command"), list):
         return f"{json.dumps(recipe.get('command'))} (malformed: not a list of arguments)"
@@ -2614,7 +2614,7 @@ def _readable_command(recipe: dict) -> str:
     inputs = inputs if isinstance(inputs, list) else []
 
     def show(tok: str) -> str:
-        if tok.startswith("{input:") and tok.endswith("}") and tok[7:-1].isascii() and tok[7:-1].isdigit() and int(tok[7:-1]) < len(inputs):
+        if _INPUT_REF.fullmatch(tok) and int(tok[7:-1]) < len(inputs):
             e = inputs[int(tok[7:-1])]
             return str(e.get("name", tok)) if isinstance(e, dict) else tok
         return tok

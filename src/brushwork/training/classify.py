@@ -490,11 +490,12 @@ def train_classifier(
             if not (out / "checkpoint").exists():  # no run here: files of these names may be the user's own
                 theirs = [f for f, first in (("log.csv", "step,"), ("epochs.csv", "epoch,"))
                           if (out / f).is_file() and not _starts_with(out / f, first)]
-                if (out / "best").is_dir() and any((out / "best").iterdir()) and not (out / "best" / "config.json").is_file():
+                best = out / "best"
+                if best.is_dir() and any(best.iterdir()) and not (best / "config.json").is_file():
                     theirs.append("best/")
                 if theirs:
-                    raise BrushworkError(f"'{out}' holds {' and '.join(theirs)}, not a brushwork run's, which a new run "
-                                         "would replace: use another --out, or move them")
+                    raise BrushworkError(f"'{out}' holds {' and '.join(theirs)}, not a brushwork run's, which a new "
+                                         "run would replace: use another --out, or move them")
             for f in ("epochs.csv", "log.csv"):
                 (out / f).unlink(missing_ok=True)
             if (out / "best").is_dir():

@@ -338,12 +338,15 @@ class Trainer:
             raise BrushworkError(f"'{ckpt / 'trainer_state.pt'}' is damaged ({type(exc).__name__}), so the run "
                                  "cannot resume: restore the checkpoint from a copy, or train into a new --out "
                                  "folder") from None
-        own = state.get("model")
-        try:  # the weights of the state's own step (states saved before 0.2.5 hold none: model.safetensors')
-            if isinstance(own, dict) and {k: tuple(v.shape) for k, v in own.items()} != {
-                    k: tuple(v.shape) for k, v in weights.items()}:
-                raise RuntimeError("model.safetensors is not the model the trainer state holds\n"
-                                   "model.safetensors is not the model the trainer state holds")
+        own = state.get("model")  # the weights of the state's own step (states saved before 0.2.5 hold none)
+        if isinstance(own, dict) and {k: tuple(v.shape) for k, v in own.items()} != {
+                k: tuple(v.shape) for k, v in weights.items()}:
+            from ..errors import BrushworkError
+
+            raise BrushworkError(f"the weights in '{ckpt}' do not fit its trainer_state.pt (model.safetensors is "
+                                 "another model's): restore the checkpoint from a copy, or pass --no-resume to start "
+                                 "over")
+        try:
             self.model.load_state_dict(own if isinstance(own, dict) else weights)
         except RuntimeError as exc:  # (missing, unexpected or mis-shaped tensors: weights copied from another run)
             from ..errors import BrushworkError

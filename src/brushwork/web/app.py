@@ -342,8 +342,8 @@ def create_app(config: StudioConfig) -> FastAPI:
                        + (" (a bundled style or gallery item goes in style_name)" if where.startswith("style") else ""))
         elif kind == "extra_forbidden":  # a JSON key the body does not have (a misspelling): its fields
             params = getattr(getattr(request.scope.get("route"), "dependant", None), "body_params", [])
-            fields = sorted(f for p in params
-                            for f in getattr(getattr(getattr(p, "field_info", None), "annotation", None), "model_fields", {}))
+            models = [getattr(getattr(p, "field_info", None), "annotation", None) for p in params]  # (the JSON bodies)
+            fields = sorted(f for m in models for f in getattr(m, "model_fields", {}))
             message = f"{where}: this endpoint has no such field" + (f" (its fields: {', '.join(fields)}; see /docs)"
                                                                        if fields else " (see /docs)")
         elif str(first.get("input")).strip().lower() in ("nan", "-nan", "+nan"):  # (pydantic says "less than")
