@@ -343,9 +343,9 @@ class Trainer:
                 k: tuple(v.shape) for k, v in weights.items()}:
             from ..errors import BrushworkError
 
-            raise BrushworkError(f"the weights in '{ckpt}' do not fit its trainer_state.pt (model.safetensors is "
-                                 "another model's): restore the checkpoint from a copy, or pass --no-resume to start "
-                                 "over")
+            raise BrushworkError(f"the weights in '{ckpt}' do not fit its config.json (model.safetensors is another "
+                                 "model than its trainer_state.pt holds): restore the checkpoint from a copy, or pass "
+                                 "--no-resume to start over")
         try:
             self.model.load_state_dict(own if isinstance(own, dict) else weights)
         except RuntimeError as exc:  # (missing, unexpected or mis-shaped tensors: weights copied from another run)
