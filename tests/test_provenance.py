@@ -321,3 +321,14 @@ def test_a_value_longer_than_a_file_name_is_recorded(tmp_path):
     recipe = command_recipe(["gan", "sample", "--seeds", seeds, "--grid", "-o", str(tmp_path / "g.png")],
                             tmp_path / "g.png", {}, output_options={"-o"})
     assert seeds in recipe["command"] and recipe["inputs"] == []
+
+
+def test_a_side_file_with_an_odd_suffix_reproduces(tmp_path, monkeypatch):
+    """`palette --css "c.my style"`: the scratch placeholder keeps a plain suffix only (it was recorded as
+    '{scratch:.my style}', which reproduce refuses as a path)."""
+    from brushwork.pipelines.stylize import sample_path
+
+    monkeypatch.chdir(tmp_path)
+    Image.open(sample_path("content")).save("c.png")
+    assert main(["palette", "c.png", "--css", "c.my style", "--swatch", "sw.png"]) == 0
+    assert main(["reproduce", "sw.png"]) == 0

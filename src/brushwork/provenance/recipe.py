@@ -111,7 +111,8 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
                 cmd.append("{output_dir}")
                 rel_output = out.relative_to(t).as_posix()
             else:
-                cmd.append("{scratch:" + Path(tok).suffix + "}")
+                suffix = Path(tok).suffix  # (a plain one, as reproduce accepts: 'c.my style' has none)
+                cmd.append("{scratch:" + (suffix if re.fullmatch(r"\.[A-Za-z0-9_-]{1,16}", suffix) else "") + "}")
             continue
         if tok in output_options and not dashes:
             after_output_option = True
