@@ -116,6 +116,16 @@ def _cached_decoder(source: str | None, device: Any):
     return load_decoder(source, device=device)
 
 
+def read_style(source: Any, **kwargs: Any) -> LoadedImage:
+    """A style image, read as :func:`read_image` reads it; one with no pixel at least half opaque is refused (it
+    has no colours to paint with). ``stylize`` and ``video`` read their styles here."""
+    img = read_image(source, min_side=MIN_SIDE, what="style image", **kwargs)
+    if img.alpha is not None and not (img.alpha >= 0.5).any():
+        raise BrushworkError(f"style image '{img.source}' has no pixel at least half opaque: it has no colours to "
+                             "paint with; use an image with visible pixels")
+    return img
+
+
 def _as_list(x: Any) -> list:
     if x is None:
         return []
@@ -343,11 +353,7 @@ def stylize(
 
     dev = runtime.resolve_device(device)
     c_img = read_image(content, max_pixels=max_pixels, min_side=MIN_SIDE, what="content image")
-    s_imgs = [read_image(s, max_pixels=max_pixels, min_side=MIN_SIDE, what="style image") for s in styles_in]
-    for s_img in s_imgs:
-        if s_img.alpha is not None and not (s_img.alpha >= 0.5).any():
-            raise BrushworkError(f"style image '{s_img.source}' has no pixel at least half opaque: it has no colours to "
-                                 "paint with; use an image with visible pixels")
+    s_imgs = [read_style(s, max_pixels=max_pixels) for s in styles_in]
     m_imgs: list[LoadedImage | None] = [
         None if m is None else read_image(m, max_pixels=max_pixels, min_side=2, what="mask image")
         for m in masks_in

@@ -628,9 +628,9 @@ def stylize_video(
     ``match`` is ``"full"``, ``"colors"`` or ``"none"`` (see :func:`~brushwork.pipelines.adain.match_styles`).
     """
     from .. import runtime
-    from ..imaging.io import read_image, to_tensor
+    from ..imaging.io import to_tensor
     from ..imaging.resampling import fit_long_side, resize
-    from .stylize import ADAIN_STYLE_MAX_SIDE, MIN_SIDE, _cached_decoder, _cached_encoder
+    from .stylize import ADAIN_STYLE_MAX_SIDE, _cached_decoder, _cached_encoder, read_style
 
     if not 0.0 <= strength <= 1.0:
         raise BrushworkError(f"strength must be in [0, 1], got {strength}")
@@ -677,10 +677,7 @@ def stylize_video(
                    dec)
     style_ts, style_as, targets = [], [], []
     for s in styles:
-        img = read_image(s, min_side=MIN_SIDE, what="style image")
-        if img.alpha is not None and not (img.alpha >= 0.5).any():  # (as `brushwork stylize` refuses it)
-            raise BrushworkError(f"style image '{img.source}' has no pixel at least half opaque: it has no colours to "
-                                 "paint with; use an image with visible pixels")
+        img = read_style(s)
         side = fit_long_side(*img.size, min(max(img.size), ADAIN_STYLE_MAX_SIDE))
         style_ts.append(resize(to_tensor(img.rgb, dev), side))
         style_as.append(None if img.alpha is None else img.alpha_tensor(side, dev).clamp(0, 1))

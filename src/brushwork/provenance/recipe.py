@@ -79,6 +79,10 @@ def local_path(sha256: str | None) -> str | None:
     return _INPUTS.get(sha256) if sha256 else None
 
 
+#: The suffix a scratch placeholder may keep (``{scratch:.css}``): reproduce accepts these only, no path in them.
+SCRATCH_SUFFIX = re.compile(r"\.[A-Za-z0-9_-]{1,16}")
+
+
 def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
                    output_options: set[str] = frozenset()) -> dict:
     """The recipe of ``output``, written by the CLI command ``argv`` (without ``brushwork``; every
@@ -112,7 +116,7 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
                 rel_output = out.relative_to(t).as_posix()
             else:
                 suffix = Path(tok).suffix  # (a plain one, as reproduce accepts: 'c.my style' has none)
-                cmd.append("{scratch:" + (suffix if re.fullmatch(r"\.[A-Za-z0-9_-]{1,16}", suffix) else "") + "}")
+                cmd.append("{scratch:" + (suffix if SCRATCH_SUFFIX.fullmatch(suffix) else "") + "}")
             continue
         if tok in output_options and not dashes:
             after_output_option = True

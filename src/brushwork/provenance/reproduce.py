@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BrushworkError
-from .recipe import environment, file_sha256, read_recipe
+from .recipe import SCRATCH_SUFFIX, environment, file_sha256, read_recipe
 
 __all__ = ["Reproduction", "find_input", "reproduce"]
 
@@ -33,7 +33,7 @@ _OUTPUT_OPTIONS = ("-o", "--output", "--out", "--apply", "--overlay", "--swatch"
                    "--previews", "--nearest", "--sheet")
 # what an output option may name: the rerun's own output, folder or scratch file in its temporary folder (an input,
 # {input:N}, would be overwritten: a recipe edited to do so could replace any file of the user's it matches)
-_WRITABLE = re.compile(r"\{output\}|\{output_dir\}|\{scratch:(\.[A-Za-z0-9_-]{1,16})?\}")
+_WRITABLE = re.compile(r"\{output\}|\{output_dir\}|\{scratch:(" + SCRATCH_SUFFIX.pattern + r")?\}")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 _VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")  # `brushwork video` outputs: recipe in a sidecar
 

@@ -444,7 +444,7 @@ def create_app(config: StudioConfig) -> FastAPI:
     # request threads; at most this many at once, so a burst of large images cannot exhaust memory.
     quick = threading.BoundedSemaphore(config.workers + 1)
 
-    def one_file(*names: str):
+    def read_as_sent(*names: str):
         """A dependency refusing a form the endpoint would read otherwise than sent: one of ``names`` (a single-file
         field) sent more than once (the endpoint used the first and dropped the rest), a field it does not have (a
         misspelling such as ``strenght``: dropped, and the default used) or a field sent empty (the default used)."""
@@ -682,7 +682,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return FileResponse(styles[name])
 
     @app.post("/api/preview", tags=["stylize"], responses={200: {"content": {"image/png": {}}}},
-              dependencies=[one_file("content")])
+              dependencies=[read_as_sent("content")])
     @bounded
     def preview(content: UploadFile = File(...), style: list[UploadFile] | None = File(None),
                 mask: list[UploadFile] | None = File(None),
@@ -707,7 +707,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         s = style_source(style, style_name)
         return Response(previewer.render(c, s, strength, transform, match), media_type="image/png")
 
-    @app.post("/api/stylize", status_code=202, tags=["stylize"], dependencies=[one_file("content")])
+    @app.post("/api/stylize", status_code=202, tags=["stylize"], dependencies=[read_as_sent("content")])
     def stylize_job(content: UploadFile = File(...), style: list[UploadFile] | None = File(None),
                     mask: list[UploadFile] | None = File(None), style_weights: str | None = Form(None),
                     style_name: str | None = Form(None), method: str = Form("adain"),
@@ -843,7 +843,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return FileResponse(results / name, media_type="image/png" if name.endswith(".png") else "image/webp")
 
     # -- colour and composition ----------------------------------------------------------------------
-    @app.post("/api/palette", tags=["colour"], dependencies=[one_file("image")])
+    @app.post("/api/palette", tags=["colour"], dependencies=[read_as_sent("image")])
     @bounded
     def palette(image: UploadFile = File(...), k: int = Form(6, ge=1, le=16),
                 seed: int = Form(0, ge=0, le=2**64 - 1)) -> dict:
@@ -869,7 +869,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             out["contrast"] = contrast_table(pal)
         return out
 
-    @app.post("/api/recolor", tags=["colour"], dependencies=[one_file("image", "reference")])
+    @app.post("/api/recolor", tags=["colour"], dependencies=[read_as_sent("image", "reference")])
     @bounded
     def recolor_image(image: UploadFile = File(...), reference: UploadFile | None = File(None),
                       palette: str | None = Form(None, max_length=2000), method: str = Form("stats"),
@@ -905,7 +905,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         recipe = command_recipe(argv, results / name, params, output_options={"-o"})
         return save_result(to_pil(out, img.alpha, composited=True), name, recipe, "recolor", mark=False)
 
-    @app.post("/api/compose", tags=["composition"], dependencies=[one_file("image")])
+    @app.post("/api/compose", tags=["composition"], dependencies=[read_as_sent("image")])
     @bounded
     def compose(image: UploadFile = File(...), ratios: str = Form("1:1,4:5,3:2,16:9", max_length=200),
                 overlay: bool = Form(False)) -> dict:
@@ -949,7 +949,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return {**save_result(grid_image(images), f"{secrets.token_hex(8)}-gan.png", params, "gan sample", mark=True),
                 "seeds": seeds}
 
-    @app.post("/api/classify", tags=["classify"], dependencies=[one_file("image")])
+    @app.post("/api/classify", tags=["classify"], dependencies=[read_as_sent("image")])
     @bounded
     def classify_image(image: UploadFile = File(...), model: str = Form("medium"),
                        top_k: int = Form(3, ge=1, le=20)) -> dict:
