@@ -424,3 +424,25 @@ def test_frame_timing_is_kept(tmp_path):
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
                     "testsrc=size=64x48:rate=24000/1001", "-t", "0.5", "-pix_fmt", "yuv420p", str(clip)], check=True)
     assert read_frames(clip).fps == 24000 / 1001
+
+
+def test_transparent_animations_read_over_white(tmp_path):
+    """Every frame of a transparent GIF, WebP or PNG animation is over white, as pictures are read: imageio
+    handed a GIF's first frame over without its alpha, so its backdrop came out black in the first frame
+    only (a flash at the start of every stylized sprite loop). A WebP's frame rate comes from its frames'
+    durations, which Pillow gives only once a frame is decoded (every WebP read at 10 fps)."""
+    frames = []
+    for i in range(3):
+        a = np.zeros((40, 40, 4), np.uint8)
+        a[10:30, 5 + 5 * i:20 + 5 * i] = (200, 30, 30, 255)
+        frames.append(Image.fromarray(a, "RGBA"))
+    for name in ("sprite.gif", "sprite.webp", "sprite.png"):
+        frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], duration=[100, 200, 300],
+                       loop=0, **({"disposal": 2} if name.endswith(".gif") else {}))
+        source = read_frames(tmp_path / name)
+        got = list(source.frames)
+        assert len(got) == 3 and source.fps == pytest.approx(5.0), name
+        for f in got:
+            assert f.shape == (40, 40, 3) and f.dtype == np.uint8
+            assert f[0, 0].tolist() == [255, 255, 255], name
+        assert np.abs(got[0][20, 12].astype(int) - (200, 30, 30)).max() <= 3, name

@@ -233,6 +233,23 @@ def _rgb8(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a[..., :3])
 
 
+def _loaded(f):
+    """A Pillow frame, decoded: an animated WebP's frame says its duration only once it is."""
+    f.load()
+    return f
+
+
+def _animation_frames(p: Path) -> Iterator[np.ndarray]:
+    """An animation's frames read by Pillow, each with its transparency over white. (imageio handed a GIF's
+    first frame over without its alpha, so a transparent backdrop came out black in the first frame and
+    white in the rest.)"""
+    from PIL import Image, ImageSequence
+
+    with Image.open(p) as im:
+        for f in ImageSequence.Iterator(im):
+            yield _rgb8(np.asarray(f.convert("RGBA")))
+
+
 def read_frames(source: str | os.PathLike) -> VideoSource:
     """Frames of a video file or a folder of images, their frame rate (24 for a folder) and whether the file
     has sound."""
@@ -264,12 +281,15 @@ def read_frames(source: str | os.PathLike) -> VideoSource:
             # phone's) up to its nominal rate, which came out twice as long as its sound at the average rate
             reader.close()
             reader = imageio.get_reader(p, fps=fps)
-        else:  # a GIF: its frames' durations (ms), all of them (the first frame's alone set the pace)
+        else:  # an animated GIF, WebP or PNG: its frames' durations (ms), all of them (the first frame's alone
+            # set the pace)
             from PIL import Image, ImageSequence
 
+            reader.close()
             with Image.open(p) as gif:
-                ms = [f.info.get("duration") or 100 for f in ImageSequence.Iterator(gif)]
+                ms = [_loaded(f).info.get("duration") or 100 for f in ImageSequence.Iterator(gif)]
             fps = 1000.0 * len(ms) / sum(ms) if ms and sum(ms) > 0 else 24.0
+            return VideoSource(_animation_frames(p), fps, False)
     except Exception as exc:  # imageio raises many types for unreadable files
         raise BrushworkError(f"video '{p}' could not be read ({type(exc).__name__}): is it a video file?") from None
 
