@@ -226,8 +226,11 @@ def test_palette_cli_bad_input(tmp_path, capsys):
     assert "no opaque pixels" in capsys.readouterr().err
     # the image is decoded in a thread while numpy imports: its errors still come back as one line
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
+    # a TIFF of 32-bit float colour (Krita's, GIMP's), which Pillow cannot read: said so, not "use TIFF"
+    (tmp_path / "float.tif").write_bytes(b"II*\0" + bytes(60))
     for bad, says in ((tmp_path / "missing.jpg", "does not exist: check the path"),
-                      (tmp_path / "bad.jpg", "is not an image Pillow can read")):
+                      (tmp_path / "bad.jpg", "is not an image Pillow can read"),
+                      (tmp_path / "float.tif", "a TIFF whose kind of samples Pillow cannot read")):
         assert main(["palette", str(bad)]) == 2
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1 and "Traceback" not in err

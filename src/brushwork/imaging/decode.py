@@ -102,6 +102,15 @@ def _dc_only(path: Path, img: Image.Image, asked: tuple[int, int]) -> Image.Imag
     return img
 
 
+def _is_tiff(path: Path) -> bool:
+    """Whether the file starts as a TIFF does (either byte order, classic or BigTIFF)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+    except OSError:
+        return False
+
+
 def open_decoded(
     source: str | os.PathLike | Image.Image,
     *,
@@ -142,6 +151,9 @@ def open_decoded(
             else:
                 img = Image.open(path)
         except UnidentifiedImageError:
+            if _is_tiff(path):  # (Pillow reads 8- and 16-bit TIFFs; Krita's and GIMP's 32-bit float ones it cannot)
+                raise ImageError(f"{what} '{path}' is a TIFF whose kind of samples Pillow cannot read (32-bit float "
+                                 "colour?): export it as an 8- or 16-bit TIFF or a PNG") from None
             raise ImageError(
                 f"{what} '{path}' is not an image Pillow can read: use PNG, JPEG, WebP, TIFF or BMP"
             ) from None
