@@ -332,3 +332,58 @@ def test_a_side_file_with_an_odd_suffix_reproduces(tmp_path, monkeypatch):
     Image.open(sample_path("content")).save("c.png")
     assert main(["palette", "c.png", "--css", "c.my style", "--swatch", "sw.png"]) == 0
     assert main(["reproduce", "sw.png"]) == 0
+
+
+def test_inputs_given_by_absolute_path_are_found_beside_the_picture(small_images, tmp_path, monkeypatch, capsys):
+    """An input given by absolute path is recorded by name only (a path outside the working folder is private):
+    reproduce looks for it by that name in the working folder and beside the picture, as the docs say, instead of
+    asking for --inputs while the photo lay beside the picture."""
+    content, style = small_images
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(style, work / style.name)
+    Image.open(content).convert("RGB").rotate(90, expand=True).save(work / content.name)  # (not a bundled sample)
+    monkeypatch.chdir(tmp_path)
+    assert main(["stylize", str(work / content.name), str(work / style.name), "-o", str(work / "abs.png"),
+                 *ADAIN]) == 0
+    recipe, _ = read_recipe(work / "abs.png")
+    assert all("path" not in i for i in recipe["inputs"])
+    capsys.readouterr()
+    assert main(["reproduce", str(work / "abs.png"), "--strict"]) == 0  # beside the picture
+    monkeypatch.chdir(work)
+    assert main(["reproduce", "abs.png", "--strict"]) == 0  # in the working folder
+    (work / content.name).unlink()
+    capsys.readouterr()
+    assert main(["reproduce", "abs.png"]) == 2
+    err = capsys.readouterr().err
+    assert "is not in the working folder or beside the picture" in err and "--inputs DIR" in err
+
+
+def test_reruns_report_their_own_setup(small_images, tmp_path, monkeypatch):
+    """The environment is compared as the rerun had it: the recorded thread count was set for the rerun, then
+    the caller's restored and compared ("recorded on another setup: threads 1 here 2" for a rerun on 1 thread).
+    A torch-free recipe (palette, recolor, compose) is rerun without importing torch, so its recipe, and so its
+    bytes, come out the same (they never did: the rerun's recipe listed torch)."""
+    import subprocess
+    import sys
+
+    import torch
+
+    content, style = small_images
+    monkeypatch.chdir(content.parent)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert main(["stylize", content.name, style.name, "-o", str(tmp_path / "one.png"), *ADAIN]) == 0
+        torch.set_num_threads(2)
+        res = reproduce(tmp_path / "one.png")
+        assert res.identical and res.environment_differences == [], res.environment_differences
+    finally:
+        torch.set_num_threads(before)
+    env = {**__import__("os").environ, "BRUSHWORK_GALLERY": "off"}
+    swatch = tmp_path / "sw.png"
+    for argv in (["palette", content.name, "-k", "3", "--swatch", str(swatch), "-q"],
+                 ["reproduce", str(swatch), "--json"]):
+        p = subprocess.run([sys.executable, "-m", "brushwork", *argv], capture_output=True, text=True, env=env)
+        assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["same_bytes"] is True, p.stdout

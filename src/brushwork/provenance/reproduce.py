@@ -64,7 +64,8 @@ _INPUT_REF = re.compile(r"\{input:([0-9]+)\}")  # (ASCII digits: '²' is a digit
 
 def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> Path:
     """The file with the recorded sha256: at its recorded relative path (from the working folder, or from
-    one of ``bases``: the reproduced picture's folder and those above it, where it was made from), else under
+    one of ``bases``: the reproduced picture's folder and those above it, where it was made from; an input
+    given by absolute path is recorded by its name only, and looked for there by that name), else under
     ``search`` (recursively; only files of the recorded size are hashed).
 
     Raises:
@@ -74,6 +75,9 @@ def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> P
     rel = entry.get("path")
     if rel and not isinstance(rel, str):
         raise BrushworkError(f"a recipe input's path is not a path ({str(rel)[:40]}): edited by hand? not run")
+    name = entry.get("name")
+    if not rel and isinstance(name, str) and name and name == Path(name).name and name not in (".", ".."):
+        rel = name  # (an input given by absolute path is recorded by name only: looked for by name beside the picture)
     if rel:
         for base in (Path("."), *bases):
             p = base / rel  # (Path(".") / rel is rel itself)
@@ -92,7 +96,8 @@ def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> P
                 if file_sha256(p) == want:
                     return p
     where = " nor in " + ", ".join(f"'{r}'" for r in search) if search else ""
-    raise BrushworkError(f"input '{entry.get('name')}' (sha256 {str(want)[:12]}...) is not at its recorded path{where}: "
+    at = "at its recorded path" if entry.get("path") else "in the working folder or beside the picture"
+    raise BrushworkError(f"input '{name}' (sha256 {str(want)[:12]}...) is not {at}{where}: "
                          "pass --inputs DIR with a folder that holds it")
 
 
@@ -305,8 +310,8 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                              "reproduced")
     cmd = recipe.get("command")
     if not isinstance(cmd, list) or not cmd:
-        raise BrushworkError(f"the recipe in '{path}' has no command (made through the Python API): only images "
-                             "made by the brushwork command can be reproduced")
+        raise BrushworkError(f"the recipe in '{path}' has no command (made through the Python API, or a `suggest` "
+                             "preview): only images made by a brushwork command that writes them can be reproduced")
     run = legacy_command(recipe)  # (what runs is checked: it drops old options, with the values after them)
     _check_command(cmd, path)
     _check_command(run, path)
@@ -359,25 +364,28 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         import contextlib
         import io
 
-        import torch
-
         from ..cli import main
         from .gallery import not_recorded
 
-        threads = torch.get_num_threads()
+        threads = None
+        if "threads" in env:  # (torch only where the recipe used it: a palette's rerun without it writes its bytes)
+            import torch
+
+            threads = torch.get_num_threads()
         try:
-            if "threads" in env:
+            if threads is not None:
                 torch.set_num_threads(int(env["threads"]))
             # A check, not a new picture: kept out of the gallery; the rerun's own "wrote ..." lines are noise.
             with not_recorded(), contextlib.redirect_stdout(io.StringIO()):
                 rc = main(argv)
+            now = environment()  # (the rerun's, its threads too: they were compared after being set back)
         finally:
-            torch.set_num_threads(threads)  # the caller (e.g. the studio's server) keeps its own setting
+            if threads is not None:
+                torch.set_num_threads(threads)  # the caller (e.g. the studio's server) keeps its own setting
         if rc != 0 or not out_file.exists():
             said = f"exit code {rc}; see above" if rc != 0 else "it wrote no output where reproduce looks for it"
             raise BrushworkError(f"running the recipe again failed ({said}): brushwork {' '.join(argv)}")
         most, differing, pixels, shape_a, shape_b = _compare(path, out_file)
-        now = environment()
         diffs = [f"{k} {env.get(k)} here {now.get(k)}" for k in _ENV_KEYS
                  if k in env and k in now and env.get(k) != now.get(k)]
         new_recipe = read_recipe(out_file)[0] or {}
