@@ -258,6 +258,15 @@ def test_gallery_endpoints(client):
     assert [it["id"] for it in client.get("/api/gallery?tag=keeper").json()["items"]] == [gid]
     assert client.get("/api/gallery?since=2000-01-01").json()["items"]
     assert client.get("/api/gallery?since=yesterday").status_code == 422
+    # read as the CLI reads them: a bare `until` includes its day (it had meant midnight: nothing made today),
+    # a time without a zone is local time; a misspelt operation is refused with the gallery's own (it found none)
+    import datetime as dt
+
+    today = dt.date.today().isoformat()
+    assert [it["id"] for it in client.get(f"/api/gallery?since={today}&until={today}").json()["items"]] == [gid]
+    wrong = client.get("/api/gallery?op=gan%20sampel")
+    assert wrong.status_code == 422 and "gan sample" in wrong.json()["error"], wrong.text
+    assert client.get("/api/gallery?op=gan").json()["items"]  # a command's name finds its kinds
     assert client.delete(f"/api/gallery/{gid}").json() == {"deleted": [gid]}
     for url in (f"/api/gallery/{gid}", f"/api/gallery/{gid}/thumbnail", "/api/gallery/99999999999"):
         resp = client.get(url)

@@ -2260,13 +2260,13 @@ def _originality_sheet(results, index, path: str) -> None:
 
 
 def _date(text: str):
-    import datetime as dt
+    from .provenance.gallery import time_bound
 
     try:
-        t = dt.datetime.fromisoformat(text)
+        time_bound(text, end=True)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
-    return text, (t if t.tzinfo else t.astimezone())  # a time without a zone is local time
+    return text  # (made a bound by gallery.time_bound: the studio's API reads dates the same way)
 
 
 def _open_gallery(args: argparse.Namespace):
@@ -2312,18 +2312,10 @@ def _file_state(it) -> str:
 
 
 def _cmd_gallery_search(args: argparse.Namespace) -> int:
-    import datetime as dt
+    from .provenance.gallery import time_bound
 
     def bound(v, end: bool):
-        if v is None:
-            return None
-        text, t = v
-        if end and len(text) == 10:  # a bare date includes its day
-            try:
-                return t + dt.timedelta(days=1)
-            except OverflowError:  # 9999-12-31
-                return t.replace(hour=23, minute=59, second=59, microsecond=999999)
-        return t
+        return None if v is None else time_bound(v, end=end)
 
     with _open_gallery(args) as g:
         like = getattr(args, "like", None)
@@ -2331,10 +2323,7 @@ def _cmd_gallery_search(args: argparse.Namespace) -> int:
 
         image = to_pil(_read(like).rgb) if like else None
         op = getattr(args, "operation", None)
-        known = g.operations() if op else []
-        if op and known and not any(o == op or o.startswith(op + " ") for o in known):
-            raise BrushworkError(f"no item was made by '{op}': the gallery's operations are "
-                                 f"{', '.join(known) or 'none yet'}")
+        g.check_operation(op)
         found = g.search(operation=op, style=getattr(args, "style", None),
                          tag=getattr(args, "tag", None), since=bound(getattr(args, "since", None), False),
                          until=bound(getattr(args, "until", None), True), text=getattr(args, "text", None),

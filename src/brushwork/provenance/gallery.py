@@ -529,6 +529,16 @@ class Gallery:
         with self._tx() as conn:
             return sorted(conn.execute(sa.select(items.c.operation).distinct()).scalars())
 
+    def check_operation(self, op: str | None) -> None:
+        """Refuse an operation no item was made by (a misspelling found nothing, silently), naming those it has.
+
+        Raises:
+            GalleryError: ``op`` is neither an operation of the gallery's items nor a command naming some.
+        """
+        known = self.operations() if op else []
+        if op and known and not any(o == op or o.startswith(op + " ") for o in known):
+            raise GalleryError(f"no item was made by '{op}': the gallery's operations are {', '.join(known)}")
+
     def styles(self, limit: int = 100) -> list[dict]:
         """The style images this gallery's outputs were made with, most recently used first: dicts of
         ``path`` (where the file was), ``name``, ``sha256``, ``uses`` and ``last_used``. Only styles whose
@@ -736,6 +746,29 @@ class _Tx:
 
 def _aware(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def time_bound(text: str, *, end: bool = False) -> dt.datetime:
+    """A search bound from ``YYYY-MM-DD[THH:MM[:SS]][zone]``: a time without a zone is local time (the studio
+    and the CLI run on the user's machine), and a bare date given as the end includes its day.
+
+    Returns:
+        the bound in UTC, as times are stored.
+
+    Raises:
+        ValueError: not such a date, or one beyond what a time in UTC can hold (0001-01-01 in a zone east of UTC).
+    """
+    t = dt.datetime.fromisoformat(text)
+    try:
+        t = t if t.tzinfo else t.astimezone()
+        if end and len(text.strip()) == 10:  # a bare date includes its day
+            try:
+                t = t + dt.timedelta(days=1)
+            except OverflowError:  # 9999-12-31
+                t = t.replace(hour=23, minute=59, second=59, microsecond=999999)
+        return t.astimezone(dt.timezone.utc)
+    except (OverflowError, OSError):  # (OSError: a platform's localtime refusing a far year)
+        raise ValueError(f"'{text}' is beyond the dates a time in UTC can hold") from None
 
 
 def _utc(t: dt.datetime) -> dt.datetime:

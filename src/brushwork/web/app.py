@@ -983,20 +983,23 @@ def create_app(config: StudioConfig) -> FastAPI:
     def gallery_search(op: str | None = Query(None, max_length=64), style: str | None = Query(None, max_length=200),
                        tag: str | None = Query(None, max_length=64), since: str | None = None,
                        until: str | None = None, limit: int = Query(50, ge=1, le=1000)) -> dict:
-        import datetime as dt
+        from ..provenance.gallery import time_bound
 
-        def when(v: str | None, name: str):
+        def when(v: str | None, name: str):  # (as the CLI reads them: local time; a bare `until` includes its day)
             if v is None:
                 return None
             try:
-                t = dt.datetime.fromisoformat(v)
-                t = t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
-                return t.astimezone(dt.timezone.utc)
+                return time_bound(v, end=name == "until")
             except (ValueError, OverflowError):
                 raise ApiError(422, f"{name}: '{v[:40]}' is not a usable date (YYYY-MM-DD[THH:MM])") from None
 
-        found = gallery().search(operation=op, style=style, tag=tag, since=when(since, "since"),
-                                 until=when(until, "until"), limit=limit)
+        g = gallery()
+        start, end = when(since, "since"), when(until, "until")
+        try:
+            g.check_operation(op)
+        except BrushworkError as exc:
+            raise ApiError(422, f"op: {exc}") from None
+        found = g.search(operation=op, style=style, tag=tag, since=start, until=end, limit=limit)
         return {"items": [item_json(it) for it in found]}
 
     @app.get("/api/gallery/{item_id}", tags=["gallery"])
