@@ -233,6 +233,12 @@ def test_classify_bad_input(tmp_path, capsys):
     assert "at least two" in capsys.readouterr().err
     assert main(["classify", "train", "nosuchset", "--out", str(tmp_path / "o")]) == 2
     assert "neither a folder" in capsys.readouterr().err
+    from brushwork.errors import BrushworkError
+    from brushwork.training.classify import ClassifyTrainConfig, train_classifier
+
+    for share in (1.5, -0.2, 0.0):  # through the API (1.5 trained on one image a class, validated on the rest)
+        with pytest.raises(BrushworkError, match="val_fraction must be between 0 and 1"):
+            train_classifier(str(one), str(tmp_path / "vf"), config=ClassifyTrainConfig(val_fraction=share))
     assert main(["classify", "predict", str(tmp_path), str(one / "only" / "a.png")]) == 2
     assert "holds no classifier" in capsys.readouterr().err
     assert main(["classify", "predict", str(tmp_path / "no_such_run"), str(one / "only" / "a.png")]) == 2
@@ -576,8 +582,9 @@ def test_a_new_run_keeps_files_of_the_same_names_that_are_not_a_runs(tmp_path, c
 def test_a_model_of_a_square_dataset_sees_a_tall_drawing_whole(tmp_path):
     """A digit model (mnist: centred squares) pads a tall picture with its background instead of cutting its
     top and bottom off (a 7 drawn on a tall page lost its bar and read as 1); a folder's model frames as trained."""
-    from brushwork.pipelines.classify import load_classifier, padded_square
-    from brushwork.training.classify import ClassifyTrainConfig, train_classifier
+    from brushwork.imaging.io import fit_square, padded_square
+    from brushwork.pipelines.classify import load_classifier
+    from brushwork.training.classify import ClassifyTrainConfig, load_data, train_classifier
 
     page = np.full((160, 120), 250, np.uint8)
     page[10:20, 20:100] = 0  # the 7's bar, near the top
@@ -592,3 +599,25 @@ def test_a_model_of_a_square_dataset_sees_a_tall_drawing_whole(tmp_path):
     saved["data"]["source"] = "mnist"
     conf.write_text(json.dumps(saved))
     assert load_classifier(tmp_path / "run" / "checkpoint")[0].framing == "pad"
+    # `classify eval` on a folder frames its pictures as predict does (it cropped them: a tall 7 scored as 1 in
+    # eval while predict read it right; the audit's tall pages scored 50 % against predict's 100 %)
+    for c in ("a", "b"):
+        (tmp_path / "tall" / c).mkdir(parents=True)
+        Image.fromarray(page).save(tmp_path / "tall" / c / "page.png")
+    x, *_ = load_data(str(tmp_path / "tall"), 16, 1, ["a", "b"], "pad")
+    assert np.array_equal(x[0, 0], np.asarray(fit_square(padded_square(Image.fromarray(page)), 16)))
+    assert x[0, 0].min() < 200  # the bar is in: cropped to the middle square it was not
+    assert load_data(str(tmp_path / "tall"), 16, 1, ["a", "b"])[0][0, 0].min() >= 200
+
+
+def test_gif_images_are_training_images(tmp_path):
+    """GIFs in a class folder are read like the other formats (predict reads them): a class of GIFs had vanished
+    from the model without a note, and the rest of the folder trained as if it were the data."""
+    from brushwork.training.classify import load_folder
+
+    root = _folder(tmp_path, classes=("ink", "paint", "sprite"))
+    for f in (root / "sprite").glob("*.png"):
+        Image.open(f).convert("P").save(f.with_suffix(".gif"))
+        f.unlink()
+    x, y, classes, skipped, _ = load_folder(root, 16)
+    assert classes == ["ink", "paint", "sprite"] and (y == 2).sum() == 6 and skipped == 0

@@ -1645,7 +1645,9 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     if summary["finished_before"]:
         print(f"brushwork: note: this run had already stopped early (epoch {summary['stopped_early_at_epoch']}): nothing "
               "more to train; --no-resume or another --out trains again", file=sys.stderr)
-    early = (f", stopped early ({args.patience} epoch(s) without a better validation loss)"
+    from .training.classify import MIN_IMPROVEMENT
+
+    early = (f", stopped early ({args.patience} epoch(s) without a validation loss {MIN_IMPROVEMENT:g} below the best)"
              if summary["stopped_early_at_epoch"] is not None and not summary["finished_before"] else "")
     print(f"trained {len(summary['epochs'])} epoch(s){early}, best epoch {summary['best_epoch']}; "
           f"checkpoint in {Path(args.out) / 'checkpoint'}")
@@ -1790,7 +1792,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     _same_classes_before_fetching(args.data, cfg.classes)
     # (a folder is read with the model's classes, a dataset's were checked above: the classes agree)
     x, y, x_test, y_test, classes, skipped, channels, groups = load_data(args.data, cfg.size, cfg.in_channels,
-                                                                         list(cfg.classes))
+                                                                         list(cfg.classes), model.framing)
     out = Path(args.out or Path(args.model) / "eval")  # never over train's own metrics.json
     if args.kfold:
         import tempfile
@@ -1868,7 +1870,7 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
                              "quantise with the FX x86 backend)")
     _same_classes_before_fetching(args.data, cfg.classes)
     x, y, x_test, y_test, classes, _, channels, groups = load_data(args.data, cfg.size, cfg.in_channels,
-                                                                   list(cfg.classes))  # (the classes agree)
+                                                                   list(cfg.classes), model.framing)  # (classes agree)
     if x_test is None:  # a folder: hold out the images the recipe validated on
         if _held_out(args.model, args.data, y, groups):  # (a changed training folder: refused)
             tr, te = _validation_split(args.model, y, groups)

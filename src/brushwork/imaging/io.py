@@ -170,17 +170,32 @@ def fit_square(im: Image.Image, size: int) -> Image.Image:
     return ImageOps.fit(im, (size, size), Image.Resampling.NEAREST if grow else Image.Resampling.BILINEAR)
 
 
-def read_square(path: str | os.PathLike, size: int, channels: int = 3) -> np.ndarray | None:
+def padded_square(im: Image.Image) -> Image.Image:
+    """``im`` centred on a square of its border's median colour (its background: paper, or a dark ground)."""
+    w, h = im.size
+    if w == h:
+        return im
+    a = np.asarray(im)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]]).reshape(-1, 1 if a.ndim == 2 else a.shape[2])
+    fill = tuple(int(v) for v in np.median(border, axis=0))
+    out = Image.new(im.mode, (max(w, h), max(w, h)), fill[0] if im.mode == "L" else fill)
+    out.paste(im, ((max(w, h) - w) // 2, (max(w, h) - h) // 2))
+    return out
+
+
+def read_square(path: str | os.PathLike, size: int, channels: int = 3, framing: str = "crop") -> np.ndarray | None:
     """A training image: ``uint8 (channels, size, size)``, EXIF-rotated, transparency composited over
-    white, centre-cropped (:func:`fit_square`); ``None`` when the file cannot be read (callers skip
-    and count it)."""
+    white, centre-cropped (:func:`fit_square`), or with ``framing="pad"`` seen whole on a square of its
+    background (:func:`padded_square`, as a model of a square dataset such as mnist sees a picture);
+    ``None`` when the file cannot be read (callers skip and count it)."""
     try:
         with Image.open(path) as im:
             im.draft("RGB", (size * 2, size * 2))
             im = to_8bit(ImageOps.exif_transpose(to_srgb(key_to_alpha(im))))
             if has_alpha(im):
                 im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
-            arr = np.asarray(fit_square(im.convert("L" if channels == 1 else "RGB"), size), np.uint8)
+            im = im.convert("L" if channels == 1 else "RGB")
+            arr = np.asarray(fit_square(padded_square(im) if framing == "pad" else im, size), np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)

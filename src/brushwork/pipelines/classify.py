@@ -165,19 +165,6 @@ def match_ink(arr: np.ndarray, ink: str | None) -> np.ndarray:
     return 255 - arr if (arr.mean() > 127) != (ink == "dark") else arr
 
 
-def padded_square(im: Image.Image) -> Image.Image:
-    """``im`` centred on a square of its border's median colour (its background: paper, or a dark ground)."""
-    w, h = im.size
-    if w == h:
-        return im
-    a = np.asarray(im)
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]]).reshape(-1, 1 if a.ndim == 2 else a.shape[2])
-    fill = tuple(int(v) for v in np.median(border, axis=0))
-    out = Image.new(im.mode, (max(w, h), max(w, h)), fill[0] if im.mode == "L" else fill)
-    out.paste(im, ((max(w, h) - w) // 2, (max(w, h) - h) // 2))
-    return out
-
-
 def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int | None = None,
                    ink: str | None = None) -> list[dict]:
     """Top-k labels with probabilities for each image file (a list, or one path, array or PIL image; resized
@@ -198,7 +185,7 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
     files = list(files)
     if not files:
         raise BrushworkError("no images to classify: give one or more image files")
-    from ..imaging.io import fit_square, read_image
+    from ..imaging.io import fit_square, padded_square, read_image
     from ..training.classify import predict_proba
 
     xs = []

@@ -4,8 +4,8 @@ Runs on the shared engine (``training/engine.py``): AdamW (weight decay = L2 on 
 decoupled), softmax cross-entropy with label smoothing, a cosine learning-rate schedule, augmentation
 on the fly (small random affine warps; horizontal flips for photos, never for digits), AMP where the
 device supports it, checkpoints and resume. After every epoch the validation split is scored; early
-stopping ends training when the validation loss has not improved for ``patience`` epochs and the best
-epoch's weights are restored (and saved as the final checkpoint).
+stopping ends training when the validation loss has not improved (by more than ``MIN_IMPROVEMENT``) for
+``patience`` epochs and the best epoch's weights are restored (and saved as the final checkpoint).
 """
 
 from __future__ import annotations
@@ -122,8 +122,10 @@ def recorded_split(data_info: dict, y: np.ndarray, groups: np.ndarray | None) ->
     return np.setdiff1d(np.arange(len(y)), va), va
 
 
-def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes: list[str] | None = None):
-    """Images under ``folder/<class>/...`` resized to ``size x size`` (aspect kept by centre crop).
+def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes: list[str] | None = None,
+                framing: str = "crop"):
+    """Images under ``folder/<class>/...`` resized to ``size x size`` (aspect kept by centre crop; with
+    ``framing="pad"`` each seen whole on a square of its background, as an mnist model's predictions see them).
 
     Returns ``(x uint8 (N, C, size, size), y int64 (N,), classes, skipped, groups)``: an image in a
     sub-folder of its class folder (``<class>/<group>/...``) belongs to that group, one directly in the
@@ -161,7 +163,7 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
     for label, name in enumerate(classes):
         for f in list_images(root / name) if (root / name).is_dir() else []:
             rel = f.relative_to(root / name).parts
-            arr = read_square(f, size, channels)
+            arr = read_square(f, size, channels, framing)
             if arr is None:
                 skipped += 1
                 continue
@@ -182,12 +184,14 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
     return np.stack(xs), np.asarray(ys, np.int64), classes, skipped, np.asarray(gs)
 
 
-def load_data(data: str, size: int | None = None, channels: int | None = None, classes: list[str] | None = None):
+def load_data(data: str, size: int | None = None, channels: int | None = None, classes: list[str] | None = None,
+              framing: str = "crop"):
     """``(x_train, y_train, x_test | None, y_test | None, classes, skipped, channels, groups | None)``
     for a built-in dataset name (``mnist``, ``fashion-mnist``, ``art-medium``) or a folder of class
     folders (folders have no separate test set; ``groups`` as in :func:`load_folder`). ``channels``: what a model
     takes (1 or 3; a folder is read in that many, a greyscale dataset repeated to 3); None: the data's own.
-    ``classes``: a model's classes, the labels a folder is read with (a class it lacks is allowed)."""
+    ``classes``: a model's classes, the labels a folder is read with (a class it lacks is allowed); ``framing``:
+    how a folder's pictures are made square (``model.framing``: ``"pad"`` for a model of mnist or fashion-mnist)."""
     from ..datasets import ARRAY_SOURCES, load_arrays
 
     if data in ARRAY_SOURCES:
@@ -201,7 +205,7 @@ def load_data(data: str, size: int | None = None, channels: int | None = None, c
         from ..datasets.medium import medium_folder
 
         data = str(medium_folder())
-    x, y, classes, skipped, groups = load_folder(data, size or 64, channels or 3, classes)
+    x, y, classes, skipped, groups = load_folder(data, size or 64, channels or 3, classes, framing)
     return x, y, None, None, classes, skipped, channels or 3, groups
 
 
@@ -240,9 +244,15 @@ def predict_proba(model: nn.Module, x: np.ndarray | torch.Tensor, *, batch: int 
     return torch.cat(out).numpy()
 
 
+#: how much lower than the best so far an epoch's validation loss must be to count as better (Keras' ``min_delta``):
+#: an epoch that creeps lower by less is a plateau, and neither becomes the best nor resets the patience
+MIN_IMPROVEMENT = 1e-4
+
+
 class EarlyStopping(Callback):
     """After every epoch: validation loss and accuracy; stop after ``patience`` epochs without a new
-    best loss; the best epoch's weights are kept in ``out/best`` and restored at the end."""
+    best loss (lower by more than ``MIN_IMPROVEMENT``); the best epoch's weights are kept in ``out/best`` and
+    restored at the end."""
 
     def __init__(self, x_val, y_val, steps_per_epoch: int, patience: int, out: Path, device) -> None:
         self.x_val, self.y_val = x_val, torch.as_tensor(y_val)
@@ -270,7 +280,7 @@ class EarlyStopping(Callback):
             if new:
                 w.writeheader()
             w.writerow(row)
-        if val_loss < st.get("best_loss", float("inf")) - 1e-4:
+        if val_loss < st.get("best_loss", float("inf")) - MIN_IMPROVEMENT:
             st.update(best_loss=val_loss, best_epoch=epoch, bad_epochs=0)
             save_model(trainer.model, trainer.model_config, self.out / "best")
         else:
@@ -367,6 +377,9 @@ def train_classifier(
 
     if config.arch not in ARCHITECTURES:
         raise BrushworkError(f"unknown model '{config.arch}': choose one of {', '.join(ARCHITECTURES)}")
+    if not 0.0 < config.val_fraction < 1.0:  # (1.5 trained on one image a class and validated on the rest)
+        raise BrushworkError(f"val_fraction must be between 0 and 1 (the share of each class held out for "
+                             f"validation; 0.1 is the default), got {config.val_fraction!r}")
     if config.size is not None and config.size > 1024:  # (every image is held in memory at that size)
         raise BrushworkError(f"--size {config.size} is too large for a classifier's input: use 1024 or less (64 for "
                              "folders is the default; 224 suits efficientnet-lite0)")
