@@ -222,7 +222,11 @@ def test_classify_cli_on_a_folder(tmp_path, capsys):
     assert len(pred[0]["top"]) == 2 and abs(sum(t["probability"] for t in pred[0]["top"]) - 1) < 1e-5
     assert main(["classify", "eval", str(out), str(root), "--kfold", "2", "-q"]) == 0
     summary = json.loads((out / "eval" / "kfold.json").read_text())["summary"]
-    assert set(summary) >= {"accuracy", "macro_f1"} and "std" in summary["accuracy"]
+    assert set(summary) >= {"accuracy", "macro_f1", "weighted_precision", "weighted_recall", "weighted_f1"}
+    folds = json.loads((out / "eval" / "kfold.json").read_text())["folds"]
+    recall = [f["weighted"]["recall"] for f in folds]
+    assert summary["weighted_recall"]["mean"] == pytest.approx(np.mean(recall))
+    assert summary["weighted_recall"]["std"] == pytest.approx(np.std(recall, ddof=1))
 
 
 def test_classify_bad_input(tmp_path, capsys):

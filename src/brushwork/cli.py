@@ -1810,6 +1810,8 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         summary = {}
         for key, get in (("accuracy", lambda m: m["accuracy"]), ("macro_precision", lambda m: m["macro"]["precision"]),
                          ("macro_recall", lambda m: m["macro"]["recall"]), ("macro_f1", lambda m: m["macro"]["f1"]),
+                         ("weighted_precision", lambda m: m["weighted"]["precision"]),
+                         ("weighted_recall", lambda m: m["weighted"]["recall"]),
                          ("weighted_f1", lambda m: m["weighted"]["f1"])):
             v = np.array([get(m) for m in results])
             summary[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1))}

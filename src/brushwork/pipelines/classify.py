@@ -65,7 +65,7 @@ def write_confusion(matrix: list[list[int]], classes: list[str], csv_path: Path,
     ax.set_xticks(range(len(classes)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), labels)
     ax.set_xlabel("predicted")
-    ax.set_ylabel("true" if labels == list(classes) else "true (#: the class's row in confusion.csv)")
+    ax.set_ylabel("true" if labels == list(classes) else "true (#N: row N of confusion.csv)")
     for i in range(len(classes)):
         for j in range(len(classes)):
             ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
@@ -75,7 +75,7 @@ def write_confusion(matrix: list[list[int]], classes: list[str], csv_path: Path,
     with warnings.catch_warnings():  # (a class name in a script the font lacks shows as boxes, said once here)
         warnings.simplefilter("ignore", UserWarning)
         fig.tight_layout()
-        fig.savefig(png_path, dpi=110)
+        fig.savefig(png_path, dpi=110, bbox_inches="tight")  # (a label longer than a small matrix: not cut off)
     plt.close(fig)
 
 
