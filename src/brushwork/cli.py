@@ -1635,6 +1635,9 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
         print(f"brushwork: note: {', '.join(summary['ungrouped'])}: all its images are in one sub-folder (group), so "
               "its validation images were picked one by one and near-copies may be on both sides; give it "
               "sub-folders to keep them apart", file=sys.stderr)
+    if summary["unvalidated"]:  # (one image: it is trained on; the docs say every class has a validation share)
+        print(f"brushwork: note: {', '.join(summary['unvalidated'])}: too few images to hold one out, so nothing of it "
+              "is validated or scored; give each class 10 or more images", file=sys.stderr)
     has_test = summary["x_test"] is not None
     x, y = (summary["x_test"], summary["y_test"]) if has_test else (summary["x_val"], summary["y_val"])
     pred = predict_proba(trainer.model, x, device=trainer.device).argmax(1)

@@ -525,7 +525,8 @@ def train_classifier(
                "classes": classes, "train": int(len(tr)), "val": int(len(va)), "skipped": skipped,
                "epochs": stopper.epochs, "best_epoch": trainer.extra_state.get("best_epoch"),
                "x_val": x[va], "y_val": y[va], "x_test": x_test, "y_test": y_test, "config": cfg,
-               "ungrouped": ungrouped}
+               "ungrouped": ungrouped,
+               "unvalidated": [classes[c] for c in np.unique(y[tr]) if not (y[va] == c).any()]}
     return trainer, summary
 
 
