@@ -302,7 +302,7 @@ def test_stops_at_awkward_moments_keep_what_was_made(small_images, tmp_path, ran
                 yield f
         return vmod.VideoSource(frames(), source.fps, source.audio)
 
-    monkeypatch.setattr(vmod, "read_frames", lambda p: stopping_read(p) if ".part" in str(p) else real_read(p))
+    monkeypatch.setattr(vmod, "read_frames", lambda p, **kw: stopping_read(p) if ".part" in str(p) else real_read(p, **kw))
     assert main([*argv, "-o", str(out)]) == 130
     assert "4 frames are kept" in capsys.readouterr().err
     monkeypatch.setattr(vmod, "read_frames", real_read)
@@ -446,3 +446,41 @@ def test_transparent_animations_read_over_white(tmp_path):
             assert f.shape == (40, 40, 3) and f.dtype == np.uint8
             assert f[0, 0].tolist() == [255, 255, 255], name
         assert np.abs(got[0][20, 12].astype(int) - (200, 30, 30)).max() <= 3, name
+
+
+def test_a_transparent_sprite_loop_stays_transparent(small_images, tmp_path, random_decoder_dir, monkeypatch):
+    """A sprite animation with a transparent backdrop keeps it where the output can hold it (a GIF, a folder of
+    PNGs), painted as a transparent picture is (its own colours, matched from its opaque pixels); frames replace
+    each other in the GIF (no trails). A video file shows it over white. Before, every output was over white (and
+    the first frame of a GIF on black)."""
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "g.db"))
+    _, style = small_images
+    fast = ["--decoder", str(random_decoder_dir), "-q", "--consistency", "0"]
+    frames = []
+    for i in range(4):
+        a = np.zeros((48, 48, 4), np.uint8)
+        a[12:36, 6 + 4 * i:30 + 4 * i] = (200, 60, 30, 255)
+        frames.append(Image.fromarray(a, "RGBA"))
+    sprite = tmp_path / "sprite.gif"
+    frames[0].save(sprite, save_all=True, append_images=frames[1:], duration=100, disposal=2, loop=0)
+    gif, folder, mp4 = tmp_path / "out.gif", tmp_path / "out_frames", tmp_path / "out.mp4"
+    for out in (gif, folder, mp4):
+        assert main(["video", str(sprite), str(style), "-o", str(out), *fast]) == 0, out
+    with Image.open(gif) as im:
+        assert im.info.get("disposal", 2) == 2 or im.disposal_method == 2
+        for k in range(4):
+            im.seek(k)
+            rgba = np.asarray(im.convert("RGBA"))
+            alpha = rgba[..., 3]
+            assert alpha[0, 0] == 0 and alpha[24, 10 + 4 * k] == 255 and alpha[24, 40 if k < 2 else 2] == 0, k
+    pngs = sorted(folder.glob("frame_*.png"))
+    assert len(pngs) == 4
+    for k, p in enumerate(pngs):
+        with Image.open(p) as im:
+            assert im.mode == "RGBA"
+            a = np.asarray(im)[..., 3]
+            assert a[0, 0] == 0 and a[24, 10 + 4 * k] == 255
+    first = next(iter(read_frames(mp4).frames))
+    assert first.shape[-1] == 3 and first[0, 0].min() >= 240  # over white
+    assert main(["reproduce", str(gif), "--inputs", str(tmp_path), "--strict"]) == 0
+    assert main(["reproduce", str(folder), "--inputs", str(tmp_path), "--strict"]) == 0

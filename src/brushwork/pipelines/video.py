@@ -108,7 +108,9 @@ class FrameStylizer:
         self.plans: list[MatchPlan] | None = None  # the colour and detail maps of the last frame
 
     @torch.no_grad()
-    def __call__(self, frame: torch.Tensor) -> torch.Tensor:
+    def __call__(self, frame: torch.Tensor, opaque: torch.Tensor | None = None) -> torch.Tensor:
+        """The stylized frame; ``opaque``: the frame's ``(1, 1, H, W)`` alpha, if it has one (its colours and
+        detail are matched from its opaque pixels, as a picture's are)."""
         net, smoothing, tile, transform = self.net, self.smoothing, self.tile, self.transform
         x, _, _ = _pad_to_multiple(frame, net.align)
         # Statistics of this frame over the whole picture: one pass, or of a copy downscaled to the tile size
@@ -121,7 +123,7 @@ class FrameStylizer:
         y = adain_transfer(net, frame, self.styles, alpha=self.alpha, style_weights=self.style_weights, tile=tile,
                            content_stats=state, style_stats=self.s_stats, transform=transform)
         y, plans = match_styles(y, self.styles, match=self.match, alpha=self.alpha, style_weights=self.style_weights,
-                                targets=self.targets, previous=self.plans, smoothing=smoothing)
+                                targets=self.targets, previous=self.plans, smoothing=smoothing, opaque=opaque)
         if self.blend is not None:
             y = self.blend(frame, y)
         self.stats, self.plans = state, plans  # (new objects every frame: a reference to the old ones is a snapshot)
@@ -197,7 +199,7 @@ def _imageio():
 
 
 class VideoSource(NamedTuple):
-    frames: Iterator[np.ndarray]  # (H, W, 3) uint8, streamed
+    frames: Iterator[np.ndarray]  # (H, W, 3) uint8, streamed; (H, W, 4) for a frame with transparency when kept
     fps: float
     audio: bool  # the file has a sound track (a frames folder or a GIF has none)
 
@@ -239,20 +241,30 @@ def _loaded(f):
     return f
 
 
-def _animation_frames(p: Path) -> Iterator[np.ndarray]:
-    """An animation's frames read by Pillow, each with its transparency over white. (imageio handed a GIF's
-    first frame over without its alpha, so a transparent backdrop came out black in the first frame and
-    white in the rest.)"""
+def _with_alpha(rgba: np.ndarray) -> np.ndarray:
+    """``(H, W, 4)`` uint8 RGBA -> the colours over white with the alpha after them (``(H, W, 3)`` when it is
+    opaque throughout): a frame as pictures are read, its transparency kept for outputs that hold it."""
+    over = _rgb8(rgba)
+    return over if rgba[..., 3].min() == 255 else np.concatenate([over, rgba[..., 3:]], axis=-1)
+
+
+def _animation_frames(p: Path, keep_alpha: bool = False) -> Iterator[np.ndarray]:
+    """An animation's frames read by Pillow, each with its transparency over white (and kept, with
+    ``keep_alpha``). (imageio handed a GIF's first frame over without its alpha, so a transparent backdrop
+    came out black in the first frame and white in the rest.)"""
     from PIL import Image, ImageSequence
 
     with Image.open(p) as im:
         for f in ImageSequence.Iterator(im):
-            yield _rgb8(np.asarray(f.convert("RGBA")))
+            rgba = np.asarray(f.convert("RGBA"))
+            yield _with_alpha(rgba) if keep_alpha else _rgb8(rgba)
 
 
-def read_frames(source: str | os.PathLike) -> VideoSource:
+def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSource:
     """Frames of a video file or a folder of images, their frame rate (24 for a folder) and whether the file
-    has sound."""
+    has sound. Transparency is composited over white; with ``keep_alpha`` a frame of a folder or of a GIF,
+    WebP or PNG animation that has any keeps its alpha as a fourth channel (the colours still over white).
+    Video files are read as RGB (ffmpeg's reader drops an alpha channel)."""
     p = Path(source)
     if p.is_dir():
         from ..imaging.io import read_image
@@ -263,7 +275,11 @@ def read_frames(source: str | os.PathLike) -> VideoSource:
 
         def from_files() -> Iterator[np.ndarray]:
             for f in files:
-                yield (read_image(f, what="frame").rgb * 255 + 0.5).astype(np.uint8)
+                img = read_image(f, what="frame")
+                rgb = (img.rgb * 255 + 0.5).astype(np.uint8)
+                if keep_alpha and img.alpha is not None and img.alpha.min() < 1.0:
+                    rgb = np.concatenate([rgb, (img.alpha[..., None] * 255 + 0.5).astype(np.uint8)], axis=-1)
+                yield rgb
 
         return VideoSource(from_files(), 24.0, False)
     if not p.is_file():
@@ -289,7 +305,7 @@ def read_frames(source: str | os.PathLike) -> VideoSource:
             with Image.open(p) as gif:
                 ms = [_loaded(f).info.get("duration") or 100 for f in ImageSequence.Iterator(gif)]
             fps = 1000.0 * len(ms) / sum(ms) if ms and sum(ms) > 0 else 24.0
-            return VideoSource(_animation_frames(p), fps, False)
+            return VideoSource(_animation_frames(p, keep_alpha), fps, False)
     except Exception as exc:  # imageio raises many types for unreadable files
         raise BrushworkError(f"video '{p}' could not be read ({type(exc).__name__}): is it a video file?") from None
 
@@ -329,6 +345,17 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
     except BaseException:
         out.discard()
         raise
+
+
+def _png_mode(path: Path) -> str | None:
+    """A kept frame's mode from its header (None: unreadable; :meth:`_Output.finish` then says it is damaged)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.mode
+    except (OSError, SyntaxError, ValueError):
+        return None
 
 
 _STATE = "state.pt"  # in a run's work folder: the frames kept, their settings and the stylization's state
@@ -439,7 +466,8 @@ class _Output:
                                      "made: run again with --no-resume")
 
     def add(self, f: np.ndarray) -> None:
-        """Append the next frame ``(H, W, 3)`` uint8."""
+        """Append the next frame ``(H, W, 3)`` uint8, or ``(H, W, 4)`` with its alpha (a folder or a GIF keeps it;
+        a video file shows it over white)."""
         n = self.done + 1
         if self.kind != "folder":
             self.first = self.first or tuple(f.shape[:2])
@@ -451,12 +479,13 @@ class _Output:
             self._open()
         with interrupts_deferred("frame"):  # (the frame and the count together)
             if self.kind == "video":
-                self._append(f)
+                self._append(_rgb8(f))
             else:
                 from ..imaging.io import save_image
 
                 try:
-                    save_image(f.astype(np.float32) / 255.0, self.work / f"frame_{n:06d}.png")
+                    save_image(f[..., :3].astype(np.float32) / 255.0, self.work / f"frame_{n:06d}.png",
+                               alpha=None if f.shape[-1] == 3 else f[..., 3].astype(np.float32) / 255.0)
                 except BrushworkError as exc:  # (a full disk: save_image's one line)
                     raise WriteFailed(str(exc)) from None
             self.done = n
@@ -544,15 +573,19 @@ class _Output:
             def frame(k: int) -> Image.Image:
                 try:
                     with Image.open(self.work / f"frame_{k:06d}.png") as im:
-                        return im.convert("RGB")
+                        return im.convert("RGBA" if im.mode == "RGBA" else "RGB")
                 except (OSError, SyntaxError, ValueError) as exc:  # (damaged since it was written whole)
                     raise BrushworkError(f"frame {k} kept in '{self.work}' is damaged ({exc}): the stopped run's "
                                          "work is removed; run the same command again to start over") from None
 
             tmp = self.work / f"whole{self.t.suffix}"
             durations = gif_durations(self.fps, n)  # (each frame's own: one delay for all drifted from the rate)
+            # frames with transparency each replace the last (disposal 2) instead of lying over it (the headers
+            # say: a PNG's mode is known without decoding it)
+            see_through = any(_png_mode(self.work / f"frame_{k:06d}.png") == "RGBA" for k in range(1, n + 1))
             frame(1).save(tmp, format="GIF", save_all=True, append_images=(frame(k) for k in range(2, n + 1)),
-                          duration=durations if n > 1 else durations[0], loop=0)  # (frames read one at a time)
+                          duration=durations if n > 1 else durations[0], loop=0,  # (frames read one at a time)
+                          **({"disposal": 2} if see_through else {}))
             os.replace(tmp, self.t)
         else:
             self._close()  # (stopped after its last frame: the kept file is the whole video)
@@ -650,7 +683,7 @@ def stylize_video(
     from .. import runtime
     from ..imaging.io import to_tensor
     from ..imaging.resampling import fit_long_side, resize
-    from .stylize import ADAIN_STYLE_MAX_SIDE, _cached_decoder, _cached_encoder, read_style
+    from .stylize import ADAIN_STYLE_MAX_SIDE, _cached_decoder, _cached_encoder, painted_colours, read_style
 
     if not 0.0 <= strength <= 1.0:
         raise BrushworkError(f"strength must be in [0, 1], got {strength}")
@@ -674,7 +707,9 @@ def stylize_video(
     if consistency > 0:
         _FlowBlend(consistency)  # fails now, not after the first frame, when OpenCV is missing
     _check_frames_output(out, [source, *styles])
-    frames, own_fps, audio = read_frames(source)  # checks the input before any model is loaded
+    # (transparency painted as a picture's is, and kept where the output holds it: a folder of PNGs or a GIF; a
+    # video file shows the painted frame over white, as a JPEG of a transparent picture does)
+    frames, own_fps, audio = read_frames(source, keep_alpha=True)
     if not is_frames_folder(out) and Path(source).is_dir():
         _check_one_size(frame_files(source), size)
     if fps is not None and audio and abs(fps - own_fps) > 1e-3:
@@ -754,8 +789,12 @@ def stylize_video(
             x = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].to(dev, torch.float32) / 255.0
             if size is not None:
                 x = resize(x, fit_long_side(x.shape[-1], x.shape[-2], size))
-            y = stylizer(x)
+            a = x[:, 3:] if x.shape[1] == 4 else None  # a frame with transparency: painted as a picture is
+            x = x[:, :3] if a is None else painted_colours(x[:, :3], a)  # (its own colours, fading to white)
+            y = stylizer(x) if a is None else stylizer(x, opaque=a)
             frame = (y[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+            if a is not None:
+                frame = np.concatenate([frame, (a[0, 0].cpu().numpy() * 255 + 0.5).astype(np.uint8)[..., None]], -1)
             if watermark:
                 from PIL import Image
 

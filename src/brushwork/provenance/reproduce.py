@@ -103,15 +103,15 @@ def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> P
 
 def _frames(path: Path) -> Iterator[np.ndarray]:
     """Every frame (one for a still image) as ``int16 (H, W, 4)``, one at a time (a video is not held whole);
-    a video file or a folder of frames is opaque."""
+    a video file is opaque (a folder's frames keep their alpha)."""
     from PIL import Image, ImageSequence
 
     if path.is_dir() or path.suffix.lower() in _VIDEO_SUFFIXES:
         from ..pipelines.video import read_frames
 
-        for f in read_frames(path).frames:
+        for f in read_frames(path, keep_alpha=True).frames:
             f = np.asarray(f, dtype=np.int16)
-            yield np.concatenate([f, np.full(f.shape[:-1] + (1,), 255, np.int16)], axis=-1)
+            yield f if f.shape[-1] == 4 else np.concatenate([f, np.full(f.shape[:-1] + (1,), 255, np.int16)], axis=-1)
         return
     with Image.open(path) as im:
         for f in ImageSequence.Iterator(im):
