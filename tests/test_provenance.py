@@ -387,3 +387,58 @@ def test_reruns_report_their_own_setup(small_images, tmp_path, monkeypatch):
         p = subprocess.run([sys.executable, "-m", "brushwork", *argv], capture_output=True, text=True, env=env)
         assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["same_bytes"] is True, p.stdout
+
+
+def test_sidecars_in_other_encodings_and_files_that_are_not_recipes(small_images, tmp_path, monkeypatch, capsys):
+    """A recipe sidecar saved by an editor with a byte-order mark is read (it said 'carries no brushwork recipe');
+    one re-saved as UTF-16 is one line, not a UnicodeDecodeError traceback; JSON nested deeper than Python parses is
+    no recipe (a RecursionError traceback). A file at an output's sidecar name that is not a recipe (or a folder) is
+    refused before the picture is written: it was replaced, or removed, or named as the picture it could not write."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRUSHWORK_GALLERY", "off")
+    content, _ = small_images
+    shutil.copy(content, tmp_path / "photo.jpg")
+    recolor = ["recolor", "photo.jpg", "--palette", "#1e90ff,#ff8c1e"]
+    assert main([*recolor, "-o", "out.bmp"]) == 0
+    side = tmp_path / "out.bmp.json"
+    text = side.read_text()
+    side.write_text(text, encoding="utf-8-sig")
+    assert read_recipe(tmp_path / "out.bmp")[0]["operation"] == "recolor"
+    side.write_text(text, encoding="utf-16")
+    capsys.readouterr()
+    for cmd in (["inspect", "out.bmp"], ["reproduce", "out.bmp"]):
+        assert main(cmd) == 2, cmd
+        err = capsys.readouterr().err
+        assert "is not UTF-8 text" in err and err.count("\n") == 1 and "Traceback" not in err
+    side.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["inspect", "out.bmp"]) == 2
+    assert "carries no brushwork recipe" in capsys.readouterr().err
+    # not a recipe at the sidecar name: refused, the picture and the file left as they were
+    picture = (tmp_path / "out.bmp").read_bytes()
+    side.write_text('{"my": "notes"}')
+    for argv in ([*recolor, "-o", "out.bmp"], [*recolor, "-o", "out.bmp", "--no-metadata"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "is not a brushwork recipe" in err and "out.bmp.json" in err, err
+    assert side.read_text() == '{"my": "notes"}' and (tmp_path / "out.bmp").read_bytes() == picture
+    (tmp_path / "other.png.json").mkdir()
+    assert main([*recolor, "-o", "other.png", "--sidecar"]) == 2
+    assert "other.png.json' is not a brushwork recipe" in capsys.readouterr().err
+    assert not (tmp_path / "other.png").exists()
+
+
+def test_a_gan_or_classifier_run_given_as_a_decoder_is_named(tmp_path, capsys):
+    for key in ("gan", "classifier"):
+        run = tmp_path / key / "checkpoint"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({key: {"width": 8}, "train": {}}))
+        (run / "model.safetensors").write_bytes(b"")
+        assert main(["stylize", "--sample-content", "--sample-style", "--method", "adain", "--decoder",
+                     str(tmp_path / key), "-o", str(tmp_path / "o.png"), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert f"holds a {'GAN' if key == 'gan' else 'classifier'}, not an AdaIN decoder" in err, err
+        (run / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+        assert main(["stylize", "--sample-content", "--sample-style", "--method", "adain", "--decoder",
+                     str(tmp_path / key), "-o", str(tmp_path / "o.png"), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err.count("\n") == 1, err

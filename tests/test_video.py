@@ -135,7 +135,7 @@ def test_odd_sizes_sound_gif_rates_and_shorter_reruns(small_images, tmp_path, ra
     for i in range(2):
         Image.fromarray(np.full((32, 32, 3), 90 * i, np.uint8)).save(short / f"{i}.png")
     assert main(["video", str(short), str(style), "-o", str(frames_dir), *fast]) == 0
-    assert sorted(p.name for p in frames_dir.iterdir()) == ["frame_000001.png", "frame_000002.png"]
+    assert sorted(p.name for p in frames_dir.iterdir()) == [".brushwork-frames", "frame_000001.png", "frame_000002.png"]
 
 
 def test_frame_order_modes_sizes_and_outputs_the_user_keeps(tmp_path, style_path, random_decoder_dir, monkeypatch, capsys):
@@ -484,3 +484,37 @@ def test_a_transparent_sprite_loop_stays_transparent(small_images, tmp_path, ran
     assert first.shape[-1] == 3 and first[0, 0].min() >= 240  # over white
     assert main(["reproduce", str(gif), "--inputs", str(tmp_path), "--strict"]) == 0
     assert main(["reproduce", str(folder), "--inputs", str(tmp_path), "--strict"]) == 0
+
+
+def test_an_artists_own_frames_folder_is_not_overwritten(small_images, tmp_path, random_decoder_dir, monkeypatch,
+                                                          capsys):
+    """An existing folder holding frames brushwork did not write (ffmpeg names renders frame_000001.png too) is
+    refused before any work, as is a FOLDER.json beside it that is not a recipe: the run had replaced frames 1-3,
+    removed 4-5 and written its recipe over the artist's notes, with exit 0. Folders brushwork wrote (its marker,
+    or its recipe beside a folder of an earlier version) are written again as before."""
+    monkeypatch.setenv("BRUSHWORK_GALLERY", "off")
+    _, style = small_images
+    fast = ["--decoder", str(random_decoder_dir), "-q", "--consistency", "0"]
+    gif = tmp_path / "clip.gif"
+    Image.new("RGB", (32, 24), (90, 120, 200)).save(gif, save_all=True, append_images=[
+        Image.new("RGB", (32, 24), (200, 120, 90))], duration=100, loop=0)
+    renders = tmp_path / "renders"
+    renders.mkdir()
+    for k in range(1, 6):
+        Image.new("RGB", (32, 24), (k, k, k)).save(renders / f"frame_{k:06d}.png")
+    mine = {p.name: p.read_bytes() for p in renders.iterdir()}
+    notes = tmp_path / "renders.json"
+    notes.write_text('{"notes": "mine"}')
+    assert main(["video", str(gif), str(style), "-o", str(renders), *fast]) == 2
+    assert "'renders.json' is not a brushwork recipe" in capsys.readouterr().err.replace(str(tmp_path) + "/", "")
+    notes.unlink()
+    assert main(["video", str(gif), str(style), "-o", str(renders), *fast]) == 2
+    err = capsys.readouterr().err
+    assert "holds frames brushwork did not write (frame_000001.png, ...)" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in renders.iterdir()} == mine and not notes.exists()
+    ours = tmp_path / "ours"
+    assert main(["video", str(gif), str(style), "-o", str(ours), *fast]) == 0
+    assert main(["video", str(gif), str(style), "-o", str(ours), *fast, "--strength", "0.5"]) == 0  # again: fine
+    (ours / ".brushwork-frames").unlink()  # a folder of an earlier version: its recipe beside it says so
+    assert main(["video", str(gif), str(style), "-o", str(ours), *fast]) == 0
+    assert sorted(p.name for p in ours.iterdir()) == [".brushwork-frames", "frame_000001.png", "frame_000002.png"]

@@ -902,6 +902,9 @@ def _cmd_video(args: argparse.Namespace) -> int:
     from .pipelines.video import stylize_video
 
     _not_an_input([args.output], [args.input, *args.styles, args.decoder, args.weights])
+    from .provenance.recipe import check_sidecar_free
+
+    check_sidecar_free(args.output)  # (FOLDER.json beside a frames folder: often the user's own file)
     n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
                       style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
                       consistency=args.consistency,

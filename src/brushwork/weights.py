@@ -410,8 +410,16 @@ def load_decoder(
         return _load_checked(VGGAdaINDecoder(), file, "original AdaIN decoder (decoder.pth)").to(device)
     try:
         raw = json.loads(cfg_path.read_text())
+    except (OSError, ValueError, RecursionError) as exc:  # (RecursionError: nested deeper than Python parses)
+        raise WeightsError(f"decoder config '{cfg_path}' is missing or invalid ({type(exc).__name__}): a saved decoder "
+                           "folder has config.json beside model.safetensors") from None
+    other = next((k for k in ("gan", "classifier") if isinstance(raw, dict) and k in raw and "decoder" not in raw), None)
+    if other is not None:  # (a `gan train` or `classify train` run given as a decoder: said, not a KeyError)
+        raise WeightsError(f"'{file.parent}' holds a {'GAN' if other == 'gan' else 'classifier'}, not an AdaIN decoder: "
+                           "give a folder made by `brushwork adain train`, or leave out --decoder for the shipped one")
+    try:
         config = DecoderConfig.from_dict(raw.get("decoder", raw))
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:  # (AttributeError: not an object)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # (AttributeError: not an object)
         raise WeightsError(
             f"decoder config '{cfg_path}' is missing or invalid ({type(exc).__name__}): a saved decoder folder "
             "has config.json beside model.safetensors"

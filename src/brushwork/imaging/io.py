@@ -451,8 +451,9 @@ def save_image(
     import io
     import tempfile  # here, not at the top: 2.4 ms of the palette command's start-up
 
-    from ..provenance.recipe import sidecar_path, write_sidecar
+    from ..provenance.recipe import check_sidecar_free, sidecar_path, write_sidecar
 
+    check_sidecar_free(p)  # (the recipe beside it is written or removed: never the user's own NAME.EXT.json)
     # Encoded in memory first: Pillow hands some encoders' output (JPEG) to the file in one write whose short
     # count on a full disk goes unchecked; Python's own write raises.
     buf = io.BytesIO()

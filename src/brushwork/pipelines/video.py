@@ -42,6 +42,7 @@ __all__ = ["stylize_frames", "FrameStylizer", "read_frames", "write_frames", "fr
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
 _FRAME_NAME = re.compile(r"frame_(\d{6})\.png")  # the names write_frames gives frames in a folder
+FRAMES_MARKER = ".brushwork-frames"  # in a frames folder brushwork wrote: its numbered frames may be replaced
 
 
 @torch.no_grad()
@@ -336,6 +337,7 @@ def write_frames(frames: Iterator[np.ndarray], target: str | os.PathLike, fps: f
     earlier run, are removed; files with other names stay); returns the count. A video file (not a GIF) gets
     the sound track of ``audio_from``; odd frame sizes gain a repeated last row or column (4:2:0 colour).
     """
+    _check_frames_output(Path(target), [])
     out = _Output(target, fps, audio_from)
     out.resume()  # (no key: a fresh work folder)
     try:
@@ -559,6 +561,7 @@ class _Output:
         if self.kind == "folder":
             self.t.mkdir(exist_ok=True)
             with interrupts_deferred("frames"):  # (moved as one: a stop halfway mixed two runs' frames)
+                (self.t / FRAMES_MARKER).touch()  # (brushwork's frames: a later run may replace them)
                 for k in range(1, n + 1):
                     os.replace(self.work / f"frame_{k:06d}.png", self.t / f"frame_{k:06d}.png")
             for f in self.t.iterdir():  # an earlier, longer run's last frames: not this video's
@@ -606,7 +609,9 @@ def is_frames_folder(output: str | os.PathLike) -> bool:
 
 def _check_frames_output(out: Path, inputs: Sequence[str | os.PathLike]) -> None:
     """Refuse, before any work, a frames folder output whose frame files (written, or removed as an earlier
-    longer run's) include one of the inputs: a style kept there as ``frame_000002.png`` would be lost."""
+    longer run's) include one of the inputs: a style kept there as ``frame_000002.png`` would be lost; or an
+    existing folder holding numbered frames brushwork did not write (no ``FRAMES_MARKER``, no video recipe
+    beside it): an artist's own renders, which ffmpeg names so too."""
     if not is_frames_folder(out):
         return
     where = Path(os.path.abspath(out)).resolve()
@@ -615,6 +620,24 @@ def _check_frames_output(out: Path, inputs: Sequence[str | os.PathLike]) -> None
         if q.is_file() and q.resolve().parent == where and _FRAME_NAME.fullmatch(q.name):
             raise BrushworkError(f"'{p}' is a frame file in the output folder '{out}': this run writes (or removes) "
                                  "such files there: copy it elsewhere first, or choose another -o folder")
+    if where.is_dir() and not (where / FRAMES_MARKER).exists():
+        theirs = sorted(f.name for f in where.iterdir() if _FRAME_NAME.fullmatch(f.name))
+        if theirs and not _made_by_video(out):  # (ffmpeg names frames so too: an artist's renders, not ours)
+            raise BrushworkError(f"output folder '{out}' holds frames brushwork did not write ({theirs[0]}, ...), which "
+                                 "this run would replace or remove: choose a new or empty folder for -o")
+
+
+def _made_by_video(out: Path) -> bool:
+    """Whether the folder's recipe beside it (``FOLDER.json``) says ``brushwork video`` made it (folders written
+    before the marker was)."""
+    from ..provenance.recipe import foreign_sidecar, sidecar_path
+
+    side = sidecar_path(out)
+    if not side.is_file() or foreign_sidecar(out) is not None:
+        return False
+    import json
+
+    return json.loads(side.read_text(encoding="utf-8-sig")).get("operation") == "video"
 
 
 def _check_one_size(files: Sequence[Path], size: int | None = None) -> None:

@@ -27,6 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import BrushworkError
+
 __all__ = ["RECIPE_KEY", "command_recipe", "environment", "file_sha256", "read_recipe", "embed_kwargs", "sidecar_path",
            "write_sidecar", "XMP_LIMIT"]
 
@@ -174,6 +176,32 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return p.with_name(p.name + ".json")
 
 
+def foreign_sidecar(path: str | os.PathLike) -> Path | None:
+    """The file (or folder) at ``path``'s sidecar name (``NAME.json``) when it is not a brushwork recipe, which
+    writing ``path`` would replace or remove (a folder of frames ``renders`` beside the user's own
+    ``renders.json``); None when there is none or it is a recipe."""
+    side = sidecar_path(path)
+    if not side.exists():
+        return None
+    try:
+        data = json.loads(side.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return side
+    return None if isinstance(data, dict) and {"operation", "command", "brushwork"} & set(data) else side
+
+
+def check_sidecar_free(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output whose sidecar name holds something else than a brushwork recipe.
+
+    Raises:
+        BrushworkError: naming the file and the fix.
+    """
+    side = foreign_sidecar(path)
+    if side is not None:
+        raise BrushworkError(f"'{side}' is not a brushwork recipe, and the output '{Path(path).name}' keeps its recipe "
+                             f"under that name: move it, or choose another output name")
+
+
 def write_sidecar(path: str | os.PathLike, recipe: dict) -> Path:
     """Write ``NAME.EXT.json`` beside ``path`` atomically."""
     side = sidecar_path(path)
@@ -220,11 +248,16 @@ def read_recipe(path: str | os.PathLike) -> tuple[dict | None, str]:
                 raise
             raise OSError(f"'{p}' declares more pixels than Pillow opens safely ({exc})") from None
     if text is None and sidecar_path(p).is_file():
-        text, where = sidecar_path(p).read_text(), f"sidecar {sidecar_path(p).name}"
+        side = sidecar_path(p)
+        try:  # (utf-8-sig: an editor's byte-order mark is no reason to say there is no recipe)
+            text, where = side.read_text(encoding="utf-8-sig"), f"sidecar {side.name}"
+        except UnicodeDecodeError:
+            raise BrushworkError(f"the recipe beside '{p}' ({side.name}) is not UTF-8 text (saved by an editor as "
+                                 "UTF-16?): save it as UTF-8 again") from None
     if text is None:
         return None, ""
     try:
         recipe = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # (RecursionError: nested deeper than Python parses)
         return None, ""
     return (recipe, where) if isinstance(recipe, dict) else (None, "")

@@ -194,7 +194,7 @@ def read_config(folder: Path) -> dict[str, Any]:
 
     try:
         raw = json.loads((folder / "config.json").read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # (nested too deep to parse)
         raise BrushworkError(f"'{folder / 'config.json'}' is damaged ({type(exc).__name__}): restore the "
                              "checkpoint from a copy, or train again") from None
     if not isinstance(raw, dict):
