@@ -26,7 +26,7 @@ class BatchReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     redone: list[Path] = field(default_factory=list)  # existed, but made with other settings
     shard: tuple[int, int] = (0, 1)  # (this process's rank, processes)
-    failed_label: str = "skipped (unreadable, or too small or large to stylize)"
+    failed_label: str = "skipped (unreadable, too small or large, or nothing visible to stylize)"
 
     def summary(self) -> str:
         parts = [f"{len(self.written)} written", f"{len(self.skipped_existing)} already done"]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import BrushworkError
+from ..errors import BrushworkError, ImageError
 from ..imaging.io import DEFAULT_MAX_PIXELS, LoadedImage, read_image, to_pil
 from ..weights import keeps_rng
 
@@ -360,10 +360,10 @@ def stylize(
     ]
 
     if c_img.alpha is not None and not (c_img.alpha > 0).any():
-        raise BrushworkError(f"content image '{c_img.source}' is fully transparent: there is nothing to paint; use an "
+        raise ImageError(f"content image '{c_img.source}' is fully transparent: there is nothing to paint; use an "
                              "image with visible pixels")
     if preserve_color in ("stats", "palette") and c_img.alpha is not None and not (c_img.alpha >= 0.5).any():
-        raise BrushworkError(f"content image '{c_img.source}' has no pixel at least half opaque to take colours from "
+        raise ImageError(f"content image '{c_img.source}' has no pixel at least half opaque to take colours from "
                              f"for --preserve-color {preserve_color}: use luminance, or an image with visible pixels")
     cw, ch = c_img.size
     out_w, out_h = (cw, ch) if size is None else fit_long_side(cw, ch, size)
