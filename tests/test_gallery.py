@@ -460,6 +460,13 @@ def test_cli_records_and_manages(small_images, tmp_path, capsys, monkeypatch):
     before = (tmp_path / "out.png").read_bytes()
     assert main(["gallery", "show", str(sid), "--thumbnail", "out.png"]) == 2  # the item's own picture
     assert "own picture" in capsys.readouterr().err and (tmp_path / "out.png").read_bytes() == before
+    import shutil
+
+    shutil.copy(content, tmp_path / ("photo_copy" + content.suffix))  # one it was made from: became the thumbnail
+    photo = (tmp_path / ("photo_copy" + content.suffix)).read_bytes()
+    assert main(["gallery", "show", str(sid), "--thumbnail", "photo_copy" + content.suffix]) == 2
+    assert "one of the pictures item" in capsys.readouterr().err
+    assert (tmp_path / ("photo_copy" + content.suffix)).read_bytes() == photo
     assert main(["gallery", "export", str(sid), "-o", "picked"]) == 0
     assert (tmp_path / "picked" / f"{sid:05d}_out.png").is_file()
     assert main(["gallery", "delete", str(sid)]) == 0 and Path("out.png").is_file()

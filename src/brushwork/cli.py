@@ -2365,8 +2365,16 @@ def _cmd_gallery_show(args: argparse.Namespace) -> int:
             if target == own or own in target.parents:  # (a video's frames folder too)
                 raise BrushworkError(f"--thumbnail '{args.thumbnail}' is item {args.id}'s own picture: writing the "
                                      "thumbnail there would replace it; choose another name")
+            if target.is_file():  # (one of the pictures it was made from: the photo had become its thumbnail)
+                from .provenance.recipe import file_sha256
+
+                made_from = {e.get("sha256") for e in it.inputs}
+                if file_sha256(target) in made_from:
+                    raise BrushworkError(f"--thumbnail '{args.thumbnail}' is one of the pictures item {args.id} was "
+                                         "made from: writing the thumbnail there would replace it; choose another name")
 
             save_image(g.thumbnail(args.id), args.thumbnail)
+            print(f"wrote {args.thumbnail}", file=sys.stderr if args.json else sys.stdout)  # (--json: stdout is JSON)
     if args.json:
         print(json.dumps(it.to_dict(), indent=1, sort_keys=True))
         return 0
