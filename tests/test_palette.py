@@ -485,3 +485,43 @@ def test_completions_have_colour_and_the_most_sRGB_shows_and_contrast_is_not_rou
     off = complete(["#e63946", "#2a9d8f"], "triadic")
     assert off and all("fits triadic at 0.9" in c["reason"] for c in off)
     assert all("fits" not in c["reason"] for c in complete(["#e63946"], "triadic"))
+
+
+def test_damaged_exif_is_quiet_and_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
+    """A photo whose EXIF block is damaged is read without Pillow's two-line UserWarning on every command; a
+    palette file that cannot be written for a full disk is one line (it was an OSError traceback)."""
+    import errno
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (40, 30), (200, 90, 30)).save(photo, exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x05garbage")
+    p = subprocess.run([sys.executable, "-m", "brushwork", "palette", str(photo), "-k", "1"], capture_output=True,
+                       text=True, env={**os.environ, "BRUSHWORK_GALLERY": "off"})
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fd, *a, **k):
+            self.fh = real_fdopen(fd, *a, **k)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", Full)
+    monkeypatch.setenv("BRUSHWORK_GALLERY", "off")
+    capsys.readouterr()
+    assert main(["palette", str(photo), "-k", "1", "--css", str(tmp_path / "p.css")]) == 2
+    err = capsys.readouterr().err
+    assert "could not write" in err and "No space left" in err and err.count("\n") == 1
+    assert not list(tmp_path.glob("*.part")) and not (tmp_path / "p.css").exists()

@@ -2697,7 +2697,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "classify train, gan train, adain train, and stylize or palette on a folder)")
         return EXIT_USAGE
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():  # a damaged EXIF block (orientation, camera): Pillow's two-line warning
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")  # each read
+            return int(args.func(args))
     except BrushworkError as exc:
         error(str(exc))
         return EXIT_USAGE
@@ -2718,9 +2720,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               "model, or free memory")
         return EXIT_USAGE
     except OSError as exc:  # a path the system refuses (name too long, no permission, ...): the user's to fix
+        import errno
+
+        if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # (a write without a file name)
+            error(f"could not write an output ({exc.strerror}): free disk space, or choose another place for it")
+            return EXIT_USAGE
         if exc.filename is None:
             raise
-        import errno
 
         name = str(exc.filename)[:200]
         if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # mkdir where a file stands, or a file inside the path

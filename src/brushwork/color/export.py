@@ -37,6 +37,11 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
             fh.write(data)
         os.chmod(tmp, _new_file_mode(p))  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, p)
+    except OSError as exc:  # (a full disk: the write's error names no file)
+        from ..errors import BrushworkError
+
+        raise BrushworkError(f"could not write '{p}' ({exc.strerror or exc}): free disk space, or choose another "
+                             "place for it") from None
     finally:
         if tmp.exists():
             tmp.unlink()
