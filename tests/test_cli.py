@@ -293,3 +293,16 @@ def test_the_dash_value_hint_only_when_a_value_starts_with_a_dash(small_images, 
     assert "expected one argument" in err and "=VALUE" not in err  # a missing value: no hint about dashes
     assert main(["stylize", str(content), str(style), "--style-weights", "-1,2", "--style-weights", "3"]) == 2
     assert "--style-weights=VALUE" in capsys.readouterr().err  # the first of a repeated option is the bad one
+
+
+def test_an_empty_argument_is_refused(tmp_path, capsys, monkeypatch):
+    """An empty value (an unset variable in a script: -o "$OUT") is one line: it had silently meant the working
+    folder (gan sample -o '', suggest --previews '', reproduce --inputs ''), or nothing (--sheet '')."""
+    monkeypatch.chdir(tmp_path)
+    for argv, says in ((["gan", "sample", "--seeds", "0", "-o", ""], "the value of -o is empty"),
+                       (["palette", "x.png", "--css="], "the value of --css is empty"),
+                       (["watermark", "check", ""], "argument 3 is empty")):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []

@@ -2668,6 +2668,18 @@ def _splits_over_processes(args: argparse.Namespace) -> bool:
     return folder is not None and (Path(folder).is_dir() or not Path(folder).exists())
 
 
+def _empty_argument(argv: Sequence[str]) -> str | None:
+    """How an empty argument was given (``-o ''``, ``--out=``, a positional ``''``), or None when none was."""
+    for i, tok in enumerate(argv):
+        if tok == "":
+            before = argv[i - 1] if i else ""
+            return (f"the value of {before}" if before.startswith("-") and before != "--" and "=" not in before
+                    else f"argument {i + 1}")
+        if tok.startswith("--") and tok.endswith("=") and len(tok) > 3:
+            return f"the value of {tok[:-1]}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     from_program = argv is None
@@ -2681,6 +2693,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    empty = _empty_argument(argv)
+    if empty is not None:  # ('' silently meant the working folder for -o, --previews, --inputs; or nothing at all)
+        sys.stderr.write(f"brushwork: error: {empty} is empty (an unset variable in a script?): give a value\n")
+        return EXIT_USAGE
     valued, args.output_options = _option_kinds(parser)
     args.argv = _canonical_argv(argv, valued)  # the recipes record the command that made each output
 
