@@ -306,3 +306,26 @@ def test_an_empty_argument_is_refused(tmp_path, capsys, monkeypatch):
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_limits_the_parser_knows_and_messages_that_name_the_mistake(tmp_path, capsys):
+    """Limits are checked where the options are read (video --tile 1 was a RuntimeError traceback, --kfold 1 passed
+    the parser's 'at least 1' and failed later, a learning rate of 0 trained nothing or named internal fields); an
+    image given as a palette is named as one (it was 'not a hex colour')."""
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (32, 32), (200, 90, 30)).save(photo)
+    for argv, says in ((["video", str(photo), str(photo), "-o", str(tmp_path / "v.mp4"), "--tile", "1"],
+                        "1 is less than 64"),
+                       (["stylize", str(photo), str(photo), "-o", str(tmp_path / "s.png"), "--tile", "32"],
+                        "32 is less than 64"),
+                       (["classify", "train", str(tmp_path), "--out", str(tmp_path / "r"), "--lr", "0"],
+                        "--lr: 0 must be above 0"),
+                       (["gan", "train", str(tmp_path), "--out", str(tmp_path / "g"), "--lr-g", "0"],
+                        "--lr-g: 0 must be above 0"),
+                       (["classify", "eval", "medium", str(tmp_path), "--kfold", "1"], "k-fold needs at least 2 folds"),
+                       (["recolor", str(photo), "--palette", str(photo), "-o", str(tmp_path / "r.png")],
+                        "is an image, not a palette")):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]

@@ -139,6 +139,31 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _int_at_least(least: int, what: str):
+    """An argparse type: a whole number of at least ``least`` (below it: ``what``, the reason)."""
+
+    def parse(text: str) -> int:
+        v = _positive_int(text)
+        if v < least:
+            raise argparse.ArgumentTypeError(f"{text} is less than {least}: {what}")
+        return v
+
+    return parse
+
+
+def _float_above(lo: float):
+    """An argparse type: a finite float above ``lo`` (a learning rate of 0 trains nothing)."""
+    at_least = _float_in(lo)
+
+    def parse(text: str) -> float:
+        v = at_least(text)
+        if v <= lo:
+            raise argparse.ArgumentTypeError(f"{text} must be above {lo:g}")
+        return v
+
+    return parse
+
+
 def _int_upto(most: int, what: str):
     """An argparse type: a whole number from 1 to ``most`` (beyond it: ``what``, the reason)."""
 
@@ -367,7 +392,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     expert.add_argument("--style-weight", type=_nonneg)
     expert.add_argument("--tv-weight", type=_nonneg)
     st.add_argument("--decoder", metavar="DIR", help="adain (and --init adain): a trained decoder folder (default: the shipped one)")
-    st.add_argument("--tile", type=_positive_int,
+    st.add_argument("--tile", type=_int_at_least(64, "tiles smaller than 64 px hold too little of the picture"),
                     help="adain (and --init adain): tile size for large images; statistics stay global (default 1024)")
     st.add_argument("--transform", default="adain", choices=["adain", "wct"],
                     help="adain: match each channel's mean and std (default); wct: whitening-colouring, "
@@ -410,7 +435,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      "AdaIN release's decoder.pth (default: shipped)")
     vid.add_argument("--weights", metavar="PATH", help="the decoder's encoder weights where none ship (the original "
                      "AdaIN release's vgg_normalised.pth)")
-    vid.add_argument("--tile", type=_positive_int, default=1024, help="tile size for large frames (default 1024)")
+    vid.add_argument("--tile", type=_int_at_least(64, "tiles smaller than 64 px hold too little of the picture"), default=1024, help="tile size for large frames (default 1024)")
     vid.add_argument("--transform", default="adain", choices=["adain", "wct"],
                      help="adain (default) or wct: whitening-colouring, a closer style (see `stylize --help`)")
     vid.add_argument("--match", choices=["full", "colors", "none"], default="full",
@@ -443,7 +468,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=_positive_int, help="optimiser steps (default 2000; 5 with --dry-run; with --minutes, as many as the time allows)")
     tr.add_argument("--size", type=_positive_int, default=192, help="crop size (default 192)")
     tr.add_argument("--batch", type=_positive_int, default=8)
-    tr.add_argument("--lr", type=_float_in(0.0), default=1e-3)
+    tr.add_argument("--lr", type=_float_above(0.0), default=1e-3)
     tr.add_argument("--style-weight", type=_nonneg, default=3.0)
     tr.add_argument("--recon-weight", type=_nonneg, default=1.0)
     tr.add_argument("--gram-weight", type=_nonneg, default=0.0,
@@ -563,7 +588,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ct.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "small-cnn", "efficientnet-lite0"])
     ct.add_argument("--epochs", type=_positive_int, default=30)
     ct.add_argument("--batch", type=_positive_int, default=64)
-    ct.add_argument("--lr", type=_float_in(0.0), default=2e-3, help="peak learning rate (one-cycle schedule)")
+    ct.add_argument("--lr", type=_float_above(0.0), default=2e-3, help="peak learning rate (one-cycle schedule)")
     ct.add_argument("--weight-decay", type=_nonneg, default=1e-4)
     ct.add_argument("--label-smoothing", type=_fraction, default=0.05)
     ct.add_argument("--dropout", type=_fraction, default=0.25)
@@ -584,7 +609,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ce = cls_sub.add_parser("eval", help="metrics of a trained classifier; --kfold K cross-validates its recipe")
     ce.add_argument("model", metavar="MODEL_DIR")
     ce.add_argument("data", metavar="DATA", help="a dataset name (its test set) or a folder of class folders")
-    ce.add_argument("--kfold", type=_positive_int, help="stratified k-fold: train K models with the same recipe")
+    ce.add_argument("--kfold", type=_int_at_least(2, "k-fold needs at least 2 folds"), help="stratified k-fold: train K models with the same recipe")
     ce.add_argument("--out", help="write metrics.json, confusion.csv/.png, kfold.json here (default: MODEL_DIR/eval)")
     ce.add_argument("-q", "--quiet", action="store_true")
     ce.set_defaults(func=_cmd_classify_eval)
@@ -719,8 +744,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="channels at full resolution (doubling per level)")
     gt.add_argument("--base-width", type=_int_upto(8192, "channels of 256-1024 are usual"), default=None,
                     help="channels at the 4 x 4 level (default: the doubling rule); parameters there cost little time")
-    gt.add_argument("--lr-g", type=_float_in(0.0), default=2e-4)
-    gt.add_argument("--lr-d", type=_float_in(0.0), default=2e-4)
+    gt.add_argument("--lr-g", type=_float_above(0.0), default=2e-4)
+    gt.add_argument("--lr-d", type=_float_above(0.0), default=2e-4)
     gt.add_argument("--loss", default="ns", choices=["ns", "hinge"], help="non-saturating (default) or hinge")
     gt.add_argument("--r1", type=_nonneg, default=0.0, metavar="GAMMA", help="R1 penalty weight (default 0: off)")
     gt.add_argument("--diffaugment", default="color,translation,cutout",
@@ -1257,6 +1282,9 @@ def _parse_palette(text: str):
         if not hexes:
             raise BrushworkError(f"'{p}' holds no colours: is it a GIMP palette?")
         return Palette.from_hex(hexes)
+    if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"):
+        raise BrushworkError(f"'{text}' is an image, not a palette: give hex colours ('#1e90ff,#ff8c1e'), a .gpl or .ase "
+                             "palette file; an image's own colours are taken with `recolor --reference IMAGE` or `harmony IMAGE`")
     items = [t for t in text.replace(" ", ",").split(",") if t]
     if not items:
         raise BrushworkError("--palette/--colors is empty: give hex colours such as '#1e90ff,#ff8c1e'")
@@ -1807,8 +1835,16 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         results = []
         for i, (tr, te) in enumerate(kfolds(y, args.kfold, recipe.seed, groups), 1):
             with tempfile.TemporaryDirectory() as tmp:
-                t, _ = train_classifier((x[tr], y[tr], classes, channels, None if groups is None else groups[tr]),
-                                        tmp, config=recipe, progress=not args.quiet, accumulate=_accumulate(args.model))
+                try:
+                    t, _ = train_classifier((x[tr], y[tr], classes, channels, None if groups is None else groups[tr]),
+                                            tmp, config=recipe, progress=not args.quiet,
+                                            accumulate=_accumulate(args.model))
+                except BrushworkError as exc:
+                    if "nothing to validate on" not in str(exc):
+                        raise
+                    raise BrushworkError(f"fold {i} of --kfold {args.kfold} trains on {len(tr)} images, too few to hold "
+                                         "some out for validation in every class: use fewer folds, or more images a "
+                                         "class") from None
                 pred = predict_proba(t.model, x[te], device=t.device).argmax(1)
             m = classification_metrics(y[te], pred, classes)
             results.append(m)

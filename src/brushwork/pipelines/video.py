@@ -720,6 +720,8 @@ def stylize_video(
         raise BrushworkError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
     if match not in MATCHES:
         raise BrushworkError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 64):
+        raise BrushworkError(f"tile must be a whole number of at least 64 pixels (or None), got {tile!r}")
     if style_weights is not None and len(style_weights) != len(styles):
         raise BrushworkError(f"{len(styles)} style image(s) but {len(style_weights)} style weight(s)")
     out = Path(output)
