@@ -1,6 +1,7 @@
 """Near-duplicate checks: the index, the verdicts and their thresholds, the commands and bad input."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -67,8 +68,13 @@ def test_commands_and_bad_input(refs, tmp_path, capsys):
     assert Image.open(tmp_path / "sheet.png").size[0] > 4 * 128
     (tmp_path / "notes.txt").write_text("x")
     Image.new("RGB", (1, 1), (200, 40, 40)).save(tmp_path / "dot.png")
+    # a blank canvas or a fully transparent layer is no picture (a white canvas was a "derivative" of a grey ramp)
+    Image.new("RGB", (64, 64), (255, 255, 255)).save(tmp_path / "white.png")
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(tmp_path / "clear.png")
     bad = [
         (["originality", str(tmp_path / "dot.png"), "--index", str(idx)], "too small to compare"),
+        (["originality", str(tmp_path / "white.png"), "--index", str(idx)], "one flat colour"),
+        (["originality", str(tmp_path / "clear.png"), "--index", str(idx)], "one flat colour"),
         (["index", "build", str(tmp_path / "nope"), "-o", str(tmp_path / "x.npz")], "not a folder"),
         (["index", "build", str(refs), "-o", str(tmp_path / "x.json")], ".npz"),
         (["originality", str(refs / "coffee.png"), "--index", str(tmp_path / "none.npz")], "does not exist"),
@@ -97,6 +103,11 @@ def test_commands_and_bad_input(refs, tmp_path, capsys):
     empty.mkdir()
     with pytest.raises(BrushworkError, match="no readable images"):
         org.build_index(empty)
+    shutil.copy(tmp_path / "white.png", empty / "white.png")  # indexed, it would match every blank query
+    shutil.copy(refs / "coffee.png", empty / "coffee.png")
+    assert main(["index", "build", str(empty), "-o", str(tmp_path / "e.npz"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "indexed 1 images" in out and "(1 unreadable or blank files skipped)" in out, out
 
 
 def test_a_large_jpeg_and_a_png_of_its_pixels_are_the_same_picture(tmp_path):

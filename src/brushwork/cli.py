@@ -2267,7 +2267,7 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
     _check_outputs(args.output)
     index = build_index(args.folder, progress=not args.quiet)
     index.save(args.output)
-    note = f" ({index.skipped} unreadable files skipped)" if index.skipped else ""
+    note = f" ({index.skipped} unreadable or blank files skipped)" if index.skipped else ""
     print(f"indexed {len(index.names)} images from {args.folder} into {args.output}{note}")
     return 0
 

@@ -74,6 +74,13 @@ def describe(path: str | os.PathLike) -> tuple[int, np.ndarray] | None:
         return None
 
 
+def blank(described: tuple[int, np.ndarray]) -> bool:
+    """Whether a described image is one flat colour (a blank canvas, a fully transparent layer over white): its
+    hash and embedding say nothing of a picture (a white canvas was called a derivative of a grey ramp)."""
+    a = described[1]
+    return bool((a.max(axis=(0, 1)).astype(int) - a.min(axis=(0, 1))).max() <= 2)
+
+
 @dataclass
 class ReferenceIndex:
     names: list[str]  # paths relative to root
@@ -134,7 +141,7 @@ class ReferenceIndex:
 def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=None,
                 limit: int | None = None) -> ReferenceIndex:
     """Index every readable image under ``folder`` (recursive; at most ``limit``, evenly spaced);
-    unreadable files are skipped, counted.
+    unreadable files and blank ones (one flat colour: :func:`blank`) are skipped, counted.
 
     Raises:
         BrushworkError: not a folder, or no readable image in it.
@@ -168,7 +175,7 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
         d = describe(f)
         if bar is not None:
             bar.update(1)
-        if d is None:
+        if d is None or blank(d):
             skipped += 1
             continue
         names.append(f.relative_to(root).as_posix())
@@ -252,6 +259,8 @@ def check(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: int = 3
         if min(w, h) < MIN_CHECK_SIDE:  # a few pixels match anything: no verdict is better than a wrong one
             raise BrushworkError(f"'{p}' is {w}x{h} pixels, too small to compare: check a copy at least "
                                  f"{MIN_CHECK_SIDE} px on its short side")
+        if blank(d):
+            raise BrushworkError(f"'{p}' is one flat colour (or fully transparent): there is no picture to compare")
         described.append(d)
     vecs = embed(np.stack([d[1] for d in described]), encoder)
     out = []
