@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -614,17 +615,22 @@ def test_a_model_of_a_square_dataset_sees_a_tall_drawing_whole(tmp_path):
     assert load_data(str(tmp_path / "tall"), 16, 1, ["a", "b"])[0][0, 0].min() >= 200
 
 
-def test_gif_images_are_training_images(tmp_path):
-    """GIFs in a class folder are read like the other formats (predict reads them): a class of GIFs had vanished
-    from the model without a note, and the rest of the folder trained as if it were the data."""
-    from brushwork.training.classify import load_folder
-
+def test_gifs_in_a_training_folder_are_named(tmp_path, capsys):
+    """GIFs in a class folder are not read (a folder's listing must stay what older runs recorded) but are named: a
+    class of GIFs had vanished from the model without a note."""
     root = _folder(tmp_path, classes=("ink", "paint", "sprite"))
     for f in (root / "sprite").glob("*.png"):
         Image.open(f).convert("P").save(f.with_suffix(".gif"))
         f.unlink()
-    x, y, classes, skipped, _ = load_folder(root, 16)
-    assert classes == ["ink", "paint", "sprite"] and (y == 2).sum() == 6 and skipped == 0
+    assert main(["classify", "train", str(root), "--out", str(tmp_path / "run"), "--epochs", "1", "--size", "16",
+                 "--batch", "4", "-q"]) == 0
+    assert "left out 6 GIF(s)" in capsys.readouterr().err
+    for c in ("ink", "paint"):
+        shutil.rmtree(root / c)
+    (root / "paint").mkdir()
+    Image.new("RGB", (20, 20)).save(root / "paint" / "a.png")
+    assert main(["classify", "train", str(root), "--out", str(tmp_path / "run2"), "--epochs", "1", "-q"]) == 2
+    assert "sprite holds only GIFs, which training does not read" in capsys.readouterr().err
 
 
 def test_a_class_too_small_to_validate_is_named(tmp_path, capsys):

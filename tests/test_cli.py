@@ -306,6 +306,13 @@ def test_an_empty_argument_is_refused(tmp_path, capsys, monkeypatch):
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+    from brushwork.cli import _empty_argument
+
+    assert _empty_argument(["gan", "train", "d", "--diffaugment", ""]) is None  # documented: no augmentation
+    assert _empty_argument(["gan", "train", "d", "--diffaugment="]) is None
+    assert _empty_argument(["watermark", "check", "p.png", "--key=c2VjcmV0==" ]) is None  # (base64's padding)
+    assert _empty_argument(["stylize", "--", "--x="]) is None  # a file's name after --
+    assert _empty_argument(["stylize", "--", ""]) == "argument 3"
 
 
 def test_limits_the_parser_knows_and_messages_that_name_the_mistake(tmp_path, capsys):

@@ -551,3 +551,31 @@ def test_cli_bad_gallery_input(tmp_path, capsys, monkeypatch):
         else:
             assert rc == 2 and msg in err and "Traceback" not in err, (argv, err)
     assert not (tmp_path / "gallry.db").exists()
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Tokyo", "UTC"])
+def test_search_bounds_in_any_time_zone(zone, monkeypatch):
+    """Dates without a zone are local time, a bare `until` includes its day, and the calendar's two ends hold in
+    every zone (9999-12-31 west of UTC and 0001-01-01 were refused as 'not a date'; the studio answered 422)."""
+    import datetime as dt
+    import time
+
+    from brushwork.provenance.gallery import time_bound
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        utc = dt.timezone.utc
+        local = dt.datetime(2026, 11, 30).astimezone()
+        assert time_bound("2026-11-30") == local.astimezone(utc)
+        assert time_bound("2026-11-30", end=True) == (local + dt.timedelta(days=1)).astimezone(utc)
+        assert time_bound("2026-11-30T10:00+02:00") == dt.datetime(2026, 11, 30, 8, tzinfo=utc)
+        for text in ("9999-12-31", "0001-01-01"):
+            for end in (False, True):
+                assert time_bound(text, end=end).tzinfo is not None
+        assert time_bound("9999-12-31", end=True) >= dt.datetime(9999, 12, 31, 12, tzinfo=utc)
+        with pytest.raises(ValueError):
+            time_bound("yesterday")
+    finally:
+        monkeypatch.undo()
+        time.tzset()

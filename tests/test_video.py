@@ -510,7 +510,7 @@ def test_an_artists_own_frames_folder_is_not_overwritten(small_images, tmp_path,
     notes.unlink()
     assert main(["video", str(gif), str(style), "-o", str(renders), *fast]) == 2
     err = capsys.readouterr().err
-    assert "holds frames brushwork did not write (frame_000001.png, ...)" in err and err.count("\n") == 1
+    assert "holds numbered frames (frame_000001.png, ...) that no brushwork marker" in err and err.count("\n") == 1
     assert {p.name: p.read_bytes() for p in renders.iterdir()} == mine and not notes.exists()
     ours = tmp_path / "ours"
     assert main(["video", str(gif), str(style), "-o", str(ours), *fast]) == 0

@@ -1643,7 +1643,7 @@ def _print_metrics(m: dict, label: str) -> None:
 
 def _cmd_classify_train(args: argparse.Namespace) -> int:
     from .pipelines.classify import classification_metrics
-    from .training.classify import ClassifyTrainConfig, predict_proba, train_classifier
+    from .training.classify import ClassifyTrainConfig, gifs_in, predict_proba, train_classifier
 
     _check_folder(args.out)
     _outside_data(args.out, [args.data], "--out", names_first=True)
@@ -1662,6 +1662,10 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
         return 0
     if summary["skipped"]:
         print(f"brushwork: note: skipped {summary['skipped']} unreadable image(s)", file=sys.stderr)
+    gifs = gifs_in(Path(args.data)) if Path(args.data).is_dir() else 0
+    if gifs:  # (a class of GIFs had vanished from the model without a word)
+        print(f"brushwork: note: left out {gifs} GIF(s): training reads PNG, JPEG, WebP, TIFF and BMP; convert them to "
+              "PNG to train on them", file=sys.stderr)
     if summary["ungrouped"]:
         print(f"brushwork: note: {', '.join(summary['ungrouped'])}: all its images are in one sub-folder (group), so "
               "its validation images were picked one by one and near-copies may be on both sides; give it "
@@ -2204,6 +2208,9 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".gif", ".mp4"):
         raise BrushworkError(f"-o '{out}' must end in .gif or .mp4")
     _check_outputs(str(out))
+    from .provenance.recipe import check_sidecar_free
+
+    check_sidecar_free(out)  # (its recipe goes beside it, or an old one is removed: never the user's own file)
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
     frames = interpolate(gan, seeds, args.frames, truncation=args.truncation)
     meta = _save_kwargs(args, out, _gan_recipe("gan interpolate", args, sha, seeds=args.seeds, frames=args.frames))
@@ -2309,7 +2316,7 @@ def _date(text: str):
     from .provenance.gallery import time_bound
 
     try:
-        time_bound(text, end=True)
+        time_bound(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
     return text  # (made a bound by gallery.time_bound: the studio's API reads dates the same way)
@@ -2704,15 +2711,25 @@ def _splits_over_processes(args: argparse.Namespace) -> bool:
     return folder is not None and (Path(folder).is_dir() or not Path(folder).exists())
 
 
+#: options whose empty value means something (``--diffaugment ''``: no augmentation, as its help says)
+_EMPTY_MEANS_NONE = ("--diffaugment",)
+
+
 def _empty_argument(argv: Sequence[str]) -> str | None:
     """How an empty argument was given (``-o ''``, ``--out=``, a positional ``''``), or None when none was."""
+    names_only = False  # (after `--` every token is a name: '--x=' is a file's)
     for i, tok in enumerate(argv):
+        before = argv[i - 1] if i else ""
         if tok == "":
-            before = argv[i - 1] if i else ""
-            return (f"the value of {before}" if before.startswith("-") and before != "--" and "=" not in before
+            if before in _EMPTY_MEANS_NONE and not names_only:
+                continue
+            return (f"the value of {before}" if before.startswith("-") and not names_only and "=" not in before
                     else f"argument {i + 1}")
-        if tok.startswith("--") and tok.endswith("=") and len(tok) > 3:
-            return f"the value of {tok[:-1]}"
+        if not names_only and tok.startswith("--") and "=" in tok:
+            opt, value = tok.split("=", 1)
+            if value == "" and opt not in _EMPTY_MEANS_NONE:
+                return f"the value of {opt}"
+        names_only = names_only or tok == "--"
     return None
 
 

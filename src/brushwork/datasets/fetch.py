@@ -29,7 +29,7 @@ from ..errors import BrushworkError
 
 __all__ = ["DataSource", "SOURCES", "data_root", "fetch", "list_images", "IMAGE_SUFFIXES"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from ..color.transport import MATCHES, MatchPlan, StyleTarget, style_target
 from ..errors import BrushworkError
 from ..runtime import interrupts_deferred
 from ..models.adain import TRANSFORMS, AdaINNet
+from ..provenance.recipe import FRAMES_MARKER  # (in a frames folder brushwork wrote)
 from .adain import _pad_to_multiple, adain_transfer, match_styles
 
 __all__ = ["stylize_frames", "FrameStylizer", "read_frames", "write_frames", "frame_files", "is_frames_folder", "VideoSource",
@@ -42,7 +43,6 @@ __all__ = ["stylize_frames", "FrameStylizer", "read_frames", "write_frames", "fr
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
 _FRAME_NAME = re.compile(r"frame_(\d{6})\.png")  # the names write_frames gives frames in a folder
-FRAMES_MARKER = ".brushwork-frames"  # in a frames folder brushwork wrote: its numbered frames may be replaced
 
 
 @torch.no_grad()
@@ -623,8 +623,10 @@ def _check_frames_output(out: Path, inputs: Sequence[str | os.PathLike]) -> None
     if where.is_dir() and not (where / FRAMES_MARKER).exists():
         theirs = sorted(f.name for f in where.iterdir() if _FRAME_NAME.fullmatch(f.name))
         if theirs and not _made_by_video(out):  # (ffmpeg names frames so too: an artist's renders, not ours)
-            raise BrushworkError(f"output folder '{out}' holds frames brushwork did not write ({theirs[0]}, ...), which "
-                                 "this run would replace or remove: choose a new or empty folder for -o")
+            raise BrushworkError(f"output folder '{out}' holds numbered frames ({theirs[0]}, ...) that no brushwork "
+                                 "marker or recipe claims, which this run would replace or remove: choose a new or "
+                                 "empty folder for -o (or, if brushwork 0.2.5 or earlier wrote them with "
+                                 "--no-metadata, delete them first)")
 
 
 def _made_by_video(out: Path) -> bool:

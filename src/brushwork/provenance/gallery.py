@@ -753,22 +753,26 @@ def time_bound(text: str, *, end: bool = False) -> dt.datetime:
     and the CLI run on the user's machine), and a bare date given as the end includes its day.
 
     Returns:
-        the bound in UTC, as times are stored.
+        the bound in UTC, as times are stored; a date at either end of the calendar that its zone would carry beyond
+        it (9999-12-31 west of UTC, 0001-01-01 east of it) is held at that end.
 
     Raises:
-        ValueError: not such a date, or one beyond what a time in UTC can hold (0001-01-01 in a zone east of UTC).
+        ValueError: not such a date.
     """
     t = dt.datetime.fromisoformat(text)
     try:
         t = t if t.tzinfo else t.astimezone()
-        if end and len(text.strip()) == 10:  # a bare date includes its day
-            try:
-                t = t + dt.timedelta(days=1)
-            except OverflowError:  # 9999-12-31
-                t = t.replace(hour=23, minute=59, second=59, microsecond=999999)
+    except (OverflowError, OSError, ValueError):  # (localtime refusing a far year, "year 0 is out of range"): UTC
+        t = t.replace(tzinfo=dt.timezone.utc)
+    if end and len(text.strip()) == 10:  # a bare date includes its day
+        try:
+            t = t + dt.timedelta(days=1)
+        except OverflowError:  # 9999-12-31
+            t = t.replace(hour=23, minute=59, second=59, microsecond=999999)
+    try:
         return t.astimezone(dt.timezone.utc)
-    except (OverflowError, OSError):  # (OSError: a platform's localtime refusing a far year)
-        raise ValueError(f"'{text}' is beyond the dates a time in UTC can hold") from None
+    except OverflowError:  # beyond the calendar in UTC: its end
+        return (dt.datetime.max if t.year > 1 else dt.datetime.min).replace(tzinfo=dt.timezone.utc)
 
 
 def _utc(t: dt.datetime) -> dt.datetime:

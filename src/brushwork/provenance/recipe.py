@@ -33,6 +33,7 @@ __all__ = ["RECIPE_KEY", "command_recipe", "environment", "file_sha256", "read_r
            "write_sidecar", "XMP_LIMIT"]
 
 RECIPE_KEY = "brushwork"
+FRAMES_MARKER = ".brushwork-frames"  # in a frames folder `brushwork video` wrote: its numbered frames may be replaced
 XMP_LIMIT = 60_000  # a JPEG APP1 segment holds 65,502 bytes; save_image writes larger recipes to a sidecar
 _XMP_RE = re.compile(r"<brushwork:recipe>(.*?)</brushwork:recipe>", re.S)
 

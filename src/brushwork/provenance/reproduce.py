@@ -86,8 +86,8 @@ def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> P
     bundled = Path(__file__).resolve().parent.parent / "data" / "samples"  # the studio's styles, `stylize`'s samples
     for root in [*search, bundled]:
         for dirpath, _, files in os.walk(root):
-            for name in sorted(files):
-                p = Path(dirpath) / name
+            for file_name in sorted(files):
+                p = Path(dirpath) / file_name
                 try:
                     if size is not None and p.stat().st_size != size:
                         continue
@@ -139,13 +139,16 @@ def _compare(a: Path, b: Path) -> tuple[int, int, int, tuple, tuple]:
 
 
 def _digest(path: Path) -> str:
-    """A sha256 of the file's bytes; for a folder, of every file's name and bytes in order."""
+    """A sha256 of the file's bytes; for a folder, of every file's name and bytes in order (a frames folder's
+    empty marker left out: folders of 0.2.5 and before have none, and their frames are what counts)."""
     import hashlib
+
+    from .recipe import FRAMES_MARKER  # (not from pipelines.video: it imports torch)
 
     if not path.is_dir():
         return file_sha256(path)
     h = hashlib.sha256()
-    for f in sorted(q for q in path.rglob("*") if q.is_file()):
+    for f in sorted(q for q in path.rglob("*") if q.is_file() and q.name != FRAMES_MARKER):
         h.update(f.relative_to(path).as_posix().encode() + b"\0" + file_sha256(f).encode())
     return h.hexdigest()
 

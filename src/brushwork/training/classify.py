@@ -157,8 +157,11 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
                                  f"{unknown}: evaluate on data with the same classes")
         classes = list(known)
     elif len(classes) < 2:
+        gifs = [e for e in empty if gifs_in(root / e)]
         raise BrushworkError(f"'{folder}' has {len(classes)} class folder(s) with images: a classifier needs at "
-                             "least two (one sub-folder per class)" + (f"; empty: {', '.join(empty)}" if empty else ""))
+                             "least two (one sub-folder per class)" + (f"; empty: {', '.join(empty)}" if empty else "")
+                             + (f" ({', '.join(gifs)} holds only GIFs, which training does not read: convert them to "
+                                "PNG)" if gifs else ""))
     xs, ys, gs, skipped = [], [], [], extra_skipped
     for label, name in enumerate(classes):
         for f in list_images(root / name) if (root / name).is_dir() else []:
@@ -182,6 +185,12 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
         ys = [renumber[v] for v in ys]
         classes = [classes[i] for i in kept]
     return np.stack(xs), np.asarray(ys, np.int64), classes, skipped, np.asarray(gs)
+
+
+def gifs_in(folder: Path) -> int:
+    """How many GIFs lie under ``folder``: training reads PNG, JPEG, WebP, TIFF and BMP (a GIF is an animation, and
+    an older run's listing of the folder would change if they were read), so they are counted and named."""
+    return sum(1 for p in folder.rglob("*") if p.suffix.lower() == ".gif" and p.is_file())
 
 
 def load_data(data: str, size: int | None = None, channels: int | None = None, classes: list[str] | None = None,
