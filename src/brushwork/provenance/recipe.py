@@ -228,7 +228,9 @@ def read_recipe(path: str | os.PathLike) -> tuple[dict | None, str]:
     text = None
     try:
         with Image.open(p) as im:
-            if RECIPE_KEY in getattr(im, "text", {}) or RECIPE_KEY in im.info:
+            # (im.info first: brushwork's iTXt chunk comes before the pixels and is there at open; im.text decodes the
+            # whole picture to reach chunks after them: 0.6 s for a 4096 px output, on every rerun's check)
+            if RECIPE_KEY in im.info or RECIPE_KEY in getattr(im, "text", {}):
                 text, where = im.info.get(RECIPE_KEY) or im.text[RECIPE_KEY], "PNG iTXt chunk"
             elif im.format == "GIF" and isinstance(im.info.get("comment"), bytes):
                 text, where = im.info["comment"].decode("utf-8", "replace"), "GIF comment"
