@@ -27,13 +27,26 @@ import numpy as np
 from ..errors import BrushworkError
 from .palette import MAX_COLORS, Palette, extract_palette
 from .spaces import from_over_white, oklab_to_rgb, rgb_to_oklab
-from .transfer import _channel_map
+from .transfer import _channel_map, _weighted_channel_map
 
 __all__ = ["METHODS", "recolor", "match_palettes"]
 
 CHUNK = 1 << 20  # pixels worked on at a time
 METHODS = ("stats", "histogram", "palette")
 MIN_SPREAD = 0.02  # OKLab standard deviation below which a channel's variation is taken for noise
+
+
+def _distinct_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(index, first, counts)`` of ``rgb (N, 3)`` when every value is a whole level of 255 (an 8-bit picture):
+    each pixel's colour number, one pixel of each colour, and each colour's count; None otherwise. A photo of
+    17 million pixels holds a few hundred thousand colours: mapping those is what takes the time."""
+    levels = np.round(rgb * 255.0)
+    if not np.array_equal((levels / 255.0).astype(rgb.dtype), rgb):
+        return None
+    codes = (levels[:, 0].astype(np.int32) << 16) | (levels[:, 1].astype(np.int32) << 8) | levels[:, 2].astype(np.int32)
+    del levels
+    _, first, index, counts = np.unique(codes, return_index=True, return_inverse=True, return_counts=True)
+    return index.astype(np.int32), first, counts  # (one sort of whole numbers: no 2**24 tables for a small picture)
 
 
 def _opaque(lab: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -142,8 +155,16 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         else:
             keep = None if alpha is None else (alpha >= 0.5).reshape(-1)
             maps = []
+            # an 8-bit picture's distinct colours, each with its count: the same quantiles, from far fewer values
+            # (np.unique over a 17 MP photo's pixels took 36 s; its 300,000 colours, a second)
+            distinct = _distinct_colours(_opaque(rgb, alpha))
             for c in range(3):  # the mapping is built from (and applied to) the opaque pixels
-                mapped, index = _channel_map(src[:, c], ref[:, c])
+                if distinct is None:
+                    mapped, index = _channel_map(src[:, c], ref[:, c])
+                else:
+                    index, first, counts = distinct
+                    mapped, per_colour = _weighted_channel_map(src[first, c], counts, ref[:, c])
+                    mapped = mapped[per_colour]  # (each colour's match: the pixels index the colours)
                 if spread[c] < MIN_SPREAD:  # noise: a share of the reference's spread, as stats gives it
                     mapped = ref[:, c].mean() + (mapped - ref[:, c].mean()) * (spread[c] / MIN_SPREAD)
                 maps.append((mapped, index))

@@ -21,6 +21,19 @@ def _channel_map(source: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray,
     return np.interp(src_q, ref_q, ref_values), src_idx.astype(np.int32 if len(src_values) < 2**31 else np.int64)
 
 
+def _weighted_channel_map(values: np.ndarray, weights: np.ndarray,
+                          reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_channel_map` of a channel given as distinct colours' ``values`` and how many pixels each has
+    (``weights``, whole numbers): the same mapping, from a few hundred thousand colours instead of tens of millions
+    of pixels; ``mapped[index]`` is each colour's match."""
+    src_values, idx = np.unique(values, return_inverse=True)
+    counts = np.bincount(idx, weights=weights, minlength=len(src_values)).astype(np.int64)  # (exact: whole numbers)
+    ref_values, ref_counts = np.unique(reference.ravel(), return_counts=True)
+    src_q = np.cumsum(counts) / int(weights.sum())
+    ref_q = np.cumsum(ref_counts) / reference.size
+    return np.interp(src_q, ref_q, ref_values), idx
+
+
 def _match_channel(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
     mapped, index = _channel_map(source, reference)
     return mapped[index].reshape(source.shape)
