@@ -221,10 +221,10 @@ def features(images: np.ndarray | torch.Tensor, encoder=None, batch: int = 64) -
     """Pooled Lite0 features ``(N, 320)`` of ``uint8 (N, H, W, 3)`` images (or a tensor in [-1, 1])."""
     import torch.nn.functional as F
 
-    if encoder is None:
-        from ..weights import load_encoder
+    if encoder is None:  # loaded once a process (an index of 500 images loaded it 8 times, once a batch of 64)
+        from .stylize import _cached_encoder  # (keeps the caller's seeded stream as it was)
 
-        encoder = keeps_rng(load_encoder)("efficientnet-lite0")  # (the caller's seeded stream stays as it was)
+        encoder = _cached_encoder("efficientnet-lite0", None, "cpu", False, False)
     if isinstance(images, torch.Tensor):
         images = _to_uint8(images)
     out = []
