@@ -555,3 +555,28 @@ def test_folder_runs_each_style_interrupts_and_output_above_the_photos(small_ima
     again = stylize_folder(src, [style], g, stylize_fn=lambda *a, **k: stylize(*a, **{**k, "method": "adain",
                            "decoder": str(random_decoder_dir), "size": 48}), progress=False)
     assert len(again.written) == 1 and not again.skipped_existing
+
+
+def test_a_style_is_encoded_once_for_many_photos(small_images, random_decoder_dir, monkeypatch):
+    """Photos stylized one after another with one style (a folder run, a notebook's loop) encode the style once:
+    the same pictures, one style pass instead of one a photo; another style or strength of transform is encoded."""
+    import numpy as np
+
+    import brushwork.pipelines.stylize as S
+    from brushwork.models.adain import AdaINNet
+
+    content, style = small_images
+    S._STYLE_MEMO.clear()
+    calls = []
+    real = AdaINNet.stats
+    monkeypatch.setattr(AdaINNet, "stats", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    kw = dict(method="adain", decoder=random_decoder_dir, size=48, progress=False)
+    first = S.stylize(content, style, **kw).image
+    again = S.stylize(content, style, **kw).image
+    assert len(calls) == 1 and np.array_equal(np.asarray(first), np.asarray(again))
+    S.stylize(content, style, transform="wct", **kw)
+    S.stylize(content, content, **kw)
+    assert len(calls) == 3
+    S._STYLE_MEMO.clear()
+    fresh = S.stylize(content, style, **kw).image
+    assert np.array_equal(np.asarray(first), np.asarray(fresh))

@@ -116,6 +116,35 @@ def _cached_decoder(source: str | None, device: Any):
     return load_decoder(source, device=device)
 
 
+_STYLE_MEMO: dict[tuple, tuple] = {}  # (kind, models' ids, settings, pixels' sha256) -> (models, value), newest last
+_STYLE_MEMO_SIZE = 8
+_STYLE_MEMO_LOCK = __import__("threading").Lock()
+
+
+def _style_memo(kind: str, models: tuple, tensors: Sequence[Any], settings: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once for the same style pixels, models and settings: a folder run (or a notebook's loop) over
+    many photos with one style encoded the style again for every photo (about 60 ms each, 18 % of a folder run of
+    small photos). Keyed by the pixels' sha256; the models by identity (the cached ones: a value is used only with
+    the very models it was computed with)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(b"-" if t is None else repr((tuple(t.shape), str(t.dtype))).encode() + t.detach().cpu().numpy().tobytes())
+    key = (kind, tuple(id(m) for m in models), repr(settings), h.hexdigest())
+    with _STYLE_MEMO_LOCK:
+        hit = _STYLE_MEMO.pop(key, None)
+        if hit is not None and all(a is b for a, b in zip(hit[0], models)):
+            _STYLE_MEMO[key] = hit  # (newest last)
+            return hit[1]
+    value = compute()
+    with _STYLE_MEMO_LOCK:
+        _STYLE_MEMO[key] = (models, value)
+        while len(_STYLE_MEMO) > _STYLE_MEMO_SIZE:
+            _STYLE_MEMO.pop(next(iter(_STYLE_MEMO)))
+    return value
+
+
 def read_style(source: Any, **kwargs: Any) -> LoadedImage:
     """A style image, read as :func:`read_image` reads it; one with no pixel at least half opaque is refused (it
     has no colours to paint with). ``stylize`` and ``video`` read their styles here."""
@@ -491,7 +520,8 @@ def stylize(
         from ..color.transport import style_target
         from .adain import match_styles
 
-        targets = [style_target(t, where=a, enlarged=max(t.shape[-2:]) / max(li.size))
+        targets = [_style_memo("target", (), (t, a), max(t.shape[-2:]) / max(li.size),
+                               lambda t=t, a=a, li=li: style_target(t, where=a, enlarged=max(t.shape[-2:]) / max(li.size)))
                    for t, a, li in zip(s_ts, s_as, s_imgs)]
         return match_styles(picture, s_ts, match=how, alpha=alpha, style_weights=style_weights,
                             masks=paint_masks, targets=targets,
@@ -504,7 +534,9 @@ def stylize(
 
             out_t = adain_transfer(net, c_t, s_ts, alpha=strength, style_weights=style_weights,
                                    masks=paint_masks, tile=tile, transform=transform,
-                                   style_stats=[net.stats(t, transform, where=a) for t, a in zip(s_ts, s_as)])
+                                   style_stats=[_style_memo("stats", (net.encoder, net.decoder), (t, a), transform,
+                                                            lambda t=t, a=a: net.stats(t, transform, where=a))
+                                                for t, a in zip(s_ts, s_as)])
             out_t = finish(out_t, match, strength)
             info = {"losses": [], "evaluations": 0, "interrupted": False,
                     "config": {"decoder": net.decoder.config.to_dict(), "tile": tile, "transform": transform,
