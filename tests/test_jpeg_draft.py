@@ -162,3 +162,24 @@ def test_the_decode_module_needs_no_numpy(tmp_path):
             "assert 'numpy' not in sys.modules, sorted(m for m in sys.modules if m.startswith('brushwork'))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_stylize_reads_a_large_photo_reduced_and_sizes_it_from_the_photo(tmp_path):
+    """stylize reads the content at twice the output's size at least (a 17.5 MP photo at 512 px held 0.9 GB of
+    full-size float copies); the output's size comes from the photo itself, upright (EXIF), not from the reduced
+    read, and a thin picture read small is not refused for a short side the photo does not have."""
+    from brushwork.imaging.io import read_image
+    from brushwork.pipelines.stylize import stylize
+
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (900, 1300, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned: 900 wide, 1300 high
+    photo.save(tmp_path / "turned.jpg", exif=exif, quality=90)
+    got = read_image(tmp_path / "turned.jpg", draft=128)
+    assert got.picture_size == (900, 1300) and max(got.size) < 1300 and got.size[0] < got.size[1]
+    assert read_image(tmp_path / "turned.jpg").full_size is None
+    result = stylize(tmp_path / "turned.jpg", tmp_path / "turned.jpg", method="adain", size=64, progress=False)
+    assert result.image.size == (44, 64)  # 900 x 1300 fitted to 64
+    Image.new("RGB", (3000, 40), (90, 120, 200)).save(tmp_path / "thin.png")
+    thin = stylize(tmp_path / "thin.png", tmp_path / "turned.jpg", method="adain", size=1500, progress=False)
+    assert thin.image.size == (1500, 20)

@@ -111,6 +111,10 @@ def _is_tiff(path: Path) -> bool:
         return False
 
 
+#: in a draft-reduced image's ``info``: the ``(width, height)`` of the picture itself, upright
+FULL_SIZE_KEY = "brushwork_full_size"
+
+
 def open_decoded(
     source: str | os.PathLike | Image.Image,
     *,
@@ -198,6 +202,9 @@ def open_decoded(
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{what} '{name}' is truncated or corrupt ({exc}): re-export or re-download it") from None
+    if draft is not None and img.size not in ((w, h), (h, w)):  # reduced: the picture's own size, upright
+        turned = w != h and abs(img.width / img.height - h / w) < abs(img.width / img.height - w / h)
+        img.info[FULL_SIZE_KEY] = (h, w) if turned else (w, h)
     return img, name, mode
 
 

@@ -40,12 +40,19 @@ class LoadedImage:
         alpha: ``(H, W)`` float32 in [0, 1], or None for opaque images.
         source: where it came from (a path, or ``"<array>"``/``"<PIL>"``).
         mode: the PIL mode of the file before conversion (e.g. ``"I;16"``, ``"CMYK"``).
+        full_size: ``(width, height)`` of the picture itself when it was read reduced (``draft``), else None.
     """
 
     rgb: np.ndarray
     alpha: np.ndarray | None
     source: str
     mode: str
+    full_size: tuple[int, int] | None = None
+
+    @property
+    def picture_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the picture itself: :attr:`size`, or what a reduced read was reduced from."""
+        return self.full_size or self.size
 
     @property
     def size(self) -> tuple[int, int]:
@@ -145,8 +152,12 @@ def read_image(
 def loaded_from_pil(img: Image.Image, name: str, mode: str, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                     min_side: int = 2, what: str = "image") -> LoadedImage:
     """A decoded PIL image (from :func:`imaging.decode.open_decoded`) as a :class:`LoadedImage`."""
+    from .decode import FULL_SIZE_KEY
+
     rgb, alpha = _pil_to_float(img)
-    return _checked(LoadedImage(rgb, alpha, name, mode), name, max_pixels, min_side, what)
+    full = img.info.get(FULL_SIZE_KEY)
+    # (a reduced read's own sides were checked on the file: a thin picture read small may be thinner than min_side)
+    return _checked(LoadedImage(rgb, alpha, name, mode, full), name, max_pixels, 1 if full else min_side, what)
 
 
 def _checked(loaded: LoadedImage, name: str, max_pixels: int, min_side: int, what: str) -> LoadedImage:
