@@ -625,6 +625,17 @@ def test_gifs_in_a_training_folder_are_named(tmp_path, capsys):
     assert main(["classify", "train", str(root), "--out", str(tmp_path / "run"), "--epochs", "1", "--size", "16",
                  "--batch", "4", "-q"]) == 0
     assert "left out 6 GIF(s)" in capsys.readouterr().err
+    elsewhere = tmp_path / "elsewhere" / "birds"  # a symlinked class folder of GIFs, a hidden folder's GIF
+    elsewhere.mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (20, 20)).save(elsewhere / f"{i}.gif")
+    (root / "birds").symlink_to(elsewhere, target_is_directory=True)
+    (root / "ink" / ".thumbnails").mkdir()
+    Image.new("RGB", (8, 8)).save(root / "ink" / ".thumbnails" / "t.gif")
+    assert main(["classify", "train", str(root), "--out", str(tmp_path / "run1"), "--epochs", "1", "--size", "16",
+                 "--batch", "4", "-q"]) == 0
+    assert "left out 9 GIF(s)" in capsys.readouterr().err
+    (root / "birds").unlink()
     for c in ("ink", "paint"):
         shutil.rmtree(root / c)
     (root / "paint").mkdir()

@@ -313,6 +313,7 @@ def test_an_empty_argument_is_refused(tmp_path, capsys, monkeypatch):
     assert _empty_argument(["watermark", "check", "p.png", "--key=c2VjcmV0==" ]) is None  # (base64's padding)
     assert _empty_argument(["stylize", "--", "--x="]) is None  # a file's name after --
     assert _empty_argument(["stylize", "--", ""]) == "argument 3"
+    assert _empty_argument(["gan", "sample", "-o=", "--seeds", "1"]) == "the value of -o"  # (argparse: -o '')
 
 
 def test_limits_the_parser_knows_and_messages_that_name_the_mistake(tmp_path, capsys):

@@ -185,6 +185,7 @@ def test_histogram_recolour_by_distinct_colours_is_the_pixels_mapping(monkeypatc
     alpha[:10] = 0.0
     assert R._distinct_colours(rgb.reshape(-1, 3)) is not None
     assert R._distinct_colours((rgb + 1 / 65535).reshape(-1, 3)) is None  # not whole levels of 255
+    assert R._distinct_colours((rgb - 16 / 255).reshape(-1, 3)) is None  # (levels below 0 spilled into other bits)
     for a in (None, alpha):
         by_colour = R.recolor(rgb, method="histogram", reference=ref, alpha=a)
         with monkeypatch.context() as m:

@@ -1662,7 +1662,10 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
         return 0
     if summary["skipped"]:
         print(f"brushwork: note: skipped {summary['skipped']} unreadable image(s)", file=sys.stderr)
-    gifs = gifs_in(Path(args.data)) if Path(args.data).is_dir() else 0
+    from .datasets import ARRAY_SOURCES
+
+    named = args.data in ARRAY_SOURCES or args.data == "art-medium"  # (a dataset's name, even beside such a folder)
+    gifs = gifs_in(Path(args.data)) if Path(args.data).is_dir() and not named else 0
     if gifs:  # (a class of GIFs had vanished from the model without a word)
         print(f"brushwork: note: left out {gifs} GIF(s): training reads PNG, JPEG, WebP, TIFF and BMP; convert them to "
               "PNG to train on them", file=sys.stderr)
@@ -2725,7 +2728,7 @@ def _empty_argument(argv: Sequence[str]) -> str | None:
                 continue
             return (f"the value of {before}" if before.startswith("-") and not names_only and "=" not in before
                     else f"argument {i + 1}")
-        if not names_only and tok.startswith("--") and "=" in tok:
+        if not names_only and tok.startswith("-") and "=" in tok:  # (--opt= and -o=, which argparse reads as '')
             opt, value = tok.split("=", 1)
             if value == "" and opt not in _EMPTY_MEANS_NONE:
                 return f"the value of {opt}"

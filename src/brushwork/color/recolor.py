@@ -41,8 +41,8 @@ def _distinct_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     each pixel's colour number, one pixel of each colour, and each colour's count; None otherwise. A photo of
     17 million pixels holds a few hundred thousand colours: mapping those is what takes the time."""
     levels = np.round(rgb * 255.0)
-    if not np.array_equal((levels / 255.0).astype(rgb.dtype), rgb):
-        return None
+    if levels.min() < 0 or levels.max() > 255 or not np.array_equal((levels / 255.0).astype(rgb.dtype), rgb):
+        return None  # (levels outside 0-255, which the API lets through, would spill into a neighbour's bits)
     codes = (levels[:, 0].astype(np.int32) << 16) | (levels[:, 1].astype(np.int32) << 8) | levels[:, 2].astype(np.int32)
     del levels
     _, first, index, counts = np.unique(codes, return_index=True, return_inverse=True, return_counts=True)
