@@ -151,6 +151,9 @@ def _int_at_least(least: int, what: str):
     return parse
 
 
+_TILE = _int_at_least(64, "tiles smaller than 64 px hold too little of the picture")  # (stylize's and video's)
+
+
 def _float_above(lo: float):
     """An argparse type: a finite float above ``lo`` (a learning rate of 0 trains nothing)."""
     at_least = _float_in(lo)
@@ -392,7 +395,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     expert.add_argument("--style-weight", type=_nonneg)
     expert.add_argument("--tv-weight", type=_nonneg)
     st.add_argument("--decoder", metavar="DIR", help="adain (and --init adain): a trained decoder folder (default: the shipped one)")
-    st.add_argument("--tile", type=_int_at_least(64, "tiles smaller than 64 px hold too little of the picture"),
+    st.add_argument("--tile", type=_TILE,
                     help="adain (and --init adain): tile size for large images; statistics stay global (default 1024)")
     st.add_argument("--transform", default="adain", choices=["adain", "wct"],
                     help="adain: match each channel's mean and std (default); wct: whitening-colouring, "
@@ -435,7 +438,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      "AdaIN release's decoder.pth (default: shipped)")
     vid.add_argument("--weights", metavar="PATH", help="the decoder's encoder weights where none ship (the original "
                      "AdaIN release's vgg_normalised.pth)")
-    vid.add_argument("--tile", type=_int_at_least(64, "tiles smaller than 64 px hold too little of the picture"), default=1024, help="tile size for large frames (default 1024)")
+    vid.add_argument("--tile", type=_TILE, default=1024, help="tile size for large frames (default 1024)")
     vid.add_argument("--transform", default="adain", choices=["adain", "wct"],
                      help="adain (default) or wct: whitening-colouring, a closer style (see `stylize --help`)")
     vid.add_argument("--match", choices=["full", "colors", "none"], default="full",
@@ -1282,7 +1285,9 @@ def _parse_palette(text: str):
         if not hexes:
             raise BrushworkError(f"'{p}' holds no colours: is it a GIMP palette?")
         return Palette.from_hex(hexes)
-    if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"):
+    from .imaging.io import WRITABLE_SUFFIXES
+
+    if p.suffix.lower() in (*WRITABLE_SUFFIXES, ".gif"):  # (the image formats brushwork reads)
         raise BrushworkError(f"'{text}' is an image, not a palette: give hex colours ('#1e90ff,#ff8c1e'), a .gpl or .ase "
                              "palette file; an image's own colours are taken with `recolor --reference IMAGE` or `harmony IMAGE`")
     items = [t for t in text.replace(" ", ",").split(",") if t]

@@ -7,6 +7,7 @@ import math
 import numbers
 import os
 import platform
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -116,9 +117,20 @@ def _cached_decoder(source: str | None, device: Any):
     return load_decoder(source, device=device)
 
 
+def checked_tile(tile: Any) -> int | None:
+    """``tile`` as a plain int (numpy numbers too: a recipe is JSON), or None.
+
+    Raises:
+        BrushworkError: not a whole number of at least 64 pixels (stylize's and video's tiles alike).
+    """
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 64):
+        raise BrushworkError(f"--tile must be a whole number of at least 64 pixels, got {tile!r}")
+    return None if tile is None else int(tile)
+
+
 _STYLE_MEMO: dict[tuple, tuple] = {}  # (kind, models' ids, settings, pixels' sha256) -> (models, value), newest last
 _STYLE_MEMO_SIZE = 8
-_STYLE_MEMO_LOCK = __import__("threading").Lock()
+_STYLE_MEMO_LOCK = threading.Lock()
 
 
 def _style_memo(kind: str, models: tuple, tensors: Sequence[Any], settings: Any, compute: Callable[[], Any]) -> Any:
@@ -285,9 +297,7 @@ def stylize(
     from ..provenance.recipe import input_sha256 as sha256_file  # (remembers the path for the gallery)
     from .gatys import ADAIN_INIT_OVERRIDES, adain_init_alpha, gatys_config_for, optimize, with_overrides
 
-    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 64):
-        raise BrushworkError(f"--tile must be a whole number of at least 64 pixels, got {tile!r}")
-    tile = None if tile is None else int(tile)  # (numpy numbers as plain ones: the recipe is JSON)
+    tile = checked_tile(tile)
 
     if method not in METHODS:
         raise BrushworkError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")

@@ -632,14 +632,9 @@ def _check_frames_output(out: Path, inputs: Sequence[str | os.PathLike]) -> None
 def _made_by_video(out: Path) -> bool:
     """Whether the folder's recipe beside it (``FOLDER.json``) says ``brushwork video`` made it (folders written
     before the marker was)."""
-    from ..provenance.recipe import foreign_sidecar, sidecar_path
+    from ..provenance.recipe import sidecar_recipe
 
-    side = sidecar_path(out)
-    if not side.is_file() or foreign_sidecar(out) is not None:
-        return False
-    import json
-
-    return json.loads(side.read_text(encoding="utf-8-sig")).get("operation") == "video"
+    return (sidecar_recipe(out) or {}).get("operation") == "video"
 
 
 def _check_one_size(files: Sequence[Path], size: int | None = None) -> None:
@@ -708,7 +703,7 @@ def stylize_video(
     from .. import runtime
     from ..imaging.io import to_tensor
     from ..imaging.resampling import fit_long_side, resize
-    from .stylize import ADAIN_STYLE_MAX_SIDE, _cached_decoder, _cached_encoder, painted_colours, read_style
+    from .stylize import ADAIN_STYLE_MAX_SIDE, _cached_decoder, _cached_encoder, checked_tile, painted_colours, read_style
 
     if not 0.0 <= strength <= 1.0:
         raise BrushworkError(f"strength must be in [0, 1], got {strength}")
@@ -722,8 +717,7 @@ def stylize_video(
         raise BrushworkError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
     if match not in MATCHES:
         raise BrushworkError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
-    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 64):
-        raise BrushworkError(f"tile must be a whole number of at least 64 pixels (or None), got {tile!r}")
+    tile = checked_tile(tile)
     if style_weights is not None and len(style_weights) != len(styles):
         raise BrushworkError(f"{len(styles)} style image(s) but {len(style_weights)} style weight(s)")
     out = Path(output)

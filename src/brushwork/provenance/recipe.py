@@ -177,18 +177,22 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return p.with_name(p.name + ".json")
 
 
+def sidecar_recipe(path: str | os.PathLike) -> dict | None:
+    """The brushwork recipe at ``path``'s sidecar name (``NAME.json``), or None: none there, or something else
+    (not JSON, not an object with a recipe's keys, a folder)."""
+    try:
+        data = json.loads(sidecar_path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) and {"operation", "command", "brushwork"} & set(data) else None
+
+
 def foreign_sidecar(path: str | os.PathLike) -> Path | None:
     """The file (or folder) at ``path``'s sidecar name (``NAME.json``) when it is not a brushwork recipe, which
     writing ``path`` would replace or remove (a folder of frames ``renders`` beside the user's own
     ``renders.json``); None when there is none or it is a recipe."""
     side = sidecar_path(path)
-    if not side.exists():
-        return None
-    try:
-        data = json.loads(side.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
-        return side
-    return None if isinstance(data, dict) and {"operation", "command", "brushwork"} & set(data) else side
+    return side if side.exists() and sidecar_recipe(path) is None else None
 
 
 def check_sidecar_free(path: str | os.PathLike) -> None:
