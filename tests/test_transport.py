@@ -211,7 +211,7 @@ def test_a_style_with_transparency_is_matched_from_its_opaque_pixels(small_image
     rgba.putalpha(alpha)
     rgba.save(tmp_path / "cut.png")
     out = stylize(content, tmp_path / "cut.png", method="adain", strength=1.0, size=96, match="colors")
-    whitish = (torch.from_numpy(np.asarray(out.image.convert("RGB"))).float() / 255).min(-1).values > 0.9
+    whitish = (torch.from_numpy(np.array(out.image.convert("RGB"))).float() / 255).min(-1).values > 0.9
     assert float(whitish.float().mean()) < 0.1  # not half white, as the transparent half would make it
 
 
