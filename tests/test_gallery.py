@@ -579,3 +579,20 @@ def test_search_bounds_in_any_time_zone(zone, monkeypatch):
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_large_query_is_read_reduced_and_still_finds_itself(tmp_path, capsys, monkeypatch):
+    """gallery search --like reads its query reduced (it is compared through a 256 px thumbnail; a 64 MP query held
+    3 GB of float copies): a large picture still finds its own item first, as similar as ever."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "g.db"))
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:1200, 0:1500]
+    big = np.stack([x / 1500 * 255, y / 1200 * 255, (x * y) % 255], -1) + rng.normal(0, 6, (1200, 1500, 3))
+    Image.fromarray(np.clip(big, 0, 255).astype(np.uint8)).save("photo.jpg", quality=90)
+    assert main(["recolor", "photo.jpg", "--palette", "#1e90ff,#ff8c1e", "-o", "big.jpg"]) == 0
+    assert main(["palette", "photo.jpg", "--swatch", "sw.png", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["gallery", "search", "--like", "big.jpg", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["path"].endswith("big.jpg") and rows[0]["similarity"] > 0.98, rows[0]

@@ -2382,7 +2382,10 @@ def _cmd_gallery_search(args: argparse.Namespace) -> int:
         like = getattr(args, "like", None)
         from .imaging.io import to_pil
 
-        image = to_pil(_read(like).rgb) if like else None
+        from .provenance.gallery import THUMB_SIDE
+
+        # (read reduced: it is compared through a 256 px thumbnail; a 64 MP query held 3 GB of float copies)
+        image = to_pil(_read(like, draft=2 * THUMB_SIDE).rgb) if like else None
         op = getattr(args, "operation", None)
         g.check_operation(op)
         found = g.search(operation=op, style=getattr(args, "style", None),
