@@ -15,10 +15,14 @@ def _channel_map(source: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray,
     reference's unique values; ``mapped[index]`` is the source's match (``index`` int32 where it fits, to
     hold a large photo's channel in half the memory)."""
     src_values, src_idx, src_counts = np.unique(source.ravel(), return_inverse=True, return_counts=True)
+    return _quantile_map(src_counts, reference), src_idx.astype(np.int32 if len(src_values) < 2**31 else np.int64)
+
+
+def _quantile_map(counts: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The reference's value at each sorted source value's quantile, from how many pixels hold each (whole numbers),
+    interpolated between the reference's unique values."""
     ref_values, ref_counts = np.unique(reference.ravel(), return_counts=True)
-    src_q = np.cumsum(src_counts) / source.size
-    ref_q = np.cumsum(ref_counts) / reference.size
-    return np.interp(src_q, ref_q, ref_values), src_idx.astype(np.int32 if len(src_values) < 2**31 else np.int64)
+    return np.interp(np.cumsum(counts) / int(counts.sum()), np.cumsum(ref_counts) / reference.size, ref_values)
 
 
 def _weighted_channel_map(values: np.ndarray, weights: np.ndarray,
@@ -28,10 +32,7 @@ def _weighted_channel_map(values: np.ndarray, weights: np.ndarray,
     of pixels; ``mapped[index]`` is each colour's match."""
     src_values, idx = np.unique(values, return_inverse=True)
     counts = np.bincount(idx, weights=weights, minlength=len(src_values)).astype(np.int64)  # (exact: whole numbers)
-    ref_values, ref_counts = np.unique(reference.ravel(), return_counts=True)
-    src_q = np.cumsum(counts) / int(weights.sum())
-    ref_q = np.cumsum(ref_counts) / reference.size
-    return np.interp(src_q, ref_q, ref_values), idx
+    return _quantile_map(counts, reference), idx
 
 
 def _match_channel(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
