@@ -163,3 +163,57 @@ def test_long_strips_transparent_pictures_and_crops_that_keep_the_file(tmp_path,
     assert main(["compose", str(tmp_path / "deep.png"), "--apply", str(tmp_path / "crop.jpg")]) == 0
     with Image.open(tmp_path / "crop.jpg") as im:  # another format: the sRGB picture read, and the dpi
         assert im.mode == "RGB" and round(im.info["dpi"][0]) == 300
+
+
+def test_compose_reads_a_large_photo_reduced_and_answers_in_its_pixels(tmp_path, capsys, monkeypatch):
+    """A photo well over READ_SIDE is analysed from a reduced read (the analysis sees 256 px); its crop boxes,
+    overlay and applied crop are still in the photo's own pixels, and agree with a full read's."""
+    import brushwork.imaging.io as bio
+    from brushwork.composition import READ_SIDE, working_saliency
+    from brushwork.imaging.io import read_image
+
+    img, _ = _planted("flat", top=300, left=900, size=160, h=1200, w=1600)
+    img = img * np.linspace(0.8, 1.1, 1600)[None, :, None]  # (a gentle gradient: not one flat colour)
+    photo = tmp_path / "big.jpg"
+    Image.fromarray((img * 255).astype(np.uint8)).save(photo, quality=92)
+    floats = []  # the sizes of the pictures held in floats
+    real = bio._pil_to_float
+    monkeypatch.setattr(bio, "_pil_to_float", lambda im: floats.append(im.size) or real(im))
+    overlay, crop = tmp_path / "o.png", tmp_path / "c.png"  # (a PNG crop of a JPEG: cut from a float read)
+    assert main(["compose", str(photo), "--ratios", "1:1,16:9", "--overlay", str(overlay), "--apply", str(crop),
+                 "--json", "--no-metadata"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert floats and max(max(s) for s in floats[:1]) < 1600 and (1600, 1200) not in floats  # never whole in floats
+    full = read_image(photo)
+    sal = working_saliency(full.rgb)
+    want = {c.ratio: c.box for c in suggest_crops(full.rgb, ["1:1", "16:9"], saliency=sal)}
+    for c in data["crops"]:  # the same boxes as a full read gives, within the working copy's pixel (6.25 px here)
+        assert c["box"][2] <= 1600 and c["box"][3] <= 1200
+        assert np.abs(np.subtract(c["box"], want[c["ratio"]])).max() <= 7
+    assert Image.open(overlay).size == (1600, 1200)
+    l, t, r, b = data["applied"]["box"]
+    got = np.asarray(Image.open(crop), np.int16)
+    assert got.shape == (b - t, r - l, 3)
+    assert np.abs(got - np.round(full.rgb[t:b, l:r] * 255)).max() <= 1  # the photo's own pixels
+    assert READ_SIDE * 2 <= 1600  # (so that the read above was reduced)
+
+
+def test_read_flat_and_read_part_match_read_image(tmp_path):
+    from brushwork.imaging.io import read_flat, read_part
+
+    rng = np.random.default_rng(0)
+    rgba = np.concatenate([rng.integers(0, 256, (40, 60, 3)), rng.integers(0, 256, (40, 60, 1))], 2).astype(np.uint8)
+    grey16 = (np.linspace(0, 65535, 40 * 60).reshape(40, 60)).astype(np.uint16)
+    grey16[:10, :10] = 100  # a dark corner: its crop alone would look 8-bit
+    files = {"rgba.png": Image.fromarray(rgba, "RGBA"), "g16.png": Image.fromarray(grey16),
+             "p.png": Image.fromarray(rgba[..., :3]).convert("P", palette=Image.Palette.ADAPTIVE)}
+    from brushwork.imaging.io import read_image
+
+    for name, im in files.items():
+        im.save(tmp_path / name)
+        want = np.round(read_image(tmp_path / name).rgb * 255)
+        flat = np.asarray(read_flat(tmp_path / name), np.int16)
+        assert flat.shape == want.shape and np.abs(flat - want).max() <= 1, name
+        part = read_part(tmp_path / name, (0, 0, 10, 10))
+        assert part.rgb.shape == (10, 10, 3)
+        assert np.abs(np.round(part.rgb * 255) - want[:10, :10]).max() <= 1, name

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.2.6"
+__version__ = "0.2.7"
 
 __all__ = ["__version__", "stylize", "StylizeResult", "BrushworkError"]
 

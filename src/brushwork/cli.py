@@ -1455,7 +1455,7 @@ def _cropped_original(path: str, output: str, box: tuple[int, int, int, int]):
 def _cmd_compose(args: argparse.Namespace) -> int:
     import json
 
-    from .composition import analyze, parse_ratio, suggest_crops, working_saliency
+    from .composition import READ_SIDE, analyze, parse_ratio, suggest_crops, working_saliency
 
     ratios = [r.strip() for r in args.ratios.split(",") if r.strip()]
     if not ratios:
@@ -1467,24 +1467,25 @@ def _cmd_compose(args: argparse.Namespace) -> int:
     _not_an_input([args.overlay, args.apply], [args.image])
     from .imaging.io import read_image
 
-    img = read_image(args.image, min_side=8)  # thirds and crops need a few pixels per third
+    # the analysis sees a 256 px copy: a large photo is read reduced (its boxes are in its own pixels)
+    img = read_image(args.image, min_side=8, draft=READ_SIDE)  # thirds and crops need a few pixels per third
     if img.alpha is not None and not (img.alpha > 0).any():
         raise BrushworkError(f"image '{args.image}' is fully transparent: it has nothing to compose (use an image with "
                              "visible content)")
     sal = working_saliency(img.rgb)  # one saliency map serves the scores, the crops and the overlay
     comp = analyze(img.rgb, saliency=sal)
-    crops = suggest_crops(img.rgb, ratios, saliency=sal)
+    crops = suggest_crops(img.rgb, ratios, saliency=sal, size=img.picture_size)
     if args.overlay:
         from .composition.overlay import draw_overlay
-        from .imaging.io import save_image
+        from .imaging.io import read_flat, save_image
 
-        save_image(draw_overlay(img.rgb, crops, saliency=sal), args.overlay,
+        picture = img.rgb if img.full_size is None else read_flat(args.image, min_side=8)  # drawn at its own size
+        save_image(draw_overlay(picture, crops, saliency=sal), args.overlay,
                    **_save_kwargs(args, args.overlay, {"operation": "compose overlay", "ratios": ratios}))
     if args.apply:
-        from .imaging.io import save_image
+        from .imaging.io import read_part, save_image
 
         best = max(crops, key=lambda c: c.score)  # (of every ratio asked: it wrote the first ratio's, not the best)
-        l, t, r, b = best.box
         kwargs = _save_kwargs(args, args.apply, {"operation": "compose crop", "ratio": best.ratio,
                                                  "box": [int(v) for v in best.box]})
         piece = _cropped_original(args.image, args.apply, best.box)
@@ -1492,8 +1493,8 @@ def _cmd_compose(args: argparse.Namespace) -> int:
             save_image(piece, args.apply, dpi=piece.info.get("dpi"), icc_profile=piece.info.get("icc_profile"),
                        **kwargs)
         else:
-            save_image(img.rgb[t:b, l:r], args.apply, alpha=None if img.alpha is None else img.alpha[t:b, l:r],
-                       composited=True, dpi=_dpi_of(args.image), **kwargs)
+            part = read_part(args.image, best.box, min_side=8)
+            save_image(part.rgb, args.apply, alpha=part.alpha, composited=True, dpi=_dpi_of(args.image), **kwargs)
     if args.json:
         applied = {"applied": {"file": str(args.apply), **best.to_dict()}} if args.apply else {}
         print(json.dumps({**comp.to_dict(), "crops": [c.to_dict() for c in crops], **applied}, indent=1))

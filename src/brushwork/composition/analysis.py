@@ -32,9 +32,12 @@ from PIL import Image
 from ..errors import BrushworkError
 
 __all__ = ["saliency_map", "working_saliency", "resize_map", "analyze", "suggest_crops", "parse_ratio", "Crop",
-           "Composition"]
+           "Composition", "READ_SIDE"]
 
 WORK = 256  # long side of the working copy
+#: the long side (at least) at which `brushwork compose` and the studio read a photo (``read_image(draft=)``):
+#: the analysis sees a ``WORK`` px copy, so a 64 MP photo need not be decoded whole, nor held in floats
+READ_SIDE = 2 * WORK
 PHI = (np.sqrt(5) - 1) / 2  # 0.618
 
 
@@ -270,9 +273,11 @@ def _side(cx: float, cy: float) -> str:
 
 
 def suggest_crops(rgb: np.ndarray, ratios: list[str | float], *, top: int = 1,
-                  saliency: np.ndarray | None = None) -> list[Crop]:
+                  saliency: np.ndarray | None = None, size: tuple[int, int] | None = None) -> list[Crop]:
     """The best ``top`` crops for each aspect ratio (``"W:H"``), in original pixels, best first per ratio
-    (``saliency``: the picture's :func:`working_saliency`, if already computed).
+    (``saliency``: the picture's :func:`working_saliency`, if already computed; ``size``: the picture's own
+    ``(width, height)`` where ``rgb`` is a reduced copy of it, as ``LoadedImage.picture_size`` gives it: the
+    boxes are in the picture's pixels).
 
     Raises:
         BrushworkError: a malformed or impossible ratio.
@@ -283,7 +288,7 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str | float], *, top: int = 1,
         ratios = [ratios]  # one ratio, not its characters
     rgb = unit_floats(rgb, shape="rgb")
     values = [(r if isinstance(r, str) else f"{float(r):g}", parse_ratio(r)) for r in ratios]
-    H, W = rgb.shape[:2]
+    W, H = (rgb.shape[1], rgb.shape[0]) if size is None else (int(size[0]), int(size[1]))
     sal = working_saliency(rgb) if saliency is None else saliency
     h, w = sal.shape
     integ = np.pad(sal.cumsum(0).cumsum(1), ((1, 0), (1, 0)))

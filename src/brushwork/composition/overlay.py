@@ -5,25 +5,30 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .analysis import Crop, resize_map, working_saliency
+from .analysis import Crop, working_saliency
 
 __all__ = ["draw_overlay"]
 
 _CROP_COLOURS = [(255, 214, 10), (0, 200, 255), (255, 80, 160), (120, 255, 90), (255, 140, 0)]
 
 
-def draw_overlay(rgb: np.ndarray, crops: list[Crop], *, heat: float = 0.45,
+def draw_overlay(rgb: np.ndarray | Image.Image, crops: list[Crop], *, heat: float = 0.45,
                  saliency: np.ndarray | None = None) -> Image.Image:
-    """``rgb (H, W, 3)`` in [0, 1] with the saliency as a red heat map (opacity ``heat``), the
-    rule-of-thirds grid, and each crop's box labelled with its ratio and score (``saliency``: the
-    picture's ``working_saliency``, if already computed)."""
-    h, w = rgb.shape[:2]
-    sal = resize_map(working_saliency(rgb) if saliency is None else saliency, w, h)
-    base = np.clip(rgb, 0, 1)
-    red = np.zeros_like(base)
-    red[..., 0] = 1.0
-    mix = base * (1 - heat * sal[..., None]) + red * heat * sal[..., None]
-    img = Image.fromarray((mix * 255 + 0.5).astype(np.uint8))
+    """``rgb (H, W, 3)`` in [0, 1] (or uint8, or an RGB PIL image: a large photo drawn on without float copies)
+    with the saliency as a red heat map (opacity ``heat``), the rule-of-thirds grid, and each crop's box
+    labelled with its ratio and score (``saliency``: the picture's ``working_saliency``, if already computed)."""
+    if isinstance(rgb, Image.Image):
+        img = rgb.convert("RGB")
+    else:
+        arr = np.asarray(rgb)
+        img = Image.fromarray(arr if arr.dtype == np.uint8 else (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8))
+    w, h = img.size
+    if saliency is None:
+        saliency = working_saliency(np.asarray(img, np.float32) / 255.0)
+    # the heat map's opacity, 0-255, enlarged as 8-bit (a float map of a 64 MP photo is 256 MB)
+    amount = Image.fromarray((np.clip(saliency, 0, 1) * heat * 255 + 0.5).astype(np.uint8), "L")
+    img = Image.composite(Image.new("RGB", (w, h), (255, 0, 0)), img,
+                          amount.resize((w, h), Image.Resampling.BILINEAR))
     draw = ImageDraw.Draw(img)
     line = max(1, round(max(w, h) / 400))
     for f in (1 / 3, 2 / 3):

@@ -24,7 +24,7 @@ from .decode import (DEFAULT_MAX_PIXELS, describe, grey_levels, has_alpha, key_t
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LoadedImage", "read_image", "save_image", "unit_floats", "input_exif", "check_output_path", "to_tensor", "from_tensor", "fit_square",
+__all__ = ["LoadedImage", "read_image", "read_flat", "read_part", "save_image", "unit_floats", "input_exif", "check_output_path", "to_tensor", "from_tensor", "fit_square",
            "read_square"]
 
 WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
@@ -147,6 +147,30 @@ def read_image(
             alpha = None
     return _checked(LoadedImage(np.ascontiguousarray(arr), alpha, "<array>", "array"), describe(source), max_pixels,
                     min_side, what)
+
+
+def read_flat(source: str | os.PathLike | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int = 2,
+              what: str = "image") -> Image.Image:
+    """An image file at its full size as an 8-bit RGB PIL image, upright, in sRGB, transparency over white:
+    :func:`read_image`'s picture within a level, in a quarter of its memory, for drawing on a large photo."""
+    img, _, _ = open_decoded(source, max_pixels=max_pixels, min_side=min_side, what=what)
+    img = to_8bit(img)  # (16-bit and float greys scaled as read_image scales them)
+    if img.mode == "La":  # (premultiplied grey: converted as _pil_to_float converts it)
+        grey, a = img.split()
+        img = Image.merge("RGBa", (grey, grey, grey, a))
+    if has_alpha(img) or img.mode in ("RGBa", "RGBA"):
+        return Image.alpha_composite(Image.new("RGBA", img.size, (255,) * 4), img.convert("RGBA")).convert("RGB")
+    return img.convert("RGB")
+
+
+def read_part(source: str | os.PathLike | Image.Image, box: tuple[int, int, int, int], *,
+              max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int = 2, what: str = "image") -> LoadedImage:
+    """``box`` (left, top, right, bottom, in the upright picture's pixels) of an image file, as :func:`read_image`
+    reads it (8-bit levels): a crop of a large photo without float copies of the rest of it."""
+    img, name, mode = open_decoded(source, max_pixels=max_pixels, min_side=min_side, what=what)
+    # (greys of 16 or 32 bits scaled on the whole picture first: a dark crop's own maximum would set another scale)
+    part = to_8bit(img).crop(tuple(int(v) for v in box))
+    return loaded_from_pil(part, name, mode, max_pixels=max_pixels, min_side=1, what=what)
 
 
 def loaded_from_pil(img: Image.Image, name: str, mode: str, *, max_pixels: int = DEFAULT_MAX_PIXELS,

@@ -909,24 +909,27 @@ def create_app(config: StudioConfig) -> FastAPI:
     @bounded
     def compose(image: UploadFile = File(...), ratios: str = Form("1:1,4:5,3:2,16:9", max_length=200),
                 overlay: bool = Form(False)) -> dict:
-        from ..composition import analyze, parse_ratio, suggest_crops, working_saliency
+        from ..composition import READ_SIDE, analyze, parse_ratio, suggest_crops, working_saliency
 
         rs = [r.strip() for r in ratios.split(",") if r.strip()]
         if not rs:
             raise ApiError(422, "ratios is empty: give ratios such as 1:1,4:5")
         for r in rs:
             parse_ratio(r)
-        img = read_upload(image, "image", min_side=8)
+        stored = store(image, "image")[1]
+        img = read_stored(stored, "image", min_side=8, draft=READ_SIDE)  # (read as `brushwork compose` reads it)
         if img.alpha is not None and not (img.alpha > 0).any():  # (as `brushwork compose` refuses it)
             raise ApiError(422, "image is fully transparent: it has nothing to compose; send an image with visible "
                                 "content")
         sal = working_saliency(img.rgb)
-        comp, crops = analyze(img.rgb, saliency=sal), suggest_crops(img.rgb, rs, saliency=sal)
+        comp, crops = analyze(img.rgb, saliency=sal), suggest_crops(img.rgb, rs, saliency=sal, size=img.picture_size)
         out = {**comp.to_dict(), "crops": [c.to_dict() for c in crops]}
         if overlay:
             from ..composition.overlay import draw_overlay
+            from ..imaging.io import read_flat
 
-            out["overlay"] = save_result(draw_overlay(img.rgb, crops, saliency=sal),
+            picture = img.rgb if img.full_size is None else read_flat(stored, min_side=8)  # (drawn at its own size)
+            out["overlay"] = save_result(draw_overlay(picture, crops, saliency=sal),
                                          f"{secrets.token_hex(8)}-overlay.png",
                                          {"operation": "compose overlay", "ratios": rs, "studio": True},
                                          "compose overlay", mark=False)
