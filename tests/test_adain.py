@@ -39,6 +39,27 @@ def test_tiled_matches_untiled(net, transform):
     assert float((full - tiled).abs().mean()) < 0.02 * float(full.std())
 
 
+def test_tiles_are_encoded_once(net, monkeypatch):
+    """The statistics pass keeps each tile's features for the decoding pass (same picture, half the encoding);
+    beyond the budget they are encoded again."""
+    import brushwork.pipelines.adain as pa
+
+    g = torch.Generator().manual_seed(0)
+    content, style = torch.rand(1, 3, 200, 300, generator=g), torch.rand(1, 3, 128, 128, generator=g)
+    calls = []
+    real = type(net).features
+    monkeypatch.setattr(type(net), "features", lambda self, x: calls.append(tuple(x.shape[-2:])) or real(self, x))
+    tiles = len(pa.tile_starts(208, 128, 64, 16)) * len(pa.tile_starts(304, 128, 64, 16))  # (padded to 16s)
+    assert tiles == 12
+    once = adain_transfer(net, content, [style], tile=128, overlap=64)
+    assert tiles <= len(calls) <= tiles + 1  # (the style's may come through another path)
+    calls.clear()
+    monkeypatch.setattr(pa, "KEEP_FEATURES_BYTES", 0)
+    twice = adain_transfer(net, content, [style], tile=128, overlap=64)
+    assert len(calls) >= 2 * tiles
+    assert torch.equal(once, twice)
+
+
 def test_alpha_zero_is_the_reconstruction_and_masks_keep_content(net):
     g = torch.Generator().manual_seed(1)
     content = torch.rand(1, 3, 64, 96, generator=g)
