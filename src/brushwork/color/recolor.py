@@ -40,13 +40,25 @@ def _distinct_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """``(index, first, counts)`` of ``rgb (N, 3)`` when every value is a whole level of 255 (an 8-bit picture):
     each pixel's colour number, one pixel of each colour, and each colour's count; None otherwise. A photo of
     17 million pixels holds a few hundred thousand colours: mapping those is what takes the time."""
-    levels = np.round(rgb * 255.0)
-    if levels.min() < 0 or levels.max() > 255 or not np.array_equal((levels / 255.0).astype(rgb.dtype), rgb):
-        return None  # (levels outside 0-255, which the API lets through, would spill into a neighbour's bits)
-    codes = (levels[:, 0].astype(np.int32) << 16) | (levels[:, 1].astype(np.int32) << 8) | levels[:, 2].astype(np.int32)
-    del levels
+    codes = np.empty(len(rgb), np.int32)
+    for i in range(0, len(rgb), CHUNK):  # (a chunk at a time: the whole picture's float temporaries came to 1 GB)
+        levels = np.round(rgb[i:i + CHUNK] * 255.0)
+        if levels.min() < 0 or levels.max() > 255 or not np.array_equal((levels / 255.0).astype(rgb.dtype),
+                                                                       rgb[i:i + CHUNK]):
+            return None  # (levels outside 0-255, which the API lets through, would spill into a neighbour's bits)
+        whole = levels.astype(np.int32)
+        codes[i:i + CHUNK] = (whole[:, 0] << 16) | (whole[:, 1] << 8) | whole[:, 2]
     _, first, index, counts = np.unique(codes, return_index=True, return_inverse=True, return_counts=True)
     return index.astype(np.int32), first, counts  # (one sort of whole numbers: no 2**24 tables for a small picture)
+
+
+def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and standard deviation of ``x (N, 3)``, a chunk at a time (``x.std`` holds a copy of
+    ``x``: 420 MB for a 17.5 MP picture in float64)."""
+    n = max(1, len(x))
+    mean = sum((x[i:i + CHUNK].sum(0) for i in range(0, len(x), CHUNK)), np.zeros(x.shape[1])) / n
+    var = sum((((x[i:i + CHUNK] - mean) ** 2).sum(0) for i in range(0, len(x), CHUNK)), np.zeros(x.shape[1])) / n
+    return mean, np.sqrt(var)
 
 
 def _opaque(lab: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -146,9 +158,9 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
             ref = np.repeat(palette.oklab, counts, axis=0)
         else:
             ref = _opaque(rgb_to_oklab(reference.astype(np.float64)), reference_alpha)
-        spread = src.std(0)
+        mean, spread = _moments(src)
         if method == "stats":
-            mean, floor, ref_std, ref_mean = src.mean(0), np.maximum(spread, MIN_SPREAD), ref.std(0), ref.mean(0)
+            floor, ref_std, ref_mean = np.maximum(spread, MIN_SPREAD), ref.std(0), ref.mean(0)
 
             def moved(part: np.ndarray, i: int) -> np.ndarray:
                 return (part - mean) / floor * ref_std + ref_mean

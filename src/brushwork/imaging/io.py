@@ -83,15 +83,23 @@ def _pil_to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
             img = Image.merge("RGBa", (grey, grey, grey, a)).convert("RGBA")
         elif mode not in ("RGB", "RGBA"):
             img = img.convert("RGBA" if has_alpha(img) else "RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, RGBa...
-        arr = np.asarray(img, dtype=np.float32) / 255.0
+        # in place, one float copy of the picture (a 17.5 MP photo's read peaked at 3.5 copies: 698 MB, not 200)
+        levels = np.asarray(img)
         if img.mode == "RGBA":
-            alpha = arr[..., 3]
-            rgb = arr[..., :3] * alpha[..., None] + (1.0 - alpha[..., None])
+            alpha = levels[..., 3].astype(np.float32)
+            alpha /= 255.0
+            rgb = levels[..., :3].astype(np.float32)
+            rgb /= 255.0
+            rgb *= alpha[..., None]  # over white: rgb * alpha + (1 - alpha)
+            rgb += 1.0 - alpha[..., None]
             if float(alpha.min()) >= 1.0:
                 alpha = None
         else:
-            rgb = arr
-    return np.clip(rgb, 0.0, 1.0).astype(np.float32), alpha
+            rgb = levels.astype(np.float32)
+            rgb /= 255.0
+        del levels
+        return np.clip(rgb, 0.0, 1.0, out=rgb), alpha
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False), alpha
 
 
 def read_image(
