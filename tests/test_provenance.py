@@ -442,3 +442,22 @@ def test_a_gan_or_classifier_run_given_as_a_decoder_is_named(tmp_path, capsys):
                      str(tmp_path / key), "-o", str(tmp_path / "o.png"), "-q"]) == 2
         err = capsys.readouterr().err
         assert "Traceback" not in err and err.count("\n") == 1, err
+
+
+def test_environment_passes_over_a_torch_still_being_imported(monkeypatch):
+    """A studio's recolour finishing while another request's thread imports torch was a 500 (AttributeError:
+    partially initialized module 'torch' has no attribute 'backends')."""
+    import sys
+    import types
+    from importlib.machinery import ModuleSpec
+
+    from brushwork.provenance.recipe import environment
+
+    half = types.ModuleType("torch")
+    half.__version__ = "2.13.0"
+    half.__spec__ = ModuleSpec("torch", None)
+    half.__spec__._initializing = True
+    monkeypatch.setitem(sys.modules, "torch", half)
+    assert "torch" not in environment()
+    half.__spec__._initializing = False  # (imported, yet without what is read: never an error either)
+    assert "torch" not in environment()

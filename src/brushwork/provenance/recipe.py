@@ -45,9 +45,13 @@ def environment() -> dict[str, Any]:
     env: dict[str, Any] = {"brushwork": __version__, "python": platform.python_version(),
                            "machine": platform.machine(), "system": platform.system()}
     torch = sys.modules.get("torch")  # recorded when the operation used torch; never imported for it
-    if torch is not None:
-        env.update({"torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "cpu_capability": torch.backends.cpu.get_cpu_capability()})
+    # (not while another thread is still importing it, as a studio's first jobs may be: a half-made module)
+    if torch is not None and not getattr(getattr(torch, "__spec__", None), "_initializing", False):
+        try:
+            env.update({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                        "cpu_capability": torch.backends.cpu.get_cpu_capability()})
+        except AttributeError:
+            pass
     np = sys.modules.get("numpy")
     if np is not None:
         env["numpy"] = np.__version__
