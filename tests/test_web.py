@@ -656,6 +656,27 @@ def test_preview_of_a_cut_out_matches_the_job_and_refuses_what_the_job_refuses(c
         assert r.status_code == 503 and str(tmp_path) not in r.text, r.text
 
 
+def test_queries_and_repeated_fields_are_read_as_sent(client):
+    """A query parameter an endpoint does not read (misspelt, or a form field sent in the URL) was dropped for its
+    default (?operation= listed everything unfiltered); a value sent twice used the last; a misspelt JSON key was
+    reported as its field missing."""
+    r = client.get("/api/gallery?operation=stylize")
+    assert r.status_code == 422 and "operation: this endpoint takes no such query parameter (its parameters: limit, op" \
+        in r.json()["error"], r.text
+    r = client.get("/api/gallery?op=stylize&op=recolor")
+    assert r.status_code == 422 and "op: sent 2 times" in r.json()["error"]
+    assert client.get("/api/gallery?limit=5&token=unused").status_code == 200  # (a token in links: always read)
+    r = client.post("/api/stylize?strength=1.0", files={"content": ("p.png", _png(64), "image/png")},
+                    data={"style_name": "starry_night"})
+    assert r.status_code == 422 and "strength: this endpoint takes no such query parameter (it takes none" \
+        in r.json()["error"], r.text
+    r = client.post("/api/palette", files={"image": ("p.png", _png(64), "image/png")}, data={"k": ["2", "9"]})
+    assert r.status_code == 422 and "k: sent 2 times, this field takes one value" in r.json()["error"], r.text
+    r = client.post("/api/harmony", json={"colours": ["#ff0000"]})
+    assert r.status_code == 422 and r.json()["error"].startswith("colours: this endpoint has no such field (its "
+                                                                 "fields: colors"), r.text
+
+
 def test_forms_are_read_as_sent_and_gallery_items_as_made(client, tmp_path, monkeypatch):
     """A misspelt, unknown or empty field is refused (it was dropped for its default); what the CLI refuses is
     refused here too; the gallery records a studio picture's recipe with its watermark; an item whose file changed

@@ -274,6 +274,27 @@ class _Previewer:
         return buf.getvalue()
 
 
+def _query_names(dependant) -> set[str]:
+    """The query parameters an endpoint reads (its own and its dependencies')."""
+    names = {q.alias for q in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _takes_many(annotation) -> bool:
+    """Whether a parameter's type takes several values (``list[UploadFile]``, ``list[str] | None``)."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (list, set, tuple, frozenset):
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_takes_many(a) for a in typing.get_args(annotation) if a is not type(None))
+    return False
+
+
 def create_app(config: StudioConfig) -> FastAPI:
     """The studio application for ``config`` (see :class:`StudioConfig`)."""
     from ..provenance.gallery import Gallery, GalleryError
@@ -307,7 +328,29 @@ def create_app(config: StudioConfig) -> FastAPI:
 
     # /docs is served from the package (Swagger UI 5, static/swagger/) rather than FastAPI's CDN page,
     # which stays blank offline; ReDoc has no local copy, so /redoc is off.
+    async def read_as_asked(request: Request) -> None:
+        """Every API request: a query parameter the endpoint does not read (a misspelling such as ``?operation=``,
+        or a form's field sent in the URL: dropped, and the default used), or one it reads sent twice, is
+        refused."""
+        route = request.scope.get("route")
+        dependant = getattr(route, "dependant", None)
+        if dependant is None or not request.url.path.startswith("/api/"):
+            return
+        known = _query_names(dependant)
+        for n in dict.fromkeys(request.query_params.keys()):
+            if n == "token":  # (the token, for links and event streams)
+                continue
+            if n not in known:
+                raise ApiError(422, f"{n[:40]}: this endpoint takes no such query parameter ("
+                                    + (f"its parameters: {', '.join(sorted(known))}" if known else
+                                       "it takes none: send its fields in the request body")
+                                    + "; see /docs)")
+            if len(request.query_params.getlist(n)) > 1:
+                raise ApiError(422, f"{n[:40]}: sent {len(request.query_params.getlist(n))} times, this parameter "
+                                    "takes one value")
+
     app = FastAPI(title="brushwork studio", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  dependencies=[Depends(read_as_asked)],
                   description="Neural tools for artists, on your own machine: style transfer, palettes, "
                               "composition, GAN samples, and the gallery of everything made.")
 
@@ -330,7 +373,8 @@ def create_app(config: StudioConfig) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         errs = exc.errors()
-        first = errs[0] if errs else {}
+        # a misspelt key ("colours") first: the field it was meant for is then also "missing", which says less
+        first = next((e for e in errs if e.get("type") == "extra_forbidden"), errs[0] if errs else {})
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
         kind = first.get("type")
         if kind == "json_invalid":
@@ -446,8 +490,9 @@ def create_app(config: StudioConfig) -> FastAPI:
 
     def read_as_sent(*names: str):
         """A dependency refusing a form the endpoint would read otherwise than sent: one of ``names`` (a single-file
-        field) sent more than once (the endpoint used the first and dropped the rest), a field it does not have (a
-        misspelling such as ``strenght``: dropped, and the default used) or a field sent empty (the default used)."""
+        field) sent more than once (the endpoint used the first and dropped the rest), any other field that takes
+        one value sent more than once (the last was used), a field it does not have (a misspelling such as
+        ``strenght``: dropped, and the default used) or a field sent empty (the default used)."""
 
         async def check(request: Request) -> None:
             content_type = request.headers.get("content-type", "")
@@ -461,11 +506,15 @@ def create_app(config: StudioConfig) -> FastAPI:
                 if len(form.getlist(n)) > 1:
                     raise ApiError(422, f"{n}: the request sends {len(form.getlist(n))} files, this field takes one")
             route = request.scope.get("route")
-            known = {f.alias for f in getattr(getattr(route, "dependant", None), "body_params", [])}
+            params = getattr(getattr(route, "dependant", None), "body_params", [])
+            known = {f.alias for f in params}
+            many = {f.alias for f in params if _takes_many(getattr(getattr(f, "field_info", None), "annotation", None))}
             for n, v in form.multi_items():
                 if known and n not in known:
                     raise ApiError(422, f"{n[:40]}: this endpoint has no such field (its fields: "
                                         f"{', '.join(sorted(known))}; see /docs)")
+                if n in known and n not in many and len(form.getlist(n)) > 1:  # (the last was used, silently)
+                    raise ApiError(422, f"{n[:40]}: sent {len(form.getlist(n))} times, this field takes one value")
                 if isinstance(v, str) and not v.strip():
                     raise ApiError(422, f"{n[:40]} is empty: give a value, or leave the field out for its default")
 
