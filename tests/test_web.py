@@ -164,6 +164,30 @@ def test_preview_is_quick_and_follows_strength(client):
     assert bad.status_code == 422 and "adain or wct" in bad.text
 
 
+def test_preview_refuses_and_takes_what_the_job_does(client):
+    """The preview refused a thin picture the job paints (16 x 200: 'too narrow'), took one the job refuses
+    (8 x 8), and painted a transparent cut-out on an opaque ground the result does not have."""
+    tiny = client.post("/api/preview", files={"content": ("t.png", _png_size(8, 8), "image/png")},
+                       data={"style_name": "starry_night"})
+    assert tiny.status_code == 422 and "too small" in tiny.json()["error"], tiny.text
+    for w, h in ((16, 200), (256, 30)):
+        thin = client.post("/api/preview", files={"content": ("t.png", _png_size(w, h), "image/png")},
+                           data={"style_name": "starry_night"})
+        assert thin.status_code == 200, thin.text
+        got = Image.open(io.BytesIO(thin.content))
+        assert abs(got.width / got.height - w / h) < 0.1 * (w / h)  # its shape, enlarged to be seen
+    cut = np.zeros((96, 128, 4), np.uint8)
+    cut[..., :3] = np.asarray(Image.open(io.BytesIO(_photo(128))).convert("RGB").resize((128, 96)))
+    cut[20:80, 30:100, 3] = 255
+    r = client.post("/api/preview", files={"content": ("cut.png", _encode(Image.fromarray(cut, "RGBA"), "PNG"),
+                                                       "image/png")}, data={"style_name": "starry_night"})
+    assert r.status_code == 200, r.text
+    got = Image.open(io.BytesIO(r.content))
+    assert got.mode == "RGBA"
+    a = np.asarray(got)[..., 3]
+    assert a[0, 0] == 0 and a[a.shape[0] // 2, a.shape[1] // 2] == 255
+
+
 def test_queue_bounds_cancel_and_429(studio):
     with studio(workers=1, max_waiting=1) as c:
         files = {"content": ("c.png", _photo(256), "image/jpeg")}

@@ -59,6 +59,7 @@ STATIC = Path(__file__).with_name("static")
 SNIFFED = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
 _NAME = re.compile(r"^[0-9a-f]{16}(-[0-9a-z]+)?\.(png|webp)$")  # result files the server names
 _PREVIEW_SIDE = 256
+_PREVIEW_THIN = 32  # px: the short side a preview enlarges a thin picture to (the encoder's features need it)
 
 
 @dataclass
@@ -224,6 +225,12 @@ class _Previewer:
         except BrushworkError as exc:
             raise ApiError(422, scrub(str(exc), path)) from None
         side = fit_long_side(img.size[0], img.size[1], _PREVIEW_SIDE)
+        if min(side) < _PREVIEW_THIN:  # a thin picture (which the job paints at its own size): enlarged to be seen
+            grow = _PREVIEW_THIN / min(side)
+            side = (max(_PREVIEW_THIN, round(side[0] * grow)), max(_PREVIEW_THIN, round(side[1] * grow)))
+            if max(side) > 4 * _PREVIEW_SIDE:
+                raise ApiError(422, f"the {'content' if content else 'style'} image is too narrow for a preview: its "
+                                    "short side must be at least 1/32 of its long side")
         x = resize(to_tensor(img.rgb, self.device), side)
         alpha = None if img.alpha is None else img.alpha_tensor(side, self.device)
         if img.alpha is not None and not (img.alpha >= (1e-6 if content else 0.5)).any():  # (as the job refuses it)
@@ -234,9 +241,6 @@ class _Previewer:
             from ..pipelines.stylize import painted_colours
 
             x = painted_colours(x, alpha)
-        if min(x.shape[-2:]) < 32:
-            raise ApiError(422, f"the {'content' if content else 'style'} image is too narrow for a preview: "
-                                "its short side must be at least 1/8 of its long side")
         with torch.no_grad():
             if content:
                 padded, h, w = _pad_to_multiple(x, net.align)
@@ -268,6 +272,8 @@ class _Previewer:
             # matched on the photo's opaque pixels, as the job matches it
             y, _ = match_styles(y.clamp(0, 1), [], match=match, alpha=strength, style_weights=[1.0], targets=[s_target],
                                 opaque=c_alpha)
+        if c_alpha is not None:  # transparent where the photo is, as the job's picture is
+            y = torch.cat([y, c_alpha.to(y.dtype)], dim=1)
         arr = (y[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         buf = io.BytesIO()
         Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
@@ -754,6 +760,8 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, f"match must be one of {', '.join(MATCHES)}")
         c = store(content, "content")
         s = style_source(style, style_name)
+        checked_image(c[1], "content")  # (too small, or nothing visible: refused as the job refuses it)
+        checked_image(s[1], "style")
         return Response(previewer.render(c, s, strength, transform, match), media_type="image/png")
 
     @app.post("/api/stylize", status_code=202, tags=["stylize"], dependencies=[read_as_sent("content")])
