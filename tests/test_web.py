@@ -699,6 +699,15 @@ def test_queries_and_repeated_fields_are_read_as_sent(client):
     r = client.post("/api/harmony", json={"colours": ["#ff0000"]})
     assert r.status_code == 422 and r.json()["error"].startswith("colours: this endpoint has no such field (its "
                                                                  "fields: colors"), r.text
+    # HEAD on the file endpoints (curl -I, download managers): 405 before
+    head = client.head("/api/styles/starry_night")
+    assert head.status_code == 200 and int(head.headers["content-length"]) > 1000 and not head.content
+    made = client.post("/api/recolor", files={"image": ("p.png", _png(64), "image/png")}, data={"palette": "#ff0000"})
+    assert made.status_code == 200, made.text
+    assert client.head(made.json()["image_url"]).status_code == 200
+    assert client.head(f"/api/gallery/{made.json()['gallery_id']}/file").status_code == 200
+    gone = client.get("/api/results/0123456789abcdef-stylize.png")
+    assert gone.status_code == 404 and "result.image_url" in gone.json()["error"]
 
 
 def test_forms_are_read_as_sent_and_gallery_items_as_made(client, tmp_path, monkeypatch):

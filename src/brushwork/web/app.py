@@ -731,6 +731,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return {"styles": [{"name": n, "url": f"/api/styles/{n}"} for n in styles]}
 
     @app.get("/api/styles/{name}", tags=["stylize"])
+    @app.head("/api/styles/{name}", include_in_schema=False)
     def style_image(name: str):
         if name not in styles:
             raise ApiError(404, f"no bundled style '{name[:60]}': see GET /api/styles")
@@ -894,9 +895,11 @@ def create_app(config: StudioConfig) -> FastAPI:
         return job
 
     @app.get("/api/results/{name}", tags=["jobs"])
+    @app.head("/api/results/{name}", include_in_schema=False)  # (curl -I, download managers)
     def result_file(name: str):
         if not _NAME.fullmatch(name) or not (results / name).is_file():
-            raise ApiError(404, f"no result '{name[:60]}'")
+            raise ApiError(404, f"no result '{name[:60]}' (a job's picture is named by its result.image_url, given "
+                                "once GET /api/jobs/{id} says done)")
         return FileResponse(results / name, media_type="image/png" if name.endswith(".png") else "image/webp")
 
     # -- colour and composition ----------------------------------------------------------------------
@@ -1073,6 +1076,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return Response(buf.getvalue(), media_type="image/webp")
 
     @app.get("/api/gallery/{item_id}/file", tags=["gallery"])
+    @app.head("/api/gallery/{item_id}/file", include_in_schema=False)
     def gallery_file(item_id: int):
         from ..provenance.gallery import _sha256
 
