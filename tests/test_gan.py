@@ -563,3 +563,37 @@ def test_flips_gif_rates_eval_reads_and_api_settings(tmp_path, capsys, monkeypat
         train_gan(torch.zeros(4, 3, 16, 32, dtype=torch.uint8), str(tmp_path / "api"), config=GANTrainConfig(size=32))
     with pytest.raises(BrushworkError, match="torch.from_numpy"):
         train_gan(np.zeros((4, 3, 32, 32), np.uint8), str(tmp_path / "api"), config=GANTrainConfig(size=32))
+
+
+def test_training_on_flat_images_ends_well_without_an_index(tmp_path, capsys):
+    """Flat-colour images train, yet the originality index (which skips blank images) found none: the trained
+    run exited 2 with "holds no readable images (24 unreadable)"."""
+    data = tmp_path / "flat"
+    data.mkdir()
+    for i in range(8):
+        Image.new("RGB", (32, 32), (30 * i, 200 - 20 * i, 90)).save(data / f"f{i}.png")
+    run = tmp_path / "run"
+    assert main(["gan", "train", str(data), "--size", "32", "--batch", "4", "--z-dim", "16", "--width", "8", "-q",
+                 "--steps", "1", "--out", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "no originality index" in err and "8 blank (one flat colour)" in err, err
+    assert (run / "checkpoint").is_dir() and not (run / "train_index.npz").exists()
+
+
+def test_gan_names_the_gifs_it_leaves_out(tmp_path, capsys):
+    """Pixel-art sprites saved as GIFs vanished from the GAN's data ("has 0 readable image(s)", or nothing said
+    in a mixed folder) and from the index."""
+    gifs = tmp_path / "gifs"
+    gifs.mkdir()
+    for i in range(4):
+        Image.new("RGB", (32, 32), (60 * i, 20, 200)).convert("P").save(gifs / f"g{i}.gif")
+    tiny = ["--size", "32", "--batch", "4", "--z-dim", "16", "--width", "8", "-q", "--steps", "1"]
+    assert main(["gan", "train", str(gifs), *tiny, "--out", str(tmp_path / "r1")]) == 2
+    assert "and 4 GIF(s), which training leaves out (convert them to PNG)" in capsys.readouterr().err
+    data = _toy_folder(tmp_path / "mixed", corrupt=False)
+    for i in range(2):
+        Image.new("RGB", (32, 32), (60 * i, 20, 200)).convert("P").save(data / f"g{i}.gif")
+    assert main(["gan", "train", str(data), *tiny, "--out", str(tmp_path / "r2")]) == 0
+    assert "left out 2 GIF(s): training reads PNG" in capsys.readouterr().err
+    assert main(["index", "build", str(gifs), "-o", str(tmp_path / "i.npz")]) == 2
+    assert "4 GIF(s), which folders are read without" in capsys.readouterr().err

@@ -1673,8 +1673,7 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     named = args.data in ARRAY_SOURCES or args.data == "art-medium"  # (a dataset's name, even beside such a folder)
     gifs = gifs_in(Path(args.data)) if Path(args.data).is_dir() and not named else 0
     if gifs:  # (a class of GIFs had vanished from the model without a word)
-        print(f"brushwork: note: left out {gifs} GIF(s): training reads PNG, JPEG, WebP, TIFF and BMP; convert them to "
-              "PNG to train on them", file=sys.stderr)
+        _gif_note(gifs, "training")
     if summary["ungrouped"]:
         print(f"brushwork: note: {', '.join(summary['ungrouped'])}: all its images are in one sub-folder (group), so "
               "its validation images were picked one by one and near-copies may be on both sides; give it "
@@ -2029,10 +2028,17 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if trainer.skipped:  # type: ignore[attr-defined]
         print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
     root = image_folder(args.data)  # the same folder train_gan read
+    if root is not None and root.is_dir():
+        from .datasets import gifs_under
+
+        _gif_note(gifs_under(root), "training")  # (pixel-art sprites often are GIFs: they vanished without a word)
     if root is not None and root.is_dir() and not args.no_index:
         from .provenance.originality import build_index
 
-        build_index(root, limit=5000).save(Path(args.out) / "train_index.npz")  # for gan sample --originality
+        try:
+            build_index(root, limit=5000).save(Path(args.out) / "train_index.npz")  # for gan sample --originality
+        except BrushworkError as exc:  # (the model is trained and saved: a note, not a failure)
+            print(f"brushwork: note: no originality index for `gan sample --originality`: {exc}", file=sys.stderr)
     if trainer.enlarged:  # type: ignore[attr-defined]
         print(f"brushwork: note: {trainer.enlarged} image(s) smaller than --size {args.size} were enlarged "  # type: ignore[attr-defined]
               "(nearest-neighbour, keeping hard pixel edges); a smaller --size may suit them better", file=sys.stderr)
@@ -2275,6 +2281,13 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gif_note(gifs: int, reader: str) -> None:
+    """A note naming the GIFs a folder reader left out (GIFs are animations: folders are read without them)."""
+    if gifs:
+        print(f"brushwork: note: left out {gifs} GIF(s): {reader} reads PNG, JPEG, WebP, TIFF and BMP; convert them to "
+              "PNG to include them", file=sys.stderr)
+
+
 def _cmd_index_build(args: argparse.Namespace) -> int:
     from .provenance.originality import build_index
 
@@ -2283,6 +2296,9 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
     _check_outputs(args.output)
     index = build_index(args.folder, progress=not args.quiet)
     index.save(args.output)
+    from .datasets import gifs_under
+
+    _gif_note(gifs_under(args.folder), "the index")
     note = f" ({index.skipped} unreadable or blank files skipped)" if index.skipped else ""
     print(f"indexed {len(index.names)} images from {args.folder} into {args.output}{note}")
     return 0

@@ -27,7 +27,7 @@ from PIL import Image
 
 from ..errors import BrushworkError
 
-__all__ = ["DataSource", "SOURCES", "data_root", "fetch", "list_images", "IMAGE_SUFFIXES"]
+__all__ = ["DataSource", "SOURCES", "data_root", "fetch", "list_images", "gifs_under", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -185,6 +185,17 @@ def list_images(folder: str | os.PathLike, *, recursive: bool = True) -> list[Pa
     it = root.rglob("*") if recursive else root.glob("*")
     return sorted(p for p in it if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                   and not any(d.startswith(".") for d in p.relative_to(root).parts[:-1]))
+
+
+def gifs_under(top: str | os.PathLike) -> int:
+    """How many GIFs lie under ``top`` (symlinked folders followed, hidden ones skipped): :func:`list_images` leaves
+    them out (a GIF is an animation, and an older run's listing of a folder would change if they were read), so
+    the training recipes count and name them."""
+    n = 0
+    for _, dirs, files in os.walk(top, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        n += sum(1 for f in files if f.lower().endswith(".gif") and not f.startswith("."))
+    return n
 
 
 def _apt_download(package: str, workdir: Path) -> Path:

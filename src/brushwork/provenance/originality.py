@@ -158,7 +158,7 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
     files = list_images(root)
     if limit is not None and len(files) > limit:
         files = [files[i] for i in np.linspace(0, len(files) - 1, limit).astype(int)]
-    names, shas, hashes, vecs, skipped = [], [], [], [], 0
+    names, shas, hashes, vecs, skipped, flat = [], [], [], [], 0, 0
     batch: list[np.ndarray] = []
 
     def flush():
@@ -177,6 +177,7 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
             bar.update(1)
         if d is None or blank(d):
             skipped += 1
+            flat += d is not None
             continue
         names.append(f.relative_to(root).as_posix())
         shas.append(sha256_file(f))
@@ -188,7 +189,12 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
     if bar is not None:
         bar.close()
     if not names:
-        raise BrushworkError(f"'{root}' holds no readable images" + (f" ({skipped} unreadable)" if skipped else ""))
+        from ..datasets import gifs_under
+
+        gifs = gifs_under(root)
+        said = ([f"{skipped - flat} unreadable"] * (skipped > flat) + [f"{flat} blank (one flat colour)"] * (flat > 0)
+                + [f"{gifs} GIF(s), which folders are read without: convert them to PNG"] * (gifs > 0))
+        raise BrushworkError(f"'{root}' holds no images to index" + (f" ({', '.join(said)})" if said else ""))
     return ReferenceIndex(names, shas, np.array(hashes, dtype=np.uint64), np.concatenate(vecs), str(root.resolve()),
                           skipped)
 

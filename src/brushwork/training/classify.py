@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..datasets.fetch import gifs_under
 from ..errors import BrushworkError
 from ..models.classifier import ARCHITECTURES, ClassifierConfig, build_classifier
 from .engine import Callback, Trainer, TrainerConfig, load_model_state, refuse_other_kind, save_model
@@ -157,7 +158,7 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
                                  f"{unknown}: evaluate on data with the same classes")
         classes = list(known)
     elif len(classes) < 2:
-        gifs = [e for e in empty if _gifs_under(root / e)]
+        gifs = [e for e in empty if gifs_under(root / e)]
         raise BrushworkError(f"'{folder}' has {len(classes)} class folder(s) with images: a classifier needs at "
                              "least two (one sub-folder per class)" + (f"; empty: {', '.join(empty)}" if empty else "")
                              + (f" ({', '.join(gifs)} holds only GIFs, which training does not read: convert them to "
@@ -191,15 +192,7 @@ def gifs_in(folder: Path) -> int:
     """How many GIFs lie in ``folder``'s class folders, walked as training walks them (symlinked folders followed,
     hidden ones skipped): training reads PNG, JPEG, WebP, TIFF and BMP (a GIF is an animation, and an older run's
     listing of the folder would change if they were read), so they are counted and named."""
-    return sum(_gifs_under(d) for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
-
-
-def _gifs_under(top: Path) -> int:
-    n = 0
-    for _, dirs, files in os.walk(top, followlinks=True):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        n += sum(1 for f in files if f.lower().endswith(".gif") and not f.startswith("."))
-    return n
+    return sum(gifs_under(d) for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
 
 
 def load_data(data: str, size: int | None = None, channels: int | None = None, classes: list[str] | None = None,

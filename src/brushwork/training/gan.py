@@ -163,7 +163,11 @@ def load_images(folder: str, size: int, stats: dict | None = None,
     if stats is not None:
         stats["enlarged"] = enlarged
     if len(xs) < 2:
+        from ..datasets import gifs_under
+
+        gifs = gifs_under(root) if root is not None else 0
         raise BrushworkError(f"'{folder}' has {len(xs)} readable image(s)" + (f" ({skipped} unreadable)" if skipped else "")
+                             + (f" and {gifs} GIF(s), which training leaves out (convert them to PNG)" if gifs else "")
                              + ": a GAN needs a folder of many images")
     return torch.from_numpy(np.stack(xs)), skipped
 
