@@ -597,3 +597,25 @@ def test_gan_names_the_gifs_it_leaves_out(tmp_path, capsys):
     assert "left out 2 GIF(s): training reads PNG" in capsys.readouterr().err
     assert main(["index", "build", str(gifs), "-o", str(tmp_path / "i.npz")]) == 2
     assert "4 GIF(s), which folders are read without" in capsys.readouterr().err
+
+
+def test_samples_reproduce_from_anywhere_without_their_index(tmp_path, monkeypatch, capsys):
+    """`gan sample runs/g1 ...` reran only from the folder it was run in ('runs/g1' does not exist), and a sample
+    made with --originality needed the index, which does not change its pixels (a new run removes it)."""
+    from brushwork.provenance.reproduce import reproduce
+
+    work = tmp_path / "work"
+    work.mkdir()
+    _toy_folder(work / "sprites", corrupt=False)
+    monkeypatch.chdir(work)
+    assert main(["gan", "train", "sprites", "--size", "32", "--batch", "4", "--z-dim", "16", "--width", "8", "-q",
+                 "--steps", "1", "--out", "runs/g1"]) == 0
+    assert (work / "runs" / "g1" / "train_index.npz").is_file()
+    assert main(["gan", "sample", "runs/g1", "--seeds", "0-1", "-o", "picks", "--originality"]) == 0
+    (work / "runs" / "g1" / "train_index.npz").unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    res = reproduce(work / "picks" / "seed0001.png")  # (the run is found from the picture's folder's parent)
+    assert res.identical and not res.environment_differences
+    capsys.readouterr()

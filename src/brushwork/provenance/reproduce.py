@@ -62,6 +62,45 @@ class Reproduction:
 _INPUT_REF = re.compile(r"\{input:([0-9]+)\}")  # (ASCII digits: '²' is a digit to str.isdigit, not to int)
 
 
+#: options that check a picture without changing it, left out of a rerun (with a value unless another option follows)
+_CHECKS = {("gan", "sample"): ("--originality",)}
+
+
+def _without_checks(run: list[str]) -> list[str]:
+    """``run`` without the options of :data:`_CHECKS` (``gan sample --originality``: an index the rerun needs
+    neither to make nor to compare the pictures, which a new training run or a move may have taken away)."""
+    drop = _CHECKS.get(tuple(run[:2]), ())
+    out, skip = [], False
+    for i, t in enumerate(run):
+        if skip:
+            skip = False
+            continue
+        if t in drop:
+            nxt = run[i + 1] if i + 1 < len(run) else "-"
+            skip = not nxt.startswith("-") and not nxt.startswith("{output")  # (its optional value)
+            continue
+        out.append(t)
+    return out
+
+
+def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path]) -> str:
+    """``token`` as a rerun should pass it: a model folder recorded by a relative path (``gan sample runs/g1``)
+    that does not lie there from the working folder is looked for from ``bases`` (the picture's folder and
+    those above it) and ``search`` (``--inputs``), by its path, then by its name; anything else is returned as
+    it is. (The recipe's checkpoint or weights sha256 then says whether the model found is the one used.)"""
+    p = Path(token)
+    if not token or token.startswith(("-", "{")) or p.is_absolute() or p.exists():
+        return token
+    for base in (*bases, *search):
+        for cand in (base / p, base / p.name):
+            try:
+                if cand.is_dir() and ((cand / "config.json").is_file() or (cand / "checkpoint" / "config.json").is_file()):
+                    return str(cand)
+            except OSError:
+                continue
+    return token
+
+
 def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> Path:
     """The file with the recorded sha256: at its recorded relative path (from the working folder, or from
     one of ``bases``: the reproduced picture's folder and those above it, where it was made from; an input
@@ -266,7 +305,7 @@ def _check_keep(keep: Path, image: Path, inputs: list, suffix: str) -> None:
     if target == image.resolve():
         raise BrushworkError(f"output '{keep}' is the image being reproduced: writing it would replace it; choose "
                              "another name")
-    for f in inputs:
+    for f in (f for f in inputs if f is not None):  # (None: an input the rerun does not read)
         if Path(f).resolve() == target:
             raise BrushworkError(f"output '{keep}' is one of the recipe's inputs: writing it would replace it; choose "
                                  "another name")
@@ -315,7 +354,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     if not isinstance(cmd, list) or not cmd:
         raise BrushworkError(f"the recipe in '{path}' has no command (made through the Python API, or a `suggest` "
                              "preview): only images made by a brushwork command that writes them can be reproduced")
-    run = legacy_command(recipe)  # (what runs is checked: it drops old options, with the values after them)
+    run = _without_checks(legacy_command(recipe))  # (what runs is checked: it drops old options, with their values)
     _check_command(cmd, path)
     _check_command(run, path)
     refs = [int(t[7:-1]) for t in map(str, run) if _INPUT_REF.fullmatch(t)]
@@ -333,7 +372,8 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         if not s.is_dir():
             raise BrushworkError(f"--inputs '{s}' is not a folder")
     made_in = Path(os.path.abspath(path)).parents[:3]  # its folder and the two above it
-    found = [find_input(e, search, made_in) for e in recipe.get("inputs", [])]
+    # (an input only a dropped check read, such as an originality index, is not looked for)
+    found = [find_input(e, search, made_in) if i in refs else None for i, e in enumerate(recipe.get("inputs", []))]
     if keep is not None:
         _check_keep(Path(keep), path, found, Path(str(recipe.get("output_name", path.name))).suffix)
     env = recipe.get("environment", {})
@@ -362,8 +402,8 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                 out_file = out_dir / (rel or path.name)  # (checked above: a relative path inside its folder)
             elif tok.startswith("{scratch:") and tok.endswith("}"):
                 argv.append(str(tmp / f"scratch{i}{tok[9:-1]}"))
-            else:
-                argv.append(tok)
+            else:  # (a model folder given by a relative path, such as a GAN run: found as inputs are found)
+                argv.append(model_folder(tok, search, made_in))
         import contextlib
         import io
 
