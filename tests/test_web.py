@@ -401,12 +401,12 @@ def test_bad_input_is_a_clear_4xx(studio, case, tmp_path):
         # one line, of bounded length, naming the field rather than the file stored on the server
         assert "\n" not in body["error"] and len(body["error"]) <= 300 and str(tmp_path) not in body["error"], body
         expected = {"tiny-content-job": (422, "content is 1x1"),
-                    "transparent-reference": (400, "no opaque pixels"), "truncated-jpeg": (415, "damaged or truncated JPEG"),
+                    "transparent-reference": (422, "no opaque pixels"), "truncated-jpeg": (415, "damaged or truncated JPEG"),
                     "bomb": (413, "more pixels"), "form-not-json": (422, "JSON object"),
                     "bad-tag": (None, "printable"), "truncated-gif": (415, "damaged or truncated GIF"),
                     "thin-content-job": (422, "less extreme shape"),
                     "gallery-style-missing": (404, "gallery item 77 no longer exists"),
-                    "transparent-reference-palette": (400, "reference image has no opaque"),
+                    "transparent-reference-palette": (422, "reference image has no opaque"),
                     "nan-json": (422, "truncation"), "damaged-png-job": (415, "damaged or truncated PNG"),
                     "two-contents": (422, "content: the request sends 2 files"),
                     "two-references": (422, "reference: the request sends 2 files")}

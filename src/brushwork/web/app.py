@@ -368,7 +368,8 @@ def create_app(config: StudioConfig) -> FastAPI:
     @app.exception_handler(BrushworkError)
     async def _brushwork_error(_: Request, exc: BrushworkError):
         message = str(exc)
-        status = 404 if message.startswith("no gallery item") else 503 if isinstance(exc, GalleryError) else 400
+        # (422: what was sent cannot be done, as the validation of every field says; 400 was this one path's)
+        status = 404 if message.startswith("no gallery item") else 503 if isinstance(exc, GalleryError) else 422
         if status == 404:  # the gallery's own hint is the CLI's
             message = message.replace("see `brushwork gallery list`", "see GET /api/gallery")
         elif status == 503 and config.token:  # (a shared server: its folders are not its clients' business)
