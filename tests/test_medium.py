@@ -109,6 +109,11 @@ def test_shipped_medium_classifier_loads_and_predicts(tmp_path, capsys):
     probs = [t["probability"] for t in out[0]["top"]]
     assert sorted(t["label"] for t in out[0]["top"]) == list(medium.MEDIA) and abs(sum(probs) - 1) < 1e-4
     assert main(["classify", "predict", "--model", "medium"]) == 2
+    clear = tmp_path / "clear.png"  # (was named "clip-art 0.88": a white square)
+    Image.new("RGBA", (64, 64), (255, 0, 0, 0)).save(clear)
+    capsys.readouterr()
+    assert main(["classify", "predict", "--model", "medium", str(clear)]) == 2
+    assert "is fully transparent: it has nothing to classify" in capsys.readouterr().err
 
 
 def test_shipped_classifier_name_in_eval_asks_for_an_out_folder(tmp_path, capsys):

@@ -191,6 +191,9 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
     xs = []
     for f in files:
         img = read_image(f, what="image", **({} if max_pixels is None else {"max_pixels": max_pixels}))
+        if img.alpha is not None and not (img.alpha > 0).any():  # (a white square, named a class with confidence)
+            raise BrushworkError(f"image '{img.source}' is fully transparent: it has nothing to classify (use an image "
+                                 "with visible content)")
         pil = Image.fromarray((img.rgb * 255 + 0.5).astype(np.uint8)).convert("L" if cfg.in_channels == 1 else "RGB")
         if getattr(model, "framing", "crop") == "pad":
             pil = padded_square(pil)
