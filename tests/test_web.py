@@ -710,6 +710,32 @@ def test_queries_and_repeated_fields_are_read_as_sent(client):
     assert gone.status_code == 404 and "result.image_url" in gone.json()["error"]
 
 
+def test_only_what_a_recipe_names_is_kept_among_the_uploads(client, tmp_path):
+    """Every image sent to palette, compose, classify or preview, and those of refused requests, stayed in uploads/
+    for good; now only a queued stylization's and a recolouring's are kept (their recipes name them)."""
+    uploads, scratch = tmp_path / "studio" / "uploads", tmp_path / "studio" / "scratch"
+    before = set(uploads.iterdir())
+    img = lambda seed: {"image": ("p.png", _png(64, seed), "image/png")}  # noqa: E731
+    assert client.post("/api/palette", files=img(1), data={"k": "3"}).status_code == 200
+    assert client.post("/api/compose", files=img(2)).status_code == 200
+    assert client.post("/api/classify", files=img(3)).status_code == 200
+    assert client.post("/api/preview", files={"content": ("c.png", _png(64, 4), "image/png")},
+                       data={"style_name": "starry_night"}).status_code == 200
+    assert client.post("/api/stylize", files={"content": ("c.png", _png(64, 5), "image/png")},
+                       data={"style_name": "nope"}).status_code == 404
+    assert client.post("/api/stylize", files={"content": ("c.png", _png_size(10, 10), "image/png")},
+                       data={"style_name": "starry_night"}).status_code == 422
+    assert client.post("/api/recolor", files={**img(6), "reference": ("r.png", b"not an image", "image/png")}
+                       ).status_code == 415
+    assert set(uploads.iterdir()) == before and not list(scratch.iterdir())
+    made = client.post("/api/recolor", files=img(7), data={"palette": "#ff0000,#00ff00"})
+    assert made.status_code == 200 and len(set(uploads.iterdir()) - before) == 1 and not list(scratch.iterdir())
+    job = client.post("/api/stylize", files={"content": ("c.png", _png(64, 8), "image/png")},
+                      data={"style_name": "starry_night", "size": "64"})
+    assert job.status_code == 202 and _wait(client, job.json()["id"])["status"] == "done"
+    assert len(set(uploads.iterdir()) - before) == 2
+
+
 def test_forms_are_read_as_sent_and_gallery_items_as_made(client, tmp_path, monkeypatch):
     """A misspelt, unknown or empty field is refused (it was dropped for its default); what the CLI refuses is
     refused here too; the gallery records a studio picture's recipe with its watermark; an item whose file changed

@@ -306,8 +306,12 @@ def create_app(config: StudioConfig) -> FastAPI:
     from ..provenance.gallery import Gallery, GalleryError
 
     uploads, results = config.data_dir / "uploads", config.data_dir / "results"
-    uploads.mkdir(parents=True, exist_ok=True)
-    results.mkdir(parents=True, exist_ok=True)
+    # a request's uploads until it is done: kept among the uploads only where a recipe names them (a queued
+    # stylization, a recolouring), removed otherwise (a palette, a preview, a refused request)
+    scratch_dir = config.data_dir / "scratch"
+    shutil.rmtree(scratch_dir, ignore_errors=True)  # (a server stopped mid-request)
+    for d in (uploads, results, scratch_dir):
+        d.mkdir(parents=True, exist_ok=True)
     styles = config.bundled_styles or _bundled_styles()
     queue = JobQueue(workers=config.workers, max_waiting=config.max_waiting)
     previewer = _Previewer(config.device)
@@ -542,8 +546,30 @@ def create_app(config: StudioConfig) -> FastAPI:
         return run
 
     # -- uploads -------------------------------------------------------------------------------------
-    def store(upload: UploadFile | None, what: str) -> tuple[str, Path]:
-        """Check and store an uploaded image under its sha256; returns ``(sha256, path)``."""
+    def request_scratch():
+        """A dependency: the list of this request's scratch uploads (:func:`store`), removed when it is done."""
+        made: list[Path] = []
+        try:
+            yield made
+        finally:
+            for f in made:
+                f.unlink(missing_ok=True)
+
+    def keep(path: Path) -> Path:
+        """A scratch upload moved among the uploads (under its sha256: a recipe names it); others as they are."""
+        if path.parent != scratch_dir:
+            return path
+        kept = uploads / path.name.split("-", 1)[1]
+        if kept.exists():
+            path.unlink(missing_ok=True)
+        else:
+            path.replace(kept)
+        return kept
+
+    def store(upload: UploadFile | None, what: str, scratch: list[Path] | None = None) -> tuple[str, Path]:
+        """Check and store an uploaded image under its sha256; returns ``(sha256, path)``. With ``scratch`` (a
+        request's :func:`request_scratch`), under a name of its own in the scratch folder, for the request only
+        (:func:`keep` moves it among the uploads)."""
         if upload is None:
             raise ApiError(422, f"{what}: an image file is required")
         data = upload.file.read(config.max_upload_bytes + 1)
@@ -579,15 +605,20 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(415, f"{what} is not an image (the content was checked, not the file name): send "
                                 "PNG, JPEG, WebP, GIF, BMP or TIFF") from None
         path = uploads / f"{sha}{SNIFFED[fmt]}"
-        if not path.exists():
+        if scratch is not None and not path.exists():
+            path = scratch_dir / f"{secrets.token_hex(8)}-{sha}{SNIFFED[fmt]}"
+            scratch.append(path)
+            path.write_bytes(data)
+        elif not path.exists():
             tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
             tmp.write_bytes(data)
             tmp.replace(path)
         return sha, path
 
-    def read_upload(upload: UploadFile | None, what: str, **kwargs):
-        """``store`` then ``read_image``; errors name the form field, not the file stored on the server."""
-        return read_stored(store(upload, what)[1], what, **kwargs)
+    def read_upload(upload: UploadFile | None, what: str, scratch: list[Path], **kwargs):
+        """``store`` (for the request only) then ``read_image``; errors name the form field, not the file stored on
+        the server."""
+        return read_stored(store(upload, what, scratch)[1], what, **kwargs)
 
     def read_stored(path: Path, what: str, **kwargs):
         from ..imaging.io import read_image
@@ -625,11 +656,12 @@ def create_app(config: StudioConfig) -> FastAPI:
         return path
 
 
-    def style_source(style: UploadFile | None, style_name: str | None) -> tuple[str, Path]:
+    def style_source(style: UploadFile | None, style_name: str | None,
+                     scratch: list[Path] | None = None) -> tuple[str, Path]:
         if style is not None and style_name:
             raise ApiError(422, "give a style upload or a style_name, not both")
         if style is not None:
-            return store(style, "style")
+            return store(style, "style", scratch)
         if not style_name:
             raise ApiError(422, "style: upload an image or name one (see GET /api/styles)")
         if style_name in styles:
@@ -744,7 +776,8 @@ def create_app(config: StudioConfig) -> FastAPI:
     def preview(content: UploadFile = File(...), style: list[UploadFile] | None = File(None),
                 mask: list[UploadFile] | None = File(None),
                 style_name: str | None = Form(None), strength: float = Form(0.5, ge=0.0, le=1.0),
-                transform: str = Form("adain"), match: str = Form("full")) -> Response:
+                transform: str = Form("adain"), match: str = Form("full"),
+                scratch: list = Depends(request_scratch)) -> Response:
         """A quick 256 px AdaIN preview (not saved, not recorded): what the strength slider shows.
         ``transform``: ``adain`` or ``wct`` (whitening-colouring: a closer style); ``match``: ``full``,
         ``colors`` or ``none`` (how the picture is finished: see ``/api/stylize``)."""
@@ -760,8 +793,8 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, f"transform must be {' or '.join(TRANSFORMS)}")
         if match not in MATCHES:
             raise ApiError(422, f"match must be one of {', '.join(MATCHES)}")
-        c = store(content, "content")
-        s = style_source(style, style_name)
+        c = store(content, "content", scratch)
+        s = style_source(style, style_name, scratch)
         checked_image(c[1], "content")  # (too small, or nothing visible: refused as the job refuses it)
         checked_image(s[1], "style")
         return Response(previewer.render(c, s, strength, transform, match), media_type="image/png")
@@ -773,7 +806,8 @@ def create_app(config: StudioConfig) -> FastAPI:
                     strength: float = Form(0.5, ge=0.0, le=1.0), size: int = Form(512, ge=64, le=4096),
                     preserve_color: str = Form("none"), seed: int = Form(0, ge=0, le=2**31 - 1),
                     init: str = Form("content"), transform: str = Form("adain"),
-                    match: str | None = Form(None), init_match: str | None = Form(None)) -> dict:
+                    match: str | None = Form(None), init_match: str | None = Form(None),
+                    scratch: list = Depends(request_scratch)) -> dict:
         """Queue a stylization; follow it at ``/api/jobs/{id}`` (or ``/events``), fetch ``result.image_url``.
 
         ``init`` (Gatys): ``content``, ``noise`` or ``adain`` (start from the AdaIN picture: seconds, not minutes).
@@ -812,9 +846,10 @@ def create_app(config: StudioConfig) -> FastAPI:
         if init_match is not None and (init_match not in MATCHES or method != "gatys" or init != "adain"):
             raise ApiError(422, f"init_match must be one of {', '.join(MATCHES)}, and finishes the AdaIN start of "
                                 "method=gatys with init=adain only")
-        (_, c_path), (_, s_path) = store(content, "content"), style_source(style, style_name)
+        (_, c_path), (_, s_path) = store(content, "content", scratch), style_source(style, style_name, scratch)
         checked_image(c_path, "content", size)
         checked_image(s_path, "style")
+        c_path, s_path = keep(c_path), keep(s_path)  # (accepted: the job, its recipe and its reruns read them)
 
         def work(job: Job) -> dict:
             from ..pipelines.stylize import stylize
@@ -907,11 +942,11 @@ def create_app(config: StudioConfig) -> FastAPI:
     @app.post("/api/palette", tags=["colour"], dependencies=[read_as_sent("image")])
     @bounded
     def palette(image: UploadFile = File(...), k: int = Form(6, ge=1, le=16),
-                seed: int = Form(0, ge=0, le=2**64 - 1)) -> dict:
+                seed: int = Form(0, ge=0, le=2**64 - 1), scratch: list = Depends(request_scratch)) -> dict:
         from ..color.harmony import classify
         from ..color.palette import extract_palette
 
-        img = read_upload(image, "image", draft=512, keep_colors=True, min_side=1)  # (as `brushwork palette`)
+        img = read_upload(image, "image", scratch, draft=512, keep_colors=True, min_side=1)  # (as `brushwork palette`)
         pal = extract_palette(img.rgb, img.alpha, k=k, seed=seed, at_most=True)  # fewer colours: fewer swatches
         return {**pal.to_dict(), "harmony": classify(pal).to_dict()}
 
@@ -934,7 +969,7 @@ def create_app(config: StudioConfig) -> FastAPI:
     @bounded
     def recolor_image(image: UploadFile = File(...), reference: UploadFile | None = File(None),
                       palette: str | None = Form(None, max_length=2000), method: str = Form("stats"),
-                      strength: float = Form(1.0, ge=0.0, le=1.0)) -> dict:
+                      strength: float = Form(1.0, ge=0.0, le=1.0), scratch: list = Depends(request_scratch)) -> dict:
         from ..color.palette import Palette
         from ..color.recolor import METHODS as RECOLOR_METHODS, recolor
         from ..imaging.io import to_pil
@@ -949,9 +984,9 @@ def create_app(config: StudioConfig) -> FastAPI:
         if palette and not hexes:
             raise ApiError(422, "palette is empty: give hex colours such as #1e90ff,#ff8c1e")
         pal = Palette.from_hex(hexes) if hexes else None
-        img_path = store(image, "image")[1]
+        img_path = store(image, "image", scratch)[1]
         img = read_stored(img_path, "image")
-        ref_path = None if reference is None else store(reference, "reference")[1]
+        ref_path = None if reference is None else store(reference, "reference", scratch)[1]
         ref = None if ref_path is None else read_stored(ref_path, "reference", draft=1024, keep_colors=True,
                                                         min_side=1)  # (as `brushwork recolor` reads it)
         k, seed = 6, 0  # recolor's defaults, named in the recipe
@@ -959,6 +994,7 @@ def create_app(config: StudioConfig) -> FastAPI:
                       reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
                       strength=strength, k=k, seed=seed)
         name = f"{secrets.token_hex(8)}-recolor.png"
+        img_path, ref_path = keep(img_path), None if ref_path is None else keep(ref_path)  # (the recipe names them)
         # the equivalent `brushwork recolor` command over the stored uploads, as for stylize: reproducible
         argv = ["recolor", str(img_path), *(["--reference", str(ref_path)] if ref_path else ["--palette", ",".join(pal.hex)]),
                 "--method", method, "--strength", str(strength), "-k", str(k), "--seed", str(seed), "-o", str(results / name)]
@@ -969,7 +1005,7 @@ def create_app(config: StudioConfig) -> FastAPI:
     @app.post("/api/compose", tags=["composition"], dependencies=[read_as_sent("image")])
     @bounded
     def compose(image: UploadFile = File(...), ratios: str = Form("1:1,4:5,3:2,16:9", max_length=200),
-                overlay: bool = Form(False)) -> dict:
+                overlay: bool = Form(False), scratch: list = Depends(request_scratch)) -> dict:
         from ..composition import READ_SIDE, analyze, parse_ratio, suggest_crops, working_saliency
 
         rs = [r.strip() for r in ratios.split(",") if r.strip()]
@@ -977,7 +1013,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, "ratios is empty: give ratios such as 1:1,4:5")
         for r in rs:
             parse_ratio(r)
-        stored = store(image, "image")[1]
+        stored = store(image, "image", scratch)[1]
         img = read_stored(stored, "image", min_side=8, draft=READ_SIDE)  # (read as `brushwork compose` reads it)
         if img.alpha is not None and not (img.alpha > 0).any():  # (as `brushwork compose` refuses it)
             raise ApiError(422, "image is fully transparent: it has nothing to compose; send an image with visible "
@@ -1016,13 +1052,13 @@ def create_app(config: StudioConfig) -> FastAPI:
     @app.post("/api/classify", tags=["classify"], dependencies=[read_as_sent("image")])
     @bounded
     def classify_image(image: UploadFile = File(...), model: str = Form("medium"),
-                       top_k: int = Form(3, ge=1, le=20)) -> dict:
+                       top_k: int = Form(3, ge=1, le=20), scratch: list = Depends(request_scratch)) -> dict:
         from ..pipelines.classify import predict_images
 
         if model != "medium":
             raise ApiError(422, "model: the studio serves the shipped classifier 'medium' (photo, painting, ...)")
         net, cfg = models("classifier")
-        path = store(image, "image")[1]
+        path = store(image, "image", scratch)[1]
         try:
             return predict_images(net, cfg, [str(path)], top_k=top_k)[0] | {"image": None}
         except BrushworkError as exc:
