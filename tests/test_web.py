@@ -699,6 +699,9 @@ def test_queries_and_repeated_fields_are_read_as_sent(client):
     r = client.post("/api/harmony", json={"colours": ["#ff0000"]})
     assert r.status_code == 422 and r.json()["error"].startswith("colours: this endpoint has no such field (its "
                                                                  "fields: colors"), r.text
+    r = client.post("/api/gan/sample")  # (no body: "request: Field required")
+    assert r.status_code == 422 and "the request has no body: send a JSON object as application/json (its fields: " \
+        "seeds, truncation" in r.json()["error"], r.text
     # HEAD on the file endpoints (curl -I, download managers): 405 before
     head = client.head("/api/styles/starry_night")
     assert head.status_code == 200 and int(head.headers["content-length"]) > 1000 and not head.content

@@ -381,6 +381,12 @@ def create_app(config: StudioConfig) -> FastAPI:
             message = "the gallery cannot be used right now (the server's log says why): try again later"
         return JSONResponse({"error": one_line(message)}, status_code=status)
 
+    def json_fields(request: Request) -> list[str]:
+        """The fields of the JSON body the request's endpoint reads (none for a form)."""
+        params = getattr(getattr(request.scope.get("route"), "dependant", None), "body_params", [])
+        models = [getattr(getattr(p, "field_info", None), "annotation", None) for p in params]  # (the JSON bodies)
+        return sorted(f for m in models for f in getattr(m, "model_fields", {}))
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         errs = exc.errors()
@@ -390,15 +396,17 @@ def create_app(config: StudioConfig) -> FastAPI:
         kind = first.get("type")
         if kind == "json_invalid":
             message = "the request body is not valid JSON: send a JSON object (see /docs)"
+        elif kind == "missing" and tuple(first.get("loc", ())) == ("body",):  # (it said "request: Field required")
+            fields = json_fields(request)
+            message = ("the request has no body: send a JSON object as application/json"
+                       + (f" (its fields: {', '.join(fields)}; see /docs)" if fields else " (see /docs)"))
         elif kind in ("model_attributes_type", "dict_type") and not where:
             message = "the request body must be a JSON object, sent as application/json (see /docs)"
         elif "UploadFile" in str(first.get("msg", "")):  # text sent where a file goes (style=starry_night)
             message = (f"{where.split('.')[0] or 'request'}: send an image file here"
                        + (" (a bundled style or gallery item goes in style_name)" if where.startswith("style") else ""))
         elif kind == "extra_forbidden":  # a JSON key the body does not have (a misspelling): its fields
-            params = getattr(getattr(request.scope.get("route"), "dependant", None), "body_params", [])
-            models = [getattr(getattr(p, "field_info", None), "annotation", None) for p in params]  # (the JSON bodies)
-            fields = sorted(f for m in models for f in getattr(m, "model_fields", {}))
+            fields = json_fields(request)
             message = f"{where}: this endpoint has no such field" + (f" (its fields: {', '.join(fields)}; see /docs)"
                                                                        if fields else " (see /docs)")
         elif str(first.get("input")).strip().lower() in ("nan", "-nan", "+nan"):  # (pydantic says "less than")
