@@ -29,8 +29,9 @@ from ..models.adain import AdaINNet, Map, apply_map, check_transform, transfer_m
 __all__ = ["adain_transfer", "default_match", "match_styles", "tile_starts"]
 
 #: a tiled picture's encoder features are kept from the statistics pass for the decoding pass when all its tiles'
-#: come to at most this (the default model's: 15 MB a 1024 px tile, 375 MB at 4096 x 4096); beyond it they are encoded again
-KEEP_FEATURES_BYTES = 512 * 2**20
+#: come to at most this (the default model's: 15 MB a 1024 px tile, 135 MB at 2048 px, 240 MB at 3072 px); beyond
+#: it (4096 px: 375 MB, which would raise its peak from 2.06 to 2.36 GiB) they are encoded again
+KEEP_FEATURES_BYTES = 256 * 2**20
 
 
 def _pad_to_multiple(x: torch.Tensor, m: int) -> tuple[torch.Tensor, int, int]:
