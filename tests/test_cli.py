@@ -337,3 +337,24 @@ def test_limits_the_parser_knows_and_messages_that_name_the_mistake(tmp_path, ca
         err = capsys.readouterr().err
         assert says in err and "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]
+
+
+def test_an_empty_list_item_is_refused(tmp_path, capsys):
+    """'0,,3', '1:1,,4:5', '#f00,,#0f0' (a value left out) were read as if the gap were not there; spaces after
+    commas and a trailing comma stay fine."""
+    from brushwork.errors import BrushworkError, list_items
+    from brushwork.pipelines.gan import parse_seeds
+
+    assert list_items("#f00, #0f0", "x", "e", spaces=True) == ["#f00", "#0f0"]
+    assert list_items("#f00 #0f0,", "x", "e", spaces=True) == ["#f00", "#0f0"]
+    assert parse_seeds("0-2,5,") == [0, 1, 2, 5]
+    with pytest.raises(BrushworkError, match="seeds '0,,3' has an empty item between two commas"):
+        parse_seeds("0,,3")
+    assert main(["harmony", "--colors", "#ff0000,,#00ff00"]) == 2
+    assert "has an empty item between two commas" in capsys.readouterr().err
+    assert main(["harmony", "--colors", "#ff0000, #00ff00"]) == 0
+    photo = tmp_path / "p.png"
+    Image.fromarray((np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8)).save(photo)
+    capsys.readouterr()
+    assert main(["compose", str(photo), "--ratios", "1:1,,4:5"]) == 2
+    assert "--ratios '1:1,,4:5' has an empty item" in capsys.readouterr().err

@@ -1290,7 +1290,9 @@ def _parse_palette(text: str):
     if p.suffix.lower() in (*WRITABLE_SUFFIXES, ".gif"):  # (the image formats brushwork reads)
         raise BrushworkError(f"'{text}' is an image, not a palette: give hex colours ('#1e90ff,#ff8c1e'), a .gpl or .ase "
                              "palette file; an image's own colours are taken with `recolor --reference IMAGE` or `harmony IMAGE`")
-    items = [t for t in text.replace(" ", ",").split(",") if t]
+    from .errors import list_items
+
+    items = list_items(text, "--palette/--colors", "'#1e90ff,#ff8c1e'", spaces=True)
     if not items:
         raise BrushworkError("--palette/--colors is empty: give hex colours such as '#1e90ff,#ff8c1e'")
     return Palette.from_hex(items)
@@ -1457,7 +1459,9 @@ def _cmd_compose(args: argparse.Namespace) -> int:
 
     from .composition import READ_SIDE, analyze, parse_ratio, suggest_crops, working_saliency
 
-    ratios = [r.strip() for r in args.ratios.split(",") if r.strip()]
+    from .errors import list_items
+
+    ratios = list_items(args.ratios, "--ratios", "1:1,4:5")
     if not ratios:
         raise BrushworkError("--ratios is empty: give ratios such as 1:1,4:5")
     for r in ratios:

@@ -30,8 +30,10 @@ def parse_seeds(text: str, at_most: int = MAX_SEEDS) -> list[int]:
     Raises:
         BrushworkError: malformed, negative, or more than ``at_most`` seeds (``MAX_SEEDS`` by default).
     """
+    from ..errors import list_items
+
     seeds: list[int] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
+    for part in list_items(text, "seeds", "0-63 or 3,17,42"):
         lo, sep, hi = part.partition("-")
         try:
             a, b = int(lo), int(hi) if sep else int(lo)

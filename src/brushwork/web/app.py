@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import BrushworkError
+from ..errors import BrushworkError, list_items
 from ..imaging.decode import JPEG_FORMATS, has_alpha
 from ..weights import sha256_file
 from .jobs import Cancelled, Job, JobQueue, QueueFull, one_line
@@ -988,7 +988,7 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, "give a reference image or a palette (one of the two)")
         from ..provenance.recipe import command_recipe
 
-        hexes = [t for t in (palette or "").replace(" ", ",").split(",") if t]
+        hexes = list_items(palette or "", "palette", "#1e90ff,#ff8c1e", spaces=True)
         if palette and not hexes:
             raise ApiError(422, "palette is empty: give hex colours such as #1e90ff,#ff8c1e")
         pal = Palette.from_hex(hexes) if hexes else None
@@ -1016,7 +1016,7 @@ def create_app(config: StudioConfig) -> FastAPI:
                 overlay: bool = Form(False), scratch: list = Depends(request_scratch)) -> dict:
         from ..composition import READ_SIDE, analyze, parse_ratio, suggest_crops, working_saliency
 
-        rs = [r.strip() for r in ratios.split(",") if r.strip()]
+        rs = list_items(ratios, "ratios", "1:1,4:5")
         if not rs:
             raise ApiError(422, "ratios is empty: give ratios such as 1:1,4:5")
         for r in rs:
