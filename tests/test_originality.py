@@ -101,7 +101,7 @@ def test_commands_and_bad_input(refs, tmp_path, capsys):
     assert f"contact sheet: {tmp_path / 's.png'}" in capsys.readouterr().out
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(BrushworkError, match="no readable images"):
+    with pytest.raises(BrushworkError, match="holds no images to index"):
         org.build_index(empty)
     shutil.copy(tmp_path / "white.png", empty / "white.png")  # indexed, it would match every blank query
     shutil.copy(refs / "coffee.png", empty / "coffee.png")
