@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import numpy as np
 import torch
 from PIL import Image
 
@@ -601,3 +602,48 @@ def test_a_style_is_encoded_once_for_many_photos(small_images, random_decoder_di
     S._STYLE_MEMO.clear()
     fresh = S.stylize(content, style, **kw).image
     assert np.array_equal(np.asarray(first), np.asarray(fresh))
+
+
+def test_a_decoder_retrained_into_its_folder_is_loaded_again(small_images, tmp_path, monkeypatch):
+    """The model caches were keyed by the path as written: a decoder retrained into the same folder (or a relative
+    path from another working folder) painted with the old weights and recorded their sha256."""
+    import os
+
+    import brushwork
+    from brushwork.models.adain import Decoder, DecoderConfig
+    from brushwork.training.engine import save_model
+
+    content, style = small_images
+    folder = tmp_path / "dec"
+
+    def run():
+        r = brushwork.stylize(content, style, method="adain", size=64, decoder=folder, match="none")
+        return np.asarray(r.image), r.params["weights_sha256"]["decoder"]
+
+    torch.manual_seed(1)
+    save_model(Decoder(), {"decoder": DecoderConfig().to_dict()}, folder)
+    first, sha1 = run()
+    torch.manual_seed(2)
+    save_model(Decoder(), {"decoder": DecoderConfig().to_dict()}, folder)
+    st = (folder / "model.safetensors").stat()
+    os.utime(folder / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # (a coarse clock)
+    second, sha2 = run()
+    assert sha1 != sha2 and not np.array_equal(first, second)
+
+
+def test_a_float64_default_dtype_is_named_and_leaves_no_trace(small_images):
+    """Under torch.set_default_dtype(torch.float64) stylize was a RuntimeError, and stayed one after the default was
+    set back (its cached models had been built in float64)."""
+    import brushwork
+    from brushwork.weights import load_decoder
+
+    content, style = small_images
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        with pytest.raises(BrushworkError, match=r"default dtype is float64.*set_default_dtype\(torch.float32\)"):
+            brushwork.stylize(content, style, method="adain", size=48)
+        assert next(load_decoder().parameters()).dtype == torch.float32  # (a model loaded meanwhile)
+    finally:
+        torch.set_default_dtype(before)
+    assert brushwork.stylize(content, style, method="adain", size=48).image.size[0] == 48

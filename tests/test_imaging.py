@@ -320,3 +320,17 @@ def test_read_image_holds_one_float_copy(tmp_path, mode):
         tracemalloc.stop()
     floats = img.rgb.nbytes + (0 if img.alpha is None else img.alpha.nbytes)
     assert peak < 1.6 * floats, (peak, floats)
+
+
+def test_a_callers_pil_jpeg_is_never_drafted(tmp_path):
+    """read_image(draft=) on a PIL JPEG not yet loaded drafted the caller's own object: it shrank in their hands,
+    and the result depended on whether they had loaded it first."""
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (340, 512, 3), dtype=np.uint8)).save(tmp_path / "p.jpg")
+    lazy = Image.open(tmp_path / "p.jpg")
+    a = read_image(lazy, draft=64)
+    assert lazy.size == (512, 340)
+    loaded = Image.open(tmp_path / "p.jpg")
+    loaded.load()
+    b = read_image(loaded, draft=64)
+    assert np.array_equal(a.rgb, b.rgb) and a.picture_size == (512, 340)

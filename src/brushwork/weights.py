@@ -344,7 +344,7 @@ def load_encoder(
     fuse = getattr(encoder, "fuse_batchnorm", None)
     if fuse is not None:
         fuse()  # frozen encoder: fold BatchNorm into the convs (faster, far less autograd memory)
-    return encoder.to(device)
+    return encoder.float().to(device)  # (float32 under torch.set_default_dtype(torch.float64) too: pictures are)
 
 
 def _load_checked(module, file: Path, model_name: str):
@@ -407,7 +407,7 @@ def load_decoder(
         # The original AdaIN release's decoder.pth: a bare state dict of the paper's decoder.
         from .models.vgg_adain import VGGAdaINDecoder
 
-        return _load_checked(VGGAdaINDecoder(), file, "original AdaIN decoder (decoder.pth)").to(device)
+        return _load_checked(VGGAdaINDecoder(), file, "original AdaIN decoder (decoder.pth)").float().to(device)
     try:
         raw = json.loads(cfg_path.read_text())
     except (OSError, ValueError, RecursionError) as exc:  # (RecursionError: nested deeper than Python parses)
@@ -424,4 +424,5 @@ def load_decoder(
             f"decoder config '{cfg_path}' is missing or invalid ({type(exc).__name__}): a saved decoder folder "
             "has config.json beside model.safetensors"
         ) from None
-    return _load_checked(Decoder(config), file, f"AdaIN decoder for {config.encoder}:{'+'.join(config.taps)}").to(device)
+    return _load_checked(Decoder(config), file,
+                         f"AdaIN decoder for {config.encoder}:{'+'.join(config.taps)}").float().to(device)

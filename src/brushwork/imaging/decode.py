@@ -178,7 +178,8 @@ def open_decoded(
     mode = img.mode
     icc = img.info.get("icc_profile")  # (the DC-only stream below is made without it)
     try:
-        if draft is not None and img.format in JPEG_FORMATS:
+        # (not a caller's own PIL image: draft() and load() would shrink it in their hands)
+        if draft is not None and img.format in JPEG_FORMATS and not isinstance(source, Image.Image):
             f = draft / max(w, h)  # keeps the long side >= draft (Pillow keeps both sides >= asked)
             asked = (max(1, int(w * f)), max(1, int(h * f)))
             if img.info.get("progressive") and min(w // asked[0], h // asked[1]) >= 8 and not isinstance(source, Image.Image):

@@ -100,21 +100,64 @@ def _weights_sha256(net: Any) -> dict[str, str]:
     return {k: m.weights_sha256 for k, m in parts.items() if getattr(m, "weights_sha256", None)}
 
 
+def _stamp(*files: Path) -> tuple:
+    """What tells a model file apart from the one cached under its name: each file's resolved path, size and
+    modification time (a decoder retrained into the same folder, a path relative to another working folder)."""
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+            out.append((str(f.resolve()), st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((str(f), None, None))  # (the loader says what is wrong with it)
+    return tuple(out)
+
+
+def _cached_encoder(name: str, weights: str | None, device: Any, allow_download: bool, trust: bool):
+    """:func:`weights.load_encoder`, loaded once a process for the same file: folders of images call stylize()
+    once per file."""
+    stamp = None if weights is None else _stamp(Path(weights).expanduser())
+    return _load_encoder(name, weights, stamp, device, allow_download, trust)
+
+
 @functools.lru_cache(maxsize=4)
 @keeps_rng
-def _cached_encoder(name: str, weights: str | None, device: Any, allow_download: bool, trust: bool):
-    # Folders of images call stylize() once per file: load each model once, not once per image.
+def _load_encoder(name: str, weights: str | None, stamp: tuple | None, device: Any, allow_download: bool, trust: bool):
     from ..weights import load_encoder
 
     return load_encoder(name, weights, device=device, allow_download=allow_download, trust_weights=trust)
 
 
+def _cached_decoder(source: str | None, device: Any):
+    """:func:`weights.load_decoder`, loaded once a process for the same files."""
+    if source is None:
+        return _load_decoder(None, None, device)
+    from ..weights import decoder_file
+
+    file = decoder_file(Path(source).expanduser())
+    return _load_decoder(source, _stamp(file, file.parent / "config.json"), device)
+
+
 @functools.lru_cache(maxsize=4)
 @keeps_rng
-def _cached_decoder(source: str | None, device: Any):
+def _load_decoder(source: str | None, stamp: tuple | None, device: Any):
     from ..weights import load_decoder
 
     return load_decoder(source, device=device)
+
+
+def check_default_dtype() -> None:
+    """brushwork paints in float32; under ``torch.set_default_dtype(torch.float64)`` (a notebook's science) its
+    tensors would meet float64 ones mid-way, in a RuntimeError.
+
+    Raises:
+        BrushworkError: torch's default dtype is not float32.
+    """
+    import torch
+
+    if torch.get_default_dtype() != torch.float32:
+        raise BrushworkError(f"torch's default dtype is {str(torch.get_default_dtype()).removeprefix('torch.')}, and "
+                             "brushwork paints in float32: call torch.set_default_dtype(torch.float32) first")
 
 
 def checked_tile(tile: Any) -> int | None:
@@ -298,6 +341,7 @@ def stylize(
     from .gatys import ADAIN_INIT_OVERRIDES, adain_init_alpha, gatys_config_for, optimize, with_overrides
 
     tile = checked_tile(tile)
+    check_default_dtype()
 
     if method not in METHODS:
         raise BrushworkError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")

@@ -703,7 +703,10 @@ def stylize_video(
     from .. import runtime
     from ..imaging.io import to_tensor
     from ..imaging.resampling import fit_long_side, resize
-    from .stylize import ADAIN_STYLE_MAX_SIDE, _cached_decoder, _cached_encoder, checked_tile, painted_colours, read_style
+    from .stylize import (ADAIN_STYLE_MAX_SIDE, _cached_decoder, _cached_encoder, check_default_dtype, checked_tile,
+                          painted_colours, read_style)
+
+    check_default_dtype()
 
     if not 0.0 <= strength <= 1.0:
         raise BrushworkError(f"strength must be in [0, 1], got {strength}")
