@@ -461,3 +461,17 @@ def test_environment_passes_over_a_torch_still_being_imported(monkeypatch):
     assert "torch" not in environment()
     half.__spec__._initializing = False  # (imported, yet without what is read: never an error either)
     assert "torch" not in environment()
+
+
+def test_torch_free_outputs_reproduce_byte_for_byte_beside_torch(tmp_path):
+    """A palette's swatch reran as the same pixels but not the same bytes in any process that had imported torch
+    (a notebook, the studio): the rerun's recipe recorded torch's version, threads and instruction set."""
+    import torch  # noqa: F401  (as a notebook has it)
+
+    photo = tmp_path / "p.png"
+    Image.fromarray((np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8)).save(photo)
+    swatch = tmp_path / "sw.png"
+    assert main(["palette", str(photo), "-k", "3", "--swatch", str(swatch)]) == 0
+    assert "torch" not in read_recipe(swatch)[0]["environment"]
+    res = reproduce(swatch)
+    assert res.identical and res.same_bytes

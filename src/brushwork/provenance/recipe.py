@@ -38,15 +38,21 @@ XMP_LIMIT = 60_000  # a JPEG APP1 segment holds 65,502 bytes; save_image writes 
 _XMP_RE = re.compile(r"<brushwork:recipe>(.*?)</brushwork:recipe>", re.S)
 
 
-def environment() -> dict[str, Any]:
-    """What decides whether a recipe reproduces bit for bit: versions, threads, instruction set."""
+#: the commands that never use torch: their recipes record no torch, threads or instruction set, whatever else the
+#: process imported (a notebook, the studio), so that a rerun anywhere writes the same bytes
+TORCH_FREE_COMMANDS = frozenset({"palette", "recolor", "compose", "harmony"})
+
+
+def environment(uses_torch: bool = True) -> dict[str, Any]:
+    """What decides whether a recipe reproduces bit for bit: versions, threads, instruction set (torch's where
+    ``uses_torch`` and the process has imported it)."""
     from .. import __version__
 
     env: dict[str, Any] = {"brushwork": __version__, "python": platform.python_version(),
                            "machine": platform.machine(), "system": platform.system()}
     torch = sys.modules.get("torch")  # recorded when the operation used torch; never imported for it
     # (not while another thread is still importing it, as a studio's first jobs may be: a half-made module)
-    if torch is not None and not getattr(getattr(torch, "__spec__", None), "_initializing", False):
+    if uses_torch and torch is not None and not getattr(getattr(torch, "__spec__", None), "_initializing", False):
         try:
             env.update({"torch": torch.__version__, "threads": torch.get_num_threads(),
                         "cpu_capability": torch.backends.cpu.get_cpu_capability()})
@@ -142,7 +148,8 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
             cmd.append(f"{{input:{len(inputs) - 1}}}")
         else:
             cmd.append(tok)
-    recipe = {**params, "command": cmd, "inputs": inputs, "output_name": out.name, "environment": environment()}
+    recipe = {**params, "command": cmd, "inputs": inputs, "output_name": out.name,
+              "environment": environment(uses_torch=not argv or argv[0] not in TORCH_FREE_COMMANDS)}
     if rel_output is not None:
         recipe["output"] = rel_output
     return recipe
