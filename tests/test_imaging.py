@@ -334,3 +334,21 @@ def test_a_callers_pil_jpeg_is_never_drafted(tmp_path):
     loaded.load()
     b = read_image(loaded, draft=64)
     assert np.array_equal(a.rgb, b.rgb) and a.picture_size == (512, 340)
+
+
+def test_save_image_writes_any_pil_mode(tmp_path):
+    """A 16-bit grey PIL image saved as JPEG, WebP or BMP came out white; CMYK, YCbCr, F or RGBa as PNG were refused,
+    La to JPEG a bare ValueError. Each is written as read_image reads it."""
+    rng = np.random.default_rng(0)
+    g = (rng.random((32, 48)) * 65535).astype(np.uint16)
+    yy, xx = np.mgrid[0:32, 0:48]
+    base = Image.fromarray(np.stack([xx * 5, yy * 7, (xx + yy) * 3], -1).astype(np.uint8))  # (smooth: JPEG's noise small)
+    modes = {"I;16": Image.fromarray(g), "F": Image.fromarray(g.astype(np.float32)), "CMYK": base.convert("CMYK"),
+             "La": base.convert("LA").convert("La"), "RGBa": base.convert("RGBA").convert("RGBa")}
+    for name, im in modes.items():
+        want = read_image(im).rgb
+        for ext in ("png", "bmp", "jpg"):
+            out = tmp_path / f"{name.replace(';', '')}.{ext}"
+            save_image(im, out)
+            err = np.abs(read_image(out).rgb - want).mean() * 255
+            assert err < (1 if ext != "jpg" else 12), (name, ext, err)

@@ -412,6 +412,34 @@ def input_exif(path: str | os.PathLike, *, keep_gps: bool = False) -> bytes | No
     return kept.tobytes() if kept else None
 
 
+#: the PIL modes each format is written in as they are (others are converted by :func:`_writable`)
+_WRITABLE_MODES = {"PNG": {"1", "L", "LA", "I;16", "P", "RGB", "RGBA"}, "JPEG": {"L", "RGB"},
+                   "BMP": {"1", "L", "P", "RGB"}, "WEBP": {"RGB", "RGBA"},
+                   "TIFF": {"1", "L", "LA", "I", "I;16", "F", "P", "RGB", "RGBA"}}
+
+
+def _writable(img: Image.Image, fmt: str) -> Image.Image:
+    """``img`` in a mode ``fmt`` writes: 16- and 32-bit greys scaled to 8 bits as :func:`read_image` scales them
+    where the format has no such mode (``convert`` clips them at 255: a white picture), premultiplied modes
+    undone, CMYK, LAB and the like as sRGB; in a JPEG or BMP, transparency flattened over white."""
+    if img.mode in _WRITABLE_MODES.get(fmt, ()):
+        return img
+    if img.mode == "La":  # (premultiplied grey: Pillow converts it to nothing but RGBa's way)
+        grey, a = img.split()
+        img = Image.merge("RGBa", (grey, grey, grey, a))
+    img = to_8bit(img)
+    if img.mode in _WRITABLE_MODES.get(fmt, ()):
+        return img
+    if has_alpha(img) or img.mode in ("RGBa", "PA"):
+        rgba = img.convert("RGBA")
+        if fmt not in ("JPEG", "BMP"):
+            return rgba
+        # flattened over white, as the note says (convert("RGB") dropped the alpha: a half transparent pixel came
+        # out in its full, unseen colour); before the mark, which flattening would wipe out where it is transparent
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return img.convert("RGB")
+
+
 def save_image(
     image: Image.Image | np.ndarray,
     path: str | os.PathLike,
@@ -430,7 +458,9 @@ def save_image(
     """Write an image atomically (temporary file in the same folder, then rename).
 
     Args:
-        image: a PIL image or a float ``(H, W, 3)`` array in [0, 1].
+        image: a PIL image (any mode: one the format cannot hold is converted as :func:`read_image` reads it,
+            a 16-bit grey scaled to 8 bits, CMYK to RGB, transparency over white in a JPEG or BMP) or a float
+            ``(H, W, 3)`` array in [0, 1].
         path: target; the format follows the extension.
         alpha: optional ``(H, W)`` alpha for float arrays (dropped for formats without alpha, which get
             the array as it is).
@@ -456,11 +486,7 @@ def save_image(
         img = to_pil(image, None if fmt in ("JPEG", "BMP") else alpha, composited=composited)
     else:
         img = image
-    if fmt in ("JPEG", "BMP") and img.mode not in ("RGB", "L"):
-        if has_alpha(img):  # flattened over white, as the note says (convert("RGB") dropped the alpha: a half
-            rgba = img.convert("RGBA")  # transparent pixel came out in its full, unseen colour); before the
-            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)  # mark, which
-        img = img.convert("RGB")  # flattening would wipe out wherever the picture was transparent
+    img = _writable(img, fmt)
     if watermark:
         from ..provenance.watermark import SCHEME, embed_watermark
 
