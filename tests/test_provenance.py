@@ -466,7 +466,9 @@ def test_environment_passes_over_a_torch_still_being_imported(monkeypatch):
 def test_torch_free_outputs_reproduce_byte_for_byte_beside_torch(tmp_path):
     """A palette's swatch reran as the same pixels but not the same bytes in any process that had imported torch
     (a notebook, the studio): the rerun's recipe recorded torch's version, threads and instruction set."""
-    import torch  # noqa: F401  (as a notebook has it)
+    import torch
+
+    assert torch.get_num_threads() >= 1  # (imported, as a notebook has it)
 
     photo = tmp_path / "p.png"
     Image.fromarray((np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8)).save(photo)
