@@ -217,3 +217,21 @@ def test_read_flat_and_read_part_match_read_image(tmp_path):
         part = read_part(tmp_path / name, (0, 0, 10, 10))
         assert part.rgb.shape == (10, 10, 3)
         assert np.abs(np.round(part.rgb * 255) - want[:10, :10]).max() <= 1, name
+
+
+def test_uint8_pictures_are_read_as_0_255_everywhere():
+    """working_saliency and saliency_map took a uint8 picture's 0-255 for [0, 1] (analyze and suggest_crops scaled
+    it): the map a docstring says to compute once and pass in was another picture's. So did rgb_to_yiq (all
+    zeros), rgb_to_oklab and palette_error."""
+    from brushwork.color.palette import palette_error
+    from brushwork.color.spaces import rgb_to_oklab, rgb_to_yiq
+    from brushwork.composition import working_saliency
+
+    img, _ = _planted("textured")
+    u8 = (img * 255 + 0.5).astype(np.uint8)
+    f = u8 / 255.0
+    assert np.abs(working_saliency(u8) - working_saliency(f)).max() < 1e-5
+    assert analyze(u8, saliency=working_saliency(u8)).subject == analyze(u8).subject
+    assert np.allclose(rgb_to_yiq(u8), rgb_to_yiq(f), atol=1e-5) and rgb_to_yiq(u8)[..., 0].max() > 0.5
+    assert np.allclose(rgb_to_oklab(u8), rgb_to_oklab(f), atol=1e-5)
+    assert abs(palette_error(u8, ["#808080"]) - palette_error(f, np.array([[128 / 255] * 3]))) < 1e-6

@@ -325,11 +325,18 @@ def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int 
 
 
 def palette_error(rgb: np.ndarray, palette: Palette | np.ndarray, alpha: np.ndarray | None = None) -> float:
-    """Mean OKLab distance from every (opaque) pixel to its nearest palette colour; lower is better."""
-    flat = rgb.reshape(-1, 3).astype(np.float64)
+    """Mean OKLab distance from every (opaque) pixel of ``rgb`` (floats in [0, 1], or uint8) to its nearest colour
+    of ``palette`` (a :class:`Palette`, hex colours, or an ``(k, 3)`` array in [0, 1]); lower is better."""
+    from ..imaging.io import unit_floats
+
+    flat = unit_floats(rgb, shape="rgb").reshape(-1, 3).astype(np.float64)
     if alpha is not None:
-        flat = flat[alpha.reshape(-1) >= 0.5]
-    colors = palette.rgb if isinstance(palette, Palette) else np.asarray(palette, dtype=np.float64)
+        flat = flat[unit_floats(alpha, "alpha", shape="mask").reshape(-1) >= 0.5]
+    if isinstance(palette, (Palette, str)) or (isinstance(palette, (list, tuple)) and palette
+                                               and all(isinstance(c, str) for c in palette)):
+        colors = Palette.of(palette).rgb
+    else:
+        colors = np.asarray(palette, dtype=np.float64)
     lab, c = rgb_to_oklab(flat), rgb_to_oklab(colors)
     total = 0.0
     for start in range(0, len(lab), 1 << 18):  # bounded memory on 15 MP photos

@@ -23,13 +23,31 @@ def from_over_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.clip(np.where(a > 0, (rgb - (1.0 - a)) / np.maximum(a, 1e-6), rgb), 0.0, 1.0)
 
 
+def _rgb_floats(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` as floats: a uint8 picture (0-255) scaled to [0, 1], as read_image takes arrays (its product with
+    a float matrix cast to uint8 was all zeros); floats as they are."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype.kind == "f":
+        return rgb
+    from ..imaging.io import unit_floats
+
+    return unit_floats(rgb, "colour")
+
+
+def _floats(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
 def rgb_to_yiq(rgb: np.ndarray) -> np.ndarray:
-    """sRGB (gamma-encoded) -> YIQ. Y in [0, 1] is the luma."""
+    """sRGB (gamma-encoded; floats in [0, 1], or uint8) -> YIQ. Y in [0, 1] is the luma."""
+    rgb = _rgb_floats(rgb)
     return rgb @ _RGB2YIQ.T.astype(rgb.dtype)
 
 
 def yiq_to_rgb(yiq: np.ndarray) -> np.ndarray:
     """YIQ -> sRGB (not clipped)."""
+    yiq = _floats(yiq)
     return yiq @ _YIQ2RGB.T.astype(yiq.dtype)
 
 
@@ -86,8 +104,8 @@ _M2 = np.array(
 
 
 def rgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
-    """sRGB in [0, 1] -> OKLab (L in [0, 1])."""
-    lms = srgb_to_linear(rgb) @ _M1.T
+    """sRGB in [0, 1] (or uint8) -> OKLab (L in [0, 1])."""
+    lms = srgb_to_linear(_rgb_floats(rgb)) @ _M1.T
     return np.cbrt(lms) @ _M2.T
 
 

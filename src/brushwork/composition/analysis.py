@@ -81,7 +81,9 @@ def saliency_map(rgb: np.ndarray, *, size: int | None = None) -> np.ndarray:
     Returns ``(h, w)`` float in [0, 1] (the input's size unless ``size`` is given).
     """
     from ..color.spaces import rgb_to_oklab
+    from ..imaging.io import unit_floats
 
+    rgb = unit_floats(rgb, shape="rgb")  # (a uint8 picture: 0-255, as analyze takes it)
     h, w = rgb.shape[:2]
     small = _small(rgb, 64)  # the spectral residual works at about 64 px (Hou & Zhang)
     lab = rgb_to_oklab(small.astype(np.float64))
@@ -111,8 +113,11 @@ def resize_map(sal: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def working_saliency(rgb: np.ndarray) -> np.ndarray:
     """Saliency of the working copy (long side ``WORK``) that :func:`analyze` and :func:`suggest_crops`
-    use; compute it once and pass it to both (and to the overlay) to analyse one picture."""
-    return saliency_map(_small(rgb, WORK))
+    use; compute it once and pass it to both (and to the overlay) to analyse one picture. ``rgb``: floats in
+    [0, 1], or uint8."""
+    from ..imaging.io import unit_floats
+
+    return saliency_map(_small(unit_floats(rgb, shape="rgb"), WORK))
 
 
 def parse_ratio(text: str | float) -> float:
