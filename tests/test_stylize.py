@@ -361,3 +361,13 @@ def test_a_mask_painted_at_the_photos_size_keeps_its_coverage_when_reduced(small
         base = np.asarray(photo, np.float32)
         cover = float(((out - base) * (full - base)).sum() / ((full - base) ** 2).sum())  # least-squares opacity
         assert 0.2 < cover < 0.3, (first, cover)  # (point-sampled: refused, or 0.5)
+
+
+def test_gatys_runs_inside_a_callers_inference_mode(small_images):
+    """Under torch.inference_mode() (a notebook's habit) Gatys was a bare RuntimeError ('element 0 of tensors does
+    not require grad'); torch.no_grad() was always fine."""
+    content, style = small_images
+    with torch.inference_mode():
+        inside = brushwork.stylize(content, style, size=32, steps=3, seed=0)
+    outside = brushwork.stylize(content, style, size=32, steps=3, seed=0)
+    assert np.array_equal(np.asarray(inside.image), np.asarray(outside.image))

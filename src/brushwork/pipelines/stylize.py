@@ -123,9 +123,12 @@ def _cached_encoder(name: str, weights: str | None, device: Any, allow_download:
 @functools.lru_cache(maxsize=4)
 @keeps_rng
 def _load_encoder(name: str, weights: str | None, stamp: tuple | None, device: Any, allow_download: bool, trust: bool):
+    import torch
+
     from ..weights import load_encoder
 
-    return load_encoder(name, weights, device=device, allow_download=allow_download, trust_weights=trust)
+    with torch.inference_mode(False):  # (a model first loaded in a caller's inference mode: kept for autograd too)
+        return load_encoder(name, weights, device=device, allow_download=allow_download, trust_weights=trust)
 
 
 def _cached_decoder(source: str | None, device: Any):
@@ -141,9 +144,12 @@ def _cached_decoder(source: str | None, device: Any):
 @functools.lru_cache(maxsize=4)
 @keeps_rng
 def _load_decoder(source: str | None, stamp: tuple | None, device: Any):
+    import torch
+
     from ..weights import load_decoder
 
-    return load_decoder(source, device=device)
+    with torch.inference_mode(False):
+        return load_decoder(source, device=device)
 
 
 def check_default_dtype() -> None:
@@ -244,6 +250,21 @@ def check_init_match(method: str, init: str, init_match: str | None) -> None:
                              "or drop --init-match")
 
 
+def _outside_inference_mode(fn):
+    """Run ``fn`` outside a caller's ``torch.inference_mode()`` (a notebook's habit): Gatys optimises a picture by
+    autograd, which inference tensors refuse (a bare RuntimeError); ``torch.no_grad()`` was always fine."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        import torch
+
+        with torch.inference_mode(False):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+@_outside_inference_mode
 def stylize(
     content: ImageLike,
     style: ImageLike | Sequence[ImageLike],
