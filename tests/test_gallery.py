@@ -596,3 +596,21 @@ def test_a_large_query_is_read_reduced_and_still_finds_itself(tmp_path, capsys, 
     assert main(["gallery", "search", "--like", "big.jpg", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["path"].endswith("big.jpg") and rows[0]["similarity"] > 0.98, rows[0]
+
+
+def test_a_gallery_that_failed_is_tried_again_once_mended(tmp_path, monkeypatch, caplog):
+    """One failure turned recording off for the rest of the process, silently: a notebook user who moved the bad
+    file aside, as the message says, had nothing recorded again until the kernel restarted."""
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"garbage" * 100)
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(bad))
+    monkeypatch.setattr(gal, "_session", {})
+    pic = Image.new("RGB", (32, 32), (200, 30, 30))
+    for name in ("a", "b", "c"):
+        pic.save(tmp_path / f"{name}.png")
+    assert gal.record_output(tmp_path / "a.png", pic, {"operation": "x"}, "x") is None
+    assert "written but not recorded in the gallery" in caplog.text
+    assert gal.record_output(tmp_path / "b.png", pic, {"operation": "x"}, "x") is None  # (not tried: a moment ago)
+    bad.rename(tmp_path / "bad.sqlite.aside")
+    assert gal.record_output(tmp_path / "c.png", pic, {"operation": "x"}, "x") is not None  # the file changed: tried
+    assert bad.is_file()

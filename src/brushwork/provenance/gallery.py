@@ -804,7 +804,20 @@ def not_recorded():
         _recording.reset(token)
 
 
-_session: dict[str, Gallery | None] = {}  # $BRUSHWORK_GALLERY -> the gallery this run records into (None: failed)
+_session: dict[str, Gallery | tuple] = {}  # $BRUSHWORK_GALLERY -> the gallery this run records into, or its failure
+RETRY_AFTER = 60.0  # s: a gallery that failed is tried again after this, or as soon as its file changes
+
+
+def _gallery_file_state(key: str) -> tuple:
+    """What tells whether the gallery's file has changed since it failed (moved aside, replaced, created)."""
+    raw = key or str(_default_path())
+    if "://" in raw:
+        return ()
+    try:
+        st = Path(raw).expanduser().stat()
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        return ("absent",)
 
 
 def record_output(path: str | os.PathLike, image: Image.Image | None, recipe: dict | None,
@@ -812,17 +825,23 @@ def record_output(path: str | os.PathLike, image: Image.Image | None, recipe: di
     """Record a file brushwork has just written in the user's gallery (unless turned off).
 
     Never raises: the file is already written, and a gallery problem must not cost the user's work.
-    The problem is logged once per process (one line on stderr for the CLI), and later outputs of the
-    same run are not tried again (a folder run does not wait 30 s per file on a locked gallery).
+    The problem is logged (one line on stderr for the CLI), and later outputs are not tried for
+    ``RETRY_AFTER`` seconds (a folder run does not wait 30 s per file on a locked gallery) unless the gallery's
+    file changes meanwhile (moved aside as the message says: a notebook's next picture is recorded again).
     """
     import logging
+    import time
 
     if not _recording.get():
         return None
     key = str(os.environ.get("BRUSHWORK_GALLERY", ""))
     try:
-        if key in _session and _session[key] is None:
-            return None  # failed earlier in this run: said so then
+        failed = _session.get(key)
+        if isinstance(failed, tuple):
+            when, state = failed
+            if time.monotonic() - when < RETRY_AFTER and _gallery_file_state(key) == state:
+                return None  # failed a moment ago: said so then
+            del _session[key]
         if key not in _session:
             url = gallery_url()
             if url is None:
@@ -830,8 +849,9 @@ def record_output(path: str | os.PathLike, image: Image.Image | None, recipe: di
             _session[key] = Gallery(url)
         return _session[key].add(path, image, recipe, operation)
     except Exception as exc:  # noqa: BLE001 - best effort by design (KeyboardInterrupt still stops)
-        _session[key] = None
+        _session[key] = (time.monotonic(), _gallery_file_state(key))
         text = str(exc) if isinstance(exc, BrushworkError) else f"{type(exc).__name__}: {exc}"
         logging.getLogger("brushwork").warning(f"brushwork: warning: {path} was written but not recorded in the "
-                                               f"gallery (later outputs of this run are not tried): {text}")
+                                               f"gallery (it is tried again in {RETRY_AFTER:.0f} s, or once its file "
+                                               f"changes): {text}")
         return None
