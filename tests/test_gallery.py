@@ -614,3 +614,21 @@ def test_a_gallery_that_failed_is_tried_again_once_mended(tmp_path, monkeypatch,
     bad.rename(tmp_path / "bad.sqlite.aside")
     assert gal.record_output(tmp_path / "c.png", pic, {"operation": "x"}, "x") is not None  # the file changed: tried
     assert bad.is_file()
+
+
+def test_search_takes_dates_as_the_cli_does(tmp_path):
+    """Gallery.search(since="2024-01-01") or a date was an AttributeError ('str' has no attribute 'tzinfo')."""
+    import datetime as dt
+
+    from brushwork.errors import BrushworkError
+
+    g = Gallery.open(tmp_path / "g.db")
+    pic = tmp_path / "p.png"
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(pic)
+    g.add(pic, None, {"operation": "recolor"}, "recolor")
+    today = dt.date.today()
+    assert len(g.search(since="2000-01-01")) == 1 and len(g.search(until=today)) == 1  # (a bare until: its day)
+    assert g.search(since=today + dt.timedelta(days=2)) == []
+    with pytest.raises(BrushworkError, match="since 'yesterday' is not a date"):
+        g.search(since="yesterday")
+    g.close()

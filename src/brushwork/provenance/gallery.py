@@ -498,7 +498,9 @@ class Gallery:
                 sample`` and ``gan interpolate``; ``palette``: ``palette swatch``).
             style: part of a style image's file name (case-insensitive).
             tag: an exact tag.
-            since, until: creation time bounds (naive datetimes are taken as UTC).
+            since, until: creation time bounds: datetimes (naive ones are taken as UTC), or dates and
+                ``YYYY-MM-DD[THH:MM]`` strings in local time as the CLI reads them (a bare ``until`` date includes
+                its day: :func:`time_bound`).
             text: part of the output's path (case-insensitive).
             limit: at most this many (None: all).
         """
@@ -513,9 +515,9 @@ class Gallery:
             q = q.where(items.c.id.in_(sa.select(tags.c.item_id).where(tags.c.tag == tag.strip().lower())))
         # Times are stored in UTC; SQLite keeps no zone, so every bound is converted to UTC first.
         if since:
-            q = q.where(items.c.created_at >= _utc(since))
+            q = q.where(items.c.created_at >= _utc(_as_bound(since, "since")))
         if until:
-            q = q.where(items.c.created_at < _utc(until))
+            q = q.where(items.c.created_at < _utc(_as_bound(until, "until")))
         if text:
             q = q.where(sa.func.lower(items.c.path).contains(text.lower(), autoescape=True))
         q = q.order_by(items.c.created_at.desc(), items.c.id.desc())
@@ -746,6 +748,20 @@ class _Tx:
 
 def _aware(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def _as_bound(value: Any, name: str) -> dt.datetime:
+    """A :meth:`Gallery.search` bound: a datetime as it is; a date or a string read as :func:`time_bound` reads
+    the CLI's (an AttributeError before)."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, (dt.date, str)):
+        text = value.isoformat() if isinstance(value, dt.date) else value
+        try:
+            return time_bound(text, end=name == "until")
+        except ValueError:
+            raise BrushworkError(f"{name} {text[:40]!r} is not a date: write YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    raise BrushworkError(f"{name} must be a datetime, a date or a 'YYYY-MM-DD' string, got {type(value).__name__}")
 
 
 def time_bound(text: str, *, end: bool = False) -> dt.datetime:
