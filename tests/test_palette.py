@@ -525,3 +525,18 @@ def test_damaged_exif_is_quiet_and_a_full_disk_is_one_line(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert "could not write" in err and "No space left" in err and err.count("\n") == 1
     assert not list(tmp_path.glob("*.part")) and not (tmp_path / "p.css").exists()
+
+
+def test_exports_take_hex_colours_and_check_their_names():
+    """to_css, to_ase and swatch_image with hex colours were AttributeErrors; a prefix with a space wrote invalid CSS
+    ('--my color-1'), a name with a line break a broken GIMP palette, a 0 px swatch a bare PIL ValueError."""
+    from brushwork.color.export import swatch_image, to_ase, to_css, to_gpl
+
+    hexes = ["#ff0000", "#00ff00"]
+    assert "--color-1: #ff0000" in to_css(hexes) and to_ase(hexes).startswith(b"ASEF")
+    assert swatch_image(hexes, width=100, height=20).size == (100, 20)
+    for call, said in ((lambda: to_css(hexes, prefix="my color"), "prefix 'my color'"),
+                       (lambda: to_gpl(hexes, name="a\nb"), "one line of text"),
+                       (lambda: swatch_image(hexes, width=0, height=0), "1 to 16384 pixels")):
+        with pytest.raises(BrushworkError, match=said):
+            call()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import BrushworkError
 from .palette import Palette
 from .spaces import rgb_to_8bit
 
@@ -55,8 +56,20 @@ def _names(palette: Palette, prefix: str) -> list[str]:
     return [f"{prefix}-{i + 1}" for i in range(len(palette))]
 
 
+def _checked_text(value: str, what: str, pattern: str, example: str) -> str:
+    """``value`` if it matches ``pattern`` (a name written into a file: a space or a line break would break it)."""
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(pattern, value):
+        raise BrushworkError(f"{what} {str(value)[:40]!r} cannot be written there: use {example}")
+    return value
+
+
 def to_css(palette: Palette, prefix: str = "color") -> str:
-    """``:root { --color-1: #rrggbb; ... }`` with each colour's share and OKLCH as a comment."""
+    """``:root { --color-1: #rrggbb; ... }`` with each colour's share and OKLCH as a comment (``palette``: a
+    :class:`Palette` or hex colours; ``prefix``: letters, digits, ``-`` and ``_``, as CSS names take them)."""
+    palette = Palette.of(palette)
+    _checked_text(prefix, "prefix", r"[A-Za-z_][A-Za-z0-9_-]*", "letters, digits, - and _ (e.g. 'brand-color')")
     lines = [":root {"]
     for name, h, lch, s in zip(_names(palette, prefix), palette.hex, palette.oklch, palette.shares):
         lines.append(f"  --{name}: {h};  /* {100 * s:.1f}% - oklch({lch[0]:.3f} {lch[1]:.3f} {lch[2]:.1f}) */")
@@ -65,7 +78,9 @@ def to_css(palette: Palette, prefix: str = "color") -> str:
 
 
 def to_gpl(palette: Palette, name: str = "brushwork") -> str:
-    """A GIMP palette (also read by Inkscape and Krita)."""
+    """A GIMP palette (also read by Inkscape and Krita); ``name``: one line of text."""
+    palette = Palette.of(palette)
+    _checked_text(name, "name", r"[^\x00-\x1f\x7f]+", "one line of text (e.g. 'sunset')")
     lines = ["GIMP Palette", f"Name: {name}", "Columns: 0", "#"]
     for i, (c, h) in enumerate(zip(palette.rgb, palette.hex)):
         r, g, b = rgb_to_8bit(c)
@@ -75,6 +90,8 @@ def to_gpl(palette: Palette, name: str = "brushwork") -> str:
 
 def to_ase(palette: Palette, prefix: str = "color") -> bytes:
     """An Adobe swatch exchange file (Photoshop, Illustrator, Affinity...)."""
+    palette = Palette.of(palette)
+    _checked_text(prefix, "prefix", r"[^\x00-\x1f\x7f]{1,200}", "one line of text (e.g. 'color')")
     blocks = []
     for name, c in zip(_names(palette, prefix), palette.rgb):
         utf16 = (name + "\0").encode("utf-16-be")
@@ -116,8 +133,13 @@ def read_ase(data: bytes, skipped: list[str] | None = None) -> list[tuple[str, t
 
 
 def swatch_image(palette: Palette, width: int = 600, height: int = 120):
-    """A PIL image: one block per colour, as wide as its share, labelled with its hex code."""
+    """A PIL image: one block per colour, as wide as its share, labelled with its hex code (``palette``: a
+    :class:`Palette` or hex colours)."""
     from PIL import Image, ImageDraw
+
+    palette = Palette.of(palette)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 16384 for v in (width, height)):
+        raise BrushworkError(f"a swatch is 1 to 16384 pixels a side, got width {width!r} and height {height!r}")
 
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
