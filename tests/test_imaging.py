@@ -352,3 +352,15 @@ def test_save_image_writes_any_pil_mode(tmp_path):
             save_image(im, out)
             err = np.abs(read_image(out).rgb - want).mean() * 255
             assert err < (1 if ext != "jpg" else 12), (name, ext, err)
+
+
+def test_save_image_names_a_mismatched_alpha_or_shape(tmp_path):
+    """An alpha of another size was a numpy concatenate error, a (H, W, 1) array PIL's 'Cannot handle this data
+    type'."""
+    f = np.random.default_rng(0).random((8, 8, 3))
+    with pytest.raises(ImageError, match="the alpha is 3x3 and the picture 8x8"):
+        save_image(f, tmp_path / "x.png", alpha=np.ones((3, 3)))
+    save_image(f[..., :1], tmp_path / "g.png")  # a grey picture with its channel axis
+    assert Image.open(tmp_path / "g.png").mode == "L"
+    with pytest.raises(ImageError, match=r"shape \(8, 8, 2\)"):
+        save_image(f[..., :2], tmp_path / "y.png")

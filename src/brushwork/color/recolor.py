@@ -117,6 +117,12 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
     alpha = None if alpha is None else unit_floats(alpha, "alpha", shape="mask")
     reference_alpha = None if reference_alpha is None else unit_floats(reference_alpha, "alpha", shape="mask")
     palette = None if palette is None else Palette.of(palette)  # (hex colours, as people write them)
+    for a, img, what in ((alpha, rgb, "alpha"), (reference_alpha, reference, "reference_alpha")):
+        if a is not None and img is not None and a.shape != img.shape[:2]:
+            raise BrushworkError(f"{what} is {a.shape[1]}x{a.shape[0]} and its picture {img.shape[1]}x{img.shape[0]}: "
+                                 "give an alpha of the picture's size")
+    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.integer, np.floating)):
+        raise BrushworkError(f"strength must be a number in [0, 1], got {strength!r}")
     if (reference is None) == (palette is None):
         raise BrushworkError("recolouring needs exactly one target: a reference image or a palette")
     if not 0.0 <= strength <= 1.0:

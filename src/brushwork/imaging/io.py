@@ -318,8 +318,15 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, *, composited: bool
     Otherwise (a stylized picture: its colours are new everywhere) ``rgb`` is written as it is. A uint8 array
     is taken as 0-255."""
     arr = np.clip(unit_floats(rgb), 0.0, 1.0)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]  # (a grey picture with its channel axis)
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))) or (alpha is not None and arr.ndim != 3):
+        raise ImageError(f"the picture array has shape {arr.shape}; expected (H, W, 3) RGB floats in [0, 1] (or uint8)")
     if alpha is not None:
         alpha = unit_floats(alpha, "alpha", shape="mask")
+        if alpha.shape != arr.shape[:2]:
+            raise ImageError(f"the alpha is {alpha.shape[1]}x{alpha.shape[0]} and the picture {arr.shape[1]}x"
+                             f"{arr.shape[0]}: give an alpha of the picture's size")
         a = np.clip(alpha, 0.0, 1.0)[..., None]
         if composited:
             from ..color.spaces import from_over_white
