@@ -477,3 +477,17 @@ def test_torch_free_outputs_reproduce_byte_for_byte_beside_torch(tmp_path):
     assert "torch" not in read_recipe(swatch)[0]["environment"]
     res = reproduce(swatch)
     assert res.identical and res.same_bytes
+
+
+def test_a_recipe_of_numpy_numbers_is_written(tmp_path):
+    """result.save(path, recipe={"steps": np.int64(3)}) was a TypeError deep in json.dumps (a notebook's numbers)."""
+    from brushwork.errors import BrushworkError
+    from brushwork.imaging.io import save_image
+
+    pic = np.zeros((8, 8, 3))
+    save_image(pic, tmp_path / "a.png", recipe={"steps": np.int64(3), "w": np.float32(0.5), "m": np.arange(2),
+                                                "p": tmp_path / "x"})
+    assert read_recipe(tmp_path / "a.png")[0] == {"steps": 3, "w": 0.5, "m": [0, 1], "p": str(tmp_path / "x")}
+    with pytest.raises(BrushworkError, match="the recipe holds a value JSON cannot carry"):
+        save_image(pic, tmp_path / "b.png", recipe={"f": object()})
+    assert not (tmp_path / "b.png").exists()

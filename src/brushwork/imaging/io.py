@@ -489,6 +489,10 @@ def save_image(
     """
     p = check_output_path(path)
     fmt = WRITABLE_SUFFIXES[p.suffix.lower()]
+    if recipe is not None:
+        from ..provenance.recipe import plain_recipe
+
+        recipe = plain_recipe(recipe)  # (a notebook's numpy numbers: a TypeError deep in json.dumps)
     if isinstance(image, np.ndarray):
         img = to_pil(image, None if fmt in ("JPEG", "BMP") else alpha, composited=composited)
     else:

@@ -163,6 +163,31 @@ def _xmp_packet(text: str) -> bytes:
             '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode("utf-8")
 
 
+def plain_recipe(recipe: dict) -> dict:
+    """``recipe`` as plain JSON data: numpy numbers and arrays (a notebook's ``np.int64(1)``) and paths made
+    Python's own.
+
+    Raises:
+        BrushworkError: a value JSON cannot carry (a TypeError deep in ``json.dumps`` before).
+    """
+    def default(o: Any) -> Any:
+        if hasattr(o, "item") and hasattr(o, "dtype"):  # numpy's numbers and arrays
+            return o.item() if getattr(o, "ndim", 0) == 0 else o.tolist()
+        if isinstance(o, os.PathLike):
+            return os.fspath(o)
+        if isinstance(o, (set, frozenset)):
+            return sorted(o, key=str)
+        raise TypeError(f"{type(o).__name__} {str(o)[:40]!r}")
+
+    if not isinstance(recipe, dict):
+        raise BrushworkError(f"a recipe is a dict, got {type(recipe).__name__}")
+    try:
+        return json.loads(json.dumps(recipe, default=default))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise BrushworkError(f"the recipe holds a value JSON cannot carry ({exc}): give numbers, strings, lists and "
+                             "dicts") from None
+
+
 def embed_kwargs(fmt: str, recipe: dict) -> dict[str, Any]:
     """Pillow ``save`` keyword arguments that carry ``recipe`` in a file of format ``fmt`` (PNG, JPEG,
     WEBP, TIFF); empty where the format has no place for it (or the recipe is too large for one)."""
