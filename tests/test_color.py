@@ -41,3 +41,18 @@ def test_a_grey_has_no_hue():
 
     lch = oklab_to_oklch(rgb_to_oklab(np.array([[0.75, 0.75, 0.75], [1.0, 0.0, 0.0]])))
     assert lch[0, 2] == 0.0 and abs(lch[1, 2] - 29.23) < 0.01
+
+
+def test_match_histograms_of_uint8_and_floats_gives_floats_in_0_1():
+    """match_histograms(floats, uint8_reference) gave values up to 237 (the reference's units)."""
+    from brushwork.color.transfer import match_histograms
+    from brushwork.errors import BrushworkError
+
+    rng = np.random.default_rng(0)
+    img, ref = rng.random((16, 16, 3)), (rng.random((20, 20, 3)) * 255).astype(np.uint8)
+    out = match_histograms(img, ref)
+    assert out.max() <= 1.0 and np.allclose(np.sort(out[..., 0].ravel())[[0, -1]],
+                                            np.sort(ref[..., 0].ravel() / 255.0)[[0, -1]], atol=0.01)
+    assert match_histograms(ref, img).max() <= 1.0
+    with pytest.raises(BrushworkError, match="equal C"):
+        match_histograms(img, ref[..., :2])

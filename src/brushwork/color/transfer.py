@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import BrushworkError
 from .spaces import rgb_to_yiq, yiq_to_rgb
 
 __all__ = ["match_histograms", "transfer_luminance"]
@@ -45,15 +46,21 @@ def match_histograms(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
     Args:
         image: ``(H, W, C)``.
-        reference: ``(H', W', C)``; any size.
+        reference: ``(H', W', C)``; any size. Where one is uint8 (0-255) and the other floats, both are taken as
+            :func:`~brushwork.imaging.read_image` takes arrays (the result was in the reference's units).
 
     Returns:
         ``(H, W, C)`` float array with the reference's per-channel value distribution.
     """
+    image, reference = np.asarray(image), np.asarray(reference)
     if image.ndim != 3 or reference.ndim != 3 or image.shape[2] != reference.shape[2]:
-        raise ValueError(
+        raise BrushworkError(
             f"match_histograms needs (H, W, C) arrays with equal C, got {image.shape} and {reference.shape}"
         )
+    if (image.dtype == np.uint8) != (reference.dtype == np.uint8):  # one in 0-255, the other in [0, 1]: as floats
+        from ..imaging.io import unit_floats
+
+        image, reference = unit_floats(image), unit_floats(reference, "reference")
     out = np.empty(image.shape, dtype=np.float64)
     for c in range(image.shape[2]):
         out[..., c] = _match_channel(image[..., c], reference[..., c])
@@ -75,7 +82,7 @@ def transfer_luminance(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
     stylized = unit_floats(stylized, "stylized", shape="rgb")  # (uint8 arrays: 0-255)
     content = unit_floats(content, "content", shape="rgb")
     if stylized.shape != content.shape:
-        raise ValueError(f"transfer_luminance needs equal shapes, got {stylized.shape} and {content.shape}")
+        raise BrushworkError(f"transfer_luminance needs equal shapes, got {stylized.shape} and {content.shape}")
     y = rgb_to_yiq(stylized)[..., :1]
     iq = rgb_to_yiq(content)[..., 1:]
     return np.clip(yiq_to_rgb(np.concatenate([y, iq], axis=-1)), 0.0, 1.0).astype(stylized.dtype)
