@@ -235,3 +235,11 @@ def test_uint8_pictures_are_read_as_0_255_everywhere():
     assert np.allclose(rgb_to_yiq(u8), rgb_to_yiq(f), atol=1e-5) and rgb_to_yiq(u8)[..., 0].max() > 0.5
     assert np.allclose(rgb_to_oklab(u8), rgb_to_oklab(f), atol=1e-5)
     assert abs(palette_error(u8, ["#808080"]) - palette_error(f, np.array([[128 / 255] * 3]))) < 1e-6
+
+
+def test_overlay_of_a_grey_picture():
+    """draw_overlay(grey (H, W), crops) was a matmul error."""
+    from brushwork.composition.overlay import draw_overlay
+
+    grey = np.random.default_rng(0).random((40, 60))
+    assert draw_overlay(grey, suggest_crops(np.repeat(grey[..., None], 3, 2), ["1:1"])).size == (60, 40)

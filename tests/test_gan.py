@@ -619,3 +619,16 @@ def test_samples_reproduce_from_anywhere_without_their_index(tmp_path, monkeypat
     res = reproduce(work / "picks" / "seed0001.png")  # (the run is found from the picture's folder's parent)
     assert res.identical and not res.environment_differences
     capsys.readouterr()
+
+
+def test_grid_image_takes_a_list_and_names_a_wrong_shape():
+    """grid_image([a, b]) was an AttributeError, grid_image(one picture) an unpacking error."""
+    from brushwork.errors import BrushworkError
+    from brushwork.pipelines.gan import grid_image
+
+    a = np.zeros((8, 8, 3), np.uint8)
+    assert grid_image([a, a], pad=2).size == (22, 12)
+    with pytest.raises(BrushworkError, match=r"uint8 pictures \(N, H, W, 3\)"):
+        grid_image(a)
+    with pytest.raises(BrushworkError, match="of one size"):
+        grid_image([a, np.zeros((4, 4, 3), np.uint8)])

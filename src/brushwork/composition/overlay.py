@@ -20,8 +20,16 @@ def draw_overlay(rgb: np.ndarray | Image.Image, crops: list[Crop], *, heat: floa
     if isinstance(rgb, Image.Image):
         img = rgb.convert("RGB")
     else:
+        from ..imaging.io import unit_floats
+
         arr = np.asarray(rgb)
-        img = Image.fromarray(arr if arr.dtype == np.uint8 else (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8))
+        if arr.ndim == 2:  # (a grey picture)
+            arr = np.repeat(arr[..., None], 3, axis=2)
+        if arr.dtype != np.uint8:
+            arr = (np.clip(unit_floats(arr, shape="rgb"), 0, 1) * 255 + 0.5).astype(np.uint8)
+        elif arr.ndim != 3 or arr.shape[2] != 3:
+            unit_floats(arr, shape="rgb")  # (says what the shape should be)
+        img = Image.fromarray(arr)
     w, h = img.size
     if saliency is None:
         saliency = working_saliency(np.asarray(img, np.float32) / 255.0)

@@ -193,8 +193,16 @@ def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1
 
 
 def grid_image(images: torch.Tensor | np.ndarray, cols: int | None = None, pad: int = 2) -> Image.Image:
-    """A grid of images (a tensor in [-1, 1] or ``uint8 (N, H, W, 3)``), ``cols`` wide."""
-    arr = _to_uint8(images) if isinstance(images, torch.Tensor) else images
+    """A grid of images (a tensor in [-1, 1] or ``uint8 (N, H, W, 3)``, or a list of ``uint8 (H, W, 3)`` pictures
+    of one size), ``cols`` wide."""
+    if isinstance(images, (list, tuple)) and images and not isinstance(images[0], torch.Tensor):
+        if len({np.shape(a) for a in images}) != 1:
+            raise BrushworkError(f"the pictures of a grid are of one size, got {sorted({np.shape(a) for a in images})}")
+        images = np.stack([np.asarray(a) for a in images])
+    arr = _to_uint8(images) if isinstance(images, torch.Tensor) else np.asarray(images)
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or not len(arr):
+        raise BrushworkError(f"a grid takes uint8 pictures (N, H, W, 3) or a tensor (N, 3, H, W) in [-1, 1], got "
+                             f"{arr.dtype} {arr.shape}")
     n, h, w, _ = arr.shape
     cols = cols or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
