@@ -574,6 +574,9 @@ def create_app(config: StudioConfig) -> FastAPI:
             path.replace(kept)
         return kept
 
+    verified: OrderedDict[str, bool] = OrderedDict()  # the sha256 of uploads read whole lately (scratch ones too)
+    verified_lock = threading.Lock()
+
     def store(upload: UploadFile | None, what: str, scratch: list[Path] | None = None) -> tuple[str, Path]:
         """Check and store an uploaded image under its sha256; returns ``(sha256, path)``. With ``scratch`` (a
         request's :func:`request_scratch`), under a name of its own in the scratch folder, for the request only
@@ -596,11 +599,18 @@ def create_app(config: StudioConfig) -> FastAPI:
                     raise ApiError(413, f"{what} has {w}x{h} pixels, more than {config.max_pixels:,}: scale it down")
                 if (uploads / f"{sha}{SNIFFED[fmt]}").exists():  # stored, so checked whole, before
                     return sha, uploads / f"{sha}{SNIFFED[fmt]}"
-                im.verify()  # PNG's chunk checksums, not whether its compressed pixels decode: so every format is decoded
-            with Image.open(io.BytesIO(data)) as im:
-                if fmt in JPEG_FORMATS:  # at 1/8 scale, which still reads every scan
-                    im.draft("RGB", (max(1, w // 8), max(1, h // 8)))
-                im.load()
+                checked = sha in verified  # (the same bytes read whole a moment ago: a slider's preview)
+                if not checked:
+                    im.verify()  # PNG's chunk checksums, not whether its compressed pixels decode: so every format is decoded
+            if not checked:
+                with Image.open(io.BytesIO(data)) as im:
+                    if fmt in JPEG_FORMATS:  # at 1/8 scale, which still reads every scan
+                        im.draft("RGB", (max(1, w // 8), max(1, h // 8)))
+                    im.load()
+                with verified_lock:
+                    verified[sha] = True
+                    while len(verified) > 256:
+                        verified.popitem(last=False)
         except ApiError:
             raise
         except Image.DecompressionBombError:
