@@ -632,3 +632,19 @@ def test_grid_image_takes_a_list_and_names_a_wrong_shape():
         grid_image(a)
     with pytest.raises(BrushworkError, match="of one size"):
         grid_image([a, np.zeros((4, 4, 3), np.uint8)])
+
+
+def test_a_new_run_never_replaces_the_users_own_log(tmp_path, capsys):
+    """gan train (and adain train) --out a folder holding the user's own log.csv replaced it with its log, exit 0
+    (classify train refused already)."""
+    data = _toy_folder(tmp_path / "imgs", corrupt=False)
+    for argv in (["gan", "train", str(data), "--size", "32", "--batch", "4", "--z-dim", "16", "--width", "8", "-q",
+                  "--no-index", "--steps", "1"],
+                 ["adain", "train", "--dry-run", "--size", "32", "--batch", "2", "-q"]):
+        out = tmp_path / f"mine_{argv[0]}"
+        out.mkdir()
+        (out / "log.csv").write_text("date,title\n2026-11-30,my notes\n")
+        assert main([*argv, "--out", str(out)]) == 2
+        assert "holds log.csv, not a brushwork run's" in capsys.readouterr().err
+        assert (out / "log.csv").read_text().startswith("date,title")
+        assert not (out / "checkpoint").exists()

@@ -30,7 +30,7 @@ from ..functional import adain, gram_matrix, mean_std, wct
 from ..imaging.decode import has_alpha, key_to_alpha, to_8bit, to_srgb
 from ..losses import content_loss, gram_loss, mean_std_loss
 from ..models.adain import TRANSFORMS, Decoder, DecoderConfig, decoder_features, join_taps
-from .engine import Callback, Trainer, TrainerConfig, refuse_other_kind
+from .engine import Callback, Trainer, TrainerConfig, refuse_foreign_files, refuse_other_kind
 
 __all__ = ["AdaINTrainConfig", "ImagePool", "train_adain"]
 
@@ -444,6 +444,8 @@ def train_adain(
             if not n.isdigit() or int(n) > trainer.step:
                 f.unlink()
 
+    if saved is None:  # no run here: a log.csv may be the user's own (it was replaced)
+        distributed.main_then_share(lambda: refuse_foreign_files(Path(out_dir), (("log.csv", "step,"),)))
     distributed.main_then_share(forget_later_grids)  # (rank 0's files; its failure stops the others too)
     trainer.fit()
     return trainer

@@ -26,7 +26,8 @@ from torch import nn
 from ..datasets.fetch import gifs_under
 from ..errors import BrushworkError
 from ..models.classifier import ARCHITECTURES, ClassifierConfig, build_classifier
-from .engine import Callback, Trainer, TrainerConfig, load_model_state, refuse_other_kind, save_model
+from .engine import (Callback, Trainer, TrainerConfig, load_model_state, refuse_foreign_files, refuse_other_kind,
+                     save_model)
 
 __all__ = ["ClassifyTrainConfig", "load_data", "load_folder", "train_classifier", "predict_proba",
            "EarlyStopping", "augment_batch", "stratified_split"]
@@ -332,16 +333,6 @@ def _epochs_before(path: Path, last: int) -> list[dict]:
     return rows
 
 
-def _starts_with(path: Path, text: str) -> bool:
-    """Whether the file begins with ``text`` (a log's header: the file is brushwork's own), or is empty."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(len(text))
-        return head in (text, "")  # (empty: a run killed before its first row)
-    except OSError:
-        return False
-
-
 def _batches(x: torch.Tensor, y: torch.Tensor, batch: int, augment: str, gen: torch.Generator,
              device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     n = len(x)
@@ -512,14 +503,10 @@ def train_classifier(
     else:  # a new run: the old run's logs and best weights (restored at the end) are not its own
         def clear() -> None:
             if not (out / "checkpoint").exists():  # no run here: files of these names may be the user's own
-                theirs = [f for f, first in (("log.csv", "step,"), ("epochs.csv", "epoch,"))
-                          if (out / f).is_file() and not _starts_with(out / f, first)]
                 best = out / "best"
-                if best.is_dir() and any(best.iterdir()) and not (best / "config.json").is_file():
-                    theirs.append("best/")
-                if theirs:
-                    raise BrushworkError(f"'{out}' holds {' and '.join(theirs)}, not a brushwork run's, which a new "
-                                         "run would replace: use another --out, or move them")
+                refuse_foreign_files(out, (("log.csv", "step,"), ("epochs.csv", "epoch,")),
+                                     ["best/"] * (best.is_dir() and any(best.iterdir())
+                                                  and not (best / "config.json").is_file()))
             for f in ("epochs.csv", "log.csv"):
                 (out / f).unlink(missing_ok=True)
             if (out / "best").is_dir():

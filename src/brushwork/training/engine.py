@@ -19,7 +19,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from .. import distributed
+from ..errors import BrushworkError
 from ..runtime import autocast, interrupts_deferred, resolve_device
 
 __all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state", "find_checkpoint",
@@ -64,6 +65,37 @@ class Callback:
     def on_checkpoint(self, trainer: Trainer) -> None:
         """Just before rank 0 writes a checkpoint (every ``checkpoint_every`` steps, at the end, on Ctrl-C)."""
         return None
+
+
+def foreign_files(out: Path, logs: Sequence[tuple[str, str]]) -> list[str]:
+    """The files of ``logs`` (``(name, header)``) in ``out`` that a new run would replace and that are not a
+    brushwork run's: with no checkpoint there, a ``log.csv`` not starting with its header is the user's own."""
+    if (Path(out) / "checkpoint").exists():
+        return []
+    return [name for name, header in logs if (Path(out) / name).is_file() and not starts_with(Path(out) / name, header)]
+
+
+def refuse_foreign_files(out: Path, logs: Sequence[tuple[str, str]], extra: Sequence[str] = ()) -> None:
+    """Raise when a new run in ``out`` would replace files that are not a brushwork run's (:func:`foreign_files`;
+    ``extra``: more such names the caller found).
+
+    Raises:
+        BrushworkError: naming them.
+    """
+    theirs = [*foreign_files(out, logs), *extra]
+    if theirs:
+        raise BrushworkError(f"'{out}' holds {' and '.join(theirs)}, not a brushwork run's, which a new run would "
+                             "replace: use another --out, or move them")
+
+
+def starts_with(path: Path, text: str) -> bool:
+    """Whether the file begins with ``text`` (a log's header: the file is brushwork's own), or is empty."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(len(text))
+        return head in (text, "")  # (empty: a run killed before its first row)
+    except OSError:
+        return False
 
 
 def _summary_writer(folder: Path | None):

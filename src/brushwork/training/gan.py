@@ -30,7 +30,7 @@ from ..errors import BrushworkError
 from ..losses import d_loss, g_loss, r1_penalty, vae_loss
 from ..models.gan import GAN, GANConfig, build_model
 from .diffaugment import diff_augment
-from .engine import Callback, Trainer, TrainerConfig, refuse_other_kind
+from .engine import Callback, Trainer, TrainerConfig, refuse_foreign_files, refuse_other_kind
 
 __all__ = ["GANTrainConfig", "train_gan", "load_images", "diversity", "COLLAPSE_FRACTION"]
 
@@ -486,6 +486,8 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
             gen.manual_seed(wrap_seed(config.seed + 7919 * trainer.step))  # the data: the same on every process
             aug_gen.manual_seed(wrap_seed(config.seed + 1 + 7919 * trainer.step + 104729 * world.rank))  # per process
             torch.manual_seed(wrap_seed(config.seed + 7919 * trainer.step + 104729 * world.rank))  # latents: per process
+    if not resumed:  # no run here: a log.csv or collapse.csv may be the user's own (it was replaced)
+        distributed.main_then_share(lambda: refuse_foreign_files(out, (("log.csv", "step,"), ("collapse.csv", "step,"))))
     # an earlier run's grids and checks (or those logged after the checkpoint) would pass for this run's
     distributed.main_then_share(lambda: _forget_after(out, trainer.step if resumed else 0))
     trainer.fit()
