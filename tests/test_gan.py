@@ -648,3 +648,19 @@ def test_a_new_run_never_replaces_the_users_own_log(tmp_path, capsys):
         assert "holds log.csv, not a brushwork run's" in capsys.readouterr().err
         assert (out / "log.csv").read_text().startswith("date,title")
         assert not (out / "checkpoint").exists()
+
+
+def test_a_run_folder_named_like_the_command_stays_the_command(tmp_path, monkeypatch):
+    """reproduce looked every word of the command up as a model folder: with the run in a folder named 'gan', the
+    subcommand became a path ('invalid choice')."""
+    from brushwork.provenance.reproduce import reproduce
+
+    work = tmp_path / "proj"
+    (work / "samples").mkdir(parents=True)
+    _toy_folder(work / "sprites", corrupt=False)
+    monkeypatch.chdir(work)
+    assert main(["gan", "train", "sprites", "--size", "32", "--batch", "4", "--z-dim", "16", "--width", "8", "-q",
+                 "--steps", "1", "--no-index", "--out", "gan"]) == 0
+    assert main(["gan", "sample", "gan", "--seeds", "0-1", "--grid", "-o", "samples/grid.png"]) == 0
+    monkeypatch.chdir(work / "samples")
+    assert reproduce("grid.png").identical

@@ -83,6 +83,22 @@ def _without_checks(run: list[str]) -> list[str]:
     return out
 
 
+#: the options whose value is a model folder (the GAN run of `gan sample` and `gan interpolate` is their positional)
+_MODEL_OPTIONS = ("--decoder",)
+_SUBCOMMANDS = {"gan": 2}  # the words of a command before its arguments (`gan sample`), else 1
+
+
+def _model_position(run: Sequence[str], i: int) -> bool:
+    """Whether ``run[i]`` may name a model folder: the value of a model option, or a GAN command's positional (its
+    checkpoint), never a subcommand or another option's value (``--encoder vgg19``)."""
+    if i < _SUBCOMMANDS.get(str(run[0]) if run else "", 1) or str(run[i]).startswith("-"):
+        return False
+    before = str(run[i - 1])
+    if before in _MODEL_OPTIONS:
+        return True
+    return str(run[0]) == "gan" and not before.startswith("-")  # (after a value or the subcommand: a positional)
+
+
 def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path]) -> str:
     """``token`` as a rerun should pass it: a model folder recorded by a relative path (``gan sample runs/g1``)
     that does not lie there from the working folder is looked for from ``bases`` (the picture's folder and
@@ -402,8 +418,10 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                 out_file = out_dir / (rel or path.name)  # (checked above: a relative path inside its folder)
             elif tok.startswith("{scratch:") and tok.endswith("}"):
                 argv.append(str(tmp / f"scratch{i}{tok[9:-1]}"))
-            else:  # (a model folder given by a relative path, such as a GAN run: found as inputs are found)
+            elif _model_position(run, i):  # (a model folder by a relative path, a GAN run: found as inputs are)
                 argv.append(model_folder(tok, search, made_in))
+            else:
+                argv.append(tok)
         import contextlib
         import io
 
