@@ -364,3 +364,19 @@ def test_save_image_names_a_mismatched_alpha_or_shape(tmp_path):
     assert Image.open(tmp_path / "g.png").mode == "L"
     with pytest.raises(ImageError, match=r"shape \(8, 8, 2\)"):
         save_image(f[..., :2], tmp_path / "y.png")
+
+
+def test_save_image_keeps_what_a_format_holds(tmp_path):
+    """(review) A 16-bit big-endian TIFF crop became 8-bit, a CMYK TIFF RGB, and a palette picture with a transparent
+    index written as BMP showed its hidden colour instead of white."""
+    big = Image.fromarray((np.random.default_rng(0).random((30, 40)) * 60000).astype(">u2"))
+    big.save(tmp_path / "g.tif")
+    save_image(Image.open(tmp_path / "g.tif"), tmp_path / "c.tif")
+    assert Image.open(tmp_path / "c.tif").mode == Image.open(tmp_path / "g.tif").mode
+    save_image(Image.new("CMYK", (8, 8), (0, 200, 0, 0)), tmp_path / "k.tif")
+    assert Image.open(tmp_path / "k.tif").mode == "CMYK"
+    pal = Image.fromarray((np.random.default_rng(1).random((20, 20, 3)) * 255).astype(np.uint8)).quantize(8)
+    pal.info["transparency"] = 0
+    save_image(pal, tmp_path / "p.bmp")
+    got = np.asarray(Image.open(tmp_path / "p.bmp").convert("RGB"))
+    assert (got[np.asarray(pal) == 0] == 255).all()

@@ -419,27 +419,35 @@ def input_exif(path: str | os.PathLike, *, keep_gps: bool = False) -> bytes | No
     return kept.tobytes() if kept else None
 
 
-#: the PIL modes each format is written in as they are (others are converted by :func:`_writable`)
-_WRITABLE_MODES = {"PNG": {"1", "L", "LA", "I;16", "P", "RGB", "RGBA"}, "JPEG": {"L", "RGB"},
-                   "BMP": {"1", "L", "P", "RGB"}, "WEBP": {"RGB", "RGBA"},
-                   "TIFF": {"1", "L", "LA", "I", "I;16", "F", "P", "RGB", "RGBA"}}
+def _writable_modes(fmt: str) -> set[str]:
+    """The PIL modes ``fmt`` is written in as they are: Pillow's own tables for PNG and TIFF (16-bit greys, CMYK
+    TIFFs), brushwork's choice for JPEG (sRGB: no CMYK), BMP (no alpha) and WebP."""
+    from PIL import PngImagePlugin, TiffImagePlugin
+
+    if fmt == "PNG":
+        return set(getattr(PngImagePlugin, "_OUTMODES", ("1", "L", "LA", "I;16", "P", "RGB", "RGBA")))
+    if fmt == "TIFF":
+        return set(getattr(TiffImagePlugin, "SAVE_INFO", ("1", "L", "LA", "I;16", "P", "RGB", "RGBA")))
+    return {"JPEG": {"L", "RGB"}, "BMP": {"1", "L", "P", "RGB"}, "WEBP": {"RGB", "RGBA"}}.get(fmt, {"RGB", "RGBA"})
 
 
 def _writable(img: Image.Image, fmt: str) -> Image.Image:
-    """``img`` in a mode ``fmt`` writes: 16- and 32-bit greys scaled to 8 bits as :func:`read_image` scales them
-    where the format has no such mode (``convert`` clips them at 255: a white picture), premultiplied modes
-    undone, CMYK, LAB and the like as sRGB; in a JPEG or BMP, transparency flattened over white."""
-    if img.mode in _WRITABLE_MODES.get(fmt, ()):
+    """``img`` in a mode ``fmt`` writes: in a JPEG or BMP, transparency flattened over white; 16- and 32-bit greys
+    scaled to 8 bits as :func:`read_image` scales them where the format has no such mode (``convert`` clips them
+    at 255: a white picture), premultiplied modes undone, CMYK, LAB and the like as sRGB where the format has
+    none of them."""
+    flatten = fmt in ("JPEG", "BMP") and (has_alpha(img) or img.mode in ("RGBa", "La", "PA"))
+    if img.mode in _writable_modes(fmt) and not flatten:
         return img
     if img.mode == "La":  # (premultiplied grey: Pillow converts it to nothing but RGBa's way)
         grey, a = img.split()
         img = Image.merge("RGBa", (grey, grey, grey, a))
     img = to_8bit(img)
-    if img.mode in _WRITABLE_MODES.get(fmt, ()):
+    if img.mode in _writable_modes(fmt) and not flatten:
         return img
     if has_alpha(img) or img.mode in ("RGBa", "PA"):
         rgba = img.convert("RGBA")
-        if fmt not in ("JPEG", "BMP"):
+        if not flatten:
             return rgba
         # flattened over white, as the note says (convert("RGB") dropped the alpha: a half transparent pixel came
         # out in its full, unseen colour); before the mark, which flattening would wipe out where it is transparent
