@@ -380,3 +380,19 @@ def test_save_image_keeps_what_a_format_holds(tmp_path):
     save_image(pal, tmp_path / "p.bmp")
     got = np.asarray(Image.open(tmp_path / "p.bmp").convert("RGB"))
     assert (got[np.asarray(pal) == 0] == 255).all()
+
+
+def test_reduced_reads_keep_thin_strips_and_average_as_the_picture_looks(tmp_path):
+    """(review) A 4000 x 8 JPEG was read 2 px thin by draft=512 (compose needs 8). A transparent picture is reduced
+    as it looks: its hidden colours do not bleed into the visible ones (Pillow's reduce averages premultiplied)."""
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 4000, 3), dtype=np.uint8)).save(tmp_path / "s.jpg")
+    assert read_image(tmp_path / "s.jpg", draft=512).rgb.shape[0] == 8
+    rgba = np.zeros((64, 3000, 4), np.uint8)
+    rgba[..., :3] = (0, 0, 255)  # a hidden blue under full transparency,
+    rgba[:, 1502:, 3] = 255
+    rgba[:, 1502:, :3] = (255, 0, 0)  # beside opaque red
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    small = read_image(tmp_path / "t.png", draft=512)  # (reduced 5 times: the cell of columns 1500-1504 mixes them)
+    assert small.full_size == (3000, 64) and small.rgb.shape[1] == 600
+    edge = small.rgb[:, 300]  # over white: pink, with no more blue in it than green
+    assert (edge[:, 0] > 0.99).all() and (np.abs(edge[:, 2] - edge[:, 1]) < 0.01).all(), edge[0]

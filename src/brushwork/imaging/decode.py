@@ -181,7 +181,8 @@ def open_decoded(
         # (not a caller's own PIL image: draft() and load() would shrink it in their hands)
         if draft is not None and img.format in JPEG_FORMATS and not isinstance(source, Image.Image):
             f = draft / max(w, h)  # keeps the long side >= draft (Pillow keeps both sides >= asked)
-            asked = (max(1, int(w * f)), max(1, int(h * f)))
+            # (and the short side at 8 px or more where the picture has them: a 4000 x 8 strip was read 2 px thin)
+            asked = (max(min(w, 8), int(w * f)), max(min(h, 8), int(h * f)))
             if img.info.get("progressive") and min(w // asked[0], h // asked[1]) >= 8 and not isinstance(source, Image.Image):
                 img = _dc_only(path, img, asked)  # 1/8 scale needs only the DC scans
             img.draft("RGB", asked)
@@ -199,6 +200,7 @@ def open_decoded(
             factor = max(1, min(max(img.size) // draft, min(img.size) // 8))
             # an image of few colours (pixel art, dithering, flat clip art) loses them to averaging: picked
             few = keep_colors and img.getcolors(256) is not None  # (None at once beyond 256: photos cost nothing)
+            # (Pillow averages RGBA premultiplied, as the picture looks: no hidden colour bleeds into the visible)
             img = _picked(img, factor) if few else img.reduce(factor)
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError) as exc:
