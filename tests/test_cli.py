@@ -347,7 +347,7 @@ def test_an_empty_list_item_is_refused(tmp_path, capsys):
 
     assert list_items("#f00, #0f0", "x", "e", spaces=True) == ["#f00", "#0f0"]
     assert list_items("#f00 #0f0,", "x", "e", spaces=True) == ["#f00", "#0f0"]
-    assert parse_seeds("0-2,5,") == [0, 1, 2, 5]
+    assert parse_seeds("0-2,5,") == [0, 1, 2, 5] and parse_seeds(",3") == [3]  # (either end: fine, as before)
     with pytest.raises(BrushworkError, match="seeds '0,,3' has an empty item between two commas"):
         parse_seeds("0,,3")
     assert main(["harmony", "--colors", "#ff0000,,#00ff00"]) == 2

@@ -234,6 +234,7 @@ def test_uint8_pictures_are_read_as_0_255_everywhere():
     assert analyze(u8, saliency=working_saliency(u8)).subject == analyze(u8).subject
     assert np.allclose(rgb_to_yiq(u8), rgb_to_yiq(f), atol=1e-5) and rgb_to_yiq(u8)[..., 0].max() > 0.5
     assert np.allclose(rgb_to_oklab(u8), rgb_to_oklab(f), atol=1e-5)
+    assert np.allclose(rgb_to_oklab(np.array([[1, 0, 0]])), rgb_to_oklab(np.array([[1.0, 0, 0]])))  # (ints: values)
     assert abs(palette_error(u8, ["#808080"]) - palette_error(f, np.array([[128 / 255] * 3]))) < 1e-6
 
 

@@ -21,12 +21,13 @@ class WeightsError(BrushworkError):
 
 def list_items(text: str, what: str, example: str, *, spaces: bool = False) -> list[str]:
     """The items of a comma-separated list as people write them (``spaces``: separated by spaces too, as in
-    ``'#f00 #0f0'``); a trailing comma is fine, an empty item between two is refused (``0,,3``: a value left out).
+    ``'#f00 #0f0'``); a comma at either end is fine, an empty item between two is refused (``0,,3``: a value left
+    out).
 
     Raises:
         BrushworkError: an empty item between commas.
     """
-    parts = [t.strip() for t in text.strip().rstrip(",").split(",")]
+    parts = [t.strip() for t in text.strip().strip(",").split(",")]
     if len(parts) > 1 and not all(parts):
         raise BrushworkError(f"{what} {text!r} has an empty item between two commas: give the missing value or remove "
                              f"the comma (e.g. {example})")

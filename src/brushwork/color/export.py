@@ -8,6 +8,7 @@ e.g. GIMP's and Krita's readers): ``ASEF``, version 1.0, a block count, then one
 
 from __future__ import annotations
 
+import numbers
 import os
 import struct
 import sys
@@ -138,7 +139,7 @@ def swatch_image(palette: Palette, width: int = 600, height: int = 120):
     from PIL import Image, ImageDraw
 
     palette = Palette.of(palette)
-    if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 16384 for v in (width, height)):
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and 1 <= v <= 16384 for v in (width, height)):
         raise BrushworkError(f"a swatch is 1 to 16384 pixels a side, got width {width!r} and height {height!r}")
 
     img = Image.new("RGB", (width, height), "white")

@@ -25,13 +25,11 @@ def from_over_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def _rgb_floats(rgb: np.ndarray) -> np.ndarray:
     """``rgb`` as floats: a uint8 picture (0-255) scaled to [0, 1], as read_image takes arrays (its product with
-    a float matrix cast to uint8 was all zeros); floats as they are."""
+    a float matrix cast to uint8 was all zeros); floats as they are, other integers as their values."""
     rgb = np.asarray(rgb)
-    if rgb.dtype.kind == "f":
-        return rgb
-    from ..imaging.io import unit_floats
-
-    return unit_floats(rgb, "colour")
+    if rgb.dtype == np.uint8:
+        return rgb.astype(np.float32) / 255.0
+    return rgb if rgb.dtype.kind == "f" else rgb.astype(np.float64)  # (other integers: as values, as before)
 
 
 def _floats(x: np.ndarray) -> np.ndarray:
