@@ -825,13 +825,14 @@ RETRY_AFTER = 60.0  # s: a gallery that failed is tried again after this, or as 
 
 
 def _gallery_file_state(key: str) -> tuple:
-    """What tells whether the gallery's file has changed since it failed (moved aside, replaced, created)."""
+    """What tells whether the gallery's file has changed since it failed: moved aside, replaced or created (not
+    written to: a gallery locked by another writer changes all the time, and each try would wait 30 s)."""
     raw = key or str(_default_path())
     if "://" in raw:
         return ()
     try:
         st = Path(raw).expanduser().stat()
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+        return (st.st_dev, st.st_ino)
     except OSError:
         return ("absent",)
 

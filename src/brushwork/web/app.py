@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import BrushworkError, list_items
+from ..errors import BrushworkError, WeightsError, list_items
 from ..imaging.decode import JPEG_FORMATS, has_alpha
 from ..weights import sha256_file
 from .jobs import Cancelled, Job, JobQueue, QueueFull, one_line
@@ -280,6 +280,19 @@ class _Previewer:
         return buf.getvalue()
 
 
+def _clear_old_scratch(folder: Path, older_than: float = 86400.0) -> None:
+    """Remove the scratch folders of servers stopped mid-request (a day old: another server may share the data
+    folder, and its requests' files are its own)."""
+    import time
+
+    for d in folder.glob("*") if folder.is_dir() else ():
+        try:
+            if time.time() - d.stat().st_mtime > older_than:
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def _query_names(dependant) -> set[str]:
     """The query parameters an endpoint reads (its own and its dependencies')."""
     names = {q.alias for q in dependant.query_params}
@@ -308,8 +321,8 @@ def create_app(config: StudioConfig) -> FastAPI:
     uploads, results = config.data_dir / "uploads", config.data_dir / "results"
     # a request's uploads until it is done: kept among the uploads only where a recipe names them (a queued
     # stylization, a recolouring), removed otherwise (a palette, a preview, a refused request)
-    scratch_dir = config.data_dir / "scratch"
-    shutil.rmtree(scratch_dir, ignore_errors=True)  # (a server stopped mid-request)
+    scratch_dir = config.data_dir / "scratch" / f"{os.getpid()}-{secrets.token_hex(4)}"  # (this server's own)
+    _clear_old_scratch(config.data_dir / "scratch")
     for d in (uploads, results, scratch_dir):
         d.mkdir(parents=True, exist_ok=True)
     styles = config.bundled_styles or _bundled_styles()
@@ -333,6 +346,7 @@ def create_app(config: StudioConfig) -> FastAPI:
     async def lifespan(_: FastAPI):
         yield
         queue.shutdown()  # running jobs are asked to stop; finished results are already on disk
+        shutil.rmtree(scratch_dir, ignore_errors=True)
         if state["gallery"] is not None:
             state["gallery"].close()
 
@@ -373,12 +387,14 @@ def create_app(config: StudioConfig) -> FastAPI:
     async def _brushwork_error(_: Request, exc: BrushworkError):
         message = str(exc)
         # (422: what was sent cannot be done, as the validation of every field says; 400 was this one path's)
-        status = 404 if message.startswith("no gallery item") else 503 if isinstance(exc, GalleryError) else 422
+        status = (404 if message.startswith("no gallery item") else 503 if isinstance(exc, (GalleryError, WeightsError))
+                  else 422)  # (the server's own models missing or damaged: not the client's to fix)
         if status == 404:  # the gallery's own hint is the CLI's
             message = message.replace("see `brushwork gallery list`", "see GET /api/gallery")
         elif status == 503 and config.token:  # (a shared server: its folders are not its clients' business)
-            print(f"brushwork: the studio's gallery failed: {one_line(message)}", file=sys.stderr)
-            message = "the gallery cannot be used right now (the server's log says why): try again later"
+            what = "gallery" if isinstance(exc, GalleryError) else "models"
+            print(f"brushwork: the studio's {what} failed: {one_line(message)}", file=sys.stderr)
+            message = f"the {what} cannot be used right now (the server's log says why): try again later"
         return JSONResponse({"error": one_line(message)}, status_code=status)
 
     def json_fields(request: Request) -> list[str]:
@@ -867,6 +883,8 @@ def create_app(config: StudioConfig) -> FastAPI:
         (_, c_path), (_, s_path) = store(content, "content", scratch), style_source(style, style_name, scratch)
         checked_image(c_path, "content", size)
         checked_image(s_path, "style")
+        moved = [p for p in (c_path, s_path)  # (uploads this request adds, taken back if the queue refuses it)
+                 if p.parent == scratch_dir and not (uploads / p.name.split("-", 1)[1]).exists()]
         c_path, s_path = keep(c_path), keep(s_path)  # (accepted: the job, its recipe and its reruns read them)
 
         def work(job: Job) -> dict:
@@ -902,6 +920,8 @@ def create_app(config: StudioConfig) -> FastAPI:
         try:
             job = queue.submit("stylize", work)
         except QueueFull:
+            for p in moved:  # (refused after all: its uploads are not kept, as a refused request's are not)
+                (uploads / p.name.split("-", 1)[1]).unlink(missing_ok=True)
             raise ApiError(429, f"busy: {queue.active()} jobs running or waiting; try again shortly",
                            headers={"Retry-After": "5"}) from None
         return job.to_dict()
@@ -1043,7 +1063,10 @@ def create_app(config: StudioConfig) -> FastAPI:
             from ..composition.overlay import draw_overlay
             from ..imaging.io import read_flat
 
-            picture = img.rgb if img.full_size is None else read_flat(stored, min_side=8)  # (drawn at its own size)
+            try:
+                picture = img.rgb if img.full_size is None else read_flat(stored, min_side=8)  # (at its own size)
+            except BrushworkError as exc:
+                raise ApiError(422, scrub(str(exc), stored)) from None
             out["overlay"] = save_result(draw_overlay(picture, crops, saliency=sal),
                                          f"{secrets.token_hex(8)}-overlay.png",
                                          {"operation": "compose overlay", "ratios": rs, "studio": True},
