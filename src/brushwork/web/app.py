@@ -570,8 +570,9 @@ def create_app(config: StudioConfig) -> FastAPI:
         return run
 
     # -- uploads -------------------------------------------------------------------------------------
-    def request_scratch():
-        """A dependency: the list of this request's scratch uploads (:func:`store`), removed when it is done."""
+    async def request_scratch():
+        """A dependency: the list of this request's scratch uploads (:func:`store`), removed when it is done (async:
+        no thread of the pool is taken for it, which the slider's previews would feel)."""
         made: list[Path] = []
         try:
             yield made
@@ -591,6 +592,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return kept
 
     verified: OrderedDict[str, bool] = OrderedDict()  # the sha256 of uploads read whole lately (scratch ones too)
+    preview_checked: OrderedDict[tuple[str, str], bool] = OrderedDict()  # (sha256, role) a preview has accepted
     verified_lock = threading.Lock()
 
     def store(upload: UploadFile | None, what: str, scratch: list[Path] | None = None) -> tuple[str, Path]:
@@ -829,8 +831,13 @@ def create_app(config: StudioConfig) -> FastAPI:
             raise ApiError(422, f"match must be one of {', '.join(MATCHES)}")
         c = store(content, "content", scratch)
         s = style_source(style, style_name, scratch)
-        checked_image(c[1], "content")  # (too small, or nothing visible: refused as the job refuses it)
-        checked_image(s[1], "style")
+        for (sha, path), what in ((c, "content"), (s, "style")):  # (too small, nothing visible: as the job refuses)
+            if (sha, what) not in preview_checked:  # (a slider's next move: the same picture, checked a moment ago)
+                checked_image(path, what)
+                with verified_lock:
+                    preview_checked[sha, what] = True
+                    while len(preview_checked) > 256:
+                        preview_checked.popitem(last=False)
         return Response(previewer.render(c, s, strength, transform, match), media_type="image/png")
 
     @app.post("/api/stylize", status_code=202, tags=["stylize"], dependencies=[read_as_sent("content")])
