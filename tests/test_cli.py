@@ -358,3 +358,32 @@ def test_an_empty_list_item_is_refused(tmp_path, capsys):
     capsys.readouterr()
     assert main(["compose", str(photo), "--ratios", "1:1,,4:5"]) == 2
     assert "--ratios '1:1,,4:5' has an empty item" in capsys.readouterr().err
+
+
+def test_messages_name_only_the_options_a_command_has(tmp_path, capsys):
+    """palette, recolor, compose... said 'raise --max-pixels' (they have none), a misspelt option sent the user to
+    `brushwork --help` (which lists no command's options), suggest said 'raise --size', video named --trust-weights
+    without having it."""
+    from brushwork.errors import ImageError, command_options
+    from brushwork.imaging.io import read_image
+
+    pic = tmp_path / "p.png"
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(pic)
+    said = {}
+    for name, options in (("api", None), ("palette", {"-k"}), ("stylize", {"--max-pixels"})):
+        with pytest.raises(ImageError) as exc:
+            if options is None:
+                read_image(pic, max_pixels=100)
+            else:
+                with command_options(options):
+                    read_image(pic, max_pixels=100)
+        said[name] = str(exc.value)
+    assert said["api"].endswith("downscale it or pass a larger max_pixels")
+    assert said["palette"].endswith("downscale it") and said["stylize"].endswith("or raise --max-pixels")
+    assert main(["stylize", str(pic), str(pic), "-o", str(tmp_path / "o.png"), "--strenght", "0.7"]) == 2
+    assert "(see brushwork stylize --help)" in capsys.readouterr().err
+    assert main(["gan", "sample", "x", "-o", str(tmp_path / "s"), "--nearst"]) == 2
+    assert "(see brushwork gan sample --help)" in capsys.readouterr().err
+    assert main(["video", "x.gif", "y.png", "-o", str(tmp_path / "v.gif"), "--trust-weights", "--weights",
+                 str(tmp_path / "none.pth")]) == 2  # (an option of video's now: not 'unrecognized')
+    assert "unrecognized" not in capsys.readouterr().err

@@ -70,7 +70,10 @@ class _Parser(argparse.ArgumentParser):
         if any(v.startswith("-") and v != "--" and v.split("=")[0] not in self._option_string_actions for v in after):
             # argparse took a value such as -1,2 for an option: say how to write it
             message += f" (a value that starts with '-' is written {m[2]}=VALUE)"
-        self.exit(EXIT_USAGE, f"brushwork: error: {message} (see {self.prog} --help)\n")
+        prog = self.prog
+        if message.startswith("unrecognized arguments"):  # (reported by the top parser: the command's help lists them)
+            prog = " ".join([self.prog, *_command_parser(self, given)[1]])
+        self.exit(EXIT_USAGE, f"brushwork: error: {message} (see {prog} --help)\n")
 
 
 def _float_in(lo: float, hi: float | None = None):
@@ -438,6 +441,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      "AdaIN release's decoder.pth (default: shipped)")
     vid.add_argument("--weights", metavar="PATH", help="the decoder's encoder weights where none ship (the original "
                      "AdaIN release's vgg_normalised.pth)")
+    vid.add_argument("--trust-weights", action="store_true",
+                     help="load a --weights file whose sha256 is not the published one")
     vid.add_argument("--tile", type=_TILE, default=1024, help="tile size for large frames (default 1024)")
     vid.add_argument("--transform", default="adain", choices=["adain", "wct"],
                      help="adain (default) or wct: whitening-colouring, a closer style (see `stylize --help`)")
@@ -938,7 +943,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
                       consistency=args.consistency,
                       decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
                       watermark=args.watermark, transform=args.transform, match=args.match, fps=args.fps,
-                      weights=args.weights, resume=not args.no_resume)
+                      weights=args.weights, trust_weights=args.trust_weights, resume=not args.no_resume)
     # The recipe goes beside the video (NAME.EXT.json) or the frames folder (FOLDER.json): no video
     # container brushwork writes has a place for it. `brushwork reproduce` reads it there.
     params = {"operation": "video", "strength": args.strength, "style_weights": args.style_weights,
@@ -1155,6 +1160,22 @@ def _outside_data(path: str | os.PathLike | None, sources, what: str, names_firs
 
 
 _OUTPUT_DESTS = ("output", "out", "apply", "overlay", "swatch", "css", "gpl", "ase", "previews", "nearest", "sheet")
+
+
+def _command_parser(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[argparse.ArgumentParser, list[str]]:
+    """The parser of the (sub)command ``argv`` runs (``gan sample``'s, not ``gan``'s) and the words naming it."""
+    p, rest, words = parser, list(argv), []
+    while True:
+        sub = next((a for a in p._actions if isinstance(a, argparse._SubParsersAction)), None)
+        name = None if sub is None else next((t for t in rest if t in sub.choices), None)
+        if name is None:
+            return p, words
+        p, rest, words = sub.choices[name], rest[rest.index(name) + 1:], [*words, name]
+
+
+def _command_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> frozenset[str]:
+    """The options of the (sub)command ``argv`` runs."""
+    return frozenset(s for a in _command_parser(parser, argv)[0]._actions for s in a.option_strings)
 
 
 def _option_kinds(parser: argparse.ArgumentParser) -> tuple[set[str], set[str]]:
@@ -2797,9 +2818,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         error(f"`brushwork {_command_name(args)}` runs in one process: launch it without torchrun (torchrun is for "
               "classify train, gan train, adain train, and stylize or palette on a folder)")
         return EXIT_USAGE
+    from .errors import command_options
+
     try:
-        with warnings.catch_warnings():  # a damaged EXIF block (orientation, camera): Pillow's two-line warning
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")  # each read
+        # (the command's own options: a message names a fix, such as --max-pixels, only where the command has it)
+        with warnings.catch_warnings(), command_options(_command_options(parser, argv)):
+            # a damaged EXIF block (orientation, camera): Pillow's two-line warning on each read
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
             return int(args.func(args))
     except BrushworkError as exc:
         error(str(exc))
@@ -2817,8 +2842,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         said = str(exc)
         if not isinstance(exc, MemoryError) and "allocate" not in said and "out of memory" not in said:
             raise
-        error(f"out of memory ({' '.join(said.split())[:120] or type(exc).__name__}): use a smaller --batch, --size or "
-              "model, or free memory")
+        smaller = [o for o in ("--batch", "--size", "--tile") if o in _command_options(parser, argv)]  # (its own)
+        error(f"out of memory ({' '.join(said.split())[:120] or type(exc).__name__}): "
+              + (f"use a smaller {', '.join(smaller)} or model, or free memory" if smaller else "free memory, or use a "
+                 "smaller picture"))
         return EXIT_USAGE
     except OSError as exc:  # a path the system refuses (name too long, no permission, ...): the user's to fix
         import errno

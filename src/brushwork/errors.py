@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
+
+#: the options of the CLI command being run (None: called from Python), for messages that name a fix
+_OPTIONS: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("brushwork_cli_options", default=None)
+
 
 class BrushworkError(ValueError):
     """A user-facing problem: bad input, a missing file, wrong weights.
@@ -32,3 +39,22 @@ def list_items(text: str, what: str, example: str, *, spaces: bool = False) -> l
         raise BrushworkError(f"{what} {text!r} has an empty item between two commas: give the missing value or remove "
                              f"the comma (e.g. {example})")
     return [t for p in parts for t in (p.split() if spaces else [p]) if t]
+
+
+@contextlib.contextmanager
+def command_options(options: Iterable[str]) -> Iterator[None]:
+    """Within it, :func:`hint` knows the running CLI command's options (``main`` sets them)."""
+    token = _OPTIONS.set(frozenset(options))
+    try:
+        yield
+    finally:
+        _OPTIONS.reset(token)
+
+
+def hint(option: str, cli: str, api: str = "") -> str:
+    """``cli`` where the running command has ``option`` (``" or raise --max-pixels"``), ``api`` when called from
+    Python, else nothing: a message never names an option its command lacks."""
+    options = _OPTIONS.get()
+    if options is None:
+        return api
+    return cli if option in options else ""

@@ -9,6 +9,7 @@ core: on a 2-core CPU the overlap took 35-41 ms off a fresh ``brushwork palette`
 
 from __future__ import annotations
 
+import contextvars
 import io
 import os
 import threading
@@ -18,7 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import ImageError
+from ..errors import ImageError, hint
 
 __all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pending", "to_srgb", "to_8bit", "grey_levels",
            "white_level", "pixel_count"]
@@ -171,7 +172,8 @@ def open_decoded(
     if w * h > max_pixels:
         raise ImageError(
             f"{what} '{name}' is {w}x{h} = {pixel_count(w * h, max_pixels)}, more than the limit of "
-            f"{pixel_count(max_pixels, w * h)}: downscale it or raise --max-pixels"
+            f"{pixel_count(max_pixels, w * h)}: downscale it"
+            + hint("--max-pixels", " or raise --max-pixels", " or pass a larger max_pixels")
         )
     if min(w, h) < min_side:
         raise ImageError(f"{what} '{name}' is {w}x{h} pixels, too small: its shorter side must be at least {min_side}")
@@ -235,7 +237,8 @@ class Pending:
         self._out: tuple[Image.Image, str, str] | None = None
         self._error: BaseException | None = None
         # a daemon: a command that fails on something else meanwhile exits without waiting for it
-        self._thread = threading.Thread(target=self._run, args=(source,), daemon=True)
+        # (in the caller's context: a message names the fixes its command has, see errors.hint)
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, source), daemon=True)
         self._thread.start()
 
     def _run(self, source) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..errors import BrushworkError, ImageError
+from ..errors import BrushworkError, ImageError, hint
 from .decode import (DEFAULT_MAX_PIXELS, describe, grey_levels, has_alpha, key_to_alpha, open_decoded, pixel_count,
                      to_8bit, to_srgb)
 
@@ -199,8 +199,8 @@ def _checked(loaded: LoadedImage, name: str, max_pixels: int, min_side: int, wha
     if h * w > max_pixels:
         raise ImageError(
             f"{what} '{name}' has {pixel_count(w * h, max_pixels)}, more than the limit of "
-            f"{pixel_count(max_pixels, w * h)}: "
-            "downscale it or raise --max-pixels"
+            f"{pixel_count(max_pixels, w * h)}: downscale it"
+            + hint("--max-pixels", " or raise --max-pixels", " or pass a larger max_pixels")
         )
     return loaded
 
@@ -514,7 +514,7 @@ def save_image(
     limit = {"JPEG": 65_500, "WEBP": 16_383}.get(fmt)  # (what the formats can hold a side)
     if limit is not None and max(img.size) > limit:
         raise ImageError(f"'{p}' would be {img.width}x{img.height}: {fmt} holds at most {limit:,} pixels a side; "
-                         "write a PNG or TIFF, or a smaller --size")
+                         "write a PNG or TIFF" + hint("--size", ", or a smaller --size", ", or a smaller picture"))
     kwargs: dict[str, Any] = {}
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import BrushworkError, ImageError
+from ..errors import BrushworkError, ImageError, hint
 from ..imaging.io import DEFAULT_MAX_PIXELS, LoadedImage, read_image, to_pil
 from ..weights import keeps_rng
 
@@ -475,8 +475,10 @@ def stylize(
     cw, ch = c_img.picture_size  # (the photo's own size: a reduced read's is smaller)
     out_w, out_h = (cw, ch) if size is None else fit_long_side(cw, ch, size)
     if min(out_w, out_h) < MIN_SIDE:
-        raise BrushworkError(f"at --size {size} the output would be {out_w}x{out_h} pixels: its short side must be at "
-                             f"least {MIN_SIDE}; raise --size or crop the picture to a less extreme shape")
+        at = hint("--size", f"at --size {size}", f"at size={size}") or f"at {size} px"
+        fix = hint("--size", "raise --size or crop", "raise size or crop") or "crop"
+        raise BrushworkError(f"{at} the output would be {out_w}x{out_h} pixels: its short side must be at least "
+                             f"{MIN_SIDE}; {fix} the picture to a less extreme shape")
     if out_w * out_h > max_pixels:
         raise BrushworkError(
             f"output {out_w}x{out_h} exceeds --max-pixels {max_pixels}: lower --size or raise --max-pixels"

@@ -680,6 +680,7 @@ def stylize_video(
     match: str = "full",
     fps: float | None = None,
     weights: str | os.PathLike | None = None,
+    trust_weights: bool = False,
     resume: bool = True,
 ) -> int:
     """Stylize a video file or a folder of frames into ``output``; returns the number of frames.
@@ -752,7 +753,8 @@ def stylize_video(
               f"(write an .mp4 to keep {fps:g} fps)", file=sys.stderr)
     dev = runtime.resolve_device(device)
     dec = _cached_decoder(None if decoder is None else str(decoder), dev)
-    net = AdaINNet(_cached_encoder(dec.config.encoder, None if weights is None else str(weights), dev, False, False),
+    net = AdaINNet(_cached_encoder(dec.config.encoder, None if weights is None else str(weights), dev, False,
+                                   trust_weights),
                    dec)
     style_ts, style_as, targets = [], [], []
     for s in styles:
