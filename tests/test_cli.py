@@ -387,3 +387,13 @@ def test_messages_name_only_the_options_a_command_has(tmp_path, capsys):
     assert main(["video", "x.gif", "y.png", "-o", str(tmp_path / "v.gif"), "--trust-weights", "--weights",
                  str(tmp_path / "none.pth")]) == 2  # (an option of video's now: not 'unrecognized')
     assert "unrecognized" not in capsys.readouterr().err
+
+
+def test_every_command_that_writes_images_takes_no_gallery():
+    """gan eval --nearest and originality --sheet write images recorded in the gallery, but refused --no-gallery
+    (docs/provenance.md: 'on every command that writes images')."""
+    from brushwork.cli import build_parser
+
+    for argv in (["gan", "eval", "run", "--data", "d", "--nearest", "n.png", "--no-gallery", "--no-metadata"],
+                 ["originality", "a.png", "--index", "i.npz", "--sheet", "s.png", "--no-gallery"]):
+        assert build_parser(argv[0]).parse_args(argv).no_gallery

@@ -475,16 +475,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     tr.add_argument("--out", required=True, help="output folder (checkpoint/, samples/, log.csv)")
     tr.add_argument("--steps", type=_positive_int, help="optimiser steps (default 2000; 5 with --dry-run; with --minutes, as many as the time allows)")
     tr.add_argument("--size", type=_positive_int, default=192, help="crop size (default 192)")
-    tr.add_argument("--batch", type=_positive_int, default=8)
-    tr.add_argument("--lr", type=_float_above(0.0), default=1e-3)
-    tr.add_argument("--style-weight", type=_nonneg, default=3.0)
-    tr.add_argument("--recon-weight", type=_nonneg, default=1.0)
+    tr.add_argument("--batch", type=_positive_int, default=8, help="crops a step (default 8)")
+    tr.add_argument("--lr", type=_float_above(0.0), default=1e-3, help="Adam's learning rate (default 0.001)")
+    tr.add_argument("--style-weight", type=_nonneg, default=3.0,
+                    help="the style loss's weight beside the content loss (default 3)")
+    tr.add_argument("--recon-weight", type=_nonneg, default=1.0,
+                    help="the pixel reconstruction term's weight, at strength 0 (default 1)")
     tr.add_argument("--gram-weight", type=_nonneg, default=0.0,
                     help="weight of a Gram-matrix style term beside AdaIN's mean/std loss (default 0: the paper's loss)")
     tr.add_argument("--transform", default="adain", choices=["adain", "wct"],
                     help="the feature target the decoder learns to paint: AdaIN's (default) or the "
                          "whitening-colouring transform's (for stylize --transform wct)")
-    tr.add_argument("--sample-every", type=_positive_int, default=200)
+    tr.add_argument("--sample-every", type=_positive_int, default=200,
+                    help="write a sample grid to OUT/samples every this many steps (default 200)")
     tr.add_argument("--max-side", type=_positive_int, default=768,
                     help="images are held with this long side; crops cut between the short side and --size")
     tr.add_argument("--tap", default="block5.expand",
@@ -597,11 +600,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ct.add_argument("--epochs", type=_positive_int, default=30)
     ct.add_argument("--batch", type=_positive_int, default=64)
     ct.add_argument("--lr", type=_float_above(0.0), default=2e-3, help="peak learning rate (one-cycle schedule)")
-    ct.add_argument("--weight-decay", type=_nonneg, default=1e-4)
-    ct.add_argument("--label-smoothing", type=_fraction, default=0.05)
-    ct.add_argument("--dropout", type=_fraction, default=0.25)
+    ct.add_argument("--weight-decay", type=_nonneg, default=1e-4, help="AdamW's weight decay (default 0.0001)")
+    ct.add_argument("--label-smoothing", type=_fraction, default=0.05, help="in [0, 1] (default 0.05)")
+    ct.add_argument("--dropout", type=_fraction, default=0.25, help="before the classifier's head (default 0.25)")
     ct.add_argument("--augment", default="auto", choices=["auto", "none", "shift", "photo", "flip"],
-                    help="auto: shifts for digits, shifts + flips for photos; flip: flips only (keeps pixel edges)")
+                    help="auto: shift for grey images, photo for colour ones; shift: rotations of up to 10 degrees, "
+                         "scalings of 0.9-1.1 and shifts of 8 %%; photo: those and flips; flip: flips only (keeps "
+                         "pixel edges)")
     ct.add_argument("--freeze-encoder", action="store_true",
                     help="efficientnet-lite0: keep the pretrained encoder fixed, train the head (a linear probe)")
     ct.add_argument("--patience", type=_positive_int, default=5, help="early stopping: epochs without improvement")
@@ -679,7 +684,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         return g
 
     gl = gallery_parser("list", "the newest items", "brushwork gallery list --limit 10")
-    gl.add_argument("--limit", type=_limit, default=20)
+    gl.add_argument("--limit", type=_limit, default=20, help="at most this many items, newest first (default 20)")
     gl.add_argument("--json", action="store_true", help="one JSON object per item")
     gl.set_defaults(func=_cmd_gallery_search)
     gq = gallery_parser("search", "items by operation, style, tag, date, path, or likeness to an image",
@@ -692,7 +697,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gq.add_argument("--until", type=_date, metavar="DATE", help="made before (a bare date includes that day)")
     gq.add_argument("--path", dest="text", metavar="TEXT", help="part of the output's path")
     gq.add_argument("--like", metavar="IMAGE", help="rank by visual similarity to this image")
-    gq.add_argument("--limit", type=_limit, default=20)
+    gq.add_argument("--limit", type=_limit, default=20, help="at most this many items (default 20)")
     gq.add_argument("--json", action="store_true", help="one JSON object per item")
     gq.set_defaults(func=_cmd_gallery_search)
     gw = gallery_parser("show", "one item: recipe, inputs, tags, file", "brushwork gallery show 12")
@@ -729,6 +734,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     org.add_argument("--index", required=True, help="an index from `brushwork index build`")
     org.add_argument("--top", type=_positive_int, default=3, help="closest references to list (default 3)")
     org.add_argument("--sheet", metavar="PNG", help="draw each image beside its closest references")
+    org.add_argument("--no-gallery", action="store_true", help="do not record the sheet in the gallery")
     org.add_argument("--json", action="store_true")
     org.set_defaults(func=_cmd_originality)
 
@@ -753,7 +759,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gt.add_argument("--base-width", type=_int_upto(8192, "channels of 256-1024 are usual"), default=None,
                     help="channels at the 4 x 4 level (default: the doubling rule); parameters there cost little time")
     gt.add_argument("--lr-g", type=_float_above(0.0), default=2e-4)
-    gt.add_argument("--lr-d", type=_float_above(0.0), default=2e-4)
+    gt.add_argument("--lr-d", type=_float_above(0.0), default=2e-4,
+                    help="the discriminator's learning rate (default 0.0002)")
     gt.add_argument("--loss", default="ns", choices=["ns", "hinge"], help="non-saturating (default) or hinge")
     gt.add_argument("--r1", type=_nonneg, default=0.0, metavar="GAMMA", help="R1 penalty weight (default 0: off)")
     gt.add_argument("--diffaugment", default="color,translation,cutout",
@@ -790,10 +797,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gi = gan_sub.add_parser("interpolate", help="a walk through the latents of some seeds (GIF, or MP4 with imageio)",
                             description="Example: brushwork gan interpolate runs/gan --seeds 3,17,42 --frames 60 -o walk.gif")
     gi.add_argument("checkpoint", metavar="CKPT", nargs="?", help="default: the GAN shipped with brushwork")
-    gi.add_argument("--seeds", required=True)
-    gi.add_argument("--frames", type=_positive_int, default=60)
-    gi.add_argument("--fps", type=_positive_int, default=20)
-    gi.add_argument("--truncation", type=_truncation, default=1.0)
+    gi.add_argument("--seeds", required=True, help="the seeds to walk through, in order (e.g. 3,17,42; the walk loops)")
+    gi.add_argument("--frames", type=_positive_int, default=60, help="frames in all (default 60; at most 3,600)")
+    gi.add_argument("--fps", type=_positive_int, default=20, help="frames a second (default 20)")
+    gi.add_argument("--truncation", type=_truncation, default=1.0,
+                    help="psi in (0, 1]: lower keeps samples nearer the average, less varied (default 1)")
     gi.add_argument("-o", "--out", required=True, help="walk.gif, or walk.mp4 (needs imageio[ffmpeg])")
     _metadata_flags(gi)
     _watermark_flag(gi)
@@ -809,6 +817,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ge.add_argument("--max-real", type=_positive_int, default=5000,
                     help="compare with at most this many of the data's images, evenly spaced (default 5000)")
     ge.add_argument("--nearest", metavar="PNG", help="write the 8 samples closest to a training image beside it")
+    _metadata_flags(ge)
     ge.set_defaults(func=_cmd_gan_eval)
     srv = sub.add_parser("serve", help="the web studio and REST API on this machine",
                          description="Example: brushwork serve  (then open http://127.0.0.1:7860)")
@@ -819,9 +828,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      "one, printed, when listening elsewhere); also $BRUSHWORK_TOKEN")
     srv.add_argument("--workers", type=_positive_int, default=1, help="stylize jobs at once (default 1)")
     srv.add_argument("--queue", type=_positive_int, default=8, help="jobs that may wait (default 8; then 429)")
-    srv.add_argument("--data", metavar="DIR", help="uploads and results (default ~/.local/share/brushwork/studio)")
-    srv.add_argument("--max-upload-mb", type=_positive_int, default=25)
-    srv.add_argument("--device", default="cpu")
+    srv.add_argument("--data", metavar="DIR", help="uploads and results (default ~/.local/share/brushwork/studio; "
+                     "$XDG_DATA_HOME is honoured)")
+    srv.add_argument("--max-upload-mb", type=_positive_int, default=25, help="the largest upload (default 25)")
+    srv.add_argument("--device", default="cpu", help="cpu (default: the studio shares the machine with its user), "
+                     "cuda, mps or auto")
     srv.set_defaults(func=_cmd_serve)
     return parser
 
@@ -2329,7 +2340,7 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _originality_sheet(results, index, path: str) -> None:
+def _originality_sheet(results, index, path: str, record: str | None = "originality sheet") -> None:
     from PIL import Image, ImageDraw
 
     from .imaging.io import read_image, save_image, to_pil
@@ -2359,7 +2370,7 @@ def _originality_sheet(results, index, path: str) -> None:
             x = pad + c * (side + pad)
             sheet.paste(thumb(Path(index.root) / m.name if index.root else None), (x, y))
             draw.text((x, y + side + 2), f"sim {m.similarity:.3f} pHash {m.hash_distance}", fill=(0, 0, 0))
-    save_image(sheet, path, record="originality sheet")
+    save_image(sheet, path, record=record)
 
 
 def _date(text: str):
@@ -2640,7 +2651,7 @@ def _cmd_originality(args: argparse.Namespace) -> int:
         _not_an_input([args.sheet], [Path(index.root) / n for n in index.names])
     results = check(args.images, index, top=args.top)
     if args.sheet:
-        _originality_sheet(results, index, args.sheet)
+        _originality_sheet(results, index, args.sheet, record=None if args.no_gallery else "originality sheet")
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
         return 0

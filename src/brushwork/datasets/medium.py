@@ -214,7 +214,7 @@ def build_medium(out: str | os.PathLike, *, root: str | os.PathLike | None = Non
                                     "licence": SOURCES[src[2]].licence})
         counts = {m: sum(r["medium"] == m for r in records) for m in MEDIA}
         if min(counts.values()) < 20:
-            raise BrushworkError(f"too few images for some media ({counts}): fetch the packages again (--force)")
+            raise BrushworkError(f"too few images for some media ({counts}): fetch the packages again (brushwork data fetch NAME --force)")
         (tmp / "manifest.json").write_text(json.dumps(
             {"name": NAME, "version": VERSION, "seed": seed, "per_class": per_class, "counts": counts,
              "files": records}, indent=1))
