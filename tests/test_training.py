@@ -523,3 +523,25 @@ def test_a_run_killed_between_the_checkpoints_files_resumes_as_an_unbroken_one(t
     os.umask(mask)
     for f in ("model.safetensors", "config.json", "trainer_state.pt"):
         assert (other / "checkpoint" / f).stat().st_mode & 0o777 == 0o666 & ~mask, f
+
+
+def test_a_checkpoint_folder_is_never_thrown_away_unrecognised(tmp_path, capsys):
+    """(audit) Weights without their config.json (a run stopped while saving its first checkpoint) were taken for
+    no run: training started over from random weights and removed them, and a new run removed the user's own files
+    in OUT/checkpoint."""
+    from brushwork.cli import main
+
+    run = ["adain", "train", "--dry-run", "--size", "32", "--batch", "2", "-q", "--steps", "1"]
+    half = tmp_path / "half"
+    (half / "checkpoint").mkdir(parents=True)
+    (half / "checkpoint" / "model.safetensors").write_bytes(b"weights")
+    assert main([*run, "--out", str(half)]) == 2
+    assert "holds weights without their config.json" in capsys.readouterr().err
+    assert (half / "checkpoint" / "model.safetensors").is_file()
+    mine = tmp_path / "mine"
+    (mine / "checkpoint").mkdir(parents=True)
+    (mine / "checkpoint" / "notes.txt").write_text("precious")
+    assert main([*run, "--out", str(mine), "--no-resume"]) == 2
+    assert "holds notes.txt, not a brushwork checkpoint's" in capsys.readouterr().err
+    assert (mine / "checkpoint" / "notes.txt").read_text() == "precious"
+    assert main([*run, "--out", str(half), "--no-resume"]) == 0  # (asked to start over: it does)

@@ -30,7 +30,8 @@ from ..functional import adain, gram_matrix, mean_std, wct
 from ..imaging.decode import has_alpha, key_to_alpha, to_8bit, to_srgb
 from ..losses import content_loss, gram_loss, mean_std_loss
 from ..models.adain import TRANSFORMS, Decoder, DecoderConfig, decoder_features, join_taps
-from .engine import Callback, Trainer, TrainerConfig, refuse_foreign_files, refuse_other_kind
+from .engine import (Callback, Trainer, TrainerConfig, check_checkpoint_folder, refuse_foreign_files,
+                     refuse_other_kind)
 
 __all__ = ["AdaINTrainConfig", "ImagePool", "train_adain"]
 
@@ -338,6 +339,7 @@ def train_adain(
     data = {"dry_run": True} if dry_run else {k: [str(Path(s).resolve()) if Path(s).is_dir() else s for s in v]
                                              for k, v in (("content", content), ("style", style))}
     refuse_other_kind(Path(out_dir), "decoder")
+    distributed.main_then_share(lambda: check_checkpoint_folder(Path(out_dir), resume))
     saved = (_check_resumable(Path(out_dir), config, decoder_config, accumulate, data, precision, init)
              if resume else None)
     # the weights continue the saved run (from its checkpoint): it names where they started

@@ -26,8 +26,8 @@ from torch import nn
 from ..datasets.fetch import gifs_under
 from ..errors import BrushworkError
 from ..models.classifier import ARCHITECTURES, ClassifierConfig, build_classifier
-from .engine import (Callback, Trainer, TrainerConfig, load_model_state, refuse_foreign_files, refuse_other_kind,
-                     save_model)
+from .engine import (Callback, Trainer, TrainerConfig, check_checkpoint_folder, load_model_state, refuse_foreign_files,
+                     refuse_other_kind, save_model)
 
 __all__ = ["ClassifyTrainConfig", "load_data", "load_folder", "train_classifier", "predict_proba",
            "EarlyStopping", "augment_batch", "stratified_split"]
@@ -397,6 +397,9 @@ def train_classifier(
         raise BrushworkError(f"images of {size} px are too small for the models (three 2x poolings): use --size 16 or more")
     out = Path(out_dir)
     refuse_other_kind(out, "classifier")
+    from .. import distributed
+
+    distributed.main_then_share(lambda: check_checkpoint_folder(out, resume))
     before = None  # a run to resume keeps its split (one saved before splits were recorded: the split of then)
     if resume and (out / "checkpoint" / "config.json").is_file():
         from .engine import read_config
@@ -421,8 +424,6 @@ def train_classifier(
     if not len(va):  # before any epoch is trained: nothing to measure it with would lose the run at its end
         raise BrushworkError("no class has 2 or more images, so there is nothing to validate on: give each class "
                              "at least 2 images (10 or more to learn anything)")
-    from .. import distributed
-
     dev = distributed.device_for(resolve_device(device))
     world = distributed.setup(dev)  # under torchrun: join the process group (one process: nothing)
     if config.batch % world.world_size:

@@ -67,6 +67,32 @@ class Callback:
         return None
 
 
+#: what a checkpoint folder holds (and the temporary files of their atomic writes, named ``.NAME.tmp``)
+CHECKPOINT_FILES = ("config.json", "model.safetensors", "trainer_state.pt")
+
+
+def check_checkpoint_folder(out: Path, resume: bool) -> None:
+    """Refuse what a training command would otherwise throw away: files of the user's in ``OUT/checkpoint`` (a new
+    run removes that folder), and weights without their ``config.json`` (a run stopped while saving its first
+    checkpoint) when asked to resume (it started over from random weights, removing them).
+
+    Raises:
+        BrushworkError: naming the folder and what to do.
+    """
+    ck = Path(out) / "checkpoint"
+    if not ck.is_dir():
+        return
+    theirs = sorted(f.name for f in ck.iterdir() if f.name not in CHECKPOINT_FILES
+                    and not (f.name.startswith(".") and f.name.endswith(".tmp")))
+    if theirs:
+        raise BrushworkError(f"'{ck}' holds {theirs[0]}" + (f" and {len(theirs) - 1} more" if len(theirs) > 1 else "")
+                             + ", not a brushwork checkpoint's, which a new run would remove: use another --out, or "
+                             "move them")
+    if resume and not (ck / "config.json").is_file() and any((ck / f).is_file() for f in CHECKPOINT_FILES):
+        raise BrushworkError(f"'{ck}' holds weights without their config.json (a run stopped while saving its first "
+                             "checkpoint?), so it cannot be resumed: use --no-resume to start over, or another --out")
+
+
 def foreign_files(out: Path, logs: Sequence[tuple[str, str]]) -> list[str]:
     """The files of ``logs`` (``(name, header)``) in ``out`` that a new run would replace and that are not a
     brushwork run's: with no checkpoint there, a ``log.csv`` not starting with its header is the user's own."""

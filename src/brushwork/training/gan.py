@@ -30,7 +30,8 @@ from ..errors import BrushworkError
 from ..losses import d_loss, g_loss, r1_penalty, vae_loss
 from ..models.gan import GAN, GANConfig, build_model
 from .diffaugment import diff_augment
-from .engine import Callback, Trainer, TrainerConfig, refuse_foreign_files, refuse_other_kind
+from .engine import (Callback, Trainer, TrainerConfig, check_checkpoint_folder, refuse_foreign_files,
+                     refuse_other_kind)
 
 __all__ = ["GANTrainConfig", "train_gan", "load_images", "diversity", "COLLAPSE_FRACTION"]
 
@@ -461,6 +462,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     trainer.skipped = skipped  # type: ignore[attr-defined]
     trainer.enlarged = load_stats.get("enlarged", 0)  # type: ignore[attr-defined]
     resumed = False
+    distributed.main_then_share(lambda: check_checkpoint_folder(out, resume))
     if resume and (out / "checkpoint" / "config.json").is_file():
         from .engine import read_config, same_source, saved_precision
 
