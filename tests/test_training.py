@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from brushwork.cli import main
 from brushwork.errors import BrushworkError
@@ -545,3 +546,25 @@ def test_a_checkpoint_folder_is_never_thrown_away_unrecognised(tmp_path, capsys)
     assert "holds notes.txt, not a brushwork checkpoint's" in capsys.readouterr().err
     assert (mine / "checkpoint" / "notes.txt").read_text() == "precious"
     assert main([*run, "--out", str(half), "--no-resume"]) == 0  # (asked to start over: it does)
+
+
+def test_adain_train_says_what_it_leaves_out_and_why_a_loss_broke(tmp_path, capsys):
+    """(audit) --dry-run ignored --content/--style without a word; GIFs in the folders vanished; --lr 1e39 was a
+    traceback from inside Adam; a loss that overflowed at the first step said 'at step 0: lower the learning
+    rate'."""
+    from brushwork.cli import main
+
+    run = ["adain", "train", "--size", "32", "--batch", "2", "-q", "--steps", "1"]
+    assert main([*run, "--dry-run", "--content", "x", "--out", str(tmp_path / "a")]) == 2
+    assert "--dry-run trains on pictures it makes itself" in capsys.readouterr().err
+    assert main([*run, "--dry-run", "--lr", "1e39", "--out", str(tmp_path / "b")]) == 2
+    assert "beyond 10" in capsys.readouterr().err
+    assert main([*run, "--dry-run", "--style-weight", "1e300", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "at step 1: lower the loss's weights" in err, err
+    gifs = tmp_path / "gifs"
+    gifs.mkdir()
+    for i in range(3):
+        Image.new("RGB", (64, 64), (i * 60, 20, 90)).save(gifs / f"g{i}.gif")
+    assert main([*run, "--content", str(gifs), "--style", str(gifs), "--out", str(tmp_path / "d")]) == 2
+    assert "left out 3 GIF(s)" in capsys.readouterr().err  # (one folder given as both: counted once)

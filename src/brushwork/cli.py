@@ -170,6 +170,14 @@ def _float_above(lo: float):
     return parse
 
 
+def _learning_rate(text: str) -> float:
+    """An argparse type: a learning rate in (0, 10] (1e39 overflowed float32 inside Adam: a traceback)."""
+    v = _float_above(0.0)(text)
+    if v > 10:
+        raise argparse.ArgumentTypeError(f"{text} is beyond 10: learning rates are about 1e-4 to 1e-2")
+    return v
+
+
 def _int_upto(most: int, what: str):
     """An argparse type: a whole number from 1 to ``most`` (beyond it: ``what``, the reason)."""
 
@@ -476,7 +484,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=_positive_int, help="optimiser steps (default 2000; 5 with --dry-run; with --minutes, as many as the time allows)")
     tr.add_argument("--size", type=_positive_int, default=192, help="crop size (default 192)")
     tr.add_argument("--batch", type=_positive_int, default=8, help="crops a step (default 8)")
-    tr.add_argument("--lr", type=_float_above(0.0), default=1e-3, help="Adam's learning rate (default 0.001)")
+    tr.add_argument("--lr", type=_learning_rate, default=1e-3, help="Adam's learning rate (default 0.001)")
     tr.add_argument("--style-weight", type=_nonneg, default=3.0,
                     help="the style loss's weight beside the content loss (default 3)")
     tr.add_argument("--recon-weight", type=_nonneg, default=1.0,
@@ -599,7 +607,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ct.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "small-cnn", "efficientnet-lite0"])
     ct.add_argument("--epochs", type=_positive_int, default=30)
     ct.add_argument("--batch", type=_positive_int, default=64)
-    ct.add_argument("--lr", type=_float_above(0.0), default=2e-3, help="peak learning rate (one-cycle schedule)")
+    ct.add_argument("--lr", type=_learning_rate, default=2e-3, help="peak learning rate (one-cycle schedule)")
     ct.add_argument("--weight-decay", type=_nonneg, default=1e-4, help="AdamW's weight decay (default 0.0001)")
     ct.add_argument("--label-smoothing", type=_fraction, default=0.05, help="in [0, 1] (default 0.05)")
     ct.add_argument("--dropout", type=_fraction, default=0.25, help="before the classifier's head (default 0.25)")
@@ -758,8 +766,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="channels at full resolution (doubling per level)")
     gt.add_argument("--base-width", type=_int_upto(8192, "channels of 256-1024 are usual"), default=None,
                     help="channels at the 4 x 4 level (default: the doubling rule); parameters there cost little time")
-    gt.add_argument("--lr-g", type=_float_above(0.0), default=2e-4)
-    gt.add_argument("--lr-d", type=_float_above(0.0), default=2e-4,
+    gt.add_argument("--lr-g", type=_learning_rate, default=2e-4)
+    gt.add_argument("--lr-d", type=_learning_rate, default=2e-4,
                     help="the discriminator's learning rate (default 0.0002)")
     gt.add_argument("--loss", default="ns", choices=["ns", "hinge"], help="non-saturating (default) or hinge")
     gt.add_argument("--r1", type=_nonneg, default=0.0, metavar="GAMMA", help="R1 penalty weight (default 0: off)")
@@ -1070,6 +1078,9 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
 
     if not args.dry_run and (not args.content or not args.style):
         raise BrushworkError("give --content and --style folders or dataset names (or --dry-run)")
+    if args.dry_run and (args.content or args.style):  # (they were ignored without a word)
+        raise BrushworkError("--dry-run trains on pictures it makes itself: leave out --content and --style, or "
+                             "--dry-run")
     if args.gram_taps and not args.gram_weight:
         raise BrushworkError("--gram-taps needs a --gram-weight above 0 (the Gram term is off by default)")
     # with --minutes alone the time decides (2000 steps would end a GPU run in under a minute)
@@ -1106,6 +1117,9 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
             dec_cfg = DecoderConfig(dec_cfg.encoder, dec_cfg.tap, dec_cfg.in_channels + extra, dec_cfg.widths,
                                     tuple(args.deep_taps))
     _outside_data(args.out, [*args.content, *args.style], "--out")
+    from .datasets import gifs_under
+
+    _gif_note(sum(gifs_under(d) for d in {*args.content, *args.style} if Path(d).is_dir()), "training")
     init = None if args.init is None else ("" if args.init == "shipped" else args.init)
     with _new_run(args.out):
         trainer = train_adain(args.content, args.style, args.out, config=cfg, decoder_config=dec_cfg,

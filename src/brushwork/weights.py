@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import WeightsError
+from .errors import WeightsError, hint
 
 if TYPE_CHECKING:
     import torch
@@ -415,8 +415,11 @@ def load_decoder(
                            "folder has config.json beside model.safetensors") from None
     other = next((k for k in ("gan", "classifier") if isinstance(raw, dict) and k in raw and "decoder" not in raw), None)
     if other is not None:  # (a `gan train` or `classify train` run given as a decoder: said, not a KeyError)
+        shipped = (hint("--decoder", ", or leave out --decoder for the shipped one",
+                        ", or leave out the decoder for the shipped one")
+                   or hint("--init", ", or --init shipped"))  # (adain train's start has no --decoder)
         raise WeightsError(f"'{file.parent}' holds a {'GAN' if other == 'gan' else 'classifier'}, not an AdaIN decoder: "
-                           "give a folder made by `brushwork adain train`, or leave out --decoder for the shipped one")
+                           f"give a folder made by `brushwork adain train`{shipped}")
     try:
         config = DecoderConfig.from_dict(raw.get("decoder", raw))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # (AttributeError: not an object)

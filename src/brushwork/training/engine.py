@@ -457,12 +457,15 @@ class Trainer:
                 with autocast(self.device, cfg.precision):
                     loss, logs = self.step_fn(batch)
                 bad = not math.isfinite(float(loss.detach()))
+                # (steps counted from 1, as log.csv counts them; at the first step the weights are as they started,
+                # so the loss itself overflowed: its weights, not the learning rate)
+                fix = ("lower the learning rate" if self.step > 0 else
+                       "lower the loss's weights (such as --style-weight), or check the data")
                 if self._multi and distributed.any_true(bad) and not bad:  # all processes stop together
-                    raise FloatingPointError(f"the loss became NaN or infinite on another process at step {self.step}: "
-                                             "lower the learning rate")
+                    raise FloatingPointError(f"the loss became NaN or infinite on another process at step "
+                                             f"{self.step + 1}: {fix}")
                 if bad:
-                    raise FloatingPointError(f"loss became {float(loss.detach())} at step {self.step}: lower the "
-                                             "learning rate")
+                    raise FloatingPointError(f"loss became {float(loss.detach())} at step {self.step + 1}: {fix}")
                 self.scaler.scale(loss / cfg.accumulate).backward()
             total += float(loss.detach())
         return torch.tensor(total / cfg.accumulate), logs
