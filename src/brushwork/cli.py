@@ -957,18 +957,19 @@ def _cmd_video(args: argparse.Namespace) -> int:
     from .provenance.recipe import check_sidecar_free
 
     check_sidecar_free(args.output)  # (FOLDER.json beside a frames folder: often the user's own file)
+    info: dict = {}
     n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
                       style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
                       consistency=args.consistency,
                       decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
                       watermark=args.watermark, transform=args.transform, match=args.match, fps=args.fps,
-                      weights=args.weights, trust_weights=args.trust_weights, resume=not args.no_resume)
+                      weights=args.weights, trust_weights=args.trust_weights, resume=not args.no_resume, info=info)
     # The recipe goes beside the video (NAME.EXT.json) or the frames folder (FOLDER.json): no video
     # container brushwork writes has a place for it. `brushwork reproduce` reads it there.
     params = {"operation": "video", "strength": args.strength, "style_weights": args.style_weights,
               "size": args.size, "smoothing": args.smoothing, "consistency": args.consistency,
               "transform": args.transform, "match": args.match, "frames": n, "fps": args.fps,
-              "brushwork": __version__}
+              "brushwork": __version__, **info}
     from .provenance.recipe import input_sha256
 
     # the styles by role, as a stylize recipe names them: the gallery finds videos by their style too

@@ -682,6 +682,7 @@ def stylize_video(
     weights: str | os.PathLike | None = None,
     trust_weights: bool = False,
     resume: bool = True,
+    info: dict | None = None,
 ) -> int:
     """Stylize a video file or a folder of frames into ``output``; returns the number of frames.
 
@@ -693,6 +694,7 @@ def stylize_video(
     ``weights`` is the file of the decoder's encoder where it has no packaged one (the original AdaIN
     network's ``vgg_normalised.pth``, beside its ``decoder.pth`` as ``decoder``).
 
+    ``info``: a dict filled with the sha256 of the weights used (``weights_sha256``), for a recipe.
     ``fps`` sets the output's frame rate (default: the file's; 24 for a folder of frames). A video file's
     sound track is carried into a video output (not into a GIF or a folder of frames), unless ``fps`` changes
     the clip's length.
@@ -756,6 +758,10 @@ def stylize_video(
     net = AdaINNet(_cached_encoder(dec.config.encoder, None if weights is None else str(weights), dev, False,
                                    trust_weights),
                    dec)
+    if info is not None:  # (the recipe's: which weights painted the frames, as stylize records them)
+        from .stylize import _weights_sha256
+
+        info["weights_sha256"] = _weights_sha256(net)
     style_ts, style_as, targets = [], [], []
     for s in styles:
         img = read_style(s)
