@@ -83,7 +83,8 @@ def test_image_pool_composites_transparency_over_white_and_skips_small(tmp_path)
 
     from brushwork.training.adain import ImagePool
 
-    rgba = np.zeros((64, 80, 4), np.uint8)  # fully transparent black
+    rgba = np.zeros((64, 80, 4), np.uint8)  # transparent black (one pixel faintly there: a fully transparent
+    rgba[0, 0, 3] = 1  # picture is skipped, see below)
     Image.fromarray(rgba).save(tmp_path / "clear.png")
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "small.png")
     pool = ImagePool([tmp_path / "clear.png", tmp_path / "small.png"], max_side=80, min_side=32)
@@ -568,3 +569,17 @@ def test_adain_train_says_what_it_leaves_out_and_why_a_loss_broke(tmp_path, caps
         Image.new("RGB", (64, 64), (i * 60, 20, 90)).save(gifs / f"g{i}.gif")
     assert main([*run, "--content", str(gifs), "--style", str(gifs), "--out", str(tmp_path / "d")]) == 2
     assert "left out 3 GIF(s)" in capsys.readouterr().err  # (one folder given as both: counted once)
+
+
+def test_adain_train_skips_fully_transparent_pictures(tmp_path):
+    """(audit) A fully transparent style picture was trained on as a white square, uncounted (stylize, video and
+    classify refuse such a picture)."""
+    from brushwork.training.adain import ImagePool
+
+    for i in range(3):
+        Image.new("RGBA", (64, 64), (200, 10, 10, 0)).save(tmp_path / f"clear{i}.png")
+    Image.new("RGB", (64, 64), (10, 200, 10)).save(tmp_path / "seen.png")
+    pool = ImagePool(sorted(tmp_path.glob("*.png")), max_side=64, min_side=32)
+    assert len(pool.images) == 1 and len(pool.skipped) == 3
+    with pytest.raises(BrushworkError, match="3 fully transparent"):
+        ImagePool(sorted(tmp_path.glob("clear*.png")), max_side=64, min_side=32)

@@ -62,8 +62,8 @@ class ImagePool:
 
     Large photos give many different crops: each crop first picks a random scale between "the
     crop covers the whole short side" and "native resolution", cuts that square and resizes it.
-    Transparent pixels are composited over white. Unreadable or too small files are skipped and
-    counted in ``skipped``. With ``device="cuda"`` the images live on the GPU and cropping costs
+    Transparent pixels are composited over white. Unreadable, too small or fully transparent files are
+    skipped and counted in ``skipped``. With ``device="cuda"`` the images live on the GPU and cropping costs
     the host nothing.
     """
 
@@ -73,7 +73,7 @@ class ImagePool:
 
         self.images: list[torch.Tensor] = []
         self.skipped: list[str] = []
-        small = 0
+        small = blank = 0
         for f in files:
             try:
                 with Image.open(f) as im:
@@ -85,16 +85,21 @@ class ImagePool:
                         small += 1
                         raise ValueError("too small")
                     if has_alpha(im):
+                        rgba = im.convert("RGBA")
+                        if rgba.getchannel("A").getextrema()[1] == 0:  # (nothing visible: a white square to learn)
+                            blank += 1
+                            raise ValueError("fully transparent")
                         white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                        im = Image.alpha_composite(white, im.convert("RGBA"))
+                        im = Image.alpha_composite(white, rgba)
                     arr = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
                 self.skipped.append(str(f))
                 continue
             self.images.append(torch.from_numpy(arr).permute(2, 0, 1).to(device))  # (3, H, W) uint8
         if not self.images:
-            why = [f"{len(files) - small} unreadable"] if small < len(files) else []
+            why = [f"{len(files) - small - blank} unreadable"] if small + blank < len(files) else []
             why += [f"{small} with a short side under {min_side} px (--size)"] if small else []
+            why += [f"{blank} fully transparent"] if blank else []
             raise BrushworkError(f"no usable {what} among {len(files)} files ({', '.join(why)}): give readable images "
                                  f"of at least {min_side} px, or a smaller --size")
 
