@@ -662,5 +662,7 @@ def test_a_run_folder_named_like_the_command_stays_the_command(tmp_path, monkeyp
     assert main(["gan", "train", "sprites", "--size", "32", "--batch", "4", "--z-dim", "16", "--width", "8", "-q",
                  "--steps", "1", "--no-index", "--out", "gan"]) == 0
     assert main(["gan", "sample", "gan", "--seeds", "0-1", "--grid", "-o", "samples/grid.png"]) == 0
+    assert main(["gan", "sample", "--sidecar", "gan", "--seeds", "1", "-o", "samples/after_a_flag"]) == 0
     monkeypatch.chdir(work / "samples")
     assert reproduce("grid.png").identical
+    assert reproduce("after_a_flag/seed0001.png").identical  # (review: a positional after a flag was taken for its value)

@@ -72,7 +72,7 @@ def test_truncated_image(tmp_path):
 
 def test_too_many_pixels(tmp_path):
     Image.new("RGB", (100, 100)).save(tmp_path / "big.png")
-    with pytest.raises(ImageError, match="more than the limit of 5,000 pixels: .*max-pixels"):  # (not "0.0 MP")
+    with pytest.raises(ImageError, match="more than the limit of 5,000 pixels: .*max_pixels"):  # (not "0.0 MP")
         read_image(tmp_path / "big.png", max_pixels=5000)
 
 

@@ -547,6 +547,10 @@ def test_a_checkpoint_folder_is_never_thrown_away_unrecognised(tmp_path, capsys)
     assert "holds notes.txt, not a brushwork checkpoint's" in capsys.readouterr().err
     assert (mine / "checkpoint" / "notes.txt").read_text() == "precious"
     assert main([*run, "--out", str(half), "--no-resume"]) == 0  # (asked to start over: it does)
+    (half / "checkpoint" / ".DS_Store").write_bytes(b"finder")  # (review: these blocked every resume)
+    (half / "checkpoint" / "notes.txt").write_text("mine")
+    assert main([*run[:-1], "2", "--out", str(half)]) == 0  # a resume removes nothing: it goes on
+    assert (half / "checkpoint" / "notes.txt").read_text() == "mine"
 
 
 def test_adain_train_says_what_it_leaves_out_and_why_a_loss_broke(tmp_path, capsys):
@@ -562,7 +566,7 @@ def test_adain_train_says_what_it_leaves_out_and_why_a_loss_broke(tmp_path, caps
     assert "beyond 10" in capsys.readouterr().err
     assert main([*run, "--dry-run", "--style-weight", "1e300", "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
-    assert "at step 1: lower the loss's weights" in err, err
+    assert "at step 1: lower the learning rate or the loss's weights (--style-weight), or check the data" in err, err
     gifs = tmp_path / "gifs"
     gifs.mkdir()
     for i in range(3):

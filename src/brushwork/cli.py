@@ -510,9 +510,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="decoder channels per level, one more than the upsamplings (default 64,32,16,16)")
     tr.add_argument("--init", metavar="DIR", help="start from a decoder folder's weights ('shipped': brushwork's own)")
     tr.add_argument("--minutes", type=_float_in(0.0), help="stop (with a checkpoint) after this much training time")
-    tr.add_argument("--seed", type=_seed, default=0)
-    tr.add_argument("--device", default="auto")
-    tr.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    tr.add_argument("--seed", type=_seed, default=0, help="the crops' and weights' random stream (default 0)")
+    tr.add_argument("--device", default="auto", help="auto (default: a GPU where there is one), cpu, cuda or mps")
+    tr.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                    help="fp32 (default); bf16 or fp16 on GPUs")
     tr.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
     tr.add_argument("--dry-run", action="store_true", help="5 steps (unless --steps) on synthetic images (CI, smoke test)")
     tr.add_argument("--accumulate", type=_positive_int, default=1, help="batches per optimizer step (default 1)")
@@ -766,7 +767,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="channels at full resolution (doubling per level)")
     gt.add_argument("--base-width", type=_int_upto(8192, "channels of 256-1024 are usual"), default=None,
                     help="channels at the 4 x 4 level (default: the doubling rule); parameters there cost little time")
-    gt.add_argument("--lr-g", type=_learning_rate, default=2e-4)
+    gt.add_argument("--lr-g", type=_learning_rate, default=2e-4, help="the generator's learning rate (default 0.0002)")
     gt.add_argument("--lr-d", type=_learning_rate, default=2e-4,
                     help="the discriminator's learning rate (default 0.0002)")
     gt.add_argument("--loss", default="ns", choices=["ns", "hinge"], help="non-saturating (default) or hinge")
@@ -778,7 +779,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gt.add_argument("--no-spectral-norm", action="store_true")
     gt.add_argument("--no-flip", action="store_true", help="do not mirror the images left-right at random (for "
                     "lettering, digits, sprites that face one way)")
-    gt.add_argument("--sample-every", type=_positive_int, default=500)
+    gt.add_argument("--sample-every", type=_positive_int, default=500,
+                    help="write a grid of 16 fixed seeds to OUT/samples every this many steps (default 500)")
     gt.add_argument("--minutes", type=_float_in(0.0), help="stop (with a checkpoint) after this much training time")
     gt.add_argument("--seed", type=_seed, default=0)
     gt.add_argument("--device", default="auto")
@@ -1118,9 +1120,11 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
             dec_cfg = DecoderConfig(dec_cfg.encoder, dec_cfg.tap, dec_cfg.in_channels + extra, dec_cfg.widths,
                                     tuple(args.deep_taps))
     _outside_data(args.out, [*args.content, *args.style], "--out")
+    from . import distributed
     from .datasets import gifs_under
 
-    _gif_note(sum(gifs_under(d) for d in {*args.content, *args.style} if Path(d).is_dir()), "training")
+    if distributed.is_main():  # (once, not from every torchrun process)
+        _gif_note(sum(gifs_under(d) for d in {*args.content, *args.style} if Path(d).is_dir()), "training")
     init = None if args.init is None else ("" if args.init == "shipped" else args.init)
     with _new_run(args.out):
         trainer = train_adain(args.content, args.style, args.out, config=cfg, decoder_config=dec_cfg,

@@ -164,8 +164,9 @@ def open_decoded(
             ) from None
         except Image.DecompressionBombError:
             raise ImageError(f"{what} '{path}' has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, which Pillow refuses "
-                             "to decode (its guard against decompression bombs, beyond --max-pixels): downscale it "
-                             "first") from None
+                             "to decode (its guard against decompression bombs"
+                             + hint("--max-pixels", ", beyond --max-pixels", ", beyond max_pixels")
+                             + "): downscale it first") from None
         except OSError as exc:
             raise ImageError(f"{what} '{path}' could not be opened ({exc}): check the file") from None
     w, h = img.size

@@ -481,8 +481,9 @@ def stylize(
                              f"{MIN_SIDE}; {fix} the picture to a less extreme shape")
     if out_w * out_h > max_pixels:
         raise BrushworkError(
-            f"output {out_w}x{out_h} exceeds --max-pixels {max_pixels}: lower --size or raise --max-pixels"
-        )
+            f"output {out_w}x{out_h} exceeds " + (hint("--max-pixels", f"--max-pixels {max_pixels}: lower --size or "
+                                                   "raise --max-pixels") or f"max_pixels {max_pixels}: lower size or "
+                                                  "raise max_pixels"))
     weights_key = None if weights is None else str(weights)  # hashable, for the model cache
     start_net = None  # Gatys with init="adain": the network of its start (none at strength 0: nothing is optimised)
     if method == "adain":

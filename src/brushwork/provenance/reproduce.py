@@ -90,13 +90,21 @@ _SUBCOMMANDS = {"gan": 2}  # the words of a command before its arguments (`gan s
 
 def _model_position(run: Sequence[str], i: int) -> bool:
     """Whether ``run[i]`` may name a model folder: the value of a model option, or a GAN command's positional (its
-    checkpoint), never a subcommand or another option's value (``--encoder vgg19``)."""
+    checkpoint), never a subcommand or another option's value (``--encoder vgg19``); after a flag such as
+    ``--grid`` a word is a positional (the parser says which options take a value)."""
     if i < _SUBCOMMANDS.get(str(run[0]) if run else "", 1) or str(run[i]).startswith("-"):
         return False
     before = str(run[i - 1])
     if before in _MODEL_OPTIONS:
         return True
-    return str(run[0]) == "gan" and not before.startswith("-")  # (after a value or the subcommand: a positional)
+    return str(run[0]) == "gan" and before not in _valued_options(str(run[0]))
+
+
+def _valued_options(command: str) -> set[str]:
+    """The options of ``command`` (and its subcommands) that take a value."""
+    from ..cli import _option_kinds, build_parser
+
+    return _option_kinds(build_parser(command))[0]
 
 
 def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path]) -> str:

@@ -399,7 +399,6 @@ def train_classifier(
     refuse_other_kind(out, "classifier")
     from .. import distributed
 
-    distributed.main_then_share(lambda: check_checkpoint_folder(out, resume))
     before = None  # a run to resume keeps its split (one saved before splits were recorded: the split of then)
     if resume and (out / "checkpoint" / "config.json").is_file():
         from .engine import read_config
@@ -426,6 +425,7 @@ def train_classifier(
                              "at least 2 images (10 or more to learn anything)")
     dev = distributed.device_for(resolve_device(device))
     world = distributed.setup(dev)  # under torchrun: join the process group (one process: nothing)
+    distributed.main_then_share(lambda: check_checkpoint_folder(out, resume))  # (after setup: every rank hears)
     if config.batch % world.world_size:
         raise BrushworkError(f"--batch {config.batch} does not split evenly over {world.world_size} processes: "
                              f"use a multiple of {world.world_size}")

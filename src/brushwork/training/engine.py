@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .. import distributed
-from ..errors import BrushworkError
+from ..errors import BrushworkError, hint
 from ..runtime import autocast, interrupts_deferred, resolve_device
 
 __all__ = ["TrainerConfig", "Trainer", "Callback", "save_model", "load_model_state", "find_checkpoint",
@@ -80,10 +80,10 @@ def check_checkpoint_folder(out: Path, resume: bool) -> None:
         BrushworkError: naming the folder and what to do.
     """
     ck = Path(out) / "checkpoint"
-    if not ck.is_dir():
+    if not ck.is_dir() or (resume and (ck / "config.json").is_file()):  # (a run that resumes removes nothing)
         return
-    theirs = sorted(f.name for f in ck.iterdir() if f.name not in CHECKPOINT_FILES
-                    and not (f.name.startswith(".") and f.name.endswith(".tmp")))
+    # (dot-files are the system's and the editors', .DS_Store, .ipynb_checkpoints; the atomic writes' .NAME.tmp too)
+    theirs = sorted(f.name for f in ck.iterdir() if f.name not in CHECKPOINT_FILES and not f.name.startswith("."))
     if theirs:
         raise BrushworkError(f"'{ck}' holds {theirs[0]}" + (f" and {len(theirs) - 1} more" if len(theirs) > 1 else "")
                              + ", not a brushwork checkpoint's, which a new run would remove: use another --out, or "
@@ -457,10 +457,11 @@ class Trainer:
                 with autocast(self.device, cfg.precision):
                     loss, logs = self.step_fn(batch)
                 bad = not math.isfinite(float(loss.detach()))
-                # (steps counted from 1, as log.csv counts them; at the first step the weights are as they started,
-                # so the loss itself overflowed: its weights, not the learning rate)
+                # (steps counted from 1, as log.csv counts them; at the first step the loss's own weights or the
+                # data may be the cause as much as the learning rate)
                 fix = ("lower the learning rate" if self.step > 0 else
-                       "lower the loss's weights (such as --style-weight), or check the data")
+                       "lower the learning rate" + hint("--style-weight", " or the loss's weights (--style-weight)")
+                       + ", or check the data")
                 if self._multi and distributed.any_true(bad) and not bad:  # all processes stop together
                     raise FloatingPointError(f"the loss became NaN or infinite on another process at step "
                                              f"{self.step + 1}: {fix}")

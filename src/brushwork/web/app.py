@@ -287,8 +287,11 @@ def _clear_old_scratch(folder: Path, older_than: float = 86400.0) -> None:
 
     for d in folder.glob("*") if folder.is_dir() else ():
         try:
-            if time.time() - d.stat().st_mtime > older_than:
-                shutil.rmtree(d, ignore_errors=True)
+            if time.time() - d.stat().st_mtime > older_than:  # (an idle server's: it makes its folder again)
+                if d.is_dir():
+                    shutil.rmtree(d, ignore_errors=True)
+                else:
+                    d.unlink()
         except OSError:
             continue
 
@@ -642,6 +645,7 @@ def create_app(config: StudioConfig) -> FastAPI:
                                 "PNG, JPEG, WebP, GIF, BMP or TIFF") from None
         path = uploads / f"{sha}{SNIFFED[fmt]}"
         if scratch is not None and not path.exists():
+            scratch_dir.mkdir(parents=True, exist_ok=True)  # (removed as stale by another server after a long idle)
             path = scratch_dir / f"{secrets.token_hex(8)}-{sha}{SNIFFED[fmt]}"
             scratch.append(path)
             path.write_bytes(data)
@@ -890,8 +894,9 @@ def create_app(config: StudioConfig) -> FastAPI:
         (_, c_path), (_, s_path) = store(content, "content", scratch), style_source(style, style_name, scratch)
         checked_image(c_path, "content", size)
         checked_image(s_path, "style")
-        moved = [p for p in (c_path, s_path)  # (uploads this request adds, taken back if the queue refuses it)
-                 if p.parent == scratch_dir and not (uploads / p.name.split("-", 1)[1]).exists()]
+        if queue.active() >= queue.workers + queue.max_waiting:  # (refused before its uploads are kept)
+            raise ApiError(429, f"busy: {queue.active()} jobs running or waiting; try again shortly",
+                           headers={"Retry-After": "5"})
         c_path, s_path = keep(c_path), keep(s_path)  # (accepted: the job, its recipe and its reruns read them)
 
         def work(job: Job) -> dict:
@@ -926,9 +931,7 @@ def create_app(config: StudioConfig) -> FastAPI:
 
         try:
             job = queue.submit("stylize", work)
-        except QueueFull:
-            for p in moved:  # (refused after all: its uploads are not kept, as a refused request's are not)
-                (uploads / p.name.split("-", 1)[1]).unlink(missing_ok=True)
+        except QueueFull:  # (filled since the check above: its uploads stay, as another request may share them)
             raise ApiError(429, f"busy: {queue.active()} jobs running or waiting; try again shortly",
                            headers={"Retry-After": "5"}) from None
         return job.to_dict()
