@@ -2850,9 +2850,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from .errors import command_options
 
+    options = _command_options(parser, argv)  # (a message names a fix, such as --max-pixels, only where it exists)
     try:
-        # (the command's own options: a message names a fix, such as --max-pixels, only where the command has it)
-        with warnings.catch_warnings(), command_options(_command_options(parser, argv)):
+        with warnings.catch_warnings(), command_options(options):
             # a damaged EXIF block (orientation, camera): Pillow's two-line warning on each read
             warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
             return int(args.func(args))
@@ -2872,7 +2872,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         said = str(exc)
         if not isinstance(exc, MemoryError) and "allocate" not in said and "out of memory" not in said:
             raise
-        smaller = [o for o in ("--batch", "--size", "--tile") if o in _command_options(parser, argv)]  # (its own)
+        smaller = [o for o in ("--batch", "--size", "--tile") if o in options]  # (the command's own)
         error(f"out of memory ({' '.join(said.split())[:120] or type(exc).__name__}): "
               + (f"use a smaller {', '.join(smaller)} or model, or free memory" if smaller else "free memory, or use a "
                  "smaller picture"))

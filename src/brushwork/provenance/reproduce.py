@@ -9,6 +9,7 @@ bit-identical; elsewhere the largest difference is reported along with what diff
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -100,11 +101,13 @@ def _model_position(run: Sequence[str], i: int) -> bool:
     return str(run[0]) == "gan" and before not in _valued_options(str(run[0]))
 
 
-def _valued_options(command: str) -> set[str]:
-    """The options of ``command`` (and its subcommands) that take a value."""
+@functools.lru_cache(maxsize=16)
+def _valued_options(command: str) -> frozenset[str]:
+    """The options of ``command`` (and its subcommands) that take a value (its parser built once: it is asked for
+    every word of a command)."""
     from ..cli import _option_kinds, build_parser
 
-    return _option_kinds(build_parser(command))[0]
+    return frozenset(_option_kinds(build_parser(command))[0])
 
 
 def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path]) -> str:

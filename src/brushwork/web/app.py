@@ -596,7 +596,18 @@ def create_app(config: StudioConfig) -> FastAPI:
 
     verified: OrderedDict[str, bool] = OrderedDict()  # the sha256 of uploads read whole lately (scratch ones too)
     preview_checked: OrderedDict[tuple[str, str], bool] = OrderedDict()  # (sha256, role) a preview has accepted
-    verified_lock = threading.Lock()
+    memo_lock = threading.Lock()
+
+    def remember(memo: OrderedDict, key: Any, most: int = 256) -> None:
+        """``key`` into a memo of the last ``most`` (the studio's threads share them)."""
+        with memo_lock:
+            memo[key] = True
+            while len(memo) > most:
+                memo.popitem(last=False)
+
+    def busy() -> ApiError:
+        return ApiError(429, f"busy: {queue.active()} jobs running or waiting; try again shortly",
+                        headers={"Retry-After": "5"})
 
     def store(upload: UploadFile | None, what: str, scratch: list[Path] | None = None) -> tuple[str, Path]:
         """Check and store an uploaded image under its sha256; returns ``(sha256, path)``. With ``scratch`` (a
@@ -628,10 +639,7 @@ def create_app(config: StudioConfig) -> FastAPI:
                     if fmt in JPEG_FORMATS:  # at 1/8 scale, which still reads every scan
                         im.draft("RGB", (max(1, w // 8), max(1, h // 8)))
                     im.load()
-                with verified_lock:
-                    verified[sha] = True
-                    while len(verified) > 256:
-                        verified.popitem(last=False)
+                remember(verified, sha)
         except ApiError:
             raise
         except Image.DecompressionBombError:
@@ -838,10 +846,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         for (sha, path), what in ((c, "content"), (s, "style")):  # (too small, nothing visible: as the job refuses)
             if (sha, what) not in preview_checked:  # (a slider's next move: the same picture, checked a moment ago)
                 checked_image(path, what)
-                with verified_lock:
-                    preview_checked[sha, what] = True
-                    while len(preview_checked) > 256:
-                        preview_checked.popitem(last=False)
+                remember(preview_checked, (sha, what))
         return Response(previewer.render(c, s, strength, transform, match), media_type="image/png")
 
     @app.post("/api/stylize", status_code=202, tags=["stylize"], dependencies=[read_as_sent("content")])
@@ -894,9 +899,8 @@ def create_app(config: StudioConfig) -> FastAPI:
         (_, c_path), (_, s_path) = store(content, "content", scratch), style_source(style, style_name, scratch)
         checked_image(c_path, "content", size)
         checked_image(s_path, "style")
-        if queue.active() >= queue.workers + queue.max_waiting:  # (refused before its uploads are kept)
-            raise ApiError(429, f"busy: {queue.active()} jobs running or waiting; try again shortly",
-                           headers={"Retry-After": "5"})
+        if queue.full():  # (refused before its uploads are kept)
+            raise busy()
         c_path, s_path = keep(c_path), keep(s_path)  # (accepted: the job, its recipe and its reruns read them)
 
         def work(job: Job) -> dict:
@@ -932,8 +936,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         try:
             job = queue.submit("stylize", work)
         except QueueFull:  # (filled since the check above: its uploads stay, as another request may share them)
-            raise ApiError(429, f"busy: {queue.active()} jobs running or waiting; try again shortly",
-                           headers={"Retry-After": "5"}) from None
+            raise busy() from None
         return job.to_dict()
 
     @app.get("/api/jobs/{job_id}", tags=["jobs"])

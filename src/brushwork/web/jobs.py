@@ -94,11 +94,15 @@ class JobQueue:
         with self._lock:
             return sum(1 for j in list(self._jobs.values()) if not j.done)
 
+    def full(self) -> bool:
+        """Whether :meth:`submit` would refuse a job now."""
+        return self.active() >= self.workers + self.max_waiting
+
     def submit(self, kind: str, work: Callable[[Job], dict[str, Any]]) -> Job:
         """Queue ``work(job) -> result dict``; it may call ``job.update(progress=...)`` and should raise
         :class:`Cancelled` when ``job.cancel_requested``."""
         with self._lock:
-            if self.active() >= self.workers + self.max_waiting:
+            if self.full():
                 raise QueueFull
             job = Job(kind)
             self._jobs[job.id] = job
