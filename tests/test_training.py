@@ -587,3 +587,17 @@ def test_adain_train_skips_fully_transparent_pictures(tmp_path):
     assert len(pool.images) == 1 and len(pool.skipped) == 3
     with pytest.raises(BrushworkError, match="3 fully transparent"):
         ImagePool(sorted(tmp_path.glob("clear*.png")), max_side=64, min_side=32)
+
+
+def test_a_resumed_runs_log_counts_its_time_on(tmp_path):
+    """(audit) log.csv's seconds started again from 0 at every resume, so a plot of a resumed run went back in time."""
+    import csv
+
+    from brushwork.cli import main
+
+    run = ["adain", "train", "--dry-run", "--size", "32", "--batch", "2", "-q", "--out", str(tmp_path / "r")]
+    assert main([*run, "--steps", "8"]) == 0
+    assert main([*run, "--steps", "10"]) == 0  # (its one row: two steps' time after the first run's eight)
+    with open(tmp_path / "r" / "log.csv", newline="") as fh:
+        seconds = [float(r["seconds"]) for r in csv.DictReader(fh)]
+    assert len(seconds) >= 2 and seconds == sorted(seconds), seconds

@@ -184,6 +184,16 @@ def _truncate_log(path: Path, step: int) -> None:
         _atomic_save(write, path)
 
 
+def _last_seconds(path: Path) -> float:
+    """The ``seconds`` of ``log.csv``'s last row (0 when there is none)."""
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        return float(rows[-1]["seconds"]) if rows and rows[-1].get("seconds") else 0.0
+    except (OSError, ValueError, KeyError):
+        return 0.0
+
+
 def saved_trainer_config(out: str | os.PathLike) -> dict[str, Any]:
     """The loop settings (:class:`TrainerConfig` as a dict) in the trainer state of the run in ``out``: what runs
     saved before ``config.json`` recorded them (precision, accumulation) have only there; {} when it cannot be
@@ -478,6 +488,7 @@ class Trainer:
         log_path = self.out / "log.csv"
         new_log = not log_path.exists() or self.step == 0 or log_path.stat().st_size == 0  # (a run that logged nothing)
         log_file: Any = open(os.devnull, "w") if not main else None
+        earlier = [0.0]  # the seconds a resumed run had logged: its log's time goes on from them
 
         def prepare() -> None:  # rank 0's files; a failure here stops every process (distributed.main_then_share)
             nonlocal log_file
@@ -488,6 +499,7 @@ class Trainer:
             if not new_log:
                 _truncate_log(log_path, self.step)  # rows logged after the checkpoint (a run killed since): again
             log_file = open(log_path, "w" if new_log else "a", newline="")
+            earlier[0] = 0.0 if new_log else _last_seconds(log_path)
 
         try:
             distributed.main_then_share(prepare)
@@ -538,7 +550,7 @@ class Trainer:
                     if multi:  # the whole batch's figures, as one process would log them (not rank 0's share)
                         keys = [k for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
                         logs.update(zip(keys, distributed.global_mean([float(logs[k]) for k in keys])))
-                    logs = {"step": self.step, **logs, "seconds": time.perf_counter() - t0}
+                    logs = {"step": self.step, **logs, "seconds": earlier[0] + time.perf_counter() - t0}
                     self.history.append(logs)  # (with its step: a stop right after it logs it)
                     if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                         log_row(logs)
