@@ -519,3 +519,24 @@ def test_an_artists_own_frames_folder_is_not_overwritten(small_images, tmp_path,
     (ours / ".brushwork-frames").unlink()  # a folder of an earlier version: its recipe beside it says so
     assert main(["video", str(gif), str(style), "-o", str(ours), *fast]) == 0
     assert sorted(p.name for p in ours.iterdir()) == [".brushwork-frames", "frame_000001.png", "frame_000002.png"]
+
+
+def test_a_video_of_a_frames_folder_reproduces_from_anywhere(tmp_path, monkeypatch):
+    """(audit) A video made from a frames folder reran only from the folder it was made in ("video 'frames' does not
+    exist"), even with --inputs: the folder is looked for as a model folder is."""
+    from PIL import Image
+
+    from brushwork.provenance.reproduce import reproduce
+
+    work = tmp_path / "proj"
+    (work / "frames").mkdir(parents=True)
+    (work / "out").mkdir()
+    for i in range(3):
+        Image.new("RGB", (48, 32), (40 * i, 90, 160)).save(work / "frames" / f"f{i}.png")
+    Image.new("RGB", (32, 32), (200, 120, 30)).save(work / "style.png")
+    monkeypatch.chdir(work)
+    assert main(["video", "frames", "style.png", "-o", "out/v.gif", "--size", "32", "-q"]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert reproduce(work / "out" / "v.gif").identical

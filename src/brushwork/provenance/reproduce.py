@@ -87,18 +87,21 @@ def _without_checks(run: list[str]) -> list[str]:
 #: the options whose value is a model folder (the GAN run of `gan sample` and `gan interpolate` is their positional)
 _MODEL_OPTIONS = ("--decoder",)
 _SUBCOMMANDS = {"gan": 2}  # the words of a command before its arguments (`gan sample`), else 1
+_FOLDER_POSITIONALS = {"gan": "model", "video": "frames"}  # a command's positional that may be a folder, and of what
 
 
-def _model_position(run: Sequence[str], i: int) -> bool:
-    """Whether ``run[i]`` may name a model folder: the value of a model option, or a GAN command's positional (its
-    checkpoint), never a subcommand or another option's value (``--encoder vgg19``); after a flag such as
-    ``--grid`` a word is a positional (the parser says which options take a value)."""
+def _folder_kind(run: Sequence[str], i: int) -> str | None:
+    """What folder ``run[i]`` may name: ``"model"`` (a model option's value, or a GAN command's positional: its
+    checkpoint), ``"frames"`` (video's positional: a folder of frames), else None: never a subcommand or another
+    option's value (``--encoder vgg19``); after a flag such as ``--grid`` a word is a positional (the parser says
+    which options take a value)."""
     if i < _SUBCOMMANDS.get(str(run[0]) if run else "", 1) or str(run[i]).startswith("-"):
-        return False
+        return None
     before = str(run[i - 1])
     if before in _MODEL_OPTIONS:
-        return True
-    return str(run[0]) == "gan" and before not in _valued_options(str(run[0]))
+        return "model"
+    kind = _FOLDER_POSITIONALS.get(str(run[0]))
+    return kind if kind and before not in _valued_options(str(run[0])) else None
 
 
 @functools.lru_cache(maxsize=16)
@@ -110,14 +113,30 @@ def _valued_options(command: str) -> frozenset[str]:
     return frozenset(_option_kinds(build_parser(command))[0])
 
 
-def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path]) -> str:
-    """``token`` as a rerun should pass it: a model folder recorded by a relative path (``gan sample runs/g1``)
-    that does not lie there from the working folder is looked for from ``bases`` (the picture's folder and
-    those above it) and ``search`` (``--inputs``), by its path, then by its name; anything else is returned as
-    it is. (The recipe's checkpoint or weights sha256 then says whether the model found is the one used.)"""
+def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path], kind: str = "model") -> str:
+    """``token`` as a rerun should pass it: a folder recorded by a relative path (``gan sample runs/g1``, ``video
+    frames/ ...``) that does not lie there from the working folder is looked for from ``bases`` (the picture's
+    folder and those above it) and ``search`` (``--inputs``), by its path, then by its name: a model folder (its
+    ``config.json``) for ``kind="model"``, a folder holding images for ``"frames"``; anything else is returned as
+    it is. (The recipe's weights sha256, or the rerun's pixels, then say whether what was found is what was used.)"""
+    from ..datasets.fetch import IMAGE_SUFFIXES
+
+    def fits(cand: Path) -> bool:
+        if kind == "frames":
+            return any(f.suffix.lower() in IMAGE_SUFFIXES for f in cand.iterdir())
+        return (cand / "config.json").is_file() or (cand / "checkpoint" / "config.json").is_file()
+
     p = Path(token)
     if not token or token.startswith(("-", "{")) or p.is_absolute() or p.exists():
         return token
+    for base in (*bases, *search):
+        for cand in (base / p, base / p.name):
+            try:
+                if cand.is_dir() and fits(cand):
+                    return str(cand)
+            except OSError:
+                continue
+    return token
     for base in (*bases, *search):
         for cand in (base / p, base / p.name):
             try:
@@ -429,8 +448,8 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                 out_file = out_dir / (rel or path.name)  # (checked above: a relative path inside its folder)
             elif tok.startswith("{scratch:") and tok.endswith("}"):
                 argv.append(str(tmp / f"scratch{i}{tok[9:-1]}"))
-            elif _model_position(run, i):  # (a model folder by a relative path, a GAN run: found as inputs are)
-                argv.append(model_folder(tok, search, made_in))
+            elif (kind := _folder_kind(run, i)) is not None:  # (a GAN run, a frames folder: found as inputs are)
+                argv.append(model_folder(tok, search, made_in, kind))
             else:
                 argv.append(tok)
         import contextlib
