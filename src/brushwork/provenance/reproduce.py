@@ -137,14 +137,6 @@ def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path], kind
             except OSError:
                 continue
     return token
-    for base in (*bases, *search):
-        for cand in (base / p, base / p.name):
-            try:
-                if cand.is_dir() and ((cand / "config.json").is_file() or (cand / "checkpoint" / "config.json").is_file()):
-                    return str(cand)
-            except OSError:
-                continue
-    return token
 
 
 def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> Path:
