@@ -162,13 +162,7 @@ def read_flat(source: str | os.PathLike | Image.Image, *, max_pixels: int = DEFA
     """An image file at its full size as an 8-bit RGB PIL image, upright, in sRGB, transparency over white:
     :func:`read_image`'s picture within a level, in a quarter of its memory, for drawing on a large photo."""
     img, _, _ = open_decoded(source, max_pixels=max_pixels, min_side=min_side, what=what)
-    img = to_8bit(img)  # (16-bit and float greys scaled as read_image scales them)
-    if img.mode == "La":  # (premultiplied grey: converted as _pil_to_float converts it)
-        grey, a = img.split()
-        img = Image.merge("RGBa", (grey, grey, grey, a))
-    if has_alpha(img) or img.mode in ("RGBa", "RGBA"):
-        return Image.alpha_composite(Image.new("RGBA", img.size, (255,) * 4), img.convert("RGBA")).convert("RGB")
-    return img.convert("RGB")
+    return _writable(img, "JPEG").convert("RGB")  # (as a JPEG is written: 8 bits, over white; a grey one as RGB)
 
 
 def read_part(source: str | os.PathLike | Image.Image, box: tuple[int, int, int, int], *,
