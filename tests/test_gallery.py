@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -281,6 +282,41 @@ _WRITER = textwrap.dedent("""
         for i in range(n):
             g.add(pic, recipe={"operation": "stylize", "writer": tag, "i": i})
 """)
+
+
+def test_an_export_stopped_before_its_listing_is_finished_by_running_it_again(tmp_path):
+    """A Ctrl-C leaves the files copied so far and no listing (it is written last): the same export again takes
+    what it would write itself and finishes, a frames folder half copied under its temporary name too; a file of
+    the user's under one of its names is still refused."""
+    a, b = _picture(tmp_path / "a.png", (200, 40, 40)), _picture(tmp_path / "b.png", (30, 60, 220))
+    frames = tmp_path / "clip_frames"
+    frames.mkdir()
+    for i in range(3):
+        _picture(frames / f"frame_{i:05d}.png", (20 * i, 90, 90))
+    with Gallery.open(str(tmp_path / "g.db")) as g:
+        ids = [g.add(a, recipe=_recipe()), g.add(b, recipe=_recipe()),
+               g.add(frames, image=Image.open(frames / "frame_00000.png"), recipe=_recipe("video"))]
+        _picture(b, (0, 0, 0))  # changed since: its thumbnail is exported
+        whole, _ = g.export(ids, tmp_path / "whole")
+        out = tmp_path / "stopped"
+        g.export(ids, out)
+        (out / "gallery.json").unlink()  # as a Ctrl-C before the listing leaves it
+        half = out / f".{ids[2]:05d}_clip_frames.part"  # and a frames copy killed half way
+        shutil.rmtree(out / f"{ids[2]:05d}_clip_frames")
+        half.mkdir()
+        (half / "frame_00000.png").write_bytes(b"half")
+        files, notes = g.export(ids, out)
+        assert [f.name for f in files] == [f.name for f in whole] and len(notes) == 1
+        assert not half.exists()
+        assert json.loads((out / "gallery.json").read_text()) == json.loads((tmp_path / "whole" / "gallery.json").read_text())
+        for f in sorted((tmp_path / "whole").rglob("*")):
+            if f.is_file():
+                assert (out / f.relative_to(tmp_path / "whole")).read_bytes() == f.read_bytes(), f
+        (out / "gallery.json").unlink()
+        (out / f"{ids[0]:05d}_a.png").write_bytes(b"a picture of the user's")
+        with pytest.raises(GalleryError, match="would replace it"):
+            g.export(ids, out)
+        assert (out / f"{ids[0]:05d}_a.png").read_bytes() == b"a picture of the user's"
 
 
 def test_two_processes_writing_at_once_lose_nothing(where, tmp_path):

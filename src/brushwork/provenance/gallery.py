@@ -615,30 +615,36 @@ class Gallery:
             dst = out / (f"{it.id:05d}_{src.name}" if same else f"{it.id:05d}_{src.stem}.thumb.webp")
             before = by_name.get(dst.name)  # what an earlier export wrote under that name (the same item: its sha256)
             recipe_text = None if it.recipe is None else json.dumps(it.recipe, indent=1, sort_keys=True)
+            thumb = None if same else _webp(self.thumbnail(it.id))
             for f in (dst, dst.with_name(dst.name + ".json")):
                 if not f.exists():
                     continue
-                edited = (f == dst and same and f.is_file() and _sha256(f) != it.sha256) or (
+                # Exactly what this export writes there: an earlier export's, or one stopped before its listing
+                # (Ctrl-C): taken as it is, so that running the command again finishes it
+                if _holds(f, it.sha256 if f == dst and same else None,
+                          thumb if f == dst else None if recipe_text is None else recipe_text.encode()):
+                    continue
+                edited = (f == dst and same and _sha256(f) != it.sha256) or (
                     f != dst and recipe_text is not None and f.read_text(errors="replace") != recipe_text)
                 if before is None or before.get("sha256") != it.sha256 or edited:
-                    raise GalleryError(f"'{f}' is already there and is not item {it.id}'s earlier export as it was "
+                    raise GalleryError(f"'{f}' is already there and is not item {it.id}'s export as it was "
                                        "written (changed since?): exporting would replace it; choose another folder")
-            plans.append((it, src, same, dst, recipe_text))
+            plans.append((it, src, same, dst, recipe_text, thumb))
         written, notes = [], []
         try:
             out.mkdir(parents=True, exist_ok=True)
-            for it, src, same, dst, recipe_text in plans:
+            for it, src, same, dst, recipe_text, thumb in plans:
                 if same:
                     if src.is_dir():  # video frames
                         if out.resolve().is_relative_to(src.resolve()):
                             notes.append(f"item {it.id}: not copied into a folder inside itself ({src})")
                             continue
-                        shutil.copytree(src, dst, dirs_exist_ok=True)
-                    else:
+                        if not (dst.is_dir() and _sha256(dst) == it.sha256):  # (a copy already there: kept)
+                            _atomic_folder(dst, lambda t, s=src: shutil.copytree(s, t))
+                    elif not (dst.is_file() and _sha256(dst) == it.sha256):
                         _atomic(dst, lambda t, s=src: shutil.copy2(s, t))
                 else:
-                    thumb = self.thumbnail(it.id)
-                    _atomic(dst, lambda t, im=thumb: im.save(t, format="WEBP", quality=90))
+                    _atomic(dst, lambda t, data=thumb: Path(t).write_bytes(data))
                     notes.append(f"item {it.id}: {src} is {'changed' if src.exists() else 'gone'}; exported its "
                                  "thumbnail")
                 if recipe_text is not None:
@@ -697,6 +703,37 @@ def _earlier_export(folder: Path) -> list[dict]:
         raise GalleryError(f"'{listing}' is not the listing of a brushwork export: exporting would replace it; "
                            "choose another folder") from None
     return entries
+
+
+def _webp(im: Image.Image) -> bytes:
+    """A thumbnail as an export writes it."""
+    buf = io.BytesIO()
+    im.save(buf, format="WEBP", quality=90)
+    return buf.getvalue()
+
+
+def _holds(f: Path, sha256: str | None, data: bytes | None) -> bool:
+    """Whether ``f`` holds the file (or folder) of that sha256, or exactly ``data``."""
+    try:
+        if sha256 is not None:
+            return _sha256(f) == sha256
+        return data is not None and f.is_file() and f.stat().st_size == len(data) and f.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _atomic_folder(target: Path, write) -> None:
+    """``write(tmp)`` (a folder) then rename it to ``target`` (not there yet): never a folder half copied under the
+    real name. A temporary folder that a killed export left is removed first."""
+    tmp = target.with_name(f".{target.name}.part")
+    if tmp.is_dir():
+        shutil.rmtree(tmp)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _atomic(target: Path, write) -> None:
