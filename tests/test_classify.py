@@ -366,6 +366,21 @@ def test_a_run_stopped_early_is_finished_and_resume_keeps_its_epochs(tmp_path, c
     assert "already stopped early" in io.err and f"trained {n} epoch(s)" in io.out  # the epochs before, counted
     assert (out / "epochs.csv").read_text() == epochs
     assert torch.load(out / "checkpoint" / "trainer_state.pt", weights_only=False)["step"] == state["step"]
+    # A Ctrl-C in the last step saves that step's weights and stops before the best are restored: the same
+    # command again puts the best weights in the checkpoint (it kept the last epoch's, which predict then used)
+    from safetensors.torch import load_file, save_file
+
+    best = load_file(out / "best" / "model.safetensors")
+    last = {k: v + 0.01 if v.is_floating_point() else v for k, v in best.items()}
+    save_file(last, out / "checkpoint" / "model.safetensors")
+    state["model"] = dict(last)
+    torch.save(state, out / "checkpoint" / "trainer_state.pt")
+    assert main(argv) == 0
+    kept = load_file(out / "checkpoint" / "model.safetensors")
+    assert all(torch.equal(kept[k], v) for k, v in best.items())
+    assert all(torch.equal(torch.load(out / "checkpoint" / "trainer_state.pt", weights_only=False)["model"][k], v)
+               for k, v in best.items())
+    assert not list((out / "checkpoint").glob(".*.tmp"))
 
 
 def test_flip_augmentation_is_exact_and_small_images_keep_hard_edges():

@@ -1,5 +1,7 @@
 """The training engine and the AdaIN recipe on tiny models and synthetic images."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -601,3 +603,19 @@ def test_a_resumed_runs_log_counts_its_time_on(tmp_path):
     with open(tmp_path / "r" / "log.csv", newline="") as fh:
         seconds = [float(r["seconds"]) for r in csv.DictReader(fh)]
     assert len(seconds) >= 2 and seconds == sorted(seconds), seconds
+
+
+def test_a_checkpoint_write_stopped_half_way_leaves_no_temporary_file(tmp_path):
+    """Ctrl-C (or a full disk) while a checkpoint file is written: the old file stays, and no ``.NAME.tmp`` beside."""
+    from brushwork.training import engine
+
+    target = tmp_path / "trainer_state.pt"
+    target.write_bytes(b"the step before")
+
+    def interrupted(p):
+        Path(p).write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine._atomic_save(interrupted, target)
+    assert target.read_bytes() == b"the step before" and sorted(tmp_path.iterdir()) == [target]

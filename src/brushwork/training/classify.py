@@ -302,8 +302,12 @@ class EarlyStopping(Callback):
     def on_train_end(self, trainer):
         if (self.out / "best" / "model.safetensors").is_file():
             weights, _ = load_model_state(self.out / "best")
+            current = trainer.model.state_dict()
+            # A rerun with nothing to do leaves the checkpoint as it was, unless it lacks the best weights: a run
+            # stopped (Ctrl-C, a kill) after its last step's checkpoint but before they were restored
+            restored = all(torch.equal(current[k].detach().cpu(), v.cpu()) for k, v in weights.items() if k in current)
             trainer.model.load_state_dict(weights)
-            if trainer.history or not trainer.resumed:  # (a rerun with nothing to do leaves the checkpoint as it was)
+            if trainer.history or not trainer.resumed or not restored:
                 trainer.save_checkpoint()
 
 
