@@ -647,3 +647,38 @@ def test_a_float64_default_dtype_is_named_and_leaves_no_trace(small_images):
     finally:
         torch.set_default_dtype(before)
     assert brushwork.stylize(content, style, method="adain", size=48).image.size[0] == 48
+
+
+def test_two_folder_runs_at_once_never_replace_each_others_outputs(small_images, random_decoder_dir, tmp_path):
+    """Another run into the same -o folder writes an output while this one paints it: one of other settings stops
+    this run (as it would have, had it been there at the start) and stays; one of the same settings is kept."""
+    import shutil
+    from pathlib import Path
+
+    from brushwork.pipelines.batch import stylize_folder
+    from brushwork.pipelines.stylize import stylize
+
+    content, style = small_images
+    src = tmp_path / "photos"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.open(content).save(src / name)
+    opts = {"method": "adain", "decoder": str(random_decoder_dir), "size": 48}
+
+    def run_beside(other: Path, out: Path):
+        """This run, into ``out``, while another (its pictures in ``other``) finishes each output first."""
+        def meanwhile(f, sty, **k):
+            result = stylize(f, sty, **k)
+            shutil.copy2(other / Path(f).name, out / Path(f).name)
+            return result
+        return stylize_folder(src, [style], out, stylize_fn=meanwhile, progress=False, **opts)
+
+    stylize_folder(src, [style], tmp_path / "weaker", progress=False, **{**opts, "strength": 0.5})
+    with pytest.raises(BrushworkError, match="written by another run while this one worked.*--redo"):
+        run_beside(tmp_path / "weaker", tmp_path / "out")
+    assert (tmp_path / "out" / "a.png").read_bytes() == (tmp_path / "weaker" / "a.png").read_bytes()
+    assert not (tmp_path / "out" / "b.png").exists()
+    stylize_folder(src, [style], tmp_path / "same", progress=False, **opts)
+    report = run_beside(tmp_path / "same", tmp_path / "out2")
+    assert not report.written and len(report.skipped_existing) == 2
+    assert all((tmp_path / "out2" / n).read_bytes() == (tmp_path / "same" / n).read_bytes() for n in ("a.png", "b.png"))

@@ -166,12 +166,25 @@ def stylize_folder(
                                  "or choose another -o folder")
         jobs = distributed.shard_list(jobs, key=lambda j: j[2].relative_to(out).as_posix())  # this rank's outputs
         report = BatchReport(shard=(world.rank, world.world_size))
+        def made_meanwhile(f: Path, sty: list, target: Path) -> bool:
+            """Whether another run into the same folder wrote ``target`` since this one looked (without ``redo``):
+            True when it holds these settings' picture (kept); one of other settings stops this run, as it
+            would have had it been there at the start."""
+            if redo or target in state or not target.exists():
+                return False
+            now = state_of(target, f, sty, options)
+            if now in ("other", "unknown"):
+                raise BrushworkError(f"'{target}' was written by another run while this one worked, with other "
+                                     "settings: pass --redo to replace it, or choose another -o folder")
+            return now == "done"
+
         with _progress(len(jobs), "stylize", progress and world.rank == 0) as bar:
             bad: set[Path] = set()
             for f, sty, target in jobs:
                 if f in bad:
                     pass  # already reported once
-                elif state.get(target) == "done" or (state.get(target) == "unknown" and not redo):
+                elif (state.get(target) == "done" or (state.get(target) == "unknown" and not redo)
+                      or made_meanwhile(f, sty, target)):
                     report.skipped_existing.append(target)
                 else:
                     existed = target.exists()
@@ -185,6 +198,10 @@ def stylize_folder(
                     else:
                         if getattr(result, "interrupted", False):  # Ctrl-C in an optimisation: its picture is
                             raise KeyboardInterrupt  # unfinished, so not written (a rerun makes it and goes on)
+                        if made_meanwhile(f, sty, target):  # (while this one painted it)
+                            report.skipped_existing.append(target)
+                            bar.update(1)
+                            continue
                         target.parent.mkdir(parents=True, exist_ok=True)
                         result.params["batch_settings"] = keys(options, sty)[0]
                         if save is None:
