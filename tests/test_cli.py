@@ -397,3 +397,32 @@ def test_every_command_that_writes_images_takes_no_gallery():
     for argv in (["gan", "eval", "run", "--data", "d", "--nearest", "n.png", "--no-gallery", "--no-metadata"],
                  ["originality", "a.png", "--index", "i.npz", "--sheet", "s.png", "--no-gallery"]):
         assert build_parser(argv[0]).parse_args(argv).no_gallery
+
+
+def test_the_console_script_answers_ctrl_c_in_its_imports_and_while_exiting(monkeypatch, capsys):
+    """A Ctrl-C while the CLI's modules load, or a second one while the first is answered, printed a traceback:
+    the console script answers in one line (once), exits 130 and ignores further Ctrl-C on its way out."""
+    import signal
+    import types
+
+    from brushwork import console
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        loading = types.ModuleType("brushwork.cli")
+        loading.__getattr__ = interrupted  # ``from .cli import main`` stopped by a Ctrl-C
+        monkeypatch.setitem(sys.modules, "brushwork.cli", loading)
+        assert console.run() == 130
+        assert capsys.readouterr().err == "brushwork: interrupted\n"
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        signal.signal(signal.SIGINT, handler)
+        answering = types.ModuleType("brushwork.cli")
+        answering.main = interrupted  # a second Ctrl-C while main() answered the first (it said so)
+        monkeypatch.setitem(sys.modules, "brushwork.cli", answering)
+        assert console.run() == 130 and capsys.readouterr().err == ""
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, handler)

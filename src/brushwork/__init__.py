@@ -10,8 +10,6 @@ called. The public API::
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.2.7"
 
 __all__ = ["__version__", "stylize", "StylizeResult", "BrushworkError"]
@@ -19,8 +17,9 @@ __all__ = ["__version__", "stylize", "StylizeResult", "BrushworkError"]
 from .errors import BrushworkError
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy so that `import brushwork` (and `brushwork --help`) never imports torch.
+def __getattr__(name: str) -> object:
+    # Lazy so that `import brushwork` (and `brushwork --help`) never imports torch (nor typing: a Ctrl-C in
+    # the console script's first milliseconds, before brushwork.console answers it, prints a traceback).
     if name in ("stylize", "StylizeResult"):
         from .pipelines import stylize as module
 
