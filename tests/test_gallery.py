@@ -131,6 +131,20 @@ def test_ids_are_never_reused(where, tmp_path):
         assert g.add(_picture(tmp_path / "4.png")) > c
 
 
+def test_deleting_more_items_than_sqlite_takes_values_in_one_statement(tmp_path, monkeypatch):
+    """SQLite before 3.32 took at most 999 values in a statement: `gallery delete 1-1000` failed there. The ids
+    go in bounded lists (here: the limit lowered to 30, lists of 10), in one transaction."""
+    monkeypatch.setattr(gal, "IN_LIST", 10)
+    with Gallery.open(str(tmp_path / "g.db")) as g:
+        pic = _picture(tmp_path / "a.png")
+        ids = [g.add(pic) for _ in range(45)]
+        g.engine.dispose()
+        sa.event.listen(g.engine, "connect",
+                        lambda conn, _record: conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 30))
+        gone, _ = g.delete(ids[:44])
+        assert len(gone) == 44 and [it.id for it in g.search()] == [ids[44]]
+
+
 def test_style_paths_are_kept_in_the_gallery_not_in_its_items(where, tmp_path):
     from brushwork.provenance.recipe import file_sha256, input_sha256
 

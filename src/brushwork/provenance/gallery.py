@@ -38,6 +38,8 @@ __all__ = ["Gallery", "GalleryError", "Item", "gallery_url", "record_output", "n
 REVISIONS = ("0001", "0002", "0003")  # every migration shipped, oldest first; the last is the head
 THUMB_SIDE = 256
 LOCK_TIMEOUT_S = 30
+#: the most ids in one SQL ``IN (...)`` list (SQLite before 3.32 took at most 999 values in a statement)
+IN_LIST = 500
 _OFF = ("off", "none", "0", "false", "no")
 
 metadata = sa.MetaData()
@@ -429,8 +431,9 @@ class Gallery:
         on files that were kept."""
         ids = [_item_id(i) for i in ([ids] if isinstance(ids, numbers.Integral) else ids)]
         gone = [self.get(i) for i in ids]  # every id checked before anything is deleted
-        with self._tx(write=True) as conn:
-            conn.execute(items.delete().where(items.c.id.in_(ids)))
+        with self._tx(write=True) as conn:  # one transaction; bounded IN lists (SQLite before 3.32 took 999 values)
+            for start in range(0, len(ids), IN_LIST):
+                conn.execute(items.delete().where(items.c.id.in_(ids[start:start + IN_LIST])))
         notes = []
         if files:
             for it in gone:
@@ -461,8 +464,8 @@ class Gallery:
         ids = [r.id for r in rows]
         tag_map: dict[int, list[str]] = {i: [] for i in ids}
         in_map: dict[int, list[dict]] = {i: [] for i in ids}
-        for start in range(0, len(ids), 500):  # bounded IN lists
-            part = ids[start:start + 500]
+        for start in range(0, len(ids), IN_LIST):  # bounded IN lists
+            part = ids[start:start + IN_LIST]
             for t in conn.execute(sa.select(tags).where(tags.c.item_id.in_(part)).order_by(tags.c.tag)):
                 tag_map[t.item_id].append(t.tag)
             for e in conn.execute(sa.select(inputs).where(inputs.c.item_id.in_(part)).order_by(inputs.c.id)):
