@@ -188,7 +188,7 @@ def test_folder_batch_resumes_and_skips_corrupt(small_images, random_decoder_dir
             "--decoder", str(random_decoder_dir), "--size", "48", "--each-style", "-q"]
     assert main(argv) == 0
     io = capsys.readouterr()
-    assert "4 written, 0 already done, 2 skipped (unreadable, too small or large, or nothing visible to stylize)" in io.out
+    assert "4 written, 0 already done, 2 skipped (unreadable, too small or large, nothing visible to stylize, or a name too long)" in io.out
     assert "broken.jpg" in io.err and "blank_layer.png' is fully transparent" in io.err
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
     assert names == ["a__content.png", "a__style.png", "sub/b__content.png", "sub/b__style.png"]
@@ -337,7 +337,7 @@ def test_folder_runs_name_clashes_missing_folders_and_unrecorded_outputs(small_i
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.jpg").write_bytes(b"not a picture")
     assert main(["stylize", str(tmp_path / "bad"), str(style), "-o", str(tmp_path / "bad_out"), *fast]) == 2
-    assert "1 skipped (unreadable, too small or large, or nothing visible to stylize)" in capsys.readouterr().out
+    assert "1 skipped (unreadable, too small or large, nothing visible to stylize, or a name too long)" in capsys.readouterr().out
     assert not (tmp_path / "bad_out").exists()  # (it wrote nothing: no empty folder is left)
     # a folder that is not there is named as missing (not as an output without an extension)
     assert main(["stylize", str(tmp_path / "no_such"), str(style), "-o", str(tmp_path / "o"), *fast]) == 2

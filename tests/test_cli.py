@@ -426,3 +426,40 @@ def test_the_console_script_answers_ctrl_c_in_its_imports_and_while_exiting(monk
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, handler)
+
+
+def test_names_near_the_file_system_limit_skip_one_file_not_the_whole_run(small_images, random_decoder_dir, tmp_path,
+                                                                           capsys, monkeypatch):
+    """A photo named near the 255-byte limit: a folder run whose output name (NAME__STYLE.png, NAME.png.json)
+    would pass it skips that photo with a note (it stopped the whole run, every rerun too); a picture saved
+    under such a name needs no room for a recipe file it does not write, and one that does is refused in one
+    line; a gallery export cuts the name short."""
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "g.db"))
+    content, style = small_images
+    src = tmp_path / "photos"
+    src.mkdir()
+    long_stem = "y" * 247
+    Image.open(content).save(src / "short.png")
+    Image.open(content).save(src / f"{long_stem}.png")  # 251 bytes: fits, but not with "__style" or ".json"
+    assert main(["palette", str(src), "--out", str(tmp_path / "pal"), "-q"]) == 0
+    io = capsys.readouterr()
+    assert "1 written, 0 already done, 1 failed" in io.out and "would pass the 255 bytes" in io.err
+    assert main(["stylize", str(src), str(style), str(content), "-o", str(tmp_path / "each"), "--method", "adain",
+                 "--decoder", str(random_decoder_dir), "--size", "32", "--each-style", "-q"]) == 0
+    io = capsys.readouterr()
+    assert "2 written" in io.out and "2 skipped" in io.out and "rename the photo or the style" in io.err
+    argv = ["stylize", str(src), str(style), "-o", str(tmp_path / "plain"), "--method", "adain", "--decoder",
+            str(random_decoder_dir), "--size", "32", "-q"]
+    assert main(argv) == 0 and (tmp_path / "plain" / f"{long_stem}.png").is_file()  # no recipe file beside it
+    assert "2 written" in capsys.readouterr().out
+    assert main([*argv, "-o", str(tmp_path / "side"), "--sidecar"]) == 0
+    assert "1 written" in capsys.readouterr().out and not (tmp_path / "side" / f"{long_stem}.png").exists()
+    one = tmp_path / "one" / f"{long_stem}.bmp"  # BMP keeps its recipe beside it: no room for its name
+    one.parent.mkdir()
+    assert main(["stylize", str(content), str(style), "-o", str(one), "--method", "adain", "--decoder",
+                 str(random_decoder_dir), "--size", "32", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "too long for its recipe file" in err and err.count("\n") == 1 and not list(one.parent.iterdir())
+    assert main(["gallery", "export", "1-100", "-o", str(tmp_path / "exported")]) == 0
+    names = [p.name for p in (tmp_path / "exported").iterdir()]
+    assert all(len(n.encode()) <= 255 for n in names) and any(n.startswith("0") and "yyyy" in n for n in names)

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import BrushworkError, ImageError, hint
+from ..files import NAME_MAX, name_bytes
 from .decode import (DEFAULT_MAX_PIXELS, describe, grey_levels, has_alpha, key_to_alpha, open_decoded, pixel_count,
                      to_8bit, to_srgb)
 
@@ -544,13 +545,17 @@ def save_image(
     except (ValueError, OSError) as exc:  # (an encoder's own limit: EXIF over 64 KB, a size, a mode)
         raise ImageError(f"could not encode '{p}' as {fmt} ({exc}): try another format, or leave out --keep-exif "
                          "if given") from None
+    side = sidecar_path(p)
+    beside = recipe is not None and (sidecar or not embedded)  # BMP, or a recipe too large for XMP: beside it
+    side_fits = name_bytes(side.name) <= NAME_MAX  # (a name that long is no file: nothing to keep or remove)
+    if beside and not side_fits:
+        raise ImageError(f"the output's name is too long for its recipe file beside it ('{side.name[:40]}...' passes "
+                         f"{NAME_MAX} bytes): choose a shorter name")
     try:
         # (a short prefix: the output's own name may be near the file system's 255-character limit)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:40]}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
     except OSError as exc:  # the folder refuses new files (/proc, a read-only mount): name the user's path
         raise ImageError(f"could not write '{p}' ({exc.strerror or exc}): choose another -o path") from None
-    side = sidecar_path(p)
-    beside = recipe is not None and (sidecar or not embedded)  # BMP, or a recipe too large for XMP: beside it
     before = side.read_bytes() if beside and side.is_file() else None  # (restored if the picture is not written)
     wrote_side = False
     try:
@@ -575,7 +580,7 @@ def save_image(
         if isinstance(exc, OSError):
             raise ImageError(f"could not write '{p}' ({exc.strerror or exc}): check the disk and the path") from None
         raise
-    if not beside and side.is_file():
+    if not beside and side_fits and side.is_file():
         side.unlink()  # an earlier image's recipe must not pass for this one's
     if record is not None:
         from ..provenance.gallery import record_output

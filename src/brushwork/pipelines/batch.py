@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BrushworkError, ImageError
+from ..files import NAME_MAX, name_bytes, partial_path
 
 __all__ = ["BatchReport", "stylize_folder", "palette_folder"]
 
@@ -26,7 +27,7 @@ class BatchReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     redone: list[Path] = field(default_factory=list)  # existed, but made with other settings
     shard: tuple[int, int] = (0, 1)  # (this process's rank, processes)
-    failed_label: str = "skipped (unreadable, too small or large, or nothing visible to stylize)"
+    failed_label: str = "skipped (unreadable, too small or large, nothing visible to stylize, or a name too long)"
 
     def summary(self) -> str:
         parts = [f"{len(self.written)} written", f"{len(self.skipped_existing)} already done"]
@@ -144,8 +145,12 @@ def stylize_folder(
             state = _output_state(t, settings, read_recipe, f, sha, legacy, also=older)
             return "other" if state == "done" and _files_changed(t, files_now, read_recipe) else state
 
+        # an output name longer than a file system takes (with --each-style, NAME__STYLE.png; with --sidecar, its
+        # NAME.png.json too): that photo is skipped with a note, not the whole run stopped
+        room = NAME_MAX - (len(".json") if written.get("sidecar") else 0)
+        too_long = {t for _, _, t in jobs if name_bytes(t.name) > room}
         # Every process looks at every output (not only its shard), so all of them stop, or none does.
-        state = {t: state_of(t, f, sty, options) for f, sty, t in jobs if t.exists()}
+        state = {t: state_of(t, f, sty, options) for f, sty, t in jobs if t not in too_long and t.exists()}
         other = sorted(t for t, s in state.items() if s == "other")
         if other and not redo:
             # made without a match (before it existed)? say so
@@ -183,6 +188,10 @@ def stylize_folder(
             for f, sty, target in jobs:
                 if f in bad:
                     pass  # already reported once
+                elif target in too_long:
+                    report.failed.append((f, f"'{f}': its output's name '{target.name[:40]}...' would pass the "
+                                             f"{NAME_MAX} bytes a file name may take: rename the photo"
+                                             + (" or the style" if each_style else "")))
                 elif (state.get(target) == "done" or (state.get(target) == "unknown" and not redo)
                       or made_meanwhile(f, sty, target)):
                     report.skipped_existing.append(target)
@@ -449,6 +458,11 @@ def palette_folder(
         with _progress(len(files), "palette", progress and world.rank == 0) as bar:
             for f in files:
                 target = out / f"{f.relative_to(src).as_posix()}.json"
+                if name_bytes(target.name) > NAME_MAX:  # (the run went no further: a rerun stopped there again)
+                    report.failed.append((f, f"'{f}': its palette's name '{target.name[:40]}...' would pass the "
+                                             f"{NAME_MAX} bytes a file name may take: rename the image"))
+                    bar.update(1)
+                    continue
                 settings = {**base_settings, "source_sha256": file_sha256(f)}  # an edited image is done again
                 done = None
                 if target.is_file():
@@ -469,7 +483,7 @@ def palette_folder(
                         report.failed.append((f, msg if str(f) in msg else f"'{f}': {msg}"))
                     else:
                         target.parent.mkdir(parents=True, exist_ok=True)
-                        tmp = target.with_name(f".{target.name}.part")
+                        tmp = partial_path(target)
                         try:
                             tmp.write_text(json.dumps({"image": f.relative_to(src).as_posix(), "settings": settings,
                                                        **pal.to_dict()}, indent=1))

@@ -33,6 +33,7 @@ import torch
 
 from ..color.transport import MATCHES, MatchPlan, StyleTarget, style_target
 from ..errors import BrushworkError
+from ..files import partial_path
 from ..runtime import interrupts_deferred
 from ..models.adain import TRANSFORMS, AdaINNet
 from ..provenance.recipe import FRAMES_MARKER  # (in a frames folder brushwork wrote)
@@ -390,7 +391,7 @@ class _Output:
             raise BrushworkError(f"output '{t}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or "
                                  "a folder")
         self.t, self.fps, self.audio_from, self.key, self.take_up = t, fps, audio_from, key, take_up
-        self.work = t.with_name(f".{t.name}.part")
+        self.work = partial_path(t)
         self.kept: Path | None = None  # a video file's frames made so far, closed (kept_NNNNNN.EXT)
         self.kept_frames = 0  # ... and how many it holds (the state saved with it is after the last of them)
         self.making = self.work / f"making{t.suffix.lower()}"  # ... and the file being written (the kept ones first)

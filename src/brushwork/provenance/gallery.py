@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from ..errors import BrushworkError
+from ..files import NAME_MAX, partial_path, shortened
 
 __all__ = ["Gallery", "GalleryError", "Item", "gallery_url", "record_output", "not_recorded", "REVISIONS"]
 
@@ -615,7 +616,9 @@ class Gallery:
         for it in chosen:
             src = Path(it.path)
             same = src.exists() and _sha256(src) == it.sha256
-            dst = out / (f"{it.id:05d}_{src.name}" if same else f"{it.id:05d}_{src.stem}.thumb.webp")
+            # (a name cut short where it and its recipe's NAME.EXT.json would pass what a file system takes)
+            dst = out / shortened(f"{it.id:05d}_{src.stem}", src.suffix if same else ".thumb.webp",
+                                  NAME_MAX - len(".json"))
             before = by_name.get(dst.name)  # what an earlier export wrote under that name (the same item: its sha256)
             recipe_text = None if it.recipe is None else json.dumps(it.recipe, indent=1, sort_keys=True)
             thumb = None if same else _webp(self.thumbnail(it.id))
@@ -728,7 +731,7 @@ def _holds(f: Path, sha256: str | None, data: bytes | None) -> bool:
 def _atomic_folder(target: Path, write) -> None:
     """``write(tmp)`` (a folder) then rename it to ``target`` (not there yet): never a folder half copied under the
     real name. A temporary folder that a killed export left is removed first."""
-    tmp = target.with_name(f".{target.name}.part")
+    tmp = partial_path(target)
     if tmp.is_dir():
         shutil.rmtree(tmp)
     try:
@@ -741,7 +744,7 @@ def _atomic_folder(target: Path, write) -> None:
 
 def _atomic(target: Path, write) -> None:
     """``write(tmp)`` then rename to ``target``: never a half-written file under the real name."""
-    tmp = target.with_name(f".{target.name}.part")
+    tmp = partial_path(target)
     try:
         write(tmp)
         os.replace(tmp, target)

@@ -227,7 +227,11 @@ def foreign_sidecar(path: str | os.PathLike) -> Path | None:
     """The file (or folder) at ``path``'s sidecar name (``NAME.json``) when it is not a brushwork recipe, which
     writing ``path`` would replace or remove (a folder of frames ``renders`` beside the user's own
     ``renders.json``); None when there is none or it is a recipe."""
+    from ..files import NAME_MAX, name_bytes
+
     side = sidecar_path(path)
+    if name_bytes(side.name) > NAME_MAX:  # no file can have that name (its picture's is near the limit)
+        return None
     return side if side.exists() and sidecar_recipe(path) is None else None
 
 
@@ -246,7 +250,9 @@ def check_sidecar_free(path: str | os.PathLike) -> None:
 def write_sidecar(path: str | os.PathLike, recipe: dict) -> Path:
     """Write ``NAME.EXT.json`` beside ``path`` atomically."""
     side = sidecar_path(path)
-    tmp = side.with_name(f".{side.name}.tmp")
+    from ..files import partial_path
+
+    tmp = partial_path(side, ".tmp")
     try:
         tmp.write_text(json.dumps(recipe, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, side)

@@ -1,0 +1,32 @@
+"""File names: what a file system takes, and where a file is written before it is renamed into place."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+#: the longest file name (in bytes) that common file systems take (ext4, APFS, NTFS's 255 UTF-16 units)
+NAME_MAX = 255
+
+
+def name_bytes(name: str) -> int:
+    return len(name.encode("utf-8", "surrogateescape"))
+
+
+def partial_path(target: Path, suffix: str = ".part") -> Path:
+    """Where ``target`` is written before it is renamed into place: ``.NAME{suffix}`` beside it, or, when that
+    would pass :data:`NAME_MAX`, a name made from a hash of the target's (a long name it takes itself must not
+    stop its write)."""
+    name = f".{target.name}{suffix}"
+    if name_bytes(name) <= NAME_MAX:
+        return target.with_name(name)
+    digest = hashlib.sha256(target.name.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return target.with_name(f".{digest}{suffix}")
+
+
+def shortened(stem: str, rest: str, room: int = NAME_MAX) -> str:
+    """``stem + rest`` with ``stem`` cut (whole characters) so that the name, and ``room - NAME_MAX`` bytes
+    more, fit in a file name."""
+    while stem and name_bytes(stem + rest) > room:
+        stem = stem[:-1]
+    return stem + rest
