@@ -109,6 +109,16 @@ def test_cli_marks_outputs_and_checks(small_images, tmp_path, capsys, monkeypatc
     assert main(["reproduce", "marked.png", "--strict"]) == 0
     assert main(["watermark", "check", "missing.png"]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # Many files: a missing one is named before any work; one that cannot be read is said and the others'
+    # results still come (all were lost, after minutes of checking, to a bad file at the end of the list)
+    assert main(["watermark", "check", "marked.png", "gone1.png", "plain.png", "gone2.png"]) == 2
+    io = capsys.readouterr()
+    assert io.out == "" and "'gone1.png' does not exist (and 1 more path(s))" in io.err
+    (tmp_path / "broken.png").write_bytes(b"not a picture")
+    assert main(["watermark", "check", "marked.png", "broken.png", "plain.png", "--json"]) == 2
+    io = capsys.readouterr()
+    assert [json.loads(line)["image"] for line in io.out.splitlines()] == ["marked.png", "plain.png"]
+    assert "'broken.png' is not an image" in io.err and "1 of 3 files could not be checked" in io.err
 
 
 def test_api_results_in_memory_stay_unmarked(small_images, tmp_path):

@@ -2626,35 +2626,65 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_watermark_check(args: argparse.Namespace) -> int:
-    from .provenance.watermark import DETECT_Z, UNSURE_Z, WATERMARK_MIN_SIDE, detect_watermark
+    from .provenance.watermark import WATERMARK_MIN_SIDE, detect_watermark
 
-    results = []
-    for p in args.images:  # every file read and checked before anything is printed
-        images = _watermark_frames(p)
-        found = [detect_watermark(f, key=args.key) for f in images]
-        if not found:
-            raise BrushworkError(f"'{p}' holds no frames to check")
+    missing = [p for p in args.images if not Path(p).exists()]
+    if missing:  # before any work (a typo at the end of a long list cost the whole list's minutes)
+        raise BrushworkError(f"'{missing[0]}' does not exist" + (f" (and {len(missing) - 1} more path(s))"
+                                                                 if len(missing) > 1 else "") + ": check the path")
+    from tqdm.auto import tqdm
+
+    failed = []
+    # each result printed as it comes (a script reads them line by line); a file that cannot be read is said on
+    # stderr, the others go on, and the exit code is 2
+    bar = tqdm(total=len(args.images), unit="img", desc="check", leave=False,
+               disable=None if len(args.images) > 1 and not args.json else True)
+    for p in args.images:
+        try:
+            images = _watermark_frames(p)
+            found = [detect_watermark(f, key=args.key) for f in images]
+            if not found:
+                raise BrushworkError(f"'{p}' holds no frames to check")
+        except BrushworkError as exc:
+            if len(args.images) == 1:
+                raise
+            failed.append(p)
+            bar.write(f"brushwork: error: {exc}", file=sys.stderr)
+            bar.update(1)
+            continue
         small = min(min(f.size) for f in images) < WATERMARK_MIN_SIDE  # below it a mark is not reliably found
-        results.append((p, max(found, key=lambda r: r.z), len(found), small))
-    for p, r, n, small in results:
-        frames = f", best of {n} frames" if n > 1 else ""
-        if args.json:
-            print(json.dumps({"image": p, "detected": r.detected, "z": r.z, "threshold": DETECT_Z,
-                              "scale": r.scale, "rotation": r.rotation, "frames_checked": n,
-                              "too_small_to_tell": small and not r.detected,
-                              "inconclusive": not r.detected and r.z >= UNSURE_Z}))
-        elif r.detected:
-            print(f"{p}: brushwork watermark found (z = {r.z:.1f}, threshold {DETECT_Z}{frames}; "
-                  f"scaled {r.scale:.2f}x, rotated {r.rotation:+.1f} deg since marking)")
-        elif small:
-            print(f"{p}: too small to tell (no mark found, but under {WATERMARK_MIN_SIDE} px on the short side a "
-                  "mark is not reliably found; check a larger copy)")
-        elif r.z >= UNSURE_Z:
-            print(f"{p}: inconclusive (z = {r.z:.1f}, threshold {DETECT_Z}{frames}): above what 999 in 1,000 unmarked "
-                  "pictures reach, below what counts as marked: a weak mark (a small or busy picture) or none")
-        else:
-            print(f"{p}: no brushwork watermark found (z = {r.z:.1f}, threshold {DETECT_Z}{frames})")
+        r, n = max(found, key=lambda r: r.z), len(found)
+        bar.clear()
+        _print_watermark_result(args, p, r, n, small)
+        bar.update(1)
+    bar.close()
+    if failed:
+        raise BrushworkError(f"{len(failed)} of {len(args.images)} files could not be checked (named above; the "
+                             "others' results are printed): fix them or leave them out")
     return 0
+
+
+def _print_watermark_result(args: argparse.Namespace, p: str, r, n: int, small: bool) -> None:
+    from .provenance.watermark import DETECT_Z, UNSURE_Z, WATERMARK_MIN_SIDE
+
+    frames = f", best of {n} frames" if n > 1 else ""
+    if args.json:
+        print(json.dumps({"image": p, "detected": r.detected, "z": r.z, "threshold": DETECT_Z,
+                          "scale": r.scale, "rotation": r.rotation, "frames_checked": n,
+                          "too_small_to_tell": small and not r.detected,
+                          "inconclusive": not r.detected and r.z >= UNSURE_Z}))
+    elif r.detected:
+        print(f"{p}: brushwork watermark found (z = {r.z:.1f}, threshold {DETECT_Z}{frames}; "
+              f"scaled {r.scale:.2f}x, rotated {r.rotation:+.1f} deg since marking)")
+    elif small:
+        print(f"{p}: too small to tell (no mark found, but under {WATERMARK_MIN_SIDE} px on the short side a "
+              "mark is not reliably found; check a larger copy)")
+    elif r.z >= UNSURE_Z:
+        print(f"{p}: inconclusive (z = {r.z:.1f}, threshold {DETECT_Z}{frames}): above what 999 in 1,000 unmarked "
+              "pictures reach, below what counts as marked: a weak mark (a small or busy picture) or none")
+    else:
+        print(f"{p}: no brushwork watermark found (z = {r.z:.1f}, threshold {DETECT_Z}{frames})")
+    sys.stdout.flush()
 
 
 def _cmd_originality(args: argparse.Namespace) -> int:
