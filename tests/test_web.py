@@ -275,7 +275,7 @@ def test_colour_composition_gan_classify(client):
     assert {"recolor", "compose overlay", "gan sample"} <= ops
 
 
-def test_gallery_endpoints(client):
+def test_gallery_endpoints(client, tmp_path):
     r = client.post("/api/gan/sample", json={"seeds": "1"}).json()
     gid = r["gallery_id"]
     item = client.get(f"/api/gallery/{gid}").json()
@@ -296,6 +296,23 @@ def test_gallery_endpoints(client):
     wrong = client.get("/api/gallery?op=gan%20sampel")
     assert wrong.status_code == 422 and "gan sample" in wrong.json()["error"], wrong.text
     assert client.get("/api/gallery?op=gan").json()["items"]  # a command's name finds its kinds
+    # pages: `before` the last item of the page before (the newest 1000 were all it could list); the
+    # thumbnail as stored, with an ETag the browser asks again with
+    more = [client.post("/api/gan/sample", json={"seeds": str(s)}).json()["gallery_id"] for s in (2, 3, 4)]
+    first = client.get("/api/gallery?limit=2").json()
+    assert [it["id"] for it in first["items"]] == more[:0:-1] and first["next_before"] == more[1]
+    second = client.get(f"/api/gallery?limit=2&before={first['next_before']}").json()
+    assert [it["id"] for it in second["items"]] == [more[0], gid] and second["next_before"] == gid
+    assert client.get(f"/api/gallery?limit=2&before={gid}").json() == {"items": [], "next_before": None}
+    thumb = client.get(f"/api/gallery/{gid}/thumbnail")
+    from brushwork.provenance.gallery import Gallery
+
+    with Gallery.open(str(tmp_path / "gallery.db")) as g:  # (the studio fixture's)
+        assert thumb.content == g.thumbnail_bytes(gid) and "max-age" in thumb.headers["cache-control"]
+    again = client.get(f"/api/gallery/{gid}/thumbnail", headers={"If-None-Match": thumb.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    for i in more:
+        client.delete(f"/api/gallery/{i}")
     assert client.delete(f"/api/gallery/{gid}").json() == {"deleted": [gid]}
     for url in (f"/api/gallery/{gid}", f"/api/gallery/{gid}/thumbnail", "/api/gallery/99999999999"):
         resp = client.get(url)
@@ -689,7 +706,7 @@ def test_queries_and_repeated_fields_are_read_as_sent(client):
     default (?operation= listed everything unfiltered); a value sent twice used the last; a misspelt JSON key was
     reported as its field missing."""
     r = client.get("/api/gallery?operation=stylize")
-    assert r.status_code == 422 and "operation: this endpoint takes no such query parameter (its parameters: limit, op" \
+    assert r.status_code == 422 and "operation: this endpoint takes no such query parameter (its parameters: before, limit, op" \
         in r.json()["error"], r.text
     r = client.get("/api/gallery?op=stylize&op=recolor")
     assert r.status_code == 422 and "op: sent 2 times" in r.json()["error"]

@@ -409,3 +409,34 @@ def test_a_reload_follows_the_running_job_again(tmp_path):
         driver.find_element("id", "cancel").click()
         wait.until(lambda d: d.find_element("id", "status").text == "Cancelled.")
         assert driver.execute_script("return sessionStorage.getItem('brushwork-job')") is None
+
+
+@pytest.mark.slow
+def test_the_gallery_pages_past_its_newest_thousand_items(tmp_path):
+    """GET /api/gallery lists at most 1000 items a request: the page asks for more in pages (`before`), so
+    "More" reaches the oldest item (it stopped at the newest 1000)."""
+    _need_browser()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from brushwork.provenance.gallery import Gallery
+
+    made = _small_png(tmp_path / "made.png")
+    g = Gallery.open(tmp_path / "gallery.db")
+    try:
+        ids = [g.add(made, operation="palette swatch") for _ in range(1003)]
+    finally:
+        g.close()
+    with _running(tmp_path) as base:
+        driver = _chrome()
+        try:
+            driver.get(base + "/")
+            WebDriverWait(driver, 60).until(lambda d: _gallery_ready(d, 40))
+            driver.execute_script("galleryLimit = 960; document.getElementById('gallery-more').click()")  # 1000
+            WebDriverWait(driver, 60).until(lambda d: _gallery_ready(d, 1000))
+            assert driver.find_element("id", "gallery-more").is_displayed()
+            driver.find_element("id", "gallery-more").click()
+            WebDriverWait(driver, 60).until(lambda d: _gallery_ready(d, 1003))
+            listed = driver.execute_script("return [...document.querySelectorAll('#gallery li')].map(li => +li.dataset.id)")
+            assert listed == ids[::-1] and not driver.find_element("id", "gallery-more").is_displayed()
+        finally:
+            driver.quit()

@@ -485,16 +485,20 @@ class Gallery:
             return self._items(conn, [row])[0]
 
     def thumbnail(self, item_id: int) -> Image.Image:
+        return Image.open(io.BytesIO(self.thumbnail_bytes(item_id)))
+
+    def thumbnail_bytes(self, item_id: int) -> bytes:
+        """The item's thumbnail as stored: a WebP file of at most ``THUMB_SIDE`` px."""
         item_id = _item_id(item_id)
         with self._tx() as conn:
             data = conn.execute(sa.select(items.c.thumbnail).where(items.c.id == item_id)).scalar()
         if data is None:
             raise GalleryError(f"no gallery item {item_id}: see `brushwork gallery list`")
-        return Image.open(io.BytesIO(data))
+        return bytes(data)
 
     def search(self, *, operation: str | None = None, style: str | None = None, tag: str | None = None,
                since: dt.datetime | None = None, until: dt.datetime | None = None, text: str | None = None,
-               limit: int | None = 50) -> list[Item]:
+               limit: int | None = 50, before: int | None = None) -> list[Item]:
         """Items matching every filter given, newest first.
 
         Args:
@@ -507,6 +511,8 @@ class Gallery:
                 its day: :func:`time_bound`).
             text: part of the output's path (case-insensitive).
             limit: at most this many (None: all).
+            before: only items listed after item ``before`` (the last of the page before: pages that neither
+                skip nor repeat items recorded meanwhile; an id since deleted: the items of lower ids).
         """
         q = sa.select(*self._COLUMNS)
         if operation:
@@ -528,6 +534,11 @@ class Gallery:
         if limit is not None:
             q = q.limit(limit)
         with self._tx() as conn:
+            if before is not None:  # after it in this order (its time, then its id), as the page before ended
+                before = _item_id(before)
+                at = conn.execute(sa.select(items.c.created_at).where(items.c.id == before)).scalar()
+                q = q.where(items.c.id < before if at is None else sa.or_(
+                    items.c.created_at < at, sa.and_(items.c.created_at == at, items.c.id < before)))
             return self._items(conn, list(conn.execute(q)))
 
     def operations(self) -> list[str]:

@@ -467,8 +467,9 @@ $("gan-go").addEventListener("click", async () => {
 // -- gallery ------------------------------------------------------------------------------------------
 // The gallery's own messages stay in its panel: the status line above keeps what the user did last.
 const STYLE_OPERATIONS = ["stylize", "recolor"];  // pictures worth painting with (not overlays or GAN grids)
-const GALLERY_PAGE = 40, GALLERY_MAX = 1000;       // GET /api/gallery takes a limit of at most 1000
+const GALLERY_PAGE = 40, GALLERY_REQUEST = 1000;   // GET /api/gallery takes a limit of at most 1000: more in pages
 let galleryLimit = GALLERY_PAGE;
+let galleryMore = false;          // the last load stopped at galleryLimit with items left
 let galleryGeneration = 0;        // loads overlap (a job ends, the tab comes back): only the newest one draws
 const reproducing = new Set();    // items whose rerun is going: their button stays disabled across redraws
 
@@ -489,7 +490,17 @@ async function loadGallery() {
     $("gallery-more").hidden = true;
   } else {
     try {
-      items = (await (await api("/api/gallery?limit=" + galleryLimit)).json()).items;
+      // the newest galleryLimit items, a request per 1000, each page after the last item of the one before
+      let before = null;
+      galleryMore = false;
+      while (items.length < galleryLimit) {
+        const page = await (await api("/api/gallery?limit=" + Math.min(GALLERY_REQUEST, galleryLimit - items.length)
+                                      + (before ? "&before=" + before : ""))).json();
+        items.push(...page.items);
+        before = page.next_before;
+        if (!before) break;
+        galleryMore = items.length >= galleryLimit;
+      }
       listed = true;
       if (generation === galleryGeneration) sayIn("gallery-msg", items.length ? "" : "Nothing yet: results appear here.");
     } catch (err) {  // the styles still load without it
@@ -528,7 +539,7 @@ async function loadGallery() {
     if (server.gallery) {
       $("gallery").querySelectorAll("img").forEach(forget);  // the old list's thumbnails
       $("gallery").replaceChildren(...items.map(galleryItem));
-      $("gallery-more").hidden = !listed || items.length < galleryLimit || galleryLimit >= GALLERY_MAX;
+      $("gallery-more").hidden = !listed || !galleryMore;
     }
   } catch (err) { if (generation === galleryGeneration) sayIn("gallery-msg", err.message, true); }
 }
@@ -565,6 +576,7 @@ function galleryItem(it) {
   const li = document.createElement("li");
   li.dataset.id = it.id;
   const img = document.createElement("img");
+  img.loading = "lazy";  // (a long gallery: the thumbnails scrolled to)
   show(img, it.thumbnail_url, () => {});  // a missing thumbnail is no news
   img.alt = it.operation + " " + it.id;
   const text = document.createElement("div");
@@ -634,7 +646,7 @@ function galleryItem(it) {
 
 $("gallery-refresh").addEventListener("click", loadGallery);
 $("gallery-more").addEventListener("click", () => {
-  galleryLimit = Math.min(GALLERY_MAX, galleryLimit + GALLERY_PAGE);
+  galleryLimit += GALLERY_PAGE;
   loadGallery();
 });
 // Back to this tab: what other tabs (or the CLI) made meanwhile appears.
