@@ -139,3 +139,32 @@ def test_a_restyled_photo_lists_the_photo_whose_layout_it_keeps(refs, tmp_path, 
     assert len(res.matches) == 2 and "chelsea.png" in hashes, res.matches
     assert hashes["chelsea.png"] == min(hashes.values())
     assert res.verdict != "derivative" or "or a picture in its style" in res.reason
+
+
+def test_many_images_are_checked_in_batches_and_the_sheet_keeps_the_most_severe(refs, tmp_path, capsys, monkeypatch):
+    """Results come a batch at a time (all images' 224 px copies were held together, 0.35 MB each, and nothing
+    was printed until the last); a missing path is said before any work, an unreadable image after the results
+    before it; the sheet draws at most SHEET_ROWS images, the most severe verdicts first."""
+    from brushwork import cli
+
+    idx = tmp_path / "refs.npz"
+    assert main(["index", "build", str(refs), "-o", str(idx), "-q"]) == 0
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(tmp_path / "noise.png")
+    (tmp_path / "broken.png").write_bytes(b"not a picture")
+    monkeypatch.setattr(org, "CHECK_BATCH", 2)
+    embedded = []
+    real = org._check_batch
+    monkeypatch.setattr(org, "_check_batch", lambda paths, *a: embedded.append(len(paths)) or real(paths, *a))
+    capsys.readouterr()
+    files = [str(tmp_path / "noise.png"), str(refs / "coffee.png"), str(tmp_path / "noise.png")]
+    assert main(["originality", *files, str(tmp_path / "none.png"), "--index", str(idx)]) == 2
+    assert "none.png' does not exist" in capsys.readouterr().err and embedded == []
+    assert main(["originality", *files, str(tmp_path / "broken.png"), "--index", str(idx)]) == 2
+    io = capsys.readouterr()
+    assert io.out.count(": ORIGINAL") + io.out.count(": EXACT COPY") == 2 and "broken.png' is not an image" in io.err
+    assert embedded == [2, 2]
+    monkeypatch.setattr(cli, "SHEET_ROWS", 2)
+    assert main(["originality", *files, "--index", str(idx), "--sheet", str(tmp_path / "s.png")]) == 0
+    io = capsys.readouterr()
+    assert io.out.count(": ORIGINAL") == 2 and "EXACT COPY" in io.out and "the sheet shows 2 of the images" in io.err
+    assert Image.open(tmp_path / "s.png").height == 2 * (128 + 28 + 6) + 6  # two rows

@@ -2359,6 +2359,10 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the most rows (images) an originality contact sheet draws
+SHEET_ROWS = 100
+
+
 def _originality_sheet(results, index, path: str, record: str | None = "originality sheet") -> None:
     from PIL import Image, ImageDraw
 
@@ -2378,6 +2382,12 @@ def _originality_sheet(results, index, path: str, record: str | None = "original
         tile.paste(im, ((side - im.width) // 2, (side - im.height) // 2))
         return tile
 
+    from .provenance.originality import SEVERITY
+
+    if len(results) > SHEET_ROWS:  # (a row per image: 2,000 made a 162,000 px tall PNG no viewer opens)
+        results = sorted(results, key=lambda r: SEVERITY.index(r.verdict))[:SHEET_ROWS]
+        print(f"brushwork: note: the sheet shows {SHEET_ROWS} of the images, the most severe verdicts first (all are "
+              "listed above, or in --json)", file=sys.stderr)
     cols = 1 + max(len(r.matches) for r in results)
     sheet = Image.new("RGB", (cols * (side + pad) + pad, len(results) * (side + label + pad) + pad), "white")
     draw = ImageDraw.Draw(sheet)
@@ -2688,7 +2698,7 @@ def _print_watermark_result(args: argparse.Namespace, p: str, r, n: int, small: 
 
 
 def _cmd_originality(args: argparse.Namespace) -> int:
-    from .provenance.originality import ReferenceIndex, check
+    from .provenance.originality import CHECK_BATCH, ReferenceIndex, check_each
 
     if args.sheet:
         if Path(args.sheet).suffix.lower() != ".png":
@@ -2698,17 +2708,25 @@ def _cmd_originality(args: argparse.Namespace) -> int:
     index = ReferenceIndex.load(args.index)
     if args.sheet and index.root:  # nor one of the indexed references, which the sheet shows
         _not_an_input([args.sheet], [Path(index.root) / n for n in index.names])
-    results = check(args.images, index, top=args.top)
+    from tqdm.auto import tqdm
+
+    results = []
+    # each result printed as its batch is done (--json: one list at the end), with a progress bar on a terminal
+    with tqdm(total=len(args.images), unit="img", desc="check", leave=False,
+              disable=None if len(args.images) > CHECK_BATCH else True) as bar:
+        for r in check_each(args.images, index, top=args.top):
+            results.append(r)
+            bar.update(1)
+            if not args.json:
+                bar.clear()
+                print(f"{r.image}: {r.verdict.upper()} - {r.reason}")
+                for m in r.matches:
+                    print(f"    {m.name}  similarity {m.similarity:.3f}  pHash distance {m.hash_distance}", flush=True)
     if args.sheet:
         _originality_sheet(results, index, args.sheet, record=None if args.no_gallery else "originality sheet")
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
-        return 0
-    for r in results:
-        print(f"{r.image}: {r.verdict.upper()} - {r.reason}")
-        for m in r.matches:
-            print(f"    {m.name}  similarity {m.similarity:.3f}  pHash distance {m.hash_distance}")
-    if args.sheet:
+    elif args.sheet:
         print(f"contact sheet: {args.sheet}")
     return 0
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,25 +242,49 @@ def check(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: int = 3
     Raises:
         BrushworkError: an image that does not exist or cannot be read.
     """
-    from ..weights import sha256_file
-    from .neighbors import embed
+    return list(check_each(paths, index, top=top, encoder=encoder))
 
+
+#: images described and embedded at a time: memory stays that of a batch, whatever the number of images
+CHECK_BATCH = 64
+
+
+def check_each(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: int = 3, encoder=None,
+               batch: int | None = None) -> Iterator[Result]:
+    """:func:`check`, each result as soon as its batch is embedded (a long list's first results come at once,
+    and its 224 px copies are not all held together: 0.35 MB an image). Every path is checked to exist first;
+    an image that cannot be read stops the iteration where it comes, after the results before it.
+
+    Raises:
+        BrushworkError: a path that does not exist or is a folder (before any result); an image that cannot be
+            read or is too small or blank (when its batch is reached).
+    """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]  # one picture, not its letters
     paths = list(paths)
     if not paths:
         raise BrushworkError("no images to check: give one or more image files")
-    described = []
-    for p in paths:
+    for p in paths:  # (a typo at the end of a long list: said before any work)
         if Path(p).is_dir():
             raise BrushworkError(f"'{p}' is a folder: give image files")
         if not Path(p).is_file():
             raise BrushworkError(f"'{p}' does not exist: check the path")
+    batch = batch or CHECK_BATCH
+    for start in range(0, len(paths), batch):
+        yield from _check_batch(paths[start:start + batch], index, top, encoder)
+
+
+def _check_batch(paths: list, index: ReferenceIndex, top: int, encoder) -> list[Result]:
+    from PIL import Image
+
+    from ..weights import sha256_file
+    from .neighbors import embed
+
+    described = []
+    for p in paths:
         d = describe(p)
         if d is None:
             raise BrushworkError(f"'{p}' is not an image brushwork can read: use PNG, JPEG, WebP, TIFF or BMP")
-        from PIL import Image
-
         with Image.open(p) as im:
             w, h = im.size
         if min(w, h) < MIN_CHECK_SIDE:  # a few pixels match anything: no verdict is better than a wrong one
