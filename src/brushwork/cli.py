@@ -900,9 +900,9 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         # outputs that carry their recipe "done"
         written = {"no_metadata": bool(args.no_metadata), "sidecar": bool(args.sidecar),
                    "watermark": bool(args.watermark)}
-        return _folder_report(args.output, stylize_folder(content, styles, args.output, each_style=args.each_style,
-                                                          redo=args.redo, output_settings=written,
-                                                          progress=not args.quiet, save=save, **options))
+        report = stylize_folder(content, styles, args.output, each_style=args.each_style, redo=args.redo,
+                                output_settings=written, progress=not args.quiet, save=save, **options)
+        return _folder_report(args.output, report, source=content)
     if args.each_style:
         raise BrushworkError("--each-style needs a CONTENT folder; for one image, run once per style")
     if args.redo:
@@ -927,12 +927,16 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _folder_report(out: str, report) -> int:
-    """A folder run's notes (one per skipped file) and its one-line summary. Each line goes out in one
-    write: under torchrun the processes share the terminal, and print's separate write of the newline
-    (unbuffered output) let two processes' lines run together."""
+def _folder_report(out: str, report, source: str | None = None) -> int:
+    """A folder run's notes (one per skipped file, and the GIFs under ``source`` it left out) and its one-line
+    summary. Each line goes out in one write: under torchrun the processes share the terminal, and print's
+    separate write of the newline (unbuffered output) let two processes' lines run together."""
     for _, msg in report.failed:
         sys.stderr.write(f"brushwork: note: skipped {msg}\n")
+    if source is not None and report.shard[0] == 0:
+        from .datasets import gifs_under
+
+        _gif_note(gifs_under(source), "a folder run")
     sys.stdout.write(f"{out}: {report.summary()}\n")
     sys.stdout.flush()
     # every file failed: the run made nothing, which scripts must be able to tell (some failed: 0, as
@@ -1387,9 +1391,9 @@ def _cmd_palette(args: argparse.Namespace) -> int:
             raise BrushworkError("--swatch/--css/--gpl/--ase are for one image; a folder run writes JSON per image")
         from .pipelines.batch import palette_folder
 
-        return _folder_report(args.out, palette_folder(args.image, args.out, k=args.k, seed=args.seed,
-                                                       saliency=args.saliency, max_side=args.max_side,
-                                                       progress=not args.quiet))
+        report = palette_folder(args.image, args.out, k=args.k, seed=args.seed, saliency=args.saliency,
+                                max_side=args.max_side, progress=not args.quiet)
+        return _folder_report(args.out, report, source=args.image)
     if args.out:
         raise BrushworkError("--out is for a folder of images; for one image use --json, --swatch, --css, --gpl or --ase")
     _distinct_outputs(swatch=args.swatch, css=args.css, gpl=args.gpl, ase=args.ase)
