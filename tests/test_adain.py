@@ -667,13 +667,13 @@ def test_two_folder_runs_at_once_never_replace_each_others_outputs(small_images,
         Image.open(content).save(src / name)
     opts = {"method": "adain", "decoder": str(random_decoder_dir), "size": 48}
 
-    def run_beside(other: Path, out: Path):
+    def run_beside(other: Path, out: Path, **how):
         """This run, into ``out``, while another (its pictures in ``other``) finishes each output first."""
         def meanwhile(f, sty, **k):
             result = stylize(f, sty, **k)
             shutil.copy2(other / Path(f).name, out / Path(f).name)
             return result
-        return stylize_folder(src, [style], out, stylize_fn=meanwhile, progress=False, **opts)
+        return stylize_folder(src, [style], out, stylize_fn=meanwhile, progress=False, **how, **opts)
 
     stylize_folder(src, [style], tmp_path / "weaker", progress=False, **{**opts, "strength": 0.5})
     with pytest.raises(BrushworkError, match="written by another run while this one worked.*--redo"):
@@ -684,3 +684,8 @@ def test_two_folder_runs_at_once_never_replace_each_others_outputs(small_images,
     report = run_beside(tmp_path / "same", tmp_path / "out2")
     assert not report.written and len(report.skipped_existing) == 2
     assert all((tmp_path / "out2" / n).read_bytes() == (tmp_path / "same" / n).read_bytes() for n in ("a.png", "b.png"))
+    # pictures without a recipe (--no-metadata) are kept, as they are when there at the start
+    bare = {"output_settings": {"no_metadata": True}, "save": lambda result, target, *_: result.save(target, False)}
+    stylize_folder(src, [style], tmp_path / "bare", progress=False, **bare, **opts)
+    report = run_beside(tmp_path / "bare", tmp_path / "out3", **bare)
+    assert not report.written and len(report.skipped_existing) == 2

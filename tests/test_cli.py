@@ -413,17 +413,31 @@ def test_the_console_script_answers_ctrl_c_in_its_imports_and_while_exiting(monk
     handler = signal.getsignal(signal.SIGINT)
     try:
         loading = types.ModuleType("brushwork.cli")
-        loading.__getattr__ = interrupted  # ``from .cli import main`` stopped by a Ctrl-C
+
+        def half_imported(name):  # ``from .cli import main`` stopped by a Ctrl-C
+            if name == "main":
+                raise KeyboardInterrupt
+            raise AttributeError(name)
+
+        loading.__getattr__ = half_imported
         monkeypatch.setitem(sys.modules, "brushwork.cli", loading)
         assert console.run() == 130
         assert capsys.readouterr().err == "brushwork: interrupted\n"
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
         signal.signal(signal.SIGINT, handler)
         answering = types.ModuleType("brushwork.cli")
-        answering.main = interrupted  # a second Ctrl-C while main() answered the first (it said so)
+
+        def said_then_interrupted():
+            answering.interrupt_said = True
+            raise KeyboardInterrupt
+
+        answering.main = said_then_interrupted  # a second Ctrl-C while main() answered the first (it said so)
         monkeypatch.setitem(sys.modules, "brushwork.cli", answering)
         assert console.run() == 130 and capsys.readouterr().err == ""
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        signal.signal(signal.SIGINT, handler)
+        answering.interrupt_said, answering.main = False, interrupted  # a first Ctrl-C before main() answers any
+        assert console.run() == 130 and capsys.readouterr().err == "brushwork: interrupted\n"
     finally:
         signal.signal(signal.SIGINT, handler)
 
@@ -452,6 +466,11 @@ def test_names_near_the_file_system_limit_skip_one_file_not_the_whole_run(small_
             str(random_decoder_dir), "--size", "32", "-q"]
     assert main(argv) == 0 and (tmp_path / "plain" / f"{long_stem}.png").is_file()  # no recipe file beside it
     assert "2 written" in capsys.readouterr().out
+    bare = [*argv, "-o", str(tmp_path / "bare"), "--no-metadata"]  # no recipe: its recipe file's name is looked at
+    assert main(bare) == 0 and "2 written" in capsys.readouterr().out
+    assert main(bare) == 0 and "0 written, 2 already done" in capsys.readouterr().out  # (redone every time)
+    assert main(["inspect", str(tmp_path / "bare" / f"{long_stem}.png")]) == 2
+    assert "carries no brushwork recipe" in capsys.readouterr().err  # (not "not an image brushwork can read")
     assert main([*argv, "-o", str(tmp_path / "side"), "--sidecar"]) == 0
     assert "1 written" in capsys.readouterr().out and not (tmp_path / "side" / f"{long_stem}.png").exists()
     one = tmp_path / "one" / f"{long_stem}.bmp"  # BMP keeps its recipe beside it: no room for its name

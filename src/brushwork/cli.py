@@ -22,6 +22,7 @@ from .errors import BrushworkError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+interrupt_said = False  # main() said "interrupted" (for brushwork.console)
 COMMANDS = ("stylize", "encoders", "video", "data", "adain", "palette", "harmony", "recolor", "compose", "suggest",
             "classify", "inspect", "reproduce", "index", "gallery", "watermark", "originality", "gan", "serve")  # build_parser's top-level commands (a test keeps the two in step)
 
@@ -981,7 +982,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
     # the styles by role, as a stylize recipe names them: the gallery finds videos by their style too
     params["styles"] = [{"source": Path(s).name, "sha256": input_sha256(Path(s))} for s in args.styles]
     meta = _save_kwargs(args, args.output, params)
-    from .provenance.recipe import sidecar_path, write_sidecar
+    from .provenance.recipe import has_sidecar, sidecar_path, write_sidecar
 
     out = Path(args.output)
     if meta["recipe"] is not None:
@@ -990,7 +991,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
 
             meta["recipe"]["watermark"] = SCHEME
         write_sidecar(out, meta["recipe"])
-    elif sidecar_path(out).is_file():
+    elif has_sidecar(out):
         sidecar_path(out).unlink()
     if n:
         from PIL import Image
@@ -2325,11 +2326,11 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
         os.replace(tmp, out)
     finally:  # (Ctrl-C while writing, too)
         tmp.unlink(missing_ok=True)
-    from .provenance.recipe import sidecar_path, write_sidecar
+    from .provenance.recipe import has_sidecar, sidecar_path, write_sidecar
 
     if meta["recipe"] is not None and (meta.get("sidecar") or out.suffix.lower() == ".mp4"):
         write_sidecar(out, meta["recipe"])  # an MP4 has no place for it: always beside it
-    elif sidecar_path(out).is_file():
+    elif has_sidecar(out):
         sidecar_path(out).unlink()
     from PIL import Image
 
@@ -2736,10 +2737,10 @@ def _cmd_originality(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from .provenance.recipe import read_recipe, sidecar_path
+    from .provenance.recipe import has_sidecar, read_recipe, sidecar_path
 
     path = Path(args.image)
-    if path.is_dir() and not sidecar_path(path).is_file():
+    if path.is_dir() and not has_sidecar(path):
         raise BrushworkError(f"'{args.image}' is a folder without a recipe beside it ({sidecar_path(path).name}): give "
                              "an image, a video, or a frames folder written by `brushwork video`")
     if not path.exists():
@@ -2870,6 +2871,8 @@ def _empty_argument(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    global interrupt_said
+    interrupt_said = False
     from_program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     _Parser.argv = argv
@@ -2916,6 +2919,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("brushwork: interrupted\n")
+        interrupt_said = True  # (a second Ctrl-C from here on: brushwork.console says nothing more)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `brushwork inspect x.png | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush

@@ -14,25 +14,27 @@ import sys
 EXIT_INTERRUPTED = 130  # (as brushwork.cli's; not imported from there: a Ctrl-C may come before it is)
 
 
-def _stopping() -> int:
-    """Ignore further Ctrl-C (the process is on its way out) and say so once."""
+def _stopping() -> None:
+    """Ignore further Ctrl-C: the process is on its way out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _interrupted() -> int:
+    _stopping()
+    if not getattr(sys.modules.get("brushwork.cli"), "interrupt_said", False):  # (main() may have said it)
+        sys.stderr.write("brushwork: interrupted\n")
     return EXIT_INTERRUPTED
 
 
 def run() -> int:
     try:
-        try:
-            from .cli import main
-        except KeyboardInterrupt:
-            _stopping()
-            sys.stderr.write("brushwork: interrupted\n")
-            return EXIT_INTERRUPTED
+        from .cli import main
+
         code = main()
-    except KeyboardInterrupt:  # a second Ctrl-C while main() answered the first: it said so already
-        return _stopping()
-    if code == EXIT_INTERRUPTED:
-        _stopping()
+        if code == EXIT_INTERRUPTED:
+            _stopping()
+    except KeyboardInterrupt:  # while the CLI's modules loaded or it read its options, or a second one
+        return _interrupted()
     if os.environ.get("WORLD_SIZE") and "torch" in sys.modules:  # a torchrun worker: see distributed.exit_process
         from .distributed import exit_process
 

@@ -24,9 +24,14 @@ def partial_path(target: Path, suffix: str = ".part") -> Path:
     return target.with_name(f".{digest}{suffix}")
 
 
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name longer than a file system takes (Python before 3.13 raises
+    ``OSError`` there: e.g. the recipe file ``NAME.EXT.json`` of a picture named near the limit)."""
+    return name_bytes(path.name) <= NAME_MAX and path.is_file()
+
+
 def shortened(stem: str, rest: str, room: int = NAME_MAX) -> str:
-    """``stem + rest`` with ``stem`` cut (whole characters) so that the name, and ``room - NAME_MAX`` bytes
-    more, fit in a file name."""
+    """``stem + rest`` with ``stem`` cut (whole characters) so that the name is at most ``room`` bytes."""
     while stem and name_bytes(stem + rest) > room:
         stem = stem[:-1]
     return stem + rest

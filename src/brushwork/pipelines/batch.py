@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BrushworkError, ImageError
-from ..files import NAME_MAX, name_bytes, partial_path
+from ..files import NAME_MAX, is_file, name_bytes, partial_path
 
 __all__ = ["BatchReport", "stylize_folder", "palette_folder"]
 
@@ -178,10 +178,10 @@ def stylize_folder(
             if redo or target in state or not target.exists():
                 return False
             now = state_of(target, f, sty, options)
-            if now in ("other", "unknown"):
+            if now == "other":  # ("unknown", no recipe: as a run with --no-metadata writes them, kept as at the start)
                 raise BrushworkError(f"'{target}' was written by another run while this one worked, with other "
                                      "settings: pass --redo to replace it, or choose another -o folder")
-            return now == "done"
+            return now in ("done", "unknown")
 
         with _progress(len(jobs), "stylize", progress and world.rank == 0) as bar:
             bad: set[Path] = set()
@@ -420,7 +420,7 @@ def _output_state(target: Path, settings: str, read_recipe, source: Path, file_s
     if legacy is not None and made == legacy[0]:  # before the way files are written was part of the key
         flags = legacy[1]
         same = (("watermark" in recipe) == flags.get("watermark", True) and not flags.get("no_metadata", False)
-                and target.with_name(target.name + ".json").is_file() == flags.get("sidecar", False))
+                and is_file(target.with_name(target.name + ".json")) == flags.get("sidecar", False))
         return "done" if same else "other"
     return "other"
 

@@ -693,8 +693,10 @@ def _delete_own_sidecar(path: Path, recipe: dict | None, notes: list[str]) -> No
 
     from .recipe import sidecar_path
 
+    from ..files import is_file
+
     side = sidecar_path(path)
-    if not side.is_file():
+    if not is_file(side):
         return
     try:
         own = recipe is not None and json.loads(side.read_text(encoding="utf-8")) == recipe

@@ -274,25 +274,42 @@ def check_each(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: in
         yield from _check_batch(paths[start:start + batch], index, top, encoder)
 
 
-def _check_batch(paths: list, index: ReferenceIndex, top: int, encoder) -> list[Result]:
+def _described(p) -> tuple[int, np.ndarray]:
+    """:func:`describe` of an image to check, refusing what cannot be compared."""
     from PIL import Image
 
+    d = describe(p)
+    if d is None:
+        raise BrushworkError(f"'{p}' is not an image brushwork can read: use PNG, JPEG, WebP, TIFF or BMP")
+    with Image.open(p) as im:
+        w, h = im.size
+    if min(w, h) < MIN_CHECK_SIDE:  # a few pixels match anything: no verdict is better than a wrong one
+        raise BrushworkError(f"'{p}' is {w}x{h} pixels, too small to compare: check a copy at least "
+                             f"{MIN_CHECK_SIDE} px on its short side")
+    if blank(d):
+        raise BrushworkError(f"'{p}' is one flat colour (or fully transparent): there is no picture to compare")
+    return d
+
+
+def _check_batch(paths: list, index: ReferenceIndex, top: int, encoder) -> Iterator[Result]:
+    """The results of ``paths``; an image that cannot be compared stops them after those before it."""
+    described, failure = [], None
+    for p in paths:
+        try:
+            described.append(_described(p))
+        except BrushworkError as exc:
+            failure = exc
+            break
+    if described:
+        yield from _judged(paths[:len(described)], described, index, top, encoder)
+    if failure is not None:
+        raise failure
+
+
+def _judged(paths: list, described: list, index: ReferenceIndex, top: int, encoder) -> list[Result]:
     from ..weights import sha256_file
     from .neighbors import embed
 
-    described = []
-    for p in paths:
-        d = describe(p)
-        if d is None:
-            raise BrushworkError(f"'{p}' is not an image brushwork can read: use PNG, JPEG, WebP, TIFF or BMP")
-        with Image.open(p) as im:
-            w, h = im.size
-        if min(w, h) < MIN_CHECK_SIDE:  # a few pixels match anything: no verdict is better than a wrong one
-            raise BrushworkError(f"'{p}' is {w}x{h} pixels, too small to compare: check a copy at least "
-                                 f"{MIN_CHECK_SIDE} px on its short side")
-        if blank(d):
-            raise BrushworkError(f"'{p}' is one flat colour (or fully transparent): there is no picture to compare")
-        described.append(d)
     vecs = embed(np.stack([d[1] for d in described]), encoder)
     out = []
     for p, (h, _), v in zip(paths, described, vecs):

@@ -206,6 +206,13 @@ def embed_kwargs(fmt: str, recipe: dict) -> dict[str, Any]:
     return {}
 
 
+def has_sidecar(path: str | os.PathLike) -> bool:
+    """Whether a file stands at ``path``'s recipe-file name (none can when that name is too long)."""
+    from ..files import is_file
+
+    return is_file(sidecar_path(path))
+
+
 def sidecar_path(path: str | os.PathLike) -> Path:
     p = Path(path)
     if not p.name:  # "." or "..": a folder named by where one stands
@@ -292,11 +299,11 @@ def read_recipe(path: str | os.PathLike) -> tuple[dict | None, str]:
     except ValueError as exc:  # (Pillow refuses a text chunk over its 1 MB limit: not a recipe brushwork writes)
         raise OSError(f"'{p}' holds a metadata chunk larger than Pillow reads ({exc})") from None
     except (OSError, Image.DecompressionBombError) as exc:
-        if not sidecar_path(p).is_file():
+        if not has_sidecar(p):
             if isinstance(exc, OSError):
                 raise
             raise OSError(f"'{p}' declares more pixels than Pillow opens safely ({exc})") from None
-    if text is None and sidecar_path(p).is_file():
+    if text is None and has_sidecar(p):
         side = sidecar_path(p)
         try:  # (utf-8-sig: an editor's byte-order mark is no reason to say there is no recipe)
             text, where = side.read_text(encoding="utf-8-sig"), f"sidecar {side.name}"

@@ -361,10 +361,10 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     Raises:
         BrushworkError: no recipe, inputs missing, or the command fails.
     """
-    from .recipe import sidecar_path
+    from .recipe import has_sidecar, sidecar_path
 
     path = Path(image)
-    if path.is_dir() and not sidecar_path(path).is_file():
+    if path.is_dir() and not has_sidecar(path):
         raise BrushworkError(f"'{path}' is a folder without a recipe beside it ({sidecar_path(path).name}): give an "
                              "image, a video, or a frames folder written by `brushwork video`")
     if not path.exists():
