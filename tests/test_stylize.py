@@ -371,3 +371,26 @@ def test_gatys_runs_inside_a_callers_inference_mode(small_images):
         inside = brushwork.stylize(content, style, size=32, steps=3, seed=0)
     outside = brushwork.stylize(content, style, size=32, steps=3, seed=0)
     assert np.array_equal(np.asarray(inside.image), np.asarray(outside.image))
+
+
+def test_ctrl_c_never_writes_an_unfinished_picture_over_a_finished_one(small_images, tmp_path, monkeypatch, capsys):
+    """Ctrl-C writes the best picture so far to -o, unless -o holds a finished picture (an earlier run's, or
+    the user's): then beside it, as NAME.interrupted.EXT (it was replaced by a picture of a few evaluations)."""
+    from brushwork.cli import main
+    from brushwork.pipelines import stylize as pipeline
+    from brushwork.provenance.recipe import read_recipe
+
+    content, style = small_images
+    real = pipeline.stylize
+    monkeypatch.setattr(pipeline, "stylize", lambda *a, **k: real(*a, **k, should_stop=lambda: True))
+    out = tmp_path / "art.png"
+    argv = ["stylize", str(content), str(style), "-o", str(out), "--size", "64", "--steps", "5", "-q", "--no-gallery"]
+    assert main(argv) == 130 and read_recipe(out)[0]["interrupted"]  # nothing there: written to -o
+    assert main(argv) == 130 and not (tmp_path / "art.interrupted.png").exists()  # over an unfinished one: as asked
+    monkeypatch.setattr(pipeline, "stylize", real)
+    assert main(argv) == 0
+    finished = out.read_bytes()
+    monkeypatch.setattr(pipeline, "stylize", lambda *a, **k: real(*a, **k, should_stop=lambda: True))
+    assert main(argv) == 130
+    assert "art.png, a finished picture, is kept" in capsys.readouterr().err
+    assert out.read_bytes() == finished and read_recipe(tmp_path / "art.interrupted.png")[0]["interrupted"]

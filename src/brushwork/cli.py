@@ -919,13 +919,31 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
                             "flattened over white (write a .png or .webp to keep it)")
     for note in result.notes:
         print(f"brushwork: note: {note}", file=sys.stderr)
-    path = result.save(args.output, **_save_kwargs(args, args.output, result.params), **_exif(args, content))
+    out = args.output
+    if result.interrupted and _finished_picture(out):  # never an unfinished picture over a finished one
+        out = str(Path(out).with_name(f"{Path(out).stem}.interrupted{Path(out).suffix}"))
+    path = result.save(out, **_save_kwargs(args, out, result.params), **_exif(args, content))
     if result.interrupted:
-        print(f"interrupted: wrote the best result so far to {path}", file=sys.stderr)
+        kept = f" ({args.output}, a finished picture, is kept)" if out != args.output else ""
+        print(f"interrupted: wrote the best result so far to {path}{kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"wrote {path} ({result.image.width}x{result.image.height}, {result.seconds:.1f} s)")
     return 0
+
+
+def _finished_picture(path: str) -> bool:
+    """Whether ``path`` holds a picture that is not an interrupted run's best-so-far (the user's, or a finished
+    run's): one that a Ctrl-C's unfinished picture must not replace."""
+    from .provenance.recipe import read_recipe
+
+    if not Path(path).is_file():
+        return False
+    try:
+        recipe, _ = read_recipe(path)
+    except (OSError, BrushworkError):
+        return True
+    return not (isinstance(recipe, dict) and recipe.get("interrupted"))
 
 
 def _folder_report(out: str, report, source: str | None = None) -> int:
