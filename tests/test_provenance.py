@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -491,3 +492,42 @@ def test_a_recipe_of_numpy_numbers_is_written(tmp_path):
     with pytest.raises(BrushworkError, match="the recipe holds a value JSON cannot carry"):
         save_image(pic, tmp_path / "b.png", recipe={"f": object()})
     assert not (tmp_path / "b.png").exists()
+
+
+def test_a_kept_rerun_carries_its_recipe_and_failures_say_what_to_do(small_images, random_decoder_dir, tmp_path,
+                                                                      monkeypatch, capsys):
+    """`reproduce -o` copies the rerun's recipe file with it (a BMP's: its copy had none) and removes a stale one
+    (an older picture's recipe passed for the copy); an edited input is said to be changed, not missing; a model
+    folder moved away fails in one line that names what to pass (it printed the rerun's own error, with options
+    reproduce lacks, and a temporary path)."""
+    content, style = small_images
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(random_decoder_dir, "dec")
+    argv = ["stylize", content.name, style.name, "--method", "adain", "--decoder", "dec", "--size", "48", "-q"]
+    assert main([*argv, "-o", "a.bmp"]) == 0 and Path("a.bmp.json").is_file()
+    assert main([*argv, "-o", "b.png", "--strength", "0.3", "--sidecar"]) == 0
+    assert main([*argv, "-o", "c.png"]) == 0
+    capsys.readouterr()
+    assert main(["reproduce", "a.bmp", "-o", "again.bmp"]) == 0
+    assert read_recipe("again.bmp")[0] == read_recipe("a.bmp")[0]
+    assert main(["reproduce", "c.png", "-o", "b.png"]) == 0  # over a picture whose recipe file is beside it
+    assert not Path("b.png.json").exists() and read_recipe("b.png")[0]["strength"] == read_recipe("c.png")[0]["strength"]
+    original = content.read_bytes()
+    edited = Image.open(content).convert("RGB")
+    edited.putpixel((0, 0), (0, 0, 0))
+    edited.save(content.name)
+    capsys.readouterr()
+    assert main(["reproduce", "c.png"]) == 2
+    err = capsys.readouterr().err
+    assert f"input '{content.name}' has changed since the picture was made" in err and err.count("\n") == 1
+    content.write_bytes(original)
+    Path("dec").rename("moved")
+    capsys.readouterr()
+    assert main(["reproduce", "c.png"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'dec'" in err and "--inputs DIR" in err and "brushwork-reproduce-" not in err
+    # made on a GPU (--device auto), rerun on the CPU: said among the setup's differences (it was not)
+    Path("moved").rename("dec")
+    recipe = read_recipe("a.bmp")[0]
+    write_sidecar("a.bmp", {**recipe, "device": "cuda:0"})
+    assert "device cuda:0 here cpu" in reproduce("a.bmp").environment_differences

@@ -13,6 +13,7 @@ import functools
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Sequence, Iterator
 from dataclasses import dataclass, field
@@ -155,11 +156,15 @@ def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> P
     name = entry.get("name")
     if not rel and isinstance(name, str) and name and name == Path(name).name and name not in (".", ".."):
         rel = name  # (an input given by absolute path is recorded by name only: looked for by name beside the picture)
+    changed = None  # a file at its recorded path whose contents are not the recorded ones (edited since)
     if rel:
         for base in (Path("."), *bases):
             p = base / rel  # (Path(".") / rel is rel itself)
-            if p.is_file() and file_sha256(p) == want:
-                return p
+            if p.is_file():
+                if file_sha256(p) == want:
+                    return p
+                if entry.get("path"):  # (one looked for by name only may be another picture of that name)
+                    changed = changed or p
     bundled = Path(__file__).resolve().parent.parent / "data" / "samples"  # the studio's styles, `stylize`'s samples
     for root in [*search, bundled]:
         for dirpath, _, files in os.walk(root):
@@ -173,6 +178,10 @@ def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> P
                 if file_sha256(p) == want:
                     return p
     where = " nor in " + ", ".join(f"'{r}'" for r in search) if search else ""
+    if changed is not None:
+        raise BrushworkError(f"input '{changed}' has changed since the picture was made (its sha256 is not the recorded "
+                             f"{str(want)[:12]}...){where}: restore it, or pass --inputs DIR with a folder that holds "
+                             "the original")
     at = "at its recorded path" if entry.get("path") else "in the working folder or beside the picture"
     raise BrushworkError(f"input '{name}' (sha256 {str(want)[:12]}...) is not {at}{where}: "
                          "pass --inputs DIR with a folder that holds it")
@@ -337,6 +346,31 @@ def _legacy_options(recipe: dict) -> list[str]:
 _SAME_FORMAT = {".jpeg": ".jpg", ".tiff": ".tif"}
 
 
+def _keep_copy(made: Path, kept: Path) -> None:
+    """The rerun's output copied to ``kept`` with its recipe file (a BMP's, a video's, a frames folder's), that
+    first: a copy is never without its recipe, and a recipe file already there for another picture is replaced or
+    removed (an old recipe must not pass for this picture). Each file goes under a temporary name first."""
+    from ..files import partial_path
+    from .recipe import has_sidecar, sidecar_path
+
+    def copy(src: Path, dst: Path) -> None:
+        tmp = partial_path(dst)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    if has_sidecar(made):
+        copy(sidecar_path(made), sidecar_path(kept))
+    elif has_sidecar(kept):  # (checked to be a brushwork recipe before the rerun: check_sidecar_free)
+        sidecar_path(kept).unlink()
+    if made.is_dir():
+        shutil.copytree(made, kept, dirs_exist_ok=True)
+    else:
+        copy(made, kept)
+
+
 def _check_keep(keep: Path, image: Path, inputs: list, suffix: str) -> None:
     """The rerun's copy may not replace the image being checked or one of its inputs, and must keep its format."""
     target = keep.resolve()
@@ -352,6 +386,9 @@ def _check_keep(keep: Path, image: Path, inputs: list, suffix: str) -> None:
         if _SAME_FORMAT.get(got, got) != _SAME_FORMAT.get(want, want):
             raise BrushworkError(f"output '{keep}' ends in '{got}', but the rerun writes {want or 'no extension'} (its "
                                  f"format): name it with {want}")
+    from .recipe import check_sidecar_free
+
+    check_sidecar_free(keep)  # (the copy's recipe file is written or removed there: never the user's own file)
 
 
 def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None = None,
@@ -455,23 +492,34 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
             import torch
 
             threads = torch.get_num_threads()
+        said = io.StringIO()
         try:
             if threads is not None:
                 torch.set_num_threads(int(env["threads"]))
-            # A check, not a new picture: kept out of the gallery; the rerun's own "wrote ..." lines are noise.
-            with not_recorded(), contextlib.redirect_stdout(io.StringIO()):
+            # A check, not a new picture: kept out of the gallery; the rerun's own "wrote ..." lines are noise, and
+            # its error is said here, as reproduce's (its advice names the command's options, not reproduce's)
+            with not_recorded(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(said):
                 rc = main(argv)
             now = environment()  # (the rerun's, its threads too: they were compared after being set back)
         finally:
             if threads is not None:
                 torch.set_num_threads(threads)  # the caller (e.g. the studio's server) keeps its own setting
+        errors = [ln[len("brushwork: error: "):] for ln in said.getvalue().splitlines()
+                  if ln.startswith("brushwork: error: ")]
+        sys.stderr.write("".join(ln + "\n" for ln in said.getvalue().splitlines()
+                                 if not ln.startswith("brushwork: error: ")))  # (its notes, as before)
         if rc != 0 or not out_file.exists():
-            said = f"exit code {rc}; see above" if rc != 0 else "it wrote no output where reproduce looks for it"
-            raise BrushworkError(f"running the recipe again failed ({said}): brushwork {' '.join(argv)}")
+            why = errors[-1] if errors else (f"exit code {rc}" if rc != 0 else
+                                             "it wrote no output where reproduce looks for it")
+            raise BrushworkError(f"running the recipe of '{path}' again failed: {why} (a model, file or setting it "
+                                 "names may have moved: pass --inputs DIR where it is now)")
         most, differing, pixels, shape_a, shape_b = _compare(path, out_file)
         diffs = [f"{k} {env.get(k)} here {now.get(k)}" for k in _ENV_KEYS
                  if k in env and k in now and env.get(k) != now.get(k)]
         new_recipe = read_recipe(out_file)[0] or {}
+        made_on, now_on = recipe.get("device"), new_recipe.get("device")
+        if isinstance(made_on, str) and isinstance(now_on, str) and made_on.split(":")[0] != now_on.split(":")[0]:
+            diffs.append(f"device {made_on} here {now_on}")  # (--device auto: a GPU here, the CPU there)
         for key in ("weights_sha256", "checkpoint_sha256", "init_decoder"):  # models are not inputs: say if they changed
             if key in recipe and recipe[key] != new_recipe.get(key):
                 diffs.append(f"the model weights differ ({key})")
@@ -481,9 +529,6 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         kept = None
         if keep is not None:
             kept = Path(keep)
-            if out_file.is_dir():
-                shutil.copytree(out_file, kept, dirs_exist_ok=True)
-            else:
-                shutil.copyfile(out_file, kept)
+            _keep_copy(out_file, kept)
         return Reproduction(identical=most == 0, max_difference=most, differing_pixels=differing, pixels=pixels,
                             same_bytes=_digest(path) == _digest(out_file), environment_differences=diffs, kept=kept)
