@@ -503,7 +503,8 @@ def test_a_kept_rerun_carries_its_recipe_and_failures_say_what_to_do(small_image
     content, style = small_images
     monkeypatch.chdir(tmp_path)
     shutil.copytree(random_decoder_dir, "dec")
-    argv = ["stylize", content.name, style.name, "--method", "adain", "--decoder", "dec", "--size", "48", "-q"]
+    base = ["stylize", content.name, style.name, "--method", "adain", "--size", "48", "-q"]
+    argv = [*base, "--decoder", "dec"]
     assert main([*argv, "-o", "a.bmp"]) == 0 and Path("a.bmp.json").is_file()
     assert main([*argv, "-o", "b.png", "--strength", "0.3", "--sidecar"]) == 0
     assert main([*argv, "-o", "c.png"]) == 0
@@ -526,8 +527,13 @@ def test_a_kept_rerun_carries_its_recipe_and_failures_say_what_to_do(small_image
     assert main(["reproduce", "c.png"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'dec'" in err and "--inputs DIR" in err and "brushwork-reproduce-" not in err
+    # a model folder given by an absolute path and moved since: found by its name under --inputs (it was not)
+    assert main([*base, "-o", "abs.png", "--decoder", str(Path("moved").resolve())]) == 0
+    Path("elsewhere").mkdir()
+    Path("moved").rename("elsewhere/moved")
+    assert main(["reproduce", "abs.png", "--inputs", "elsewhere", "--strict"]) == 0
     # made on a GPU (--device auto), rerun on the CPU: said among the setup's differences (it was not)
-    Path("moved").rename("dec")
+    Path("elsewhere/moved").rename("dec")
     recipe = read_recipe("a.bmp")[0]
     write_sidecar("a.bmp", {**recipe, "device": "cuda:0"})
     assert "device cuda:0 here cpu" in reproduce("a.bmp").environment_differences

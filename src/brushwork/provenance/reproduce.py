@@ -116,7 +116,8 @@ def _valued_options(command: str) -> frozenset[str]:
 
 def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path], kind: str = "model") -> str:
     """``token`` as a rerun should pass it: a folder recorded by a relative path (``gan sample runs/g1``, ``video
-    frames/ ...``) that does not lie there from the working folder is looked for from ``bases`` (the picture's
+    frames/ ...``) that does not lie there from the working folder, or by an absolute path where it no longer
+    is, is looked for from ``bases`` (the picture's
     folder and those above it) and ``search`` (``--inputs``), by its path, then by its name: a model folder (its
     ``config.json``) for ``kind="model"``, a folder holding images for ``"frames"``; anything else is returned as
     it is. (The recipe's weights sha256, or the rerun's pixels, then say whether what was found is what was used.)"""
@@ -128,9 +129,9 @@ def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path], kind
         return (cand / "config.json").is_file() or (cand / "checkpoint" / "config.json").is_file()
 
     p = Path(token)
-    if not token or token.startswith(("-", "{")) or p.is_absolute() or p.exists():
+    if not token or token.startswith(("-", "{")) or p.exists():
         return token
-    for base in (*bases, *search):
+    for base in (*bases, *search):  # (one recorded by an absolute path, moved since: by its name)
         for cand in (base / p, base / p.name):
             try:
                 if cand.is_dir() and fits(cand):
