@@ -537,3 +537,55 @@ def test_a_kept_rerun_carries_its_recipe_and_failures_say_what_to_do(small_image
     recipe = read_recipe("a.bmp")[0]
     write_sidecar("a.bmp", {**recipe, "device": "cuda:0"})
     assert "device cuda:0 here cpu" in reproduce("a.bmp").environment_differences
+
+
+def test_a_rerun_shows_its_progress_and_stops_on_ctrl_c(small_images, tmp_path, monkeypatch, capsys):
+    """The rerun's progress bar still reaches a terminal (its error lines alone are kept aside, to be said once), and
+    a Ctrl-C during it is "interrupted", exit 130 (it was a failed rerun that sent the user looking for moved files)."""
+    import io
+
+    from brushwork.pipelines import stylize as pipeline
+
+    content, style = small_images
+    monkeypatch.chdir(tmp_path)
+    assert main(["stylize", content.name, style.name, "-o", "g.png", "--size", "48", "--steps", "8"]) == 0
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    assert main(["reproduce", "g.png"]) == 0
+    assert "stylize:" in term.getvalue() and "%" in term.getvalue()  # the bar, as before
+    real = pipeline.stylize
+    monkeypatch.setattr(pipeline, "stylize", lambda *a, **k: real(*a, **{**k, "should_stop": lambda: True}))
+    term.seek(0)
+    term.truncate()
+    assert main(["reproduce", "g.png"]) == 130
+    assert term.getvalue().splitlines()[-1] == "brushwork: interrupted" and "--inputs" not in term.getvalue()
+
+
+def test_frames_kept_by_reproduce_need_a_new_folder(tmp_path, monkeypatch, capsys):
+    """A frames folder's rerun kept with -o over a file or into a folder already there is refused before the
+    rerun (it failed after it, leaving the recipe file of frames it had not copied; merged into a folder, the
+    recipe vouched for frames it did not make)."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        Image.new("RGB", (48, 32), (40 * i, 90, 90)).save(frames / f"f{i}.png")
+    monkeypatch.chdir(tmp_path)
+    style = Image.new("RGB", (64, 64), (200, 40, 40))
+    style.putpixel((3, 3), (0, 0, 0))
+    style.save("style.png")
+    assert main(["video", "frames", "style.png", "-o", "styled", "--size", "32", "-q", "--no-gallery"]) == 0
+    Path("plainfile").write_text("hi")
+    Path("there").mkdir()
+    for target in ("plainfile", "there"):
+        capsys.readouterr()
+        assert main(["reproduce", "styled", "-o", target]) == 2
+        err = capsys.readouterr().err
+        assert "already exists: give a new folder name for the rerun's frames" in err and err.count("\n") == 1
+        assert not Path(target + ".json").exists()
+    assert main(["reproduce", "styled", "-o", "again"]) == 0
+    assert read_recipe("again")[0] == read_recipe("styled")[0] and len(list(Path("again").glob("*.png"))) == 2

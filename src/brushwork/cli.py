@@ -2834,7 +2834,7 @@ def _print_settings(recipe: dict) -> None:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .provenance.reproduce import reproduce
 
-    if args.output:
+    if args.output and not Path(args.image).is_dir():  # (a frames folder's copy is a folder: checked by reproduce)
         _check_outputs(args.output)
     result = reproduce(args.image, inputs=args.inputs, keep=args.output)
     if args.json:

@@ -10,6 +10,7 @@ bit-identical; elsewhere the largest difference is reported along with what diff
 from __future__ import annotations
 
 import functools
+import io
 import os
 import re
 import shutil
@@ -164,7 +165,9 @@ def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> P
             if p.is_file():
                 if file_sha256(p) == want:
                     return p
-                if entry.get("path"):  # (one looked for by name only may be another picture of that name)
+                # (one looked for by name only may be another picture of that name, and so may one found from a
+                # working folder other than where it was made)
+                if entry.get("path") and (base != Path(".") or Path.cwd() in [b.resolve() for b in bases]):
                     changed = changed or p
     bundled = Path(__file__).resolve().parent.parent / "data" / "samples"  # the studio's styles, `stylize`'s samples
     for root in [*search, bundled]:
@@ -180,9 +183,10 @@ def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> P
                     return p
     where = " nor in " + ", ".join(f"'{r}'" for r in search) if search else ""
     if changed is not None:
+        elsewhere = f", and the original is not in {where[len(' nor in '):]}" if where else ""
         raise BrushworkError(f"input '{changed}' has changed since the picture was made (its sha256 is not the recorded "
-                             f"{str(want)[:12]}...){where}: restore it, or pass --inputs DIR with a folder that holds "
-                             "the original")
+                             f"{str(want)[:12]}...){elsewhere}: restore it, or pass --inputs DIR with a folder that "
+                             "holds the original")
     at = "at its recorded path" if entry.get("path") else "in the working folder or beside the picture"
     raise BrushworkError(f"input '{name}' (sha256 {str(want)[:12]}...) is not {at}{where}: "
                          "pass --inputs DIR with a folder that holds it")
@@ -347,29 +351,73 @@ def _legacy_options(recipe: dict) -> list[str]:
 _SAME_FORMAT = {".jpeg": ".jpg", ".tiff": ".tif"}
 
 
+class _ErrorsAside(io.TextIOBase):
+    """Standard error for a rerun: the CLI's error lines (``brushwork: error: ...``, each one write) are kept
+    aside, to be said once as ``reproduce``'s; everything else (progress bars, notes) goes on to ``out``, which
+    it stands for (a terminal stays a terminal for tqdm)."""
+
+    PREFIX = "brushwork: error: "
+
+    def __init__(self, out) -> None:
+        super().__init__()
+        self.out, self.said = out, []
+
+    def write(self, s: str) -> int:
+        if s.startswith(self.PREFIX):
+            self.said.append(s[len(self.PREFIX):].rstrip("\n"))
+            return len(s)
+        return self.out.write(s)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return self.out.isatty()
+
+    def fileno(self) -> int:
+        return self.out.fileno()
+
+    @property
+    def encoding(self):  # (as the stream it stands for)
+        return getattr(self.out, "encoding", "utf-8")
+
+
 def _keep_copy(made: Path, kept: Path) -> None:
     """The rerun's output copied to ``kept`` with its recipe file (a BMP's, a video's, a frames folder's), that
     first: a copy is never without its recipe, and a recipe file already there for another picture is replaced or
-    removed (an old recipe must not pass for this picture). Each file goes under a temporary name first."""
+    removed (an old recipe must not pass for this picture); if the copy then fails, the recipe file is put back as
+    it was. Each file, and a frames folder, goes under a temporary name first."""
     from ..files import partial_path
     from .recipe import has_sidecar, sidecar_path
 
     def copy(src: Path, dst: Path) -> None:
         tmp = partial_path(dst)
         try:
-            shutil.copyfile(src, tmp)
+            if src.is_dir():
+                shutil.copytree(src, tmp)
+            else:
+                shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
         finally:
-            tmp.unlink(missing_ok=True)
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
 
+    side = sidecar_path(kept)
+    before = side.read_bytes() if has_sidecar(kept) else None
     if has_sidecar(made):
-        copy(sidecar_path(made), sidecar_path(kept))
-    elif has_sidecar(kept):  # (checked to be a brushwork recipe before the rerun: check_sidecar_free)
-        sidecar_path(kept).unlink()
-    if made.is_dir():
-        shutil.copytree(made, kept, dirs_exist_ok=True)
-    else:
+        copy(sidecar_path(made), side)
+    elif before is not None:  # (checked to be a brushwork recipe before the rerun: check_sidecar_free)
+        side.unlink()
+    try:
         copy(made, kept)
+    except BaseException:
+        if before is not None:
+            side.write_bytes(before)
+        else:
+            side.unlink(missing_ok=True)
+        raise
 
 
 def _check_keep(keep: Path, image: Path, inputs: list, suffix: str) -> None:
@@ -382,6 +430,8 @@ def _check_keep(keep: Path, image: Path, inputs: list, suffix: str) -> None:
         if Path(f).resolve() == target:
             raise BrushworkError(f"output '{keep}' is one of the recipe's inputs: writing it would replace it; choose "
                                  "another name")
+    if image.is_dir() and keep.exists():  # (merged into a folder, its frames and the recipe would disagree)
+        raise BrushworkError(f"output '{keep}' already exists: give a new folder name for the rerun's frames")
     if not image.is_dir():
         want, got = suffix.lower(), keep.suffix.lower()
         if _SAME_FORMAT.get(got, got) != _SAME_FORMAT.get(want, want):
@@ -483,7 +533,6 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
             else:
                 argv.append(tok)
         import contextlib
-        import io
 
         from ..cli import main
         from .gallery import not_recorded
@@ -493,27 +542,27 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
             import torch
 
             threads = torch.get_num_threads()
-        said = io.StringIO()
+        aside = _ErrorsAside(sys.stderr)
         try:
             if threads is not None:
                 torch.set_num_threads(int(env["threads"]))
             # A check, not a new picture: kept out of the gallery; the rerun's own "wrote ..." lines are noise, and
-            # its error is said here, as reproduce's (its advice names the command's options, not reproduce's)
-            with not_recorded(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(said):
+            # its error is said here, as reproduce's (its progress bar and notes go on to the terminal)
+            with not_recorded(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(aside):
                 rc = main(argv)
             now = environment()  # (the rerun's, its threads too: they were compared after being set back)
         finally:
             if threads is not None:
                 torch.set_num_threads(threads)  # the caller (e.g. the studio's server) keeps its own setting
-        errors = [ln[len("brushwork: error: "):] for ln in said.getvalue().splitlines()
-                  if ln.startswith("brushwork: error: ")]
-        sys.stderr.write("".join(ln + "\n" for ln in said.getvalue().splitlines()
-                                 if not ln.startswith("brushwork: error: ")))  # (its notes, as before)
+        if rc == 130:  # Ctrl-C during the rerun (it said "interrupted", of a picture in a folder now gone)
+            raise KeyboardInterrupt
         if rc != 0 or not out_file.exists():
-            why = errors[-1] if errors else (f"exit code {rc}" if rc != 0 else
-                                             "it wrote no output where reproduce looks for it")
-            raise BrushworkError(f"running the recipe of '{path}' again failed: {why} (a model, file or setting it "
-                                 "names may have moved: pass --inputs DIR where it is now)")
+            why = aside.said[-1] if aside.said else (f"exit code {rc}" if rc != 0 else
+                                                       "it wrote no output where reproduce looks for it")
+            moved = any(w in why for w in ("not found", "does not exist", "no such file", "No such file"))
+            raise BrushworkError(f"running the recipe of '{path}' again failed: {why}" + (
+                " (it may have moved since: pass --inputs DIR where it is now)" if moved else
+                " (the recipe's own command: it cannot be changed here)"))
         most, differing, pixels, shape_a, shape_b = _compare(path, out_file)
         diffs = [f"{k} {env.get(k)} here {now.get(k)}" for k in _ENV_KEYS
                  if k in env and k in now and env.get(k) != now.get(k)]

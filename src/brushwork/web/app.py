@@ -1242,8 +1242,13 @@ def create_app(config: StudioConfig) -> FastAPI:
                           f"{err[-2000:]}", file=sys.stderr)  # for the server's log: a bug, not the user's mistake
                     raise BrushworkError(f"the rerun stopped unexpectedly (exit code {proc.returncode})")
                 message = without_paths(said, folders)  # name the files, not where this server keeps them
-                message = message.replace("pass --inputs DIR with a folder that holds it",
-                                          "upload it again, then reproduce").replace("; see above)", ")")
+                for cli_advice, web_advice in (("pass --inputs DIR with a folder that holds the original",
+                                                "upload the original again, then reproduce"),
+                                               ("pass --inputs DIR with a folder that holds it",
+                                                "upload it again, then reproduce"),
+                                               (" (it may have moved since: pass --inputs DIR where it is now)",
+                                                " (it is no longer where it was)")):
+                    message = message.replace(cli_advice, web_advice)
                 raise BrushworkError(message)
             r = json.loads(out.splitlines()[-1])
             return {"identical": r["identical"], "max_difference": r["max_difference"], "summary": r["summary"]}
