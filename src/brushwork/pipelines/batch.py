@@ -171,6 +171,7 @@ def stylize_folder(
                                  "or choose another -o folder")
         jobs = distributed.shard_list(jobs, key=lambda j: j[2].relative_to(out).as_posix())  # this rank's outputs
         report = BatchReport(shard=(world.rank, world.world_size))
+
         def made_meanwhile(f: Path, sty: list, target: Path) -> bool:
             """Whether another run into the same folder wrote ``target`` since this one looked (without ``redo``):
             True when it holds these settings' picture (kept); one of other settings stops this run, as it

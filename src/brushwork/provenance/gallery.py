@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from ..errors import BrushworkError
-from ..files import NAME_MAX, partial_path, shortened
+from ..files import NAME_MAX, is_file, partial_path, shortened
 
 __all__ = ["Gallery", "GalleryError", "Item", "gallery_url", "record_output", "not_recorded", "REVISIONS"]
 
@@ -633,6 +633,7 @@ class Gallery:
             before = by_name.get(dst.name)  # what an earlier export wrote under that name (the same item: its sha256)
             recipe_text = None if it.recipe is None else json.dumps(it.recipe, indent=1, sort_keys=True)
             thumb = None if same else _webp(self.thumbnail(it.id))
+            ready = False  # the item's file (or frames folder) already copied there
             for f in (dst, dst.with_name(dst.name + ".json")):
                 if not f.exists():
                     continue
@@ -640,25 +641,26 @@ class Gallery:
                 # (Ctrl-C): taken as it is, so that running the command again finishes it
                 if _holds(f, it.sha256 if f == dst and same else None,
                           thumb if f == dst else None if recipe_text is None else recipe_text.encode()):
+                    ready = ready or (f == dst and same)
                     continue
-                edited = (f == dst and same and _sha256(f) != it.sha256) or (
-                    f != dst and recipe_text is not None and f.read_text(errors="replace") != recipe_text)
+                # (else the copy, or the recipe file, was edited there since; an earlier thumbnail is replaced)
+                edited = (f == dst and same) or (f != dst and recipe_text is not None)
                 if before is None or before.get("sha256") != it.sha256 or edited:
                     raise GalleryError(f"'{f}' is already there and is not item {it.id}'s export as it was "
                                        "written (changed since?): exporting would replace it; choose another folder")
-            plans.append((it, src, same, dst, recipe_text, thumb))
+            plans.append((it, src, same, dst, recipe_text, thumb, ready))
         written, notes = [], []
         try:
             out.mkdir(parents=True, exist_ok=True)
-            for it, src, same, dst, recipe_text, thumb in plans:
+            for it, src, same, dst, recipe_text, thumb, ready in plans:
                 if same:
                     if src.is_dir():  # video frames
                         if out.resolve().is_relative_to(src.resolve()):
                             notes.append(f"item {it.id}: not copied into a folder inside itself ({src})")
                             continue
-                        if not (dst.is_dir() and _sha256(dst) == it.sha256):  # (a copy already there: kept)
+                        if not ready:
                             _atomic_folder(dst, lambda t, s=src: shutil.copytree(s, t))
-                    elif not (dst.is_file() and _sha256(dst) == it.sha256):
+                    elif not ready:
                         _atomic(dst, lambda t, s=src: shutil.copy2(s, t))
                 else:
                     _atomic(dst, lambda t, data=thumb: Path(t).write_bytes(data))
@@ -692,8 +694,6 @@ def _delete_own_sidecar(path: Path, recipe: dict | None, notes: list[str]) -> No
     import json
 
     from .recipe import sidecar_path
-
-    from ..files import is_file
 
     side = sidecar_path(path)
     if not is_file(side):

@@ -256,9 +256,9 @@ def check_sidecar_free(path: str | os.PathLike) -> None:
 
 def write_sidecar(path: str | os.PathLike, recipe: dict) -> Path:
     """Write ``NAME.EXT.json`` beside ``path`` atomically."""
-    side = sidecar_path(path)
     from ..files import partial_path
 
+    side = sidecar_path(path)
     tmp = partial_path(side, ".tmp")
     try:
         tmp.write_text(json.dumps(recipe, indent=1, sort_keys=True) + "\n")
