@@ -165,6 +165,7 @@ def test_gan_samples_recolor_and_crops_reproduce(tmp_path, monkeypatch, small_im
     assert main(["gan", "sample", "--seeds", "3-4", "-o", "samples"]) == 0
     recipe, _ = read_recipe(tmp_path / "samples" / "seed0004.png")
     assert recipe["seed"] == 4 and recipe["output"] == "seed0004.png" and "{output_dir}" in recipe["command"]
+    assert recipe["device"] == "cpu"  # (compared by reproduce: --device auto may be a GPU elsewhere)
     assert reproduce(tmp_path / "samples" / "seed0004.png").identical
     shutil.copy(content, "photo.png")
     assert main(["recolor", "photo.png", "--palette", "#1e90ff,#ff8c1e", "--method", "palette", "-o", "re.png"]) == 0

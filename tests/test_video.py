@@ -36,6 +36,7 @@ def test_video_file_and_frame_folder_round_trip(small_images, tmp_path, random_d
     rec = json.loads((tmp_path / "out.mp4.json").read_text())
     assert rec["operation"] == "video" and rec["frames"] == 5 and rec["watermark"] == "brushwork-v1"
     assert len(rec["weights_sha256"]["decoder"]) == 64  # (as stylize's: reproduce names changed weights)
+    assert rec["device"] == "cpu"  # (as stylize's: reproduce says a GPU-made video's rerun on the CPU)
     assert json.loads((tmp_path / "back.json").read_text())["inputs"][0]["name"] == "out.mp4"
     for shown in (tmp_path / "back", tmp_path / "back.json", mp4):  # inspect reads a frames folder's recipe too
         assert main(["inspect", str(shown)]) == 0

@@ -977,6 +977,7 @@ def _cmd_encoders(args: argparse.Namespace) -> int:
 
 def _cmd_video(args: argparse.Namespace) -> int:
     from .pipelines.video import stylize_video
+    from .runtime import resolve_device
 
     _not_an_input([args.output], [args.input, *args.styles, args.decoder, args.weights])
     from .provenance.recipe import check_sidecar_free
@@ -994,7 +995,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
     params = {"operation": "video", "strength": args.strength, "style_weights": args.style_weights,
               "size": args.size, "smoothing": args.smoothing, "consistency": args.consistency,
               "transform": args.transform, "match": args.match, "frames": n, "fps": args.fps,
-              "brushwork": __version__, **info}
+              "brushwork": __version__, "device": str(resolve_device(args.device)), **info}
     from .provenance.recipe import input_sha256
 
     # the styles by role, as a stylize recipe names them: the gallery finds videos by their style too
@@ -2208,8 +2209,11 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
 
 def _gan_recipe(op: str, args: argparse.Namespace, sha: str, **extra) -> dict:
     from . import __version__
+    from .runtime import resolve_device
 
-    return {"operation": op, "checkpoint_sha256": sha, "truncation": args.truncation, "brushwork": __version__, **extra}
+    # the device it ran on (--device auto: a GPU or the CPU), which reproduce compares, as stylize's recipe has it
+    return {"operation": op, "checkpoint_sha256": sha, "truncation": args.truncation, "brushwork": __version__,
+            "device": str(resolve_device(args.device)), **extra}
 
 
 def _no_other_samples(targets: list[Path], sha: str, truncation: float, marked: bool) -> None:
