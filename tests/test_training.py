@@ -619,3 +619,26 @@ def test_a_checkpoint_write_stopped_half_way_leaves_no_temporary_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         engine._atomic_save(interrupted, target)
     assert target.read_bytes() == b"the step before" and sorted(tmp_path.iterdir()) == [target]
+
+
+def test_adain_train_names_skipped_pictures_before_it_trains(tmp_path, monkeypatch, capsys):
+    """(noticed) The note on unreadable or fully transparent pictures came after training, hours later."""
+    from brushwork.training import adain as recipe
+
+    for folder in ("photos", "art"):
+        (tmp_path / folder).mkdir()
+        for i in range(2):
+            Image.fromarray(np.random.default_rng(i).integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(
+                tmp_path / folder / f"p{i}.png")
+    Image.new("RGBA", (48, 48), (200, 10, 10, 0)).save(tmp_path / "art" / "clear.png")
+    said = []
+
+    def fit(self):
+        said.append(capsys.readouterr().err)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recipe.Trainer, "fit", fit)
+    with pytest.raises(KeyboardInterrupt):
+        train_adain([str(tmp_path / "photos")], [str(tmp_path / "art")], str(tmp_path / "run"), decoder_config=TINY,
+                    progress=False, config=AdaINTrainConfig(size=32, batch=2, steps=2))
+    assert said and "skipped 1 unreadable, too small or fully transparent image(s)" in said[0]

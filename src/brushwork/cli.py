@@ -1160,8 +1160,6 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
 
     if not distributed.is_main():  # under torchrun: rank 0 writes and reports
         return 0
-    if trainer.skipped:
-        print(f"brushwork: note: skipped {trainer.skipped} unreadable, too small or fully transparent image(s)", file=sys.stderr)
     if not trainer.history:
         print(_nothing_to_train(trainer.step, trainer.out / "checkpoint"))
         return 0

@@ -16,6 +16,7 @@ with ``transform="wct"`` the whitening-colouring target WCT(f(c), f(s)) that the
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -372,6 +373,9 @@ def train_adain(
         s_pool = ImagePool(_files(style), max_side=config.max_side, min_side=config.size, device=pool_dev,
                            what="style images")
     skipped = len(c_pool.skipped) + (0 if s_pool is c_pool else len(s_pool.skipped))
+    if skipped and distributed.is_main():  # said before training (hours), not after it
+        print(f"brushwork: note: skipped {skipped} unreadable, too small or fully transparent image(s)",
+              file=sys.stderr)
     decoder = Decoder(decoder_config)
     if init is not None:
         from ..weights import load_decoder
