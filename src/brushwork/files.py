@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 #: the longest file name (in bytes) that common file systems take (ext4, APFS, NTFS's 255 UTF-16 units)
@@ -35,3 +38,23 @@ def shortened(stem: str, rest: str, room: int = NAME_MAX) -> str:
     while stem and name_bytes(stem + rest) > room:
         stem = stem[:-1]
     return stem + rest
+
+
+def write_atomically(target: Path, write: Callable[[Path], object], suffix: str = ".part") -> None:
+    """``write(tmp)`` (a file, or a folder it makes) at :func:`partial_path`, then renamed to ``target``: never a
+    file or folder half written under the real name. A temporary one that a killed write left is removed first,
+    and this one whatever happens."""
+    tmp = partial_path(target, suffix)
+
+    def remove() -> None:
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+    remove()
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        remove()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BrushworkError, ImageError
-from ..files import NAME_MAX, is_file, name_bytes, partial_path
+from ..files import NAME_MAX, is_file, name_bytes, write_atomically
 
 __all__ = ["BatchReport", "stylize_folder", "palette_folder"]
 
@@ -484,13 +484,9 @@ def palette_folder(
                         report.failed.append((f, msg if str(f) in msg else f"'{f}': {msg}"))
                     else:
                         target.parent.mkdir(parents=True, exist_ok=True)
-                        tmp = partial_path(target)
-                        try:
-                            tmp.write_text(json.dumps({"image": f.relative_to(src).as_posix(), "settings": settings,
-                                                       **pal.to_dict()}, indent=1))
-                            os.replace(tmp, target)
-                        finally:  # Ctrl-C between the two: no half-written file left behind
-                            tmp.unlink(missing_ok=True)
+                        text = json.dumps({"image": f.relative_to(src).as_posix(), "settings": settings,
+                                           **pal.to_dict()}, indent=1)
+                        write_atomically(target, lambda t: t.write_text(text))  # (Ctrl-C: no half-written file)
                         report.written.append(target)
                         if existed:
                             report.redone.append(target)

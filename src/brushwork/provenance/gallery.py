@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from ..errors import BrushworkError
-from ..files import NAME_MAX, is_file, partial_path, shortened
+from ..files import NAME_MAX, is_file, shortened, write_atomically
 
 __all__ = ["Gallery", "GalleryError", "Item", "gallery_url", "record_output", "not_recorded", "REVISIONS"]
 
@@ -659,15 +659,15 @@ class Gallery:
                             notes.append(f"item {it.id}: not copied into a folder inside itself ({src})")
                             continue
                         if not ready:
-                            _atomic_folder(dst, lambda t, s=src: shutil.copytree(s, t))
+                            write_atomically(dst, lambda t, s=src: shutil.copytree(s, t))
                     elif not ready:
-                        _atomic(dst, lambda t, s=src: shutil.copy2(s, t))
+                        write_atomically(dst, lambda t, s=src: shutil.copy2(s, t))
                 else:
-                    _atomic(dst, lambda t, data=thumb: Path(t).write_bytes(data))
+                    write_atomically(dst, lambda t, data=thumb: Path(t).write_bytes(data))
                     notes.append(f"item {it.id}: {src} is {'changed' if src.exists() else 'gone'}; exported its "
                                  "thumbnail")
                 if recipe_text is not None:
-                    _atomic(dst.with_name(dst.name + ".json"), lambda t, x=recipe_text: Path(t).write_text(x))
+                    write_atomically(dst.with_name(dst.name + ".json"), lambda t, x=recipe_text: Path(t).write_text(x))
                 written.append((it, dst))
             # the items by file name (a folder to share need not name the owner's), after those exported before
             now = [{**it.to_dict(), "path": Path(it.path).name, "exported_as": w.name} for it, w in written]
@@ -675,7 +675,7 @@ class Gallery:
             kept = [e for e in earlier if e.get("exported_as") not in names]
             listing = json.dumps(sorted([*kept, *now], key=lambda e: (e.get("id", 0), str(e.get("exported_as")))),
                                  indent=1, sort_keys=True)
-            _atomic(out / "gallery.json", lambda t: Path(t).write_text(listing))
+            write_atomically(out / "gallery.json", lambda t: Path(t).write_text(listing))
         except OSError as exc:
             raise GalleryError(f"could not export to '{out}' ({exc.strerror or exc}): check the folder and the "
                                "free space") from None
@@ -739,31 +739,6 @@ def _holds(f: Path, sha256: str | None, data: bytes | None) -> bool:
         return data is not None and f.is_file() and f.stat().st_size == len(data) and f.read_bytes() == data
     except OSError:
         return False
-
-
-def _atomic_folder(target: Path, write) -> None:
-    """``write(tmp)`` (a folder) then rename it to ``target`` (not there yet): never a folder half copied under the
-    real name. A temporary folder that a killed export left is removed first."""
-    tmp = partial_path(target)
-    if tmp.is_dir():
-        shutil.rmtree(tmp)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _atomic(target: Path, write) -> None:
-    """``write(tmp)`` then rename to ``target``: never a half-written file under the real name."""
-    tmp = partial_path(target)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class _Tx:

@@ -256,16 +256,11 @@ def check_sidecar_free(path: str | os.PathLike) -> None:
 
 def write_sidecar(path: str | os.PathLike, recipe: dict) -> Path:
     """Write ``NAME.EXT.json`` beside ``path`` atomically."""
-    from ..files import partial_path
+    from ..files import write_atomically
 
     side = sidecar_path(path)
-    tmp = partial_path(side, ".tmp")
-    try:
-        tmp.write_text(json.dumps(recipe, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, side)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # (a full disk: no empty temporary file left beside the picture)
-        raise
+    text = json.dumps(recipe, indent=1, sort_keys=True) + "\n"
+    write_atomically(side, lambda t: t.write_text(text), ".tmp")  # (a full disk: no empty temporary file left)
     return side
 
 

@@ -387,22 +387,11 @@ def _keep_copy(made: Path, kept: Path) -> None:
     first: a copy is never without its recipe, and a recipe file already there for another picture is replaced or
     removed (an old recipe must not pass for this picture); if the copy then fails, the recipe file is put back as
     it was. Each file, and a frames folder, goes under a temporary name first."""
-    from ..files import partial_path
+    from ..files import write_atomically
     from .recipe import has_sidecar, sidecar_path
 
     def copy(src: Path, dst: Path) -> None:
-        tmp = partial_path(dst)
-        try:
-            if src.is_dir():
-                shutil.copytree(src, tmp)
-            else:
-                shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
-        finally:
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink(missing_ok=True)
+        write_atomically(dst, lambda t: shutil.copytree(src, t) if src.is_dir() else shutil.copyfile(src, t))
 
     side = sidecar_path(kept)
     before = side.read_bytes() if has_sidecar(kept) else None

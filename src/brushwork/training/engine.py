@@ -136,17 +136,18 @@ def _summary_writer(folder: Path | None):
 
 
 def _atomic_save(write: Callable[[str], None], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    """``write`` a checkpoint file under ``.NAME.tmp``, renamed when complete (Ctrl-C while writing, a full disk:
+    no half-written file left beside the checkpoint)."""
+    from ..files import write_atomically
+
+    def written(tmp: Path) -> None:
         write(str(tmp))
         if os.name == "posix":  # as any file the user makes (safetensors writes 0600: a model others could not read)
             mask = os.umask(0)
             os.umask(mask)
             os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:  # (Ctrl-C while writing, a full disk): no half-written file left beside the checkpoint
-        tmp.unlink(missing_ok=True)
-        raise
+
+    write_atomically(path, written, ".tmp")
 
 
 def _match_layout(optimizer: torch.optim.Optimizer) -> None:
