@@ -590,3 +590,29 @@ def test_frames_kept_by_reproduce_need_a_new_folder(tmp_path, monkeypatch, capsy
         assert not Path(target + ".json").exists()
     assert main(["reproduce", "styled", "-o", "again"]) == 0
     assert read_recipe("again")[0] == read_recipe("styled")[0] and len(list(Path("again").glob("*.png"))) == 2
+
+
+def test_a_recipe_file_alone_makes_its_picture_again(small_images, tmp_path, monkeypatch, capsys):
+    """A recipe shared without its picture (`inspect --json`'s, or a BMP's NAME.bmp.json whose picture is gone) is
+    made again at -o, saying there was nothing to compare; given beside its picture, the picture is checked
+    (brushwork 0.2.8 refused every .json)."""
+    content, style = small_images
+    monkeypatch.chdir(tmp_path)
+    assert main(["stylize", str(content), str(style), "-o", "o.bmp", *ADAIN]) == 0
+    assert main(["reproduce", "o.bmp.json", "--strict"]) == 0  # the picture beside it: checked
+    assert "bit-identical" in capsys.readouterr().out
+    assert main(["inspect", "o.bmp", "--json"]) == 0
+    Path("shared.json").write_text(capsys.readouterr().out)
+    made = np.asarray(Image.open("o.bmp"))
+    Path("o.bmp").unlink()
+    assert main(["reproduce", "o.bmp.json"]) == 2  # nowhere to put it
+    assert "give -o FILE" in capsys.readouterr().err
+    assert main(["reproduce", "shared.json", "-o", "again.bmp", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["compared"] is False and said["identical"] is None and said["kept"] == "again.bmp"
+    assert np.array_equal(np.asarray(Image.open("again.bmp")), made) and Path("again.bmp.json").is_file()
+    assert main(["reproduce", "o.bmp.json", "-o", "again2.bmp", "--strict"]) == 1  # nothing confirmed it
+    assert "recipe alone" in capsys.readouterr().out
+    Path("not.json").write_text('{"a": 1}')
+    assert main(["reproduce", "not.json", "-o", "x.bmp"]) == 2
+    assert "not a brushwork recipe" in capsys.readouterr().err and not Path("x.bmp").exists()

@@ -666,7 +666,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ins.set_defaults(func=_cmd_inspect)
     rep_ = sub.add_parser("reproduce", help="make an image again from its recipe and compare the pixels",
                           description="Example: brushwork reproduce out.png --inputs ~/Pictures")
-    rep_.add_argument("image", metavar="IMAGE")
+    rep_.add_argument("image", metavar="IMAGE",
+                      help="a picture, video or frames folder brushwork made; or a recipe file (NAME.json, or saved by "
+                           "`brushwork inspect --json`) whose picture is not there, made again at -o")
     rep_.add_argument("--inputs", action="append", metavar="DIR",
                       help="a folder to search (recursively) for the inputs, found by sha256 (repeatable)")
     rep_.add_argument("-o", "--output", help="keep the reproduced image here")
@@ -2840,7 +2842,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         _check_outputs(args.output)
     result = reproduce(args.image, inputs=args.inputs, keep=args.output)
     if args.json:
-        print(json.dumps({"image": args.image, "identical": result.identical, "max_difference": result.max_difference,
+        print(json.dumps({"image": args.image, "compared": result.compared,
+                          "identical": result.identical if result.compared else None,
+                          "max_difference": result.max_difference,
                           "differing_pixels": result.differing_pixels, "pixels": result.pixels,
                           "same_bytes": result.same_bytes, "environment_differences": result.environment_differences,
                           "summary": result.summary(), "kept": str(result.kept) if result.kept else None}))

@@ -50,8 +50,11 @@ class Reproduction:
     same_bytes: bool
     environment_differences: list[str] = field(default_factory=list)
     kept: Path | None = None
+    compared: bool = True  # False: made from a recipe file alone, with no picture to compare the rerun with
 
     def summary(self) -> str:
+        if not self.compared:
+            return "made again from the recipe alone (no picture beside it to compare with)"
         if self.identical:
             head = "bit-identical pixels" + (" and file bytes" if self.same_bytes else "")
         else:
@@ -409,6 +412,29 @@ def _keep_copy(made: Path, kept: Path) -> None:
         raise
 
 
+def _recipe_file(path: Path, keep) -> tuple[Path, dict | None]:
+    """``NAME.EXT.json`` given for a picture: the picture beside it when it is there (its recipe file is read as
+    always); when it is not, or for any other recipe file (``brushwork inspect --json``'s), ``(the picture's name,
+    the recipe)``: it is made again at ``keep``, which is then needed."""
+    from .recipe import sidecar_recipe
+
+    beside = path.with_name(path.name[:-5])
+    if beside.name and beside.suffix.lower() in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES and beside.exists():
+        return beside, None
+    recipe = sidecar_recipe(beside) if beside.name else None
+    if recipe is None:
+        raise BrushworkError(f"'{path}' is not a brushwork recipe file: give the picture, or a recipe written beside "
+                             "one or by `brushwork inspect --json`")
+    name = Path(str(recipe.get("output_name", beside.name))).name or beside.name
+    if keep is None:
+        raise BrushworkError(f"'{path}' is a recipe without its picture ('{beside.name}' is not beside it): give -o "
+                             f"FILE to make the picture again from the recipe alone")
+    if Path(name).suffix.lower() not in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES:
+        raise BrushworkError(f"'{path}' is the recipe of a frames folder ('{name}'): put the folder back beside it "
+                             "and reproduce the folder")
+    return path.with_name(name), recipe
+
+
 def _check_keep(keep: Path, image: Path, inputs: list, suffix: str) -> None:
     """The rerun's copy may not replace the image being checked or one of its inputs, and must keep its format."""
     target = keep.resolve()
@@ -441,16 +467,19 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     from .recipe import has_sidecar, sidecar_path
 
     path = Path(image)
+    alone = None  # a recipe file without its picture: made again, nothing to compare with
+    if path.suffix.lower() == ".json" and path.is_file():
+        path, alone = _recipe_file(path, keep)
     if path.is_dir() and not has_sidecar(path):
         raise BrushworkError(f"'{path}' is a folder without a recipe beside it ({sidecar_path(path).name}): give an "
                              "image, a video, or a frames folder written by `brushwork video`")
-    if not path.exists():
+    if not path.exists() and alone is None:
         raise BrushworkError(f"'{path}' does not exist: check the path")
     if not path.is_dir() and path.suffix.lower() not in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES:
         raise BrushworkError(f"'{path}' is not an image brushwork can compare: give a PNG, JPEG, WebP, TIFF, BMP or "
                              "GIF, a video (MP4, MOV, MKV, AVI, WebM) or a frames folder")
     try:
-        recipe, _ = read_recipe(path)
+        recipe, _ = (alone, "") if alone is not None else read_recipe(path)
     except OSError:
         raise BrushworkError(f"'{path}' is not an image brushwork can read") from None
     if recipe is None:
@@ -552,6 +581,12 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
             raise BrushworkError(f"running the recipe of '{path}' again failed: {why}" + (
                 " (it may have moved since: pass --inputs DIR where it is now)" if moved else
                 " (the recipe's own command: it cannot be changed here)"))
+        if alone is not None:  # nothing to compare with: the new picture is the result
+            kept = Path(keep)
+            _keep_copy(out_file, kept)
+            return Reproduction(identical=False, max_difference=0, differing_pixels=0,
+                                pixels=sum(f.shape[0] * f.shape[1] for f in _frames(out_file)), same_bytes=False,
+                                kept=kept, compared=False)
         most, differing, pixels, shape_a, shape_b = _compare(path, out_file)
         diffs = [f"{k} {env.get(k)} here {now.get(k)}" for k in _ENV_KEYS
                  if k in env and k in now and env.get(k) != now.get(k)]
