@@ -180,7 +180,10 @@ def test_gan_samples_recolor_and_crops_reproduce(tmp_path, monkeypatch, small_im
 def test_reproduce_bad_input(tmp_path, capsys):
     Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
     (tmp_path / "x.txt").write_text("hi")
+    (tmp_path / "clip.mp4").write_bytes(b"\x00" * 64)  # (a video without its NAME.mp4.json: not "not an image")
     for argv, msg in [(["reproduce", str(tmp_path / "none.png")], "does not exist"),
+                      (["reproduce", str(tmp_path / "clip.mp4")], "clip.mp4.json beside it, which is not there"),
+                      (["inspect", str(tmp_path / "clip.mp4")], "clip.mp4.json beside it, which is not there"),
                       (["reproduce", str(tmp_path / "plain.png")], "no brushwork recipe"),
                       (["reproduce", str(tmp_path / "x.txt")], "not an image"),
                       (["inspect", str(tmp_path / "x.txt")], "not an image")]:

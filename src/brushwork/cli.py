@@ -2775,6 +2775,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         if not isinstance(recipe, dict) or "operation" not in recipe:
             raise BrushworkError(f"'{args.image}' is JSON but not a brushwork recipe (no 'operation')")
     else:
+        from .provenance.reproduce import check_video_sidecar
+
+        check_video_sidecar(path)
         try:
             recipe, where = read_recipe(path)
         except OSError as exc:

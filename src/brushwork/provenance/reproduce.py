@@ -412,6 +412,16 @@ def _keep_copy(made: Path, kept: Path) -> None:
         raise
 
 
+def check_video_sidecar(path: Path) -> None:
+    """A video keeps its recipe in ``NAME.EXT.json`` beside it: without that file, say so (a video is not an image
+    brushwork could read a recipe from)."""
+    from .recipe import has_sidecar, sidecar_path
+
+    if path.suffix.lower() in _VIDEO_SUFFIXES and not path.is_dir() and not has_sidecar(path):
+        raise BrushworkError(f"'{path}' has no recipe: a video's is the file {sidecar_path(path).name} beside it, "
+                             "which is not there (moved away, or a video brushwork did not make)")
+
+
 def _recipe_file(path: Path, keep) -> tuple[Path, dict | None]:
     """``NAME.EXT.json`` given for a picture: the picture beside it when it is there (its recipe file is read as
     always); when it is not, or for any other recipe file (``brushwork inspect --json``'s), ``(the picture's name,
@@ -478,6 +488,8 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     if not path.is_dir() and path.suffix.lower() not in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES:
         raise BrushworkError(f"'{path}' is not an image brushwork can compare: give a PNG, JPEG, WebP, TIFF, BMP or "
                              "GIF, a video (MP4, MOV, MKV, AVI, WebM) or a frames folder")
+    if alone is None:
+        check_video_sidecar(path)
     try:
         recipe, _ = (alone, "") if alone is not None else read_recipe(path)
     except OSError:
