@@ -616,6 +616,10 @@ def test_a_recipe_file_alone_makes_its_picture_again(small_images, tmp_path, mon
     assert np.array_equal(np.asarray(Image.open("again.bmp")), made) and Path("again.bmp.json").is_file()
     assert main(["reproduce", "o.bmp.json", "-o", "again2.bmp", "--strict"]) == 1  # nothing confirmed it
     assert "recipe alone" in capsys.readouterr().out
+    Image.open("again.bmp").save("conv.jpg", quality=50)  # converted, its recipe file kept beside it
+    shutil.copy("again.bmp.json", "conv.jpg.json")
+    assert main(["reproduce", "conv.jpg", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["converted"] == "the recipe wrote BMP, this picture is JPG: converted since?"
     Path("not.json").write_text('{"a": 1}')
     assert main(["reproduce", "not.json", "-o", "x.bmp"]) == 2
     assert "not a brushwork recipe" in capsys.readouterr().err and not Path("x.bmp").exists()

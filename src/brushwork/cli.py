@@ -2850,6 +2850,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                           "max_difference": result.max_difference,
                           "differing_pixels": result.differing_pixels, "pixels": result.pixels,
                           "same_bytes": result.same_bytes, "environment_differences": result.environment_differences,
+                          "converted": result.converted,
                           "summary": result.summary(), "kept": str(result.kept) if result.kept else None}))
     else:
         print(f"{args.image}: {result.summary()}" + (f"; the new image is {result.kept}" if result.kept else ""))

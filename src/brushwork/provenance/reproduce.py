@@ -51,6 +51,7 @@ class Reproduction:
     environment_differences: list[str] = field(default_factory=list)
     kept: Path | None = None
     compared: bool = True  # False: made from a recipe file alone, with no picture to compare the rerun with
+    converted: str | None = None  # why it may differ: the picture is in another format than the recipe wrote
 
     def summary(self) -> str:
         if not self.compared:
@@ -60,6 +61,8 @@ class Reproduction:
         else:
             head = (f"differs: largest pixel difference {self.max_difference}/255, {self.differing_pixels} of "
                     f"{self.pixels} pixels")
+        if self.converted:
+            head += f" ({self.converted})"
         if self.environment_differences:
             head += " (recorded on another setup: " + "; ".join(self.environment_differences) + ")"
         return head
@@ -612,9 +615,12 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         if shape_a != shape_b:
             raise BrushworkError(f"the rerun made {shape_b[0]} frame(s) of {shape_b[2]}x{shape_b[1]}, not {shape_a[0]} of "
                                  f"{shape_a[2]}x{shape_a[1]}" + (f" ({'; '.join(diffs)})" if diffs else ""))
+        made_as, is_as = (_SAME_FORMAT.get(x, x) for x in (out_file.suffix.lower(), path.suffix.lower()))
+        converted = (f"the recipe wrote {made_as[1:].upper() or 'no extension'}, this picture is {is_as[1:].upper()}: "
+                     "converted since?") if most and not path.is_dir() and made_as != is_as else None
         kept = None
         if keep is not None:
             kept = Path(keep)
             _keep_copy(out_file, kept)
-        return Reproduction(identical=most == 0, max_difference=most, differing_pixels=differing, pixels=pixels,
+        return Reproduction(identical=most == 0, converted=converted, max_difference=most, differing_pixels=differing, pixels=pixels,
                             same_bytes=_digest(path) == _digest(out_file), environment_differences=diffs, kept=kept)
