@@ -349,6 +349,19 @@ def test_a_chunked_upload_is_counted_as_it_arrives(studio):
         assert r.status_code == 413 and "too large" in r.json()["error"]
 
 
+def test_an_upload_cut_off_says_so(client):
+    """A multipart body cut off before its end (a dropped connection, a proxy's limit) arrives without its file:
+    the error names the field and says to send it again, not pydantic's bare "Field required"."""
+    body = (b'--x\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+            + _png() + b"\r\n--x--\r\n")
+    for cut in (len(body) - 8, len(body) // 2):
+        r = client.post("/api/palette", content=body[:cut], headers={"Content-Type": "multipart/form-data; boundary=x"})
+        assert r.status_code == 422 and r.json()["error"].startswith("image: missing from the form"), r.text
+        assert "send it again" in r.json()["error"]
+    assert client.post("/api/palette", content=body, headers={"Content-Type": "multipart/form-data; boundary=x"}
+                       ).status_code == 200
+
+
 @pytest.mark.parametrize("case", ["not-image", "empty", "bad-strength", "no-style", "both-styles", "unknown-style",
                                   "bad-method", "huge-upload", "too-many-pixels", "bad-hex", "bad-ratio",
                                   "bad-seeds", "too-many-seeds", "recolor-neither", "traversal", "bad-model",

@@ -419,6 +419,11 @@ def create_app(config: StudioConfig) -> FastAPI:
             fields = json_fields(request)
             message = ("the request has no body: send a JSON object as application/json"
                        + (f" (its fields: {', '.join(fields)}; see /docs)" if fields else " (see /docs)"))
+        elif (kind == "missing" and where and len(first.get("loc", ())) == 2
+              and request.headers.get("content-type", "").startswith("multipart/form-data")):
+            # (a form without the field, or an upload cut off on its way: the parser keeps what arrived whole)
+            message = (f"{where}: missing from the form: send it as the form field '{where}' (an upload cut off "
+                       "before its end arrives without it: send it again)")
         elif kind in ("model_attributes_type", "dict_type") and not where:
             message = "the request body must be a JSON object, sent as application/json (see /docs)"
         elif "UploadFile" in str(first.get("msg", "")):  # text sent where a file goes (style=starry_night)
