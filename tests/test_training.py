@@ -51,6 +51,21 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert lines[0].startswith("step,loss") and lines[-1].startswith("5,")
 
 
+def test_a_batch_the_cpu_cannot_hold_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    """`--batch 100000` grew until the system stopped the process without a word: refused at once, naming the batch
+    that fits, and nothing written."""
+    import brushwork.runtime as runtime
+
+    monkeypatch.setattr(runtime, "available_memory", lambda: 2 * 2**30)  # 2 GiB free
+    assert main(["adain", "train", "--out", str(tmp_path / "o"), "--dry-run", "--steps", "2", "--size", "192",
+                 "--batch", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "--batch 100 of 192 px crops needs about 6.9 GiB" in err and "use --batch 29 or less" in err
+    assert not (tmp_path / "o").exists()
+    assert main(["adain", "train", "--out", str(tmp_path / "o"), "--dry-run", "--steps", "1", "--size", "32",
+                 "--batch", "2", "-q"]) == 0  # a batch that fits runs
+
+
 def test_cli_dry_run_and_missing_data(tmp_path, capsys, monkeypatch):
     assert main(["adain", "train", "--out", str(tmp_path / "o"), "--dry-run", "--steps", "2", "--size", "32",
                  "--batch", "2", "-q"]) == 0
