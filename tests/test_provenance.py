@@ -533,6 +533,7 @@ def test_a_kept_rerun_carries_its_recipe_and_failures_say_what_to_do(small_image
     assert err.count("\n") == 1 and "'dec'" in err and "--inputs DIR" in err and "brushwork-reproduce-" not in err
     # a model folder given by an absolute path and moved since: found by its name under --inputs (it was not)
     assert main([*base, "-o", "abs.png", "--decoder", str(Path("moved").resolve())]) == 0
+    assert str(tmp_path) not in json.dumps(read_recipe("abs.png")[0])  # by its name: the path may name the user
     Path("elsewhere").mkdir()
     Path("moved").rename("elsewhere/moved")
     assert main(["reproduce", "abs.png", "--inputs", "elsewhere", "--strict"]) == 0

@@ -96,6 +96,13 @@ def local_path(sha256: str | None) -> str | None:
 SCRATCH_SUFFIX = re.compile(r"\.[A-Za-z0-9_-]{1,16}")
 
 
+def _is_dir(p: Path) -> bool:
+    try:
+        return p.is_dir()
+    except OSError:
+        return False
+
+
 def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
                    output_options: set[str] = frozenset()) -> dict:
     """The recipe of ``output``, written by the CLI command ``argv`` (without ``brushwork``; every
@@ -106,7 +113,7 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
     output, ``{output_dir}`` when it is the folder holding it (``output`` then records the file's path
     inside it), and ``{scratch:.EXT}`` for the command's other outputs; every other argument that is
     an existing file becomes ``{input:N}`` (``inputs[N]``: its name, size and sha256, and its path when
-    relative: an absolute one may name the user). ``params`` (the operation's own record) come first;
+    relative: an absolute one may name the user), and a folder given by an absolute path (a model, frames) its name. ``params`` (the operation's own record) come first;
     ``output_name`` keeps this output's file name (its format) and ``environment`` the setup.
     """
     out = Path(output).resolve()
@@ -146,6 +153,10 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
                 entry["path"] = tok
             inputs.append(entry)
             cmd.append(f"{{input:{len(inputs) - 1}}}")
+        elif (dashes or not tok.startswith("-")) and p.is_absolute() and p.name and _is_dir(p):
+            # a model or frames folder by absolute path: by its name, as a file is (the path may name the user);
+            # reproduce looks for it by that name (a run's 'checkpoint' folder with its run's)
+            cmd.append(f"{p.parent.name}/{p.name}" if p.name == "checkpoint" and p.parent.name else p.name)
         else:
             cmd.append(tok)
     recipe = {**params, "command": cmd, "inputs": inputs, "output_name": out.name,
