@@ -606,10 +606,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ct.add_argument("data", metavar="DATA", help="mnist, fashion-mnist, art-medium, or a folder with one sub-folder per class "
                          "(images in <class>/<group>/ sub-folders are kept together in validation and k-fold)")
     ct.add_argument("--out", required=True, help="output folder (checkpoint/, best/, metrics.json, plots)")
-    ct.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "small-cnn", "efficientnet-lite0"])
-    ct.add_argument("--epochs", type=_positive_int, default=30)
-    ct.add_argument("--batch", type=_positive_int, default=64)
-    ct.add_argument("--lr", type=_learning_rate, default=2e-3, help="peak learning rate (one-cycle schedule)")
+    ct.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "small-cnn", "efficientnet-lite0"],
+                    help="the network (default seed-cnn; docs/classify.md compares them)")
+    ct.add_argument("--epochs", type=_positive_int, default=30, help="at most this many epochs (default 30)")
+    ct.add_argument("--batch", type=_positive_int, default=64, help="images a step (default 64)")
+    ct.add_argument("--lr", type=_learning_rate, default=2e-3, help="peak learning rate (one-cycle schedule; default 0.002)")
     ct.add_argument("--weight-decay", type=_nonneg, default=1e-4, help="AdamW's weight decay (default 0.0001)")
     ct.add_argument("--label-smoothing", type=_fraction, default=0.05, help="in [0, 1] (default 0.05)")
     ct.add_argument("--dropout", type=_fraction, default=0.25, help="before the classifier's head (default 0.25)")
@@ -619,7 +620,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                          "pixel edges)")
     ct.add_argument("--freeze-encoder", action="store_true",
                     help="efficientnet-lite0: keep the pretrained encoder fixed, train the head (a linear probe)")
-    ct.add_argument("--patience", type=_positive_int, default=5, help="early stopping: epochs without improvement")
+    ct.add_argument("--patience", type=_positive_int, default=5, help="early stopping: epochs without improvement (default 5)")
     ct.add_argument("--accumulate", type=_positive_int, default=1, help="batches per optimizer step (default 1)")
     ct.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard (pip install tensorboard)")
     ct.add_argument("--size", type=_positive_int, help="input side for folders (default 64)")
@@ -762,12 +763,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="do not index the training images for `gan sample --originality` (up to 5,000 of them)")
     gt.add_argument("--model", default="gan", choices=["gan", "vae"],
                     help="gan (default) or vae: a variational autoencoder with a smooth latent space")
-    gt.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256])
+    gt.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256], help="image size in px (default 64)")
     gt.add_argument("--steps", type=_positive_int, default=5000, help="training steps (default 5000)")
-    gt.add_argument("--batch", type=_int_upto(4096, "more images a step than memory holds"), default=32)
-    gt.add_argument("--z-dim", type=_int_upto(4096, "latents of 128-512 are usual"), default=128)
+    gt.add_argument("--batch", type=_int_upto(4096, "more images a step than memory holds"), default=32,
+                    help="images a step (default 32)")
+    gt.add_argument("--z-dim", type=_int_upto(4096, "latents of 128-512 are usual"), default=128,
+                    help="latent size (default 128)")
     gt.add_argument("--width", type=_int_upto(1024, "channels of 16-128 are usual"), default=32,
-                    help="channels at full resolution (doubling per level)")
+                    help="channels at full resolution (doubling per level; default 32)")
     gt.add_argument("--base-width", type=_int_upto(8192, "channels of 256-1024 are usual"), default=None,
                     help="channels at the 4 x 4 level (default: the doubling rule); parameters there cost little time")
     gt.add_argument("--lr-g", type=_learning_rate, default=2e-4, help="the generator's learning rate (default 0.0002)")
