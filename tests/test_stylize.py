@@ -213,13 +213,16 @@ def test_uncovered_pixels_stay_with_colour_preservation_zero_weights_and_see_thr
                           style_weights=[1, 0], **fast)
     assert np.abs(np.asarray(r.image, np.int16)[:, 50:] - ref[:, 50:]).max() <= 1
     # a see-through black mask is black ("not here"), however transparent: it covers nothing, which is refused
-    # before any work (it gave the photo back after the whole optimisation); a 0/1 array mask gets a note
+    # before any work (it gave the photo back after the whole optimisation); a 0/1 array mask is black and white
+    # (it was read as 0-255, covering 0.4 %, with only a note)
     Image.fromarray(np.dstack([np.zeros((64, 96, 3), np.uint8), np.full((64, 96), 128, np.uint8)])).save(
         tmp_path / "ghost.png")
     with pytest.raises(BrushworkError, match="cover no pixel"):
         brushwork.stylize(content, style, masks=[tmp_path / "ghost.png"], **fast)
     r = brushwork.stylize(content, style, masks=[(left > 0).astype(np.uint8)], **fast)
-    assert any("multiply it by 255" in n for n in r.notes)
+    assert any("read as black and white" in n for n in r.notes)
+    white = brushwork.stylize(content, style, masks=[((left > 0) * 255).astype(np.uint8)], **fast)
+    assert np.array_equal(np.asarray(r.image), np.asarray(white.image))
     with pytest.raises(BrushworkError, match="must be numbers"):
         brushwork.stylize(content, [style, style], style_weights=["a", 1], **fast)
     r = brushwork.stylize(content, [style, style], style_weights=np.array([1, 3], np.int64), **fast)  # numpy's too

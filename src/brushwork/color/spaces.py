@@ -26,10 +26,26 @@ def from_over_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def _rgb_floats(rgb: np.ndarray) -> np.ndarray:
     """``rgb`` as floats: a uint8 picture (0-255) scaled to [0, 1], as read_image takes arrays (its product with
     a float matrix cast to uint8 was all zeros); floats as they are, other integers as their values."""
-    rgb = np.asarray(rgb)
-    if rgb.dtype == np.uint8:
-        return rgb.astype(np.float32) / 255.0
-    return rgb if rgb.dtype.kind == "f" else rgb.astype(np.float64)  # (other integers: as values, as before)
+    rgb = _unit(rgb)  # (other integers: as values, as before)
+    if rgb.ndim == 0 or rgb.shape[-1] != 3:  # (numpy's "matmul: Input operand 1 has a mismatch in its core dimension")
+        raise ValueError(f"expected RGB values of shape (..., 3), got shape {rgb.shape}"
+                         + (": for RGBA, pass a[..., :3]" if rgb.ndim and rgb.shape[-1] == 4 else
+                            ": for (3, H, W), pass a.transpose(1, 2, 0)" if rgb.ndim == 3 and rgb.shape[0] == 3 else
+                            ": for a grey (H, W) picture, pass np.repeat(a[..., None], 3, axis=-1)" if rgb.ndim == 2
+                            else ""))
+    return rgb
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Values of any shape as floats: uint8 (0-255) scaled to [0, 1], as elsewhere (they were taken as 0-255 floats:
+    values up to 314,596); other types refused in one line (a PIL image is an array of its pixels)."""
+    a = np.asarray(x)
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"expected an array of numbers (floats in [0, 1], or uint8), got {type(x).__name__} of "
+                        f"{a.dtype}")
+    return a if a.dtype.kind == "f" else a.astype(np.float64)
 
 
 def _floats(x: np.ndarray) -> np.ndarray:
@@ -50,13 +66,14 @@ def yiq_to_rgb(yiq: np.ndarray) -> np.ndarray:
 
 
 def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB transfer function, inverse."""
+    """IEC 61966-2-1 sRGB transfer function, inverse (floats in [0, 1], or uint8 0-255; any shape)."""
+    rgb = _unit(rgb)
     return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
 
 
 def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB transfer function (input clipped at 0)."""
-    lin = np.maximum(lin, 0.0)
+    """IEC 61966-2-1 sRGB transfer function (floats, clipped at 0, or uint8 0-255; any shape)."""
+    lin = np.maximum(_unit(lin), 0.0)
     return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
 
 

@@ -46,8 +46,9 @@ def match_histograms(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
     Args:
         image: ``(H, W, C)``.
-        reference: ``(H', W', C)``; any size. Where one is uint8 (0-255) and the other floats, both are taken as
-            :func:`~brushwork.imaging.read_image` takes arrays (the result was in the reference's units).
+        reference: ``(H', W', C)``; any size. Where either is uint8 (0-255), both are taken as
+            :func:`~brushwork.imaging.read_image` takes arrays: the result is in [0, 1] (it was in the reference's
+            units, 0-255 floats for two uint8 pictures).
 
     Returns:
         ``(H, W, C)`` float array with the reference's per-channel value distribution.
@@ -57,8 +58,11 @@ def match_histograms(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
         raise BrushworkError(
             f"match_histograms needs (H, W, C) arrays with equal C, got {image.shape} and {reference.shape}"
         )
-    if (image.dtype == np.uint8) != (reference.dtype == np.uint8):  # one in 0-255, the other in [0, 1]: as floats
-        from ..imaging.io import unit_floats
+    if not (image.size and reference.size):
+        raise BrushworkError(f"match_histograms needs pictures with pixels, got shapes {image.shape} and "
+                             f"{reference.shape}")
+    if image.dtype == np.uint8 or reference.dtype == np.uint8:  # as floats in [0, 1], as read_image takes arrays
+        from ..imaging.io import unit_floats  # (both uint8 gave 0-255 floats; one of each, the reference's units)
 
         image, reference = unit_floats(image), unit_floats(reference, "reference")
     out = np.empty(image.shape, dtype=np.float64)

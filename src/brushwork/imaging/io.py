@@ -8,6 +8,7 @@ leaves a half-written output.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..errors import BrushworkError, ImageError, hint
+from ..errors import BrushworkError, ImageError, hint, tilde
 from ..files import NAME_MAX, name_bytes
 from .decode import (DEFAULT_MAX_PIXELS, describe, grey_levels, has_alpha, key_to_alpha, open_decoded, pixel_count,
                      to_8bit, to_srgb)
@@ -139,12 +140,7 @@ def read_image(
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
         raise ImageError(f"{what} array has shape {source.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
-    given_floats = arr.dtype.kind == "f"
-    arr = unit_floats(arr, what)  # uint8 scaled, a bool mask as 0 and 1, other integers and NaN refused
-    if given_floats and arr.size and not (-0.1 <= float(arr.min()) and float(arr.max()) <= 1.1):  # (overshoot: clipped)
-        lo, hi = float(arr.min()), float(arr.max())
-        raise ImageError(f"{what} array's values span [{lo:g}, {hi:g}]: give floats in [0, 1]"
-                         + (" (divide 0-255 values by 255)" if hi > 2 else " (clip them)"))
+    arr = unit_floats(arr, what)  # uint8 scaled, a bool mask as 0 and 1, other integers, NaN and other scales refused
     arr = np.clip(arr.astype(np.float32), 0.0, 1.0)
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
@@ -240,10 +236,20 @@ def read_square(path: str | os.PathLike, size: int, channels: int = 3, framing: 
 
 
 def to_tensor(rgb: np.ndarray, device: Any = "cpu") -> torch.Tensor:
-    """``(H, W, 3)`` float array -> ``(1, 3, H, W)`` float32 tensor (a copy)."""
+    """``(H, W, C)`` image array (floats in [0, 1], or uint8 0-255 as :func:`read_image` takes it) -> ``(1, C, H, W)``
+    float32 tensor in [0, 1] (a copy).
+
+    Raises:
+        ImageError: another shape, or values of another scale (:func:`unit_floats`).
+    """
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).unsqueeze(0).to(
+    a = np.asarray(rgb)
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise ImageError(f"to_tensor takes an (H, W, 3) image array (e.g. read_image(path).rgb), got shape {a.shape}"
+                         + (": for (3, H, W), pass a.transpose(1, 2, 0)" if a.ndim == 3 and a.shape[0] == 3 else ""))
+    a = unit_floats(a)  # (uint8 scaled: it was passed on as 0-255, a white picture once clamped)
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).unsqueeze(0).to(
         device=device, dtype=torch.float32, copy=True
     )
 
@@ -254,6 +260,9 @@ def from_tensor(x: torch.Tensor) -> np.ndarray:
         if x.shape[0] != 1:
             raise ValueError(f"expected a single image (1, 3, H, W), got {tuple(x.shape)}")
         x = x[0]
+    if x.dim() != 3 or x.shape[0] not in (1, 3, 4):
+        raise ValueError(f"expected a (1, 3, H, W) or (3, H, W) tensor, got {tuple(x.shape)}"
+                         + (": for (H, W, 3), pass x.permute(2, 0, 1)" if x.dim() == 3 and x.shape[-1] == 3 else ""))
     return x.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
@@ -276,8 +285,9 @@ def unit_floats(a: np.ndarray, what: str = "image", *, shape: str | None = None)
     for ``(H, W)``.
 
     Raises:
-        ImageError: an integer array other than uint8, a value that is not finite or far outside [0, 1] (0-255
-            floats), or another shape.
+        ImageError: an integer array other than uint8, a value that is not finite or outside [-0.1, 1.1] (0-255
+            or [-1, 1] floats: the message says how to bring them to [0, 1]; a little overshoot is clipped by the
+            callers), or another shape.
     """
     if isinstance(a, (str, os.PathLike)):  # (np.asarray made it a 0-d array: "shape ()")
         raise ImageError(f"{what}: give an image array (e.g. read_image(path).rgb), not the path '{a}'")
@@ -298,9 +308,14 @@ def unit_floats(a: np.ndarray, what: str = "image", *, shape: str | None = None)
     lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
     if not (np.isfinite(lo) and np.isfinite(hi)):  # (NaN and inf reach the min or the max; no mask copy)
         raise ImageError(f"{what} array holds NaN or infinite values: give finite floats in [0, 1]")
-    if hi > 2 or lo < -1:  # (0-255 floats: every colour was clipped to white; a little overshoot is clipped)
-        raise ImageError(f"{what} array's values span [{lo:g}, {hi:g}]: give floats in [0, 1]"
-                         + (" (divide 0-255 values by 255)" if hi > 2 else ""))
+    if hi > 1.1 or lo < -0.1:  # (a little overshoot, as resampling gives, is clipped; more is another scale)
+        if hi > 2:  # (0-255 floats: every colour would be clipped to white)
+            fix = "divide 0-255 values by 255"
+        elif lo >= -1.0 and hi <= 1.0:  # (a GAN's tanh output, a normalised tensor: the darks would be clipped)
+            fix = "values in [-1, 1], as a GAN's tanh gives, become (a + 1) / 2"
+        else:
+            fix = "clip them, or rescale them to [0, 1]"
+        raise ImageError(f"{what} array's values span [{lo:g}, {hi:g}]: give floats in [0, 1] ({fix})")
     return a
 
 
@@ -364,7 +379,7 @@ def check_output_path(path: str | os.PathLike) -> Path:
         )
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise ImageError(f"output folder '{parent}' does not exist: create it first")
+        raise ImageError(f"output folder '{parent}' does not exist" + (tilde(parent) or ": create it first"))
     if not os.access(parent, os.W_OK):
         raise ImageError(f"output folder '{parent}' is not writable: choose another -o path")
     if p.exists() and not os.access(p, os.W_OK):
@@ -496,10 +511,19 @@ def save_image(
         from ..provenance.recipe import plain_recipe
 
         recipe = plain_recipe(recipe)  # (a notebook's numpy numbers: a TypeError deep in json.dumps)
+    if isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not 1 <= quality <= 100:
+        raise ImageError(f"quality is JPEG's and WebP's, a whole number from 1 to 100 (default 95), got {quality!r}")
+    if type(image).__module__.startswith("torch"):  # (an AttributeError deep in decode.py)
+        raise ImageError("save_image takes a PIL image or an (H, W, 3) array: for a (1, 3, H, W) tensor pass "
+                         "brushwork.imaging.from_tensor(x)")
+    if isinstance(image, (list, tuple)):
+        image = np.asarray(image)
     if isinstance(image, np.ndarray):
         img = to_pil(image, None if fmt in ("JPEG", "BMP") else alpha, composited=composited)
-    else:
+    elif isinstance(image, Image.Image):
         img = image
+    else:
+        raise ImageError(f"save_image takes a PIL image or an (H, W, 3) array, got {type(image).__name__}")
     img = _writable(img, fmt)
     if watermark:
         from ..provenance.watermark import SCHEME, embed_watermark

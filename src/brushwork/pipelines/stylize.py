@@ -366,8 +366,17 @@ def stylize(
 
     if method not in METHODS:
         raise BrushworkError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    if strength is None:
+        raise BrushworkError("strength must be a number in [0, 1], got None")
     _check_range("strength", strength, 0.0, 1.0)
     strength = float(strength)
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral) or max_pixels < 1:
+        raise BrushworkError(f"max_pixels must be a whole number of pixels (default {DEFAULT_MAX_PIXELS:,}), got "
+                             f"{max_pixels!r}")
+    for name, fn in (("should_stop", should_stop), ("on_progress", on_progress)):
+        if fn is not None and not callable(fn):  # (it failed at the first step, after the models had loaded)
+            raise BrushworkError(f"{name} must be a function (or None), got {fn!r}"
+                                 + (": pass lambda: True" if isinstance(fn, bool) and name == "should_stop" else ""))
     if preserve_color not in PRESERVE_COLOR:
         raise BrushworkError(f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}, got {preserve_color!r}")
     if init not in ("content", "noise", "adain"):
@@ -437,8 +446,10 @@ def stylize(
     styles_in = _as_list(style)
     if not styles_in:
         raise BrushworkError("at least one style image is needed")
-    if isinstance(style_weights, str):
-        raise BrushworkError(f"style_weights must be a list of numbers such as [0.7, 0.3], got {style_weights!r}")
+    if style_weights is not None and (isinstance(style_weights, (str, dict, numbers.Number))
+                                      or not hasattr(style_weights, "__len__")):
+        raise BrushworkError(f"style_weights must be a list with a number per style, such as [0.7, 0.3], got "
+                             f"{style_weights!r}")
     if style_weights is not None:
         if len(style_weights) != len(styles_in):
             raise BrushworkError(
@@ -549,6 +560,9 @@ def stylize(
             notes.append(f"mask '{m.source}' is {m.size[0]}x{m.size[1]}, the content {cw}x{ch}: resized to fit")
         # white applies the style; a see-through pixel counts by its own colour (not as it looks over white) and alpha
         grey = m.rgb.mean(axis=2) if m.alpha is None else from_over_white(m.rgb, m.alpha).mean(axis=2) * m.alpha
+        if 0 < float(grey.max()) <= 1.5 / 255:  # only 0 and 1 (of 255): a 0/1 label map, as numpy saves one
+            grey = grey * 255.0
+            notes.append(f"mask '{m.source}' holds only 0 and 1 (of 255): read as black and white")
         mt = torch.from_numpy(np.ascontiguousarray(grey))[None, None].to(dev, torch.float32)
         # (antialiased, as the photo is: a mask at the photo's full size painted with fine detail was point-sampled)
         m_ts.append(torch.nn.functional.interpolate(mt, size=(out_h, out_w), mode="bilinear", align_corners=False,
@@ -572,8 +586,8 @@ def stylize(
             raise BrushworkError("the masks (of the styles with a weight) cover no pixel, so the picture would be the "
                                  "photo as it is: paint white where a style should go")
         if most < 0.05:
-            notes.append(f"the masks cover at most {most:.1%} of any pixel, so the picture is nearly the photo (a 0/1 "
-                         "mask array is read as 0-255: multiply it by 255)")
+            notes.append(f"the masks cover at most {most:.1%} of any pixel, so the picture is nearly the photo (paint "
+                         "white where a style should go)")
 
     bar = None
     if progress and method == "gatys":
