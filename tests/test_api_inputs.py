@@ -11,6 +11,39 @@ from brushwork.errors import BrushworkError, ImageError, WeightsError
 from brushwork.imaging.io import read_image
 
 
+def test_every_array_helper_takes_the_scales_stylize_takes(tmp_path):
+    """The exported helpers read arrays as stylize does (API audit): [-1, 1] floats were clipped to a dark picture by
+    save_image, palettes and recolour; to_tensor passed uint8 on as 0-255 (a white picture once clamped);
+    srgb_to_linear of uint8 gave values up to 314,596; match_histograms of two uint8 pictures gave 0-255 floats."""
+    from brushwork.color import match_histograms, rgb_to_oklab, srgb_to_linear
+    from brushwork.color.palette import extract_palette
+    from brushwork.imaging.io import from_tensor, save_image, to_tensor
+
+    rng = np.random.default_rng(0)
+    u8 = (rng.random((12, 10, 3)) * 255).astype(np.uint8)
+    f = u8.astype(np.float32) / 255
+    for call in (lambda: save_image(f * 2 - 1, tmp_path / "x.png"), lambda: extract_palette(f * 2 - 1, k=3)):
+        with pytest.raises(ImageError, match=r"\(a \+ 1\) / 2"):
+            call()
+    assert not (tmp_path / "x.png").exists()
+    with pytest.raises(ImageError, match="clip them, or rescale"):
+        save_image(f * 1.9, tmp_path / "x.png")
+    np.testing.assert_allclose(to_tensor(u8)[0].permute(1, 2, 0).numpy(), f, atol=1e-6)
+    with pytest.raises(ImageError, match=r"a.transpose\(1, 2, 0\)"):
+        to_tensor(f.transpose(2, 0, 1))
+    with pytest.raises(ValueError, match=r"x.permute\(2, 0, 1\)"):
+        from_tensor(torch.rand(8, 6, 3))
+    np.testing.assert_allclose(srgb_to_linear(u8), srgb_to_linear(f), atol=1e-6)
+    out = match_histograms(u8, u8[::-1])
+    assert out.max() <= 1.0 and out.dtype.kind == "f"
+    with pytest.raises(ValueError, match=r"for RGBA, pass a\[\.\.\., :3\]"):
+        rgb_to_oklab(np.dstack([f, f[..., :1]]))
+    with pytest.raises(ValueError, match="grey"):
+        rgb_to_oklab(f[..., 0])
+    with pytest.raises(BrushworkError, match="pictures with pixels"):
+        match_histograms(f, np.zeros((0, 0, 3), np.float32))
+
+
 def test_arrays_of_unknown_scale_are_refused_not_clipped():
     with pytest.raises(ImageError, match="uint16"):
         read_image(np.full((32, 32, 3), 30000, np.uint16))
@@ -272,3 +305,58 @@ def test_what_a_script_does_with_the_api_is_safe_and_as_documented(small_images,
     with pytest.raises(BrushworkError, match=r"\(255, 0, 0\) is not a hex colour"):
         classify([(255, 0, 0)])
     assert classify(np.array(["#ff0000", "#00ff00", "#0000ff"])).label
+
+
+def test_a_notebooks_slips_are_named_before_any_work(small_images, tmp_path, random_decoder_dir):
+    """The API audit's tracebacks and silent results, each now one line (they were AttributeErrors, TypeErrors deep
+    in numpy or the sampler, a crop box of (-1, 0, 0, 0), or a kernel killed for memory)."""
+    import brushwork
+    from brushwork.composition import analyze, saliency_map, suggest_crops
+    from brushwork.color.palette import extract_palette
+    from brushwork.imaging.io import save_image
+    from brushwork.pipelines.classify import predict_images
+    from brushwork.pipelines.gan import grid_image
+    from brushwork.provenance.originality import check
+
+    content, style = small_images
+    fast = dict(method="adain", decoder=random_decoder_dir, size=32)
+    for kw, said in ((dict(strength=None), "strength must be a number"), (dict(style_weights=0.5), "a number per style"),
+                     (dict(max_pixels=None), "max_pixels must be"), (dict(should_stop=True), "pass lambda: True"),
+                     (dict(on_progress=3), "on_progress must be a function"),
+                     (dict(masks=["-"]), "in Python pass None")):
+        with pytest.raises(BrushworkError, match=said):
+            brushwork.stylize(content, style, **fast, **kw)
+    with pytest.raises(ImageError, match="web address"):
+        brushwork.stylize("https://example.com/a.jpg", style, **fast)
+    with pytest.raises(ImageError, match="expanduser"):
+        brushwork.stylize("~/surely-not-here.jpg", style, **fast)
+    f = np.asarray(Image.open(content).convert("RGB"), np.float32) / 255
+    with pytest.raises(ImageError, match="from_tensor"):
+        save_image(torch.from_numpy(f), tmp_path / "t.png")
+    with pytest.raises(ImageError, match="from 1 to 100"):
+        save_image(f, tmp_path / "t.jpg", quality=0.9)
+    assert not list(tmp_path.glob("t.*"))
+    save_image(f.tolist(), tmp_path / "list.png")  # (a nested list: an array)
+    with pytest.raises(BrushworkError, match="unpack it"):
+        predict_images((object(), object()), None, [content])
+    with pytest.raises(BrushworkError, match="seed must be a whole number"):
+        extract_palette(f, k=3, seed=1.5)
+    with pytest.raises(BrushworkError, match="alpha of the picture's size"):
+        extract_palette(f, np.ones((3, 3)), k=3)
+    with pytest.raises(BrushworkError, match="working_saliency"):
+        analyze(f, saliency=np.ones((5, 5)))
+    for kw in (dict(size=(0, 0)), dict(top=-1), dict(top=2.5)):
+        with pytest.raises(BrushworkError):
+            suggest_crops(f, ["1:1"], **kw)
+    with pytest.raises(BrushworkError, match="aspect ratio"):
+        suggest_crops(f, [(4, 5)])
+    with pytest.raises(BrushworkError, match="from 1 to 16384"):
+        saliency_map(f, size=10**6)
+    with pytest.raises(BrushworkError, match="at least 2x2"):
+        analyze(f[:0])
+    with pytest.raises(BrushworkError, match=r"x / 127.5 - 1"):
+        grid_image(torch.full((2, 3, 8, 8), 200.0))
+    with pytest.raises(BrushworkError, match="cols must be"):
+        grid_image(torch.zeros(2, 3, 8, 8), cols=-1)
+    with pytest.raises(BrushworkError, match="ReferenceIndex.load"):
+        check([content], "refs.npz")

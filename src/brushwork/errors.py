@@ -58,3 +58,9 @@ def hint(option: str, cli: str, api: str = "") -> str:
     if options is None:
         return api
     return cli if option in options else ""
+
+
+def tilde(path: object) -> str:
+    """Advice for a path that starts with ``~`` (a shell expands it, Python's file functions do not), else ``""``."""
+    return (": '~' is your home folder only to a shell: pass os.path.expanduser(path)"
+            if str(path).startswith("~") else "")

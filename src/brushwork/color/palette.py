@@ -276,6 +276,14 @@ def fit_palette(lab: np.ndarray, w: np.ndarray, k: int, seed: int = 0, coarse: i
     return best[1]
 
 
+def checked_seed(seed) -> int:
+    """``seed`` as an int: a whole number (numpy's too), not a float or a bool (``1.5`` failed deep in the
+    sampler, "unsupported operand type(s) for &")."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise BrushworkError(f"seed must be a whole number, got {seed!r}")
+    return int(seed)
+
+
 def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int = 6, seed: int = 0,
                     sample: int = 12_000, saliency: bool = False, at_most: bool = False,
                     composited: bool = True) -> Palette:
@@ -297,8 +305,12 @@ def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int 
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= MAX_COLORS:
         raise BrushworkError(f"-k must be a whole number from 1 to {MAX_COLORS}, got {k!r}")
     k = int(k)
+    seed = checked_seed(seed)
     rgb = unit_floats(rgb, shape="rgb")  # (a uint8 array: 0-255, as read_image takes it)
     alpha = None if alpha is None else unit_floats(alpha, "alpha", shape="mask")
+    if alpha is not None and alpha.shape != rgb.shape[:2]:  # (a numpy broadcast error)
+        raise BrushworkError(f"alpha is {alpha.shape[1]}x{alpha.shape[0]} and the picture {rgb.shape[1]}x"
+                             f"{rgb.shape[0]}: give an alpha of the picture's size")
     if alpha is not None and composited:
         from .spaces import from_over_white
 

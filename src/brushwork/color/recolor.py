@@ -123,6 +123,9 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
                                  "give an alpha of the picture's size")
     if isinstance(strength, bool) or not isinstance(strength, (int, float, np.integer, np.floating)):
         raise BrushworkError(f"strength must be a number in [0, 1], got {strength!r}")
+    from .palette import checked_seed
+
+    seed = checked_seed(seed)
     if (reference is None) == (palette is None):
         raise BrushworkError("recolouring needs exactly one target: a reference image or a palette")
     if not 0.0 <= strength <= 1.0:

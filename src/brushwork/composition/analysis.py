@@ -81,9 +81,11 @@ def saliency_map(rgb: np.ndarray, *, size: int | None = None) -> np.ndarray:
     Returns ``(h, w)`` float in [0, 1] (the input's size unless ``size`` is given).
     """
     from ..color.spaces import rgb_to_oklab
-    from ..imaging.io import unit_floats
 
-    rgb = unit_floats(rgb, shape="rgb")  # (a uint8 picture: 0-255, as analyze takes it)
+    rgb = _picture(rgb)
+    if size is not None and (isinstance(size, bool) or not isinstance(size, numbers.Integral)
+                             or not 1 <= size <= MAX_MAP_SIDE):
+        raise BrushworkError(f"size must be a whole number of pixels from 1 to {MAX_MAP_SIDE}, got {size!r}")
     h, w = rgb.shape[:2]
     small = _small(rgb, 64)  # the spectral residual works at about 64 px (Hou & Zhang)
     lab = rgb_to_oklab(small.astype(np.float64))
@@ -104,6 +106,28 @@ def saliency_map(rgb: np.ndarray, *, size: int | None = None) -> np.ndarray:
     sal = _unit(sal * (0.6 + 0.4 * np.exp(-r2 / (2 * 0.3**2))))
     out_w, out_h = (w, h) if size is None else (max(1, round(w * size / max(h, w))), max(1, round(h * size / max(h, w))))
     return resize_map(sal, out_w, out_h)
+
+
+MAX_MAP_SIDE = 16384  # a saliency map's long side at most (10**6 asked for terabytes)
+
+
+def _picture(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` as floats in [0, 1] (:func:`~brushwork.imaging.io.unit_floats`), with pixels to analyse."""
+    from ..imaging.io import unit_floats
+
+    rgb = unit_floats(rgb, shape="rgb")  # (a uint8 picture: 0-255)
+    if min(rgb.shape[:2]) < 2:
+        raise BrushworkError(f"the picture is {rgb.shape[1]}x{rgb.shape[0]}: give one of at least 2x2 pixels")
+    return rgb
+
+
+def _checked_saliency(saliency, small: np.ndarray) -> np.ndarray:
+    """A saliency map passed in: the working copy's size (:func:`working_saliency` of the same picture)."""
+    sal = np.asarray(saliency, dtype=np.float64)
+    if sal.shape != small.shape[:2]:
+        raise BrushworkError(f"saliency has shape {sal.shape}, not the working copy's {small.shape[:2]}: pass "
+                             "working_saliency(rgb) of the same picture (or leave it out)")
+    return sal
 
 
 def resize_map(sal: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -232,10 +256,8 @@ def _horizon(grey: np.ndarray) -> tuple[float | None, float]:
 def analyze(rgb: np.ndarray, *, saliency: np.ndarray | None = None) -> Composition:
     """Composition scores of ``rgb (H, W, 3)`` in [0, 1] (a uint8 array: 0-255; ``saliency``: its
     :func:`working_saliency`)."""
-    from ..imaging.io import unit_floats
-
-    small = _small(unit_floats(rgb, shape="rgb"), WORK)
-    sal = saliency_map(small) if saliency is None else saliency
+    small = _small(_picture(rgb), WORK)
+    sal = saliency_map(small) if saliency is None else _checked_saliency(saliency, small)
     x, y = _subject(sal)
     thirds, tp = _power_score(x, y, (1 / 3, 2 / 3))
     golden, gp = _power_score(x, y, (1 - PHI, PHI))
@@ -287,14 +309,18 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str | float], *, top: int = 1,
     Raises:
         BrushworkError: a malformed or impossible ratio.
     """
-    from ..imaging.io import unit_floats
-
     if isinstance(ratios, (str, numbers.Real)):
         ratios = [ratios]  # one ratio, not its characters
-    rgb = unit_floats(rgb, shape="rgb")
-    values = [(r if isinstance(r, str) else f"{float(r):g}", parse_ratio(r)) for r in ratios]
+    rgb = _picture(rgb)
+    values = [(r, parse_ratio(r)) for r in ratios]  # (checked first: a tuple (4, 5) failed in float())
+    values = [(r if isinstance(r, str) else f"{float(r):g}", v) for r, v in values]
+    if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
+        raise BrushworkError(f"top must be a whole number of crops, 1 or more, got {top!r}")
+    if size is not None and (len(size) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                                       and v >= 2 for v in size)):
+        raise BrushworkError(f"size must be the picture's (width, height) in pixels, got {size!r}")
     W, H = (rgb.shape[1], rgb.shape[0]) if size is None else (int(size[0]), int(size[1]))
-    sal = working_saliency(rgb) if saliency is None else saliency
+    sal = working_saliency(rgb) if saliency is None else _checked_saliency(saliency, _small(rgb, WORK))
     h, w = sal.shape
     integ = np.pad(sal.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     total = float(integ[-1, -1]) or 1.0

@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import ImageError, hint
+from ..errors import ImageError, hint, tilde
 
 __all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pending", "to_srgb", "to_8bit", "grey_levels",
            "white_level", "pixel_count"]
@@ -145,7 +145,13 @@ def open_decoded(
     else:
         path = Path(source)
         if not path.exists():
-            raise ImageError(f"{what} '{path}' does not exist: check the path")
+            text = os.fspath(source)
+            if isinstance(text, str) and text.lower().startswith(("http://", "https://")):
+                raise ImageError(f"{what} '{text}' is a web address: brushwork reads files on this machine (offline); "
+                                 "download it first")
+            if text == "-" and what.startswith("mask"):
+                raise ImageError("mask '-' (everywhere) is the command line's: in Python pass None for that style")
+            raise ImageError(f"{what} '{path}' does not exist" + (tilde(path) or ": check the path"))
         if path.is_dir():
             raise ImageError(f"{what} '{path}' is a folder, not an image file")
         try:

@@ -173,6 +173,8 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
     whole, padded to a square with its background: ``model.framing``)."""
     import numbers
 
+    if isinstance(model, tuple):  # (an AttributeError on the tuple's 'eval' after every image was read)
+        raise BrushworkError("model is load_classifier's pair: unpack it, model, cfg = load_classifier(...)")
     if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1:
         raise BrushworkError(f"top_k must be a whole number of labels, 1 or more, got {top_k!r}")
     if ink not in (None, "light", "dark"):

@@ -199,6 +199,13 @@ def grid_image(images: torch.Tensor | np.ndarray, cols: int | None = None, pad: 
         if len({np.shape(a) for a in images}) != 1:
             raise BrushworkError(f"the pictures of a grid are of one size, got {sorted({np.shape(a) for a in images})}")
         images = np.stack([np.asarray(a) for a in images])
+    if isinstance(images, torch.Tensor) and images.numel() and (images.dtype.is_floating_point and not (
+            -1.01 <= float(images.min()) and float(images.max()) <= 1.01)):  # (clamped: a white sheet)
+        raise BrushworkError(f"a grid's tensor is in [-1, 1] as the generator gives it, got values in "
+                             f"[{float(images.min()):g}, {float(images.max()):g}]: for 0-255 values pass x / 127.5 - 1")
+    if cols is not None and (isinstance(cols, bool) or not isinstance(cols, numbers.Integral) or cols < 1):
+        raise BrushworkError(f"cols must be a whole number of columns, 1 or more (or None: as square as can be), got "
+                             f"{cols!r}")
     arr = _to_uint8(images) if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or not len(arr):
         raise BrushworkError(f"a grid takes uint8 pictures (N, H, W, 3) or a tensor (N, 3, H, W) in [-1, 1], got "

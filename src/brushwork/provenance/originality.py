@@ -259,11 +259,16 @@ def check_each(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: in
         BrushworkError: a path that does not exist or is a folder (before any result); an image that cannot be
             read or is too small or blank (when its batch is reached).
     """
+    if not isinstance(index, ReferenceIndex):  # (an AttributeError on 'vectors' after the first batch was read)
+        raise BrushworkError("index is a ReferenceIndex: load one with ReferenceIndex.load(path) (or build_index)"
+                             + (f", not the path '{index}'" if isinstance(index, (str, os.PathLike)) else ""))
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]  # one picture, not its letters
     paths = list(paths)
     if not paths:
         raise BrushworkError("no images to check: give one or more image files")
+    if not all(isinstance(p, (str, os.PathLike)) for p in paths):
+        raise BrushworkError("originality checks image files: give paths (save a picture made in Python first)")
     for p in paths:  # (a typo at the end of a long list: said before any work)
         if Path(p).is_dir():
             raise BrushworkError(f"'{p}' is a folder: give image files")
