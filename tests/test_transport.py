@@ -412,3 +412,15 @@ def test_a_drawing_on_a_transparent_canvas_paints_with_the_drawing_not_the_backd
     on_white = picture(tmp_path / "flat.png")  # what the canvas painted before: eight ninths of it white
     # (histogram: the drawing's edges still meet white in the encoder's view: 0.34 measured, 2.2 before)
     assert np.abs(on_canvas - cut_out).max() < (0.5 if method == "histogram" else 0.2) * np.abs(on_white - cut_out).max()
+
+
+def test_one_style_given_twice_is_that_style(small_images, random_decoder_dir):
+    """stylize(c, [s, s]) is stylize(c, s): the match mixed the two copies' samples, half of each, and came out up to
+    20 levels apart (API audit)."""
+    import brushwork
+
+    content, style = small_images
+    kw = dict(method="adain", decoder=random_decoder_dir, size=64, match="full")
+    once = np.asarray(brushwork.stylize(content, style, **kw).image)
+    twice = np.asarray(brushwork.stylize(content, [style, style], style_weights=[1, 3], **kw).image)
+    assert np.array_equal(once, twice)

@@ -179,13 +179,19 @@ def _at(where: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
     return None if where is None else F.interpolate(where.float(), size=like.shape[-2:], mode="area")
 
 
+def _same_target(a: StyleTarget, b: StyleTarget) -> bool:
+    return (a is b or (torch.equal(a.colors, b.colors) and len(a.bands) == len(b.bands)
+                       and all((x is None and y is None) or (x is not None and y is not None and torch.equal(x, y))
+                               for x, y in zip(a.bands, b.bands))))
+
+
 def mix_targets(targets: Sequence[StyleTarget], weights: Sequence[float]) -> StyleTarget:
     """The mixture of several styles' distributions, each contributing in proportion to its weight (whatever
     the number of samples each holds)."""
     total = float(sum(weights))
     keep = [(t, w / total) for t, w in zip(targets, weights) if w > 0]
-    if len(keep) == 1:
-        return keep[0][0]
+    if len(keep) == 1 or all(_same_target(t, keep[0][0]) for t, _ in keep[1:]):
+        return keep[0][0]  # (one style given twice: its own distribution, not half its samples twice over)
 
     def mix(samples: list[torch.Tensor]) -> torch.Tensor:  # (N_i, ...) rows each: evenly strided picks
         size = max(x.shape[0] for x in samples)
