@@ -320,7 +320,7 @@ def test_a_notebooks_slips_are_named_before_any_work(small_images, tmp_path, ran
 
     content, style = small_images
     fast = dict(method="adain", decoder=random_decoder_dir, size=32)
-    for kw, said in ((dict(strength=None), "strength must be a number"), (dict(style_weights=0.5), "a number per style"),
+    for kw, said in ((dict(strength=None), "strength must be a number"), (dict(style_weights=0.5), "one per style"),
                      (dict(max_pixels=None), "max_pixels must be"), (dict(should_stop=True), "pass lambda: True"),
                      (dict(on_progress=3), "on_progress must be a function"),
                      (dict(masks=["-"]), "in Python pass None")):

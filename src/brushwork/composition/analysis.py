@@ -123,7 +123,8 @@ def _picture(rgb: np.ndarray) -> np.ndarray:
 
 def _checked_saliency(saliency, small: np.ndarray) -> np.ndarray:
     """A saliency map passed in: the working copy's size (:func:`working_saliency` of the same picture)."""
-    sal = np.asarray(saliency, dtype=np.float64)
+    sal = np.asarray(saliency)
+    sal = sal if sal.dtype.kind == "f" else sal.astype(np.float64)  # (working_saliency's float32, as it is)
     if sal.shape != small.shape[:2]:
         raise BrushworkError(f"saliency has shape {sal.shape}, not the working copy's {small.shape[:2]}: pass "
                              "working_saliency(rgb) of the same picture (or leave it out)")

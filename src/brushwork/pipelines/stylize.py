@@ -448,7 +448,7 @@ def stylize(
         raise BrushworkError("at least one style image is needed")
     if style_weights is not None and (isinstance(style_weights, (str, dict, numbers.Number))
                                       or not hasattr(style_weights, "__len__")):
-        raise BrushworkError(f"style_weights must be a list with a number per style, such as [0.7, 0.3], got "
+        raise BrushworkError(f"style_weights must be a list of numbers, one per style, such as [0.7, 0.3], got "
                              f"{style_weights!r}")
     if style_weights is not None:
         if len(style_weights) != len(styles_in):
