@@ -147,8 +147,8 @@ def test_optimize_does_not_modify_inputs(lite0):
     (dict(encoder="alexnet"), "unknown encoder"),
     (dict(size=4), "size"),
     (dict(method="magic"), "unknown method"),
-    (dict(method="adain", steps=5), "--steps applies to --method gatys"),  # (ignored, before)
-    (dict(method="adain", tv_weight=5.0), "--tv-weight applies to --method gatys"),
+    (dict(method="adain", steps=5), "steps applies to method='gatys'"),  # (ignored, before; Python's names)
+    (dict(method="adain", tv_weight=5.0), "tv_weight applies to method='gatys'"),
     (dict(style_weight=1e40), "not finite"),  # (it returned the photo, as if it had painted)
 ])
 def test_bad_arguments(small_images, kwargs, match):
@@ -191,7 +191,7 @@ def test_init_adain_at_strength_zero_and_with_the_adain_method(small_images):
     content, style = small_images
     r = brushwork.stylize(content, style, size=96, init="adain", strength=0.0)
     assert "init_decoder" not in r.params  # nothing optimised, no AdaIN pass
-    with pytest.raises(BrushworkError, match="applies to --method gatys"):
+    with pytest.raises(BrushworkError, match="init='adain' applies to method='gatys'"):
         brushwork.stylize(content, style, size=96, method="adain", init="adain")
 
 

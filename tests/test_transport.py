@@ -144,7 +144,7 @@ def test_stylize_records_the_match_and_gatys_refuses_it(small_images, tmp_path, 
     assert full.image.tobytes() != none.image.tobytes()
     from brushwork.errors import BrushworkError
 
-    with pytest.raises(BrushworkError, match="applies to --method adain"):
+    with pytest.raises(BrushworkError, match="match='colors' applies to method='adain'"):  # (Python's names)
         stylize(content, style, method="gatys", match="colors", size=96)
     assert main(["stylize", str(content), str(style), "-o", str(tmp_path / "g.png"), "--match", "full", "-q"]) == 2
     assert "--match full applies to --method adain" in capsys.readouterr().err
@@ -321,13 +321,13 @@ def test_the_adain_start_of_gatys_is_matched_and_older_recipes_rerun_unmatched(s
     assert matched.params["init_match"] == "full" and plain.params["init_match"] == "none"
     assert matched.image.tobytes() != plain.image.tobytes()
     assert "init_match" not in stylize(content, style, size=64, steps=3).params  # no AdaIN start, nothing to record
-    with pytest.raises(BrushworkError, match="--init-match colors finishes the AdaIN start"):
+    with pytest.raises(BrushworkError, match="init_match='colors' finishes the AdaIN start"):
         stylize(content, style, init_match="colors", size=64, steps=3)
     with pytest.raises(BrushworkError, match="init_match must be one of"):
         stylize(content, style, init_match="most", **fast)
-    with pytest.raises(BrushworkError, match="an AdaIN picture takes --match none"):
+    with pytest.raises(BrushworkError, match="an AdaIN picture takes match='none'"):
         stylize(content, style, method="adain", init_match="none", size=64)
-    with pytest.raises(BrushworkError, match="the AdaIN start of --init adain takes --init-match colors"):
+    with pytest.raises(BrushworkError, match="the AdaIN start of init='adain' takes init_match='colors'"):
         stylize(content, style, match="colors", **fast)
     monkeypatch.chdir(tmp_path)
     assert main(["stylize", content.name, style.name, "-o", "m.png", "--init-match", "full", "-q"]) == 2

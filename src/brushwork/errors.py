@@ -64,3 +64,12 @@ def tilde(path: object) -> str:
     """Advice for a path that starts with ``~`` (a shell expands it, Python's file functions do not), else ``""``."""
     return (": '~' is your home folder only to a shell: pass os.path.expanduser(path)"
             if str(path).startswith("~") else "")
+
+
+def flag(option: str, value: object = None) -> str:
+    """An option as the running command spells it (``--init-match colors``), or as the argument it is in Python and
+    the studio (``init_match='colors'``): a message names what its reader typed."""
+    if _OPTIONS.get() is not None:
+        return option if value is None else f"{option} {value}"
+    name = option.lstrip("-").replace("-", "_")
+    return name if value is None else f"{name}={value!r}"

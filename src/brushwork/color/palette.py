@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BrushworkError
+from ..errors import BrushworkError, flag
 from .spaces import oklab_to_oklch, oklab_to_rgb, rgb_to_8bit, rgb_to_hex, rgb_to_oklab
 
 __all__ = ["Palette", "extract_palette", "fit_palette", "kmeans", "palette_error", "palette_pixels", "MAX_COLORS"]
@@ -303,7 +303,7 @@ def extract_palette(rgb: np.ndarray, alpha: np.ndarray | None = None, *, k: int 
     from ..imaging.io import unit_floats
 
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= MAX_COLORS:
-        raise BrushworkError(f"-k must be a whole number from 1 to {MAX_COLORS}, got {k!r}")
+        raise BrushworkError(f"{flag('-k')} must be a whole number from 1 to {MAX_COLORS}, got {k!r}")
     k = int(k)
     seed = checked_seed(seed)
     rgb = unit_floats(rgb, shape="rgb")  # (a uint8 array: 0-255, as read_image takes it)

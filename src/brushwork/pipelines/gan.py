@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import BrushworkError
+from ..errors import BrushworkError, flag
 from ..weights import keeps_rng
 
 __all__ = ["latents", "load_gan", "sample", "slerp", "interpolate", "grid_image", "parse_seeds"]
@@ -133,7 +133,7 @@ def sample(gan, seeds: Sequence[int] | str, *, truncation: float = 1.0, batch: i
     sizes, and a seed's pixels must not depend on which other seeds were asked for.
     """
     if not isinstance(truncation, numbers.Real) or isinstance(truncation, bool) or not 0 < truncation <= 1:
-        raise BrushworkError(f"--truncation must be a number in (0, 1], got {truncation!r}")
+        raise BrushworkError(f"{flag('--truncation')} must be a number in (0, 1], got {truncation!r}")
     seeds = _checked_seeds(gan, seeds)
     if not isinstance(batch, numbers.Integral) or batch < 1:
         raise BrushworkError(f"batch must be a whole number of at least 1, got {batch!r}")
@@ -168,16 +168,16 @@ def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1
     """``frames`` images walking through the seeds' latents (back to the first when ``loop``), each seed's own
     sample on a frame (the seeds spread as evenly as whole frames allow)."""
     if not isinstance(truncation, numbers.Real) or isinstance(truncation, bool) or not 0 < truncation <= 1:
-        raise BrushworkError(f"--truncation must be a number in (0, 1], got {truncation!r}")
+        raise BrushworkError(f"{flag('--truncation')} must be a number in (0, 1], got {truncation!r}")
     seeds = _checked_seeds(gan, seeds)
     if not isinstance(frames, numbers.Integral):
         raise BrushworkError(f"frames must be a whole number, got {frames!r}")
     if len(seeds) < 2:
         raise BrushworkError("interpolation needs at least two seeds, e.g. --seeds 3,17,42")
     if frames < len(seeds):
-        raise BrushworkError(f"--frames {frames} is fewer than the {len(seeds)} seeds: ask for more frames")
+        raise BrushworkError(f"{flag('--frames', frames)} is fewer than the {len(seeds)} seeds: ask for more frames")
     if frames > MAX_FRAMES:  # every frame is held in memory before the file is written
-        raise BrushworkError(f"--frames {frames} is more than {MAX_FRAMES}: make several shorter walks")
+        raise BrushworkError(f"{flag('--frames', frames)} is more than {MAX_FRAMES}: make several shorter walks")
     z = latents(seeds, gan.cfg.z_dim) * truncation
     stops = list(range(len(seeds))) + ([0] if loop else [])
     segments = len(stops) - 1

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import BrushworkError, ImageError, hint
+from ..errors import BrushworkError, ImageError, flag, hint
 from ..imaging.io import DEFAULT_MAX_PIXELS, LoadedImage, read_image, to_pil
 from ..weights import keeps_rng
 
@@ -173,7 +173,7 @@ def checked_tile(tile: Any) -> int | None:
         BrushworkError: not a whole number of at least 64 pixels (stylize's and video's tiles alike).
     """
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 64):
-        raise BrushworkError(f"--tile must be a whole number of at least 64 pixels, got {tile!r}")
+        raise BrushworkError(f"{flag('--tile')} must be a whole number of at least 64 pixels, got {tile!r}")
     return None if tile is None else int(tile)
 
 
@@ -243,11 +243,11 @@ def check_init_match(method: str, init: str, init_match: str | None) -> None:
     if init_match not in MATCHES:
         raise BrushworkError(f"init_match must be one of {', '.join(MATCHES)}, got {init_match!r}")
     if method != "gatys":
-        raise BrushworkError(f"--init-match {init_match} finishes the AdaIN start of --method gatys --init adain; "
-                             f"an AdaIN picture takes --match {init_match}")
+        raise BrushworkError(f"{flag('--init-match', init_match)} finishes the AdaIN start of {flag('--method', 'gatys')} "
+                             f"{flag('--init', 'adain')}; an AdaIN picture takes {flag('--match', init_match)}")
     if init != "adain":
-        raise BrushworkError(f"--init-match {init_match} finishes the AdaIN start of --init adain: add --init adain "
-                             "or drop --init-match")
+        raise BrushworkError(f"{flag('--init-match', init_match)} finishes the AdaIN start of {flag('--init', 'adain')}: "
+                             f"add {flag('--init', 'adain')} or drop {flag('--init-match')}")
 
 
 def _outside_inference_mode(fn):
@@ -386,36 +386,38 @@ def stylize(
     if transform not in TRANSFORMS:
         raise BrushworkError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
     if method != "adain" and transform != "adain":
-        raise BrushworkError(f"--transform {transform} applies to --method adain: add --method adain or drop --transform")
+        raise BrushworkError(f"{flag('--transform', transform)} applies to {flag('--method', 'adain')}: add "
+                             f"{flag('--method', 'adain')} or drop {flag('--transform')}")
     from ..color.transport import MATCHES
 
     if match is not None and match not in MATCHES:
         raise BrushworkError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     if method != "adain" and match not in (None, "none"):
         if init == "adain":
-            raise BrushworkError(f"--match {match} applies to --method adain; the AdaIN start of --init adain takes "
-                                 f"--init-match {match} (matched by default)")
-        raise BrushworkError(f"--match {match} applies to --method adain (Gatys matches the style itself): "
-                             "add --method adain or drop --match")
+            raise BrushworkError(f"{flag('--match', match)} applies to {flag('--method', 'adain')}; the AdaIN start of "
+                                 f"{flag('--init', 'adain')} takes {flag('--init-match', match)} (matched by default)")
+        raise BrushworkError(f"{flag('--match', match)} applies to {flag('--method', 'adain')} (Gatys matches the style "
+                             f"itself): add {flag('--method', 'adain')} or drop {flag('--match')}")
     from .adain import default_match
 
     match = default_match(method, match)
     check_init_match(method, init, init_match)
     init_match = init_match or "full"
     if decoder is not None and method != "adain" and init != "adain":
-        raise BrushworkError("--decoder applies to --method adain and to --init adain (the AdaIN start): add one of "
-                             "them or drop --decoder")
+        raise BrushworkError(f"{flag('--decoder')} applies to {flag('--method', 'adain')} and to {flag('--init', 'adain')} "
+                             f"(the AdaIN start): add one of them or drop {flag('--decoder')}")
     if method == "adain" and init != "content":
-        raise BrushworkError(f"--init {init} applies to --method gatys (AdaIN has no starting image): drop --init")
+        raise BrushworkError(f"{flag('--init', init)} applies to {flag('--method', 'gatys')} (AdaIN has no starting "
+                             f"image): drop {flag('--init')}")
     if method == "adain":  # the optimisation's settings: AdaIN is one pass and would ignore them
-        for flag, value in (("--steps", steps), ("--scales", scales), ("--optimizer", optimizer),
-                            ("--content-weight", content_weight), ("--style-weight", style_weight),
-                            ("--tv-weight", tv_weight)):
+        for option, value in (("--steps", steps), ("--scales", scales), ("--optimizer", optimizer),
+                              ("--content-weight", content_weight), ("--style-weight", style_weight),
+                              ("--tv-weight", tv_weight)):
             if value is not None:
-                raise BrushworkError(f"{flag} applies to --method gatys (AdaIN is one pass, with no optimisation to "
-                                     f"set): drop {flag}")
+                raise BrushworkError(f"{flag(option)} applies to {flag('--method', 'gatys')} (AdaIN is one pass, with no "
+                                     f"optimisation to set): drop {flag(option)}")
     if size is not None and (isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < MIN_SIDE):
-        raise BrushworkError(f"--size must be a whole number of at least {MIN_SIDE} pixels, got {size!r}: use "
+        raise BrushworkError(f"{flag('--size')} must be a whole number of at least {MIN_SIDE} pixels, got {size!r}: use "
                              f"{MIN_SIDE} or more")
     size = None if size is None else int(size)
     for name, v in (("seed", seed), ("steps", steps), ("scales", scales)):
