@@ -482,3 +482,15 @@ def test_names_near_the_file_system_limit_skip_one_file_not_the_whole_run(small_
     assert main(["gallery", "export", "1-100", "-o", str(tmp_path / "exported")]) == 0
     names = [p.name for p in (tmp_path / "exported").iterdir()]
     assert all(len(n.encode()) <= 255 for n in names) and any(n.startswith("0") and "yyyy" in n for n in names)
+
+
+def test_messages_name_options_as_the_reader_typed_them():
+    """The command line says --init-match colors; Python, and the studio that `brushwork serve` runs (its requests
+    handled within serve's own options), say init_match='colors'."""
+    from brushwork.errors import command_options, flag
+
+    assert flag("--init-match", "colors") == "init_match='colors'" and flag("-k") == "k"
+    with command_options(["--init-match"]):
+        assert flag("--init-match", "colors") == "--init-match colors"
+        with command_options(None):
+            assert flag("--init-match", "colors") == "init_match='colors'"

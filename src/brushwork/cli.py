@@ -2661,7 +2661,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise BrushworkError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}): choose another --port "
                              "or --host") from None
     print(f"brushwork studio on {url}  (API docs at /docs; Ctrl-C stops)", flush=True)
-    serve(config, host=args.host, port=args.port)
+    from .errors import command_options
+
+    with command_options(None):  # (its requests' errors name the form's fields, as under the test client)
+        serve(config, host=args.host, port=args.port)
     return 0
 
 

@@ -42,9 +42,10 @@ def list_items(text: str, what: str, example: str, *, spaces: bool = False) -> l
 
 
 @contextlib.contextmanager
-def command_options(options: Iterable[str]) -> Iterator[None]:
-    """Within it, :func:`hint` knows the running CLI command's options (``main`` sets them)."""
-    token = _OPTIONS.set(frozenset(options))
+def command_options(options: Iterable[str] | None) -> Iterator[None]:
+    """Within it, :func:`hint` knows the running CLI command's options (``main`` sets them); None: none runs (the
+    studio's requests, served from within `brushwork serve`, speak as the API does)."""
+    token = _OPTIONS.set(None if options is None else frozenset(options))
     try:
         yield
     finally:
