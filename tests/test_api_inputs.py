@@ -337,6 +337,11 @@ def test_a_notebooks_slips_are_named_before_any_work(small_images, tmp_path, ran
         save_image(f, tmp_path / "t.jpg", quality=0.9)
     assert not list(tmp_path.glob("t.*"))
     save_image(f.tolist(), tmp_path / "list.png")  # (a nested list: an array)
+    with pytest.raises(ImageError, match="os.fsdecode"):
+        save_image(f, bytes(tmp_path / "b.png"))
+    with pytest.raises(ImageError, match="exif must be EXIF bytes"):
+        save_image(f, tmp_path / "e.jpg", exif="abc")
+    assert not (tmp_path / "e.jpg").exists()
     with pytest.raises(BrushworkError, match="unpack it"):
         predict_images((object(), object()), None, [content])
     with pytest.raises(BrushworkError, match="seed must be a whole number"):

@@ -369,6 +369,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
     Raises:
         ImageError: unknown extension, missing or unwritable folder, or the path is a folder.
     """
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise ImageError(f"the output path must be a str or a pathlib.Path, got {type(path).__name__}"
+                         + (": decode it, os.fsdecode(path)" if isinstance(path, bytes) else ""))
     p = Path(path)
     if p.is_dir():
         raise ImageError(f"output '{p}' is a folder: give a file name such as {p / 'out.png'}")
@@ -511,6 +514,8 @@ def save_image(
         from ..provenance.recipe import plain_recipe
 
         recipe = plain_recipe(recipe)  # (a notebook's numpy numbers: a TypeError deep in json.dumps)
+    if exif is not None and not isinstance(exif, (bytes, bytearray, Image.Exif)):  # (a TypeError deep in Pillow)
+        raise ImageError(f"exif must be EXIF bytes (brushwork.imaging.io.input_exif(path)), got {type(exif).__name__}")
     if isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not 1 <= quality <= 100:
         raise ImageError(f"quality is JPEG's and WebP's, a whole number from 1 to 100 (default 95), got {quality!r}")
     if type(image).__module__.startswith("torch"):  # (an AttributeError deep in decode.py)
