@@ -624,3 +624,28 @@ def test_a_recipe_file_alone_makes_its_picture_again(small_images, tmp_path, mon
     Path("not.json").write_text('{"a": 1}')
     assert main(["reproduce", "not.json", "-o", "x.bmp"]) == 2
     assert "not a brushwork recipe" in capsys.readouterr().err and not Path("x.bmp").exists()
+
+
+def test_a_model_folder_retrained_in_place_is_found_under_inputs(small_images, random_decoder_dir, tmp_path,
+                                                                 monkeypatch, capsys):
+    """The picture's decoder folder was retrained in place and the original kept elsewhere: `--inputs` finds the
+    folder holding the recorded weights (the retrained one at the recorded path won, and only "the model weights
+    differ" was said)."""
+    import torch
+
+    from brushwork.models.adain import Decoder, DecoderConfig
+    from brushwork.training.engine import save_model
+
+    content, style = small_images
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(random_decoder_dir, "dec")
+    assert main(["stylize", content.name, style.name, "--method", "adain", "--size", "48", "-q", "--decoder", "dec",
+                 "-o", "p.png"]) == 0
+    shutil.copytree("dec", "kept/dec")
+    torch.manual_seed(1)
+    save_model(Decoder(), {"decoder": DecoderConfig().to_dict()}, Path("dec"))  # retrained in place
+    capsys.readouterr()
+    assert main(["reproduce", "p.png"]) == 0  # without --inputs: the folder at the recorded path, and why it differs
+    assert "the model weights differ" in capsys.readouterr().out
+    assert main(["reproduce", "p.png", "--inputs", "kept", "--strict"]) == 0
+    assert "bit-identical" in capsys.readouterr().out

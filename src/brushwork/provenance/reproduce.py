@@ -121,7 +121,18 @@ def _valued_options(command: str) -> frozenset[str]:
     return frozenset(_option_kinds(build_parser(command))[0])
 
 
-def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path], kind: str = "model") -> str:
+def _weights_sha(folder: Path) -> str | None:
+    """The sha256 of the weights a model folder holds (its run's ``checkpoint/``'s first, as the loaders take them)."""
+    from ..weights import sha256_file  # (remembered per path, size and time: the rerun's load hashes it again free)
+
+    for f in (folder / "checkpoint" / "model.safetensors", folder / "model.safetensors"):
+        if f.is_file():
+            return sha256_file(f)
+    return None
+
+
+def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path], kind: str = "model",
+                 want: frozenset[str] = frozenset()) -> str:
     """``token`` as a rerun should pass it: a folder recorded by a relative path (``gan sample runs/g1``, ``video
     frames/ ...``) that does not lie there from the working folder, or by an absolute path where it no longer
     is, is looked for from ``bases`` (the picture's
@@ -136,16 +147,22 @@ def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path], kind
         return (cand / "config.json").is_file() or (cand / "checkpoint" / "config.json").is_file()
 
     p = Path(token)
-    if not token or token.startswith(("-", "{")) or p.exists():
+    if not token or token.startswith(("-", "{")):
         return token
+    if p.exists() and (kind != "model" or not want or not search or _weights_sha(p) in want):
+        return token
+    first = token if p.exists() else None
     for base in (*bases, *search):  # (one recorded by an absolute path, moved since: by its name)
         for cand in (base / p, base / p.name):
             try:
-                if cand.is_dir() and fits(cand):
+                if not (cand.is_dir() and fits(cand)):
+                    continue
+                if kind != "model" or not want or _weights_sha(cand) in want:
                     return str(cand)
+                first = first or str(cand)  # (none holds the recorded weights: the first, and the rerun says so)
             except OSError:
                 continue
-    return token
+    return first or token
 
 
 def find_input(entry: dict, search: list[Path], bases: Sequence[Path] = ()) -> Path:
@@ -425,6 +442,15 @@ def check_video_sidecar(path: Path) -> None:
                              "which is not there (moved away, or a video brushwork did not make)")
 
 
+def _recorded_weights(recipe: dict) -> frozenset[str]:
+    """The sha256 of the model weights a recipe names (a decoder's, an AdaIN start's, a GAN checkpoint's)."""
+    found = [recipe.get("checkpoint_sha256")]
+    for key in ("weights_sha256", "init_decoder"):
+        if isinstance(recipe.get(key), dict):
+            found.append(recipe[key].get("decoder"))
+    return frozenset(h for h in found if isinstance(h, str))
+
+
 def _recipe_file(path: Path, keep) -> tuple[Path, dict | None]:
     """``NAME.EXT.json`` given for a picture: the picture beside it when it is there (its recipe file is read as
     always); when it is not, or for any other recipe file (``brushwork inspect --json``'s), ``(the picture's name,
@@ -562,7 +588,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
             elif tok.startswith("{scratch:") and tok.endswith("}"):
                 argv.append(str(tmp / f"scratch{i}{tok[9:-1]}"))
             elif (kind := _folder_kind(run, i)) is not None:  # (a GAN run, a frames folder: found as inputs are)
-                argv.append(model_folder(tok, search, made_in, kind))
+                argv.append(model_folder(tok, search, made_in, kind, _recorded_weights(recipe)))
             else:
                 argv.append(tok)
         import contextlib
