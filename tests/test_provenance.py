@@ -594,6 +594,15 @@ def test_frames_kept_by_reproduce_need_a_new_folder(tmp_path, monkeypatch, capsy
         assert not Path(target + ".json").exists()
     assert main(["reproduce", "styled", "-o", "again"]) == 0
     assert read_recipe("again")[0] == read_recipe("styled")[0] and len(list(Path("again").glob("*.png"))) == 2
+    capsys.readouterr()
+    assert main(["reproduce", "styled.json", "--strict"]) == 0  # its recipe file, the folder beside it (review)
+    assert "bit-identical" in capsys.readouterr().out
+    # given by an absolute path, the frames folder is recorded by its name, found under --inputs (review)
+    assert main(["video", str(frames), "style.png", "-o", "abs", "--size", "32", "-q", "--no-gallery"]) == 0
+    assert str(tmp_path) not in Path("abs.json").read_text()
+    Path("elsewhere/deep").mkdir(parents=True)
+    frames.rename("elsewhere/deep/frames")
+    assert main(["reproduce", "abs", "--inputs", "elsewhere", "--strict"]) == 0
 
 
 def test_a_recipe_file_alone_makes_its_picture_again(small_images, tmp_path, monkeypatch, capsys):
@@ -621,6 +630,13 @@ def test_a_recipe_file_alone_makes_its_picture_again(small_images, tmp_path, mon
     shutil.copy("again.bmp.json", "conv.jpg.json")
     assert main(["reproduce", "conv.jpg", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["converted"] == "the recipe wrote BMP, this picture is JPG: converted since?"
+    # alone, the setup's differences are still said, and nothing claims a comparison (review)
+    recipe = json.loads(Path("shared.json").read_text())
+    Path("OTHER.JSON").write_text(json.dumps({**recipe, "weights_sha256": {"decoder": "0" * 64}}))
+    assert main(["reproduce", "OTHER.JSON", "-o", "o.bmp", "--json"]) == 0  # (upper case; the picture's own name)
+    said = json.loads(capsys.readouterr().out)
+    assert said["max_difference"] is None and said["differing_pixels"] is None
+    assert "the model weights differ (weights_sha256)" in said["environment_differences"]
     Path("not.json").write_text('{"a": 1}')
     assert main(["reproduce", "not.json", "-o", "x.bmp"]) == 2
     assert "not a brushwork recipe" in capsys.readouterr().err and not Path("x.bmp").exists()
@@ -649,3 +665,15 @@ def test_a_model_folder_retrained_in_place_is_found_under_inputs(small_images, r
     assert "the model weights differ" in capsys.readouterr().out
     assert main(["reproduce", "p.png", "--inputs", "kept", "--strict"]) == 0
     assert "bit-identical" in capsys.readouterr().out
+
+
+def test_a_change_of_behaviour_is_named_for_older_recipes():
+    """A picture made before a change that paints it differently names the change (review: a 0.2.8 picture with a 0/1
+    mask differed by 126 levels, explained only by the version)."""
+    from brushwork.provenance.reproduce import changed_since
+
+    masked = {"brushwork": "0.2.8", "masks": [{"source": "m.png"}], "styles": [{"sha256": "a"}, {"sha256": "a"}]}
+    assert changed_since(masked) == ["brushwork 0.2.9 reads a mask holding only 0 and 1 as black and white",
+                                     "brushwork 0.2.9 matches a style given twice as that style"]
+    assert changed_since({**masked, "brushwork": "0.2.9"}) == [] and changed_since({"brushwork": "x"}) == []
+    assert changed_since({"brushwork": "0.2.8", "masks": None, "styles": [{"sha256": "a"}, {"sha256": "b"}]}) == []

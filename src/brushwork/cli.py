@@ -2853,8 +2853,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"image": args.image, "compared": result.compared,
                           "identical": result.identical if result.compared else None,
-                          "max_difference": result.max_difference,
-                          "differing_pixels": result.differing_pixels, "pixels": result.pixels,
+                          "max_difference": result.max_difference if result.compared else None,
+                          "differing_pixels": result.differing_pixels if result.compared else None,
+                          "pixels": result.pixels,
                           "same_bytes": result.same_bytes, "environment_differences": result.environment_differences,
                           "converted": result.converted,
                           "summary": result.summary(), "kept": str(result.kept) if result.kept else None}))

@@ -125,7 +125,7 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
         raise BrushworkError(f"strength must be a number in [0, 1], got {strength!r}")
     from .palette import checked_seed
 
-    seed = checked_seed(seed)
+    seed = checked_seed(seed) if method == "palette" or seed is not None else 0  # (only the palette method samples)
     if (reference is None) == (palette is None):
         raise BrushworkError("recolouring needs exactly one target: a reference image or a palette")
     if not 0.0 <= strength <= 1.0:

@@ -317,8 +317,8 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str | float], *, top: int = 1,
     values = [(r if isinstance(r, str) else f"{float(r):g}", v) for r, v in values]
     if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
         raise BrushworkError(f"top must be a whole number of crops, 1 or more, got {top!r}")
-    if size is not None and (len(size) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
-                                                       and v >= 2 for v in size)):
+    if size is not None and (len(size) != 2 or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                                       and v >= 2 for v in size)):  # (480.0: a whole number)
         raise BrushworkError(f"size must be the picture's (width, height) in pixels, got {size!r}")
     W, H = (rgb.shape[1], rgb.shape[0]) if size is None else (int(size[0]), int(size[1]))
     sal = working_saliency(rgb) if saliency is None else _checked_saliency(saliency, _small(rgb, WORK))

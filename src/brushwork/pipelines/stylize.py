@@ -370,7 +370,7 @@ def stylize(
         raise BrushworkError("strength must be a number in [0, 1], got None")
     _check_range("strength", strength, 0.0, 1.0)
     strength = float(strength)
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral) or max_pixels < 1:
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Real) or not max_pixels >= 1:  # (1e8, inf)
         raise BrushworkError(f"max_pixels must be a whole number of pixels (default {DEFAULT_MAX_PIXELS:,}), got "
                              f"{max_pixels!r}")
     for name, fn in (("should_stop", should_stop), ("on_progress", on_progress)):

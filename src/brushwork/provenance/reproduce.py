@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
+import json
 import os
 import re
 import shutil
@@ -55,8 +57,8 @@ class Reproduction:
 
     def summary(self) -> str:
         if not self.compared:
-            return "made again from the recipe alone (no picture beside it to compare with)"
-        if self.identical:
+            head = "made again from the recipe alone (no picture beside it to compare with)"
+        elif self.identical:
             head = "bit-identical pixels" + (" and file bytes" if self.same_bytes else "")
         else:
             head = (f"differs: largest pixel difference {self.max_difference}/255, {self.differing_pixels} of "
@@ -152,16 +154,24 @@ def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path], kind
     if p.exists() and (kind != "model" or not want or not search or _weights_sha(p) in want):
         return token
     first = token if p.exists() else None
-    for base in (*bases, *search):  # (one recorded by an absolute path, moved since: by its name)
-        for cand in (base / p, base / p.name):
-            try:
-                if not (cand.is_dir() and fits(cand)):
-                    continue
-                if kind != "model" or not want or _weights_sha(cand) in want:
-                    return str(cand)
-                first = first or str(cand)  # (none holds the recorded weights: the first, and the rerun says so)
-            except OSError:
+
+    def under(root: Path) -> Iterator[Path]:  # --inputs, recursively (as files are found): folders of that name
+        for dirpath, dirs, _ in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            yield from (Path(dirpath) / d for d in dirs if d == p.name)
+
+    # (one recorded by its name, given by an absolute path, or moved since: by its name, beside the picture and
+    # above it, then anywhere under --inputs)
+    cands = itertools.chain(((base / p, base / p.name) for base in (*bases, *search)), (under(r) for r in search))
+    for cand in itertools.chain.from_iterable(cands):
+        try:
+            if not (cand.is_dir() and fits(cand)):
                 continue
+            if kind != "model" or not want or _weights_sha(cand) in want:
+                return str(cand)
+            first = first or str(cand)  # (none holds the recorded weights: the first, and the rerun says so)
+        except OSError:
+            continue
     return first or token
 
 
@@ -320,6 +330,29 @@ def _check_version(recipe: dict, path: Path) -> None:
                              "(pip install -U brushwork) to reproduce it")
 
 
+def _styles_repeated(recipe: dict) -> bool:
+    styles = recipe.get("styles")
+    shas = [s.get("sha256") for s in styles if isinstance(s, dict)] if isinstance(styles, list) else []
+    return len(shas) != len(set(shas))
+
+
+#: what a newer brushwork paints differently from the same recipe: (the version, whether a recipe is concerned, what)
+_CHANGES = (("0.2.9", lambda r: bool(r.get("masks")), "brushwork 0.2.9 reads a mask holding only 0 and 1 as black "
+                                                      "and white"),
+            ("0.2.9", _styles_repeated, "brushwork 0.2.9 matches a style given twice as that style"))
+
+
+def changed_since(recipe: dict) -> list[str]:
+    """The changes of :data:`_CHANGES` made after the recipe's version that concern it (why its rerun may differ)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        made = Version(str(recipe.get("brushwork")))
+    except InvalidVersion:
+        return []
+    return [what for version, concerned, what in _CHANGES if made < Version(version) and concerned(recipe)]
+
+
 _GATYS_SETTINGS = ("--steps", "--scales", "--optimizer", "--content-weight", "--style-weight", "--tv-weight")
 
 
@@ -452,32 +485,37 @@ def _recorded_weights(recipe: dict) -> frozenset[str]:
 
 
 def _recipe_file(path: Path, keep) -> tuple[Path, dict | None]:
-    """``NAME.EXT.json`` given for a picture: the picture beside it when it is there (its recipe file is read as
-    always); when it is not, or for any other recipe file (``brushwork inspect --json``'s), ``(the picture's name,
-    the recipe)``: it is made again at ``keep``, which is then needed."""
-    from .recipe import sidecar_recipe
-
+    """``NAME.EXT.json`` given for a picture: the picture (or frames folder) beside it when it is there (its recipe
+    file is read as always); when it is not, or for any other recipe file (``brushwork inspect --json``'s),
+    ``(the picture's name, the recipe)``: it is made again at ``keep``, which is then needed."""
     beside = path.with_name(path.name[:-5])
-    if beside.name and beside.suffix.lower() in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES and beside.exists():
+    if path.name.endswith(".json") and beside.name and beside.exists() and (
+            beside.is_dir() or beside.suffix.lower() in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES):
         return beside, None
-    recipe = sidecar_recipe(beside) if beside.name else None
-    if recipe is None:
+    try:
+        recipe = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        recipe = None
+    if not (isinstance(recipe, dict) and {"operation", "command", "brushwork"} & set(recipe)):
         raise BrushworkError(f"'{path}' is not a brushwork recipe file: give the picture, or a recipe written beside "
                              "one or by `brushwork inspect --json`")
-    name = Path(str(recipe.get("output_name", beside.name))).name or beside.name
-    if keep is None:
-        raise BrushworkError(f"'{path}' is a recipe without its picture ('{beside.name}' is not beside it): give -o "
-                             f"FILE to make the picture again from the recipe alone")
+    if not isinstance(recipe.get("output_name"), str) or not Path(recipe["output_name"]).name:
+        raise BrushworkError(f"the recipe in '{path}' names no output file (made through the Python API?): it cannot "
+                             "be made again")
+    name = Path(recipe["output_name"]).name
     if Path(name).suffix.lower() not in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES:
         raise BrushworkError(f"'{path}' is the recipe of a frames folder ('{name}'): put the folder back beside it "
                              "and reproduce the folder")
+    if keep is None:
+        raise BrushworkError(f"'{path}' is a recipe without its picture ('{name}' is not beside it): give -o FILE to "
+                             "make the picture again from the recipe alone")
     return path.with_name(name), recipe
 
 
 def _check_keep(keep: Path, image: Path, inputs: list, suffix: str) -> None:
     """The rerun's copy may not replace the image being checked or one of its inputs, and must keep its format."""
     target = keep.resolve()
-    if target == image.resolve():
+    if target == image.resolve() and image.exists():  # (a picture made again from its recipe alone may go back)
         raise BrushworkError(f"output '{keep}' is the image being reproduced: writing it would replace it; choose "
                              "another name")
     for f in (f for f in inputs if f is not None):  # (None: an input the rerun does not read)
@@ -622,13 +660,6 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
             raise BrushworkError(f"running the recipe of '{path}' again failed: {why}" + (
                 " (it may have moved since: pass --inputs DIR where it is now)" if moved else
                 " (the recipe's own command: it cannot be changed here)"))
-        if alone is not None:  # nothing to compare with: the new picture is the result
-            kept = Path(keep)
-            _keep_copy(out_file, kept)
-            return Reproduction(identical=False, max_difference=0, differing_pixels=0,
-                                pixels=sum(f.shape[0] * f.shape[1] for f in _frames(out_file)), same_bytes=False,
-                                kept=kept, compared=False)
-        most, differing, pixels, shape_a, shape_b = _compare(path, out_file)
         diffs = [f"{k} {env.get(k)} here {now.get(k)}" for k in _ENV_KEYS
                  if k in env and k in now and env.get(k) != now.get(k)]
         new_recipe = read_recipe(out_file)[0] or {}
@@ -638,6 +669,15 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         for key in ("weights_sha256", "checkpoint_sha256", "init_decoder"):  # models are not inputs: say if they changed
             if key in recipe and recipe[key] != new_recipe.get(key):
                 diffs.append(f"the model weights differ ({key})")
+        if alone is not None:  # nothing to compare with: the new picture is the result
+            kept = Path(keep)
+            _keep_copy(out_file, kept)
+            return Reproduction(identical=False, max_difference=0, differing_pixels=0,
+                                pixels=sum(f.shape[0] * f.shape[1] for f in _frames(out_file)), same_bytes=False,
+                                environment_differences=diffs, kept=kept, compared=False)
+        most, differing, pixels, shape_a, shape_b = _compare(path, out_file)
+        if most:
+            diffs += changed_since(recipe)
         if shape_a != shape_b:
             raise BrushworkError(f"the rerun made {shape_b[0]} frame(s) of {shape_b[2]}x{shape_b[1]}, not {shape_a[0]} of "
                                  f"{shape_a[2]}x{shape_a[1]}" + (f" ({'; '.join(diffs)})" if diffs else ""))
