@@ -708,3 +708,44 @@ def test_a_class_too_small_to_validate_is_named(tmp_path, capsys):
                  "--batch", "4", "-q"]) == 0
     err = capsys.readouterr().err
     assert "note: lone: too few images to hold one out" in err and "ink" not in err
+
+
+def test_a_messy_folder_is_read_as_an_artist_means_it(tmp_path, capsys):
+    """(training audit) JFIF pictures, symlinked folders, a Synology @eaDir and macOS ._ files, a link back up, loose
+    pictures, an empty class and HEIC photos: each read, left out or named as one would expect (a class of .jfif
+    vanished, a linked folder's pictures were left out, thumbnails became pictures, all without a word)."""
+    import os
+
+    from brushwork.datasets import list_images
+
+    rng = np.random.default_rng(0)
+
+    def img(p, colour):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        a = np.clip(np.array(colour)[None, None] + rng.normal(0, 20, (20, 20, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(a).save(p, format="JPEG" if p.suffix == ".jfif" else None)
+
+    d, target = tmp_path / "d", tmp_path / "target"
+    for i in range(6):
+        img(d / "red" / f"r{i}.png", (220, 30, 30))
+        img(d / "blue" / f"b{i}.png", (30, 30, 220))
+    for i in range(4):
+        img(d / "green" / f"g{i}.jfif", (30, 220, 30))
+        img(target / f"t{i}.png", (220, 30, 30))
+    os.symlink(target, d / "red" / "linked")  # followed
+    os.symlink("..", d / "red" / "up")  # a link up: not walked (the other classes' pictures would join red)
+    os.symlink(d, d / "selfloop")  # not a class
+    (d / "empty").mkdir()
+    img(d / "loose.png", (0, 0, 0))
+    img(d / "blue" / "@eaDir" / "b0.png" / "SYNOFILE_THUMB_M.png", (30, 30, 220))
+    (d / "blue" / "._b0.png").write_bytes(b"\0\5\26\7")
+    (d / "blue" / "photo.heic").write_bytes(b"heic")
+    assert [len(list_images(d / c)) for c in ("red", "blue", "green")] == [10, 6, 4]
+    assert main(["classify", "train", str(d), "--out", str(tmp_path / "run"), "--epochs", "1", "--size", "16",
+                 "-q"]) == 0
+    err = capsys.readouterr().err
+    for said in ("left out 1 HEIC file(s)", "1 image(s) directly in", "empty: no image training reads",
+                 "selfloop: a link back into the data folder"):
+        assert said in err, said
+    config = json.loads((tmp_path / "run" / "checkpoint" / "config.json").read_text())
+    assert config["classifier"]["classes"] == ["blue", "green", "red"]

@@ -958,9 +958,9 @@ def _folder_report(out: str, report, source: str | None = None) -> int:
     for _, msg in report.failed:
         sys.stderr.write(f"brushwork: note: skipped {msg}\n")
     if source is not None and report.shard[0] == 0:
-        from .datasets import gifs_under
+        from .datasets import left_out_under
 
-        _gif_note(gifs_under(source), "a folder run")
+        _gif_note(left_out_under(source), "a folder run")
     sys.stdout.write(f"{out}: {report.summary()}\n")
     sys.stdout.flush()
     # every file failed: the run made nothing, which scripts must be able to tell (some failed: 0, as
@@ -1150,10 +1150,10 @@ def _cmd_adain_train(args: argparse.Namespace) -> int:
                                     tuple(args.deep_taps))
     _outside_data(args.out, [*args.content, *args.style], "--out")
     from . import distributed
-    from .datasets import gifs_under
+    from .datasets import left_out_under
 
     if distributed.is_main():  # (once, not from every torchrun process)
-        _gif_note(sum(gifs_under(d) for d in {*args.content, *args.style} if Path(d).is_dir()), "training")
+        _gif_note([left_out_under(d) for d in {*args.content, *args.style} if Path(d).is_dir()], "training")
     init = None if args.init is None else ("" if args.init == "shipped" else args.init)
     with _new_run(args.out):
         trainer = train_adain(args.content, args.style, args.out, config=cfg, decoder_config=dec_cfg,
@@ -1731,7 +1731,7 @@ def _print_metrics(m: dict, label: str) -> None:
 
 def _cmd_classify_train(args: argparse.Namespace) -> int:
     from .pipelines.classify import classification_metrics
-    from .training.classify import ClassifyTrainConfig, gifs_in, predict_proba, train_classifier
+    from .training.classify import ClassifyTrainConfig, folder_notes, gifs_in, predict_proba, train_classifier
 
     _check_folder(args.out)
     _outside_data(args.out, [args.data], "--out", names_first=True)
@@ -1753,9 +1753,10 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     from .datasets import ARRAY_SOURCES
 
     named = args.data in ARRAY_SOURCES or args.data == "art-medium"  # (a dataset's name, even beside such a folder)
-    gifs = gifs_in(Path(args.data)) if Path(args.data).is_dir() and not named else 0
-    if gifs:  # (a class of GIFs had vanished from the model without a word)
-        _gif_note(gifs, "training")
+    if Path(args.data).is_dir() and not named:  # (a class of GIFs had vanished from the model without a word)
+        _gif_note(gifs_in(Path(args.data)), "training")
+        for note in folder_notes(args.data):  # (loose images and empty classes were left out without a word)
+            print(f"brushwork: note: {note}", file=sys.stderr)
     if summary["ungrouped"]:
         print(f"brushwork: note: {', '.join(summary['ungrouped'])}: all its images are in one sub-folder (group), so "
               "its validation images were picked one by one and near-copies may be on both sides; give it "
@@ -2111,9 +2112,9 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
         print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
     root = image_folder(args.data)  # the same folder train_gan read
     if root is not None and root.is_dir():
-        from .datasets import gifs_under
+        from .datasets import left_out_under
 
-        _gif_note(gifs_under(root), "training")  # (pixel-art sprites often are GIFs: they vanished without a word)
+        _gif_note(left_out_under(root), "training")  # (pixel-art sprites often are GIFs: they vanished without a word)
     if root is not None and root.is_dir() and not args.no_index:
         from .provenance.originality import build_index
 
@@ -2366,10 +2367,16 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gif_note(gifs: int, reader: str) -> None:
-    """A note naming the GIFs a folder reader left out (GIFs are animations: folders are read without them)."""
-    if gifs:
-        print(f"brushwork: note: left out {gifs} GIF(s): {reader} reads PNG, JPEG, WebP, TIFF and BMP; convert them to "
+def _gif_note(left: dict[str, int] | list[dict[str, int]], reader: str) -> None:
+    """A note naming the pictures a folder reader left out (:func:`~brushwork.datasets.left_out_under`'s counts, or
+    several folders' together): GIFs are animations, HEIC, raw, layered and vector files are not read."""
+    total: dict[str, int] = {}
+    for counts in [left] if isinstance(left, dict) else left:
+        for kind, n in counts.items():
+            total[kind] = total.get(kind, 0) + n
+    if total:
+        said = " and ".join(f"{n} {kind}(s)" if kind == "GIF" else f"{n} {kind} file(s)" for kind, n in total.items())
+        print(f"brushwork: note: left out {said}: {reader} reads PNG, JPEG, WebP, AVIF, TIFF and BMP; convert them to "
               "PNG to include them", file=sys.stderr)
 
 
@@ -2381,9 +2388,9 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
     _check_outputs(args.output)
     index = build_index(args.folder, progress=not args.quiet)
     index.save(args.output)
-    from .datasets import gifs_under
+    from .datasets import left_out_under
 
-    _gif_note(gifs_under(args.folder), "the index")
+    _gif_note(left_out_under(args.folder), "the index")
     note = f" ({index.skipped} unreadable or blank files skipped)" if index.skipped else ""
     print(f"indexed {len(index.names)} images from {args.folder} into {args.output}{note}")
     return 0

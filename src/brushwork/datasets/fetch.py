@@ -27,9 +27,15 @@ from PIL import Image
 
 from ..errors import BrushworkError
 
-__all__ = ["DataSource", "SOURCES", "data_root", "fetch", "list_images", "gifs_under", "IMAGE_SUFFIXES"]
+__all__ = ["DataSource", "SOURCES", "data_root", "fetch", "list_images", "gifs_under", "left_out_under", "IMAGE_SUFFIXES"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".avif", ".bmp", ".tif", ".tiff")
+#: picture files folder readers leave out, named in a note: HEIC (a phone's photos; Pillow needs a plugin), camera raw,
+#: layered and vector files (``.gif``, animations, are counted beside them)
+UNREAD_PICTURES = (".heic", ".heif", ".jxl", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".psd",
+                   ".kra", ".xcf", ".ora", ".svg")
+#: folders no one means as pictures, beside hidden ones: the copies and thumbnails macOS, Synology and Windows leave
+SYSTEM_FOLDERS = ("__MACOSX", "@eaDir", "#recycle", "$RECYCLE.BIN")
 
 
 @dataclass(frozen=True)
@@ -178,24 +184,52 @@ def _fetched(dest: Path) -> bool:
     return (dest / "manifest.json").is_file() and (dest / "images").is_dir()
 
 
+def _files(root: Path, recursive: bool = True) -> Iterator[Path]:
+    """The files under ``root``: symlinked folders followed, each folder once (a link up to ``root`` or above it, or a
+    second link to one already walked, is not walked: its pictures would count twice), hidden and system folders
+    (:data:`SYSTEM_FOLDERS`) and macOS's ``._`` files left out."""
+    top = os.path.realpath(root)
+    seen = {top}
+    for dirpath, dirs, files in os.walk(root, followlinks=True):
+        keep = []
+        for d in sorted(dirs):
+            real = os.path.realpath(os.path.join(dirpath, d))
+            if (d.startswith(".") or d in SYSTEM_FOLDERS or real in seen
+                    or top.startswith(real.rstrip(os.sep) + os.sep)):  # (a link up: the folders beside this one too)
+                continue
+            seen.add(real)
+            keep.append(d)
+        dirs[:] = keep if recursive else []
+        for f in files:
+            p = Path(dirpath) / f
+            if not f.startswith("._") and p.is_file():
+                yield p
+
+
 def list_images(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
-    """Image files under ``folder`` by extension, sorted (corrupt files are the reader's business); not those in
-    hidden folders under it (``.thumbnails``, a video run's ``.NAME.part``), which no one means as pictures."""
-    root = Path(folder)
-    it = root.rglob("*") if recursive else root.glob("*")
-    return sorted(p for p in it if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not any(d.startswith(".") for d in p.relative_to(root).parts[:-1]))
+    """Image files under ``folder`` by extension, sorted (corrupt files are the reader's business), walked as
+    :func:`_files` walks: not in hidden folders under it (``.thumbnails``, a video run's ``.NAME.part``) or system
+    ones (``__MACOSX``, ``@eaDir``), which no one means as pictures; in symlinked folders too (brushwork 0.2.8 left
+    them out without a word)."""
+    return sorted(p for p in _files(Path(folder), recursive) if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def left_out_under(top: str | os.PathLike) -> dict[str, int]:
+    """The picture files under ``top`` that :func:`list_images` leaves out, counted by kind (``{"GIF": 3, "HEIC":
+    2}``): GIFs (an animation; an older run's listing of a folder would change if they were read) and the formats of
+    :data:`UNREAD_PICTURES`; folder readers name them in a note."""
+    counts: dict[str, int] = {}
+    for p in _files(Path(top)):
+        suffix = p.suffix.lower()
+        if suffix == ".gif" or suffix in UNREAD_PICTURES:
+            kind = suffix[1:].upper()
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts
 
 
 def gifs_under(top: str | os.PathLike) -> int:
-    """How many GIFs lie under ``top`` (symlinked folders followed, hidden ones skipped): :func:`list_images` leaves
-    them out (a GIF is an animation, and an older run's listing of a folder would change if they were read), so
-    the training recipes count and name them."""
-    n = 0
-    for _, dirs, files in os.walk(top, followlinks=True):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        n += sum(1 for f in files if f.lower().endswith(".gif") and not f.startswith("."))
-    return n
+    """How many GIFs lie under ``top``, walked as :func:`list_images` walks."""
+    return left_out_under(top).get("GIF", 0)
 
 
 def _apt_download(package: str, workdir: Path) -> Path:

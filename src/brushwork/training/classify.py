@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..datasets.fetch import gifs_under
+from ..datasets.fetch import SYSTEM_FOLDERS, gifs_under, left_out_under
 from ..errors import BrushworkError
 from ..models.classifier import ARCHITECTURES, ClassifierConfig, build_classifier
 from .engine import (Callback, Trainer, TrainerConfig, check_checkpoint_folder, load_model_state, refuse_foreign_files,
@@ -142,7 +142,7 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
     root = Path(folder)
     if not root.is_dir():
         raise BrushworkError(f"'{folder}' is neither a folder of class folders nor a dataset name (mnist, fashion-mnist, art-medium)")
-    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))  # (.thumbnails, ...)
+    class_dirs = _class_dirs(root)
     empty = [d.name for d in class_dirs if not list_images(d)]
     known = classes
     classes = [d.name for d in class_dirs if d.name not in empty]
@@ -189,11 +189,42 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
     return np.stack(xs), np.asarray(ys, np.int64), classes, skipped, np.asarray(gs)
 
 
-def gifs_in(folder: Path) -> int:
-    """How many GIFs lie in ``folder``'s class folders, walked as training walks them (symlinked folders followed,
-    hidden ones skipped): training reads PNG, JPEG, WebP, TIFF and BMP (a GIF is an animation, and an older run's
-    listing of the folder would change if they were read), so they are counted and named."""
-    return sum(gifs_under(d) for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+def _leads_back(d: Path, root: Path) -> bool:
+    """Whether the class folder ``d`` is a link to the data folder or above it (all the classes again)."""
+    real, top = os.path.realpath(d), os.path.realpath(root)
+    return top == real or top.startswith(real.rstrip(os.sep) + os.sep)
+
+
+def _class_dirs(root: Path) -> list[Path]:
+    """The class folders of ``root``: not hidden or system ones (.thumbnails, __MACOSX), nor a link back into it."""
+    return sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
+                  and d.name not in SYSTEM_FOLDERS and not _leads_back(d, root))
+
+
+def folder_notes(folder: str | os.PathLike) -> list[str]:
+    """What training leaves out of a folder of class folders, in words: images lying in no class folder, class
+    folders with no image it reads, and links back into the folder (the GIFs and HEIC files: :func:`gifs_in`)."""
+    from ..datasets import list_images
+
+    root = Path(folder)
+    notes = []
+    loose = list_images(root, recursive=False)
+    if loose:
+        notes.append(f"{len(loose)} image(s) directly in '{folder}' are in no class folder, so they were not used: "
+                     "put each in its class's folder")
+    empty = [d.name for d in _class_dirs(root) if not list_images(d)]
+    if empty:
+        notes.append(f"{', '.join(empty)}: no image training reads, so not a class")
+    back = [d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and _leads_back(d, root)]
+    if back:
+        notes.append(f"{', '.join(back)}: a link back into the data folder, so not a class")
+    return notes
+
+
+def gifs_in(folder: Path) -> list[dict[str, int]]:
+    """The pictures training leaves out in ``folder``'s class folders (GIFs, HEIC, raw...: :func:`left_out_under`),
+    walked as training walks them, one count per class folder, so that they are counted and named."""
+    return [left_out_under(d) for d in _class_dirs(folder)]
 
 
 def load_data(data: str, size: int | None = None, channels: int | None = None, classes: list[str] | None = None,
