@@ -749,3 +749,24 @@ def test_a_messy_folder_is_read_as_an_artist_means_it(tmp_path, capsys):
         assert said in err, said
     config = json.loads((tmp_path / "run" / "checkpoint" / "config.json").read_text())
     assert config["classifier"]["classes"] == ["blue", "green", "red"]
+
+
+def test_a_stopped_run_predicts_with_its_best_epoch(tmp_path, capsys):
+    """(training audit) Ctrl-C leaves the last epoch's weights in checkpoint/ and the best so far in best/: predict
+    and eval take best/ and say the run is unfinished (they took the last epoch's without a word)."""
+    from safetensors.torch import load_file, save_file
+
+    root = _folder(tmp_path)
+    run = tmp_path / "run"
+    assert main(["classify", "train", str(root), "--out", str(run), "--epochs", "1", "--size", "16", "-q"]) == 0
+    picture = next((root / "ink").iterdir())
+    capsys.readouterr()
+    assert main(["classify", "predict", str(run), str(picture), "--json"]) == 0
+    finished = capsys.readouterr()
+    assert "stopped before its end" not in finished.err
+    weights = load_file(run / "checkpoint" / "model.safetensors")  # as a later epoch stopped by Ctrl-C leaves it
+    save_file({k: -v if v.is_floating_point() else v for k, v in weights.items()}, run / "checkpoint" / "model.safetensors")
+    assert main(["classify", "predict", str(run), str(picture), "--json"]) == 0
+    stopped = capsys.readouterr()
+    assert "is a run stopped before its end: using its best epoch so far" in stopped.err
+    assert stopped.out == finished.out  # the best epoch's predictions

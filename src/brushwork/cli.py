@@ -1918,6 +1918,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     if args.out is None and Path(args.model).resolve().is_relative_to(Path(__file__).resolve().parent):
         raise BrushworkError("give --out for the metrics of a shipped model (its folder is inside the package)")
     model, cfg = load_classifier(args.model)
+    _unfinished_note(model, args.model)
     _same_classes_before_fetching(args.data, cfg.classes)
     # (a folder is read with the model's classes, a dataset's were checked above: the classes agree)
     x, y, x_test, y_test, classes, skipped, channels, groups = load_data(args.data, cfg.size, cfg.in_channels,
@@ -2077,6 +2078,7 @@ def _cmd_classify_predict(args: argparse.Namespace) -> int:
     else:
         images = args.inputs
     model, cfg = load_classifier(_model_dir(args.model))
+    _unfinished_note(model, args.model)
     results = predict_images(model, cfg, images, top_k=args.top_k, max_pixels=args.max_pixels,
                              ink=_train_config(_model_dir(args.model), "data").get("ink"))
     if args.json:
@@ -2365,6 +2367,12 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
     record_output(out, Image.fromarray(frames[0]), meta["recipe"], meta["record"])
     print(f"wrote {len(frames)} frames through seeds {', '.join(map(str, seeds))} to {out}")
     return 0
+
+
+def _unfinished_note(model, folder: str) -> None:
+    if getattr(model, "unfinished", False):
+        print(f"brushwork: note: '{folder}' is a run stopped before its end: using its best epoch so far (best/); "
+              "run the same `brushwork classify train` again to finish it", file=sys.stderr)
 
 
 def _gif_note(left: dict[str, int] | list[dict[str, int]], reader: str) -> None:

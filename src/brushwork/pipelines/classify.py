@@ -134,7 +134,9 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
         from ..weights import find_weights
 
         folder = find_weights(SHIPPED[str(folder)]).parent  # sha256-checked
-    p, raw = find_checkpoint(folder, "classifier", "classifier", "classify train")
+    unfinished = stopped_run(folder)
+    p, raw = find_checkpoint(Path(folder) / "best" if unfinished else folder, "classifier", "classifier",
+                             "classify train")
     try:
         cfg = ClassifierConfig.from_dict(raw["classifier"])
         model = build_classifier(cfg)
@@ -155,7 +157,22 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
     # a model of a square dataset's centred digits or garments sees a picture of another shape whole, padded with
     # its background (centre-cropped, a tall 7 lost its bar and read as 1); one trained on a folder, as trained
     model.framing = "pad" if isinstance(data, dict) and data.get("source") in ARRAY_SOURCES else "crop"
+    model.unfinished = unfinished  # (the command says so)
     return model.to(resolve_device(device)).eval(), cfg
+
+
+def stopped_run(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` is a training run stopped before its end (Ctrl-C): its ``checkpoint/`` holds the last
+    epoch's weights, not the best epoch's in ``best/``, which a finished run puts there; predictions and evaluations
+    then take ``best/`` (they took the last epoch's without a word)."""
+    from ..weights import sha256_file
+
+    last, best = Path(folder) / "checkpoint" / "model.safetensors", Path(folder) / "best" / "model.safetensors"
+    try:
+        return (last.is_file() and best.is_file() and (best.parent / "config.json").is_file()
+                and (last.stat().st_size != best.stat().st_size or sha256_file(last) != sha256_file(best)))
+    except OSError:
+        return False
 
 
 def match_ink(arr: np.ndarray, ink: str | None) -> np.ndarray:
