@@ -331,6 +331,7 @@ class Trainer:
         extra_state: dict[str, Any] | None = None,
         scheduler: Any | None = None,
         extra_optimizers: dict[str, torch.optim.Optimizer] | None = None,
+        generators: dict[str, torch.Generator] | None = None,
     ) -> None:
         self.model = distributed.unwrap(model)
         self._ddp = model if model is not self.model else None  # for no_sync() while accumulating
@@ -344,6 +345,9 @@ class Trainer:
         self.extra_state = extra_state or {}
         self.scheduler = scheduler  # a torch LR scheduler stepped after every optimizer step
         self.extra_optimizers = extra_optimizers or {}
+        # a recipe's own random streams (a GAN's data and augmentation draws): saved and restored as torch's is
+        self.generators = generators or {}
+        self.restored_generators: set[str] = set()
         self.device = resolve_device(config.device)
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -380,6 +384,7 @@ class Trainer:
                  "rng": torch.get_rng_state(), "trainer_config": asdict(self.config), "extra": self.extra_state,
                  "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
                  "extra_optimizers": {k: o.state_dict() for k, o in self.extra_optimizers.items()},
+                 "generators": {k: g.get_state() for k, g in self.generators.items()},
                  "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
         _atomic_save(lambda p: torch.save(state, p), ckpt / "trainer_state.pt")
         save_model(self.model, self.model_config, ckpt)
@@ -447,6 +452,11 @@ class Trainer:
 
             digest = hashlib.sha256(state["rng"].numpy().tobytes() + rank.to_bytes(4, "big")).digest()
             torch.manual_seed(int.from_bytes(digest[:8], "big") >> 1)
+        for name, g in self.generators.items():  # (checkpoints of 0.2.8 and before have none: the recipe reseeds)
+            saved = (state.get("generators") or {}).get(name)
+            if saved is not None:
+                g.set_state(saved)
+                self.restored_generators.add(name)
         self.step = int(state["step"])
         self.resumed = True
         self.extra_state.update(state.get("extra", {}))

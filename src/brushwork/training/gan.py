@@ -458,7 +458,8 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
                                     grad_clip=None, checkpoint_every=checkpoint_every,
                                     progress=progress, time_limit=time_limit, tensorboard=tensorboard),
                       callbacks=callbacks,
-                      extra_optimizers={"discriminator": opt_d} if opt_d is not None else None)
+                      extra_optimizers={"discriminator": opt_d} if opt_d is not None else None,
+                      generators={"data": gen, "augment": aug_gen})
     trainer.skipped = skipped  # type: ignore[attr-defined]
     trainer.enlarged = load_stats.get("enlarged", 0)  # type: ignore[attr-defined]
     resumed = False
@@ -484,7 +485,10 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
             raise BrushworkError(f"'{out_dir}' holds a GAN run trained on {was}, not {source}: use --no-resume to "
                                  "start over, or another --out")
         resumed = trainer.resume()
-        if resumed:  # fresh random streams for the steps to come, not a replay of the first ones
+        if resumed and "data" in trainer.restored_generators:  # where it stopped: the run goes on as an unbroken one
+            if world.rank:  # (the checkpoint holds rank 0's augmentation stream: the others take their own)
+                aug_gen.manual_seed(wrap_seed(config.seed + 1 + 7919 * trainer.step + 104729 * world.rank))
+        elif resumed:  # a checkpoint of 0.2.8 or before: fresh random streams, not a replay of the first ones
             gen.manual_seed(wrap_seed(config.seed + 7919 * trainer.step))  # the data: the same on every process
             aug_gen.manual_seed(wrap_seed(config.seed + 1 + 7919 * trainer.step + 104729 * world.rank))  # per process
             torch.manual_seed(wrap_seed(config.seed + 7919 * trainer.step + 104729 * world.rank))  # latents: per process
