@@ -770,3 +770,21 @@ def test_a_stopped_run_predicts_with_its_best_epoch(tmp_path, capsys):
     stopped = capsys.readouterr()
     assert "is a run stopped before its end: using its best epoch so far" in stopped.err
     assert stopped.out == finished.out  # the best epoch's predictions
+
+
+def test_a_resume_on_other_pictures_under_the_same_names_is_refused(tmp_path, capsys):
+    """(training audit) Class folders swapped (every class naming its files 0.png, 1.png...) kept the listing's
+    names and labels: the run resumed and trained on swapped labels. The recorded pictures are compared."""
+    root = _folder(tmp_path)
+    run = ["classify", "train", str(root), "--out", str(tmp_path / "run"), "--size", "16", "-q"]
+    assert main([*run, "--epochs", "2"]) == 0
+    (root / "ink").rename(root / "tmp")
+    (root / "paint").rename(root / "ink")
+    (root / "tmp").rename(root / "paint")
+    capsys.readouterr()
+    assert main([*run, "--epochs", "2"]) == 2
+    assert "trained on other pictures under these names" in capsys.readouterr().err
+    (root / "ink").rename(root / "tmp")
+    (root / "paint").rename(root / "ink")
+    (root / "tmp").rename(root / "paint")
+    assert main([*run, "--epochs", "2"]) == 0  # the same pictures again: it resumes (here: nothing left to do)

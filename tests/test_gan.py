@@ -3,6 +3,7 @@ interpolation, the collapse warning, CLI and bad input."""
 
 import json
 import math
+import shutil
 import warnings
 
 import numpy as np
@@ -130,10 +131,15 @@ def test_training_runs_resumes_and_samples_reproducibly(tmp_path):
     assert any(not torch.equal(ema_before[k], v) for k, v in t2.model.g_ema.state_dict().items())
     # resumed, the run goes on as an unbroken one: the same weights to the last bit (the data and augmentation
     # streams were reseeded from the step, so a stop changed the model; training audit)
-    whole = train_gan(str(data), str(tmp_path / "whole"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 6}),
+    copy = shutil.copytree(data, tmp_path / "copy")
+    whole = train_gan(str(copy), str(tmp_path / "whole"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 6}),
                       progress=False, collapse_check=False)
     for k, v in whole.model.state_dict().items():
         assert torch.equal(v, t2.model.state_dict()[k]), k
+    (copy / "sub0" / "0.png").unlink()  # the folder changed: resuming would train on (and index) other pictures
+    with pytest.raises(BrushworkError, match=r"trained on other pictures of .*\(24 then, 23 now"):
+        train_gan(str(copy), str(tmp_path / "whole"), config=GANTrainConfig(**{**cfg.__dict__, "steps": 8}),
+                  progress=False, collapse_check=False)
     gan, sha = load_gan(tmp_path / "run")
     a, b = sample(gan, [7]), sample(gan, [3, 7, 9])[1:2]
     assert a.dtype == np.uint8 and np.array_equal(a, b) and len(sha) == 64

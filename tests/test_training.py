@@ -657,3 +657,20 @@ def test_adain_train_names_skipped_pictures_before_it_trains(tmp_path, monkeypat
         train_adain([str(tmp_path / "photos")], [str(tmp_path / "art")], str(tmp_path / "run"), decoder_config=TINY,
                     progress=False, config=AdaINTrainConfig(size=32, batch=2, steps=2))
     assert said and "skipped 1 unreadable, too small or fully transparent image(s)" in said[0]
+
+
+def test_a_resume_on_changed_folders_is_refused(tmp_path, capsys):
+    """(training audit) Pictures removed from the folders since the run started: resuming is refused with the counts
+    (it resumed on what was left, without a word)."""
+    rng = np.random.default_rng(0)
+    for part in ("content", "style"):
+        (tmp_path / part).mkdir()
+        for i in range(3):
+            Image.fromarray((rng.random((48, 48, 3)) * 255).astype(np.uint8)).save(tmp_path / part / f"{i}.png")
+    run = ["adain", "train", "--content", str(tmp_path / "content"), "--style", str(tmp_path / "style"), "--out",
+           str(tmp_path / "run"), "--size", "32", "--batch", "2", "-q"]
+    assert main([*run, "--steps", "1"]) == 0
+    (tmp_path / "style" / "2.png").unlink()
+    capsys.readouterr()
+    assert main([*run, "--steps", "2"]) == 2
+    assert "trained on other pictures of these folders (6 then, 5 now" in capsys.readouterr().err

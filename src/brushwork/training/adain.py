@@ -271,7 +271,7 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
         started = {None: "random weights", "": "the shipped decoder"}.get(recorded, recorded)
         raise BrushworkError(f"'{out}' holds a run to resume (started from {started}); --init starts a new one: "
                              "add --no-resume to start over from it, or drop --init to continue")
-    was = {k: v for k, v in saved.get("data", {}).items() if k != "skipped"}
+    was = {k: v for k, v in saved.get("data", {}).items() if k not in ("skipped", "listing")}
 
     def same(a: dict, b: dict) -> bool:  # folders however they are spelled (a trailing slash, an absolute path)
         if a.keys() != b.keys():
@@ -290,7 +290,27 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
             return "synthetic crops (--dry-run)" if d.get("dry_run") else f"--content {d.get('content')} --style {d.get('style')}"
         raise BrushworkError(f"'{out}' holds a decoder run trained on {what(was)}, not {what(data)}: use --no-resume "
                              "to start over, or another --out")
+    listing = saved.get("data", {}).get("listing")  # (recorded since 0.2.9)
+    if listing is not None and not data.get("dry_run"):
+        now = _listing(_files(data["content"]), _files(data["style"]))
+        if now["digest"] != listing["digest"]:
+            raise BrushworkError(f"'{out}' holds a decoder run trained on other pictures of these folders "
+                                 f"({listing.get('images', '?')} then, {now['images']} now: added, removed or replaced "
+                                 "since): use --no-resume to start over, or another --out")
     return saved
+
+
+def _listing(content: Sequence[Path], style: Sequence[Path]) -> dict:
+    """The pictures a run trains on, as a resumed run checks them: their count and a digest of their names and
+    sizes (each folder's pictures in order)."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=8)
+    for part, files in (("content", content), ("style", style)):
+        h.update(part.encode())
+        for f in files:
+            h.update(f"\0{f.name}\0{f.stat().st_size}".encode("utf-8", "surrogatepass"))
+    return {"images": len(content) + len(style), "digest": h.hexdigest()}
 
 
 def _saved_accumulate(out: Path) -> int:
@@ -393,9 +413,11 @@ def train_adain(
         c_pool = s_pool = _dry_run_pool(config.seed, config.size)
     else:
         pool_dev = dev if dev.type == "cuda" else "cpu"  # on a GPU, crops are cut there
-        c_pool = ImagePool(_files(content), max_side=config.max_side, min_side=config.size, device=pool_dev,
+        c_files, s_files = _files(content), _files(style)
+        data["listing"] = _listing(c_files, s_files)  # (recorded: a resumed run checks its pictures are these)
+        c_pool = ImagePool(c_files, max_side=config.max_side, min_side=config.size, device=pool_dev,
                            what="content images")
-        s_pool = ImagePool(_files(style), max_side=config.max_side, min_side=config.size, device=pool_dev,
+        s_pool = ImagePool(s_files, max_side=config.max_side, min_side=config.size, device=pool_dev,
                            what="style images")
     skipped = len(c_pool.skipped) + (0 if s_pool is c_pool else len(s_pool.skipped))
     if skipped and distributed.is_main():  # said before training (hours), not after it

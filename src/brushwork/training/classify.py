@@ -454,6 +454,13 @@ def train_classifier(
         split = stratified_split(y, config.val_fraction, config.seed, groups,
                                  closest=before is None or "val_indices" in before)
     tr, va = split
+    trained = before.get("trained") if before is not None else None
+    if isinstance(trained, list) and len(trained) == len(tr):  # (names and labels alike: are the pictures?)
+        changed = sum(a != b for a, b in zip(trained, image_fingerprints(x[tr])))
+        if changed:
+            raise BrushworkError(f"'{out_dir}' holds a run trained on other pictures under these names ({changed} of "
+                                 f"its {len(tr)} training images differ: edited, or class folders swapped): use "
+                                 "--no-resume to start over, or another --out")
     ungrouped = ungrouped_classes(y, groups, classes)
     if not len(va):  # before any epoch is trained: nothing to measure it with would lose the run at its end
         raise BrushworkError("no class has 2 or more images, so there is nothing to validate on: give each class "

@@ -173,6 +173,13 @@ def load_images(folder: str, size: int, stats: dict | None = None,
     return torch.from_numpy(np.stack(xs)), skipped
 
 
+def _digest(images: torch.Tensor) -> str:
+    """A fingerprint of the training pictures as the GAN sees them (uint8, in order): a resumed run checks it."""
+    import hashlib
+
+    return hashlib.blake2b(np.ascontiguousarray(images.cpu().numpy()).tobytes(), digest_size=8).hexdigest()
+
+
 def _to_model(x: torch.Tensor) -> torch.Tensor:
     return x.float() / 127.5 - 1.0
 
@@ -450,7 +457,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     source = "<tensor>" if isinstance(data, torch.Tensor) else str(data)
     model_config = {"gan": cfg.to_dict(), "train": asdict(config),
                     "data": {"source": source, "images": int(len(images)),
-                             "skipped": skipped},
+                             "skipped": skipped, "digest": _digest(images)},
                     "precision": precision}
     trainer = Trainer(gan, model_config, opt_g, vae_step if config.model == "vae" else step_fn,
                       _batches(images, config.batch, gen, dev, config.flip),
@@ -484,6 +491,12 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         if was is not None and not same_source(was, source):
             raise BrushworkError(f"'{out_dir}' holds a GAN run trained on {was}, not {source}: use --no-resume to "
                                  "start over, or another --out")
+        digest = saved.get("data", {}).get("digest")  # (recorded since 0.2.9)
+        if digest is not None and digest != model_config["data"]["digest"]:
+            raise BrushworkError(f"'{out_dir}' holds a GAN run trained on other pictures of {source} ("
+                                 f"{saved['data'].get('images', '?')} then, {len(images)} now: added, removed or edited "
+                                 "since; its originality index would no longer hold what it learnt from): use "
+                                 "--no-resume to start over, or another --out")
         resumed = trainer.resume()
         if resumed and "data" in trainer.restored_generators:  # where it stopped: the run goes on as an unbroken one
             if world.rank:  # (the checkpoint holds rank 0's augmentation stream: the others take their own)
