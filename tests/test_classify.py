@@ -740,12 +740,14 @@ def test_a_messy_folder_is_read_as_an_artist_means_it(tmp_path, capsys):
     img(d / "blue" / "@eaDir" / "b0.png" / "SYNOFILE_THUMB_M.png", (30, 30, 220))
     (d / "blue" / "._b0.png").write_bytes(b"\0\5\26\7")
     (d / "blue" / "photo.heic").write_bytes(b"heic")
-    assert [len(list_images(d / c)) for c in ("red", "blue", "green")] == [10, 6, 4]
+    Image.new("RGBA", (20, 20), (255, 0, 0, 0)).save(d / "red" / "clear.png")  # nothing visible: a white square
+    Image.new("RGB", (1, 1), (30, 30, 220)).save(d / "blue" / "dot.png")  # nothing to learn
+    assert [len(list_images(d / c)) for c in ("red", "blue", "green")] == [11, 7, 4]
     assert main(["classify", "train", str(d), "--out", str(tmp_path / "run"), "--epochs", "1", "--size", "16",
                  "-q"]) == 0
     err = capsys.readouterr().err
     for said in ("left out 1 HEIC file(s)", "1 image(s) directly in", "empty: no image training reads",
-                 "selfloop: a link back into the data folder"):
+                 "selfloop: a link back into the data folder", "skipped 2 unreadable or empty image(s)"):
         assert said in err, said
     config = json.loads((tmp_path / "run" / "checkpoint" / "config.json").read_text())
     assert config["classifier"]["classes"] == ["blue", "green", "red"]

@@ -1668,7 +1668,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     for p in previews:
         print(f"preview: {p}")
     if skipped:
-        print(f"brushwork: note: skipped {skipped} unreadable image(s)", file=sys.stderr)
+        print(f"brushwork: note: skipped {skipped} unreadable or empty image(s) (fully transparent, or under 4 px a side)", file=sys.stderr)
     return 0
 
 
@@ -1749,7 +1749,7 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     if not distributed.is_main():  # under torchrun: rank 0 evaluates, writes and reports
         return 0
     if summary["skipped"]:
-        print(f"brushwork: note: skipped {summary['skipped']} unreadable image(s)", file=sys.stderr)
+        print(f"brushwork: note: skipped {summary['skipped']} unreadable or empty image(s) (fully transparent, or under 4 px a side)", file=sys.stderr)
     from .datasets import ARRAY_SOURCES
 
     named = args.data in ARRAY_SOURCES or args.data == "art-medium"  # (a dataset's name, even beside such a folder)
@@ -1980,7 +1980,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         _, va = _validation_split(args.model, y, groups)
         xe, ye, where = x[va], y[va], f"the validation split of {args.data} (use --kfold for an unbiased estimate)"
     if skipped:
-        print(f"brushwork: note: skipped {skipped} unreadable image(s)", file=sys.stderr)
+        print(f"brushwork: note: skipped {skipped} unreadable or empty image(s) (fully transparent, or under 4 px a side)", file=sys.stderr)
     m = classification_metrics(ye, predict_proba(model, xe).argmax(1), classes)
     m["evaluated_on"] = where
     _write_eval(out, m, classes)
@@ -2111,7 +2111,7 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if not distributed.is_main():  # under torchrun: rank 0 indexes, writes and reports
         return 0
     if trainer.skipped:  # type: ignore[attr-defined]
-        print(f"brushwork: note: skipped {trainer.skipped} unreadable image(s)", file=sys.stderr)  # type: ignore[attr-defined]
+        print(f"brushwork: note: skipped {trainer.skipped} unreadable or empty image(s) (fully transparent, or under 4 px a side)", file=sys.stderr)  # type: ignore[attr-defined]
     root = image_folder(args.data)  # the same folder train_gan read
     if root is not None and root.is_dir():
         from .datasets import left_out_under
@@ -2179,7 +2179,7 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
     if real_u8.shape[3] == 1:
         real_u8 = np.repeat(real_u8, 3, axis=3)
     if skipped:
-        print(f"brushwork: note: skipped {skipped} unreadable image(s) of '{args.data}'", file=sys.stderr)
+        print(f"brushwork: note: skipped {skipped} unreadable or empty image(s) (fully transparent, or under 4 px a side) of '{args.data}'", file=sys.stderr)
     fake_u8 = sample(gan, list(range(args.samples)))
     r_raw, f_raw = features(real_u8, encoder), features(fake_u8, encoder)  # FID and KID on the raw features
     f_real, f_fake = normalise(r_raw), normalise(f_raw)  # nearest neighbours by cosine similarity
