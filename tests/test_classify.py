@@ -742,12 +742,14 @@ def test_a_messy_folder_is_read_as_an_artist_means_it(tmp_path, capsys):
     (d / "blue" / "photo.heic").write_bytes(b"heic")
     Image.new("RGBA", (20, 20), (255, 0, 0, 0)).save(d / "red" / "clear.png")  # nothing visible: a white square
     Image.new("RGB", (1, 1), (30, 30, 220)).save(d / "blue" / "dot.png")  # nothing to learn
-    assert [len(list_images(d / c)) for c in ("red", "blue", "green")] == [11, 7, 4]
+    shutil.copy(d / "red" / "r0.png", d / "blue" / "copy.png")  # one picture in two classes
+    assert [len(list_images(d / c)) for c in ("red", "blue", "green")] == [11, 8, 4]
     assert main(["classify", "train", str(d), "--out", str(tmp_path / "run"), "--epochs", "1", "--size", "16",
                  "-q"]) == 0
     err = capsys.readouterr().err
     for said in ("left out 1 HEIC file(s)", "1 image(s) directly in", "empty: no image training reads",
-                 "selfloop: a link back into the data folder", "skipped 2 unreadable or empty image(s)"):
+                 "selfloop: a link back into the data folder", "skipped 2 unreadable or empty image(s)",
+                 "1 picture(s) lie in two or more class folders"):
         assert said in err, said
     config = json.loads((tmp_path / "run" / "checkpoint" / "config.json").read_text())
     assert config["classifier"]["classes"] == ["blue", "green", "red"]

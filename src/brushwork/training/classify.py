@@ -14,6 +14,7 @@ import csv
 import hashlib
 import math
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -462,6 +463,10 @@ def train_classifier(
                                  f"its {len(tr)} training images differ: edited, or class folders swapped): use "
                                  "--no-resume to start over, or another --out")
     ungrouped = ungrouped_classes(y, groups, classes)
+    twice = in_two_classes(x, y)
+    if twice and distributed.is_main():  # (said before training, not after it: copies were learnt without a word)
+        print(f"brushwork: note: {twice} picture(s) lie in two or more class folders (the same pixels): each is "
+              "learnt under every one of its labels; keep each in one class", file=sys.stderr)
     if not len(va):  # before any epoch is trained: nothing to measure it with would lose the run at its end
         raise BrushworkError("no class has 2 or more images, so there is nothing to validate on: give each class "
                              "at least 2 images (10 or more to learn anything)")
@@ -569,6 +574,15 @@ def train_classifier(
                "ungrouped": ungrouped,
                "unvalidated": [classes[c] for c in np.unique(y[tr]) if not (y[va] == c).any()]}
     return trainer, summary
+
+
+def in_two_classes(x: np.ndarray, y: np.ndarray) -> int:
+    """How many pictures (the same pixels, as the model sees them) lie in more than one class: each is learnt under
+    every one of its labels, and a copy may be validated against another class's training picture."""
+    labels: dict[str, set] = {}
+    for f, label in zip(image_fingerprints(x), y.tolist()):
+        labels.setdefault(f, set()).add(label)
+    return sum(1 for v in labels.values() if len(v) > 1)
 
 
 def ungrouped_classes(y: np.ndarray, groups: np.ndarray | None, classes: Sequence[str]) -> list[str]:
