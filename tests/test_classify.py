@@ -792,3 +792,16 @@ def test_a_resume_on_other_pictures_under_the_same_names_is_refused(tmp_path, ca
     (root / "paint").rename(root / "ink")
     (root / "tmp").rename(root / "paint")
     assert main([*run, "--epochs", "2"]) == 0  # the same pictures again: it resumes (here: nothing left to do)
+
+
+def test_predict_takes_a_folder_and_classifies_what_it_can(tmp_path, capsys):
+    """(training audit) A folder was refused ("not an image file"), and one bad file among many lost every
+    prediction: the folder's pictures are classified, the bad ones named, exit 2."""
+    root = _folder(tmp_path)
+    run = tmp_path / "run"
+    assert main(["classify", "train", str(root), "--out", str(run), "--epochs", "1", "--size", "16", "-q"]) == 0
+    (root / "ink" / "notes.png").write_text("not a picture")
+    capsys.readouterr()
+    assert main(["classify", "predict", str(run), str(root / "ink"), "--json"]) == 2
+    said = capsys.readouterr()
+    assert len(json.loads(said.out)) == 6 and "notes.png" in said.err and "1 of 7 image(s) could not be" in said.err

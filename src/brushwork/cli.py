@@ -2077,15 +2077,34 @@ def _cmd_classify_predict(args: argparse.Namespace) -> int:
         args.model, images = args.inputs[0], args.inputs[1:]
     else:
         images = args.inputs
+    from .datasets import left_out_under, list_images
+
+    files: list = []
+    for name in images:  # a folder: its pictures, as training reads one (it was refused as "not an image file")
+        if Path(name).is_dir():
+            found = list_images(name)
+            _gif_note(left_out_under(name), "predict")
+            if not found:
+                raise BrushworkError(f"folder '{name}' holds no images brushwork reads (.png, .jpg, .webp, ...)")
+            files += [str(f) for f in found]
+        else:
+            files.append(name)
     model, cfg = load_classifier(_model_dir(args.model))
     _unfinished_note(model, args.model)
-    results = predict_images(model, cfg, images, top_k=args.top_k, max_pixels=args.max_pixels,
-                             ink=_train_config(_model_dir(args.model), "data").get("ink"))
+    skipped: list[tuple[str, str]] = []
+    results = predict_images(model, cfg, files, top_k=args.top_k, max_pixels=args.max_pixels,
+                             ink=_train_config(_model_dir(args.model), "data").get("ink"), skipped=skipped)
     if args.json:
         print(json.dumps(results, indent=1))
-        return 0
-    for r in results:
-        print(f"{r['image']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top"]))
+    else:
+        for r in results:
+            print(f"{r['image']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top"]))
+    for _, why in skipped:  # (one bad file among many lost every prediction)
+        print(f"brushwork: note: skipped {why}", file=sys.stderr)
+    if skipped:
+        sys.stderr.write(f"brushwork: error: {len(skipped)} of {len(files)} image(s) could not be classified (named "
+                         "above); the others were\n")
+        return EXIT_USAGE
     return 0
 
 

@@ -183,11 +183,13 @@ def match_ink(arr: np.ndarray, ink: str | None) -> np.ndarray:
 
 
 def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int | None = None,
-                   ink: str | None = None) -> list[dict]:
+                   ink: str | None = None, skipped: list[tuple[str, str]] | None = None) -> list[dict]:
     """Top-k labels with probabilities for each image file (a list, or one path, array or PIL image; resized
     like the training images; a grey model's images turned to its ``ink``, see :func:`match_ink`: by default
     the ``model.ink`` that :func:`load_classifier` sets; a model of a square dataset such as mnist sees each image
-    whole, padded to a square with its background: ``model.framing``)."""
+    whole, padded to a square with its background: ``model.framing``). ``skipped``: a list that collects
+    ``(file, why)`` for the images that cannot be classified, the others classified; without it, the first such
+    image raises."""
     import numbers
 
     if isinstance(model, tuple):  # (an AttributeError on the tuple's 'eval' after every image was read)
@@ -207,12 +209,19 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
     from ..imaging.io import fit_square, padded_square, read_image
     from ..training.classify import predict_proba
 
-    xs = []
+    xs, kept = [], []
     for f in files:
-        img = read_image(f, what="image", **({} if max_pixels is None else {"max_pixels": max_pixels}))
-        if img.alpha is not None and not (img.alpha > 0).any():  # (a white square, named a class with confidence)
-            raise BrushworkError(f"image '{img.source}' is fully transparent: it has nothing to classify (use an image "
-                                 "with visible content)")
+        try:
+            img = read_image(f, what="image", **({} if max_pixels is None else {"max_pixels": max_pixels}))
+            if img.alpha is not None and not (img.alpha > 0).any():  # (a white square, named a class with confidence)
+                raise BrushworkError(f"image '{img.source}' is fully transparent: it has nothing to classify (use an "
+                                     "image with visible content)")
+        except BrushworkError as exc:  # with ``skipped``, the others are classified (a folder's Thumbs.db, notes.txt)
+            if skipped is None:
+                raise
+            skipped.append((str(f), str(exc)))
+            continue
+        kept.append(f)
         pil = Image.fromarray((img.rgb * 255 + 0.5).astype(np.uint8)).convert("L" if cfg.in_channels == 1 else "RGB")
         if getattr(model, "framing", "crop") == "pad":
             pil = padded_square(pil)
@@ -221,9 +230,11 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
         if cfg.in_channels == 1:  # dark ink on light paper for a model of light marks on dark, or the reverse
             arr = match_ink(arr, ink if ink is not None else getattr(model, "ink", None))
         xs.append(arr[None] if cfg.in_channels == 1 else arr.transpose(2, 0, 1))
+    if not xs:
+        return []
     probs = predict_proba(model, np.stack(xs))
     out = []
-    for f, p in zip(files, probs):
+    for f, p in zip(kept, probs):
         top = np.argsort(-p)[:top_k]
         out.append({"image": str(f) if isinstance(f, (str, os.PathLike)) else f"<{type(f).__name__}>", "top": [{"label": cfg.classes[i] if cfg.classes else str(i),
                                               "probability": float(p[i])} for i in top]})
