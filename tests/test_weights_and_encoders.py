@@ -217,3 +217,13 @@ def test_an_unusable_hub_cache_is_named(tmp_path, monkeypatch):
     spec = w.WEIGHTS["vgg19"]
     with pytest.raises(w.WeightsError, match="set TORCH_HOME to a writable folder"):
         w._download(spec.url, w._hub_dir() / spec.filename, spec)
+
+
+def test_a_missing_weights_file_is_called_missing(tmp_path):
+    """(training audit) A deleted checkpoint file was "corrupt or not a PyTorch state dict (FileNotFoundError)"."""
+    from brushwork.weights import load_state_dict
+
+    with pytest.raises(WeightsError, match="is missing: restore it from a copy, or start over with --no-resume"):
+        load_state_dict(tmp_path / "checkpoint" / "model.safetensors", what="checkpoint weights")
+    with pytest.raises(WeightsError, match="is missing: check the path"):
+        load_state_dict(tmp_path / "decoder.pth", what="decoder weights")

@@ -266,6 +266,9 @@ def load_state_dict(path: str | os.PathLike, *, what: str = "weights") -> dict[s
     import warnings
 
     p = Path(path)
+    if not p.exists():  # (it was "corrupt or not a PyTorch state dict (FileNotFoundError)")
+        raise WeightsError(f"{what} file '{p}' is missing: " + ("restore it from a copy, or start over with --no-resume"
+                                                               if "checkpoint" in what else "check the path"))
     try:
         with open(p, "rb") as fh:  # a safetensors file by its header, whatever its name says (a .pth, .SAFETENSORS)
             head = fh.read(9)

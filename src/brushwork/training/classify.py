@@ -604,7 +604,8 @@ def folds(y: np.ndarray, k: int, seed: int, groups: np.ndarray | None = None) ->
         raise BrushworkError(f"--kfold needs at least 2 folds, got {k}")
     counts = np.bincount(y)
     if counts[counts > 0].min() < k:
-        raise BrushworkError(f"the smallest class has {counts[counts > 0].min()} images, fewer than --kfold {k}: "
+        few = int(counts[counts > 0].min())
+        raise BrushworkError(f"the smallest class has {few} image{'s' if few != 1 else ''}, fewer than --kfold {k}: "
                              "use fewer folds")
     if groups is not None and len(np.unique(groups)) < len(groups):
         fewest = min(len(np.unique(groups[y == c])) for c in np.unique(y))
