@@ -805,3 +805,24 @@ def test_predict_takes_a_folder_and_classifies_what_it_can(tmp_path, capsys):
     assert main(["classify", "predict", str(run), str(root / "ink"), "--json"]) == 2
     said = capsys.readouterr()
     assert len(json.loads(said.out)) == 6 and "notes.png" in said.err and "1 of 7 image(s) could not be" in said.err
+
+
+def test_eval_matches_class_names_however_unicode_spells_them(tmp_path, capsys):
+    """(training audit) 'café' typed on macOS (NFD) and on Linux (NFC) look the same and were two classes; a flat
+    folder of pictures gets advice."""
+    import unicodedata
+
+    root = _folder(tmp_path, classes=(unicodedata.normalize("NFC", "café"), "ink"))
+    run = tmp_path / "run"
+    assert main(["classify", "train", str(root), "--out", str(run), "--epochs", "1", "--size", "16", "-q"]) == 0
+    other = tmp_path / "other"
+    shutil.copytree(root, other)
+    (other / unicodedata.normalize("NFC", "café")).rename(other / unicodedata.normalize("NFD", "café"))
+    capsys.readouterr()
+    assert main(["classify", "eval", str(run), str(other), "--out", str(tmp_path / "ev")]) == 0
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for f in (root / "ink").iterdir():
+        shutil.copy(f, flat / f.name)
+    assert main(["classify", "eval", str(run), str(flat), "--out", str(tmp_path / "ev2")]) == 2
+    assert "`classify predict` classifies loose pictures" in capsys.readouterr().err

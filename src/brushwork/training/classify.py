@@ -147,9 +147,16 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
     empty = [d.name for d in class_dirs if not list_images(d)]
     known = classes
     classes = [d.name for d in class_dirs if d.name not in empty]
+    folder_of = {c: c for c in classes}  # a class's folder name (a model's class written in other Unicode: its folder)
     extra_skipped = 0
     if known is not None:  # a model's classes (eval, slim): its labels, whichever of them the folder holds
-        unknown = [c for c in classes if c not in known]
+        import unicodedata
+
+        nfc = {unicodedata.normalize("NFC", k): k for k in known}  # ('café' typed on macOS and on Linux differ)
+        for c in classes:
+            if c not in known and unicodedata.normalize("NFC", c) in nfc:
+                folder_of[nfc[unicodedata.normalize("NFC", c)]] = c
+        unknown = [c for c in classes if c not in known and unicodedata.normalize("NFC", c) not in nfc]
         for c in list(unknown):  # a folder of unreadable files only (__MACOSX) is no class of the data's
             files = list_images(root / c)
             if all(read_square(f, 8, 1) is None for f in files):
@@ -167,8 +174,9 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
                                 "PNG)" if gifs else ""))
     xs, ys, gs, skipped = [], [], [], extra_skipped
     for label, name in enumerate(classes):
-        for f in list_images(root / name) if (root / name).is_dir() else []:
-            rel = f.relative_to(root / name).parts
+        where = root / folder_of.get(name, name)
+        for f in list_images(where) if where.is_dir() else []:
+            rel = f.relative_to(where).parts
             arr = read_square(f, size, channels, framing)
             if arr is None:
                 skipped += 1
@@ -178,7 +186,11 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
             gs.append(f"{name}/{rel[0]}")
     if known is not None:
         if not ys:
-            raise BrushworkError(f"'{folder}' has no readable image of the model's classes")
+            flat = bool(list_images(root, recursive=False))
+            raise BrushworkError(f"'{folder}' has no readable image of the model's classes"
+                                 + (" (its pictures lie in the folder itself: evaluating needs one sub-folder per "
+                                    "class, named as the model's; `classify predict` classifies loose pictures)"
+                                    if flat else ""))
         return np.stack(xs), np.asarray(ys, np.int64), classes, skipped, np.asarray(gs)
     if len(set(ys)) < 2:
         raise BrushworkError(f"'{folder}': fewer than two classes have readable images")
