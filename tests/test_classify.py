@@ -826,3 +826,28 @@ def test_eval_matches_class_names_however_unicode_spells_them(tmp_path, capsys):
         shutil.copy(f, flat / f.name)
     assert main(["classify", "eval", str(run), str(flat), "--out", str(tmp_path / "ev2")]) == 2
     assert "`classify predict` classifies loose pictures" in capsys.readouterr().err
+
+
+def test_a_model_of_0_2_8_reads_its_folder_as_then(tmp_path, capsys):
+    """(review) A model recorded before 0.2.9's folder reader (no "reader" in its data) is evaluated on its folder as
+    0.2.8 read it: a .jfif or a symlinked folder the new reader takes would otherwise lose its validation split
+    ("the model trained on 12 of it")."""
+    import os
+
+    from brushwork.training.classify import load_folder
+
+    root = _folder(tmp_path)
+    run = tmp_path / "run"
+    assert main(["classify", "train", str(root), "--out", str(run), "--epochs", "1", "--size", "16", "-q"]) == 0
+    for cfg in (run / "checkpoint" / "config.json", run / "best" / "config.json"):  # as 0.2.8 recorded it
+        saved = json.loads(cfg.read_text())
+        del saved["data"]["reader"]
+        cfg.write_text(json.dumps(saved))
+    Image.new("RGB", (20, 20), (9, 9, 9)).save(root / "ink" / "web.jfif", format="JPEG")  # unseen by 0.2.8
+    (tmp_path / "more").mkdir()
+    Image.new("RGB", (20, 20), (9, 200, 9)).save(tmp_path / "more" / "x.png")
+    os.symlink(tmp_path / "more", root / "paint" / "linked")
+    assert len(load_folder(root, 16, legacy=True)[1]) == 12 and len(load_folder(root, 16)[1]) == 14
+    capsys.readouterr()
+    assert main(["classify", "eval", str(run), str(root), "--out", str(tmp_path / "ev")]) == 0
+    assert "the validation split of" in capsys.readouterr().out

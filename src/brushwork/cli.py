@@ -1907,7 +1907,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .pipelines.classify import classification_metrics, load_classifier
-    from .training.classify import ClassifyTrainConfig, load_data, predict_proba, train_classifier
+    from .training.classify import ClassifyTrainConfig, legacy_reader, load_data, predict_proba, train_classifier
     from .training.classify import folds as kfolds
 
     _one_process("classify eval")
@@ -1921,8 +1921,9 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     _unfinished_note(model, args.model)
     _same_classes_before_fetching(args.data, cfg.classes)
     # (a folder is read with the model's classes, a dataset's were checked above: the classes agree)
-    x, y, x_test, y_test, classes, skipped, channels, groups = load_data(args.data, cfg.size, cfg.in_channels,
-                                                                         list(cfg.classes), model.framing)
+    x, y, x_test, y_test, classes, skipped, channels, groups = load_data(
+        args.data, cfg.size, cfg.in_channels, list(cfg.classes), model.framing,
+        legacy=legacy_reader(_train_config(args.model, "data")))  # (a model of 0.2.8: its folder read as then)
     out = Path(args.out or Path(args.model) / "eval")  # never over train's own metrics.json
     if args.kfold:
         import tempfile
@@ -1998,7 +1999,7 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
 
     from .pipelines.classify import load_classifier
     from .training import slim
-    from .training.classify import ClassifyTrainConfig, load_data, predict_proba, train_classifier
+    from .training.classify import ClassifyTrainConfig, legacy_reader, load_data, predict_proba, train_classifier
     from .training.engine import save_model
 
     if args.out is not None:
@@ -2009,8 +2010,9 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
         raise BrushworkError("slimming supports seed-cnn and small-cnn (Lite0's folded depthwise blocks do not "
                              "quantise with the FX x86 backend)")
     _same_classes_before_fetching(args.data, cfg.classes)
-    x, y, x_test, y_test, classes, _, channels, groups = load_data(args.data, cfg.size, cfg.in_channels,
-                                                                   list(cfg.classes), model.framing)  # (classes agree)
+    x, y, x_test, y_test, classes, _, channels, groups = load_data(  # (classes agree)
+        args.data, cfg.size, cfg.in_channels, list(cfg.classes), model.framing,
+        legacy=legacy_reader(_train_config(args.model, "data")))
     if x_test is None:  # a folder: hold out the images the recipe validated on
         if _held_out(args.model, args.data, y, groups):  # (a changed training folder: refused)
             tr, te = _validation_split(args.model, y, groups)

@@ -206,11 +206,21 @@ def _files(root: Path, recursive: bool = True) -> Iterator[Path]:
                 yield p
 
 
-def list_images(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
+#: what brushwork 0.2.8 and before listed (a model or run recorded before 0.2.9 is evaluated and resumed on it)
+LEGACY_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def list_images(folder: str | os.PathLike, *, recursive: bool = True, legacy: bool = False) -> list[Path]:
     """Image files under ``folder`` by extension, sorted (corrupt files are the reader's business), walked as
     :func:`_files` walks: not in hidden folders under it (``.thumbnails``, a video run's ``.NAME.part``) or system
     ones (``__MACOSX``, ``@eaDir``), which no one means as pictures; in symlinked folders too (brushwork 0.2.8 left
-    them out without a word)."""
+    them out without a word). ``legacy``: as brushwork 0.2.8 listed a folder (its models recorded the split of that
+    listing): no symlinked folders, no ``.jfif``/``.jpe``/``.avif``, only hidden folders left out."""
+    if legacy:
+        root = Path(folder)
+        it = root.rglob("*") if recursive else root.glob("*")
+        return sorted(p for p in it if p.is_file() and p.suffix.lower() in LEGACY_SUFFIXES
+                      and not any(d.startswith(".") for d in p.relative_to(root).parts[:-1]))
     return sorted(p for p in _files(Path(folder), recursive) if p.suffix.lower() in IMAGE_SUFFIXES)
 
 

@@ -220,24 +220,26 @@ def padded_square(im: Image.Image) -> Image.Image:
 MIN_TRAINING_SIDE = 4  # a training picture's shorter side at least (smaller: skipped and counted)
 
 
-def read_square(path: str | os.PathLike, size: int, channels: int = 3, framing: str = "crop") -> np.ndarray | None:
+def read_square(path: str | os.PathLike, size: int, channels: int = 3, framing: str = "crop",
+                legacy: bool = False) -> np.ndarray | None:
     """A training image: ``uint8 (channels, size, size)``, EXIF-rotated, transparency composited over
     white, centre-cropped (:func:`fit_square`), or with ``framing="pad"`` seen whole on a square of its
     background (:func:`padded_square`, as a model of a square dataset such as mnist sees a picture);
     ``None`` when the file cannot be read, or holds nothing to learn from: every pixel fully transparent (a white
     square), or a side under :data:`MIN_TRAINING_SIDE` pixels (a 1 x 1 dot, a 3 x 500 strip cut to its 3 x 3
-    centre): callers skip and count it."""
+    centre): callers skip and count it. ``legacy``: those two read as brushwork 0.2.8 read them (its models recorded
+    the split of what it read)."""
     import warnings
 
     try:
         with warnings.catch_warnings(), Image.open(path) as im:  # (our own pixel limits apply: not Pillow's warning)
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            if min(im.size) < MIN_TRAINING_SIDE:
+            if min(im.size) < MIN_TRAINING_SIDE and not legacy:
                 return None
             im.draft("RGB", (size * 2, size * 2))
             im = to_8bit(ImageOps.exif_transpose(to_srgb(key_to_alpha(im))))
             if has_alpha(im):
-                if im.convert("RGBA").getchannel("A").getextrema()[1] == 0:
+                if im.convert("RGBA").getchannel("A").getextrema()[1] == 0 and not legacy:
                     return None
                 im = Image.alpha_composite(Image.new("RGBA", im.size, (255,) * 4), im.convert("RGBA"))
             im = im.convert("L" if channels == 1 else "RGB")

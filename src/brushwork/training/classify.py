@@ -126,24 +126,30 @@ def recorded_split(data_info: dict, y: np.ndarray, groups: np.ndarray | None) ->
 
 
 def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes: list[str] | None = None,
-                framing: str = "crop"):
+                framing: str = "crop", legacy: bool = False):
     """Images under ``folder/<class>/...`` resized to ``size x size`` (aspect kept by centre crop; with
     ``framing="pad"`` each seen whole on a square of its background, as an mnist model's predictions see them).
 
     Returns ``(x uint8 (N, C, size, size), y int64 (N,), classes, skipped, groups)``: an image in a
     sub-folder of its class folder (``<class>/<group>/...``) belongs to that group, one directly in the
     class folder is a group of its own; k-fold and the validation split keep each group on one side.
+    ``legacy``: the folder read as brushwork 0.2.8 read it (for a model or run recorded then: :data:`READER`).
 
     Raises:
         BrushworkError: not a folder, fewer than two non-empty class folders.
     """
-    from ..datasets import list_images
-    from ..imaging.io import read_square
+    import functools
+
+    from ..datasets import list_images as listing
+    from ..imaging.io import read_square as reading
+
+    list_images = functools.partial(listing, legacy=legacy)
+    read_square = functools.partial(reading, legacy=legacy)
 
     root = Path(folder)
     if not root.is_dir():
         raise BrushworkError(f"'{folder}' is neither a folder of class folders nor a dataset name (mnist, fashion-mnist, art-medium)")
-    class_dirs = _class_dirs(root)
+    class_dirs = _class_dirs(root, legacy)
     empty = [d.name for d in class_dirs if not list_images(d)]
     known = classes
     classes = [d.name for d in class_dirs if d.name not in empty]
@@ -208,10 +214,25 @@ def _leads_back(d: Path, root: Path) -> bool:
     return top == real or top.startswith(real.rstrip(os.sep) + os.sep)
 
 
-def _class_dirs(root: Path) -> list[Path]:
-    """The class folders of ``root``: not hidden or system ones (.thumbnails, __MACOSX), nor a link back into it."""
+def _class_dirs(root: Path, legacy: bool = False) -> list[Path]:
+    """The class folders of ``root``: not hidden or system ones (.thumbnails, __MACOSX), nor a link back into it
+    (``legacy``: as brushwork 0.2.8 took them, every folder but hidden ones)."""
     return sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
-                  and d.name not in SYSTEM_FOLDERS and not _leads_back(d, root))
+                  and (legacy or (d.name not in SYSTEM_FOLDERS and not _leads_back(d, root))))
+
+
+#: how a folder is read (:func:`load_folder`), recorded with a model: 2 since brushwork 0.2.9 (symlinked folders
+#: followed, .jfif/.avif read, system folders and pictures with nothing to learn from left out); a model recorded
+#: without it (1) is evaluated, slimmed and resumed on its folder as 0.2.8 read it, or its split would not be found
+READER = 2
+
+
+def legacy_reader(data_info: dict | None) -> bool:
+    """Whether a model's or run's recorded ``data`` was read by brushwork 0.2.8's folder reader."""
+    from ..datasets import ARRAY_SOURCES
+
+    return (isinstance(data_info, dict) and "reader" not in data_info
+            and data_info.get("source") not in (*ARRAY_SOURCES, "<arrays>", None))
 
 
 def folder_notes(folder: str | os.PathLike) -> list[str]:
@@ -241,7 +262,7 @@ def gifs_in(folder: Path) -> list[dict[str, int]]:
 
 
 def load_data(data: str, size: int | None = None, channels: int | None = None, classes: list[str] | None = None,
-              framing: str = "crop"):
+              framing: str = "crop", legacy: bool = False):
     """``(x_train, y_train, x_test | None, y_test | None, classes, skipped, channels, groups | None)``
     for a built-in dataset name (``mnist``, ``fashion-mnist``, ``art-medium``) or a folder of class
     folders (folders have no separate test set; ``groups`` as in :func:`load_folder`). ``channels``: what a model
@@ -261,7 +282,7 @@ def load_data(data: str, size: int | None = None, channels: int | None = None, c
         from ..datasets.medium import medium_folder
 
         data = str(medium_folder())
-    x, y, classes, skipped, groups = load_folder(data, size or 64, channels or 3, classes, framing)
+    x, y, classes, skipped, groups = load_folder(data, size or 64, channels or 3, classes, framing, legacy)
     return x, y, None, None, classes, skipped, channels or 3, groups
 
 
@@ -437,9 +458,18 @@ def train_classifier(
         x, y, classes, channels, *rest = data
         groups = rest[0] if rest else None
         x_test = y_test = None
-        skipped = 0
+        skipped, legacy = 0, False
     else:
-        x, y, x_test, y_test, classes, skipped, channels, groups = load_data(data, config.size)
+        saved = Path(out_dir) / "checkpoint" / "config.json"
+        legacy = False
+        if resume and saved.is_file():  # a run started by 0.2.8 goes on reading its folder as it did
+            from .engine import read_config
+
+            try:
+                legacy = legacy_reader(read_config(saved.parent).get("data"))
+            except BrushworkError:
+                legacy = False  # (a damaged config: the resume below says so)
+        x, y, x_test, y_test, classes, skipped, channels, groups = load_data(data, config.size, legacy=legacy)
     size = int(x.shape[-1])
     if size < 16:
         raise BrushworkError(f"images of {size} px are too small for the models (three 2x poolings): use --size 16 or more")
@@ -522,6 +552,7 @@ def train_classifier(
     stopper = EarlyStopping(x[va], y[va], steps_per_epoch, config.patience, out, dev)
     model_config = {"classifier": cfg.to_dict(), "train": {**asdict(config), "accumulate": accumulate},
                     "data": {"source": str(data) if isinstance(data, (str, os.PathLike)) else "<arrays>",
+                             **({} if legacy else {"reader": READER}),  # (how its folder was read: see READER)
                              "folder": str(Path(data).resolve()) if isinstance(data, (str, os.PathLike))
                              and Path(data).is_dir() else None,  # (where it is, however it was spelled)
                              "train": int(len(tr)),
