@@ -689,3 +689,24 @@ def test_two_folder_runs_at_once_never_replace_each_others_outputs(small_images,
     stylize_folder(src, [style], tmp_path / "bare", progress=False, **bare, **opts)
     report = run_beside(tmp_path / "bare", tmp_path / "out3", **bare)
     assert not report.written and len(report.skipped_existing) == 2
+
+
+def test_a_folder_run_through_a_symlinked_folder_leaves_earlier_outputs_alone(small_images, random_decoder_dir,
+                                                                                tmp_path, capsys):
+    """(review) Folder runs follow symlinked folders now: an earlier run's output folder reached through one is found
+    as outputs are (it was restyled as a photo), and a link to a folder inside the photos' folder is walked once, at
+    its own place."""
+    import os
+
+    content, style = small_images
+    ext, photos = tmp_path / "ext", tmp_path / "photos"
+    ext.mkdir()
+    photos.mkdir()
+    Image.open(content).save(ext / "a.png")
+    os.symlink(ext, photos / "album")
+    os.symlink(photos / "album", photos / "again")  # (the same folder twice: walked once)
+    common = [str(style), "--method", "adain", "--decoder", str(random_decoder_dir), "--size", "32", "-q"]
+    assert main(["stylize", str(ext), *common, "-o", str(ext / "styled")]) == 0
+    assert main(["stylize", str(photos), *common, "-o", str(photos / "styled")]) == 0
+    made = sorted(p.relative_to(photos / "styled").as_posix() for p in (photos / "styled").rglob("*.png"))
+    assert made in (["album/a.png"], ["again/a.png"])  # (not ext's own output, styled/a.png, again)

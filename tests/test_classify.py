@@ -788,13 +788,15 @@ def test_a_resume_on_other_pictures_under_the_same_names_is_refused(tmp_path, ca
     capsys.readouterr()
     assert main([*run, "--epochs", "2"]) == 2
     assert "trained on other pictures under these names" in capsys.readouterr().err
+    assert main([*run[:-3], "--size", "24", "-q", "--epochs", "2"]) == 2  # other settings: said as such (review)
+    assert "other settings" in capsys.readouterr().err
     (root / "ink").rename(root / "tmp")
     (root / "paint").rename(root / "ink")
     (root / "tmp").rename(root / "paint")
     assert main([*run, "--epochs", "2"]) == 0  # the same pictures again: it resumes (here: nothing left to do)
 
 
-def test_predict_takes_a_folder_and_classifies_what_it_can(tmp_path, capsys):
+def test_predict_takes_a_folder_and_classifies_what_it_can(tmp_path, capsys, monkeypatch):
     """(training audit) A folder was refused ("not an image file"), and one bad file among many lost every
     prediction: the folder's pictures are classified, the bad ones named, exit 2."""
     root = _folder(tmp_path)
@@ -804,7 +806,14 @@ def test_predict_takes_a_folder_and_classifies_what_it_can(tmp_path, capsys):
     capsys.readouterr()
     assert main(["classify", "predict", str(run), str(root / "ink"), "--json"]) == 2
     said = capsys.readouterr()
-    assert len(json.loads(said.out)) == 6 and "notes.png" in said.err and "1 of 7 image(s) could not be" in said.err
+    results = json.loads(said.out)  # in order, the bad file's error where its result would be
+    assert len(results) == 7 and [r["image"] for r in results if "error" in r] == [str(root / "ink" / "notes.png")]
+    assert "notes.png" in said.err and "1 of 7 image(s) could not be classified (named above); the others" in said.err
+    import brushwork.pipelines.classify as pipeline
+
+    monkeypatch.setattr(pipeline, "PREDICT_CHUNK", 2)  # (a chunk at a time: the same results, in the same order)
+    assert main(["classify", "predict", str(run), str(root / "ink"), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out) == results
 
 
 def test_eval_matches_class_names_however_unicode_spells_them(tmp_path, capsys):
@@ -820,6 +829,10 @@ def test_eval_matches_class_names_however_unicode_spells_them(tmp_path, capsys):
     (other / unicodedata.normalize("NFC", "café")).rename(other / unicodedata.normalize("NFD", "café"))
     capsys.readouterr()
     assert main(["classify", "eval", str(run), str(other), "--out", str(tmp_path / "ev")]) == 0
+    shutil.copytree(other / unicodedata.normalize("NFD", "café"), other / unicodedata.normalize("NFC", "café"))
+    capsys.readouterr()
+    assert main(["classify", "eval", str(run), str(other), "--out", str(tmp_path / "ev3")]) == 2  # both spellings
+    assert "twice, in two Unicode spellings" in capsys.readouterr().err
     flat = tmp_path / "flat"
     flat.mkdir()
     for f in (root / "ink").iterdir():

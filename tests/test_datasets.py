@@ -209,3 +209,33 @@ def test_the_lock_is_taken_again_by_its_holder_and_skipped_where_it_cannot_be(tm
     with one_at_a_time(tmp_path / "nfs", "a"):
         (tmp_path / "nfs" / "made").write_text("x")
     assert (tmp_path / "nfs" / "made").is_file()
+
+
+def test_a_link_to_a_folder_inside_the_tree_is_walked_at_its_own_place(tmp_path):
+    """(review) The walk kept whichever path reached a folder first, so a link could take its pictures away from
+    their real folder (and group)."""
+    import os
+
+    from PIL import Image
+
+    from brushwork.datasets import list_images
+
+    (tmp_path / "s" / "a").mkdir(parents=True)
+    (tmp_path / "s" / "z" / "real").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "s" / "a" / "x.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "s" / "z" / "real" / "y.png")
+    os.symlink(tmp_path / "s" / "z" / "real", tmp_path / "s" / "a" / "link")
+    assert [p.relative_to(tmp_path / "s").as_posix() for p in list_images(tmp_path / "s")] == ["a/x.png", "z/real/y.png"]
+
+
+def test_training_output_under_a_linked_data_folder_is_refused(tmp_path, capsys):
+    """(review) An --out inside a folder the data links to would be read back by the next run."""
+    import os
+
+    from brushwork.cli import main
+
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "data" / "a" / "more")
+    assert main(["gan", "train", str(tmp_path / "data"), "--out", str(tmp_path / "elsewhere" / "run")]) == 2
+    assert "is inside the data folder" in capsys.readouterr().err

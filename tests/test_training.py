@@ -1,5 +1,6 @@
 """The training engine and the AdaIN recipe on tiny models and synthetic images."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -670,6 +671,8 @@ def test_a_resume_on_changed_folders_is_refused(tmp_path, capsys):
     run = ["adain", "train", "--content", str(tmp_path / "content"), "--style", str(tmp_path / "style"), "--out",
            str(tmp_path / "run"), "--size", "32", "--batch", "2", "-q"]
     assert main([*run, "--steps", "1"]) == 0
+    saved = json.loads((tmp_path / "run" / "checkpoint" / "config.json").read_text())
+    assert "listing" in saved and "listing" not in saved["data"]  # (0.2.8 resumes only "data" with the keys it knows)
     (tmp_path / "style" / "2.png").unlink()
     capsys.readouterr()
     assert main([*run, "--steps", "2"]) == 2

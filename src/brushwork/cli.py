@@ -1203,6 +1203,7 @@ def _outside_data(path: str | os.PathLike | None, sources, what: str, names_firs
     from .datasets import ARRAY_SOURCES
 
     from .datasets import SOURCES, data_root
+    from .datasets.fetch import linked_folders
 
     p = Path(path).resolve()
     for src in sources:
@@ -1211,7 +1212,8 @@ def _outside_data(path: str | os.PathLike | None, sources, what: str, names_firs
         folder = Path(src)
         if not folder.is_dir() and src in SOURCES:  # a packaged collection by name: where it is (or will be) fetched
             folder = data_root() / src
-        if (folder.is_dir() or src in SOURCES) and (p == folder.resolve() or folder.resolve() in p.parents):
+        inside = [folder.resolve(), *(linked_folders(folder) if folder.is_dir() else [])]  # (its linked folders too)
+        if (folder.is_dir() or src in SOURCES) and any(p == f or f in p.parents for f in inside):
             raise BrushworkError(f"{what} '{path}' is inside the data folder '{src}': training on that folder would "
                                  "read what is written there, and it may replace an image; choose a place outside it")
 
@@ -1739,24 +1741,23 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
                               weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
                               dropout=args.dropout, augment=args.augment, patience=args.patience,
                               size=args.size, seed=args.seed, freeze_encoder=args.freeze_encoder)
+    from . import distributed
+    from .datasets import ARRAY_SOURCES
+
+    named = args.data in ARRAY_SOURCES or args.data == "art-medium"  # (a dataset's name, even beside such a folder)
+    if Path(args.data).is_dir() and not named and distributed.is_main():  # (said before training, not after it)
+        _gif_note(gifs_in(Path(args.data)), "training")  # (a class of GIFs had vanished from the model without a word)
+        for note in folder_notes(args.data):  # (loose images and empty classes were left out without a word)
+            print(f"brushwork: note: {note}", file=sys.stderr)
     with _new_run(args.out):
         trainer, summary = train_classifier(args.data, args.out, config=cfg, device=args.device,
                                             precision=args.precision, resume=not args.no_resume,
                                             progress=not args.quiet, accumulate=args.accumulate,
                                             tensorboard=args.tensorboard)
-    from . import distributed
-
     if not distributed.is_main():  # under torchrun: rank 0 evaluates, writes and reports
         return 0
     if summary["skipped"]:
         print(f"brushwork: note: skipped {summary['skipped']} unreadable or empty image(s) (fully transparent, or under 4 px a side)", file=sys.stderr)
-    from .datasets import ARRAY_SOURCES
-
-    named = args.data in ARRAY_SOURCES or args.data == "art-medium"  # (a dataset's name, even beside such a folder)
-    if Path(args.data).is_dir() and not named:  # (a class of GIFs had vanished from the model without a word)
-        _gif_note(gifs_in(Path(args.data)), "training")
-        for note in folder_notes(args.data):  # (loose images and empty classes were left out without a word)
-            print(f"brushwork: note: {note}", file=sys.stderr)
     if summary["ungrouped"]:
         print(f"brushwork: note: {', '.join(summary['ungrouped'])}: all its images are in one sub-folder (group), so "
               "its validation images were picked one by one and near-copies may be on both sides; give it "
@@ -2100,12 +2101,13 @@ def _cmd_classify_predict(args: argparse.Namespace) -> int:
         print(json.dumps(results, indent=1))
     else:
         for r in results:
-            print(f"{r['image']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top"]))
+            if "top" in r:
+                print(f"{r['image']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top"]))
     for _, why in skipped:  # (one bad file among many lost every prediction)
         print(f"brushwork: note: skipped {why}", file=sys.stderr)
     if skipped:
         sys.stderr.write(f"brushwork: error: {len(skipped)} of {len(files)} image(s) could not be classified (named "
-                         "above); the others were\n")
+                         + ("above); the others were\n" if len(skipped) < len(files) else "above)\n"))
         return EXIT_USAGE
     return 0
 

@@ -184,6 +184,36 @@ def _fetched(dest: Path) -> bool:
     return (dest / "manifest.json").is_file() and (dest / "images").is_dir()
 
 
+def _not_walked(name: str, path: str, real: str, top: str, seen: set[str]) -> bool:
+    """Whether a folder met while walking ``top`` is left out: hidden and system folders, one already walked (a loop,
+    a second link to it), a link up to ``top`` or above it (the folders beside this one too), and a link to a folder
+    inside ``top`` (walked at its own place, where its pictures are named and grouped)."""
+    return (name.startswith(".") or name in SYSTEM_FOLDERS or real in seen
+            or top.startswith(real.rstrip(os.sep) + os.sep) or real == top
+            or (os.path.islink(path) and real.startswith(top.rstrip(os.sep) + os.sep)))
+
+
+def linked_folders(root: str | os.PathLike) -> list[Path]:
+    """The real places of the symlinked folders :func:`list_images` walks under ``root`` (a data folder's pictures
+    may lie there: an output written there would be read back as they are)."""
+    found: list[Path] = []
+    top = os.path.realpath(root)
+    seen = {top}
+    for dirpath, dirs, _ in os.walk(root, followlinks=True):
+        keep = []
+        for d in sorted(dirs):
+            path = os.path.join(dirpath, d)
+            real = os.path.realpath(path)
+            if _not_walked(d, path, real, top, seen):
+                continue
+            seen.add(real)
+            keep.append(d)
+            if os.path.islink(path):
+                found.append(Path(real))
+        dirs[:] = keep
+    return found
+
+
 def _files(root: Path, recursive: bool = True) -> Iterator[Path]:
     """The files under ``root``: symlinked folders followed, each folder once (a link up to ``root`` or above it, or a
     second link to one already walked, is not walked: its pictures would count twice), hidden and system folders
@@ -193,9 +223,9 @@ def _files(root: Path, recursive: bool = True) -> Iterator[Path]:
     for dirpath, dirs, files in os.walk(root, followlinks=True):
         keep = []
         for d in sorted(dirs):
-            real = os.path.realpath(os.path.join(dirpath, d))
-            if (d.startswith(".") or d in SYSTEM_FOLDERS or real in seen
-                    or top.startswith(real.rstrip(os.sep) + os.sep)):  # (a link up: the folders beside this one too)
+            path = os.path.join(dirpath, d)
+            real = os.path.realpath(path)
+            if _not_walked(d, path, real, top, seen):
                 continue
             seen.add(real)
             keep.append(d)

@@ -324,7 +324,10 @@ def _folder_run(src_dir, out_dir, out_hint: str) -> tuple[Path, list[Path], Path
     if top.is_relative_to(out.resolve()) and out.resolve() != top:  # its marker would hide the photos from later
         raise BrushworkError(f"output folder '{out}' holds the photos' folder '{src}': choose a folder outside it, or "
                              f"one inside the photos' folder (e.g. '{src / 'styled'}')")  # runs over the folder above
-    outputs = {out.resolve(), *(m.parent.resolve() for m in src.rglob(OUTPUT_MARKER))} - {top}
+    from ..datasets.fetch import _files
+
+    # (found as the pictures are, through symlinked folders too: an earlier output there was restyled as a photo)
+    outputs = {out.resolve(), *(m.parent.resolve() for m in _files(src) if m.name == OUTPUT_MARKER)} - {top}
     files = [f for f in files if not any(p in outputs for p in f.resolve().parents)]  # `-o photos/styled`
     if not files:
         raise BrushworkError(f"folder '{src}' holds no images (.png, .jpg, .webp, ...): check the path")

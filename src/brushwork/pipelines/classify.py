@@ -188,8 +188,8 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
     like the training images; a grey model's images turned to its ``ink``, see :func:`match_ink`: by default
     the ``model.ink`` that :func:`load_classifier` sets; a model of a square dataset such as mnist sees each image
     whole, padded to a square with its background: ``model.framing``). ``skipped``: a list that collects
-    ``(file, why)`` for the images that cannot be classified, the others classified; without it, the first such
-    image raises."""
+    ``(file, why)`` for the images that cannot be classified, the others classified (their results, in the order
+    given, hold ``{"image", "error"}`` for those); without it, the first such image raises."""
     import numbers
 
     if isinstance(model, tuple):  # (an AttributeError on the tuple's 'eval' after every image was read)
@@ -206,11 +206,23 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
     files = list(files)
     if not files:
         raise BrushworkError("no images to classify: give one or more image files")
+    out: list[dict] = []
+    for start in range(0, len(files), PREDICT_CHUNK):  # (a chunk's pictures at a time: a folder of 100,000 photos)
+        out += _predict_chunk(model, cfg, files[start:start + PREDICT_CHUNK], top_k, max_pixels, ink, skipped)
+    return out
+
+
+#: pictures read and classified at a time by :func:`predict_images` (memory stays a chunk's, whatever their number)
+PREDICT_CHUNK = 256
+
+
+def _predict_chunk(model, cfg, files: list, top_k: int, max_pixels: int | None, ink: str | None,
+                   skipped: list | None) -> list[dict]:
     from ..imaging.io import fit_square, padded_square, read_image
     from ..training.classify import predict_proba
 
-    xs, kept = [], []
-    for f in files:
+    xs, failed = [], {}
+    for n, f in enumerate(files):
         try:
             img = read_image(f, what="image", **({} if max_pixels is None else {"max_pixels": max_pixels}))
             if img.alpha is not None and not (img.alpha > 0).any():  # (a white square, named a class with confidence)
@@ -220,8 +232,8 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
             if skipped is None:
                 raise
             skipped.append((str(f), str(exc)))
+            failed[n] = str(exc)
             continue
-        kept.append(f)
         pil = Image.fromarray((img.rgb * 255 + 0.5).astype(np.uint8)).convert("L" if cfg.in_channels == 1 else "RGB")
         if getattr(model, "framing", "crop") == "pad":
             pil = padded_square(pil)
@@ -230,12 +242,15 @@ def predict_images(model, cfg, files: list[str], top_k: int = 3, max_pixels: int
         if cfg.in_channels == 1:  # dark ink on light paper for a model of light marks on dark, or the reverse
             arr = match_ink(arr, ink if ink is not None else getattr(model, "ink", None))
         xs.append(arr[None] if cfg.in_channels == 1 else arr.transpose(2, 0, 1))
-    if not xs:
-        return []
-    probs = predict_proba(model, np.stack(xs))
+    probs = iter(predict_proba(model, np.stack(xs)) if xs else [])
     out = []
-    for f, p in zip(kept, probs):
+    for n, f in enumerate(files):  # (in the order given: a file that failed has its error where its result would be)
+        name = str(f) if isinstance(f, (str, os.PathLike)) else f"<{type(f).__name__}>"
+        if n in failed:
+            out.append({"image": name, "error": failed[n]})
+            continue
+        p = next(probs)
         top = np.argsort(-p)[:top_k]
-        out.append({"image": str(f) if isinstance(f, (str, os.PathLike)) else f"<{type(f).__name__}>", "top": [{"label": cfg.classes[i] if cfg.classes else str(i),
-                                              "probability": float(p[i])} for i in top]})
+        out.append({"image": name, "top": [{"label": cfg.classes[i] if cfg.classes else str(i),
+                                            "probability": float(p[i])} for i in top]})
     return out

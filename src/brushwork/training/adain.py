@@ -271,7 +271,7 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
         started = {None: "random weights", "": "the shipped decoder"}.get(recorded, recorded)
         raise BrushworkError(f"'{out}' holds a run to resume (started from {started}); --init starts a new one: "
                              "add --no-resume to start over from it, or drop --init to continue")
-    was = {k: v for k, v in saved.get("data", {}).items() if k not in ("skipped", "listing")}
+    was = {k: v for k, v in saved.get("data", {}).items() if k != "skipped"}
 
     def same(a: dict, b: dict) -> bool:  # folders however they are spelled (a trailing slash, an absolute path)
         if a.keys() != b.keys():
@@ -290,7 +290,7 @@ def _check_resumable(out: Path, config: AdaINTrainConfig, decoder_config: Decode
             return "synthetic crops (--dry-run)" if d.get("dry_run") else f"--content {d.get('content')} --style {d.get('style')}"
         raise BrushworkError(f"'{out}' holds a decoder run trained on {what(was)}, not {what(data)}: use --no-resume "
                              "to start over, or another --out")
-    listing = saved.get("data", {}).get("listing")  # (recorded since 0.2.9)
+    listing = saved.get("listing")  # (recorded since 0.2.9)
     if listing is not None and not data.get("dry_run"):
         now = _listing(_files(data["content"]), _files(data["style"]))
         if now["digest"] != listing["digest"]:
@@ -409,12 +409,13 @@ def train_adain(
     _check_memory(config, dev, world.world_size)
     torch.manual_seed(config.seed)
     gen = make_generator(config.seed)  # every process draws the same global batch of crops
+    listing = None
     if dry_run:
         c_pool = s_pool = _dry_run_pool(config.seed, config.size)
     else:
         pool_dev = dev if dev.type == "cuda" else "cpu"  # on a GPU, crops are cut there
         c_files, s_files = _files(content), _files(style)
-        data["listing"] = _listing(c_files, s_files)  # (recorded: a resumed run checks its pictures are these)
+        listing = _listing(c_files, s_files)  # (recorded: a resumed run checks its pictures are these)
         c_pool = ImagePool(c_files, max_side=config.max_side, min_side=config.size, device=pool_dev,
                            what="content images")
         s_pool = ImagePool(s_files, max_side=config.max_side, min_side=config.size, device=pool_dev,
@@ -484,6 +485,8 @@ def train_adain(
     model_config = {"decoder": decoder_config.to_dict(),
                     "train": {**_train_dict(config), **({"accumulate": accumulate} if accumulate != 1 else {})},
                     "data": {**data, "skipped": skipped},
+                    # (beside "data", not in it: brushwork 0.2.8 resumes a run only when "data" has the keys it knows)
+                    **({"listing": listing} if listing is not None else {}),
                     "init": started_from, "precision": precision}
     trainer = Trainer(
         ddp_decoder, model_config, torch.optim.Adam(decoder.parameters(), lr=config.lr),

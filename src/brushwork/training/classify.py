@@ -161,7 +161,11 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
         nfc = {unicodedata.normalize("NFC", k): k for k in known}  # ('café' typed on macOS and on Linux differ)
         for c in classes:
             if c not in known and unicodedata.normalize("NFC", c) in nfc:
-                folder_of[nfc[unicodedata.normalize("NFC", c)]] = c
+                target = nfc[unicodedata.normalize("NFC", c)]
+                if folder_of.get(target, c) != c:  # (both spellings there: one would be dropped without a word)
+                    raise BrushworkError(f"'{folder}' holds class '{target}' twice, in two Unicode spellings (folders "
+                                         f"that look alike): move the pictures into one folder")
+                folder_of[target] = c
         unknown = [c for c in classes if c not in known and unicodedata.normalize("NFC", c) not in nfc]
         for c in list(unknown):  # a folder of unreadable files only (__MACOSX) is no class of the data's
             files = list_images(root / c)
@@ -497,13 +501,6 @@ def train_classifier(
         split = stratified_split(y, config.val_fraction, config.seed, groups,
                                  closest=before is None or "val_indices" in before)
     tr, va = split
-    trained = before.get("trained") if before is not None else None
-    if isinstance(trained, list) and len(trained) == len(tr):  # (names and labels alike: are the pictures?)
-        changed = sum(a != b for a, b in zip(trained, image_fingerprints(x[tr])))
-        if changed:
-            raise BrushworkError(f"'{out_dir}' holds a run trained on other pictures under these names ({changed} of "
-                                 f"its {len(tr)} training images differ: edited, or class folders swapped): use "
-                                 "--no-resume to start over, or another --out")
     ungrouped = ungrouped_classes(y, groups, classes)
     twice = in_two_classes(x, y)
     if twice and distributed.is_main():  # (said before training, not after it: copies were learnt without a word)
@@ -588,6 +585,13 @@ def train_classifier(
         if was is not None and not same_source(was, now):  # (a run saved before it was recorded: not checked)
             raise BrushworkError(f"'{out_dir}' holds a run trained on {was}, not {now}: use --no-resume to start "
                                  "over, or another --out")
+        trained = before.get("trained") if before is not None else None
+        if isinstance(trained, list) and len(trained) == len(tr):  # (names and labels alike: are the pictures?)
+            changed = sum(a != b for a, b in zip(trained, image_fingerprints(x[tr])))
+            if changed:
+                raise BrushworkError(f"'{out_dir}' holds a run trained on other pictures under these names ({changed} "
+                                     f"of its {len(tr)} training images differ: edited, or class folders swapped): use "
+                                     "--no-resume to start over, or another --out")
         trainer.resume(fast_forward=True)  # the data stream continues where the checkpoint left it
         if (out / "epochs.csv").is_file():  # the epochs before the resume, for the summary and the curves
             stopper.epochs = _epochs_before(out / "epochs.csv", trainer.step // steps_per_epoch)
