@@ -193,31 +193,9 @@ def _not_walked(name: str, path: str, real: str, top: str, seen: set[str]) -> bo
             or (os.path.islink(path) and real.startswith(top.rstrip(os.sep) + os.sep)))
 
 
-def linked_folders(root: str | os.PathLike) -> list[Path]:
-    """The real places of the symlinked folders :func:`list_images` walks under ``root`` (a data folder's pictures
-    may lie there: an output written there would be read back as they are)."""
-    found: list[Path] = []
-    top = os.path.realpath(root)
-    seen = {top}
-    for dirpath, dirs, _ in os.walk(root, followlinks=True):
-        keep = []
-        for d in sorted(dirs):
-            path = os.path.join(dirpath, d)
-            real = os.path.realpath(path)
-            if _not_walked(d, path, real, top, seen):
-                continue
-            seen.add(real)
-            keep.append(d)
-            if os.path.islink(path):
-                found.append(Path(real))
-        dirs[:] = keep
-    return found
-
-
-def _files(root: Path, recursive: bool = True) -> Iterator[Path]:
-    """The files under ``root``: symlinked folders followed, each folder once (a link up to ``root`` or above it, or a
-    second link to one already walked, is not walked: its pictures would count twice), hidden and system folders
-    (:data:`SYSTEM_FOLDERS`) and macOS's ``._`` files left out."""
+def _walk(root: str | os.PathLike, recursive: bool = True) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(root)`` with symlinked folders followed, each folder once (:func:`_not_walked` says which are left
+    out): ``(folder, the sub-folders walked, its files)``."""
     top = os.path.realpath(root)
     seen = {top}
     for dirpath, dirs, files in os.walk(root, followlinks=True):
@@ -225,11 +203,25 @@ def _files(root: Path, recursive: bool = True) -> Iterator[Path]:
         for d in sorted(dirs):
             path = os.path.join(dirpath, d)
             real = os.path.realpath(path)
-            if _not_walked(d, path, real, top, seen):
-                continue
-            seen.add(real)
-            keep.append(d)
+            if not _not_walked(d, path, real, top, seen):
+                seen.add(real)
+                keep.append(d)
         dirs[:] = keep if recursive else []
+        yield dirpath, keep, files
+
+
+def linked_folders(root: str | os.PathLike) -> list[Path]:
+    """The real places of the symlinked folders :func:`list_images` walks under ``root`` (a data folder's pictures
+    may lie there: an output written there would be read back as they are)."""
+    return [Path(os.path.realpath(os.path.join(dirpath, d))) for dirpath, dirs, _ in _walk(root)
+            for d in dirs if os.path.islink(os.path.join(dirpath, d))]
+
+
+def _files(root: Path, recursive: bool = True) -> Iterator[Path]:
+    """The files under ``root``: symlinked folders followed, each folder once (a link up to ``root`` or above it, or a
+    second link to one already walked, is not walked: its pictures would count twice), hidden and system folders
+    (:data:`SYSTEM_FOLDERS`) and macOS's ``._`` files left out."""
+    for dirpath, _, files in _walk(root, recursive):
         for f in files:
             p = Path(dirpath) / f
             if not f.startswith("._") and p.is_file():
