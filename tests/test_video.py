@@ -1,11 +1,14 @@
 """Video: frames streamed through AdaIN with temporally smoothed statistics."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from brushwork.cli import main
+from brushwork.errors import BrushworkError
 from brushwork.models.adain import AdaINNet
 from brushwork.pipelines.video import read_frames, stylize_frames
 from brushwork.weights import load_decoder
@@ -541,3 +544,77 @@ def test_a_video_of_a_frames_folder_reproduces_from_anywhere(tmp_path, monkeypat
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     assert reproduce(work / "out" / "v.gif").identical
+
+
+def test_a_ctrl_c_while_the_output_is_finished_keeps_it(small_images, tmp_path, random_decoder_dir, monkeypatch,
+                                                       capsys):
+    """(video audit) A Ctrl-C while ffmpeg flushed the finished file (a long clip's close takes seconds) came right
+    after the close, before the file was kept, and the whole run was thrown away; one while a frames folder was moved
+    into place said the frames were kept for a rerun, which made them all again. The run finishes instead."""
+    import os
+    import signal
+
+    from brushwork.pipelines import video as vmod
+
+    monkeypatch.setenv("BRUSHWORK_GALLERY", "off")
+    _, style = small_images
+    clip = _clip(tmp_path)
+    argv = ["video", str(clip), str(style), "--decoder", str(random_decoder_dir), "-q", "--consistency", "0"]
+    real_writer = vmod._Output._writer
+
+    class StoppedWhileClosing:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def append_data(self, f):
+            self.inner.append_data(f)
+
+        def close(self):
+            os.kill(os.getpid(), signal.SIGINT)  # (a real first Ctrl-C, while ffmpeg finishes the file)
+            self.inner.close()
+
+    monkeypatch.setattr(vmod._Output, "_writer", lambda self, p: StoppedWhileClosing(real_writer(self, p)))
+    out = tmp_path / "out.mp4"
+    assert main([*argv, "-o", str(out)]) == 0 and len(list(read_frames(out).frames)) == 10
+    assert "stopping after this video file" in capsys.readouterr().err and not (tmp_path / ".out.mp4.part").exists()
+    monkeypatch.setattr(vmod._Output, "_writer", real_writer)
+    real_replace, moved = os.replace, []
+
+    folder = tmp_path / "frames"
+
+    def replace(a, b):
+        if Path(b).parent == folder and Path(b).name.startswith("frame_"):  # (a frame moved into place)
+            moved.append(1)
+            if len(moved) == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+        return real_replace(a, b)
+
+    monkeypatch.setattr(vmod.os, "replace", replace)
+    assert main([*argv, "-o", str(folder)]) == 0 and len(list(folder.glob("frame_*.png"))) == 10
+    assert "frames are kept" not in capsys.readouterr().err and (tmp_path / "frames.json").is_file()
+
+
+def test_frame_rates_a_video_file_cannot_read_back_are_refused(tmp_path, capsys):
+    """(video audit) --fps 1000 wrote an MP4 that ffmpeg reports at "1k fps", read back as 0: not even `reproduce`
+    could open it; `gan interpolate --fps` had no bound at all."""
+    from brushwork import cli
+    from brushwork.pipelines import video as vmod
+    from brushwork.pipelines.video import write_frames
+
+    assert cli.MAX_FPS == vmod.MAX_FPS
+    assert main(["gan", "interpolate", "--seeds", "1,2", "--fps", "1000", "-o", str(tmp_path / "w.mp4")]) == 2
+    assert "is more than 480" in capsys.readouterr().err
+    with pytest.raises(BrushworkError, match="480 fps or less"):
+        write_frames(iter([np.zeros((8, 8, 3), np.uint8)]), tmp_path / "x.mp4", fps=1000)
+    assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob(".*part"))
+
+
+def test_unread_containers_and_non_videos_say_what_to_do(tmp_path):
+    """(video audit) An iPhone's .m4v or a camcorder's .MTS, and a file with no picture, were all "could not be read
+    (ValueError): is it a video file?"."""
+    (tmp_path / "clip.m4v").write_bytes(b"\0" * 64)
+    (tmp_path / "junk.mp4").write_bytes(b"junk")
+    with pytest.raises(BrushworkError, match=r"remux it to MP4 first.*ffmpeg -i 'clip.m4v' -c copy 'clip.mp4'"):
+        read_frames(tmp_path / "clip.m4v")
+    with pytest.raises(BrushworkError, match="could not be read as a video .*sound only, damaged"):
+        read_frames(tmp_path / "junk.mp4")

@@ -21,6 +21,9 @@ from . import __version__
 from .errors import BrushworkError
 
 EXIT_USAGE = 2
+#: the highest frame rate written (as brushwork.pipelines.video.MAX_FPS, kept here so that the parser needs no torch):
+#: ffmpeg reports 1,000 fps and more as "1k", which its readers (and so `reproduce`) cannot parse
+MAX_FPS = 480.0
 EXIT_INTERRUPTED = 130
 interrupt_said = False  # main() said "interrupted" (for brushwork.console)
 COMMANDS = ("stylize", "encoders", "video", "data", "adain", "palette", "harmony", "recolor", "compose", "suggest",
@@ -440,7 +443,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      help="the blend a in [0, 1] (default 1)")
     vid.add_argument("--style-weights", type=_weights_list, metavar="W1,W2,...", help="one weight per style")
     vid.add_argument("--size", type=_positive_int, help="long side of the output frames (default: as the input)")
-    vid.add_argument("--fps", type=_float_in(0.1, 1000.0), help="frame rate of the output (default: the input's; "
+    vid.add_argument("--fps", type=_float_in(0.1, MAX_FPS), help="frame rate of the output (default: the input's; "
                      "24 for a folder of frames)")
     vid.add_argument("--smoothing", type=_float_in(0.0, 0.999), default=0.9,
                      help="temporal smoothing of the statistics, 0 = per frame (default 0.9)")
@@ -815,7 +818,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gi.add_argument("checkpoint", metavar="CKPT", nargs="?", help="default: the GAN shipped with brushwork")
     gi.add_argument("--seeds", required=True, help="the seeds to walk through, in order (e.g. 3,17,42; the walk loops)")
     gi.add_argument("--frames", type=_positive_int, default=60, help="frames in all (default 60; at most 3,600)")
-    gi.add_argument("--fps", type=_positive_int, default=20, help="frames a second (default 20)")
+    gi.add_argument("--fps", type=_int_upto(int(MAX_FPS), "a video file at that rate cannot be read back"),
+                    default=20, help=f"frames a second (default 20, at most {MAX_FPS:g})")
     gi.add_argument("--truncation", type=_truncation, default=1.0,
                     help="psi in (0, 1]: lower keeps samples nearer the average, less varied (default 1)")
     gi.add_argument("-o", "--out", required=True, help="walk.gif, or walk.mp4 (needs imageio[ffmpeg])")

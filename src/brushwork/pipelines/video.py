@@ -43,6 +43,9 @@ __all__ = ["stylize_frames", "FrameStylizer", "read_frames", "write_frames", "fr
            "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
+#: containers of phones, camcorders and discs that imageio does not open by their name (remuxed to MP4 they are read)
+REMUX_SUFFIXES = (".m4v", ".3gp", ".ts", ".mts", ".m2ts", ".ogv", ".mxf", ".vob", ".flv", ".wmv", ".mpg", ".mpeg")
+MAX_FPS = 480.0  # the highest frame rate a video file is written at (1,000 and more: "1k fps", read back as 0)
 _FRAME_NAME = re.compile(r"frame_(\d{6})\.png")  # the names write_frames gives frames in a folder
 
 
@@ -308,8 +311,12 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
                 ms = [_loaded(f).info.get("duration") or 100 for f in ImageSequence.Iterator(gif)]
             fps = 1000.0 * len(ms) / sum(ms) if ms and sum(ms) > 0 else 24.0
             return VideoSource(_animation_frames(p, keep_alpha), fps, False)
-    except Exception as exc:  # imageio raises many types for unreadable files
-        raise BrushworkError(f"video '{p}' could not be read ({type(exc).__name__}): is it a video file?") from None
+    except Exception:  # imageio raises many types for unreadable files
+        if p.suffix.lower() in REMUX_SUFFIXES:  # (imageio picks its reader by the name: these it does not take)
+            raise BrushworkError(f"video '{p}': '{p.suffix}' files are not read here: remux it to MP4 first, which "
+                                 f"keeps every frame (ffmpeg -i '{p.name}' -c copy '{p.stem}.mp4')") from None
+        raise BrushworkError(f"video '{p}' could not be read as a video (no picture in it: sound only, damaged, or "
+                             "another kind of file): give a video file (MP4, MOV, MKV, AVI, WebM) or a GIF") from None
 
     def from_video() -> Iterator[np.ndarray]:
         with reader:
@@ -385,6 +392,9 @@ class _Output:
                  key: str | None = None, take_up: bool = True) -> None:
         t = Path(os.path.abspath(target))  # "." has no name to put a work folder beside
         self.kind = "folder" if is_frames_folder(t) else "gif" if t.suffix.lower() == ".gif" else "video"
+        if self.kind == "video" and not 0 < fps <= MAX_FPS:  # (ffmpeg says "1k fps", which no reader parses)
+            raise BrushworkError(f"a frame rate of {fps:g} cannot be written to a video file that reads back: give "
+                                 f"{MAX_FPS:g} fps or less")
         if self.kind == "folder" and t.exists() and not t.is_dir():
             raise BrushworkError(f"output '{t}' is a file: give a folder for the frames, or a video file name")
         if self.kind != "folder" and t.suffix.lower() not in VIDEO_SUFFIXES:
@@ -499,18 +509,19 @@ class _Output:
         writer, self.writer = self.writer, None
         if writer is None:
             return
-        try:
-            with interrupts_deferred("video file"):  # (ffmpeg finishing the file: stopped, it holds what it holds)
+        # ffmpeg finishing the file, and the file kept with its count, as one: a Ctrl-C while a long clip's encoder
+        # flushed came right after the close, before the file was kept, and the whole run was thrown away
+        with interrupts_deferred("video file"):
+            try:
                 writer.close()
-        except (OSError, RuntimeError) as exc:
-            raise self._refused(str(exc)) from None
-        if self.in_writer != self.done:
-            self.making.unlink(missing_ok=True)
-            return
-        if not self.making.is_file() or self.making.stat().st_size == 0:
-            raise self._refused("it wrote nothing")
-        kept = self.work / f"kept_{self.done:06d}{self.t.suffix.lower()}"
-        with interrupts_deferred("video file"):  # (the file and its count together)
+            except (OSError, RuntimeError) as exc:
+                raise self._refused(str(exc)) from None
+            if self.in_writer != self.done:
+                self.making.unlink(missing_ok=True)
+                return
+            if not self.making.is_file() or self.making.stat().st_size == 0:
+                raise self._refused("it wrote nothing")
+            kept = self.work / f"kept_{self.done:06d}{self.t.suffix.lower()}"
             os.replace(self.making, kept)
             self.kept, self.kept_frames = kept, self.done
 
@@ -561,14 +572,22 @@ class _Output:
             raise BrushworkError(_NO_FRAMES)
         if self.kind == "folder":
             self.t.mkdir(exist_ok=True)
-            with interrupts_deferred("frames"):  # (moved as one: a stop halfway mixed two runs' frames)
-                (self.t / FRAMES_MARKER).touch()  # (brushwork's frames: a later run may replace them)
-                for k in range(1, n + 1):
-                    os.replace(self.work / f"frame_{k:06d}.png", self.t / f"frame_{k:06d}.png")
-            for f in self.t.iterdir():  # an earlier, longer run's last frames: not this video's
-                m = _FRAME_NAME.fullmatch(f.name)
-                if m and int(m.group(1)) > n:
-                    f.unlink()
+            try:  # moved as one, the run then done: a stop halfway mixed two runs' frames, and a stop during the move
+                # said the frames were kept for a rerun, which then made them all again
+                placed = False
+                with interrupts_deferred("move of the frames"):
+                    (self.t / FRAMES_MARKER).touch()  # (brushwork's frames: a later run may replace them)
+                    for k in range(1, n + 1):
+                        os.replace(self.work / f"frame_{k:06d}.png", self.t / f"frame_{k:06d}.png")
+                    for f in self.t.iterdir():  # an earlier, longer run's last frames: not this video's
+                        m = _FRAME_NAME.fullmatch(f.name)
+                        if m and int(m.group(1)) > n:
+                            f.unlink()
+                    placed = True
+            except KeyboardInterrupt:
+                if not placed:  # (a second Ctrl-C: stopped at once)
+                    raise
+                # (every frame is in place: the run is finished, and says so)
         elif self.kind == "gif":
             from PIL import Image
 
@@ -592,11 +611,19 @@ class _Output:
                           **({"disposal": 2} if see_through else {}))
             os.replace(tmp, self.t)
         else:
-            self._close()  # (stopped after its last frame: the kept file is the whole video)
-            if self.kept is None or self.kept_frames != n:
-                raise WriteFailed(f"the video file was not finished whole ({self.kept_frames} of {n} frames): run the "
-                                  "same command again")
-            os.replace(self.kept, self.t)
+            placed = False
+            try:
+                with interrupts_deferred("video file"):  # (closed, kept and moved into place as one: then done)
+                    self._close()  # (stopped after its last frame: the kept file is the whole video)
+                    if self.kept is None or self.kept_frames != n:
+                        raise WriteFailed(f"the video file was not finished whole ({self.kept_frames} of {n} frames): "
+                                          "run the same command again")
+                    os.replace(self.kept, self.t)
+                    placed = True
+            except KeyboardInterrupt:
+                if not placed:  # (a second Ctrl-C: stopped at once; what was kept stays for the next run)
+                    raise
+                # (the whole video is in place: the run is finished, and says so)
         shutil.rmtree(self.work, ignore_errors=True)
         return n
 
