@@ -618,3 +618,18 @@ def test_unread_containers_and_non_videos_say_what_to_do(tmp_path):
         read_frames(tmp_path / "clip.m4v")
     with pytest.raises(BrushworkError, match="could not be read as a video .*sound only, damaged"):
         read_frames(tmp_path / "junk.mp4")
+
+
+def test_a_frame_that_is_no_picture_is_named_before_any_work(small_images, tmp_path, random_decoder_dir, capsys):
+    """(video audit) A broken last frame threw away every frame made before it, with advice to use PNG for a file
+    already named .png: it is named before any work, with what to do."""
+    _, style = small_images
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        Image.new("RGB", (32, 24), (40 * i, 90, 90)).save(frames / f"f{i}.png")
+    (frames / "f9.png").write_text("not a picture")
+    for out in (tmp_path / "o.mp4", tmp_path / "folder"):
+        assert main(["video", str(frames), str(style), "--decoder", str(random_decoder_dir), "-q", "-o", str(out)]) == 2
+        assert "f9.png' is not a picture brushwork can read" in capsys.readouterr().err
+        assert not out.exists() and not list(tmp_path.glob(".*.part"))

@@ -665,9 +665,10 @@ def _made_by_video(out: Path) -> bool:
     return (sidecar_recipe(out) or {}).get("operation") == "video"
 
 
-def _check_one_size(files: Sequence[Path], size: int | None = None) -> None:
-    """Refuse, before any work, a frames folder whose pictures come out in several sizes (after ``size``, the
-    long side they are fitted to) when a video file is written."""
+def _check_frames(files: Sequence[Path], size: int | None = None, one_size: bool = False) -> None:
+    """Refuse, before any work, a frames folder with a frame that is no picture (a late one threw away every frame
+    made before it), and, with ``one_size`` (a video file is written), one whose pictures come out in several sizes
+    (after ``size``, the long side they are fitted to)."""
     from PIL import Image
 
     from ..imaging.resampling import fit_long_side
@@ -678,8 +679,11 @@ def _check_one_size(files: Sequence[Path], size: int | None = None) -> None:
             with Image.open(f) as im:
                 turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # (EXIF orientations that swap the sides)
                 shown = (im.height, im.width) if turned else im.size
-        except OSError:
-            continue  # (an unreadable frame is reported when it is read)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            raise BrushworkError(f"frame '{f}' is not a picture brushwork can read (another kind of file, or "
+                                 "damaged): replace it or move it out of the folder, then run again") from None
+        if not one_size:
+            continue
         out = tuple(fit_long_side(*shown, size)) if size is not None else shown
         if first is None:
             first = (f, shown, out)
@@ -765,8 +769,8 @@ def stylize_video(
     # (transparency painted as a picture's is, and kept where the output holds it: a folder of PNGs or a GIF; a
     # video file shows the painted frame over white, as a JPEG of a transparent picture does)
     frames, own_fps, audio = read_frames(source, keep_alpha=True)
-    if not is_frames_folder(out) and Path(source).is_dir():
-        _check_one_size(frame_files(source), size)
+    if Path(source).is_dir():
+        _check_frames(frame_files(source), size, one_size=not is_frames_folder(out))
     if fps is not None and audio and abs(fps - own_fps) > 1e-3:
         import sys
 
