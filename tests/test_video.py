@@ -633,3 +633,24 @@ def test_a_frame_that_is_no_picture_is_named_before_any_work(small_images, tmp_p
         assert main(["video", str(frames), str(style), "--decoder", str(random_decoder_dir), "-q", "-o", str(out)]) == 2
         assert "f9.png' is not a picture brushwork can read" in capsys.readouterr().err
         assert not out.exists() and not list(tmp_path.glob(".*.part"))
+
+
+def test_a_truncated_video_is_said_to_be(small_images, tmp_path, random_decoder_dir, capsys):
+    """(video audit) The first 60 % of a clip (a download cut short) was stylized as if whole, without a word."""
+    import subprocess
+
+    import imageio.v3 as iio
+    import imageio_ffmpeg
+
+    _, style = small_images
+    iio.imwrite(tmp_path / "whole.mp4", (np.random.default_rng(0).random((20, 48, 64, 3)) * 255).astype(np.uint8),
+                fps=24)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(tmp_path / "whole.mp4"),
+                    "-c", "copy", "-movflags", "+faststart", str(tmp_path / "fs.mp4")], check=True)
+    data = (tmp_path / "fs.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[:int(len(data) * 0.6)])
+    argv = ["video", "--decoder", str(random_decoder_dir), "-q", "--size", "32", str(style)]
+    assert main([argv[0], str(tmp_path / "fs.mp4"), *argv[1:], "-o", str(tmp_path / "a.mp4")]) == 0
+    assert "truncated" not in capsys.readouterr().err
+    assert main([argv[0], str(tmp_path / "cut.mp4"), *argv[1:], "-o", str(tmp_path / "b.mp4")]) == 0
+    assert "of the about 20 frames the video's header announces: the file looks truncated" in capsys.readouterr().err

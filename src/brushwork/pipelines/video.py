@@ -207,6 +207,7 @@ class VideoSource(NamedTuple):
     frames: Iterator[np.ndarray]  # (H, W, 3) uint8, streamed; (H, W, 4) for a frame with transparency when kept
     fps: float
     audio: bool  # the file has a sound track (a frames folder or a GIF has none)
+    expected: int | None = None  # the frames a video file's header announces (its duration at its rate), if it says
 
 
 def _natural(path: Path) -> list:
@@ -323,7 +324,9 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
             for f in reader:
                 yield _rgb8(f)
 
-    return VideoSource(from_video(), fps, audio)
+    duration = meta.get("duration")
+    expected = round(float(duration) * fps) if isinstance(duration, (int, float)) and 0 < duration < 1e7 else None
+    return VideoSource(from_video(), fps, audio, expected)
 
 
 _NO_FRAMES = "the input gave no frames: nothing was written (is the video empty?)"
@@ -768,7 +771,7 @@ def stylize_video(
     _check_frames_output(out, [source, *styles])
     # (transparency painted as a picture's is, and kept where the output holds it: a folder of PNGs or a GIF; a
     # video file shows the painted frame over white, as a JPEG of a transparent picture does)
-    frames, own_fps, audio = read_frames(source, keep_alpha=True)
+    frames, own_fps, audio, expected = read_frames(source, keep_alpha=True)
     if Path(source).is_dir():
         _check_frames(frame_files(source), size, one_size=not is_frames_folder(out))
     if fps is not None and audio and abs(fps - own_fps) > 1e-3:
@@ -873,6 +876,11 @@ def stylize_video(
         if count < target.done:
             raise BrushworkError(f"the input now gives {count} frames, fewer than the {target.done} made by the run "
                                  "stopped earlier: run again with --no-resume")
+        if expected and count < 0.9 * expected:  # (a truncated download or a damaged file: decoded without a word)
+            import sys
+
+            print(f"brushwork: note: decoded {count} of the about {expected} frames the video's header announces: the "
+                  "file looks truncated or damaged (check it plays to its end)", file=sys.stderr)
         return target.finish()
     except (KeyboardInterrupt, OSError, WriteFailed):  # Ctrl-C, a full disk: what was made is kept for the next run
         if target.keep(snapshot):
