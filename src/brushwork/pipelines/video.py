@@ -207,7 +207,6 @@ class VideoSource(NamedTuple):
     frames: Iterator[np.ndarray]  # (H, W, 3) uint8, streamed; (H, W, 4) for a frame with transparency when kept
     fps: float
     audio: bool  # the file has a sound track (a frames folder or a GIF has none)
-    expected: int | None = None  # the frames a video file's header announces (its duration at its rate), if it says
 
 
 def _natural(path: Path) -> list:
@@ -324,9 +323,24 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
             for f in reader:
                 yield _rgb8(f)
 
-    duration = meta.get("duration")
-    expected = round(float(duration) * fps) if isinstance(duration, (int, float)) and 0 < duration < 1e7 else None
-    return VideoSource(from_video(), fps, audio, expected)
+    return VideoSource(from_video(), fps, audio)
+
+
+def announced_frames(source: str | os.PathLike) -> int | None:
+    """The frames a video file's header announces (its duration at its rate); None for a frames folder, an
+    animation, or a header that does not say."""
+    p = Path(source)
+    if p.is_dir() or p.suffix.lower() == ".gif":
+        return None
+    try:
+        with _imageio().get_reader(p) as reader:
+            meta = reader.get_meta_data()
+        duration, fps = meta.get("duration"), meta.get("fps")
+        if isinstance(duration, (int, float)) and isinstance(fps, (int, float)) and 0 < duration < 1e7 and fps > 0:
+            return round(duration * fps)
+    except Exception:  # (the reading itself says what is wrong with the file)
+        pass
+    return None
 
 
 _NO_FRAMES = "the input gave no frames: nothing was written (is the video empty?)"
@@ -771,7 +785,8 @@ def stylize_video(
     _check_frames_output(out, [source, *styles])
     # (transparency painted as a picture's is, and kept where the output holds it: a folder of PNGs or a GIF; a
     # video file shows the painted frame over white, as a JPEG of a transparent picture does)
-    frames, own_fps, audio, expected = read_frames(source, keep_alpha=True)
+    frames, own_fps, audio = read_frames(source, keep_alpha=True)
+    expected = announced_frames(source)
     if Path(source).is_dir():
         _check_frames(frame_files(source), size, one_size=not is_frames_folder(out))
     if fps is not None and audio and abs(fps - own_fps) > 1e-3:
