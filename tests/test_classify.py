@@ -864,3 +864,7 @@ def test_a_model_of_0_2_8_reads_its_folder_as_then(tmp_path, capsys):
     capsys.readouterr()
     assert main(["classify", "eval", str(run), str(root), "--out", str(tmp_path / "ev")]) == 0
     assert "the validation split of" in capsys.readouterr().out
+    other = tmp_path / "other"  # (review) another folder is read as today's reader reads it: the .jfif and the link
+    shutil.copytree(root, other, symlinks=True)
+    assert main(["classify", "eval", str(run), str(other), "--out", str(tmp_path / "ev2")]) == 0
+    assert "the 4 images of" in capsys.readouterr().out  # (2 held out + the 2 new; 0.2.8's reader: 2)

@@ -21,9 +21,6 @@ from . import __version__
 from .errors import BrushworkError
 
 EXIT_USAGE = 2
-#: the highest frame rate written (as brushwork.pipelines.video.MAX_FPS, kept here so that the parser needs no torch):
-#: ffmpeg reports 1,000 fps and more as "1k", which its readers (and so `reproduce`) cannot parse
-MAX_FPS = 480.0
 EXIT_INTERRUPTED = 130
 interrupt_said = False  # main() said "interrupted" (for brushwork.console)
 COMMANDS = ("stylize", "encoders", "video", "data", "adain", "palette", "harmony", "recolor", "compose", "suggest",
@@ -443,7 +440,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      help="the blend a in [0, 1] (default 1)")
     vid.add_argument("--style-weights", type=_weights_list, metavar="W1,W2,...", help="one weight per style")
     vid.add_argument("--size", type=_positive_int, help="long side of the output frames (default: as the input)")
-    vid.add_argument("--fps", type=_float_in(0.1, MAX_FPS), help="frame rate of the output (default: the input's; "
+    vid.add_argument("--fps", type=_float_in(0.1, 1000.0), help="frame rate of the output (default: the input's; "
                      "24 for a folder of frames)")
     vid.add_argument("--smoothing", type=_float_in(0.0, 0.999), default=0.9,
                      help="temporal smoothing of the statistics, 0 = per frame (default 0.9)")
@@ -818,8 +815,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     gi.add_argument("checkpoint", metavar="CKPT", nargs="?", help="default: the GAN shipped with brushwork")
     gi.add_argument("--seeds", required=True, help="the seeds to walk through, in order (e.g. 3,17,42; the walk loops)")
     gi.add_argument("--frames", type=_positive_int, default=60, help="frames in all (default 60; at most 3,600)")
-    gi.add_argument("--fps", type=_int_upto(int(MAX_FPS), "a video file at that rate cannot be read back"),
-                    default=20, help=f"frames a second (default 20, at most {MAX_FPS:g})")
+    gi.add_argument("--fps", type=_int_upto(999, "an MP4 at 1,000 fps cannot be read back (ffmpeg writes '1k')"),
+                    default=20, help="frames a second (default 20)")
     gi.add_argument("--truncation", type=_truncation, default=1.0,
                     help="psi in (0, 1]: lower keeps samples nearer the average, less varied (default 1)")
     gi.add_argument("-o", "--out", required=True, help="walk.gif, or walk.mp4 (needs imageio[ffmpeg])")
@@ -1928,7 +1925,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     # (a folder is read with the model's classes, a dataset's were checked above: the classes agree)
     x, y, x_test, y_test, classes, skipped, channels, groups = load_data(
         args.data, cfg.size, cfg.in_channels, list(cfg.classes), model.framing,
-        legacy=legacy_reader(_train_config(args.model, "data")))  # (a model of 0.2.8: its folder read as then)
+        legacy=legacy_reader(_train_config(args.model, "data"), args.data))  # (a model of 0.2.8: its folder read as then)
     out = Path(args.out or Path(args.model) / "eval")  # never over train's own metrics.json
     if args.kfold:
         import tempfile
@@ -2017,7 +2014,7 @@ def _cmd_classify_slim(args: argparse.Namespace) -> int:
     _same_classes_before_fetching(args.data, cfg.classes)
     x, y, x_test, y_test, classes, _, channels, groups = load_data(  # (classes agree)
         args.data, cfg.size, cfg.in_channels, list(cfg.classes), model.framing,
-        legacy=legacy_reader(_train_config(args.model, "data")))
+        legacy=legacy_reader(_train_config(args.model, "data"), args.data))
     if x_test is None:  # a folder: hold out the images the recipe validated on
         if _held_out(args.model, args.data, y, groups):  # (a changed training folder: refused)
             tr, te = _validation_split(args.model, y, groups)

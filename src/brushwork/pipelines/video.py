@@ -43,9 +43,16 @@ __all__ = ["stylize_frames", "FrameStylizer", "read_frames", "write_frames", "fr
            "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
-#: containers of phones, camcorders and discs that imageio does not open by their name (remuxed to MP4 they are read)
-REMUX_SUFFIXES = (".m4v", ".3gp", ".ts", ".mts", ".m2ts", ".ogv", ".mxf", ".vob", ".flv", ".wmv", ".mpg", ".mpeg")
-MAX_FPS = 480.0  # the highest frame rate a video file is written at (1,000 and more: "1k fps", read back as 0)
+#: containers of phones and camcorders that imageio does not open by their name (remuxed to MP4 they are read), and
+#: older ones whose codecs an MP4 cannot hold (converted to MP4 they are read)
+REMUX_SUFFIXES = (".m4v", ".3gp", ".ts", ".mts", ".m2ts", ".mxf")
+CONVERT_SUFFIXES = (".ogv", ".vob", ".flv", ".wmv", ".mpg", ".mpeg", ".asf", ".rm")
+
+
+def unreadable_rate(fps: float) -> bool:
+    """Whether a video file written at ``fps`` cannot be read back: ffmpeg prints a whole number of thousands as
+    "1k", which its readers (imageio's, and so ``reproduce``) take for 0 fps (500, 999, 1500 read back)."""
+    return fps >= 1000 and round(fps * 100) % 100_000 == 0
 _FRAME_NAME = re.compile(r"frame_(\d{6})\.png")  # the names write_frames gives frames in a folder
 
 
@@ -315,6 +322,9 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
         if p.suffix.lower() in REMUX_SUFFIXES:  # (imageio picks its reader by the name: these it does not take)
             raise BrushworkError(f"video '{p}': '{p.suffix}' files are not read here: remux it to MP4 first, which "
                                  f"keeps every frame (ffmpeg -i '{p.name}' -c copy '{p.stem}.mp4')") from None
+        if p.suffix.lower() in CONVERT_SUFFIXES:
+            raise BrushworkError(f"video '{p}': '{p.suffix}' files are not read here: convert it to MP4 first "
+                                 f"(ffmpeg -i '{p.name}' '{p.stem}.mp4')") from None
         raise BrushworkError(f"video '{p}' could not be read as a video (no picture in it: sound only, damaged, or "
                              "another kind of file): give a video file (MP4, MOV, MKV, AVI, WebM) or a GIF") from None
 
@@ -409,9 +419,9 @@ class _Output:
                  key: str | None = None, take_up: bool = True) -> None:
         t = Path(os.path.abspath(target))  # "." has no name to put a work folder beside
         self.kind = "folder" if is_frames_folder(t) else "gif" if t.suffix.lower() == ".gif" else "video"
-        if self.kind == "video" and not 0 < fps <= MAX_FPS:  # (ffmpeg says "1k fps", which no reader parses)
-            raise BrushworkError(f"a frame rate of {fps:g} cannot be written to a video file that reads back: give "
-                                 f"{MAX_FPS:g} fps or less")
+        if self.kind == "video" and unreadable_rate(fps):  # (ffmpeg says "1k fps", which no reader parses)
+            raise BrushworkError(f"a video file at {fps:g} fps cannot be read back (ffmpeg writes the rate as "
+                                 f"'{round(fps / 1000):d}k'): give --fps {fps - 1:g} or {fps + 1:g}")
         if self.kind == "folder" and t.exists() and not t.is_dir():
             raise BrushworkError(f"output '{t}' is a file: give a folder for the frames, or a video file name")
         if self.kind != "folder" and t.suffix.lower() not in VIDEO_SUFFIXES:
@@ -694,7 +704,10 @@ def _check_frames(files: Sequence[Path], size: int | None = None, one_size: bool
     for f in files:
         try:
             with Image.open(f) as im:
-                turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # (EXIF orientations that swap the sides)
+                # (EXIF orientations that swap the sides; read where the header holds it: a PNG's getexif decodes
+                # the whole picture, 0.1 s a 4K frame)
+                exif = im.getexif() if im.format in ("JPEG", "MPO", "TIFF", "WEBP") else {}
+                turned = exif.get(0x0112, 1) in (5, 6, 7, 8)
                 shown = (im.height, im.width) if turned else im.size
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             raise BrushworkError(f"frame '{f}' is not a picture brushwork can read (another kind of file, or "
@@ -786,7 +799,8 @@ def stylize_video(
     # (transparency painted as a picture's is, and kept where the output holds it: a folder of PNGs or a GIF; a
     # video file shows the painted frame over white, as a JPEG of a transparent picture does)
     frames, own_fps, audio = read_frames(source, keep_alpha=True)
-    expected = announced_frames(source)
+    # (the header's duration is the longest stream's: a sound track that outlasts the picture is no damage)
+    expected = None if audio else announced_frames(source)
     if Path(source).is_dir():
         _check_frames(frame_files(source), size, one_size=not is_frames_folder(out))
     if fps is not None and audio and abs(fps - own_fps) > 1e-3:

@@ -231,12 +231,20 @@ def _class_dirs(root: Path, legacy: bool = False) -> list[Path]:
 READER = 2
 
 
-def legacy_reader(data_info: dict | None) -> bool:
-    """Whether a model's or run's recorded ``data`` was read by brushwork 0.2.8's folder reader."""
+def legacy_reader(data_info: dict | None, data: str | os.PathLike | None = None) -> bool:
+    """Whether ``data`` is a model's (or run's) own training folder, recorded (``data_info``) by brushwork 0.2.8's
+    folder reader: read again as it was, its recorded split is found; any other folder is read as today's reader
+    reads it (``data`` None: the recorded one)."""
     from ..datasets import ARRAY_SOURCES
+    from .engine import same_source
 
-    return (isinstance(data_info, dict) and "reader" not in data_info
-            and data_info.get("source") not in (*ARRAY_SOURCES, "<arrays>", None))
+    if not (isinstance(data_info, dict) and "reader" not in data_info
+            and data_info.get("source") not in (*ARRAY_SOURCES, "<arrays>", None)):
+        return False
+    if data is None:
+        return True
+    recorded = [str(v) for v in (data_info.get("source"), data_info.get("folder")) if v]
+    return any(same_source(r, str(data)) for r in recorded)
 
 
 def folder_notes(folder: str | os.PathLike) -> list[str]:
@@ -470,7 +478,7 @@ def train_classifier(
             from .engine import read_config
 
             try:
-                legacy = legacy_reader(read_config(saved.parent).get("data"))
+                legacy = legacy_reader(read_config(saved.parent).get("data"), data)
             except BrushworkError:
                 legacy = False  # (a damaged config: the resume below says so)
         x, y, x_test, y_test, classes, skipped, channels, groups = load_data(data, config.size, legacy=legacy)
