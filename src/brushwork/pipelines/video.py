@@ -298,7 +298,11 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
         raise BrushworkError(f"video '{p}' does not exist: check the path")
     imageio = _imageio()
     try:
-        reader = imageio.get_reader(p)
+        import warnings
+
+        with warnings.catch_warnings():  # (a file no plugin takes has imageio try its legacy ones: their deprecations)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            reader = imageio.get_reader(p)
         meta = reader.get_meta_data()
         audio = bool(meta.get("audio_codec"))
         if meta.get("fps"):
