@@ -184,12 +184,17 @@ def _fetched(dest: Path) -> bool:
     return (dest / "manifest.json").is_file() and (dest / "images").is_dir()
 
 
+def leads_up(real: str, top: str) -> bool:
+    """Whether the real folder ``real`` is ``top`` or a folder above it (a link there leads back up: every folder
+    beside the link again)."""
+    return real == top or top.startswith(real.rstrip(os.sep) + os.sep)
+
+
 def _not_walked(name: str, path: str, real: str, top: str, seen: set[str]) -> bool:
     """Whether a folder met while walking ``top`` is left out: hidden and system folders, one already walked (a loop,
-    a second link to it), a link up to ``top`` or above it (the folders beside this one too), and a link to a folder
-    inside ``top`` (walked at its own place, where its pictures are named and grouped)."""
-    return (name.startswith(".") or name in SYSTEM_FOLDERS or real in seen
-            or top.startswith(real.rstrip(os.sep) + os.sep) or real == top
+    a second link to it), a link up to ``top`` or above it (:func:`leads_up`), and a link to a folder inside ``top``
+    (walked at its own place, where its pictures are named and grouped)."""
+    return (name.startswith(".") or name in SYSTEM_FOLDERS or real in seen or leads_up(real, top)
             or (os.path.islink(path) and real.startswith(top.rstrip(os.sep) + os.sep)))
 
 

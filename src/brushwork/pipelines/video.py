@@ -22,6 +22,7 @@ a folder of frames (in the natural order of their names: ``frame_2`` before ``fr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -53,6 +54,8 @@ def unreadable_rate(fps: float) -> bool:
     """Whether a video file written at ``fps`` cannot be read back: ffmpeg prints a whole number of thousands as
     "1k", which its readers (imageio's, and so ``reproduce``) take for 0 fps (500, 999, 1500 read back)."""
     return fps >= 1000 and round(fps * 100) % 100_000 == 0
+
+
 _FRAME_NAME = re.compile(r"frame_(\d{6})\.png")  # the names write_frames gives frames in a folder
 
 
@@ -603,22 +606,17 @@ class _Output:
             raise BrushworkError(_NO_FRAMES)
         if self.kind == "folder":
             self.t.mkdir(exist_ok=True)
-            try:  # moved as one, the run then done: a stop halfway mixed two runs' frames, and a stop during the move
-                # said the frames were kept for a rerun, which then made them all again
-                placed = False
-                with interrupts_deferred("move of the frames"):
-                    (self.t / FRAMES_MARKER).touch()  # (brushwork's frames: a later run may replace them)
-                    for k in range(1, n + 1):
-                        os.replace(self.work / f"frame_{k:06d}.png", self.t / f"frame_{k:06d}.png")
-                    for f in self.t.iterdir():  # an earlier, longer run's last frames: not this video's
-                        m = _FRAME_NAME.fullmatch(f.name)
-                        if m and int(m.group(1)) > n:
-                            f.unlink()
-                    placed = True
-            except KeyboardInterrupt:
-                if not placed:  # (a second Ctrl-C: stopped at once)
-                    raise
-                # (every frame is in place: the run is finished, and says so)
+            # moved as one, the run then done: a stop halfway mixed two runs' frames, and a stop during the move said
+            # the frames were kept for a rerun, which then made them all again
+            with _placing("move of the frames") as placed:
+                (self.t / FRAMES_MARKER).touch()  # (brushwork's frames: a later run may replace them)
+                for k in range(1, n + 1):
+                    os.replace(self.work / f"frame_{k:06d}.png", self.t / f"frame_{k:06d}.png")
+                for f in self.t.iterdir():  # an earlier, longer run's last frames: not this video's
+                    m = _FRAME_NAME.fullmatch(f.name)
+                    if m and int(m.group(1)) > n:
+                        f.unlink()
+                placed.append(True)
         elif self.kind == "gif":
             from PIL import Image
 
@@ -642,21 +640,29 @@ class _Output:
                           **({"disposal": 2} if see_through else {}))
             os.replace(tmp, self.t)
         else:
-            placed = False
-            try:
-                with interrupts_deferred("video file"):  # (closed, kept and moved into place as one: then done)
-                    self._close()  # (stopped after its last frame: the kept file is the whole video)
-                    if self.kept is None or self.kept_frames != n:
-                        raise WriteFailed(f"the video file was not finished whole ({self.kept_frames} of {n} frames): "
-                                          "run the same command again")
-                    os.replace(self.kept, self.t)
-                    placed = True
-            except KeyboardInterrupt:
-                if not placed:  # (a second Ctrl-C: stopped at once; what was kept stays for the next run)
-                    raise
-                # (the whole video is in place: the run is finished, and says so)
+            with _placing("video file") as placed:  # (closed, kept and moved into place as one: then done)
+                self._close()  # (stopped after its last frame: the kept file is the whole video)
+                if self.kept is None or self.kept_frames != n:
+                    raise WriteFailed(f"the video file was not finished whole ({self.kept_frames} of {n} frames): "
+                                      "run the same command again")
+                os.replace(self.kept, self.t)
+                placed.append(True)
         shutil.rmtree(self.work, ignore_errors=True)
         return n
+
+
+@contextlib.contextmanager
+def _placing(what: str) -> Iterator[list]:
+    """The finished output moved into place with Ctrl-C deferred (:func:`interrupts_deferred`); the block appends to
+    the list it is given once the output is in place, and a Ctrl-C that came meanwhile then lets the run finish (it
+    is done). A second Ctrl-C, which stops at once, or one before the output is in place, stops the run."""
+    placed: list = []
+    try:
+        with interrupts_deferred(what):
+            yield placed
+    except KeyboardInterrupt:
+        if not placed:
+            raise
 
 
 def is_frames_folder(output: str | os.PathLike) -> bool:

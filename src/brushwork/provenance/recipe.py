@@ -234,8 +234,13 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 def sidecar_recipe(path: str | os.PathLike) -> dict | None:
     """The brushwork recipe at ``path``'s sidecar name (``NAME.json``), or None: none there, or something else
     (not JSON, not an object with a recipe's keys, a folder)."""
+    return recipe_file(sidecar_path(path))
+
+
+def recipe_file(path: str | os.PathLike) -> dict | None:
+    """The brushwork recipe a JSON file holds (a sidecar, or one saved by ``brushwork inspect --json``), or None."""
     try:
-        data = json.loads(sidecar_path(path).read_text(encoding="utf-8-sig"))
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) and {"operation", "command", "brushwork"} & set(data) else None

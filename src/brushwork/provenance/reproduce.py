@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import io
 import itertools
-import json
 import os
 import re
 import shutil
@@ -492,11 +491,10 @@ def _recipe_file(path: Path, keep) -> tuple[Path, dict | None]:
     if path.name.endswith(".json") and beside.name and beside.exists() and (
             beside.is_dir() or beside.suffix.lower() in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES):
         return beside, None
-    try:
-        recipe = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
-        recipe = None
-    if not (isinstance(recipe, dict) and {"operation", "command", "brushwork"} & set(recipe)):
+    from .recipe import recipe_file
+
+    recipe = recipe_file(path)
+    if recipe is None:
         raise BrushworkError(f"'{path}' is not a brushwork recipe file: give the picture, or a recipe written beside "
                              "one or by `brushwork inspect --json`")
     if not isinstance(recipe.get("output_name"), str) or not Path(recipe["output_name"]).name:

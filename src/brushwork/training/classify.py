@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..datasets.fetch import SYSTEM_FOLDERS, gifs_under, left_out_under
+from ..datasets.fetch import SYSTEM_FOLDERS, gifs_under, leads_up, left_out_under
 from ..errors import BrushworkError
 from ..models.classifier import ARCHITECTURES, ClassifierConfig, build_classifier
 from .engine import (Callback, Trainer, TrainerConfig, check_checkpoint_folder, load_model_state, refuse_foreign_files,
@@ -214,8 +214,7 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
 
 def _leads_back(d: Path, root: Path) -> bool:
     """Whether the class folder ``d`` is a link to the data folder or above it (all the classes again)."""
-    real, top = os.path.realpath(d), os.path.realpath(root)
-    return top == real or top.startswith(real.rstrip(os.sep) + os.sep)
+    return leads_up(os.path.realpath(d), os.path.realpath(root))
 
 
 def _class_dirs(root: Path, legacy: bool = False) -> list[Path]:
