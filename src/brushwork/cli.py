@@ -1671,7 +1671,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     for p in previews:
         print(f"preview: {p}")
     if skipped:
-        print(f"brushwork: note: skipped {skipped} unreadable or empty image(s) (fully transparent, or under 4 px a side)", file=sys.stderr)
+        _skipped_note(skipped)
     return 0
 
 
@@ -1758,7 +1758,7 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     if not distributed.is_main():  # under torchrun: rank 0 evaluates, writes and reports
         return 0
     if summary["skipped"]:
-        print(f"brushwork: note: skipped {summary['skipped']} unreadable or empty image(s) (fully transparent, or under 4 px a side)", file=sys.stderr)
+        _skipped_note(summary["skipped"])
     if summary["ungrouped"]:
         print(f"brushwork: note: {', '.join(summary['ungrouped'])}: all its images are in one sub-folder (group), so "
               "its validation images were picked one by one and near-copies may be on both sides; give it "
@@ -1983,7 +1983,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         _, va = _validation_split(args.model, y, groups)
         xe, ye, where = x[va], y[va], f"the validation split of {args.data} (use --kfold for an unbiased estimate)"
     if skipped:
-        print(f"brushwork: note: skipped {skipped} unreadable or empty image(s) (fully transparent, or under 4 px a side)", file=sys.stderr)
+        _skipped_note(skipped)
     m = classification_metrics(ye, predict_proba(model, xe).argmax(1), classes)
     m["evaluated_on"] = where
     _write_eval(out, m, classes)
@@ -2135,7 +2135,7 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if not distributed.is_main():  # under torchrun: rank 0 indexes, writes and reports
         return 0
     if trainer.skipped:  # type: ignore[attr-defined]
-        print(f"brushwork: note: skipped {trainer.skipped} unreadable or empty image(s) (fully transparent, or under 4 px a side)", file=sys.stderr)  # type: ignore[attr-defined]
+        _skipped_note(trainer.skipped)  # type: ignore[attr-defined]
     root = image_folder(args.data)  # the same folder train_gan read
     if root is not None and root.is_dir():
         from .datasets import left_out_under
@@ -2203,7 +2203,7 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
     if real_u8.shape[3] == 1:
         real_u8 = np.repeat(real_u8, 3, axis=3)
     if skipped:
-        print(f"brushwork: note: skipped {skipped} unreadable or empty image(s) (fully transparent, or under 4 px a side) of '{args.data}'", file=sys.stderr)
+        _skipped_note(skipped, f" of '{args.data}'")
     fake_u8 = sample(gan, list(range(args.samples)))
     r_raw, f_raw = features(real_u8, encoder), features(fake_u8, encoder)  # FID and KID on the raw features
     f_real, f_fake = normalise(r_raw), normalise(f_raw)  # nearest neighbours by cosine similarity
@@ -2391,6 +2391,12 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
     record_output(out, Image.fromarray(frames[0]), meta["recipe"], meta["record"])
     print(f"wrote {len(frames)} frames through seeds {', '.join(map(str, seeds))} to {out}")
     return 0
+
+
+def _skipped_note(n: int, where: str = "") -> None:
+    """The note on the pictures a training or evaluation read skipped (:func:`~brushwork.imaging.io.read_square`)."""
+    print(f"brushwork: note: skipped {n} unreadable or empty image(s) (fully transparent, or under 4 px a side)"
+          f"{where}", file=sys.stderr)
 
 
 def _unfinished_note(model, folder: str) -> None:
