@@ -249,7 +249,8 @@ def test_cli_train_sample_interpolate_and_bad_input(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["gan", "train", str(data), "--size", "32", "--steps", "2", "--batch", "4", "--z-dim", "16",
                  "--width", "8", "--out", str(run), "-q"]) == 0
-    assert "skipped 1 unreadable" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "skipped 1 unreadable" in err and "broken.png" in err  # (named: it was only counted)
     assert main(["gan", "sample", str(run), "--seeds", "0-3", "-o", str(tmp_path / "s")]) == 0
     recipe = json.loads(Image.open(tmp_path / "s" / "seed0002.png").text["brushwork"])
     assert recipe["seed"] == 2 and len(recipe["checkpoint_sha256"]) == 64

@@ -1758,7 +1758,7 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
     if not distributed.is_main():  # under torchrun: rank 0 evaluates, writes and reports
         return 0
     if summary["skipped"]:
-        _skipped_note(summary["skipped"])
+        _skipped_note(summary["skipped"], names=summary.get("skipped_files", ()))
     if summary["ungrouped"]:
         print(f"brushwork: note: {', '.join(summary['ungrouped'])}: all its images are in one sub-folder (group), so "
               "its validation images were picked one by one and near-copies may be on both sides; give it "
@@ -1923,8 +1923,9 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
     _unfinished_note(model, args.model)
     _same_classes_before_fetching(args.data, cfg.classes)
     # (a folder is read with the model's classes, a dataset's were checked above: the classes agree)
+    skipped_files: list[str] = []
     x, y, x_test, y_test, classes, skipped, channels, groups = load_data(
-        args.data, cfg.size, cfg.in_channels, list(cfg.classes), model.framing,
+        args.data, cfg.size, cfg.in_channels, list(cfg.classes), model.framing, skipped_files=skipped_files,
         legacy=legacy_reader(_train_config(args.model, "data"), args.data))  # (a model of 0.2.8: its folder read as then)
     out = Path(args.out or Path(args.model) / "eval")  # never over train's own metrics.json
     if args.kfold:
@@ -1983,7 +1984,7 @@ def _cmd_classify_eval(args: argparse.Namespace) -> int:
         _, va = _validation_split(args.model, y, groups)
         xe, ye, where = x[va], y[va], f"the validation split of {args.data} (use --kfold for an unbiased estimate)"
     if skipped:
-        _skipped_note(skipped)
+        _skipped_note(skipped, names=skipped_files)
     m = classification_metrics(ye, predict_proba(model, xe).argmax(1), classes)
     m["evaluated_on"] = where
     _write_eval(out, m, classes)
@@ -2135,7 +2136,7 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if not distributed.is_main():  # under torchrun: rank 0 indexes, writes and reports
         return 0
     if trainer.skipped:  # type: ignore[attr-defined]
-        _skipped_note(trainer.skipped)  # type: ignore[attr-defined]
+        _skipped_note(trainer.skipped, names=trainer.skipped_files)  # type: ignore[attr-defined]
     root = image_folder(args.data)  # the same folder train_gan read
     if root is not None and root.is_dir():
         from .datasets import left_out_under
@@ -2393,10 +2394,12 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _skipped_note(n: int, where: str = "") -> None:
-    """The note on the pictures a training or evaluation read skipped (:func:`~brushwork.imaging.io.read_square`)."""
+def _skipped_note(n: int, where: str = "", names: Sequence[str] = ()) -> None:
+    """The note on the pictures a training or evaluation read skipped (:func:`~brushwork.imaging.io.read_square`),
+    naming the first few (it named none: a folder of thousands left the user to find them)."""
+    named = (": " + ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")) if names else ""
     print(f"brushwork: note: skipped {n} unreadable or empty image(s) (fully transparent, or under 4 px a side)"
-          f"{where}", file=sys.stderr)
+          f"{where}{named}", file=sys.stderr)
 
 
 def _unfinished_note(model, folder: str) -> None:

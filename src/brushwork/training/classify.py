@@ -126,14 +126,15 @@ def recorded_split(data_info: dict, y: np.ndarray, groups: np.ndarray | None) ->
 
 
 def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes: list[str] | None = None,
-                framing: str = "crop", legacy: bool = False):
+                framing: str = "crop", legacy: bool = False, skipped_files: list[str] | None = None):
     """Images under ``folder/<class>/...`` resized to ``size x size`` (aspect kept by centre crop; with
     ``framing="pad"`` each seen whole on a square of its background, as an mnist model's predictions see them).
 
     Returns ``(x uint8 (N, C, size, size), y int64 (N,), classes, skipped, groups)``: an image in a
     sub-folder of its class folder (``<class>/<group>/...``) belongs to that group, one directly in the
     class folder is a group of its own; k-fold and the validation split keep each group on one side.
-    ``legacy``: the folder read as brushwork 0.2.8 read it (for a model or run recorded then: :data:`READER`).
+    ``legacy``: the folder read as brushwork 0.2.8 read it (for a model or run recorded then: :data:`READER`);
+    ``skipped_files``: a list that collects the pictures skipped (unreadable, or nothing to learn from), for a note.
 
     Raises:
         BrushworkError: not a folder, fewer than two non-empty class folders.
@@ -190,6 +191,8 @@ def load_folder(folder: str | os.PathLike, size: int, channels: int = 3, classes
             arr = read_square(f, size, channels, framing)
             if arr is None:
                 skipped += 1
+                if skipped_files is not None:
+                    skipped_files.append(str(f))
                 continue
             xs.append(arr)
             ys.append(label)
@@ -273,7 +276,7 @@ def gifs_in(folder: Path) -> list[dict[str, int]]:
 
 
 def load_data(data: str, size: int | None = None, channels: int | None = None, classes: list[str] | None = None,
-              framing: str = "crop", legacy: bool = False):
+              framing: str = "crop", legacy: bool = False, skipped_files: list[str] | None = None):
     """``(x_train, y_train, x_test | None, y_test | None, classes, skipped, channels, groups | None)``
     for a built-in dataset name (``mnist``, ``fashion-mnist``, ``art-medium``) or a folder of class
     folders (folders have no separate test set; ``groups`` as in :func:`load_folder`). ``channels``: what a model
@@ -293,7 +296,8 @@ def load_data(data: str, size: int | None = None, channels: int | None = None, c
         from ..datasets.medium import medium_folder
 
         data = str(medium_folder())
-    x, y, classes, skipped, groups = load_folder(data, size or 64, channels or 3, classes, framing, legacy)
+    x, y, classes, skipped, groups = load_folder(data, size or 64, channels or 3, classes, framing, legacy,
+                                                 skipped_files)
     return x, y, None, None, classes, skipped, channels or 3, groups
 
 
@@ -465,6 +469,7 @@ def train_classifier(
     if config.size is not None and config.size > 1024:  # (every image is held in memory at that size)
         raise BrushworkError(f"--size {config.size} is too large for a classifier's input: use 1024 or less (64 for "
                              "folders is the default; 224 suits efficientnet-lite0)")
+    skipped_files: list[str] = []  # (the pictures skipped, named in the command's note)
     if isinstance(data, tuple):
         x, y, classes, channels, *rest = data
         groups = rest[0] if rest else None
@@ -480,7 +485,8 @@ def train_classifier(
                 legacy = legacy_reader(read_config(saved.parent).get("data"), data)
             except BrushworkError:
                 legacy = False  # (a damaged config: the resume below says so)
-        x, y, x_test, y_test, classes, skipped, channels, groups = load_data(data, config.size, legacy=legacy)
+        x, y, x_test, y_test, classes, skipped, channels, groups = load_data(data, config.size, legacy=legacy,
+                                                                             skipped_files=skipped_files)
     size = int(x.shape[-1])
     if size < 16:
         raise BrushworkError(f"images of {size} px are too small for the models (three 2x poolings): use --size 16 or more")
@@ -623,6 +629,7 @@ def train_classifier(
     summary = {"stopped_early_at_epoch": None if stopped is None else stopped // steps_per_epoch,
                "finished_before": finished_before,
                "classes": classes, "train": int(len(tr)), "val": int(len(va)), "skipped": skipped,
+               "skipped_files": skipped_files,
                "epochs": stopper.epochs, "best_epoch": trainer.extra_state.get("best_epoch"),
                "x_val": x[va], "y_val": y[va], "x_test": x_test, "y_test": y_test, "config": cfg,
                "ungrouped": ungrouped,

@@ -159,6 +159,8 @@ def load_images(folder: str, size: int, stats: dict | None = None,
         arr = read_square(f, size)
         if arr is None:
             skipped += 1
+            if stats is not None:  # (named in the command's note)
+                stats.setdefault("skipped_files", []).append(str(f))
         else:
             xs.append(arr)
     if stats is not None:
@@ -468,6 +470,7 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
                       extra_optimizers={"discriminator": opt_d} if opt_d is not None else None,
                       generators={"data": gen, "augment": aug_gen})
     trainer.skipped = skipped  # type: ignore[attr-defined]
+    trainer.skipped_files = load_stats.get("skipped_files", [])  # type: ignore[attr-defined]
     trainer.enlarged = load_stats.get("enlarged", 0)  # type: ignore[attr-defined]
     resumed = False
     distributed.main_then_share(lambda: check_checkpoint_folder(out, resume))
