@@ -821,6 +821,30 @@ def test_forms_are_read_as_sent_and_gallery_items_as_made(client, tmp_path, monk
         assert r.status_code == 409 and "changed since it was made" in r.json()["error"], r.text
 
 
+def test_the_studio_reruns_a_cli_picture_whose_model_folder_was_given_by_absolute_path(client, random_decoder_dir,
+                                                                                      tmp_path, monkeypatch):
+    """The recipe records such a folder by its name (the path may name the user) and the studio's rerun looked for
+    it only among its own folders: "'dec' ... pass --inputs". The gallery keeps where it was (this database only),
+    and `reproduce --inputs` takes the folder itself."""
+    import shutil
+
+    monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "gallery.db"))  # (the studio's, see the fixture)
+    models = tmp_path / "models"
+    shutil.copytree(random_decoder_dir, models / "my-decoder")
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    made = pictures / "made.png"
+    assert main(["stylize", str(sample_path("content")), str(sample_path("style")), "-o", str(made), "--method",
+                 "adain", "--size", "48", "--decoder", str(models / "my-decoder")]) == 0
+    assert str(tmp_path) not in json.dumps(read_recipe(made)[0])
+    item = client.get("/api/gallery").json()["items"][0]
+    assert {"role": "folder", "name": "my-decoder", "sha256": None} in item["inputs"]
+    assert str(models) not in json.dumps(item)  # (the API does not hand the path out)
+    rep = _wait(client, client.post(f"/api/gallery/{item['id']}/reproduce").json()["id"])
+    assert rep["status"] == "done" and rep["result"]["identical"], rep
+    assert main(["reproduce", str(made), "--inputs", str(models / "my-decoder"), "--strict"]) == 0
+
+
 def test_a_token_keeps_the_owners_folders_out_of_recipes_too(studio, tmp_path, monkeypatch):
     monkeypatch.setenv("BRUSHWORK_GALLERY", str(tmp_path / "gallery.db"))  # (the studio's, see the fixture)
     deep = tmp_path / "holiday" / "kids"

@@ -2594,7 +2594,7 @@ def _cmd_gallery_show(args: argparse.Namespace) -> int:
         return 0
     print(_item_line(it))
     for e in it.inputs:
-        print(f"  {e['role']:8s} {e['name']}  sha256 {str(e['sha256'])[:12]}")
+        print(f"  {e['role']:8s} {e['name']}" + (f"  sha256 {str(e['sha256'])[:12]}" if e["sha256"] else ""))
     if it.recipe and it.recipe.get("command"):
         print("  command: " + _readable_command(it.recipe))
     print(f"  sha256:  {it.sha256}")

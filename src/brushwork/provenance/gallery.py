@@ -249,9 +249,11 @@ def _inputs_of(recipe: dict | None) -> list[dict]:
     (``content``, ``styles``: source and sha256), which is all an API ``save()`` has, and what a
     ``--sample-style`` run adds (the style is not on its command line). A style keeps its file's absolute
     path when this process hashed it (``recipe.local_path``): the gallery may hold it, the recipe not
-    (what suggest needs; no other input's path is kept).
+    (what suggest needs; no other input file's path is kept). A model or frames folder that the command
+    named by absolute path (the recipe records its name) is a ``folder`` entry with that path, without a
+    sha256 (what the studio's rerun passes to ``reproduce --inputs``).
     """
-    from .recipe import local_path
+    from .recipe import local_folder, local_path
 
     if not recipe:
         return []
@@ -276,6 +278,10 @@ def _inputs_of(recipe: dict | None) -> list[dict]:
                 out.append({"role": role, "name": Path(str(e["source"])).name, "sha256": e.get("sha256"),
                             "path": local_path(e.get("sha256")) if role == "style" else None})
                 seen.add(e.get("sha256"))
+    command = recipe.get("command")
+    for tok in dict.fromkeys(t for t in (command if isinstance(command, list) else []) if isinstance(t, str)):
+        if local_folder(tok):
+            out.append({"role": "folder", "name": tok, "sha256": None, "path": local_folder(tok)})
     return out
 
 
@@ -475,6 +481,16 @@ class Gallery:
                      tag_map[r.id], in_map[r.id]) for r in rows]
 
     _COLUMNS = [c for c in items.c if c.name not in ("thumbnail", "embedding")]
+
+    def folders(self, item_id: int) -> list[str]:
+        """Where the model and frames folders that item ``item_id``'s command named by absolute path were (its
+        recipe names them only); this database only, as the styles' paths."""
+        item_id = _item_id(item_id)
+        with self._tx() as conn:
+            self._exists(conn, item_id)
+            return [r.path for r in conn.execute(sa.select(inputs.c.path).where(
+                inputs.c.item_id == item_id, inputs.c.role == "folder", inputs.c.path.is_not(None))
+                .order_by(inputs.c.id))]
 
     def get(self, item_id: int) -> Item:
         item_id = _item_id(item_id)

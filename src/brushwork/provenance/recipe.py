@@ -92,6 +92,16 @@ def local_path(sha256: str | None) -> str | None:
     return _INPUTS.get(sha256) if sha256 else None
 
 
+#: a folder's name as a recipe records it -> its absolute path, for the folders this process named by absolute path
+_FOLDERS: dict[str, str] = {}
+
+
+def local_folder(token: str) -> str | None:
+    """The absolute path of a model or frames folder that a recipe of this process records by its name only
+    (:func:`command_recipe`): what the gallery keeps beside the recipe, so that the studio's rerun finds it."""
+    return _FOLDERS.get(token) if isinstance(token, str) else None
+
+
 #: The suffix a scratch placeholder may keep (``{scratch:.css}``): reproduce accepts these only, no path in them.
 SCRATCH_SUFFIX = re.compile(r"\.[A-Za-z0-9_-]{1,16}")
 
@@ -156,7 +166,12 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
         elif (dashes or not tok.startswith("-")) and p.is_absolute() and p.name and _is_dir(p):
             # a model or frames folder by absolute path: by its name, as a file is (the path may name the user);
             # reproduce looks for it by that name (a run's 'checkpoint' folder with its run's)
-            cmd.append(f"{p.parent.name}/{p.name}" if p.name == "checkpoint" and p.parent.name else p.name)
+            name = f"{p.parent.name}/{p.name}" if p.name == "checkpoint" and p.parent.name else p.name
+            _FOLDERS.pop(name, None)
+            _FOLDERS[name] = str(p.resolve())
+            if len(_FOLDERS) > _INPUTS_KEPT:
+                del _FOLDERS[next(iter(_FOLDERS))]
+            cmd.append(name)
         else:
             cmd.append(tok)
     recipe = {**params, "command": cmd, "inputs": inputs, "output_name": out.name,

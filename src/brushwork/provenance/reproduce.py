@@ -155,6 +155,8 @@ def model_folder(token: str, search: Sequence[Path], bases: Sequence[Path], kind
     first = token if p.exists() else None
 
     def under(root: Path) -> Iterator[Path]:  # --inputs, recursively (as files are found): folders of that name
+        if root.parts[-len(p.parts):] == p.parts:  # (--inputs the folder itself)
+            yield root
         for dirpath, dirs, _ in os.walk(root):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             yield from (Path(dirpath) / d for d in dirs if d == p.name)

@@ -1214,6 +1214,8 @@ def create_app(config: StudioConfig) -> FastAPI:
         if _sha256(Path(it.path)) != it.sha256:  # (the rerun would check whatever picture is there now)
             raise ApiError(409, f"item {it.id}'s file has changed since it was made: nothing to compare with")
         folders = [uploads, results, *{p.parent for p in styles.values()}]
+        # (a model or frames folder a CLI command named by absolute path: its recipe names it, the gallery knows where)
+        folders += [Path(f) for f in gallery().folders(it.id) if Path(f).is_dir() and Path(f) not in folders]
 
         def work(job: Job) -> dict:
             # In its own process: the rerun sets the recipe's thread count and prints as the CLI does, which
