@@ -362,6 +362,19 @@ def test_resume_refuses_other_settings_and_bad_sizes(tmp_path, capsys):
     assert main([*base, "--epochs", "2"]) == 2
     assert "use --no-resume" in capsys.readouterr().err
     assert main([*base, "--epochs", "2", "--no-resume"]) == 0
+    # checkpoint/ deleted to keep the trained model alone: a new run replaced best/ without a word
+    import shutil
+
+    shutil.rmtree(out / "checkpoint")
+    kept = (out / "best" / "model.safetensors").read_bytes()
+    assert main(["classify", "predict", str(out), str(next((root / "ink").glob("*.png")))]) == 0
+    assert main(["classify", "eval", str(out), str(root), "-q"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a trained model (best/) and no checkpoint/" in err and "--no-resume" in err and err.count("\n") == 1
+    assert (out / "best" / "model.safetensors").read_bytes() == kept
+    assert main([*base, "--epochs", "1", "--no-resume"]) == 0
     capsys.readouterr()
     assert main(["classify", "train", str(root), "--out", str(tmp_path / "s"), "--size", "4"]) == 2
     assert "--size 16 or more" in capsys.readouterr().err

@@ -1805,7 +1805,10 @@ def _train_config(model_dir: str, part: str = "train") -> dict:
     such as ``accumulate`` too) saved with a classifier checkpoint."""
     import json
 
+    from .pipelines.classify import only_best
+
     p = Path(model_dir)
+    p = p / "best" if only_best(p) else p
     cfg = p / "checkpoint" / "config.json" if (p / "checkpoint").is_dir() else p / "config.json"
     saved = dict(json.loads(cfg.read_text()).get("train" if part == "engine" else part, {}))
     if part == "train":  # the recipe's own fields (the engine's, such as accumulate, are saved beside them)

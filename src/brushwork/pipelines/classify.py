@@ -18,9 +18,18 @@ __all__ = ["classification_metrics", "load_classifier", "write_confusion", "plot
 
 
 def holds_model(folder: str | os.PathLike) -> bool:
-    """Whether ``folder`` holds a trained model (``config.json``, or the ``checkpoint/`` of a training run)."""
+    """Whether ``folder`` holds a trained model (``config.json``, or the ``checkpoint/`` of a training run, or its
+    ``best/`` alone)."""
     p = Path(folder)
-    return (p / "config.json").is_file() or (p / "checkpoint" / "config.json").is_file()
+    return (p / "config.json").is_file() or (p / "checkpoint" / "config.json").is_file() or only_best(p)
+
+
+def only_best(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` is a training run whose ``checkpoint/`` was deleted to keep its trained model alone
+    (``best/``): that model is the run's (it was "holds no classifier checkpoint")."""
+    f = Path(folder)
+    return not (f / "checkpoint").exists() and not (f / "config.json").exists() and (
+        f / "best" / "config.json").is_file()
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
@@ -135,8 +144,8 @@ def load_classifier(folder: str | os.PathLike, device: torch.device | str = "cpu
 
         folder = find_weights(SHIPPED[str(folder)]).parent  # sha256-checked
     unfinished = stopped_run(folder)
-    p, raw = find_checkpoint(Path(folder) / "best" if unfinished else folder, "classifier", "classifier",
-                             "classify train")
+    p, raw = find_checkpoint(Path(folder) / "best" if unfinished or only_best(folder) else folder, "classifier",
+                             "classifier", "classify train")
     try:
         cfg = ClassifierConfig.from_dict(raw["classifier"])
         model = build_classifier(cfg)
