@@ -627,6 +627,11 @@ def test_grey_models_know_their_ink_and_odd_folders(tmp_path, capsys):
     from brushwork.pipelines.classify import _drawable
 
     assert _drawable(["ink", "三角", "café"]) == ["ink", "#2", "café"]  # (the plot's font has no CJK: not boxes)
+    # a 250-character name squeezed the matrix into a corner: cut, and numbered where two cut names read the same
+    long_a, long_b = "a very long class name " * 11, "a very long class name " * 10 + "b"
+    shown = _drawable(["ink", long_a, long_b, "x" * 40])
+    assert shown[0] == "ink" and max(map(len, shown)) <= 28 and len(set(shown)) == 4
+    assert shown[1].endswith("#2") and shown[2].endswith("#3") and shown[3] == "x" * 27 + "\u2026"
     capsys.readouterr()
     assert main(["classify", "slim", str(out), str(root), "--sparsity", "1", "-q"]) == 2
     assert "outside [0, 0.99]" in capsys.readouterr().err

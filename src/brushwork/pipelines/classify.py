@@ -74,7 +74,9 @@ def write_confusion(matrix: list[list[int]], classes: list[str], csv_path: Path,
     ax.set_xticks(range(len(classes)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), labels)
     ax.set_xlabel("predicted")
-    ax.set_ylabel("true" if labels == list(classes) else "true (#N: row N of confusion.csv)")
+    numbered = any(lab != c and lab.endswith(f"#{i}") for i, (lab, c) in enumerate(zip(labels, classes), 1))
+    ax.set_ylabel("true" if labels == list(classes) else "true (#N: row N of confusion.csv)" if numbered
+                  else "true (whole names in confusion.csv)")
     for i in range(len(classes)):
         for j in range(len(classes)):
             ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
@@ -88,16 +90,25 @@ def write_confusion(matrix: list[list[int]], classes: list[str], csv_path: Path,
     plt.close(fig)
 
 
+#: the longest class name the confusion plot shows whole: a longer one is cut with an ellipsis (a 250-character name
+#: squeezed the matrix into a corner of the picture); confusion.csv keeps the whole names
+LABEL_CHARS = 28
+
+
 def _drawable(classes: list[str]) -> list[str]:
     """The class names as the plot's font can draw them: a name with a character it lacks (Chinese, Arabic... in
-    matplotlib's DejaVu Sans) is shown as ``#N`` (its row in confusion.csv, from 1), not as a row of boxes."""
+    matplotlib's DejaVu Sans) is shown as ``#N`` (its row in confusion.csv, from 1), not as a row of boxes; one
+    longer than ``LABEL_CHARS`` is cut (``#N`` added where two cut names would read the same)."""
     try:
         from matplotlib import font_manager, ft2font
 
         have = ft2font.FT2Font(font_manager.findfont(font_manager.FontProperties())).get_charmap()
+        names = [c if all(ord(ch) in have for ch in c) else f"#{i}" for i, c in enumerate(classes, 1)]
     except Exception:  # noqa: BLE001 - no font to ask: the names as they are
-        return list(classes)
-    return [c if all(ord(ch) in have for ch in c) else f"#{i}" for i, c in enumerate(classes, 1)]
+        names = list(classes)
+    cut = [n if len(n) <= LABEL_CHARS else n[:LABEL_CHARS - 1].rstrip() + "\u2026" for n in names]
+    return [c if c == n or cut.count(c) == 1 else f"{c[:LABEL_CHARS - 5]}\u2026 #{i}"
+            for i, (c, n) in enumerate(zip(cut, names), 1)]
 
 
 def plot_curves(epochs: list[dict], png_path: Path) -> None:
