@@ -46,7 +46,7 @@ def test_video_file_and_frame_folder_round_trip(small_images, tmp_path, random_d
     with Gallery.open() as g:
         items = g.search(operation="video")
     assert [it.path for it in items] == [str(tmp_path / "back"), str(mp4)]
-    assert items[0].width == 48 and items[1].inputs[-1]["name"] == style.name
+    assert items[0].width == 48 and [e["name"] for e in items[1].inputs if e["role"] == "style"] == [style.name]
     # Both reproduce (the frames decoded and compared; the MP4's bytes too, x264 being deterministic).
     assert main(["reproduce", str(tmp_path / "back"), "--inputs", str(tmp_path), "--strict"]) == 0
     assert main(["reproduce", str(mp4), "--inputs", str(tmp_path), "--strict"]) == 0
@@ -662,3 +662,40 @@ def test_a_truncated_video_is_said_to_be(small_images, tmp_path, random_decoder_
                     "-pix_fmt", "yuv420p", "-c:a", "aac", str(tmp_path / "song.mp4")], check=True)
     assert main([argv[0], str(tmp_path / "song.mp4"), *argv[1:], "-o", str(tmp_path / "c.mp4")]) == 0
     assert "truncated" not in capsys.readouterr().err
+
+
+def test_the_progress_bar_has_a_total(small_images, tmp_path, random_decoder_dir, monkeypatch):
+    """(video audit) The bar counted frames with no total: no way to tell how long a clip would take. A file's header,
+    a GIF's frame count or a folder's files give it; where the header's estimate was off, the bar ends full."""
+    import io
+    import subprocess
+
+    import imageio_ffmpeg
+    import tqdm.auto
+
+    seen = []
+
+    class Bar(tqdm.auto.tqdm):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **{**kw, "disable": False, "file": io.StringIO()})  # (as on a terminal)
+
+        def close(self):
+            if not self.disable:  # (closed once more when collected)
+                seen.append((self.total, self.n))
+            super().close()
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    _, style = small_images
+    argv = ["--decoder", str(random_decoder_dir), "--size", "32", str(style)]
+    assert main(["video", str(_clip(tmp_path)), *argv, "-o", str(tmp_path / "a.mp4")]) == 0
+    Image.open(small_images[0]).convert("RGB").resize((32, 24)).save(
+        tmp_path / "g.gif", save_all=True, append_images=[Image.new("RGB", (32, 24), c) for c in ("red", "blue")])
+    assert main(["video", str(tmp_path / "g.gif"), *argv, "-o", str(tmp_path / "b.gif")]) == 0
+    assert main(["video", str(tmp_path / "b.gif"), *argv, "-o", str(tmp_path / "frames")]) == 0
+    assert main(["video", str(tmp_path / "frames"), *argv, "-o", str(tmp_path / "c.mp4")]) == 0
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=32x32:rate=10:duration=1", "-f", "lavfi", "-i", "sine=duration=2", "-map", "0:v",
+                    "-map", "1:a", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(tmp_path / "song.mp4")],
+                   check=True)  # (the header's duration is the sound's: 20 frames announced, 10 there)
+    assert main(["video", str(tmp_path / "song.mp4"), *argv, "-o", str(tmp_path / "d.mp4")]) == 0
+    assert seen == [(10, 10), (3, 3), (3, 3), (3, 3), (10, 10)], seen

@@ -360,6 +360,17 @@ def announced_frames(source: str | os.PathLike) -> int | None:
     return None
 
 
+def _gif_frames(source: str | os.PathLike) -> int | None:
+    """The frames of a GIF (Pillow counts them without decoding their pictures); None where it cannot say."""
+    from PIL import Image
+
+    try:
+        with Image.open(source) as im:
+            return int(getattr(im, "n_frames", 1))
+    except Exception:  # noqa: BLE001 - (the reading itself says what is wrong with the file)
+        return None
+
+
 _NO_FRAMES = "the input gave no frames: nothing was written (is the video empty?)"
 
 
@@ -810,9 +821,14 @@ def stylize_video(
     # video file shows the painted frame over white, as a JPEG of a transparent picture does)
     frames, own_fps, audio = read_frames(source, keep_alpha=True)
     # (the header's duration is the longest stream's: a sound track that outlasts the picture is no damage)
-    expected = None if audio else announced_frames(source)
+    announced = announced_frames(source)
+    expected = None if audio else announced
+    total = announced  # (for the progress bar: a sound track that outlasts the picture makes it an estimate)
     if Path(source).is_dir():
         _check_frames(frame_files(source), size, one_size=not is_frames_folder(out))
+        total = len(frame_files(source))
+    elif Path(source).suffix.lower() == ".gif":
+        total = _gif_frames(source)
     if fps is not None and audio and abs(fps - own_fps) > 1e-3:
         import sys
 
@@ -886,7 +902,7 @@ def stylize_video(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(unit="frame", desc="video", disable=None, initial=target.done)
+        bar = tqdm(unit="frame", desc="video", disable=None, initial=target.done, total=total)
     count = 0
     try:
         for count, f in enumerate(frames, 1):
@@ -912,6 +928,9 @@ def stylize_video(
                 snapshot = stylizer.state_dict()
             if bar is not None:
                 bar.update(1)
+        if bar is not None and not bar.disable and bar.total != bar.n:  # (a header's estimate: the bar ends full at the frames there were)
+            bar.total = bar.n
+            bar.refresh()
         if count < target.done:
             raise BrushworkError(f"the input now gives {count} frames, fewer than the {target.done} made by the run "
                                  "stopped earlier: run again with --no-resume")
