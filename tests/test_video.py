@@ -699,3 +699,25 @@ def test_the_progress_bar_has_a_total(small_images, tmp_path, random_decoder_dir
                    check=True)  # (the header's duration is the sound's: 20 frames announced, 10 there)
     assert main(["video", str(tmp_path / "song.mp4"), *argv, "-o", str(tmp_path / "d.mp4")]) == 0
     assert seen == [(10, 10), (3, 3), (3, 3), (3, 3), (10, 10)], seen
+
+
+def test_non_square_pixels_are_read_as_players_show_them(small_images, tmp_path, random_decoder_dir, capsys):
+    """(video audit) A clip of non-square pixels (DV, some cameras' 1440 x 1080) was read at its stored width: every
+    frame squashed. Square pixels, odd sizes too, are read as they are."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    for name, size, extra in (("wide.mp4", "64x48", ["-vf", "setsar=2"]), ("odd.mp4", "65x49", ["-pix_fmt", "yuv444p"])):
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=10:duration=0.5",
+                        *extra, str(tmp_path / name)], check=True)
+    frames = list(read_frames(tmp_path / "wide.mp4").frames)
+    assert len(frames) == 5 and frames[0].shape == (48, 128, 3)
+    assert "non-square pixels: its 64 x 48 frames are read at 128 x 48" in capsys.readouterr().err
+    assert list(read_frames(tmp_path / "odd.mp4").frames)[0].shape == (49, 65, 3)
+    assert "non-square" not in capsys.readouterr().err
+    _, style = small_images
+    assert main(["video", str(tmp_path / "wide.mp4"), str(style), "--decoder", str(random_decoder_dir), "-q",
+                 "-o", str(tmp_path / "out")]) == 0
+    assert Image.open(next((tmp_path / "out").glob("*.png"))).size == (128, 48)

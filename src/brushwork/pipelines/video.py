@@ -315,7 +315,7 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
             # decoded at that (average) rate: left to itself ffmpeg repeats frames of a variable-rate clip (a
             # phone's) up to its nominal rate, which came out twice as long as its sound at the average rate
             reader.close()
-            reader = imageio.get_reader(p, fps=fps)
+            reader = _square_pixels(imageio, p, fps)
         else:  # an animated GIF, WebP or PNG: its frames' durations (ms), all of them (the first frame's alone
             # set the pace)
             from PIL import Image, ImageSequence
@@ -341,6 +341,33 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
                 yield _rgb8(f)
 
     return VideoSource(from_video(), fps, audio)
+
+
+#: ffmpeg's filter that widens (or narrows) a frame of non-square pixels to its display shape, as players show it
+#: (a DV clip's 720 x 480 at 8:9 is 640 x 480); square pixels pass as they are
+SQUARE_PIXELS = "scale='if(eq(sar,1),iw,max(2,round(iw*sar)))':ih,setsar=1"
+
+
+def _square_pixels(imageio, p: Path, fps: float):
+    """A reader of the video file ``p`` at ``fps`` whose frames have square pixels (an anamorphic clip's were read
+    at their stored width: squashed); says so when it widens them."""
+    import logging
+
+    log = logging.getLogger("imageio_ffmpeg")  # (its warning that the frames are not the stored size: said here)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        reader = imageio.get_reader(p, fps=fps, output_params=["-vf", SQUARE_PIXELS])
+    finally:
+        log.setLevel(level)
+    meta = reader.get_meta_data()
+    stored, shown = tuple(meta.get("source_size") or ()), tuple(meta.get("size") or ())
+    if stored and shown and shown != stored and shown[1] == stored[1]:
+        import sys
+
+        print(f"brushwork: note: video '{p.name}' has non-square pixels: its {stored[0]} x {stored[1]} frames are "
+              f"read at {shown[0]} x {shown[1]}, the shape players show", file=sys.stderr)
+    return reader
 
 
 def announced_frames(source: str | os.PathLike) -> int | None:
