@@ -721,3 +721,25 @@ def test_non_square_pixels_are_read_as_players_show_them(small_images, tmp_path,
     assert main(["video", str(tmp_path / "wide.mp4"), str(style), "--decoder", str(random_decoder_dir), "-q",
                  "-o", str(tmp_path / "out")]) == 0
     assert Image.open(next((tmp_path / "out").glob("*.png"))).size == (128, 48)
+
+
+def test_an_animations_own_timing_is_kept_in_a_gif(small_images, tmp_path, random_decoder_dir, capsys):
+    """(video audit) A GIF that holds its last frame for 2 s came out at an even pace (the hold spread over every
+    frame): a GIF output keeps each frame's own time; a video file plays them evenly, and says so; --fps evens them."""
+    _, style = small_images
+    frames = [Image.new("RGB", (32, 24), (60 * i, 100, 200)) for i in range(4)]
+    frames[0].save(tmp_path / "hold.gif", save_all=True, append_images=frames[1:], duration=[100, 100, 100, 2000],
+                   loop=0)
+    argv = ["video", str(tmp_path / "hold.gif"), str(style), "--decoder", str(random_decoder_dir), "-q"]
+    assert main([*argv, "-o", str(tmp_path / "out.gif")]) == 0
+    with Image.open(tmp_path / "out.gif") as im:
+        from PIL import ImageSequence
+
+        assert [f.info["duration"] for f in ImageSequence.Iterator(im)] == [100, 100, 100, 2000]
+    assert "different times" not in capsys.readouterr().err
+    assert main([*argv, "-o", str(tmp_path / "out.mp4")]) == 0
+    assert "shows its frames for different times (100 to 2000 ms): a video file plays them at an even 1.74 fps" in (
+        capsys.readouterr().err)
+    assert main([*argv, "-o", str(tmp_path / "even.gif"), "--fps", "10"]) == 0
+    with Image.open(tmp_path / "even.gif") as im:
+        assert {f.info["duration"] for f in ImageSequence.Iterator(im)} == {100}

@@ -256,6 +256,27 @@ def _loaded(f):
     return f
 
 
+def _durations(p: Path) -> list[int]:
+    """Each frame's display time (ms) in an animated GIF, WebP or PNG (100 where a frame does not say)."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(p) as anim:
+        return [_loaded(f).info.get("duration") or 100 for f in ImageSequence.Iterator(anim)]
+
+
+def frame_durations(source: str | os.PathLike) -> list[int] | None:
+    """The display times (ms) of an animation's frames (a GIF, an animated WebP or PNG) when they differ (a hold on
+    the last frame, a pause); None for a video file, a frames folder, or an even pace."""
+    p = Path(source)
+    if not p.is_file() or p.suffix.lower() not in (".gif", ".webp", ".png", ".apng"):
+        return None
+    try:
+        ms = _durations(p)
+    except Exception:  # noqa: BLE001 - (the reading itself says what is wrong with the file)
+        return None
+    return ms if len(set(ms)) > 1 else None
+
+
 def _with_alpha(rgba: np.ndarray) -> np.ndarray:
     """``(H, W, 4)`` uint8 RGBA -> the colours over white with the alpha after them (``(H, W, 3)`` when it is
     opaque throughout): a frame as pictures are read, its transparency kept for outputs that hold it."""
@@ -318,11 +339,8 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
             reader = _square_pixels(imageio, p, fps)
         else:  # an animated GIF, WebP or PNG: its frames' durations (ms), all of them (the first frame's alone
             # set the pace)
-            from PIL import Image, ImageSequence
-
             reader.close()
-            with Image.open(p) as gif:
-                ms = [_loaded(f).info.get("duration") or 100 for f in ImageSequence.Iterator(gif)]
+            ms = _durations(p)
             fps = 1000.0 * len(ms) / sum(ms) if ms and sum(ms) > 0 else 24.0
             return VideoSource(_animation_frames(p, keep_alpha), fps, False)
     except Exception:  # imageio raises many types for unreadable files
@@ -461,7 +479,7 @@ class _Output:
     H.264 does)."""
 
     def __init__(self, target: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None = None,
-                 key: str | None = None, take_up: bool = True) -> None:
+                 key: str | None = None, take_up: bool = True, durations: list[int] | None = None) -> None:
         t = Path(os.path.abspath(target))  # "." has no name to put a work folder beside
         self.kind = "folder" if is_frames_folder(t) else "gif" if t.suffix.lower() == ".gif" else "video"
         if self.kind == "video" and unreadable_rate(fps):  # (ffmpeg says "1k fps", which no reader parses)
@@ -473,6 +491,7 @@ class _Output:
             raise BrushworkError(f"output '{t}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or "
                                  "a folder")
         self.t, self.fps, self.audio_from, self.key, self.take_up = t, fps, audio_from, key, take_up
+        self.durations = durations  # (a GIF's: each frame's own display time, an animation's uneven pace kept)
         self.work = partial_path(t)
         self.kept: Path | None = None  # a video file's frames made so far, closed (kept_NNNNNN.EXT)
         self.kept_frames = 0  # ... and how many it holds (the state saved with it is after the last of them)
@@ -669,7 +688,8 @@ class _Output:
                                          "work is removed; run the same command again to start over") from None
 
             tmp = self.work / f"whole{self.t.suffix}"
-            durations = gif_durations(self.fps, n)  # (each frame's own: one delay for all drifted from the rate)
+            durations = (self.durations if self.durations and len(self.durations) == n  # (the source's own)
+                         else gif_durations(self.fps, n))  # (each frame's own: one delay for all drifted from the rate)
             # frames with transparency each replace the last (disposal 2) instead of lying over it (the headers
             # say: a PNG's mode is known without decoding it)
             see_through = any(_png_mode(self.work / f"frame_{k:06d}.png") == "RGBA" for k in range(1, n + 1))
@@ -862,6 +882,13 @@ def stylize_video(
         print(f"brushwork: note: --fps {fps:g} changes the clip's length ({own_fps:g} fps): its sound is left out, "
               "as it would no longer fit the pictures", file=sys.stderr)
         audio = False
+    durations = None if fps is not None else frame_durations(source)  # (--fps: an even pace, as asked)
+    if durations and out.suffix.lower() != ".gif" and not is_frames_folder(out):
+        import sys
+
+        print(f"brushwork: note: '{Path(source).name}' shows its frames for different times ({min(durations)} to "
+              f"{max(durations)} ms): a video file plays them at an even {own_fps:.3g} fps, the same length in all "
+              "(write a .gif to keep each frame's own time)", file=sys.stderr)
     fps = fps or own_fps
     from ..imaging.io import GIF_MAX_FPS
 
@@ -911,7 +938,8 @@ def stylize_video(
         "settings": [strength, style_weights, size, smoothing, consistency, tile, str(dev), watermark, transform,
                      match, fps, audio], "versions": [__version__, torch.__version__],
     }, default=str).encode()).hexdigest()
-    target = _Output(out, fps, audio_from=source if audio else None, key=key, take_up=resume)
+    target = _Output(out, fps, audio_from=source if audio else None, key=key, take_up=resume,
+                     durations=durations if out.suffix.lower() == ".gif" else None)
     saved = target.resume()
     if saved is not None:
         stylizer.load_state_dict(saved)
