@@ -743,3 +743,27 @@ def test_an_animations_own_timing_is_kept_in_a_gif(small_images, tmp_path, rando
     assert main([*argv, "-o", str(tmp_path / "even.gif"), "--fps", "10"]) == 0
     with Image.open(tmp_path / "even.gif") as im:
         assert {f.info["duration"] for f in ImageSequence.Iterator(im)} == {100}
+
+
+def test_a_video_files_alpha_channel_is_read(small_images, tmp_path, random_decoder_dir):
+    """(video audit) A MOV with transparency (PNG or ProRes 4444 codec, as motion graphics are exported) lost its alpha:
+    the transparent half came in as whatever colour it held (here black). It is read over white now, as pictures
+    are, and kept where the output holds transparency."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    src = "testsrc=size=32x24:rate=10:duration=0.5,format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='if(lt(X,16),255,0)'"
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", src, "-c:v", "png", str(tmp_path / "a.mov")],
+                   check=True)
+    frames = list(read_frames(tmp_path / "a.mov", keep_alpha=True).frames)
+    assert len(frames) == 5 and frames[0].shape == (24, 32, 4)
+    assert (frames[0][:, :16, 3] == 255).all() and (frames[0][:, 16:, 3] == 0).all()
+    flat = next(iter(read_frames(tmp_path / "a.mov").frames))
+    assert flat.shape == (24, 32, 3) and (flat[:, 16:] == 255).all()  # (over white: it was black)
+    _, style = small_images
+    assert main(["video", str(tmp_path / "a.mov"), str(style), "--decoder", str(random_decoder_dir), "-q",
+                 "-o", str(tmp_path / "out")]) == 0
+    out = np.asarray(Image.open(next((tmp_path / "out").glob("*.png"))))
+    assert out.shape == (24, 32, 4) and (out[:, 16:, 3] == 0).all() and (out[:, :16, 3] == 255).all()

@@ -298,9 +298,9 @@ def _animation_frames(p: Path, keep_alpha: bool = False) -> Iterator[np.ndarray]
 
 def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSource:
     """Frames of a video file or a folder of images, their frame rate (24 for a folder) and whether the file
-    has sound. Transparency is composited over white; with ``keep_alpha`` a frame of a folder or of a GIF,
-    WebP or PNG animation that has any keeps its alpha as a fourth channel (the colours still over white).
-    Video files are read as RGB (ffmpeg's reader drops an alpha channel)."""
+    has sound. Transparency is composited over white; with ``keep_alpha`` a frame of a folder, of a GIF,
+    WebP or PNG animation, or of a video file with an alpha channel (ProRes 4444, PNG in MOV...) that has any
+    keeps its alpha as a fourth channel (the colours still over white)."""
     p = Path(source)
     if p.is_dir():
         from ..imaging.io import read_image
@@ -336,6 +336,8 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
             # decoded at that (average) rate: left to itself ffmpeg repeats frames of a variable-rate clip (a
             # phone's) up to its nominal rate, which came out twice as long as its sound at the average rate
             reader.close()
+            if _has_alpha(meta.get("pix_fmt")):  # (imageio's reader would drop it)
+                return VideoSource(_alpha_video(p, fps, keep_alpha), fps, audio)
             reader = _square_pixels(imageio, p, fps)
         else:  # an animated GIF, WebP or PNG: its frames' durations (ms), all of them (the first frame's alone
             # set the pace)
@@ -378,14 +380,44 @@ def _square_pixels(imageio, p: Path, fps: float):
         reader = imageio.get_reader(p, fps=fps, output_params=["-vf", SQUARE_PIXELS])
     finally:
         log.setLevel(level)
-    meta = reader.get_meta_data()
+    _say_shape(p, reader.get_meta_data())
+    return reader
+
+
+def _say_shape(p: Path, meta: dict) -> None:
     stored, shown = tuple(meta.get("source_size") or ()), tuple(meta.get("size") or ())
     if stored and shown and shown != stored and shown[1] == stored[1]:
         import sys
 
         print(f"brushwork: note: video '{p.name}' has non-square pixels: its {stored[0]} x {stored[1]} frames are "
               f"read at {shown[0]} x {shown[1]}, the shape players show", file=sys.stderr)
-    return reader
+
+
+def _has_alpha(pix_fmt: object) -> bool:
+    """Whether ffmpeg's pixel format (``meta["pix_fmt"]``, e.g. ``"yuva444p12le(tv, progressive)"``) carries alpha:
+    ProRes 4444, PNG, QuickTime Animation or VP9 with transparency."""
+    name = str(pix_fmt or "").split("(")[0].strip()
+    return name.startswith(("yuva", "gbrap", "rgba", "bgra", "argb", "abgr", "ya"))
+
+
+def _alpha_video(p: Path, fps: float, keep_alpha: bool) -> Iterator[np.ndarray]:
+    """The frames of a video file with an alpha channel, RGBA as ffmpeg decodes them (imageio's reader drops it,
+    leaving whatever colour the transparent pixels hold), at ``fps`` and with square pixels as
+    :func:`_square_pixels`: over white, with the alpha as a fourth channel where a frame has transparency and
+    ``keep_alpha`` asks for it."""
+    import imageio_ffmpeg
+
+    gen = imageio_ffmpeg.read_frames(str(p), pix_fmt="rgba", bpp=4,
+                                     output_params=["-r", f"{fps:.02f}", "-vf", SQUARE_PIXELS])
+    try:
+        meta = next(gen)
+        _say_shape(p, meta)
+        w, h = meta["size"]
+        for raw in gen:
+            rgba = np.frombuffer(raw, np.uint8).reshape(h, w, 4)
+            yield _with_alpha(rgba) if keep_alpha else _rgb8(rgba)
+    finally:
+        gen.close()
 
 
 def announced_frames(source: str | os.PathLike) -> int | None:
