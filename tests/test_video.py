@@ -611,12 +611,30 @@ def test_frame_rates_a_video_file_cannot_read_back_are_refused(tmp_path, capsys)
     assert read_frames(tmp_path / "y.mp4").fps == 500
 
 
-def test_unread_containers_and_non_videos_say_what_to_do(tmp_path):
+def test_other_containers_are_read_and_non_videos_say_what_to_do(small_images, tmp_path, random_decoder_dir):
     """(video audit) An iPhone's .m4v or a camcorder's .MTS, and a file with no picture, were all "could not be read
-    (ValueError): is it a video file?"."""
+    (ValueError): is it a video file?"; then refused with an ffmpeg line to remux or convert them: ffmpeg reads them,
+    at their rate (a Theora .ogv's header states none: counted), with their sound."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    for name, extra in (("a.m4v", ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", "-shortest"]),
+                        ("b.mts", []), ("c.ogv", []), ("d.3gp", ["-s", "128x96"])):
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1",
+                        *extra, "-pix_fmt", "yuv420p", str(tmp_path / name)], check=True)
+        source = read_frames(tmp_path / name)
+        frames = list(source.frames)
+        assert source.fps == pytest.approx(10.0) and len(frames) == 10, name
+        assert frames[0].shape == ((96, 128, 3) if name == "d.3gp" else (48, 64, 3)) and source.audio == (name == "a.m4v")
+    _, style = small_images
+    assert main(["video", str(tmp_path / "a.m4v"), str(style), "--decoder", str(random_decoder_dir), "-q",
+                 "-o", str(tmp_path / "a.mp4")]) == 0
+    assert read_frames(tmp_path / "a.mp4").audio and len(list(read_frames(tmp_path / "a.mp4").frames)) == 10
     (tmp_path / "clip.m4v").write_bytes(b"\0" * 64)
     (tmp_path / "junk.mp4").write_bytes(b"junk")
-    with pytest.raises(BrushworkError, match=r"remux it to MP4 first.*ffmpeg -i 'clip.m4v' -c copy 'clip.mp4'"):
+    with pytest.raises(BrushworkError, match=r"video '.*clip.m4v' could not be read \(no picture in it, damaged"):
         read_frames(tmp_path / "clip.m4v")
     with pytest.raises(BrushworkError, match="could not be read as a video .*sound only, damaged"):
         read_frames(tmp_path / "junk.mp4")

@@ -46,6 +46,8 @@ __all__ = ["stylize_frames", "FrameStylizer", "read_frames", "write_frames", "fr
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
 #: containers of phones and camcorders that imageio does not open by their name (remuxed to MP4 they are read), and
 #: older ones whose codecs an MP4 cannot hold (converted to MP4 they are read)
+#: video files imageio's reader does not open by their names, read with ffmpeg directly (they were refused with the
+#: line that remuxes them to MP4, or for the second group converts them)
 REMUX_SUFFIXES = (".m4v", ".3gp", ".ts", ".mts", ".m2ts", ".mxf")
 CONVERT_SUFFIXES = (".ogv", ".vob", ".flv", ".wmv", ".mpg", ".mpeg", ".asf", ".rm")
 
@@ -321,37 +323,38 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
     if not p.is_file():
         raise BrushworkError(f"video '{p}' does not exist: check the path")
     imageio = _imageio()
+    direct = p.suffix.lower() in REMUX_SUFFIXES + CONVERT_SUFFIXES  # (imageio takes files by their names: not these)
     try:
-        import warnings
+        if direct:  # (ffmpeg reads them: .m4v, .mts, .ogv... were refused with a line to convert them)
+            meta = _ffmpeg_meta(p)
+        else:
+            import warnings
 
-        with warnings.catch_warnings():  # (a file no plugin takes has imageio try its legacy ones: their deprecations)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            reader = imageio.get_reader(p)
-        meta = reader.get_meta_data()
+            with warnings.catch_warnings():  # (a file no plugin takes has imageio try its legacy ones: deprecations)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                reader = imageio.get_reader(p)
+            meta = reader.get_meta_data()
+            reader.close()
         audio = bool(meta.get("audio_codec"))
-        if meta.get("fps"):
+        rate = meta.get("fps") or (_counted_rate(p) if direct else None)  # (Theora's header gives none)
+        if rate:
             # ffmpeg prints the rate to two decimals: 23.98 for 24000/1001 drifted 0.6 s an hour from the sound
             fps = next((r for r in (24000 / 1001, 30000 / 1001, 48000 / 1001, 60000 / 1001, 120000 / 1001)
-                        if abs(float(meta["fps"]) - r) < 0.006), float(meta["fps"]))
+                        if abs(float(rate) - r) < 0.006), float(rate))
             # decoded at that (average) rate: left to itself ffmpeg repeats frames of a variable-rate clip (a
             # phone's) up to its nominal rate, which came out twice as long as its sound at the average rate
-            reader.close()
-            if _has_alpha(meta.get("pix_fmt")):  # (imageio's reader would drop it)
-                return VideoSource(_alpha_video(p, fps, keep_alpha), fps, audio)
+            if direct or _has_alpha(meta.get("pix_fmt")):  # (imageio's reader would drop the alpha)
+                return VideoSource(_ffmpeg_frames(p, fps, keep_alpha, _has_alpha(meta.get("pix_fmt"))), fps, audio)
             reader = _square_pixels(imageio, p, fps)
         else:  # an animated GIF, WebP or PNG: its frames' durations (ms), all of them (the first frame's alone
             # set the pace)
-            reader.close()
             ms = _durations(p)
             fps = 1000.0 * len(ms) / sum(ms) if ms and sum(ms) > 0 else 24.0
             return VideoSource(_animation_frames(p, keep_alpha), fps, False)
     except Exception:  # imageio raises many types for unreadable files
-        if p.suffix.lower() in REMUX_SUFFIXES:  # (imageio picks its reader by the name: these it does not take)
-            raise BrushworkError(f"video '{p}': '{p.suffix}' files are not read here: remux it to MP4 first, which "
-                                 f"keeps every frame (ffmpeg -i '{p.name}' -c copy '{p.stem}.mp4')") from None
-        if p.suffix.lower() in CONVERT_SUFFIXES:
-            raise BrushworkError(f"video '{p}': '{p.suffix}' files are not read here: convert it to MP4 first "
-                                 f"(ffmpeg -i '{p.name}' '{p.stem}.mp4')") from None
+        if direct:
+            raise BrushworkError(f"video '{p}' could not be read (no picture in it, damaged, or a codec ffmpeg lacks): "
+                                 f"convert it to MP4 with another tool, or check it plays") from None
         raise BrushworkError(f"video '{p}' could not be read as a video (no picture in it: sound only, damaged, or "
                              "another kind of file): give a video file (MP4, MOV, MKV, AVI, WebM) or a GIF") from None
 
@@ -400,22 +403,44 @@ def _has_alpha(pix_fmt: object) -> bool:
     return name.startswith(("yuva", "gbrap", "rgba", "bgra", "argb", "abgr", "ya"))
 
 
-def _alpha_video(p: Path, fps: float, keep_alpha: bool) -> Iterator[np.ndarray]:
-    """The frames of a video file with an alpha channel, RGBA as ffmpeg decodes them (imageio's reader drops it,
-    leaving whatever colour the transparent pixels hold), at ``fps`` and with square pixels as
-    :func:`_square_pixels`: over white, with the alpha as a fourth channel where a frame has transparency and
-    ``keep_alpha`` asks for it."""
+def _ffmpeg_meta(p: Path) -> dict:
+    """What ffmpeg says of a video file (imageio-ffmpeg's reading of its header: fps, size, codecs...)."""
     import imageio_ffmpeg
 
-    gen = imageio_ffmpeg.read_frames(str(p), pix_fmt="rgba", bpp=4,
-                                     output_params=["-r", f"{fps:.02f}", "-vf", SQUARE_PIXELS])
+    gen = imageio_ffmpeg.read_frames(str(p))
+    try:
+        return next(gen)
+    finally:
+        gen.close()
+
+
+def _counted_rate(p: Path) -> float | None:
+    """A video file's rate from its frames and duration, counted (a Theora header states none)."""
+    import imageio_ffmpeg
+
+    n, secs = imageio_ffmpeg.count_frames_and_secs(str(p))
+    return n / secs if n and secs else None
+
+
+def _ffmpeg_frames(p: Path, fps: float, keep_alpha: bool, alpha: bool) -> Iterator[np.ndarray]:
+    """The frames of a video file as ffmpeg decodes them, for what imageio's reader does not take (by the file's
+    name: .m4v, .mts, .ogv...) or would lose (an alpha channel: it leaves whatever colour the transparent pixels
+    hold), at ``fps`` (exactly: 24000/1001, not 23.98) and with square pixels as :func:`_square_pixels`; over
+    white, with the alpha as a fourth channel where a frame has transparency and ``keep_alpha`` asks for it."""
+    from fractions import Fraction
+
+    import imageio_ffmpeg
+
+    rate = Fraction(fps).limit_denominator(1001)
+    gen = imageio_ffmpeg.read_frames(str(p), pix_fmt="rgba" if alpha else "rgb24", bpp=4 if alpha else 3,
+                                     output_params=["-r", f"{rate.numerator}/{rate.denominator}", "-vf", SQUARE_PIXELS])
     try:
         meta = next(gen)
         _say_shape(p, meta)
         w, h = meta["size"]
         for raw in gen:
-            rgba = np.frombuffer(raw, np.uint8).reshape(h, w, 4)
-            yield _with_alpha(rgba) if keep_alpha else _rgb8(rgba)
+            f = np.frombuffer(raw, np.uint8).reshape(h, w, 4 if alpha else 3)
+            yield _with_alpha(f) if alpha and keep_alpha else _rgb8(f)
     finally:
         gen.close()
 
@@ -427,8 +452,11 @@ def announced_frames(source: str | os.PathLike) -> int | None:
     if p.is_dir() or p.suffix.lower() == ".gif":
         return None
     try:
-        with _imageio().get_reader(p) as reader:
-            meta = reader.get_meta_data()
+        if p.suffix.lower() in REMUX_SUFFIXES + CONVERT_SUFFIXES:
+            meta = _ffmpeg_meta(p)
+        else:
+            with _imageio().get_reader(p) as reader:
+                meta = reader.get_meta_data()
         duration, fps = meta.get("duration"), meta.get("fps")
         if isinstance(duration, (int, float)) and isinstance(fps, (int, float)) and 0 < duration < 1e7 and fps > 0:
             return round(duration * fps)
