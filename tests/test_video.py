@@ -785,3 +785,36 @@ def test_a_video_files_alpha_channel_is_read(small_images, tmp_path, random_deco
                  "-o", str(tmp_path / "out")]) == 0
     out = np.asarray(Image.open(next((tmp_path / "out").glob("*.png"))))
     assert out.shape == (24, 32, 4) and (out[:, 16:, 3] == 0).all() and (out[:, :16, 3] == 255).all()
+
+
+def test_hdr_clips_are_tone_mapped(tmp_path, capsys):
+    """(video audit) A phone's HDR clip (HLG or PQ in BT.2020, as phones record by default) was read as if SDR: washed
+    out, 37-42 levels from the picture it shows on the test pattern. It is tone-mapped to SDR: 7.3-7.6."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    pattern = "testsrc2=size=64x48:rate=10:duration=0.5"
+
+    def plain(source: str, **kw) -> np.ndarray:  # (ffmpeg's RGB, as imageio's reader had it)
+        gen = imageio_ffmpeg.read_frames(source, **kw)
+        next(gen)
+        return np.stack([np.frombuffer(b, np.uint8).reshape(48, 64, 3) for b in gen]).astype(float)
+
+    ref = plain(pattern, input_params=["-f", "lavfi"])
+    for t in ("arib-std-b67", "smpte2084"):  # (the pattern in linear light, then in HDR: as a camera records it)
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", pattern, "-vf",
+                        "format=gbrp,setparams=color_primaries=bt709:color_trc=iec61966-2-1:colorspace=gbr:range=pc,"
+                        f"zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt2020:t={t}:m=bt2020nc:r=tv:npl=100,"
+                        "format=yuv444p10le", "-c:v", "libx265", "-x265-params",
+                        f"log-level=error:colorprim=bt2020:transfer={t}:colormatrix=bt2020nc:crf=4",
+                        str(tmp_path / f"{t}.mp4")], check=True)
+        got = np.stack(list(read_frames(tmp_path / f"{t}.mp4").frames)).astype(float)
+        before = np.abs(plain(str(tmp_path / f"{t}.mp4")) - ref).mean()
+        assert got.shape == ref.shape and before > 30 and np.abs(got - ref).mean() < 0.3 * before, (
+            t, before, np.abs(got - ref).mean())
+        # (SDR white lands at about 212 of 255, leaving room for the highlights an HDR clip holds; the order of tones
+        # is kept)
+        assert 200 < got.max() < 225 and np.corrcoef(got.ravel(), ref.ravel())[0, 1] > 0.99
+        assert f"is HDR ({'HLG' if t == 'arib-std-b67' else 'PQ'}): its frames are tone-mapped" in capsys.readouterr().err

@@ -343,8 +343,10 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
                         if abs(float(rate) - r) < 0.006), float(rate))
             # decoded at that (average) rate: left to itself ffmpeg repeats frames of a variable-rate clip (a
             # phone's) up to its nominal rate, which came out twice as long as its sound at the average rate
-            if direct or _has_alpha(meta.get("pix_fmt")):  # (imageio's reader would drop the alpha)
-                return VideoSource(_ffmpeg_frames(p, fps, keep_alpha, _has_alpha(meta.get("pix_fmt"))), fps, audio)
+            hdr = hdr_transfer(meta.get("pix_fmt"))  # (imageio's reader would drop the alpha, and read HDR as SDR)
+            if direct or hdr or _has_alpha(meta.get("pix_fmt")):
+                return VideoSource(_ffmpeg_frames(p, fps, keep_alpha, _has_alpha(meta.get("pix_fmt")), hdr), fps,
+                                   audio)
             reader = _square_pixels(imageio, p, fps)
         else:  # an animated GIF, WebP or PNG: its frames' durations (ms), all of them (the first frame's alone
             # set the pace)
@@ -422,18 +424,40 @@ def _counted_rate(p: Path) -> float | None:
     return n / secs if n and secs else None
 
 
-def _ffmpeg_frames(p: Path, fps: float, keep_alpha: bool, alpha: bool) -> Iterator[np.ndarray]:
+#: ffmpeg's filters that tone-map an HDR frame (HLG or PQ, BT.2020) to SDR sRGB: to linear light (100 nits as
+#: white), BT.709 primaries, Mobius tone mapping (in-range values kept, highlights up to the clip's peak rolled off
+#: smoothly), sRGB; a clip with nothing above SDR white comes back within about 2 levels (the test's round trip)
+TONE_MAP = ("zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=mobius:desat=0,"
+            "zscale=t=iec61966-2-1:m=gbr:r=pc,format=gbrp")
+
+
+def hdr_transfer(pix_fmt: object) -> str | None:
+    """``"HLG"`` or ``"PQ"`` for an HDR video's pixel format as ffmpeg names it (``meta["pix_fmt"]``, e.g.
+    ``"yuv420p10le(tv, bt2020nc/bt2020/arib-std-b67)"``, as phones record by default); None for SDR."""
+    text = str(pix_fmt or "")
+    return "HLG" if "arib-std-b67" in text else "PQ" if "smpte2084" in text else None
+
+
+def _ffmpeg_frames(p: Path, fps: float, keep_alpha: bool, alpha: bool, hdr: str | None = None) -> Iterator[np.ndarray]:
     """The frames of a video file as ffmpeg decodes them, for what imageio's reader does not take (by the file's
     name: .m4v, .mts, .ogv...) or would lose (an alpha channel: it leaves whatever colour the transparent pixels
-    hold), at ``fps`` (exactly: 24000/1001, not 23.98) and with square pixels as :func:`_square_pixels`; over
-    white, with the alpha as a fourth channel where a frame has transparency and ``keep_alpha`` asks for it."""
+    hold; HDR: read as if SDR, washed out), at ``fps`` (exactly: 24000/1001, not 23.98) and with square pixels as
+    :func:`_square_pixels`; over white, with the alpha as a fourth channel where a frame has transparency and
+    ``keep_alpha`` asks for it; an HDR clip (``hdr``) tone-mapped to SDR (``TONE_MAP``), its alpha left out."""
     from fractions import Fraction
 
     import imageio_ffmpeg
 
+    alpha = alpha and not hdr
+    if hdr:
+        import sys
+
+        print(f"brushwork: note: video '{p.name}' is HDR ({hdr}): its frames are tone-mapped to SDR to be painted, "
+              "and the output is SDR", file=sys.stderr)
     rate = Fraction(fps).limit_denominator(1001)
     gen = imageio_ffmpeg.read_frames(str(p), pix_fmt="rgba" if alpha else "rgb24", bpp=4 if alpha else 3,
-                                     output_params=["-r", f"{rate.numerator}/{rate.denominator}", "-vf", SQUARE_PIXELS])
+                                     output_params=["-r", f"{rate.numerator}/{rate.denominator}", "-vf",
+                                                    f"{TONE_MAP},{SQUARE_PIXELS}" if hdr else SQUARE_PIXELS])
     try:
         meta = next(gen)
         _say_shape(p, meta)
