@@ -677,3 +677,8 @@ def test_a_change_of_behaviour_is_named_for_older_recipes():
                                      "brushwork 0.2.9 matches a style given twice as that style"]
     assert changed_since({**masked, "brushwork": "0.2.9"}) == [] and changed_since({"brushwork": "x"}) == []
     assert changed_since({"brushwork": "0.2.8", "masks": None, "styles": [{"sha256": "a"}, {"sha256": "b"}]}) == []
+    video = {"brushwork": "0.2.9", "command": ["video", "{input:0}", "{input:1}", "-o", "{output}"]}
+    assert changed_since(video) == ["brushwork 0.2.10 reads an HDR video tone-mapped, one of non-square pixels at its "
+                                    "shown shape and a video's alpha channel, and keeps an animation's own frame times "
+                                    "in a GIF"]
+    assert changed_since({**video, "brushwork": "0.2.10"}) == []

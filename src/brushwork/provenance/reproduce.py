@@ -340,7 +340,10 @@ def _styles_repeated(recipe: dict) -> bool:
 #: what a newer brushwork paints differently from the same recipe: (the version, whether a recipe is concerned, what)
 _CHANGES = (("0.2.9", lambda r: bool(r.get("masks")), "brushwork 0.2.9 reads a mask holding only 0 and 1 as black "
                                                       "and white"),
-            ("0.2.9", _styles_repeated, "brushwork 0.2.9 matches a style given twice as that style"))
+            ("0.2.9", _styles_repeated, "brushwork 0.2.9 matches a style given twice as that style"),
+            ("0.2.10", lambda r: (r.get("command") or [None])[0] == "video",
+             "brushwork 0.2.10 reads an HDR video tone-mapped, one of non-square pixels at its shown shape and a video's "
+             "alpha channel, and keeps an animation's own frame times in a GIF"))
 
 
 def changed_since(recipe: dict) -> list[str]:
