@@ -818,3 +818,45 @@ def test_hdr_clips_are_tone_mapped(tmp_path, capsys):
         # is kept)
         assert 200 < got.max() < 225 and np.corrcoef(got.ravel(), ref.ravel())[0, 1] > 0.99
         assert f"is HDR ({'HLG' if t == 'arib-std-b67' else 'PQ'}): its frames are tone-mapped" in capsys.readouterr().err
+
+
+def test_a_frame_broken_only_when_decoded_keeps_the_work_before_it(small_images, tmp_path, random_decoder_dir,
+                                                                   capsys):
+    """(video audit) A JPEG cut short (its header reads, its picture does not) ended the run and threw away every frame
+    made before it; and replacing it changed the run's key, so the next run started over anyway. The frames made are
+    kept; once the frame is replaced the run goes on from it, the same as a run that never broke."""
+    import io
+
+    _, style = small_images
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    pics = [Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)) for _ in range(6)]
+    for i, im in enumerate(pics):
+        im.save(frames / f"f{i}.jpg", quality=95)
+    good = (frames / "f3.jpg").read_bytes()
+    buf = io.BytesIO()
+    pics[3].save(buf, "JPEG", quality=95, progressive=True)
+    (frames / "f3.jpg").write_bytes(buf.getvalue()[:len(buf.getvalue()) // 3])  # (its header whole, its picture not)
+    argv = ["video", str(frames), str(style), "--decoder", str(random_decoder_dir), "-q"]
+    for out in (tmp_path / "folder", tmp_path / "o.mp4"):
+        assert main([*argv, "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "f3.jpg" in err and "3 frames are kept" in err and "replace that frame, then run the same command" in err
+        assert not out.exists()
+    (frames / "f3.jpg").write_bytes(good)
+    for out in (tmp_path / "folder", tmp_path / "o.mp4"):
+        assert main([*argv, "-o", str(out)]) == 0
+        assert "going on from frame 4" in capsys.readouterr().err
+    assert main([*argv, "-o", str(tmp_path / "whole")]) == 0  # (never broken)
+    for i in range(1, 7):
+        name = f"frame_{i:06d}.png"
+        assert (tmp_path / "folder" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    # a frame made before the stop and changed since: the run starts over (its frames no longer match)
+    (frames / "f3.jpg").write_bytes(buf.getvalue()[:len(buf.getvalue()) // 3])
+    assert main([*argv, "-o", str(tmp_path / "again")]) == 2
+    (frames / "f3.jpg").write_bytes(good)
+    pics[1].save(frames / "f0.jpg", quality=95)
+    capsys.readouterr()
+    assert main([*argv, "-o", str(tmp_path / "again")]) == 0
+    assert "starting over: the 3 frames of a stopped run" in capsys.readouterr().err

@@ -313,7 +313,10 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
 
         def from_files() -> Iterator[np.ndarray]:
             for f in files:
-                img = read_image(f, what="frame")
+                try:
+                    img = read_image(f, what="frame")
+                except BrushworkError as exc:
+                    raise FrameUnreadable(str(exc)) from None
                 rgb = (img.rgb * 255 + 0.5).astype(np.uint8)
                 if keep_alpha and img.alpha is not None and img.alpha.min() < 1.0:
                     rgb = np.concatenate([rgb, (img.alpha[..., None] * 255 + 0.5).astype(np.uint8)], axis=-1)
@@ -549,6 +552,11 @@ class WriteFailed(BrushworkError):
     """A frame could not be written (a full disk, ffmpeg refusing): what was made before it is kept."""
 
 
+class FrameUnreadable(BrushworkError):
+    """A frame of a frames folder could not be decoded (a JPEG cut short: its header read, its picture not): what was
+    made before it is kept, and a run after the frame is replaced goes on from it."""
+
+
 class _Output:
     """Where a video run's frames go: a folder of PNGs, a GIF or a video file (by ``target``'s name), built in
     a work folder beside it (``.NAME.part``) and moved into place when complete.
@@ -563,7 +571,8 @@ class _Output:
     H.264 does)."""
 
     def __init__(self, target: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None = None,
-                 key: str | None = None, take_up: bool = True, durations: list[int] | None = None) -> None:
+                 key: str | None = None, take_up: bool = True, durations: list[int] | None = None,
+                 prints: list | None = None) -> None:
         t = Path(os.path.abspath(target))  # "." has no name to put a work folder beside
         self.kind = "folder" if is_frames_folder(t) else "gif" if t.suffix.lower() == ".gif" else "video"
         if self.kind == "video" and unreadable_rate(fps):  # (ffmpeg says "1k fps", which no reader parses)
@@ -576,6 +585,9 @@ class _Output:
                                  "a folder")
         self.t, self.fps, self.audio_from, self.key, self.take_up = t, fps, audio_from, key, take_up
         self.durations = durations  # (a GIF's: each frame's own display time, an animation's uneven pace kept)
+        # (a frames folder's files by size and time: those of the frames made must be as they were to go on; the
+        # later ones may change, a broken one replaced)
+        self.prints = prints
         self.work = partial_path(t)
         self.kept: Path | None = None  # a video file's frames made so far, closed (kept_NNNNNN.EXT)
         self.kept_frames = 0  # ... and how many it holds (the state saved with it is after the last of them)
@@ -597,7 +609,8 @@ class _Output:
         if (self.work / _STATE).is_file():
             try:
                 saved = torch.load(self.work / _STATE, weights_only=True)
-                if not self.take_up or self.key is None or saved["key"] != self.key or not self._complete(saved):
+                if not self.take_up or self.key is None or saved["key"] != self.key or not self._complete(saved) or (
+                        self.prints is not None and saved.get("prints") != self.prints[:int(saved["frames"])]):
                     self.discarded, saved = int(saved["frames"]), None
             except Exception:  # noqa: BLE001 - unreadable work (another version's, a disk error): start over
                 saved = None
@@ -712,7 +725,7 @@ class _Output:
             tmp = self.work / f"{_STATE}.tmp"
             torch.save({"key": self.key, "frames": self.done, "first": None if self.first is None else
                         list(self.first), "kept": None if self.kept is None else self.kept.name,
-                        "stylizer": state}, tmp)
+                        "prints": None if self.prints is None else self.prints[:self.done], "stylizer": state}, tmp)
             os.replace(tmp, self.work / _STATE)
             for f in self.work.glob("kept_*"):  # (an older run's, now that the state names this one)
                 if f != self.kept:
@@ -1017,13 +1030,14 @@ def stylize_video(
         return [str(q), st.st_size, st.st_mtime_ns]
 
     key = hashlib.sha256(json.dumps({
-        "source": [seen(f) for f in frame_files(source)] if Path(source).is_dir() else seen(source),
+        "source": [os.path.abspath(f) for f in frame_files(source)] if Path(source).is_dir() else seen(source),
         "styles": [seen(s) for s in styles], "decoder": seen(decoder), "weights": seen(weights),
         "settings": [strength, style_weights, size, smoothing, consistency, tile, str(dev), watermark, transform,
                      match, fps, audio], "versions": [__version__, torch.__version__],
     }, default=str).encode()).hexdigest()
     target = _Output(out, fps, audio_from=source if audio else None, key=key, take_up=resume,
-                     durations=durations if out.suffix.lower() == ".gif" else None)
+                     durations=durations if out.suffix.lower() == ".gif" else None,
+                     prints=[seen(f)[1:] for f in frame_files(source)] if Path(source).is_dir() else None)
     saved = target.resume()
     if saved is not None:
         stylizer.load_state_dict(saved)
@@ -1079,12 +1093,13 @@ def stylize_video(
             print(f"brushwork: note: decoded {count} of the about {expected} frames the video's header announces: the "
                   "file looks truncated or damaged (check it plays to its end)", file=sys.stderr)
         return target.finish()
-    except (KeyboardInterrupt, OSError, WriteFailed):  # Ctrl-C, a full disk: what was made is kept for the next run
-        if target.keep(snapshot):
+    except (KeyboardInterrupt, OSError, WriteFailed, FrameUnreadable) as exc:  # Ctrl-C, a full disk, a broken frame:
+        if target.keep(snapshot):  # what was made is kept for the next run
             import sys
 
             again = "the same command again" if resume else "the command again without --no-resume"
-            print(f"brushwork: video: {target.done} frames are kept in '{target.work}': run {again} to go on from "
+            fix = "replace that frame, then " if isinstance(exc, FrameUnreadable) else ""
+            print(f"brushwork: video: {target.done} frames are kept in '{target.work}': {fix}run {again} to go on from "
                   f"frame {target.done + 1}", file=sys.stderr)
         raise
     except BaseException:
