@@ -184,13 +184,15 @@ def test_folder_batch_resumes_and_skips_corrupt(small_images, random_decoder_dir
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(src / "blank_layer.png")  # (it stopped the whole run)
     Image.open(content).save(src / "sub" / "sprite.gif")  # left out, as every folder reader does: said so
+    Image.new("RGB", (400, 90), "white").save(src / "banner.png")  # too thin at --size 48: stopped every run there
     out = tmp_path / "out"
     argv = ["stylize", str(src), str(style), str(content), "-o", str(out), "--method", "adain",
             "--decoder", str(random_decoder_dir), "--size", "48", "--each-style", "-q"]
     assert main(argv) == 0
     io = capsys.readouterr()
-    assert "4 written, 0 already done, 2 skipped (unreadable, too small or large, nothing visible to stylize, or a name too long)" in io.out
+    assert "4 written, 0 already done, 3 skipped (unreadable, too small or large, nothing visible to stylize, or a name too long)" in io.out
     assert "broken.jpg" in io.err and "blank_layer.png' is fully transparent" in io.err
+    assert "banner.png': at --size 48 the output would be 48x11 pixels" in io.err
     assert "left out 1 GIF(s): a folder run reads PNG" in io.err
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
     assert names == ["a__content.png", "a__style.png", "sub/b__content.png", "sub/b__style.png"]

@@ -490,13 +490,14 @@ def stylize(
     if min(out_w, out_h) < MIN_SIDE:
         at = hint("--size", f"at --size {size}", f"at size={size}") or f"at {size} px"
         fix = hint("--size", "raise --size or crop", "raise size or crop") or "crop"
-        raise BrushworkError(f"{at} the output would be {out_w}x{out_h} pixels: its short side must be at least "
-                             f"{MIN_SIDE}; {fix} the picture to a less extreme shape")
+        # (an ImageError naming the picture: a folder run skips it and goes on; it stopped there, every rerun too)
+        raise ImageError(f"content image '{c_img.source}': {at} the output would be {out_w}x{out_h} pixels: its short "
+                         f"side must be at least {MIN_SIDE}; {fix} the picture to a less extreme shape")
     if out_w * out_h > max_pixels:
-        raise BrushworkError(
-            f"output {out_w}x{out_h} exceeds " + (hint("--max-pixels", f"--max-pixels {max_pixels}: lower --size or "
-                                                   "raise --max-pixels") or f"max_pixels {max_pixels}: lower size or "
-                                                  "raise max_pixels"))
+        raise ImageError(
+            f"content image '{c_img.source}': output {out_w}x{out_h} exceeds "
+            + (hint("--max-pixels", f"--max-pixels {max_pixels}: lower --size or raise --max-pixels")
+               or f"max_pixels {max_pixels}: lower size or raise max_pixels"))
     weights_key = None if weights is None else str(weights)  # hashable, for the model cache
     start_net = None  # Gatys with init="adain": the network of its start (none at strength 0: nothing is optimised)
     if method == "adain":
