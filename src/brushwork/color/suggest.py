@@ -17,6 +17,7 @@ proposed palette is the style's. Each number comes with its reason.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,18 +71,20 @@ def palette_words(dist: float) -> tuple[str, str]:
 
 
 def rank_styles(content: np.ndarray | tuple[np.ndarray, np.ndarray | None],
-                styles: dict[str, np.ndarray | tuple[np.ndarray, np.ndarray | None]], *,
+                styles: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray | None]]
+                | Iterable[tuple[str, np.ndarray | tuple[np.ndarray, np.ndarray | None]]], *,
                 seed: int = 0) -> list[StyleSuggestion]:
     """Rank ``styles`` for ``content`` (``(H, W, 3)`` in [0, 1], or ``(rgb, alpha)``); best first.
 
-    ``styles`` maps a name to an image ``(H, W, 3)`` or ``(rgb, alpha)``: transparent pixels of the
-    photo or of a style (a cut-out figure, say) do not count towards its palette.
+    ``styles`` maps a name to an image ``(H, W, 3)`` or ``(rgb, alpha)``, or is an iterable of such ``(name,
+    image)`` pairs (a generator that reads one picture at a time: a folder of thousands need not be held at once):
+    transparent pixels of the photo or of a style (a cut-out figure, say) do not count towards its palette.
     """
     content, c_alpha = content if isinstance(content, tuple) else (content, None)
     c_pal = extract_palette(content, c_alpha, k=6, seed=seed, at_most=True)
     c_detail = detail_energy(content)
     out = []
-    for name, item in styles.items():
+    for name, item in (styles.items() if isinstance(styles, Mapping) else styles):
         rgb, alpha = item if isinstance(item, tuple) else (item, None)
         s_pal = extract_palette(rgb, alpha, k=6, seed=seed, at_most=True)
         dist = palette_distance(c_pal, s_pal)
