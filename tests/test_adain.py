@@ -568,6 +568,19 @@ def test_folder_runs_each_style_interrupts_and_output_above_the_photos(small_ima
     g = tmp_path / "gatys"
     with pytest.raises(KeyboardInterrupt):
         stylize_folder(src, [style], g, stylize_fn=stopped, progress=False)
+    # (scale audit) a Ctrl-C'd folder run said only "interrupted": it says what is kept and how to go on
+    import brushwork.pipelines.batch as batch
+
+    def ctrl_c(content_dir, styles, out_dir, **kw):
+        __import__("pathlib").Path(out_dir).mkdir()
+        raise KeyboardInterrupt
+
+    real, batch.stylize_folder = batch.stylize_folder, ctrl_c
+    try:
+        assert main(["stylize", str(src), str(style), "-o", str(tmp_path / "stopped"), *fast]) == 130
+    finally:
+        batch.stylize_folder = real
+    assert "outputs finished in" in capsys.readouterr().err
     assert not g.exists() or not list(g.glob("*.png"))
     # a picture an earlier version wrote unfinished is made again, not counted as done
     stylize_folder(src, [style], g, stylize_fn=lambda *a, **k: stylize(*a, **{**k, "method": "adain", "decoder": str(

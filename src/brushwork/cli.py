@@ -8,6 +8,7 @@ User mistakes print one line, ``brushwork: error: ...``, and exit with code 2; n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -907,8 +908,9 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         # outputs that carry their recipe "done"
         written = {"no_metadata": bool(args.no_metadata), "sidecar": bool(args.sidecar),
                    "watermark": bool(args.watermark)}
-        report = stylize_folder(content, styles, args.output, each_style=args.each_style, redo=args.redo,
-                                output_settings=written, progress=not args.quiet, save=save, **options)
+        with _folder_stop_note(args.output):
+            report = stylize_folder(content, styles, args.output, each_style=args.each_style, redo=args.redo,
+                                    output_settings=written, progress=not args.quiet, save=save, **options)
         return _folder_report(args.output, report, source=content)
     if args.each_style:
         raise BrushworkError("--each-style needs a CONTENT folder; for one image, run once per style")
@@ -950,6 +952,18 @@ def _finished_picture(path: str) -> bool:
     except (OSError, BrushworkError):
         return True
     return not (isinstance(recipe, dict) and recipe.get("interrupted"))
+
+
+@contextlib.contextmanager
+def _folder_stop_note(out: str):
+    """A folder run stopped by Ctrl-C says what is kept and how to go on (it said only "interrupted")."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if Path(out).is_dir():
+            print(f"brushwork: the outputs finished in '{out}' are kept: run the same command again to make the rest",
+                  file=sys.stderr)
+        raise
 
 
 def _folder_report(out: str, report, source: str | None = None) -> int:
@@ -1417,8 +1431,9 @@ def _cmd_palette(args: argparse.Namespace) -> int:
             raise BrushworkError("--swatch/--css/--gpl/--ase are for one image; a folder run writes JSON per image")
         from .pipelines.batch import palette_folder
 
-        report = palette_folder(args.image, args.out, k=args.k, seed=args.seed, saliency=args.saliency,
-                                max_side=args.max_side, progress=not args.quiet)
+        with _folder_stop_note(args.out):
+            report = palette_folder(args.image, args.out, k=args.k, seed=args.seed, saliency=args.saliency,
+                                    max_side=args.max_side, progress=not args.quiet)
         return _folder_report(args.out, report, source=args.image)
     if args.out:
         raise BrushworkError("--out is for a folder of images; for one image use --json, --swatch, --css, --gpl or --ase")
