@@ -143,8 +143,8 @@ def test_a_restyled_photo_lists_the_photo_whose_layout_it_keeps(refs, tmp_path, 
 
 def test_many_images_are_checked_in_batches_and_the_sheet_keeps_the_most_severe(refs, tmp_path, capsys, monkeypatch):
     """Results come a batch at a time (all images' 224 px copies were held together, 0.35 MB each, and nothing
-    was printed until the last); a missing path is said before any work, an unreadable image after the results
-    before it; the sheet draws at most SHEET_ROWS images, the most severe verdicts first."""
+    was printed until the last); a missing path is said before any work, an unreadable image where it comes, the
+    others going on; the sheet draws at most SHEET_ROWS images, the most severe verdicts first."""
     from brushwork import cli
 
     idx = tmp_path / "refs.npz"
@@ -154,16 +154,19 @@ def test_many_images_are_checked_in_batches_and_the_sheet_keeps_the_most_severe(
     monkeypatch.setattr(org, "CHECK_BATCH", 2)
     embedded = []
     real = org._check_batch
-    monkeypatch.setattr(org, "_check_batch", lambda paths, *a: embedded.append(len(paths)) or real(paths, *a))
+    monkeypatch.setattr(org, "_check_batch", lambda paths, *a: embedded.append(len(paths)) or real(paths, *a))  # (per batch)
     capsys.readouterr()
     files = [str(tmp_path / "noise.png"), str(refs / "coffee.png"), str(tmp_path / "noise.png")]
     assert main(["originality", *files, str(tmp_path / "none.png"), "--index", str(idx)]) == 2
     assert "none.png' does not exist" in capsys.readouterr().err and embedded == []
-    assert main(["originality", *files, str(tmp_path / "broken.png"), "--index", str(idx)]) == 2
+    # an image that cannot be compared is named and the others go on, exit 2 (it stopped the run: 106 of 500 checked)
+    Image.new("RGB", (20, 20), "red").save(tmp_path / "dot.png")
+    assert main(["originality", *files, str(tmp_path / "broken.png"), str(tmp_path / "dot.png"), *files, "--index",
+                 str(idx)]) == 2
     io = capsys.readouterr()
-    # (the noise picture before it in its batch too)
-    assert io.out.count(": ORIGINAL") + io.out.count(": EXACT COPY") == 3 and "broken.png' is not an image" in io.err
-    assert embedded == [2, 2]
+    assert io.out.count(": ORIGINAL") + io.out.count(": EXACT COPY") == 6 and "broken.png' is not an image" in io.err
+    assert "dot.png' is 20x20 pixels, too small" in io.err and "2 of 8 files could not be checked" in io.err
+    assert embedded == [2, 2, 2, 2]
     monkeypatch.setattr(cli, "SHEET_ROWS", 2)
     assert main(["originality", *files, "--index", str(idx), "--sheet", str(tmp_path / "s.png")]) == 0
     io = capsys.readouterr()

@@ -2816,11 +2816,17 @@ def _cmd_originality(args: argparse.Namespace) -> int:
         _not_an_input([args.sheet], [Path(index.root) / n for n in index.names])
     from tqdm.auto import tqdm
 
-    results = []
-    # each result printed as its batch is done (--json: one list at the end), with a progress bar on a terminal
+    results, failed = [], []
+    # each result printed as its batch is done (--json: one list at the end), with a progress bar on a terminal; an
+    # image that cannot be compared is said on stderr, the others go on, and the exit code is 2 (as `watermark check`)
     with tqdm(total=len(args.images), unit="img", desc="check", leave=False,
               disable=None if len(args.images) > CHECK_BATCH else True) as bar:
-        for r in check_each(args.images, index, top=args.top):
+        def cannot(p, said: str) -> None:
+            failed.append(str(p))
+            bar.write(f"brushwork: error: {said}", file=sys.stderr)
+            bar.update(1)
+
+        for r in check_each(args.images, index, top=args.top, on_error=cannot if len(args.images) > 1 else None):
             results.append(r)
             bar.update(1)
             if not args.json:
@@ -2834,6 +2840,9 @@ def _cmd_originality(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_dict() for r in results], indent=1))
     elif args.sheet:
         print(f"contact sheet: {args.sheet}")
+    if failed:
+        raise BrushworkError(f"{len(failed)} of {len(args.images)} files could not be checked (named above; the "
+                             "others' results are printed): fix them or leave them out")
     return 0
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -250,14 +250,16 @@ CHECK_BATCH = 64
 
 
 def check_each(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: int = 3, encoder=None,
-               batch: int | None = None) -> Iterator[Result]:
+               batch: int | None = None, on_error: Callable[[str | os.PathLike, str], None] | None = None
+               ) -> Iterator[Result]:
     """:func:`check`, each result as soon as its batch is embedded (a long list's first results come at once,
     and its 224 px copies are not all held together: 0.35 MB an image). Every path is checked to exist first;
-    an image that cannot be read stops the iteration where it comes, after the results before it.
+    an image that cannot be read stops the iteration where it comes, after the results before it, unless
+    ``on_error`` is given: it is then called with the path and the reason, and the others go on.
 
     Raises:
         BrushworkError: a path that does not exist or is a folder (before any result); an image that cannot be
-            read or is too small or blank (when its batch is reached).
+            read or is too small or blank (when its batch is reached; without ``on_error``).
     """
     if not isinstance(index, ReferenceIndex):  # (an AttributeError on 'vectors' after the first batch was read)
         raise BrushworkError("index is a ReferenceIndex: load one with ReferenceIndex.load(path) (or build_index)"
@@ -276,7 +278,7 @@ def check_each(paths: list[str | os.PathLike], index: ReferenceIndex, *, top: in
             raise BrushworkError(f"'{p}' does not exist: check the path")
     batch = batch or CHECK_BATCH
     for start in range(0, len(paths), batch):
-        yield from _check_batch(paths[start:start + batch], index, top, encoder)
+        yield from _check_batch(paths[start:start + batch], index, top, encoder, on_error)
 
 
 def _described(p) -> tuple[int, np.ndarray]:
@@ -296,17 +298,21 @@ def _described(p) -> tuple[int, np.ndarray]:
     return d
 
 
-def _check_batch(paths: list, index: ReferenceIndex, top: int, encoder) -> Iterator[Result]:
-    """The results of ``paths``; an image that cannot be compared stops them after those before it."""
-    described, failure = [], None
+def _check_batch(paths: list, index: ReferenceIndex, top: int, encoder, on_error=None) -> Iterator[Result]:
+    """The results of ``paths``; an image that cannot be compared stops them after those before it (or is
+    handed to ``on_error`` and left out)."""
+    described, kept, failure = [], [], None
     for p in paths:
         try:
             described.append(_described(p))
+            kept.append(p)
         except BrushworkError as exc:
-            failure = exc
-            break
+            if on_error is None:
+                failure = exc
+                break
+            on_error(p, str(exc))
     if described:
-        yield from _judged(paths[:len(described)], described, index, top, encoder)
+        yield from _judged(kept, described, index, top, encoder)
     if failure is not None:
         raise failure
 
