@@ -494,3 +494,24 @@ def test_messages_name_options_as_the_reader_typed_them():
         assert flag("--init-match", "colors") == "--init-match colors"
         with command_options(None):
             assert flag("--init-match", "colors") == "init_match='colors'"
+
+
+def test_the_pixel_limit_is_on_what_is_decoded_and_recolor_can_raise_it(tmp_path, capsys):
+    """(scale audit) palette, harmony and compose read a JPEG at up to 1/8 scale, yet refused a 102 MP camera JPEG by
+    its full size, with no way past it; recolor (full size) had no --max-pixels."""
+    from brushwork.errors import ImageError
+    from brushwork.imaging.io import read_image
+
+    a = (np.random.default_rng(0).random((300, 400, 3)) * 255).astype(np.uint8)
+    Image.fromarray(a).save(tmp_path / "a.jpg")
+    Image.fromarray(a).save(tmp_path / "a.png")
+    assert read_image(tmp_path / "a.jpg", max_pixels=50_000, draft=64).rgb.shape == (75, 100, 3)  # (1/4 scale)
+    for f, draft in ((tmp_path / "a.png", 64), (tmp_path / "a.jpg", None), (tmp_path / "a.jpg", 300)):
+        with pytest.raises(ImageError, match="400x300 = 120,000 pixels, more than the limit of 50,000"):
+            read_image(f, max_pixels=50_000, draft=draft)
+    out = tmp_path / "r.png"
+    assert main(["recolor", str(tmp_path / "a.png"), "--palette", "#ff0000,#0000ff", "-o", str(out),
+                 "--max-pixels", "100000"]) == 2
+    assert "or raise --max-pixels" in capsys.readouterr().err and not out.exists()
+    assert main(["recolor", str(tmp_path / "a.png"), "--palette", "#ff0000,#0000ff", "-o", str(out),
+                 "--max-pixels", "200000"]) == 0

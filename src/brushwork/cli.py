@@ -570,6 +570,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     rec.add_argument("--strength", type=_fraction, default=1.0, help="how far the colours move, 0 to 1 (default 1)")
     rec.add_argument("-k", type=_colour_count, default=6, help="palette method: colours per image, 1-256 (default 6)")
     rec.add_argument("--seed", type=_seed, default=0)
+    rec.add_argument("--max-pixels", type=_positive_int, default=80_000_000, help="refuse larger images (default "
+                     "80000000; recolouring takes about 70 bytes of memory a pixel)")
     rec.set_defaults(func=_cmd_recolor)
 
     com = sub.add_parser("compose", help="composition scores and crop suggestions",
@@ -1505,7 +1507,7 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
 
     check_output_path(args.output)
     _not_an_input([args.output], [args.image, args.reference])
-    img = _read(args.image)
+    img = _read(args.image, max_pixels=args.max_pixels)
     ref = None if args.reference is None else _read(args.reference, "reference image", draft=1024, keep_colors=True,
                                                     min_side=1)
     pal = None if args.palette is None else _parse_palette(args.palette)

@@ -176,7 +176,14 @@ def open_decoded(
         except OSError as exc:
             raise ImageError(f"{what} '{path}' could not be opened ({exc}): check the file") from None
     w, h = img.size
-    if w * h > max_pixels:
+    decoded = w * h
+    if draft is not None and img.format in JPEG_FORMATS and not isinstance(source, Image.Image):
+        # (the limit is on what is decoded: a JPEG read with draft is decoded at up to 1/8 scale, as Pillow picks it;
+        # a 102 MP camera JPEG was refused for a palette read at 1/8)
+        aw, ah = max(1, int(w * draft / max(w, h))), max(1, int(h * draft / max(w, h)))
+        scale = next((sc for sc in (8, 4, 2) if min(w // aw, h // ah) >= sc), 1)
+        decoded = -(-w // scale) * -(-h // scale)
+    if decoded > max_pixels:
         raise ImageError(
             f"{what} '{name}' is {w}x{h} = {pixel_count(w * h, max_pixels)}, more than the limit of "
             f"{pixel_count(max_pixels, w * h)}: downscale it"
