@@ -58,6 +58,13 @@ def test_a_picture_matched_to_itself_barely_moves():
     image, _ = _pictures()
     out, _ = match_style(image, style_target(image))
     assert float((out - image).abs().mean()) < 0.01
+    # (the match works in place where it can, to hold fewer whole pictures: never on the picture given)
+    _, style = _pictures(1)
+    for given in (image * 3 - 1, (image * 3 - 1)[..., :6, :6]):  # (outside [0, 1]; too small for a band)
+        before = given.clone()
+        for colors in (True, False):
+            out, _ = match_style(given, style_target(style), colors=colors)
+            assert torch.equal(given, before) and out.min() >= 0 and out.max() <= 1
 
 
 def test_detail_takes_the_style_band_contrast_and_keeps_the_low_pass(content_path, style_path):

@@ -111,7 +111,7 @@ def laplacian_pyramid(image: torch.Tensor, levels: int = LEVELS) -> tuple[list[t
 def collapse(bands: Sequence[torch.Tensor], low: torch.Tensor) -> torch.Tensor:
     x = low
     for b in reversed(bands):
-        x = _up(x, b.shape[-2:]) + b
+        x = _up(x, b.shape[-2:]).add_(b)  # (in place: one whole picture fewer at the finest level; the same values)
     return x
 
 
@@ -291,12 +291,13 @@ def match_style(image: torch.Tensor, target: StyleTarget, *, colors: bool = True
     out = _apply_lut(image, lut) if lut is not None else image
     plan = MatchPlan(lut=lut, bands=[])
     if detail and target.bands:
+        # (each band replaced by its match where it lies, and the colour-matched picture let go once split: at 8000 px
+        # every whole picture held is 0.7 GiB)
         bands, low = laplacian_pyramid(out, len(target.bands))
-        matched = []
+        out = b = None
         for i, (b, t) in enumerate(zip(bands, target.bands)):
             if t is None:  # finer than the style has: the picture's own
                 plan.bands.append(None)
-                matched.append(b)
                 continue
             sample = _sample(b, _at(where, b))
             if len(sample) < MIN_SAMPLE or t.shape[-1] < MIN_SAMPLE:
@@ -309,6 +310,8 @@ def match_style(image: torch.Tensor, target: StyleTarget, *, colors: bool = True
                 xs = smoothing * previous.bands[i][0] + (1.0 - smoothing) * xs
                 ys = smoothing * previous.bands[i][1] + (1.0 - smoothing) * ys
             plan.bands.append((xs, ys))
-            matched.append(_interp(b[0].flatten(1), xs, ys).view_as(b))
-        out = collapse(matched + bands[len(matched):], low)
+            bands[i] = _interp(b[0].flatten(1), xs, ys).view_as(b)
+        b = None  # (the last band replaced: let go)
+        out = collapse(bands, low)  # (a new picture, unless there were no bands: then the one given, not to touch)
+        return (out.clamp_(0.0, 1.0) if bands else out.clamp(0.0, 1.0)).to(given.dtype), plan
     return out.clamp(0.0, 1.0).to(given.dtype), plan

@@ -662,7 +662,11 @@ def stylize(
     alpha = None
     if c_img.alpha is not None:
         alpha = c_img.alpha_tensor((out_w, out_h))[0, 0].numpy()
-    out, photo = from_tensor(out_t), from_tensor(c_t)
+    out = from_tensor(out_t)
+    del out_t  # (a whole picture in floats: 0.7 GiB at 8000 px)
+    # the photo in floats, only where it is used (it was made every time: another whole picture)
+    photo = from_tensor(c_t) if preserve_color in ("luminance", "stats", "palette") or (
+        alpha is None and (cover is not None or (method == "gatys" and strength == 0))) else None
     if preserve_color == "luminance":
         out = transfer_luminance(out, photo)
     elif preserve_color in ("stats", "palette"):
