@@ -172,3 +172,45 @@ def test_many_images_are_checked_in_batches_and_the_sheet_keeps_the_most_severe(
     io = capsys.readouterr()
     assert io.out.count(": ORIGINAL") == 2 and "EXACT COPY" in io.out and "the sheet shows 2 of the images" in io.err
     assert Image.open(tmp_path / "s.png").height == 2 * (128 + 28 + 6) + 6  # two rows
+
+
+def test_an_index_is_brought_up_to_date_and_a_stopped_build_goes_on(refs, tmp_path, capsys, monkeypatch):
+    """(scale audit) Adding 10 pictures to 8,000 meant the whole 5-minute build again, and a Ctrl-C kept nothing: an
+    index already there takes its entries for the same name and contents; a stopped build keeps what it did, marked
+    incomplete (refused for checks), and the next build goes on from it; the result is the same as a fresh build."""
+    idx = tmp_path / "refs.npz"
+    assert main(["index", "build", str(refs), "-o", str(idx), "-q"]) == 0
+    fresh = org.ReferenceIndex.load(idx)
+    Image.open(sample_path("coffee.jpg")).convert("RGB").resize((180, 120)).save(refs / "sub" / "new.png")
+    Image.open(sample_path("chelsea.jpg")).convert("RGB").resize((240, 160)).rotate(90).save(refs / "chelsea.png")
+    described = []
+    real = org.describe
+    monkeypatch.setattr(org, "describe", lambda f: described.append(f.name) or real(f))
+    capsys.readouterr()
+    assert main(["index", "build", str(refs), "-o", str(idx), "-q"]) == 0
+    assert sorted(described) == ["broken.png", "chelsea.png", "new.png"]  # (the changed, the new, the unreadable)
+    assert "took 2 of the 4 images from the index already" in capsys.readouterr().err
+    updated = org.ReferenceIndex.load(idx)
+    described.clear()
+    assert main(["index", "build", str(refs), "-o", str(tmp_path / "whole.npz"), "-q"]) == 0  # (from nothing)
+    whole = org.ReferenceIndex.load(tmp_path / "whole.npz")
+    assert updated.names == whole.names and updated.sha256 == whole.sha256 and (updated.phash == whole.phash).all()
+    assert np.allclose(updated.vectors, whole.vectors, atol=1e-6) and len(described) == 5
+    assert fresh.names != updated.names
+    # a Ctrl-C after two pictures: kept, incomplete, refused for checks; the next build goes on from it
+    monkeypatch.setattr(org, "describe", lambda f: (_ for _ in ()).throw(KeyboardInterrupt) if f.name == "starry.png"
+                        else real(f))
+    stopped = tmp_path / "stopped.npz"
+    assert main(["index", "build", str(refs), "-o", str(stopped), "-q"]) == 130
+    assert "images indexed so far are kept" in capsys.readouterr().err
+    assert main(["originality", str(refs / "coffee.png"), "--index", str(stopped)]) == 2
+    assert "is incomplete (its build was stopped): run the same brushwork index build again" in capsys.readouterr().err
+    monkeypatch.setattr(org, "describe", lambda f: described.append(f.name) or real(f))
+    described.clear()
+    assert main(["index", "build", str(refs), "-o", str(stopped), "-q"]) == 0
+    assert "starry.png" in described and "coffee.png" not in described
+    again = org.ReferenceIndex.load(stopped)
+    assert again.names == whole.names and again.complete and np.allclose(again.vectors, whole.vectors, atol=1e-6)
+    assert "took 3 of the 4 images" in capsys.readouterr().err
+    assert main(["index", "build", str(refs), "-o", str(stopped), "-q", "--rebuild"]) == 0
+    assert "took" not in capsys.readouterr().err

@@ -685,7 +685,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ib = idx_sub.add_parser("build", help="hash and embed every image under a folder",
                             description="Example: brushwork index build my_references/ -o refs.npz")
     ib.add_argument("folder", metavar="DIR", help="reference images (searched recursively)")
-    ib.add_argument("-o", "--output", required=True, help="the index file (.npz)")
+    ib.add_argument("-o", "--output", required=True, help="the index file (.npz); an index of this folder already there "
+                    "is brought up to date (only new and changed pictures are read)")
+    ib.add_argument("--rebuild", action="store_true", help="index every picture again")
     ib.add_argument("-q", "--quiet", action="store_true")
     ib.set_defaults(func=_cmd_index_build)
     gal = sub.add_parser("gallery", help="everything brushwork has made: list, show, search, tag, export, delete",
@@ -2449,13 +2451,33 @@ def _gif_note(left: dict[str, int] | list[dict[str, int]], reader: str) -> None:
 
 
 def _cmd_index_build(args: argparse.Namespace) -> int:
-    from .provenance.originality import build_index
+    from .provenance.originality import ReferenceIndex, build_index
 
     if Path(args.output).suffix != ".npz":
         raise BrushworkError(f"the index is written as .npz: give -o a name such as refs.npz, not '{args.output}'")
     _check_outputs(args.output)
-    index = build_index(args.folder, progress=not args.quiet)
+    previous = None
+    if Path(args.output).is_file() and not args.rebuild:  # this folder's index: its entries are taken up
+        try:
+            previous = ReferenceIndex.load(args.output, partial=True)
+        except BrushworkError:
+            previous = None  # (another version's, or not an index: built anew, and written over as before)
+        if previous is not None and Path(previous.root) != Path(args.folder).resolve():
+            previous = None
+    stopped: list = []
+    try:
+        index = build_index(args.folder, progress=not args.quiet, previous=previous, stopped=stopped)
+    except KeyboardInterrupt:
+        if stopped:  # what was done is kept: the same command goes on from it
+            stopped[0].save(args.output)
+            print(f"brushwork: {len(stopped[0].names)} images indexed so far are kept in {args.output} (marked "
+                  "incomplete): run the same command again to go on", file=sys.stderr)
+        raise
     index.save(args.output)
+    if previous is not None:
+        reused = len(set(zip(previous.names, previous.sha256)) & set(zip(index.names, index.sha256)))
+        print(f"brushwork: took {reused} of the {len(index.names)} images from the index already in {args.output} "
+              "(same name and contents); --rebuild indexes every one again", file=sys.stderr)
     from .datasets import left_out_under
 
     _gif_note(left_out_under(args.folder), "the index")
