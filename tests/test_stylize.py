@@ -397,3 +397,25 @@ def test_ctrl_c_never_writes_an_unfinished_picture_over_a_finished_one(small_ima
     assert main(argv) == 130
     assert "art.png, a finished picture, is kept" in capsys.readouterr().err
     assert out.read_bytes() == finished and read_recipe(tmp_path / "art.interrupted.png")[0]["interrupted"]
+
+
+def test_a_gatys_picture_that_cannot_fit_in_memory_is_refused(small_images, tmp_path, monkeypatch, capsys):
+    """(scale audit) Gatys at a 5.6K photo's full size needs about 28 GiB on the CPU: the system gave memory until it
+    killed the process without a word. It is refused before the run, naming the size that fits."""
+    from brushwork import runtime
+    from brushwork.cli import main
+    from brushwork.errors import ImageError
+    from brushwork.pipelines.stylize import GATYS_CPU_BYTES_PER_PIXEL, stylize
+
+    content, style = small_images
+    monkeypatch.setattr(runtime, "available_memory", lambda: 48 * 32 * GATYS_CPU_BYTES_PER_PIXEL // 2)
+    out = tmp_path / "o.png"
+    assert main(["stylize", str(content), str(style), "--size", "48", "--steps", "2", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "at --size 48 (48x32) Gatys needs about" in err and "use --size 32 or less, or --method adain" in err
+    assert not out.exists() and err.count("\n") == 1
+    with pytest.raises(ImageError, match=r"use size=32 or less, or method='adain'"):
+        stylize(content, style, size=48, steps=2)
+    assert main(["stylize", str(content), str(style), "--size", "32", "--steps", "2", "-o", str(out), "-q"]) == 0
+    monkeypatch.setattr(runtime, "available_memory", lambda: None)  # (unknown: not checked)
+    assert main(["stylize", str(content), str(style), "--size", "48", "--steps", "2", "-o", str(out), "-q"]) == 0
