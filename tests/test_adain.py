@@ -725,3 +725,19 @@ def test_a_folder_run_through_a_symlinked_folder_leaves_earlier_outputs_alone(sm
     assert main(["stylize", str(photos), *common, "-o", str(photos / "styled")]) == 0
     made = sorted(p.relative_to(photos / "styled").as_posix() for p in (photos / "styled").rglob("*.png"))
     assert made in (["album/a.png"], ["again/a.png"])  # (not ext's own output, styled/a.png, again)
+
+
+def test_a_tiled_picture_counts_its_tiles(lite0, random_decoder_dir, content_path, style_path):
+    """(scale audit) AdaIN at 8000 px took 2.5 minutes with no progress: a tiled picture reports each tile twice (its
+    statistics, then its painting)."""
+    from brushwork.imaging import read_image, to_tensor
+
+    net = AdaINNet(lite0, load_decoder(random_decoder_dir))
+    c = to_tensor(read_image(content_path).rgb)
+    s = to_tensor(read_image(style_path).rgb)
+    seen = []
+    tiled = adain_transfer(net, c, [s], tile=64, overlap=16, on_tile=lambda d, t: seen.append((d, t)))
+    n = seen[-1][1]
+    assert n >= 8 and seen == [(i, n) for i in range(1, n + 1)]
+    whole = adain_transfer(net, c, [s], tile=None, on_tile=lambda d, t: seen.append("untiled"))
+    assert "untiled" not in seen and tiled.shape == whole.shape

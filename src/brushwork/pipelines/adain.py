@@ -17,7 +17,7 @@ scale, are mapped to the styles' distributions (:mod:`brushwork.color.transport`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -125,6 +125,7 @@ def adain_transfer(
     content_stats: tuple[torch.Tensor, torch.Tensor] | None = None,
     style_stats: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
     transform: str = "adain",
+    on_tile: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Stylize ``content (B, 3, H, W)`` in [0, 1] (each picture on its own); any ``H, W``; returns the same shape.
 
@@ -141,6 +142,8 @@ def adain_transfer(
             content's over the whole image.
         transform: ``"adain"`` (each channel's mean and std) or ``"wct"`` (the whitening-colouring
             transform: the channels' mean and covariance; a closer style match, less of the photo).
+        on_tile: called as ``(done, total)`` after each tile of a tiled picture (each is visited twice: once for
+            the statistics, once to paint it), for a progress bar.
     """
     check_transform(transform)
     n = len(styles)
@@ -181,6 +184,12 @@ def adain_transfer(
     ys, xs = tile_starts(H, tile, overlap, align), tile_starts(W, tile, overlap, align)
 
     kept: dict[tuple[int, int], torch.Tensor] = {}  # pass 1's features, for pass 2 (encoded once, not twice)
+    visits = [0, len(ys) * len(xs) * (1 if content_stats is not None else 2)]
+
+    def visited() -> None:
+        visits[0] += 1
+        if on_tile is not None:
+            on_tile(*visits)
 
     def tile_features(top: int, left: int, keep: bool = False) -> torch.Tensor:
         f = kept.pop((top, left), None)
@@ -205,6 +214,7 @@ def adain_transfer(
                 # AdaIN needs each channel's sum of squares; WCT every pair's (a (1, C, C) sum)
                 s2 = s2 + (part @ part.transpose(1, 2) if transform == "wct" else (part**2).sum(dim=2, keepdim=True))
                 count += part.shape[-1]
+                visited()
         mean = s1 / count  # (1, C, 1)
         if transform == "wct":
             cov = (s2 / count - mean @ mean.transpose(1, 2)) * net.tap_blocks(s2)
@@ -229,6 +239,7 @@ def adain_transfer(
             wgt = (wy[:, None] * wx[None, :])[None, None]
             out[..., top:top + th, left:left + tw] += y * wgt
             acc[..., top:top + th, left:left + tw] += wgt
+            visited()
     # (in place: two more whole pictures at 8000 px otherwise; the same values)
     return out.div_(acc.clamp_min_(1e-8))[..., :h, :w].clamp_(0.0, 1.0)
 

@@ -616,10 +616,16 @@ def stylize(
                          "white where a style should go)")
 
     bar = None
-    if progress and method == "gatys":
+    if progress and (method == "gatys" or (tile is not None and max(out_w, out_h) > tile)):
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=1, unit="eval", desc="stylize", leave=False, disable=None)  # off when not a TTY
+        # (off when not a TTY; AdaIN's counts its tiles: a picture of many, 8000 px, took 2.5 minutes in silence)
+        bar = tqdm(total=1, unit="eval" if method == "gatys" else "tile", desc="stylize", leave=False, disable=None)
+
+    def on_tile(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total, bar.n = total, done
+            bar.refresh()
 
     def on_step(done: int, total: int, loss: float) -> None:
         if bar is not None:
@@ -654,7 +660,7 @@ def stylize(
             from .adain import adain_transfer
 
             out_t = adain_transfer(net, c_t, s_ts, alpha=strength, style_weights=style_weights,
-                                   masks=paint_masks, tile=tile, transform=transform,
+                                   masks=paint_masks, tile=tile, transform=transform, on_tile=on_tile,
                                    style_stats=[_style_memo("stats", (net.encoder, net.decoder), (t, a), transform,
                                                             lambda t=t, a=a: net.stats(t, transform, where=a))
                                                 for t, a in zip(s_ts, s_as)])
