@@ -2456,19 +2456,22 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
     if Path(args.output).suffix != ".npz":
         raise BrushworkError(f"the index is written as .npz: give -o a name such as refs.npz, not '{args.output}'")
     _check_outputs(args.output)
-    previous = None
-    if Path(args.output).is_file() and not args.rebuild:  # this folder's index: its entries are taken up
+    there = None  # the index already at -o, if it is one
+    if Path(args.output).is_file():
         try:
-            previous = ReferenceIndex.load(args.output, partial=True)
+            there = ReferenceIndex.load(args.output, partial=True)
         except BrushworkError:
-            previous = None  # (another version's, or not an index: built anew, and written over as before)
-        if previous is not None and Path(previous.root) != Path(args.folder).resolve():
-            previous = None
+            there = None  # (another version's, or not an index: built anew, and written over as before)
+    # this folder's index: its entries are taken up
+    previous = there if there is not None and not args.rebuild and Path(there.root) == Path(args.folder).resolve() \
+        else None
     stopped: list = []
     try:
         index = build_index(args.folder, progress=not args.quiet, previous=previous, stopped=stopped)
     except KeyboardInterrupt:
-        if stopped:  # what was done is kept: the same command goes on from it
+        if there is not None and there.complete:  # (a whole index is never replaced by part of one: review)
+            print(f"brushwork: {args.output} is left as it was", file=sys.stderr)
+        elif stopped:  # what was done is kept: the same command goes on from it
             stopped[0].save(args.output)
             print(f"brushwork: {len(stopped[0].names)} images indexed so far are kept in {args.output} (marked "
                   "incomplete): run the same command again to go on", file=sys.stderr)
@@ -2858,11 +2861,11 @@ def _cmd_originality(args: argparse.Namespace) -> int:
                 print(f"{r.image}: {r.verdict.upper()} - {r.reason}")
                 for m in r.matches:
                     print(f"    {m.name}  similarity {m.similarity:.3f}  pHash distance {m.hash_distance}", flush=True)
-    if args.sheet:
+    if args.sheet and results:  # (none when every image failed: no sheet, the error below says why; review)
         _originality_sheet(results, index, args.sheet, record=None if args.no_gallery else "originality sheet")
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
-    elif args.sheet:
+    elif args.sheet and results:
         print(f"contact sheet: {args.sheet}")
     if failed:
         raise BrushworkError(f"{len(failed)} of {len(args.images)} files could not be checked (named above; the "

@@ -202,7 +202,10 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
     try:
         for f in files:
             name = f.relative_to(root).as_posix()
-            sha = sha256_file(f) if known else None
+            try:
+                sha = sha256_file(f) if known else None
+            except OSError:  # (unreadable: described below, and skipped as such; review)
+                sha = None
             if (name, sha) in known:  # (as the last build indexed it)
                 i = known[(name, sha)]
                 names.append(name)
