@@ -632,6 +632,12 @@ def test_grey_models_know_their_ink_and_odd_folders(tmp_path, capsys):
     shown = _drawable(["ink", long_a, long_b, "x" * 40])
     assert shown[0] == "ink" and max(map(len, shown)) <= 28 and len(set(shown)) == 4
     assert shown[1].endswith("#2") and shown[2].endswith("#3") and shown[3] == "x" * 27 + "\u2026"
+    from brushwork.pipelines.classify import write_confusion  # (review) and the matrix keeps its size beside them
+
+    names = ["a very long class name number one", "another long long class name two", "the third class, long"]
+    write_confusion([[3, 0, 1], [0, 2, 0], [1, 0, 9]], names, tmp_path / "c.csv", tmp_path / "c.png")
+    darkest = (np.asarray(Image.open(tmp_path / "c.png").convert("RGB")).astype(int) - [8, 48, 107])
+    assert (np.abs(darkest).sum(-1) < 30).sum() > 2000  # (the 9's cell: 49 px when the labels squeezed it)
     capsys.readouterr()
     assert main(["classify", "slim", str(out), str(root), "--sparsity", "1", "-q"]) == 2
     assert "outside [0, 0.99]" in capsys.readouterr().err

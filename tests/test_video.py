@@ -629,8 +629,12 @@ def test_other_containers_are_read_and_non_videos_say_what_to_do(small_images, t
         assert source.fps == pytest.approx(10.0) and len(frames) == 10, name
         assert frames[0].shape == ((96, 128, 3) if name == "d.3gp" else (48, 64, 3)) and source.audio == (name == "a.m4v")
     _, style = small_images
-    assert main(["video", str(tmp_path / "a.m4v"), str(style), "--decoder", str(random_decoder_dir), "-q",
-                 "-o", str(tmp_path / "a.mp4")]) == 0
+    import warnings
+
+    with warnings.catch_warnings():  # (review: "the given NumPy array is not writable" on every such run)
+        warnings.simplefilter("error")
+        assert main(["video", str(tmp_path / "a.m4v"), str(style), "--decoder", str(random_decoder_dir), "-q",
+                     "-o", str(tmp_path / "a.mp4")]) == 0
     assert read_frames(tmp_path / "a.mp4").audio and len(list(read_frames(tmp_path / "a.mp4").frames)) == 10
     (tmp_path / "clip.m4v").write_bytes(b"\0" * 64)
     (tmp_path / "junk.mp4").write_bytes(b"junk")
@@ -818,6 +822,16 @@ def test_hdr_clips_are_tone_mapped(tmp_path, capsys):
         # is kept)
         assert 200 < got.max() < 225 and np.corrcoef(got.ravel(), ref.ravel())[0, 1] > 0.99
         assert f"is HDR ({'HLG' if t == 'arib-std-b67' else 'PQ'}): its frames are tone-mapped" in capsys.readouterr().err
+    # (review) a clip with its transfer tagged alone (primaries and matrix unknown) crashed in zscale with a traceback
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", pattern, "-c:v", "libx265", "-x265-params",
+                    "log-level=error:transfer=arib-std-b67", "-pix_fmt", "yuv420p10le", str(tmp_path / "t.mp4")],
+                   check=True)
+    assert len(list(read_frames(tmp_path / "t.mp4").frames)) == 5
+    from brushwork.pipelines.video import _ffmpeg_frames
+
+    (tmp_path / "junk.mp4").write_bytes(b"junk")  # (ffmpeg will not start: one line, not its 60)
+    with pytest.raises(BrushworkError, match=r"could not be decoded by ffmpeg \(.*\): convert it"):
+        next(_ffmpeg_frames(tmp_path / "junk.mp4", 10.0, False, False))
 
 
 def test_a_frame_broken_only_when_decoded_keeps_the_work_before_it(small_images, tmp_path, random_decoder_dir,

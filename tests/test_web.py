@@ -843,6 +843,14 @@ def test_the_studio_reruns_a_cli_picture_whose_model_folder_was_given_by_absolut
     rep = _wait(client, client.post(f"/api/gallery/{item['id']}/reproduce").json()["id"])
     assert rep["status"] == "done" and rep["result"]["identical"], rep
     assert main(["reproduce", str(made), "--inputs", str(models / "my-decoder"), "--strict"]) == 0
+    # (review) given through a symlink: the recipe names the link, so the gallery keeps the link's path
+    (tmp_path / "linked").symlink_to(models / "my-decoder")
+    made = pictures / "linked.png"
+    assert main(["stylize", str(sample_path("content")), str(sample_path("style")), "-o", str(made), "--method",
+                 "adain", "--size", "48", "--decoder", str(tmp_path / "linked")]) == 0
+    item = client.get("/api/gallery").json()["items"][0]
+    rep = _wait(client, client.post(f"/api/gallery/{item['id']}/reproduce").json()["id"])
+    assert rep["status"] == "done" and rep["result"]["identical"], rep
 
 
 def test_a_token_keeps_the_owners_folders_out_of_recipes_too(studio, tmp_path, monkeypatch):

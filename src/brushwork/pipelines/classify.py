@@ -85,8 +85,9 @@ def write_confusion(matrix: list[list[int]], classes: list[str], csv_path: Path,
 
     with warnings.catch_warnings():  # (a class name in a script the font lacks shows as boxes, said once here)
         warnings.simplefilter("ignore", UserWarning)
-        fig.tight_layout()
-        fig.savefig(png_path, dpi=110, bbox_inches="tight")  # (a label longer than a small matrix: not cut off)
+        # (the canvas grows to hold the labels; tight_layout shrank the matrix to make room for them instead: three
+        # long class names left it 20 px wide)
+        fig.savefig(png_path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -348,8 +348,8 @@ def read_frames(source: str | os.PathLike, keep_alpha: bool = False) -> VideoSou
             # phone's) up to its nominal rate, which came out twice as long as its sound at the average rate
             hdr = hdr_transfer(meta.get("pix_fmt"))  # (imageio's reader would drop the alpha, and read HDR as SDR)
             if direct or hdr or _has_alpha(meta.get("pix_fmt")):
-                return VideoSource(_ffmpeg_frames(p, fps, keep_alpha, _has_alpha(meta.get("pix_fmt")), hdr), fps,
-                                   audio)
+                return VideoSource(_ffmpeg_frames(p, fps, keep_alpha, _has_alpha(meta.get("pix_fmt")), hdr,
+                                                  str(meta.get("pix_fmt") or "")), fps, audio)
             reader = _square_pixels(imageio, p, fps)
         else:  # an animated GIF, WebP or PNG: its frames' durations (ms), all of them (the first frame's alone
             # set the pace)
@@ -379,15 +379,8 @@ SQUARE_PIXELS = "scale='if(eq(sar,1),iw,max(2,round(iw*sar)))':ih,setsar=1"
 def _square_pixels(imageio, p: Path, fps: float):
     """A reader of the video file ``p`` at ``fps`` whose frames have square pixels (an anamorphic clip's were read
     at their stored width: squashed); says so when it widens them."""
-    import logging
-
-    log = logging.getLogger("imageio_ffmpeg")  # (its warning that the frames are not the stored size: said here)
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
+    with _sizes_said_here():
         reader = imageio.get_reader(p, fps=fps, output_params=["-vf", SQUARE_PIXELS])
-    finally:
-        log.setLevel(level)
     _say_shape(p, reader.get_meta_data())
     return reader
 
@@ -403,7 +396,7 @@ def _say_shape(p: Path, meta: dict) -> None:
 
 def _has_alpha(pix_fmt: object) -> bool:
     """Whether ffmpeg's pixel format (``meta["pix_fmt"]``, e.g. ``"yuva444p12le(tv, progressive)"``) carries alpha:
-    ProRes 4444, PNG, QuickTime Animation or VP9 with transparency."""
+    ProRes 4444, PNG or QuickTime Animation (VP9's alpha is not decoded by ffmpeg's own VP9 decoder: not seen)."""
     name = str(pix_fmt or "").split("(")[0].strip()
     return name.startswith(("yuva", "gbrap", "rgba", "bgra", "argb", "abgr", "ya"))
 
@@ -441,7 +434,8 @@ def hdr_transfer(pix_fmt: object) -> str | None:
     return "HLG" if "arib-std-b67" in text else "PQ" if "smpte2084" in text else None
 
 
-def _ffmpeg_frames(p: Path, fps: float, keep_alpha: bool, alpha: bool, hdr: str | None = None) -> Iterator[np.ndarray]:
+def _ffmpeg_frames(p: Path, fps: float, keep_alpha: bool, alpha: bool, hdr: str | None = None,
+                   pix_fmt: str = "") -> Iterator[np.ndarray]:
     """The frames of a video file as ffmpeg decodes them, for what imageio's reader does not take (by the file's
     name: .m4v, .mts, .ogv...) or would lose (an alpha channel: it leaves whatever colour the transparent pixels
     hold; HDR: read as if SDR, washed out), at ``fps`` (exactly: 24000/1001, not 23.98) and with square pixels as
@@ -451,25 +445,58 @@ def _ffmpeg_frames(p: Path, fps: float, keep_alpha: bool, alpha: bool, hdr: str 
 
     import imageio_ffmpeg
 
-    alpha = alpha and not hdr
     if hdr:
         import sys
 
         print(f"brushwork: note: video '{p.name}' is HDR ({hdr}): its frames are tone-mapped to SDR to be painted, "
-              "and the output is SDR", file=sys.stderr)
+              "and the output is SDR" + (" (its alpha channel is left out: HDR with transparency is not read)"
+                                         if alpha else ""), file=sys.stderr)
+    alpha = alpha and not hdr
     rate = Fraction(fps).limit_denominator(1001)
     gen = imageio_ffmpeg.read_frames(str(p), pix_fmt="rgba" if alpha else "rgb24", bpp=4 if alpha else 3,
                                      output_params=["-r", f"{rate.numerator}/{rate.denominator}", "-vf",
-                                                    f"{TONE_MAP},{SQUARE_PIXELS}" if hdr else SQUARE_PIXELS])
+                                                    f"{_tone_map(pix_fmt)},{SQUARE_PIXELS}" if hdr else SQUARE_PIXELS])
     try:
-        meta = next(gen)
+        try:
+            with _sizes_said_here():
+                meta = next(gen)
+        except (OSError, RuntimeError, StopIteration) as exc:  # (ffmpeg would not start: its own line, not 60)
+            said = next((ln.split("] ", 1)[-1] for ln in str(exc).splitlines() if ln.startswith("[") and "] " in ln),
+                        "")
+            raise BrushworkError(f"video '{p.name}' could not be decoded by ffmpeg" + (f" ({said.strip()})" if said
+                                 else "") + ": convert it to MP4 with another tool, or check it plays") from None
         _say_shape(p, meta)
         w, h = meta["size"]
-        for raw in gen:
-            f = np.frombuffer(raw, np.uint8).reshape(h, w, 4 if alpha else 3)
+        for raw in gen:  # (a writable copy: torch warns of a read-only array, and it is used once)
+            f = np.frombuffer(bytearray(raw), np.uint8).reshape(h, w, 4 if alpha else 3)
             yield _with_alpha(f) if alpha and keep_alpha else _rgb8(f)
     finally:
         gen.close()
+
+
+def _tone_map(pix_fmt: str) -> str:
+    """:data:`TONE_MAP` for a clip whose pixel format ffmpeg describes as ``pix_fmt``, with BT.2020's matrix and
+    primaries said where its tags leave them unknown (a transfer tagged alone, ``unknown/unknown/arib-std-b67``:
+    zscale found "no path between colorspaces")."""
+    tags = next((t for t in re.split(r"[(),]\s*", pix_fmt) if t.count("/") == 2), "")
+    matrix, primaries = (tags.split("/")[:2] if tags else ("", ""))
+    said = ([] if matrix not in ("unknown", "") else ["colorspace=bt2020nc"]) + (
+        [] if primaries not in ("unknown", "") else ["color_primaries=bt2020"])
+    return (f"setparams={':'.join(said)}," if said else "") + TONE_MAP
+
+
+@contextlib.contextmanager
+def _sizes_said_here():
+    """imageio-ffmpeg's warning that the frames are not the stored size kept quiet (brushwork says why itself)."""
+    import logging
+
+    log = logging.getLogger("imageio_ffmpeg")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def announced_frames(source: str | os.PathLike) -> int | None:

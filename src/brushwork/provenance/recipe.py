@@ -168,7 +168,7 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
             # reproduce looks for it by that name (a run's 'checkpoint' folder with its run's)
             name = f"{p.parent.name}/{p.name}" if p.name == "checkpoint" and p.parent.name else p.name
             _FOLDERS.pop(name, None)
-            _FOLDERS[name] = str(p.resolve())
+            _FOLDERS[name] = os.path.abspath(p)  # (as typed: a symlink keeps the name the recipe records; review)
             if len(_FOLDERS) > _INPUTS_KEPT:
                 del _FOLDERS[next(iter(_FOLDERS))]
             cmd.append(name)
