@@ -44,10 +44,8 @@ __all__ = ["stylize_frames", "FrameStylizer", "read_frames", "write_frames", "fr
            "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
-#: containers of phones and camcorders that imageio does not open by their name (remuxed to MP4 they are read), and
-#: older ones whose codecs an MP4 cannot hold (converted to MP4 they are read)
-#: video files imageio's reader does not open by their names, read with ffmpeg directly (they were refused with the
-#: line that remuxes them to MP4, or for the second group converts them)
+#: containers of phones and camcorders, and older ones, that imageio's reader does not open by their names: read with
+#: ffmpeg directly (0.2.9 refused them with the line that remuxes them to MP4, or for the second group converts them)
 REMUX_SUFFIXES = (".m4v", ".3gp", ".ts", ".mts", ".m2ts", ".mxf")
 CONVERT_SUFFIXES = (".ogv", ".vob", ".flv", ".wmv", ".mpg", ".mpeg", ".asf", ".rm")
 
