@@ -611,6 +611,7 @@ def test_frame_rates_a_video_file_cannot_read_back_are_refused(tmp_path, capsys)
     assert read_frames(tmp_path / "y.mp4").fps == 500
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # (ffmpeg's pipes left open: CI warned)
 def test_other_containers_are_read_and_non_videos_say_what_to_do(small_images, tmp_path, random_decoder_dir):
     """(video audit) An iPhone's .m4v or a camcorder's .MTS, and a file with no picture, were all "could not be read
     (ValueError): is it a video file?"; then refused with an ffmpeg line to remux or convert them: ffmpeg reads them,

@@ -454,6 +454,7 @@ def _ffmpeg_frames(p: Path, fps: float, keep_alpha: bool, alpha: bool, hdr: str 
     gen = imageio_ffmpeg.read_frames(str(p), pix_fmt="rgba" if alpha else "rgb24", bpp=4 if alpha else 3,
                                      output_params=["-r", f"{rate.numerator}/{rate.denominator}", "-vf",
                                                     f"{_tone_map(pix_fmt)},{SQUARE_PIXELS}" if hdr else SQUARE_PIXELS])
+    process = None
     try:
         try:
             with _sizes_said_here():
@@ -464,12 +465,17 @@ def _ffmpeg_frames(p: Path, fps: float, keep_alpha: bool, alpha: bool, hdr: str 
             raise BrushworkError(f"video '{p.name}' could not be decoded by ffmpeg" + (f" ({said.strip()})" if said
                                  else "") + ": convert it to MP4 with another tool, or check it plays") from None
         _say_shape(p, meta)
+        # (its ffmpeg process: imageio-ffmpeg leaves the pipes of one that ended by itself open, a ResourceWarning)
+        process = (gen.gi_frame.f_locals.get("process") if gen.gi_frame is not None else None)
         w, h = meta["size"]
         for raw in gen:  # (a writable copy: torch warns of a read-only array, and it is used once)
             f = np.frombuffer(bytearray(raw), np.uint8).reshape(h, w, 4 if alpha else 3)
             yield _with_alpha(f) if alpha and keep_alpha else _rgb8(f)
     finally:
         gen.close()
+        for pipe in (None if process is None else (process.stdout, process.stdin)) or ():
+            with contextlib.suppress(Exception):
+                pipe.close()
 
 
 def _tone_map(pix_fmt: str) -> str:
