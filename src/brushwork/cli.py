@@ -2462,12 +2462,10 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
             there = ReferenceIndex.load(args.output, partial=True)
         except BrushworkError:
             there = None  # (another version's, or not an index: built anew, and written over as before)
-    # this folder's index: its entries are taken up
-    previous = there if there is not None and not args.rebuild and Path(there.root) == Path(args.folder).resolve() \
-        else None
     stopped: list = []
-    try:
-        index = build_index(args.folder, progress=not args.quiet, previous=previous, stopped=stopped)
+    try:  # (an index of this folder: its entries are taken up; build_index leaves another folder's aside)
+        index = build_index(args.folder, progress=not args.quiet, previous=None if args.rebuild else there,
+                            stopped=stopped)
     except KeyboardInterrupt:
         if there is not None and there.complete:  # (a whole index is never replaced by part of one: review)
             print(f"brushwork: {args.output} is left as it was", file=sys.stderr)
@@ -2477,8 +2475,9 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
                   "incomplete): run the same command again to go on", file=sys.stderr)
         raise
     index.save(args.output)
-    if previous is not None:
-        reused = len(set(zip(previous.names, previous.sha256)) & set(zip(index.names, index.sha256)))
+    reused = 0 if args.rebuild or there is None or Path(there.root) != Path(index.root) else len(
+        set(zip(there.names, there.sha256)) & set(zip(index.names, index.sha256)))
+    if reused:
         print(f"brushwork: took {reused} of the {len(index.names)} images from the index already in {args.output} "
               "(same name and contents); --rebuild indexes every one again", file=sys.stderr)
     from .datasets import left_out_under

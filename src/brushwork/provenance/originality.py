@@ -201,6 +201,8 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
         bar = tqdm(total=len(files), unit="img", desc="index", disable=None)
     try:
         for f in files:
+            if bar is not None:
+                bar.update(1)
             name = f.relative_to(root).as_posix()
             try:
                 sha = sha256_file(f) if known else None
@@ -217,8 +219,6 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
                 if d is None or blank(d):
                     skipped += 1
                     flat += d is not None
-                    if bar is not None:
-                        bar.update(1)
                     continue
                 names.append(name)
                 shas.append(sha or sha256_file(f))
@@ -227,8 +227,6 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
                 batch.append((len(rows) - 1, d[1]))
                 if len(batch) == 64:
                     flush()
-            if bar is not None:
-                bar.update(1)
         flush()
     except KeyboardInterrupt:
         if stopped is not None:  # the pictures described so far embedded (a second or so), then kept

@@ -609,7 +609,9 @@ def train_classifier(
         if (out / "epochs.csv").is_file():  # the epochs before the resume, for the summary and the curves
             stopper.epochs = _epochs_before(out / "epochs.csv", trainer.step // steps_per_epoch)
     else:  # a new run: the old run's logs and best weights (restored at the end) are not its own
-        if resume and (out / "best" / "config.json").is_file() and not (out / "checkpoint").exists():
+        from ..pipelines.classify import only_best
+
+        if resume and only_best(out):
             # (checkpoint/ deleted to keep the trained model alone: the new run replaced it without a word)
             raise BrushworkError(f"'{out_dir}' holds a trained model (best/) and no checkpoint/ to resume its run "
                                  "from: a new run would replace it; use another --out, or --no-resume to replace it")
