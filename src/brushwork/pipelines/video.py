@@ -999,9 +999,10 @@ def stylize_video(
     announced = announced_frames(source)
     expected = None if audio else announced
     total = announced  # (for the progress bar: a sound track that outlasts the picture makes it an estimate)
-    if Path(source).is_dir():
-        _check_frames(frame_files(source), size, one_size=not is_frames_folder(out))
-        total = len(frame_files(source))
+    files = frame_files(source) if Path(source).is_dir() else None  # (a frames folder's, listed once)
+    if files is not None:
+        _check_frames(files, size, one_size=not is_frames_folder(out))
+        total = len(files)
     elif Path(source).suffix.lower() == ".gif":
         total = _gif_frames(source)
     if fps is not None and audio and abs(fps - own_fps) > 1e-3:
@@ -1061,14 +1062,14 @@ def stylize_video(
         return [str(q), st.st_size, st.st_mtime_ns]
 
     key = hashlib.sha256(json.dumps({
-        "source": [os.path.abspath(f) for f in frame_files(source)] if Path(source).is_dir() else seen(source),
+        "source": [os.path.abspath(f) for f in files] if files is not None else seen(source),
         "styles": [seen(s) for s in styles], "decoder": seen(decoder), "weights": seen(weights),
         "settings": [strength, style_weights, size, smoothing, consistency, tile, str(dev), watermark, transform,
                      match, fps, audio], "versions": [__version__, torch.__version__],
     }, default=str).encode()).hexdigest()
     target = _Output(out, fps, audio_from=source if audio else None, key=key, take_up=resume,
                      durations=durations if out.suffix.lower() == ".gif" else None,
-                     prints=[seen(f)[1:] for f in frame_files(source)] if Path(source).is_dir() else None)
+                     prints=None if files is None else [seen(f)[1:] for f in files])
     saved = target.resume()
     if saved is not None:
         stylizer.load_state_dict(saved)

@@ -280,8 +280,8 @@ def _inputs_of(recipe: dict | None) -> list[dict]:
                 seen.add(e.get("sha256"))
     command = recipe.get("command")
     for tok in dict.fromkeys(t for t in (command if isinstance(command, list) else []) if isinstance(t, str)):
-        if local_folder(tok):
-            out.append({"role": "folder", "name": tok, "sha256": None, "path": local_folder(tok)})
+        if where := local_folder(tok):
+            out.append({"role": "folder", "name": tok, "sha256": None, "path": where})
     return out
 
 

@@ -78,11 +78,16 @@ def file_sha256(path: str | os.PathLike) -> str:
 def input_sha256(path: str | os.PathLike) -> str:
     """:func:`file_sha256` of an input file, remembering where it is for :func:`local_path`."""
     digest = file_sha256(path)
-    _INPUTS.pop(digest, None)
-    _INPUTS[digest] = str(Path(path).resolve())
-    if len(_INPUTS) > _INPUTS_KEPT:
-        del _INPUTS[next(iter(_INPUTS))]
+    _remember(_INPUTS, digest, str(Path(path).resolve()))
     return digest
+
+
+def _remember(table: dict[str, str], key: str, value: str) -> None:
+    """``table[key] = value`` as the newest entry, the oldest forgotten past ``_INPUTS_KEPT`` (a long-running studio)."""
+    table.pop(key, None)
+    table[key] = value
+    if len(table) > _INPUTS_KEPT:
+        del table[next(iter(table))]
 
 
 def local_path(sha256: str | None) -> str | None:
@@ -167,10 +172,7 @@ def command_recipe(argv: list[str], output: str | os.PathLike, params: dict, *,
             # a model or frames folder by absolute path: by its name, as a file is (the path may name the user);
             # reproduce looks for it by that name (a run's 'checkpoint' folder with its run's)
             name = f"{p.parent.name}/{p.name}" if p.name == "checkpoint" and p.parent.name else p.name
-            _FOLDERS.pop(name, None)
-            _FOLDERS[name] = os.path.abspath(p)  # (as typed: a symlink keeps the name the recipe records; review)
-            if len(_FOLDERS) > _INPUTS_KEPT:
-                del _FOLDERS[next(iter(_FOLDERS))]
+            _remember(_FOLDERS, name, os.path.abspath(p))  # (as typed: a symlink keeps the name the recipe records)
             cmd.append(name)
         else:
             cmd.append(tok)
