@@ -1,5 +1,7 @@
 """Recolouring moves colour statistics to the target; as a post-process of stylization too."""
 
+import itertools
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -192,3 +194,29 @@ def test_histogram_recolour_by_distinct_colours_is_the_pixels_mapping(monkeypatc
             m.setattr(R, "_distinct_colours", lambda _: None)
             by_pixel = R.recolor(rgb, method="histogram", reference=ref, alpha=a)
         assert np.array_equal(by_colour, by_pixel)
+
+
+def test_an_8bit_picture_is_recoloured_colour_by_colour(monkeypatch):
+    """An 8-bit picture without transparency is converted, moved and converted back once per colour, not per pixel
+    (a 48 MP photo's float64 OKLab copy was 1.2 GB and its conversion most of the time): the same pixels as the
+    per-pixel work for every method, whether its colours are counted by a sort or by tables of all 2**24."""
+    import brushwork.color.recolor as R
+
+    rng = np.random.default_rng(5)
+    rgb = (rng.integers(0, 6, (300, 400, 3)) * 51).astype(np.uint8)  # 216 colours, 120,000 pixels
+    ref = rng.random((40, 40, 3)).astype(np.float32)
+    converted = []
+    real = R.rgb_to_oklab
+    monkeypatch.setattr(R, "rgb_to_oklab", lambda x: converted.append(x.size // 3) or real(x))
+    for method, target in itertools.product(R.METHODS, ({"reference": ref}, {"palette": ["#1e90ff", "#ff8c1e"]})):
+        converted.clear()
+        by_colour = R.recolor(rgb, method=method, strength=0.8, **target)
+        assert max(converted) <= 40 * 40  # the reference's pixels, and the picture's 216 colours
+        monkeypatch.setattr(R, "TABLES_FROM", 0)
+        assert np.array_equal(R.recolor(rgb, method=method, strength=0.8, **target), by_colour)
+        monkeypatch.setattr(R, "TABLES_FROM", 1 << 23)
+        with monkeypatch.context() as m:
+            m.setattr(R, "_distinct_colours", lambda _: None)
+            by_pixel = R.recolor(rgb, method=method, strength=0.8, **target)
+        assert by_colour.dtype == by_pixel.dtype and by_colour.shape == by_pixel.shape == (300, 400, 3)
+        assert np.abs(by_colour - by_pixel).max() <= (1e-6 if method == "stats" else 0.0), (method, target)

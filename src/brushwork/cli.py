@@ -571,7 +571,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     rec.add_argument("-k", type=_colour_count, default=6, help="palette method: colours per image, 1-256 (default 6)")
     rec.add_argument("--seed", type=_seed, default=0)
     rec.add_argument("--max-pixels", type=_positive_int, default=80_000_000, help="refuse larger images (default "
-                     "80000000; recolouring takes about 70 bytes of memory a pixel)")
+                     "80000000; recolouring takes about 45 bytes of memory a pixel, 90 with transparency)")
     rec.set_defaults(func=_cmd_recolor)
 
     com = sub.add_parser("compose", help="composition scores and crop suggestions",

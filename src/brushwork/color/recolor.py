@@ -33,13 +33,15 @@ __all__ = ["METHODS", "recolor", "match_palettes"]
 
 CHUNK = 1 << 20  # pixels worked on at a time
 METHODS = ("stats", "histogram", "palette")
+TABLES_FROM = 1 << 23  # pixels from which an 8-bit picture's colours are counted in tables of all 2**24 colours
 MIN_SPREAD = 0.02  # OKLab standard deviation below which a channel's variation is taken for noise
 
 
 def _distinct_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``(index, first, counts)`` of ``rgb (N, 3)`` when every value is a whole level of 255 (an 8-bit picture):
-    each pixel's colour number, one pixel of each colour, and each colour's count; None otherwise. A photo of
-    17 million pixels holds a few hundred thousand colours: mapping those is what takes the time."""
+    """``(index, colours, counts)`` of ``rgb (N, 3)`` when every value is a whole level of 255 (an 8-bit picture):
+    each pixel's colour number, the colours (``(k, 3)``, ``rgb``'s values, in the order of their 24-bit codes) and
+    each colour's count; None otherwise. A photo of 17 million pixels holds a few hundred thousand colours: mapping
+    those is what takes the time."""
     codes = np.empty(len(rgb), np.int32)
     for i in range(0, len(rgb), CHUNK):  # (a chunk at a time: the whole picture's float temporaries came to 1 GB)
         levels = np.round(rgb[i:i + CHUNK] * 255.0)
@@ -48,13 +50,25 @@ def _distinct_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
             return None  # (levels outside 0-255, which the API lets through, would spill into a neighbour's bits)
         whole = levels.astype(np.int32)
         codes[i:i + CHUNK] = (whole[:, 0] << 16) | (whole[:, 1] << 8) | whole[:, 2]
-    _, first, index, counts = np.unique(codes, return_index=True, return_inverse=True, return_counts=True)
-    return index.astype(np.int32), first, counts  # (one sort of whole numbers: no 2**24 tables for a small picture)
+    if len(codes) >= TABLES_FROM:  # a large picture: a count for every possible colour and a table of colour numbers
+        counts = np.bincount(codes, minlength=1 << 24)  # (200 MB whatever the size) rather than np.unique's sort of
+        present = np.flatnonzero(counts)  # every pixel (32 bytes a pixel; at 48 MP 1.5 GB and 3.4 s, against 0.5 s)
+        number = np.zeros(1 << 24, np.int32)
+        number[present] = np.arange(len(present), dtype=np.int32)
+        index, counts = number[codes], counts[present]
+    else:  # (a small picture: one sort of whole numbers, no 2**24 tables)
+        present, index, counts = np.unique(codes, return_inverse=True, return_counts=True)
+        index = index.astype(np.int32)
+    colours = np.stack([present >> 16, (present >> 8) & 255, present & 255], 1) / 255.0
+    return index, colours.astype(rgb.dtype), counts
 
 
-def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _moments(x: np.ndarray, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each column's mean and standard deviation of ``x (N, 3)``, a chunk at a time (``x.std`` holds a copy of
-    ``x``: 420 MB for a 17.5 MP picture in float64)."""
+    ``x``: 420 MB for a 17.5 MP picture in float64); with ``counts``, each row stands for that many pixels."""
+    if counts is not None:
+        mean = counts @ x / counts.sum()
+        return mean, np.sqrt(counts @ (x - mean) ** 2 / counts.sum())
     n = max(1, len(x))
     mean = sum((x[i:i + CHUNK].sum(0) for i in range(0, len(x), CHUNK)), np.zeros(x.shape[1])) / n
     var = sum((((x[i:i + CHUNK] - mean) ** 2).sum(0) for i in range(0, len(x), CHUNK)), np.zeros(x.shape[1])) / n
@@ -135,12 +149,20 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
     given = rgb
     if alpha is not None:  # the colours themselves, not as they look over white
         rgb = from_over_white(rgb, alpha)
-    # A megapixel at a time wherever the work is per pixel: a 20 MP photo's float64 copies came to 3.2 GB
-    rows = max(1, CHUNK // rgb.shape[1])
-    lab = np.empty(rgb.shape, np.float64)
-    for i in range(0, len(rgb), rows):
-        lab[i:i + rows] = rgb_to_oklab(rgb[i:i + rows].astype(np.float64))
-    src = _opaque(lab, alpha)
+    # An 8-bit picture without transparency (a JPEG photo) is recoloured colour by colour: each of its few hundred
+    # thousand colours is converted, moved and converted back once, and the pixels look their colour up (a 48 MP
+    # photo's float64 OKLab copy alone was 1.2 GB). Every step is per colour, so each pixel is what the per-pixel
+    # work below gives it (the statistics summed in another order: within a few parts in 1e16).
+    distinct = _distinct_colours(rgb.reshape(-1, 3)) if alpha is None else None
+    if distinct is not None:
+        colour_of, colours, counts_of = distinct
+        src = rgb_to_oklab(colours.astype(np.float64))
+    else:  # a megapixel at a time wherever the work is per pixel: a 20 MP photo's float64 copies came to 3.2 GB
+        counts_of, rows = None, max(1, CHUNK // rgb.shape[1])
+        lab = np.empty(rgb.shape, np.float64)
+        for i in range(0, len(rgb), rows):
+            lab[i:i + rows] = rgb_to_oklab(rgb[i:i + rows].astype(np.float64))
+        src = _opaque(lab, alpha)
     if not len(src):
         raise BrushworkError("the image has no opaque pixels to recolour: use an image with visible content")
     if reference is not None and reference_alpha is not None and not (reference_alpha >= 0.5).any():
@@ -167,7 +189,7 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
             ref = np.repeat(palette.oklab, counts, axis=0)
         else:
             ref = _opaque(rgb_to_oklab(reference.astype(np.float64)), reference_alpha)
-        mean, spread = _moments(src)
+        mean, spread = _moments(src, counts_of)
         if method == "stats":
             floor, ref_std, ref_mean = np.maximum(spread, MIN_SPREAD), ref.std(0), ref.mean(0)
 
@@ -178,13 +200,17 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
             maps = []
             # an 8-bit picture's distinct colours, each with its count: the same quantiles, from far fewer values
             # (np.unique over a 17 MP photo's pixels took 36 s; its 300,000 colours, a second)
-            distinct = _distinct_colours(_opaque(rgb, alpha))
-            for c in range(3):  # the mapping is built from (and applied to) the opaque pixels
-                if distinct is None:
+            if counts_of is None:  # (transparency: the opaque pixels' own colours may still be 8-bit ones)
+                distinct = _distinct_colours(_opaque(rgb, alpha))
+            for c in range(3):  # the mapping is built from (and applied to) the opaque pixels, or the colours
+                if counts_of is not None:
+                    mapped, index = _weighted_channel_map(src[:, c], counts_of, ref[:, c])
+                elif distinct is None:
                     mapped, index = _channel_map(src[:, c], ref[:, c])
                 else:
-                    index, first, counts = distinct
-                    mapped, per_colour = _weighted_channel_map(src[first, c], counts, ref[:, c])
+                    index, colours, weights = distinct
+                    mapped, per_colour = _weighted_channel_map(rgb_to_oklab(colours.astype(np.float64))[:, c],
+                                                               weights, ref[:, c])
                     mapped = mapped[per_colour]  # (each colour's match: the pixels index the colours)
                 if spread[c] < MIN_SPREAD:  # noise: a share of the reference's spread, as stats gives it
                     mapped = ref[:, c].mean() + (mapped - ref[:, c].mean()) * (spread[c] / MIN_SPREAD)
@@ -198,6 +224,12 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
                     out[k, c] = mapped[index[seen[0]:seen[0] + n]]
                 seen[0] += n
                 return out
+    if counts_of is not None:  # each colour once, then every pixel takes its colour's
+        done = np.empty(src.shape, np.float32)
+        for i in range(0, len(src), CHUNK):
+            part = src[i:i + CHUNK]
+            done[i:i + CHUNK] = np.clip(oklab_to_rgb(part + strength * (moved(part, i) - part)), 0.0, 1.0)
+        return done[colour_of].reshape(rgb.shape)
     flat, out = lab.reshape(-1, 3), np.empty(rgb.shape, np.float32)
     flat_out = out.reshape(-1, 3)
     if alpha is not None:
