@@ -608,7 +608,7 @@ class _Output:
         self.kind = "folder" if is_frames_folder(t) else "gif" if t.suffix.lower() == ".gif" else "video"
         if self.kind == "video" and unreadable_rate(fps):  # (ffmpeg says "1k fps", which no reader parses)
             raise BrushworkError(f"a video file at {fps:g} fps cannot be read back (ffmpeg writes the rate as "
-                                 f"'{round(fps / 1000):d}k'): give --fps {fps - 1:g} or {fps + 1:g}")
+                                 f"'{round(fps / 1000):d}k'): give --fps {fps - 1:g}")  # (fps + 1: over --fps's limit)
         if self.kind == "folder" and t.exists() and not t.is_dir():
             raise BrushworkError(f"output '{t}' is a file: give a folder for the frames, or a video file name")
         if self.kind != "folder" and t.suffix.lower() not in VIDEO_SUFFIXES:
