@@ -32,7 +32,11 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     from ..imaging.io import _new_file_mode
 
     p = Path(path)
-    fd, tmp_s = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name[:40]}.", suffix=".part")
+    try:
+        fd, tmp_s = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name[:40]}.", suffix=".part")
+    except OSError as exc:  # (its own error names the temporary file, which the user never gave)
+        raise BrushworkError(f"could not write '{p}' ({exc.strerror or exc}): check the path and its permissions, "
+                             "or choose another place for it") from None
     tmp = Path(tmp_s)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -40,8 +44,6 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         os.chmod(tmp, _new_file_mode(p))  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, p)
     except OSError as exc:  # (a full disk: the write's error names no file)
-        from ..errors import BrushworkError
-
         raise BrushworkError(f"could not write '{p}' ({exc.strerror or exc}): free disk space, or choose another "
                              "place for it") from None
     finally:
