@@ -224,6 +224,15 @@ def test_palette_cli_bad_input(tmp_path, capsys):
     Image.new("RGBA", (40, 40), (0, 0, 0, 0)).save(clear)
     assert main(["palette", str(clear)]) == 2
     assert "no opaque pixels" in capsys.readouterr().err
+    # (docs audit) a visible but translucent picture (a wallpaper overlay, alpha up to 48 %) was told to "use an
+    # image with visible content"
+    Image.new("RGBA", (40, 40), (200, 30, 30, 122)).save(clear)
+    assert main(["palette", str(clear)]) == 2
+    err = capsys.readouterr().err
+    assert "no pixel at least half opaque to take colours from (its most opaque is 48%" in err
+    assert "flatten it onto a background first" in err and "visible content" not in err
+    assert main(["recolor", str(clear), "--palette", "#1e90ff,#ff8c1e", "-o", str(tmp_path / "r.png")]) == 2
+    assert "no pixel at least half opaque to recolour" in capsys.readouterr().err
     # the image is decoded in a thread while numpy imports: its errors still come back as one line
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
     # a TIFF of 32-bit float colour (Krita's, GIMP's), which Pillow cannot read: said so, not "use TIFF"
@@ -540,3 +549,23 @@ def test_exports_take_hex_colours_and_check_their_names():
                        (lambda: swatch_image(hexes, width=0, height=0), "1 to 16384 pixels")):
         with pytest.raises(BrushworkError, match=said):
             call()
+
+
+def test_an_unwritable_palette_file_is_named_as_given(tmp_path, monkeypatch, capsys):
+    """(docs audit) `palette --css /sys/a.css` said "cannot use '/sys/.a.css.grvnarci.part'": the temporary name,
+    which the user never gave. The output's own name, in one line."""
+    import os
+    import tempfile
+
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(tmp_path / "red.png")
+
+    def refused(dir, prefix, suffix):
+        raise PermissionError(13, "Permission denied", os.path.join(dir, prefix + "x1y2z3" + suffix))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    assert main(["palette", str(tmp_path / "red.png"), "-k", "1", "--css", str(tmp_path / "a.css")]) == 2
+    err = capsys.readouterr().err
+    assert f"could not write '{tmp_path / 'a.css'}' (Permission denied)" in err and ".part" not in err
+    assert len(err.strip().splitlines()) == 1 and not list(tmp_path.glob("*a.css*"))

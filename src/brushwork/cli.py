@@ -1348,7 +1348,8 @@ def _not_an_input(outputs, inputs) -> None:
     not_an_input(outputs, inputs)
 
 
-def _parse_palette(text: str):
+def _parse_palette(text: str, flag: str):
+    """A palette given as ``flag`` (``--palette`` or ``--colors``, named in its errors)."""
     from .color.palette import Palette
 
     p = Path(text)
@@ -1391,9 +1392,9 @@ def _parse_palette(text: str):
                              "palette file; an image's own colours are taken with `recolor --reference IMAGE` or `harmony IMAGE`")
     from .errors import list_items
 
-    items = list_items(text, "--palette/--colors", "'#1e90ff,#ff8c1e'", spaces=True)
+    items = list_items(text, flag, "'#1e90ff,#ff8c1e'", spaces=True)
     if not items:
-        raise BrushworkError("--palette/--colors is empty: give hex colours such as '#1e90ff,#ff8c1e'")
+        raise BrushworkError(f"{flag} is empty: give hex colours such as '#1e90ff,#ff8c1e'")
     return Palette.from_hex(items)
 
 
@@ -1473,7 +1474,7 @@ def _cmd_harmony(args: argparse.Namespace) -> int:
     if (args.image is None) == (args.colors is None):
         raise BrushworkError("give an IMAGE or --colors (one of the two)")
     if args.colors is not None:
-        pal = _parse_palette(args.colors)
+        pal = _parse_palette(args.colors, "--colors")
     else:
         img = _read(args.image, draft=512, keep_colors=True, min_side=1)
         pal = extract_palette(img.rgb, img.alpha, k=args.k, at_most=True)  # (a strip of 5 colours: those 5)
@@ -1512,7 +1513,7 @@ def _cmd_recolor(args: argparse.Namespace) -> int:
     img = _read(args.image, max_pixels=args.max_pixels)
     ref = None if args.reference is None else _read(args.reference, "reference image", draft=1024, keep_colors=True,
                                                     min_side=1)
-    pal = None if args.palette is None else _parse_palette(args.palette)
+    pal = None if args.palette is None else _parse_palette(args.palette, "--palette")
     out = recolor(img.rgb, method=args.method, reference=None if ref is None else ref.rgb,
                   reference_alpha=None if ref is None else ref.alpha, palette=pal, alpha=img.alpha,
                   strength=args.strength, k=args.k, seed=args.seed)

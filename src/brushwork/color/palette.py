@@ -121,6 +121,16 @@ def _usable(rgb: np.ndarray, alpha: np.ndarray | None, weights: np.ndarray | Non
     return flat, w, keep
 
 
+def no_opaque_pixels(image: str, alpha: np.ndarray | None, purpose: str) -> BrushworkError:
+    """The error for a picture with no pixel at least half opaque (the colour tools count only those): a visible but
+    translucent picture (a wallpaper overlay) is told apart from an empty one."""
+    most = 0.0 if alpha is None or not alpha.size else float(np.max(alpha))
+    if most > 1 / 255:
+        return BrushworkError(f"{image} has no pixel at least half opaque {purpose} (its most opaque is {most:.0%}; "
+                              "fainter pixels are left out): flatten it onto a background first")
+    return BrushworkError(f"{image} has no opaque pixels {purpose}: use an image with visible content")
+
+
 def palette_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, weights: np.ndarray | None = None,
                    *, sample: int = 12_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A seeded sample of the opaque pixels in OKLab, ``(n, 3)``, with their weights ``(n,)``.
@@ -131,7 +141,7 @@ def palette_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, weights: np
     flat, w, keep = _usable(rgb, alpha, weights)
     idx = np.flatnonzero(keep)
     if idx.size == 0:
-        raise BrushworkError("the image has no opaque pixels to take colours from: use an image with visible content")
+        raise no_opaque_pixels("the image", alpha, "to take colours from")
     if idx.size > 8 * sample:  # a large photo: draws with replacement (at most 6% repeats) skip a 4 ms partition
         idx = idx[_Stream(seed).bits(sample) % np.uint64(idx.size)]
     elif idx.size > sample:

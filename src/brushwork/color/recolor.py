@@ -25,7 +25,7 @@ import itertools
 import numpy as np
 
 from ..errors import BrushworkError
-from .palette import MAX_COLORS, Palette, extract_palette
+from .palette import MAX_COLORS, Palette, extract_palette, no_opaque_pixels
 from .spaces import from_over_white, oklab_to_rgb, rgb_to_oklab
 from .transfer import _channel_map, _weighted_channel_map
 
@@ -164,10 +164,9 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
             lab[i:i + rows] = rgb_to_oklab(rgb[i:i + rows].astype(np.float64))
         src = _opaque(lab, alpha)
     if not len(src):
-        raise BrushworkError("the image has no opaque pixels to recolour: use an image with visible content")
+        raise no_opaque_pixels("the image", alpha, "to recolour")
     if reference is not None and reference_alpha is not None and not (reference_alpha >= 0.5).any():
-        raise BrushworkError("the reference image has no opaque pixels to take colours from: use a "
-                             "reference with visible content")
+        raise no_opaque_pixels("the reference image", reference_alpha, "to take colours from")
     if method == "palette":
         target = palette if palette is not None else extract_palette(reference, reference_alpha, k=k, seed=seed,
                                                                      at_most=True, composited=False)
