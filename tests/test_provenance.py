@@ -616,6 +616,13 @@ def test_a_recipe_file_alone_makes_its_picture_again(small_images, tmp_path, mon
     assert "bit-identical" in capsys.readouterr().out
     assert main(["inspect", "o.bmp", "--json"]) == 0
     Path("shared.json").write_text(capsys.readouterr().out)
+    # beside the picture it names, `inspect --json`'s file is compared with it (it said the picture was not beside
+    # it: the docs audit)
+    assert main(["reproduce", "shared.json", "--strict", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["compared"] is True and said["identical"] is True and said["compared_with"] == "o.bmp"
+    assert main(["reproduce", "shared.json"]) == 0
+    assert capsys.readouterr().out.startswith("shared.json (compared with o.bmp): bit-identical")
     made = np.asarray(Image.open("o.bmp"))
     Path("o.bmp").unlink()
     assert main(["reproduce", "o.bmp.json"]) == 2  # nowhere to put it

@@ -10,7 +10,7 @@ called. The public API::
 
 from __future__ import annotations
 
-__version__ = "0.2.10"
+__version__ = "0.2.11"
 
 __all__ = ["__version__", "stylize", "StylizeResult", "BrushworkError"]
 

@@ -2967,9 +2967,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                           "pixels": result.pixels,
                           "same_bytes": result.same_bytes, "environment_differences": result.environment_differences,
                           "converted": result.converted,
+                          "compared_with": str(result.compared_with) if result.compared_with else None,
                           "summary": result.summary(), "kept": str(result.kept) if result.kept else None}))
     else:
-        print(f"{args.image}: {result.summary()}" + (f"; the new image is {result.kept}" if result.kept else ""))
+        what = f"{args.image} (compared with {result.compared_with})" if result.compared_with else args.image
+        print(f"{what}: {result.summary()}" + (f"; the new image is {result.kept}" if result.kept else ""))
     return 1 if args.strict and not result.identical else 0
 
 

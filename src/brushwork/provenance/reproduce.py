@@ -53,6 +53,7 @@ class Reproduction:
     kept: Path | None = None
     compared: bool = True  # False: made from a recipe file alone, with no picture to compare the rerun with
     converted: str | None = None  # why it may differ: the picture is in another format than the recipe wrote
+    compared_with: Path | None = None  # given a recipe file: the picture beside it that the rerun was compared with
 
     def summary(self) -> str:
         if not self.compared:
@@ -488,14 +489,15 @@ def _recorded_weights(recipe: dict) -> frozenset[str]:
     return frozenset(h for h in found if isinstance(h, str))
 
 
-def _recipe_file(path: Path, keep) -> tuple[Path, dict | None]:
-    """``NAME.EXT.json`` given for a picture: the picture (or frames folder) beside it when it is there (its recipe
-    file is read as always); when it is not, or for any other recipe file (``brushwork inspect --json``'s),
-    ``(the picture's name, the recipe)``: it is made again at ``keep``, which is then needed."""
+def _recipe_file(path: Path, keep) -> tuple[Path, dict | None, bool]:
+    """``(picture, recipe, alone)`` for a recipe file. ``NAME.EXT.json`` given for a picture: the picture (or frames
+    folder) beside it when it is there (its recipe file is read as always: ``recipe`` None). Any other recipe file
+    (``brushwork inspect --json``'s): the picture it names, compared with its rerun when that picture is beside the
+    file; when it is not (``alone``), it is made again at ``keep``, which is then needed."""
     beside = path.with_name(path.name[:-5])
     if path.name.endswith(".json") and beside.name and beside.exists() and (
             beside.is_dir() or beside.suffix.lower() in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES):
-        return beside, None
+        return beside, None, False
     from .recipe import recipe_file
 
     recipe = recipe_file(path)
@@ -509,10 +511,12 @@ def _recipe_file(path: Path, keep) -> tuple[Path, dict | None]:
     if Path(name).suffix.lower() not in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES:
         raise BrushworkError(f"'{path}' is the recipe of a frames folder ('{name}'): put the folder back beside it "
                              "and reproduce the folder")
+    if path.with_name(name).is_file():  # (`inspect out.jpg --json > recipe.json`: out.jpg is there to compare)
+        return path.with_name(name), recipe, False
     if keep is None:
         raise BrushworkError(f"'{path}' is a recipe without its picture ('{name}' is not beside it): give -o FILE to "
                              "make the picture again from the recipe alone")
-    return path.with_name(name), recipe
+    return path.with_name(name), recipe, True
 
 
 def _check_keep(keep: Path, image: Path, inputs: list, suffix: str) -> None:
@@ -547,21 +551,21 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     from .recipe import has_sidecar, sidecar_path
 
     path = Path(image)
-    alone = None  # a recipe file without its picture: made again, nothing to compare with
+    given, alone = None, False  # a recipe file's recipe; alone: without its picture (made again, nothing to compare)
     if path.suffix.lower() == ".json" and path.is_file():
-        path, alone = _recipe_file(path, keep)
+        path, given, alone = _recipe_file(path, keep)
     if path.is_dir() and not has_sidecar(path):
         raise BrushworkError(f"'{path}' is a folder without a recipe beside it ({sidecar_path(path).name}): give an "
                              "image, a video, or a frames folder written by `brushwork video`")
-    if not path.exists() and alone is None:
+    if not path.exists() and not alone:
         raise BrushworkError(f"'{path}' does not exist: check the path")
     if not path.is_dir() and path.suffix.lower() not in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES:
         raise BrushworkError(f"'{path}' is not an image brushwork can compare: give a PNG, JPEG, WebP, TIFF, BMP or "
                              "GIF, a video (MP4, MOV, MKV, AVI, WebM) or a frames folder")
-    if alone is None:
+    if given is None:
         check_video_sidecar(path)
     try:
-        recipe, _ = (alone, "") if alone is not None else read_recipe(path)
+        recipe, _ = (given, "") if given is not None else read_recipe(path)
     except OSError:
         raise BrushworkError(f"'{path}' is not an image brushwork can read") from None
     if recipe is None:
@@ -672,7 +676,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         for key in ("weights_sha256", "checkpoint_sha256", "init_decoder"):  # models are not inputs: say if they changed
             if key in recipe and recipe[key] != new_recipe.get(key):
                 diffs.append(f"the model weights differ ({key})")
-        if alone is not None:  # nothing to compare with: the new picture is the result
+        if alone:  # nothing to compare with: the new picture is the result
             kept = Path(keep)
             _keep_copy(out_file, kept)
             return Reproduction(identical=False, max_difference=0, differing_pixels=0,
@@ -691,5 +695,6 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
         if keep is not None:
             kept = Path(keep)
             _keep_copy(out_file, kept)
-        return Reproduction(identical=most == 0, converted=converted, max_difference=most, differing_pixels=differing, pixels=pixels,
-                            same_bytes=_digest(path) == _digest(out_file), environment_differences=diffs, kept=kept)
+        return Reproduction(identical=most == 0, converted=converted, max_difference=most, differing_pixels=differing,
+                            pixels=pixels, same_bytes=_digest(path) == _digest(out_file), environment_differences=diffs,
+                            kept=kept, compared_with=path if path != Path(image) else None)
