@@ -244,3 +244,15 @@ def test_overlay_of_a_grey_picture():
 
     grey = np.random.default_rng(0).random((40, 60))
     assert draw_overlay(grey, suggest_crops(np.repeat(grey[..., None], 3, 2), ["1:1"])).size == (60, 40)
+
+
+def test_a_crop_edge_on_the_pictures_border_cuts_nothing():
+    """(docs audit) The crop window's rows and columns on the picture's own border counted as slicing salient matter:
+    the whole frame, keeping all of the saliency, was said to "cut some". A subject touching the border: the whole
+    frame cuts nothing; a smaller crop that slices through the subject still says so."""
+    img = np.full((200, 300, 3), 0.5)
+    img[60:200, 0:120] = (0.9, 0.2, 0.1)  # a red subject against the left and bottom borders
+    (whole, *smaller) = suggest_crops(img, ["3:2"], top=500)
+    assert whole.box == (0, 0, 300, 200) and "edges cut little salient matter (0.00)" in whole.reasons
+    sliced = [c for c in smaller if 10 < c.box[0] < 110]  # its left edge through the subject
+    assert sliced and all("(0.00)" not in c.reasons[2] for c in sliced)

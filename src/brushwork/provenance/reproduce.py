@@ -344,7 +344,10 @@ _CHANGES = (("0.2.9", lambda r: bool(r.get("masks")), "brushwork 0.2.9 reads a m
             ("0.2.9", _styles_repeated, "brushwork 0.2.9 matches a style given twice as that style"),
             ("0.2.10", lambda r: (r.get("command") or [None])[0] == "video",
              "brushwork 0.2.10 reads an HDR video tone-mapped, one of non-square pixels at its shown shape and a video's "
-             "alpha channel, and keeps an animation's own frame times in a GIF"))
+             "alpha channel, and keeps an animation's own frame times in a GIF"),
+            ("0.2.11", lambda r: r.get("operation") == "compose crop",
+             "brushwork 0.2.11 does not count a crop's edges on the picture's border as cutting the subject (the best "
+             "crop may be another)"))
 
 
 def changed_since(recipe: dict) -> list[str]:
