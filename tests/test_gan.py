@@ -263,6 +263,13 @@ def test_cli_train_sample_interpolate_and_bad_input(tmp_path, capsys):
     assert main(["gan", "interpolate", str(run), "--seeds", "1,2,3", "--frames", "9", "-o", str(tmp_path / "w.gif")]) == 0
     assert Image.open(tmp_path / "w.gif").n_frames == 9
     capsys.readouterr()
+    # -q as every long command takes it (the docs audit: sample, interpolate and eval refused it); one sample, said so
+    assert main(["gan", "sample", str(run), "--seeds", "7", "-o", str(tmp_path / "q"), "-q"]) == 0
+    assert "wrote 1 sample to" in capsys.readouterr().out
+    assert main(["gan", "interpolate", str(run), "--seeds", "1,2", "--frames", "4", "-o", str(tmp_path / "q.gif"),
+                 "-q"]) == 0
+    assert main(["gan", "eval", str(run), "--data", str(data), "--samples", "10", "-q", "--no-gallery"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["samples"] == 10
     assert (run / "train_index.npz").is_file()  # gan train indexed its training images
     assert main(["gan", "sample", str(run), "--seeds", "0-2", "-o", str(tmp_path / "o1"), "--originality"]) == 0
     assert "originality against 24 training images: " in capsys.readouterr().out

@@ -814,6 +814,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _metadata_flags(gs)
     _watermark_flag(gs)
     gs.add_argument("--device", default="auto")
+    gs.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     gs.set_defaults(func=_cmd_gan_sample)
     gi = gan_sub.add_parser("interpolate", help="a walk through the latents of some seeds (GIF, or MP4 with imageio)",
                             description="Example: brushwork gan interpolate runs/gan --seeds 3,17,42 --frames 60 -o walk.gif")
@@ -828,6 +829,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _metadata_flags(gi)
     _watermark_flag(gi)
     gi.add_argument("--device", default="auto")
+    gi.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     gi.set_defaults(func=_cmd_gan_interpolate)
     ge = gan_sub.add_parser("eval", help="FID and KID of a GAN's samples against a folder of images",
                             description="Example: brushwork gan eval runs/gan --data my_sprites/ --samples 500")
@@ -839,6 +841,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ge.add_argument("--max-real", type=_positive_int, default=5000,
                     help="compare with at most this many of the data's images, evenly spaced (default 5000)")
     ge.add_argument("--nearest", metavar="PNG", help="write the 8 samples closest to a training image beside it")
+    ge.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _metadata_flags(ge)
     ge.set_defaults(func=_cmd_gan_eval)
     srv = sub.add_parser("serve", help="the web studio and REST API on this machine",
@@ -2236,7 +2239,8 @@ def _cmd_gan_eval(args: argparse.Namespace) -> int:
     if skipped:
         _skipped_note(skipped, f" of '{args.data}'")
     fake_u8 = sample(gan, list(range(args.samples)))
-    r_raw, f_raw = features(real_u8, encoder), features(fake_u8, encoder)  # FID and KID on the raw features
+    r_raw, f_raw = (features(u8, encoder, progress=None if args.quiet else what)  # FID and KID on the raw features
+                    for u8, what in ((real_u8, "real images"), (fake_u8, "samples")))
     f_real, f_fake = normalise(r_raw), normalise(f_raw)  # nearest neighbours by cosine similarity
     k_mean, k_std = kid(r_raw, f_raw)
     enough = min(len(real), args.samples) >= FID_MIN_IMAGES
@@ -2327,7 +2331,7 @@ def _cmd_gan_sample(args: argparse.Namespace) -> int:
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
     if not args.grid:  # the same seed again replaces its identical file; another model's sample is refused
         _no_other_samples([out / f"seed{s:04d}.png" for s in seeds], sha, args.truncation, args.watermark)
-    images = sample(gan, seeds, truncation=args.truncation)
+    images = sample(gan, seeds, truncation=args.truncation, progress=not args.quiet)
     if args.grid:
         save_image(grid_image(images), out, **_save_kwargs(args, out, _gan_recipe("gan sample", args, sha,
                                                                                   seeds=args.seeds)))
@@ -2341,7 +2345,7 @@ def _cmd_gan_sample(args: argparse.Namespace) -> int:
         target = out / f"seed{s:04d}.png"
         save_image(Image.fromarray(img), target, **_save_kwargs(args, target, _gan_recipe("gan sample", args, sha, seed=s)))
         targets.append(target)
-    print(f"wrote {len(seeds)} samples to {out}")
+    print(f"wrote {len(seeds)} sample{'s' if len(seeds) != 1 else ''} to {out}")
     if index is not None:
         from collections import Counter
 
@@ -2370,7 +2374,7 @@ def _cmd_gan_interpolate(args: argparse.Namespace) -> int:
 
     check_sidecar_free(out)  # (its recipe goes beside it, or an old one is removed: never the user's own file)
     gan, sha = load_gan(args.checkpoint, resolve_device(args.device))
-    frames = interpolate(gan, seeds, args.frames, truncation=args.truncation)
+    frames = interpolate(gan, seeds, args.frames, truncation=args.truncation, progress=not args.quiet)
     meta = _save_kwargs(args, out, _gan_recipe("gan interpolate", args, sha, seeds=args.seeds, frames=args.frames))
     if args.watermark:  # every frame (a GIF's palette weakens the mark; an MP4 keeps it better)
         import numpy as np

@@ -125,7 +125,8 @@ def _checked_seeds(gan, seeds: Sequence[int] | str) -> list[int]:
 
 
 @torch.no_grad()
-def sample(gan, seeds: Sequence[int] | str, *, truncation: float = 1.0, batch: int = 1) -> np.ndarray:
+def sample(gan, seeds: Sequence[int] | str, *, truncation: float = 1.0, batch: int = 1,
+           progress: bool = False) -> np.ndarray:
     """Images ``uint8 (len(seeds), H, W, 3)`` from the EMA generator; ``truncation`` psi in (0, 1]
     scales each latent toward the mean (0): fewer odd samples, less variety.
 
@@ -137,11 +138,15 @@ def sample(gan, seeds: Sequence[int] | str, *, truncation: float = 1.0, batch: i
     seeds = _checked_seeds(gan, seeds)
     if not isinstance(batch, numbers.Integral) or batch < 1:
         raise BrushworkError(f"batch must be a whole number of at least 1, got {batch!r}")
+    from .batch import _progress
+
     dev = next(gan.parameters()).device
     out = []
-    for i in range(0, len(seeds), batch):
-        z = latents(seeds[i:i + batch], gan.cfg.z_dim).to(dev) * truncation
-        out.append(_to_uint8(gan.g_ema(z)))
+    with _progress(len(seeds), "samples", progress) as bar:
+        for i in range(0, len(seeds), batch):
+            z = latents(seeds[i:i + batch], gan.cfg.z_dim).to(dev) * truncation
+            out.append(_to_uint8(gan.g_ema(z)))
+            bar.update(len(z))
     return np.concatenate(out)
 
 
@@ -164,7 +169,8 @@ MAX_FRAMES = 3600
 
 
 @torch.no_grad()
-def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1.0, loop: bool = True) -> np.ndarray:
+def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1.0, loop: bool = True,
+                progress: bool = False) -> np.ndarray:
     """``frames`` images walking through the seeds' latents (back to the first when ``loop``), each seed's own
     sample on a frame (the seeds spread as evenly as whole frames allow)."""
     if not isinstance(truncation, numbers.Real) or isinstance(truncation, bool) or not 0 < truncation <= 1:
@@ -188,8 +194,15 @@ def interpolate(gan, seeds: Sequence[int], frames: int, *, truncation: float = 1
     for f in range(frames):
         i = next((k for k in range(segments) if f < at[k + 1]), segments - 1)  # (the last frame: the last stop)
         zs.append(slerp(z[stops[i]], z[stops[i + 1]], (f - at[i]) / (at[i + 1] - at[i])))
+    from .batch import _progress
+
     dev = next(gan.parameters()).device
-    return np.concatenate([_to_uint8(gan.g_ema(z[None].to(dev))) for z in zs])  # one per pass, as in sample()
+    out = []
+    with _progress(len(zs), "frames", progress) as bar:
+        for z in zs:  # one per pass, as in sample()
+            out.append(_to_uint8(gan.g_ema(z[None].to(dev))))
+            bar.update(1)
+    return np.concatenate(out)
 
 
 def grid_image(images: torch.Tensor | np.ndarray, cols: int | None = None, pad: int = 2) -> Image.Image:
@@ -234,9 +247,12 @@ FEATURE_SIDE = 224
 
 
 @torch.no_grad()
-def features(images: np.ndarray | torch.Tensor, encoder=None, batch: int = 64) -> np.ndarray:
-    """Pooled Lite0 features ``(N, 320)`` of ``uint8 (N, H, W, 3)`` images (or a tensor in [-1, 1])."""
+def features(images: np.ndarray | torch.Tensor, encoder=None, batch: int = 64, progress: str | None = None) -> np.ndarray:
+    """Pooled Lite0 features ``(N, 320)`` of ``uint8 (N, H, W, 3)`` images (or a tensor in [-1, 1]); ``progress``: a
+    progress bar with that description (5,000 images take a few minutes on a CPU)."""
     import torch.nn.functional as F
+
+    from .batch import _progress
 
     if encoder is None:  # loaded once a process (an index of 500 images loaded it 8 times, once a batch of 64)
         from .stylize import _cached_encoder  # (keeps the caller's seeded stream as it was)
@@ -245,10 +261,12 @@ def features(images: np.ndarray | torch.Tensor, encoder=None, batch: int = 64) -
     if isinstance(images, torch.Tensor):
         images = _to_uint8(images)
     out = []
-    for i in range(0, len(images), batch):
-        x = torch.from_numpy(np.array(images[i:i + batch])).permute(0, 3, 1, 2).float() / 255.0  # a copy: inputs may be read-only
-        x = F.interpolate(x, size=(FEATURE_SIDE, FEATURE_SIDE), mode="bilinear", align_corners=False, antialias=True)
-        out.append(encoder(x, [FEATURE_TAP])[FEATURE_TAP].mean(dim=(2, 3)).double().numpy())
+    with _progress(len(images), progress or "", progress is not None) as bar:
+        for i in range(0, len(images), batch):
+            x = torch.from_numpy(np.array(images[i:i + batch])).permute(0, 3, 1, 2).float() / 255.0  # a copy: inputs may be read-only
+            x = F.interpolate(x, size=(FEATURE_SIDE, FEATURE_SIDE), mode="bilinear", align_corners=False, antialias=True)
+            out.append(encoder(x, [FEATURE_TAP])[FEATURE_TAP].mean(dim=(2, 3)).double().numpy())
+            bar.update(len(x))
     return np.concatenate(out)
 
 
