@@ -72,14 +72,15 @@ def _sample(x: torch.Tensor, where: torch.Tensor | None = None, n: int = SAMPLE)
     return sub.T
 
 
-def _blur_down(x: torch.Tensor) -> torch.Tensor:
-    """Burt & Adelson's 5-tap binomial blur, then every other pixel: ``(B, C, ceil(H/2), ceil(W/2))``.
+def _blur_down(x: torch.Tensor, rows: int = 128) -> torch.Tensor:
+    """Burt & Adelson's 5-tap binomial blur, then every other pixel: ``(B, C, ceil(H/2), ceil(W/2))``, the edges
+    reflected (repeated where a side is 2 pixels or less).
 
     Written as sums of strided views, one axis at a time (on the CPU several times faster than a depthwise
-    convolution of three channels)."""
+    convolution of three channels), ``rows`` output rows at a time: the whole picture padded and its half-height
+    sums came to two more whole pictures (at 8000 px, 1.5 GiB); the same values."""
     mode = "reflect" if min(x.shape[-2:]) > 2 else "replicate"
-    x = F.pad(x, (2, 2, 2, 2), mode=mode)
-    h, w = x.shape[-2] - 4, x.shape[-1] - 4
+    h, w = x.shape[-2:]
     n, m = (h + 1) // 2, (w + 1) // 2
 
     def taps(v: torch.Tensor, dim: int, count: int) -> torch.Tensor:
@@ -87,11 +88,22 @@ def _blur_down(x: torch.Tensor) -> torch.Tensor:
                                                (..., slice(None, None, 2), slice(None))] for k in range(5)]
         return (pick[0] + pick[4] + 4.0 * (pick[1] + pick[3]) + 6.0 * pick[2]) / 16.0
 
-    return taps(taps(x, -2, n), -1, m)
+    out = x.new_empty(*x.shape[:-2], n, m)
+    for top in range(0, n, rows):
+        count = min(rows, n - top)
+        # the input rows output rows top... read (2 above and below each even row), reflected or repeated at the edges
+        idx = torch.arange(2 * top - 2, 2 * (top + count - 1) + 3, device=x.device)
+        idx = idx.abs() if mode == "reflect" else idx.clamp(min=0)
+        idx = torch.where(idx > h - 1, 2 * (h - 1) - idx, idx) if mode == "reflect" else idx.clamp(max=h - 1)
+        strip = F.pad(x.index_select(-2, idx), (2, 2, 0, 0), mode=mode)
+        out[..., top:top + count, :] = taps(taps(strip, -2, count), -1, m)
+    return out
 
 
 def _up(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    if x.device.type == "cpu":  # (PyTorch's CPU kernel holds a second whole output for a channels-first picture, not
+        x = x.contiguous(memory_format=torch.channels_last)  # for a channels-last one: at 8000 px 0.7 GiB; the same
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)  # values)
 
 
 def laplacian_pyramid(image: torch.Tensor, levels: int = LEVELS) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -103,7 +115,7 @@ def laplacian_pyramid(image: torch.Tensor, levels: int = LEVELS) -> tuple[list[t
         if min(x.shape[-2:]) < 8:
             break
         d = _blur_down(x)
-        bands.append(x - _up(d, x.shape[-2:]))
+        bands.append(_up(d, x.shape[-2:]).neg_().add_(x))  # (x - up, in place: one whole picture fewer; the same values)
         x = d
     return bands, x
 
@@ -136,9 +148,9 @@ def _interp_exact(v: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.
 
 
 def _interp(v: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, dense: int = 4096,
-            chunk: int = 2**18) -> torch.Tensor:
+            chunk: int = 2**18, out: torch.Tensor | None = None) -> torch.Tensor:
     """Each row of ``v (R, N)`` mapped piecewise-linearly through the points ``(xs, ys) (R, K)`` (``xs``
-    ascending), constant beyond them.
+    ascending), constant beyond them; into ``out`` if given (``v`` itself: in place, a chunk at a time).
 
     Each row's map is first resampled on ``dense`` even steps between its ``xs``' ends, so that a value costs
     a lookup and a lerp, not a binary search (on 2 cores, 3x faster on a 512 px picture's bands)."""
@@ -147,7 +159,7 @@ def _interp(v: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, dense: int = 40
     u = torch.linspace(0.0, 1.0, dense, device=v.device, dtype=xs.dtype)[None] * span + lo  # (R, dense)
     table = _interp_exact(u, xs, ys).to(v.dtype).flatten()
     lo, span, rows = lo.to(v.dtype), span.to(v.dtype), torch.arange(v.shape[0], device=v.device)[:, None] * dense
-    out = torch.empty_like(v)
+    out = torch.empty_like(v) if out is None else out
     for start in range(0, v.shape[1], chunk):  # in chunks: a 4096 px picture's temporaries stay small
         part = v[:, start:start + chunk]
         pos = ((part - lo) / span).clamp(0.0, 1.0) * (dense - 1)
@@ -310,8 +322,18 @@ def match_style(image: torch.Tensor, target: StyleTarget, *, colors: bool = True
                 xs = smoothing * previous.bands[i][0] + (1.0 - smoothing) * xs
                 ys = smoothing * previous.bands[i][1] + (1.0 - smoothing) * ys
             plan.bands.append((xs, ys))
-            bands[i] = _interp(b[0].flatten(1), xs, ys).view_as(b)
+            flat = b[0].flatten(1)  # (a view of a contiguous band: mapped in place, one whole picture fewer)
+            if b.is_contiguous():
+                _interp(flat, xs, ys, out=flat)
+            else:
+                bands[i] = _interp(flat, xs, ys).view_as(b)
+            flat = None
         b = None  # (the last band replaced: let go)
+        made = bool(bands)
         out = collapse(bands, low)  # (a new picture, unless there were no bands: then the one given, not to touch)
-        return (out.clamp_(0.0, 1.0) if bands else out.clamp(0.0, 1.0)).to(given.dtype), plan
+        bands = low = None
+        out = out.clamp_(0.0, 1.0) if made else out.clamp(0.0, 1.0)
+        if given.is_contiguous() and not out.is_contiguous():  # (_up works channels-last on the CPU: the picture
+            out = out.contiguous()  # comes back in the layout it came in, as callers may view it flat)
+        return out.to(given.dtype), plan
     return out.clamp(0.0, 1.0).to(given.dtype), plan
