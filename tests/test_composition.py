@@ -256,3 +256,18 @@ def test_a_crop_edge_on_the_pictures_border_cuts_nothing():
     assert whole.box == (0, 0, 300, 200) and "edges cut little salient matter (0.00)" in whole.reasons
     sliced = [c for c in smaller if 10 < c.box[0] < 110]  # its left edge through the subject
     assert sliced and all("(0.00)" not in c.reasons[2] for c in sliced)
+
+
+def test_the_largest_crop_is_the_largest_in_the_pictures_own_pixels():
+    """(docs audit) Crops were placed on the 256 px working copy and scaled back: on a 451 x 300 photo "100% of the
+    largest 1:1 crop" was 299 x 299 and the largest 3:2 one 448 x 299, which --apply wrote. Sized and placed in the
+    picture's own pixels, each crop is its scale of the largest, inside the picture."""
+    img = np.random.default_rng(2).random((300, 451, 3))
+    for ratio, (big_w, big_h) in (("1:1", (300, 300)), ("3:2", (450, 300)), ("16:9", (451, 254)), ("4:5", (240, 300))):
+        for c in suggest_crops(img, [ratio], top=400):
+            lft, t, rt, b = c.box
+            scale = int(c.reasons[3].split("%")[0]) / 100
+            assert 0 <= lft < rt <= 451 and 0 <= t < b <= 300
+            assert abs((rt - lft) - big_w * scale) <= 2 and abs((b - t) - big_h * scale) <= 2, (ratio, c.box, scale)
+            if scale == 1.0:  # the largest spans the picture one way
+                assert (lft, rt) == (0, 451) or (t, b) == (0, 300), (ratio, c.box)

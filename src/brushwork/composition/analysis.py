@@ -355,14 +355,22 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str | float], *, top: int = 1,
                     # keep the subject (saliency kept) first, cut little at the edges, then place it well
                     # (thirds); a mild preference for larger crops keeps context
                     score = 0.7 * kept + 0.1 * thirds + 0.1 * scale - 0.5 * cut
-                    cands.append((score, (lft, t, rt, b), kept, thirds, cut, scale))
+                    # where it sits in the room the picture leaves it (0 to 1 along each axis), for the box in
+                    # the picture's own pixels
+                    at = (left / (w - icw) if w > icw else 0.0, top_ / (h - ich) if h > ich else 0.0)
+                    cands.append((score, (lft, t, rt, b), kept, thirds, cut, scale, at))
         cands.sort(key=lambda c: -c[0])
         seen: set = set()  # one box once (along a tight axis the positions coincide)
         cands = [c for c in cands if not (c[1] in seen or seen.add(c[1]))]
-        for score, (lft, t, rt, b), kept, thirds, cut, scale in cands[:top]:
-            sx_, sy_ = W / w, H / h
-            box = (int(round(lft * sx_)), int(round(t * sy_)), min(W, int(round(rt * sx_))), min(H, int(round(b * sy_))))
-            box = _fix_ratio(box, parse_ratio(label), W, H)
+        r = parse_ratio(label)
+        big_w, big_h = (W, W / r) if W / r <= H else (H * r, H)  # the largest crop in the picture's own pixels
+        for score, _, kept, thirds, cut, scale, (fx, fy) in cands[:top]:
+            # sized and placed in the picture's pixels (scaled from the working copy's, the largest crop came out a
+            # pixel or two short of the picture's and a pixel inside its border)
+            cw, ch = big_w * scale, big_h * scale
+            lft, t = fx * (W - cw), fy * (H - ch)
+            box = (int(round(lft)), int(round(t)), min(W, int(round(lft + cw))), min(H, int(round(t + ch))))
+            box = _fix_ratio(box, r, W, H)
             reasons = [f"keeps {100 * kept:.0f}% of the saliency", f"subject thirds score {thirds:.2f}",
                        f"edges cut {'little' if cut < 0.15 else 'some'} salient matter ({cut:.2f})",
                        f"{100 * scale:.0f}% of the largest {label} crop"]

@@ -347,7 +347,7 @@ _CHANGES = (("0.2.9", lambda r: bool(r.get("masks")), "brushwork 0.2.9 reads a m
              "alpha channel, and keeps an animation's own frame times in a GIF"),
             ("0.2.11", lambda r: r.get("operation") == "compose crop",
              "brushwork 0.2.11 does not count a crop's edges on the picture's border as cutting the subject (the best "
-             "crop may be another)"))
+             "crop may be another) and sizes crops in the picture's own pixels (the largest was 1-2 pixels short)"))
 
 
 def changed_since(recipe: dict) -> list[str]:
