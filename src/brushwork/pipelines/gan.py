@@ -261,12 +261,17 @@ def features(images: np.ndarray | torch.Tensor, encoder=None, batch: int = 64, p
     if isinstance(images, torch.Tensor):
         images = _to_uint8(images)
     out = []
-    with _progress(len(images), progress or "", progress is not None) as bar:
+    bar = None if progress is None else _progress(len(images), progress, True)  # (callers with their own bars: none)
+    try:
         for i in range(0, len(images), batch):
             x = torch.from_numpy(np.array(images[i:i + batch])).permute(0, 3, 1, 2).float() / 255.0  # a copy: inputs may be read-only
             x = F.interpolate(x, size=(FEATURE_SIDE, FEATURE_SIDE), mode="bilinear", align_corners=False, antialias=True)
             out.append(encoder(x, [FEATURE_TAP])[FEATURE_TAP].mean(dim=(2, 3)).double().numpy())
-            bar.update(len(x))
+            if bar is not None:
+                bar.update(len(x))
+    finally:
+        if bar is not None:
+            bar.close()
     return np.concatenate(out)
 
 
