@@ -689,3 +689,21 @@ def test_a_change_of_behaviour_is_named_for_older_recipes():
                                     "shown shape and a video's alpha channel, and keeps an animation's own frame times "
                                     "in a GIF"]
     assert changed_since({**video, "brushwork": "0.2.10"}) == []
+
+
+def test_the_command_inspect_shows_pastes_into_a_shell(tmp_path, monkeypatch, capsys):
+    """(docs audit) inspect and gallery show joined the recipe's command with spaces: a file name with a space, or a
+    hex colour (a '#' starts a shell comment), pasted as something else. Quoted as a shell reads it; the {output}
+    placeholder as it is."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRUSHWORK_GALLERY", "off")
+    Image.fromarray((np.random.default_rng(0).random((30, 40, 3)) * 255).astype(np.uint8)).save("my photo 猫.png")
+    assert main(["recolor", "my photo 猫.png", "--palette", "#1e90ff,#ff8c1e", "-o", "out.png"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", "out.png"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("command:"))
+    shown = line.split("command:", 1)[1].strip()
+    assert shlex.split(shown) == ["brushwork", "recolor", "my photo 猫.png", "--palette", "#1e90ff,#ff8c1e", "-o",
+                                  "{output}"]

@@ -2943,11 +2943,14 @@ def _readable_command(recipe: dict) -> str:
     inputs = recipe.get("inputs", [])
     inputs = inputs if isinstance(inputs, list) else []
 
-    def show(tok: str) -> str:
+    import re
+    import shlex
+
+    def show(tok: str) -> str:  # quoted as a shell reads it (a name with a space was two arguments when pasted)
         if _INPUT_REF.fullmatch(tok) and int(tok[7:-1]) < len(inputs):
             e = inputs[int(tok[7:-1])]
-            return str(e.get("name", tok)) if isinstance(e, dict) else tok
-        return tok
+            return shlex.quote(str(e.get("name", tok))) if isinstance(e, dict) else tok
+        return tok if re.fullmatch(r"\{[a-z_]+(:[^{}\s]*)?\}", str(tok)) else shlex.quote(str(tok))  # ({output}: as is)
 
     return "brushwork " + " ".join(show(t) for t in legacy_command(recipe))
 
