@@ -1644,6 +1644,10 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     skipped, seen, given = 0, set(), {Path(p) for p in args.styles}
+    try:  # the photo itself is no style for it (one the gallery had used as a style came first, at 1.00)
+        itself = file_sha256(args.content)
+    except OSError:
+        itself = None
 
     def styles():  # one picture at a time (a folder of 6,872 styles held at once peaked at 11.4 GiB)
         nonlocal skipped
@@ -1653,6 +1657,10 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             except OSError:
                 digest = None  # (read_image below says what is wrong with it)
             if digest is not None:
+                if digest == itself:
+                    if Path(f) in given:
+                        print(f"brushwork: note: left out '{f}': it is the content picture itself", file=sys.stderr)
+                    continue
                 if digest in seen:  # the same picture under another name: listed once
                     continue
                 seen.add(digest)
