@@ -277,6 +277,13 @@ def test_classify_bad_input(tmp_path, capsys):
     assert "at least two" in capsys.readouterr().err
     assert main(["classify", "train", "nosuchset", "--out", str(tmp_path / "o")]) == 2
     assert "neither a folder" in capsys.readouterr().err
+    # fp16 on the CPU trained without loss scaling (CUDA's only), saying nothing (the docs audit): refused, nothing made
+    root = _folder(tmp_path / "fp16")
+    assert main(["classify", "train", str(root), "--out", str(tmp_path / "h"), "--precision", "fp16", "--epochs", "1",
+                 "--device", "cpu", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "--precision fp16 trains on a GPU" in err and "--precision bf16 or fp32" in err and err.count("\n") == 1
+    assert not (tmp_path / "h").exists()
     from brushwork.errors import BrushworkError
     from brushwork.training.classify import ClassifyTrainConfig, train_classifier
 

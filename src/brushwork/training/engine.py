@@ -349,6 +349,12 @@ class Trainer:
         self.generators = generators or {}
         self.restored_generators: set[str] = set()
         self.device = resolve_device(config.device)
+        if self.device.type == "cpu" and config.precision in ("fp16", "float16"):  # (before its folder is made)
+            from ..errors import BrushworkError, flag
+
+            # float16 needs loss scaling, which PyTorch does on CUDA only: on the CPU small gradients underflow
+            raise BrushworkError(f"{flag('--precision', 'fp16')} trains on a GPU (its loss scaling is CUDA's): on the "
+                                 f"CPU use {flag('--precision', 'bf16')} or fp32")
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.step = 0
