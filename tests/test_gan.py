@@ -423,6 +423,18 @@ def test_vae_trains_samples_and_interpolates(tmp_path, capsys):
     gan, _ = load_gan(run)
     assert gan.cfg.model == "vae" and sample(gan, [1, 2]).shape == (2, 32, 32, 3)
     assert main(["gan", "interpolate", str(run), "--seeds", "1,2", "--frames", "4", "-o", str(tmp_path / "v.gif")]) == 0
+    # (the docs audit) the GAN-only options were taken and did nothing; a resume called the VAE run "a GAN run"
+    small = ["--size", "32", "--steps", "2", "--batch", "8", "--z-dim", "16", "--width", "8", "-q"]
+    capsys.readouterr()
+    assert main(["gan", "train", str(data), "--model", "vae", *small, "--loss", "hinge", "--r1", "5",
+                 "--out", str(tmp_path / "v2")]) == 2
+    err = capsys.readouterr().err
+    assert "--loss, --r1: they are for the GAN's discriminator, which the VAE has not: leave them out" in err
+    assert not (tmp_path / "v2").exists()
+    assert main(["gan", "train", str(data), "--model", "vae", *small, "--seed", "3", "--out", str(run)]) == 2
+    assert "holds a VAE run with other settings" in capsys.readouterr().err
+    with pytest.raises(BrushworkError, match="r1_gamma, spectral_norm: they are for the GAN"):
+        train_gan(str(data), str(tmp_path / "v3"), config=GANTrainConfig(model="vae", r1_gamma=1.0, spectral_norm=False))
 
 
 def test_a_sampling_only_checkpoint_loads(tmp_path):

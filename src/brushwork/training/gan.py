@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import BrushworkError
+from ..errors import BrushworkError, flag
 from ..losses import d_loss, g_loss, r1_penalty, vae_loss
 from ..models.gan import GAN, GANConfig, build_model
 from .diffaugment import diff_augment
@@ -41,7 +41,7 @@ COLLAPSE_FRACTION = 0.35
 
 @dataclass(frozen=True)
 class GANTrainConfig:
-    model: str = "gan"  # gan | vae (lr_g is the VAE's learning rate; the GAN-only settings are ignored)
+    model: str = "gan"  # gan | vae (lr_g is the VAE's learning rate; the GAN-only settings are refused with it)
     size: int = 64
     z_dim: int = 128
     width: int = 32
@@ -59,6 +59,11 @@ class GANTrainConfig:
     seed: int = 0
     base_width: int | None = None  # channels at 4 x 4 (None: the doubling rule; see GANConfig)
     flip: bool = True  # real images mirrored left-right at random (off for lettering, digits, one-way sprites)
+
+
+#: the settings of the GAN's discriminator and its training (the option, the field), which a VAE has no use for
+GAN_ONLY = (("--lr-d", "lr_d"), ("--loss", "loss"), ("--r1", "r1_gamma"), ("--diffaugment", "diffaugment"),
+            ("--ema", "ema_decay"), ("--no-spectral-norm", "spectral_norm"))
 
 
 def _evenly(n: int, limit: int | None) -> np.ndarray:
@@ -336,6 +341,14 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
 
     if config.loss not in ("ns", "hinge"):
         raise BrushworkError(f"unknown --loss {config.loss!r}: use ns or hinge")
+    if config.model not in ("gan", "vae"):
+        raise BrushworkError(f"unknown --model {config.model!r}: use gan or vae")
+    if config.model == "vae":  # (they were taken and did nothing, and then counted as other settings on a resume)
+        gan_only = [o if flag(o) == o else k for o, k in GAN_ONLY if getattr(config, k) != getattr(GANTrainConfig(), k)]
+        if gan_only:
+            raise BrushworkError(f"{', '.join(gan_only)}: {'it is' if len(gan_only) == 1 else 'they are'}"
+                                 f" for the GAN's discriminator, which the VAE has not: leave "
+                                 f"{'it' if len(gan_only) == 1 else 'them'} out (--lr-g is the VAE's learning rate)")
     for name in ("size", "z_dim", "width", "batch", "steps", "sample_every", "collapse_every"):
         v = getattr(config, name)
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
@@ -383,8 +396,6 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     # augmentations are drawn per process, so the processes' fakes differ.
     torch.manual_seed(wrap_seed(config.seed + 104729 * world.rank))
     gen = make_generator(config.seed)
-    if config.model not in ("gan", "vae"):
-        raise BrushworkError(f"unknown --model {config.model!r}: use gan or vae")
     cfg = GANConfig(size=config.size, z_dim=config.z_dim, channels=int(images.shape[1]), width=config.width,
                     spectral_norm=config.spectral_norm, model=config.model, base_width=config.base_width)
     # channels_last: oneDNN's (and cuDNN's) preferred layout for convolutions
@@ -480,23 +491,28 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
         saved = read_config(out / "checkpoint")
         if "train" not in saved:
             raise BrushworkError(f"'{out_dir}' holds a run of another kind, not a GAN's: use another --out")
-        # settings added since a run started count as their defaults (more --steps or --minutes continue)
+        # settings added since a run started count as their defaults (more --steps or --minutes continue); a VAE's
+        # GAN-only settings (taken, unused, before 0.2.11) do not count
         before = {**asdict(GANTrainConfig()), **saved["train"]}
+        kind = "VAE" if before.get("model") == "vae" else "GAN"
+        unused = {"steps", *(k for _, k in GAN_ONLY)} if kind == "VAE" and config.model == "vae" else {"steps"}
         try:
-            same_model = GANConfig.from_dict({**GANConfig().to_dict(), **saved["gan"]}) == cfg
+            same_model = GANConfig.from_dict({**GANConfig().to_dict(), **saved["gan"], **(
+                {"spectral_norm": cfg.spectral_norm} if "spectral_norm" in unused else {})}) == cfg
         except (TypeError, ValueError):  # settings this version does not know
             same_model = False
         if not same_model or saved_precision(out, saved) != precision or {
-                k: v for k, v in before.items() if k != "steps"} != {k: v for k, v in asdict(config).items() if k != "steps"}:
-            raise BrushworkError(f"'{out_dir}' holds a GAN run with other settings (or precision): use --no-resume to "
-                                 "start over, or another --out")
+                k: v for k, v in before.items() if k not in unused} != {
+                k: v for k, v in asdict(config).items() if k not in unused}:
+            raise BrushworkError(f"'{out_dir}' holds a {kind} run with other settings (or precision): use --no-resume "
+                                 "to start over, or another --out")
         was = saved.get("data", {}).get("source")  # (a run saved before it was recorded: not checked)
         if was is not None and not same_source(was, source):
-            raise BrushworkError(f"'{out_dir}' holds a GAN run trained on {was}, not {source}: use --no-resume to "
+            raise BrushworkError(f"'{out_dir}' holds a {kind} run trained on {was}, not {source}: use --no-resume to "
                                  "start over, or another --out")
         digest = saved.get("data", {}).get("digest")  # (recorded since 0.2.9)
         if digest is not None and digest != model_config["data"]["digest"]:
-            raise BrushworkError(f"'{out_dir}' holds a GAN run trained on other pictures of {source} ("
+            raise BrushworkError(f"'{out_dir}' holds a {kind} run trained on other pictures of {source} ("
                                  f"{saved['data'].get('images', '?')} then, {len(images)} now: added, removed or edited "
                                  "since; its originality index would no longer hold what it learnt from): use "
                                  "--no-resume to start over, or another --out")
