@@ -463,7 +463,7 @@ def test_the_shipped_gan_samples_out_of_the_box(tmp_path, capsys):
     assert np.array_equal(np.asarray(Image.open(again / "seed0005.png")), img)  # same seed, same image
 
 
-def test_dataset_names_greyscale_arrays_and_clipart_categories(tmp_path, monkeypatch):
+def test_dataset_names_greyscale_arrays_and_clipart_categories(tmp_path, monkeypatch, capsys):
     import brushwork.datasets as datasets
     from brushwork.training.gan import load_images
 
@@ -478,7 +478,9 @@ def test_dataset_names_greyscale_arrays_and_clipart_categories(tmp_path, monkeyp
     folder.mkdir(parents=True)
     files = []
     for i, cat in enumerate(["animals", "animals", "animals", "food"]):
-        Image.new("RGBA", (40, 30), (200, 10 * i, 0, 255)).save(folder / f"{i:05d}.png")
+        drawn = np.random.default_rng(i).integers(0, 255, (30, 40, 4), dtype=np.uint8)
+        drawn[..., 3] = 255
+        Image.fromarray(drawn).save(folder / f"{i:05d}.png")
         files.append({"file": f"{i:05d}.png", "source": f"usr/share/openclipart/png/{cat}/x{i}.png"})
     (folder.parent / "manifest.json").write_text(json.dumps({"files": files}))
     monkeypatch.setattr(datasets, "fetch", lambda name: folder)
@@ -486,6 +488,17 @@ def test_dataset_names_greyscale_arrays_and_clipart_categories(tmp_path, monkeyp
     assert x.shape == (3, 3, 32, 32)
     with pytest.raises(BrushworkError, match="no category 'cats'.*animals, food"):
         load_images("openclipart:cats", 32)
+    # (the docs audit) a category's GAN had no originality index, without a word: its files are indexed; an array
+    # dataset, which has no files, says so
+    small = ["--size", "32", "--steps", "1", "--batch", "2", "--z-dim", "8", "--width", "4", "-q"]
+    assert main(["gan", "train", "openclipart:animals", *small, "--out", str(tmp_path / "clip")]) == 0
+    from brushwork.provenance.originality import ReferenceIndex
+
+    index = ReferenceIndex.load(tmp_path / "clip" / "train_index.npz")
+    assert sorted(index.names) == ["00000.png", "00001.png", "00002.png"]
+    capsys.readouterr()
+    assert main(["gan", "train", "fashion-mnist", *small, "--out", str(tmp_path / "arr")]) == 0
+    assert "no originality index for `gan sample --originality`: fashion-mnist is an array" in capsys.readouterr().err
 
 
 def test_small_pictures_are_enlarged_and_counted(tmp_path, capsys):

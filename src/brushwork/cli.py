@@ -2179,7 +2179,13 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     if trainer.skipped:  # type: ignore[attr-defined]
         _skipped_note(trainer.skipped, names=trainer.skipped_files)  # type: ignore[attr-defined]
     root = image_folder(args.data)  # the same folder train_gan read
-    if root is not None and root.is_dir():
+    files = None
+    if root is None and str(args.data).startswith("openclipart:"):  # its files, in the fetched clip-art folder
+        from .datasets import fetch
+        from .training.gan import _clipart_category
+
+        root, files = fetch("openclipart"), _clipart_category(args.data)
+    if root is not None and root.is_dir() and files is None:
         from .datasets import left_out_under
 
         _gif_note(left_out_under(root), "training")  # (pixel-art sprites often are GIFs: they vanished without a word)
@@ -2187,9 +2193,12 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
         from .provenance.originality import build_index
 
         try:
-            build_index(root, limit=5000).save(Path(args.out) / "train_index.npz")  # for gan sample --originality
+            build_index(root, limit=5000, files=files).save(Path(args.out) / "train_index.npz")  # for --originality
         except BrushworkError as exc:  # (the model is trained and saved: a note, not a failure)
             print(f"brushwork: note: no originality index for `gan sample --originality`: {exc}", file=sys.stderr)
+    elif root is None and not args.no_index:  # (mnist, fashion-mnist: arrays, no files to index; it said nothing)
+        print(f"brushwork: note: no originality index for `gan sample --originality`: {args.data} is an array "
+              "dataset, not files", file=sys.stderr)
     if trainer.enlarged:  # type: ignore[attr-defined]
         print(f"brushwork: note: {trainer.enlarged} image(s) smaller than --size {args.size} were enlarged "  # type: ignore[attr-defined]
               "(nearest-neighbour, keeping hard pixel edges); a smaller --size may suit them better", file=sys.stderr)

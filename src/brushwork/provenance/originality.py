@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,9 +153,10 @@ class ReferenceIndex:
 
 def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=None,
                 limit: int | None = None, previous: ReferenceIndex | None = None,
-                stopped: list | None = None) -> ReferenceIndex:
-    """Index every readable image under ``folder`` (recursive; at most ``limit``, evenly spaced);
-    unreadable files and blank ones (one flat colour: :func:`blank`) are skipped, counted.
+                stopped: list | None = None, files: Sequence[str | os.PathLike] | None = None) -> ReferenceIndex:
+    """Index every readable image under ``folder`` (recursive; at most ``limit``, evenly spaced), or the ``files``
+    under it given (an openclipart category); unreadable files and blank ones (one flat colour: :func:`blank`) are
+    skipped, counted.
 
     ``previous``: an index of the same folder (complete, or a build stopped part way): a file under the same name
     with the same sha256 takes its entry instead of being decoded and embedded again (a folder of 8,000 pictures
@@ -174,7 +175,10 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
     root = Path(folder)
     if not root.is_dir():
         raise BrushworkError(f"'{root}' is not a folder: give the folder of reference images")
-    files = list_images(root)
+    files = list_images(root) if files is None else [Path(f) for f in files]
+    outside = next((f for f in files if not Path(os.path.abspath(f)).is_relative_to(os.path.abspath(root))), None)
+    if outside is not None:
+        raise BrushworkError(f"'{outside}' is not under '{root}': give files under the index's folder")
     if limit is not None and len(files) > limit:
         files = [files[i] for i in np.linspace(0, len(files) - 1, limit).astype(int)]
     known = {}
@@ -203,7 +207,7 @@ def build_index(folder: str | os.PathLike, *, progress: bool = False, encoder=No
         for f in files:
             if bar is not None:
                 bar.update(1)
-            name = f.relative_to(root).as_posix()
+            name = Path(os.path.abspath(f)).relative_to(os.path.abspath(root)).as_posix()
             try:
                 sha = sha256_file(f) if known else None
             except OSError:  # (unreadable: described below, and skipped as such; review)
