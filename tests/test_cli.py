@@ -516,3 +516,15 @@ def test_the_pixel_limit_is_on_what_is_decoded_and_recolor_can_raise_it(tmp_path
     assert "or raise --max-pixels" in capsys.readouterr().err and not out.exists()
     assert main(["recolor", str(tmp_path / "a.png"), "--palette", "#ff0000,#0000ff", "-o", str(out),
                  "--max-pixels", "200000"]) == 0
+
+
+def test_no_metadata_and_sidecar_together_are_refused(tmp_path, capsys):
+    """(docs audit) --no-metadata --sidecar wrote no sidecar and said nothing: the two contradict each other."""
+    photo = tmp_path / "p.png"
+    Image.fromarray((np.random.default_rng(0).random((30, 40, 3)) * 255).astype(np.uint8)).save(photo)
+    for argv in (["recolor", str(photo), "--palette", "#1e90ff,#ff8c1e", "-o", str(tmp_path / "r.png")],
+                 ["palette", str(photo), "-k", "3", "--swatch", str(tmp_path / "sw.png")]):
+        assert main([*argv, "--no-metadata", "--sidecar"]) == 2
+        err = capsys.readouterr().err
+        assert "--sidecar writes the recipe beside the output and --no-metadata writes no recipe" in err
+        assert err.count("\n") == 1 and not list(tmp_path.glob("r.png*")) and not list(tmp_path.glob("sw.png*"))

@@ -3058,6 +3058,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if empty is not None:  # ('' silently meant the working folder for -o, --previews, --inputs; or nothing at all)
         sys.stderr.write(f"brushwork: error: {empty} is empty (an unset variable in a script?): give a value\n")
         return EXIT_USAGE
+    if getattr(args, "no_metadata", False) and getattr(args, "sidecar", False):  # (no sidecar was written, silently)
+        sys.stderr.write("brushwork: error: --sidecar writes the recipe beside the output and --no-metadata writes no "
+                         "recipe at all: give one of the two\n")
+        return EXIT_USAGE
     valued, args.output_options = _option_kinds(parser)
     args.argv = _canonical_argv(argv, valued)  # the recipes record the command that made each output
 
