@@ -257,6 +257,9 @@ def test_numbers_out_of_reach_are_refused(small_images, tmp_path, capsys):
         assert "short side must be at least" in _err(capsys)
     assert not (tmp_path / "x.png").exists()
     assert main(["serve", "--port", "99999"]) == 2 and "not a port" in _err(capsys)
+    (tmp_path / "afile.jpg").write_bytes(b"x")  # (it said "(File exists): pass --data DIR" to one who had: the docs audit)
+    assert main(["serve", "--data", str(tmp_path / "afile.jpg"), "--port", "7999"]) == 2
+    assert "afile.jpg' is a file, not a folder: give a folder for the studio's files" in _err(capsys)
     import torch
 
     if not torch.cuda.is_available():

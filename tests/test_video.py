@@ -879,3 +879,12 @@ def test_a_frame_broken_only_when_decoded_keeps_the_work_before_it(small_images,
     capsys.readouterr()
     assert main([*argv, "-o", str(tmp_path / "again")]) == 0
     assert "starting over: the 3 frames of a stopped run" in capsys.readouterr().err
+
+
+def test_style_weights_of_another_count_say_the_fix(tmp_path):
+    """(docs audit) video said "1 style image(s) but 2 style weight(s)" and no more; stylize says what to do."""
+    from brushwork.pipelines.video import stylize_video
+
+    with pytest.raises(BrushworkError, match=r"1 style image\(s\) but 2 style weight\(s\): give one weight per style"):
+        stylize_video(tmp_path / "frames", [tmp_path / "s.png"], tmp_path / "o.mp4", style_weights=[1.0, 2.0])
+    assert not list(tmp_path.iterdir())

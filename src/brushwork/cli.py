@@ -2760,10 +2760,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not local and not token:
         token = secrets.token_urlsafe(18)  # never open to the network without one
     data = Path(args.data).expanduser() if args.data else _default_path().parent / "studio"
+    if data.exists() and not data.is_dir():  # ("(File exists): pass --data DIR" to one who had passed it)
+        raise BrushworkError(f"--data '{data}' is a file, not a folder: give a folder for the studio's files")
     try:
         data.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BrushworkError(f"cannot use '{data}' for the studio's files ({exc.strerror}): pass --data DIR") from None
+        raise BrushworkError(f"cannot use '{data}' for the studio's files ({exc.strerror}): "
+                             + ("give another --data folder" if args.data else "pass --data DIR")) from None
     # On this machine only, any Host or Origin but the loopback names is refused (no DNS rebinding, no
     # other web site driving the studio); beyond it, the token guards every request.
     config = StudioConfig(data_dir=data, token=token, workers=args.workers, max_waiting=args.queue,

@@ -983,7 +983,8 @@ def stylize_video(
         raise BrushworkError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     tile = checked_tile(tile)
     if style_weights is not None and len(style_weights) != len(styles):
-        raise BrushworkError(f"{len(styles)} style image(s) but {len(style_weights)} style weight(s)")
+        raise BrushworkError(f"{len(styles)} style image(s) but {len(style_weights)} style weight(s): give one weight "
+                             "per style")
     out = Path(output)
     if not is_frames_folder(out) and out.suffix.lower() not in VIDEO_SUFFIXES:
         raise BrushworkError(f"output '{out}' has an unknown video extension: use {', '.join(VIDEO_SUFFIXES)} or a folder")
