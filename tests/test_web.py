@@ -788,6 +788,8 @@ def test_forms_are_read_as_sent_and_gallery_items_as_made(client, tmp_path, monk
                        ({"style_name": "starry_night", "size": ""}, "size is empty"),
                        ({"style_name": "starry_night", "method": "gatys", "init": "adain", "match": "none"},
                         "takes init_match=none"),
+                       ({"style_name": "starry_night", "method": "gatys", "init": "adain", "match": "full"},
+                        "takes init_match=full"),  # (said "send method=adain": the docs audit)
                        ({"style": "starry_night"}, "style: send an image file here (a bundled style")):
         r = client.post("/api/stylize", files=photo, data=data)
         assert r.status_code == 422 and said in r.json()["error"], r.text

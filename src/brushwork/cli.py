@@ -647,7 +647,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     cs.add_argument("data", metavar="DATA", help="the dataset (or folder) the model was trained on")
     cs.add_argument("--sparsity", type=_float_in(0.0, 0.99), default=0.5,
                     help="fraction of weights pruned, up to 0.99 (default 0.5)")
-    cs.add_argument("--finetune-epochs", type=_positive_int, default=3)
+    cs.add_argument("--finetune-epochs", type=_positive_int, default=3,
+                    help="epochs of training after pruning, to recover accuracy (default 3)")
     cs.add_argument("--out", help="folder for the pruned model and slim.json (default MODEL_DIR/slim)")
     cs.add_argument("-q", "--quiet", action="store_true")
     cs.set_defaults(func=_cmd_classify_slim)

@@ -892,12 +892,12 @@ def create_app(config: StudioConfig) -> FastAPI:
 
         if match is not None and match not in MATCHES:
             raise ApiError(422, f"match must be one of {', '.join(MATCHES)}")
+        if match is not None and method == "gatys" and init == "adain":  # (none too: it is not the start's; asked
+            raise ApiError(422, f"match applies to the adain method; the AdaIN start of init=adain takes "  # first,
+                                f"init_match={match}")  # as the general refusal below hid this advice: docs audit)
         if match not in (None, "none") and method != "adain":
             raise ApiError(422, f"match {match} applies to the adain method (Gatys matches the style itself): "
                                 "send method=adain or leave match out")
-        if match is not None and method == "gatys" and init == "adain":  # (none too: it is not the start's)
-            raise ApiError(422, f"match applies to the adain method; the AdaIN start of init=adain takes "
-                                f"init_match={match}")
         if init_match is not None and (init_match not in MATCHES or method != "gatys" or init != "adain"):
             raise ApiError(422, f"init_match must be one of {', '.join(MATCHES)}, and finishes the AdaIN start of "
                                 "method=gatys with init=adain only")
