@@ -469,6 +469,12 @@ def test_image_pool_reads_photos_upright_and_says_why_none_is_usable(tmp_path):
     (tmp_path / "cut.jpg").write_bytes((tmp_path / "phone.jpg").read_bytes()[:200])
     with pytest.raises(BrushworkError, match=r"no usable style images among 2 files \(1 unreadable, 1 with a short side"):
         ImagePool([tmp_path / "phone.jpg", tmp_path / "cut.jpg"], max_side=64, min_side=40, what="style images")
+    # (docs audit) a wide photo held at --max-side kept too short a side for the crops, and was refused as too small:
+    # its short side is kept at the crops' size; a picture that is itself too small is still refused
+    Image.new("RGB", (640, 360), (0, 90, 200)).save(tmp_path / "wide.png")
+    pool = ImagePool([tmp_path / "wide.png"], max_side=256, min_side=192)
+    assert tuple(pool.images[0].shape) == (3, 192, 341)
+    assert tuple(ImagePool([tmp_path / "wide.png"], max_side=320, min_side=160).images[0].shape) == (3, 180, 320)
 
 
 def test_resume_with_the_runs_own_init_and_an_older_runs_precision(tmp_path, monkeypatch):

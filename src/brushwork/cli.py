@@ -499,7 +499,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     tr.add_argument("--sample-every", type=_positive_int, default=200,
                     help="write a sample grid to OUT/samples every this many steps (default 200)")
     tr.add_argument("--max-side", type=_positive_int, default=768,
-                    help="images are held with this long side; crops cut between the short side and --size")
+                    help="images are held with this long side (a wide one keeps --size on its short side); crops cut "
+                         "between the short side and --size")
     tr.add_argument("--tap", default="block5.expand",
                     help="encoder layer the decoder paints from (default block5.expand: stride 8; "
                          "block8.expand, block11.expand: deeper, stride 16)")

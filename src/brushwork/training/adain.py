@@ -60,7 +60,8 @@ class AdaINTrainConfig:
 
 
 class ImagePool:
-    """Images held in memory (long side at most ``max_side``) for random square crops.
+    """Images held in memory (long side at most ``max_side``, unless that would leave the short side under
+    ``min_side``: then the short side is ``min_side``) for random square crops.
 
     Large photos give many different crops: each crop first picks a random scale between "the
     crop covers the whole short side" and "native resolution", cuts that square and resizes it.
@@ -82,7 +83,13 @@ class ImagePool:
                     im.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced scale, fast
                     im = ImageOps.exif_transpose(im)  # a phone's photo upright, as stylize reads it
                     im = to_8bit(to_srgb(key_to_alpha(im)))  # a photo in Display P3 or Adobe RGB: its colours, as stylize reads them
-                    im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+                    w, h = im.size
+                    if min(w, h) >= min_side > min(w, h) * max_side / max(w, h):  # (a wide photo: its long side at
+                        s = min_side / min(w, h)  # max_side left its short side under the crops' size, and it was
+                        im = im.resize((max(min_side, round(w * s)), max(min_side, round(h * s))),  # refused as "too
+                                       Image.Resampling.LANCZOS)  # small": the short side is kept at min_side)
+                    else:
+                        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
                     if min(im.size) < min_side:
                         small += 1
                         raise ValueError("too small")
