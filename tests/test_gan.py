@@ -266,6 +266,9 @@ def test_cli_train_sample_interpolate_and_bad_input(tmp_path, capsys):
     # -q as every long command takes it (the docs audit: sample, interpolate and eval refused it); one sample, said so
     assert main(["gan", "sample", str(run), "--seeds", "7", "-o", str(tmp_path / "q"), "-q"]) == 0
     assert "wrote 1 sample to" in capsys.readouterr().out
+    assert main(["gan", "sample", str(run), "--seeds", "7,7,8,7", "-o", str(tmp_path / "q"), "-q"]) == 0
+    said = capsys.readouterr()  # (it said "wrote 4 samples" of two files)
+    assert "wrote 2 samples to" in said.out and "2 seed(s) given more than once: each is one file" in said.err
     assert main(["gan", "interpolate", str(run), "--seeds", "1,2", "--frames", "4", "-o", str(tmp_path / "q.gif"),
                  "-q"]) == 0
     assert main(["gan", "eval", str(run), "--data", str(data), "--samples", "10", "-q", "--no-gallery"]) == 0

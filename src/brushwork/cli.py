@@ -2334,6 +2334,11 @@ def _cmd_gan_sample(args: argparse.Namespace) -> int:
         _check_outputs(str(out))
     else:
         _check_folder(out, "without --grid, -o names a folder of PNGs (add --grid for one PNG)")
+        once = list(dict.fromkeys(seeds))  # (a seed given twice is one file: it said "wrote 3 samples" of one, and
+        if len(once) < len(seeds):  # recorded it three times in the gallery)
+            print(f"brushwork: note: {len(seeds) - len(once)} seed(s) given more than once: each is one file",
+                  file=sys.stderr)
+            seeds = once
     index = None
     if args.originality:
         from .provenance.originality import ReferenceIndex
