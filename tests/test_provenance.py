@@ -194,7 +194,8 @@ def test_reproduce_bad_input(tmp_path, capsys):
 
     save_image(np.zeros((8, 8, 3), np.float32), api, recipe={"operation": "stylize"})
     assert main(["reproduce", str(api)]) == 2
-    assert "no command" in capsys.readouterr().err
+    assert "no command (made through the Python API, a `suggest` preview, or the studio's GAN or composition panel)" \
+        in capsys.readouterr().err  # (the studio's grids were blamed on the API: the docs audit)
     # a recipe is anyone's data: inspect shows a hand-edited one as it is, without a traceback
     for i, bad in enumerate([{"operation": "stylize", "inputs": [{"name": "a"}], "environment": [1, 2], "command": "x"},
                              {"operation": "stylize", "inputs": "x", "command": ["stylize", "{input:0}"]},

@@ -915,7 +915,11 @@ def record_output(path: str | os.PathLike, image: Image.Image | None, recipe: di
     except Exception as exc:  # noqa: BLE001 - best effort by design (KeyboardInterrupt still stops)
         _session[key] = (time.monotonic(), _gallery_file_state(key))
         text = str(exc) if isinstance(exc, BrushworkError) else f"{type(exc).__name__}: {exc}"
+        from ..errors import flag
+
+        # (a command of the CLI ends before any retry: it was promised one; the studio and notebooks do retry)
+        when = ("--no-gallery, or BRUSHWORK_GALLERY=off, leaves it out" if flag("--no-gallery") == "--no-gallery" else
+                f"it is tried again in {RETRY_AFTER:.0f} s, or once its file changes")
         logging.getLogger("brushwork").warning(f"brushwork: warning: {path} was written but not recorded in the "
-                                               f"gallery (it is tried again in {RETRY_AFTER:.0f} s, or once its file "
-                                               f"changes): {text}")
+                                               f"gallery ({when}): {text}")
         return None

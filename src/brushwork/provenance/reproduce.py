@@ -585,8 +585,9 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
                              "reproduced")
     cmd = recipe.get("command")
     if not isinstance(cmd, list) or not cmd:
-        raise BrushworkError(f"the recipe in '{path}' has no command (made through the Python API, or a `suggest` "
-                             "preview): only images made by a brushwork command that writes them can be reproduced")
+        raise BrushworkError(f"the recipe in '{path}' has no command (made through the Python API, a `suggest` "
+                             "preview, or the studio's GAN or composition panel): only images made by a brushwork "
+                             "command that writes them can be reproduced")
     run = _without_checks(legacy_command(recipe))  # (what runs is checked: it drops old options, with their values)
     _check_command(cmd, path)
     _check_command(run, path)
