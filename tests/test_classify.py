@@ -422,7 +422,7 @@ def test_a_run_stopped_early_is_finished_and_resume_keeps_its_epochs(tmp_path, c
     # the same command again: finished, not trained on from the best weights
     assert main(argv) == 0
     io = capsys.readouterr()
-    assert "already stopped early" in io.err and f"trained {n} epoch(s)" in io.out  # the epochs before, counted
+    assert "already stopped early" in io.err and f"the run has {n} epoch(s)" in io.out  # the epochs before, counted
     assert (out / "epochs.csv").read_text() == epochs
     assert torch.load(out / "checkpoint" / "trainer_state.pt", weights_only=False)["step"] == state["step"]
     # A Ctrl-C in the last step saves that step's weights and stops before the best are restored: the same
@@ -900,3 +900,16 @@ def test_a_model_of_0_2_8_reads_its_folder_as_then(tmp_path, capsys):
     shutil.copytree(root, other, symlinks=True)
     assert main(["classify", "eval", str(run), str(other), "--out", str(tmp_path / "ev2")]) == 0
     assert "the 4 images of" in capsys.readouterr().out  # (2 held out + the 2 new; 0.2.8's reader: 2)
+
+
+def test_a_finished_run_run_again_says_it_trained_nothing(tmp_path, capsys):
+    """(docs audit) The same command after a run had trained all its --epochs said "trained 1 epoch(s)" as if it had
+    trained again: it says the run had already trained them, and how to train further."""
+    root = _folder(tmp_path)
+    argv = ["classify", "train", str(root), "--out", str(tmp_path / "run"), "--epochs", "1", "--size", "16", "-q"]
+    assert main(argv) == 0
+    assert "trained 1 epoch(s)" in capsys.readouterr().out
+    assert main(argv) == 0
+    io = capsys.readouterr()
+    assert "the run has 1 epoch(s)" in io.out and "trained 1" not in io.out
+    assert "already trained its 1 epoch(s): nothing more to train; raise --epochs" in io.err

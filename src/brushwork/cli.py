@@ -1820,7 +1820,11 @@ def _cmd_classify_train(args: argparse.Namespace) -> int:
 
     early = (f", stopped early ({args.patience} epoch(s) without a validation loss {MIN_IMPROVEMENT:g} below the best)"
              if summary["stopped_early_at_epoch"] is not None and not summary["finished_before"] else "")
-    print(f"trained {len(summary['epochs'])} epoch(s){early}, best epoch {summary['best_epoch']}; "
+    if not summary["trained_now"] and not summary["finished_before"]:  # (a rerun of a finished run said "trained 2
+        print(f"brushwork: note: this run had already trained its {len(summary['epochs'])} epoch(s): nothing more to "
+              "train; raise --epochs to train further, or --no-resume to start over", file=sys.stderr)  # epoch(s)")
+    done = "trained" if summary["trained_now"] else "the run has"
+    print(f"{done} {len(summary['epochs'])} epoch(s){early}, best epoch {summary['best_epoch']}; "
           f"checkpoint in {Path(args.out) / 'checkpoint'}")
     _print_metrics(m, m["evaluated_on"])
     return 0

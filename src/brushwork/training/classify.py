@@ -634,7 +634,7 @@ def train_classifier(
     trainer.fit()
     stopped = trainer.extra_state.get("stopped_at_step")
     summary = {"stopped_early_at_epoch": None if stopped is None else stopped // steps_per_epoch,
-               "finished_before": finished_before,
+               "finished_before": finished_before, "trained_now": bool(trainer.history),
                "classes": classes, "train": int(len(tr)), "val": int(len(va)), "skipped": skipped,
                "skipped_files": skipped_files,
                "epochs": stopper.epochs, "best_epoch": trainer.extra_state.get("best_epoch"),
