@@ -81,6 +81,10 @@ def test_suggest_cli(tmp_path, content_path, capsys):
     said = capsys.readouterr()
     assert len(json.loads(said.out)["suggestions"]) == 1 and "left out" in said.err and "content picture itself" in said.err
     (styles / "me.png").unlink()
+    Image.open(content_path).save(styles / "me.tiff")  # the same picture in another format (another sha256)
+    assert main(["suggest", str(content_path), "--styles", str(styles), "--json"]) == 0
+    assert not [s for s in json.loads(capsys.readouterr().out)["suggestions"] if s["style"].endswith("me.tiff")]
+    (styles / "me.tiff").unlink()
     # a cut-out photo: its transparent pixels are not its colours; a fully transparent one has none
     rgba = np.asarray(Image.open(content_path).convert("RGBA")).copy()
     rgba[:, : rgba.shape[1] // 2, :3] = 255 - rgba[:, : rgba.shape[1] // 2, :3]  # hidden colours, unlike the rest

@@ -1650,6 +1650,15 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         itself = file_sha256(args.content)
     except OSError:
         itself = None
+    import numpy as np
+    from PIL import Image
+
+    def glance(rgb) -> np.ndarray:  # a 16 x 16 look at a picture: the same one in another format looks the same
+        return np.asarray(Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8)).resize(
+            (16, 16), Image.Resampling.BOX), dtype=np.float32)
+
+    seen_content = glance(content.rgb)
+    content_shape = content.rgb.shape[1] / content.rgb.shape[0]
 
     def styles():  # one picture at a time (a folder of 6,872 styles held at once peaked at 11.4 GiB)
         nonlocal skipped
@@ -1674,6 +1683,11 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
                 if Path(f) in given:
                     raise
                 skipped += 1  # an unreadable file inside a folder: skip it, say so below
+                continue
+            if abs(img.rgb.shape[1] / img.rgb.shape[0] - content_shape) < 0.01 * content_shape and \
+                    np.abs(glance(img.rgb) - seen_content).mean() < 2.0:  # (the photo saved as TIFF came first too)
+                if Path(f) in given:
+                    print(f"brushwork: note: left out '{f}': it is the content picture itself", file=sys.stderr)
                 continue
             yield str(f), (img.rgb, img.alpha)
 
