@@ -256,6 +256,9 @@ def test_a_crop_edge_on_the_pictures_border_cuts_nothing():
     assert whole.box == (0, 0, 300, 200) and "edges cut little salient matter (0.00)" in whole.reasons
     sliced = [c for c in smaller if 10 < c.box[0] < 110]  # its left edge through the subject
     assert sliced and all("(0.00)" not in c.reasons[2] for c in sliced)
+    # a picture a pixel wider than the ratio: the largest crop sits within a pixel of the border, which it does not cut
+    (largest,) = suggest_crops(np.pad(img, ((0, 0), (0, 1), (0, 0)), mode="edge"), ["3:2"])
+    assert largest.box[2] - largest.box[0] == 300 and "edges cut little salient matter (0.00)" in largest.reasons
 
 
 def test_the_largest_crop_is_the_largest_in_the_pictures_own_pixels():

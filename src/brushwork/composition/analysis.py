@@ -347,10 +347,11 @@ def suggest_crops(rgb: np.ndarray, ratios: list[str | float], *, top: int = 1,
                     sx = float(((wx - lft + 0.5) * m).sum() / (m.sum() or 1)) / icw
                     sy = float(((wy - t + 0.5) * m).sum() / (m.sum() or 1)) / ich
                     thirds, _ = _power_score(sx, sy, (1 / 3, 2 / 3))
-                    # salient matter that the crop's edges slice through: an edge on the picture's own border cuts
-                    # nothing (it was counted: a crop keeping all of the saliency was said to cut some)
-                    edges = [e for e, inside in ((win[0], t > 0), (win[-1], b < h), (win[:, 0], lft > 0),
-                                                 (win[:, -1], rt < w)) if inside]
+                    # salient matter that the crop's edges slice through: an edge on the picture's own border, or
+                    # within a working pixel of it (the room a ratio leaves), cuts nothing (it was counted: a crop
+                    # keeping all of the saliency was said to cut some)
+                    edges = [e for e, inside in ((win[0], t > 1), (win[-1], b < h - 1), (win[:, 0], lft > 1),
+                                                 (win[:, -1], rt < w - 1)) if inside]
                     cut = float(np.concatenate(edges).mean()) if edges else 0.0
                     # keep the subject (saliency kept) first, cut little at the edges, then place it well
                     # (thirds); a mild preference for larger crops keeps context
