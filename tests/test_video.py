@@ -888,3 +888,19 @@ def test_style_weights_of_another_count_say_the_fix(tmp_path):
     with pytest.raises(BrushworkError, match=r"1 style image\(s\) but 2 style weight\(s\): give one weight per style"):
         stylize_video(tmp_path / "frames", [tmp_path / "s.png"], tmp_path / "o.mp4", style_weights=[1.0, 2.0])
     assert not list(tmp_path.iterdir())
+
+
+def test_a_trailing_slash_asks_for_a_frames_folder(tmp_path, monkeypatch, capsys):
+    """(docs audit) `-o shots.v2/` was refused as "an unknown video extension" though the slash says a folder: it is
+    one; a run that fails before any frame leaves no empty folder behind."""
+    from PIL import Image
+
+    (tmp_path / "frames").mkdir()
+    for i in range(2):
+        Image.new("RGB", (48, 32), (40 * i, 90, 160)).save(tmp_path / "frames" / f"f{i}.png")
+    Image.new("RGB", (32, 32), (200, 120, 30)).save(tmp_path / "style.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["video", "frames", "style.png", "-o", "shots.v2/", "--size", "32", "-q", "--no-gallery"]) == 0
+    assert sorted(p.name for p in Path("shots.v2").glob("*.png")) == ["frame_000001.png", "frame_000002.png"]
+    assert main(["video", "frames", "nostyle.png", "-o", "other.v2/", "--size", "32", "-q"]) == 2
+    assert "does not exist" in capsys.readouterr().err and not Path("other.v2").exists()

@@ -1013,12 +1013,25 @@ def _cmd_video(args: argparse.Namespace) -> int:
 
     check_sidecar_free(args.output)  # (FOLDER.json beside a frames folder: often the user's own file)
     info: dict = {}
-    n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
-                      style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
-                      consistency=args.consistency,
-                      decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
-                      watermark=args.watermark, transform=args.transform, match=args.match, fps=args.fps,
-                      weights=args.weights, trust_weights=args.trust_weights, resume=not args.no_resume, info=info)
+    made = None  # -o shots.v2/: a trailing slash asks for a frames folder, whatever the name (it was refused as "an
+    if args.output.endswith(("/", os.sep)) and not os.path.lexists(args.output):  # unknown video extension")
+        try:
+            Path(args.output).mkdir()
+            made = Path(args.output)
+        except OSError:
+            pass  # (its parent is missing or refused: said below as for any output)
+    try:
+        n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
+                          style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
+                          consistency=args.consistency,
+                          decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
+                          watermark=args.watermark, transform=args.transform, match=args.match, fps=args.fps,
+                          weights=args.weights, trust_weights=args.trust_weights, resume=not args.no_resume,
+                          info=info)
+    except BaseException:
+        if made is not None and made.is_dir() and not any(made.iterdir()):  # (no half-made output: no empty folder)
+            made.rmdir()
+        raise
     # The recipe goes beside the video (NAME.EXT.json) or the frames folder (FOLDER.json): no video
     # container brushwork writes has a place for it. `brushwork reproduce` reads it there.
     params = {"operation": "video", "strength": args.strength, "style_weights": args.style_weights,
