@@ -386,7 +386,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     "strength); pixels no mask covers keep the content")
     st.add_argument("--size", type=_side, default=512, help="long side of the output (default 512)")
     st.add_argument("--max-pixels", type=_positive_int, default=80_000_000,
-                    help="refuse larger images (default 80000000)")
+                    help="refuse a larger output or style image (default 80000000; the photo is read at the output's "
+                         "size)")
     st.add_argument("--preserve-color", default="none", choices=["none", "luminance", "histogram", "stats", "palette"],
                     help="keep the content's colours: luminance-only transfer, histogram matching, or "
                          "recolouring the result (OKLab statistics or palette mapping)")
@@ -643,7 +644,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ce.set_defaults(func=_cmd_classify_eval)
     cs = cls_sub.add_parser("slim", help="prune (with fine-tuning) and quantise a classifier; compare them",
                             description="Global magnitude pruning + fine-tuning, dynamic and static int8; a table "
-                            "of accuracy, size and CPU latency. Example: brushwork classify slim runs/digits mnist")
+                            "of accuracy, size and CPU latency (seed-cnn and small-cnn models). Example: brushwork "
+                            "classify slim runs/digits mnist")
     cs.add_argument("model", metavar="MODEL_DIR")
     cs.add_argument("data", metavar="DATA", help="the dataset (or folder) the model was trained on")
     cs.add_argument("--sparsity", type=_float_in(0.0, 0.99), default=0.5,
