@@ -645,6 +645,10 @@ def test_a_recipe_file_alone_makes_its_picture_again(small_images, tmp_path, mon
     said = json.loads(capsys.readouterr().out)
     assert said["max_difference"] is None and said["differing_pixels"] is None
     assert "the model weights differ (weights_sha256)" in said["environment_differences"]
+    # a hand-edited recipe file beside the picture it names: its errors name the file given, not the picture
+    Path("tampered.json").write_text(json.dumps({**recipe, "brushwork": "banana"}))
+    assert main(["reproduce", "tampered.json"]) == 2
+    assert "the recipe in 'tampered.json' names brushwork version 'banana'" in capsys.readouterr().err
     Path("not.json").write_text('{"a": 1}')
     assert main(["reproduce", "not.json", "-o", "x.bmp"]) == 2
     assert "not a brushwork recipe" in capsys.readouterr().err and not Path("x.bmp").exists()

@@ -557,6 +557,7 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     given, alone = None, False  # a recipe file's recipe; alone: without its picture (made again, nothing to compare)
     if path.suffix.lower() == ".json" and path.is_file():
         path, given, alone = _recipe_file(path, keep)
+    recipe_at = Path(image) if given is not None else path  # (a recipe file's faults are its own, not its picture's)
     if path.is_dir() and not has_sidecar(path):
         raise BrushworkError(f"'{path}' is a folder without a recipe beside it ({sidecar_path(path).name}): give an "
                              "image, a video, or a frames folder written by `brushwork video`")
@@ -574,28 +575,28 @@ def reproduce(image: str | os.PathLike, inputs: list[str | os.PathLike] | None =
     if recipe is None:
         raise BrushworkError(f"'{path}' carries no brushwork recipe (written with --no-metadata, or by another "
                              "program; a NAME.EXT.json sidecar beside it is read too)")
-    _check_version(recipe, path)
+    _check_version(recipe, recipe_at)
     if recipe.get("interrupted"):
         raise BrushworkError(f"'{path}' is the best picture so far of a run stopped early ({recipe.get('evaluations')} "
                              "evaluations): its command would run to the end and make another picture, so it is not "
                              "rerun")
     ins = recipe.get("inputs", [])
     if not isinstance(ins, list) or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in ins):
-        raise BrushworkError(f"the recipe in '{path}' has a malformed 'inputs' list (edited by hand?): it cannot be "
-                             "reproduced")
+        raise BrushworkError(f"the recipe in '{recipe_at}' has a malformed 'inputs' list (edited by hand?): it cannot "
+                             "be reproduced")
     cmd = recipe.get("command")
     if not isinstance(cmd, list) or not cmd:
-        raise BrushworkError(f"the recipe in '{path}' has no command (made through the Python API, a `suggest` "
+        raise BrushworkError(f"the recipe in '{recipe_at}' has no command (made through the Python API, a `suggest` "
                              "preview, or the studio's GAN or composition panel): only images made by a brushwork "
                              "command that writes them can be reproduced")
     run = _without_checks(legacy_command(recipe))  # (what runs is checked: it drops old options, with their values)
-    _check_command(cmd, path)
-    _check_command(run, path)
+    _check_command(cmd, recipe_at)
+    _check_command(run, recipe_at)
     refs = [int(t[7:-1]) for t in map(str, run) if _INPUT_REF.fullmatch(t)]
     if any(r >= len(ins) for r in refs) or any(str(t).startswith("{input:") and not _INPUT_REF.fullmatch(str(t))
                                                for t in run):
-        raise BrushworkError(f"the recipe in '{path}' names inputs its 'inputs' list lacks (edited by hand?): it cannot "
-                             "be reproduced")
+        raise BrushworkError(f"the recipe in '{recipe_at}' names inputs its 'inputs' list lacks (edited by hand?): it "
+                             "cannot be reproduced")
     if keep is not None and not path.is_dir() and Path(keep).is_dir():  # checked before minutes of rerunning
         raise BrushworkError(f"output '{keep}' is a folder: give a file name for the rerun's picture")
     rel = str(recipe.get("output", ""))
