@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,6 +120,18 @@ def test_cli_marks_outputs_and_checks(small_images, tmp_path, capsys, monkeypatc
     io = capsys.readouterr()
     assert [json.loads(line)["image"] for line in io.out.splitlines()] == ["marked.png", "plain.png"]
     assert "'broken.png' is not an image" in io.err and "1 of 3 files could not be checked" in io.err
+    # (docs audit) a folder of pictures was read as one video's frames: one verdict, from its first file
+    import shutil
+
+    Path("mixed").mkdir()
+    shutil.copy("plain.png", "mixed/a.png")
+    shutil.copy("marked.png", "mixed/b.png")
+    assert main(["watermark", "check", "mixed", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(Path(r["image"]).name, r["detected"], r["frames_checked"]) for r in rows] == [("a.png", False, 1),
+                                                                                          ("b.png", True, 1)]
+    Path("empty").mkdir()
+    assert main(["watermark", "check", "empty"]) == 2 and "holds no images" in capsys.readouterr().err
 
 
 def test_api_results_in_memory_stay_unmarked(small_images, tmp_path):

@@ -2841,6 +2841,22 @@ def _cmd_watermark_check(args: argparse.Namespace) -> int:
                                                                  if len(missing) > 1 else "") + ": check the path")
     from tqdm.auto import tqdm
 
+    from .datasets import list_images
+    from .provenance.recipe import FRAMES_MARKER, has_sidecar
+
+    # A folder of pictures is its pictures, each checked (it was read as one video's frames: one verdict for the
+    # folder, from its first file); a frames folder `brushwork video` wrote is one video, as before.
+    images = []
+    for p in args.images:
+        d = Path(p)
+        if d.is_dir() and not (d / FRAMES_MARKER).exists() and not has_sidecar(d):
+            found = [str(f) for f in list_images(d)]
+            if not found:
+                raise BrushworkError(f"folder '{p}' holds no images (.png, .jpg, .webp, ...) to check")
+            images += found
+        else:
+            images.append(p)
+    args.images = images
     failed = []
     # each result printed as it comes (a script reads them line by line); a file that cannot be read is said on
     # stderr, the others go on, and the exit code is 2
