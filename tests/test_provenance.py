@@ -175,6 +175,15 @@ def test_gan_samples_recolor_and_crops_reproduce(tmp_path, monkeypatch, small_im
     assert crop["operation"] == "compose crop" and "{scratch:.png}" in crop["command"]
     assert reproduce(tmp_path / "crop.png").identical and reproduce(tmp_path / "ov.png").identical
     capsys.readouterr()
+    # a crop made by 0.2.10 (a pixel smaller): the rerun's other size names the change (it named the version only)
+    from brushwork.errors import BrushworkError
+    from brushwork.imaging.io import save_image
+
+    older = Image.open("crop.png")
+    save_image(older.crop((0, 0, older.width - 1, older.height - 1)), tmp_path / "old_crop.png",
+               recipe={**crop, "brushwork": "0.2.10"})
+    with pytest.raises(BrushworkError, match="sizes crops in the picture's own pixels"):
+        reproduce(tmp_path / "old_crop.png")
 
 
 def test_reproduce_bad_input(tmp_path, capsys):
