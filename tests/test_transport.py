@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -380,6 +381,38 @@ def test_old_gatys_commands_leave_out_what_brushwork_refuses_now():
     adain = {"method": "adain", "watermark": True, "match": "full"}
     ada_cmd = [*cmd, "--method", "adain"]
     assert legacy_command({**adain, "command": [*ada_cmd, "--steps", "50", "--tv-weight", "3"]}) == ada_cmd
+    # made before the CPU's default tile became 512 px: rerun in the 1024 px tiles it was painted in
+    tiled = {**adain, "adain": {"match": "full", "tile": 1024}, "command": ada_cmd}
+    assert legacy_command({**tiled, "brushwork": "0.2.10"}) == [*ada_cmd, "--tile", "1024"]
+    assert legacy_command({**tiled, "brushwork": "0.2.11"}) == ada_cmd
+    assert legacy_command({**tiled, "brushwork": "0.2.10", "command": [*ada_cmd, "--tile", "700"]}) == [*ada_cmd, "--tile",
+                                                                                                       "700"]
+    assert legacy_command({**with_start, "brushwork": "0.2.10", "command": [*cmd, "--init", "adain"]}) == [
+        *cmd, "--init", "adain", "--tile", "1024"]
+
+
+def test_an_adain_picture_made_in_1024_px_tiles_reproduces(small_images, tmp_path, monkeypatch):
+    """Since 0.2.11 a CPU paints AdaIN pictures in 512 px tiles (3x faster at 2048 px): a picture a 0.2.10 made
+    (1024 px tiles by default, its command without --tile) reruns in 1024 px tiles, bit-identical."""
+    import json
+
+    from brushwork.imaging.io import save_image
+    from brushwork.provenance.recipe import read_recipe
+    from brushwork.provenance.reproduce import reproduce
+
+    content, style = small_images
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRUSHWORK_GALLERY", "off")
+    args = ["stylize", str(content), str(style), "--method", "adain", "--size", "640", "-q"]
+    assert main([*args, "-o", "now.png"]) == 0
+    assert main([*args, "--tile", "1024", "-o", "then.png"]) == 0
+    now, then = np.asarray(Image.open("now.png")), np.asarray(Image.open("then.png"))
+    assert read_recipe("now.png")[0]["adain"]["tile"] == 512 and not np.array_equal(now, then)
+    recipe = read_recipe("then.png")[0]
+    at = recipe["command"].index("--tile")
+    old = {**recipe, "brushwork": "0.2.10", "command": recipe["command"][:at] + recipe["command"][at + 2:]}
+    save_image(Image.fromarray(then), tmp_path / "old.png", recipe=json.loads(json.dumps(old)))
+    assert reproduce(tmp_path / "old.png").identical
 
 
 def _drawing_on_a_transparent_canvas(tmp_path: Path) -> tuple[Path, Path]:
@@ -466,3 +499,18 @@ def test_large_picture_memory_savers_keep_the_values():
     blended, _ = match_styles(photo, [style], alpha=0.6)
     assert torch.equal(blended, (photo + 0.6 * (matched - photo)).clamp(0.0, 1.0))
     assert match_styles(photo, [style], alpha=0.0)[0] is photo
+
+
+def test_a_folder_made_in_1024_px_tiles_is_not_redone_for_the_new_default(small_images, tmp_path, capsys):
+    """The CPU's default tile became 512 px (0.2.11): a folder run keys the default as the 1024 it was, so a folder
+    stylized before is kept (its pictures are within a few levels), not refused as made with other settings."""
+    content, style = small_images
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(content, photos / "a.png")
+    base = ["stylize", str(photos), str(style), "-o", str(tmp_path / "out"), "--method", "adain", "--size", "64", "-q",
+            "--no-gallery"]
+    assert main([*base, "--tile", "1024"]) == 0  # (what brushwork 0.2.10's default passed)
+    capsys.readouterr()
+    assert main(base) == 0
+    assert "1 already done" in capsys.readouterr().out

@@ -410,7 +410,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     expert.add_argument("--tv-weight", type=_nonneg)
     st.add_argument("--decoder", metavar="DIR", help="adain (and --init adain): a trained decoder folder (default: the shipped one)")
     st.add_argument("--tile", type=_TILE,
-                    help="adain (and --init adain): tile size for large images; statistics stay global (default 1024)")
+                    help="adain (and --init adain): tile size for large images; statistics stay global (default 512 "
+                         "on a CPU, 1024 on a GPU)")
     st.add_argument("--transform", default="adain", choices=["adain", "wct"],
                     help="adain: match each channel's mean and std (default); wct: whitening-colouring, "
                     "matches the channels' covariance too (closer style, a little less of the photo)")
@@ -897,7 +898,7 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
         encoder=args.encoder, weights=args.weights, allow_download=args.download,
         trust_weights=args.trust_weights, steps=args.steps, scales=args.scales, optimizer=args.optimizer,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        decoder=args.decoder, tile=1024 if args.tile is None else args.tile, transform=args.transform, device=args.device,
+        decoder=args.decoder, tile="auto" if args.tile is None else args.tile, transform=args.transform, device=args.device,
         max_pixels=args.max_pixels, match=args.match, init_match=args.init_match,
     )
     if not Path(content).exists():  # before the folder/file branches, whose hints would mislead

@@ -122,6 +122,8 @@ def stylize_folder(
         if adain_start:
             kwargs["init_match"] = kwargs.get("init_match") or "full"  # named (older runs had an unmatched start)
         options = {k: v for k, v in kwargs.items() if k != "device"}
+        if options.get("tile") == "auto":  # the default tile keyed as the 1024 it was: its pictures (512 px tiles on a
+            options["tile"] = 1024  # CPU since 0.2.11) are within a few levels of those, and a folder is not redone
         if not adain_start:
             options.pop("init_match", None)  # no AdaIN start is made: the option changes nothing, keys stay as they were
         written = output_settings or {}
