@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import load_resized, update_benchmarks_md  # noqa: E402
+from common import cpu_name, load_resized, update_benchmarks_md  # noqa: E402
 
 from brushwork.models.adain import AdaINNet  # noqa: E402
 from brushwork.weights import load_decoder, load_encoder  # noqa: E402
@@ -63,7 +62,7 @@ def main() -> None:
         "<!-- adain-tiles:start -->",
         "## AdaIN tile size on the CPU",
         "",
-        f"Measured {dt.date.today().isoformat()} by `python benchmarks/adain_tiles.py` on {platform.machine()}, "
+        f"Measured {dt.date.today().isoformat()} by `python benchmarks/adain_tiles.py` on {cpu_name()}, "
         f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads: `adain_transfer` "
         "alone (the shipped decoder, strength 1, no colour match, no file reading or writing), the fastest of "
         f"{args.rounds} alternating rounds (one at 4096 px). brushwork's default tile on a CPU: {CPU_TILE} px "

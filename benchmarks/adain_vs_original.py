@@ -33,7 +33,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from common import load_resized, quality_ratio_lines, update_benchmarks_md  # noqa: E402
+from common import cpu_name, load_resized, quality_ratio_lines, update_benchmarks_md  # noqa: E402
 from metrics import Judge  # noqa: E402
 from textbook_gatys import textbook_gatys  # noqa: E402
 
@@ -175,7 +175,8 @@ def write(sp, rows, recon, mem) -> str:
         "<!-- adain-benchmark:start -->",
         "## AdaIN: brushwork's default model vs the original AdaIN network",
         "",
-        f"Measured {dt.date.today().isoformat()} by `python benchmarks/adain_vs_original.py` on {platform.machine()}, "
+        f"Measured {dt.date.today().isoformat()} by `python benchmarks/adain_vs_original.py` on {cpu_name()} "
+        f"({platform.machine()}), "
         f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, CPU fp32 eager.",
         "",
         f"| per 512 x 512 image (median over {sp['processes']} fresh processes, each {sp['rounds']} rounds of 3 calls "

@@ -16,6 +16,19 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("BRUSHWORK_GALLERY", "off")
 
 
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux; the machine type elsewhere): a speed is the machine's."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def load_resized(src, size: int) -> torch.Tensor:
     """An image (path or array) as ``(1, 3, H, W)`` with its long side at ``size``."""
     x = to_tensor(read_image(src).rgb)
