@@ -396,3 +396,15 @@ def test_reduced_reads_keep_thin_strips_and_average_as_the_picture_looks(tmp_pat
     assert small.full_size == (3000, 64) and small.rgb.shape[1] == 600
     edge = small.rgb[:, 300]  # over white: pink, with no more blue in it than green
     assert (edge[:, 0] > 0.99).all() and (np.abs(edge[:, 2] - edge[:, 1]) < 0.01).all(), edge[0]
+
+
+def test_a_video_given_for_an_image_is_named_as_one(tmp_path):
+    """(docs audit) `stylize clip.mp4 ...` said "not an image Pillow can read: use PNG, JPEG...": it says it is a
+    video, and which command takes videos."""
+    from brushwork.errors import ImageError
+    from brushwork.imaging.io import read_image
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+    with pytest.raises(ImageError, match=r"'.*clip.mp4' is a video, not an image: give an image \(`brushwork video"):
+        read_image(clip, what="content image")

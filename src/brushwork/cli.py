@@ -424,7 +424,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     st.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     st.add_argument("--sample-content", action="store_true", help="use the bundled sample photo as CONTENT")
     st.add_argument("--sample-style", action="store_true", help="use the bundled sample painting as STYLE")
-    st.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    st.add_argument("-q", "--quiet", action="store_true",
+                    help="no progress bar, and no 'wrote' line for one picture (a folder's summary stays)")
     st.set_defaults(func=_cmd_stylize)
 
     enc = sub.add_parser("encoders", help="list the feature encoders and where their weights come from")

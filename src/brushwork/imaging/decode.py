@@ -28,6 +28,9 @@ __all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pendin
 DEFAULT_MAX_PIXELS = 80_000_000
 # Phones and cameras write JPEGs with an MPF block (a depth map, a preview): Pillow calls them MPO.
 JPEG_FORMATS = ("JPEG", "MPO")
+#: video files, named as such when an image was expected (`brushwork video` reads them)
+_VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mts", ".m2ts", ".ts", ".3gp", ".mxf", ".ogv",
+                   ".wmv", ".flv", ".mpg", ".mpeg", ".vob")
 
 
 def has_alpha(img: Image.Image) -> bool:
@@ -165,6 +168,9 @@ def open_decoded(
             if _is_tiff(path):  # (Pillow reads 8- and 16-bit TIFFs; Krita's and GIMP's 32-bit float ones it cannot)
                 raise ImageError(f"{what} '{path}' is a TIFF whose kind of samples Pillow cannot read (32-bit float "
                                  "colour?): export it as an 8- or 16-bit TIFF or a PNG") from None
+            if path.suffix.lower() in _VIDEO_SUFFIXES:  # (a likely slip: `stylize clip.mp4`)
+                raise ImageError(f"{what} '{path}' is a video, not an image: give an image (`brushwork video "
+                                 f"{path.name} STYLE -o OUT` stylizes a video)") from None
             raise ImageError(
                 f"{what} '{path}' is not an image Pillow can read: use PNG, JPEG, WebP, TIFF or BMP"
             ) from None
