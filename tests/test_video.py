@@ -904,3 +904,33 @@ def test_a_trailing_slash_asks_for_a_frames_folder(tmp_path, monkeypatch, capsys
     assert sorted(p.name for p in Path("shots.v2").glob("*.png")) == ["frame_000001.png", "frame_000002.png"]
     assert main(["video", "frames", "nostyle.png", "-o", "other.v2/", "--size", "32", "-q"]) == 2
     assert "does not exist" in capsys.readouterr().err and not Path("other.v2").exists()
+
+
+def test_frames_are_painted_in_the_cpus_tiles_with_statistics_at_1024(tmp_path, monkeypatch):
+    """Since 0.2.11 a CPU paints a large frame in 512 px tiles (memory-bound at 1024: 2.5x slower at 2048 px), its
+    statistics still from a copy reduced to 1024 px; an explicit --tile is both, as before; a video recipe of 0.2.10
+    reruns with --tile 1024."""
+    from PIL import Image
+
+    import brushwork.pipelines.video as V
+    from brushwork.provenance.reproduce import legacy_command
+
+    seen = []
+    real = V.adain_transfer
+    monkeypatch.setattr(V, "adain_transfer", lambda *a, **k: seen.append(k["tile"]) or real(*a, **k))
+    stats = []
+    real_stats = V._tiled_stats
+    monkeypatch.setattr(V, "_tiled_stats", lambda net, x, tile, tr: stats.append(tile) or real_stats(net, x, tile, tr))
+    (tmp_path / "f").mkdir()
+    Image.new("RGB", (1100, 64), (90, 120, 200)).save(tmp_path / "f" / "a.png")
+    Image.new("RGB", (32, 32), (200, 120, 30)).save(tmp_path / "s.png")
+    V.stylize_video(tmp_path / "f", [tmp_path / "s.png"], tmp_path / "o", progress=False, watermark=False,
+                    consistency=0.0, device="cpu")
+    assert seen == [512] and stats == [1024]
+    V.stylize_video(tmp_path / "f", [tmp_path / "s.png"], tmp_path / "o2", progress=False, watermark=False,
+                    consistency=0.0, device="cpu", tile=256)
+    assert seen[1:] == [256] and stats[1:] == [256]
+    cmd = ["video", "{input:0}", "{input:1}", "-o", "{output}"]
+    assert legacy_command({"command": cmd, "brushwork": "0.2.10", "watermark": True, "match": "full"}) == [
+        *cmd, "--tile", "1024"]
+    assert legacy_command({"command": cmd, "brushwork": "0.2.11", "watermark": True, "match": "full"}) == cmd

@@ -456,7 +456,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      "AdaIN release's vgg_normalised.pth)")
     vid.add_argument("--trust-weights", action="store_true",
                      help="load a --weights file whose sha256 is not the published one")
-    vid.add_argument("--tile", type=_TILE, default=1024, help="tile size for large frames (default 1024)")
+    vid.add_argument("--tile", type=_TILE, help="tile size for large frames, whose statistics come from a copy "
+                     "reduced to it (default: statistics at 1024, painted in tiles of 512 on a CPU, 1024 on a GPU)")
     vid.add_argument("--transform", default="adain", choices=["adain", "wct"],
                      help="adain (default) or wct: whitening-colouring, a closer style (see `stylize --help`)")
     vid.add_argument("--match", choices=["full", "colors", "none"], default="full",
@@ -1028,7 +1029,8 @@ def _cmd_video(args: argparse.Namespace) -> int:
         n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
                           style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
                           consistency=args.consistency,
-                          decoder=args.decoder, tile=args.tile, device=args.device, progress=not args.quiet,
+                          decoder=args.decoder, tile="auto" if args.tile is None else args.tile,
+                          device=args.device, progress=not args.quiet,
                           watermark=args.watermark, transform=args.transform, match=args.match, fps=args.fps,
                           weights=args.weights, trust_weights=args.trust_weights, resume=not args.no_resume,
                           info=info)

@@ -409,8 +409,8 @@ def _legacy_options(recipe: dict) -> list[str]:
         extra += ["--match", "none"]  # made before AdaIN's pictures were matched to the style: rerun it unmatched
     if "init_decoder" in recipe and "init_match" not in recipe and "--init-match" not in toks:
         extra += ["--init-match", "none"]  # made before the AdaIN start of --init adain was matched
-    if toks[0] == "stylize" and "--tile" not in toks and (adain or "init_decoder" in recipe) and _before(recipe,
-                                                                                                           "0.2.11"):
+    tiled = toks[0] == "video" or (toks[0] == "stylize" and (adain or "init_decoder" in recipe))
+    if tiled and "--tile" not in toks and _before(recipe, "0.2.11"):
         extra += ["--tile", "1024"]  # made before the CPU's default tile became 512 px: rerun it in 1024 px tiles
     return extra
 
