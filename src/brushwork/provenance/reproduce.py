@@ -527,12 +527,21 @@ def _recipe_file(path: Path, keep) -> tuple[Path, dict | None, bool]:
     if Path(name).suffix.lower() not in _IMAGE_SUFFIXES + _VIDEO_SUFFIXES:
         raise BrushworkError(f"'{path}' is the recipe of a frames folder ('{name}'): put the folder back beside it "
                              "and reproduce the folder")
-    if path.with_name(name).is_file():  # (`inspect out.jpg --json > recipe.json`: out.jpg is there to compare)
-        return path.with_name(name), recipe, False
-    if keep is None:
+    beside = path.with_name(name)
+    if beside.is_file():  # (`inspect out.jpg --json > recipe.json`: out.jpg is there to compare, if it is this one's)
+        try:
+            own = read_recipe(beside)[0]
+        except (OSError, BrushworkError):
+            own = None
+        if own == recipe:
+            return beside, recipe, False
+        if keep is None:  # (a recipe kept of an earlier version: out.jpg was made again since, otherwise)
+            raise BrushworkError(f"'{path}' is the recipe of another picture than the '{name}' beside it (made again "
+                                 "since, with other settings?): give -o FILE to make this recipe's picture again")
+    elif keep is None:
         raise BrushworkError(f"'{path}' is a recipe without its picture ('{name}' is not beside it): give -o FILE to "
                              "make the picture again from the recipe alone")
-    return path.with_name(name), recipe, True
+    return beside, recipe, True
 
 
 def _check_keep(keep: Path, image: Path, inputs: list, suffix: str) -> None:
