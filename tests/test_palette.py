@@ -229,10 +229,12 @@ def test_palette_cli_bad_input(tmp_path, capsys):
     Image.new("RGBA", (40, 40), (200, 30, 30, 122)).save(clear)
     assert main(["palette", str(clear)]) == 2
     err = capsys.readouterr().err
-    assert "no pixel at least half opaque to take colours from (its most opaque is 48%" in err
+    assert "no pixel at least half opaque to take colours from (its most opaque is 47.8%" in err
     assert "flatten it onto a background first" in err and "visible content" not in err
     assert main(["recolor", str(clear), "--palette", "#1e90ff,#ff8c1e", "-o", str(tmp_path / "r.png")]) == 2
     assert "no pixel at least half opaque to recolour" in capsys.readouterr().err
+    Image.new("RGBA", (40, 40), (200, 30, 30, 127)).save(clear)  # (review: 127 of 255 was said to be "50%")
+    assert main(["palette", str(clear)]) == 2 and "(its most opaque is 49.8%" in capsys.readouterr().err
     # the image is decoded in a thread while numpy imports: its errors still come back as one line
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
     # a TIFF of 32-bit float colour (Krita's, GIMP's), which Pillow cannot read: said so, not "use TIFF"

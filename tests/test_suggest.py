@@ -85,6 +85,11 @@ def test_suggest_cli(tmp_path, content_path, capsys):
     assert main(["suggest", str(content_path), "--styles", str(styles), "--json"]) == 0
     assert not [s for s in json.loads(capsys.readouterr().out)["suggestions"] if s["style"].endswith("me.tiff")]
     (styles / "me.tiff").unlink()
+    # (review) the bundled painting as the photo, and no other style: it said nothing at all
+    from brushwork.pipelines.stylize import sample_path
+
+    assert main(["suggest", str(sample_path("starry_night.jpg")), "--no-gallery"]) == 2
+    assert "no style to suggest: the only one was the content picture itself" in capsys.readouterr().err
     # a cut-out photo: its transparent pixels are not its colours; a fully transparent one has none
     rgba = np.asarray(Image.open(content_path).convert("RGBA")).copy()
     rgba[:, : rgba.shape[1] // 2, :3] = 255 - rgba[:, : rgba.shape[1] // 2, :3]  # hidden colours, unlike the rest

@@ -499,6 +499,22 @@ def test_large_picture_memory_savers_keep_the_values():
     blended, _ = match_styles(photo, [style], alpha=0.6)
     assert torch.equal(blended, (photo + 0.6 * (matched - photo)).clamp(0.0, 1.0))
     assert match_styles(photo, [style], alpha=0.0)[0] is photo
+    # (review) the bands are mapped in place in either layout (on the CPU they are channels-last: that branch never
+    # ran), the same values as mapped copies
+    import brushwork.color.transport as T
+
+    in_place, real = [], T._interp
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(T, "_interp", lambda v, xs, ys, **k: in_place.append(k.get("out") is v) or real(v, xs, ys, **k))
+    try:
+        again, _ = match_style(photo, target)
+    finally:
+        monkey.undo()
+    assert in_place and all(in_place) and torch.equal(again, plain)
+    # (review) no map made (a few pixels): the caller's picture is not clamped in place
+    tiny = torch.full((1, 3, 3, 3), 1.5)
+    out, _ = match_styles(tiny, [style])
+    assert torch.equal(tiny, torch.full((1, 3, 3, 3), 1.5)) and float(out.max()) == 1.0
 
 
 def test_a_folder_made_in_1024_px_tiles_is_not_redone_for_the_new_default(small_images, tmp_path, capsys):

@@ -904,6 +904,8 @@ def test_a_trailing_slash_asks_for_a_frames_folder(tmp_path, monkeypatch, capsys
     assert sorted(p.name for p in Path("shots.v2").glob("*.png")) == ["frame_000001.png", "frame_000002.png"]
     assert main(["video", "frames", "nostyle.png", "-o", "other.v2/", "--size", "32", "-q"]) == 2
     assert "does not exist" in capsys.readouterr().err and not Path("other.v2").exists()
+    assert main(["video", "frames", "style.png", "-o", "missing/shots.v2/", "--size", "32", "-q"]) == 2
+    assert "output folder 'missing' does not exist: create it first" in capsys.readouterr().err  # (review)
 
 
 def test_frames_are_painted_in_the_cpus_tiles_with_statistics_at_1024(tmp_path, monkeypatch):

@@ -386,8 +386,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     "strength); pixels no mask covers keep the content")
     st.add_argument("--size", type=_side, default=512, help="long side of the output (default 512)")
     st.add_argument("--max-pixels", type=_positive_int, default=80_000_000,
-                    help="refuse a larger output or style image (default 80000000; the photo is read at the output's "
-                         "size)")
+                    help="refuse a larger photo as decoded, output or style image (default 80000000; a JPEG photo is "
+                         "decoded reduced, to at least twice --size)")
     st.add_argument("--preserve-color", default="none", choices=["none", "luminance", "histogram", "stats", "palette"],
                     help="keep the content's colours: luminance-only transfer, histogram matching, or "
                          "recolouring the result (OKLab statistics or palette mapping)")
@@ -1023,8 +1023,11 @@ def _cmd_video(args: argparse.Namespace) -> int:
         try:
             Path(args.output).mkdir()
             made = Path(args.output)
-        except OSError:
-            pass  # (its parent is missing or refused: said below as for any output)
+        except FileNotFoundError:  # (said as for any output: the name alone would be taken for a video file's)
+            raise BrushworkError(f"output folder '{Path(args.output).parent}' does not exist: create it first") from None
+        except OSError as exc:
+            raise BrushworkError(f"cannot make the frames folder '{args.output}' ({exc.strerror}): check the path and "
+                                 "its permissions") from None
     try:
         n = stylize_video(args.input, args.styles, args.output, strength=args.strength,
                           style_weights=args.style_weights, size=args.size, smoothing=args.smoothing,
@@ -1711,6 +1714,9 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             yield str(f), (img.rgb, img.alpha)
 
     ranked = rank_styles((content.rgb, content.alpha), styles())[: args.top]
+    if not ranked:  # (the bundled painting given as the photo, and no other style: nothing was said at all)
+        raise BrushworkError("no style to suggest: the only one was the content picture itself; give others with "
+                             "--styles DIR")
     previews = []
     if args.previews is not None:
         from .pipelines.stylize import stylize

@@ -126,8 +126,9 @@ def no_opaque_pixels(image: str, alpha: np.ndarray | None, purpose: str) -> Brus
     translucent picture (a wallpaper overlay) is told apart from an empty one."""
     most = 0.0 if alpha is None or not alpha.size else float(np.max(alpha))
     if most > 1 / 255:
-        return BrushworkError(f"{image} has no pixel at least half opaque {purpose} (its most opaque is {most:.0%}; "
-                              "fainter pixels are left out): flatten it onto a background first")
+        return BrushworkError(f"{image} has no pixel at least half opaque {purpose} (its most opaque is "
+                              f"{int(most * 1000) / 10:g}%; fainter pixels are left out): flatten it onto a background "
+                              "first")
     return BrushworkError(f"{image} has no opaque pixels {purpose}: use an image with visible content")
 
 

@@ -322,11 +322,14 @@ def match_style(image: torch.Tensor, target: StyleTarget, *, colors: bool = True
                 xs = smoothing * previous.bands[i][0] + (1.0 - smoothing) * xs
                 ys = smoothing * previous.bands[i][1] + (1.0 - smoothing) * ys
             plan.bands.append((xs, ys))
-            flat = b[0].flatten(1)  # (a view of a contiguous band: mapped in place, one whole picture fewer)
-            if b.is_contiguous():
+            # mapped in place through a (3, pixels) view of the band, whichever of the two layouts it has (the pixels
+            # in the same order): one whole picture fewer than a mapped copy
+            flat = (b[0].flatten(1) if b.is_contiguous() else b[0].permute(1, 2, 0).reshape(-1, b.shape[1]).T
+                    if b.is_contiguous(memory_format=torch.channels_last) else None)
+            if flat is not None:
                 _interp(flat, xs, ys, out=flat)
             else:
-                bands[i] = _interp(flat, xs, ys).view_as(b)
+                bands[i] = _interp(b[0].flatten(1), xs, ys).view_as(b)
             flat = None
         b = None  # (the last band replaced: let go)
         made = bool(bands)

@@ -291,7 +291,7 @@ def match_styles(
     detail = match == "full"
     masked = masks is not None and any(m is not None for m in masks)
     mixed = None if masked else mix_targets(targets, weights)
-    outs, plans = [], []
+    outs, plans, made = [], [], []
     for b in range(image.shape[0]):
         y = image[b:b + 1]
         seen = None if opaque is None else opaque[b:b + 1]
@@ -301,6 +301,7 @@ def match_styles(
             plans.append(plan)
             # y + alpha (done - y), worked in the matched picture's own memory (the expression held three more whole
             # pictures: at 8000 px 2.2 GiB; the same values); with no map it is the picture as it was
+            made.append(done is not y)
             outs.append(y if done is y else done.sub_(y).mul_(alpha).add_(y))
             continue
         everywhere = y.new_ones(1, 1, *y.shape[-2:])
@@ -321,6 +322,6 @@ def match_styles(
             mix, total, cover = mix + (w * m) * (done - y), total + w * m, cover + m
         mix = torch.where(total > 0, mix / total.clamp_min(torch.finfo(total.dtype).tiny), 0.0)
         outs.append(y + alpha * mix * cover.clamp(max=1.0))
-    if len(outs) == 1 and outs[0] is not image:  # (one picture, made here: clamped in place, not copied twice more)
-        return outs[0].clamp_(0.0, 1.0), plans
+    if len(outs) == 1 and made == [True]:  # (one picture, made here: clamped in place, not copied twice more; a view
+        return outs[0].clamp_(0.0, 1.0), plans  # of the caller's picture, when no map was made, is not touched)
     return torch.cat(outs).clamp(0.0, 1.0), plans

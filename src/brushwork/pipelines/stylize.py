@@ -187,7 +187,8 @@ def checked_tile(tile: Any) -> int | str | None:
     if isinstance(tile, str) and tile == "auto":
         return tile
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 64):
-        raise BrushworkError(f"{flag('--tile')} must be a whole number of at least 64 pixels, got {tile!r}")
+        raise BrushworkError(f"{flag('--tile')} must be a whole number of at least 64 pixels"
+                             + ("" if flag("--tile") == "--tile" else ", 'auto' or None") + f", got {tile!r}")
     return None if tile is None else int(tile)
 
 

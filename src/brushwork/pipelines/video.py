@@ -112,6 +112,11 @@ class FrameStylizer:
         if not 0.0 <= consistency < 1.0:
             raise ValueError(f"consistency must be in [0, 1), got {consistency}")
         self.net, self.styles, self.alpha, self.style_weights = net, list(styles), alpha, style_weights
+        if isinstance(tile, str) and tile == "auto":  # (statistics at 1024 px, painted in the device's tiles)
+            from .stylize import TILE, default_tile
+
+            tile, paint_tile = TILE, default_tile("auto", next(net.parameters()).device) if paint_tile is None else \
+                paint_tile
         self.smoothing, self.tile, self.transform, self.match = smoothing, tile, transform, match
         # the tile the frame is painted in (``tile`` by default; the statistics come from a copy reduced to ``tile``)
         self.paint_tile = tile if paint_tile is None else paint_tile
