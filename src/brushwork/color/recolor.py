@@ -201,15 +201,16 @@ def recolor(rgb: np.ndarray, *, method: str = "stats", reference: np.ndarray | N
             # (np.unique over a 17 MP photo's pixels took 36 s; its 300,000 colours, a second)
             if counts_of is None:  # (transparency: the opaque pixels' own colours may still be 8-bit ones)
                 distinct = _distinct_colours(_opaque(rgb, alpha))
+                if distinct is not None:
+                    index, colours, weights = distinct
+                    colours = rgb_to_oklab(colours.astype(np.float64))
             for c in range(3):  # the mapping is built from (and applied to) the opaque pixels, or the colours
                 if counts_of is not None:
                     mapped, index = _weighted_channel_map(src[:, c], counts_of, ref[:, c])
                 elif distinct is None:
                     mapped, index = _channel_map(src[:, c], ref[:, c])
                 else:
-                    index, colours, weights = distinct
-                    mapped, per_colour = _weighted_channel_map(rgb_to_oklab(colours.astype(np.float64))[:, c],
-                                                               weights, ref[:, c])
+                    mapped, per_colour = _weighted_channel_map(colours[:, c], weights, ref[:, c])
                     mapped = mapped[per_colour]  # (each colour's match: the pixels index the colours)
                 if spread[c] < MIN_SPREAD:  # noise: a share of the reference's spread, as stats gives it
                     mapped = ref[:, c].mean() + (mapped - ref[:, c].mean()) * (spread[c] / MIN_SPREAD)
