@@ -1054,11 +1054,9 @@ def stylize_video(
         style_as.append(None if img.alpha is None else img.alpha_tensor(side, dev).clamp(0, 1))
         targets.append(style_target(style_ts[-1], where=style_as[-1]))  # from its opaque pixels
 
-    from .stylize import TILE, default_tile
-
     stylizer = FrameStylizer(net, style_ts, alpha=strength, style_weights=style_weights, smoothing=smoothing,
-                             consistency=consistency, tile=TILE if tile == "auto" else tile, transform=transform,
-                             match=match, targets=targets, style_alphas=style_as, paint_tile=default_tile(tile, dev))
+                             consistency=consistency, tile=tile, transform=transform, match=match, targets=targets,
+                             style_alphas=style_as)
     # the key of everything a frame depends on (files by name, size and time: a long video is not hashed)
     import hashlib
     import json
