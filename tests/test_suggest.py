@@ -89,7 +89,7 @@ def test_suggest_cli(tmp_path, content_path, capsys):
     from brushwork.pipelines.stylize import sample_path
 
     assert main(["suggest", str(sample_path("starry_night.jpg")), "--no-gallery"]) == 2
-    assert "no style to suggest: the only one was the content picture itself" in capsys.readouterr().err
+    assert "no style to suggest: the content picture itself is left out: give other styles" in capsys.readouterr().err
     # a cut-out photo: its transparent pixels are not its colours; a fully transparent one has none
     rgba = np.asarray(Image.open(content_path).convert("RGBA")).copy()
     rgba[:, : rgba.shape[1] // 2, :3] = 255 - rgba[:, : rgba.shape[1] // 2, :3]  # hidden colours, unlike the rest

@@ -1690,10 +1690,6 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             except OSError:
                 digest = None  # (read_image below says what is wrong with it)
             if digest is not None:
-                if digest == itself:
-                    if Path(f) in given:
-                        print(f"brushwork: note: left out '{f}': it is the content picture itself", file=sys.stderr)
-                    continue
                 if digest in seen:  # the same picture under another name: listed once
                     continue
                 seen.add(digest)
@@ -1706,8 +1702,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
                     raise
                 skipped += 1  # an unreadable file inside a folder: skip it, say so below
                 continue
-            if abs(img.rgb.shape[1] / img.rgb.shape[0] - content_shape) < 0.01 * content_shape and \
-                    np.abs(glance(img.rgb) - seen_content).mean() < 2.0:  # (the photo saved as TIFF came first too)
+            if digest == itself or (abs(img.rgb.shape[1] / img.rgb.shape[0] - content_shape) < 0.01 * content_shape
+                                    and np.abs(glance(img.rgb) - seen_content).mean() < 2.0):  # (as a TIFF too)
                 if Path(f) in given:
                     print(f"brushwork: note: left out '{f}': it is the content picture itself", file=sys.stderr)
                 continue
@@ -1715,8 +1711,9 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
 
     ranked = rank_styles((content.rgb, content.alpha), styles())[: args.top]
     if not ranked:  # (the bundled painting given as the photo, and no other style: nothing was said at all)
-        raise BrushworkError("no style to suggest: the only one was the content picture itself; give others with "
-                             "--styles DIR")
+        raise BrushworkError("no style to suggest: the content picture itself is left out"
+                             + (f" and {skipped} file(s) could not be read" if skipped else "")
+                             + ": give other styles with --styles DIR")
     previews = []
     if args.previews is not None:
         from .pipelines.stylize import stylize
