@@ -2773,7 +2773,9 @@ def _watermark_frames(p: str, most: int = 5) -> list:
     path = Path(p)
     if not path.exists():
         raise BrushworkError(f"'{p}' does not exist: check the path")
-    if path.is_dir() or path.suffix.lower() in (".mp4", ".mov", ".mkv", ".avi", ".webm"):
+    from .imaging.decode import VIDEO_FILE_SUFFIXES
+
+    if path.is_dir() or path.suffix.lower() in VIDEO_FILE_SUFFIXES:
         from .pipelines.video import read_frames
 
         frames = iter(read_frames(path)[0])

@@ -28,9 +28,12 @@ __all__ = ["DEFAULT_MAX_PIXELS", "open_decoded", "decode_in_background", "Pendin
 DEFAULT_MAX_PIXELS = 80_000_000
 # Phones and cameras write JPEGs with an MPF block (a depth map, a preview): Pillow calls them MPO.
 JPEG_FORMATS = ("JPEG", "MPO")
-#: video files, named as such when an image was expected (`brushwork video` reads them)
-_VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mts", ".m2ts", ".ts", ".3gp", ".mxf", ".ogv",
-                   ".wmv", ".flv", ".mpg", ".mpeg", ".vob")
+#: video files `brushwork video` writes and reads by their names (and named as videos where an image was expected)
+VIDEO_FILE_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
+#: containers of phones and camcorders, and older ones, that imageio's reader does not open by their names: read with
+#: ffmpeg directly (0.2.9 refused them with the line that remuxes them to MP4, or for the second group converts them)
+REMUX_SUFFIXES = (".m4v", ".3gp", ".ts", ".mts", ".m2ts", ".mxf")
+CONVERT_SUFFIXES = (".ogv", ".vob", ".flv", ".wmv", ".mpg", ".mpeg", ".asf", ".rm")
 
 
 def has_alpha(img: Image.Image) -> bool:
@@ -168,7 +171,7 @@ def open_decoded(
             if _is_tiff(path):  # (Pillow reads 8- and 16-bit TIFFs; Krita's and GIMP's 32-bit float ones it cannot)
                 raise ImageError(f"{what} '{path}' is a TIFF whose kind of samples Pillow cannot read (32-bit float "
                                  "colour?): export it as an 8- or 16-bit TIFF or a PNG") from None
-            if path.suffix.lower() in _VIDEO_SUFFIXES:  # (a likely slip: `stylize clip.mp4`)
+            if path.suffix.lower() in VIDEO_FILE_SUFFIXES + REMUX_SUFFIXES + CONVERT_SUFFIXES:  # (`stylize clip.mp4`)
                 raise ImageError(f"{what} '{path}' is a video, not an image: give an image (`brushwork video "
                                  f"{path.name} STYLE -o OUT` stylizes a video)") from None
             raise ImageError(

@@ -37,17 +37,14 @@ from ..errors import BrushworkError
 from ..files import partial_path
 from ..runtime import interrupts_deferred
 from ..models.adain import TRANSFORMS, AdaINNet
+from ..imaging.decode import CONVERT_SUFFIXES, REMUX_SUFFIXES, VIDEO_FILE_SUFFIXES
 from ..provenance.recipe import FRAMES_MARKER  # (in a frames folder brushwork wrote)
 from .adain import _pad_to_multiple, adain_transfer, match_styles
 
 __all__ = ["stylize_frames", "FrameStylizer", "read_frames", "write_frames", "frame_files", "is_frames_folder", "VideoSource",
            "VIDEO_SUFFIXES"]
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif")
-#: containers of phones and camcorders, and older ones, that imageio's reader does not open by their names: read with
-#: ffmpeg directly (0.2.9 refused them with the line that remuxes them to MP4, or for the second group converts them)
-REMUX_SUFFIXES = (".m4v", ".3gp", ".ts", ".mts", ".m2ts", ".mxf")
-CONVERT_SUFFIXES = (".ogv", ".vob", ".flv", ".wmv", ".mpg", ".mpeg", ".asf", ".rm")
+VIDEO_SUFFIXES = (*VIDEO_FILE_SUFFIXES, ".gif")
 
 
 def unreadable_rate(fps: float) -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BrushworkError
+from ..imaging.decode import VIDEO_FILE_SUFFIXES
 from .recipe import SCRATCH_SUFFIX, environment, file_sha256, read_recipe
 
 __all__ = ["Reproduction", "find_input", "reproduce"]
@@ -39,7 +40,7 @@ _OUTPUT_OPTIONS = ("-o", "--output", "--out", "--apply", "--overlay", "--swatch"
 # {input:N}, would be overwritten: a recipe edited to do so could replace any file of the user's it matches)
 _WRITABLE = re.compile(r"\{output\}|\{output_dir\}|\{scratch:(" + SCRATCH_SUFFIX.pattern + r")?\}")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
-_VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")  # `brushwork video` outputs: recipe in a sidecar
+_VIDEO_SUFFIXES = VIDEO_FILE_SUFFIXES  # `brushwork video` outputs: recipe in a sidecar
 
 
 @dataclass
@@ -352,13 +353,7 @@ _CHANGES = (("0.2.9", lambda r: bool(r.get("masks")), "brushwork 0.2.9 reads a m
 
 def changed_since(recipe: dict) -> list[str]:
     """The changes of :data:`_CHANGES` made after the recipe's version that concern it (why its rerun may differ)."""
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        made = Version(str(recipe.get("brushwork")))
-    except InvalidVersion:
-        return []
-    return [what for version, concerned, what in _CHANGES if made < Version(version) and concerned(recipe)]
+    return [what for version, concerned, what in _CHANGES if _before(recipe, version) and concerned(recipe)]
 
 
 _GATYS_SETTINGS = ("--steps", "--scales", "--optimizer", "--content-weight", "--style-weight", "--tv-weight")
