@@ -344,7 +344,8 @@ def train_gan(data: str | torch.Tensor, out_dir: str, *, config: GANTrainConfig 
     if config.model not in ("gan", "vae"):
         raise BrushworkError(f"unknown --model {config.model!r}: use gan or vae")
     if config.model == "vae":  # (they were taken and did nothing, and then counted as other settings on a resume)
-        gan_only = [o if flag(o) == o else k for o, k in GAN_ONLY if getattr(config, k) != getattr(GANTrainConfig(), k)]
+        default = GANTrainConfig()
+        gan_only = [o if flag(o) == o else k for o, k in GAN_ONLY if getattr(config, k) != getattr(default, k)]
         if gan_only:
             raise BrushworkError(f"{', '.join(gan_only)}: {'it is' if len(gan_only) == 1 else 'they are'}"
                                  f" for the GAN's discriminator, which the VAE has not: leave "
